@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libvdpamap: own a vhost-vdpa device and make guest-memory mapping cheap.
+ *
+ * One opaque handle (struct vdpamap) owns one vhost-vdpa device (a kernel
+ * char device /dev/vhost-vdpa-N, or the libvdpamap simulator reached through
+ * a unix socket path).  The handle keeps an exact per-ASID mirror of the
+ * device IOTLB and issues batched IOTLB messages for it.
+ *
+ * Conventions, for every function below:
+ *  - Return value >= 0 is success, a negative errno is failure.  errno is
+ *    never touched; out-parameters are untouched on failure.
+ *  - A failed call changes nothing: neither the mirror nor the device.
+ *  - Every call that takes a struct vdpamap * may run concurrently with any
+ *    other such call on the same handle from another thread: calls that
+ *    change device state are serialised on a per-handle mutex; the lookups
+ *    vdpamap_translate()/vdpamap_reverse() never take it (see there).
+ *  - A handle is bound to the process that created it: called from a forked
+ *    child, every function returns -ECHILD (except vdpamap_close()).
+ *  - A handle whose mirror could not be kept equal to the device (a failed
+ *    rollback) is poisoned: every further call returns -ENOTRECOVERABLE
+ *    except queries, vdpamap_close() and vdpamap_reset() (which rebuilds).
+ *  - Options structs are size-prefixed (declare them with VDPAMAP_OPTS());
+ *    NULL means defaults; a struct from a newer header whose unknown tail is
+ *    non-zero gives -E2BIG.
+ */
+#ifndef VDPAMAP_H
+#define VDPAMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef VDPAMAP_API
+#define VDPAMAP_API __attribute__((visibility("default")))
+#endif
+
+#define VDPAMAP_VERSION_MAJOR 0
+#define VDPAMAP_VERSION_MINOR 1
+
+/* Declare and zero an options struct with its size set:
+ *   VDPAMAP_OPTS(vdpamap_open_opts, o, .want_features = ...); */
+#define VDPAMAP_OPTS(TYPE, NAME, ...)                                        \
+	struct TYPE NAME = ({                                                \
+		struct TYPE __##NAME##_o;                                    \
+		__builtin_memset(&__##NAME##_o, 0, sizeof(__##NAME##_o));    \
+		__##NAME##_o = (struct TYPE){ .sz = sizeof(struct TYPE),     \
+					      __VA_ARGS__ };                 \
+		__##NAME##_o;                                                \
+	})
+
+struct vdpamap;
+struct vdpamap_txn;
+
+/* ---- backend features (same bit numbers as the kernel's VHOST_BACKEND_F_*) */
+#define VDPAMAP_F_IOTLB_MSG_V2		(1ULL << 1)
+#define VDPAMAP_F_IOTLB_BATCH		(1ULL << 2)
+#define VDPAMAP_F_IOTLB_ASID		(1ULL << 3)
+#define VDPAMAP_F_SUSPEND		(1ULL << 4)
+#define VDPAMAP_F_RESUME		(1ULL << 5)
+#define VDPAMAP_F_ENABLE_AFTER_DRIVER_OK (1ULL << 6)
+#define VDPAMAP_F_DESC_ASID		(1ULL << 7)
+#define VDPAMAP_F_IOTLB_PERSIST		(1ULL << 8)
+/* every feature this version of the library knows how to use */
+#define VDPAMAP_F_KNOWN                                                      \
+	(VDPAMAP_F_IOTLB_MSG_V2 | VDPAMAP_F_IOTLB_BATCH |                   \
+	 VDPAMAP_F_IOTLB_ASID | VDPAMAP_F_SUSPEND | VDPAMAP_F_RESUME |       \
+	 VDPAMAP_F_ENABLE_AFTER_DRIVER_OK | VDPAMAP_F_DESC_ASID |           \
+	 VDPAMAP_F_IOTLB_PERSIST)
+
+/* Name of a single backend feature bit ("IOTLB_BATCH"), or NULL. */
+VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature);
+
+/* ---- logging */
+#define VDPAMAP_LOG_ERR		3
+#define VDPAMAP_LOG_WARN	4
+#define VDPAMAP_LOG_INFO	6
+#define VDPAMAP_LOG_DEBUG	7
+
+/* Called with a complete, newline-free message.  May be called from any
+ * thread that calls into the handle; must not call back into the library. */
+typedef void (*vdpamap_log_fn)(int level, const char *msg, void *ctx);
+
+/* ---- memory */
+#define VDPAMAP_PERM_RO		1	/* device reads */
+#define VDPAMAP_PERM_WO		2	/* device writes */
+#define VDPAMAP_PERM_RW		3
+
+/* "pick a free IOVA for me" */
+#define VDPAMAP_IOVA_ANY	UINT64_MAX
+
+/* A piece of the caller's address space that maps may point into.  fd is
+ * the file that backs it (a memfd for guest RAM) with fd_offset the offset
+ * of hva in it, or -1 for anonymous memory (VA-mode devices silently ignore
+ * anonymous private memory: the library logs a warning).  The fd is not
+ * duplicated: it must stay open while the region is registered. */
+struct vdpamap_region {
+	void *hva;
+	uint64_t len;
+	uint64_t fd_offset;
+	int32_t fd;
+	uint32_t perm;		/* for the pre-map at open; 0 means RW */
+	uint64_t iova;		/* for the pre-map at open (ASID 0);
+				   VDPAMAP_IOVA_ANY: allocate */
+};
+
+/* How PA-mode (pinning) is detected. */
+#define VDPAMAP_MEMMODE_AUTO	0	/* probe at open (one page) */
+#define VDPAMAP_MEMMODE_PA	1	/* pins, charges RLIMIT_MEMLOCK */
+#define VDPAMAP_MEMMODE_VA	2	/* no pinning (VDUSE, vdpa_sim use_va) */
+
+/* vdpamap_open_opts.flags */
+#define VDPAMAP_OPEN_ALLOW_UNALIGNED	(1U << 0) /* no page-alignment check */
+#define VDPAMAP_OPEN_NO_MEMLOCK_CHECK	(1U << 1)
+
+struct vdpamap_open_opts {
+	size_t sz;
+	/* backend features to negotiate: want & offered must include
+	 * require, else -EOPNOTSUPP naming the missing one.
+	 * want 0 means VDPAMAP_F_KNOWN; require 0 means IOTLB_MSG_V2. */
+	uint64_t want_features;
+	uint64_t require_features;
+	vdpamap_log_fn log_fn;
+	void *log_ctx;
+	int log_level;			/* 0 means VDPAMAP_LOG_WARN */
+	uint32_t flags;
+	uint32_t mem_mode;		/* VDPAMAP_MEMMODE_* */
+	uint32_t nr_regions;		/* regions to register and pre-map */
+	const struct vdpamap_region *regions;
+	uint32_t prefault_threads;	/* 0: no pre-fault; else threads */
+	uint32_t page_size;		/* alignment unit; 0 means sysconf */
+	size_t :0;
+};
+
+/* Open a device by path and take ownership (SET_OWNER): a char device
+ * (/dev/vhost-vdpa-N) or the socket of a libvdpamap simulator; the file
+ * type decides.  Negotiates backend features, reads everything the device
+ * reports, registers opts->regions and maps them in one batch (after an
+ * optional parallel pre-fault).  The device fd is O_CLOEXEC.
+ * Errors: -EINVAL (bad opts; log names the field), -E2BIG (unknown
+ * non-zero opts tail), -ENOENT/-EACCES/-EBUSY (open, exclusive),
+ * -ENOTTY (not a vhost-vdpa device), -EOPNOTSUPP (a required feature is not
+ * offered), any error of vdpamap_map() for the pre-map, -ENOMEM. */
+VDPAMAP_API int vdpamap_open(const char *path,
+			     const struct vdpamap_open_opts *opts,
+			     struct vdpamap **ret);
+
+/* As vdpamap_open() on an fd the caller already opened (kernel char device
+ * or connected simulator socket).  The handle owns fd from then on, also on
+ * failure it is left open for the caller.  If the caller already did
+ * SET_OWNER it is detected (EBUSY) and accepted.  The device must hold no
+ * IOTLB entries the caller made itself. */
+VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
+				 struct vdpamap **ret);
+
+/* Close the device (the kernel drops every map and unpins) and free the
+ * handle.  Accepts NULL.  Returns NULL.  Not concurrent with anything. */
+VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h);
+
+/* The device fd (for poll()ing nothing in particular; do not write to it). */
+VDPAMAP_API int vdpamap_fd(const struct vdpamap *h);
+
+/* ---- what the device reports */
+struct vdpamap_info {
+	uint32_t device_id;
+	uint32_t nr_vqs;
+	uint32_t nr_groups;
+	uint32_t nr_as;
+	uint32_t config_size;
+	uint32_t max_vring_num;
+	uint64_t device_features;	/* virtio features offered */
+	uint64_t backend_offered;
+	uint64_t backend_acked;
+	uint64_t iova_first;		/* inclusive */
+	uint64_t iova_last;		/* inclusive */
+	uint32_t mem_mode;		/* VDPAMAP_MEMMODE_PA or _VA */
+	uint32_t is_sim;		/* 1 if the transport is the simulator */
+	uint64_t reserved[8];
+};
+
+/* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle. */
+VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info);
+
+/* 1 if every bit of feature was negotiated, 0 if not. */
+VDPAMAP_API int vdpamap_has_feature(const struct vdpamap *h, uint64_t feature);
+
+/* The vq group of vq.  -EINVAL: vq >= nr_vqs. */
+VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
+				 uint32_t *ret_group);
+
+/* The descriptor group of vq.  -EOPNOTSUPP without DESC_ASID, -EINVAL. */
+VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
+				      uint32_t *ret_group);
+
+/* ---- virtio device control */
+VDPAMAP_API int vdpamap_get_status(struct vdpamap *h, uint8_t *ret_status);
+
+/* Set the virtio status.  Setting 0 is vdpamap_reset(h, NULL).  Setting
+ * DRIVER_OK first checks that every enabled vring's desc/avail/used is
+ * mapped in its group's ASID (-EFAULT naming the vring otherwise): a PA-mode
+ * device started on unmapped rings reads raw physical memory. */
+VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status);
+
+VDPAMAP_API int vdpamap_get_features(struct vdpamap *h, uint64_t *ret);
+VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features);
+
+/* Read/write len bytes of device config at off.  -EINVAL past config_size. */
+VDPAMAP_API int vdpamap_get_config(struct vdpamap *h, uint32_t off, void *buf,
+				   uint32_t len);
+VDPAMAP_API int vdpamap_set_config(struct vdpamap *h, uint32_t off,
+				   const void *buf, uint32_t len);
+
+/* A virtqueue as the driver sets it up.  Addresses are IOVAs in the ASID of
+ * the vq's group. kick_fd/call_fd are eventfds (-1: none); the library
+ * neither dups nor closes them. */
+struct vdpamap_vring {
+	uint32_t num;
+	uint32_t base;			/* next avail index */
+	uint64_t desc;
+	uint64_t avail;
+	uint64_t used;
+	int32_t kick_fd;
+	int32_t call_fd;
+	uint64_t reserved[4];
+};
+
+/* Configure vq idx (NUM, BASE, ADDR, KICK, CALL).  -EINVAL: idx, num not a
+ * power of two or above max_vring_num. */
+VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
+				  const struct vdpamap_vring *vring);
+VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
+				     int enable);
+/* Next avail index of vq idx as the device sees it (suspend first). */
+VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
+				       uint32_t *ret_base);
+
+/* -EOPNOTSUPP unless SUSPEND / RESUME were negotiated. */
+VDPAMAP_API int vdpamap_suspend(struct vdpamap *h);
+VDPAMAP_API int vdpamap_resume(struct vdpamap *h);
+
+/* Bind vq group to asid; remembered and re-applied after every reset.
+ * -EOPNOTSUPP without IOTLB_ASID (for asid != 0), -EINVAL group or asid out
+ * of range. */
+VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
+				       uint32_t asid);
+VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
+				       uint32_t *ret_asid);
+
+/* ---- reset */
+#define VDPAMAP_RESET_PERSIST	1	/* IOTLB_PERSIST kept the maps */
+#define VDPAMAP_RESET_RESYNC	2	/* batched INVALIDATE+UPDATE of all */
+
+struct vdpamap_reset_info {
+	uint32_t path;			/* VDPAMAP_RESET_* */
+	uint32_t groups_rebound;	/* SET_GROUP_ASID re-issued */
+	uint64_t entries;		/* mirror entries kept valid */
+	uint64_t iotlb_msgs;		/* IOTLB messages written */
+	uint64_t ns;			/* wall time of the whole reset */
+	uint64_t reserved[4];
+};
+
+/* Reset the device (status 0) and leave every map and group binding valid:
+ * with IOTLB_PERSIST nothing is re-sent; without it every entry of every
+ * ASID is invalidated and re-added in one batch per ASID.  info may be
+ * NULL.  On a poisoned handle, rebuilds the device table from the mirror
+ * and, on success, clears the poison. */
+VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
+			      struct vdpamap_reset_info *info);
+
+/* ---- regions */
+/* Register a region.  -EINVAL: NULL/zero-length/unaligned/overflowing,
+ * -EEXIST: overlaps a registered region (log names it), -EBADF: fd given
+ * but not open.  *ret_id identifies it. */
+VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
+				   const struct vdpamap_region *r,
+				   uint32_t *ret_id);
+/* Unregister.  -EBUSY while any map points into it, -ENOENT unknown id. */
+VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id);
+
+/* ---- maps: one call is a transaction of one */
+/* Map [hva, hva+size) at [iova, iova+size) of asid with perm.  The hva range
+ * must lie inside one registered region.  Errors (nothing is sent):
+ *  -EINVAL    size 0, perm not RO/WO/RW, misaligned, asid >= nr_as
+ *  -EOVERFLOW iova + size - 1 wraps past 2^64-1
+ *  -ERANGE    outside the device's IOVA range
+ *  -EEXIST    overlaps an entry of asid (log names it)
+ *  -EOPNOTSUPP asid != 0 without IOTLB_ASID (the kernel would silently put
+ *             it in ASID 0)
+ *  -EFAULT    hva range not inside a registered region
+ *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget exceeded (log: needed/free)
+ *  -EIO       the device refused it (its own EFAULT) */
+VDPAMAP_API int vdpamap_map(struct vdpamap *h, uint32_t asid, uint64_t iova,
+			    void *hva, uint64_t size, uint32_t perm);
+
+/* Map at a free IOVA of asid inside the device range, aligned to align (0:
+ * page size, else a power of two), found in O(log n).  -ENOSPC: no hole. */
+VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
+				  uint64_t size, uint32_t perm, uint64_t align,
+				  uint64_t *ret_iova);
+
+/* Remove every entry of asid inside [iova, iova+size); the range must cover
+ * whole entries.  -ENOENT: nothing mapped there, -EINVAL: an entry crosses
+ * the range boundary (log names it), or the errors of vdpamap_map(). */
+VDPAMAP_API int vdpamap_unmap(struct vdpamap *h, uint32_t asid, uint64_t iova,
+			      uint64_t size);
+
+/* Find (not reserve) a hole of size bytes aligned to align in asid. */
+VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
+				  uint64_t size, uint64_t align,
+				  uint64_t *ret_iova);
+
+/* ---- transactions: any number of maps and unmaps, any ASIDs, all or none */
+VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret);
+/* Queue a map; validated at once against the mirror as the earlier queued
+ * operations will leave it (same errors as vdpamap_map()).  iova may be
+ * VDPAMAP_IOVA_ANY: then *ret_iova (may be NULL otherwise) gets the one
+ * chosen. */
+VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
+				uint64_t iova, void *hva, uint64_t size,
+				uint32_t perm, uint64_t *ret_iova);
+VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
+				  uint64_t iova, uint64_t size);
+/* Send everything (batched per ASID when BATCH is negotiated).  On failure
+ * whatever was applied is rolled back; if the rollback fails the handle is
+ * poisoned (-ENOTRECOVERABLE).  Frees t in every case. */
+VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t);
+/* Drop t without sending anything.  Accepts NULL, returns NULL. */
+VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t);
+
+/* ---- lookups */
+/* iova -> hva in asid; *ret_len (may be NULL) is the bytes left in that
+ * entry.  -ENOENT: not mapped.  O(log n); takes the handle mutex (issue 6
+ * makes it lock-free). */
+VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
+				  uint64_t iova, void **ret_hva,
+				  uint64_t *ret_len);
+/* hva -> iova in asid, O(log n).  -ENOENT. */
+VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
+				const void *hva, uint64_t *ret_iova,
+				uint64_t *ret_len);
+
+struct vdpamap_entry {
+	uint64_t iova;
+	uint64_t size;
+	void *hva;
+	uint32_t perm;
+	uint32_t asid;
+	uint32_t region_id;
+	uint32_t reserved0;
+	uint64_t reserved[2];
+};
+/* Call fn for every entry of asid in IOVA order; fn returning non-zero
+ * stops the walk and is returned.  fn must not call into the handle. */
+VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
+				      int (*fn)(const struct vdpamap_entry *e,
+						void *ctx),
+				      void *ctx);
+/* Number of entries in asid (0 for an unknown asid). */
+VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid);
+
+/* ---- counters (since open) */
+struct vdpamap_stats {
+	uint64_t iotlb_writes;		/* every message written */
+	uint64_t iotlb_updates;
+	uint64_t iotlb_invalidates;
+	uint64_t iotlb_batches;		/* BATCH_BEGIN..END pairs */
+	uint64_t ioctls;
+	uint64_t pinned_bytes;		/* PA mode: bytes the mirror pins */
+	uint64_t reserved[8];
+};
+VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st);
+
+/* A short text for a poisoned handle, or NULL if it is healthy. */
+VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h);
+
+/* ---- the simulator: a userspace vhost-vdpa + vdpa_sim_net in its own
+ * process, reached through a unix socket path, that outlives its clients'
+ * exec like a kernel device.  See README "Simulator". */
+
+/* vdpamap_sim_opts.flags */
+#define VDPAMAP_SIM_PA		(1U << 0) /* PA mode (pins; memlock) */
+#define VDPAMAP_SIM_PER_MAP	(1U << 1) /* .dma_map parent, not .set_map */
+
+struct vdpamap_sim_opts {
+	size_t sz;
+	uint64_t backend_features;	/* offered; 0 means 0x17e */
+	uint32_t flags;
+	uint32_t nr_as;			/* 0 means 2 */
+	uint32_t nr_groups;		/* 0 means 2 */
+	uint32_t nr_vqs;		/* 0 means 3 (rx, tx, ctrl) */
+	uint64_t iova_first;		/* with iova_last == 0: [0, 2^64-1] */
+	uint64_t iova_last;
+	const char *dir;		/* socket dir; NULL: $TMPDIR or /tmp */
+	size_t :0;
+};
+
+/* Start a simulator daemon (a forked, detached child process) and return
+ * its socket path (NUL-terminated, at most len bytes) and pid.  Call before
+ * creating threads.  Stop it with vdpamap_sim_stop(). */
+VDPAMAP_API int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts,
+				  char *path, size_t len, pid_t *ret_pid);
+/* Run the simulator in the calling process until stopped (tools use it). */
+VDPAMAP_API int vdpamap_sim_serve(const char *path,
+				  const struct vdpamap_sim_opts *opts);
+/* Ask the daemon at path to exit and wait for it to go. */
+VDPAMAP_API int vdpamap_sim_stop(const char *path);
+
+/* Test and debugging hooks of the simulator, through its control socket. */
+struct vdpamap_sim_entry {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;
+	uint32_t perm;
+	uint32_t reserved0;
+};
+/* Copy the simulator's own table of asid (vhost-vdpa's, not the library's)
+ * into ents (at most n); returns the number of entries it has. */
+VDPAMAP_API int vdpamap_sim_table(const char *path, uint32_t asid,
+				  struct vdpamap_sim_entry *ents, size_t n);
+
+#define VDPAMAP_SIM_FAIL_MSG	1	/* the nth IOTLB write from now */
+#define VDPAMAP_SIM_FAIL_IOCTL	2	/* the nth ioctl from now */
+/* Make the nth (1-based) event of kind fail (0 disarms). */
+VDPAMAP_API int vdpamap_sim_fail_nth(const char *path, uint32_t kind,
+				     uint32_t nth);
+
+struct vdpamap_sim_stats {
+	uint64_t iotlb_writes;
+	uint64_t set_map_calls;		/* batch-style parent map pushes */
+	uint64_t dma_map_calls;		/* per-map parent map calls */
+	uint64_t pinned_bytes;
+	uint64_t rx_frames;		/* frames looped TX -> RX */
+	uint64_t tx_frames;
+	uint64_t reserved[8];
+};
+VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
+				      struct vdpamap_sim_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VDPAMAP_H */

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The client side of the simulator's control connection: the test and
+ * debugging hooks vdpamap_sim_table/_fail_nth/_get_stats/_stop.  These run
+ * in the caller's process and talk to the daemon at path.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define CTL_TIMEOUT_MS	5000
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path)
+		return -EINVAL;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* One request, one reply (payload into out, at most *outlen bytes). */
+static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2,
+		    void *out, size_t *outlen)
+{
+	struct vsim_req q = { .magic = VSIM_MAGIC, .op = op, .arg = arg,
+			      .arg2 = arg2 };
+	struct vsim_rep rep;
+	struct iovec iov[2];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	if (send(fd, &q, sizeof(q), MSG_NOSIGNAL) != sizeof(q))
+		return -errno;
+	r = poll(&pfd, 1, CTL_TIMEOUT_MS);
+	if (r <= 0)
+		return r < 0 ? -errno : -ETIMEDOUT;
+	iov[0] = (struct iovec){ .iov_base = &rep, .iov_len = sizeof(rep) };
+	iov[1] = (struct iovec){ .iov_base = out,
+				 .iov_len = out && outlen ? *outlen : 0 };
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n < sizeof(rep) || rep.len != (size_t)n - sizeof(rep))
+		return -EPROTO;
+	if (outlen)
+		*outlen = rep.len;
+	return rep.ret;
+}
+
+static int ctl_open(const char *path)
+{
+	int fd = ctl_connect(path), r;
+
+	if (fd < 0)
+		return fd;
+	r = ctl_call(fd, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, NULL);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int vdpamap_sim_table(const char *path, uint32_t asid,
+		      struct vdpamap_sim_entry *ents, size_t n)
+{
+	const size_t max = (VSIM_MAX_PKT - sizeof(struct vsim_rep)) /
+			   sizeof(struct vdpamap_sim_entry);
+	size_t len;
+	int fd, r;
+
+	if (n && !ents)
+		return -EINVAL;
+	if (n > max)
+		n = max;
+	len = n * sizeof(*ents);
+	fd = ctl_open(path);
+	if (fd < 0)
+		return fd;
+	r = ctl_call(fd, VSIM_OP_TABLE, asid, (uint32_t)n, ents, &len);
+	close(fd);
+	return r;
+}
+
+int vdpamap_sim_fail_nth(const char *path, uint32_t kind, uint32_t nth)
+{
+	int fd, r;
+
+	if (kind != VDPAMAP_SIM_FAIL_MSG && kind != VDPAMAP_SIM_FAIL_IOCTL)
+		return -EINVAL;
+	fd = ctl_open(path);
+	if (fd < 0)
+		return fd;
+	r = ctl_call(fd, VSIM_OP_FAIL_NTH, kind, nth, NULL, NULL);
+	close(fd);
+	return r;
+}
+
+int vdpamap_sim_get_stats(const char *path, struct vdpamap_sim_stats *st)
+{
+	struct vdpamap_sim_stats tmp;
+	size_t len = sizeof(tmp);
+	int fd, r;
+
+	if (!st)
+		return -EINVAL;
+	fd = ctl_open(path);
+	if (fd < 0)
+		return fd;
+	memset(&tmp, 0, sizeof(tmp));
+	r = ctl_call(fd, VSIM_OP_STATS, 0, 0, &tmp, &len);
+	close(fd);
+	if (r == 0)
+		*st = tmp;
+	return r;
+}
+
+int vdpamap_sim_stop(const char *path)
+{
+	struct pollfd pfd;
+	char c;
+	int fd, r;
+
+	fd = ctl_open(path);
+	if (fd == -ECONNREFUSED && path) {
+		unlink(path);	/* nobody listens: a stale socket */
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	r = ctl_call(fd, VSIM_OP_STOP, 0, 0, NULL, NULL);
+	if (r == 0) {
+		/* the daemon closes every connection when it exits: EOF here
+		 * means it is gone (or at least no longer serving) */
+		pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+		r = poll(&pfd, 1, CTL_TIMEOUT_MS);
+		if (r == 0)
+			r = -ETIMEDOUT;
+		else if (r > 0)
+			r = recv(fd, &c, 1, 0) == 0 ? 0 : -EPROTO;
+		else
+			r = -errno;
+	}
+	close(fd);
+	if (r == 0)
+		unlink(path);
+	return r;
+}

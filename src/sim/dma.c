@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The simulated parent device's view of memory: IOTLB tables (sorted arrays),
+ * pins, the device-side map of every ASID, /proc/<pid>/maps inspection and
+ * DMA reads/writes through a translation.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+/* ---- tables */
+
+static size_t tbl_lower(const struct vsim_table *t, uint64_t first)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->v[mid].first <= first)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;		/* first index with v.first > first */
+}
+
+int vsim_tbl_insert(struct vsim_table *t, const struct vsim_map *m)
+{
+	size_t i;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct vsim_map *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	i = tbl_lower(t, m->first);
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
+	t->v[i] = *m;
+	t->n++;
+	return 0;
+}
+
+void vsim_tbl_remove_at(struct vsim_table *t, size_t i)
+{
+	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
+	t->n--;
+}
+
+/* Entries may overlap (PA rounding), so "last" is not monotonic: scan back
+ * from the candidates.  Tables are short enough in practice; the common
+ * case (disjoint) stops at the first entry below. */
+ssize_t vsim_tbl_overlap(const struct vsim_table *t, uint64_t first,
+			 uint64_t last)
+{
+	size_t i, end;
+	ssize_t best = -1;
+
+	/* entries with e.first <= last */
+	end = tbl_lower(t, last);
+	for (i = end; i-- > 0;) {
+		const struct vsim_map *e = &t->v[i];
+
+		if (e->first <= last && e->last >= first)
+			best = (ssize_t)i;
+		else if (e->last < first && (first <= last))
+			break;
+	}
+	return best;
+}
+
+void vsim_tbl_clear(struct vsim_table *t)
+{
+	free(t->v);
+	t->v = NULL;
+	t->n = t->cap = 0;
+}
+
+/* ---- pins */
+
+void vsim_pin_get(struct vsim_pin *p)
+{
+	if (p)
+		p->ref++;
+}
+
+void vsim_pin_put(struct vsim_pin *p)
+{
+	if (!p || --p->ref > 0)
+		return;
+	munmap(p->base, p->len);
+	free(p);
+}
+
+/* Map [start, start + len) of vma v of process pid from its backing file,
+ * through /proc/pid/map_files.  NULL if that cannot be done. */
+struct vsim_pin *vsim_pin_file(pid_t pid, const struct vsim_vma *v,
+			       uint64_t start, uint64_t len, int want_write)
+{
+	char path[96];
+	struct vsim_pin *p;
+	void *base;
+	int fd, writable = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid,
+		 (unsigned long long)v->start, (unsigned long long)v->end);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && !want_write) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		writable = 0;
+	}
+	if (fd < 0) {
+		vsim_log("pin: open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	base = mmap(NULL, len, PROT_READ | (writable ? PROT_WRITE : 0),
+		    MAP_SHARED, fd, (off_t)(v->offset + (start - v->start)));
+	close(fd);
+	if (base == MAP_FAILED) {
+		vsim_log("pin: mmap %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		munmap(base, len);
+		return NULL;
+	}
+	p->ref = 1;
+	p->base = base;
+	p->len = len;
+	p->writable = writable;
+	return p;
+}
+
+/* ---- /proc/<pid>/maps */
+
+int vsim_vmas_read(pid_t pid, struct vsim_vma **ret, size_t *ret_n)
+{
+	char path[64], line[512];
+	struct vsim_vma *v = NULL;
+	size_t n = 0, cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long s, e, off, ino;
+		char perms[8];
+		unsigned int maj, min;
+		struct vsim_vma *x;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perms,
+			   &off, &maj, &min, &ino) != 7)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			x = realloc(v, cap * sizeof(*v));
+			if (!x) {
+				free(v);
+				fclose(f);
+				return -ENOMEM;
+			}
+			v = x;
+		}
+		/* A long line (path) is read in pieces: skip the rest. */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+		v[n++] = (struct vsim_vma){
+			.start = s, .end = e, .offset = off,
+			.shared = perms[3] == 's',
+			/* every VMA with a vm_file has an inode; MAP_SHARED
+			 * anonymous memory is shmem ("/dev/zero (deleted)") */
+			.file = ino != 0,
+			.writable = perms[1] == 'w',
+		};
+	}
+	fclose(f);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* The first VMA with end > addr (the kernel's find_vma()), or NULL. */
+const struct vsim_vma *vsim_vma_find(const struct vsim_vma *v, size_t n,
+				     uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n ? &v[lo] : NULL;
+}
+
+/* ---- device-side maps (the parent driver's own IOTLB) */
+
+static void dmap_clear(struct vsim_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		vsim_pin_put(t->v[i].pin);
+	t->n = 0;
+}
+
+/* .set_map: the device takes a copy of the whole table (cost O(entries)) */
+void vsim_dev_set_map(struct vsim_dev *d, uint32_t asid)
+{
+	struct vsim_table *dm = &d->dmap[asid];
+	const struct vsim_table *t = &d->tbl[asid];
+	size_t i;
+
+	d->st.set_map_calls++;
+	dmap_clear(dm);
+	d->pt[asid] = 0;
+	for (i = 0; i < t->n; i++) {
+		if (vsim_tbl_insert(dm, &t->v[i]) < 0) {
+			/* vdpa_sim: on failure the map is left empty */
+			dmap_clear(dm);
+			return;
+		}
+		vsim_pin_get(t->v[i].pin);
+	}
+}
+
+/* .dma_map: one entry; the first one after a reset ends passthrough */
+void vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
+		      const struct vsim_map *m)
+{
+	struct vsim_table *dm = &d->dmap[asid];
+
+	d->st.dma_map_calls++;
+	if (d->pt[asid]) {
+		dmap_clear(dm);
+		d->pt[asid] = 0;
+	}
+	if (vsim_tbl_insert(dm, m) == 0)
+		vsim_pin_get(m->pin);
+}
+
+void vsim_dev_dma_unmap(struct vsim_dev *d, uint32_t asid, uint64_t first,
+			uint64_t last)
+{
+	struct vsim_table *dm = &d->dmap[asid];
+	ssize_t i;
+
+	d->st.dma_map_calls++;
+	while ((i = vsim_tbl_overlap(dm, first, last)) >= 0) {
+		vsim_pin_put(dm->v[i].pin);
+		vsim_tbl_remove_at(dm, (size_t)i);
+	}
+}
+
+/* Reset without IOTLB_PERSIST: every ASID back to identity passthrough. */
+void vsim_dev_reset_maps(struct vsim_dev *d)
+{
+	uint32_t a;
+
+	for (a = 0; a < d->o.nr_as; a++) {
+		dmap_clear(&d->dmap[a]);
+		d->pt[a] = 1;
+	}
+}
+
+/* ---- DMA */
+
+static sigjmp_buf *volatile bus_jmp;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	if (bus_jmp)
+		siglongjmp(*bus_jmp, 1);
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
+}
+
+/* A pin past the end of a truncated file raises SIGBUS: turn it into a
+ * failed DMA instead of a dead daemon. */
+void vsim_dma_install_sigbus(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_sigbus,
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+static int pin_copy(void *dst, const void *src, size_t len)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 1)) {
+		bus_jmp = NULL;
+		return -EFAULT;
+	}
+	bus_jmp = &jb;
+	/* ring indices are 2 bytes and naturally aligned: keep them single
+	 * accesses with the ordering of the other side's barriers */
+	if (len == 2 && !((uintptr_t)src & 1) && !((uintptr_t)dst & 1))
+		__atomic_store_n((uint16_t *)dst,
+				 __atomic_load_n((const uint16_t *)src,
+						 __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+	else
+		memcpy(dst, src, len);
+	bus_jmp = NULL;
+	return 0;
+}
+
+static const struct vsim_map *dmap_find(const struct vsim_table *t,
+					uint64_t iova)
+{
+	size_t lo = 0, hi = t->n, k;
+
+	/* entries with first <= iova are [0, lo); disjoint in practice, PA
+	 * rounding may overlap neighbours within a page: look two back */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->v[mid].first <= iova)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (k = 0; k < 2 && lo > 0; k++, lo--)
+		if (t->v[lo - 1].last >= iova)
+			return &t->v[lo - 1];
+	return NULL;
+}
+
+static int dma_rw(struct vsim_dev *d, uint32_t asid, uint64_t iova, void *buf,
+		  size_t len, int write)
+{
+	uint8_t *p = buf;
+
+	if (asid >= d->o.nr_as || d->pt[asid])
+		return -EFAULT;	/* passthrough: deliberately no access */
+	while (len) {
+		const struct vsim_map *m = dmap_find(&d->dmap[asid], iova);
+		uint64_t off, chunk;
+		int r;
+
+		if (!m || !(m->perm & (write ? VHOST_ACCESS_WO : VHOST_ACCESS_RO)))
+			return -EFAULT;
+		off = iova - m->first;
+		chunk = m->last - iova;		/* bytes left - 1 */
+		if (chunk >= len - 1)
+			chunk = len;
+		else
+			chunk++;
+		if (m->pin) {
+			uint8_t *mem = (uint8_t *)m->pin->base + m->pin_off + off;
+
+			if (m->pin_off + off + chunk > m->pin->len ||
+			    (write && !m->pin->writable))
+				return -EFAULT;
+			r = write ? pin_copy(mem, p, chunk)
+				  : pin_copy(p, mem, chunk);
+			if (r)
+				return r;
+		} else {
+			ssize_t n;
+
+			if (d->mem_fd < 0)
+				return -EFAULT;
+			if (write)
+				n = pwrite(d->mem_fd, p, chunk,
+					   (off_t)(m->uaddr + off));
+			else
+				n = pread(d->mem_fd, p, chunk,
+					  (off_t)(m->uaddr + off));
+			if (n != (ssize_t)chunk)
+				return -EFAULT;
+		}
+		p += chunk;
+		len -= chunk;
+		iova += chunk;
+	}
+	return 0;
+}
+
+int vsim_dma_read(struct vsim_dev *d, uint32_t asid, uint64_t iova, void *buf,
+		  size_t len)
+{
+	int r = dma_rw(d, asid, iova, buf, len, 0);
+
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return r;
+}
+
+int vsim_dma_write(struct vsim_dev *d, uint32_t asid, uint64_t iova,
+		   const void *buf, size_t len)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return dma_rw(d, asid, iova, (void *)buf, len, 1);
+}

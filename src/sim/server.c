@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The simulator daemon: the listening SOCK_SEQPACKET socket, the
+ * single-threaded poll() loop over it, its connections and the kick
+ * eventfds, the packet decoder, and vdpamap_sim_spawn()/_serve().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define MAX_CONNS	64
+
+struct conn {
+	int fd;
+	int kind;			/* 0 until HELLO */
+};
+
+struct server {
+	int lfd;
+	int stop;
+	struct conn c[MAX_CONNS];
+	int nc;
+	struct vsim_dev dev;
+	uint8_t *rx, *tx;
+};
+
+static int log_on = -1;
+
+void vsim_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_on < 0) {
+		const char *e = getenv("VDPAMAP_SIM_LOG");
+
+		log_on = e && !strcmp(e, "1");
+	}
+	if (!log_on)
+		return;
+	fprintf(stderr, "vdpamap-sim[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
+		const void **payload)
+{
+	if (!buf || n < sizeof(*req) || n > VSIM_MAX_PKT)
+		return -EINVAL;
+	memcpy(req, buf, sizeof(*req));
+	if (req->magic != VSIM_MAGIC || req->len != n - sizeof(*req))
+		return -EINVAL;
+	*payload = (const uint8_t *)buf + sizeof(*req);
+	return 0;
+}
+
+/* Size-prefixed options: unknown non-zero tail -> E2BIG. */
+int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
+{
+	struct vdpamap_sim_opts x;
+
+	memset(&x, 0, sizeof(x));
+	if (in) {
+		size_t sz = in->sz, i;
+
+		if (sz < sizeof(size_t))
+			return -EINVAL;
+		for (i = sizeof(x); i < sz; i++)
+			if (((const uint8_t *)in)[i])
+				return -E2BIG;
+		memcpy(&x, in, sz < sizeof(x) ? sz : sizeof(x));
+	}
+	o->backend_offer = x.backend_features ? x.backend_features
+					      : VSIM_DEFAULT_BACKEND;
+	o->flags = x.flags;
+	o->nr_as = x.nr_as ? x.nr_as : 2;
+	o->nr_groups = x.nr_groups ? x.nr_groups : 2;
+	o->nr_vqs = x.nr_vqs ? x.nr_vqs : 3;
+	if (x.iova_last == 0) {
+		o->iova_first = 0;
+		o->iova_last = UINT64_MAX;
+	} else {
+		o->iova_first = x.iova_first;
+		o->iova_last = x.iova_last;
+	}
+	if (o->flags & ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP) ||
+	    o->iova_first > o->iova_last || o->nr_as > 64 ||
+	    o->nr_groups > 64 || o->nr_vqs > 64 || o->nr_vqs < 2)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- connections */
+
+static void conn_drop(struct server *s, int i)
+{
+	if (s->c[i].kind == VSIM_KIND_DEVICE) {
+		vsim_log("device closed");
+		vsim_dev_close(&s->dev);
+	}
+	close(s->c[i].fd);
+	s->c[i] = s->c[--s->nc];
+}
+
+static void reply(int fd, int ret, const void *payload, size_t len)
+{
+	struct vsim_rep rep = { .ret = ret, .len = (uint32_t)len };
+	struct iovec iov[2] = {
+		{ .iov_base = &rep, .iov_len = sizeof(rep) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		vsim_log("reply: %s", strerror(errno));
+}
+
+static int handle(struct server *s, struct conn *c, const struct vsim_req *q,
+		  const void *pl, pid_t pid, int *fds, int nfds)
+{
+	struct vsim_dev *d = &s->dev;
+	size_t outlen = VSIM_MAX_PKT - sizeof(struct vsim_rep);
+	int r;
+
+	if (q->op == VSIM_OP_HELLO) {
+		if (c->kind)
+			r = -EINVAL;
+		else if (q->arg == VSIM_KIND_DEVICE && d->open)
+			r = -EBUSY;
+		else if (q->arg == VSIM_KIND_DEVICE) {
+			vsim_dev_open(d);
+			c->kind = VSIM_KIND_DEVICE;
+			r = 0;
+		} else if (q->arg == VSIM_KIND_CONTROL) {
+			c->kind = VSIM_KIND_CONTROL;
+			r = 0;
+		} else {
+			r = -EINVAL;
+		}
+		reply(c->fd, r, NULL, 0);
+		return 0;
+	}
+	if (c->kind == VSIM_KIND_DEVICE) {
+		switch (q->op) {
+		case VSIM_OP_IOCTL:
+			if (q->arg > UINT32_MAX) {
+				reply(c->fd, -ENOTTY, NULL, 0);
+				return 0;
+			}
+			r = vsim_ioctl(d, q->token, pid, (uint32_t)q->arg, pl,
+				       q->len, fds, nfds, s->tx, &outlen);
+			reply(c->fd, r, s->tx, r ? 0 : outlen);
+			return 0;
+		case VSIM_OP_WRITE:
+			r = vsim_iotlb_write(d, q->token, pid, pl, q->len);
+			reply(c->fd, r, NULL, 0);
+			return 0;
+		}
+	} else if (c->kind == VSIM_KIND_CONTROL) {
+		switch (q->op) {
+		case VSIM_OP_TABLE: {
+			size_t max = outlen / sizeof(struct vdpamap_sim_entry);
+
+			if (q->arg2 < max)
+				max = q->arg2;
+			r = q->arg > UINT32_MAX ? -EINVAL :
+				vsim_table_dump(d, (uint32_t)q->arg,
+						(void *)s->tx, max);
+			reply(c->fd, r, s->tx,
+			      r > 0 ? ((size_t)r < max ? (size_t)r : max) *
+					      sizeof(struct vdpamap_sim_entry)
+				    : 0);
+			return 0;
+		}
+		case VSIM_OP_FAIL_NTH:
+			if (q->arg == VDPAMAP_SIM_FAIL_MSG)
+				d->fail_msg = q->arg2;
+			else if (q->arg == VDPAMAP_SIM_FAIL_IOCTL)
+				d->fail_ioctl = q->arg2;
+			else {
+				reply(c->fd, -EINVAL, NULL, 0);
+				return 0;
+			}
+			reply(c->fd, 0, NULL, 0);
+			return 0;
+		case VSIM_OP_STATS:
+			d->st.pinned_bytes = d->pinned_pages * VSIM_PAGE;
+			reply(c->fd, 0, &d->st, sizeof(d->st));
+			return 0;
+		case VSIM_OP_PINNED: {
+			uint64_t b = d->pinned_pages * VSIM_PAGE;
+
+			reply(c->fd, 0, &b, sizeof(b));
+			return 0;
+		}
+		case VSIM_OP_STOP:
+			reply(c->fd, 0, NULL, 0);
+			s->stop = 1;
+			return 0;
+		}
+	}
+	reply(c->fd, -EINVAL, NULL, 0);
+	return 0;
+}
+
+/* One packet from connection i; -1 if the connection went away. */
+static int conn_recv(struct server *s, int i)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(sizeof(int) * VSIM_MAX_FDS)];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = s->rx, .iov_len = VSIM_MAX_PKT };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	int fds[VSIM_MAX_FDS], nfds = 0, k;
+	struct cmsghdr *ch;
+	struct vsim_req q;
+	const void *pl;
+	pid_t pid = 0;
+	ssize_t n;
+
+	n = recvmsg(s->c[i].fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return -1;
+	for (ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch)) {
+		if (ch->cmsg_level != SOL_SOCKET)
+			continue;
+		if (ch->cmsg_type == SCM_CREDENTIALS &&
+		    ch->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(ch), sizeof(uc));
+			pid = uc.pid;
+		} else if (ch->cmsg_type == SCM_RIGHTS) {
+			size_t cnt = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			size_t j;
+
+			for (j = 0; j < cnt; j++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(ch) + j * sizeof(int),
+				       sizeof(int));
+				if (nfds < VSIM_MAX_FDS)
+					fds[nfds++] = fd;
+				else
+					close(fd);
+			}
+		}
+	}
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    vsim_decode(s->rx, (size_t)n, &q, &pl)) {
+		reply(s->c[i].fd, -EINVAL, NULL, 0);
+	} else {
+		handle(s, &s->c[i], &q, pl, pid, fds, nfds);
+	}
+	for (k = 0; k < nfds; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	return 0;
+}
+
+static void accept_one(struct server *s)
+{
+	int one = 1, fd;
+
+	fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (s->nc == MAX_CONNS) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	s->c[s->nc++] = (struct conn){ .fd = fd };
+}
+
+static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
+{
+	struct pollfd pfd[1 + MAX_CONNS + 64];
+	struct server *s;
+	int r, i;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->lfd = lfd;
+	s->rx = malloc(VSIM_MAX_PKT);
+	s->tx = malloc(VSIM_MAX_PKT);
+	r = s->rx && s->tx ? vsim_dev_init(&s->dev, o) : -ENOMEM;
+	if (r) {
+		close(lfd);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	vsim_dma_install_sigbus();
+	vsim_log("serving %s (offer 0x%llx, flags 0x%x)", path,
+		 (unsigned long long)o->backend_offer, o->flags);
+
+	while (!s->stop) {
+		int n = 0, nconn, nkick;
+		uint32_t kq[64];
+
+		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		for (i = 0; i < s->nc; i++)
+			pfd[n++] = (struct pollfd){ .fd = s->c[i].fd,
+						    .events = POLLIN };
+		nconn = s->nc;
+		nkick = 0;
+		for (i = 0; i < (int)s->dev.o.nr_vqs && nkick < 64; i++) {
+			if (s->dev.vq[i].kick_fd < 0)
+				continue;
+			kq[nkick++] = (uint32_t)i;
+			pfd[n++] = (struct pollfd){ .fd = s->dev.vq[i].kick_fd,
+						    .events = POLLIN };
+		}
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		/* kicks first: the fds may change while handling packets */
+		for (i = 0; i < nkick; i++) {
+			uint64_t cnt;
+
+			if (!(pfd[1 + nconn + i].revents & POLLIN))
+				continue;
+			if (read(pfd[1 + nconn + i].fd, &cnt, sizeof(cnt)) > 0 &&
+			    s->dev.vq[kq[i]].kick_fd == pfd[1 + nconn + i].fd)
+				vsim_net_kick(&s->dev, kq[i]);
+		}
+		/* connections, back to front: conn_drop moves the last one */
+		for (i = nconn - 1; i >= 0 && !s->stop; i--) {
+			short ev = pfd[1 + i].revents;
+
+			if (!ev)
+				continue;
+			if ((ev & POLLIN) ? conn_recv(s, i) < 0
+					  : !!(ev & (POLLHUP | POLLERR)))
+				conn_drop(s, i);
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_one(s);
+	}
+	vsim_log("stopping");
+	/* listener first: a client that sees EOF then finds nobody there */
+	close(lfd);
+	while (s->nc)
+		conn_drop(s, s->nc - 1);
+	vsim_dev_fini(&s->dev);
+out:
+	free(s->rx);
+	free(s->tx);
+	free(s);
+	return r;
+}
+
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, one = 1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* inherited by accepted sockets: packets sent before accept() carry
+	 * credentials too */
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 64) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int vdpamap_sim_serve(const char *path, const struct vdpamap_sim_opts *opts)
+{
+	struct vsim_opts o;
+	int fd, r;
+
+	if (!path)
+		return -EINVAL;
+	r = vsim_opts_parse(opts, &o);
+	if (r)
+		return r;
+	fd = listen_at(path);
+	if (fd < 0)
+		return fd;
+	r = serve_fd(fd, path, &o);	/* closes fd */
+	unlink(path);
+	return r;
+}
+
+static void daemon_fds(int *lfd)
+{
+	int fd, keep = *lfd, log = 0;
+	const char *e = getenv("VDPAMAP_SIM_LOG");
+
+	log = e && !strcmp(e, "1");
+	/* move the socket above 2, then close everything else */
+	if (keep < 3) {
+		fd = fcntl(keep, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			_exit(1);
+		keep = fd;
+	}
+	if (keep > 3)
+		syscall(SYS_close_range, 3U, (unsigned int)keep - 1, 0U);
+	syscall(SYS_close_range, (unsigned int)keep + 1, ~0U, 0U);
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		if (!log) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (fd > 2 && fd != keep)
+			close(fd);
+	}
+	*lfd = keep;
+}
+
+int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts, char *path,
+		      size_t len, pid_t *ret_pid)
+{
+	const char *dir = NULL;
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct vsim_opts o;
+	uint64_t rnd = 0;
+	pid_t pid, gpid = -1;
+	int lfd, p[2], st, r, n;
+
+	if (!path || !len)
+		return -EINVAL;
+	r = vsim_opts_parse(opts, &o);
+	if (r)
+		return r;
+	if (opts && opts->sz >= offsetof(struct vdpamap_sim_opts, dir) +
+			     sizeof(opts->dir))
+		dir = opts->dir;
+	if (!dir)
+		dir = getenv("TMPDIR");
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	n = snprintf(buf, sizeof(buf), "%s/vdpamap-sim-%d-%016llx.sock", dir,
+		     (int)getpid(), (unsigned long long)rnd);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	if ((size_t)n >= len)
+		return -ERANGE;
+	lfd = listen_at(buf);
+	if (lfd < 0)
+		return lfd;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(p[0]);
+		close(p[1]);
+		goto fail;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		int sig;
+
+		/* intermediate child: new session, fork the daemon, exit */
+		setsid();
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		for (sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		gpid = fork();
+		if (gpid != 0) {
+			if (write(p[1], &gpid, sizeof(gpid)) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		close(p[0]);
+		close(p[1]);
+		daemon_fds(&lfd);
+		r = serve_fd(lfd, buf, &o);
+		unlink(buf);
+		_exit(r ? 1 : 0);
+	}
+	close(p[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (read(p[0], &gpid, sizeof(gpid)) != sizeof(gpid) || gpid < 0) {
+		close(p[0]);
+		r = -ECHILD;
+		unlink(buf);
+		goto fail;
+	}
+	close(p[0]);
+	close(lfd);
+	memcpy(path, buf, (size_t)n + 1);
+	if (ret_pid)
+		*ret_pid = gpid;
+	return 0;
+fail:
+	close(lfd);
+	unlink(buf);
+	return r;
+}

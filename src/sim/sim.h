@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sim: a userspace model of vhost-vdpa + vdpa_sim_net (Linux 6.12), living
+ * in its own process and served over the simproto socket protocol.
+ *
+ * The model has three layers, as the kernel has:
+ *  - vhost-vdpa (vhost.c): the ioctls, owner check, the IOTLB write decoder
+ *    and vhost's own per-ASID tables ("struct vsim_table"), batches;
+ *  - the parent device's DMA view (dma.c): the device-side map of every ASID
+ *    (pushed whole by set_map, or edited entry by entry by dma_map), address
+ *    translation, memory access through the owner's address space or
+ *    through "pins", and RLIMIT_MEMLOCK accounting;
+ *  - vdpa_sim_net (net.c): split virtqueues, TX -> RX loopback, control vq.
+ * server.c owns the socket, the poll loop and the packet decoder.
+ *
+ * Single-threaded: everything runs from the poll loop of one process.
+ *
+ * Depends on: simproto.h, vdpamap.h (public structs), libc.
+ */
+#ifndef VDPAMAP_SIM_H
+#define VDPAMAP_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/vhost.h>
+
+#include "vdpamap.h"
+#include "simproto.h"
+
+/* ---- what Debian 12's linux-libc-dev (6.1) lacks */
+#ifndef VHOST_BACKEND_F_RESUME
+#define VHOST_BACKEND_F_RESUME 0x5
+#endif
+#ifndef VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK
+#define VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK 0x6
+#endif
+#ifndef VHOST_BACKEND_F_DESC_ASID
+#define VHOST_BACKEND_F_DESC_ASID 0x7
+#endif
+#ifndef VHOST_BACKEND_F_IOTLB_PERSIST
+#define VHOST_BACKEND_F_IOTLB_PERSIST 0x8
+#endif
+#ifndef VHOST_VDPA_RESUME
+#define VHOST_VDPA_RESUME _IO(VHOST_VIRTIO, 0x7E)
+#endif
+#ifndef VHOST_VDPA_GET_VRING_DESC_GROUP
+#define VHOST_VDPA_GET_VRING_DESC_GROUP \
+	_IOWR(VHOST_VIRTIO, 0x7F, struct vhost_vring_state)
+#endif
+#ifndef VHOST_VDPA_GET_VRING_SIZE
+#define VHOST_VDPA_GET_VRING_SIZE \
+	_IOWR(VHOST_VIRTIO, 0x82, struct vhost_vring_state)
+#endif
+
+#define VSIM_BIT(b)		(1ULL << (b))
+#define VSIM_PAGE		4096ULL
+#define VSIM_DEFAULT_BACKEND	0x17eULL
+#define VSIM_QUEUE_MAX		256
+#define VSIM_CONFIG_SIZE	24
+#define VSIM_MAX_FDS		8
+
+/* virtio bits used by the model */
+#define VSIM_S_ACKNOWLEDGE	1
+#define VSIM_S_DRIVER		2
+#define VSIM_S_DRIVER_OK	4
+#define VSIM_S_FEATURES_OK	8
+#define VSIM_F_ACCESS_PLATFORM	33
+#define VSIM_F_VERSION_1	32
+#define VSIM_NET_F_CTRL_VQ	17
+#define VSIM_NET_FEATURES                                                    \
+	(VSIM_BIT(3) /* MTU */ | VSIM_BIT(5) /* MAC */ |                     \
+	 VSIM_BIT(16) /* STATUS */ | VSIM_BIT(17) /* CTRL_VQ */ |            \
+	 VSIM_BIT(23) /* CTRL_MAC_ADDR */ | VSIM_BIT(27) /* ANY_LAYOUT */ |  \
+	 VSIM_BIT(32) /* VERSION_1 */ | VSIM_BIT(33) /* ACCESS_PLATFORM */)
+
+/* Memory the daemon keeps mapped for a PA-mode entry: the "pinned pages".
+ * Reference counted: vhost's table and device-side maps share it. */
+struct vsim_pin {
+	int ref;
+	void *base;
+	size_t len;
+	int writable;
+};
+
+/* One IOTLB entry, [first, last] inclusive.  backing: pin (PA mode, shared
+ * file-backed memory) or NULL (access through the owner's /proc/pid/mem at
+ * uaddr: VA mode, and PA mode on anonymous memory). */
+struct vsim_map {
+	uint64_t first, last;
+	uint64_t uaddr;
+	uint32_t perm;
+	struct vsim_pin *pin;
+	uint64_t pin_off;		/* offset of first in pin */
+	uint64_t charged;		/* pages charged to memlock */
+};
+
+/* A sorted (by first) array of entries; overlaps allowed at this level. */
+struct vsim_table {
+	struct vsim_map *v;
+	size_t n, cap;
+};
+
+struct vsim_vq {
+	/* vhost side */
+	uint32_t num;
+	uint64_t desc, avail, used;	/* as set by SET_VRING_ADDR */
+	int kick_fd, call_fd, err_fd;
+	/* device side (vdpa_sim) */
+	int ready;
+	int has_cb;			/* callback set (cleared by reset) */
+	uint64_t d_desc, d_avail, d_used; /* latched when made ready */
+	uint32_t d_num;
+	uint16_t last_avail, last_used;
+};
+
+struct vsim_opts {
+	uint64_t backend_offer;
+	uint32_t flags;
+	uint32_t nr_as, nr_groups, nr_vqs;
+	uint64_t iova_first, iova_last;
+};
+
+struct vsim_dev {
+	struct vsim_opts o;
+	int open;			/* a device connection exists */
+	/* owner */
+	int has_owner;
+	uint64_t owner_token;
+	pid_t owner_pid;
+	int mem_fd;			/* the owner's address space */
+	uint64_t pinned_pages;		/* the owner mm's pinned_vm */
+	/* vhost-vdpa */
+	uint64_t backend_acked;
+	struct vsim_table *tbl;		/* vhost's table per ASID */
+	uint8_t *as_alloc;		/* ASID allocated in vhost-vdpa */
+	int in_batch;
+	uint32_t batch_asid;
+	int suspended;
+	int config_fd;
+	/* device (vdpa_sim) */
+	struct vsim_table *dmap;	/* device-side map per ASID */
+	uint8_t *pt;			/* device-side ASID is passthrough */
+	uint32_t *group_asid;
+	struct vsim_vq *vq;
+	uint8_t status;
+	uint64_t features;
+	int running;
+	int pending_kick;
+	uint8_t config[VSIM_CONFIG_SIZE];
+	/* test hooks */
+	uint32_t fail_msg, fail_ioctl;	/* countdowns, 0 = disarmed */
+	struct vdpamap_sim_stats st;
+};
+
+/* stats: counters without a public field yet live in reserved[] */
+#define VSIM_ST_DMA_ERRORS	0	/* reserved[0]: data path failures */
+#define VSIM_ST_RX_DROPS	1	/* reserved[1]: filtered/no RX buffer */
+
+/* ---- log.c-less logging (server.c) */
+void vsim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- server.c */
+/* Decode one packet: header checks only.  0 or -EINVAL. */
+int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
+		const void **payload);
+int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o);
+
+/* ---- vhost.c */
+int vsim_dev_init(struct vsim_dev *d, const struct vsim_opts *o);
+void vsim_dev_fini(struct vsim_dev *d);
+void vsim_dev_open(struct vsim_dev *d);
+void vsim_dev_close(struct vsim_dev *d);
+/* One ioctl.  fds: received with the packet (the handler takes ownership of
+ * the ones it keeps and sets them to -1).  out gets up to *outlen bytes. */
+int vsim_ioctl(struct vsim_dev *d, uint64_t token, pid_t pid, uint32_t cmd,
+	       const void *in, size_t inlen, int *fds, int nfds, void *out,
+	       size_t *outlen);
+int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
+		     const void *buf, size_t n);
+/* TABLE: entries of vhost's table of asid into out (max), total or -errno */
+int vsim_table_dump(struct vsim_dev *d, uint32_t asid,
+		    struct vdpamap_sim_entry *out, size_t max);
+uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq);
+uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq);
+
+/* ---- dma.c */
+struct vsim_vma {
+	uint64_t start, end, offset;
+	int shared, file, writable;
+};
+int vsim_vmas_read(pid_t pid, struct vsim_vma **ret, size_t *ret_n);
+const struct vsim_vma *vsim_vma_find(const struct vsim_vma *v, size_t n,
+				     uint64_t addr);
+struct vsim_pin *vsim_pin_file(pid_t pid, const struct vsim_vma *v,
+			       uint64_t start, uint64_t len, int want_write);
+int vsim_tbl_insert(struct vsim_table *t, const struct vsim_map *m);
+void vsim_tbl_remove_at(struct vsim_table *t, size_t i);
+/* index of the first entry overlapping [first, last], or -1 */
+ssize_t vsim_tbl_overlap(const struct vsim_table *t, uint64_t first,
+			 uint64_t last);
+void vsim_tbl_clear(struct vsim_table *t);
+void vsim_pin_get(struct vsim_pin *p);
+void vsim_pin_put(struct vsim_pin *p);
+/* parent ops */
+void vsim_dev_set_map(struct vsim_dev *d, uint32_t asid);
+void vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
+		      const struct vsim_map *m);
+void vsim_dev_dma_unmap(struct vsim_dev *d, uint32_t asid, uint64_t first,
+			uint64_t last);
+void vsim_dev_reset_maps(struct vsim_dev *d);
+/* Device access through the device-side map of asid; 0 or -errno. */
+int vsim_dma_read(struct vsim_dev *d, uint32_t asid, uint64_t iova, void *buf,
+		  size_t len);
+int vsim_dma_write(struct vsim_dev *d, uint32_t asid, uint64_t iova,
+		   const void *buf, size_t len);
+void vsim_dma_install_sigbus(void);
+
+/* ---- net.c */
+void vsim_net_reset_vq(struct vsim_vq *vq);
+void vsim_net_set_ready(struct vsim_dev *d, uint32_t idx, int ready);
+void vsim_net_kick(struct vsim_dev *d, uint32_t idx);
+void vsim_net_resume(struct vsim_dev *d);
+
+#endif

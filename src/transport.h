@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * transport: the one seam between the library and the outside.  A
+ * transport carries ioctls and IOTLB writes to a vhost-vdpa device: either
+ * a kernel char device (plain ioctl()/write()) or the simulator daemon
+ * (src/simproto.h packets over a unix socket).  Every function returns
+ * >= 0 or -errno; this is the only place -1/errno becomes -errno.
+ *
+ * Depends on: simproto.h (for the simulator flavour) and libc.
+ */
+#ifndef VDPAMAP_TRANSPORT_H
+#define VDPAMAP_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm_tp;
+
+struct vm_tp_ops {
+	int (*ioctl)(struct vm_tp *t, unsigned long req, void *arg);
+	/* one write(); returns bytes consumed or -errno */
+	long (*write)(struct vm_tp *t, const void *buf, size_t len);
+	/* bytes of RLIMIT_MEMLOCK the owner has pinned (PA mode) */
+	int (*pinned)(struct vm_tp *t, uint64_t *ret);
+};
+
+struct vm_tp {
+	const struct vm_tp_ops *ops;
+	int fd;
+	int is_sim;
+};
+
+/* Open path: a char device or a simulator socket (decided by file type). */
+int vm_tp_open(const char *path, struct vm_tp *t);
+/* Adopt an fd the caller opened; the type is decided by fstat(). */
+int vm_tp_adopt(int fd, struct vm_tp *t);
+void vm_tp_close(struct vm_tp *t);
+
+static inline int vm_tp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+{
+	return t->ops->ioctl(t, req, arg);
+}
+
+static inline long vm_tp_write(struct vm_tp *t, const void *buf, size_t len)
+{
+	return t->ops->write(t, buf, len);
+}
+
+/* A connected (not yet HELLO'd) socket to the simulator at path. */
+int vm_sim_connect(const char *path);
+/* One request/reply on a simulator connection; rbuf/rlen get the reply
+ * payload (truncated to rlen), *ret_len its full size.  fd >= 0 is passed
+ * with SCM_RIGHTS. */
+int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
+		const void *payload, size_t plen, int fd, void *rbuf,
+		size_t rlen, size_t *ret_len);
+
+/* The simulator flavour (transport_sim.c). */
+extern const struct vm_tp_ops vm_tp_sim_ops;
+/* Declare a fresh connection to be a device open: -EBUSY if the daemon's
+ * device is already open elsewhere. */
+int vm_tp_sim_hello(int fd);
+
+#endif

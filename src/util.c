@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Options validation, logging, the handle lock and the poison state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
+{
+	const unsigned char *p = opts;
+	size_t i;
+
+	if (user_sz < sizeof(size_t))
+		return false;
+	for (i = known_sz; i < user_sz; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (!h || !h->log_fn || level > h->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	h->log_fn(level, buf, h->log_ctx);
+}
+
+int vm_enter(struct vdpamap *h, bool allow_poisoned)
+{
+	if (!h)
+		return -EINVAL;
+	if (getpid() != h->pid)
+		return -ECHILD;
+	if (h->in_txn && pthread_equal(h->txn_owner, pthread_self())) {
+		vm_err(h, "call from inside this thread's open transaction");
+		return -EDEADLK;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->poison && !allow_poisoned) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOTRECOVERABLE;
+	}
+	return 0;
+}
+
+void vm_leave(struct vdpamap *h)
+{
+	pthread_mutex_unlock(&h->lock);
+}
+
+void vm_poison(struct vdpamap *h, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	vm_err(h, "handle poisoned: %s", buf);
+	if (!h->poison)
+		h->poison = strdup(buf);
+}
+
+VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h)
+{
+	return h ? h->poison : NULL;
+}
+
+static const char *const feature_names[] = {
+	[1] = "IOTLB_MSG_V2",
+	[2] = "IOTLB_BATCH",
+	[3] = "IOTLB_ASID",
+	[4] = "SUSPEND",
+	[5] = "RESUME",
+	[6] = "ENABLE_AFTER_DRIVER_OK",
+	[7] = "DESC_ASID",
+	[8] = "IOTLB_PERSIST",
+};
+
+VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
+{
+	unsigned int bit;
+
+	if (!feature || (feature & (feature - 1)))
+		return NULL;
+	bit = (unsigned int)__builtin_ctzll(feature);
+	return bit < ARRAY_SIZE(feature_names) ? feature_names[bit] : NULL;
+}

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Unit tests of the mapping layer's edges: the bytes of every IOTLB message,
+ * how runs are batched, validation order, and the rollback sequence after a
+ * refused message.  The device is replaced at the transport seam by a
+ * recorder that can refuse the nth write; the real device is the
+ * conformance suite's job.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "uapi.h"
+
+#define MAXMSG 256
+static struct {
+	uint8_t raw[MAXMSG][72];
+	size_t n;
+	int fail_at;		/* 1-based write that fails, 0: none */
+	int fail_n;		/* how many in a row (0 means 1) */
+	int calls;
+} rec;
+
+static long rec_write(struct vm_tp *t, const void *buf, size_t len)
+{
+	(void)t;
+	assert_int_equal(len, 72);
+	rec.calls++;
+	if (rec.fail_at && rec.calls >= rec.fail_at &&
+	    rec.calls < rec.fail_at + (rec.fail_n ? rec.fail_n : 1))
+		return -EFAULT;
+	assert_true(rec.n < MAXMSG);
+	memcpy(rec.raw[rec.n++], buf, 72);
+	return 72;
+}
+
+static int rec_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+{
+	(void)t;
+	(void)req;
+	(void)arg;
+	return 0;
+}
+
+static int rec_pinned(struct vm_tp *t, uint64_t *ret)
+{
+	(void)t;
+	*ret = 0;
+	return 0;
+}
+
+static const struct vm_tp_ops rec_ops = {
+	.ioctl = rec_ioctl,
+	.write = rec_write,
+	.pinned = rec_pinned,
+};
+
+static uint8_t *mem;
+#define MEMSZ (1 << 22)
+
+static struct vdpamap *mk(uint64_t acked)
+{
+	struct vdpamap *h = calloc(1, sizeof(*h));
+	struct vdpamap_region r = { .hva = mem, .len = MEMSZ, .fd = -1 };
+
+	assert_non_null(h);
+	pthread_mutex_init(&h->lock, NULL);
+	h->pid = getpid();
+	h->tp = (struct vm_tp){ .ops = &rec_ops, .fd = -1 };
+	h->page_size = 4096;
+	h->info.nr_as = 2;
+	h->info.iova_first = 0;
+	h->info.iova_last = UINT64_MAX;
+	h->info.backend_acked = acked;
+	h->info.mem_mode = VDPAMAP_MEMMODE_VA;
+	h->as = calloc(2, sizeof(*h->as));
+	itree_init(&h->as[0].iova);
+	itree_init(&h->as[0].hva);
+	itree_init(&h->as[1].iova);
+	itree_init(&h->as[1].hva);
+	h->next_region_id = 1;
+	assert_int_equal(vm_region_add(h, &r, NULL), 0);
+	memset(&rec, 0, sizeof(rec));
+	return h;
+}
+
+static void rm(struct vdpamap *h)
+{
+	vm_mirror_free(h);
+	free(h->regions);
+	free(h->as);
+	free(h->poison);
+	free(h);
+}
+
+struct dec {
+	uint32_t type, asid;
+	uint64_t iova, size, uaddr;
+	uint8_t perm, mtype;
+};
+
+static struct dec decode(size_t i)
+{
+	struct dec d;
+	const uint8_t *b = rec.raw[i];
+
+	memcpy(&d.type, b, 4);
+	memcpy(&d.asid, b + 4, 4);
+	memcpy(&d.iova, b + 8, 8);
+	memcpy(&d.size, b + 16, 8);
+	memcpy(&d.uaddr, b + 24, 8);
+	d.perm = b[32];
+	d.mtype = b[33];
+	for (int k = 34; k < 72; k++)
+		assert_int_equal(b[k], 0);	/* padding is zeroed */
+	return d;
+}
+
+static const uint64_t ALL = VDPAMAP_F_IOTLB_MSG_V2 | VDPAMAP_F_IOTLB_BATCH |
+			    VDPAMAP_F_IOTLB_ASID;
+
+static void test_encoding(void **state)
+{
+	struct vdpamap *h = mk(ALL);
+	struct dec d;
+
+	(void)state;
+	assert_int_equal(vdpamap_map(h, 1, 0x10000, mem + 0x3000, 0x2000,
+				     VDPAMAP_PERM_RO), 0);
+	assert_int_equal(rec.n, 1);	/* one message: no batch needed */
+	d = decode(0);
+	assert_int_equal(d.type, VHOST_IOTLB_MSG_V2);
+	assert_int_equal(d.asid, 1);
+	assert_int_equal(d.iova, 0x10000);
+	assert_int_equal(d.size, 0x2000);
+	assert_int_equal(d.uaddr, (uintptr_t)(mem + 0x3000));
+	assert_int_equal(d.perm, VHOST_ACCESS_RO);
+	assert_int_equal(d.mtype, VHOST_IOTLB_UPDATE);
+	assert_int_equal(vdpamap_unmap(h, 1, 0x10000, 0x2000), 0);
+	d = decode(1);
+	assert_int_equal(d.mtype, VHOST_IOTLB_INVALIDATE);
+	assert_int_equal(d.asid, 1);
+	assert_int_equal(d.iova, 0x10000);
+	assert_int_equal(d.size, 0x2000);
+	assert_int_equal(d.uaddr, 0);
+	assert_int_equal(d.perm, 0);
+	rm(h);
+
+	/* without MSG_V2: the legacy type, and no asid on the wire */
+	h = mk(0);
+	assert_int_equal(vdpamap_map(h, 0, 0, mem, 4096, VDPAMAP_PERM_WO), 0);
+	d = decode(0);
+	assert_int_equal(d.type, VHOST_IOTLB_MSG);
+	assert_int_equal(d.asid, 0);
+	assert_int_equal(d.perm, VHOST_ACCESS_WO);
+	rm(h);
+}
+
+static void test_batches_per_asid_run(void **state)
+{
+	struct vdpamap *h = mk(ALL);
+	struct vdpamap_txn *t;
+	static const uint32_t asids[] = { 0, 0, 1, 1, 1, 0 };
+	static const uint8_t want[] = {
+		VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_UPDATE, VHOST_IOTLB_UPDATE,
+		VHOST_IOTLB_BATCH_END,
+		VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_UPDATE, VHOST_IOTLB_UPDATE,
+		VHOST_IOTLB_UPDATE, VHOST_IOTLB_BATCH_END,
+		VHOST_IOTLB_UPDATE,
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(vdpamap_txn_map(t, asids[i], i << 20,
+						 mem + (i << 12), 4096,
+						 VDPAMAP_PERM_RW, NULL), 0);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(rec.n, sizeof(want));
+	for (i = 0; i < rec.n; i++) {
+		struct dec d = decode(i);
+
+		assert_int_equal(d.mtype, want[i]);
+	}
+	/* the batch markers carry the run's asid */
+	assert_int_equal(decode(4).asid, 1);
+	assert_int_equal(decode(8).asid, 1);
+	assert_int_equal(h->stats.iotlb_batches, 2);
+	rm(h);
+
+	/* no BATCH negotiated: the same transaction, no markers */
+	h = mk(VDPAMAP_F_IOTLB_MSG_V2 | VDPAMAP_F_IOTLB_ASID);
+	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(vdpamap_txn_map(t, asids[i], i << 20,
+						 mem + (i << 12), 4096,
+						 VDPAMAP_PERM_RW, NULL), 0);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(rec.n, 6);
+	rm(h);
+}
+
+static void test_rollback_sequence(void **state)
+{
+	struct vdpamap *h = mk(ALL);
+	struct vdpamap_txn *t;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(vdpamap_map(h, 0, 0x100000, mem, 4096, 3), 0);
+	rec.n = 0;
+	rec.calls = 0;
+	/* BEGIN, INV(old), UPD(a), UPD(b) <- refused */
+	rec.fail_at = 4;
+	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, 0x100000, 4096), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, 0x200000, mem + 4096, 4096, 3,
+					 NULL), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, 0x300000, mem + 8192, 4096, 3,
+					 NULL), 0);
+	assert_int_equal(vdpamap_txn_commit(t), -EIO);
+	/* sent: BEGIN INV(old) UPD(a) END, then the inverse in reverse
+	 * order as one batch: BEGIN INV(a) UPD(old) END */
+	{
+		static const uint8_t want[] = {
+			VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_INVALIDATE,
+			VHOST_IOTLB_UPDATE, VHOST_IOTLB_BATCH_END,
+			VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_INVALIDATE,
+			VHOST_IOTLB_UPDATE, VHOST_IOTLB_BATCH_END,
+		};
+		static const uint64_t iova[] = { 0, 0x100000, 0x200000, 0,
+						 0, 0x200000, 0x100000, 0 };
+
+		assert_int_equal(rec.n, sizeof(want));
+		for (i = 0; i < rec.n; i++) {
+			assert_int_equal(decode(i).mtype, want[i]);
+			assert_int_equal(decode(i).iova, iova[i]);
+		}
+	}
+	/* the mirror is as before */
+	assert_int_equal(h->as[0].iova.count, 1);
+	assert_int_equal(itree_first(&h->as[0].iova)->first, 0x100000);
+	assert_null(h->poison);
+	rm(h);
+}
+
+static void test_failed_rollback_poisons(void **state)
+{
+	struct vdpamap *h = mk(VDPAMAP_F_IOTLB_MSG_V2);
+	struct vdpamap_reset_info ri;
+	struct vdpamap_txn *t;
+
+	(void)state;
+	assert_int_equal(vdpamap_map(h, 0, 0x100000, mem, 4096, 3), 0);
+	rec.n = 0;
+	rec.calls = 0;
+	/* INV(old) accepted, UPD(a) refused, and the rollback's re-UPD(old)
+	 * refused as well */
+	rec.fail_at = 2;
+	rec.fail_n = 2;
+	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, 0x100000, 4096), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, 0x200000, mem + 4096, 4096, 3,
+					 NULL), 0);
+	assert_int_equal(vdpamap_txn_commit(t), -ENOTRECOVERABLE);
+	assert_non_null(vdpamap_poison_reason(h));
+	/* the mirror says what the device has: nothing */
+	assert_int_equal(h->as[0].iova.count, 0);
+	assert_non_null(h->lost);
+	assert_int_equal(vdpamap_map(h, 0, 0, mem, 4096, 3), -ENOTRECOVERABLE);
+	/* reset puts the lost entry back and clears the poison */
+	assert_int_equal(vdpamap_reset(h, &ri), 0);
+	assert_null(vdpamap_poison_reason(h));
+	assert_null(h->lost);
+	assert_int_equal(h->as[0].iova.count, 1);
+	assert_int_equal(itree_first(&h->as[0].iova)->first, 0x100000);
+	assert_int_equal(decode(rec.n - 1).mtype, VHOST_IOTLB_UPDATE);
+	assert_int_equal(decode(rec.n - 1).iova, 0x100000);
+	rm(h);
+}
+
+static void test_validation_sends_nothing(void **state)
+{
+	struct vdpamap *h = mk(VDPAMAP_F_IOTLB_MSG_V2 | VDPAMAP_F_IOTLB_BATCH);
+
+	(void)state;
+	assert_int_equal(vdpamap_map(h, 0, 0, mem, 0, 3), -EINVAL);
+	assert_int_equal(vdpamap_map(h, 0, 0, mem, 4096, 7), -EINVAL);
+	assert_int_equal(vdpamap_map(h, 2, 0, mem, 4096, 3), -EINVAL);
+	/* asid 1 exists but IOTLB_ASID was not negotiated */
+	assert_int_equal(vdpamap_map(h, 1, 0, mem, 4096, 3), -EOPNOTSUPP);
+	assert_int_equal(vdpamap_map(h, 0, UINT64_MAX - 4095, mem, 8192, 3),
+			 -EOVERFLOW);
+	assert_int_equal(vdpamap_map(h, 0, 0x800, mem, 4096, 3), -EINVAL);
+	assert_int_equal(vdpamap_map(h, 0, 0, mem + MEMSZ, 4096, 3), -EFAULT);
+	h->info.iova_first = 0x10000;
+	h->info.iova_last = 0x1ffff;
+	assert_int_equal(vdpamap_map(h, 0, 0, mem, 4096, 3), -ERANGE);
+	assert_int_equal(vdpamap_map(h, 0, 0x1f000, mem, 8192, 3), -ERANGE);
+	assert_int_equal(vdpamap_map(h, 0, 0x10000, mem, 4096, 3), 0);
+	assert_int_equal(vdpamap_map(h, 0, 0x10000, mem, 4096, 3), -EEXIST);
+	assert_int_equal(vdpamap_unmap(h, 0, 0x10000, 0x800), -EINVAL);
+	assert_int_equal(vdpamap_unmap(h, 0, 0x11000, 0x1000), -ENOENT);
+	assert_int_equal(rec.n, 1);
+	rm(h);
+}
+
+struct opts_v2 {
+	struct vdpamap_open_opts o;
+	uint64_t newer_field;
+};
+
+static void test_opts_valid(void **state)
+{
+	struct opts_v2 v;
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .flags = 1);
+
+	(void)state;
+	assert_int_equal(o.sz, sizeof(o));
+	assert_int_equal(o.flags, 1);
+	assert_true(vm_opts_valid(&o, sizeof(o), o.sz));
+	memset(&v, 0, sizeof(v));
+	v.o.sz = sizeof(v);
+	assert_true(vm_opts_valid(&v, sizeof(v.o), v.o.sz));
+	v.newer_field = 1;
+	assert_false(vm_opts_valid(&v, sizeof(v.o), v.o.sz));
+	assert_false(vm_opts_valid(&v, sizeof(v.o), 2));
+	/* an older caller's short struct: OPTS_GET falls back */
+	{
+		struct vdpamap_open_opts *p = &o;
+
+		o.sz = offsetof(struct vdpamap_open_opts, flags);
+		assert_int_equal(OPTS_GET(p, flags, 42), 42);
+		o.sz = sizeof(o);
+		assert_int_equal(OPTS_GET(p, flags, 42), 1);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_encoding),
+		cmocka_unit_test(test_batches_per_asid_run),
+		cmocka_unit_test(test_rollback_sequence),
+		cmocka_unit_test(test_failed_rollback_poisons),
+		cmocka_unit_test(test_validation_sends_nothing),
+		cmocka_unit_test(test_opts_valid),
+	};
+
+	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
