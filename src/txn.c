@@ -461,23 +461,28 @@ VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
 			r = err == -EFAULT ? -EIO : err;
 		}
 	}
-	/* free what is neither mirrored nor lost */
+	/* free what is neither mirrored nor lost: unmap targets first (an
+	 * entry created by this transaction is freed by its map op, below,
+	 * so the targets must be looked at before that) */
 	for (i = 0; i < t->nr_ops; i++) {
 		struct vm_op *o = &t->ops[i];
 
-		if (o->kind == OP_MAP) {
-			if (!o->e->in_mirror && !o->e->lost)
-				free(o->e);
-			else
-				o->e->txn_new = false;
-			continue;
-		}
-		for (j = 0; j < o->nr_targets; j++) {
+		for (j = 0; o->kind == OP_UNMAP && j < o->nr_targets; j++) {
 			struct vm_entry *e = o->targets[j];
 
 			if (!e->txn_new && !e->in_mirror && !e->lost)
 				free(e);
 		}
+	}
+	for (i = 0; i < t->nr_ops; i++) {
+		struct vm_op *o = &t->ops[i];
+
+		if (o->kind != OP_MAP)
+			continue;
+		if (!o->e->in_mirror && !o->e->lost)
+			free(o->e);
+		else
+			o->e->txn_new = false;
 	}
 	free(msgs);
 	txn_free(t);
