@@ -443,4 +443,6 @@ VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
 #ifdef __cplusplus
 }
 #endif
+#include "vdpamap_mgmt.h"
+
 #endif /* VDPAMAP_H */

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mgmt_nl: vdpa device management over the kernel's generic netlink
+ * family "vdpa" (drivers/vdpa/vdpa.c), through libnl-3 and libnl-genl-3.
+ * This header is the interface the other two files use.
+ *
+ *  mgmt_nl.c       the handle: socket, family lookup, one request/reply
+ *                  exchange at a time, the kernel's errno and extended-ack
+ *                  text; the only place libnl's NLE_* codes are seen
+ *  mgmt.c          the vdpa objects: management devices, devices, config
+ *  mgmt_chardev.c  vdpa device name -> /dev/vhost-vdpa-N (sysfs), open by
+ *                  name
+ *
+ * Depends on: libnl-3, libnl-genl-3, the public headers, internal.h (OPTS_*).
+ */
+#ifndef VDPAMAP_MGMT_NL_H
+#define VDPAMAP_MGMT_NL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+
+#include "vdpamap_mgmt.h"
+
+/* Large enough for any attribute table we parse (vdpa: 37 in 6.12;
+ * nlctrl: < 16); larger types are ignored. */
+#define VM_MGMT_ATTR_MAX 63
+
+struct vdpamap_mgmt {
+	pthread_mutex_t lock;		/* one request at a time */
+	struct nl_sock *sk;
+	struct nl_cb *cb;
+	int family;			/* resolved id of "vdpa" */
+	pid_t pid;			/* of the opener: -ECHILD elsewhere */
+	vdpamap_log_fn log_fn;
+	void *log_ctx;
+	int log_level;
+};
+
+void vm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
+		 ...) __attribute__((format(printf, 3, 4)));
+
+/* One request and its replies.  fn is called for every data message with
+ * its attributes parsed into tb[0..VM_MGMT_ATTR_MAX]. */
+struct vm_mgmt_req;
+typedef int (*vm_mgmt_msg_fn)(struct vm_mgmt_req *r, struct nlattr **tb);
+/* Adds the request's attributes; < 0 if they do not fit. */
+typedef int (*vm_mgmt_put_fn)(struct nl_msg *msg, const void *arg);
+
+struct vm_mgmt_req {
+	struct vdpamap_mgmt *m;
+	const char *what;		/* for log lines: "DEV_NEW" */
+	const char *obj;		/* the object named, or NULL */
+	vm_mgmt_msg_fn fn;
+	void *arg;
+	uint32_t seq;
+	int done;
+	int err;			/* first error, negative errno */
+	int nmsgs;			/* data messages handed to fn */
+};
+
+/* Send vdpa command cmd (a dump if dump, else acked) with put's attributes
+ * and receive every reply; takes the handle lock.  Returns 0 or the first
+ * error: the kernel's errno (its text logged), fn's, or a socket error. */
+int vm_mgmt_request(struct vdpamap_mgmt *m, struct vm_mgmt_req *r,
+		    uint8_t cmd, int dump, vm_mgmt_put_fn put,
+		    const void *put_arg);
+
+/* Length-checked attribute readers: -EPROTO if absent or short;
+ * vm_nla_str: -ENAMETOOLONG if it does not fit in len. */
+int vm_nla_u16(const struct nlattr *a, uint16_t *v);
+int vm_nla_u32(const struct nlattr *a, uint32_t *v);
+int vm_nla_u64(const struct nlattr *a, uint64_t *v);
+int vm_nla_str(const struct nlattr *a, char *buf, size_t len);
+
+#endif
