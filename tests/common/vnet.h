@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vnet: a minimal virtio-net driver over the libvdpamap public API, for the
+ * conformance tests, the demo and the benchmarks: split rings for rx (vq0)
+ * and tx (vq1) plus frame buffers, all inside a caller-supplied piece of
+ * guest memory that the caller has mapped at a device address (IOVA) in the
+ * ASID that group 0 is bound to.  vnet_loop() sends one frame and waits for
+ * the device to loop it back to RX, checking every byte: a wrong
+ * translation anywhere shows up as a timeout or a mismatch.
+ *
+ * Depends on: vdpamap.h only.
+ */
+#ifndef VDPAMAP_TESTS_VNET_H
+#define VDPAMAP_TESTS_VNET_H
+
+#include <stdint.h>
+#include "vdpamap.h"
+
+/* bytes of guest memory vnet_start() needs at least */
+#define VNET_MEM_MIN (256u * 1024u)
+
+struct vnet {
+	struct vdpamap *h;
+	uint8_t *mem;		/* driver view of the area */
+	uint64_t iova;		/* device view of mem[0] */
+	uint64_t size;
+	uint16_t qsize;
+	int kick[2], call[2];	/* eventfds for rx, tx */
+	uint16_t avail_idx[2];	/* next avail index we publish */
+	uint16_t used_seen[2];	/* used index consumed so far */
+	int started;
+};
+
+/* Negotiate features (VERSION_1, ACCESS_PLATFORM and what the device
+ * needs), set up rx/tx rings and buffers in [mem, mem+size) seen by the
+ * device at iova, enable the two vqs and set DRIVER_OK.  The status is
+ * reset first if it is not 0 (use after vdpamap_reset() to restart).
+ * Returns 0 or -errno. */
+int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+	       uint64_t size);
+
+/* Send one frame of len bytes (pattern derived from seq) and wait up to
+ * timeout_ms for it to arrive on rx.  0: arrived intact; -ETIMEDOUT: it did
+ * not; -EBADMSG: it arrived corrupted; other -errno. */
+int vnet_loop(struct vnet *v, uint32_t seq, uint32_t len, int timeout_ms);
+
+/* The two halves of vnet_loop(): post one frame on tx and kick; wait for
+ * the frame sent with (seq, len) on rx, same results as vnet_loop(). */
+int vnet_send(struct vnet *v, uint32_t seq, uint32_t len);
+int vnet_recv(struct vnet *v, uint32_t seq, uint32_t len, int timeout_ms);
+
+/* Close the eventfds (the device keeps running until reset/close). */
+void vnet_stop(struct vnet *v);
+
+#endif

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* The conformance suite's backends and assertion helpers. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+void test_log(int level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (getenv("VDPAMAP_TEST_LOG"))
+		fprintf(stderr, "  [lib %d] %s\n", level, msg);
+}
+
+static const char *flavour(void)
+{
+	const char *s = getenv("VDPAMAP_TEST_DEV") ?
+				getenv("VDPAMAP_VM_CONFIG") :
+				getenv("VDPAMAP_TEST_SIM");
+
+	return s && *s ? s : "va";
+}
+
+int fx_setup(struct fx *f, const struct vdpamap_sim_opts *sim_opts,
+	     uint64_t mem_size)
+{
+	const char *dev = getenv("VDPAMAP_TEST_DEV");
+	const char *fl = flavour();
+
+	memset(f, 0, sizeof(*f));
+	f->memfd = -1;
+	f->pa = !strcmp(fl, "pa") || !strcmp(fl, "permap");
+	f->per_map = !strcmp(fl, "permap");
+	if (dev && *dev) {
+		snprintf(f->path, sizeof(f->path), "%s", dev);
+	} else {
+		VDPAMAP_OPTS(vdpamap_sim_opts, so);
+		int r;
+
+		if (sim_opts)
+			so = *sim_opts;
+		if (f->pa)
+			so.flags |= VDPAMAP_SIM_PA;
+		if (f->per_map)
+			so.flags |= VDPAMAP_SIM_PER_MAP;
+		r = vdpamap_sim_spawn(&so, f->path, sizeof(f->path),
+				      &f->sim_pid);
+		if (r < 0)
+			return r;
+		f->is_sim = 1;
+	}
+	if (f->pa) {
+		/* PA mode charges RLIMIT_MEMLOCK even for root: make room
+		 * for a few copies of guest memory (tests lower it again
+		 * where they test the budget) */
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 256 << 20) {
+			rl.rlim_cur = 256 << 20;
+			if (rl.rlim_max != RLIM_INFINITY &&
+			    rl.rlim_max < rl.rlim_cur)
+				rl.rlim_max = rl.rlim_cur;
+			if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+				fprintf(stderr, "cannot raise RLIMIT_MEMLOCK: "
+					"%s\n", strerror(errno));
+		}
+	}
+	f->mem_size = mem_size;
+	f->memfd = memfd_create("guest", MFD_CLOEXEC);
+	if (f->memfd < 0 || ftruncate(f->memfd, (off_t)mem_size) < 0)
+		return -errno;
+	f->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      f->memfd, 0);
+	if (f->mem == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+void fx_close(struct fx *f)
+{
+	f->h = vdpamap_close(f->h);
+}
+
+void fx_teardown(struct fx *f)
+{
+	fx_close(f);
+	if (f->mem && f->mem != MAP_FAILED)
+		munmap(f->mem, f->mem_size);
+	if (f->memfd >= 0)
+		close(f->memfd);
+	if (f->is_sim) {
+		vdpamap_sim_stop(f->path);
+		f->is_sim = 0;
+	}
+}
+
+int fx_open(struct fx *f, const struct vdpamap_open_opts *opts)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = test_log,
+		     .log_level = VDPAMAP_LOG_DEBUG);
+	struct vdpamap_region rg = {
+		.hva = f->mem,
+		.len = f->mem_size,
+		.fd = f->memfd,
+	};
+	int r;
+
+	if (opts)
+		o = *opts;
+	if (!o.log_fn) {
+		o.log_fn = test_log;
+		o.log_level = VDPAMAP_LOG_DEBUG;
+	}
+	r = vdpamap_open(f->path, &o, &f->h);
+	if (r < 0)
+		return r;
+	if (!o.nr_regions) {
+		r = vdpamap_region_add(f->h, &rg, &f->region_id);
+		if (r < 0) {
+			fx_close(f);
+			return r;
+		}
+	}
+	return 0;
+}
+
+struct sum_ctx {
+	uint64_t count, sum;
+};
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+	a ^= b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2);
+	return a;
+}
+
+static int sum_cb(const struct vdpamap_entry *e, void *ctx)
+{
+	struct sum_ctx *c = ctx;
+
+	c->count++;
+	c->sum = mix(c->sum, e->iova);
+	c->sum = mix(c->sum, e->size);
+	c->sum = mix(c->sum, (uintptr_t)e->hva);
+	return 0;
+}
+
+static void sim_sum(struct fx *f, uint32_t asid, uint64_t *count,
+		    uint64_t *sum)
+{
+	struct vdpamap_sim_entry *ents;
+	int n, i;
+
+	n = vdpamap_sim_table(f->path, asid, NULL, 0);
+	assert_true(n >= 0);
+	ents = calloc(n ? n : 1, sizeof(*ents));
+	assert_non_null(ents);
+	assert_int_equal(vdpamap_sim_table(f->path, asid, ents, n), n);
+	*count = n;
+	*sum = 0;
+	for (i = 0; i < n; i++) {
+		*sum = mix(*sum, ents[i].iova);
+		*sum = mix(*sum, ents[i].size);
+		*sum = mix(*sum, ents[i].uaddr);
+	}
+	free(ents);
+}
+
+void snap_take(struct fx *f, struct snap *s)
+{
+	struct vdpamap_stats st;
+	struct vdpamap_info in;
+	uint32_t a;
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	for (a = 0; a < in.nr_as && a < 4; a++) {
+		struct sum_ctx c = { 0 };
+
+		assert_int_equal(vdpamap_foreach_entry(f->h, a, sum_cb, &c), 0);
+		s->count[a] = c.count;
+		s->sum[a] = c.sum;
+		if (f->is_sim)
+			sim_sum(f, a, &s->sim_count[a], &s->sim_sum[a]);
+	}
+	assert_int_equal(vdpamap_get_stats(f->h, &st), 0);
+	s->writes = st.iotlb_writes;
+}
+
+void snap_equal(struct fx *f, const struct snap *a)
+{
+	struct snap b;
+
+	snap_take(f, &b);
+	assert_memory_equal(a, &b, sizeof(b));
+}
+
+void mirror_matches_device(struct fx *f)
+{
+	struct snap s;
+	int a;
+
+	if (!f->is_sim)
+		return;
+	snap_take(f, &s);
+	for (a = 0; a < 4; a++) {
+		assert_int_equal(s.count[a], s.sim_count[a]);
+		assert_int_equal(s.sum[a], s.sim_sum[a]);
+	}
+}
+
+int _map(struct fx *f, uint32_t asid, uint64_t iova, uint64_t off,
+	 uint64_t size, uint32_t perm)
+{
+	return vdpamap_map(f->h, asid, iova, f->mem + off, size, perm);
+}
+
+void _map_err(struct fx *f, int err, uint32_t asid, uint64_t iova, void *hva,
+	      uint64_t size, uint32_t perm, int line)
+{
+	struct snap s;
+	int r;
+
+	snap_take(f, &s);
+	r = vdpamap_map(f->h, asid, iova, hva, size, perm);
+	if (r != -err)
+		fail_msg("line %d: map asid %u iova 0x%llx size 0x%llx: got %d "
+			 "(%s), want -%d (%s)", line, asid,
+			 (unsigned long long)iova, (unsigned long long)size,
+			 r, strerror(-r), err, strerror(err));
+	snap_equal(f, &s);
+}
+
+int _unmap(struct fx *f, uint32_t asid, uint64_t iova, uint64_t size)
+{
+	return vdpamap_unmap(f->h, asid, iova, size);
+}
+
+void _unmap_err(struct fx *f, int err, uint32_t asid, uint64_t iova,
+		uint64_t size, int line)
+{
+	struct snap s;
+	int r;
+
+	snap_take(f, &s);
+	r = vdpamap_unmap(f->h, asid, iova, size);
+	if (r != -err)
+		fail_msg("line %d: unmap asid %u iova 0x%llx size 0x%llx: got "
+			 "%d (%s), want -%d (%s)", line, asid,
+			 (unsigned long long)iova, (unsigned long long)size,
+			 r, strerror(-r), err, strerror(err));
+	snap_equal(f, &s);
+}

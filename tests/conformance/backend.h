@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * backend: how a conformance test reaches a device.  The same binary runs
+ * against the simulator (default: a daemon spawned per test, flavour from
+ * VDPAMAP_TEST_SIM = "va" | "pa" | "permap") or against the real kernel
+ * (VDPAMAP_TEST_DEV=/dev/vhost-vdpa-N, flavour from VDPAMAP_VM_CONFIG).
+ * Tests that need what only one backend has (the simulator's own table,
+ * fault injection, a configurable device) skip with a reason elsewhere.
+ *
+ * Helpers come in threes, as iommufd's selftests: _map() returns the
+ * result, map_ok() asserts success, map_err(E, ...) expects -E and that
+ * nothing changed (mirror, device table, IOTLB writes).
+ */
+#ifndef VDPAMAP_TESTS_BACKEND_H
+#define VDPAMAP_TESTS_BACKEND_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "vdpamap.h"
+
+#define SKIP_EXIT 77
+
+struct fx {
+	int is_sim;
+	int pa;			/* device pins (PA mode) */
+	int per_map;		/* per-map parent */
+	char path[108];
+	pid_t sim_pid;
+	struct vdpamap *h;
+	int memfd;
+	uint8_t *mem;
+	uint64_t mem_size;
+	uint32_t region_id;
+};
+
+/* Start a backend (a fresh simulator with sim_opts, or nothing for the
+ * kernel: it is reopened per test) and create mem_size of memfd memory. */
+int fx_setup(struct fx *f, const struct vdpamap_sim_opts *sim_opts,
+	     uint64_t mem_size);
+void fx_teardown(struct fx *f);
+/* Open the device with opts (NULL: defaults) and register the memory as
+ * one region.  Returns vdpamap_open()'s result. */
+int fx_open(struct fx *f, const struct vdpamap_open_opts *opts);
+void fx_close(struct fx *f);
+
+/* a log callback that prints to stderr when VDPAMAP_TEST_LOG is set */
+void test_log(int level, const char *msg, void *ctx);
+
+/* mirror snapshot and comparisons */
+struct snap {
+	uint64_t count[4];
+	uint64_t sum[4];	/* a checksum over (iova, size, hva, perm) */
+	uint64_t writes;
+	uint64_t sim_count[4];
+	uint64_t sim_sum[4];
+};
+void snap_take(struct fx *f, struct snap *s);
+void snap_equal(struct fx *f, const struct snap *a);
+/* the library's mirror equals the simulator's own table (sim only; no-op
+ * on the kernel, whose table cannot be read) */
+void mirror_matches_device(struct fx *f);
+
+int _map(struct fx *f, uint32_t asid, uint64_t iova, uint64_t off,
+	 uint64_t size, uint32_t perm);
+#define map_ok(f, asid, iova, off, size) \
+	assert_int_equal(_map(f, asid, iova, off, size, VDPAMAP_PERM_RW), 0)
+void _map_err(struct fx *f, int err, uint32_t asid, uint64_t iova, void *hva,
+	      uint64_t size, uint32_t perm, int line);
+#define map_err(f, e, asid, iova, hva, size, perm) \
+	_map_err(f, e, asid, iova, hva, size, perm, __LINE__)
+
+int _unmap(struct fx *f, uint32_t asid, uint64_t iova, uint64_t size);
+#define unmap_ok(f, asid, iova, size) \
+	assert_int_equal(_unmap(f, asid, iova, size), 0)
+void _unmap_err(struct fx *f, int err, uint32_t asid, uint64_t iova,
+		uint64_t size, int line);
+#define unmap_err(f, e, asid, iova, size) \
+	_unmap_err(f, e, asid, iova, size, __LINE__)
+
+/* skip the current test (cmocka) with a reason on stderr */
+#define skip_because(...)                                                    \
+	do {                                                                 \
+		fprintf(stderr, "SKIP: " __VA_ARGS__);                       \
+		fprintf(stderr, "\n");                                       \
+		skip();                                                      \
+	} while (0)
+
+#endif

@@ -1,0 +1,929 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The conformance suite: every behaviour of the foundation, run unchanged
+ * against the simulator and the real kernel (see backend.h).  Each test
+ * opens a fresh device; data-path checks loop a frame TX -> RX through the
+ * device's IOTLB with the vnet driver.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/vhost.h>
+
+#include "backend.h"
+#include "simproto.h"
+#include "vnet.h"
+
+#define MIB (1ULL << 20)
+#define MEM_SIZE (8 * MIB)
+#define GPA 0x40000000ULL	/* where guest memory sits in ASID 0 */
+#define RING_OFF (4 * MIB)	/* the vnet area inside guest memory */
+#define RING_SIZE (1 * MIB)
+#define LOOP_MS 3000
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	int r;
+
+	if (!f)
+		return -1;
+	r = fx_setup(f, NULL, MEM_SIZE);
+	if (r < 0) {
+		fprintf(stderr, "backend setup: %s\n", strerror(-r));
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fx_teardown(f);
+	free(f);
+	return 0;
+}
+
+static void open_default(struct fx *f)
+{
+	int r = fx_open(f, NULL);
+
+	if (r < 0)
+		fail_msg("open %s: %s", f->path, strerror(-r));
+}
+
+/* map all guest memory at GPA in asid */
+static void map_guest(struct fx *f, uint32_t asid)
+{
+	map_ok(f, asid, GPA, 0, f->mem_size);
+}
+
+/* map only the window around the vnet area, at base + its offset: PA-mode
+ * tests must fit the default 8 MiB RLIMIT_MEMLOCK, which root cannot raise
+ * without CAP_SYS_RESOURCE */
+#define WIN_OFF (RING_OFF - MIB)
+#define WIN_SIZE (RING_SIZE + 2 * MIB)
+static void map_window(struct fx *f, uint32_t asid, uint64_t base)
+{
+	map_ok(f, asid, base + WIN_OFF, WIN_OFF, WIN_SIZE);
+}
+
+static void loop_ok(struct fx *f, uint64_t ring_iova)
+{
+	struct vnet v;
+	int r;
+
+	r = vnet_start(&v, f->h, f->mem + RING_OFF, ring_iova, RING_SIZE);
+	if (r < 0)
+		fail_msg("vnet_start: %s", strerror(-r));
+	for (uint32_t i = 0; i < 3; i++) {
+		r = vnet_loop(&v, i, 60 + 400 * i, LOOP_MS);
+		if (r < 0)
+			fail_msg("loopback frame %u: %s", i, strerror(-r));
+	}
+	vnet_stop(&v);
+}
+
+/* ---- device */
+static void test_open_info(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_info in;
+	uint32_t g, vq;
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	/* vdpa_sim_net as measured (UAPI.md) */
+	assert_int_equal(in.device_id, 1);
+	assert_int_equal(in.nr_vqs, 3);
+	assert_int_equal(in.nr_groups, 2);
+	assert_int_equal(in.nr_as, 2);
+	assert_int_equal(in.config_size, 24);
+	assert_int_equal(in.max_vring_num, 256);
+	assert_int_equal(in.iova_first, 0);
+	assert_true(in.iova_last == UINT64_MAX);
+	assert_int_equal(in.backend_offered, 0x17e);
+	assert_int_equal(in.backend_acked, 0x17e);
+	assert_true(in.device_features & (1ULL << 33));	/* ACCESS_PLATFORM */
+	assert_int_equal(in.mem_mode, f->pa ? VDPAMAP_MEMMODE_PA :
+					      VDPAMAP_MEMMODE_VA);
+	assert_int_equal(in.is_sim, f->is_sim);
+	for (vq = 0; vq < 3; vq++) {
+		assert_int_equal(vdpamap_vq_group(f->h, vq, &g), 0);
+		assert_int_equal(g, vq == 2 ? 1 : 0);
+	}
+	assert_int_equal(vdpamap_vq_group(f->h, 3, &g), -EINVAL);
+	assert_int_equal(vdpamap_vq_desc_group(f->h, 0, &g), -EOPNOTSUPP);
+	assert_true(vdpamap_has_feature(f->h, VDPAMAP_F_IOTLB_BATCH));
+	assert_false(vdpamap_has_feature(f->h, VDPAMAP_F_DESC_ASID));
+	assert_string_equal(vdpamap_feature_name(VDPAMAP_F_IOTLB_PERSIST),
+			    "IOTLB_PERSIST");
+	assert_null(vdpamap_feature_name(3));
+}
+
+static void test_config(void **state)
+{
+	struct fx *f = *state;
+	uint8_t mac[6], big[32];
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_config(f->h, 0, mac, 6), 0);
+	assert_int_equal(mac[0], 0x02);
+	assert_int_equal(mac[5], 0x02);
+	assert_int_equal(vdpamap_get_config(f->h, 0, big, 25), -EINVAL);
+	assert_int_equal(vdpamap_get_config(f->h, 20, big, 8), -EINVAL);
+	assert_int_equal(vdpamap_get_config(f->h, 0, big, 0), -EINVAL);
+}
+
+static void test_open_exclusive(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap *h2 = NULL;
+
+	open_default(f);
+	assert_int_equal(vdpamap_open(f->path, NULL, &h2), -EBUSY);
+	assert_null(h2);
+	fx_close(f);
+	/* closing released it */
+	open_default(f);
+}
+
+static void test_required_feature_missing(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .require_features = VDPAMAP_F_IOTLB_MSG_V2 |
+					 VDPAMAP_F_DESC_ASID);
+
+	assert_int_equal(fx_open(f, &o), -EOPNOTSUPP);
+	assert_null(f->h);
+	/* wanting less than required is the same error */
+	o.require_features = VDPAMAP_F_IOTLB_BATCH;
+	o.want_features = VDPAMAP_F_IOTLB_MSG_V2;
+	assert_int_equal(fx_open(f, &o), -EOPNOTSUPP);
+	/* and the device is still free */
+	open_default(f);
+}
+
+static void test_opts_sizes(void **state)
+{
+	struct fx *f = *state;
+	struct {
+		struct vdpamap_open_opts o;
+		uint64_t tail[2];
+	} big;
+	struct vdpamap *h = NULL;
+
+	memset(&big, 0, sizeof(big));
+	big.o.sz = sizeof(big);
+	big.tail[1] = 1;
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), -E2BIG);
+	big.tail[1] = 0;		/* a zero tail is accepted */
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), 0);
+	h = vdpamap_close(h);
+	/* an older, shorter struct: only sz */
+	big.o.sz = sizeof(size_t);
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), 0);
+	h = vdpamap_close(h);
+	big.o.sz = 3;
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), -EINVAL);
+	assert_null(vdpamap_close(NULL));
+}
+
+static void test_adopt_fd(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap *h = NULL;
+	int fd;
+
+	if (f->is_sim) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		/* what a caller holds: a plain connected socket */
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa,
+					 sizeof(sa)), 0);
+	} else {
+		fd = open(f->path, O_RDWR | O_CLOEXEC);
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(vdpamap_adopt_fd(-1, NULL, &h), -EINVAL);
+	assert_int_equal(vdpamap_adopt_fd(fd, NULL, &h), 0);
+	assert_int_equal(vdpamap_fd(h), fd);
+	f->h = h;
+	assert_int_equal(vdpamap_region_add(h, &(struct vdpamap_region){
+		.hva = f->mem, .len = f->mem_size, .fd = f->memfd }, NULL), 0);
+	map_guest(f, 0);
+	loop_ok(f, GPA + RING_OFF);
+}
+
+/* ---- mapping */
+static void test_map_basic(void **state)
+{
+	struct fx *f = *state;
+	uint64_t iova, len;
+	void *hva;
+
+	open_default(f);
+	map_ok(f, 0, GPA, 0, MIB);
+	map_ok(f, 0, GPA + MIB, MIB, MIB);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 2);
+	assert_int_equal(vdpamap_translate(f->h, 0, GPA + MIB + 0x123, &hva,
+					   &len), 0);
+	assert_ptr_equal(hva, f->mem + MIB + 0x123);
+	assert_int_equal(len, MIB - 0x123);
+	assert_int_equal(vdpamap_reverse(f->h, 0, f->mem + 0x456, &iova, &len),
+			 0);
+	assert_int_equal(iova, GPA + 0x456);
+	assert_int_equal(vdpamap_translate(f->h, 0, GPA - 1, &hva, NULL),
+			 -ENOENT);
+	assert_int_equal(vdpamap_translate(f->h, 1, GPA, &hva, NULL), -ENOENT);
+	mirror_matches_device(f);
+	unmap_ok(f, 0, GPA, MIB);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
+	mirror_matches_device(f);
+	/* one unmap may remove several whole entries */
+	map_ok(f, 0, GPA, 0, MIB);
+	unmap_ok(f, 0, GPA, 2 * MIB);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
+	mirror_matches_device(f);
+}
+
+static void test_map_top_of_space(void **state)
+{
+	struct fx *f = *state;
+	uint64_t top = UINT64_MAX - MIB + 1;
+	void *hva;
+
+	open_default(f);
+	/* the last page of the 64-bit space is a valid IOVA */
+	map_ok(f, 0, top, 0, MIB);
+	assert_int_equal(vdpamap_translate(f->h, 0, UINT64_MAX, &hva, NULL),
+			 0);
+	assert_ptr_equal(hva, f->mem + MIB - 1);
+	map_ok(f, 0, 0, MIB, MIB);
+	mirror_matches_device(f);
+	unmap_ok(f, 0, top, MIB);
+	unmap_ok(f, 0, 0, MIB);
+}
+
+static void test_bad_input(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *m;
+	struct rlimit rl;
+
+	open_default(f);
+	m = f->mem;
+	map_ok(f, 0, GPA, 0, 2 * MIB);
+	map_err(f, EINVAL, 0, GPA + 4 * MIB, m, 0, VDPAMAP_PERM_RW);
+	map_err(f, EINVAL, 0, GPA + 4 * MIB + 1, m + 4 * MIB, MIB,
+		VDPAMAP_PERM_RW);
+	map_err(f, EINVAL, 0, GPA + 4 * MIB, m + 4 * MIB + 8, MIB,
+		VDPAMAP_PERM_RW);
+	map_err(f, EINVAL, 0, GPA + 4 * MIB, m + 4 * MIB, MIB - 100,
+		VDPAMAP_PERM_RW);
+	map_err(f, EINVAL, 0, GPA + 4 * MIB, m + 4 * MIB, MIB, 0);
+	map_err(f, EINVAL, 0, GPA + 4 * MIB, m + 4 * MIB, MIB, 4);
+	map_err(f, EOVERFLOW, 0, UINT64_MAX - MIB + 1 + 4096, m + 4 * MIB, MIB,
+		VDPAMAP_PERM_RW);
+	map_err(f, EINVAL, 0, VDPAMAP_IOVA_ANY, m + 4 * MIB, MIB,
+		VDPAMAP_PERM_RW);
+	/* overlap: inside, straddling the start, straddling the end, equal */
+	map_err(f, EEXIST, 0, GPA + MIB, m + 4 * MIB, 4096, VDPAMAP_PERM_RW);
+	map_err(f, EEXIST, 0, GPA - 4096, m + 4 * MIB, 8192, VDPAMAP_PERM_RW);
+	map_err(f, EEXIST, 0, GPA + 2 * MIB - 4096, m + 4 * MIB, 8192,
+		VDPAMAP_PERM_RW);
+	map_err(f, EEXIST, 0, GPA, m + 4 * MIB, 2 * MIB, VDPAMAP_PERM_RW);
+	/* unknown asid */
+	map_err(f, EINVAL, 2, GPA, m, MIB, VDPAMAP_PERM_RW);
+	map_err(f, EINVAL, UINT32_MAX, GPA, m, MIB, VDPAMAP_PERM_RW);
+	/* hva outside every region, or crossing its end */
+	map_err(f, EFAULT, 0, GPA + 8 * MIB, (void *)(uintptr_t)0x1000, MIB,
+		VDPAMAP_PERM_RW);
+	map_err(f, EFAULT, 0, GPA + 8 * MIB, m + f->mem_size - MIB, 2 * MIB,
+		VDPAMAP_PERM_RW);
+	/* unmaps */
+	unmap_err(f, EINVAL, 0, GPA, 0);
+	unmap_err(f, EINVAL, 0, GPA, MIB);		/* cuts the entry */
+	unmap_err(f, EINVAL, 0, GPA + 4096, 4 * MIB);	/* cuts its start */
+	unmap_err(f, ENOENT, 0, GPA + 4 * MIB, MIB);
+	unmap_err(f, ENOENT, 1, GPA, 2 * MIB);
+	unmap_err(f, EINVAL, 5, GPA, 2 * MIB);
+	unmap_err(f, EOVERFLOW, 0, UINT64_MAX, 2);
+	/* memlock over budget (PA mode charges it, even for root) */
+	if (f->pa) {
+		struct rlimit low = { .rlim_cur = 1 * MIB, .rlim_max = 0 };
+
+		assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+		low.rlim_max = rl.rlim_max;
+		assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &low), 0);
+		map_err(f, ENOMEM, 0, GPA + 4 * MIB, m + 4 * MIB, 2 * MIB,
+			VDPAMAP_PERM_RW);
+		assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	}
+	mirror_matches_device(f);
+	/* the device still works after all that */
+	map_ok(f, 0, GPA + 2 * MIB, 2 * MIB, 6 * MIB);
+	loop_ok(f, GPA + RING_OFF);
+}
+
+static void test_bad_input_no_asid(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .want_features = VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_ASID);
+
+	assert_int_equal(fx_open(f, &o), 0);
+	assert_false(vdpamap_has_feature(f->h, VDPAMAP_F_IOTLB_ASID));
+	/* the kernel would silently put this in ASID 0 */
+	map_err(f, EOPNOTSUPP, 1, GPA, f->mem, MIB, VDPAMAP_PERM_RW);
+	assert_int_equal(vdpamap_set_group_asid(f->h, 0, 1), -EOPNOTSUPP);
+	assert_int_equal(vdpamap_set_group_asid(f->h, 0, 0), 0);
+	mirror_matches_device(f);
+}
+
+static void test_regions(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_region r = { .hva = f->mem, .len = MIB, .fd = -1 };
+	uint32_t id;
+
+	open_default(f);
+	/* overlaps the region fx_open registered */
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EEXIST);
+	r.len = 0;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EINVAL);
+	r.len = MIB;
+	r.hva = f->mem + 1;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EINVAL);
+	r.hva = (void *)(uintptr_t)0x10000;
+	r.fd = 9999;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EBADF);
+	map_ok(f, 0, GPA, 0, MIB);
+	assert_int_equal(vdpamap_region_del(f->h, f->region_id), -EBUSY);
+	assert_int_equal(vdpamap_region_del(f->h, 12345), -ENOENT);
+	unmap_ok(f, 0, GPA, MIB);
+	assert_int_equal(vdpamap_region_del(f->h, f->region_id), 0);
+}
+
+static void test_alloc(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b, c;
+
+	open_default(f);
+	assert_int_equal(vdpamap_map_alloc(f->h, 1, f->mem, MIB,
+					   VDPAMAP_PERM_RW, 0, &a), 0);
+	assert_int_equal(vdpamap_map_alloc(f->h, 1, f->mem + MIB, MIB,
+					   VDPAMAP_PERM_RW, 16 * MIB, &b), 0);
+	assert_int_equal(b % (16 * MIB), 0);
+	assert_true(b != a);
+	assert_int_equal(vdpamap_iova_find(f->h, 1, MIB, 0, &c), 0);
+	assert_true(c + MIB <= a || c >= a + MIB);
+	assert_true(c + MIB <= b || c >= b + MIB);
+	assert_int_equal(vdpamap_map_alloc(f->h, 1, f->mem, MIB,
+					   VDPAMAP_PERM_RW, 3, &c), -EINVAL);
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 2);
+	mirror_matches_device(f);
+}
+
+static void test_alloc_small_range(void **state)
+{
+	struct fx f;
+	VDPAMAP_OPTS(vdpamap_sim_opts, so, .iova_first = 0x100000,
+		     .iova_last = 0x100000 + 4 * MIB - 1);
+	uint64_t a;
+
+	(void)state;
+	if (getenv("VDPAMAP_TEST_DEV"))
+		skip_because("vdpa_sim's IOVA range is fixed at [0, 2^64-1]; "
+			     "range limits need the configurable simulator");
+	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
+	open_default(&f);
+	map_err(&f, ERANGE, 0, 0, f.mem, MIB, VDPAMAP_PERM_RW);
+	map_err(&f, ERANGE, 0, 0x100000 + 4 * MIB - 4096, f.mem, 8192,
+		VDPAMAP_PERM_RW);
+	assert_int_equal(vdpamap_map_alloc(f.h, 0, f.mem, 3 * MIB,
+					   VDPAMAP_PERM_RW, 0, &a), 0);
+	assert_int_equal(a, 0x100000);
+	assert_int_equal(vdpamap_map_alloc(f.h, 0, f.mem, 2 * MIB,
+					   VDPAMAP_PERM_RW, 0, &a), -ENOSPC);
+	mirror_matches_device(&f);
+	fx_teardown(&f);
+}
+
+/* ---- transactions */
+static void test_txn(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_txn *t;
+	struct vdpamap_stats s0, s1;
+	uint64_t any;
+	struct snap sn;
+
+	open_default(f);
+	map_ok(f, 0, GPA, 0, MIB);
+	assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	/* a call from inside the transaction's own thread would deadlock */
+	assert_int_equal(vdpamap_map(f->h, 0, 0, f->mem, MIB, 3), -EDEADLK);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+	/* the range just freed is free in the overlay */
+	assert_int_equal(vdpamap_txn_map(t, 0, GPA, f->mem + MIB, MIB,
+					 VDPAMAP_PERM_RO, NULL), 0);
+	assert_int_equal(vdpamap_txn_map(t, 1, GPA, f->mem, 2 * MIB,
+					 VDPAMAP_PERM_RW, NULL), 0);
+	/* overlaps a queued map */
+	assert_int_equal(vdpamap_txn_map(t, 1, GPA + MIB, f->mem, MIB,
+					 VDPAMAP_PERM_RW, NULL), -EEXIST);
+	assert_int_equal(vdpamap_txn_map(t, 1, VDPAMAP_IOVA_ANY, f->mem,
+					 MIB, VDPAMAP_PERM_RW, &any), 0);
+	assert_true(any + MIB <= GPA || any >= GPA + 2 * MIB);
+	/* a map and its unmap in the same transaction */
+	assert_int_equal(vdpamap_txn_map(t, 0, 0, f->mem, MIB, VDPAMAP_PERM_RW,
+					 NULL), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, 0, MIB), 0);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 2);
+	/* in queue order: asid 0 INV+UPD, asid 1 UPD+UPD, asid 0 UPD+INV:
+	 * three runs of one ASID, each its own batch */
+	assert_int_equal(s1.iotlb_updates - s0.iotlb_updates, 4);
+	assert_int_equal(s1.iotlb_invalidates - s0.iotlb_invalidates, 2);
+	assert_int_equal(s1.iotlb_batches - s0.iotlb_batches, 3);
+	mirror_matches_device(f);
+
+	/* abort sends nothing */
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, 4 * GPA, f->mem, MIB,
+					 VDPAMAP_PERM_RW, NULL), 0);
+	assert_null(vdpamap_txn_abort(t));
+	snap_equal(f, &sn);
+	assert_null(vdpamap_txn_abort(NULL));
+}
+
+static void test_batching(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_sim_stats ss0, ss1;
+	struct vdpamap_stats s0, s1;
+	struct vdpamap_txn *t;
+	int batched, i;
+
+	for (batched = 1; batched >= 0; batched--) {
+		VDPAMAP_OPTS(vdpamap_open_opts, o,
+			     .want_features = batched ? VDPAMAP_F_KNOWN :
+				     VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_BATCH);
+
+		assert_int_equal(fx_open(f, &o), 0);
+		assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
+		if (f->is_sim)
+			assert_int_equal(vdpamap_sim_get_stats(f->path, &ss0),
+					 0);
+		assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+		for (i = 0; i < 16; i++)
+			assert_int_equal(vdpamap_txn_map(t, 0, GPA + i * MIB / 4,
+							 f->mem + i * MIB / 4,
+							 MIB / 4,
+							 VDPAMAP_PERM_RW,
+							 NULL), 0);
+		assert_int_equal(vdpamap_txn_commit(t), 0);
+		assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
+		assert_int_equal(s1.iotlb_updates - s0.iotlb_updates, 16);
+		assert_int_equal(s1.iotlb_writes - s0.iotlb_writes,
+				 batched ? 18 : 16);
+		assert_int_equal(s1.iotlb_batches - s0.iotlb_batches,
+				 batched ? 1 : 0);
+		if (f->is_sim && !f->per_map) {
+			assert_int_equal(vdpamap_sim_get_stats(f->path, &ss1),
+					 0);
+			/* a batch-style parent gets the table pushed once
+			 * per batch, or once per message without batching */
+			assert_int_equal(ss1.set_map_calls - ss0.set_map_calls,
+					 batched ? 1 : 16);
+		}
+		mirror_matches_device(f);
+		unmap_ok(f, 0, GPA, 4 * MIB);
+		fx_close(f);
+	}
+}
+
+/* ---- data path and lifecycle */
+static void test_loopback(void **state)
+{
+	struct fx *f = *state;
+
+	open_default(f);
+	map_guest(f, 0);
+	loop_ok(f, GPA + RING_OFF);
+}
+
+static void test_driver_ok_guard(void **state)
+{
+	struct fx *f = *state;
+	struct vnet v;
+
+	open_default(f);
+	/* rings at IOVAs nobody mapped: DRIVER_OK must be refused before
+	 * the device is started (a PA-mode device would read raw memory) */
+	map_ok(f, 0, GPA, 0, MIB);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
+				    GPA + RING_OFF, RING_SIZE), -EFAULT);
+}
+
+static void test_premap_at_open(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_region rg[2] = {
+		{ .hva = f->mem, .len = f->mem_size / 2, .fd = f->memfd,
+		  .iova = GPA },
+		{ .hva = f->mem + f->mem_size / 2, .len = f->mem_size / 2,
+		  .fd = f->memfd, .fd_offset = f->mem_size / 2,
+		  .iova = GPA + f->mem_size / 2, .perm = VDPAMAP_PERM_RW },
+	};
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .regions = rg, .nr_regions = 2,
+		     .prefault_threads = 2);
+	struct vdpamap_stats st;
+
+	assert_int_equal(fx_open(f, &o), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 2);
+	assert_int_equal(vdpamap_get_stats(f->h, &st), 0);
+	assert_int_equal(st.iotlb_batches, 1);
+	/* the one-page memory-mode probe, then both regions */
+	assert_int_equal(st.iotlb_updates, 1 + 2);
+	mirror_matches_device(f);
+	loop_ok(f, GPA + RING_OFF);
+	fx_close(f);
+	/* a bad region fails the open and leaves the device free */
+	rg[1].iova = GPA;		/* overlaps region 0 */
+	assert_int_equal(fx_open(f, &o), -EEXIST);
+	rg[1].iova = GPA + f->mem_size / 2;
+	assert_int_equal(fx_open(f, &o), 0);
+}
+
+static void reset_case(struct fx *f, int persist)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .want_features = persist ? VDPAMAP_F_KNOWN :
+				VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_PERSIST);
+	struct vdpamap_reset_info ri;
+
+	assert_int_equal(fx_open(f, &o), 0);
+	map_window(f, 0, GPA);
+	map_ok(f, 1, GPA, 0, MIB);
+	loop_ok(f, GPA + RING_OFF);
+	assert_int_equal(vdpamap_reset(f->h, &ri), 0);
+	assert_int_equal(ri.entries, 2);
+	if (persist) {
+		assert_int_equal(ri.path, VDPAMAP_RESET_PERSIST);
+		assert_int_equal(ri.iotlb_msgs, 0);
+	} else {
+		assert_int_equal(ri.path, VDPAMAP_RESET_RESYNC);
+		/* asid 0: INV+UPD alone; asid 1 likewise; each a batch */
+		assert_int_equal(ri.iotlb_msgs, 2 * (2 + 2));
+	}
+	mirror_matches_device(f);
+	loop_ok(f, GPA + RING_OFF);
+	/* twice in a row is fine too */
+	assert_int_equal(vdpamap_reset(f->h, &ri), 0);
+	loop_ok(f, GPA + RING_OFF);
+}
+
+static void test_reset_persist(void **state)
+{
+	reset_case(*state, 1);
+}
+
+static void test_reset_resync(void **state)
+{
+	reset_case(*state, 0);
+}
+
+/* SET_STATUS straight to the simulator, bypassing the library. */
+static int raw_sim_set_status(int sock, uint8_t status)
+{
+	struct {
+		struct vsim_req req;
+		uint8_t status;
+	} __attribute__((packed)) pkt = {
+		.req = { .magic = VSIM_MAGIC, .op = VSIM_OP_IOCTL,
+			 .arg = VHOST_VDPA_SET_STATUS, .len = 1 },
+		.status = status,
+	};
+	struct vsim_rep rep;
+
+	if (send(sock, &pkt, sizeof(pkt), MSG_NOSIGNAL) != sizeof(pkt))
+		return -errno;
+	if (recv(sock, &rep, sizeof(rep), 0) != sizeof(rep))
+		return -EPROTO;
+	return rep.ret;
+}
+
+/* Negative control: without persist and without the library's resync the
+ * data path must really be broken, or the resync test proves nothing. */
+static void test_reset_without_resync_breaks(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .want_features = VDPAMAP_F_KNOWN &
+				      ~VDPAMAP_F_IOTLB_PERSIST);
+	struct vnet v;
+	uint8_t zero = 0;
+
+	if (!f->is_sim)
+		skip_because("on the kernel a device started on identity "
+			     "passthrough reads raw physical memory (UAPI.md): "
+			     "not run there");
+	assert_int_equal(fx_open(f, &o), 0);
+	map_guest(f, 0);
+	loop_ok(f, GPA + RING_OFF);
+	/* raw reset behind the library's back */
+	assert_int_equal(raw_sim_set_status(vdpamap_fd(f->h), zero), 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE), 0);
+	assert_int_equal(vnet_loop(&v, 7, 100, 300), -ETIMEDOUT);
+	vnet_stop(&v);
+}
+
+static void test_group_asid(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_reset_info ri;
+	uint32_t asid;
+
+	open_default(f);
+	map_window(f, 0, GPA);
+	/* ASID 1 sees guest memory at another IOVA */
+	map_window(f, 1, 2 * GPA);
+	assert_int_equal(vdpamap_set_group_asid(f->h, 2, 0), -EINVAL);
+	assert_int_equal(vdpamap_set_group_asid(f->h, 0, 2), -EINVAL);
+	assert_int_equal(vdpamap_get_group_asid(f->h, 2, &asid), -EINVAL);
+	assert_int_equal(vdpamap_set_group_asid(f->h, 0, 1), 0);
+	assert_int_equal(vdpamap_get_group_asid(f->h, 0, &asid), 0);
+	assert_int_equal(asid, 1);
+	loop_ok(f, 2 * GPA + RING_OFF);
+	/* rings at the ASID-0 address would not translate in ASID 1 */
+	{
+		struct vnet v;
+
+		assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
+					    GPA + RING_OFF, RING_SIZE), -EFAULT);
+	}
+	/* the binding survives a reset (the kernel drops it; we re-apply) */
+	assert_int_equal(vdpamap_reset(f->h, &ri), 0);
+	assert_int_equal(ri.groups_rebound, 1);
+	assert_int_equal(vdpamap_get_group_asid(f->h, 0, &asid), 0);
+	assert_int_equal(asid, 1);
+	loop_ok(f, 2 * GPA + RING_OFF);
+	/* and back */
+	assert_int_equal(vdpamap_reset(f->h, NULL), 0);
+	assert_int_equal(vdpamap_set_group_asid(f->h, 0, 0), 0);
+	loop_ok(f, GPA + RING_OFF);
+}
+
+static void test_suspend_resume(void **state)
+{
+	struct fx *f = *state;
+	struct vnet v;
+	uint32_t base;
+
+	open_default(f);
+	map_guest(f, 0);
+	/* before DRIVER_OK both are no-ops */
+	assert_int_equal(vdpamap_suspend(f->h), 0);
+	assert_int_equal(vdpamap_resume(f->h), 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE), 0);
+	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
+	assert_int_equal(vdpamap_suspend(f->h), 0);
+	assert_int_equal(vdpamap_vring_get_base(f->h, 1, &base), 0);
+	assert_int_equal(base, 1);
+	/* suspended: the frame waits */
+	assert_int_equal(vnet_send(&v, 2, 100), 0);
+	assert_int_equal(vnet_recv(&v, 2, 100, 300), -ETIMEDOUT);
+	assert_int_equal(vdpamap_resume(f->h), 0);
+	/* resume delivers the pending kick */
+	assert_int_equal(vnet_recv(&v, 2, 100, LOOP_MS), 0);
+	assert_int_equal(vnet_loop(&v, 3, 100, LOOP_MS), 0);
+	vnet_stop(&v);
+}
+
+static void test_fork_child(void **state)
+{
+	struct fx *f = *state;
+	pid_t pid;
+	int st;
+
+	open_default(f);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t s;
+		int r = vdpamap_get_status(f->h, &s);
+
+		_exit(r == -ECHILD && vdpamap_map(f->h, 0, 0, f->mem, 4096, 3) ==
+				-ECHILD ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	map_ok(f, 0, GPA, 0, MIB);
+}
+
+/* ---- fault sweep (simulator only: it injects the failures) */
+typedef int (*op_fn)(struct fx *f);
+
+static int op_commit_many(struct fx *f)
+{
+	struct vdpamap_txn *t;
+	int i, r;
+
+	r = vdpamap_txn_begin(f->h, &t);
+	if (r < 0)
+		return r;
+	for (i = 0; i < 6; i++) {
+		r = vdpamap_txn_map(t, i / 3, GPA + (uint64_t)i * MIB,
+				    f->mem + (uint64_t)i * MIB, MIB,
+				    VDPAMAP_PERM_RW, NULL);
+		if (r < 0) {
+			vdpamap_txn_abort(t);
+			return r;
+		}
+	}
+	/* and take away what the setup mapped */
+	vdpamap_txn_unmap(t, 0, 0, MIB);
+	vdpamap_txn_unmap(t, 1, 0, MIB);
+	return vdpamap_txn_commit(t);
+}
+
+static int op_reset(struct fx *f)
+{
+	return vdpamap_reset(f->h, NULL);
+}
+
+static void sweep(struct fx *f, op_fn op, uint32_t kind, int max_k)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .want_features = VDPAMAP_F_KNOWN &
+				      ~VDPAMAP_F_IOTLB_PERSIST);
+	int k, r = -1;
+
+	for (k = 1; k <= max_k; k++) {
+		struct snap before;
+
+		assert_int_equal(fx_open(f, &o), 0);
+		map_ok(f, 0, 0, 6 * MIB, MIB);
+		map_ok(f, 1, 0, 7 * MIB, MIB);
+		snap_take(f, &before);
+		assert_int_equal(vdpamap_sim_fail_nth(f->path, kind, k), 0);
+		r = op(f);
+		assert_int_equal(vdpamap_sim_fail_nth(f->path, kind, 0), 0);
+		/* whatever happened, the mirror is the device's table */
+		mirror_matches_device(f);
+		if (r < 0) {
+			struct snap after;
+
+			assert_true(r == -EIO || r == -ENOTRECOVERABLE);
+			if (r == -EIO) {
+				/* a clean failure: nothing changed */
+				snap_take(f, &after);
+				before.writes = after.writes;
+				assert_memory_equal(&before, &after,
+						    sizeof(after));
+			} else {
+				assert_non_null(vdpamap_poison_reason(f->h));
+				/* reset rebuilds and clears the poison */
+				assert_int_equal(vdpamap_reset(f->h, NULL), 0);
+				assert_null(vdpamap_poison_reason(f->h));
+				mirror_matches_device(f);
+			}
+		}
+		fx_close(f);
+		if (r == 0)
+			break;	/* k passed every message: sweep complete */
+	}
+	assert_int_equal(r, 0);
+	assert_true(k > 1);
+}
+
+static void test_fault_sweep_commit(void **state)
+{
+	struct fx *f = *state;
+
+	if (!f->is_sim)
+		skip_because("fault injection needs the simulator");
+	sweep(f, op_commit_many, VDPAMAP_SIM_FAIL_MSG, 64);
+}
+
+static void test_fault_sweep_reset(void **state)
+{
+	struct fx *f = *state;
+
+	if (!f->is_sim)
+		skip_because("fault injection needs the simulator");
+	sweep(f, op_reset, VDPAMAP_SIM_FAIL_MSG, 64);
+	sweep(f, op_reset, VDPAMAP_SIM_FAIL_IOCTL, 64);
+}
+
+static void test_fault_sweep_open(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_region rg = { .hva = f->mem, .len = f->mem_size,
+				     .fd = f->memfd, .iova = GPA };
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .regions = &rg, .nr_regions = 1);
+	int k, r = -1;
+
+	if (!f->is_sim)
+		skip_because("fault injection needs the simulator");
+	for (k = 1; k <= 64; k++) {
+		uint32_t kind;
+
+		for (kind = VDPAMAP_SIM_FAIL_MSG;
+		     kind <= VDPAMAP_SIM_FAIL_IOCTL; kind++) {
+			struct vdpamap_sim_entry e;
+
+			assert_int_equal(vdpamap_sim_fail_nth(f->path, kind, k),
+					 0);
+			r = fx_open(f, &o);
+			assert_int_equal(vdpamap_sim_fail_nth(f->path, kind, 0),
+					 0);
+			if (r == 0) {
+				mirror_matches_device(f);
+				assert_int_equal(vdpamap_entry_count(f->h, 0),
+						 1);
+				fx_close(f);
+				continue;
+			}
+			assert_null(f->h);
+			/* the failed open left nothing behind: the device
+			 * is free and empty */
+			assert_int_equal(vdpamap_sim_table(f->path, 0, &e, 1),
+					 0);
+		}
+		if (r == 0)
+			break;
+	}
+	assert_int_equal(r, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_open_info),
+		T(test_config),
+		T(test_open_exclusive),
+		T(test_required_feature_missing),
+		T(test_opts_sizes),
+		T(test_adopt_fd),
+		T(test_map_basic),
+		T(test_map_top_of_space),
+		T(test_bad_input),
+		T(test_bad_input_no_asid),
+		T(test_regions),
+		T(test_alloc),
+		cmocka_unit_test(test_alloc_small_range),
+		T(test_txn),
+		T(test_batching),
+		T(test_loopback),
+		T(test_driver_ok_guard),
+		T(test_premap_at_open),
+		T(test_reset_persist),
+		T(test_reset_resync),
+		T(test_reset_without_resync_breaks),
+		T(test_group_asid),
+		T(test_suspend_resume),
+		T(test_fork_child),
+		T(test_fault_sweep_commit),
+		T(test_fault_sweep_reset),
+		T(test_fault_sweep_open),
+#undef T
+	};
+	const char *dev = getenv("VDPAMAP_TEST_DEV");
+
+	signal(SIGPIPE, SIG_IGN);
+	fprintf(stderr, "conformance: backend %s, flavour %s\n",
+		dev && *dev ? dev : "simulator",
+		getenv(dev && *dev ? "VDPAMAP_VM_CONFIG" : "VDPAMAP_TEST_SIM") ?:
+			"va");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

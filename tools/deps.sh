@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what building libvdpamap needs (Debian 12), only what is missing.
+# Sourced or run by tools/demo and tools/test; safe to run again.
+set -euo pipefail
+
+pkgs=(meson ninja-build pkg-config gcc libc6-dev libnl-3-dev libnl-genl-3-dev
+      liburcu-dev libcmocka-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "deps: installing ${missing[*]}" >&2
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: need root to apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq "${missing[@]}" >&2
+fi
