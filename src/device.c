@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "snapshot.h"
 #include "uapi.h"
 
 int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
@@ -125,7 +126,8 @@ static int query(struct vdpamap *h)
 	h->group_asid = calloc(h->info.nr_groups, sizeof(*h->group_asid));
 	h->as = calloc(h->info.nr_as, sizeof(*h->as));
 	h->vrings = calloc(h->info.nr_vqs, sizeof(*h->vrings));
-	if (!h->vq_group || !h->group_asid || !h->as || !h->vrings)
+	h->snap = calloc(h->info.nr_as, sizeof(*h->snap));
+	if (!h->vq_group || !h->group_asid || !h->as || !h->vrings || !h->snap)
 		return -ENOMEM;
 	for (i = 0; i < h->info.nr_as; i++) {
 		itree_init(&h->as[i].iova);
@@ -211,6 +213,7 @@ static void handle_free(struct vdpamap *h)
 	struct vm_region *rg;
 
 	vm_mirror_free(h);
+	vm_snap_free_all(h);
 	while ((rg = h->regions)) {
 		h->regions = rg->next;
 		free(rg);
@@ -325,6 +328,7 @@ static int handle_new(const struct vdpamap_open_opts *opts,
 	pthread_mutex_init(&h->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	h->pid = getpid();
+	h->fork_gen = vm_fork_gen();
 	h->tp.fd = -1;
 	h->page_size = (uint64_t)ps;
 	h->log_fn = OPTS_GET(opts, log_fn, NULL);

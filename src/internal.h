@@ -72,6 +72,7 @@ static inline uint64_t vm_entry_size(const struct vm_entry *e)
 struct vm_as {
 	struct itree iova;
 	struct itree hva;
+	bool dirty;			/* changed since the last snapshot */
 };
 
 struct vm_vring {
@@ -97,6 +98,11 @@ struct vdpamap {
 	struct vm_as *as;
 	struct vm_vring *vrings;
 	uint8_t status;
+
+	/* lock-free readers' view of each ASID (snapshot.h) */
+	struct vm_snap **snap;
+	bool snap_dirty;
+	unsigned int fork_gen;		/* vm_fork_gen() at open */
 
 	struct vm_region *regions;
 	uint32_t next_region_id;
@@ -169,5 +175,8 @@ int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
 
 /* ---- token.c */
 uint64_t vm_image_token(void);
+/* Bumped in every fork()ed child: a handle made before the fork sees a
+ * different value.  A plain load, cheap enough for the lookups. */
+unsigned int vm_fork_gen(void);
 
 #endif

@@ -10,7 +10,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <urcu/urcu-bp.h>
+
 #include "internal.h"
+#include "snapshot.h"
 #include "uapi.h"
 
 void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
@@ -21,6 +24,7 @@ void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
 	e->hnode.first = e->hva;
 	e->hnode.last = e->hva + vm_entry_size(e) - 1;
 	itree_insert(&as->hva, &e->hnode);
+	as->dirty = h->snap_dirty = true;
 	e->in_mirror = true;
 	e->region->nr_maps++;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
@@ -33,6 +37,7 @@ void vm_mirror_remove(struct vdpamap *h, struct vm_entry *e)
 
 	itree_remove(&as->iova, &e->inode);
 	itree_remove(&as->hva, &e->hnode);
+	as->dirty = h->snap_dirty = true;
 	e->in_mirror = false;
 	e->region->nr_maps--;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
@@ -237,33 +242,54 @@ static int check_asid(struct vdpamap *h, uint32_t asid)
 	return 0;
 }
 
+/* Lookups run without the handle mutex, on the published snapshot, inside
+ * an RCU read-side critical section: a writer holding the mutex (even for
+ * a whole transaction) never delays them. */
+static int lookup_enter(struct vdpamap *h, uint32_t asid)
+{
+	if (!h)
+		return -EINVAL;
+	if (h->fork_gen != vm_fork_gen())
+		return -ECHILD;
+	return check_asid(h, asid);
+}
+
 VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 				  uint64_t iova, void **ret_hva,
 				  uint64_t *ret_len)
 {
-	struct itree_node *n;
+	const struct vm_snap *s;
 	int r;
 
 	if (!ret_hva)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = lookup_enter(h, asid);
 	if (r < 0)
 		return r;
-	r = check_asid(h, asid);
-	if (r < 0)
-		goto out;
-	n = itree_lookup(&h->as[asid].iova, iova);
-	if (!n || n->last < iova) {
-		r = -ENOENT;
-	} else {
-		struct vm_entry *e = container_of(n, struct vm_entry, inode);
+	r = -ENOENT;
+	urcu_bp_read_lock();
+	s = urcu_bp_dereference(h->snap[asid]);
+	if (s && s->n) {
+		uint64_t lo = 0, hi = s->n;	/* first index with first > iova */
 
-		*ret_hva = (void *)(uintptr_t)(e->hva + (iova - n->first));
-		if (ret_len)
-			*ret_len = n->last - iova + 1;
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			if (s->by_iova[mid].first <= iova)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo && s->by_iova[lo - 1].last >= iova) {
+			const struct vm_snap_ent *e = &s->by_iova[lo - 1];
+
+			*ret_hva = (void *)(uintptr_t)(e->hva + (iova - e->first));
+			if (ret_len)
+				*ret_len = e->last - iova + 1;
+			r = 0;
+		}
 	}
-out:
-	vm_leave(h);
+	urcu_bp_read_unlock();
 	return r;
 }
 
@@ -272,29 +298,42 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 				uint64_t *ret_len)
 {
 	uint64_t p = (uintptr_t)hva;
-	struct itree_node *n;
+	const struct vm_snap *s;
 	int r;
 
 	if (!ret_iova)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = lookup_enter(h, asid);
 	if (r < 0)
 		return r;
-	r = check_asid(h, asid);
-	if (r < 0)
-		goto out;
-	n = itree_iter_first(&h->as[asid].hva, p, p);
-	if (!n) {
-		r = -ENOENT;
-	} else {
-		struct vm_entry *e = container_of(n, struct vm_entry, hnode);
+	r = -ENOENT;
+	urcu_bp_read_lock();
+	s = urcu_bp_dereference(h->snap[asid]);
+	if (s && s->n) {
+		uint64_t lo = 0, hi = s->n;
 
-		*ret_iova = e->inode.first + (p - n->first);
-		if (ret_len)
-			*ret_len = n->last - p + 1;
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			if (s->by_hva[mid].first <= p)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* walk back while some earlier range may still reach p */
+		while (lo && s->by_hva[lo - 1].max_last >= p) {
+			const struct vm_snap_hent *e = &s->by_hva[--lo];
+
+			if (e->last >= p) {
+				*ret_iova = e->iova + (p - e->first);
+				if (ret_len)
+					*ret_len = e->last - p + 1;
+				r = 0;
+				break;
+			}
+		}
 	}
-out:
-	vm_leave(h);
+	urcu_bp_read_unlock();
 	return r;
 }
 

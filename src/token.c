@@ -15,6 +15,7 @@
 #include "internal.h"
 
 static uint64_t image_token;
+static unsigned int fork_gen;
 
 static void token_make(void)
 {
@@ -30,10 +31,21 @@ static void token_make(void)
 	image_token = t | 1;
 }
 
+static void token_fork_child(void)
+{
+	token_make();
+	__atomic_add_fetch(&fork_gen, 1, __ATOMIC_RELAXED);
+}
+
 __attribute__((constructor)) static void token_init(void)
 {
 	token_make();
-	pthread_atfork(NULL, NULL, token_make);
+	pthread_atfork(NULL, NULL, token_fork_child);
+}
+
+unsigned int vm_fork_gen(void)
+{
+	return __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
 }
 
 uint64_t vm_image_token(void)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "snapshot.h"
 
 bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 {
@@ -36,7 +37,7 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned)
 {
 	if (!h)
 		return -EINVAL;
-	if (getpid() != h->pid)
+	if (getpid() != h->pid || h->fork_gen != vm_fork_gen())
 		return -ECHILD;
 	if (h->in_txn && pthread_equal(h->txn_owner, pthread_self())) {
 		vm_err(h, "call from inside this thread's open transaction");
@@ -52,6 +53,7 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned)
 
 void vm_leave(struct vdpamap *h)
 {
+	vm_snap_publish(h);
 	pthread_mutex_unlock(&h->lock);
 }
 

@@ -6,6 +6,7 @@
  * device's IOTLB with the vnet driver.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -749,6 +750,94 @@ static void test_fork_child(void **state)
 	map_ok(f, 0, GPA, 0, MIB);
 }
 
+/* ---- lock-free lookups */
+struct reader_arg {
+	struct fx *f;
+	int stop;
+	uint64_t lookups, bad;
+	int done;
+};
+
+/* translate and reverse on the range a writer keeps mapping and
+ * unmapping: every answer must be either "not mapped" or exactly right */
+static void *reader(void *p)
+{
+	struct reader_arg *a = p;
+	uint64_t i = 0;
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE) || i < 20000) {
+		uint64_t off = (i * 4096) % (2 * MIB), iova, len;
+		void *hva;
+		int r;
+
+		r = vdpamap_translate(a->f->h, 0, GPA + off, &hva, &len);
+		if (r == 0 && hva != a->f->mem + off)
+			a->bad++;
+		else if (r != 0 && r != -ENOENT)
+			a->bad++;
+		r = vdpamap_reverse(a->f->h, 0, a->f->mem + off, &iova, NULL);
+		if (r == 0 && iova != GPA + off)
+			a->bad++;
+		else if (r != 0 && r != -ENOENT)
+			a->bad++;
+		a->lookups += 2;
+		i++;
+	}
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_lookups_never_block(void **state)
+{
+	struct fx *f = *state;
+	struct reader_arg a = { .f = f };
+	struct vdpamap_txn *t;
+	pthread_t th;
+	int i;
+
+	open_default(f);
+	map_ok(f, 0, GPA, 0, 2 * MIB);
+	/* the writer holds the handle mutex for a whole transaction */
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	a.stop = 1;		/* run a fixed number of rounds, then finish */
+	assert_int_equal(pthread_create(&th, NULL, reader, &a), 0);
+	for (i = 0; i < 500 && !__atomic_load_n(&a.done, __ATOMIC_ACQUIRE);
+	     i++)
+		usleep(10000);
+	/* the readers finished while the mutex was held */
+	assert_true(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE));
+	assert_int_equal(a.bad, 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, 2 * MIB), 0);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	pthread_join(th, NULL);
+	fprintf(stderr, "  %llu lookups while a transaction held the lock\n",
+		(unsigned long long)a.lookups);
+}
+
+static void test_lookups_race_writer(void **state)
+{
+	struct fx *f = *state;
+	struct reader_arg a[2] = { { .f = f }, { .f = f } };
+	pthread_t th[2];
+	int i;
+
+	open_default(f);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &a[i]),
+				 0);
+	for (i = 0; i < 200; i++) {
+		map_ok(f, 0, GPA, 0, MIB);
+		map_ok(f, 0, GPA + MIB, MIB, MIB);
+		unmap_ok(f, 0, GPA, 2 * MIB);
+	}
+	for (i = 0; i < 2; i++) {
+		__atomic_store_n(&a[i].stop, 1, __ATOMIC_RELEASE);
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].bad, 0);
+		assert_true(a[i].lookups > 0);
+	}
+}
+
 /* ---- fault sweep (simulator only: it injects the failures) */
 typedef int (*op_fn)(struct fx *f);
 
@@ -913,6 +1002,8 @@ int main(void)
 		T(test_group_asid),
 		T(test_suspend_resume),
 		T(test_fork_child),
+		T(test_lookups_never_block),
+		T(test_lookups_race_writer),
 		T(test_fault_sweep_commit),
 		T(test_fault_sweep_reset),
 		T(test_fault_sweep_open),

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "snapshot.h"
 #include "uapi.h"
 
 #define MAXMSG 256
@@ -82,6 +83,8 @@ static struct vdpamap *mk(uint64_t acked)
 	h->info.backend_acked = acked;
 	h->info.mem_mode = VDPAMAP_MEMMODE_VA;
 	h->as = calloc(2, sizeof(*h->as));
+	h->snap = calloc(2, sizeof(*h->snap));
+	h->fork_gen = vm_fork_gen();
 	itree_init(&h->as[0].iova);
 	itree_init(&h->as[0].hva);
 	itree_init(&h->as[1].iova);
@@ -95,6 +98,7 @@ static struct vdpamap *mk(uint64_t acked)
 static void rm(struct vdpamap *h)
 {
 	vm_mirror_free(h);
+	vm_snap_free_all(h);
 	free(h->regions);
 	free(h->as);
 	free(h->poison);
