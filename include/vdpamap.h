@@ -435,7 +435,9 @@ struct vdpamap_sim_stats {
 	uint64_t pinned_bytes;
 	uint64_t rx_frames;		/* frames looped TX -> RX */
 	uint64_t tx_frames;
-	uint64_t reserved[8];
+	uint64_t dma_errors;		/* accesses that did not translate */
+	uint64_t rx_drops;		/* frames dropped (no buffer, MAC) */
+	uint64_t reserved[6];
 };
 VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
 				      struct vdpamap_sim_stats *st);

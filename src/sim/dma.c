@@ -147,52 +147,102 @@ struct vsim_pin *vsim_pin_file(pid_t pid, const struct vsim_vma *v,
 
 /* ---- /proc/<pid>/maps */
 
+static uint64_t hex(const char **p)
+{
+	uint64_t v = 0;
+
+	for (;; (*p)++) {
+		char c = **p;
+
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uint64_t)(c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+/* "start-end perms offset maj:min inode path", read in one go: this runs
+ * for every UPDATE, so no stdio */
 int vsim_vmas_read(pid_t pid, struct vsim_vma **ret, size_t *ret_n)
 {
-	char path[64], line[512];
-	struct vsim_vma *v = NULL;
-	size_t n = 0, cap = 0;
-	FILE *f;
+	char path[64], *buf = NULL, *nb;
+	size_t len = 0, cap = 0, n = 0, vcap = 0;
+	struct vsim_vma *v = NULL, *x;
+	const char *p, *end;
+	ssize_t r;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e, off, ino;
-		char perms[8];
-		unsigned int maj, min;
-		struct vsim_vma *x;
-
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &s, &e, perms,
-			   &off, &maj, &min, &ino) != 7)
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap);
+			if (!nb)
+				goto nomem;
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			x = realloc(v, cap * sizeof(*v));
-			if (!x) {
-				free(v);
-				fclose(f);
-				return -ENOMEM;
-			}
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	fd = -1;
+	for (p = buf, end = buf + len; p < end;) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		struct vsim_vma e;
+		uint64_t ino;
+
+		if (!eol)
+			eol = end;
+		e.start = hex(&p);
+		p++;			/* '-' */
+		e.end = hex(&p);
+		p++;			/* ' ' */
+		if (eol - p < 5)
+			goto next;
+		e.writable = p[1] == 'w';
+		e.shared = p[3] == 's';
+		p += 5;
+		e.offset = hex(&p);
+		p++;
+		hex(&p);		/* major */
+		p++;
+		hex(&p);		/* minor */
+		p++;
+		for (ino = 0; p < eol && *p >= '0' && *p <= '9'; p++)
+			ino = ino * 10 + (uint64_t)(*p - '0');
+		/* every VMA with a vm_file has an inode; MAP_SHARED anonymous
+		 * memory is shmem ("/dev/zero (deleted)") */
+		e.file = ino != 0;
+		if (n == vcap) {
+			vcap = vcap ? vcap * 2 : 64;
+			x = realloc(v, vcap * sizeof(*v));
+			if (!x)
+				goto nomem;
 			v = x;
 		}
-		/* A long line (path) is read in pieces: skip the rest. */
-		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
-			;
-		v[n++] = (struct vsim_vma){
-			.start = s, .end = e, .offset = off,
-			.shared = perms[3] == 's',
-			/* every VMA with a vm_file has an inode; MAP_SHARED
-			 * anonymous memory is shmem ("/dev/zero (deleted)") */
-			.file = ino != 0,
-			.writable = perms[1] == 'w',
-		};
+		v[n++] = e;
+next:
+		p = eol + 1;
 	}
-	fclose(f);
+	free(buf);
 	*ret = v;
 	*ret_n = n;
 	return 0;
+nomem:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(v);
+	return -ENOMEM;
 }
 
 /* The first VMA with end > addr (the kernel's find_vma()), or NULL. */

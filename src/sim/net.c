@@ -73,7 +73,7 @@ static void ring_init(struct ring *r, struct vsim_dev *d, uint32_t idx)
 
 static void dma_error(struct vsim_dev *d, const char *what)
 {
-	d->st.reserved[VSIM_ST_DMA_ERRORS]++;
+	d->st.dma_errors++;
 	vsim_log("data path: %s failed", what);
 }
 
@@ -318,7 +318,7 @@ static void work(struct vsim_dev *d)
 			return;
 		}
 		if (!rx_filter(d, frame, (size_t)rd)) {
-			d->st.reserved[VSIM_ST_RX_DROPS]++;
+			d->st.rx_drops++;
 			if (complete(&tx, th, 0))
 				dma_error(d, "tx used ring");
 			else
@@ -330,7 +330,7 @@ static void work(struct vsim_dev *d)
 			if (e)
 				dma_error(d, "rx descriptor");
 			else
-				d->st.reserved[VSIM_ST_RX_DROPS]++;
+				d->st.rx_drops++;
 			if (complete(&tx, th, 0))
 				dma_error(d, "tx used ring");
 			else

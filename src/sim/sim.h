@@ -154,8 +154,6 @@ struct vsim_dev {
 };
 
 /* stats: counters without a public field yet live in reserved[] */
-#define VSIM_ST_DMA_ERRORS	0	/* reserved[0]: data path failures */
-#define VSIM_ST_RX_DROPS	1	/* reserved[1]: filtered/no RX buffer */
 
 /* ---- log.c-less logging (server.c) */
 void vsim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

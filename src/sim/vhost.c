@@ -665,6 +665,18 @@ static int set_owner(struct ioc *c)
 	 * ptrace_scope=1); else the daemon opens /proc/<pid>/mem.  Either
 	 * way the fd keeps the sender's address space (mm) for good. */
 	if (c->nfds > 0 && c->fds[0] >= 0) {
+		char link[64];
+		ssize_t n;
+		int p;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fds[0]);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			return -EBADF;
+		link[n] = 0;
+		if (sscanf(link, "/proc/%d/mem", &p) != 1 ||
+		    strcmp(strrchr(link, '/'), "/mem"))
+			return -EBADF;	/* not an address space */
 		fd = c->fds[0];
 		c->fds[0] = -1;
 	} else {
