@@ -14,8 +14,15 @@
 
 int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 {
+	int r;
+
 	h->stats.ioctls++;
-	return vm_tp_ioctl(&h->tp, req, arg);
+	r = vm_tp_ioctl(&h->tp, req, arg);
+	if (r == -ECOMM) {
+		vm_tp_lost(h);
+		r = -ENOTRECOVERABLE;
+	}
+	return r;
 }
 
 static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
@@ -222,7 +229,7 @@ static void handle_free(struct vdpamap *h)
 	free(h->group_asid);
 	free(h->as);
 	free(h->vrings);
-	free(h->poison);
+	vm_poison_clear(h);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

@@ -133,6 +133,9 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned);
 void vm_leave(struct vdpamap *h);
 void vm_poison(struct vdpamap *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void vm_poison_clear(struct vdpamap *h);
+/* The transport lost a reply (-ECOMM): poison for good. */
+void vm_tp_lost(struct vdpamap *h);
 
 /* ---- device.c */
 int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg);

@@ -69,6 +69,10 @@ int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 
 	h->stats.iotlb_writes++;
 	r = vm_tp_write(&h->tp, &m, sizeof(m));
+	if (r == -ECOMM) {
+		vm_tp_lost(h);
+		return -ENOTRECOVERABLE;
+	}
 	if (r == (long)sizeof(m)) {
 		if (type == VHOST_IOTLB_UPDATE)
 			h->stats.iotlb_updates++;

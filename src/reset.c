@@ -114,6 +114,11 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
+	if (h->tp.broken) {
+		vm_err(h, "reset: the connection to the device is lost");
+		r = -ENOTRECOVERABLE;
+		goto out;
+	}
 	w0 = h->stats.iotlb_writes;
 	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
 	if (r < 0) {
@@ -158,8 +163,7 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 		if (h->poison) {
 			vm_info(h, "reset restored the device table: poison "
 				"cleared (%s)", h->poison);
-			free(h->poison);
-			h->poison = NULL;
+			vm_poison_clear(h);
 		}
 		r = 0;
 	}

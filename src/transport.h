@@ -5,6 +5,8 @@
  * a kernel char device (plain ioctl()/write()) or the simulator daemon
  * (src/simproto.h packets over a unix socket).  Every function returns
  * >= 0 or -errno; this is the only place -1/errno becomes -errno.
+ * -ECOMM means the request went out but its answer was lost: the device
+ * state is unknown and the transport refuses every later call.
  *
  * Depends on: simproto.h (for the simulator flavour) and libc.
  */
@@ -28,6 +30,7 @@ struct vm_tp {
 	const struct vm_tp_ops *ops;
 	int fd;
 	int is_sim;
+	int broken;		/* a reply was lost: every call -ECOMM */
 };
 
 /* Open path: a char device or a simulator socket (decided by file type). */

@@ -83,25 +83,23 @@ int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	if (n < 0)
 		return -errno;
 
+	/* From here on the request was sent: a failure leaves its outcome
+	 * unknown and its reply possibly still queued, so the connection is
+	 * out of step for good.  -ECOMM says exactly that. */
 	in = malloc(VSIM_MAX_PKT);
 	if (!in)
-		return -ENOMEM;
+		return -ECOMM;
 	do {
 		n = recv(sock, in, VSIM_MAX_PKT, 0);
 	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		n = -errno;
+	if (n < 0 || (size_t)n < sizeof(rep)) {
 		free(in);
-		return (int)n;
-	}
-	if ((size_t)n < sizeof(rep)) {
-		free(in);
-		return n == 0 ? -ECONNRESET : -EPROTO;
+		return -ECOMM;
 	}
 	memcpy(&rep, in, sizeof(rep));
 	if (rep.len != (size_t)n - sizeof(rep)) {
 		free(in);
-		return -EPROTO;
+		return -ECOMM;
 	}
 	if (rbuf)
 		memcpy(rbuf, in + sizeof(rep), rep.len < rlen ? rep.len : rlen);
@@ -117,6 +115,14 @@ int vm_tp_sim_hello(int fd)
 			   NULL, 0, NULL);
 }
 
+/* After a lost reply every later call would read the wrong answer. */
+static int sim_checked(struct vm_tp *t, int r)
+{
+	if (r == -ECOMM)
+		t->broken = 1;
+	return r;
+}
+
 static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 {
 	size_t sz = _IOC_SIZE(req), inlen = 0, outlen = 0, got = 0;
@@ -124,6 +130,8 @@ static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 	const void *in = NULL;
 	int fd = -1, r;
 
+	if (t->broken)
+		return -ECOMM;
 	if (dir & _IOC_WRITE) {
 		in = arg;
 		inlen = sz;
@@ -161,13 +169,15 @@ static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 			outlen ? arg : NULL, outlen, &got);
 	if (req == VHOST_SET_OWNER && fd >= 0)
 		close(fd);
-	return r;
+	return sim_checked(t, r);
 }
 
 static long sim_write(struct vm_tp *t, const void *buf, size_t len)
 {
-	return vm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len, -1, NULL, 0,
-			   NULL);
+	if (t->broken)
+		return -ECOMM;
+	return sim_checked(t, vm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len,
+					  -1, NULL, 0, NULL));
 }
 
 /* Pins are the daemon's: ask it on a control connection to the same

@@ -57,6 +57,8 @@ void vm_leave(struct vdpamap *h)
 	pthread_mutex_unlock(&h->lock);
 }
 
+static const char poison_oom[] = "poisoned (reason lost: out of memory)";
+
 void vm_poison(struct vdpamap *h, const char *fmt, ...)
 {
 	char buf[256];
@@ -68,6 +70,21 @@ void vm_poison(struct vdpamap *h, const char *fmt, ...)
 	vm_err(h, "handle poisoned: %s", buf);
 	if (!h->poison)
 		h->poison = strdup(buf);
+	if (!h->poison)		/* out of memory: still poisoned */
+		h->poison = (char *)poison_oom;
+}
+
+void vm_tp_lost(struct vdpamap *h)
+{
+	vm_poison(h, "connection to the device lost mid-request: its state is "
+		  "unknown; close and reopen");
+}
+
+void vm_poison_clear(struct vdpamap *h)
+{
+	if (h->poison != poison_oom)
+		free(h->poison);
+	h->poison = NULL;
 }
 
 VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h)

@@ -133,6 +133,30 @@ static void reply(int fd, int ret, const void *payload, size_t len)
 		vsim_log("reply: %s", strerror(errno));
 }
 
+/* The kernel's close() is synchronous: once every fd of an open is closed
+ * the device is free.  Here the hang-up of the old connection and the
+ * HELLO of a new one arrive on different sockets in no particular order,
+ * so before answering EBUSY look whether the device's connection has
+ * already hung up, and if so close the device now (the main loop reaps
+ * the detached connection later). */
+static void reap_hung_up_device(struct server *s)
+{
+	int i;
+
+	for (i = 0; i < s->nc; i++) {
+		struct pollfd p = { .fd = s->c[i].fd, .events = POLLIN };
+
+		if (s->c[i].kind != VSIM_KIND_DEVICE)
+			continue;
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
+			vsim_log("device closed (hung up before a new open)");
+			vsim_dev_close(&s->dev);
+			s->c[i].kind = 0;
+		}
+		return;
+	}
+}
+
 static int handle(struct server *s, struct conn *c, const struct vsim_req *q,
 		  const void *pl, pid_t pid, int *fds, int nfds)
 {
@@ -143,7 +167,8 @@ static int handle(struct server *s, struct conn *c, const struct vsim_req *q,
 	if (q->op == VSIM_OP_HELLO) {
 		if (c->kind)
 			r = -EINVAL;
-		else if (q->arg == VSIM_KIND_DEVICE && d->open)
+		else if (q->arg == VSIM_KIND_DEVICE && d->open &&
+			 (reap_hung_up_device(s), d->open))
 			r = -EBUSY;
 		else if (q->arg == VSIM_KIND_DEVICE) {
 			vsim_dev_open(d);

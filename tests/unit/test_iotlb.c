@@ -101,7 +101,7 @@ static void rm(struct vdpamap *h)
 	vm_snap_free_all(h);
 	free(h->regions);
 	free(h->as);
-	free(h->poison);
+	vm_poison_clear(h);
 	free(h);
 }
 
