@@ -12,9 +12,12 @@
  *    never touched; out-parameters are untouched on failure.
  *  - A failed call changes nothing: neither the mirror nor the device.
  *  - Every call that takes a struct vdpamap * may run concurrently with any
- *    other such call on the same handle from another thread: calls that
- *    change device state are serialised on a per-handle mutex; the lookups
- *    vdpamap_translate()/vdpamap_reverse() never take it (see there).
+ *    other such call on the same handle from another thread, except
+ *    vdpamap_close(): calls that change device state are serialised on a
+ *    per-handle mutex (a transaction holds it from begin to commit/abort);
+ *    the lookups vdpamap_translate()/vdpamap_reverse() never take it and
+ *    never wait for it: they read an RCU-published snapshot (liburcu-bp:
+ *    no thread registration needed) and may run on datapath threads.
  *  - A handle is bound to the process that created it: called from a forked
  *    child, every function returns -ECHILD (except vdpamap_close()).
  *  - A handle whose mirror could not be kept equal to the device (a failed
@@ -333,12 +336,19 @@ VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t);
 
 /* ---- lookups */
 /* iova -> hva in asid; *ret_len (may be NULL) is the bytes left in that
- * entry.  -ENOENT: not mapped.  O(log n); takes the handle mutex (issue 6
- * makes it lock-free). */
+ * entry.  -ENOENT: not mapped, -EINVAL: asid out of range, -ECHILD: in a
+ * forked child.  O(log n), lock-free: safe from any thread, concurrently
+ * with every call but vdpamap_close(); it never waits for a writer, even
+ * one holding the handle for a whole transaction.  It sees the mirror as
+ * of the last completed call that changed it (a transaction's maps appear
+ * when it commits).  The application needs no RCU registration. */
 VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 				  uint64_t iova, void **ret_hva,
 				  uint64_t *ret_len);
-/* hva -> iova in asid, O(log n).  -ENOENT. */
+/* hva -> iova in asid (when the same memory is mapped more than once: the
+ * entry whose HVA range starts closest below hva), O(log n), lock-free as
+ * vdpamap_translate().
+ * -ENOENT, -EINVAL, -ECHILD. */
 VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 				const void *hva, uint64_t *ret_iova,
 				uint64_t *ret_len);
