@@ -21,26 +21,6 @@
 
 uint64_t vm_image_token(void);
 
-int vm_sim_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		const void *payload, size_t plen, int fd, void *rbuf,
 		size_t rlen, size_t *ret_len)

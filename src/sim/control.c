@@ -4,7 +4,6 @@
  * debugging hooks vdpamap_sim_table/_fail_nth/_get_stats/_stop.  These run
  * in the caller's process and talk to the daemon at path.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -14,30 +13,9 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "transport.h"
 
 #define CTL_TIMEOUT_MS	5000
-
-static int ctl_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (!path)
-		return -EINVAL;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
 
 /* One request, one reply (payload into out, at most *outlen bytes). */
 static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2,
@@ -72,7 +50,11 @@ static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2,
 
 static int ctl_open(const char *path)
 {
-	int fd = ctl_connect(path), r;
+	int fd, r;
+
+	if (!path)
+		return -EINVAL;
+	fd = vm_sim_connect(path);
 
 	if (fd < 0)
 		return fd;

@@ -4,7 +4,6 @@
  * pins, the device-side map of every ASID, /proc/<pid>/maps inspection and
  * DMA reads/writes through a translation.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>

@@ -5,7 +5,6 @@
  * (virtio_net_hdr included, filtered on the destination MAC), and the
  * control vq answering VIRTIO_NET_CTRL_MAC_ADDR_SET.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

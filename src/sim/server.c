@@ -4,7 +4,6 @@
  * single-threaded poll() loop over it, its connections and the kick
  * eventfds, the packet decoder, and vdpamap_sim_spawn()/_serve().
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -15,7 +15,8 @@
  *
  * Single-threaded: everything runs from the poll loop of one process.
  *
- * Depends on: simproto.h, vdpamap.h (public structs), libc.
+ * Depends on: simproto.h, uapi.h, vdpamap.h (public structs), libc; the
+ * control client (control.c) also on transport_sim.c for the connection.
  */
 #ifndef VDPAMAP_SIM_H
 #define VDPAMAP_SIM_H
@@ -23,35 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <linux/vhost.h>
-
 #include "vdpamap.h"
 #include "simproto.h"
 
-/* ---- what Debian 12's linux-libc-dev (6.1) lacks */
-#ifndef VHOST_BACKEND_F_RESUME
-#define VHOST_BACKEND_F_RESUME 0x5
-#endif
-#ifndef VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK
-#define VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK 0x6
-#endif
-#ifndef VHOST_BACKEND_F_DESC_ASID
-#define VHOST_BACKEND_F_DESC_ASID 0x7
-#endif
-#ifndef VHOST_BACKEND_F_IOTLB_PERSIST
-#define VHOST_BACKEND_F_IOTLB_PERSIST 0x8
-#endif
-#ifndef VHOST_VDPA_RESUME
-#define VHOST_VDPA_RESUME _IO(VHOST_VIRTIO, 0x7E)
-#endif
-#ifndef VHOST_VDPA_GET_VRING_DESC_GROUP
-#define VHOST_VDPA_GET_VRING_DESC_GROUP \
-	_IOWR(VHOST_VIRTIO, 0x7F, struct vhost_vring_state)
-#endif
-#ifndef VHOST_VDPA_GET_VRING_SIZE
-#define VHOST_VDPA_GET_VRING_SIZE \
-	_IOWR(VHOST_VIRTIO, 0x82, struct vhost_vring_state)
-#endif
+/* the uAPI constants Debian 12's headers lack come from the library's
+ * one place for them */
+#include "uapi.h"
 
 #define VSIM_BIT(b)		(1ULL << (b))
 #define VSIM_PAGE		4096ULL

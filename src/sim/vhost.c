@@ -5,7 +5,6 @@
  * vhost's own per-ASID tables.  Behaviour follows drivers/vhost/vdpa.c and
  * vhost.c of Linux 6.12 and the measurements in UAPI.md.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
