@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "snapshot.h"
+#include "tsan.h"
 #include "uapi.h"
 
 void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
@@ -268,7 +269,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 		return r;
 	r = -ENOENT;
 	urcu_bp_read_lock();
-	s = urcu_bp_dereference(h->snap[asid]);
+	s = __atomic_load_n(&h->snap[asid], __ATOMIC_ACQUIRE);
 	if (s && s->n) {
 		uint64_t lo = 0, hi = s->n;	/* first index with first > iova */
 
@@ -289,6 +290,8 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 			r = 0;
 		}
 	}
+	if (s)
+		tsan_release(s);	/* done with s, still inside: tsan.h */
 	urcu_bp_read_unlock();
 	return r;
 }
@@ -308,7 +311,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 		return r;
 	r = -ENOENT;
 	urcu_bp_read_lock();
-	s = urcu_bp_dereference(h->snap[asid]);
+	s = __atomic_load_n(&h->snap[asid], __ATOMIC_ACQUIRE);
 	if (s && s->n) {
 		uint64_t lo = 0, hi = s->n;
 
@@ -333,6 +336,8 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 			}
 		}
 	}
+	if (s)
+		tsan_release(s);	/* done with s, still inside: tsan.h */
 	urcu_bp_read_unlock();
 	return r;
 }

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "snapshot.h"
+#include "tsan.h"
 
 static int cmp_hent(const void *a, const void *b)
 {
@@ -46,6 +47,15 @@ static struct vm_snap *build(struct vm_as *as)
 	return s;
 }
 
+/* after a grace period: no reader can still hold s */
+static void retire(struct vm_snap *s)
+{
+	if (!s)
+		return;
+	tsan_acquire(s);
+	free(s);
+}
+
 void vm_snap_publish(struct vdpamap *h)
 {
 	struct vm_snap *old[64], *s;
@@ -66,15 +76,18 @@ void vm_snap_publish(struct vdpamap *h)
 		if (nold == ARRAY_SIZE(old)) {
 			urcu_bp_synchronize_rcu();
 			while (nold)
-				free(old[--nold]);
+				retire(old[--nold]);
 		}
-		old[nold++] = rcu_xchg_pointer(&h->snap[a], s);
+		/* publish: release pairs with the readers' acquire load
+		 * (rcu_assign_pointer's contract, visible to TSan) */
+		old[nold++] = __atomic_exchange_n(&h->snap[a], s,
+						  __ATOMIC_ACQ_REL);
 	}
 	if (!nold)
 		return;
 	urcu_bp_synchronize_rcu();
 	while (nold)
-		free(old[--nold]);
+		retire(old[--nold]);
 }
 
 void vm_snap_free_all(struct vdpamap *h)

@@ -6,6 +6,7 @@
  * ASID, an immutable snapshot: the entries sorted by IOVA and, for reverse
  * lookups, sorted by HVA with a running maximum of the HVA range ends.
  * Readers binary-search it inside an RCU read-side critical section
+ * (published with a release exchange, read with an acquire load)
  * (liburcu-bp, "bulletproof": no thread registration needed, so any
  * application thread may call the lookups); the writer frees the old
  * snapshot after a grace period (synchronize_rcu) before returning.
