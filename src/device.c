@@ -616,7 +616,9 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	if (off > h->info.config_size || len > h->info.config_size - off) {
+	/* config_size 0: a kernel without GET_CONFIG_SIZE; it bounds-checks */
+	if (h->info.config_size &&
+	    (off > h->info.config_size || len > h->info.config_size - off)) {
 		vm_err(h, "config [%u, +%u) past config size %u", off, len,
 		       h->info.config_size);
 		r = -EINVAL;

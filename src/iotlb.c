@@ -52,20 +52,20 @@ static const char *type_name(uint8_t type)
 int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 		  uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm)
 {
-	struct vm_wire_msg m = {
-		.type = vdpamap_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
-				VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG,
-		.asid = vdpamap_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
-				asid : 0,
-		.iotlb = {
-			.iova = iova,
-			.size = size,
-			.uaddr = uaddr,
-			.perm = perm,
-			.type = type,
-		},
-	};
+	struct vm_wire_msg m;
 	long r;
+
+	/* an initializer need not zero the padding inside vhost_iotlb_msg
+	 * (clang leaves stack bytes there): every byte of the 72 is ours */
+	memset(&m, 0, sizeof(m));
+	m.type = vdpamap_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
+			 VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG;
+	m.asid = vdpamap_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ? asid : 0;
+	m.iotlb.iova = iova;
+	m.iotlb.size = size;
+	m.iotlb.uaddr = uaddr;
+	m.iotlb.perm = perm;
+	m.iotlb.type = type;
 
 	h->stats.iotlb_writes++;
 	r = vm_tp_write(&h->tp, &m, sizeof(m));

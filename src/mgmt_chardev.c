@@ -78,7 +78,11 @@ VDPAMAP_API int vdpamap_open_by_name(const char *name,
 	char dev[64];
 	int e;
 
-	if (opts && opts->sz >= sizeof(size_t)) {
+	/* bad opts are refused before anything is looked up, as
+	 * vdpamap_open() does */
+	if (!OPTS_VALID(opts, vdpamap_open_opts))
+		return opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+	if (opts) {
 		lg.log_fn = OPTS_GET(opts, log_fn, NULL);
 		lg.log_ctx = OPTS_GET(opts, log_ctx, NULL);
 		lg.log_level = OPTS_GET(opts, log_level, 0);

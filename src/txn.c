@@ -123,7 +123,7 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 	for (a = 0; a < h->info.nr_as; a++)
 		itree_init(&t->pending[a]);
 	t->h = h;
-	h->txn_owner = pthread_self();
+	__atomic_store_n(&h->txn_owner, pthread_self(), __ATOMIC_RELAXED);
 	__atomic_store_n(&h->in_txn, true, __ATOMIC_RELEASE);
 	*ret = t;
 	return 0;

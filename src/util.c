@@ -39,7 +39,9 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned)
 		return -EINVAL;
 	if (getpid() != h->pid || h->fork_gen != vm_fork_gen())
 		return -ECHILD;
-	if (h->in_txn && pthread_equal(h->txn_owner, pthread_self())) {
+	if (__atomic_load_n(&h->in_txn, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(__atomic_load_n(&h->txn_owner, __ATOMIC_RELAXED),
+			  pthread_self())) {
 		vm_err(h, "call from inside this thread's open transaction");
 		return -EDEADLK;
 	}
