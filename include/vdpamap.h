@@ -380,7 +380,8 @@ struct vdpamap_stats {
 	uint64_t iotlb_batches;		/* BATCH_BEGIN..END pairs */
 	uint64_t ioctls;
 	uint64_t pinned_bytes;		/* PA mode: bytes the mirror pins */
-	uint64_t reserved[8];
+	uint64_t iotlb_remaps;		/* REMAPs (exec handoff NEW_OWNER) */
+	uint64_t reserved[7];
 };
 VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st);
 
@@ -451,6 +452,158 @@ struct vdpamap_sim_stats {
 };
 VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
 				      struct vdpamap_sim_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- exec handoff (live update): pass the device, maps intact, to the
+ * image this process execs into.  See docs/handoff.md.
+ *
+ * Predecessor: vdpamap_handoff_prepare() suspends the device (DRIVER_OK is
+ * kept), writes a versioned, checksummed description of the handle to a
+ * sealed memfd and clears FD_CLOEXEC on exactly the fds the successor
+ * needs: the device fd (not for REBUILD), the keeper socket (KEEPER), the
+ * fd of every region, the kick/call eventfds of every vring set with
+ * vdpamap_vring_set(), opts->extra_fds and the state memfd itself.  Then
+ * the caller execs, passing the state fd number (argument, or the
+ * environment variable VDPAMAP_HANDOFF_ENV).  If the exec fails, or the
+ * caller changes its mind, vdpamap_handoff_cancel() resumes the device,
+ * restores FD_CLOEXEC and the handle carries on.  Between prepare and
+ * cancel/exec the handle must not be used otherwise.
+ *
+ * Successor: vdpamap_handoff_adopt() parses the description (untrusted
+ * input: a corrupt description is a precise error and changes nothing),
+ * maps every region's fd again (new HVAs: vdpamap_region_get()), rebuilds
+ * the mirror and resumes the device.  The inherited fds are the caller's
+ * (the library sets FD_CLOEXEC on them again and closes only the state
+ * fd); so are the new region mappings, which stay after vdpamap_close().
+ *
+ * Strategies (VDPAMAP_HANDOFF_*), chosen by AUTO in this order:
+ *  NEW_OWNER  the kernel moves ownership (unmerged "vdpa live update"
+ *             proposal); only in a build with -Dnew_owner=enabled and a
+ *             device offering both of its backend bits (9 NEW_OWNER, 10
+ *             IOTLB_REMAP).  The successor calls VHOST_NEW_OWNER, sets
+ *             the vrings again and sends one IOTLB REMAP (the new uaddr)
+ *             per mirror entry, batched per ASID: no UPDATE, no
+ *             INVALIDATE (vdpamap_stats.iotlb_remaps counts them).
+ *  KEEPER     stock kernels, x86-64 and aarch64: a CLONE_VM helper keeps
+ *             the old address space (ownership, pins) alive and performs
+ *             the successor's owner-only requests: no IOTLB write at all.
+ *             Its death poisons the handle (-EOWNERDEAD from the call that
+ *             noticed, vdpamap_poison_reason() says so); then
+ *             vdpamap_handoff_rebuild() reopens the device.
+ *  REBUILD    close, reopen, pre-fault in parallel and re-map everything,
+ *             restore vring state: slow, correct everywhere.
+ * Every region must be backed by an fd (a memfd) for any strategy. */
+#define VDPAMAP_HANDOFF_ENV		"VDPAMAP_HANDOFF_FD"
+#define VDPAMAP_HANDOFF_AUTO		0
+#define VDPAMAP_HANDOFF_NEW_OWNER	1
+#define VDPAMAP_HANDOFF_KEEPER		2
+#define VDPAMAP_HANDOFF_REBUILD		3
+
+struct vdpamap_handoff_opts {
+	size_t sz;
+	uint32_t strategy;		/* VDPAMAP_HANDOFF_*; 0: AUTO */
+	uint32_t flags;			/* none defined: must be 0 */
+	const int *extra_fds;		/* more fds to pass (CLOEXEC cleared) */
+	uint32_t nr_extra_fds;		/* at most 32 */
+	/* KEEPER: how long the keeper waits for vdpamap_handoff_reattach()
+	 * after its successor died before it exits (closing the device);
+	 * 0 means 30000 */
+	uint32_t reattach_grace_ms;
+	size_t :0;
+};
+
+/* Prepare the handoff; *ret_state_fd is the sealed state memfd (without
+ * FD_CLOEXEC).  Errors (nothing changed): -EINVAL (bad opts, a region
+ * without fd: the log names it, an extra fd not open), -E2BIG (opts tail),
+ * -EOPNOTSUPP (the strategy asked for is not available here: NEW_OWNER not
+ * built or offered, KEEPER on another architecture), -EALREADY (already
+ * prepared), -EAGAIN (could not create the keeper), -ENOMEM, any device
+ * error of SUSPEND or GET_VRING_BASE.  Not concurrent with anything on h. */
+VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
+					const struct vdpamap_handoff_opts *o,
+					int *ret_state_fd);
+/* Undo a prepare (after a failed exec): resume, restore FD_CLOEXEC, close
+ * the state fd, stop a keeper the prepare created.  -EALREADY if nothing
+ * is prepared. */
+VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h);
+
+/* Adopt in the successor.  state_fd -1: take the number from the
+ * environment variable VDPAMAP_HANDOFF_ENV.  opts: log settings and
+ * prefault_threads (REBUILD) are used, the rest is what the description
+ * says.  Errors, nothing changed (no fd closed, nothing mapped):
+ *  -EBADF      state_fd (or the variable) is not an open fd
+ *  -EPERM      the memfd is not sealed against writes
+ *  -EMSGSIZE   truncated (or trailing bytes)
+ *  -EBADMSG    not a description, or its checksum is wrong
+ *  -EPROTONOSUPPORT another version of the format
+ *  -ERANGE, -EINVAL, -ENOENT, -EFAULT, -EEXIST: a field out of range, an
+ *              entry naming no region, outside its region or the IOVA
+ *              range, overlapping entries (the log names the field)
+ *  -ENODEV     the device fd is not the device the description is about
+ *  -E2BIG, -ENOMEM, the errors of mmap() of a region, of vdpamap_open()
+ *              (REBUILD), or of RESUME.
+ * A KEEPER description whose keeper is dead gives a poisoned handle
+ * (see vdpamap_handoff_rebuild()).  NEW_OWNER: -EOPNOTSUPP in a build
+ * without it, or VHOST_NEW_OWNER's error (-ENOMEM: RLIMIT_MEMLOCK below
+ * what the device pins, -EBUSY, -EINVAL), nothing changed.  An entry
+ * whose REMAP is refused is re-created (INVALIDATE + UPDATE, logged); a
+ * failure past that gives a poisoned handle (vdpamap_poison_reason()). */
+VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
+				      const struct vdpamap_open_opts *opts,
+				      struct vdpamap **ret);
+
+/* Reattach to a KEEPER handoff whose successor died: keeper_pid is the
+ * keeper (vdpamap_handoff_info.keeper_pid, or from the state).  The new
+ * handle is as vdpamap_handoff_adopt() would give, with the state as of
+ * the dead successor's last change.  -ECONNREFUSED: no such keeper or it
+ * serves a live successor (which holds the only attachment),
+ * -EACCES: another uid, or the errors of vdpamap_handoff_adopt(). */
+VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
+					 const struct vdpamap_open_opts *opts,
+					 struct vdpamap **ret);
+
+/* After keeper death: close the device (the kernel drops every map) and
+ * rebuild the handle on it as REBUILD does (reopen, re-map, restore ring
+ * state from each used ring), keeping the handle pointer and region ids.
+ * Clears the poison on success.  -EALREADY: the keeper is alive (nothing
+ * done); on any other failure the device stays closed and the handle
+ * poisoned. */
+VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h);
+
+struct vdpamap_handoff_info {
+	uint32_t strategy;		/* VDPAMAP_HANDOFF_* used */
+	uint32_t keeper_alive;		/* 1: an mm keeper serves the handle */
+	int32_t keeper_pid;		/* 0: none */
+	uint32_t adopted;		/* 1 in the successor */
+	uint64_t suspend_ns;		/* CLOCK_MONOTONIC at SUSPEND */
+	uint64_t prepare_ns;		/* cost of prepare */
+	uint64_t adopt_ns;		/* cost of adopt */
+	uint64_t adopted_ns;		/* CLOCK_MONOTONIC when adopt returned */
+	uint64_t adopt_iotlb_writes;	/* IOTLB messages adopt sent */
+	uint64_t reserved[8];
+};
+/* -ENOENT: the handle was neither prepared nor adopted. */
+VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
+					 struct vdpamap_handoff_info *info);
+
+/* A registered region as the handle has it now (after adopt: the new
+ * hva).  -ENOENT unknown id. */
+VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
+				   struct vdpamap_region *out);
+/* Ids of the registered regions, in ascending order: up to n into ids;
+ * returns how many there are. */
+VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
+				   uint32_t n);
+/* The vring as last set with vdpamap_vring_set() (base: as set, or as
+ * read by prepare).  -ENOENT: never set; -EINVAL: idx. */
+VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
+				  struct vdpamap_vring *out);
 
 #ifdef __cplusplus
 }

@@ -215,10 +215,12 @@ out:
 	return r;
 }
 
-static void handle_free(struct vdpamap *h)
+void vm_handle_free(struct vdpamap *h)
 {
 	struct vm_region *rg;
 
+	if (h->ho && vm_handoff_free)	/* weak: see internal.h */
+		vm_handoff_free(h);
 	vm_mirror_free(h);
 	vm_snap_free_all(h);
 	while ((rg = h->regions)) {
@@ -305,8 +307,7 @@ static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 	return 0;
 }
 
-static int handle_new(const struct vdpamap_open_opts *opts,
-		      struct vdpamap **ret)
+int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 {
 	pthread_mutexattr_t ma;
 	struct vdpamap *h;
@@ -358,19 +359,19 @@ VDPAMAP_API int vdpamap_open(const char *path,
 
 	if (!path || !ret)
 		return -EINVAL;
-	r = handle_new(opts, &h);
+	r = vm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
 	r = vm_tp_open(path, &h->tp);
 	if (r < 0) {
 		vm_err(h, "open %s: %d", path, r);
-		handle_free(h);
+		vm_handle_free(h);
 		return r;
 	}
 	r = setup(h, opts);
 	if (r < 0) {
 		vm_tp_close(&h->tp);
-		handle_free(h);
+		vm_handle_free(h);
 		return r;
 	}
 	*ret = h;
@@ -385,7 +386,7 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 
 	if (fd < 0 || !ret)
 		return -EINVAL;
-	r = handle_new(opts, &h);
+	r = vm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
 	r = vm_tp_adopt(fd, &h->tp);
@@ -398,7 +399,7 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	return 0;
 fail:
 	h->tp.fd = -1;		/* the caller keeps its fd on failure */
-	handle_free(h);
+	vm_handle_free(h);
 	return r;
 }
 
@@ -406,8 +407,10 @@ VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
 {
 	if (!h)
 		return NULL;
+	if (h->ho)
+		vm_handoff_close(h);
 	vm_tp_close(&h->tp);
-	handle_free(h);
+	vm_handle_free(h);
 	return NULL;
 }
 
@@ -600,6 +603,8 @@ VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
 		r = vm_ioctl(h, VHOST_SET_FEATURES, &features);
 		if (r > 0)
 			r = 0;
+		if (r == 0)
+			h->driver_features = features;
 	}
 	vm_leave(h);
 	return r;

@@ -47,6 +47,10 @@ struct vm_region {
 	uint32_t nr_maps;		/* entries pointing into it */
 	struct vdpamap_region r;
 	struct vm_region *next;
+	/* Where the device sees r.hva (the uaddr of IOTLB messages): 0 means
+	 * r.hva itself; after an exec handoff through the mm keeper, the
+	 * address of the same memory in the keeper's (old) address space. */
+	uint64_t dev_base;
 };
 
 struct vm_entry {
@@ -67,6 +71,16 @@ struct vm_entry {
 static inline uint64_t vm_entry_size(const struct vm_entry *e)
 {
 	return e->inode.last - e->inode.first + 1;
+}
+
+/* The uaddr the device must be told for e (see vm_region.dev_base). */
+static inline uint64_t vm_entry_uaddr(const struct vm_entry *e)
+{
+	const struct vm_region *rg = e->region;
+
+	if (!rg || !rg->dev_base)
+		return e->hva;
+	return rg->dev_base + (e->hva - (uint64_t)(uintptr_t)rg->r.hva);
 }
 
 struct vm_as {
@@ -115,6 +129,13 @@ struct vdpamap {
 	char *poison;
 	bool in_txn;
 	pthread_t txn_owner;
+
+	/* exec handoff (handoff.c): prepared/adopted state, or NULL */
+	struct vm_handoff *ho;
+	uint64_t driver_features;	/* last SET_FEATURES accepted */
+	/* called (lock held) when a region is registered (add) or
+	 * unregistered: the keeper maps it in the old address space */
+	int (*region_hook)(struct vdpamap *h, struct vm_region *rg, bool add);
 };
 
 /* ---- logging */
@@ -139,12 +160,21 @@ void vm_tp_lost(struct vdpamap *h);
 
 /* ---- device.c */
 int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
+/* An empty handle from opts (no device yet), and its release (the
+ * transport is not closed). */
+int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret);
+void vm_handle_free(struct vdpamap *h);
+
+/* ---- handoff.c: called by close (the keeper is told to go) and free.
+ * Weak so that programs linking single modules need not link handoff. */
+void vm_handoff_close(struct vdpamap *h) __attribute__((weak));
+void vm_handoff_free(struct vdpamap *h) __attribute__((weak));
 
 int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid);
 
 /* ---- iotlb.c: the only writer of IOTLB messages */
 struct vm_msg {
-	uint8_t type;			/* VHOST_IOTLB_UPDATE / _INVALIDATE */
+	uint8_t type;			/* VHOST_IOTLB_UPDATE/INVALIDATE/REMAP */
 	struct vm_entry *e;
 };
 /* Called after the device accepted msg i. */

@@ -44,6 +44,8 @@ static const char *type_name(uint8_t type)
 		return "BATCH_BEGIN";
 	case VHOST_IOTLB_BATCH_END:
 		return "BATCH_END";
+	case VHOST_IOTLB_REMAP:
+		return "REMAP";
 	default:
 		return "?";
 	}
@@ -80,6 +82,8 @@ int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 			h->stats.iotlb_invalidates++;
 		else if (type == VHOST_IOTLB_BATCH_END)
 			h->stats.iotlb_batches++;
+		else if (type == VHOST_IOTLB_REMAP)
+			h->stats.iotlb_remaps++;
 		return 0;
 	}
 	if (r >= 0)
@@ -96,8 +100,13 @@ static int send_entry(struct vdpamap *h, const struct vm_msg *m)
 
 	if (m->type == VHOST_IOTLB_UPDATE)
 		return vm_iotlb_send(h, e->asid, VHOST_IOTLB_UPDATE,
-				     e->inode.first, vm_entry_size(e), e->hva,
-				     perm_to_access(e->perm));
+				     e->inode.first, vm_entry_size(e),
+				     vm_entry_uaddr(e), perm_to_access(e->perm));
+	/* exec handoff NEW_OWNER: the entry's new uaddr; perm must be 0 */
+	if (m->type == VHOST_IOTLB_REMAP)
+		return vm_iotlb_send(h, e->asid, VHOST_IOTLB_REMAP,
+				     e->inode.first, vm_entry_size(e),
+				     vm_entry_uaddr(e), 0);
 	return vm_iotlb_send(h, e->asid, VHOST_IOTLB_INVALIDATE,
 			     e->inode.first, vm_entry_size(e), 0, 0);
 }

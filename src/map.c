@@ -152,8 +152,17 @@ int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 	rg = calloc(1, sizeof(*rg));
 	if (!rg)
 		return -ENOMEM;
-	rg->id = h->next_region_id++;
+	rg->id = h->next_region_id;
 	rg->r = *r;
+	if (h->region_hook) {
+		int e = h->region_hook(h, rg, true);
+
+		if (e < 0) {
+			free(rg);
+			return e;
+		}
+	}
+	h->next_region_id++;
 	rg->next = h->regions;
 	h->regions = rg;
 	if (ret_id)
@@ -197,6 +206,8 @@ VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
 		r = -EBUSY;
 	} else {
 		*pp = rg->next;
+		if (h->region_hook)
+			h->region_hook(h, rg, false);
 		free(rg);
 	}
 	vm_leave(h);

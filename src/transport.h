@@ -38,6 +38,9 @@ int vm_tp_open(const char *path, struct vm_tp *t);
 /* Adopt an fd the caller opened; the type is decided by fstat(). */
 int vm_tp_adopt(int fd, struct vm_tp *t);
 void vm_tp_close(struct vm_tp *t);
+/* An fd that is already an open device (inherited across an exec
+ * handoff): no HELLO for a simulator connection. */
+int vm_tp_inherit(int fd, struct vm_tp *t);
 
 static inline int vm_tp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 {
@@ -63,5 +66,13 @@ extern const struct vm_tp_ops vm_tp_sim_ops;
 /* Declare a fresh connection to be a device open: -EBUSY if the daemon's
  * device is already open elsewhere. */
 int vm_tp_sim_hello(int fd);
+/* One ioctl encoded as the simulator transport does, on socket sock (the
+ * device connection, or an mm keeper that relays it). */
+int vm_sim_ioctl_on(int sock, unsigned long req, void *arg);
+int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret);
+
+/* The mm keeper flavour (transport_keeper.c): owner-only requests go
+ * through the keeper of the handle that embeds t (see handoff.h). */
+extern const struct vm_tp_ops vm_tp_keeper_ops;
 
 #endif

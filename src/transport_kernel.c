@@ -80,6 +80,22 @@ int vm_tp_adopt(int fd, struct vm_tp *t)
 	return -ENOTTY;
 }
 
+int vm_tp_inherit(int fd, struct vm_tp *t)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISCHR(st.st_mode))
+		*t = (struct vm_tp){ .ops = &kern_ops, .fd = fd };
+	else if (S_ISSOCK(st.st_mode))
+		*t = (struct vm_tp){ .ops = &vm_tp_sim_ops, .fd = fd,
+				     .is_sim = 1 };
+	else
+		return -ENOTTY;
+	return 0;
+}
+
 int vm_tp_open(const char *path, struct vm_tp *t)
 {
 	struct stat st;

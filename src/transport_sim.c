@@ -105,13 +105,18 @@ static int sim_checked(struct vm_tp *t, int r)
 
 static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 {
+	if (t->broken)
+		return -ECOMM;
+	return sim_checked(t, vm_sim_ioctl_on(t->fd, req, arg));
+}
+
+int vm_sim_ioctl_on(int sock, unsigned long req, void *arg)
+{
 	size_t sz = _IOC_SIZE(req), inlen = 0, outlen = 0, got = 0;
 	unsigned int dir = _IOC_DIR(req);
 	const void *in = NULL;
 	int fd = -1, r;
 
-	if (t->broken)
-		return -ECOMM;
 	if (dir & _IOC_WRITE) {
 		in = arg;
 		inlen = sz;
@@ -121,6 +126,7 @@ static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 
 	switch (req) {
 	case VHOST_SET_OWNER:
+	case VHOST_NEW_OWNER:
 		/* lets the daemon reach this address space without ptrace
 		 * rights on us (Yama ptrace_scope >= 1) */
 		fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
@@ -145,11 +151,11 @@ static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 	default:
 		break;
 	}
-	r = vm_sim_call(t->fd, VSIM_OP_IOCTL, req, 0, in, inlen, fd,
+	r = vm_sim_call(sock, VSIM_OP_IOCTL, req, 0, in, inlen, fd,
 			outlen ? arg : NULL, outlen, &got);
-	if (req == VHOST_SET_OWNER && fd >= 0)
+	if ((req == VHOST_SET_OWNER || req == VHOST_NEW_OWNER) && fd >= 0)
 		close(fd);
-	return sim_checked(t, r);
+	return r;
 }
 
 static long sim_write(struct vm_tp *t, const void *buf, size_t len)
@@ -162,7 +168,7 @@ static long sim_write(struct vm_tp *t, const void *buf, size_t len)
 
 /* Pins are the daemon's: ask it on a control connection to the same
  * socket (getpeername() gives the daemon's bound path). */
-static int sim_pinned(struct vm_tp *t, uint64_t *ret)
+int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret)
 {
 	struct sockaddr_un sa;
 	socklen_t sl = sizeof(sa);
@@ -190,5 +196,5 @@ static int sim_pinned(struct vm_tp *t, uint64_t *ret)
 const struct vm_tp_ops vm_tp_sim_ops = {
 	.ioctl = sim_ioctl,
 	.write = sim_write,
-	.pinned = sim_pinned,
+	.pinned = vm_tp_sim_pinned,
 };

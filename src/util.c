@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "handoff.h"
 #include "snapshot.h"
 
 bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
@@ -55,6 +56,8 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned)
 
 void vm_leave(struct vdpamap *h)
 {
+	if (h->ho && vm_handoff_sync)
+		vm_handoff_sync(h);
 	vm_snap_publish(h);
 	pthread_mutex_unlock(&h->lock);
 }

@@ -3,11 +3,20 @@
  * vdpamap demo [DEV]: the library end to end, each step timed and checked
  * with a TX -> RX loopback through the device (tests/common/vnet.c):
  *
- *   1 guest memory in a memfd          5 reset with IOTLB_PERSIST
- *   2 open with the region pre-mapped  6 reset without it (RESYNC)
- *   3 virtio-net up, rings in guest    7 data group -> ASID 1
- *     memory                           8 and back to ASID 0
- *   4 loopback                         9 close
+ *   1 guest memory in a memfd          6 reset without it (RESYNC)
+ *   2 open with the region pre-mapped  7 data group -> ASID 1
+ *   3 virtio-net up, rings in guest    8 and back to ASID 0
+ *     memory                           9 exec handoff: the demo execs
+ *   4 loopback                           itself, the new image adopts
+ *   5 reset with IOTLB_PERSIST           the device and loops a frame
+ *                                     10 close
+ *
+ * Step 9 (--handoff STRATEGY, default auto): vdpamap_handoff_prepare(),
+ * the steps so far in a memfd, execv(/proc/self/exe, "demo
+ * --handoff-successor FD"); the new image adopts, loops a frame and
+ * reports the strategy and the downtime (SUSPEND in the old image to the
+ * first good loopback in the new one), then goes on with step 10 and
+ * prints the table's end (or the whole JSON document).
  *
  * Without DEV the built-in simulator is spawned; step 6 then spawns a
  * second simulator that does not offer IOTLB_PERSIST (an older kernel), or
@@ -15,6 +24,7 @@
  * it does for a real device (reopening drops and rebuilds every map).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -34,6 +44,7 @@
 #define DEMO_TIMEOUT_MS	5000
 #define DEMO_MAX_STEPS	32
 #define DEMO_MAX_KV	8
+#define DEMO_NO_HANDOFF	UINT32_MAX	/* --handoff none */
 
 enum { ST_OK, ST_FAIL, ST_SKIP };
 
@@ -78,6 +89,9 @@ struct demo {
 	int failed;
 	int last_n;
 	uint64_t t_start;
+
+	uint32_t handoff;		/* VDPAMAP_HANDOFF_* or DEMO_NO_HANDOFF */
+	char devbuf[256];		/* dev, in the exec'd image */
 };
 
 static uint64_t now_ns(void)
@@ -650,7 +664,7 @@ static int step_asid(struct demo *d)
 
 static int step_close(struct demo *d)
 {
-	struct step *s = step_new(d, 9, "close");
+	struct step *s = step_new(d, 10, "close");
 	uint64_t t0 = now_ns(), t1;
 	int i, r = 0;
 
@@ -670,6 +684,284 @@ static int step_close(struct demo *d)
 		detail(s, "; simulator stopped (%.3f ms)", ms(now_ns() - t1));
 	}
 	return step_end(d, s, r);
+}
+
+/* ---- step 9: exec handoff.  The demo's own state (the steps so far,
+ * the simulators, the ring eventfds) crosses the exec in a memfd. */
+
+#define WIRE_MAGIC	0x3146574f4d4544ULL	/* "DEMOWF1" */
+
+struct wire_step {
+	int32_t n, state, err, nkv, has_path, pad;
+	uint64_t ns;
+	char name[48], path[24], detail[400];
+	struct {
+		char k[32];
+		uint64_t v;
+	} kv[DEMO_MAX_KV];
+};
+
+struct wire {
+	uint64_t magic;
+	uint64_t len;			/* sizeof(struct wire) */
+	int32_t json, pretty, verbose, spawned;
+	int32_t nsims, no_persist_sim, failed, last_n;
+	int32_t nsteps, kick[2], call[2];
+	uint32_t seq, nr_data_groups, data_groups[2];
+	uint64_t size, iova, t_start;
+	pid_t simpid[2];
+	char dev[256], dev0[256], dev1[256], sim[2][256];
+	struct wire_step steps[DEMO_MAX_STEPS];
+};
+
+static void wire_fill(const struct demo *d, struct wire *w)
+{
+	int i, k;
+
+	memset(w, 0, sizeof(*w));
+	w->magic = WIRE_MAGIC;
+	w->len = sizeof(*w);
+	w->json = d->c->json;
+	w->pretty = d->c->pretty;
+	w->verbose = d->c->verbose;
+	w->spawned = d->spawned;
+	w->nsims = d->nsims;
+	w->no_persist_sim = d->no_persist_sim;
+	w->failed = d->failed;
+	w->last_n = d->last_n;
+	w->nsteps = d->nsteps;
+	for (i = 0; i < 2; i++) {
+		w->kick[i] = d->v.kick[i];
+		w->call[i] = d->v.call[i];
+		w->simpid[i] = d->simpid[i];
+		snprintf(w->sim[i], sizeof(w->sim[i]), "%s", d->sim[i]);
+	}
+	w->seq = d->seq;
+	w->nr_data_groups = d->nr_data_groups;
+	memcpy(w->data_groups, d->data_groups, sizeof(w->data_groups));
+	w->size = d->size;
+	w->iova = d->iova;
+	w->t_start = d->t_start;
+	snprintf(w->dev, sizeof(w->dev), "%s", d->dev);
+	snprintf(w->dev0, sizeof(w->dev0), "%s", d->dev0);
+	snprintf(w->dev1, sizeof(w->dev1), "%s", d->dev1);
+	for (i = 0; i < d->nsteps; i++) {
+		const struct step *s = &d->steps[i];
+		struct wire_step *ws = &w->steps[i];
+
+		ws->n = s->n;
+		ws->state = s->state;
+		ws->err = s->err;
+		ws->ns = s->ns;
+		ws->has_path = !!s->path;
+		snprintf(ws->name, sizeof(ws->name), "%s", s->name);
+		snprintf(ws->path, sizeof(ws->path), "%s",
+			 s->path ? s->path : "");
+		snprintf(ws->detail, sizeof(ws->detail), "%s", s->detail);
+		ws->nkv = s->nkv;
+		for (k = 0; k < s->nkv; k++) {
+			snprintf(ws->kv[k].k, sizeof(ws->kv[k].k), "%s",
+				 s->kv[k].k);
+			ws->kv[k].v = s->kv[k].v;
+		}
+	}
+}
+
+/* The exec'd image: take the demo back from w (which must outlive d: the
+ * step names point into it). */
+static int wire_take(struct demo *d, const struct wire *w)
+{
+	int i, k;
+
+	if (w->magic != WIRE_MAGIC || w->len != sizeof(*w) ||
+	    w->nsteps < 0 || w->nsteps >= DEMO_MAX_STEPS || w->nsims < 0 ||
+	    w->nsims > 2 || w->nr_data_groups > 2)
+		return -EBADMSG;
+	d->c->json = w->json;
+	d->c->pretty = w->pretty;
+	d->c->verbose = w->verbose;
+	d->spawned = w->spawned;
+	d->nsims = w->nsims;
+	d->no_persist_sim = w->no_persist_sim;
+	d->failed = w->failed;
+	d->last_n = w->last_n;
+	d->nsteps = w->nsteps;
+	for (i = 0; i < 2; i++) {
+		d->simpid[i] = w->simpid[i];
+		snprintf(d->sim[i], sizeof(d->sim[i]), "%s", w->sim[i]);
+	}
+	d->seq = w->seq;
+	d->nr_data_groups = w->nr_data_groups;
+	memcpy(d->data_groups, w->data_groups, sizeof(d->data_groups));
+	d->size = w->size;
+	d->iova = w->iova;
+	d->t_start = w->t_start;
+	snprintf(d->devbuf, sizeof(d->devbuf), "%s", w->dev);
+	d->dev = d->devbuf;
+	snprintf(d->dev0, sizeof(d->dev0), "%s", w->dev0);
+	snprintf(d->dev1, sizeof(d->dev1), "%s", w->dev1);
+	for (i = 0; i < w->nsteps; i++) {
+		const struct wire_step *ws = &w->steps[i];
+		struct step *s = &d->steps[i];
+
+		memset(s, 0, sizeof(*s));
+		s->n = ws->n;
+		s->state = ws->state;
+		s->err = ws->err;
+		s->ns = ws->ns;
+		s->name = ws->name;
+		s->path = ws->has_path ? ws->path : NULL;
+		snprintf(s->detail, sizeof(s->detail), "%s", ws->detail);
+		s->nkv = ws->nkv < 0 || ws->nkv > DEMO_MAX_KV ? 0 : ws->nkv;
+		for (k = 0; k < s->nkv; k++) {
+			s->kv[k].k = ws->kv[k].k;
+			s->kv[k].v = ws->kv[k].v;
+		}
+	}
+	return 0;
+}
+
+static const char *strategy_path(uint32_t s)
+{
+	return s == VDPAMAP_HANDOFF_NEW_OWNER ? "NEW_OWNER" :
+	       s == VDPAMAP_HANDOFF_KEEPER ? "KEEPER" :
+	       s == VDPAMAP_HANDOFF_REBUILD ? "REBUILD" : "?";
+}
+
+/* The old image: prepare, save the demo, exec.  Returns only if the exec
+ * (or what precedes it) failed: the step fails and the handoff is
+ * cancelled, so that step 10 can still close the device. */
+static int step_handoff(struct demo *d)
+{
+	VDPAMAP_OPTS(vdpamap_handoff_opts, ho, .strategy = d->handoff);
+	struct wire *w;
+	struct step *s;
+	char num[16], *argv[5];
+	uint64_t t0;
+	int wfd, sfd = -1, r;
+
+	if (d->handoff == DEMO_NO_HANDOFF) {
+		step_skip(d, 9, "exec handoff", "--handoff none");
+		return 0;
+	}
+	if (getenv("VDPAMAP_MEMCHECK")) {
+		/* meson test --setup valgrind: /proc/self/exe is valgrind's
+		 * launcher, and it refuses the keeper's clone(CLONE_VM) */
+		step_skip(d, 9, "exec handoff", "not under memcheck "
+			  "(VDPAMAP_MEMCHECK): valgrind can neither re-exec "
+			  "this program nor run the mm keeper");
+		return 0;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	wire_fill(d, w);
+	s = step_new(d, 9, "exec handoff");
+	t0 = now_ns();
+	wfd = memfd_create("vdpamap-demo-steps", MFD_CLOEXEC);
+	if (wfd < 0 || pwrite(wfd, w, sizeof(*w), 0) != (ssize_t)sizeof(*w)) {
+		r = -errno;
+		free(w);
+		if (wfd >= 0)
+			close(wfd);
+		s->ns = now_ns() - t0;
+		detail(s, "saving the demo's state");
+		return step_end(d, s, r);
+	}
+	free(w);
+	ho.extra_fds = &wfd;
+	ho.nr_extra_fds = 1;
+	r = vdpamap_handoff_prepare(d->h, &ho, &sfd);
+	if (r < 0) {
+		close(wfd);
+		s->ns = now_ns() - t0;
+		detail(s, "vdpamap_handoff_prepare (%s)",
+		       d->handoff == VDPAMAP_HANDOFF_AUTO ? "auto" :
+		       strategy_path(d->handoff));
+		return step_end(d, s, r);
+	}
+	snprintf(num, sizeof(num), "%d", sfd);
+	setenv(VDPAMAP_HANDOFF_ENV, num, 1);
+	snprintf(num, sizeof(num), "%d", wfd);
+	argv[0] = "vdpamap";
+	argv[1] = "demo";
+	argv[2] = "--handoff-successor";
+	argv[3] = num;
+	argv[4] = NULL;
+	fflush(NULL);
+	execv("/proc/self/exe", argv);
+	r = -errno;
+	unsetenv(VDPAMAP_HANDOFF_ENV);
+	vdpamap_handoff_cancel(d->h);
+	close(wfd);
+	s->ns = now_ns() - t0;
+	detail(s, "execv /proc/self/exe (handoff cancelled)");
+	return step_end(d, s, r);
+}
+
+/* The new image, right after the exec: adopt, attach to the running net
+ * device, loop a frame.  The row's time is the downtime. */
+static int step_adopted(struct demo *d, const struct wire *w)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = demo_log,
+		     .log_level = log_level(d), .prefault_threads = 2);
+	struct step *s = step_new(d, 9, "exec handoff");
+	struct vdpamap_handoff_info hi;
+	struct vdpamap_region rg;
+	struct vdpamap_stats st;
+	uint64_t area, off, t1;
+	uint32_t id;
+	int r;
+
+	r = vdpamap_handoff_adopt(-1, &oo, &d->h);
+	if (r < 0) {
+		detail(s, "vdpamap_handoff_adopt in the new image");
+		return step_end(d, s, r);
+	}
+	if ((r = vdpamap_handoff_get_info(d->h, &hi)) < 0 ||
+	    (r = vdpamap_region_ids(d->h, &id, 1)) < 0 ||
+	    (r = vdpamap_region_get(d->h, id, &rg)) < 0) {
+		detail(s, "handoff info / region");
+		return step_end(d, s, r);
+	}
+	d->mem = rg.hva;
+	d->memfd = rg.fd;
+	area = d->size < DEMO_AREA ? d->size : DEMO_AREA;
+	off = d->size - area;
+	r = vnet_attach(&d->v, d->h, d->mem + off, d->iova + off, area,
+			w->kick, w->call);
+	if (r < 0) {
+		s->ns = now_ns() - hi.suspend_ns;
+		detail(s, "vnet_attach");
+		return step_end(d, s, r);
+	}
+	r = vnet_loop(&d->v, ++d->seq, 590, DEMO_TIMEOUT_MS);
+	t1 = now_ns();
+	s->ns = t1 - hi.suspend_ns;
+	s->path = strategy_path(hi.strategy);
+	if (r < 0) {
+		detail(s, "the first frame after the handoff %s",
+		       r == -ETIMEDOUT ? "never came back on RX" :
+					 "came back corrupted");
+		return step_end(d, s, r);
+	}
+	vdpamap_get_stats(d->h, &st);
+	detail(s, "execv of this program, strategy %s: downtime %.3f ms "
+	       "from SUSPEND in the old image (prepare %.3f ms) to the first "
+	       "good loopback in the new one (adopt %.3f ms); %" PRIu64
+	       " IOTLB write%s (%" PRIu64 " UPDATE, %" PRIu64 " REMAP)%s",
+	       s->path, ms(s->ns), ms(hi.prepare_ns), ms(hi.adopt_ns),
+	       st.iotlb_writes, pl(st.iotlb_writes), st.iotlb_updates,
+	       st.iotlb_remaps,
+	       hi.keeper_alive ? "; an mm keeper holds the old address space" :
+				 "");
+	kv(s, "downtime_us", (s->ns + 500) / 1000);
+	kv(s, "prepare_us", (hi.prepare_ns + 500) / 1000);
+	kv(s, "adopt_us", (hi.adopt_ns + 500) / 1000);
+	kv(s, "iotlb_writes", st.iotlb_writes);
+	kv(s, "iotlb_remaps", st.iotlb_remaps);
+	kv(s, "frames", 1);
+	return step_end(d, s, 0);
 }
 
 /* ---- output */
@@ -719,6 +1011,7 @@ static void demo_usage(FILE *f)
 	fprintf(f,
 		"Usage: vdpamap [-j] [-p] [-v] demo [DEV] [--size MiB] "
 		"[--no-persist-sim]\n"
+		"                                   [--handoff STRATEGY]\n"
 		"\n"
 		"Run the library end to end and time every step: guest memory "
 		"in a memfd,\n"
@@ -726,9 +1019,11 @@ static void demo_usage(FILE *f)
 		"guest memory,\n"
 		"TX->RX loopback, reset with and without IOTLB_PERSIST, the "
 		"data group\n"
-		"moved to ASID 1 and back, close.  Every step after the net "
-		"is up is\n"
-		"checked with a loopback.\n"
+		"moved to ASID 1 and back, an exec handoff of the device to a "
+		"new image\n"
+		"of this program (live update), close.  Every step after the "
+		"net is up\n"
+		"is checked with a loopback.\n"
 		"\n"
 		"  DEV                 /dev/vhost-vdpa-N or a simulator socket "
 		"(default:\n"
@@ -740,6 +1035,10 @@ static void demo_usage(FILE *f)
 		"instead of\n"
 		"                      spawning a second one that does not "
 		"offer it\n"
+		"  --handoff STRATEGY  exec handoff strategy: auto (default), "
+		"new-owner,\n"
+		"                      keeper, rebuild, or none (skip the "
+		"step)\n"
 		"\n"
 		"Exit status 0 only if every step succeeded.\n");
 }
@@ -749,6 +1048,8 @@ int cmd_demo(struct cli *c)
 	static const struct option lopts[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "no-persist-sim", no_argument, NULL, 'N' },
+		{ "handoff", required_argument, NULL, 'H' },
+		{ "handoff-successor", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -757,9 +1058,11 @@ int cmd_demo(struct cli *c)
 	};
 	struct demo *d;
 	unsigned long long mib = 64;
+	uint32_t handoff = VDPAMAP_HANDOFF_AUTO;
+	struct wire *w = NULL;
 	uint64_t total;
 	char *end;
-	int o, i, r, rc, no_persist_sim = 0;
+	int o, i, r, rc, no_persist_sim = 0, wfd = -1;
 
 	while ((o = getopt_long(c->argc, c->argv, "s:jpvh", lopts, NULL)) !=
 	       -1) {
@@ -775,6 +1078,27 @@ int cmd_demo(struct cli *c)
 			break;
 		case 'N':
 			no_persist_sim = 1;
+			break;
+		case 'H':
+			if (!strcmp(optarg, "auto")) {
+				handoff = VDPAMAP_HANDOFF_AUTO;
+			} else if (!strcmp(optarg, "new-owner")) {
+				handoff = VDPAMAP_HANDOFF_NEW_OWNER;
+			} else if (!strcmp(optarg, "keeper")) {
+				handoff = VDPAMAP_HANDOFF_KEEPER;
+			} else if (!strcmp(optarg, "rebuild")) {
+				handoff = VDPAMAP_HANDOFF_REBUILD;
+			} else if (!strcmp(optarg, "none")) {
+				handoff = DEMO_NO_HANDOFF;
+			} else {
+				fprintf(stderr, "vdpamap demo: bad --handoff "
+					"'%s' (auto, new-owner, keeper, "
+					"rebuild, none)\n", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'S':	/* hidden: this image is step 9's new one */
+			wfd = atoi(optarg);
 			break;
 		case 'j':
 			c->json = 1;
@@ -800,6 +1124,24 @@ int cmd_demo(struct cli *c)
 	d->memfd = -1;
 	d->size = (uint64_t)mib << 20;
 	d->no_persist_sim = no_persist_sim;
+	d->handoff = handoff;
+	if (wfd >= 0) {
+		/* exec'd by step 9 of the demo that ran steps 1 to 8 */
+		w = malloc(sizeof(*w));
+		if (!w || pread(wfd, w, sizeof(*w), 0) != (ssize_t)sizeof(*w) ||
+		    wire_take(d, w) < 0) {
+			fprintf(stderr, "vdpamap demo: --handoff-successor %d: "
+				"no demo state there\n", wfd);
+			free(w);
+			free(d);
+			return CLI_EXIT_FAIL;
+		}
+		close(wfd);
+		r = step_adopted(d, w);
+		if (!r)
+			r = step_close(d);
+		goto done;
+	}
 	if (optind < c->argc)
 		d->dev = c->argv[optind++];
 	if (optind < c->argc) {
@@ -838,7 +1180,11 @@ int cmd_demo(struct cli *c)
 	if (!r)
 		r = step_asid(d);
 	if (!r)
+		r = step_handoff(d);	/* returns only if it failed */
+	if (!r)
 		r = step_close(d);
+done:
+	(void)r;
 	total = now_ns() - d->t_start;
 
 	/* whatever is left after a failure */
@@ -860,5 +1206,6 @@ int cmd_demo(struct cli *c)
 	}
 	rc = d->failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	free(d);
+	free(w);
 	return rc;
 }

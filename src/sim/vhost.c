@@ -288,6 +288,35 @@ static int iotlb_update(struct vsim_dev *d, uint32_t asid, pid_t pid,
 		      msg->perm);
 }
 
+/* VHOST_IOTLB_REMAP of the "vdpa live update" proposal (only with
+ * IOTLB_REMAP offered): a new uaddr for the entry that is exactly
+ * [iova, iova + size - 1]; perm must be 0.  A batch-style parent gets the
+ * table at BATCH_END, or now outside a batch; a per-map parent has that
+ * one entry re-mapped.  Pins (PA mode) are not touched. */
+static int iotlb_remap(struct vsim_dev *d, uint32_t asid,
+		       const struct vhost_iotlb_msg *msg)
+{
+	struct vsim_table *t = &d->tbl[asid];
+	uint64_t last = msg->iova + msg->size - 1;
+	ssize_t i;
+
+	if (msg->perm || !msg->size || last < msg->iova)
+		return -EINVAL;
+	i = vsim_tbl_overlap(t, msg->iova, last);
+	if (i < 0)
+		return -ENOENT;
+	if (t->v[i].first != msg->iova || t->v[i].last != last)
+		return -EINVAL;
+	t->v[i].uaddr = msg->uaddr;
+	if (per_map(d)) {
+		vsim_dev_dma_unmap(d, asid, t->v[i].first, t->v[i].last);
+		vsim_dev_dma_map(d, asid, &t->v[i]);
+	} else if (!d->in_batch) {
+		vsim_dev_set_map(d, asid);
+	}
+	return 0;
+}
+
 static int iotlb_msg(struct vsim_dev *d, uint64_t token, pid_t pid,
 		     uint32_t asid, const struct vhost_iotlb_msg *msg)
 {
@@ -319,6 +348,11 @@ static int iotlb_msg(struct vsim_dev *d, uint64_t token, pid_t pid,
 			vsim_dev_set_map(d, asid);
 		d->in_batch = 0;
 		return 0;
+	case VHOST_IOTLB_REMAP:
+		/* without the offer, an unknown type as before */
+		if (offered(d, VHOST_BACKEND_F_IOTLB_REMAP))
+			return iotlb_remap(d, asid, msg);
+		return -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -556,7 +590,9 @@ static int set_backend_features(struct ioc *c)
 		VSIM_BIT(VHOST_BACKEND_F_IOTLB_PERSIST) |
 		VSIM_BIT(VHOST_BACKEND_F_SUSPEND) |
 		VSIM_BIT(VHOST_BACKEND_F_RESUME) |
-		VSIM_BIT(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK);
+		VSIM_BIT(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK) |
+		VSIM_BIT(VHOST_BACKEND_F_NEW_OWNER) |
+		VSIM_BIT(VHOST_BACKEND_F_IOTLB_REMAP);
 
 	if (get_in(c, &f, sizeof(f)))
 		return -EFAULT;
@@ -652,14 +688,12 @@ static int set_features(struct ioc *c)
 	return 0;
 }
 
-static int set_owner(struct ioc *c)
+/* The sender's address space as an fd (SET_OWNER, NEW_OWNER). */
+static int owner_mem_fd(struct ioc *c, int *ret)
 {
-	struct vsim_dev *d = c->d;
 	char path[64];
 	int fd;
 
-	if (d->has_owner)
-		return -EBUSY;
 	/* The sender may pass its own /proc/self/mem (works under Yama
 	 * ptrace_scope=1); else the daemon opens /proc/<pid>/mem.  Either
 	 * way the fd keeps the sender's address space (mm) for good. */
@@ -690,10 +724,56 @@ static int set_owner(struct ioc *c)
 			return -e;
 		}
 	}
+	*ret = fd;
+	return 0;
+}
+
+static int set_owner(struct ioc *c)
+{
+	struct vsim_dev *d = c->d;
+	int fd, r;
+
+	if (d->has_owner)
+		return -EBUSY;
+	r = owner_mem_fd(c, &fd);
+	if (r)
+		return r;
 	d->has_owner = 1;
 	d->owner_token = c->token;
 	d->owner_pid = c->pid;
 	d->mem_fd = fd;
+	return 0;
+}
+
+/* VHOST_NEW_OWNER of the "vdpa live update" proposal (only with NEW_OWNER
+ * offered): the caller's address space becomes the owner, and the pinned
+ * pages are charged to it.  EINVAL: nobody owns the device; EBUSY: the
+ * caller already does; ENOMEM: PA mode and the pins exceed the caller's
+ * RLIMIT_MEMLOCK.  The entries keep their uaddrs, which mean nothing in
+ * the new address space until IOTLB_REMAP replaces them (VA mode reaches
+ * memory through the owner's address space: the device must stay
+ * suspended until then). */
+static int new_owner(struct ioc *c)
+{
+	struct vsim_dev *d = c->d;
+	int fd, r;
+
+	if (!d->has_owner)
+		return -EINVAL;
+	if (is_owner(d, c->token))
+		return -EBUSY;
+	if (pa_mode(d) && d->pinned_pages > memlock_pages(c->pid)) {
+		vsim_log("new_owner: %llu pinned pages > limit of pid %d",
+			 (unsigned long long)d->pinned_pages, (int)c->pid);
+		return -ENOMEM;
+	}
+	r = owner_mem_fd(c, &fd);
+	if (r)
+		return r;
+	close_fd(&d->mem_fd);
+	d->mem_fd = fd;
+	d->owner_token = c->token;
+	d->owner_pid = c->pid;
 	return 0;
 }
 
@@ -927,6 +1007,11 @@ static int do_ioctl(struct ioc *c)
 		return suspend(c);
 	case VHOST_VDPA_RESUME:
 		return resume(c);
+	case VHOST_NEW_OWNER:
+		/* without the offer, an unknown ioctl as before */
+		if (offered(d, VHOST_BACKEND_F_NEW_OWNER))
+			return new_owner(c);
+		return dev_ioctl(c);
 	default:
 		return dev_ioctl(c);
 	}

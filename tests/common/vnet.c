@@ -436,6 +436,48 @@ fail:
 	return r;
 }
 
+int vnet_attach(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+		uint64_t size, const int kickfd[2], const int callfd[2])
+{
+	struct vdpamap_info info;
+	uint32_t qs;
+	uint16_t ntx;
+	int q, r;
+
+	if (!v || !h || !mem || !kickfd || !callfd || size < VNET_MEM_MIN)
+		return -EINVAL;
+	memset(v, 0, sizeof(*v));
+	v->h = h;
+	v->mem = mem;
+	v->iova = iova;
+	v->size = size;
+	r = vdpamap_get_info(h, &info);
+	if (r < 0)
+		return r;
+	qs = VNET_QMAX;
+	if (info.max_vring_num)
+		while (qs > info.max_vring_num)
+			qs >>= 1;
+	v->qsize = (uint16_t)qs;
+	r = layout_check(v, size, &ntx);
+	if (r < 0)
+		return r;
+	if (priv(v)->magic != VNET_MAGIC || priv(v)->ntx != ntx)
+		return -EINVAL;
+	for (q = 0; q < 2; q++) {
+		v->kick[q] = kickfd[q];
+		v->call[q] = callfd[q];
+		v->avail_idx[q] = __atomic_load_n(&avail(v, q)->idx,
+						  __ATOMIC_ACQUIRE);
+		v->used_seen[q] = __atomic_load_n(&used(v, q)->idx,
+						  __ATOMIC_ACQUIRE);
+		drain(callfd[q]);
+	}
+	memset(priv(v)->tx_busy, 0, sizeof(priv(v)->tx_busy));
+	v->started = 1;
+	return kick(v, RX);
+}
+
 /* An intact frame of another seq (of an earlier loop that timed out)? */
 static int is_stale(struct vnet *v, const uint8_t *b, uint32_t flen,
 		    uint32_t seq)

@@ -39,6 +39,15 @@ struct vnet {
 int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 	       uint64_t size);
 
+/* Take over a device that another process (an exec'd predecessor) started
+ * with vnet_start() on the same memory, without resetting it: ring indexes
+ * are read back from the rings in mem, kick/call are the inherited
+ * eventfds of rx and tx (adopted: vnet_stop() closes them).  The
+ * predecessor must have consumed every frame it sent.  0 or -errno
+ * (-EINVAL: mem does not hold a vnet layout). */
+int vnet_attach(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+		uint64_t size, const int kick[2], const int call[2]);
+
 /* Send one frame of len bytes (pattern derived from seq) and wait up to
  * timeout_ms for it to arrive on rx.  0: arrived intact; -ETIMEDOUT: it did
  * not; -EBADMSG: it arrived corrupted; other -errno. */

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * keeper: the mm keeper of an exec handoff on a stock kernel (see
+ * ../shared/UAPI.md, "Exec handoff on a stock kernel").  A process created
+ * with clone(CLONE_VM | SIGCHLD) on its own stack shares the predecessor's
+ * address space; when the predecessor execs, the keeper keeps that address
+ * space alive, and with it device ownership, the old HVAs and every pinned
+ * page.  It then performs the owner-only requests of the successor, which
+ * reach it over a SOCK_SEQPACKET socket (transport_keeper.c).
+ *
+ * keeper.c is freestanding: raw syscalls (x86-64, aarch64), no libc, no
+ * globals, no string constants, no jump tables, no stack protector; its
+ * code lives in its own page-aligned section.  It never returns into libc.
+ *
+ * Protocol (one request packet, one reply packet):
+ *  - a simproto request (first u32 VSIM_MAGIC, simulator devices): the
+ *    keeper patches in its own address-space token, sends it with the fd
+ *    that came with it on its copy of the device socket and relays the
+ *    reply packet verbatim;
+ *  - struct vm_kp_msg (first u32 VM_KP_MAGIC) + len payload bytes, an
+ *    optional fd with SCM_RIGHTS; the reply is a vm_kp_msg with ret (>= 0
+ *    or -errno), val and len payload bytes (IOCTL: the argument after the
+ *    ioctl).
+ *
+ * Re-attach: the keeper listens on the abstract unix socket
+ * "\0vdpamap-keeper-<pid>" (decimal pid of the keeper).  When the
+ * successor's socket closes (it died) the keeper waits there for grace_ms
+ * (then it exits, which closes the device); a process of
+ * the same uid that connects and sends VM_KP_ATTACH gets, with SCM_RIGHTS,
+ * the device fd, a fresh socket to the keeper and the latest state memfd.
+ *
+ * Depends on: nothing (keeper.c); transport_keeper.c and handoff.c use it.
+ */
+#ifndef VDPAMAP_KEEPER_H
+#define VDPAMAP_KEEPER_H
+
+#include <stdint.h>
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define VM_KEEPER_SUPPORTED 1
+#else
+#define VM_KEEPER_SUPPORTED 0
+#endif
+
+#define VM_KP_MAGIC	0x6b656570u	/* "keep" */
+#define VM_KP_MAX_KEEP	16
+#define VM_KP_AREA	(512u * 1024u)	/* stack + args + buffer */
+#define VM_KP_BUF	(160u * 1024u)	/* >= VSIM_MAX_PKT */
+
+enum {
+	VM_KP_IOCTL = 1,	/* arg: request; arg2: offset of an int fd
+				   field in the payload (~0: none); payload:
+				   the ioctl argument */
+	VM_KP_WRITE = 2,	/* payload: one write() */
+	VM_KP_MMAP = 3,		/* fd; arg: length, arg2: file offset; val:
+				   the address in the keeper's space */
+	VM_KP_MUNMAP = 4,	/* arg: address, arg2: length */
+	VM_KP_PING = 5,		/* val: the keeper's pid */
+	VM_KP_EXIT = 6,		/* reply, then exit (device close) */
+	VM_KP_SETSTATE = 7,	/* fd: the latest state memfd for re-attach */
+	VM_KP_ATTACH = 8,	/* on the listening socket only */
+};
+
+struct vm_kp_msg {
+	uint32_t magic;
+	uint32_t op;
+	uint64_t arg;
+	uint64_t arg2;
+	uint32_t len;		/* payload bytes that follow */
+	int32_t ret;		/* reply */
+	int64_t val;		/* reply */
+};
+
+/* Lives at the bottom of the keeper's area; filled in before the clone. */
+struct vm_keeper_args {
+	int32_t sock;		/* to the successor */
+	int32_t dev_fd;
+	int32_t listen_fd;	/* re-attach socket, -1: none */
+	int32_t state_fd;	/* for re-attach, -1: none */
+	int32_t is_sim;
+	int32_t nkeep;		/* more fds to keep open */
+	int32_t keep[VM_KP_MAX_KEEP];
+	uint64_t token;		/* the address-space token (simulator) */
+	int64_t grace_ms;	/* wait this long for a re-attach, then exit */
+	uint8_t *buf;		/* VM_KP_BUF bytes */
+};
+
+/* The trampoline: clone(flags, stack_top) whose child calls
+ * vm_keeper_main(a) and exits; returns the child's pid or -errno. */
+long vm_keeper_clone(unsigned long flags, void *stack_top,
+		     struct vm_keeper_args *a);
+__attribute__((noreturn)) void vm_keeper_main(struct vm_keeper_args *a);
+
+#endif

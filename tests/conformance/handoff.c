@@ -1,0 +1,998 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Exec handoff, end to end, with real execve(): this program re-executes
+ * itself (/proc/self/exe role ...) to play the predecessor and successors.
+ * Backends: the simulator (a daemon per case, VA and PA flavours, or the
+ * one in VDPAMAP_TEST_SIM) or the kernel device in VDPAMAP_TEST_DEV.
+ *
+ * Cases: NEW_OWNER (AUTO), NEW_OWNER twice, KEEPER then NEW_OWNER (AUTO),
+ * keeper (AUTO where that is the keeper), keeper + second exec, rebuild,
+ * cancel, corrupt descriptions, keeper killed then rebuild, successor
+ * killed then re-attach, predecessor killed in the middle of preparing.
+ * Each checks the loopback data path after the handoff, IOTLB writes in
+ * the successor (0 for the keeper; for NEW_OWNER no UPDATE, no INVALIDATE
+ * and one REMAP per entry) and the fds the successor inherited.
+ *
+ * The NEW_OWNER cases need a library built with VDPAMAP_NEW_OWNER (this
+ * file compiled with HANDOFF_NEW_OWNER links one: handoff_newowner) and a
+ * device offering both bits of the proposal (a simulator spawned with the
+ * offer in VDPAMAP_TEST_SIM_BACKEND); otherwise they skip, saying why.
+ * Output ends with "N passed, N failed, N skipped"; exit 0, 1, or 77 (all
+ * skipped; handoff_newowner, built with HANDOFF_NEW_OWNER_ONLY: the device
+ * cannot do NEW_OWNER at all).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vdpamap.h"
+#include "vnet.h"
+
+#define MEM_SIZE (4u << 20)
+#define FAIL(...)                                                            \
+	do {                                                                 \
+		fprintf(stderr, "[%d] FAIL %s:%d: ", (int)getpid(), __func__, \
+			__LINE__);                                           \
+		fprintf(stderr, __VA_ARGS__);                                \
+		fprintf(stderr, "\n");                                       \
+		exit(1);                                                     \
+	} while (0)
+#define CHECK(c, ...)                                                        \
+	do {                                                                 \
+		if (!(c)) {                                                  \
+			fprintf(stderr, "[%d] FAIL %s:%d: %s: ",             \
+				(int)getpid(), __func__, __LINE__, #c);      \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fprintf(stderr, "\n");                               \
+			exit(1);                                             \
+		}                                                            \
+	} while (0)
+
+#ifdef HANDOFF_NEW_OWNER
+#define NEW_OWNER_BUILT 1
+#else
+#define NEW_OWNER_BUILT 0
+#endif
+/* handoff_newowner: exists for NEW_OWNER; skips whole without it */
+#ifdef HANDOFF_NEW_OWNER_ONLY
+#define NEW_OWNER_ONLY 1
+#else
+#define NEW_OWNER_ONLY 0
+#endif
+/* the proposal's backend bits: NEW_OWNER 9, IOTLB_REMAP 10 */
+#define NEW_OWNER_BITS ((1ULL << 9) | (1ULL << 10))
+
+static int is_newowner_case(const char *cs)
+{
+	return !strncmp(cs, "newowner", 8) || !strcmp(cs, "keeper_newowner");
+}
+
+static const char *strategy_name(uint32_t s)
+{
+	return s == VDPAMAP_HANDOFF_NEW_OWNER ? "new-owner" :
+	       s == VDPAMAP_HANDOFF_KEEPER ? "keeper" :
+	       s == VDPAMAP_HANDOFF_REBUILD ? "rebuild" : "?";
+}
+
+static void tlog(int level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (getenv("VDPAMAP_TEST_LOG") ||
+	    (level <= VDPAMAP_LOG_ERR && !strstr(msg, ": -16")))
+		fprintf(stderr, "[%d] lib(%d): %s\n", (int)getpid(), level, msg);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static const char *dev_path(void)
+{
+	const char *p = getenv("HO_PATH");
+
+	if (!p)
+		FAIL("HO_PATH not set");
+	return p;
+}
+
+static int open_retry(struct vdpamap_open_opts *o, struct vdpamap **h)
+{
+	int r, i;
+
+	for (i = 0; i < 500; i++) {
+		r = vdpamap_open(dev_path(), o, h);
+		if (r != -EBUSY)
+			return r;
+		usleep(10000);
+	}
+	return r;
+}
+
+static void loop_n(struct vnet *v, uint32_t seq, int n)
+{
+	int i, r;
+
+	for (i = 0; i < n; i++) {
+		r = vnet_loop(v, seq + (uint32_t)i, 200, 5000);
+		CHECK(r == 0, "loop seq %u: %d", seq + i, r);
+	}
+}
+
+static int fd_cloexec(int fd)
+{
+	int f = fcntl(fd, F_GETFD);
+
+	return f < 0 ? -1 : !!(f & FD_CLOEXEC);
+}
+
+/* The fds open in this process, excluding the directory stream's own. */
+static int list_fds(int *out, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		if (n < max)
+			out[n] = fd;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int in_set(int fd, const int *set, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (set[i] == fd)
+			return 1;
+	return 0;
+}
+
+/* ---- predecessor */
+struct pred {
+	struct vdpamap *h;
+	int memfd;
+	uint8_t *mem;
+	struct vnet v;
+};
+
+static void pred_start(struct pred *p)
+{
+	struct vdpamap_region rg;
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
+		     .log_level = VDPAMAP_LOG_WARN);
+	int r;
+
+	p->memfd = memfd_create("guest", MFD_CLOEXEC);
+	CHECK(p->memfd >= 0, "memfd");
+	CHECK(ftruncate(p->memfd, MEM_SIZE) == 0, "ftruncate");
+	p->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      p->memfd, 0);
+	CHECK(p->mem != MAP_FAILED, "mmap");
+	rg = (struct vdpamap_region){ .hva = p->mem, .len = MEM_SIZE,
+				      .fd = p->memfd, .iova = 0 };
+	o.regions = &rg;
+	o.nr_regions = 1;
+	r = open_retry(&o, &p->h);
+	CHECK(r == 0, "open %s: %d", dev_path(), r);
+	r = vnet_start(&p->v, p->h, p->mem, 0, MEM_SIZE);
+	CHECK(r == 0, "vnet_start: %d", r);
+	loop_n(&p->v, 1, 3);
+}
+
+static void exec_succ(const char *role, const char *cs, int sfd,
+		      const struct vnet *v)
+{
+	char a[6][16];
+	char *argv[12];
+	int i;
+
+	snprintf(a[0], 16, "%d", sfd);
+	snprintf(a[1], 16, "%d", v->kick[0]);
+	snprintf(a[2], 16, "%d", v->kick[1]);
+	snprintf(a[3], 16, "%d", v->call[0]);
+	snprintf(a[4], 16, "%d", v->call[1]);
+	argv[0] = "handoff";
+	argv[1] = "role";
+	argv[2] = (char *)role;
+	argv[3] = (char *)cs;
+	for (i = 0; i < 5; i++)
+		argv[4 + i] = a[i];
+	argv[9] = NULL;
+	setenv(VDPAMAP_HANDOFF_ENV, a[0], 1);
+	execv("/proc/self/exe", argv);
+	FAIL("execv: %s", strerror(errno));
+}
+
+static void clear_kick_call_cloexec(struct vnet *v)
+{
+	(void)v;	/* the library clears them (vring kick/call) */
+}
+
+static int prepare(struct pred *p, uint32_t strategy, int *sfd)
+{
+	VDPAMAP_OPTS(vdpamap_handoff_opts, ho, .strategy = strategy,
+		     .reattach_grace_ms = 3000);
+
+	return vdpamap_handoff_prepare(p->h, &ho, sfd);
+}
+
+static int sealed_copy(const void *buf, size_t len, int seal)
+{
+	int fd = memfd_create("bad-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	CHECK(fd >= 0, "memfd");
+	CHECK(write(fd, buf, len) == (ssize_t)len, "write");
+	if (seal)
+		CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
+						     F_SEAL_SHRINK) == 0,
+		      "seal");
+	return fd;
+}
+
+/* CRC-32 as the library's, to forge well-checksummed bad descriptions */
+static uint32_t crc32_(const uint8_t *p, size_t n)
+{
+	uint32_t c = ~0u;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		c ^= p[i];
+		for (k = 0; k < 8; k++)
+			c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+	}
+	return ~c;
+}
+
+static void reseal(uint8_t *b, size_t len)
+{
+	uint32_t c = crc32_(b + 16, len - 16);
+
+	memcpy(b + 12, &c, 4);
+}
+
+static void expect_adopt(const void *buf, size_t len, int seal, int err,
+			 const char *what)
+{
+	struct vdpamap *h = (struct vdpamap *)0x1;
+	int fd = sealed_copy(buf, len, seal), r;
+
+	r = vdpamap_handoff_adopt(fd, NULL, &h);
+	CHECK(r == -err, "%s: adopt gave %d, want %d", what, r, -err);
+	CHECK(h == (struct vdpamap *)0x1, "%s: out-param touched", what);
+	CHECK(fcntl(fd, F_GETFD) >= 0, "%s: state fd closed", what);
+	close(fd);
+}
+
+static int new_owner_possible(struct vdpamap *h, char *why, size_t len);
+
+static void case_corrupt(struct pred *p)
+{
+	struct stat st;
+	uint8_t *b, *c;
+	size_t len, i;
+	int sfd, r, devfd = vdpamap_fd(p->h);
+
+	r = prepare(p, VDPAMAP_HANDOFF_KEEPER, &sfd);
+	CHECK(r == 0, "prepare: %d", r);
+	CHECK(fstat(sfd, &st) == 0, "fstat");
+	len = (size_t)st.st_size;
+	b = malloc(len);
+	c = malloc(len);
+	CHECK(pread(sfd, b, len, 0) == (ssize_t)len, "pread");
+
+	expect_adopt(b, len, 0, EPERM, "unsealed");
+	for (i = 0; i < len; i += 37)
+		expect_adopt(b, i, 1, EMSGSIZE, "truncated");
+	/* a flipped bit anywhere: the checksum catches it */
+	for (i = 24; i < len; i += 13) {
+		memcpy(c, b, len);
+		c[i] ^= 0x10;
+		expect_adopt(c, len, 1, EBADMSG, "bit flip");
+	}
+	memcpy(c, b, len);
+	c[0] ^= 1;
+	expect_adopt(c, len, 1, EBADMSG, "magic");
+	memcpy(c, b, len);
+	c[8] = 99;		/* version */
+	reseal(c, len);
+	expect_adopt(c, len, 1, EPROTONOSUPPORT, "version");
+	memcpy(c, b, len);
+	c[40] ^= 1;		/* dev_ino */
+	reseal(c, len);
+	expect_adopt(c, len, 1, ENODEV, "wrong device");
+	r = vdpamap_handoff_adopt(-1, NULL, &(struct vdpamap *){ NULL });
+	CHECK(r == 0 || r == -EBADF || r < 0, "env adopt");
+	{
+		struct vdpamap *h2 = NULL;
+
+		r = vdpamap_handoff_adopt(1000, NULL, &h2);
+		CHECK(r == -EBADF, "closed fd: %d", r);
+	}
+	free(b);
+	free(c);
+	/* nothing changed: cancel, and the device carries on */
+	r = vdpamap_handoff_cancel(p->h);
+	CHECK(r == 0, "cancel: %d", r);
+	CHECK(fd_cloexec(devfd) == 1, "dev fd CLOEXEC not restored");
+	loop_n(&p->v, 20, 3);
+}
+
+static void case_cancel(struct pred *p)
+{
+	struct vdpamap_handoff_info hi;
+	int sfd, r, devfd = vdpamap_fd(p->h);
+	pid_t kp;
+
+	r = prepare(p, VDPAMAP_HANDOFF_KEEPER, &sfd);
+	CHECK(r == 0, "prepare: %d", r);
+	CHECK(fd_cloexec(devfd) == 0, "dev fd still CLOEXEC");
+	CHECK(fd_cloexec(sfd) == 0, "state fd CLOEXEC");
+	CHECK(fd_cloexec(p->memfd) == 0, "memfd CLOEXEC");
+	CHECK(fd_cloexec(p->v.kick[0]) == 0, "kick CLOEXEC");
+	r = vdpamap_handoff_prepare(p->h, NULL, &sfd);
+	CHECK(r == -EALREADY, "second prepare: %d", r);
+	r = vdpamap_handoff_get_info(p->h, &hi);
+	CHECK(r == 0 && hi.strategy == VDPAMAP_HANDOFF_KEEPER &&
+		      hi.keeper_alive && hi.keeper_pid > 0,
+	      "info %d", r);
+	kp = hi.keeper_pid;
+	r = vdpamap_handoff_cancel(p->h);
+	CHECK(r == 0, "cancel: %d", r);
+	CHECK(fd_cloexec(devfd) == 1 && fd_cloexec(p->memfd) == 1 &&
+		      fd_cloexec(p->v.kick[0]) == 1,
+	      "CLOEXEC not restored");
+	CHECK(fcntl(sfd, F_GETFD) < 0, "state fd left open");
+	CHECK(kill(kp, 0) < 0, "keeper %d still alive after cancel", kp);
+	r = vdpamap_handoff_cancel(p->h);
+	CHECK(r == -EALREADY, "second cancel: %d", r);
+	loop_n(&p->v, 30, 3);
+	r = prepare(p, VDPAMAP_HANDOFF_REBUILD, &sfd);
+	CHECK(r == 0, "prepare rebuild: %d", r);
+	CHECK(fd_cloexec(devfd) == 1, "rebuild passes the dev fd");
+	r = vdpamap_handoff_cancel(p->h);
+	CHECK(r == 0, "cancel: %d", r);
+	loop_n(&p->v, 40, 3);
+	/* NEW_OWNER: the dev fd passes, no keeper; or it is refused */
+	{
+		char why[256];
+		int no = new_owner_possible(p->h, why, sizeof(why));
+
+		r = prepare(p, VDPAMAP_HANDOFF_NEW_OWNER, &sfd);
+		CHECK(r == (no ? 0 : -EOPNOTSUPP), "prepare NEW_OWNER: %d",
+		      r);
+		if (no) {
+			r = vdpamap_handoff_get_info(p->h, &hi);
+			CHECK(r == 0 && !hi.keeper_alive && !hi.keeper_pid &&
+				      hi.strategy == VDPAMAP_HANDOFF_NEW_OWNER,
+			      "info %d", r);
+			CHECK(fd_cloexec(devfd) == 0 && fd_cloexec(sfd) == 0,
+			      "NEW_OWNER keeps the dev fd CLOEXEC");
+			r = vdpamap_handoff_cancel(p->h);
+			CHECK(r == 0, "cancel: %d", r);
+			CHECK(fd_cloexec(devfd) == 1, "CLOEXEC not restored");
+		} else {
+			CHECK(fd_cloexec(devfd) == 1, "refused, fds changed");
+		}
+		loop_n(&p->v, 45, 2);
+	}
+	/* anonymous regions cannot be handed off */
+	{
+		void *anon = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct vdpamap_region rg = { .hva = anon, .len = 65536,
+					     .fd = -1 };
+		uint32_t id;
+
+		CHECK(vdpamap_region_add(p->h, &rg, &id) == 0, "region add");
+		r = prepare(p, VDPAMAP_HANDOFF_AUTO, &sfd);
+		CHECK(r == -EINVAL, "anonymous region: %d", r);
+		CHECK(fd_cloexec(devfd) == 1, "failed prepare changed fds");
+		CHECK(vdpamap_region_del(p->h, id) == 0, "region del");
+	}
+	loop_n(&p->v, 50, 2);
+}
+
+/* Whether this build and this device can do NEW_OWNER; why not in why. */
+static int new_owner_possible(struct vdpamap *h, char *why, size_t len)
+{
+	struct vdpamap_info in;
+
+	if (!NEW_OWNER_BUILT) {
+		snprintf(why, len, "library built without -Dnew_owner (the "
+			 "handoff-sim-newowner test runs them)");
+		return 0;
+	}
+	CHECK(vdpamap_get_info(h, &in) == 0, "info");
+	if ((in.backend_offered & NEW_OWNER_BITS) != NEW_OWNER_BITS) {
+		snprintf(why, len, "the device offers backend features 0x%llx, "
+			 "not NEW_OWNER (bit 9) + IOTLB_REMAP (bit 10): no "
+			 "released kernel has the \"vdpa live update\" "
+			 "proposal", (unsigned long long)in.backend_offered);
+		return 0;
+	}
+	return 1;
+}
+
+static void role_pred(const char *cs)
+{
+	struct pred p;
+	uint32_t strat = VDPAMAP_HANDOFF_KEEPER;
+	char why[256];
+	int sfd, r, no;
+
+	alarm(120);
+	pred_start(&p);
+	clear_kick_call_cloexec(&p.v);
+	no = new_owner_possible(p.h, why, sizeof(why));
+	if (is_newowner_case(cs) && !no) {
+		printf("skip %s: %s\n", cs, why);
+		vnet_stop(&p.v);
+		vdpamap_close(p.h);
+		exit(77);
+	}
+	if (is_newowner_case(cs)) {
+		/* more entries for the REMAPs: three in ASID 0 (a batch
+		 * where BATCH is negotiated), one in ASID 1 */
+		r = vdpamap_map(p.h, 0, 256 << 20, p.mem, 64 << 10,
+				VDPAMAP_PERM_RO);
+		CHECK(r == 0, "map: %d", r);
+		r = vdpamap_map(p.h, 0, (256 << 20) + (64 << 10),
+				p.mem + (64 << 10), 64 << 10, VDPAMAP_PERM_RW);
+		CHECK(r == 0, "map: %d", r);
+		if (vdpamap_has_feature(p.h, VDPAMAP_F_IOTLB_ASID)) {
+			r = vdpamap_map(p.h, 1, 0, p.mem, 1 << 20,
+					VDPAMAP_PERM_RW);
+			CHECK(r == 0, "map asid 1: %d", r);
+		}
+	}
+	if (!strcmp(cs, "corrupt")) {
+		case_corrupt(&p);
+		vdpamap_close(p.h);
+		exit(0);
+	}
+	if (!strcmp(cs, "cancel")) {
+		case_cancel(&p);
+		vdpamap_close(p.h);
+		exit(0);
+	}
+	/* AUTO: NEW_OWNER where this build and the device can, else the
+	 * keeper */
+	if (!strcmp(cs, "keeper") && !no)
+		strat = VDPAMAP_HANDOFF_AUTO;
+	if (!strcmp(cs, "newowner") || !strcmp(cs, "newowner2"))
+		strat = VDPAMAP_HANDOFF_AUTO;
+	if (!strcmp(cs, "rebuild"))
+		strat = VDPAMAP_HANDOFF_REBUILD;
+	r = prepare(&p, strat, &sfd);
+	CHECK(r == 0, "prepare: %d", r);
+	{
+		struct vdpamap_handoff_info hi;
+		uint32_t want = !strncmp(cs, "newowner", 8) ?
+					VDPAMAP_HANDOFF_NEW_OWNER :
+				!strcmp(cs, "rebuild") ?
+					VDPAMAP_HANDOFF_REBUILD :
+					VDPAMAP_HANDOFF_KEEPER;
+
+		r = vdpamap_handoff_get_info(p.h, &hi);
+		CHECK(r == 0 && hi.strategy == want, "prepared %s, want %s",
+		      strategy_name(hi.strategy), strategy_name(want));
+	}
+	/* a NEW_OWNER handoff passes nothing but the device fd: no keeper */
+	if (!strncmp(cs, "newowner", 8)) {
+		struct vdpamap_handoff_info hi;
+
+		vdpamap_handoff_get_info(p.h, &hi);
+		CHECK(!hi.keeper_alive && !hi.keeper_pid, "a keeper %d",
+		      hi.keeper_pid);
+	}
+	if (!strcmp(cs, "pred_kill")) {
+		struct vdpamap_handoff_info hi;
+		FILE *f = fopen(getenv("HO_PIDFILE"), "w");
+
+		vdpamap_handoff_get_info(p.h, &hi);
+		fprintf(f, "%d\n", hi.keeper_pid);
+		fclose(f);
+		raise(SIGKILL);
+	}
+	exec_succ("succ", cs, sfd, &p.v);
+}
+
+/* ---- successors */
+static uint32_t expected_strategy(const char *role, const char *cs)
+{
+	if (!strcmp(cs, "rebuild"))
+		return VDPAMAP_HANDOFF_REBUILD;
+	if (!strncmp(cs, "newowner", 8))
+		return VDPAMAP_HANDOFF_NEW_OWNER;
+	if (!strcmp(cs, "keeper_newowner") && !strcmp(role, "succ2"))
+		return VDPAMAP_HANDOFF_NEW_OWNER;
+	return VDPAMAP_HANDOFF_KEEPER;
+}
+
+/* NEW_OWNER just adopted: no UPDATE or INVALIDATE, exactly one REMAP per
+ * mirror entry (refused: one INVALIDATE + UPDATE instead, refused REMAPs
+ * being the first `refused`), and (simulator) every entry of the device's
+ * own table points at this image's mapping of the memory. */
+static void check_new_owner(struct vdpamap *h, uint64_t refused)
+{
+	struct vdpamap_sim_entry se[64];
+	struct vdpamap_stats st;
+	struct vdpamap_info in;
+	uint64_t ents = 0;
+	uint32_t a;
+	int n, k;
+
+	CHECK(vdpamap_get_stats(h, &st) == 0, "stats");
+	CHECK(vdpamap_get_info(h, &in) == 0, "info");
+	for (a = 0; a < in.nr_as; a++)
+		ents += vdpamap_entry_count(h, a);
+	CHECK(ents > 0, "no entries");
+	CHECK(st.iotlb_updates == refused && st.iotlb_invalidates == refused,
+	      "NEW_OWNER: %llu UPDATE, %llu INVALIDATE",
+	      (unsigned long long)st.iotlb_updates,
+	      (unsigned long long)st.iotlb_invalidates);
+	CHECK(st.iotlb_remaps == ents - refused, "NEW_OWNER: %llu REMAPs for "
+	      "%llu entries", (unsigned long long)st.iotlb_remaps,
+	      (unsigned long long)ents);
+	/* ASID 0 has several entries: one batch where BATCH is negotiated.
+	 * A refused REMAP is a write too, then INVALIDATE + UPDATE */
+	CHECK(vdpamap_entry_count(h, 0) > 1, "ASID 0: one entry");
+	if (vdpamap_has_feature(h, VDPAMAP_F_IOTLB_BATCH))
+		CHECK(st.iotlb_batches >= 1 &&
+			      st.iotlb_writes == st.iotlb_remaps +
+					3 * refused + 2 * st.iotlb_batches,
+		      "REMAPs not batched: %llu writes, %llu batches",
+		      (unsigned long long)st.iotlb_writes,
+		      (unsigned long long)st.iotlb_batches);
+	else
+		CHECK(st.iotlb_writes == st.iotlb_remaps + 3 * refused,
+		      "%llu writes", (unsigned long long)st.iotlb_writes);
+	printf("  new-owner: %llu REMAP%s for %llu entr%s, %llu IOTLB "
+	       "writes in all, %llu UPDATE, %llu INVALIDATE\n",
+	       (unsigned long long)st.iotlb_remaps,
+	       st.iotlb_remaps == 1 ? "" : "s", (unsigned long long)ents,
+	       ents == 1 ? "y" : "ies", (unsigned long long)st.iotlb_writes,
+	       (unsigned long long)st.iotlb_updates,
+	       (unsigned long long)st.iotlb_invalidates);
+	if (getenv("VDPAMAP_TEST_DEV"))
+		return;
+	for (a = 0; a < in.nr_as; a++) {
+		n = vdpamap_sim_table(dev_path(), a, se, 64);
+		CHECK(n >= 0 && n <= 64, "sim table: %d", n);
+		for (k = 0; k < n; k++) {
+			void *hva = NULL;
+			uint64_t len = 0;
+			int r = vdpamap_translate(h, a, se[k].iova, &hva, &len);
+
+			CHECK(r == 0 && (uintptr_t)hva == se[k].uaddr,
+			      "asid %u iova 0x%llx: device uaddr 0x%llx, "
+			      "mirror %p (%d)", a,
+			      (unsigned long long)se[k].iova,
+			      (unsigned long long)se[k].uaddr, hva, r);
+		}
+	}
+}
+
+static void role_succ(const char *role, const char *cs, char **a)
+{
+	int sfd = atoi(a[0]);
+	int kick[2] = { atoi(a[1]), atoi(a[2]) };
+	int call[2] = { atoi(a[3]), atoi(a[4]) };
+	int fds[64], nfd, expect[16], ne = 0, i, r, extra, refused;
+	uint32_t want = expected_strategy(role, cs);
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
+		     .log_level = VDPAMAP_LOG_WARN);
+	struct vdpamap_handoff_info hi;
+	struct vdpamap_region rg;
+	struct vdpamap_stats st;
+	struct vdpamap *h = NULL;
+	uint32_t ids[4];
+	struct vnet v;
+	uint64_t t;
+
+	/* what an exec'd successor may hold: stdio, the state, the guest
+	 * memfd, the four eventfds, and with the keeper the device fd and
+	 * the keeper socket; with NEW_OWNER the device fd (and the socket
+	 * of a keeper the predecessor had, for the successor to dismiss) */
+	extra = want == VDPAMAP_HANDOFF_KEEPER ? 2 :
+		want == VDPAMAP_HANDOFF_REBUILD ? 0 :
+		!strcmp(cs, "keeper_newowner") ? 2 : 1;
+	nfd = list_fds(fds, 64);
+	expect[ne++] = 0;
+	expect[ne++] = 1;
+	expect[ne++] = 2;
+	expect[ne++] = sfd;
+	for (i = 0; i < 2; i++) {
+		expect[ne++] = kick[i];
+		expect[ne++] = call[i];
+	}
+	if (nfd != ne + 1 + extra)
+		for (i = 0; i < nfd && i < 64; i++) {
+			char l[64], tgt[128] = "";
+
+			snprintf(l, sizeof(l), "/proc/self/fd/%d", fds[i]);
+			if (readlink(l, tgt, sizeof(tgt) - 1) < 0)
+				tgt[0] = 0;
+			fprintf(stderr, "  fd %d -> %s\n", fds[i], tgt);
+		}
+	CHECK(nfd == ne + 1 + extra, "%d fds inherited, want %d", nfd,
+	      ne + 1 + extra);
+	for (i = 0; i < ne; i++)
+		CHECK(in_set(expect[i], fds, nfd), "fd %d not inherited",
+		      expect[i]);
+
+	/* newowner2, second successor (simulator): the device refuses the
+	 * first REMAP (the IOTLB write after BATCH_BEGIN): re-created */
+	refused = !getenv("VDPAMAP_TEST_DEV") && !strcmp(cs, "newowner2") &&
+		  !strcmp(role, "succ2");
+	if (refused) {
+		r = vdpamap_sim_fail_nth(dev_path(), VDPAMAP_SIM_FAIL_MSG, 2);
+		CHECK(r == 0, "fail_nth: %d", r);
+	}
+	/* newowner on a PA simulator: NEW_OWNER over RLIMIT_MEMLOCK is
+	 * -ENOMEM and changes nothing; with the limit back it works */
+	if (!strcmp(cs, "newowner") && !getenv("VDPAMAP_TEST_DEV") &&
+	    getenv("HO_FLAVOUR") && !strcmp(getenv("HO_FLAVOUR"), "pa")) {
+		struct rlimit old, low;
+
+		CHECK(getrlimit(RLIMIT_MEMLOCK, &old) == 0, "getrlimit");
+		low = (struct rlimit){ .rlim_cur = 1 << 20,
+				       .rlim_max = old.rlim_max };
+		CHECK(setrlimit(RLIMIT_MEMLOCK, &low) == 0, "setrlimit");
+		r = vdpamap_handoff_adopt(-1, &o, &h);
+		CHECK(r == -ENOMEM, "adopt over RLIMIT_MEMLOCK: %d", r);
+		CHECK(fcntl(sfd, F_GETFD) >= 0 && fd_cloexec(kick[0]) == 0,
+		      "a failed adopt changed the fds");
+		CHECK(setrlimit(RLIMIT_MEMLOCK, &old) == 0, "setrlimit");
+	}
+	r = vdpamap_handoff_adopt(!strcmp(cs, "keeper") ||
+					  !strcmp(cs, "newowner") ? -1 : sfd,
+				  &o, &h);
+	CHECK(r == 0, "adopt: %d", r);
+	CHECK(fcntl(sfd, F_GETFD) < 0, "state fd not closed by adopt");
+	CHECK(vdpamap_poison_reason(h) == NULL, "poisoned: %s",
+	      vdpamap_poison_reason(h));
+	r = vdpamap_handoff_get_info(h, &hi);
+	CHECK(r == 0, "info: %d", r);
+	CHECK(hi.strategy == want, "strategy %s, want %s",
+	      strategy_name(hi.strategy), strategy_name(want));
+	if (want == VDPAMAP_HANDOFF_NEW_OWNER) {
+		check_new_owner(h, (uint64_t)refused);
+		CHECK(!hi.keeper_alive && !hi.keeper_pid, "keeper %d",
+		      hi.keeper_pid);
+		if (getenv("HO_OLD_KEEPER")) {
+			/* the predecessor's keeper was told to go, reaped */
+			pid_t kp = (pid_t)atoi(getenv("HO_OLD_KEEPER"));
+
+			CHECK(kp > 0 && kill(kp, 0) < 0 && errno == ESRCH,
+			      "old keeper %d still there", (int)kp);
+		}
+	}
+	CHECK(vdpamap_region_ids(h, ids, 4) == 1, "regions");
+	r = vdpamap_region_get(h, ids[0], &rg);
+	CHECK(r == 0 && rg.len == MEM_SIZE, "region_get %d", r);
+	CHECK(vdpamap_region_get(h, 999, &rg) == -ENOENT, "region 999");
+	r = vnet_attach(&v, h, rg.hva, 0, MEM_SIZE, kick, call);
+	CHECK(r == 0, "vnet_attach: %d", r);
+	loop_n(&v, 100, 1);
+	t = now_ns();
+	printf("[%s%s] %s: downtime %.2f ms (adopt %.2f ms)\n", cs,
+	       strcmp(role, "succ") ? " second" : "", strategy_name(want),
+	       (t - hi.suspend_ns) / 1e6, hi.adopt_ns / 1e6);
+	loop_n(&v, 101, 3);
+	r = vdpamap_get_stats(h, &st);
+	CHECK(r == 0, "stats");
+	if (want == VDPAMAP_HANDOFF_KEEPER)
+		CHECK(st.iotlb_writes == 0, "keeper: %llu IOTLB writes",
+		      (unsigned long long)st.iotlb_writes);
+	else if (want == VDPAMAP_HANDOFF_REBUILD)
+		CHECK(st.iotlb_writes > 0 && st.iotlb_remaps == 0,
+		      "rebuild: %llu writes, %llu REMAPs",
+		      (unsigned long long)st.iotlb_writes,
+		      (unsigned long long)st.iotlb_remaps);
+	CHECK(fd_cloexec(kick[0]) == 1 && fd_cloexec(rg.fd) == 1,
+	      "inherited fds not CLOEXEC again");
+
+	if ((!strcmp(cs, "keeper2") || !strcmp(cs, "newowner2") ||
+	     !strcmp(cs, "keeper_newowner")) && !strcmp(role, "succ")) {
+		/* keeper2: the same keeper again; newowner2: NEW_OWNER
+		 * again; keeper_newowner: AUTO picks NEW_OWNER and the next
+		 * image dismisses the keeper */
+		VDPAMAP_OPTS(vdpamap_handoff_opts, ho,
+			     .strategy = !strcmp(cs, "keeper2") ?
+						 VDPAMAP_HANDOFF_KEEPER :
+						 VDPAMAP_HANDOFF_AUTO);
+		struct vdpamap_handoff_info h2;
+
+		r = vdpamap_handoff_prepare(h, &ho, &sfd);
+		CHECK(r == 0, "second prepare: %d", r);
+		vdpamap_handoff_get_info(h, &h2);
+		CHECK(h2.strategy == expected_strategy("succ2", cs),
+		      "second prepare chose %s", strategy_name(h2.strategy));
+		if (!strcmp(cs, "keeper2"))
+			CHECK(h2.keeper_pid == hi.keeper_pid, "a new keeper");
+		if (!strcmp(cs, "keeper_newowner")) {
+			char kp[16];
+
+			snprintf(kp, sizeof(kp), "%d", hi.keeper_pid);
+			setenv("HO_OLD_KEEPER", kp, 1);
+		}
+		{
+			struct vnet vv = v;
+
+			exec_succ("succ2", cs, sfd, &vv);
+		}
+	}
+	if (!strcmp(cs, "keeper") || !strcmp(cs, "keeper2") ||
+	    is_newowner_case(cs)) {
+		/* a new region goes to the keeper by memfd (NEW_OWNER: we
+		 * own the device now); maps work */
+		int mfd = memfd_create("more", MFD_CLOEXEC);
+		void *m;
+		uint32_t id;
+
+		CHECK(mfd >= 0 && ftruncate(mfd, 1 << 20) == 0, "memfd");
+		m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+			 0);
+		CHECK(m != MAP_FAILED, "mmap");
+		rg = (struct vdpamap_region){ .hva = m, .len = 1 << 20,
+					      .fd = mfd };
+		r = vdpamap_region_add(h, &rg, &id);
+		CHECK(r == 0, "region add via keeper: %d", r);
+		r = vdpamap_map(h, 0, 64 << 20, m, 1 << 20, VDPAMAP_PERM_RW);
+		CHECK(r == 0, "map via keeper: %d", r);
+		r = vdpamap_unmap(h, 0, 64 << 20, 1 << 20);
+		CHECK(r == 0, "unmap via keeper: %d", r);
+		CHECK(vdpamap_region_del(h, id) == 0, "region del");
+		loop_n(&v, 110, 2);
+	}
+	if (!strcmp(cs, "keeper_kill")) {
+		uint32_t base;
+		int pfd = (int)syscall(SYS_pidfd_open, hi.keeper_pid, 0);
+
+		CHECK(kill(hi.keeper_pid, SIGKILL) == 0, "kill keeper");
+		if (pfd >= 0) {
+			struct timespec ts = { 0, 20000000 };
+
+			for (i = 0; i < 200 && kill(hi.keeper_pid, 0) == 0; i++)
+				nanosleep(&ts, NULL);
+		}
+		r = vdpamap_vring_get_base(h, 0, &base);
+		CHECK(r == -EOWNERDEAD || r == -ENOTRECOVERABLE,
+		      "after keeper death: %d", r);
+		CHECK(vdpamap_poison_reason(h) != NULL, "no poison reason");
+		r = vdpamap_handoff_get_info(h, &hi);
+		CHECK(r == 0 && !hi.keeper_alive, "keeper_alive");
+		r = vdpamap_map(h, 0, 64 << 20, rg.hva, 4096, VDPAMAP_PERM_RW);
+		CHECK(r == -ENOTRECOVERABLE, "map on poisoned: %d", r);
+		r = vdpamap_handoff_rebuild(h);
+		CHECK(r == 0, "rebuild: %d", r);
+		CHECK(vdpamap_poison_reason(h) == NULL, "still poisoned");
+		CHECK(vdpamap_handoff_rebuild(h) == -EALREADY, "rebuild twice");
+		loop_n(&v, 120, 3);
+		if (pfd >= 0)
+			close(pfd);
+	}
+	if (!strcmp(cs, "succ_kill")) {
+		FILE *f = fopen(getenv("HO_PIDFILE"), "w");
+
+		fprintf(f, "%d\n", hi.keeper_pid);
+		fclose(f);
+		raise(SIGKILL);
+	}
+	vnet_stop(&v);
+	vdpamap_close(h);
+	exit(0);
+}
+
+/* A new process takes over from a dead successor. */
+static void role_reattach(void)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
+		     .log_level = VDPAMAP_LOG_WARN);
+	struct vdpamap_handoff_info hi;
+	struct vdpamap_region rg;
+	struct vdpamap_stats st;
+	struct vdpamap *h = NULL;
+	uint32_t ids[4];
+	uint8_t s = 0;
+	FILE *f;
+	int kp = 0, r;
+
+	alarm(60);
+	f = fopen(getenv("HO_PIDFILE"), "r");
+	CHECK(f && fscanf(f, "%d", &kp) == 1, "pid file");
+	fclose(f);
+	r = vdpamap_handoff_reattach(kp, &o, &h);
+	CHECK(r == 0, "reattach %d: %d", kp, r);
+	r = vdpamap_handoff_get_info(h, &hi);
+	CHECK(r == 0 && hi.keeper_alive && hi.keeper_pid == kp, "info");
+	CHECK(vdpamap_get_status(h, &s) == 0 && (s & 4), "status 0x%x", s);
+	CHECK(vdpamap_entry_count(h, 0) >= 1, "mirror empty");
+	CHECK(vdpamap_region_ids(h, ids, 4) == 1, "regions");
+	CHECK(vdpamap_region_get(h, ids[0], &rg) == 0, "region");
+	r = vdpamap_map(h, 0, 64 << 20, rg.hva, 1 << 20, VDPAMAP_PERM_RW);
+	CHECK(r == 0, "map after reattach: %d", r);
+	CHECK(vdpamap_get_stats(h, &st) == 0 && st.iotlb_writes > 0, "stats");
+	vdpamap_close(h);
+	exit(0);
+}
+
+/* After the predecessor died mid-prepare: its keeper lets the device go
+ * after its re-attach grace; a fresh open then works. */
+static void role_fresh(void)
+{
+	struct pred p;
+
+	alarm(60);
+	pred_start(&p);
+	vnet_stop(&p.v);
+	vdpamap_close(p.h);
+	exit(0);
+}
+
+/* ---- driver */
+static int run(const char *role, const char *cs)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		execl("/proc/self/exe", "handoff", "role", role, cs,
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+static int run_case(const char *cs)
+{
+	int r;
+
+	r = run("pred", cs);
+	if (!strcmp(cs, "succ_kill")) {
+		if (r != 128 + SIGKILL)
+			return r ? r : 1;
+		r = run("reattach", cs);
+	} else if (!strcmp(cs, "pred_kill")) {
+		if (r != 128 + SIGKILL)
+			return r ? r : 1;
+		r = run("fresh", cs);
+	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const cases[] = {
+		"newowner", "newowner2", "keeper_newowner",
+		"keeper", "keeper2", "rebuild", "cancel", "corrupt",
+		"keeper_kill", "succ_kill", "pred_kill",
+	};
+	const char *flv[2] = { "va", "pa" };
+	int nflv = 2, passed = 0, failed = 0, skipped = 0, f;
+	const char *dev = getenv("VDPAMAP_TEST_DEV");
+	const char *offer = getenv("VDPAMAP_TEST_SIM_BACKEND");
+	char pidfile[64];
+	size_t i;
+
+	if (argc >= 4 && !strcmp(argv[1], "role")) {
+		if (!strcmp(argv[2], "pred"))
+			role_pred(argv[3]);
+		if (!strcmp(argv[2], "succ") || !strcmp(argv[2], "succ2")) {
+			CHECK(argc >= 9, "succ args");
+			role_succ(argv[2], argv[3], argv + 4);
+		}
+		if (!strcmp(argv[2], "reattach"))
+			role_reattach();
+		if (!strcmp(argv[2], "fresh"))
+			role_fresh();
+		FAIL("unknown role %s", argv[2]);
+	}
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (getenv("VDPAMAP_MEMCHECK")) {
+		/* meson test --setup valgrind (tests/valgrind/memcheck.sh) */
+		printf("skip: every case re-executes this program "
+		       "(/proc/self/exe is valgrind's launcher under memcheck) "
+		       "and the keeper is a clone(CLONE_VM) without a thread "
+		       "(valgrind refuses it)\n");
+		return 77;
+	}
+	/* whatever the caller left open would be counted as leaked */
+	syscall(SYS_close_range, 3, ~0U, 0);
+	snprintf(pidfile, sizeof(pidfile), "/tmp/vdpamap-ho-%d.pid",
+		 (int)getpid());
+	setenv("HO_PIDFILE", pidfile, 1);
+	if (dev) {
+		nflv = 1;
+		flv[0] = getenv("VDPAMAP_VM_CONFIG") ?
+				 getenv("VDPAMAP_VM_CONFIG") : "kernel";
+		setenv("HO_PATH", dev, 1);
+	} else if (getenv("VDPAMAP_TEST_SIM")) {
+		nflv = 1;
+		flv[0] = getenv("VDPAMAP_TEST_SIM");
+	}
+	for (f = 0; f < nflv; f++) {
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			char path[108];
+			pid_t sp = 0;
+			int r;
+
+			if (!dev) {
+				VDPAMAP_OPTS(vdpamap_sim_opts, so);
+
+				if (offer)
+					so.backend_features =
+						strtoull(offer, NULL, 0);
+				if (!strcmp(flv[f], "pa"))
+					so.flags = VDPAMAP_SIM_PA;
+				else if (!strcmp(flv[f], "permap"))
+					so.flags = VDPAMAP_SIM_PA |
+						   VDPAMAP_SIM_PER_MAP;
+				r = vdpamap_sim_spawn(&so, path, sizeof(path),
+						      &sp);
+				if (r < 0) {
+					printf("sim spawn: %d\n", r);
+					return 1;
+				}
+				setenv("HO_PATH", path, 1);
+			}
+			setenv("HO_FLAVOUR", flv[f], 1);
+			r = run_case(cases[i]);
+			printf("%s %s/%s\n", r == 0 ? "ok  " : r == 77 ? "skip" :
+			       "FAIL", flv[f], cases[i]);
+			if (r == 0)
+				passed++;
+			else if (r == 77)
+				skipped++;
+			else
+				failed++;
+			if (!dev)
+				vdpamap_sim_stop(path);
+			/* the NEW_OWNER build exists for the NEW_OWNER cases:
+			 * a device without the proposal skips it whole */
+			if (NEW_OWNER_ONLY && r == 77 && !i) {
+				unlink(pidfile);
+				printf("skipped: NEW_OWNER cannot run on this "
+				       "device (see above)\n");
+				return 77;
+			}
+		}
+	}
+	unlink(pidfile);
+	printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+	return failed ? 1 : passed ? 0 : 77;
+}
