@@ -219,6 +219,7 @@ void vm_handle_free(struct vdpamap *h)
 {
 	struct vm_region *rg;
 
+	vm_svq_free(h);
 	if (h->ho && vm_handoff_free)	/* weak: see internal.h */
 		vm_handoff_free(h);
 	vm_mirror_free(h);

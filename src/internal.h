@@ -130,6 +130,12 @@ struct vdpamap {
 	bool in_txn;
 	pthread_t txn_owner;
 
+	/* SVQ flips (flip.c) and dirty logs (dirty.c) */
+	struct vm_flip *flips;		/* active flips */
+	uint32_t next_flip_id;
+	struct vm_dlog **dirty;		/* nr_as RCU-published logs; NULL
+					   until the first start */
+
 	/* exec handoff (handoff.c): prepared/adopted state, or NULL */
 	struct vm_handoff *ho;
 	uint64_t driver_features;	/* last SET_FEATURES accepted */
@@ -201,6 +207,10 @@ int vm_memlock_check(struct vdpamap *h, uint64_t need);
 int vm_restore_lost(struct vdpamap *h);
 bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		     uint64_t size);
+
+/* ---- flip.c, dirty.c: free every flip record and dirty log (close) */
+void vm_svq_free(struct vdpamap *h);
+void vm_dirty_free(struct vdpamap *h);
 
 /* ---- prefault.c */
 int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,

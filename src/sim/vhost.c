@@ -886,6 +886,9 @@ static int vring_ioctl(struct ioc *c)
 		if ((a.avail_user_addr & 1) || (a.used_user_addr & 3) ||
 		    (a.log_guest_addr & 3))
 			return -EINVAL;
+		/* 6.12: a running device takes new rings only suspended */
+		if ((d->status & VSIM_S_DRIVER_OK) && !d->suspended)
+			return -EINVAL;
 		vq->desc = a.desc_user_addr;
 		vq->avail = a.avail_user_addr;
 		vq->used = a.used_user_addr;
@@ -894,6 +897,8 @@ static int vring_ioctl(struct ioc *c)
 		if (get_in(c, &s, sizeof(s)))
 			return -EFAULT;
 		if (s.num > 0xffff)
+			return -EINVAL;
+		if ((d->status & VSIM_S_DRIVER_OK) && !d->suspended)
 			return -EINVAL;
 		vq->last_avail = (uint16_t)s.num;
 		return 0;
