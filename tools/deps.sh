@@ -5,6 +5,14 @@ set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libnl-3-dev libnl-genl-3-dev
       liburcu-dev libcmocka-dev)
+# extras by purpose: tools/test runs memcheck, sanitizer builds and
+# libFuzzer targets (clang + its runtimes); tools/bench plots
+for extra in "$@"; do
+	case $extra in
+	test) pkgs+=(valgrind clang libclang-rt-dev) ;;
+	bench) pkgs+=(gnuplot-nox) ;;
+	esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

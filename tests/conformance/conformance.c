@@ -750,6 +750,123 @@ static void test_fork_child(void **state)
 	map_ok(f, 0, GPA, 0, MIB);
 }
 
+/* ---- docs/bad-input.md: device calls refused before the device sees
+ * anything: no ioctl, no IOTLB write, mirror, status and config as
+ * they were */
+static void test_bad_device_args(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .want_features = VDPAMAP_F_KNOWN & ~(VDPAMAP_F_SUSPEND |
+							  VDPAMAP_F_RESUME));
+	struct vdpamap_vring v = { .num = 64, .kick_fd = -1, .call_fd = -1 };
+	struct vdpamap_stats s0, s1;
+	struct vdpamap_info in;
+	uint8_t st0, st1, cfg0[6], cfg1[6], b[32] = { 0 };
+	uint32_t u;
+	struct snap sn;
+
+	open_default(f);
+	map_ok(f, 0, GPA, 0, MIB);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_int_equal(vdpamap_get_status(f->h, &st0), 0);
+	assert_int_equal(vdpamap_get_config(f->h, 0, cfg0, 6), 0);
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
+	/* out-parameters */
+	assert_int_equal(vdpamap_vq_group(f->h, 0, NULL), -EINVAL);
+	assert_int_equal(vdpamap_vq_desc_group(f->h, 0, NULL), -EINVAL);
+	assert_int_equal(vdpamap_get_status(f->h, NULL), -EINVAL);
+	assert_int_equal(vdpamap_get_features(f->h, NULL), -EINVAL);
+	assert_int_equal(vdpamap_get_group_asid(f->h, 0, NULL), -EINVAL);
+	assert_int_equal(vdpamap_vring_get_base(f->h, 0, NULL), -EINVAL);
+	/* config */
+	assert_int_equal(vdpamap_get_config(f->h, 0, NULL, 6), -EINVAL);
+	assert_int_equal(vdpamap_set_config(f->h, 0, NULL, 6), -EINVAL);
+	assert_int_equal(vdpamap_set_config(f->h, 0, b, 0), -EINVAL);
+	assert_int_equal(vdpamap_set_config(f->h, in.config_size - 2, b, 4),
+			 -EINVAL);
+	assert_int_equal(vdpamap_set_config(f->h, UINT32_MAX, b, 1), -EINVAL);
+	/* virtio features the device does not offer */
+	assert_int_equal(vdpamap_set_features(f->h, ~in.device_features),
+			 -EINVAL);
+	/* vrings: index, size 0, not a power of two, above the maximum */
+	assert_int_equal(vdpamap_vring_set(f->h, 0, NULL), -EINVAL);
+	assert_int_equal(vdpamap_vring_set(f->h, in.nr_vqs, &v), -EINVAL);
+	v.num = 0;
+	assert_int_equal(vdpamap_vring_set(f->h, 0, &v), -EINVAL);
+	v.num = 48;
+	assert_int_equal(vdpamap_vring_set(f->h, 0, &v), -EINVAL);
+	v.num = in.max_vring_num * 2;
+	assert_int_equal(vdpamap_vring_set(f->h, 0, &v), -EINVAL);
+	assert_int_equal(vdpamap_vring_enable(f->h, in.nr_vqs, 1), -EINVAL);
+	assert_int_equal(vdpamap_vring_get_base(f->h, in.nr_vqs, &u),
+			 -EINVAL);
+	/* nothing reached the device */
+	assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
+	assert_int_equal(s1.ioctls, s0.ioctls);
+	assert_int_equal(s1.iotlb_writes, s0.iotlb_writes);
+	snap_equal(f, &sn);
+	assert_int_equal(vdpamap_get_status(f->h, &st1), 0);
+	assert_int_equal(st1, st0);
+	assert_int_equal(vdpamap_get_config(f->h, 0, cfg1, 6), 0);
+	assert_memory_equal(cfg0, cfg1, 6);
+	fx_close(f);
+
+	/* SUSPEND and RESUME not negotiated */
+	assert_int_equal(fx_open(f, &o), 0);
+	assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
+	assert_int_equal(vdpamap_suspend(f->h), -EOPNOTSUPP);
+	assert_int_equal(vdpamap_resume(f->h), -EOPNOTSUPP);
+	assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
+	assert_int_equal(s1.ioctls, s0.ioctls);
+}
+
+/* The simulator's own entry points, and a descriptor group out of range
+ * (only a DESC_ASID device has descriptor groups: the simulator's). */
+static void test_bad_sim_args(void **state)
+{
+	struct fx *f = *state, g;
+	VDPAMAP_OPTS(vdpamap_sim_opts, so,
+		     .backend_features = 0x17e | VDPAMAP_F_DESC_ASID,
+		     .nr_groups = 3);
+	char path[108], dir[200];
+	struct vdpamap_sim_stats st;
+	struct vdpamap_info in;
+	uint32_t grp;
+	pid_t pid = 0;
+
+	(void)state;
+	if (!f->is_sim)
+		skip_because("the simulator's entry points need the simulator");
+	assert_int_equal(vdpamap_sim_spawn(NULL, NULL, 0, &pid), -EINVAL);
+	assert_int_equal(vdpamap_sim_spawn(NULL, path, 0, &pid), -EINVAL);
+	assert_int_equal(vdpamap_sim_spawn(NULL, path, 10, &pid), -ERANGE);
+	memset(dir, 'd', sizeof(dir) - 1);
+	dir[0] = '/';
+	dir[sizeof(dir) - 1] = 0;
+	so.dir = dir;
+	assert_int_equal(vdpamap_sim_spawn(&so, path, sizeof(path), &pid),
+			 -ENAMETOOLONG);
+	assert_int_equal(pid, 0);
+	assert_int_equal(vdpamap_sim_serve(NULL, NULL), -EINVAL);
+	assert_int_equal(vdpamap_sim_serve(dir, NULL), -ENAMETOOLONG);
+	assert_int_equal(vdpamap_sim_fail_nth(f->path, 3, 1), -EINVAL);
+	assert_int_equal(vdpamap_sim_get_stats(f->path, NULL), -EINVAL);
+	assert_int_equal(vdpamap_sim_table(f->path, 2, NULL, 0), -EINVAL);
+	assert_int_equal(vdpamap_sim_stop("/nonexistent-vdpamap/sim.sock"),
+			 -ENOENT);
+	/* the daemon is unharmed */
+	assert_int_equal(vdpamap_sim_get_stats(f->path, &st), 0);
+	so.dir = NULL;
+	assert_int_equal(fx_setup(&g, &so, MEM_SIZE), 0);
+	open_default(&g);
+	assert_int_equal(vdpamap_get_info(g.h, &in), 0);
+	assert_int_equal(vdpamap_vq_desc_group(g.h, 0, &grp), 0);
+	assert_int_equal(vdpamap_vq_desc_group(g.h, in.nr_vqs, &grp), -EINVAL);
+	fx_teardown(&g);
+}
+
 /* ---- lock-free lookups */
 struct reader_arg {
 	struct fx *f;
@@ -1853,6 +1970,8 @@ int main(void)
 		T(test_group_asid),
 		T(test_suspend_resume),
 		T(test_fork_child),
+		T(test_bad_device_args),
+		T(test_bad_sim_args),
 		T(test_lookups_never_block),
 		T(test_lookups_race_writer),
 		T(test_fault_sweep_commit),

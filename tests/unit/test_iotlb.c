@@ -7,6 +7,7 @@
  * conformance suite's job.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -357,6 +358,177 @@ static void test_opts_valid(void **state)
 	}
 }
 
+/* ---- docs/bad-input.md: rejected arguments that need no device */
+struct state {
+	size_t msgs;
+	uint64_t entries[2], writes;
+	uint32_t regions;
+};
+
+static void state_take(struct vdpamap *h, struct state *st)
+{
+	struct vm_region *rg;
+
+	memset(st, 0, sizeof(*st));
+	st->msgs = rec.n;
+	st->entries[0] = h->as[0].iova.count;
+	st->entries[1] = h->as[1].iova.count;
+	st->writes = h->stats.iotlb_writes;
+	for (rg = h->regions; rg; rg = rg->next)
+		st->regions++;
+}
+
+static int count_cb(const struct vdpamap_entry *e, void *ctx)
+{
+	(void)e;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_bad_args_change_nothing(void **state)
+{
+	struct vdpamap *h = mk(ALL);
+	struct vdpamap_region r = { .hva = mem, .len = 4096, .fd = -1 };
+	void *wrap = (void *)(uintptr_t)0xfffffffffffff000ULL;
+	struct state before, after;
+	struct vdpamap_txn *t;
+	struct vdpamap_info in;
+	uint64_t iova, len;
+	uint32_t id;
+	void *hva;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(vdpamap_map(h, 0, 0x100000, mem, 0x2000, 3), 0);
+	state_take(h, &before);
+	/* lookups */
+	assert_int_equal(vdpamap_translate(h, 0, 0x100000, NULL, &len), -EINVAL);
+	assert_int_equal(vdpamap_translate(h, 2, 0x100000, &hva, &len), -EINVAL);
+	assert_int_equal(vdpamap_reverse(h, 0, mem, NULL, &len), -EINVAL);
+	assert_int_equal(vdpamap_reverse(h, 2, mem, &iova, &len), -EINVAL);
+	assert_int_equal(vdpamap_reverse(h, 0, mem + 0x3000, &iova, &len),
+			 -ENOENT);
+	assert_int_equal(vdpamap_foreach_entry(h, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(vdpamap_foreach_entry(h, 2, count_cb, &n), -EINVAL);
+	assert_int_equal(n, 0);
+	assert_int_equal(vdpamap_entry_count(h, 2), 0);
+	assert_int_equal(vdpamap_get_stats(h, NULL), -EINVAL);
+	assert_int_equal(vdpamap_get_info(h, NULL), -EINVAL);
+	/* hole search */
+	assert_int_equal(vdpamap_iova_find(h, 0, 4096, 0, NULL), -EINVAL);
+	assert_int_equal(vdpamap_iova_find(h, 0, 0, 0, &iova), -EINVAL);
+	assert_int_equal(vdpamap_iova_find(h, 0, 4096, 3, &iova), -EINVAL);
+	assert_int_equal(vdpamap_iova_find(h, 2, 4096, 0, &iova), -EINVAL);
+	/* a device range [0x1000, 0x101fff], 0x100000.. taken: no 2 MiB
+	 * hole, no 16 MiB-aligned start at all */
+	h->info.iova_first = 0x1000;
+	h->info.iova_last = 0x101fff;
+	assert_int_equal(vdpamap_iova_find(h, 0, 0x200000, 0, &iova), -ENOSPC);
+	assert_int_equal(vdpamap_map_alloc(h, 0, mem, 0x200000, 3, 0, &iova),
+			 -ENOSPC);
+	assert_int_equal(vdpamap_map_alloc(h, 0, mem, 0x1000, 3, 1 << 24,
+					   &iova), -ENOSPC);
+	h->info.iova_first = 0;
+	h->info.iova_last = UINT64_MAX;
+	assert_int_equal(vdpamap_map_alloc(h, 0, mem, 4096, 3, 0, NULL),
+			 -EINVAL);
+	assert_int_equal(vdpamap_map_alloc(h, 0, mem, 4096, 3, 3, &iova),
+			 -EINVAL);
+	/* maps: an hva range that wraps past 2^64-1 */
+	assert_int_equal(vdpamap_map(h, 0, 0x200000, wrap, 0x2000, 3),
+			 -EOVERFLOW);
+	/* transactions */
+	assert_int_equal(vdpamap_txn_begin(h, NULL), -EINVAL);
+	assert_int_equal(vdpamap_txn_map(NULL, 0, 0, mem, 4096, 3, NULL),
+			 -EINVAL);
+	assert_int_equal(vdpamap_txn_unmap(NULL, 0, 0, 4096), -EINVAL);
+	assert_int_equal(vdpamap_txn_commit(NULL), -EINVAL);
+	assert_null(vdpamap_txn_abort(NULL));
+	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, VDPAMAP_IOVA_ANY, mem, 0, 3,
+					 &iova), -EINVAL);
+	assert_null(vdpamap_txn_abort(t));
+	/* regions */
+	assert_int_equal(vdpamap_region_add(h, NULL, &id), -EINVAL);
+	r.hva = NULL;
+	assert_int_equal(vdpamap_region_add(h, &r, &id), -EINVAL);
+	r.hva = wrap;
+	r.len = 0x2000;
+	assert_int_equal(vdpamap_region_add(h, &r, &id), -EINVAL);
+	r.hva = mem + MEMSZ;
+	r.fd = -2;
+	assert_int_equal(vdpamap_region_add(h, &r, &id), -EBADF);
+	assert_int_equal(vdpamap_region_del(h, 999), -ENOENT);
+	state_take(h, &after);
+	assert_memory_equal(&before, &after, sizeof(after));
+	assert_int_equal(vdpamap_get_info(h, &in), 0);
+	rm(h);
+}
+
+/* A NULL handle is refused by every call, and the destructors take it. */
+static void test_null_handle(void **state)
+{
+	struct vdpamap_info in;
+	struct vdpamap_txn *t = NULL;
+	uint64_t u;
+	uint32_t v;
+	uint8_t b;
+	void *p;
+
+	(void)state;
+	assert_int_equal(vdpamap_get_info(NULL, &in), -EINVAL);
+	assert_int_equal(vdpamap_fd(NULL), -EINVAL);
+	assert_int_equal(vdpamap_has_feature(NULL, VDPAMAP_F_IOTLB_MSG_V2), 0);
+	assert_int_equal(vdpamap_vq_group(NULL, 0, &v), -EINVAL);
+	assert_int_equal(vdpamap_get_status(NULL, &b), -EINVAL);
+	assert_int_equal(vdpamap_set_status(NULL, 0), -EINVAL);
+	assert_int_equal(vdpamap_set_status(NULL, 1), -EINVAL);
+	assert_int_equal(vdpamap_get_features(NULL, &u), -EINVAL);
+	assert_int_equal(vdpamap_set_features(NULL, 0), -EINVAL);
+	assert_int_equal(vdpamap_get_config(NULL, 0, &b, 1), -EINVAL);
+	assert_int_equal(vdpamap_reset(NULL, NULL), -EINVAL);
+	assert_int_equal(vdpamap_map(NULL, 0, 0, mem, 4096, 3), -EINVAL);
+	assert_int_equal(vdpamap_unmap(NULL, 0, 0, 4096), -EINVAL);
+	assert_int_equal(vdpamap_txn_begin(NULL, &t), -EINVAL);
+	assert_null(t);
+	assert_int_equal(vdpamap_translate(NULL, 0, 0, &p, NULL), -EINVAL);
+	assert_int_equal(vdpamap_reverse(NULL, 0, mem, &u, NULL), -EINVAL);
+	assert_int_equal(vdpamap_iova_find(NULL, 0, 4096, 0, &u), -EINVAL);
+	assert_int_equal(vdpamap_region_del(NULL, 1), -EINVAL);
+	assert_int_equal(vdpamap_entry_count(NULL, 0), 0);
+	assert_null(vdpamap_poison_reason(NULL));
+	assert_null(vdpamap_close(NULL));
+}
+
+/* vdpamap_open()/vdpamap_adopt_fd() arguments refused before any device
+ * is touched (the options structs: tests/fuzz/fuzz_opts.c). */
+static void test_open_bad_args(void **state)
+{
+	char file[] = "/tmp/vdpamap-iotlb-XXXXXX";
+	struct vdpamap *h = NULL;
+	int fd, p[2];
+
+	(void)state;
+	assert_int_equal(vdpamap_open(NULL, NULL, &h), -EINVAL);
+	assert_int_equal(vdpamap_open("/dev/null", NULL, NULL), -EINVAL);
+	assert_int_equal(vdpamap_adopt_fd(0, NULL, NULL), -EINVAL);
+	/* neither a char device nor a socket */
+	fd = mkstemp(file);
+	assert_true(fd >= 0);
+	assert_int_equal(vdpamap_open(file, NULL, &h), -ENOTTY);
+	assert_int_equal(vdpamap_adopt_fd(fd, NULL, &h), -ENOTTY);
+	assert_true(fcntl(fd, F_GETFD) >= 0);	/* still the caller's */
+	close(fd);
+	unlink(file);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(vdpamap_adopt_fd(p[0], NULL, &h), -ENOTTY);
+	close(p[0]);
+	close(p[1]);
+	/* a char device that is not vhost-vdpa: SET_OWNER is not its ioctl */
+	assert_int_equal(vdpamap_open("/dev/null", NULL, &h), -ENOTTY);
+	assert_null(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +538,9 @@ int main(void)
 		cmocka_unit_test(test_failed_rollback_poisons),
 		cmocka_unit_test(test_validation_sends_nothing),
 		cmocka_unit_test(test_opts_valid),
+		cmocka_unit_test(test_bad_args_change_nothing),
+		cmocka_unit_test(test_null_handle),
+		cmocka_unit_test(test_open_bad_args),
 	};
 
 	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE,
