@@ -29,6 +29,10 @@ int cmd_demo(struct cli *c);		/* tools/cmd_demo.c */
 int cmd_info(struct cli *c);		/* tools/cmd_info.c */
 int cmd_dev(struct cli *c);		/* tools/cmd_mgmt.c: dev add|del|show */
 int cmd_mgmtdev(struct cli *c);		/* tools/cmd_mgmt.c: mgmtdev show */
+int cmd_mapbench(struct cli *c);		/* tools/cmd_mapbench.c */
+
+/* "64 MiB", "1.5 GiB", "512 B": binary units for tables (cmd_mapbench.c) */
+const char *cli_size(unsigned long long bytes, char *buf, size_t len);
 
 /* Minimal JSON writer (tools/json.c): strings are escaped. */
 struct json {

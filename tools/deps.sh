@@ -5,6 +5,9 @@ set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libc6-dev libnl-3-dev libnl-genl-3-dev
       liburcu-dev libcmocka-dev)
+# examples/dpdk_app.c (meson builds it only when libdpdk is found); graphviz
+# for tools/render-diagrams (docs/diagrams, checked by the 'diagrams' test)
+pkgs+=(libdpdk-dev graphviz)
 # extras by purpose: tools/test runs memcheck, sanitizer builds and
 # libFuzzer targets (clang + its runtimes); tools/bench plots
 for extra in "$@"; do

@@ -26,6 +26,8 @@ static const struct subcmd subcmds[] = {
 	{ "info", cmd_info, "everything a vhost-vdpa device reports" },
 	{ "dev", cmd_dev, "vdpa devices: show | add | del (netlink)" },
 	{ "mgmtdev", cmd_mgmtdev, "vdpa management devices: show (netlink)" },
+	{ "map-bench", cmd_mapbench,
+	  "time mapping N MiB (batched or not), with a progress bar" },
 };
 
 static void usage(FILE *f)
