@@ -82,6 +82,34 @@ static int query_u32(struct vdpamap *h, unsigned long req, const char *what,
 	return 0;
 }
 
+/* With DESC_ASID a vq's rings live in its descriptor group; without it,
+ * in its vq group.  Caller holds the lock (or owns a new handle). */
+int vm_query_desc_groups(struct vdpamap *h)
+{
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < h->info.nr_vqs; i++) {
+		struct vhost_vring_state s = { .index = i };
+
+		h->vq_desc_group[i] = h->vq_group[i];
+		if (!vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID))
+			continue;
+		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
+		if (r < 0) {
+			vm_err(h, "GET_VRING_DESC_GROUP vq %u: %d", i, r);
+			return r;
+		}
+		if (s.num >= h->info.nr_groups) {
+			vm_err(h, "vq %u: descriptor group %u of %u", i, s.num,
+			       h->info.nr_groups);
+			return -EPROTO;
+		}
+		h->vq_desc_group[i] = s.num;
+	}
+	return 0;
+}
+
 static int query(struct vdpamap *h)
 {
 	struct vhost_vdpa_iova_range range = { 0, UINT64_MAX };
@@ -130,11 +158,12 @@ static int query(struct vdpamap *h)
 	}
 
 	h->vq_group = calloc(h->info.nr_vqs, sizeof(*h->vq_group));
+	h->vq_desc_group = calloc(h->info.nr_vqs, sizeof(*h->vq_desc_group));
 	h->group_asid = calloc(h->info.nr_groups, sizeof(*h->group_asid));
 	h->as = calloc(h->info.nr_as, sizeof(*h->as));
 	h->vrings = calloc(h->info.nr_vqs, sizeof(*h->vrings));
 	h->snap = calloc(h->info.nr_as, sizeof(*h->snap));
-	if (!h->vq_group || !h->group_asid || !h->as || !h->vrings || !h->snap)
+	if (!h->vq_group || !h->vq_desc_group || !h->group_asid || !h->as || !h->vrings || !h->snap)
 		return -ENOMEM;
 	for (i = 0; i < h->info.nr_as; i++) {
 		itree_init(&h->as[i].iova);
@@ -157,6 +186,9 @@ static int query(struct vdpamap *h)
 		}
 		h->vq_group[i] = s.num;
 	}
+	r = vm_query_desc_groups(h);
+	if (r < 0)
+		return r;
 	return 0;
 }
 
@@ -229,6 +261,7 @@ void vm_handle_free(struct vdpamap *h)
 		free(rg);
 	}
 	free(h->vq_group);
+	free(h->vq_desc_group);
 	free(h->group_asid);
 	free(h->as);
 	free(h->vrings);
@@ -521,7 +554,7 @@ static int check_rings_mapped(struct vdpamap *h)
 
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vm_vring *vr = &h->vrings[i];
-		uint32_t asid = h->group_asid[h->vq_group[i]];
+		uint32_t asid = h->group_asid[h->vq_desc_group[i]];
 		uint64_t addr[3], sz[3];
 
 		if (!vr->set || !vr->enabled)

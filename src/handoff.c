@@ -877,12 +877,13 @@ static int handle_from_state(const struct vm_handoff_state *s,
 		.is_sim = hd->is_sim,
 	};
 	h->vq_group = calloc(hd->nr_vqs, sizeof(*h->vq_group));
+	h->vq_desc_group = calloc(hd->nr_vqs, sizeof(*h->vq_desc_group));
 	h->group_asid = calloc(hd->nr_groups, sizeof(*h->group_asid));
 	h->as = calloc(hd->nr_as, sizeof(*h->as));
 	h->vrings = calloc(hd->nr_vqs, sizeof(*h->vrings));
 	h->snap = calloc(hd->nr_as, sizeof(*h->snap));
-	if (!h->vq_group || !h->group_asid || !h->as || !h->vrings ||
-	    !h->snap) {
+	if (!h->vq_group || !h->vq_desc_group || !h->group_asid || !h->as ||
+	    !h->vrings || !h->snap) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -891,6 +892,7 @@ static int handle_from_state(const struct vm_handoff_state *s,
 		itree_init(&h->as[i].hva);
 	}
 	memcpy(h->vq_group, s->vq_group, hd->nr_vqs * sizeof(uint32_t));
+	memcpy(h->vq_desc_group, s->vq_group, hd->nr_vqs * sizeof(uint32_t));
 	memcpy(h->group_asid, s->group_asid, hd->nr_groups * sizeof(uint32_t));
 	for (i = 0; i < hd->nr_regions; i++) {
 		const struct vm_ho_region *sr = &s->regions[i];
@@ -1406,6 +1408,12 @@ static int adopt_parsed(const struct vm_handoff_state *s, int state_fd,
 			}
 		}
 	}
+	/* descriptor groups are not in the description: ask the device
+	 * (through the keeper when it owns it) */
+	if (!h->poison && vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID) &&
+	    vm_query_desc_groups(h) < 0)
+		vm_warn(h, "handoff: descriptor groups unknown: DRIVER_OK "
+			"checks rings in the vq groups' ASIDs");
 	ho->adopt_writes = h->stats.iotlb_writes;
 	ho->adopted_ns = now_ns();
 	ho->adopt_ns = ho->adopted_ns - t0;

@@ -108,6 +108,7 @@ struct vdpamap {
 
 	struct vdpamap_info info;
 	uint32_t *vq_group;
+	uint32_t *vq_desc_group;	/* with DESC_ASID: where rings live */
 	uint32_t *group_asid;
 	struct vm_as *as;
 	struct vm_vring *vrings;
@@ -177,6 +178,7 @@ void vm_handoff_close(struct vdpamap *h) __attribute__((weak));
 void vm_handoff_free(struct vdpamap *h) __attribute__((weak));
 
 int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid);
+int vm_query_desc_groups(struct vdpamap *h);
 
 /* ---- iotlb.c: the only writer of IOTLB messages */
 struct vm_msg {

@@ -867,6 +867,36 @@ static void test_bad_sim_args(void **state)
 	fx_teardown(&g);
 }
 
+/* With DESC_ASID a vq's rings live in its descriptor group's ASID, its
+ * buffers in its vq group's: DRIVER_OK must look for the rings there. */
+static void test_driver_ok_desc_asid(void **state)
+{
+	struct fx f;
+	VDPAMAP_OPTS(vdpamap_sim_opts, so,
+		     .backend_features = 0x17e | VDPAMAP_F_DESC_ASID,
+		     .nr_groups = 3);
+	struct vnet v;
+	uint32_t g;
+
+	(void)state;
+	if (getenv("VDPAMAP_TEST_DEV"))
+		skip_because("vdpa_sim offers no DESC_ASID; the simulator "
+			     "models it on mlx5");
+	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
+	open_default(&f);
+	assert_int_equal(vdpamap_vq_desc_group(f.h, 0, &g), 0);
+	assert_int_equal(g, 2);
+	assert_int_equal(vdpamap_set_group_asid(f.h, 2, 1), 0);
+	/* rings and buffers mapped in ASID 0 only: the rings' ASID is 1 */
+	map_window(&f, 0, GPA);
+	assert_int_equal(vnet_start(&v, f.h, f.mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE), -EFAULT);
+	/* the descriptor group's ASID sees them too: started, and loops */
+	map_window(&f, 1, GPA);
+	loop_ok(&f, GPA + RING_OFF);
+	fx_teardown(&f);
+}
+
 /* ---- lock-free lookups */
 struct reader_arg {
 	struct fx *f;
@@ -1972,6 +2002,7 @@ int main(void)
 		T(test_fork_child),
 		T(test_bad_device_args),
 		T(test_bad_sim_args),
+		cmocka_unit_test(test_driver_ok_desc_asid),
 		T(test_lookups_never_block),
 		T(test_lookups_race_writer),
 		T(test_fault_sweep_commit),
