@@ -144,8 +144,10 @@ struct vdpamap_open_opts {
  * type decides.  Negotiates backend features, reads everything the device
  * reports, registers opts->regions and maps them in one batch (after an
  * optional parallel pre-fault).  The device fd is O_CLOEXEC.
- * Errors: -EINVAL (bad opts; log names the field), -E2BIG (unknown
- * non-zero opts tail), -ENOENT/-EACCES/-EBUSY (open, exclusive),
+ * Errors: -EINVAL (bad opts: sz too small, a flag or mem_mode unknown,
+ * regions NULL with nr_regions; refused before a handle exists, so nothing
+ * is logged), -E2BIG (unknown non-zero opts tail), -ENOENT/-EACCES/-EBUSY
+ * (open, exclusive),
  * -ENOTTY (not a vhost-vdpa device), -EOPNOTSUPP (a required feature is not
  * offered), any error of vdpamap_map() for the pre-map, -ENOMEM. */
 VDPAMAP_API int vdpamap_open(const char *path,
