@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "vdpamap.h"
 #include "vnet.h"
 
@@ -42,34 +43,6 @@
 #define VB 4096u			/* vnet.c's layout block */
 
 static const char *dev;
-static char sim_path[108];
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
-
-static void die(const char *what, int r)
-{
-	fprintf(stderr, "bench_flip: %s: %s\n", what, strerror(-r));
-	exit(1);
-}
 
 static void *memfd_mem(uint64_t size, int *ret_fd)
 {
@@ -77,10 +50,10 @@ static void *memfd_mem(uint64_t size, int *ret_fd)
 	void *p;
 
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		die("memfd", -errno);
+		bench_die("memfd", -errno);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
-		die("mmap", -errno);
+		bench_die("mmap", -errno);
 	if (madvise(p, size, MADV_POPULATE_WRITE) < 0)
 		memset(p, 0, size);
 	*ret_fd = fd;
@@ -144,17 +117,17 @@ static double naive(struct vdpamap *h, struct vnet *v, uint8_t *guest,
 		    uint64_t *shadow_iova, int on)
 {
 	struct vdpamap_txn *t;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	uint64_t off, ring_iova;
 	uint32_t q;
 	int r;
 
 	r = vdpamap_suspend(h);
 	if (r < 0)
-		die("suspend", r);
+		bench_die("suspend", r);
 	r = vdpamap_txn_begin(h, &t);
 	if (r < 0)
-		die("txn_begin", r);
+		bench_die("txn_begin", r);
 	for (off = 0; off < size && !r; off += chunk)
 		r = vdpamap_txn_unmap(t, 0, GPA + off, chunk);
 	if (!on && !r)
@@ -166,10 +139,10 @@ static double naive(struct vdpamap *h, struct vnet *v, uint8_t *guest,
 		r = vdpamap_txn_map(t, 0, VDPAMAP_IOVA_ANY, shadow, RING_SIZE,
 				    VDPAMAP_PERM_RW, shadow_iova);
 	if (r < 0)
-		die("txn", r);
+		bench_die("txn", r);
 	r = vdpamap_txn_commit(t);
 	if (r < 0)
-		die("commit", r);
+		bench_die("commit", r);
 	ring_iova = on ? *shadow_iova : GPA + RING_OFF;
 	for (q = 0; q < 2; q++) {
 		struct vdpamap_vring vr = {
@@ -185,12 +158,12 @@ static double naive(struct vdpamap *h, struct vnet *v, uint8_t *guest,
 		    (r = vdpamap_vring_enable(h, q, 0)) < 0 ||
 		    (r = vdpamap_vring_set(h, q, &vr)) < 0 ||
 		    (r = vdpamap_vring_enable(h, q, 1)) < 0)
-			die("re-point rings", r);
+			bench_die("re-point rings", r);
 	}
 	r = vdpamap_resume(h);
 	if (r < 0)
-		die("resume", r);
-	return now_ms() - t0;
+		bench_die("resume", r);
+	return bench_now_ms() - t0;
 }
 
 struct row {
@@ -221,23 +194,23 @@ static double harvest_rate(struct vdpamap *h, uint64_t size, uint64_t *bm,
 		if (fill) {
 			r = vdpamap_dirty_mark(h, 0, GPA, size);
 			if (r < 0)
-				die("mark", r);
+				bench_die("mark", r);
 		}
 		for (j = 0; j < (uint64_t)sparse; j++) {
 			seed = seed * 1103515245u + 12345u;
 			r = vdpamap_dirty_mark(h, 0, GPA + (seed % pages) * 4096,
 					       1);
 			if (r < 0)
-				die("mark", r);
+				bench_die("mark", r);
 		}
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		r = vdpamap_dirty_harvest(h, 0, GPA, size, bm,
 					  (pages + 63) / 64 * 8, &n);
-		t1 = now_ms();
+		t1 = bench_now_ms();
 		if (r < 0)
-			die("harvest", r);
+			bench_die("harvest", r);
 		if ((fill && n != pages) || (!fill && !sparse && n))
-			die("harvest count", -EPROTO);
+			bench_die("harvest count", -EPROTO);
 		memset(bm, 0, (pages + 63) / 64 * 8);
 		t += t1 - t0;
 		k++;
@@ -260,7 +233,7 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 	shadow = memfd_mem(2 * MIB, &sfd);
 	bm = calloc((size / 4096 + 63) / 64, 8);
 	if (!bm)
-		die("calloc", -ENOMEM);
+		bench_die("calloc", -ENOMEM);
 	rg[0] = (struct vdpamap_region){ .hva = guest, .len = size,
 					 .fd = gfd };
 	rg[1] = (struct vdpamap_region){ .hva = shadow, .len = 2 * MIB,
@@ -282,38 +255,38 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 
 		r = vdpamap_open(dev, &oo, &h);
 		if (r < 0)
-			die("open", r);
+			bench_die("open", r);
 		if ((r = vdpamap_region_add(h, &rg[0], NULL)) < 0 ||
 		    (r = vdpamap_region_add(h, &rg[1], NULL)) < 0 ||
 		    (r = vdpamap_txn_begin(h, &t)) < 0)
-			die("setup", r);
+			bench_die("setup", r);
 		for (off = 0; off < size && r == 0; off += chunk)
 			r = vdpamap_txn_map(t, 0, GPA + off, guest + off, chunk,
 					    VDPAMAP_PERM_RW, NULL);
 		if (r < 0 || (r = vdpamap_txn_commit(t)) < 0)
-			die("map guest memory", r);
+			bench_die("map guest memory", r);
 		r = vnet_start(&v, h, guest + RING_OFF, GPA + RING_OFF,
 			       RING_SIZE);
 		if (r < 0)
-			die("vnet_start", r);
+			bench_die("vnet_start", r);
 		loop1(&v, 1, "guest rings");
 
 		/* flip and back */
 		svq_copy(&v, shadow);
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		id = vdpamap_flip(h, 1, &fo, &fi);
-		fl[i] = now_ms() - t0;
+		fl[i] = bench_now_ms() - t0;
 		if (id <= 0)
-			die("flip", id);
+			bench_die("flip", id);
 		out->flip_msgs = fi.iotlb_msgs;
 		svq_adopt(&v, shadow, sh.iova);
 		loop1(&v, 2, "shadow rings, shadow ASID");
 		svq_move(&v, guest + RING_OFF, GPA + RING_OFF);
-		t0 = now_ms();
+		t0 = bench_now_ms();
 		r = vdpamap_unflip(h, (uint32_t)id, NULL, NULL);
-		ufl[i] = now_ms() - t0;
+		ufl[i] = bench_now_ms() - t0;
 		if (r < 0)
-			die("unflip", r);
+			bench_die("unflip", r);
 		loop1(&v, 3, "guest rings after the flip");
 
 		/* naive and back */
@@ -330,24 +303,24 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 
 		/* harvest */
 		if ((r = vdpamap_dirty_start(h, 0, NULL)) < 0)
-			die("dirty_start", r);
+			bench_die("dirty_start", r);
 		hc[i] = harvest_rate(h, size, bm, 0, 0);
 		hd[i] = harvest_rate(h, size, bm, 1, 0);
 		if ((r = vdpamap_dirty_stop(h, 0)) < 0 ||
 		    (r = vdpamap_dirty_start(h, 0, &dring)) < 0)
-			die("dirty restart", r);
+			bench_die("dirty restart", r);
 		hr[i] = harvest_rate(h, size, bm, 0, 1024);
 		out->entries = vdpamap_entry_count(h, 0);
 		vdpamap_close(h);
 	}
 	out->size_mib = size / MIB;
-	out->flip = median(fl, reps);
-	out->unflip = median(ufl, reps);
-	out->naive_on = median(non, reps);
-	out->naive_off = median(noff, reps);
-	out->h_clean = median(hc, reps);
-	out->h_dirty = median(hd, reps);
-	out->h_ring = median(hr, reps);
+	out->flip = bench_median(fl, reps);
+	out->unflip = bench_median(ufl, reps);
+	out->naive_on = bench_median(non, reps);
+	out->naive_off = bench_median(noff, reps);
+	out->h_clean = bench_median(hc, reps);
+	out->h_dirty = bench_median(hd, reps);
+	out->h_ring = bench_median(hr, reps);
 	free(bm);
 	munmap(guest, size);
 	munmap(shadow, 2 * MIB);
@@ -395,11 +368,11 @@ int main(int argc, char **argv)
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
 			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, sim_path, sizeof(sim_path), &pid);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
-			die("sim_spawn", r);
-		dev = sim_path;
+			bench_die("sim_spawn", r);
+		dev = bench_sim_path;
 	}
 	for (tok = strtok_r(sizes, ",", &save); tok && n < 8;
 	     tok = strtok_r(NULL, ",", &save)) {
@@ -412,7 +385,7 @@ int main(int argc, char **argv)
 
 	printf("device %s, config %s, guest memory in %llu MiB maps, median "
 	       "of %d\n", dev,
-	       getenv("VDPAMAP_VM_CONFIG") ?: (sim_path[0] ? "simulator" : "?"),
+	       getenv("VDPAMAP_VM_CONFIG") ?: (bench_sim_path[0] ? "simulator" : "?"),
 	       (unsigned long long)(chunk / MIB), reps);
 	printf("%6s %4s %10s %10s %8s %5s %10s %10s %8s %9s %9s %9s\n", "MiB",
 	       "maps", "flip", "naive", "ratio", "msgs", "unflip", "naive",
@@ -433,7 +406,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)rows[n - 1].size_mib,
 		       (unsigned long long)rows[0].size_mib,
 		       rows[n - 1].flip / rows[0].flip);
-	if (sim_path[0])
-		vdpamap_sim_stop(sim_path);
+	if (bench_sim_path[0])
+		vdpamap_sim_stop(bench_sim_path);
 	return 0;
 }

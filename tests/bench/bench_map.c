@@ -25,39 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "vdpamap.h"
 
 #define MIB (1ULL << 20)
 
 static const char *dev;
-static char sim_path[108];
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
-
-static void die(const char *what, int r)
-{
-	fprintf(stderr, "bench_map: %s: %s\n", what, strerror(-r));
-	exit(1);
-}
 
 static struct vdpamap *open_dev(uint64_t want, void *mem, uint64_t size,
 				int memfd)
@@ -69,10 +42,10 @@ static struct vdpamap *open_dev(uint64_t want, void *mem, uint64_t size,
 
 	r = vdpamap_open(dev, &o, &h);
 	if (r < 0)
-		die("open", r);
+		bench_die("open", r);
 	r = vdpamap_region_add(h, &rg, NULL);
 	if (r < 0)
-		die("region_add", r);
+		bench_die("region_add", r);
 	return h;
 }
 
@@ -81,23 +54,23 @@ static double map_chunks(struct vdpamap *h, uint8_t *mem, uint64_t size,
 			 uint64_t chunk)
 {
 	struct vdpamap_txn *t;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	uint64_t off;
 	int r;
 
 	r = vdpamap_txn_begin(h, &t);
 	if (r < 0)
-		die("txn_begin", r);
+		bench_die("txn_begin", r);
 	for (off = 0; off < size; off += chunk) {
 		r = vdpamap_txn_map(t, 0, off, mem + off, chunk,
 				    VDPAMAP_PERM_RW, NULL);
 		if (r < 0)
-			die("txn_map", r);
+			bench_die("txn_map", r);
 	}
 	r = vdpamap_txn_commit(t);
 	if (r < 0)
-		die("commit", r);
-	return now_ms() - t0;
+		bench_die("commit", r);
+	return bench_now_ms() - t0;
 }
 
 struct row {
@@ -118,10 +91,10 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 
 	memfd = memfd_create("bench-guest", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, (off_t)size) < 0)
-		die("memfd", -errno);
+		bench_die("memfd", -errno);
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	if (mem == MAP_FAILED)
-		die("mmap", -errno);
+		bench_die("mmap", -errno);
 	if (madvise(mem, size, MADV_POPULATE_WRITE) < 0)
 		memset(mem, 0, size);
 
@@ -143,24 +116,24 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 		map_chunks(h, mem, size, chunk);
 		r = vdpamap_reset(h, &ri);
 		if (r < 0 || ri.path != VDPAMAP_RESET_PERSIST)
-			die("reset (persist)", r < 0 ? r : -EPROTO);
+			bench_die("reset (persist)", r < 0 ? r : -EPROTO);
 		rp[i] = ri.ns / 1e6;
 		vdpamap_close(h);
 		h = open_dev(nop, mem, size, memfd);
 		map_chunks(h, mem, size, chunk);
 		r = vdpamap_reset(h, &ri);
 		if (r < 0 || ri.path != VDPAMAP_RESET_RESYNC)
-			die("reset (resync)", r < 0 ? r : -EPROTO);
+			bench_die("reset (resync)", r < 0 ? r : -EPROTO);
 		rs[i] = ri.ns / 1e6;
 		vdpamap_close(h);
 	}
 	out->size_mib = size / MIB;
-	out->chunk_b = median(cb, reps);
-	out->chunk_u = median(cu, reps);
-	out->one_b = median(ob, reps);
-	out->one_u = median(ou, reps);
-	out->persist = median(rp, reps);
-	out->resync = median(rs, reps);
+	out->chunk_b = bench_median(cb, reps);
+	out->chunk_u = bench_median(cu, reps);
+	out->one_b = bench_median(ob, reps);
+	out->one_u = bench_median(ou, reps);
+	out->persist = bench_median(rp, reps);
+	out->resync = bench_median(rs, reps);
 	munmap(mem, size);
 	close(memfd);
 }
@@ -205,18 +178,18 @@ int main(int argc, char **argv)
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
 			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, sim_path, sizeof(sim_path), &pid);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
-			die("sim_spawn", r);
-		dev = sim_path;
+			bench_die("sim_spawn", r);
+		dev = bench_sim_path;
 	}
 	for (tok = strtok_r(sizes, ",", &save); tok && n < 8;
 	     tok = strtok_r(NULL, ",", &save))
 		run_size(strtoull(tok, NULL, 0) * MIB, chunk, reps, &rows[n++]);
 
 	printf("device %s, config %s, chunk %llu KiB, median of %d\n", dev,
-	       getenv("VDPAMAP_VM_CONFIG") ?: (sim_path[0] ? "simulator" : "?"),
+	       getenv("VDPAMAP_VM_CONFIG") ?: (bench_sim_path[0] ? "simulator" : "?"),
 	       (unsigned long long)(chunk / 1024), reps);
 	printf("%8s %12s %12s %7s %12s %12s %7s %10s %10s %7s\n", "MiB",
 	       "chunks-batch", "chunks-nobat", "ratio", "one-batch",
@@ -231,7 +204,7 @@ int main(int argc, char **argv)
 		       rows[i].resync,
 		       rows[i].resync / (rows[i].persist > 0.001 ?
 						 rows[i].persist : 0.001));
-	if (sim_path[0])
-		vdpamap_sim_stop(sim_path);
+	if (bench_sim_path[0])
+		vdpamap_sim_stop(bench_sim_path);
 	return 0;
 }

@@ -26,42 +26,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "vdpamap.h"
 
 #define MIB (1ULL << 20)
 
 static const char *dev;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
-
-static char sim_path[108];	/* the simulator this run spawned */
-
-static void die(const char *what, int r)
-{
-	fprintf(stderr, "bench_prefault: %s: %s\n", what, strerror(-r));
-	if (sim_path[0])
-		vdpamap_sim_stop(sim_path);
-	exit(1);
-}
 
 /* one open + touch of size bytes with t pre-fault threads */
 static void once(uint64_t size, uint32_t t, double *open_ms, double *touch_ms,
@@ -80,21 +51,21 @@ static void once(uint64_t size, uint32_t t, double *open_ms, double *touch_ms,
 
 	fd = memfd_create("bench-guest", MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		die("memfd", -errno);
+		bench_die("memfd", -errno);
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED)
-		die("mmap", -errno);
+		bench_die("mmap", -errno);
 	rg.hva = mem;
 	rg.fd = fd;
-	t0 = now_ms();
+	t0 = bench_now_ms();
 	e = vdpamap_open(dev, &o, &h);
 	if (e < 0)
-		die("open", e);
-	*open_ms = now_ms() - t0;
-	t0 = now_ms();
+		bench_die("open", e);
+	*open_ms = bench_now_ms() - t0;
+	t0 = bench_now_ms();
 	for (p = mem, off = 0; off < size; off += 4096)
 		p[off] = 1;
-	*touch_ms = now_ms() - t0;
+	*touch_ms = bench_now_ms() - t0;
 	if (vdpamap_get_info(h, &in) == 0)
 		*mode = in.mem_mode;
 	vdpamap_close(h);
@@ -150,27 +121,27 @@ int main(int argc, char **argv)
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
 			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, sim_path, sizeof(sim_path), &pid);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
-			die("sim_spawn", r);
-		dev = sim_path;
+			bench_die("sim_spawn", r);
+		dev = bench_sim_path;
 	}
 	for (tok = strtok_r(threads, ",", &save); tok && n < 8;
 	     tok = strtok_r(NULL, ",", &save)) {
 		th[n] = (uint32_t)strtoul(tok, NULL, 0);
 		for (k = 0; k < reps; k++)
 			once(size, th[n], &op[k], &to[k], &mode);
-		res[n][0] = median(op, reps);
-		res[n][1] = median(to, reps);
+		res[n][0] = bench_median(op, reps);
+		res[n][1] = bench_median(to, reps);
 		for (k = 0; k < reps; k++)
 			op[k] += to[k];
-		res[n][2] = median(op, reps);
+		res[n][2] = bench_median(op, reps);
 		n++;
 	}
 	printf("pre-fault at open, %llu MiB of memfd memory on %s (%s, %s), "
 	       "%ld CPUs, median of %d\n", (unsigned long long)(size / MIB),
-	       sim_path[0] ? "the simulator" : dev,
+	       bench_sim_path[0] ? "the simulator" : dev,
 	       mode == VDPAMAP_MEMMODE_PA ? "PA mode: pins" : "VA mode",
 	       getenv("VDPAMAP_VM_CONFIG") ?: "host",
 	       sysconf(_SC_NPROCESSORS_ONLN), reps);
@@ -186,7 +157,7 @@ int main(int argc, char **argv)
 		const char *pfx = out ? "@dat prefault " : "";
 
 		if (!f)
-			die(dat, -errno);
+			bench_die(dat, -errno);
 		fprintf(f, "%s# threads open_ms touch_ms total_ms\n", pfx);
 		for (i = 0; i < n; i++)
 			fprintf(f, "%s%u %.2f %.2f %.2f\n", pfx, th[i],
@@ -194,7 +165,7 @@ int main(int argc, char **argv)
 		if (!out)
 			fclose(f);
 	}
-	if (sim_path[0])
-		vdpamap_sim_stop(sim_path);
+	if (bench_sim_path[0])
+		vdpamap_sim_stop(bench_sim_path);
 	return 0;
 }

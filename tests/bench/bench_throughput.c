@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <linux/vhost.h>
 
+#include "benchutil.h"
 #include "vdpamap.h"
 #include "simproto.h"
 
@@ -49,36 +50,6 @@ static int dev_is_sock;
 static uint8_t *mem;
 static int memfd;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
-
-static char sim_path[108];	/* the simulator this run spawned */
-
-static void die(const char *what, int r)
-{
-	fprintf(stderr, "bench_throughput: %s: %s\n", what, strerror(-r));
-	if (sim_path[0])
-		vdpamap_sim_stop(sim_path);
-	exit(1);
-}
 
 /* ---- the raw client */
 struct raw {
@@ -157,11 +128,11 @@ static void raw_open(struct raw *r)
 		r->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		if (r->fd < 0 ||
 		    connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			die("raw connect", -errno);
+			bench_die("raw connect", -errno);
 		e = sim_call(r->fd, VSIM_OP_HELLO, VSIM_KIND_DEVICE, NULL, 0,
 			     -1, NULL, 0);
 		if (e < 0)
-			die("raw hello", e);
+			bench_die("raw hello", e);
 		/* the owner's address space, as the library passes it */
 		self = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 		e = raw_ioctl(r, VHOST_SET_OWNER, NULL, 0, 0, self);
@@ -169,26 +140,26 @@ static void raw_open(struct raw *r)
 	} else {
 		r->fd = open(dev, O_RDWR | O_CLOEXEC);
 		if (r->fd < 0)
-			die("raw open", -errno);
+			bench_die("raw open", -errno);
 		e = raw_ioctl(r, VHOST_SET_OWNER, NULL, 0, 0, -1);
 	}
 	if (e < 0)
-		die("raw SET_OWNER", e);
+		bench_die("raw SET_OWNER", e);
 	e = raw_ioctl(r, VHOST_GET_BACKEND_FEATURES, &f, 0, sizeof(f), -1);
 	if (e < 0)
-		die("raw GET_BACKEND_FEATURES", e);
+		bench_die("raw GET_BACKEND_FEATURES", e);
 	if ((f & F_RAW) != F_RAW)
-		die("device lacks MSG_V2 or BATCH", -EOPNOTSUPP);
+		bench_die("device lacks MSG_V2 or BATCH", -EOPNOTSUPP);
 	f &= F_RAW;
 	e = raw_ioctl(r, VHOST_SET_BACKEND_FEATURES, &f, sizeof(f), 0, -1);
 	if (e < 0)
-		die("raw SET_BACKEND_FEATURES", e);
+		bench_die("raw SET_BACKEND_FEATURES", e);
 }
 
 static double raw_run(struct raw *r, uint32_t n, uint8_t type)
 {
 	struct vhost_msg_v2 m;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	uint32_t i;
 	int e;
 
@@ -196,7 +167,7 @@ static double raw_run(struct raw *r, uint32_t n, uint8_t type)
 	m.type = VHOST_IOTLB_MSG_V2;
 	m.iotlb.type = VHOST_IOTLB_BATCH_BEGIN;
 	if ((e = raw_write(r, &m)) < 0)
-		die("raw BATCH_BEGIN", e);
+		bench_die("raw BATCH_BEGIN", e);
 	for (i = 0; i < n; i++) {
 		m.iotlb.type = type;
 		m.iotlb.iova = IOVA0 + i * PAGE;
@@ -205,38 +176,38 @@ static double raw_run(struct raw *r, uint32_t n, uint8_t type)
 					(uintptr_t)(mem + i * PAGE) : 0;
 		m.iotlb.perm = type == VHOST_IOTLB_UPDATE ? VHOST_ACCESS_RW : 0;
 		if ((e = raw_write(r, &m)) < 0)
-			die("raw message", e);
+			bench_die("raw message", e);
 	}
 	memset(&m.iotlb, 0, sizeof(m.iotlb));
 	m.iotlb.type = VHOST_IOTLB_BATCH_END;
 	if ((e = raw_write(r, &m)) < 0)
-		die("raw BATCH_END", e);
-	return now_ms() - t0;
+		bench_die("raw BATCH_END", e);
+	return bench_now_ms() - t0;
 }
 
 /* ---- the library */
 static double lib_run(struct vdpamap *h, uint32_t n, int map)
 {
 	struct vdpamap_txn *t;
-	double t0 = now_ms();
+	double t0 = bench_now_ms();
 	uint32_t i;
 	int e;
 
 	e = vdpamap_txn_begin(h, &t);
 	if (e < 0)
-		die("txn_begin", e);
+		bench_die("txn_begin", e);
 	for (i = 0; i < n; i++) {
 		e = map ? vdpamap_txn_map(t, 0, IOVA0 + i * PAGE,
 					  mem + i * PAGE, PAGE,
 					  VDPAMAP_PERM_RW, NULL) :
 			  vdpamap_txn_unmap(t, 0, IOVA0 + i * PAGE, PAGE);
 		if (e < 0)
-			die(map ? "txn_map" : "txn_unmap", e);
+			bench_die(map ? "txn_map" : "txn_unmap", e);
 	}
 	e = vdpamap_txn_commit(t);
 	if (e < 0)
-		die("commit", e);
-	return now_ms() - t0;
+		bench_die("commit", e);
+	return bench_now_ms() - t0;
 }
 
 struct row {
@@ -260,10 +231,10 @@ static void run(uint32_t n, int reps, struct row *row)
 
 		e = vdpamap_open(dev, &o, &h);
 		if (e < 0)
-			die("open", e);
+			bench_die("open", e);
 		e = vdpamap_region_add(h, &rg, NULL);
 		if (e < 0)
-			die("region_add", e);
+			bench_die("region_add", e);
 		lm[i] = lib_run(h, n, 1);
 		lu[i] = lib_run(h, n, 0);
 		vdpamap_close(h);
@@ -274,10 +245,10 @@ static void run(uint32_t n, int reps, struct row *row)
 		close(r.fd);
 	}
 	row->n = n;
-	row->lib_map = median(lm, reps);
-	row->raw_map = median(rm, reps);
-	row->lib_unmap = median(lu, reps);
-	row->raw_unmap = median(ru, reps);
+	row->lib_map = bench_median(lm, reps);
+	row->raw_map = bench_median(rm, reps);
+	row->lib_unmap = bench_median(lu, reps);
+	row->raw_unmap = bench_median(ru, reps);
 }
 
 int main(int argc, char **argv)
@@ -325,14 +296,14 @@ int main(int argc, char **argv)
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
 			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, sim_path, sizeof(sim_path), &pid);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
-			die("sim_spawn", r);
-		dev = sim_path;
+			bench_die("sim_spawn", r);
+		dev = bench_sim_path;
 	}
 	if (stat(dev, &st) < 0)
-		die(dev, -errno);
+		bench_die(dev, -errno);
 	dev_is_sock = S_ISSOCK(st.st_mode);
 
 	{
@@ -346,11 +317,11 @@ int main(int argc, char **argv)
 	}
 	memfd = memfd_create("bench-guest", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, (off_t)(max * PAGE)) < 0)
-		die("memfd", -errno);
+		bench_die("memfd", -errno);
 	mem = mmap(NULL, max * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
 		   0);
 	if (mem == MAP_FAILED)
-		die("mmap", -errno);
+		bench_die("mmap", -errno);
 	memset(mem, 0, max * PAGE);
 
 	for (tok = strtok_r(counts, ",", &save); tok && nr < 8;
@@ -379,7 +350,7 @@ int main(int argc, char **argv)
 		const char *pfx = out ? "@dat throughput " : "";
 
 		if (!f)
-			die(dat, -errno);
+			bench_die(dat, -errno);
 		fprintf(f, "%s# maps lib_map_ms raw_map_ms lib_unmap_ms "
 			"raw_unmap_ms\n", pfx);
 		for (i = 0; i < nr; i++)
@@ -389,8 +360,8 @@ int main(int argc, char **argv)
 		if (!out)
 			fclose(f);
 	}
-	if (sim_path[0])
-		vdpamap_sim_stop(sim_path);
+	if (bench_sim_path[0])
+		vdpamap_sim_stop(bench_sim_path);
 	munmap(mem, max * PAGE);
 	close(memfd);
 	return 0;

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Shared pieces of the benchmark programs (see benchutil.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "benchutil.h"
+#include "vdpamap.h"
+
+char bench_sim_path[108];
+
+double bench_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_d);
+	return v[n / 2];
+}
+
+void bench_die(const char *what, int r)
+{
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+		strerror(r < 0 ? -r : r));
+	if (bench_sim_path[0])
+		vdpamap_sim_stop(bench_sim_path);
+	exit(1);
+}

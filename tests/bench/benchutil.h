@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * benchutil: what every benchmark program needs: a monotonic clock in ms,
+ * the median of repeated runs, and dying with a message that also stops
+ * the simulator the run spawned (its socket path in bench_sim_path).
+ *
+ * Depends on: vdpamap.h.
+ */
+#ifndef VDPAMAP_BENCHUTIL_H
+#define VDPAMAP_BENCHUTIL_H
+
+/* the simulator this run spawned ("" if none): bench_die() stops it */
+extern char bench_sim_path[108];
+
+double bench_now_ms(void);
+/* sorts v in place */
+double bench_median(double *v, int n);
+/* "<program>: what: strerror(-r)" on stderr, stop the simulator, exit 1 */
+void bench_die(const char *what, int r) __attribute__((noreturn));
+
+#endif
