@@ -26,7 +26,14 @@
  *      frames loop through the shadow rings; guest RAM in ASID 0 is not
  *      touched
  *  11  flip back (vdpamap_unflip) to ASID 0 and the guest's rings
- *  12  live update by exec (TODO: the handoff API, see live_update())
+ *  12  live update by exec: vdpamap_handoff_prepare() (strategy AUTO)
+ *      suspends the device and writes its state to a sealed memfd; the VMM
+ *      execs /proc/self/exe with its own state (the guest's layout, the
+ *      rings) in another memfd; the new image adopts the device with every
+ *      map intact (no IOTLB write at all with the mm keeper), finds the
+ *      memfds at their new HVAs, re-attaches the guest's running rings
+ *      without a reset (vnet_attach) and loops frames; skipped under
+ *      valgrind (VDPAMAP_MEMCHECK)
  *  13  close: the kernel drops every map and unpins
  *
  * Usage: vmm [DEV] [--sim va|pa|permap] [--ram MiB] [--dimm MiB] [-v]
@@ -43,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "excommon.h"
@@ -619,18 +627,298 @@ static int svq_unflip(struct vmm *m, struct shadow *sh)
 	return guest_up(m, &m->slots[2], "11 guest rings again");
 }
 
-/* TODO(issue 7, exec handoff): live update.  The VMM prepares a handoff
- * (suspend, state in a sealed memfd, CLOEXEC cleared on exactly the fds
- * to pass), execs its own binary with the handoff fd, and the successor
- * adopts the device with every map and group binding intact, then resumes
- * traffic.  The handoff API (vdpamap_handoff_prepare/_adopt) is being
- * added to include/vdpamap.h, and tests/common/vnet.h vnet_attach() lets
- * the successor's guest driver carry on without a reset; this hook is where
- * the example will call them. */
-static int live_update(struct vmm *m)
+/* ---- live update by exec: the VMM upgrades itself in place.  The device
+ * is suspended (DRIVER_OK kept) and its state written to a sealed memfd by
+ * vdpamap_handoff_prepare() (strategy AUTO: NEW_OWNER where built and
+ * offered, else the mm keeper on x86-64/aarch64, else REBUILD); the VMM's
+ * own state (the guest's layout: which memfd is RAM or which DIMM at which
+ * GPA, its region id, where the guest's rings are, their eventfds) crosses
+ * the exec in a second memfd, passed with extra_fds and named by the
+ * hidden --handoff-successor FD.  The exec'd image adopts the device
+ * (every map and binding intact), finds the new HVAs of the guest's
+ * memfds, re-attaches the guest driver's view of its running rings without
+ * a reset and loops frames through them. */
+
+#define WIRE_MAGIC	0x31574d4d56ULL		/* "VMMW1" */
+
+struct wire_slot {
+	char name[16];
+	uint64_t gpa, size;
+	uint32_t region_id;
+	int32_t used, registered, mapped;
+};
+
+struct wire {
+	uint64_t magic;
+	uint64_t len;			/* sizeof(struct wire) */
+	char dev[256];
+	int32_t spawned, pa, pid, verbose;
+	uint64_t ram_size, dimm_size, t0;
+	uint32_t data_group, strategy;
+	int32_t kick[2], call[2];	/* the guest driver's eventfds */
+	uint64_t ring_iova, ring_size;	/* the guest driver's area */
+	struct wire_slot ram;
+	struct wire_slot slots[MAX_SLOTS];
+};
+
+/* the successor's slot names point into it */
+static struct wire succ_wire;
+
+static const char *strategy_name(uint32_t s)
 {
-	ex_step("12 live update by exec", 0,
-		"not yet: waits for the handoff API (TODO in examples/vmm.c)");
+	return s == VDPAMAP_HANDOFF_NEW_OWNER ? "NEW_OWNER" :
+	       s == VDPAMAP_HANDOFF_KEEPER ? "KEEPER" :
+	       s == VDPAMAP_HANDOFF_REBUILD ? "REBUILD" : "?";
+}
+
+static int wire_slot_fill(struct vmm *m, const struct memslot *s,
+			  struct wire_slot *ws, int is_ram)
+{
+	uint32_t ids[MAX_SLOTS + 2];
+	struct vdpamap_region rg;
+	int i, n;
+
+	if (!s->size)
+		return 0;
+	ws->used = 1;
+	snprintf(ws->name, sizeof(ws->name), "%s", s->name);
+	ws->gpa = s->gpa;
+	ws->size = s->size;
+	ws->registered = s->registered;
+	ws->mapped = s->mapped;
+	ws->region_id = s->region_id;
+	if (!is_ram)
+		return s->registered ? 0 : -EINVAL;
+	/* boot RAM was registered by vdpamap_open(): find its id */
+	n = vdpamap_region_ids(m->h, ids, MAX_SLOTS + 2);
+	for (i = 0; i < n && i < MAX_SLOTS + 2; i++)
+		if (vdpamap_region_get(m->h, ids[i], &rg) == 0 &&
+		    rg.hva == s->hva) {
+			ws->region_id = ids[i];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int wire_fill(struct vmm *m, struct wire *w)
+{
+	int i, r;
+
+	memset(w, 0, sizeof(*w));
+	w->magic = WIRE_MAGIC;
+	w->len = sizeof(*w);
+	snprintf(w->dev, sizeof(w->dev), "%s", m->dev.path);
+	w->spawned = m->dev.spawned;
+	w->pa = m->dev.pa;
+	w->pid = (int32_t)m->dev.pid;
+	w->verbose = ex_verbose;
+	w->ram_size = m->ram_size;
+	w->dimm_size = m->dimm_size;
+	w->data_group = m->data_group;
+	for (i = 0; i < 2; i++) {
+		w->kick[i] = m->guest.kick[i];
+		w->call[i] = m->guest.call[i];
+	}
+	w->ring_iova = m->guest.iova;
+	w->ring_size = m->guest.size;
+	r = wire_slot_fill(m, &m->ram, &w->ram, 1);
+	for (i = 0; r == 0 && i < MAX_SLOTS; i++)
+		r = wire_slot_fill(m, &m->slots[i], &w->slots[i], 0);
+	return r;
+}
+
+static int live_update(struct vmm *m, uint64_t t_start)
+{
+	VDPAMAP_OPTS(vdpamap_handoff_opts, ho,
+		     .strategy = VDPAMAP_HANDOFF_AUTO);
+	struct vdpamap_handoff_info hi;
+	char num[16], *argv[4];
+	int wfd, sfd = -1, r;
+
+	if (getenv("VDPAMAP_MEMCHECK")) {
+		/* meson test --setup valgrind: /proc/self/exe is valgrind's
+		 * launcher, and it refuses the keeper's clone(CLONE_VM) */
+		ex_step("12 live update by exec", 0, "skipped: not under "
+			"memcheck (VDPAMAP_MEMCHECK): valgrind can neither "
+			"re-exec this program nor run the mm keeper");
+		return 0;
+	}
+	if (!m->guest.started)
+		return fail(m, "live update: the guest driver is not up",
+			    -EINVAL);
+	r = wire_fill(m, &succ_wire);
+	if (r < 0)
+		return fail(m, "live update: the guest's layout", r);
+	succ_wire.t0 = t_start;
+	wfd = memfd_create("vmm-handoff", MFD_CLOEXEC);
+	if (wfd < 0)
+		return fail(m, "live update: memfd", -errno);
+	if (pwrite(wfd, &succ_wire, sizeof(succ_wire), 0) !=
+	    (ssize_t)sizeof(succ_wire)) {
+		r = -errno;
+		close(wfd);
+		return fail(m, "live update: saving the VMM's state",
+			    r ? r : -EIO);
+	}
+	ho.extra_fds = &wfd;
+	ho.nr_extra_fds = 1;
+	r = vdpamap_handoff_prepare(m->h, &ho, &sfd);	/* suspends */
+	if (r < 0) {
+		close(wfd);
+		return fail(m, "vdpamap_handoff_prepare (auto)", r);
+	}
+	if (vdpamap_handoff_get_info(m->h, &hi) == 0 && ex_verbose)
+		printf("vmm: handoff prepared, strategy %s (%.3f ms), exec\n",
+		       strategy_name(hi.strategy), ex_ms(hi.prepare_ns));
+	snprintf(num, sizeof(num), "%d", sfd);
+	setenv(VDPAMAP_HANDOFF_ENV, num, 1);
+	snprintf(num, sizeof(num), "%d", wfd);
+	argv[0] = (char *)prog;
+	argv[1] = "--handoff-successor";
+	argv[2] = num;
+	argv[3] = NULL;
+	fflush(NULL);
+	execv("/proc/self/exe", argv);
+	r = -errno;
+	unsetenv(VDPAMAP_HANDOFF_ENV);
+	vdpamap_handoff_cancel(m->h);	/* resume: the VMM carries on */
+	close(wfd);
+	return fail(m, "execv /proc/self/exe (handoff cancelled)", r);
+}
+
+/* The exec'd image: take the VMM's state back from the memfd wfd. */
+static int wire_take(struct vmm *m, int wfd)
+{
+	struct wire *w = &succ_wire;
+	int i;
+
+	if (pread(wfd, w, sizeof(*w), 0) != (ssize_t)sizeof(*w) ||
+	    w->magic != WIRE_MAGIC || w->len != sizeof(*w) || !w->ram.used ||
+	    !w->dev[0] || w->dev[sizeof(w->dev) - 1])
+		return -EBADMSG;
+	close(wfd);
+	memset(&m->dev, 0, sizeof(m->dev));
+	_Static_assert(sizeof(w->dev) == sizeof(m->dev.path), "dev path");
+	memcpy(m->dev.path, w->dev, sizeof(m->dev.path));	/* NUL-ended */
+	m->dev.spawned = w->spawned;
+	m->dev.pa = w->pa;
+	m->dev.pid = (pid_t)w->pid;
+	ex_verbose = w->verbose;
+	m->ram_size = w->ram_size;
+	m->dimm_size = w->dimm_size;
+	m->data_group = w->data_group;
+	for (i = -1; i < MAX_SLOTS; i++) {
+		struct wire_slot *ws = i < 0 ? &w->ram : &w->slots[i];
+		struct memslot *s = i < 0 ? &m->ram : &m->slots[i];
+
+		if (!ws->used)
+			continue;
+		ws->name[sizeof(ws->name) - 1] = '\0';
+		s->name = ws->name;
+		s->gpa = ws->gpa;
+		s->size = ws->size;
+		s->region_id = ws->region_id;
+		s->registered = ws->registered;
+		s->mapped = ws->mapped;
+		/* hva and fd: from the adopted handle */
+	}
+	return 0;
+}
+
+/* Adopt, find the guest's memory at its new HVAs, re-attach the guest
+ * driver's view of its running rings, loop frames.  The row's time is the
+ * downtime: SUSPEND in the old image to the last good frame in this one. */
+static int live_update_adopted(struct vmm *m, int wfd)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .prefault_threads = 2,
+		     .log_fn = ex_log, .log_ctx = (void *)prog,
+		     .log_level = ex_log_level());
+	const struct wire *w = &succ_wire;
+	struct vdpamap_handoff_info hi;
+	struct vdpamap_region rg;
+	struct vdpamap_stats st;
+	struct memslot *ring = NULL;
+	uint64_t entries;
+	uint32_t seq = 7000;
+	int i, n, nslots = 0, r;
+
+	r = wire_take(m, wfd);
+	if (r < 0)
+		return fail(m, "--handoff-successor: no VMM state there", r);
+	r = vdpamap_handoff_adopt(-1, &oo, &m->h);
+	if (r < 0)
+		return fail(m, "vdpamap_handoff_adopt in the new image", r);
+	unsetenv(VDPAMAP_HANDOFF_ENV);
+	vdpamap_get_info(m->h, &m->info);
+	r = vdpamap_handoff_get_info(m->h, &hi);
+	if (r < 0)
+		return fail(m, "vdpamap_handoff_get_info", r);
+	/* the guest's memory: same memfds, same ids, new HVAs */
+	for (i = -1; i < MAX_SLOTS; i++) {
+		struct memslot *s = i < 0 ? &m->ram : &m->slots[i];
+
+		if (!s->size)
+			continue;
+		nslots++;
+		r = vdpamap_region_get(m->h, s->region_id, &rg);
+		if (r == 0 && rg.len != s->size)
+			r = -EINVAL;
+		if (r < 0) {
+			fprintf(stderr, "%s: %s (region %u) after adopt\n",
+				prog, s->name, s->region_id);
+			return fail(m, "vdpamap_region_get", r);
+		}
+		s->hva = rg.hva;
+		s->fd = rg.fd;
+		r = check_mapped(m, s, s->mapped);
+		if (r < 0) {
+			fprintf(stderr, "%s: %s at GPA 0x%" PRIx64 "\n", prog,
+				s->name, s->gpa);
+			return fail(m, "mirror after adopt", r);
+		}
+		if (w->ring_iova >= s->gpa &&
+		    w->ring_iova + w->ring_size <= s->gpa + s->size)
+			ring = s;
+	}
+	n = vdpamap_region_ids(m->h, NULL, 0);
+	if (n != nslots)
+		return fail(m, "regions after adopt", -EPROTO);
+	if (!ring)
+		return fail(m, "the guest's rings are in no slot", -ENOENT);
+	r = vnet_attach(&m->guest, m->h, ring->hva + (w->ring_iova - ring->gpa),
+			w->ring_iova, w->ring_size, w->kick, w->call);
+	if (r < 0)
+		return fail(m, "vnet_attach (guest rings, no reset)", r);
+	r = loop_some(&m->guest, &seq, 3);
+	if (r < 0)
+		return fail(m, "loopback after the live update", r);
+	vdpamap_get_stats(m->h, &st);
+	entries = vdpamap_entry_count(m->h, 0) + vdpamap_entry_count(m->h, 1);
+	/* KEEPER: the successor writes nothing; NEW_OWNER: REMAPs only */
+	if ((hi.strategy == VDPAMAP_HANDOFF_KEEPER &&
+	     (hi.adopt_iotlb_writes || st.iotlb_writes)) ||
+	    (hi.strategy == VDPAMAP_HANDOFF_NEW_OWNER &&
+	     (st.iotlb_updates || st.iotlb_invalidates || !st.iotlb_remaps))) {
+		fprintf(stderr, "%s: %s adopt sent %" PRIu64 " IOTLB writes "
+			"(%" PRIu64 " UPDATE, %" PRIu64 " INVALIDATE, %" PRIu64
+			" REMAP)\n", prog, strategy_name(hi.strategy),
+			hi.adopt_iotlb_writes, st.iotlb_updates,
+			st.iotlb_invalidates, st.iotlb_remaps);
+		return fail(m, "IOTLB writes in the successor", -EPROTO);
+	}
+	if (vdpamap_poison_reason(m->h))
+		return fail(m, vdpamap_poison_reason(m->h), -ENOTRECOVERABLE);
+	ex_step("12 live update by exec", ex_now_ns() - hi.suspend_ns,
+		"strategy %s, downtime from SUSPEND to the 3rd frame (prepare "
+		"%.3f ms, adopt %.3f ms); %" PRIu64 " IOTLB write%s in adopt "
+		"(%" PRIu64 " REMAP), %" PRIu64 " entries kept; %d memfds at "
+		"new HVAs; guest rings in %s re-attached without reset, 3 "
+		"frames looped%s", strategy_name(hi.strategy),
+		ex_ms(hi.prepare_ns), ex_ms(hi.adopt_ns),
+		hi.adopt_iotlb_writes, hi.adopt_iotlb_writes == 1 ? "" : "s",
+		st.iotlb_remaps, entries, nslots, ring->name,
+		hi.keeper_alive ? "; an mm keeper holds the old address space"
+				: "");
 	return 0;
 }
 
@@ -667,6 +955,8 @@ int main(int argc, char **argv)
 		{ "dimm", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		/* hidden: this image is step 12's new one */
+		{ "handoff-successor", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *flavour = "va", *devarg = NULL;
@@ -674,7 +964,7 @@ int main(int argc, char **argv)
 	struct vmm *m;
 	uint64_t t0;
 	uint32_t dummy;
-	int o, r, i, rc, sizes_given = 0;
+	int o, r, i, rc, sizes_given = 0, succ_fd = -1;
 
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -711,6 +1001,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EX_OK;
+		case 'S':
+			succ_fd = atoi(optarg);
+			break;
 		default:
 			usage(stderr);
 			return EX_USAGE;
@@ -727,6 +1020,14 @@ int main(int argc, char **argv)
 		m->slots[i].fd = -1;
 	memset(&sh, 0, sizeof(sh));
 	sh.mem.fd = -1;
+	if (succ_fd >= 0) {
+		/* exec'd by step 12 of the VMM that ran steps 1 to 11 */
+		t0 = ex_now_ns();
+		r = live_update_adopted(m, succ_fd);
+		if (succ_wire.t0)
+			t0 = succ_wire.t0;
+		goto finish;
+	}
 
 	/* before any thread: spawning a simulator forks */
 	r = ex_dev_get(&m->dev, devarg, flavour);
@@ -797,8 +1098,9 @@ int main(int argc, char **argv)
 			r = 0;
 	}
 	if (r == 0)
-		r = live_update(m);
+		r = live_update(m, t0);	/* returns only if not exec'd */
 
+finish:
 	traffic_stop(&m->tr);
 	vnet_stop(&m->guest);
 	vnet_stop(&sh.svq);
