@@ -871,12 +871,12 @@ undo_groups:
 undo_suspend:
 	if (p.suspend && suspend_resume(h, true) < 0)
 		u |= -EIO;
-	if (u && r != -ENOTRECOVERABLE) {
+	if (u && r != -ENOTRECOVERABLE)
 		vm_poison(h, "flip to ASID %u failed (%d) and could not be "
 			  "undone", shadow_asid, r);
-		r = -ENOTRECOVERABLE;
-	}
 out:
+	if (r < 0 && h->poison)	/* an undo failed, or a reply was lost */
+		r = -ENOTRECOVERABLE;
 	flip_free(f);
 	plan_free(&p);
 	vm_leave(h);
@@ -1129,6 +1129,13 @@ undo_resume:
 	if (u)
 		r = -ENOTRECOVERABLE;
 out:
+	if (r < 0 && h->poison)	/* an undo failed, or a reply was lost */
+		r = -ENOTRECOVERABLE;
+	/* shadow maps invalidated and not restored: neither the device nor
+	 * the mirror has them any more */
+	for (i = 0; r < 0 && i < ne; i++)
+		if (!ents[i]->in_mirror)
+			free(ents[i]);
 	free(base);
 	free(given);
 	free(back);

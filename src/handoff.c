@@ -94,6 +94,11 @@ static void keeper_drop(struct vdpamap *h, bool tell)
 		return;
 	if (tell && keeper_live(h))
 		vm_keeper_call(h, VM_KP_EXIT, 0, 0, NULL, 0, -1, NULL);
+	/* ours but its socket broke (it cannot be told): it would wait out
+	 * its re-attach grace and stay an unreaped child; end it */
+	if (tell && ho->keeper_ours && ho->keeper_dead && ho->keeper_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, ho->keeper_pidfd, SIGKILL, NULL,
+			0);
 	if (ho->keeper_sock >= 0)
 		close(ho->keeper_sock);
 	ho->keeper_sock = -1;
