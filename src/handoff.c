@@ -488,13 +488,20 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		vm_err(h, "mm keeper %ld does not answer (%d)", pid, r);
 		kill((pid_t)pid, SIGKILL);
 		keeper_drop(h, true);
-		if (h->poison) {	/* keeper_broke() poisoned: undo */
-			free(h->poison);
-			h->poison = NULL;
-		}
+		if (h->poison)		/* keeper_broke() poisoned: undo */
+			vm_poison_clear(h);
 		return -EAGAIN;
 	}
 	r = keeper_listen(h);
+	if (r < 0 && !keeper_live(h)) {
+		/* the keeper stopped answering: it is ours, gone now, and
+		 * the device never left our hands */
+		vm_err(h, "mm keeper: set-up message failed (%d)", r);
+		keeper_drop(h, true);
+		if (h->poison && !h->tp.broken)
+			vm_poison_clear(h);
+		return r;
+	}
 	if (r < 0)
 		vm_warn(h, "mm keeper: no re-attach socket (%d)", r);
 	vm_info(h, "mm keeper created: pid %ld", pid);
@@ -689,8 +696,13 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	for (i = 0; i < nextra; i++)
 		if ((r = clear_cloexec(h, extra[i])) < 0)
 			goto fail;
-	if (keeper_live(h))
-		vm_keeper_call(h, VM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
+	/* the keeper keeps the state for a re-attach: a keeper that cannot
+	 * take it fails the prepare, which then undoes everything */
+	if (keeper_live(h)) {
+		r = vm_keeper_call(h, VM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
+		if (r < 0)
+			goto fail;
+	}
 	ho->state_fd = sfd;
 	ho->prepared = 1;
 	ho->strategy = strategy;
@@ -709,8 +721,12 @@ fail:
 			vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		ho->suspended = 0;
 	}
-	if (ho->keeper_ours && strategy == VDPAMAP_HANDOFF_KEEPER)
+	if (ho->keeper_ours && strategy == VDPAMAP_HANDOFF_KEEPER) {
 		keeper_drop(h, true);
+		/* a poison from the keeper we just dropped, not the device */
+		if (h->poison && !h->tp.broken)
+			vm_poison_clear(h);
+	}
 	return r;
 }
 
