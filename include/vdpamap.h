@@ -827,10 +827,13 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h);
  *  -ENODEV     the device fd is not the device the description is about
  *  -E2BIG, -ENOMEM, the errors of mmap() of a region, of vdpamap_open()
  *              (REBUILD), or of RESUME.
- * A KEEPER description whose keeper is dead gives a poisoned handle
- * (see vdpamap_handoff_rebuild()).  NEW_OWNER: -EOPNOTSUPP in a build
- * without it, or VHOST_NEW_OWNER's error (-ENOMEM: RLIMIT_MEMLOCK below
- * what the device pins, -EBUSY, -EINVAL), nothing changed.  An entry
+ *  -ECOMM      KEEPER: the keeper lives but did not answer; or RESUME's
+ *              error (the device stays suspended): retry the adopt.
+ * A KEEPER description whose keeper is dead, or a lost reply of the device
+ * (simulator), gives a poisoned handle (see vdpamap_handoff_rebuild()).
+ * NEW_OWNER: -EOPNOTSUPP in a build without it, or VHOST_NEW_OWNER's
+ * error (-ENOMEM: RLIMIT_MEMLOCK below what the device pins, -EBUSY,
+ * -EINVAL), nothing changed.  An entry
  * whose REMAP is refused is re-created (INVALIDATE + UPDATE, logged); a
  * failure past that gives a poisoned handle (vdpamap_poison_reason()). */
 VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
@@ -847,12 +850,13 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 					 const struct vdpamap_open_opts *opts,
 					 struct vdpamap **ret);
 
-/* After keeper death: close the device (the kernel drops every map) and
+/* After keeper death (or another poison of a KEEPER handle: a live keeper
+ * is told to exit): close the device (the kernel drops every map) and
  * rebuild the handle on it as REBUILD does (reopen, re-map, restore ring
  * state from each used ring), keeping the handle pointer and region ids.
- * Clears the poison on success.  -EALREADY: the keeper is alive (nothing
- * done); on any other failure the device stays closed and the handle
- * poisoned. */
+ * Clears the poison on success.  -EALREADY: the keeper is alive and the
+ * handle not poisoned (nothing done); on any other failure the device
+ * stays closed and the handle poisoned. */
 VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h);
 
 struct vdpamap_handoff_info {

@@ -1288,7 +1288,61 @@ static int new_owner_takeover(struct vdpamap *h)
 }
 #endif
 
-static int adopt_parsed(const struct vm_handoff_state *s, int state_fd,
+/* 1 if the keeper has exited (its pidfd is readable). */
+static bool keeper_exited(const struct vm_handoff *ho)
+{
+	struct pollfd p = { .fd = ho->keeper_pidfd, .events = POLLIN };
+
+	if (ho->keeper_pidfd < 0)	/* no pidfd_open (valgrind, < 5.3) */
+		return kill(ho->keeper_pid, 0) < 0 && errno == ESRCH;
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* KEEPER in the successor: the keeper answers, the device resumes.  < 0:
+ * nothing changed, the adopt fails and may be retried (the keeper lives
+ * but did not answer: -ECOMM; RESUME refused: its error).  A dead keeper,
+ * or a reply of the device lost (simulator), gives 0 and a poisoned
+ * handle: vdpamap_handoff_rebuild() recovers it.  The keeper already
+ * has the state for a re-attach (prepare gave it this very memfd). */
+static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
+{
+	struct vm_handoff *ho = h->ho;
+	int64_t pong = 0;
+	int r = 0;
+
+	if (!ho->keeper_dead) {
+		r = vm_keeper_call(h, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
+		if (r >= 0 && pong != hd->keeper_pid)
+			r = -EPROTO;
+		if (r < 0 && !keeper_exited(ho)) {
+			vm_err(h, "handoff: mm keeper (pid %d) lives but did "
+			       "not answer (%d)", hd->keeper_pid, r);
+			return r == -EOWNERDEAD ? -ECOMM : r;
+		}
+		if (r < 0)
+			ho->keeper_dead = 1;
+	}
+	if (ho->keeper_dead) {
+		if (!h->poison)
+			vm_poison(h, "mm keeper (pid %d) is dead: the device "
+				  "has no owner; vdpamap_handoff_rebuild() "
+				  "reopens it", hd->keeper_pid);
+		return 0;
+	}
+	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
+	    vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
+		if (r < 0 && !h->poison) {
+			vm_err(h, "handoff: RESUME: %d", r);
+			return r;	/* still suspended, as before */
+		}
+		if (r < 0)
+			vm_err(h, "handoff: RESUME: %d (%s)", r, h->poison);
+	}
+	return 0;
+}
+
+static int adopt_parsed(const struct vm_handoff_state *s,
 			const struct vdpamap_open_opts *opts,
 			struct vdpamap **ret)
 {
@@ -1380,8 +1434,10 @@ static int adopt_parsed(const struct vm_handoff_state *s, int state_fd,
 		h->region_hook = keeper_region_hook;
 		pidfd = pidfd_open_(hd->keeper_pid);
 		ho->keeper_pidfd = pidfd >= 0 ? pidfd : -1;
-		if (pidfd < 0)
+		if (pidfd == -ESRCH)
 			ho->keeper_dead = 1;
+		else if (pidfd < 0 && pidfd != -ENOSYS)
+			r = pidfd;	/* say, EMFILE: not a death */
 	}
 	h->ho = ho;
 	ho->adopted = 1;
@@ -1389,6 +1445,20 @@ static int adopt_parsed(const struct vm_handoff_state *s, int state_fd,
 	memcpy(ho->path, hd->path, sizeof(ho->path));
 	ho->t_suspend_ns = hd->t_suspend_ns;
 	ho->prepare_ns = hd->t_prepare_ns;
+	if (hd->strategy == VDPAMAP_HANDOFF_KEEPER) {
+		if (r == 0)
+			r = keeper_takeover(h, hd);
+		if (r < 0) {
+			/* nothing changed: the inherited fds stay the
+			 * caller's, for a retry */
+			ho->keeper_sock = -1;
+			h->tp.fd = -1;
+			vm_handle_free(h);	/* frees ho */
+			unmap_regions(s, hvas);
+			free(hvas);
+			return r;
+		}
+	}
 
 	/* from here on the inherited fds are ours again: CLOEXEC */
 	if (hd->dev_fd >= 0 && hd->strategy != VDPAMAP_HANDOFF_REBUILD)
@@ -1404,31 +1474,6 @@ static int adopt_parsed(const struct vm_handoff_state *s, int state_fd,
 			set_cloexec(s->vrings[i].call_fd, true, NULL);
 	}
 
-	if (hd->strategy == VDPAMAP_HANDOFF_KEEPER) {
-		int64_t pong = 0;
-
-		if (ho->keeper_dead ||
-		    vm_keeper_call(h, VM_KP_PING, 0, 0, NULL, 0, -1, &pong) <
-			    0 ||
-		    pong != hd->keeper_pid) {
-			ho->keeper_dead = 1;
-			if (!h->poison)
-				vm_poison(h, "mm keeper (pid %d) is dead: the "
-					  "device has no owner; "
-					  "vdpamap_handoff_rebuild() reopens it",
-					  hd->keeper_pid);
-		} else {
-			/* for a re-attach after our death */
-			vm_keeper_call(h, VM_KP_SETSTATE, 0, 0, NULL, 0,
-				       state_fd, NULL);
-			if ((h->status & VDPAMAP_S_DRIVER_OK) &&
-			    vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
-				r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
-				if (r < 0)
-					vm_err(h, "handoff: RESUME: %d", r);
-			}
-		}
-	}
 	/* descriptor groups are not in the description: ask the device
 	 * (through the keeper when it owns it) */
 	if (!h->poison && vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID) &&
@@ -1481,7 +1526,7 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 		return r;
 	r = vm_handoff_parse(buf, len, &s);
 	if (r == 0)
-		r = adopt_parsed(&s, state_fd, opts, ret);
+		r = adopt_parsed(&s, opts, ret);
 	free(buf);
 	if (r == 0)
 		close(state_fd);
@@ -1506,8 +1551,10 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	/* only a handle whose keeper died needs (and may get) this */
-	if (!h->ho || h->ho->keeper_sock < 0 || !vm_keeper_check(h)) {
+	/* only a handle whose keeper died, or that is poisoned otherwise
+	 * (a lost reply of the device), needs (and may get) this */
+	if (!h->ho || h->ho->keeper_sock < 0 ||
+	    (!vm_keeper_check(h) && !h->poison)) {
 		vm_leave(h);
 		return -EALREADY;
 	}
@@ -1528,8 +1575,9 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		for (rg = h->regions; rg; rg = rg->next)
 			if (rg->id == s.regions[i].id)
 				hvas[i] = rg->r.hva;
-	/* let go of the device: the kernel drops every map */
-	keeper_drop(h, false);
+	/* let go of the device: the kernel drops every map (a live keeper
+	 * must close its copy too: told to exit) */
+	keeper_drop(h, !h->ho->keeper_dead);
 	vm_tp_close(&h->tp);
 	o.log_fn = h->log_fn;
 	o.log_ctx = h->log_ctx;
@@ -1676,7 +1724,7 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 		 * region memfds must be reachable by number: use the dead
 		 * successor's through /proc is impossible, so require the
 		 * regions' fds be open in the caller (documented) */
-		r = adopt_parsed(&s, -1, opts, ret);
+		r = adopt_parsed(&s, opts, ret);
 		if (r == 0) {
 			/* the handle uses these now; region fds stay open
 			 * for the caller (vdpamap_region_get() names them) */

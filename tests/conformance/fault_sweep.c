@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * The library-wide fault sweep: every allocation and syscall on each
- * multi-step path (open with pre-map, transaction commit, reset resync)
- * fails in turn, k = 1, 2, ... until the path completes without reaching
+ * multi-step path (open with pre-map, transaction commit, reset resync,
+ * SVQ flip/unflip, exec handoff prepare and adopt) fails in turn, k = 1, 2, ... until the path completes without reaching
  * k.  After each failure: the mirror equals the device's own table, no fd
  * leaked, and the handle is either usable or cleanly poisoned (and then
  * vdpamap_reset() recovers it).  Memory leaks are caught by running this
@@ -20,10 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "failnth.h"
+#include "vnet.h"
 
 #define MIB (1ULL << 20)
 #define GPA 0x40000000ULL
@@ -482,7 +486,393 @@ static void test_handoff_keeper(void **state)
 		      "handoff prepare KEEPER (started: suspend)");
 }
 
-int main(void)
+
+/* ---- exec handoff adopt (the successor side)
+ *
+ * Each round: a predecessor (this binary re-executed in the role
+ * "adopt-pred", native even under valgrind, which does not follow execs)
+ * opens the device, starts a vnet data path, maps into both ASIDs,
+ * prepares the handoff and passes every fd it would pass across its exec
+ * (those without FD_CLOEXEC) to this process with SCM_RIGHTS, at the same
+ * numbers, then exits: what exec would leave to a successor.  Its fds sit
+ * at ADOPT_FD_BASE and up (placeholders below), numbers this process does
+ * not use.  This process then adopts with the nth allocation/syscall
+ * failing.  The contract asserted:
+ *  - adopt fails with a negative errno and changes nothing (the same fds,
+ *    none closed, CLOEXEC still clear, no memory kept), and a retry from
+ *    the same state fd succeeds; or
+ *  - adopt succeeds; a poisoned handle (the keeper or the device
+ *    connection lost) recovers with vdpamap_handoff_rebuild();
+ * and then the mirror is the device's table and frames loop back. */
+#define ADOPT_FD_BASE 64
+#define ADOPT_MEM (4u << 20)
+#define ADOPT_MAX_FDS 12
+
+struct pred_msg {
+	int32_t err;			/* 0, or what failed (-errno) */
+	int32_t nfd;
+	int32_t num[ADOPT_MAX_FDS];	/* the predecessor's fd numbers */
+	int32_t state_fd, kick[2], call[2];
+	uint64_t mem;			/* its mapping of guest memory */
+};
+
+static const char *self_exe;
+
+static void pred_log(int level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (getenv("VDPAMAP_TEST_LOG") || level <= VDPAMAP_LOG_ERR)
+		fprintf(stderr, "  [pred lib %d] %s\n", level, msg);
+}
+
+/* argv: adopt-pred <strategy> <device path> <socket fd> */
+static int pred_main(char **argv)
+{
+	uint32_t strategy = (uint32_t)atoi(argv[2]);
+	const char *path = argv[3];
+	int sock = atoi(argv[4]), nul, fd, r = 0, i, memfd, sfd = -1;
+	struct pred_msg m = { .state_fd = -1 };
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(ADOPT_MAX_FDS * sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct vdpamap *h = NULL;
+	struct vdpamap_region rg;
+	struct vnet v;
+	uint8_t *mem;
+	DIR *d;
+	struct dirent *e;
+
+	/* our fds go to ADOPT_FD_BASE and up */
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	for (fd = 3; fd < ADOPT_FD_BASE; fd++)
+		if (fd != sock && fd != nul && fcntl(fd, F_GETFD) < 0)
+			dup3(nul, fd, O_CLOEXEC);
+	memfd = memfd_create("guest", MFD_CLOEXEC);
+	if (memfd < 0 || ftruncate(memfd, ADOPT_MEM) < 0) {
+		r = -errno;
+		goto out;
+	}
+	mem = mmap(NULL, ADOPT_MEM, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		   0);
+	if (mem == MAP_FAILED) {
+		r = -errno;
+		goto out;
+	}
+	m.mem = (uint64_t)(uintptr_t)mem;
+	rg = (struct vdpamap_region){ .hva = mem, .len = ADOPT_MEM,
+				      .fd = memfd, .iova = 0 };
+	{
+		VDPAMAP_OPTS(vdpamap_open_opts, o, .regions = &rg,
+			     .nr_regions = 1, .log_fn = pred_log,
+			     .log_level = VDPAMAP_LOG_WARN);
+		VDPAMAP_OPTS(vdpamap_handoff_opts, ho, .strategy = strategy,
+			     .reattach_grace_ms = 2000);
+
+		/* the previous round's device may still be closing */
+		for (i = 0; i < 500; i++) {
+			r = vdpamap_open(path, &o, &h);
+			if (r != -EBUSY)
+				break;
+			usleep(10000);
+		}
+		if (r < 0)
+			goto out;
+		r = vnet_start(&v, h, mem, 0, ADOPT_MEM);
+		for (i = 0; r == 0 && i < 2; i++)
+			r = vnet_loop(&v, (uint32_t)i, 200, 5000);
+		/* more entries: ASID 0 beside the pre-map, ASID 1 */
+		if (r == 0)
+			r = vdpamap_map(h, 0, 1ULL << 30, mem + (1 << 20),
+					64 << 10, VDPAMAP_PERM_RO);
+		if (r == 0 && vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID))
+			r = vdpamap_map(h, 1, 0, mem + (2 << 20), 1 << 20,
+					VDPAMAP_PERM_RW);
+		if (r == 0)
+			r = vdpamap_handoff_prepare(h, &ho, &sfd);
+		if (r < 0)
+			goto out;
+	}
+	m.state_fd = sfd;
+	for (i = 0; i < 2; i++) {
+		m.kick[i] = v.kick[i];
+		m.call[i] = v.call[i];
+	}
+	/* exactly what exec would pass on */
+	d = opendir("/proc/self/fd");
+	while (d && (e = readdir(d))) {
+		fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd < 3 || fd == sock ||
+		    fd == dirfd(d) || fcntl(fd, F_GETFD) != 0)
+			continue;
+		if (m.nfd == ADOPT_MAX_FDS) {
+			r = -E2BIG;
+			break;
+		}
+		m.num[m.nfd++] = fd;
+	}
+	if (d)
+		closedir(d);
+out:
+	m.err = r;
+	if (r == 0 && m.nfd) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.b;
+		mh.msg_controllen = CMSG_SPACE(m.nfd * sizeof(int));
+		cm.c.cmsg_level = SOL_SOCKET;
+		cm.c.cmsg_type = SCM_RIGHTS;
+		cm.c.cmsg_len = CMSG_LEN(m.nfd * sizeof(int));
+		memcpy(CMSG_DATA(&cm.c), m.num, m.nfd * sizeof(int));
+	}
+	if (sendmsg(sock, &mh, 0) != (ssize_t)sizeof(m))
+		return 1;
+	/* as exec: the handle, the mapping and the CLOEXEC fds go away
+	 * (a keeper keeps this address space) */
+	_exit(0);
+}
+
+/* Run a predecessor; place its fds at their numbers here.  0, or skip. */
+static void pred_run(struct fx *f, uint32_t strategy, struct pred_msg *m)
+{
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(ADOPT_MAX_FDS * sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	char a_strat[16], a_sock[16];
+	int sv[2], st, i, got[ADOPT_MAX_FDS];
+	struct cmsghdr *ch;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+				    sv), 0);
+	snprintf(a_strat, sizeof(a_strat), "%u", strategy);
+	snprintf(a_sock, sizeof(a_sock), "%d", sv[1]);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *e;
+
+		/* the predecessor inherits nothing but its socket */
+		while (d && (e = readdir(d)))
+			if (atoi(e->d_name) > 2)
+				fcntl(atoi(e->d_name), F_SETFD, FD_CLOEXEC);
+		if (d)
+			closedir(d);
+		fcntl(sv[1], F_SETFD, 0);
+		execl(self_exe, "fault_sweep", "adopt-pred", a_strat, f->path,
+		      a_sock, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	memset(&cm, 0, sizeof(cm));
+	n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC);
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(n, sizeof(*m));
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (m->err < 0)
+		fail_msg("predecessor: %s", strerror(-m->err));
+	ch = CMSG_FIRSTHDR(&mh);
+	assert_non_null(ch);
+	assert_int_equal(ch->cmsg_len, CMSG_LEN(m->nfd * sizeof(int)));
+	memcpy(got, CMSG_DATA(ch), m->nfd * sizeof(int));
+	/* move them where the predecessor had them, without CLOEXEC as an
+	 * exec'd image inherits them */
+	for (i = 0; i < m->nfd; i++) {
+		if (m->num[i] < ADOPT_FD_BASE)
+			fail_msg("predecessor fd %d: below %d", m->num[i],
+				 ADOPT_FD_BASE);
+		assert_true(fcntl(m->num[i], F_GETFD) < 0);
+		assert_int_equal(dup2(got[i], m->num[i]), m->num[i]);
+		close(got[i]);
+	}
+}
+
+/* The fds open here (sorted: readdir of /proc/self/fd is in order). */
+static int fd_set_take(int *out, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		assert_true(n < max);
+		out[n++] = fd;
+	}
+	closedir(d);
+	return n;
+}
+
+static void fd_set_same(const int *a, int na)
+{
+	int b[256], nb = fd_set_take(b, 256);
+
+	assert_int_equal(nb, na);
+	assert_memory_equal(a, b, (size_t)na * sizeof(int));
+}
+
+/* The device's table, with the keeper's uaddrs (the predecessor's
+ * address space) where the mirror has this image's mapping. */
+static void mirror_matches_device_at(struct fx *f, struct vdpamap *h,
+				     uint64_t pred_mem, uint8_t *mem)
+{
+	struct vdpamap_sim_entry se[16];
+	struct vdpamap_info in;
+	uint32_t a;
+	int n, k;
+
+	assert_int_equal(vdpamap_get_info(h, &in), 0);
+	for (a = 0; a < in.nr_as; a++) {
+		n = vdpamap_sim_table(f->path, a, se, 16);
+		assert_true(n >= 0 && n <= 16);
+		assert_int_equal((uint64_t)n, vdpamap_entry_count(h, a));
+		for (k = 0; k < n; k++) {
+			void *hva = NULL;
+			uint64_t len = 0;
+
+			assert_int_equal(vdpamap_translate(h, a, se[k].iova,
+							   &hva, &len), 0);
+			assert_true(len >= se[k].size);
+			assert_int_equal(se[k].uaddr - pred_mem,
+					 (uint8_t *)hva - mem);
+		}
+	}
+}
+
+/* What a successful adopt gave: correct, working; then closed.  The
+ * inherited fds it does not own are closed here too. */
+static void adopted_check(struct fx *f, struct vdpamap *h,
+			  const struct pred_msg *m, uint32_t strategy)
+{
+	struct vdpamap_handoff_info hi;
+	struct vdpamap_region rg;
+	uint32_t id;
+	struct vnet v;
+	int i, r;
+
+	assert_true(fcntl(m->state_fd, F_GETFD) < 0);	/* adopt closed it */
+	if (vdpamap_poison_reason(h)) {
+		/* documented: the keeper (or the connection to the device)
+		 * is lost; the fallback is a rebuild */
+		r = vdpamap_handoff_rebuild(h);
+		if (r < 0)
+			fail_msg("poisoned adopt (%s): rebuild: %s",
+				 vdpamap_poison_reason(h), strerror(-r));
+		assert_null(vdpamap_poison_reason(h));
+		strategy = VDPAMAP_HANDOFF_REBUILD;
+	}
+	assert_int_equal(vdpamap_handoff_get_info(h, &hi), 0);
+	assert_int_equal(hi.strategy, strategy);
+	assert_int_equal(hi.adopted, 1);
+	assert_int_equal(vdpamap_region_ids(h, &id, 1), 1);
+	assert_int_equal(vdpamap_region_get(h, id, &rg), 0);
+	assert_int_equal(rg.len, ADOPT_MEM);
+	if (strategy == VDPAMAP_HANDOFF_KEEPER) {
+		mirror_matches_device_at(f, h, m->mem, rg.hva);
+	} else {
+		struct vdpamap *keep = f->h;
+
+		f->h = h;
+		mirror_matches_device(f);
+		f->h = keep;
+	}
+	/* inherited fds: CLOEXEC again (a rebuild closed the device fd and
+	 * the keeper socket) */
+	for (i = 0; i < m->nfd; i++)
+		if (m->num[i] != m->state_fd &&
+		    fcntl(m->num[i], F_GETFD) >= 0)
+			assert_int_equal(fd_cloexec(m->num[i]), 1);
+	assert_int_equal(vnet_attach(&v, h, rg.hva, 0, ADOPT_MEM, m->kick,
+				     m->call), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(vnet_loop(&v, 100 + (uint32_t)i, 200, 5000),
+				 0);
+	vnet_stop(&v);		/* closes kick and call */
+	vdpamap_close(h);	/* the device fd, the keeper socket */
+	munmap(rg.hva, rg.len);
+	for (i = 0; i < m->nfd; i++)
+		if (fcntl(m->num[i], F_GETFD) >= 0 &&
+		    m->num[i] != m->kick[0] && m->num[i] != m->kick[1] &&
+		    m->num[i] != m->call[0] && m->num[i] != m->call[1])
+			close(m->num[i]);	/* the region's memfd */
+}
+
+static void adopt_sweep(struct fx *f, uint32_t strategy, const char *name)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = test_log,
+		     .log_level = VDPAMAP_LOG_DEBUG, .prefault_threads = 1);
+	int k, fired = 0, r = -1, failures = 0, poisoned = 0;
+	int before[256], nbefore, during[256], nduring;
+
+	for (k = 1; k <= MAX_K; k++) {
+		struct vdpamap *h = NULL;
+		struct pred_msg m;
+		int i;
+
+		nbefore = fd_set_take(before, 256);
+		pred_run(f, strategy, &m);
+		nduring = fd_set_take(during, 256);
+		failnth_arm(k);
+		r = vdpamap_handoff_adopt(m.state_fd, &o, &h);
+		failnth_disarm(&fired);
+		if (r < 0) {
+			/* nothing changed: no fd closed or left open, the
+			 * inherited ones still without CLOEXEC */
+			failures++;
+			assert_null(h);
+			fd_set_same(during, nduring);
+			for (i = 0; i < m.nfd; i++)
+				assert_int_equal(fd_cloexec(m.num[i]), 0);
+			/* and the same state adopts */
+			i = r;
+			r = vdpamap_handoff_adopt(m.state_fd, &o, &h);
+			if (r < 0)
+				fail_msg("k=%d: adopt failed (%s), then its "
+					 "retry: %s", k, strerror(-i),
+					 strerror(-r));
+		}
+		assert_non_null(h);
+		if (vdpamap_poison_reason(h))
+			poisoned++;
+		adopted_check(f, h, &m, strategy);
+		fd_set_same(before, nbefore);
+		if (!fired)
+			break;
+	}
+	assert_true(k > 1 && k <= MAX_K);
+	fprintf(stderr, "  %s: %d fault points, %d failed cleanly and "
+		"were retried, %d poisoned and rebuilt\n", name, k - 1,
+		failures, poisoned);
+}
+
+static void test_adopt_rebuild(void **state)
+{
+	adopt_sweep(*state, VDPAMAP_HANDOFF_REBUILD,
+		    "handoff adopt REBUILD");
+}
+
+static void test_adopt_keeper(void **state)
+{
+#if !defined(__x86_64__) && !defined(__aarch64__)
+	skip_because("the mm keeper exists on x86-64 and aarch64 only");
+#endif
+	adopt_sweep(*state, VDPAMAP_HANDOFF_KEEPER, "handoff adopt KEEPER");
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_premap, setup,
@@ -496,7 +886,17 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_handoff_keeper, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_rebuild, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_keeper, setup,
+						teardown),
 	};
+
+	if (argc == 5 && !strcmp(argv[1], "adopt-pred"))
+		return pred_main(argv);
+	/* re-executed for the predecessors of the adopt sweep: not
+	 * /proc/self/exe, which is valgrind under memcheck */
+	self_exe = argv[0];
 
 	if (getenv("VDPAMAP_TEST_DEV")) {
 		fprintf(stderr, "fault_sweep: simulator only (it reads the "
