@@ -472,14 +472,23 @@ static int harvest_common(struct vdpamap *h, uint32_t asid, struct sink *k,
 	uint64_t pages;
 	int r = 0;
 
-	if (!h || !k->out || asid >= h->info.nr_as || !k->size ||
-	    k->base + (k->size - 1) < k->base)
+	if (!h)
 		return -EINVAL;
 	if (h->fork_gen != vm_fork_gen())
 		return -ECHILD;
+	if (!k->out || asid >= h->info.nr_as || !k->size ||
+	    k->base + (k->size - 1) < k->base) {
+		vm_err(h, "dirty harvest: asid %u [0x%llx, +0x%llx) bitmap %p: "
+		       "asid out of range (%u), size 0, wrapping or no bitmap",
+		       asid, (unsigned long long)k->base,
+		       (unsigned long long)k->size, (void *)k->out,
+		       h->info.nr_as);
+		return -EINVAL;
+	}
 	urcu_bp_read_lock();
 	lg = log_get(h, asid);
 	if (!lg) {
+		vm_err(h, "dirty harvest: asid %u is not logging", asid);
 		r = -ENOENT;
 		goto out;
 	}
@@ -707,11 +716,16 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 	uint64_t i;
 	int r;
 
-	if (!OPTS_VALID(opts, vdpamap_dirty_opts))
-		return opts && opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
 	r = vm_enter(h, false);
 	if (r < 0)
 		return r;
+	if (!OPTS_VALID(opts, vdpamap_dirty_opts)) {
+		r = opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+		vm_err(h, "dirty start: opts: size %zu: too small, or non-zero "
+		       "bytes past the known %zu", opts->sz,
+		       sizeof(struct vdpamap_dirty_opts));
+		goto out;
+	}
 	if (!ps)
 		ps = h->page_size;
 	if (!ring)
@@ -719,7 +733,8 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 	if (asid >= h->info.nr_as || (flags & ~VDPAMAP_DIRTY_RING) ||
 	    ps < 512 || (ps & (ps - 1)) || ring < RING_MIN ||
 	    ring > RING_MAX || (ring & (ring - 1)) ||
-	    (OPTS_GET(opts, nr_ranges, 0) && !OPTS_GET(opts, ranges, NULL))) {
+	    (OPTS_GET(opts, nr_ranges, 0) && !OPTS_GET(opts, ranges, NULL)) ||
+	    (!OPTS_GET(opts, nr_ranges, 0) && OPTS_GET(opts, ranges, NULL))) {
 		vm_err(h, "dirty start: asid %u, flags 0x%x, page size 0x%llx, "
 		       "ring %u entries or ranges invalid", asid, flags,
 		       (unsigned long long)ps, ring);
@@ -785,6 +800,8 @@ VDPAMAP_API int vdpamap_dirty_stop(struct vdpamap *h, uint32_t asid)
 	if (r < 0)
 		return r;
 	if (asid >= h->info.nr_as) {
+		vm_err(h, "dirty stop: asid %u out of range (%u address "
+		       "spaces)", asid, h->info.nr_as);
 		r = -EINVAL;
 	} else if (!h->dirty || !h->dirty[asid]) {
 		vm_err(h, "dirty stop: asid %u is not logging", asid);

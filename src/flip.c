@@ -601,24 +601,11 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 			return -ENOENT;
 		}
 	}
-	/* where every vq's rings live: its descriptor group with DESC_ASID */
-	for (vq = 0; vq < h->info.nr_vqs; vq++) {
-		struct vhost_vring_state s = { .index = vq };
-
-		p->dgrp[vq] = h->vq_group[vq];
-		if (!desc)
-			continue;
-		r = dev_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s,
-			      "GET_VRING_DESC_GROUP vq", vq);
-		if (r < 0)
-			return r;
-		if (s.num >= h->info.nr_groups) {
-			vm_err(h, "flip: vq %u in descriptor group %u of %u",
-			       vq, s.num, h->info.nr_groups);
-			return -EPROTO;
-		}
-		p->dgrp[vq] = s.num;
-	}
+	/* where every vq's rings live: its descriptor group with DESC_ASID,
+	 * as read (and checked) at open: asking the device here would send
+	 * ioctls before the flip is known to be valid */
+	for (vq = 0; vq < h->info.nr_vqs; vq++)
+		p->dgrp[vq] = desc ? h->vq_desc_group[vq] : h->vq_group[vq];
 	for (i = 0; i < o->nr_groups; i++) {
 		r = add_group(h, p, o->groups[i]);
 		if (r < 0)
@@ -778,12 +765,17 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	uint64_t t0 = now_ns();
 	int r, u = 0;
 
-	if (!OPTS_VALID(opts, vdpamap_flip_opts))
-		return opts && opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
 	r = vm_enter(h, false);
 	if (r < 0)
 		return r;
 	s0 = h->stats;
+	if (!OPTS_VALID(opts, vdpamap_flip_opts)) {
+		r = opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+		vm_err(h, "flip: opts: size %zu: too small, or non-zero bytes "
+		       "past the known %zu", opts->sz,
+		       sizeof(struct vdpamap_flip_opts));
+		goto out;
+	}
 	r = plan_flip(h, shadow_asid, opts, &p);
 	if (r < 0)
 		goto out;
@@ -987,12 +979,17 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	bool suspend = false;
 	int r, u = 0;
 
-	if (!OPTS_VALID(opts, vdpamap_unflip_opts))
-		return opts && opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
 	r = vm_enter(h, false);
 	if (r < 0)
 		return r;
 	s0 = h->stats;
+	if (!OPTS_VALID(opts, vdpamap_unflip_opts)) {
+		r = opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+		vm_err(h, "unflip: opts: size %zu: too small, or non-zero bytes "
+		       "past the known %zu", opts->sz,
+		       sizeof(struct vdpamap_unflip_opts));
+		goto out;
+	}
 	for (pp = &h->flips; (f = *pp); pp = &f->next)
 		if (f->id == id)
 			break;

@@ -741,17 +741,29 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 
 	if (!ret_state_fd)
 		return -EINVAL;
-	if (!OPTS_VALID(o, vdpamap_handoff_opts))
-		return o && o->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
-	strategy = OPTS_GET(o, strategy, VDPAMAP_HANDOFF_AUTO);
-	if (strategy > VDPAMAP_HANDOFF_REBUILD || OPTS_GET(o, flags, 0) ||
-	    OPTS_GET(o, nr_extra_fds, 0) > 32 ||
-	    (OPTS_GET(o, nr_extra_fds, 0) && !OPTS_GET(o, extra_fds, NULL)))
-		return -EINVAL;
 	r = vm_enter(h, false);
 	if (r < 0)
 		return r;
+	if (!OPTS_VALID(o, vdpamap_handoff_opts)) {
+		r = o->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+		vm_err(h, "handoff: opts: size %zu: too small, or non-zero "
+		       "bytes past the known %zu", o->sz,
+		       sizeof(struct vdpamap_handoff_opts));
+		goto out;
+	}
+	strategy = OPTS_GET(o, strategy, VDPAMAP_HANDOFF_AUTO);
+	if (strategy > VDPAMAP_HANDOFF_REBUILD || OPTS_GET(o, flags, 0) ||
+	    OPTS_GET(o, nr_extra_fds, 0) > 32 ||
+	    (OPTS_GET(o, nr_extra_fds, 0) && !OPTS_GET(o, extra_fds, NULL))) {
+		vm_err(h, "handoff: opts: strategy %u, flags 0x%x, %u extra "
+		       "fds (at most 32, array %p): invalid", strategy,
+		       OPTS_GET(o, flags, 0), OPTS_GET(o, nr_extra_fds, 0),
+		       (const void *)OPTS_GET(o, extra_fds, NULL));
+		r = -EINVAL;
+		goto out;
+	}
 	if (h->ho && h->ho->prepared) {
+		vm_err(h, "handoff: prepared already (cancel first)");
 		r = -EALREADY;
 		goto out;
 	}
@@ -1878,9 +1890,10 @@ VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	if (idx >= h->info.nr_vqs)
+	if (idx >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
-	else if (!h->vrings[idx].set)
+	} else if (!h->vrings[idx].set)
 		r = -ENOENT;
 	else
 		*out = h->vrings[idx].v;

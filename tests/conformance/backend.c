@@ -12,11 +12,35 @@
 
 #include "backend.h"
 
+char test_last_err[512];
+unsigned test_nr_err;
+
 void test_log(int level, const char *msg, void *ctx)
 {
 	(void)ctx;
+	if (level <= VDPAMAP_LOG_ERR) {
+		snprintf(test_last_err, sizeof(test_last_err), "%s", msg);
+		test_nr_err++;
+	}
 	if (getenv("VDPAMAP_TEST_LOG"))
 		fprintf(stderr, "  [lib %d] %s\n", level, msg);
+}
+
+void _log_expect(unsigned since, const char *want, int line)
+{
+	if (!want)
+		return;
+	if (!*want) {
+		if (test_nr_err != since)
+			fail_msg("line %d: logged \"%s\", want nothing", line,
+				 test_last_err);
+		return;
+	}
+	if (test_nr_err == since)
+		fail_msg("line %d: nothing logged, want \"%s\"", line, want);
+	if (!strstr(test_last_err, want))
+		fail_msg("line %d: logged \"%s\", want \"%s\"", line,
+			 test_last_err, want);
 }
 
 static const char *flavour(void)

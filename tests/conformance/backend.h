@@ -50,6 +50,15 @@ void fx_close(struct fx *f);
 /* a log callback that prints to stderr when VDPAMAP_TEST_LOG is set */
 void test_log(int level, const char *msg, void *ctx);
 
+/* The last line test_log() got at VDPAMAP_LOG_ERR and how many it got.
+ * log_expect(since, want): since test_nr_err was since, an error line was
+ * logged and the last one contains want ("": nothing logged; NULL: not
+ * checked). */
+extern char test_last_err[512];
+extern unsigned test_nr_err;
+void _log_expect(unsigned since, const char *want, int line);
+#define log_expect(since, want) _log_expect(since, want, __LINE__)
+
 /* mirror snapshot and comparisons */
 struct snap {
 	uint64_t count[4];

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1592,29 +1593,154 @@ static void test_flip_reset(void **state)
 	flip_reset_case(*state, 0);
 }
 
-/* flip with opts o must fail with -err and change nothing */
-static void _flip_err(struct fx *f, int err, uint32_t asid,
-		      const struct vdpamap_flip_opts *o, int line)
-{
-	uint32_t g, before[2], after[2];
+/* Everything a refused SVQ/handoff call must leave alone: the mirror, the
+ * simulator's table and the IOTLB write count (snap), the ioctl count, the
+ * group bindings, every vring as the library has it, the device status
+ * and the dirty logs' shape.  Taken with queries first and the counters
+ * last, compared with the counters first: the queries' own ioctls
+ * (GET_STATUS) fall outside. */
+struct dstate {
 	struct snap s;
-	int r;
+	uint8_t status;
+	uint32_t gasid[4];
+	int vr_r[4];
+	struct vdpamap_vring vr[4];
+	int di_r[4];
+	struct vdpamap_dirty_info di[4];
+	uint64_t ioctls;
+};
 
-	for (g = 0; g < 2; g++)
-		assert_int_equal(vdpamap_get_group_asid(f->h, g, &before[g]),
-				 0);
-	snap_take(f, &s);
-	r = vdpamap_flip(f->h, asid, o, NULL);
-	if (r != -err)
-		fail_msg("line %d: flip: got %d (%s), want -%d (%s)", line, r,
-			 strerror(-r), err, strerror(err));
-	snap_equal(f, &s);
-	for (g = 0; g < 2; g++) {
-		assert_int_equal(vdpamap_get_group_asid(f->h, g, &after[g]), 0);
-		assert_int_equal(after[g], before[g]);
+static void dstate_queries(struct fx *f, struct dstate *d)
+{
+	struct vdpamap_info in;
+	uint32_t i;
+
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_int_equal(vdpamap_get_status(f->h, &d->status), 0);
+	for (i = 0; i < 4; i++) {
+		if (i < in.nr_groups)
+			assert_int_equal(vdpamap_get_group_asid(f->h, i,
+								&d->gasid[i]),
+					 0);
+		if (i < in.nr_vqs)
+			d->vr_r[i] = vdpamap_vring_get(f->h, i, &d->vr[i]);
+		if (i < in.nr_as)
+			d->di_r[i] = vdpamap_dirty_get_info(f->h, i,
+							    &d->di[i]);
 	}
 }
-#define flip_err(f, e, asid, o) _flip_err(f, e, asid, o, __LINE__)
+
+static void dstate_take(struct fx *f, struct dstate *d)
+{
+	struct vdpamap_stats st;
+
+	memset(d, 0, sizeof(*d));
+	dstate_queries(f, d);
+	snap_take(f, &d->s);
+	assert_int_equal(vdpamap_get_stats(f->h, &st), 0);
+	d->ioctls = st.ioctls;
+}
+
+static void _dstate_equal(struct fx *f, const struct dstate *a, int line)
+{
+	struct vdpamap_stats st;
+	struct dstate b;
+
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(vdpamap_get_stats(f->h, &st), 0);
+	if (st.ioctls != a->ioctls)
+		fail_msg("line %d: %llu ioctls sent", line,
+			 (unsigned long long)(st.ioctls - a->ioctls));
+	b.ioctls = st.ioctls;
+	snap_equal(f, &a->s);
+	b.s = a->s;
+	dstate_queries(f, &b);
+	if (memcmp(a, &b, sizeof(b)))
+		fail_msg("line %d: status, group bindings, vrings or dirty "
+			 "logs changed", line);
+}
+#define dstate_equal(f, a) _dstate_equal(f, a, __LINE__)
+
+/* call must return -err, log a line containing want (see log_expect) and
+ * change nothing */
+#define expect_nochange(f, err, want, call)                                  \
+	do {                                                                 \
+		struct dstate d_;                                            \
+		unsigned n_;                                                 \
+		int r_;                                                      \
+									     \
+		dstate_take(f, &d_);                                         \
+		n_ = test_nr_err;                                            \
+		r_ = (call);                                                 \
+		if (r_ != -(err))                                            \
+			fail_msg("line %d: %s: got %d (%s), want -%d (%s)",  \
+				 __LINE__, #call, r_, strerror(-r_), err,    \
+				 strerror(err));                             \
+		log_expect(n_, want);                                        \
+		dstate_equal(f, &d_);                                        \
+	} while (0)
+
+/* flip with opts o must fail with -err, log want and change nothing */
+#define flip_err(f, e, asid, o, want)                                        \
+	expect_nochange(f, e, want, vdpamap_flip((f)->h, asid, o, NULL))
+
+#define unflip_err(f, e, id, o, want)                                        \
+	expect_nochange(f, e, want, vdpamap_unflip((f)->h, id, o, NULL))
+
+/* Every refusal of vdpamap_unflip() on flip id (a running device, vqs 0
+ * and 1 re-pointed, suspended by the call): nothing changed, and the flip
+ * is still there to undo.  vr: scratch. */
+static void unflip_bad_input(struct fx *f, int id,
+			     struct vdpamap_flip_vring *vr)
+{
+	VDPAMAP_OPTS(vdpamap_unflip_opts, uo, .vrings = vr, .nr_vrings = 1);
+	struct vdpamap_unflip_opts o;
+	struct {
+		struct vdpamap_unflip_opts o;
+		uint64_t tail;
+	} big;
+
+	unflip_err(f, ENOENT, id + 1, NULL, "unflip: no active flip");
+	o = uo;
+	o.sz = 4;
+	unflip_err(f, EINVAL, id, &o, "unflip: opts: size 4: too small");
+	memset(&big, 0, sizeof(big));
+	big.o = uo;
+	big.o.sz = sizeof(big);
+	big.tail = 1;
+	unflip_err(f, E2BIG, id, &big.o, "unflip: opts: size ");
+	o = uo;
+	o.flags = 1U << 7;
+	o.nr_vrings = 0;
+	unflip_err(f, EINVAL, id, &o, "unflip: opts: unknown flags 0x80 or "
+		   "NULL vrings");
+	o = uo;
+	o.vrings = NULL;
+	unflip_err(f, EINVAL, id, &o, "unflip: opts: unknown flags 0x0 or "
+		   "NULL vrings");
+	memset(vr, 0, sizeof(*vr));
+	vr->vq = 0;
+	vr->desc = 4096;			/* only vq, flags, base */
+	unflip_err(f, EINVAL, id, &uo, "unflip: vrings[0]: only vq, flags and "
+		   "base may be set");
+	vr->desc = 0;
+	vr->flags = 1U << 5;
+	unflip_err(f, EINVAL, id, &uo, "unflip: vrings[0]: only vq, flags and "
+		   "base may be set");
+	vr->flags = 0;
+	vr->reserved[1] = 1;
+	unflip_err(f, EINVAL, id, &uo, "unflip: vrings[0]: only vq, flags and "
+		   "base may be set");
+	memset(vr, 0, sizeof(*vr));
+	vr->vq = 2;				/* not re-pointed */
+	unflip_err(f, EINVAL, id, &uo, "did not re-point vq 2");
+	/* guest memory unmapped meanwhile: the device would resume on guest
+	 * rings ASID 0 no longer maps */
+	unmap_ok(f, 0, GPA + WIN_OFF, WIN_SIZE);
+	unflip_err(f, EFAULT, id, NULL, "is not mapped in ASID 0: re-point it "
+		   "or reset first");
+	map_window(f, 0, GPA);
+}
 
 static void test_flip_bad_input(void **state)
 {
@@ -1639,80 +1765,125 @@ static void test_flip_bad_input(void **state)
 	/* IOTLB_ASID not negotiated */
 	assert_int_equal(fx_open(f, &noasid), 0);
 	map_window(f, 0, GPA);
-	flip_err(f, EOPNOTSUPP, 1, &ok);
+	flip_err(f, EOPNOTSUPP, 1, &ok,
+		 "flip: needs IOTLB_ASID (not negotiated)");
 	fx_close(f);
 
 	open_default(f);
 	map_window(f, 0, GPA);
-	flip_err(f, ERANGE, 2, &ok);			/* ASID out of range */
+	flip_err(f, ERANGE, 2, &ok,
+		 "flip: shadow asid 2 out of range (2 address spaces)");	/* ASID out of range */
 	o = ok;
 	o.vqs = vq3;					/* unknown vq */
-	flip_err(f, ENOENT, 1, &o);
+	flip_err(f, ENOENT, 1, &o, "flip: vqs[0]: no vq 3 (");
 	o = ok;
 	o.vqs = NULL;
 	o.nr_vqs = 0;
 	o.groups = g2;					/* unknown group */
 	o.nr_groups = 1;
-	flip_err(f, ENOENT, 1, &o);
+	flip_err(f, ENOENT, 1, &o, "flip: groups[0]: no group 2 (2 groups)");
 	/* shadow ASID overlapping guest memory: the group's own ASID, a
 	 * shadow area inside guest memory, a shadow ASID mapping it */
-	flip_err(f, EEXIST, 0, &ok);
+	flip_err(f, EEXIST, 0, &ok,
+		 "flip: group 0 is bound to ASID 0 already: the shadow ASID would be its guest memory");
 	sh.hva = f->mem + RING_OFF;
-	flip_err(f, EEXIST, 1, &ok);
+	flip_err(f, EEXIST, 1, &ok,
+		 "overlaps guest memory mapped in ASID 0 at iova");
 	sh.hva = shadow_mem(f);
 	map_ok(f, 1, 0, WIN_OFF + MIB, 4096);
-	flip_err(f, EEXIST, 1, &ok);
+	flip_err(f, EEXIST, 1, &ok, "flip: shadow ASID 1 maps iova 0x0 to hva");
 	unmap_ok(f, 1, 0, 4096);
 	/* malformed */
 	o = ok;
 	o.nr_vqs = 0;					/* nothing to move */
-	flip_err(f, EINVAL, 1, &o);
+	flip_err(f, EINVAL, 1, &o,
+		 "flip: opts: nothing to move, a NULL array with a count, too many vrings or unknown flags 0x0");
 	o = ok;
 	o.flags = 1U << 7;
-	flip_err(f, EINVAL, 1, &o);
+	flip_err(f, EINVAL, 1, &o, "unknown flags 0x80");
 	o = ok;
 	o.shadows = NULL;
-	flip_err(f, EINVAL, 1, &o);
+	flip_err(f, EINVAL, 1, &o, "flip: opts: nothing to move, a NULL array");
 	sh.size = 100;
-	flip_err(f, EINVAL, 1, &ok);
+	flip_err(f, EINVAL, 1, &ok,
+		 "size 0x64 perm 0: empty, unaligned, wrapping or a bad perm");
 	sh.size = RING_SIZE;
 	sh.perm = 4;
-	flip_err(f, EINVAL, 1, &ok);
+	flip_err(f, EINVAL, 1, &ok,
+		 "perm 4: empty, unaligned, wrapping or a bad perm");
 	sh.perm = 0;
 	sh.reserved[1] = 1;
-	flip_err(f, EINVAL, 1, &ok);
+	flip_err(f, EINVAL, 1, &ok,
+		 "flip: shadows[0]: reserved fields must be 0");
 	sh.reserved[1] = 0;
 	sh.hva = (void *)(uintptr_t)0x10000;		/* no region */
-	flip_err(f, EFAULT, 1, &ok);
+	flip_err(f, EFAULT, 1, &ok, "is not inside one registered region");
 	sh.hva = shadow_mem(f);
 	memset(&big, 0, sizeof(big));
 	big.o = ok;
 	big.o.sz = sizeof(big);
 	big.tail = 1;
-	flip_err(f, E2BIG, 1, &big.o);
+	flip_err(f, E2BIG, 1, &big.o, "flip: opts: size ");
+	o = ok;
+	o.sz = 4;
+	flip_err(f, EINVAL, 1, &o, "flip: opts: size 4: too small");
 	/* vrings: a vq never set up, then (set up) one whose group stays,
 	 * rings that do not fit the area */
 	memcpy(vr, svq_rings, sizeof(vr));
 	o = ok;
 	o.vrings = vr;
 	o.nr_vrings = 1;
-	flip_err(f, EINVAL, 1, &o);
+	flip_err(f, EINVAL, 1, &o,
+		 "flip: vrings[0]: vq 0 was never set up (vdpamap_vring_set()): nothing to return to");
 	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
 				    GPA + RING_OFF, RING_SIZE), 0);
-	vr[0].vq = 2;
-	flip_err(f, EINVAL, 1, &o);
+	vr[0].vq = 2;					/* vnet leaves it */
+	flip_err(f, EINVAL, 1, &o, "flip: vrings[0]: vq 2 was never set up");
 	vr[0].vq = 0;
+	o.vqs = NULL;					/* group 1 moves */
+	o.nr_vqs = 0;
+	o.groups = grp1;
+	o.nr_groups = 1;
+	flip_err(f, EINVAL, 1, &o,
+		 "flip: vrings[0]: the rings of vq 0 are in group 0, which does not move");
+	o.vqs = vq0;
+	o.nr_vqs = 1;
+	o.groups = NULL;
+	o.nr_groups = 0;
 	vr[0].used = RING_SIZE - 8;
-	flip_err(f, EINVAL, 1, &o);
+	flip_err(f, EINVAL, 1, &o,
+		 "do not fit, aligned, in shadows[0] (0x100000 bytes)");
 	vr[0].used = 3 * VB + 2;			/* misaligned */
-	flip_err(f, EINVAL, 1, &o);
+	flip_err(f, EINVAL, 1, &o, "do not fit, aligned, in shadows[0]");
 	vr[0].used = 3 * VB;
 	vr[0].shadow = 1;
-	flip_err(f, EINVAL, 1, &o);
+	flip_err(f, EINVAL, 1, &o,
+		 "flip: vrings[0]: reserved fields, unknown flags or shadow index 1 of 1");
 	vr[0].shadow = 0;
+	vr[0].reserved[0] = 1;
+	flip_err(f, EINVAL, 1, &o,
+		 "flip: vrings[0]: reserved fields, unknown flags or shadow index 0 of 1");
+	vr[0].reserved[0] = 0;
+	vr[0].vq = 7;
+	flip_err(f, ENOENT, 1, &o, "flip: vrings[0]: no vq 7 (");
+	vr[0].vq = 0;
+	vr[0].num = 3;
+	flip_err(f, EINVAL, 1, &o, "flip: vrings[0]: ring size 3 (max ");
+	vr[0].num = 0;
+	vr[1] = vr[0];
+	o.nr_vrings = 2;
+	flip_err(f, EINVAL, 1, &o, "flip: vrings[1]: vq 0 twice");
+	memcpy(vr, svq_rings, sizeof(vr));
+	o.nr_vrings = 4;				/* > nr_vqs */
+	flip_err(f, EINVAL, 1, &o, "too many vrings");
+	o.nr_vrings = 1;
+	flip_err(f, EINVAL, 1, NULL, "flip: opts: nothing to move");
+	o.vqs = NULL;					/* NULL with a count */
+	flip_err(f, EINVAL, 1, &o, "a NULL array with a count");
+	o.vqs = vq0;
 	/* a running ring of the moving group that would not be mapped in
 	 * the shadow ASID (vq 1 left out) */
-	flip_err(f, EFAULT, 1, &o);
+	flip_err(f, EFAULT, 1, &o, "flip: vq 1 desc ring [0x");
 	o.nr_vrings = 2;
 	id = vdpamap_flip(f->h, 1, &o, NULL);
 	assert_true(id > 0);
@@ -1722,28 +1893,16 @@ static void test_flip_bad_input(void **state)
 	o.shadows = NULL;
 	o.nr_shadows = 0;
 	o.flags = VDPAMAP_FLIP_SUSPENDED;
-	flip_err(f, EBUSY, 1, &o);
-	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id + 1, NULL, NULL),
-			 -ENOENT);
-	{
-		VDPAMAP_OPTS(vdpamap_unflip_opts, uo, .vrings = vr,
-			     .nr_vrings = 1);
-		struct snap s;
-
-		memset(vr, 0, sizeof(vr));
-		vr[0].vq = 2;				/* not re-pointed */
-		snap_take(f, &s);
-		assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id, &uo, NULL),
-				 -EINVAL);
-		snap_equal(f, &s);
-	}
+	flip_err(f, EBUSY, 1, &o, "flip: group 0 is moved by active flip");
+	unflip_bad_input(f, id, vr);
 	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id, NULL, NULL), 0);
 	o = ok;
 	o.groups = g0;
 	o.nr_groups = 1;
 	o.nr_vqs = 0;
 	/* running, vring 0 and 1 not given: would resume on unmapped rings */
-	flip_err(f, EFAULT, 1, &o);
+	flip_err(f, EFAULT, 1, &o,
+		 "would not be mapped in shadow ASID 1: give its shadow rings in vrings");
 	vnet_stop(&v);
 	loop_ok(f, GPA + RING_OFF);
 	mirror_matches_device(f);
@@ -1758,8 +1917,278 @@ static void test_flip_bad_input(void **state)
 	o = ok;
 	o.vrings = vr;
 	o.nr_vrings = 2;
-	flip_err(f, EOPNOTSUPP, 1, &o);
+	flip_err(f, EOPNOTSUPP, 1, &o,
+		 "flip: the device runs and cannot be suspended (SUSPEND/RESUME not negotiated)");
 	vnet_stop(&v);
+	fx_close(f);
+
+	/* running rings cannot be re-pointed without ENABLE_AFTER_DRIVER_OK */
+	{
+		VDPAMAP_OPTS(vdpamap_open_opts, noeado,
+			     .want_features = VDPAMAP_F_KNOWN &
+					      ~VDPAMAP_F_ENABLE_AFTER_DRIVER_OK);
+
+		assert_int_equal(fx_open(f, &noeado), 0);
+	}
+	map_window(f, 0, GPA);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
+				    GPA + RING_OFF, RING_SIZE), 0);
+	flip_err(f, EOPNOTSUPP, 1, &o,
+		 "flip: vq 0 runs: re-pointing it needs ENABLE_AFTER_DRIVER_OK (not negotiated); reset, flip and restart instead");
+	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
+	vnet_stop(&v);
+	fx_close(f);
+
+	/* ... nor unflipped: group 1 (the control vq's, which vnet leaves
+	 * alone) flipped before DRIVER_OK, then the device started */
+	assert_int_equal(fx_open(f, &nosusp), 0);
+	map_window(f, 0, GPA);
+	o = ok;
+	o.vqs = NULL;
+	o.nr_vqs = 0;
+	o.groups = grp1;
+	o.nr_groups = 1;
+	o.shadows = NULL;
+	o.nr_shadows = 0;
+	id = vdpamap_flip(f->h, 1, &o, NULL);
+	assert_true(id > 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
+				    GPA + RING_OFF, RING_SIZE), 0);
+	unflip_err(f, EOPNOTSUPP, id, NULL, "unflip: the device runs and "
+		   "cannot be suspended: reset it first");
+	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
+	vnet_stop(&v);
+	assert_int_equal(vdpamap_reset(f->h, NULL), 0);	/* the flip stays */
+	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id, NULL, NULL), 0);
+}
+
+/* ---- exec handoff: what prepare and the queries refuse, and adopt's and
+ * reattach's refusals that need no description (tests/conformance/handoff.c
+ * forges corrupt ones).  Nothing changed also means: the same fds open with
+ * the same FD_CLOEXEC, no handoff state created (get_info still -ENOENT),
+ * out-parameters untouched, and the device still loops frames. */
+struct fdset {
+	int n;
+	int fd[128], fl[128];
+};
+
+static void fds_take(struct fdset *s)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	assert_non_null(d);
+	s->n = 0;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		assert_true(s->n < 128);
+		s->fd[s->n] = fd;
+		s->fl[s->n++] = fcntl(fd, F_GETFD);
+	}
+	closedir(d);
+}
+
+static void _fds_equal(const struct fdset *a, int line)
+{
+	struct fdset b;
+	int i, k;
+
+	fds_take(&b);
+	for (i = 0; i < a->n; i++) {
+		for (k = 0; k < b.n && b.fd[k] != a->fd[i]; k++)
+			;
+		if (k == b.n)
+			fail_msg("line %d: fd %d closed", line, a->fd[i]);
+		if (b.fl[k] != a->fl[i])
+			fail_msg("line %d: fd %d flags %d, were %d", line,
+				 a->fd[i], b.fl[k], a->fl[i]);
+	}
+	if (b.n != a->n)
+		fail_msg("line %d: %d fds open, were %d", line, b.n, a->n);
+}
+#define fds_equal(a) _fds_equal(a, __LINE__)
+
+/* a call on the handle: as expect_nochange, and the fd table is as it was */
+#define ho_err(f, e, want, call)                                             \
+	do {                                                                 \
+		struct fdset fs_;                                            \
+									     \
+		fds_take(&fs_);                                              \
+		expect_nochange(f, e, want, call);                           \
+		fds_equal(&fs_);                                             \
+	} while (0)
+
+/* a call that makes a handle (adopt, reattach): -e, *ret untouched, the
+ * fd table as it was */
+#define nohandle_err(e, call)                                                \
+	do {                                                                 \
+		struct fdset fs_;                                            \
+		int r_;                                                      \
+									     \
+		fds_take(&fs_);                                              \
+		ret = (struct vdpamap *)&ret;                                \
+		r_ = (call);                                                 \
+		if (r_ != -(e))                                              \
+			fail_msg("line %d: %s: got %d (%s), want -%d",       \
+				 __LINE__, #call, r_, strerror(-r_), e);     \
+		assert_ptr_equal(ret, &ret);                                 \
+		fds_equal(&fs_);                                             \
+	} while (0)
+
+static void test_handoff_bad_input(void **state)
+{
+	struct fx *f = *state;
+	const int extra[33] = { 0 }, one[1] = { 999 };
+	VDPAMAP_OPTS(vdpamap_handoff_opts, ok,
+		     .strategy = VDPAMAP_HANDOFF_KEEPER,
+		     .reattach_grace_ms = 1000);
+	VDPAMAP_OPTS(vdpamap_open_opts, oo);
+	struct {
+		struct vdpamap_handoff_opts o;
+		uint64_t tail;
+	} big;
+	struct {
+		struct vdpamap_open_opts o;
+		uint64_t tail;
+	} obig;
+	struct vdpamap_handoff_opts o;
+	struct vdpamap_handoff_info hi;
+	struct vdpamap_region rg;
+	struct vdpamap_vring vring;
+	struct vdpamap_info in;
+	struct vdpamap *ret;
+	struct vnet v;
+	uint32_t id;
+	void *anon;
+	int sfd = -1, p[2], mfd;
+
+	assert_true(fcntl(999, F_GETFD) < 0);
+	open_default(f);
+	map_window(f, 0, GPA);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
+				    GPA + RING_OFF, RING_SIZE), 0);
+	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+
+	/* queries */
+	ho_err(f, EINVAL, "", vdpamap_handoff_get_info(f->h, NULL));
+	ho_err(f, ENOENT, "", vdpamap_handoff_get_info(f->h, &hi));
+	ho_err(f, EINVAL, "", vdpamap_region_get(f->h, f->region_id, NULL));
+	ho_err(f, ENOENT, "", vdpamap_region_get(f->h, 9999, &rg));
+	ho_err(f, EINVAL, "", vdpamap_region_ids(f->h, NULL, 1));
+	ho_err(f, EINVAL, "", vdpamap_vring_get(f->h, 0, NULL));
+	ho_err(f, EINVAL, "out of range", vdpamap_vring_get(f->h, in.nr_vqs,
+							    &vring));
+	ho_err(f, ENOENT, "", vdpamap_vring_get(f->h, 2, &vring));
+	/* prepare */
+	ho_err(f, EINVAL, "", vdpamap_handoff_prepare(f->h, &ok, NULL));
+	o = ok;
+	o.sz = 4;
+	ho_err(f, EINVAL, "handoff: opts: size 4: too small",
+	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	memset(&big, 0, sizeof(big));
+	big.o = ok;
+	big.o.sz = sizeof(big);
+	big.tail = 1;
+	ho_err(f, E2BIG, "handoff: opts: size ",
+	       vdpamap_handoff_prepare(f->h, &big.o, &sfd));
+	o = ok;
+	o.strategy = 4;
+	ho_err(f, EINVAL, "handoff: opts: strategy 4",
+	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	o = ok;
+	o.flags = 1;
+	ho_err(f, EINVAL, "flags 0x1",
+	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	o = ok;
+	o.extra_fds = extra;
+	o.nr_extra_fds = 33;
+	ho_err(f, EINVAL, "33 extra fds (at most 32",
+	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	o.extra_fds = NULL;
+	o.nr_extra_fds = 1;
+	ho_err(f, EINVAL, "1 extra fds (at most 32",
+	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	o.extra_fds = one;
+	ho_err(f, EINVAL, "handoff: extra fd 999 is not open",
+	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	o = ok;
+	o.strategy = VDPAMAP_HANDOFF_NEW_OWNER;	/* the device does not
+						   offer it */
+	ho_err(f, EOPNOTSUPP, "handoff: NEW_OWNER: ",
+	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	anon = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(anon != MAP_FAILED);
+	rg = (struct vdpamap_region){ .hva = anon, .len = 65536, .fd = -1 };
+	assert_int_equal(vdpamap_region_add(f->h, &rg, &id), 0);
+	ho_err(f, EINVAL, "has no fd: guest memory must be fd-backed (memfd)",
+	       vdpamap_handoff_prepare(f->h, &ok, &sfd));
+	assert_int_equal(vdpamap_region_del(f->h, id), 0);
+	munmap(anon, 65536);
+	assert_int_equal(sfd, -1);
+	/* prepared already; cancel of nothing; rebuild without a dead
+	 * keeper */
+	ho_err(f, EALREADY, "", vdpamap_handoff_cancel(f->h));
+	ho_err(f, EALREADY, "", vdpamap_handoff_rebuild(f->h));
+	assert_int_equal(vdpamap_handoff_prepare(f->h, &ok, &sfd), 0);
+	{
+		struct fdset fs;
+		unsigned n = test_nr_err;
+		int sfd2 = -1;
+
+		fds_take(&fs);
+		assert_int_equal(vdpamap_handoff_prepare(f->h, &ok, &sfd2),
+				 -EALREADY);
+		log_expect(n, "handoff: prepared already (cancel first)");
+		assert_int_equal(sfd2, -1);
+		fds_equal(&fs);
+	}
+	assert_int_equal(vdpamap_handoff_cancel(f->h), 0);
+	assert_true(fcntl(sfd, F_GETFD) < 0);
+	ho_err(f, ENOENT, "", vdpamap_handoff_get_info(f->h, &hi));
+
+	/* adopt and reattach: no description to parse */
+	nohandle_err(EINVAL, vdpamap_handoff_adopt(-1, NULL, NULL));
+	oo.sz = 4;
+	nohandle_err(EINVAL, vdpamap_handoff_adopt(-1, &oo, &ret));
+	memset(&obig, 0, sizeof(obig));
+	obig.o.sz = sizeof(obig);
+	obig.tail = 1;
+	nohandle_err(E2BIG, vdpamap_handoff_adopt(-1, &obig.o, &ret));
+	unsetenv(VDPAMAP_HANDOFF_ENV);
+	nohandle_err(EBADF, vdpamap_handoff_adopt(-1, NULL, &ret));
+	setenv(VDPAMAP_HANDOFF_ENV, "3x", 1);
+	nohandle_err(EBADF, vdpamap_handoff_adopt(-1, NULL, &ret));
+	setenv(VDPAMAP_HANDOFF_ENV, "-4", 1);
+	nohandle_err(EBADF, vdpamap_handoff_adopt(-1, NULL, &ret));
+	setenv(VDPAMAP_HANDOFF_ENV, "999", 1);
+	nohandle_err(EBADF, vdpamap_handoff_adopt(-1, NULL, &ret));
+	unsetenv(VDPAMAP_HANDOFF_ENV);
+	nohandle_err(EBADF, vdpamap_handoff_adopt(999, NULL, &ret));
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	nohandle_err(EPERM, vdpamap_handoff_adopt(p[0], NULL, &ret));
+	close(p[0]);
+	close(p[1]);
+	mfd = memfd_create("state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(mfd >= 0);
+	assert_int_equal(write(mfd, "vdpamap!", 8), 8);
+	nohandle_err(EPERM, vdpamap_handoff_adopt(mfd, NULL, &ret));
+	assert_int_equal(fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
+						 F_SEAL_GROW), 0);
+	nohandle_err(EMSGSIZE, vdpamap_handoff_adopt(mfd, NULL, &ret));
+	close(mfd);
+	nohandle_err(EINVAL, vdpamap_handoff_reattach(0, NULL, &ret));
+	nohandle_err(EINVAL, vdpamap_handoff_reattach(getpid(), NULL, NULL));
+	nohandle_err(ECONNREFUSED, vdpamap_handoff_reattach(getpid(), NULL,
+							    &ret));
+	/* the device was never left suspended */
+	assert_int_equal(vnet_loop(&v, 2, 100, LOOP_MS), 0);
+	vnet_stop(&v);
+	mirror_matches_device(f);
 }
 
 /* Every IOTLB write and every ioctl of a flip (and of an unflip) fails in
@@ -2023,6 +2452,7 @@ int main(void)
 		T(test_flip_reset),
 		T(test_flip_bad_input),
 		T(test_flip_fault_sweep),
+		T(test_handoff_bad_input),
 		cmocka_unit_test(test_flip_desc_asid),
 #undef T
 	};

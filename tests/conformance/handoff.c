@@ -283,12 +283,18 @@ static void expect_adopt(const void *buf, size_t len, int seal, int err,
 			 const char *what)
 {
 	struct vdpamap *h = (struct vdpamap *)0x1;
-	int fd = sealed_copy(buf, len, seal), r;
+	int fd = sealed_copy(buf, len, seal), r, nb, na, fb[256], fa[256];
 
+	nb = list_fds(fb, 256);
 	r = vdpamap_handoff_adopt(fd, NULL, &h);
+	na = list_fds(fa, 256);
 	CHECK(r == -err, "%s: adopt gave %d, want %d", what, r, -err);
 	CHECK(h == (struct vdpamap *)0x1, "%s: out-param touched", what);
 	CHECK(fcntl(fd, F_GETFD) >= 0, "%s: state fd closed", what);
+	/* no fd closed, none left open (nothing mapped: no region fd dup) */
+	CHECK(nb == na && nb <= 256 &&
+		      !memcmp(fb, fa, (size_t)nb * sizeof(int)),
+	      "%s: fds %d before, %d after", what, nb, na);
 	close(fd);
 }
 

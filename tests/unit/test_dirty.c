@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -204,6 +205,197 @@ static void test_errors(void **state)
 	assert_false(logging(h, 0));
 	assert_int_equal(vdpamap_dirty_stop(h, 0), -ENOENT);
 	assert_int_equal(vdpamap_dirty_stop(h, 3), -EINVAL);
+	rm(h);
+}
+
+/* Every refusal again, with its log line, on a handle whose ASID 0 logs
+ * three marked pages: each leaves ASID 0's log as it was (same shape, the
+ * three marks still there for the harvest at the end), ASID 1 not logging,
+ * and the caller's bitmap and counters untouched. */
+static char last_err[512];
+static unsigned nr_err;
+
+static void cap_log(int level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (level <= VDPAMAP_LOG_ERR) {
+		snprintf(last_err, sizeof(last_err), "%s", msg);
+		nr_err++;
+	}
+}
+
+struct dctx {
+	struct vdpamap *h;
+	struct vdpamap_dirty_info info;
+};
+
+static void _expect(struct dctx *c, int err, int got, unsigned since,
+		    const char *want, int line)
+{
+	struct vdpamap_dirty_info di;
+
+	if (got != -err)
+		fail_msg("line %d: got %d, want %d", line, got, -err);
+	if (want && !*want && nr_err != since)
+		fail_msg("line %d: logged \"%s\", want nothing", line,
+			 last_err);
+	if (want && *want && (nr_err == since || !strstr(last_err, want)))
+		fail_msg("line %d: logged \"%s\", want \"%s\"", line,
+			 nr_err == since ? "" : last_err, want);
+	assert_int_equal(vdpamap_dirty_get_info(c->h, 0, &di), 0);
+	assert_memory_equal(&di, &c->info, sizeof(di));
+	assert_false(logging(c->h, 1));
+}
+#define expect(c, err, want, call)                                           \
+	do {                                                                 \
+		unsigned n_ = nr_err;                                        \
+		int r_ = (call);                                             \
+									     \
+		_expect(c, err, r_, n_, want, __LINE__);                     \
+	} while (0)
+
+static void test_refusals_change_nothing(void **state)
+{
+	struct vdpamap *h = mk();
+	const struct vdpamap_dirty_range over[2] = {
+		{ BASE, 8 * PG }, { BASE + 4 * PG, 8 * PG } };
+	const struct vdpamap_dirty_range hole[1] = { { 0, 3 * MIB } };
+	const struct vdpamap_dirty_range empty[1] = { { 0, 0 } };
+	const struct vdpamap_dirty_range wrap[1] = { { UINT64_MAX, 2 } };
+	VDPAMAP_OPTS(vdpamap_dirty_opts, o);
+	struct vdpamap_dirty_opts x;
+	struct {
+		struct vdpamap_dirty_opts o;
+		uint64_t tail;
+	} big;
+	struct dctx c = { .h = h };
+	struct vdpamap_dirty_info di;
+	uint64_t bm[8], n = 77;
+
+	(void)state;
+	h->log_fn = cap_log;
+	h->log_level = VDPAMAP_LOG_DEBUG;
+	add(h, 0, BASE, 0, MIB);
+	add(h, 0, BASE + MIB, MIB, MIB);
+	/* ASID 1 has nothing yet */
+	assert_int_equal(vdpamap_dirty_start(h, 1, NULL), -ENOENT);
+	assert_string_equal(last_err,
+			    "dirty start: asid 1 has nothing mapped to log");
+	assert_null(h->dirty[1]);
+	assert_int_equal(vdpamap_dirty_start(h, 0, NULL), 0);
+	assert_int_equal(vdpamap_dirty_get_info(h, 0, &c.info), 0);
+	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE, 1), 0);
+	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 5 * PG, PG), 0);
+	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 300 * PG, 10), 0);
+	add(h, 1, 0, 0, MIB);
+	add(h, 1, 2 * MIB, 2 * MIB, MIB);
+
+	/* start */
+	expect(&c, EBUSY, "dirty start: asid 0 is logging already",
+	       vdpamap_dirty_start(h, 0, NULL));
+	expect(&c, EINVAL, "dirty start: asid 2, flags 0x0",
+	       vdpamap_dirty_start(h, 2, NULL));
+	x = o;
+	x.sz = 4;
+	expect(&c, EINVAL, "dirty start: opts: size 4: too small",
+	       vdpamap_dirty_start(h, 1, &x));
+	memset(&big, 0, sizeof(big));
+	big.o = o;
+	big.o.sz = sizeof(big);
+	big.tail = 1;
+	expect(&c, E2BIG, "dirty start: opts: size ",
+	       vdpamap_dirty_start(h, 1, &big.o));
+	x = o;
+	x.flags = 2;
+	expect(&c, EINVAL, "flags 0x2", vdpamap_dirty_start(h, 1, &x));
+	x = o;
+	x.flags = VDPAMAP_DIRTY_RING;
+	x.ring_entries = 100;
+	expect(&c, EINVAL, "ring 100 entries or ranges invalid",
+	       vdpamap_dirty_start(h, 1, &x));
+	x.ring_entries = 8;
+	expect(&c, EINVAL, "ring 8 entries", vdpamap_dirty_start(h, 1, &x));
+	x.ring_entries = 1U << 25;
+	expect(&c, EINVAL, "ring 33554432 entries",
+	       vdpamap_dirty_start(h, 1, &x));
+	x = o;
+	x.page_size = 3000;
+	expect(&c, EINVAL, "page size 0xbb8", vdpamap_dirty_start(h, 1, &x));
+	x.page_size = 256;
+	expect(&c, EINVAL, "page size 0x100", vdpamap_dirty_start(h, 1, &x));
+	x = o;
+	x.nr_ranges = 1;
+	expect(&c, EINVAL, "ranges invalid", vdpamap_dirty_start(h, 1, &x));
+	x.nr_ranges = 0;
+	x.ranges = hole;
+	expect(&c, EINVAL, "ranges invalid", vdpamap_dirty_start(h, 1, &x));
+	x.nr_ranges = 1;
+	x.ranges = empty;
+	expect(&c, EINVAL, "dirty start: range [0x0, +0x0): empty or wraps",
+	       vdpamap_dirty_start(h, 1, &x));
+	x.ranges = wrap;
+	expect(&c, EINVAL, "empty or wraps", vdpamap_dirty_start(h, 1, &x));
+	x.ranges = over;
+	x.nr_ranges = 2;
+	add(h, 1, BASE, 0, MIB);
+	expect(&c, EEXIST, "dirty start: ranges at 0x40000000 and 0x40004000 "
+	       "overlap", vdpamap_dirty_start(h, 1, &x));
+	x.ranges = hole;
+	x.nr_ranges = 1;
+	expect(&c, ENOENT, "dirty start: range [0x0, +0x300000) is not "
+	       "entirely mapped in asid 1", vdpamap_dirty_start(h, 1, &x));
+	/* stop */
+	expect(&c, EINVAL, "dirty stop: asid 2 out of range (2 address "
+	       "spaces)", vdpamap_dirty_stop(h, 2));
+	expect(&c, ENOENT, "dirty stop: asid 1 is not logging",
+	       vdpamap_dirty_stop(h, 1));
+	/* mark: lock-free, logs nothing */
+	expect(&c, EINVAL, "", vdpamap_dirty_mark(h, 0, BASE, 0));
+	expect(&c, EINVAL, "", vdpamap_dirty_mark(h, 0, UINT64_MAX, 2));
+	expect(&c, EINVAL, "", vdpamap_dirty_mark(h, 2, BASE, 1));
+	expect(&c, ENOENT, "", vdpamap_dirty_mark(h, 1, 0, 1));
+	expect(&c, ERANGE, "", vdpamap_dirty_mark(h, 0, BASE - PG, 2 * PG));
+	expect(&c, ERANGE, "", vdpamap_dirty_mark(h, 0, BASE + 2 * MIB, 1));
+	/* harvest: the caller's bitmap and count untouched */
+	memset(bm, 0xa5, sizeof(bm));
+	expect(&c, EINVAL, "not aligned to page size 0x1000",
+	       vdpamap_dirty_harvest(h, 0, BASE + 1, PG, bm, sizeof(bm), &n));
+	expect(&c, EINVAL, "not aligned to page size 0x1000",
+	       vdpamap_dirty_harvest(h, 0, BASE, PG + 1, bm, sizeof(bm), &n));
+	expect(&c, EINVAL, "or bitmap of 64 bytes < 72",
+	       vdpamap_dirty_harvest(h, 0, BASE, 513 * PG, bm, sizeof(bm),
+				     &n));
+	expect(&c, EINVAL, "size 0, wrapping or no bitmap",
+	       vdpamap_dirty_harvest(h, 0, BASE, 0, bm, sizeof(bm), &n));
+	expect(&c, EINVAL, "size 0, wrapping or no bitmap",
+	       vdpamap_dirty_harvest(h, 0, UINT64_MAX - PG + 1, 2 * PG, bm,
+				     sizeof(bm), &n));
+	expect(&c, EINVAL, "size 0, wrapping or no bitmap",
+	       vdpamap_dirty_harvest(h, 0, BASE, PG, NULL, 8, &n));
+	expect(&c, EINVAL, "asid out of range (2)",
+	       vdpamap_dirty_harvest(h, 2, BASE, PG, bm, sizeof(bm), &n));
+	expect(&c, ENOENT, "dirty harvest: asid 1 is not logging",
+	       vdpamap_dirty_harvest(h, 1, 0, PG, bm, sizeof(bm), &n));
+	expect(&c, ENOENT, "dirty harvest: no logged range of asid 0 maps "
+	       "region 77", vdpamap_dirty_harvest_region(h, 0, 77, 0, PG, bm,
+							 sizeof(bm), &n));
+	expect(&c, EINVAL, "not aligned to page size",
+	       vdpamap_dirty_harvest_region(h, 0, 1, 8, PG, bm, sizeof(bm),
+					    &n));
+	for (size_t i = 0; i < 8; i++)
+		assert_int_equal(bm[i], 0xa5a5a5a5a5a5a5a5ULL);
+	assert_int_equal(n, 77);
+	/* get_info: lock-free, logs nothing */
+	expect(&c, EINVAL, "", vdpamap_dirty_get_info(h, 0, NULL));
+	expect(&c, EINVAL, "", vdpamap_dirty_get_info(h, 2, &di));
+	expect(&c, ENOENT, "", vdpamap_dirty_get_info(h, 1, &di));
+	/* the three marks are still there, nothing else */
+	memset(bm, 0, sizeof(bm));
+	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 512 * PG, bm,
+					       sizeof(bm), &n), 0);
+	assert_int_equal(n, 3);
+	assert_true(bit(bm, 0) && bit(bm, 5) && bit(bm, 300));
+	assert_int_equal(vdpamap_dirty_stop(h, 0), 0);
 	rm(h);
 }
 
@@ -599,6 +791,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_refusals_change_nothing),
 		cmocka_unit_test(test_bitmap),
 		cmocka_unit_test(test_ring_basic),
 		cmocka_unit_test(test_ring_overflow),
