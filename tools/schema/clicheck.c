@@ -6,6 +6,7 @@
  * suite 'cli') are made of it.
  *
  *   clicheck [--exit N] [--schema FILE] [--stdout-empty]
+ *            [--stdout-has TEXT]... [--stdout-lacks TEXT]...
  *            [--stderr-has TEXT]... [--stderr-lacks TEXT]...
  *            [--memlock KiB] -- CMD ARGS...
  *
@@ -580,16 +581,19 @@ static char *slurp(const char *path, size_t *len)
 static void usage(void)
 {
 	fprintf(stderr, "Usage: clicheck [--exit N] [--schema FILE] "
-		"[--stdout-empty] [--stderr-has TEXT]...\n"
-		"                [--stderr-lacks TEXT]... [--memlock KiB] -- CMD "
-		"ARGS...\n");
+		"[--stdout-empty] [--stdout-has TEXT]...\n"
+		"                [--stdout-lacks TEXT]... [--stderr-has TEXT]... "
+		"[--stderr-lacks TEXT]...\n"
+		"                [--memlock KiB] -- CMD ARGS...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *schema_path = NULL, *has[16], *lacks[16];
-	int nhas = 0, nlacks = 0, want_exit = 0, stdout_empty = 0, i, status;
+	const char *ohas[16], *olacks[16];
+	int nhas = 0, nlacks = 0, nohas = 0, nolacks = 0;
+	int want_exit = 0, stdout_empty = 0, i, status;
 	char *out, *err, *sbuf;
 	size_t olen, elen, slen, at;
 	const char *perr;
@@ -605,6 +609,12 @@ int main(int argc, char **argv)
 			memlock_kib = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--stdout-empty"))
 			stdout_empty = 1;
+		else if (!strcmp(argv[i], "--stdout-has") && i + 1 < argc &&
+			 nohas < 16)
+			ohas[nohas++] = argv[++i];
+		else if (!strcmp(argv[i], "--stdout-lacks") && i + 1 < argc &&
+			 nolacks < 16)
+			olacks[nolacks++] = argv[++i];
 		else if (!strcmp(argv[i], "--stderr-has") && i + 1 < argc &&
 			 nhas < 16)
 			has[nhas++] = argv[++i];
@@ -632,6 +642,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "clicheck: stdout not empty: %.200s\n", out);
 		failed = 1;
 	}
+	for (i = 0; i < nohas; i++)
+		if (!strstr(out, ohas[i])) {
+			fprintf(stderr, "clicheck: stdout lacks \"%s\": "
+				"%.400s\n", ohas[i], out);
+			failed = 1;
+		}
+	for (i = 0; i < nolacks; i++)
+		if (strstr(out, olacks[i])) {
+			fprintf(stderr, "clicheck: stdout has \"%s\": "
+				"%.400s\n", olacks[i], out);
+			failed = 1;
+		}
 	for (i = 0; i < nhas; i++)
 		if (!strstr(err, has[i])) {
 			fprintf(stderr, "clicheck: stderr lacks \"%s\"\n",

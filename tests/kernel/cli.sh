@@ -1,0 +1,66 @@
+#!/bin/sh
+# cli.sh CLICHECK VDPAMAP SCHEMA_DIR
+# The netlink subcommands of the CLI against the real vdpa bus, inside a
+# tools/vdpamap-vm guest (which created vdpa0 on vdpasim_net): exit codes,
+# one JSON document on stdout valid against its schema, the text a script
+# greps for, errors on stderr with an empty stdout.  Every check runs; the
+# exit status is 1 if any failed.
+[ $# -eq 3 ] || { echo "usage: $0 CLICHECK VDPAMAP SCHEMA_DIR" >&2; exit 2; }
+C=$1 V=$2 S=$3
+[ -c /dev/vhost-vdpa-0 ] || { echo "skip: no vdpa0 (not in a tools/vdpamap-vm guest)"; exit 77; }
+n=0 bad=0
+check() { # DESCRIPTION CLICHECK-ARGS... -- CMD...
+	d=$1
+	shift
+	n=$((n + 1))
+	if "$C" "$@"; then
+		echo "ok   $d"
+	else
+		echo "FAIL $d"
+		bad=$((bad + 1))
+	fi
+}
+M=vdpasim_net
+check "mgmtdev show" --schema "$S/mgmtdev.json" --stdout-has "\"$M\":{" \
+	--stdout-has '"supported_classes":["net"]' -- "$V" -j mgmtdev show
+check "mgmtdev show $M" --schema "$S/mgmtdev.json" --stdout-has "\"$M\":{" \
+	-- "$V" -j mgmtdev show "$M"
+check "mgmtdev show (unknown)" --exit 1 --stdout-empty --stderr-has "mgmtdev show" \
+	-- "$V" -j mgmtdev show nosuch_mgmt
+check "dev show" --schema "$S/dev.json" --stdout-has '"vdpa0":{"type":"network","mgmtdev":"vdpasim_net"' \
+	-- "$V" -j dev show
+check "dev show vdpa0" --schema "$S/dev.json" --stdout-has '"vdpa0":{' -- "$V" -j dev show vdpa0
+check "dev show (unknown)" --exit 1 --stdout-empty --stderr-has "No such device" \
+	-- "$V" -j dev show nosuch
+check "dev show (text)" --stdout-has "vdpa0: type network mgmtdev $M" -- "$V" dev show
+check "dev config show" --schema "$S/dev-config.json" \
+	--stdout-has '"vdpa0":{"mac":"02:00:00:00:00:02","link":"up"' -- "$V" -j dev config show
+check "dev config show vdpa0" --schema "$S/dev-config.json" --stdout-has '"mtu":1500' \
+	-- "$V" -j dev config show vdpa0
+check "dev add vdpa1" --stdout-empty -- "$V" dev add name vdpa1 mgmtdev "$M" \
+	mac 02:00:00:00:00:09 mtu 9000
+check "dev show (vdpa1 added)" --schema "$S/dev.json" --stdout-has '"vdpa1":{' \
+	--stdout-has '"vdpa0":{' -- "$V" -j dev show
+check "dev config show vdpa1" --schema "$S/dev-config.json" \
+	--stdout-has '"mac":"02:00:00:00:00:09"' --stdout-has '"mtu":9000' \
+	-- "$V" -j dev config show vdpa1
+check "dev add vdpa1 (exists)" --exit 1 --stdout-empty --stderr-has "dev add" \
+	-- "$V" dev add name vdpa1 mgmtdev "$M"
+check "dev add (unknown mgmtdev)" --exit 1 --stdout-empty --stderr-has "No such device" \
+	-- "$V" dev add name vdpa2 mgmtdev nosuch_mgmt
+check "dev del vdpa1" --stdout-empty -- "$V" dev del vdpa1
+check "dev show (vdpa1 gone)" --schema "$S/dev.json" --stdout-lacks '"vdpa1"' \
+	--stdout-has '"vdpa0":{' -- "$V" -j dev show
+check "dev del vdpa1 (gone)" --exit 1 --stdout-empty --stderr-has "No such device" \
+	-- "$V" dev del vdpa1
+# usage errors are found before netlink is touched: exit 2
+check "dev add (no mgmtdev)" --exit 2 --stdout-empty -- "$V" dev add name vdpa3
+check "dev add (bad mac)" --exit 2 --stdout-empty --stderr-has "bad mac" \
+	-- "$V" dev add name vdpa3 mgmtdev "$M" mac zz
+check "dev add (bad mtu)" --exit 2 --stdout-empty --stderr-has "mtu" \
+	-- "$V" dev add name vdpa3 mgmtdev "$M" mtu 0
+check "mgmtdev (unknown subcommand)" --exit 2 --stdout-empty -- "$V" mgmtdev frob
+check "dev show (vdpa3 never made)" --schema "$S/dev.json" --stdout-lacks '"vdpa3"' \
+	-- "$V" -j dev show
+echo "cli: $((n - bad))/$n passed"
+[ "$bad" = 0 ]
