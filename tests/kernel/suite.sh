@@ -1,12 +1,23 @@
 #!/bin/sh
+# suite.sh [VAR=VALUE...] PROG [[VAR=VALUE...] PROG]...
 # Run several test programs in one guest boot (tools/vdpamap-vm runs one
-# PROGRAM per configuration).  Exit: the first failing status; 77 only if
-# every program skipped; 0 otherwise.
+# PROGRAM per configuration).  VAR=VALUE words set the environment of the
+# next program only.  Exit: the first failing status; 77 only if every
+# program skipped; 0 otherwise.
 rc=0
 ran=0
+envs=
 for p in "$@"; do
-	"$p"
+	case $p in
+	*=*)
+		envs="$envs $p"
+		continue
+		;;
+	esac
+	# shellcheck disable=SC2086 # the VAR=VALUE words split on purpose
+	env $envs "$p"
 	r=$?
+	envs=
 	echo "suite: $p exited $r"
 	case $r in
 	0) ran=1 ;;
