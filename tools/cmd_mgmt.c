@@ -67,6 +67,57 @@ static int is(const char *arg, const char *word)
 	return arg && !strcmp(arg, word);
 }
 
+/* ---- show: one by name, or the list, each printed under a JSON key */
+
+union one_of {
+	struct vdpamap_mgmtdev mgmtdev;
+	struct vdpamap_vdpadev dev;
+	struct vdpamap_vdpadev_config config;
+};
+
+struct show_kind {
+	const char *what, *key;
+	int (*get)(struct vdpamap_mgmt *m, const char *name, union one_of *o);
+	int (*list)(struct vdpamap_mgmt *m, void **ret, size_t *elem);
+	void (*print)(struct cli *c, struct json *j, const void *item);
+};
+
+static int show(struct cli *c, struct vdpamap_mgmt *m,
+		const struct show_kind *k, const char *name)
+{
+	union one_of one;
+	void *l = &one;
+	size_t elem = 0;
+	struct json j;
+	int n, i, r;
+
+	if (name) {
+		r = k->get(m, name, &one);
+		if (r < 0)
+			return fail(k->what, r);
+		n = 1;
+	} else {
+		n = k->list(m, &l, &elem);
+		if (n < 0)
+			return fail(k->what, n);
+	}
+	json_init(&j, stdout, c->pretty);
+	if (c->json) {
+		json_obj_open(&j, NULL);
+		json_obj_open(&j, k->key);
+	}
+	for (i = 0; i < n; i++)
+		k->print(c, &j, (const char *)l + (size_t)i * elem);
+	if (c->json) {
+		json_obj_close(&j);
+		json_obj_close(&j);
+		json_end(&j);
+	}
+	if (l != &one)
+		vdpamap_mgmt_free(l);
+	return CLI_EXIT_OK;
+}
+
 /* ---- names as iproute2 prints them */
 static const char *class_name(unsigned int id)
 {
@@ -117,9 +168,9 @@ static void print_features(struct cli *c, struct json *j, const char *key,
 }
 
 /* ---- mgmtdev show */
-static void print_mgmtdev(struct cli *c, struct json *j,
-			  const struct vdpamap_mgmtdev *d)
+static void print_mgmtdev(struct cli *c, struct json *j, const void *item)
 {
+	const struct vdpamap_mgmtdev *d = item;
 	char h[2 * VDPAMAP_MGMT_NAME_MAX];
 	unsigned int i;
 
@@ -167,13 +218,30 @@ static void mgmtdev_usage(FILE *f)
 		   "vdpasim_net or pci/0000:01:00.2\n");
 }
 
+static int get_mgmtdev(struct vdpamap_mgmt *m, const char *name,
+		       union one_of *o)
+{
+	return vdpamap_mgmt_get_mgmtdev(m, name, &o->mgmtdev);
+}
+
+static int list_mgmtdevs(struct vdpamap_mgmt *m, void **ret, size_t *elem)
+{
+	struct vdpamap_mgmtdev *l = NULL;
+	int n = vdpamap_mgmt_list_mgmtdevs(m, &l);
+
+	*ret = l;
+	*elem = sizeof(*l);
+	return n;
+}
+
+static const struct show_kind mgmtdev_kind = {
+	"mgmtdev show", "mgmtdev", get_mgmtdev, list_mgmtdevs, print_mgmtdev,
+};
+
 int cmd_mgmtdev(struct cli *c)
 {
-	struct vdpamap_mgmtdev *l = NULL, one;
-	const char *name = NULL;
 	struct vdpamap_mgmt *m = NULL;
-	struct json j;
-	int n, i, r;
+	int r;
 
 	if (c->argc >= 2 && (is(c->argv[1], "help") || is(c->argv[1], "-h") ||
 			     is(c->argv[1], "--help"))) {
@@ -191,43 +259,12 @@ int cmd_mgmtdev(struct cli *c)
 		mgmtdev_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (c->argc == 3)
-		name = c->argv[2];
-
 	r = mgmt_open(c, "mgmtdev", &m);
 	if (r)
 		return r;
-	if (name) {
-		r = vdpamap_mgmt_get_mgmtdev(m, name, &one);
-		if (r < 0) {
-			vdpamap_mgmt_close(m);
-			return fail("mgmtdev show", r);
-		}
-		l = &one;
-		n = 1;
-	} else {
-		n = vdpamap_mgmt_list_mgmtdevs(m, &l);
-		if (n < 0) {
-			vdpamap_mgmt_close(m);
-			return fail("mgmtdev show", n);
-		}
-	}
-	json_init(&j, stdout, c->pretty);
-	if (c->json) {
-		json_obj_open(&j, NULL);
-		json_obj_open(&j, "mgmtdev");
-	}
-	for (i = 0; i < n; i++)
-		print_mgmtdev(c, &j, &l[i]);
-	if (c->json) {
-		json_obj_close(&j);
-		json_obj_close(&j);
-		json_end(&j);
-	}
-	if (l != &one)
-		vdpamap_mgmt_free(l);
+	r = show(c, m, &mgmtdev_kind, c->argc == 3 ? c->argv[2] : NULL);
 	vdpamap_mgmt_close(m);
-	return CLI_EXIT_OK;
+	return r;
 }
 
 /* ---- dev */
@@ -241,9 +278,9 @@ static void dev_usage(FILE *f)
 		"       vdpamap [-j] dev config show [ NAME ]\n");
 }
 
-static void print_dev(struct cli *c, struct json *j,
-		      const struct vdpamap_vdpadev *d)
+static void print_dev(struct cli *c, struct json *j, const void *item)
 {
+	const struct vdpamap_vdpadev *d = item;
 	char h[2 * VDPAMAP_MGMT_NAME_MAX];
 
 	handle_str(h, sizeof(h), d->mgmtdev_bus, d->mgmtdev_name);
@@ -267,40 +304,24 @@ static void print_dev(struct cli *c, struct json *j,
 	printf("\n");
 }
 
-static int dev_show(struct cli *c, struct vdpamap_mgmt *m, int argc,
-		    char **argv)
+static int get_dev(struct vdpamap_mgmt *m, const char *name, union one_of *o)
 {
-	struct vdpamap_vdpadev *l = NULL, one;
-	struct json j;
-	int n, i, r;
-
-	if (argc == 1) {
-		r = vdpamap_mgmt_get_dev(m, argv[0], &one);
-		if (r < 0)
-			return fail("dev show", r);
-		l = &one;
-		n = 1;
-	} else {
-		n = vdpamap_mgmt_list_devs(m, &l);
-		if (n < 0)
-			return fail("dev show", n);
-	}
-	json_init(&j, stdout, c->pretty);
-	if (c->json) {
-		json_obj_open(&j, NULL);
-		json_obj_open(&j, "dev");
-	}
-	for (i = 0; i < n; i++)
-		print_dev(c, &j, &l[i]);
-	if (c->json) {
-		json_obj_close(&j);
-		json_obj_close(&j);
-		json_end(&j);
-	}
-	if (l != &one)
-		vdpamap_mgmt_free(l);
-	return CLI_EXIT_OK;
+	return vdpamap_mgmt_get_dev(m, name, &o->dev);
 }
+
+static int list_devs(struct vdpamap_mgmt *m, void **ret, size_t *elem)
+{
+	struct vdpamap_vdpadev *l = NULL;
+	int n = vdpamap_mgmt_list_devs(m, &l);
+
+	*ret = l;
+	*elem = sizeof(*l);
+	return n;
+}
+
+static const struct show_kind dev_kind = {
+	"dev show", "dev", get_dev, list_devs, print_dev,
+};
 
 static int parse_u16(const char *what, const char *s, uint32_t *v)
 {
@@ -393,9 +414,9 @@ static int dev_del(struct vdpamap_mgmt *m, char **argv)
 	return r < 0 ? fail("dev del", r) : CLI_EXIT_OK;
 }
 
-static void print_config(struct cli *c, struct json *j,
-			 const struct vdpamap_vdpadev_config *cf)
+static void print_config(struct cli *c, struct json *j, const void *item)
 {
+	const struct vdpamap_vdpadev_config *cf = item;
 	char mac[32];
 
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -448,40 +469,25 @@ static void print_config(struct cli *c, struct json *j,
 		printf("\n");
 }
 
-static int dev_config(struct cli *c, struct vdpamap_mgmt *m, int argc,
-		      char **argv)
+static int get_config(struct vdpamap_mgmt *m, const char *name,
+		      union one_of *o)
 {
-	struct vdpamap_vdpadev_config *l = NULL, one;
-	struct json j;
-	int n, i, r;
-
-	if (argc == 1) {
-		r = vdpamap_mgmt_get_config(m, argv[0], &one);
-		if (r < 0)
-			return fail("dev config show", r);
-		l = &one;
-		n = 1;
-	} else {
-		n = vdpamap_mgmt_list_configs(m, &l);
-		if (n < 0)
-			return fail("dev config show", n);
-	}
-	json_init(&j, stdout, c->pretty);
-	if (c->json) {
-		json_obj_open(&j, NULL);
-		json_obj_open(&j, "config");
-	}
-	for (i = 0; i < n; i++)
-		print_config(c, &j, &l[i]);
-	if (c->json) {
-		json_obj_close(&j);
-		json_obj_close(&j);
-		json_end(&j);
-	}
-	if (l != &one)
-		vdpamap_mgmt_free(l);
-	return CLI_EXIT_OK;
+	return vdpamap_mgmt_get_config(m, name, &o->config);
 }
+
+static int list_configs(struct vdpamap_mgmt *m, void **ret, size_t *elem)
+{
+	struct vdpamap_vdpadev_config *l = NULL;
+	int n = vdpamap_mgmt_list_configs(m, &l);
+
+	*ret = l;
+	*elem = sizeof(*l);
+	return n;
+}
+
+static const struct show_kind config_kind = {
+	"dev config show", "config", get_config, list_configs, print_config,
+};
 
 int cmd_dev(struct cli *c)
 {
@@ -531,10 +537,9 @@ int cmd_dev(struct cli *c)
 		r = r < 0 ? fail("dev add", r) : CLI_EXIT_OK;
 	} else if (is(verb, "del")) {
 		r = dev_del(m, argv);
-	} else if (is(verb, "config")) {
-		r = dev_config(c, m, argc, argv);
 	} else {
-		r = dev_show(c, m, argc, argv);
+		r = show(c, m, is(verb, "config") ? &config_kind : &dev_kind,
+			 argc == 1 ? argv[0] : NULL);
 	}
 	vdpamap_mgmt_close(m);
 	return r;
