@@ -283,7 +283,8 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
 				   const struct vdpamap_region *r,
 				   uint32_t *ret_id);
-/* Unregister.  -EBUSY while any map points into it, -ENOENT unknown id. */
+/* Unregister.  -EBUSY while any map points into it, -ENOENT unknown id.
+ * Both: -EBUSY while an exec handoff is prepared (vdpamap_handoff_*). */
 VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id);
 
 /* ---- maps: one call is a transaction of one */
@@ -297,6 +298,8 @@ VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id);
  *             it in ASID 0)
  *  -EFAULT    hva range not inside a registered region
  *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget exceeded (log: needed/free)
+ *  -EBUSY     an exec handoff is prepared (vdpamap_handoff_prepare(): so
+ *             for every map, unmap and transaction until the cancel)
  *  -EIO       the device refused it (its own EFAULT) */
 VDPAMAP_API int vdpamap_map(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			    void *hva, uint64_t size, uint32_t perm);
@@ -588,7 +591,8 @@ struct vdpamap_flip_info {
  *             moving group is bound to, or it or a shadow area maps memory
  *             that ASID maps (the device could write guest memory behind
  *             the shadow virtqueue)
- *  -EBUSY     a group is already moved by another active flip
+ *  -EBUSY     a group is already moved by another active flip; or an
+ *             exec handoff is prepared (also for vdpamap_unflip())
  *  -EFAULT    a shadow area is not inside one registered region; or the
  *             flip would resume the device with an enabled ring of a moved
  *             group not mapped in the shadow ASID (give it in vrings)
@@ -752,7 +756,16 @@ VDPAMAP_API int vdpamap_dirty_get_info(struct vdpamap *h, uint32_t asid,
  * environment variable VDPAMAP_HANDOFF_ENV).  If the exec fails, or the
  * caller changes its mind, vdpamap_handoff_cancel() resumes the device,
  * restores FD_CLOEXEC and the handle carries on.  Between prepare and
- * cancel/exec the handle must not be used otherwise.
+ * cancel/exec, every call that would change the device, the mirror or what
+ * the description says fails with -EBUSY, logged (naming the call and the
+ * state fd), nothing changed: vdpamap_txn_begin() and with it every map and
+ * unmap, vdpamap_region_add/_del(), vdpamap_flip/_unflip(), vdpamap_reset(),
+ * vdpamap_set_status/_features/_config(), vdpamap_set_group_asid(),
+ * vdpamap_vring_set/_enable(), vdpamap_suspend/_resume() and
+ * vdpamap_handoff_rebuild(); a second prepare is -EALREADY.  Queries and
+ * lookups (get_*, vdpamap_vring_get_base(), translate, foreach, stats,
+ * handoff get_info, region_get/_ids, vring_get), the dirty log (the
+ * library's own: not in the description), cancel and close keep working.
  *
  * Successor: vdpamap_handoff_adopt() parses the description (untrusted
  * input: a corrupt description is a precise error and changes nothing),
@@ -803,13 +816,15 @@ struct vdpamap_handoff_opts {
  * -EOPNOTSUPP (the strategy asked for is not available here: NEW_OWNER not
  * built or offered, KEEPER on another architecture), -EALREADY (already
  * prepared), -EAGAIN (could not create the keeper), -ENOMEM, any device
- * error of SUSPEND or GET_VRING_BASE.  Not concurrent with anything on h. */
+ * error of SUSPEND or GET_VRING_BASE.  Not concurrent with anything on h.
+ * Once prepared, the handle refuses changes (-EBUSY) until cancel: see
+ * above. */
 VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 					const struct vdpamap_handoff_opts *o,
 					int *ret_state_fd);
 /* Undo a prepare (after a failed exec): resume, restore FD_CLOEXEC, close
- * the state fd, stop a keeper the prepare created.  -EALREADY if nothing
- * is prepared. */
+ * the state fd, stop a keeper the prepare created; the handle accepts
+ * changes again.  -EALREADY if nothing is prepared. */
 VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h);
 
 /* Adopt in the successor.  state_fd -1: take the number from the
@@ -823,8 +838,14 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h);
  *  -EPROTONOSUPPORT another version of the format
  *  -ERANGE, -EINVAL, -ENOENT, -EFAULT, -EEXIST: a field out of range, an
  *              entry naming no region, outside its region or the IOVA
- *              range, overlapping entries (the log names the field)
+ *              range, overlapping entries
  *  -ENODEV     the device fd is not the device the description is about
+ *  -EBADF      the keeper socket it names is not an open socket, or a
+ *              region's fd is not open or not the file (inode) it names
+ * A refused description (-EMSGSIZE to -EBADF here, and -EOPNOTSUPP) is
+ * logged through opts->log_fn (VDPAMAP_LOG_ERR) naming the field, as
+ * "handoff: adopt: description of N bytes refused (-22): regions[0].fd:
+ * negative".
  *  -E2BIG, -ENOMEM, the errors of mmap() of a region, of vdpamap_open()
  *              (REBUILD), or of RESUME.
  *  -ECOMM      KEEPER: the keeper lives but did not answer; or RESUME's

@@ -583,7 +583,7 @@ VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
 
 	if (!status)
 		return vdpamap_reset(h, NULL);
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "vdpamap_set_status");
 	if (r < 0)
 		return r;
 	if ((status & VDPAMAP_S_DRIVER_OK) &&
@@ -625,7 +625,7 @@ VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
 {
 	int r;
 
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "vdpamap_set_features");
 	if (r < 0)
 		return r;
 	if (features & ~h->info.device_features) {
@@ -652,7 +652,9 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 
 	if (!buf || !len)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = req == VHOST_VDPA_SET_CONFIG ?
+		    vm_enter_idle(h, true, "vdpamap_set_config") :
+		    vm_enter(h, true);
 	if (r < 0)
 		return r;
 	/* config_size 0: a kernel without GET_CONFIG_SIZE; it bounds-checks */
@@ -706,7 +708,7 @@ VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
 
 	if (!v)
 		return -EINVAL;
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "vdpamap_vring_set");
 	if (r < 0)
 		return r;
 	if (idx >= h->info.nr_vqs) {
@@ -757,7 +759,7 @@ VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
 	struct vhost_vring_state st = { .index = idx, .num = !!enable };
 	int r;
 
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "vdpamap_vring_enable");
 	if (r < 0)
 		return r;
 	if (idx >= h->info.nr_vqs) {
@@ -803,7 +805,9 @@ static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
 {
 	int r;
 
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, req == VHOST_VDPA_SUSPEND ?
+						   "vdpamap_suspend" :
+						   "vdpamap_resume");
 	if (r < 0)
 		return r;
 	if (!vdpamap_has_feature(h, feat)) {
@@ -864,7 +868,7 @@ int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t asid)
 {
-	int r = vm_enter(h, false);
+	int r = vm_enter_idle(h, false, "vdpamap_set_group_asid");
 
 	if (r < 0)
 		return r;

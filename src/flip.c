@@ -765,7 +765,7 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	uint64_t t0 = now_ns();
 	int r, u = 0;
 
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "vdpamap_flip");
 	if (r < 0)
 		return r;
 	s0 = h->stats;
@@ -979,7 +979,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	bool suspend = false;
 	int r, u = 0;
 
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "vdpamap_unflip");
 	if (r < 0)
 		return r;
 	s0 = h->stats;

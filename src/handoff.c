@@ -1354,6 +1354,24 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 	return 0;
 }
 
+/* Log for adopt, which has no handle yet: through opts' log_fn. */
+static void adopt_log(const struct vdpamap_open_opts *opts, const char *fmt,
+		      ...) __attribute__((format(printf, 2, 3)));
+static void adopt_log(const struct vdpamap_open_opts *opts, const char *fmt,
+		      ...)
+{
+	vdpamap_log_fn fn = OPTS_GET(opts, log_fn, NULL);
+	char buf[512];
+	va_list ap;
+
+	if (!fn)
+		return;		/* VDPAMAP_LOG_ERR passes every log_level */
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fn(VDPAMAP_LOG_ERR, buf, OPTS_GET(opts, log_ctx, NULL));
+}
+
 static int adopt_parsed(const struct vm_handoff_state *s,
 			const struct vdpamap_open_opts *opts,
 			struct vdpamap **ret)
@@ -1368,23 +1386,34 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 	int r, pidfd = -1;
 
 #ifndef VDPAMAP_NEW_OWNER
-	if (hd->strategy == VDPAMAP_HANDOFF_NEW_OWNER)
-		return -EOPNOTSUPP;	/* not in this build */
+	if (hd->strategy == VDPAMAP_HANDOFF_NEW_OWNER) {
+		adopt_log(opts, "handoff: adopt: strategy NEW_OWNER: not in "
+			  "this build (meson -Dnew_owner=enabled)");
+		return -EOPNOTSUPP;
+	}
 #endif
-	if (hd->dev_fd >= 0) {
-		if (fstat(hd->dev_fd, &st) < 0)
-			return -ENODEV;
-		if (st.st_dev != hd->dev_dev || st.st_ino != hd->dev_ino ||
-		    st.st_rdev != hd->dev_rdev)
-			return -ENODEV;
+	if (hd->dev_fd >= 0 &&
+	    (fstat(hd->dev_fd, &st) < 0 || st.st_dev != hd->dev_dev ||
+	     st.st_ino != hd->dev_ino || st.st_rdev != hd->dev_rdev)) {
+		adopt_log(opts, "handoff: adopt: dev_fd %d is not the device "
+			  "the description names (dev, ino, rdev)",
+			  hd->dev_fd);
+		return -ENODEV;
 	}
 	if (hd->keeper_sock >= 0 &&
-	    (fstat(hd->keeper_sock, &st) < 0 || !S_ISSOCK(st.st_mode)))
+	    (fstat(hd->keeper_sock, &st) < 0 || !S_ISSOCK(st.st_mode))) {
+		adopt_log(opts, "handoff: adopt: keeper_sock %d is not an "
+			  "open socket", hd->keeper_sock);
 		return -EBADF;
+	}
 	for (i = 0; i < hd->nr_regions; i++)
 		if (fstat(s->regions[i].fd, &st) < 0 ||
-		    (s->regions[i].ino && st.st_ino != s->regions[i].ino))
+		    (s->regions[i].ino && st.st_ino != s->regions[i].ino)) {
+			adopt_log(opts, "handoff: adopt: regions[%u].fd %d is "
+				  "not open, or not the file the description "
+				  "names (inode)", i, s->regions[i].fd);
 			return -EBADF;
+		}
 	ho = ho_new();
 	hvas = calloc(hd->nr_regions ? hd->nr_regions : 1, sizeof(*hvas));
 	if (!ho || !hvas) {
@@ -1536,7 +1565,17 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 	r = state_read(state_fd, &buf, &len);
 	if (r < 0)
 		return r;
-	r = vm_handoff_parse(buf, len, &s);
+	{
+		struct vm_ho_why why;
+		char w[256];
+
+		r = vm_handoff_parse_why(buf, len, &s, &why);
+		if (r < 0) {
+			vm_handoff_why_str(&why, w, sizeof(w));
+			adopt_log(opts, "handoff: adopt: description of %zu "
+				  "bytes refused (%d): %s", len, r, w);
+		}
+	}
 	if (r == 0)
 		r = adopt_parsed(&s, opts, ret);
 	free(buf);
@@ -1560,7 +1599,7 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 	uint32_t i;
 	int r;
 
-	r = vm_enter(h, true);
+	r = vm_enter_idle(h, true, "vdpamap_handoff_rebuild");
 	if (r < 0)
 		return r;
 	/* only a handle whose keeper died, or that is poisoned otherwise

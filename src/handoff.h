@@ -127,6 +127,23 @@ void vm_handoff_seal(void *buf);
  *  -EEXIST    two entries of one ASID overlap, or two regions share an id */
 int vm_handoff_parse(const void *buf, size_t len, struct vm_handoff_state *out);
 
+/* Why a description was refused: the first check that failed.  array NULL
+ * means a header field; otherwise the element array[index] ("regions",
+ * "entries", "group_asid", "vq_group", "vrings").  field is a static
+ * string naming the field and what is wrong with it ("fd: negative");
+ * NULL when the description is valid. */
+struct vm_ho_why {
+	const char *array;
+	uint32_t index;
+	const char *field;
+};
+/* vm_handoff_parse(), and why (may be NULL) says why it refused. */
+int vm_handoff_parse_why(const void *buf, size_t len,
+			 struct vm_handoff_state *out, struct vm_ho_why *why);
+/* "regions[1].fd: negative", "crc: checksum mismatch" ("valid" when
+ * nothing failed) into buf; returns what snprintf() does. */
+int vm_handoff_why_str(const struct vm_ho_why *why, char *buf, size_t len);
+
 /* ---- the handle's handoff state (handoff.c, transport_keeper.c) */
 struct vdpamap;
 

@@ -158,6 +158,10 @@ void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
  * -EDEADLK from inside this thread's open transaction,
  * -ENOTRECOVERABLE when poisoned and !allow_poisoned. */
 int vm_enter(struct vdpamap *h, bool allow_poisoned);
+/* vm_enter() for a call that changes the device, the mirror or what a
+ * prepared handoff describes: also -EBUSY (logged, naming what) between
+ * vdpamap_handoff_prepare() and vdpamap_handoff_cancel(). */
+int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what);
 void vm_leave(struct vdpamap *h);
 void vm_poison(struct vdpamap *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -178,7 +178,7 @@ VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
 
 	if (!r)
 		return -EINVAL;
-	ret = vm_enter(h, false);
+	ret = vm_enter_idle(h, false, "vdpamap_region_add");
 	if (ret < 0)
 		return ret;
 	ret = vm_region_add(h, r, ret_id);
@@ -191,7 +191,7 @@ VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
 	struct vm_region **pp, *rg;
 	int r;
 
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "vdpamap_region_del");
 	if (r < 0)
 		return r;
 	for (pp = &h->regions; (rg = *pp); pp = &rg->next)

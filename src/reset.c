@@ -111,7 +111,7 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 	uint32_t i;
 	int r, err = 0;
 
-	r = vm_enter(h, true);
+	r = vm_enter_idle(h, true, "vdpamap_reset");
 	if (r < 0)
 		return r;
 	if (h->tp.broken) {

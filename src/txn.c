@@ -108,7 +108,8 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 
 	if (!ret)
 		return -EINVAL;
-	r = vm_enter(h, false);
+	r = vm_enter_idle(h, false, "maps, unmaps and transactions "
+					    "(vdpamap_txn_begin)");
 	if (r < 0)
 		return r;
 	t = calloc(1, sizeof(*t));

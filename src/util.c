@@ -54,6 +54,22 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned)
 	return 0;
 }
 
+int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
+{
+	int r = vm_enter(h, allow_poisoned);
+
+	if (r < 0)
+		return r;
+	if (h->ho && h->ho->prepared) {
+		vm_err(h, "%s refused: a handoff is prepared (state fd %d): "
+		       "vdpamap_handoff_cancel() first", what,
+		       h->ho->state_fd);
+		pthread_mutex_unlock(&h->lock);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 void vm_leave(struct vdpamap *h)
 {
 	if (h->ho && vm_handoff_sync)

@@ -1827,6 +1827,18 @@ static void test_flip_bad_input(void **state)
 	o = ok;
 	o.sz = 4;
 	flip_err(f, EINVAL, 1, &o, "flip: opts: size 4: too small");
+	/* PA mode: the shadow areas would pin more than RLIMIT_MEMLOCK
+	 * leaves (the window pins 3 MiB: a 1 MiB limit leaves nothing) */
+	if (f->pa) {
+		struct rlimit rl, low = { .rlim_cur = MIB };
+
+		assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+		low.rlim_max = rl.rlim_max;
+		assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &low), 0);
+		flip_err(f, ENOMEM, 1, &ok, "memlock: needs 1048576 bytes, 0 "
+			 "available (RLIMIT_MEMLOCK 1048576, pinned ");
+		assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	}
 	/* vrings: a vq never set up, then (set up) one whose group stays,
 	 * rings that do not fit the area */
 	memcpy(vr, svq_rings, sizeof(vr));
@@ -1962,6 +1974,43 @@ static void test_flip_bad_input(void **state)
 	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id, NULL, NULL), 0);
 }
 
+/* No hole for a shadow area in a device with a small IOVA range: the shadow
+ * ASID may not reuse IOVAs the memory ASID of a moving group maps, and the
+ * 4 MiB range holds 3 MiB of guest memory there. */
+static void test_flip_nospc(void **state)
+{
+	struct fx f;
+	VDPAMAP_OPTS(vdpamap_sim_opts, so, .iova_first = 0x100000,
+		     .iova_last = 0x100000 + 4 * MIB - 1);
+	struct vdpamap_shadow sh = { .size = 2 * MIB };
+	const uint32_t vq0[] = { 0 };
+	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vq0, .nr_vqs = 1,
+		     .shadows = &sh, .nr_shadows = 1);
+	int id;
+
+	(void)state;
+	if (getenv("VDPAMAP_TEST_DEV"))
+		skip_because("vdpa_sim's IOVA range is fixed at [0, 2^64-1]; "
+			     "a full shadow ASID needs the configurable "
+			     "simulator");
+	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
+	open_default(&f);
+	map_ok(&f, 0, 0x100000, WIN_OFF, WIN_SIZE);
+	sh.hva = shadow_mem(&f);
+	flip_err(&f, ENOSPC, 1, &o,
+		 "flip: no hole of 0x200000 bytes in shadow ASID 1");
+	assert_int_equal(sh.iova, 0);
+	/* what fits, fits: the last MiB */
+	sh.size = MIB;
+	id = vdpamap_flip(f.h, 1, &o, NULL);
+	assert_true(id > 0);
+	assert_int_equal(sh.iova, 0x100000 + WIN_SIZE);
+	mirror_matches_device(&f);
+	assert_int_equal(vdpamap_unflip(f.h, (uint32_t)id, NULL, NULL), 0);
+	mirror_matches_device(&f);
+	fx_teardown(&f);
+}
+
 /* ---- exec handoff: what prepare and the queries refuse, and adopt's and
  * reattach's refusals that need no description (tests/conformance/handoff.c
  * forges corrupt ones).  Nothing changed also means: the same fds open with
@@ -2038,12 +2087,19 @@ static void _fds_equal(const struct fdset *a, int line)
 		fds_equal(&fs_);                                             \
 	} while (0)
 
+/* The keeper is a clone(CLONE_VM) without CLONE_THREAD, which valgrind
+ * cannot run (it exits the whole test): under memcheck prepare REBUILD. */
+static uint32_t ho_strategy(void)
+{
+	return getenv("VDPAMAP_MEMCHECK") ? VDPAMAP_HANDOFF_REBUILD :
+					    VDPAMAP_HANDOFF_KEEPER;
+}
+
 static void test_handoff_bad_input(void **state)
 {
 	struct fx *f = *state;
 	const int extra[33] = { 0 }, one[1] = { 999 };
-	VDPAMAP_OPTS(vdpamap_handoff_opts, ok,
-		     .strategy = VDPAMAP_HANDOFF_KEEPER,
+	VDPAMAP_OPTS(vdpamap_handoff_opts, ok, .strategy = ho_strategy(),
 		     .reattach_grace_ms = 1000);
 	VDPAMAP_OPTS(vdpamap_open_opts, oo);
 	struct {
@@ -2189,6 +2245,163 @@ static void test_handoff_bad_input(void **state)
 	assert_int_equal(vnet_loop(&v, 2, 100, LOOP_MS), 0);
 	vnet_stop(&v);
 	mirror_matches_device(f);
+}
+
+/* Between vdpamap_handoff_prepare() and vdpamap_handoff_cancel() the
+ * handle refuses every call that would change the device, the mirror or
+ * what the prepared description says: -EBUSY, the call named in the log,
+ * nothing changed (fds and their CLOEXEC included).  Queries, the dirty log
+ * (library-only, not in the description) and close keep working; after the
+ * cancel every refused call works again. */
+#define BUSY(what) what " refused: a handoff is prepared (state fd "
+static void test_handoff_busy(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_handoff_opts, ho, .strategy = ho_strategy(),
+		     .reattach_grace_ms = 1000);
+	struct vdpamap_shadow sh = { .hva = shadow_mem(f), .size = RING_SIZE };
+	const uint32_t vq0[] = { 0 };
+	VDPAMAP_OPTS(vdpamap_flip_opts, fo, .vqs = vq0, .nr_vqs = 1,
+		     .shadows = &sh, .nr_shadows = 1);
+	VDPAMAP_OPTS(vdpamap_flip_opts, g1, .groups = grp1, .nr_groups = 1);
+	struct vdpamap_region rg2, rg3, out;
+	struct vdpamap_handoff_info hi;
+	struct vdpamap_txn *t = NULL;
+	struct vdpamap_vring vr, vr2;
+	struct vdpamap_stats st;
+	struct vdpamap_info in;
+	uint64_t feat, iova = 0;
+	uint32_t id2, id3 = 0, g, asid, base, ids[4];
+	uint8_t cfg[8], status;
+	void *hva, *m2;
+	struct vnet v;
+	int sfd = -1, sfd2 = -1, flip_id, mfd;
+
+	/* a second memfd: 1 MiB registered before the prepare, 1 MiB to
+	 * register during it */
+	mfd = memfd_create("more", MFD_CLOEXEC);
+	assert_true(mfd >= 0);
+	assert_int_equal(ftruncate(mfd, 2 * MIB), 0);
+	m2 = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	assert_true(m2 != MAP_FAILED);
+	rg2 = (struct vdpamap_region){ .hva = m2, .len = MIB, .fd = mfd };
+	rg3 = (struct vdpamap_region){ .hva = (uint8_t *)m2 + MIB, .len = MIB,
+				       .fd = mfd, .fd_offset = MIB };
+
+	open_default(f);
+	map_window(f, 0, GPA);
+	assert_int_equal(vdpamap_region_add(f->h, &rg2, &id2), 0);
+	/* a flip to undo (group 1: the control vq's, which vnet leaves) */
+	flip_id = vdpamap_flip(f->h, 1, &g1, NULL);
+	assert_true(flip_id > 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
+				    GPA + RING_OFF, RING_SIZE), 0);
+	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
+	assert_int_equal(vdpamap_vring_get(f->h, 0, &vr), 0);
+	assert_int_equal(vdpamap_get_features(f->h, &feat), 0);
+	assert_int_equal(vdpamap_get_config(f->h, 0, cfg, sizeof(cfg)), 0);
+	assert_int_equal(vdpamap_get_status(f->h, &status), 0);
+	assert_int_equal(vdpamap_handoff_prepare(f->h, &ho, &sfd), 0);
+
+	/* maps, unmaps, transactions */
+	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
+			      "(vdpamap_txn_begin)"),
+	       vdpamap_map(f->h, 0, GPA + 16 * MIB, f->mem, MIB,
+			   VDPAMAP_PERM_RW));
+	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
+			      "(vdpamap_txn_begin)"),
+	       vdpamap_unmap(f->h, 0, GPA + WIN_OFF, WIN_SIZE));
+	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
+			      "(vdpamap_txn_begin)"),
+	       vdpamap_map_alloc(f->h, 0, f->mem, MIB, VDPAMAP_PERM_RW, 0,
+				 &iova));
+	assert_int_equal(iova, 0);
+	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
+			      "(vdpamap_txn_begin)"),
+	       vdpamap_txn_begin(f->h, &t));
+	assert_null(t);
+	/* regions */
+	ho_err(f, EBUSY, BUSY("vdpamap_region_add"),
+	       vdpamap_region_add(f->h, &rg3, &id3));
+	assert_int_equal(id3, 0);
+	ho_err(f, EBUSY, BUSY("vdpamap_region_del"),
+	       vdpamap_region_del(f->h, id2));
+	/* flips */
+	ho_err(f, EBUSY, BUSY("vdpamap_flip"), vdpamap_flip(f->h, 1, &fo, NULL));
+	assert_int_equal(sh.iova, 0);
+	ho_err(f, EBUSY, BUSY("vdpamap_unflip"),
+	       vdpamap_unflip(f->h, (uint32_t)flip_id, NULL, NULL));
+	/* the device */
+	ho_err(f, EBUSY, BUSY("vdpamap_reset"), vdpamap_reset(f->h, NULL));
+	ho_err(f, EBUSY, BUSY("vdpamap_reset"), vdpamap_set_status(f->h, 0));
+	ho_err(f, EBUSY, BUSY("vdpamap_set_status"),
+	       vdpamap_set_status(f->h, status));
+	ho_err(f, EBUSY, BUSY("vdpamap_set_features"),
+	       vdpamap_set_features(f->h, feat));
+	ho_err(f, EBUSY, BUSY("vdpamap_set_config"),
+	       vdpamap_set_config(f->h, 0, cfg, sizeof(cfg)));
+	ho_err(f, EBUSY, BUSY("vdpamap_set_group_asid"),
+	       vdpamap_set_group_asid(f->h, 0, 0));
+	ho_err(f, EBUSY, BUSY("vdpamap_vring_set"),
+	       vdpamap_vring_set(f->h, 0, &vr));
+	ho_err(f, EBUSY, BUSY("vdpamap_vring_enable"),
+	       vdpamap_vring_enable(f->h, 0, 1));
+	ho_err(f, EBUSY, BUSY("vdpamap_suspend"), vdpamap_suspend(f->h));
+	ho_err(f, EBUSY, BUSY("vdpamap_resume"), vdpamap_resume(f->h));
+	ho_err(f, EBUSY, BUSY("vdpamap_handoff_rebuild"),
+	       vdpamap_handoff_rebuild(f->h));
+	ho_err(f, EALREADY, "handoff: prepared already",
+	       vdpamap_handoff_prepare(f->h, &ho, &sfd2));
+	assert_int_equal(sfd2, -1);
+
+	/* queries work */
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_int_equal(vdpamap_get_status(f->h, &status), 0);
+	assert_true(status & 4);	/* DRIVER_OK: kept, suspended */
+	assert_int_equal(vdpamap_get_features(f->h, &feat), 0);
+	assert_int_equal(vdpamap_get_config(f->h, 0, cfg, sizeof(cfg)), 0);
+	assert_int_equal(vdpamap_vq_group(f->h, 0, &g), 0);
+	assert_int_equal(vdpamap_get_group_asid(f->h, 1, &asid), 0);
+	assert_int_equal(asid, 1);
+	assert_int_equal(vdpamap_vring_get(f->h, 0, &vr2), 0);
+	assert_int_equal(vdpamap_vring_get_base(f->h, 0, &base), 0);
+	assert_int_equal(vdpamap_translate(f->h, 0, GPA + RING_OFF, &hva,
+					   NULL), 0);
+	assert_ptr_equal(hva, f->mem + RING_OFF);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
+	assert_int_equal(vdpamap_iova_find(f->h, 0, MIB, 0, &iova), 0);
+	assert_int_equal(vdpamap_get_stats(f->h, &st), 0);
+	assert_int_equal(vdpamap_handoff_get_info(f->h, &hi), 0);
+	assert_int_equal(hi.strategy, ho_strategy());
+	assert_int_equal(vdpamap_region_get(f->h, id2, &out), 0);
+	assert_int_equal(vdpamap_region_ids(f->h, ids, 4), 2);
+	/* so does the dirty log: library-only, not in the description */
+	assert_int_equal(vdpamap_dirty_start(f->h, 0, NULL), 0);
+	assert_int_equal(vdpamap_dirty_stop(f->h, 0), 0);
+
+	/* cancel: every refused call works again */
+	assert_int_equal(vdpamap_handoff_cancel(f->h), 0);
+	assert_true(fcntl(sfd, F_GETFD) < 0);
+	assert_int_equal(vnet_loop(&v, 2, 100, LOOP_MS), 0);
+	map_ok(f, 0, GPA + 16 * MIB, 0, MIB);
+	unmap_ok(f, 0, GPA + 16 * MIB, MIB);
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(vdpamap_region_add(f->h, &rg3, &id3), 0);
+	assert_int_equal(vdpamap_region_del(f->h, id3), 0);
+	assert_int_equal(vdpamap_region_del(f->h, id2), 0);
+	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)flip_id, NULL, NULL),
+			 0);
+	assert_int_equal(vdpamap_set_group_asid(f->h, 1, 0), 0);
+	assert_int_equal(vdpamap_suspend(f->h), 0);
+	assert_int_equal(vdpamap_resume(f->h), 0);
+	assert_int_equal(vnet_loop(&v, 3, 100, LOOP_MS), 0);
+	vnet_stop(&v);
+	mirror_matches_device(f);
+	assert_int_equal(vdpamap_reset(f->h, NULL), 0);
+	loop_ok(f, GPA + RING_OFF);
+	munmap(m2, 2 * MIB);
+	close(mfd);
 }
 
 /* Every IOTLB write and every ioctl of a flip (and of an unflip) fails in
@@ -2451,8 +2664,10 @@ int main(void)
 		T(test_flip_zero_guest_msgs),
 		T(test_flip_reset),
 		T(test_flip_bad_input),
+		cmocka_unit_test(test_flip_nospc),
 		T(test_flip_fault_sweep),
 		T(test_handoff_bad_input),
+		T(test_handoff_busy),
 		cmocka_unit_test(test_flip_desc_asid),
 #undef T
 	};

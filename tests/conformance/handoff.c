@@ -41,6 +41,7 @@
 
 #include "vdpamap.h"
 #include "vnet.h"
+#include "handoff.h"	/* src/: the description's layout, to forge one */
 
 #define MEM_SIZE (4u << 20)
 #define FAIL(...)                                                            \
@@ -279,16 +280,35 @@ static void reseal(uint8_t *b, size_t len)
 	memcpy(b + 12, &c, 4);
 }
 
-static void expect_adopt(const void *buf, size_t len, int seal, int err,
-			 const char *what)
+/* the last error line adopt logged (it has no handle: opts' log_fn) */
+static char adopt_err[512];
+
+static void adopt_log(int level, const char *msg, void *ctx)
 {
+	(void)ctx;
+	if (level <= VDPAMAP_LOG_ERR)
+		snprintf(adopt_err, sizeof(adopt_err), "%s", msg);
+	if (getenv("VDPAMAP_TEST_LOG"))
+		fprintf(stderr, "[%d] lib(%d): %s\n", (int)getpid(), level,
+			msg);
+}
+
+/* adopt of buf must fail with -err, log a line containing want (NULL: not
+ * checked) and change nothing */
+static void expect_adopt_says(const void *buf, size_t len, int seal, int err,
+			      const char *what, const char *want)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = adopt_log);
 	struct vdpamap *h = (struct vdpamap *)0x1;
 	int fd = sealed_copy(buf, len, seal), r, nb, na, fb[256], fa[256];
 
+	adopt_err[0] = 0;
 	nb = list_fds(fb, 256);
-	r = vdpamap_handoff_adopt(fd, NULL, &h);
+	r = vdpamap_handoff_adopt(fd, &o, &h);
 	na = list_fds(fa, 256);
 	CHECK(r == -err, "%s: adopt gave %d, want %d", what, r, -err);
+	CHECK(!want || strstr(adopt_err, want),
+	      "%s: adopt logged \"%s\", want \"%s\"", what, adopt_err, want);
 	CHECK(h == (struct vdpamap *)0x1, "%s: out-param touched", what);
 	CHECK(fcntl(fd, F_GETFD) >= 0, "%s: state fd closed", what);
 	/* no fd closed, none left open (nothing mapped: no region fd dup) */
@@ -297,6 +317,26 @@ static void expect_adopt(const void *buf, size_t len, int seal, int err,
 	      "%s: fds %d before, %d after", what, nb, na);
 	close(fd);
 }
+
+static void expect_adopt(const void *buf, size_t len, int seal, int err,
+			 const char *what)
+{
+	expect_adopt_says(buf, len, seal, err, what, NULL);
+}
+
+/* A field of the description (header at off, or regions[0] at off past
+ * the header) set to v, re-checksummed: adopt refuses it as err, logging
+ * want. */
+static void forged_adopt(const uint8_t *b, uint8_t *c, size_t len, size_t off,
+			 int32_t v, int err, const char *what, const char *want)
+{
+	memcpy(c, b, len);
+	memcpy(c + off, &v, sizeof(v));
+	reseal(c, len);
+	expect_adopt_says(c, len, 1, err, what, want);
+}
+#define HDR_OFF(f) offsetof(struct vm_ho_hdr, f)
+#define REG0_OFF(f) (sizeof(struct vm_ho_hdr) + offsetof(struct vm_ho_region, f))
 
 static int new_owner_possible(struct vdpamap *h, char *why, size_t len);
 
@@ -325,16 +365,54 @@ static void case_corrupt(struct pred *p)
 		expect_adopt(c, len, 1, EBADMSG, "bit flip");
 	}
 	memcpy(c, b, len);
+	c[len - 1] ^= 0x10;
+	expect_adopt_says(c, len, 1, EBADMSG, "bit flip",
+			  "crc: checksum mismatch");
+	expect_adopt_says(b, len - 8, 1, EMSGSIZE, "truncated",
+			  "total: not the length read");
+	memcpy(c, b, len);
 	c[0] ^= 1;
-	expect_adopt(c, len, 1, EBADMSG, "magic");
+	expect_adopt_says(c, len, 1, EBADMSG, "magic", "magic: ");
 	memcpy(c, b, len);
 	c[8] = 99;		/* version */
 	reseal(c, len);
-	expect_adopt(c, len, 1, EPROTONOSUPPORT, "version");
+	expect_adopt_says(c, len, 1, EPROTONOSUPPORT, "version",
+			  "version: not this library's");
+	/* the log names the field: a few of every class behind the CRC
+	 * (tests/unit/test_handoff_state.c has them all) */
+	forged_adopt(b, c, len, HDR_OFF(nr_as), 0, ERANGE, "nr_as",
+		     "refused (-34): nr_as: 0");
+	forged_adopt(b, c, len, HDR_OFF(pred_pid), 0, EINVAL, "pred_pid",
+		     "refused (-22): pred_pid: not positive");
+	forged_adopt(b, c, len, REG0_OFF(fd), -1, EINVAL, "region fd",
+		     "refused (-22): regions[0].fd: negative");
+	forged_adopt(b, c, len, REG0_OFF(id), 0, EINVAL, "region id",
+		     "regions[0].id: 0 or not below next_region_id");
 	memcpy(c, b, len);
 	c[40] ^= 1;		/* dev_ino */
 	reseal(c, len);
-	expect_adopt(c, len, 1, ENODEV, "wrong device");
+	expect_adopt_says(c, len, 1, ENODEV, "wrong device",
+			  "is not the device the description names");
+	/* valid descriptions adopt refuses: the keeper socket or a region's
+	 * fd fails its fstat() check (not open; open but not a socket, or
+	 * another inode than the memfd's) */
+	forged_adopt(b, c, len, HDR_OFF(keeper_sock), 1000, EBADF,
+		     "keeper_sock not open",
+		     "keeper_sock 1000 is not an open socket");
+	forged_adopt(b, c, len, HDR_OFF(keeper_sock), p->memfd, EBADF,
+		     "keeper_sock a memfd", "is not an open socket");
+	forged_adopt(b, c, len, REG0_OFF(fd), 1000, EBADF, "region fd not open",
+		     "regions[0].fd 1000 is not open, or not the file");
+	forged_adopt(b, c, len, REG0_OFF(fd), devfd, EBADF,
+		     "region fd another file",
+		     "regions[0].fd");
+	/* a NEW_OWNER description in a build without NEW_OWNER (with it,
+	 * adopt would go on to take the device over) */
+	if (!NEW_OWNER_BUILT)
+		forged_adopt(b, c, len, HDR_OFF(strategy),
+			     VDPAMAP_HANDOFF_NEW_OWNER, EOPNOTSUPP,
+			     "NEW_OWNER not built",
+			     "strategy NEW_OWNER: not in this build");
 	r = vdpamap_handoff_adopt(-1, NULL, &(struct vdpamap *){ NULL });
 	CHECK(r == 0 || r == -EBADF || r < 0, "env adopt");
 	{

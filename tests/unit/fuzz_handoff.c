@@ -6,7 +6,8 @@
  * field checks behind the CRC are reached.  Oracle: a description the
  * parser accepts must be internally consistent (every array inside the
  * buffer, every entry inside its region and the IOVA range, entries of an
- * ASID disjoint), and parsing never reads outside the buffer (ASan).
+ * ASID disjoint), a refusal names the field (vm_handoff_parse_why()),
+ * and parsing never reads outside the buffer (ASan).
  *
  *   clang -fsanitize=fuzzer,address -DLIBFUZZER -Isrc \
  *         tests/unit/fuzz_handoff.c src/handoff_state.c
@@ -78,8 +79,23 @@ static void one(const uint8_t *data, size_t size)
 	if (reseal && size >= sizeof(struct vm_ho_hdr) &&
 	    ((struct vm_ho_hdr *)b)->total == size)
 		vm_handoff_seal(b);
-	if (vm_handoff_parse(b, size, &s) == 0)
-		oracle(b, size, &s);
+	{
+		struct vm_ho_why why;
+		char w[256];
+		int r = vm_handoff_parse_why(b, size, &s, &why);
+
+		/* a refusal names a field (with an index inside its
+		 * array's count), an acceptance names none; the plain
+		 * parser agrees */
+		CHECK(vm_handoff_why_str(&why, w, sizeof(w)) > 0);
+		CHECK(r == 0 ? !why.field : why.field && *why.field);
+		if (r < 0 && why.array)
+			CHECK(size >= sizeof(struct vm_ho_hdr) &&
+			      why.index < VM_HO_MAX_ENTRIES);
+		CHECK(vm_handoff_parse(b, size, &s) == r);
+		if (r == 0)
+			oracle(b, size, &s);
+	}
 	free(al);
 }
 

@@ -289,6 +289,159 @@ static void vrings_groups(void **st)
 	free(b);
 }
 
+/* ---- the reason: each class of corruption names its field */
+static char why_buf[256];
+
+/* re-checksum b, parse it: want errno err and a reason starting with want */
+static void _why_is(uint8_t *b, size_t len, int err, const char *want,
+		    int line)
+{
+	struct vm_handoff_state s;
+	struct vm_ho_why why;
+	int r;
+
+	vm_handoff_seal(b);
+	memset(&why, 0xa5, sizeof(why));
+	r = vm_handoff_parse_why(b, len, &s, &why);
+	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	if (r != err || strncmp(why_buf, want, strlen(want)))
+		fail_msg("line %d: got %d \"%s\", want %d \"%s\"", line, r,
+			 why_buf, err, want);
+	/* the plain parser agrees */
+	assert_int_equal(vm_handoff_parse(b, len, &s), err);
+}
+#define why_is(b, len, err, want) _why_is(b, len, err, want, __LINE__)
+
+/* set field to bad, check the reason, put it back (and check it parses) */
+#define CASE(b, len, field, bad, err, want)                                 \
+	do {                                                                 \
+		__typeof__(field) old_ = (field);                            \
+		(field) = (bad);                                             \
+		why_is(b, len, err, want);                                   \
+		(field) = old_;                                              \
+		why_is(b, len, 0, "valid");                                  \
+	} while (0)
+
+static void reasons(void **st)
+{
+	struct vm_handoff_state s;
+	struct vm_ho_why why;
+	uint8_t *b, *c;
+	size_t len = make(&b);
+
+	(void)st;
+	why_is(b, len, 0, "valid");
+	/* framing: read without re-checksumming */
+	assert_int_equal(vm_handoff_parse_why(b, 10, &s, &why), -EMSGSIZE);
+	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	assert_string_equal(why_buf, "length: shorter than the header");
+	assert_int_equal(vm_handoff_parse_why(b, len - 8, &s, &why),
+			 -EMSGSIZE);
+	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	assert_non_null(strstr(why_buf, "total: not the length read"));
+	b[len - 1] ^= 1;
+	assert_int_equal(vm_handoff_parse_why(b, len, &s, &why), -EBADMSG);
+	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	assert_string_equal(why_buf, "crc: checksum mismatch");
+	b[len - 1] ^= 1;
+	c = malloc(len);
+	memcpy(c, b, len);
+	c[0] ^= 1;
+	assert_int_equal(vm_handoff_parse_why(c, len, &s, &why), -EBADMSG);
+	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	assert_non_null(strstr(why_buf, "magic"));
+	free(c);
+	/* NULL why is allowed */
+	assert_int_equal(vm_handoff_parse_why(b, len, &s, NULL), 0);
+	CASE(b, len, HDR(b)->version, VM_HO_VERSION + 1, -EPROTONOSUPPORT,
+	     "version: ");
+	/* header */
+	CASE(b, len, HDR(b)->strategy, 7, -EINVAL, "strategy: ");
+	CASE(b, len, HDR(b)->keeper_pid, 0, -EINVAL, "keeper_sock, keeper_pid");
+	CASE(b, len, HDR(b)->dev_fd, -1, -EINVAL, "dev_fd: none");
+	HDR(b)->strategy = 3;		/* REBUILD: dev_fd may be -1 */
+	CASE(b, len, HDR(b)->dev_fd, -2, -EINVAL, "dev_fd: below -1");
+	HDR(b)->strategy = 2;
+	CASE(b, len, HDR(b)->keeper_sock, -2, -EINVAL, "keeper_sock, keeper_pid");
+	HDR(b)->strategy = 1;		/* NEW_OWNER: keeper_sock is checked alone */
+	CASE(b, len, HDR(b)->keeper_sock, -2, -EINVAL, "keeper_sock: below -1");
+	HDR(b)->strategy = 2;
+	CASE(b, len, HDR(b)->pred_pid, 0, -EINVAL, "pred_pid: ");
+	CASE(b, len, HDR(b)->path[0], 0, -EINVAL, "path: ");
+	CASE(b, len, HDR(b)->nr_vqs, 0, -ERANGE, "nr_vqs: ");
+	CASE(b, len, HDR(b)->nr_groups, VM_HO_MAX_VQS + 1, -ERANGE,
+	     "nr_groups: ");
+	CASE(b, len, HDR(b)->nr_as, 0, -ERANGE, "nr_as: ");
+	CASE(b, len, HDR(b)->nr_regions, UINT32_MAX, -ERANGE, "nr_regions: ");
+	CASE(b, len, HDR(b)->nr_entries, VM_HO_MAX_ENTRIES + 1, -ERANGE,
+	     "nr_entries: ");
+	CASE(b, len, HDR(b)->nr_vrings, 4, -ERANGE, "nr_vrings: ");
+	CASE(b, len, HDR(b)->nr_entries, 4, -ERANGE,
+	     "nr_regions, nr_entries, nr_groups, nr_vqs, nr_vrings: sizes");
+	CASE(b, len, HDR(b)->mem_mode, 3, -EINVAL, "mem_mode: ");
+	CASE(b, len, HDR(b)->is_sim, 2, -EINVAL, "is_sim: ");
+	HDR(b)->iova_last = (1ULL << 40) - 1;
+	CASE(b, len, HDR(b)->iova_first, 1ULL << 40, -EINVAL, "iova_first: ");
+	HDR(b)->iova_last = UINT64_MAX;
+	CASE(b, len, HDR(b)->page_size, 4095, -EINVAL, "page_size: ");
+	CASE(b, len, HDR(b)->status, 0x100, -EINVAL, "status: ");
+	CASE(b, len, HDR(b)->next_region_id, 0, -EINVAL, "next_region_id: ");
+	/* regions */
+	CASE(b, len, REG(b)[1].fd, -1, -EINVAL, "regions[1].fd: ");
+	CASE(b, len, REG(b)[1].len, 0, -EINVAL, "regions[1].len: 0");
+	CASE(b, len, REG(b)[0].id, 0, -EINVAL, "regions[0].id: 0 or not below");
+	CASE(b, len, REG(b)[1].id, 3, -EINVAL, "regions[1].id: 0 or not below");
+	CASE(b, len, REG(b)[1].fd_offset, 100, -EINVAL,
+	     "regions[1].len, fd_offset, dev_base: not page-aligned");
+	CASE(b, len, REG(b)[1].fd_offset, UINT64_MAX - 4095, -EINVAL,
+	     "regions[1].fd_offset: ");
+	CASE(b, len, REG(b)[1].dev_base, UINT64_MAX - 4095, -EINVAL,
+	     "regions[1].dev_base: ");
+	CASE(b, len, REG(b)[1].perm, 4, -EINVAL, "regions[1].perm: ");
+	CASE(b, len, REG(b)[1].id, 1, -EEXIST, "regions[1].id: an earlier");
+	/* entries */
+	CASE(b, len, ENT(b)[2].asid, 2, -EINVAL, "entries[2].asid: not below");
+	CASE(b, len, ENT(b)[1].size, 0, -EINVAL, "entries[1].size: 0");
+	CASE(b, len, ENT(b)[1].perm, 0, -EINVAL, "entries[1].perm: ");
+	CASE(b, len, ENT(b)[1].off, 8, -EINVAL,
+	     "entries[1].iova, size, off: not page-aligned");
+	CASE(b, len, ENT(b)[2].iova, UINT64_MAX - 4095, -EFAULT,
+	     "entries[2].size: iova + size wraps");	/* size 8192 */
+	HDR(b)->iova_first = 4096;
+	why_is(b, len, -EFAULT, "entries[0].iova: outside the IOVA range");
+	HDR(b)->iova_first = 0;
+	CASE(b, len, ENT(b)[1].region_id, 9, -ENOENT, "entries[1].region_id: ");
+	CASE(b, len, ENT(b)[1].off, 1 << 16, -EFAULT,
+	     "entries[1].off, size: outside its region");
+	ENT(b)[1].asid = 1;		/* then entry 2 back in ASID 0 */
+	ENT(b)[2].asid = 0;
+	why_is(b, len, -EINVAL, "entries[2].asid: not sorted");
+	ENT(b)[1].asid = 0;
+	ENT(b)[2].asid = 1;
+	CASE(b, len, ENT(b)[1].iova, 4096, -EEXIST,
+	     "entries[1].iova: inside the previous entry");
+	ENT(b)[0].iova = 8192;		/* entry 1 (at 1 MiB) starts inside */
+	ENT(b)[1].iova = 4096;		/* below entry 0, overlapping it */
+	why_is(b, len, -EINVAL, "entries[1].iova: not sorted");
+	ENT(b)[0].iova = 0;
+	ENT(b)[1].iova = 1 << 20;
+	/* groups, vqs, vrings */
+	CASE(b, len, GA(b)[1], 2, -EINVAL, "group_asid[1].asid: ");
+	CASE(b, len, GA(b)[4], 2, -EINVAL, "vq_group[2].group: ");
+	CASE(b, len, VR(b)[1].idx, 3, -EINVAL, "vrings[1].idx: not below");
+	CASE(b, len, VR(b)[1].idx, 0, -EINVAL, "vrings[1].idx: duplicate");
+	CASE(b, len, VR(b)[1].flags, 7, -EINVAL, "vrings[1].flags: ");
+	CASE(b, len, VR(b)[1].num, 48, -EINVAL, "vrings[1].num: ");
+	CASE(b, len, VR(b)[1].base, 0x10000, -EINVAL, "vrings[1].base: ");
+	CASE(b, len, VR(b)[1].kick_fd, -2, -EINVAL, "vrings[1].kick_fd: ");
+	CASE(b, len, VR(b)[0].call_fd, -2, -EINVAL, "vrings[0].call_fd: ");
+	/* a vring not set: only idx and flags count */
+	VR(b)[1].flags = 0;
+	VR(b)[1].num = 3;
+	why_is(b, len, 0, "valid");
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +454,7 @@ int main(void)
 		cmocka_unit_test(regions),
 		cmocka_unit_test(entries),
 		cmocka_unit_test(vrings_groups),
+		cmocka_unit_test(reasons),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
