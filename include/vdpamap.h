@@ -890,7 +890,14 @@ struct vdpamap_handoff_info {
 	uint64_t adopt_ns;		/* cost of adopt */
 	uint64_t adopted_ns;		/* CLOCK_MONOTONIC when adopt returned */
 	uint64_t adopt_iotlb_writes;	/* IOTLB messages adopt sent */
-	uint64_t reserved[8];
+	/* KEEPER successor: what the keeper unmapped of the old address
+	 * space after the adopt (0: not trimmed, or the trim has not ended
+	 * yet: it runs in the keeper after adopt returned; never waited
+	 * for here) */
+	uint64_t keeper_trimmed_bytes;
+	uint32_t keeper_vmas_before;	/* mappings before the trim */
+	uint32_t keeper_vmas_kept;	/* mappings left */
+	uint64_t reserved[6];
 };
 /* -ENOENT: the handle was neither prepared nor adopted. */
 VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,

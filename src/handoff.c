@@ -112,6 +112,9 @@ static void keeper_drop(struct vdpamap *h, bool tell)
 		ho->keeper_area = NULL;
 	}
 	ho->keeper_pid = 0;
+	if (ho->trim_pending)
+		close(ho->trim_fd);
+	ho->trim_pending = 0;
 }
 
 void vm_handoff_close(struct vdpamap *h)
@@ -442,6 +445,10 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	a->token = vm_image_token();
 	a->grace_ms = grace_ms ? grace_ms : 30000;
 	a->buf = area + 4096;
+	/* what a trim must spare besides the area (keeper.h) */
+	a->code_lo = (uint64_t)(uintptr_t)__start_vdpamap_keeper;
+	a->code_hi = (uint64_t)(uintptr_t)__stop_vdpamap_keeper;
+	a->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	for (rg = h->regions; rg && k < VM_KP_MAX_KEEP; rg = rg->next)
 		if (rg->r.fd >= 0)
 			a->keep[k++] = rg->r.fd;
@@ -1351,6 +1358,8 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 		if (r < 0)
 			vm_err(h, "handoff: RESUME: %d (%s)", r, h->poison);
 	}
+	if (!h->poison)
+		vm_keeper_trim(h);	/* the old image is gone: trim */
 	return 0;
 }
 
@@ -1841,6 +1850,7 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 	}
 	if (ho->keeper_sock >= 0)
 		vm_keeper_check(h);
+	vm_keeper_trim_result(h);	/* if the keeper has sent it */
 	memset(info, 0, sizeof(*info));
 	info->strategy = ho->strategy;
 	info->keeper_alive = keeper_live(h);
@@ -1851,6 +1861,9 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 	info->adopt_ns = ho->adopt_ns;
 	info->adopted_ns = ho->adopted_ns;
 	info->adopt_iotlb_writes = ho->adopt_writes;
+	info->keeper_trimmed_bytes = ho->trim.bytes;
+	info->keeper_vmas_before = ho->trim.vmas_before;
+	info->keeper_vmas_kept = ho->trim.vmas_kept;
 out:
 	vm_leave(h);
 	return r;

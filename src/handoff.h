@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keeper.h"
+
 #define VM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
 #define VM_HO_VERSION	2	/* 2: vring records 8-aligned */
 #define VM_HO_MAX_REGIONS	4096
@@ -165,6 +167,9 @@ struct vm_handoff {
 	int suspended;			/* prepare suspended the device */
 	char path[VM_HO_PATH_MAX];
 	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
+	int trim_pending;		/* trim_fd: the keeper's trim result */
+	int trim_fd;
+	struct vm_kp_trim trim;		/* the keeper's last trim result */
 };
 
 /* transport_keeper.c */
@@ -175,6 +180,11 @@ int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
 		   int64_t *ret_val);
 /* 1 if the keeper is known to be dead (checks its pidfd). */
 int vm_keeper_check(struct vdpamap *h);
+/* Successor: ask the keeper to trim the old address space (it replies,
+ * then trims); vm_keeper_trim_result() picks the result up if it has
+ * come (never waits), stores it in ho->trim and logs it at INFO. */
+void vm_keeper_trim(struct vdpamap *h);
+void vm_keeper_trim_result(struct vdpamap *h);
 
 /* handoff.c: re-send the state to the keeper (re-attach) when stale */
 void vm_handoff_sync(struct vdpamap *h) __attribute__((weak));

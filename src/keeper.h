@@ -10,7 +10,8 @@
  *
  * keeper.c is freestanding: raw syscalls (x86-64, aarch64), no libc, no
  * globals, no string constants, no jump tables, no stack protector; its
- * code lives in its own page-aligned section.  It never returns into libc.
+ * code lives in its own section (a trim keeps the pages it spans).  It
+ * never returns into libc.
  *
  * Protocol (one request packet, one reply packet):
  *  - a simproto request (first u32 VSIM_MAGIC, simulator devices): the
@@ -21,6 +22,20 @@
  *    optional fd with SCM_RIGHTS; the reply is a vm_kp_msg with ret (>= 0
  *    or -errno), val and len payload bytes (IOCTL: the argument after the
  *    ioctl).
+ *
+ * Trim (VM_KP_TRIM): once the successor has adopted, the predecessor's
+ * image is gone and the old address space holds its heap, libraries,
+ * thread stacks and the like for nobody.  The successor sends the ranges
+ * of its regions in the old address space (dev_base, len) and one end of
+ * a socket pair; the keeper replies at once (the device runs meanwhile),
+ * unmaps every mapping but its own area, the pages of its code section,
+ * those ranges (in VA mode the device reaches guest memory through this
+ * address space) and, on x86-64, the shadow stack it runs on if any, then
+ * sends the result (struct vm_kp_trim) on that socket and closes it.  A
+ * sender sharing the keeper's address space (kcmp KCMP_VM: the
+ * predecessor before its exec) is refused with -EBUSY.  The keeper reads
+ * /proc/self/maps into its buffer, whole lines only, and repeats until a
+ * pass unmaps nothing.  A keeper without trimming answers -EINVAL.
  *
  * Re-attach: the keeper listens on the abstract unix socket
  * "\0vdpamap-keeper-<pid>" (decimal pid of the keeper).  When the
@@ -59,6 +74,25 @@ enum {
 	VM_KP_EXIT = 6,		/* reply, then exit (device close) */
 	VM_KP_SETSTATE = 7,	/* fd: the latest state memfd for re-attach */
 	VM_KP_ATTACH = 8,	/* on the listening socket only */
+	VM_KP_TRIM = 9,		/* payload: struct vm_kp_range[] to keep
+				   besides the keeper's own; fd: where the
+				   result goes; reply, then trim */
+};
+
+#define VM_KP_MAX_RANGES 256
+
+struct vm_kp_range {
+	uint64_t start;		/* in the old address space */
+	uint64_t len;
+};
+
+struct vm_kp_trim {
+	uint64_t bytes;		/* unmapped so far, every trim together */
+	uint64_t ns;		/* the last trim took */
+	uint32_t vmas_before;	/* VMAs before the first trim */
+	uint32_t vmas_kept;	/* VMAs after the last trim */
+	uint32_t trims;		/* trims done */
+	int32_t err;		/* of the last trim: 0 or -errno */
 };
 
 struct vm_kp_msg {
@@ -83,7 +117,19 @@ struct vm_keeper_args {
 	uint64_t token;		/* the address-space token (simulator) */
 	int64_t grace_ms;	/* wait this long for a re-attach, then exit */
 	uint8_t *buf;		/* VM_KP_BUF bytes */
+	uint64_t code_lo;	/* the vdpamap_keeper section, 0: unknown */
+	uint64_t code_hi;
+	uint64_t page_size;	/* 0: unknown */
+	/* the keeper's own */
+	int32_t peer_pid;	/* SO_PEERCRED of sock's other end */
+	int32_t pad;
+	struct vm_kp_trim trim;
 };
+
+/* The section the keeper's code lives in (defined by the linker; only the
+ * library refers to them, never keeper.c). */
+extern char __start_vdpamap_keeper[] __attribute__((visibility("hidden")));
+extern char __stop_vdpamap_keeper[] __attribute__((visibility("hidden")));
 
 /* The trampoline: clone(flags, stack_top) whose child calls
  * vm_keeper_main(a) and exits; returns the child's pid or -errno. */

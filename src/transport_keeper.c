@@ -122,6 +122,7 @@ int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
 		return -ENOTCONN;
 	if (vm_keeper_check(h))
 		return -EOWNERDEAD;
+	vm_keeper_trim_result(h);
 	if (fd >= 0) {
 		memset(&cm, 0, sizeof(cm));
 		mh.msg_control = cm.b;
@@ -147,6 +148,78 @@ int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
 	if (ret_val)
 		*ret_val = m.val;
 	return m.ret;
+}
+
+/* After the adopt: the ranges of every region in the old address space
+ * (dev_base, len) go to the keeper, with one end of a socket pair for the
+ * result; the keeper replies, then trims (the device runs meanwhile). */
+void vm_keeper_trim(struct vdpamap *h)
+{
+	struct vm_kp_range rr[VM_KP_MAX_RANGES];
+	struct vm_region *rg;
+	uint32_t n = 0;
+	int sp[2], r;
+
+	for (rg = h->regions; rg; rg = rg->next) {
+		if (!rg->dev_base)
+			continue;
+		if (n == VM_KP_MAX_RANGES) {
+			vm_info(h, "mm keeper: more than %u regions, the old "
+				"address space is not trimmed",
+				VM_KP_MAX_RANGES);
+			return;
+		}
+		rr[n++] = (struct vm_kp_range){ .start = rg->dev_base,
+						.len = rg->r.len };
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		       0, sp) < 0) {
+		vm_info(h, "mm keeper: no trim (socketpair: %d)", -errno);
+		return;
+	}
+	r = vm_keeper_call(h, VM_KP_TRIM, 0, 0, rr,
+			   n * (uint32_t)sizeof(rr[0]), sp[1], NULL);
+	close(sp[1]);
+	if (r < 0) {
+		/* -EINVAL: a keeper that cannot trim (an older library's);
+		 * -EBUSY: the sender still shares its address space */
+		vm_info(h, "mm keeper (pid %d): the old address space is not "
+			"trimmed (%d)", h->ho->keeper_pid, r);
+		close(sp[0]);
+		return;
+	}
+	h->ho->trim_fd = sp[0];
+	h->ho->trim_pending = 1;
+}
+
+/* The result, if the keeper has sent it (never waits). */
+void vm_keeper_trim_result(struct vdpamap *h)
+{
+	struct vm_handoff *ho = h->ho;
+	struct vm_kp_trim t;
+	ssize_t n;
+
+	if (!ho || !ho->trim_pending)
+		return;
+	n = recv(ho->trim_fd, &t, sizeof(t), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;			/* still trimming */
+	close(ho->trim_fd);
+	ho->trim_fd = -1;
+	ho->trim_pending = 0;
+	if (n != (ssize_t)sizeof(t)) {
+		vm_info(h, "mm keeper (pid %d): no trim result (%zd)",
+			ho->keeper_pid, n < 0 ? -errno : n);
+		return;
+	}
+	ho->trim = t;
+	if (t.err)
+		vm_warn(h, "mm keeper (pid %d): trim stopped: %d",
+			ho->keeper_pid, t.err);
+	vm_info(h, "mm keeper (pid %d): old address space trimmed: %llu KiB "
+		"unmapped, %u -> %u mappings, %llu us",
+		ho->keeper_pid, (unsigned long long)(t.bytes >> 10),
+		t.vmas_before, t.vmas_kept, (unsigned long long)(t.ns / 1000));
 }
 
 static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)

@@ -176,6 +176,110 @@ static int in_set(int fd, const int *set, int n)
 	return 0;
 }
 
+/* ---- the keeper's trim */
+#define HEAP_SIZE (16u << 20)	/* the predecessor's "VMM heap" */
+
+/* Resident KiB of a process (its address space), 0 if unknown. */
+static uint64_t rss_kb(pid_t pid)
+{
+	unsigned long long size = 0, res = 0;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &size, &res) != 2)
+		res = 0;
+	fclose(f);
+	return res * (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
+}
+
+/* After adopt (get_info waited for the trim): every mapping left in the
+ * keeper is its area (anonymous, <= 512 KiB), its code (this library's
+ * file, executable, a few pages), guest memory (memfd, shared) or
+ * [vsyscall]; its RSS is below the predecessor's (HO_KRSS) by the heap. */
+static void check_trim(struct vdpamap *h)
+{
+	struct vdpamap_handoff_info info, *hi = &info;
+	struct timespec ts = { 0, 5000000 };
+	char path[64], line[512], self[256] = "", *fn;
+	unsigned long long s, e, lo = (uintptr_t)&vdpamap_handoff_adopt;
+	int area = 0, code = 0, guest = 0, n = 0;
+	uint64_t before = getenv("HO_KRSS") ? strtoull(getenv("HO_KRSS"),
+						       NULL, 0) : 0, after;
+	long ps = sysconf(_SC_PAGESIZE);
+	char perm[8];
+	FILE *f;
+	int i;
+
+	/* the keeper trims after its reply: info has it when it is done */
+	for (i = 0; i < 2000; i++) {
+		CHECK(vdpamap_handoff_get_info(h, hi) == 0, "info");
+		if (hi->keeper_vmas_kept)
+			break;
+		nanosleep(&ts, NULL);
+	}
+
+	CHECK(hi->keeper_trimmed_bytes >= HEAP_SIZE &&
+	      hi->keeper_vmas_kept && hi->keeper_vmas_kept <= 8 &&
+	      hi->keeper_vmas_kept < hi->keeper_vmas_before,
+	      "trim: %llu bytes, %u -> %u VMAs",
+	      (unsigned long long)hi->keeper_trimmed_bytes,
+	      hi->keeper_vmas_before, hi->keeper_vmas_kept);
+	/* the file our own copy of the library code lives in */
+	f = fopen("/proc/self/maps", "r");
+	CHECK(f, "maps");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx-%llx", &s, &e) == 2 && s <= lo &&
+		    lo < e && (fn = strchr(line, '/'))) {
+			snprintf(self, sizeof(self), "%s", fn);
+			break;
+		}
+	fclose(f);
+	CHECK(self[0], "no file holds vdpamap_handoff_adopt");
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)hi->keeper_pid);
+	f = fopen(path, "r");
+	CHECK(f, "%s", path);
+	while (fgets(line, sizeof(line), f)) {
+		fn = strchr(line, '/');
+		CHECK(sscanf(line, "%llx-%llx %7s", &s, &e, perm) == 3,
+		      "maps line %s", line);
+		n++;
+		if (getenv("VDPAMAP_TEST_LOG"))
+			fprintf(stderr, "[%d] keeper kept %s", (int)getpid(),
+				line);
+		if (fn && !strncmp(fn, "/memfd:", 7) && perm[3] == 's')
+			guest++;
+		else if (!fn && !strchr(line, '[') && e - s <= 512 << 10 &&
+			 !strcmp(perm, "rw-p"))
+			area++;
+		else if (fn && !strcmp(fn, self) && perm[2] == 'x' &&
+			 e - s <= (unsigned long long)(ps > 16384 ? 3 * ps :
+							 65536))
+			code++;
+		else if (strstr(line, "[vsyscall]"))
+			;
+		else
+			FAIL("keeper %d kept %s", hi->keeper_pid, line);
+	}
+	fclose(f);
+	CHECK(area == 1 && code == 1 && guest >= 1 &&
+	      n == (int)hi->keeper_vmas_kept,
+	      "kept: %d area, %d code, %d guest; %d VMAs, info says %u",
+	      area, code, guest, n, hi->keeper_vmas_kept);
+	after = rss_kb(hi->keeper_pid);
+	CHECK(!before || after + (HEAP_SIZE >> 10) / 2 < before,
+	      "keeper RSS %llu KiB, before the trim %llu KiB",
+	      (unsigned long long)after, (unsigned long long)before);
+	printf("trim: %llu KiB unmapped, %u -> %u VMAs, RSS %llu -> %llu "
+	       "KiB\n", (unsigned long long)(hi->keeper_trimmed_bytes >> 10),
+	       hi->keeper_vmas_before, hi->keeper_vmas_kept,
+	       (unsigned long long)before, (unsigned long long)after);
+	fflush(stdout);		/* before an exec or a SIGKILL */
+}
+
 /* ---- predecessor */
 struct pred {
 	struct vdpamap *h;
@@ -576,8 +680,30 @@ static void role_pred(const char *cs)
 		strat = VDPAMAP_HANDOFF_AUTO;
 	if (!strcmp(cs, "rebuild"))
 		strat = VDPAMAP_HANDOFF_REBUILD;
+	if (strat == VDPAMAP_HANDOFF_KEEPER || !strcmp(cs, "keeper")) {
+		/* what a VMM has besides guest memory: the keeper's trim
+		 * must drop it */
+		void *heap = mmap(NULL, HEAP_SIZE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		CHECK(heap != MAP_FAILED, "heap");
+		memset(heap, 0x5a, HEAP_SIZE);
+	}
 	r = prepare(&p, strat, &sfd);
 	CHECK(r == 0, "prepare: %d", r);
+	if (strat == VDPAMAP_HANDOFF_KEEPER || !strcmp(cs, "keeper")) {
+		struct vdpamap_handoff_info hi;
+		char kb[24];
+
+		/* the keeper's RSS is ours (one address space) until the
+		 * successor's adopt has it trimmed */
+		vdpamap_handoff_get_info(p.h, &hi);
+		CHECK(hi.strategy == VDPAMAP_HANDOFF_KEEPER &&
+		      hi.keeper_trimmed_bytes == 0, "trimmed before exec");
+		snprintf(kb, sizeof(kb), "%llu",
+			 (unsigned long long)rss_kb(hi.keeper_pid));
+		setenv("HO_KRSS", kb, 1);
+	}
 	{
 		struct vdpamap_handoff_info hi;
 		uint32_t want = !strncmp(cs, "newowner", 8) ?
@@ -793,6 +919,10 @@ static void role_succ(const char *role, const char *cs, char **a)
 	       strcmp(role, "succ") ? " second" : "", strategy_name(want),
 	       (t - hi.suspend_ns) / 1e6, hi.adopt_ns / 1e6);
 	loop_n(&v, 101, 3);
+	if (want == VDPAMAP_HANDOFF_KEEPER && hi.keeper_alive) {
+		check_trim(h);		/* and the data path still runs */
+		loop_n(&v, 104, 2);
+	}
 	r = vdpamap_get_stats(h, &st);
 	CHECK(r == 0, "stats");
 	if (want == VDPAMAP_HANDOFF_KEEPER)
@@ -920,6 +1050,8 @@ static void role_reattach(void)
 	CHECK(r == 0, "reattach %d: %d", kp, r);
 	r = vdpamap_handoff_get_info(h, &hi);
 	CHECK(r == 0 && hi.keeper_alive && hi.keeper_pid == kp, "info");
+	unsetenv("HO_KRSS");	/* this process never saw the untrimmed one */
+	check_trim(h);
 	CHECK(vdpamap_get_status(h, &s) == 0 && (s & 4), "status 0x%x", s);
 	CHECK(vdpamap_entry_count(h, 0) >= 1, "mirror empty");
 	CHECK(vdpamap_region_ids(h, ids, 4) == 1, "regions");
