@@ -719,13 +719,9 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 	r = vm_enter(h, false);
 	if (r < 0)
 		return r;
-	if (!OPTS_VALID(opts, vdpamap_dirty_opts)) {
-		r = opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
-		vm_err(h, "dirty start: opts: size %zu: too small, or non-zero "
-		       "bytes past the known %zu", opts->sz,
-		       sizeof(struct vdpamap_dirty_opts));
+	r = OPTS_CHECK(h, "dirty start", opts, vdpamap_dirty_opts);
+	if (r < 0)
 		goto out;
-	}
 	if (!ps)
 		ps = h->page_size;
 	if (!ring)

@@ -769,13 +769,9 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	if (r < 0)
 		return r;
 	s0 = h->stats;
-	if (!OPTS_VALID(opts, vdpamap_flip_opts)) {
-		r = opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
-		vm_err(h, "flip: opts: size %zu: too small, or non-zero bytes "
-		       "past the known %zu", opts->sz,
-		       sizeof(struct vdpamap_flip_opts));
+	r = OPTS_CHECK(h, "flip", opts, vdpamap_flip_opts);
+	if (r < 0)
 		goto out;
-	}
 	r = plan_flip(h, shadow_asid, opts, &p);
 	if (r < 0)
 		goto out;
@@ -983,13 +979,9 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	if (r < 0)
 		return r;
 	s0 = h->stats;
-	if (!OPTS_VALID(opts, vdpamap_unflip_opts)) {
-		r = opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
-		vm_err(h, "unflip: opts: size %zu: too small, or non-zero bytes "
-		       "past the known %zu", opts->sz,
-		       sizeof(struct vdpamap_unflip_opts));
+	r = OPTS_CHECK(h, "unflip", opts, vdpamap_unflip_opts);
+	if (r < 0)
 		goto out;
-	}
 	for (pp = &h->flips; (f = *pp); pp = &f->next)
 		if (f->id == id)
 			break;

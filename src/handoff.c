@@ -751,13 +751,9 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 	r = vm_enter(h, false);
 	if (r < 0)
 		return r;
-	if (!OPTS_VALID(o, vdpamap_handoff_opts)) {
-		r = o->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
-		vm_err(h, "handoff: opts: size %zu: too small, or non-zero "
-		       "bytes past the known %zu", o->sz,
-		       sizeof(struct vdpamap_handoff_opts));
+	r = OPTS_CHECK(h, "handoff", o, vdpamap_handoff_opts);
+	if (r < 0)
 		goto out;
-	}
 	strategy = OPTS_GET(o, strategy, VDPAMAP_HANDOFF_AUTO);
 	if (strategy > VDPAMAP_HANDOFF_REBUILD || OPTS_GET(o, flags, 0) ||
 	    OPTS_GET(o, nr_extra_fds, 0) > 32 ||

@@ -40,6 +40,15 @@ bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 				  sizeof((opts)->field))
 #define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
+/* For a call holding a handle: 0 when OPTS_VALID, else the errno (-EINVAL
+ * too small, -E2BIG unknown non-zero tail) and a log line "what: opts:
+ * ...". */
+struct vdpamap;
+int vm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
+		   size_t known_sz);
+#define OPTS_CHECK(h, what, opts, type) \
+	(OPTS_VALID(opts, type) ? \
+		 0 : vm_opts_refuse((h), (what), (opts)->sz, sizeof(struct type)))
 
 /* ---- mirror */
 struct vm_region {

@@ -21,6 +21,14 @@ bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 	return true;
 }
 
+int vm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
+		   size_t known_sz)
+{
+	vm_err(h, "%s: opts: size %zu: too small, or non-zero bytes past the "
+	       "known %zu", what, user_sz, known_sz);
+	return user_sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+}
+
 void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 {
 	char buf[512];
