@@ -450,6 +450,11 @@ static void test_mgmtdev(void **state)
 	assert_err_text(vdpamap_mgmt_get_mgmtdev(M, "a/b/c", &one), -EINVAL,
 			NULL);
 	assert_err_text(vdpamap_mgmt_get_mgmtdev(M, "", &one), -EINVAL, NULL);
+	assert_err_text(vdpamap_mgmt_get_mgmtdev(M, MGMTDEV, NULL), -EINVAL,
+			NULL);
+	assert_string_equal(last_err, "");
+	assert_int_equal(vdpamap_mgmt_list_mgmtdevs(M, &l), n);
+	vdpamap_mgmt_free(l);
 }
 
 static void test_add(void **state)
@@ -530,6 +535,15 @@ static void test_dev_show(void **state)
 
 	assert_err_text(vdpamap_mgmt_get_dev(M, "nosuch", &one), -ENODEV,
 			"device not found");
+	/* no room for the answer: refused before netlink, nothing logged,
+	 * and the kernel's list is as it was */
+	assert_err_text(vdpamap_mgmt_get_dev(M, DEV, NULL), -EINVAL, NULL);
+	assert_string_equal(last_err, "");
+	assert_int_equal(vdpamap_mgmt_list_devs(M, &l), n);
+	vdpamap_mgmt_free(l);
+	j = run_json("vdpa -j dev show");
+	assert_int_equal(jget(j, "dev")->n, (size_t)n);
+	jfree(j);
 }
 
 static void cmp_config(const struct vdpamap_vdpadev_config *c,
@@ -634,6 +648,10 @@ static void test_config(void **state)
 
 	assert_err_text(vdpamap_mgmt_get_config(M, "nosuch", &c), -ENODEV,
 			"device not found");
+	assert_err_text(vdpamap_mgmt_get_config(M, DEV, NULL), -EINVAL, NULL);
+	assert_string_equal(last_err, "");
+	assert_int_equal(vdpamap_mgmt_list_configs(M, &l), n);
+	vdpamap_mgmt_free(l);
 }
 
 static void test_add_errors(void **state)
