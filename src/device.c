@@ -520,6 +520,19 @@ VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
 	return r;
 }
 
+/* A GET ioctl under the handle (poisoned handles may still read): 0 or
+ * -errno, *arg written by the device only on success. */
+static int locked_get(struct vdpamap *h, unsigned long req, void *arg)
+{
+	int r = vm_enter(h, true);
+
+	if (r < 0)
+		return r;
+	r = vm_ioctl(h, req, arg);
+	vm_leave(h);
+	return r < 0 ? r : 0;
+}
+
 VDPAMAP_API int vdpamap_get_status(struct vdpamap *h, uint8_t *ret_status)
 {
 	uint8_t s = 0;
@@ -527,15 +540,9 @@ VDPAMAP_API int vdpamap_get_status(struct vdpamap *h, uint8_t *ret_status)
 
 	if (!ret_status)
 		return -EINVAL;
-	r = vm_enter(h, true);
-	if (r < 0)
-		return r;
-	r = vm_ioctl(h, VHOST_VDPA_GET_STATUS, &s);
-	if (r >= 0) {
+	r = locked_get(h, VHOST_VDPA_GET_STATUS, &s);
+	if (!r)
 		*ret_status = s;
-		r = 0;
-	}
-	vm_leave(h);
 	return r;
 }
 
@@ -609,15 +616,9 @@ VDPAMAP_API int vdpamap_get_features(struct vdpamap *h, uint64_t *ret)
 
 	if (!ret)
 		return -EINVAL;
-	r = vm_enter(h, true);
-	if (r < 0)
-		return r;
-	r = vm_ioctl(h, VHOST_GET_FEATURES, &f);
-	if (r >= 0) {
+	r = locked_get(h, VHOST_GET_FEATURES, &f);
+	if (!r)
 		*ret = f;
-		r = 0;
-	}
-	vm_leave(h);
 	return r;
 }
 
