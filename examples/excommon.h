@@ -4,7 +4,7 @@
  * so that each one reads as the integration it shows.
  *
  *  - which device: the DEV argument, else $VDPAMAP_TEST_DEV (set by
- *    tools/vdpamap-vm inside the kernel harness), else a simulator spawned
+ *    tests/harness/vdpamap-vm inside the kernel harness), else a simulator spawned
  *    for the run in the flavour asked for (va, pa or permap, as the
  *    kernel harness's --config);
  *  - RLIMIT_MEMLOCK: a PA-mode device pins and charges it, even for root;

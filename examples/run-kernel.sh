@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-kernel.sh VMM SPDK_SHAPED [RUN_DPDK DPDK_APP]
 # Every example against the real vhost-vdpa device, in one guest boot of
-# tools/vdpamap-vm (which sets VDPAMAP_TEST_DEV and VDPAMAP_VM_CONFIG).
+# tests/harness/vdpamap-vm (which sets VDPAMAP_TEST_DEV and VDPAMAP_VM_CONFIG).
 # Exit: the first failing status; 77 only if everything skipped.
 rc=0
 ran=0

@@ -8,7 +8,7 @@
  *   1  boot RAM in a memfd at GPA 0, pre-mapped at open in one batch
  *   2  the guest's virtio-net driver brings the device up (rings and
  *      buffers in guest RAM; the guest driver is played by
- *      tests/common/vnet.c, a minimal split-ring virtio-net driver)
+ *      tools/vdpamap/vnet.c, a minimal split-ring virtio-net driver)
  *   3  a traffic thread loops frames TX -> RX through the device, and keeps
  *      doing so while the VMM hot-plugs memory:
  *   4    hot-add one DIMM (its own memfd): a transaction of one map

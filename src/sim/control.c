@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sim.h"
-#include "transport.h"
+#include "sim/sim.h"
+#include "transport/transport.h"
 
 #define CTL_TIMEOUT_MS	5000
 

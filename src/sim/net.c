@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 
 #define VRING_DESC_F_NEXT	1
 #define VRING_DESC_F_WRITE	2

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 
 #define MAX_CONNS	64
 

@@ -25,11 +25,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "vdpamap.h"
-#include "simproto.h"
+#include "transport/simproto.h"
 
 /* the uAPI constants Debian 12's headers lack come from the library's
  * one place for them */
-#include "uapi.h"
+#include "core/uapi.h"
 
 #define VSIM_BIT(b)		(1ULL << (b))
 #define VSIM_PAGE		4096ULL

@@ -15,7 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "sim/sim.h"
 
 static const uint8_t default_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 

@@ -2,7 +2,7 @@
 /*
  * bench_flip: what the SVQ ASID flip buys, measured in one run as ratios
  * against the naive switch, and how fast the dirty log is harvested, on
- * whatever device it is given (the real kernel through tools/bench-flip,
+ * whatever device it is given (the real kernel through scripts/bench-flip,
  * or a simulator it spawns).
  *
  *   bench_flip [--dev PATH] [--sizes 64,256,1024] [--chunk-mib 64]

@@ -2,13 +2,13 @@
 /*
  * bench_handoff: exec handoff downtime for every strategy this build and
  * the device can do, at several sizes of memfd guest memory, in one run,
- * as ratios to REBUILD (tools/bench-handoff runs it on the simulator and
+ * as ratios to REBUILD (scripts/bench-handoff runs it on the simulator and
  * on the real kernel).
  *
  *   bench_handoff [--dev PATH] [--sim va,pa] [--sizes 64,256,1024]
  *                 [--reps 3] [--strategies new-owner,keeper,rebuild]
  *
- * Device: --dev, else $VDPAMAP_TEST_DEV (tools/vdpamap-vm), else (or with
+ * Device: --dev, else $VDPAMAP_TEST_DEV (tests/harness/vdpamap-vm), else (or with
  * --sim) simulators it spawns, one per flavour given.  A PA-mode size that
  * RLIMIT_MEMLOCK cannot hold is reported as not run.
  *
@@ -516,7 +516,7 @@ int main(int argc, char **argv)
 	}
 	raise_memlock();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* tools/vdpamap-vm sets VDPAMAP_TEST_DEV; --sim wins over it */
+	/* tests/harness/vdpamap-vm sets VDPAMAP_TEST_DEV; --sim wins over it */
 	if (!dev && !sim_given)
 		dev = getenv("VDPAMAP_TEST_DEV");
 	if (dev) {

@@ -2,7 +2,7 @@
 /*
  * bench_map: what batching and IOTLB_PERSIST buy, measured in one run as
  * ratios against the naive path, on whatever device it is given (the real
- * kernel through tools/bench-kernel, or a simulator it spawns).
+ * kernel through scripts/bench-kernel, or a simulator it spawns).
  *
  *   bench_map [--dev PATH] [--sizes 64,256] [--chunk-kib 2048] [--reps 3]
  *

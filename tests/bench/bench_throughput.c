@@ -38,7 +38,7 @@
 
 #include "benchutil.h"
 #include "vdpamap.h"
-#include "simproto.h"
+#include "transport/simproto.h"
 
 #define PAGE 4096ULL
 #define IOVA0 0x40000000ULL
@@ -344,7 +344,7 @@ int main(int argc, char **argv)
 		       rows[i].raw_unmap, rows[i].lib_unmap / rows[i].raw_unmap);
 	if (dat) {
 		/* "-": the data lines on stdout, "@dat "-prefixed (from
-		 * inside tools/vdpamap-vm, whose guest keeps no files) */
+		 * inside tests/harness/vdpamap-vm, whose guest keeps no files) */
 		int out = !strcmp(dat, "-");
 		FILE *f = out ? stdout : fopen(dat, "w");
 		const char *pfx = out ? "@dat throughput " : "";

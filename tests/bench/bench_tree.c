@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "iova_tree.h"
+#include "iova_tree/iova_tree.h"
 
 struct ent {
 	struct itree_node in;		/* [iova, iova + size - 1] */

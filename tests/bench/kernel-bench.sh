@@ -1,6 +1,6 @@
 #!/bin/sh
-# Inside tools/vdpamap-vm (one run per configuration): the throughput and
-# pre-fault benchmarks on /dev/vhost-vdpa-0.  tools/bench reads the output.
+# Inside tests/harness/vdpamap-vm (one run per configuration): the throughput and
+# pre-fault benchmarks on /dev/vhost-vdpa-0.  scripts/bench reads the output.
 #   kernel-bench.sh BENCH_THROUGHPUT BENCH_PREFAULT
 set -e
 echo "@config ${VDPAMAP_VM_CONFIG:-?}"

@@ -25,7 +25,7 @@
 #include <linux/vhost.h>
 
 #include "backend.h"
-#include "simproto.h"
+#include "transport/simproto.h"
 #include "vnet.h"
 
 #define MIB (1ULL << 20)

@@ -6,7 +6,7 @@
  * k.  After each failure: the mirror equals the device's own table, no fd
  * leaked, and the handle is either usable or cleanly poisoned (and then
  * vdpamap_reset() recovers it).  Memory leaks are caught by running this
- * binary under ASan/LSan and valgrind (tools/test).
+ * binary under ASan/LSan and valgrind (scripts/test).
  *
  * Simulator only: the device's table is read through the simulator, and
  * failing the simulator's own socket traffic is what models a syscall

@@ -41,7 +41,7 @@
 
 #include "vdpamap.h"
 #include "vnet.h"
-#include "handoff.h"	/* src/: the description's layout, to forge one */
+#include "handoff/handoff.h"	/* src/: the description's layout, to forge one */
 
 #define MEM_SIZE (4u << 20)
 #define FAIL(...)                                                            \

@@ -1,13 +1,13 @@
 #!/bin/sh
 # cli.sh CLICHECK VDPAMAP SCHEMA_DIR
 # The netlink subcommands of the CLI against the real vdpa bus, inside a
-# tools/vdpamap-vm guest (which created vdpa0 on vdpasim_net): exit codes,
+# tests/harness/vdpamap-vm guest (which created vdpa0 on vdpasim_net): exit codes,
 # one JSON document on stdout valid against its schema, the text a script
 # greps for, errors on stderr with an empty stdout.  Every check runs; the
 # exit status is 1 if any failed.
 [ $# -eq 3 ] || { echo "usage: $0 CLICHECK VDPAMAP SCHEMA_DIR" >&2; exit 2; }
 C=$1 V=$2 S=$3
-[ -c /dev/vhost-vdpa-0 ] || { echo "skip: no vdpa0 (not in a tools/vdpamap-vm guest)"; exit 77; }
+[ -c /dev/vhost-vdpa-0 ] || { echo "skip: no vdpa0 (not in a tests/harness/vdpamap-vm guest)"; exit 77; }
 n=0 bad=0
 check() { # DESCRIPTION CLICHECK-ARGS... -- CMD...
 	d=$1

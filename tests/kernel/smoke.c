@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Smoke test for the real-kernel harness (tools/vdpamap-vm): talks to /dev/vhost-vdpa-0 backed
+ * Smoke test for the real-kernel harness (tests/harness/vdpamap-vm): talks to /dev/vhost-vdpa-0 backed
  * by vdpa_sim_net with raw ioctls and IOTLB writes, no project code. Checks the device shape
  * the rest of the test suite relies on and one map/overlap/unmap round trip.
  *

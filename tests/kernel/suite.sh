@@ -1,6 +1,6 @@
 #!/bin/sh
 # suite.sh [VAR=VALUE...] PROG [[VAR=VALUE...] PROG]...
-# Run several test programs in one guest boot (tools/vdpamap-vm runs one
+# Run several test programs in one guest boot (tests/harness/vdpamap-vm runs one
 # PROGRAM per configuration).  VAR=VALUE words set the environment of the
 # next program only.  Exit: the first failing status; 77 only if every
 # program skipped; 0 otherwise.

@@ -2,7 +2,7 @@
 /*
  * test_mgmt: vdpa device management (vdpamap_mgmt_*) against the real
  * kernel, compared field by field with what iproute2's `vdpa -j` reports
- * for the same objects.  Runs inside tools/vdpamap-vm (vdpa_sim_net loaded,
+ * for the same objects.  Runs inside tests/harness/vdpamap-vm (vdpa_sim_net loaded,
  * `vdpa` in PATH).
  *
  * Where the generic netlink family "vdpa" is absent (a host without the
@@ -1019,7 +1019,7 @@ static int family_absent(void)
 		exit(1);
 	}
 	printf("SKIP: generic netlink family \"vdpa\" absent (no vdpa module "
-	       "on this kernel): kernel tests need tools/vdpamap-vm\n");
+	       "on this kernel): kernel tests need tests/harness/vdpamap-vm\n");
 	return 77;
 }
 

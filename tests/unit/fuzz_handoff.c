@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handoff.h"
+#include "handoff/handoff.h"
 
 #define CHECK(c) do { if (!(c)) { \
 	fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); abort(); \

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iova_tree.h"
+#include "iova_tree/iova_tree.h"
 
 #define POOL 64
 

@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "internal.h"
-#include "snapshot.h"
+#include "core/internal.h"
+#include "mapping/snapshot.h"
 
 #define PG 4096ULL
 #define MIB (1ULL << 20)

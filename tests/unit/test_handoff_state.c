@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "handoff.h"
+#include "handoff/handoff.h"
 
 /* A valid description: 2 regions, 3 entries (2 in ASID 0, 1 in ASID 1),
  * 2 groups, 3 vqs, 2 vrings. */

@@ -18,9 +18,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "internal.h"
-#include "snapshot.h"
-#include "uapi.h"
+#include "core/internal.h"
+#include "mapping/snapshot.h"
+#include "core/uapi.h"
 
 #define MAXMSG 256
 static struct {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "iova_tree.h"
+#include "iova_tree/iova_tree.h"
 
 #define MAX64 UINT64_MAX
 #define BIT63 (UINT64_C(1) << 63)

@@ -31,7 +31,7 @@
 #include <cmocka.h>
 
 #include "vdpamap.h"
-#include "simproto.h"
+#include "transport/simproto.h"
 #include "sim/sim.h"
 
 #define F_V2	VSIM_BIT(VHOST_BACKEND_F_IOTLB_MSG_V2)

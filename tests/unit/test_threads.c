@@ -4,7 +4,7 @@
  * writer threads map and unmap their own IOVA ranges while reader threads
  * translate, reverse-translate, count and read stats, after an open that
  * pre-faulted guest memory on worker threads.  Run against the simulator.
- * In suite 'concurrency' (as well as 'unit'), so that tools/test runs it
+ * In suite 'concurrency' (as well as 'unit'), so that scripts/test runs it
  * under ThreadSanitizer: a data race there fails it even when the results
  * here come out right.
  */

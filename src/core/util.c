@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Options validation, logging, the handle lock and the poison state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "handoff/handoff.h"
+#include "mapping/snapshot.h"
+
+bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
+{
+	const unsigned char *p = opts;
+	size_t i;
+
+	if (user_sz < sizeof(size_t))
+		return false;
+	for (i = known_sz; i < user_sz; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int vm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
+		   size_t known_sz)
+{
+	vm_err(h, "%s: opts: size %zu: too small, or non-zero bytes past the "
+	       "known %zu", what, user_sz, known_sz);
+	return user_sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+}
+
+void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (!h || !h->log_fn || level > h->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	h->log_fn(level, buf, h->log_ctx);
+}
+
+int vm_enter(struct vdpamap *h, bool allow_poisoned)
+{
+	if (!h)
+		return -EINVAL;
+	if (getpid() != h->pid || h->fork_gen != vm_fork_gen())
+		return -ECHILD;
+	if (__atomic_load_n(&h->in_txn, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(__atomic_load_n(&h->txn_owner, __ATOMIC_RELAXED),
+			  pthread_self())) {
+		vm_err(h, "call from inside this thread's open transaction");
+		return -EDEADLK;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (h->poison && !allow_poisoned) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENOTRECOVERABLE;
+	}
+	return 0;
+}
+
+int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
+{
+	int r = vm_enter(h, allow_poisoned);
+
+	if (r < 0)
+		return r;
+	if (h->ho && h->ho->prepared) {
+		vm_err(h, "%s refused: a handoff is prepared (state fd %d): "
+		       "vdpamap_handoff_cancel() first", what,
+		       h->ho->state_fd);
+		pthread_mutex_unlock(&h->lock);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+void vm_leave(struct vdpamap *h)
+{
+	if (h->ho && vm_handoff_sync)
+		vm_handoff_sync(h);
+	vm_snap_publish(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static const char poison_oom[] = "poisoned (reason lost: out of memory)";
+
+void vm_poison(struct vdpamap *h, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	vm_err(h, "handle poisoned: %s", buf);
+	if (!h->poison)
+		h->poison = strdup(buf);
+	if (!h->poison)		/* out of memory: still poisoned */
+		h->poison = (char *)poison_oom;
+}
+
+void vm_tp_lost(struct vdpamap *h)
+{
+	vm_poison(h, "connection to the device lost mid-request: its state is "
+		  "unknown; close and reopen");
+}
+
+void vm_poison_clear(struct vdpamap *h)
+{
+	if (h->poison != poison_oom)
+		free(h->poison);
+	h->poison = NULL;
+}
+
+VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h)
+{
+	return h ? h->poison : NULL;
+}
+
+static const char *const feature_names[] = {
+	[1] = "IOTLB_MSG_V2",
+	[2] = "IOTLB_BATCH",
+	[3] = "IOTLB_ASID",
+	[4] = "SUSPEND",
+	[5] = "RESUME",
+	[6] = "ENABLE_AFTER_DRIVER_OK",
+	[7] = "DESC_ASID",
+	[8] = "IOTLB_PERSIST",
+};
+
+VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
+{
+	unsigned int bit;
+
+	if (!feature || (feature & (feature - 1)))
+		return NULL;
+	bit = (unsigned int)__builtin_ctzll(feature);
+	return bit < ARRAY_SIZE(feature_names) ? feature_names[bit] : NULL;
+}

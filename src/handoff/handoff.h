@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * handoff: passing an open device, with its maps intact, to the image a
+ * process execs into (live update).  Three pieces:
+ *  - the state description (handoff_state.c): a versioned, checksummed,
+ *    self-contained record of a handle (features, device info, regions by
+ *    fd and offset, every mirror entry, group -> ASID bindings, vrings,
+ *    the strategy and the fds to adopt), written to a sealed memfd by the
+ *    predecessor and parsed as untrusted input by the successor;
+ *  - the mm keeper (keeper.c, freestanding): a CLONE_VM helper that keeps
+ *    the predecessor's address space, and with it device ownership and
+ *    every pinned page, alive across the exec and performs owner-only
+ *    requests for the successor (transport_keeper.c);
+ *  - the lifecycle (handoff.c): prepare, cancel, adopt, rebuild.
+ *
+ * Wire layout of the state (little endian, host ABI, all fields naturally
+ * aligned): struct vm_ho_hdr, then nr_regions struct vm_ho_region, then
+ * nr_entries struct vm_ho_entry, then nr_groups u32 group->ASID, then
+ * nr_vqs u32 vq->group, 4 bytes of padding when the two u32 arrays hold an
+ * odd number of values (VM_HO_U32_PAD), then nr_vrings struct vm_ho_vring.  hdr.crc is
+ * the CRC-32 (IEEE) of every byte after the crc field.
+ *
+ * Depends on: internal.h (for the handle), libc.
+ */
+#ifndef VDPAMAP_HANDOFF_H
+#define VDPAMAP_HANDOFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "handoff/keeper/keeper.h"
+
+#define VM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
+#define VM_HO_VERSION	2	/* 2: vring records 8-aligned */
+#define VM_HO_MAX_REGIONS	4096
+#define VM_HO_MAX_ENTRIES	(1u << 20)
+#define VM_HO_MAX_VQS		4096
+#define VM_HO_PATH_MAX		108
+
+struct vm_ho_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t crc;			/* CRC-32 of bytes [16, total) */
+	uint64_t total;			/* bytes of the whole description */
+	uint32_t strategy;		/* VDPAMAP_HANDOFF_* (not AUTO) */
+	uint32_t flags;			/* the handle's open flags */
+	/* device identity: fstat() of dev_fd */
+	uint64_t dev_dev, dev_ino, dev_rdev;
+	int32_t dev_fd;			/* fd number across the exec; -1 for
+					   rebuild (the exec closes it) */
+	int32_t keeper_sock;		/* keeper strategy, else -1 */
+	int32_t keeper_pid;
+	int32_t pred_pid;
+	char path[VM_HO_PATH_MAX];	/* device path, NUL-terminated */
+	uint64_t token;			/* keeper's address-space token (sim) */
+	/* what the device reported and what was negotiated */
+	uint32_t device_id, nr_vqs, nr_groups, nr_as;
+	uint32_t config_size, max_vring_num, mem_mode, is_sim;
+	uint64_t device_features, backend_offered, backend_acked;
+	uint64_t iova_first, iova_last;
+	uint64_t driver_features;
+	uint64_t page_size;
+	uint32_t status;		/* virtio status */
+	uint32_t next_region_id;
+	uint64_t t_suspend_ns;		/* CLOCK_MONOTONIC at SUSPEND */
+	uint64_t t_prepare_ns;		/* prepare's own cost */
+	uint32_t nr_regions, nr_entries, nr_vrings, reserved0;
+	uint64_t reserved[4];
+};
+
+struct vm_ho_region {
+	uint32_t id;
+	int32_t fd;			/* fd number across the exec */
+	uint64_t len, fd_offset;
+	uint64_t dev_base;		/* where the device sees offset 0 */
+	uint32_t perm;
+	uint32_t reserved0;
+	uint64_t iova;
+	uint64_t ino;			/* st_ino of fd (0: unchecked) */
+};
+
+struct vm_ho_entry {
+	uint64_t iova, size;
+	uint64_t off;			/* offset of the entry in its region */
+	uint32_t asid, perm;
+	uint32_t region_id;
+	uint32_t reserved0;
+};
+
+#define VM_HO_VRING_SET		1u
+#define VM_HO_VRING_ENABLED	2u
+
+/* Bytes after the two u32 arrays that keep the vring records 8-aligned. */
+#define VM_HO_U32_PAD(nr_groups, nr_vqs) \
+	((((uint64_t)(nr_groups) + (nr_vqs)) & 1) ? 4 : 0)
+
+struct vm_ho_vring {
+	uint32_t idx, flags;
+	uint32_t num, base;
+	uint64_t desc, avail, used;
+	int32_t kick_fd, call_fd;
+};
+
+/* A parsed, validated description: pointers into the caller's buffer. */
+struct vm_handoff_state {
+	const struct vm_ho_hdr *hdr;
+	const struct vm_ho_region *regions;
+	const struct vm_ho_entry *entries;
+	const uint32_t *group_asid;
+	const uint32_t *vq_group;
+	const struct vm_ho_vring *vrings;
+};
+
+uint32_t vm_crc32(uint32_t crc, const void *buf, size_t len);
+/* Bytes a description with these counts takes, or 0 on overflow. */
+size_t vm_handoff_size(uint32_t nr_regions, uint32_t nr_entries,
+		       uint32_t nr_groups, uint32_t nr_vqs, uint32_t nr_vrings);
+/* Seal hdr->crc over a complete buffer of hdr->total bytes. */
+void vm_handoff_seal(void *buf);
+/* Validate buf (untrusted) and point out into it.  Errors, nothing kept:
+ *  -EMSGSIZE  shorter than the header or than hdr.total says, or longer
+ *  -EBADMSG   bad magic or checksum
+ *  -EPROTONOSUPPORT other version
+ *  -ERANGE    a count out of its bounds or inconsistent with total
+ *  -EINVAL    a field out of range (strategy, perm, fds, sizes, alignment,
+ *             path not terminated, vring, group -> asid)
+ *  -ENOENT    an entry names a region that does not exist
+ *  -EFAULT    an entry outside its region, or outside the IOVA range
+ *  -EEXIST    two entries of one ASID overlap, or two regions share an id */
+int vm_handoff_parse(const void *buf, size_t len, struct vm_handoff_state *out);
+
+/* Why a description was refused: the first check that failed.  array NULL
+ * means a header field; otherwise the element array[index] ("regions",
+ * "entries", "group_asid", "vq_group", "vrings").  field is a static
+ * string naming the field and what is wrong with it ("fd: negative");
+ * NULL when the description is valid. */
+struct vm_ho_why {
+	const char *array;
+	uint32_t index;
+	const char *field;
+};
+/* vm_handoff_parse(), and why (may be NULL) says why it refused. */
+int vm_handoff_parse_why(const void *buf, size_t len,
+			 struct vm_handoff_state *out, struct vm_ho_why *why);
+/* "regions[1].fd: negative", "crc: checksum mismatch" ("valid" when
+ * nothing failed) into buf; returns what snprintf() does. */
+int vm_handoff_why_str(const struct vm_ho_why *why, char *buf, size_t len);
+
+/* ---- the handle's handoff state (handoff.c, transport_keeper.c) */
+struct vdpamap;
+
+struct vm_handoff {
+	uint32_t strategy;		/* VDPAMAP_HANDOFF_* in use */
+	int prepared;			/* predecessor: between prepare and exec */
+	int adopted;			/* successor */
+	int state_fd;			/* predecessor: the sealed memfd */
+	int keeper_sock;		/* our end, -1: no keeper */
+	int keeper_pidfd;
+	int32_t keeper_pid;
+	int keeper_dead;
+	int keeper_ours;		/* created by this prepare (cancel ends it) */
+	int stale;			/* re-attach state must be re-sent */
+	void *keeper_area;		/* predecessor that created the keeper */
+	uint64_t token;			/* the keeper's token (simulator) */
+	int cleared[64];		/* fds whose CLOEXEC prepare cleared */
+	uint32_t nr_cleared;
+	int suspended;			/* prepare suspended the device */
+	char path[VM_HO_PATH_MAX];
+	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
+	int trim_pending;		/* trim_fd: the keeper's trim result */
+	int trim_fd;
+	struct vm_kp_trim trim;		/* the keeper's last trim result */
+};
+
+/* transport_keeper.c */
+/* Forward one keeper request; on keeper death the handle is poisoned and
+ * -EOWNERDEAD returned.  fd (-1: none) travels with SCM_RIGHTS. */
+int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
+		   uint64_t arg2, void *payload, uint32_t len, int fd,
+		   int64_t *ret_val);
+/* 1 if the keeper is known to be dead (checks its pidfd). */
+int vm_keeper_check(struct vdpamap *h);
+/* Successor: ask the keeper to trim the old address space (it replies,
+ * then trims); vm_keeper_trim_result() picks the result up if it has
+ * come (never waits), stores it in ho->trim and logs it at INFO. */
+void vm_keeper_trim(struct vdpamap *h);
+void vm_keeper_trim_result(struct vdpamap *h);
+
+/* handoff.c: re-send the state to the keeper (re-attach) when stale */
+void vm_handoff_sync(struct vdpamap *h) __attribute__((weak));
+
+#endif

@@ -1,0 +1,914 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * device: open/adopt/close, backend feature negotiation, the queries the
+ * device answers, virtio status/features/config, vrings, suspend/resume and
+ * group -> ASID bindings.
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "mapping/snapshot.h"
+#include "core/uapi.h"
+
+int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
+{
+	int r;
+
+	h->stats.ioctls++;
+	r = vm_tp_ioctl(&h->tp, req, arg);
+	if (r == -ECOMM) {
+		vm_tp_lost(h);
+		r = -ENOTRECOVERABLE;
+	}
+	return r;
+}
+
+static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
+{
+	uint64_t offered = 0, acked;
+	int r;
+
+	r = vm_ioctl(h, VHOST_GET_BACKEND_FEATURES, &offered);
+	if (r == -ENOTTY) {
+		vm_warn(h, "no GET_BACKEND_FEATURES: no backend features");
+		offered = 0;
+	} else if (r < 0) {
+		vm_err(h, "GET_BACKEND_FEATURES: %d", r);
+		return r;
+	}
+	acked = offered & want & VDPAMAP_F_KNOWN;
+	if (!(acked & VDPAMAP_F_IOTLB_ASID))
+		acked &= ~VDPAMAP_F_DESC_ASID;
+	if (require & ~acked) {
+		uint64_t miss = require & ~acked;
+		uint64_t bit = miss & -miss;
+		const char *n = vdpamap_feature_name(bit);
+
+		vm_err(h, "required backend feature %s (bit %d) %s",
+		       n ? n : "?", __builtin_ctzll(bit),
+		       (offered & bit) ? "not wanted" : "not offered by device");
+		return -EOPNOTSUPP;
+	}
+	if (offered) {
+		r = vm_ioctl(h, VHOST_SET_BACKEND_FEATURES, &acked);
+		if (r < 0) {
+			vm_err(h, "SET_BACKEND_FEATURES 0x%llx: %d",
+			       (unsigned long long)acked, r);
+			return r;
+		}
+	}
+	h->info.backend_offered = offered;
+	h->info.backend_acked = acked;
+	return 0;
+}
+
+static int query_u32(struct vdpamap *h, unsigned long req, const char *what,
+		     uint32_t *out, uint32_t fallback)
+{
+	uint32_t v = 0;
+	int r = vm_ioctl(h, req, &v);
+
+	/* an older kernel without the ioctl: assume the old behaviour */
+	if (r == -ENOTTY || r == -EOPNOTSUPP) {
+		vm_dbg(h, "%s: %d, assuming %u", what, r, fallback);
+		v = fallback;
+	} else if (r < 0) {
+		vm_err(h, "%s: %d", what, r);
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
+/* With DESC_ASID a vq's rings live in its descriptor group; without it,
+ * in its vq group.  Caller holds the lock (or owns a new handle). */
+int vm_query_desc_groups(struct vdpamap *h)
+{
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < h->info.nr_vqs; i++) {
+		struct vhost_vring_state s = { .index = i };
+
+		h->vq_desc_group[i] = h->vq_group[i];
+		if (!vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID))
+			continue;
+		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
+		if (r < 0) {
+			vm_err(h, "GET_VRING_DESC_GROUP vq %u: %d", i, r);
+			return r;
+		}
+		if (s.num >= h->info.nr_groups) {
+			vm_err(h, "vq %u: descriptor group %u of %u", i, s.num,
+			       h->info.nr_groups);
+			return -EPROTO;
+		}
+		h->vq_desc_group[i] = s.num;
+	}
+	return 0;
+}
+
+static int query(struct vdpamap *h)
+{
+	struct vhost_vdpa_iova_range range = { 0, UINT64_MAX };
+	uint16_t num = 0;
+	uint32_t i;
+	int r;
+
+	r = vm_ioctl(h, VHOST_VDPA_GET_DEVICE_ID, &h->info.device_id);
+	if (r < 0) {
+		vm_err(h, "VDPA_GET_DEVICE_ID: %d: not a vhost-vdpa device", r);
+		return r;
+	}
+	r = vm_ioctl(h, VHOST_GET_FEATURES, &h->info.device_features);
+	if (r < 0) {
+		vm_err(h, "GET_FEATURES: %d", r);
+		return r;
+	}
+	if ((r = query_u32(h, VHOST_VDPA_GET_VQS_COUNT, "GET_VQS_COUNT",
+			   &h->info.nr_vqs, 2)) < 0 ||
+	    (r = query_u32(h, VHOST_VDPA_GET_GROUP_NUM, "GET_GROUP_NUM",
+			   &h->info.nr_groups, 1)) < 0 ||
+	    (r = query_u32(h, VHOST_VDPA_GET_AS_NUM, "GET_AS_NUM",
+			   &h->info.nr_as, 1)) < 0 ||
+	    (r = query_u32(h, VHOST_VDPA_GET_CONFIG_SIZE, "GET_CONFIG_SIZE",
+			   &h->info.config_size, 0)) < 0)
+		return r;
+	r = vm_ioctl(h, VHOST_VDPA_GET_IOVA_RANGE, &range);
+	if (r < 0 && r != -ENOTTY && r != -EOPNOTSUPP) {
+		vm_err(h, "GET_IOVA_RANGE: %d", r);
+		return r;
+	}
+	h->info.iova_first = range.first;
+	h->info.iova_last = range.last;
+	r = vm_ioctl(h, VHOST_VDPA_GET_VRING_NUM, &num);
+	if (r < 0) {
+		vm_err(h, "GET_VRING_NUM: %d", r);
+		return r;
+	}
+	h->info.max_vring_num = num;
+	if (!h->info.nr_vqs || !h->info.nr_groups || !h->info.nr_as ||
+	    h->info.nr_vqs > 4096 || h->info.nr_groups > 4096 ||
+	    h->info.nr_as > 4096) {
+		vm_err(h, "device reports %u vqs, %u groups, %u ASes",
+		       h->info.nr_vqs, h->info.nr_groups, h->info.nr_as);
+		return -EPROTO;
+	}
+
+	h->vq_group = calloc(h->info.nr_vqs, sizeof(*h->vq_group));
+	h->vq_desc_group = calloc(h->info.nr_vqs, sizeof(*h->vq_desc_group));
+	h->group_asid = calloc(h->info.nr_groups, sizeof(*h->group_asid));
+	h->as = calloc(h->info.nr_as, sizeof(*h->as));
+	h->vrings = calloc(h->info.nr_vqs, sizeof(*h->vrings));
+	h->snap = calloc(h->info.nr_as, sizeof(*h->snap));
+	if (!h->vq_group || !h->vq_desc_group || !h->group_asid || !h->as || !h->vrings || !h->snap)
+		return -ENOMEM;
+	for (i = 0; i < h->info.nr_as; i++) {
+		itree_init(&h->as[i].iova);
+		itree_init(&h->as[i].hva);
+	}
+	for (i = 0; i < h->info.nr_vqs; i++) {
+		struct vhost_vring_state s = { .index = i };
+
+		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_GROUP, &s);
+		if (r == -ENOTTY || r == -EOPNOTSUPP)
+			continue;	/* before groups existed: all in 0 */
+		if (r < 0) {
+			vm_err(h, "GET_VRING_GROUP vq %u: %d", i, r);
+			return r;
+		}
+		if (s.num >= h->info.nr_groups) {
+			vm_err(h, "vq %u in group %u of %u", i, s.num,
+			       h->info.nr_groups);
+			return -EPROTO;
+		}
+		h->vq_group[i] = s.num;
+	}
+	r = vm_query_desc_groups(h);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+/* Find out whether the device pins (PA mode): map one memfd page, see
+ * whether the owner's pinned memory grew, unmap it. */
+static int probe_mem_mode(struct vdpamap *h)
+{
+	uint64_t before = 0, after = 0, iova;
+	uint64_t ps = h->page_size;
+	void *p = MAP_FAILED;
+	int fd, r;
+
+	if (itree_find_hole(&h->as[0].iova, h->info.iova_first,
+			    h->info.iova_last, ps, ps, &iova) < 0)
+		return -ENOSPC;
+	fd = memfd_create("vdpamap-probe", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)ps) < 0) {
+		r = -errno;
+		goto out;
+	}
+	p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		goto out;
+	}
+	*(volatile char *)p = 0;
+	r = h->tp.ops->pinned(&h->tp, &before);
+	if (r < 0)
+		goto out;
+	r = vm_iotlb_send(h, 0, VHOST_IOTLB_UPDATE, iova, ps, (uintptr_t)p,
+			  VHOST_ACCESS_RW);
+	if (r < 0) {
+		vm_err(h, "probe UPDATE of one page refused (%d)", r);
+		goto out;
+	}
+	r = h->tp.ops->pinned(&h->tp, &after);
+	if (vm_iotlb_send(h, 0, VHOST_IOTLB_INVALIDATE, iova, ps, 0, 0) < 0) {
+		vm_poison(h, "probe page at iova 0x%llx could not be unmapped",
+			  (unsigned long long)iova);
+		r = -EIO;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	h->info.mem_mode = after > before ? VDPAMAP_MEMMODE_PA :
+					    VDPAMAP_MEMMODE_VA;
+	vm_info(h, "memory mode probed: %s",
+		h->info.mem_mode == VDPAMAP_MEMMODE_PA ? "PA (pins)" :
+							 "VA (no pins)");
+out:
+	if (p != MAP_FAILED)
+		munmap(p, ps);
+	close(fd);
+	return r;
+}
+
+void vm_handle_free(struct vdpamap *h)
+{
+	struct vm_region *rg;
+
+	vm_svq_free(h);
+	if (h->ho && vm_handoff_free)	/* weak: see internal.h */
+		vm_handoff_free(h);
+	vm_mirror_free(h);
+	vm_snap_free_all(h);
+	while ((rg = h->regions)) {
+		h->regions = rg->next;
+		free(rg);
+	}
+	free(h->vq_group);
+	free(h->vq_desc_group);
+	free(h->group_asid);
+	free(h->as);
+	free(h->vrings);
+	vm_poison_clear(h);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
+{
+	uint64_t want = OPTS_GET(opts, want_features, 0);
+	uint64_t require = OPTS_GET(opts, require_features, 0);
+	const struct vdpamap_region *regs = OPTS_GET(opts, regions, NULL);
+	uint32_t nregs = OPTS_GET(opts, nr_regions, 0);
+	uint32_t mode = OPTS_GET(opts, mem_mode, VDPAMAP_MEMMODE_AUTO);
+	uint32_t i;
+	int r;
+
+	r = vm_ioctl(h, VHOST_SET_OWNER, NULL);
+	if (r == -EBUSY)
+		vm_info(h, "device already owned (adopted): continuing");
+	else if (r < 0)
+		return r;
+
+	r = negotiate(h, want ? want : VDPAMAP_F_KNOWN,
+		      require ? require : VDPAMAP_F_IOTLB_MSG_V2);
+	if (r < 0)
+		return r;
+	r = query(h);
+	if (r < 0)
+		return r;
+	h->info.is_sim = (uint32_t)h->tp.is_sim;
+
+	if (mode == VDPAMAP_MEMMODE_AUTO) {
+		r = probe_mem_mode(h);
+		if (r < 0)
+			return r;
+	} else {
+		h->info.mem_mode = mode;
+	}
+
+	if (nregs) {
+		struct vdpamap_txn *t;
+
+		if (OPTS_GET(opts, prefault_threads, 0)) {
+			r = vm_prefault(h, regs, nregs,
+					OPTS_GET(opts, prefault_threads, 0));
+			if (r < 0)
+				return r;
+		}
+		for (i = 0; i < nregs; i++) {
+			r = vm_region_add(h, &regs[i], NULL);
+			if (r < 0) {
+				vm_err(h, "opts.regions[%u]: %d", i, r);
+				return r;
+			}
+		}
+		r = vdpamap_txn_begin(h, &t);
+		if (r < 0)
+			return r;
+		for (i = 0; i < nregs; i++) {
+			r = vdpamap_txn_map(t, 0, regs[i].iova, regs[i].hva,
+					    regs[i].len,
+					    regs[i].perm ? regs[i].perm :
+							   VDPAMAP_PERM_RW,
+					    NULL);
+			if (r < 0) {
+				vm_err(h, "opts.regions[%u] pre-map: %d", i, r);
+				vdpamap_txn_abort(t);
+				return r;
+			}
+		}
+		r = vdpamap_txn_commit(t);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
+{
+	pthread_mutexattr_t ma;
+	struct vdpamap *h;
+	long ps;
+
+	if (!OPTS_VALID(opts, vdpamap_open_opts))
+		return opts && opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+	if (OPTS_GET(opts, nr_regions, 0) && !OPTS_GET(opts, regions, NULL))
+		return -EINVAL;
+	if (OPTS_GET(opts, mem_mode, 0) > VDPAMAP_MEMMODE_VA)
+		return -EINVAL;
+	if (OPTS_GET(opts, flags, 0) & ~(VDPAMAP_OPEN_ALLOW_UNALIGNED |
+					VDPAMAP_OPEN_NO_MEMLOCK_CHECK))
+		return -EINVAL;
+	ps = OPTS_GET(opts, page_size, 0);
+	if (!ps)
+		ps = sysconf(_SC_PAGESIZE);
+	if (ps <= 0 || (ps & (ps - 1)))
+		return -EINVAL;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&h->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	h->pid = getpid();
+	h->fork_gen = vm_fork_gen();
+	h->tp.fd = -1;
+	h->page_size = (uint64_t)ps;
+	h->log_fn = OPTS_GET(opts, log_fn, NULL);
+	h->log_ctx = OPTS_GET(opts, log_ctx, NULL);
+	h->log_level = OPTS_GET(opts, log_level, 0);
+	if (!h->log_level)
+		h->log_level = VDPAMAP_LOG_WARN;
+	h->flags = OPTS_GET(opts, flags, 0);
+	h->next_region_id = 1;
+	*ret = h;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_open(const char *path,
+			     const struct vdpamap_open_opts *opts,
+			     struct vdpamap **ret)
+{
+	struct vdpamap *h;
+	int r;
+
+	if (!path || !ret)
+		return -EINVAL;
+	r = vm_handle_new(opts, &h);
+	if (r < 0)
+		return r;
+	r = vm_tp_open(path, &h->tp);
+	if (r < 0) {
+		vm_err(h, "open %s: %d", path, r);
+		vm_handle_free(h);
+		return r;
+	}
+	r = setup(h, opts);
+	if (r < 0) {
+		vm_tp_close(&h->tp);
+		vm_handle_free(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
+				 struct vdpamap **ret)
+{
+	struct vdpamap *h;
+	int r;
+
+	if (fd < 0 || !ret)
+		return -EINVAL;
+	r = vm_handle_new(opts, &h);
+	if (r < 0)
+		return r;
+	r = vm_tp_adopt(fd, &h->tp);
+	if (r < 0)
+		goto fail;
+	r = setup(h, opts);
+	if (r < 0)
+		goto fail;
+	*ret = h;
+	return 0;
+fail:
+	h->tp.fd = -1;		/* the caller keeps its fd on failure */
+	vm_handle_free(h);
+	return r;
+}
+
+VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
+{
+	if (!h)
+		return NULL;
+	if (h->ho)
+		vm_handoff_close(h);
+	vm_tp_close(&h->tp);
+	vm_handle_free(h);
+	return NULL;
+}
+
+VDPAMAP_API int vdpamap_fd(const struct vdpamap *h)
+{
+	return h ? h->tp.fd : -EINVAL;
+}
+
+VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)
+{
+	int r;
+
+	if (!info)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	*info = h->info;
+	vm_leave(h);
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_has_feature(const struct vdpamap *h, uint64_t feature)
+{
+	return h && feature && (h->info.backend_acked & feature) == feature;
+}
+
+VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
+				 uint32_t *ret_group)
+{
+	int r;
+
+	if (!ret_group)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (vq >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
+		r = -EINVAL;
+	} else {
+		*ret_group = h->vq_group[vq];
+	}
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
+				      uint32_t *ret_group)
+{
+	struct vhost_vring_state s = { .index = vq };
+	int r;
+
+	if (!ret_group)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (!vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID)) {
+		vm_err(h, "descriptor groups need DESC_ASID (not negotiated)");
+		r = -EOPNOTSUPP;
+	} else if (vq >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
+		r = -EINVAL;
+	} else {
+		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
+		if (r >= 0) {
+			*ret_group = s.num;
+			r = 0;
+		}
+	}
+	vm_leave(h);
+	return r;
+}
+
+/* A GET ioctl under the handle (poisoned handles may still read): 0 or
+ * -errno, *arg written by the device only on success. */
+static int locked_get(struct vdpamap *h, unsigned long req, void *arg)
+{
+	int r = vm_enter(h, true);
+
+	if (r < 0)
+		return r;
+	r = vm_ioctl(h, req, arg);
+	vm_leave(h);
+	return r < 0 ? r : 0;
+}
+
+VDPAMAP_API int vdpamap_get_status(struct vdpamap *h, uint8_t *ret_status)
+{
+	uint8_t s = 0;
+	int r;
+
+	if (!ret_status)
+		return -EINVAL;
+	r = locked_get(h, VHOST_VDPA_GET_STATUS, &s);
+	if (!r)
+		*ret_status = s;
+	return r;
+}
+
+/* Ring sizes of a split virtqueue of num entries. */
+static void ring_sizes(uint32_t num, uint64_t sz[3])
+{
+	sz[0] = 16ULL * num;
+	sz[1] = 6 + 2ULL * num;
+	sz[2] = 6 + 8ULL * num;
+}
+
+static int check_rings_mapped(struct vdpamap *h)
+{
+	static const char *const part[] = { "desc", "avail", "used" };
+	uint32_t i, k;
+
+	for (i = 0; i < h->info.nr_vqs; i++) {
+		struct vm_vring *vr = &h->vrings[i];
+		uint32_t asid = h->group_asid[h->vq_desc_group[i]];
+		uint64_t addr[3], sz[3];
+
+		if (!vr->set || !vr->enabled)
+			continue;
+		addr[0] = vr->v.desc;
+		addr[1] = vr->v.avail;
+		addr[2] = vr->v.used;
+		ring_sizes(vr->v.num, sz);
+		for (k = 0; k < 3; k++) {
+			if (!vm_range_mapped(h, asid, addr[k], sz[k])) {
+				vm_err(h, "DRIVER_OK refused: vq %u %s ring "
+				       "[0x%llx, +0x%llx) not mapped in ASID %u",
+				       i, part[k],
+				       (unsigned long long)addr[k],
+				       (unsigned long long)sz[k], asid);
+				return -EFAULT;
+			}
+		}
+	}
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
+{
+	int r;
+
+	if (!status)
+		return vdpamap_reset(h, NULL);
+	r = vm_enter_idle(h, false, "vdpamap_set_status");
+	if (r < 0)
+		return r;
+	if ((status & VDPAMAP_S_DRIVER_OK) &&
+	    !(h->status & VDPAMAP_S_DRIVER_OK)) {
+		r = check_rings_mapped(h);
+		if (r < 0)
+			goto out;
+	}
+	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
+	if (r >= 0) {
+		h->status = status;
+		r = 0;
+	}
+out:
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_get_features(struct vdpamap *h, uint64_t *ret)
+{
+	uint64_t f = 0;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = locked_get(h, VHOST_GET_FEATURES, &f);
+	if (!r)
+		*ret = f;
+	return r;
+}
+
+VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
+{
+	int r;
+
+	r = vm_enter_idle(h, false, "vdpamap_set_features");
+	if (r < 0)
+		return r;
+	if (features & ~h->info.device_features) {
+		vm_err(h, "features 0x%llx not offered (offer 0x%llx)",
+		       (unsigned long long)features,
+		       (unsigned long long)h->info.device_features);
+		r = -EINVAL;
+	} else {
+		r = vm_ioctl(h, VHOST_SET_FEATURES, &features);
+		if (r > 0)
+			r = 0;
+		if (r == 0)
+			h->driver_features = features;
+	}
+	vm_leave(h);
+	return r;
+}
+
+static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
+		     void *buf, uint32_t len)
+{
+	struct vhost_vdpa_config *c;
+	int r;
+
+	if (!buf || !len)
+		return -EINVAL;
+	r = req == VHOST_VDPA_SET_CONFIG ?
+		    vm_enter_idle(h, true, "vdpamap_set_config") :
+		    vm_enter(h, true);
+	if (r < 0)
+		return r;
+	/* config_size 0: a kernel without GET_CONFIG_SIZE; it bounds-checks */
+	if (h->info.config_size &&
+	    (off > h->info.config_size || len > h->info.config_size - off)) {
+		vm_err(h, "config [%u, +%u) past config size %u", off, len,
+		       h->info.config_size);
+		r = -EINVAL;
+		goto out;
+	}
+	c = malloc(sizeof(*c) + len);
+	if (!c) {
+		r = -ENOMEM;
+		goto out;
+	}
+	c->off = off;
+	c->len = len;
+	if (req == VHOST_VDPA_SET_CONFIG)
+		memcpy(c->buf, buf, len);
+	r = vm_ioctl(h, req, c);
+	if (r >= 0) {
+		if (req == VHOST_VDPA_GET_CONFIG)
+			memcpy(buf, c->buf, len);
+		r = 0;
+	}
+	free(c);
+out:
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_get_config(struct vdpamap *h, uint32_t off, void *buf,
+				   uint32_t len)
+{
+	return config_io(h, VHOST_VDPA_GET_CONFIG, off, buf, len);
+}
+
+VDPAMAP_API int vdpamap_set_config(struct vdpamap *h, uint32_t off,
+				   const void *buf, uint32_t len)
+{
+	return config_io(h, VHOST_VDPA_SET_CONFIG, off, (void *)buf, len);
+}
+
+VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
+				  const struct vdpamap_vring *v)
+{
+	struct vhost_vring_state st = { .index = idx };
+	struct vhost_vring_addr addr = { .index = idx };
+	struct vhost_vring_file f = { .index = idx };
+	int r;
+
+	if (!v)
+		return -EINVAL;
+	r = vm_enter_idle(h, false, "vdpamap_vring_set");
+	if (r < 0)
+		return r;
+	if (idx >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		r = -EINVAL;
+		goto out;
+	}
+	if (!v->num || (v->num & (v->num - 1)) ||
+	    (h->info.max_vring_num && v->num > h->info.max_vring_num)) {
+		vm_err(h, "vq %u: ring size %u (max %u, power of two)", idx,
+		       v->num, h->info.max_vring_num);
+		r = -EINVAL;
+		goto out;
+	}
+	st.num = v->num;
+	r = vm_ioctl(h, VHOST_SET_VRING_NUM, &st);
+	if (r < 0)
+		goto out;
+	st.num = v->base;
+	r = vm_ioctl(h, VHOST_SET_VRING_BASE, &st);
+	if (r < 0)
+		goto out;
+	addr.desc_user_addr = v->desc;
+	addr.avail_user_addr = v->avail;
+	addr.used_user_addr = v->used;
+	r = vm_ioctl(h, VHOST_SET_VRING_ADDR, &addr);
+	if (r < 0)
+		goto out;
+	f.fd = v->kick_fd;
+	r = vm_ioctl(h, VHOST_SET_VRING_KICK, &f);
+	if (r < 0)
+		goto out;
+	f.fd = v->call_fd;
+	r = vm_ioctl(h, VHOST_SET_VRING_CALL, &f);
+	if (r < 0)
+		goto out;
+	h->vrings[idx].set = true;
+	h->vrings[idx].v = *v;
+	r = 0;
+out:
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
+				     int enable)
+{
+	struct vhost_vring_state st = { .index = idx, .num = !!enable };
+	int r;
+
+	r = vm_enter_idle(h, false, "vdpamap_vring_enable");
+	if (r < 0)
+		return r;
+	if (idx >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		r = -EINVAL;
+	} else {
+		r = vm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
+		if (r >= 0) {
+			h->vrings[idx].enabled = !!enable;
+			r = 0;
+		}
+	}
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
+				       uint32_t *ret_base)
+{
+	struct vhost_vring_state st = { .index = idx };
+	int r;
+
+	if (!ret_base)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (idx >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		r = -EINVAL;
+	} else {
+		r = vm_ioctl(h, VHOST_GET_VRING_BASE, &st);
+		if (r >= 0) {
+			*ret_base = st.num;
+			r = 0;
+		}
+	}
+	vm_leave(h);
+	return r;
+}
+
+static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
+{
+	int r;
+
+	r = vm_enter_idle(h, false, req == VHOST_VDPA_SUSPEND ?
+						   "vdpamap_suspend" :
+						   "vdpamap_resume");
+	if (r < 0)
+		return r;
+	if (!vdpamap_has_feature(h, feat)) {
+		vm_err(h, "%s not negotiated", vdpamap_feature_name(feat));
+		r = -EOPNOTSUPP;
+	} else {
+		r = vm_ioctl(h, req, NULL);
+		if (r > 0)
+			r = 0;
+	}
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_suspend(struct vdpamap *h)
+{
+	return suspend_resume(h, VDPAMAP_F_SUSPEND, VHOST_VDPA_SUSPEND);
+}
+
+VDPAMAP_API int vdpamap_resume(struct vdpamap *h)
+{
+	return suspend_resume(h, VDPAMAP_F_RESUME, VHOST_VDPA_RESUME);
+}
+
+/* Caller holds the lock. */
+int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
+{
+	struct vhost_vring_state s = { .index = group, .num = asid };
+	int r;
+
+	if (group >= h->info.nr_groups) {
+		vm_err(h, "group %u out of range (%u groups)", group,
+		       h->info.nr_groups);
+		return -EINVAL;
+	}
+	if (asid >= h->info.nr_as) {
+		vm_err(h, "asid %u out of range (%u address spaces)", asid,
+		       h->info.nr_as);
+		return -EINVAL;
+	}
+	if (!vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+		if (asid == 0) {
+			h->group_asid[group] = 0;
+			return 0;
+		}
+		vm_err(h, "group %u -> asid %u needs IOTLB_ASID", group, asid);
+		return -EOPNOTSUPP;
+	}
+	r = vm_ioctl(h, VHOST_VDPA_SET_GROUP_ASID, &s);
+	if (r < 0) {
+		vm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid, r);
+		return r;
+	}
+	h->group_asid[group] = asid;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
+				       uint32_t asid)
+{
+	int r = vm_enter_idle(h, false, "vdpamap_set_group_asid");
+
+	if (r < 0)
+		return r;
+	r = vm_group_asid_apply(h, group, asid);
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
+				       uint32_t *ret_asid)
+{
+	int r;
+
+	if (!ret_asid)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (group >= h->info.nr_groups) {
+		vm_err(h, "group %u out of range (%u groups)", group,
+		       h->info.nr_groups);
+		r = -EINVAL;
+	} else {
+		*ret_asid = h->group_asid[group];
+	}
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st)
+{
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	*st = h->stats;
+	vm_leave(h);
+	return 0;
+}

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * map: registered regions, the per-ASID mirror of the device IOTLB (an
+ * iova tree and an hva tree per ASID), lookups, and the memlock budget.
+ * The mirror changes only through vm_mirror_insert/remove, which callers
+ * invoke after the device accepted the matching message.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <urcu/urcu-bp.h>
+
+#include "core/internal.h"
+#include "mapping/snapshot.h"
+#include "core/tsan.h"
+#include "core/uapi.h"
+
+void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
+{
+	struct vm_as *as = &h->as[e->asid];
+
+	itree_insert(&as->iova, &e->inode);
+	e->hnode.first = e->hva;
+	e->hnode.last = e->hva + vm_entry_size(e) - 1;
+	itree_insert(&as->hva, &e->hnode);
+	as->dirty = h->snap_dirty = true;
+	e->in_mirror = true;
+	e->region->nr_maps++;
+	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
+		h->stats.pinned_bytes += vm_entry_size(e);
+}
+
+void vm_mirror_remove(struct vdpamap *h, struct vm_entry *e)
+{
+	struct vm_as *as = &h->as[e->asid];
+
+	itree_remove(&as->iova, &e->inode);
+	itree_remove(&as->hva, &e->hnode);
+	as->dirty = h->snap_dirty = true;
+	e->in_mirror = false;
+	e->region->nr_maps--;
+	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
+		h->stats.pinned_bytes -= vm_entry_size(e);
+}
+
+void vm_mirror_free(struct vdpamap *h)
+{
+	uint32_t a;
+
+	if (!h->as)
+		return;
+	for (a = 0; a < h->info.nr_as; a++) {
+		struct itree_node *n;
+
+		while ((n = itree_first(&h->as[a].iova))) {
+			struct vm_entry *e =
+				container_of(n, struct vm_entry, inode);
+
+			vm_mirror_remove(h, e);
+			free(e);
+		}
+	}
+	while (h->lost) {
+		struct vm_entry *e = h->lost;
+
+		h->lost = e->lost_next;
+		free(e);
+	}
+}
+
+bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
+		     uint64_t size)
+{
+	uint64_t last = iova + size - 1, p = iova;
+
+	if (!size || last < iova || asid >= h->info.nr_as)
+		return false;
+	for (;;) {
+		struct itree_node *n = itree_lookup(&h->as[asid].iova, p);
+
+		if (!n || n->last < p)
+			return false;
+		if (n->last >= last)
+			return true;
+		p = n->last + 1;
+	}
+}
+
+/* ---- regions */
+struct vm_region *vm_region_find(struct vdpamap *h, uint64_t hva,
+				 uint64_t size)
+{
+	struct vm_region *rg;
+	uint64_t last = hva + size - 1;
+
+	for (rg = h->regions; rg; rg = rg->next) {
+		uint64_t b = (uintptr_t)rg->r.hva;
+
+		if (hva >= b && last <= b + rg->r.len - 1)
+			return rg;
+	}
+	return NULL;
+}
+
+int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
+		  uint32_t *ret_id)
+{
+	uint64_t b = (uintptr_t)r->hva, last = b + r->len - 1;
+	uint64_t mask = h->page_size - 1;
+	struct vm_region *rg;
+
+	if (!r->hva || !r->len) {
+		vm_err(h, "region: hva %p len 0x%llx: empty", r->hva,
+		       (unsigned long long)r->len);
+		return -EINVAL;
+	}
+	if (last < b) {
+		vm_err(h, "region: hva %p + len 0x%llx overflows", r->hva,
+		       (unsigned long long)r->len);
+		return -EINVAL;
+	}
+	if (!(h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) &&
+	    ((b | r->len | r->fd_offset) & mask)) {
+		vm_err(h, "region: hva %p len 0x%llx fd_offset 0x%llx not "
+		       "aligned to page size 0x%llx", r->hva,
+		       (unsigned long long)r->len,
+		       (unsigned long long)r->fd_offset,
+		       (unsigned long long)h->page_size);
+		return -EINVAL;
+	}
+	if (r->fd < -1 || (r->fd >= 0 && fcntl(r->fd, F_GETFD) < 0)) {
+		vm_err(h, "region: fd %d is not open", r->fd);
+		return -EBADF;
+	}
+	for (rg = h->regions; rg; rg = rg->next) {
+		uint64_t ob = (uintptr_t)rg->r.hva, ol = ob + rg->r.len - 1;
+
+		if (b <= ol && ob <= last) {
+			vm_err(h, "region [%p, +0x%llx) overlaps region %u "
+			       "[%p, +0x%llx)", r->hva,
+			       (unsigned long long)r->len, rg->id, rg->r.hva,
+			       (unsigned long long)rg->r.len);
+			return -EEXIST;
+		}
+	}
+	if (r->fd < 0 && h->info.mem_mode == VDPAMAP_MEMMODE_VA)
+		vm_warn(h, "region [%p, +0x%llx) is anonymous: a VA-mode device "
+			"silently maps nothing for anonymous private memory",
+			r->hva, (unsigned long long)r->len);
+	rg = calloc(1, sizeof(*rg));
+	if (!rg)
+		return -ENOMEM;
+	rg->id = h->next_region_id;
+	rg->r = *r;
+	if (h->region_hook) {
+		int e = h->region_hook(h, rg, true);
+
+		if (e < 0) {
+			free(rg);
+			return e;
+		}
+	}
+	h->next_region_id++;
+	rg->next = h->regions;
+	h->regions = rg;
+	if (ret_id)
+		*ret_id = rg->id;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
+				   const struct vdpamap_region *r,
+				   uint32_t *ret_id)
+{
+	int ret;
+
+	if (!r)
+		return -EINVAL;
+	ret = vm_enter_idle(h, false, "vdpamap_region_add");
+	if (ret < 0)
+		return ret;
+	ret = vm_region_add(h, r, ret_id);
+	vm_leave(h);
+	return ret;
+}
+
+VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
+{
+	struct vm_region **pp, *rg;
+	int r;
+
+	r = vm_enter_idle(h, false, "vdpamap_region_del");
+	if (r < 0)
+		return r;
+	for (pp = &h->regions; (rg = *pp); pp = &rg->next)
+		if (rg->id == id)
+			break;
+	if (!rg) {
+		vm_err(h, "region %u: no such region", id);
+		r = -ENOENT;
+	} else if (rg->nr_maps) {
+		vm_err(h, "region %u: %u maps still point into it", id,
+		       rg->nr_maps);
+		r = -EBUSY;
+	} else {
+		*pp = rg->next;
+		if (h->region_hook)
+			h->region_hook(h, rg, false);
+		free(rg);
+	}
+	vm_leave(h);
+	return r;
+}
+
+/* ---- memlock budget (PA mode): the kernel charges every UPDATE's pages
+ * to the owner's pinned_vm against RLIMIT_MEMLOCK, even for root. */
+int vm_memlock_check(struct vdpamap *h, uint64_t need)
+{
+	struct rlimit rl;
+	uint64_t pinned = 0;
+	int r;
+
+	if (!need || h->info.mem_mode != VDPAMAP_MEMMODE_PA ||
+	    (h->flags & VDPAMAP_OPEN_NO_MEMLOCK_CHECK))
+		return 0;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	r = h->tp.ops->pinned(&h->tp, &pinned);
+	if (r < 0)
+		pinned = h->stats.pinned_bytes;
+	if (pinned > rl.rlim_cur || need > rl.rlim_cur - pinned) {
+		vm_err(h, "memlock: needs %llu bytes, %llu available "
+		       "(RLIMIT_MEMLOCK %llu, pinned %llu)",
+		       (unsigned long long)need,
+		       (unsigned long long)(pinned > rl.rlim_cur ?
+				0 : rl.rlim_cur - pinned),
+		       (unsigned long long)rl.rlim_cur,
+		       (unsigned long long)pinned);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- lookups */
+static int check_asid(struct vdpamap *h, uint32_t asid)
+{
+	if (asid >= h->info.nr_as) {
+		vm_err(h, "asid %u out of range (%u address spaces)", asid,
+		       h->info.nr_as);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Lookups run without the handle mutex, on the published snapshot, inside
+ * an RCU read-side critical section: a writer holding the mutex (even for
+ * a whole transaction) never delays them. */
+static int lookup_enter(struct vdpamap *h, uint32_t asid)
+{
+	if (!h)
+		return -EINVAL;
+	if (h->fork_gen != vm_fork_gen())
+		return -ECHILD;
+	return check_asid(h, asid);
+}
+
+VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
+				  uint64_t iova, void **ret_hva,
+				  uint64_t *ret_len)
+{
+	const struct vm_snap *s;
+	int r;
+
+	if (!ret_hva)
+		return -EINVAL;
+	r = lookup_enter(h, asid);
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	urcu_bp_read_lock();
+	s = __atomic_load_n(&h->snap[asid], __ATOMIC_ACQUIRE);
+	if (s && s->n) {
+		uint64_t lo = 0, hi = s->n;	/* first index with first > iova */
+
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			if (s->by_iova[mid].first <= iova)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo && s->by_iova[lo - 1].last >= iova) {
+			const struct vm_snap_ent *e = &s->by_iova[lo - 1];
+
+			*ret_hva = (void *)(uintptr_t)(e->hva + (iova - e->first));
+			if (ret_len)
+				*ret_len = e->last - iova + 1;
+			r = 0;
+		}
+	}
+	if (s)
+		tsan_release(s);	/* done with s, still inside: tsan.h */
+	urcu_bp_read_unlock();
+	return r;
+}
+
+VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
+				const void *hva, uint64_t *ret_iova,
+				uint64_t *ret_len)
+{
+	uint64_t p = (uintptr_t)hva;
+	const struct vm_snap *s;
+	int r;
+
+	if (!ret_iova)
+		return -EINVAL;
+	r = lookup_enter(h, asid);
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	urcu_bp_read_lock();
+	s = __atomic_load_n(&h->snap[asid], __ATOMIC_ACQUIRE);
+	if (s && s->n) {
+		uint64_t lo = 0, hi = s->n;
+
+		while (lo < hi) {
+			uint64_t mid = lo + (hi - lo) / 2;
+
+			if (s->by_hva[mid].first <= p)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* walk back while some earlier range may still reach p */
+		while (lo && s->by_hva[lo - 1].max_last >= p) {
+			const struct vm_snap_hent *e = &s->by_hva[--lo];
+
+			if (e->last >= p) {
+				*ret_iova = e->iova + (p - e->first);
+				if (ret_len)
+					*ret_len = e->last - p + 1;
+				r = 0;
+				break;
+			}
+		}
+	}
+	if (s)
+		tsan_release(s);	/* done with s, still inside: tsan.h */
+	urcu_bp_read_unlock();
+	return r;
+}
+
+VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
+				      int (*fn)(const struct vdpamap_entry *e,
+						void *ctx),
+				      void *ctx)
+{
+	struct itree_node *n;
+	int r;
+
+	if (!fn)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	r = check_asid(h, asid);
+	if (r < 0)
+		goto out;
+	for (n = itree_first(&h->as[asid].iova); n; n = itree_next(n)) {
+		struct vm_entry *e = container_of(n, struct vm_entry, inode);
+		struct vdpamap_entry out = {
+			.iova = n->first,
+			.size = vm_entry_size(e),
+			.hva = (void *)(uintptr_t)e->hva,
+			.perm = e->perm,
+			.asid = asid,
+			.region_id = e->region->id,
+		};
+
+		r = fn(&out, ctx);
+		if (r)
+			break;
+	}
+out:
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid)
+{
+	uint64_t c = 0;
+
+	if (vm_enter(h, true) < 0)
+		return 0;
+	if (asid < h->info.nr_as)
+		c = h->as[asid].iova.count;
+	vm_leave(h);
+	return c;
+}
+
+VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
+				  uint64_t size, uint64_t align,
+				  uint64_t *ret_iova)
+{
+	uint64_t iova;
+	int r;
+
+	if (!ret_iova || !size)
+		return -EINVAL;
+	if (!align)
+		align = h ? h->page_size : 1;
+	if (align & (align - 1))
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	r = check_asid(h, asid);
+	if (r < 0)
+		goto out;
+	if (itree_find_hole(&h->as[asid].iova, h->info.iova_first,
+			    h->info.iova_last, size, align, &iova) < 0) {
+		vm_err(h, "asid %u: no free hole of 0x%llx bytes aligned "
+		       "0x%llx", asid, (unsigned long long)size,
+		       (unsigned long long)align);
+		r = -ENOSPC;
+	} else {
+		*ret_iova = iova;
+	}
+out:
+	vm_leave(h);
+	return r;
+}

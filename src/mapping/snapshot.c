@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Immutable per-ASID snapshots for lock-free lookups (see snapshot.h). */
+#include <stdlib.h>
+#include <urcu/urcu-bp.h>
+
+#include "core/internal.h"
+#include "mapping/snapshot.h"
+#include "core/tsan.h"
+
+static int cmp_hent(const void *a, const void *b)
+{
+	const struct vm_snap_hent *x = a, *y = b;
+
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return x->iova < y->iova ? -1 : x->iova > y->iova;
+}
+
+static struct vm_snap *build(struct vm_as *as)
+{
+	uint64_t n = as->iova.count, i = 0, max = 0;
+	struct itree_node *nd;
+	struct vm_snap *s;
+
+	s = malloc(sizeof(*s) + n * (sizeof(*s->by_iova) +
+				     sizeof(*s->by_hva)));
+	if (!s)
+		return NULL;
+	s->n = n;
+	s->by_iova = (struct vm_snap_ent *)(s + 1);
+	s->by_hva = (struct vm_snap_hent *)(s->by_iova + n);
+	for (nd = itree_first(&as->iova); nd; nd = itree_next(nd), i++) {
+		struct vm_entry *e = container_of(nd, struct vm_entry, inode);
+
+		s->by_iova[i] = (struct vm_snap_ent){
+			.first = nd->first, .last = nd->last, .hva = e->hva };
+		s->by_hva[i] = (struct vm_snap_hent){
+			.first = e->hva, .last = e->hva + (nd->last - nd->first),
+			.iova = nd->first };
+	}
+	qsort(s->by_hva, n, sizeof(*s->by_hva), cmp_hent);
+	for (i = 0; i < n; i++) {
+		if (s->by_hva[i].last > max)
+			max = s->by_hva[i].last;
+		s->by_hva[i].max_last = max;
+	}
+	return s;
+}
+
+/* after a grace period: no reader can still hold s */
+static void retire(struct vm_snap *s)
+{
+	if (!s)
+		return;
+	tsan_acquire(s);
+	free(s);
+}
+
+void vm_snap_publish(struct vdpamap *h)
+{
+	struct vm_snap *old[64], *s;
+	uint32_t a, nold = 0;
+
+	if (!h->snap_dirty)
+		return;
+	h->snap_dirty = false;
+	for (a = 0; a < h->info.nr_as; a++) {
+		if (!h->as[a].dirty)
+			continue;
+		s = build(&h->as[a]);
+		if (!s) {
+			h->snap_dirty = true;	/* readers keep the old one */
+			continue;
+		}
+		h->as[a].dirty = false;
+		if (nold == ARRAY_SIZE(old)) {
+			urcu_bp_synchronize_rcu();
+			while (nold)
+				retire(old[--nold]);
+		}
+		/* publish: release pairs with the readers' acquire load
+		 * (rcu_assign_pointer's contract, visible to TSan) */
+		old[nold++] = __atomic_exchange_n(&h->snap[a], s,
+						  __ATOMIC_ACQ_REL);
+	}
+	if (!nold)
+		return;
+	urcu_bp_synchronize_rcu();
+	while (nold)
+		retire(old[--nold]);
+}
+
+void vm_snap_free_all(struct vdpamap *h)
+{
+	uint32_t a;
+
+	if (!h->snap)
+		return;
+	for (a = 0; a < h->info.nr_as; a++)
+		free(h->snap[a]);
+	free(h->snap);
+	h->snap = NULL;
+}

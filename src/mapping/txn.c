@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * txn: transactions of maps and unmaps over any ASIDs, all or nothing.
+ *
+ * Every queued operation is validated at once against the mirror as the
+ * operations queued before it will leave it (an overlay: mirror entries
+ * marked pending_rm, plus a per-ASID tree of pending maps).  Commit sends
+ * the messages (batched per ASID), applies each to the mirror as the
+ * device accepts it, and on failure sends the inverse of what was applied.
+ * A transaction holds the handle mutex from begin to commit/abort.
+ */
+#include <stdlib.h>
+
+#include "core/internal.h"
+#include "core/uapi.h"
+
+enum { OP_MAP = 1, OP_UNMAP = 2 };
+
+struct vm_op {
+	int kind;
+	struct vm_entry *e;		/* OP_MAP */
+	struct vm_entry **targets;	/* OP_UNMAP */
+	size_t nr_targets;
+};
+
+struct vdpamap_txn {
+	struct vdpamap *h;
+	struct vm_op *ops;
+	size_t nr_ops, cap;
+	struct itree *pending;		/* nr_as trees of pending maps */
+	uint64_t pin, pin_peak;		/* PA mode: bytes pinned on the way */
+	uint64_t pin_freed;
+};
+
+static int check_common(struct vdpamap *h, uint32_t asid, uint64_t iova,
+			uint64_t size)
+{
+	if (!size) {
+		vm_err(h, "asid %u iova 0x%llx: size 0", asid,
+		       (unsigned long long)iova);
+		return -EINVAL;
+	}
+	if (asid >= h->info.nr_as) {
+		vm_err(h, "asid %u out of range (%u address spaces)", asid,
+		       h->info.nr_as);
+		return -EINVAL;
+	}
+	if (asid && !vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+		vm_err(h, "asid %u needs IOTLB_ASID (not negotiated): the "
+		       "device would put it in ASID 0", asid);
+		return -EOPNOTSUPP;
+	}
+	if (iova + (size - 1) < iova) {
+		vm_err(h, "asid %u iova 0x%llx size 0x%llx wraps past 2^64-1",
+		       asid, (unsigned long long)iova,
+		       (unsigned long long)size);
+		return -EOVERFLOW;
+	}
+	return 0;
+}
+
+/* Lowest hole of the overlay (mirror + pending; entries pending removal
+ * still count as taken until commit). */
+static int overlay_find_hole(struct vdpamap_txn *t, uint32_t asid,
+			     uint64_t size, uint64_t align, uint64_t *ret)
+{
+	struct vdpamap *h = t->h;
+	uint64_t lo = h->info.iova_first, hi = h->info.iova_last, s;
+
+	for (;;) {
+		struct itree_node *n;
+
+		if (itree_find_hole(&h->as[asid].iova, lo, hi, size, align,
+				    &s) < 0)
+			return -ENOSPC;
+		n = itree_iter_first(&t->pending[asid], s, s + size - 1);
+		if (!n) {
+			*ret = s;
+			return 0;
+		}
+		if (n->last == UINT64_MAX || n->last + 1 > hi)
+			return -ENOSPC;
+		lo = n->last + 1;
+	}
+}
+
+static int txn_grow(struct vdpamap_txn *t)
+{
+	struct vm_op *o;
+	size_t cap;
+
+	if (t->nr_ops < t->cap)
+		return 0;
+	cap = t->cap ? t->cap * 2 : 16;
+	o = realloc(t->ops, cap * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	t->ops = o;
+	t->cap = cap;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
+{
+	struct vdpamap_txn *t;
+	uint32_t a;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	r = vm_enter_idle(h, false, "maps, unmaps and transactions "
+					    "(vdpamap_txn_begin)");
+	if (r < 0)
+		return r;
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->pending = calloc(h->info.nr_as, sizeof(*t->pending));
+	if (!t || !t->pending) {
+		if (t)
+			free(t);
+		vm_leave(h);
+		return -ENOMEM;
+	}
+	for (a = 0; a < h->info.nr_as; a++)
+		itree_init(&t->pending[a]);
+	t->h = h;
+	__atomic_store_n(&h->txn_owner, pthread_self(), __ATOMIC_RELAXED);
+	__atomic_store_n(&h->in_txn, true, __ATOMIC_RELEASE);
+	*ret = t;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
+				uint64_t iova, void *hva, uint64_t size,
+				uint32_t perm, uint64_t *ret_iova)
+{
+	struct vdpamap *h;
+	uint64_t mask, uhva = (uintptr_t)hva;
+	struct itree_node *n;
+	struct vm_region *rg;
+	struct vm_entry *e;
+	int r;
+
+	if (!t)
+		return -EINVAL;
+	h = t->h;
+	mask = (h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ? 0 : h->page_size - 1;
+	if (perm != VDPAMAP_PERM_RO && perm != VDPAMAP_PERM_WO &&
+	    perm != VDPAMAP_PERM_RW) {
+		vm_err(h, "perm %u: not RO (1), WO (2) or RW (3)", perm);
+		return -EINVAL;
+	}
+	r = check_common(h, asid, iova == VDPAMAP_IOVA_ANY ? 0 : iova, size);
+	if (r < 0)
+		return r;
+	if ((uhva | size | (iova == VDPAMAP_IOVA_ANY ? 0 : iova)) & mask) {
+		vm_err(h, "asid %u iova 0x%llx hva %p size 0x%llx: not aligned "
+		       "to page size 0x%llx", asid, (unsigned long long)iova,
+		       hva, (unsigned long long)size,
+		       (unsigned long long)h->page_size);
+		return -EINVAL;
+	}
+	if (uhva + (size - 1) < uhva) {
+		vm_err(h, "hva %p size 0x%llx wraps", hva,
+		       (unsigned long long)size);
+		return -EOVERFLOW;
+	}
+	rg = vm_region_find(h, uhva, size);
+	if (!rg) {
+		vm_err(h, "hva [%p, +0x%llx) is not inside one registered "
+		       "region", hva, (unsigned long long)size);
+		return -EFAULT;
+	}
+	if (iova == VDPAMAP_IOVA_ANY) {
+		r = overlay_find_hole(t, asid, size,
+				      mask ? h->page_size : 1, &iova);
+		if (r < 0) {
+			vm_err(h, "asid %u: no free hole of 0x%llx bytes", asid,
+			       (unsigned long long)size);
+			return r;
+		}
+	} else if (iova < h->info.iova_first ||
+		   iova + (size - 1) > h->info.iova_last) {
+		vm_err(h, "asid %u [0x%llx, 0x%llx] outside the device range "
+		       "[0x%llx, 0x%llx]", asid, (unsigned long long)iova,
+		       (unsigned long long)(iova + size - 1),
+		       (unsigned long long)h->info.iova_first,
+		       (unsigned long long)h->info.iova_last);
+		return -ERANGE;
+	}
+	for (n = itree_iter_first(&h->as[asid].iova, iova, iova + size - 1); n;
+	     n = itree_iter_next(n, iova, iova + size - 1)) {
+		e = container_of(n, struct vm_entry, inode);
+		if (e->pending_rm)
+			continue;
+		vm_err(h, "asid %u [0x%llx, 0x%llx] overlaps entry "
+		       "[0x%llx, 0x%llx] (hva 0x%llx)", asid,
+		       (unsigned long long)iova,
+		       (unsigned long long)(iova + size - 1),
+		       (unsigned long long)n->first,
+		       (unsigned long long)n->last,
+		       (unsigned long long)e->hva);
+		return -EEXIST;
+	}
+	n = itree_iter_first(&t->pending[asid], iova, iova + size - 1);
+	if (n) {
+		vm_err(h, "asid %u [0x%llx, 0x%llx] overlaps a map queued "
+		       "earlier in this transaction [0x%llx, 0x%llx]", asid,
+		       (unsigned long long)iova,
+		       (unsigned long long)(iova + size - 1),
+		       (unsigned long long)n->first,
+		       (unsigned long long)n->last);
+		return -EEXIST;
+	}
+	r = txn_grow(t);
+	if (r < 0)
+		return r;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->inode.first = iova;
+	e->inode.last = iova + size - 1;
+	e->hva = uhva;
+	e->asid = asid;
+	e->perm = perm;
+	e->region = rg;
+	e->txn_new = true;
+	itree_insert(&t->pending[asid], &e->inode);
+	t->ops[t->nr_ops++] = (struct vm_op){ .kind = OP_MAP, .e = e };
+	t->pin += size;
+	if (t->pin > t->pin_peak)
+		t->pin_peak = t->pin;
+	if (ret_iova)
+		*ret_iova = iova;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
+				  uint64_t iova, uint64_t size)
+{
+	struct vm_entry **tg = NULL;
+	struct itree_node *n;
+	struct vdpamap *h;
+	size_t nt = 0, i;
+	uint64_t last;
+	int pass, r;
+
+	if (!t)
+		return -EINVAL;
+	h = t->h;
+	r = check_common(h, asid, iova, size);
+	if (r < 0)
+		return r;
+	last = iova + size - 1;
+	r = txn_grow(t);
+	if (r < 0)
+		return r;
+	/* pass 0 counts and checks, pass 1 collects */
+	for (pass = 0; pass < 2; pass++) {
+		struct itree *trees[2] = { &h->as[asid].iova,
+					   &t->pending[asid] };
+		int k;
+
+		nt = 0;
+		for (k = 0; k < 2; k++) {
+			for (n = itree_iter_first(trees[k], iova, last); n;
+			     n = itree_iter_next(n, iova, last)) {
+				struct vm_entry *e = container_of(
+					n, struct vm_entry, inode);
+
+				if (e->pending_rm)
+					continue;
+				if (n->first < iova || n->last > last) {
+					vm_err(h, "asid %u unmap [0x%llx, "
+					       "0x%llx] cuts entry [0x%llx, "
+					       "0x%llx]: only whole entries",
+					       asid, (unsigned long long)iova,
+					       (unsigned long long)last,
+					       (unsigned long long)n->first,
+					       (unsigned long long)n->last);
+					free(tg);
+					return -EINVAL;
+				}
+				if (pass)
+					tg[nt] = e;
+				nt++;
+			}
+		}
+		if (!nt) {
+			vm_err(h, "asid %u unmap [0x%llx, 0x%llx]: nothing "
+			       "mapped there", asid, (unsigned long long)iova,
+			       (unsigned long long)last);
+			return -ENOENT;
+		}
+		if (!pass) {
+			tg = calloc(nt, sizeof(*tg));
+			if (!tg)
+				return -ENOMEM;
+		}
+	}
+	for (i = 0; i < nt; i++) {
+		if (tg[i]->txn_new)
+			itree_remove(&t->pending[asid], &tg[i]->inode);
+		tg[i]->pending_rm = true;
+		t->pin -= vm_entry_size(tg[i]);
+	}
+	t->ops[t->nr_ops++] = (struct vm_op){ .kind = OP_UNMAP, .targets = tg,
+					      .nr_targets = nt };
+	return 0;
+}
+
+static void txn_free(struct vdpamap_txn *t)
+{
+	struct vdpamap *h = t->h;
+	size_t i;
+
+	__atomic_store_n(&h->in_txn, false, __ATOMIC_RELEASE);
+	for (i = 0; i < t->nr_ops; i++)
+		free(t->ops[i].targets);
+	free(t->ops);
+	free(t->pending);
+	free(t);
+	vm_leave(h);
+}
+
+VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
+{
+	size_t i, j;
+
+	if (!t)
+		return NULL;
+	for (i = 0; i < t->nr_ops; i++) {
+		struct vm_op *o = &t->ops[i];
+
+		if (o->kind == OP_MAP)
+			continue;
+		for (j = 0; j < o->nr_targets; j++)
+			o->targets[j]->pending_rm = false;
+	}
+	for (i = 0; i < t->nr_ops; i++)
+		if (t->ops[i].kind == OP_MAP)
+			free(t->ops[i].e);
+	txn_free(t);
+	return NULL;
+}
+
+static void apply(struct vdpamap *h, const struct vm_msg *m)
+{
+	if (m->type == VHOST_IOTLB_UPDATE)
+		vm_mirror_insert(h, m->e);
+	else
+		vm_mirror_remove(h, m->e);
+}
+
+/* Send the inverse of msgs[0..n) in reverse order, skipping a message the
+ * device refuses and going on with the rest.  Returns 0 when everything
+ * was undone. */
+static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
+{
+	struct vm_msg *inv;
+	size_t i, k = 0, pos = 0;
+	int failed = 0;
+
+	inv = calloc(n ? n : 1, sizeof(*inv));
+	if (!inv)
+		return -ENOMEM;
+	for (i = n; i-- > 0;) {
+		inv[k].e = msgs[i].e;
+		inv[k].type = msgs[i].type == VHOST_IOTLB_UPDATE ?
+				      VHOST_IOTLB_INVALIDATE :
+				      VHOST_IOTLB_UPDATE;
+		k++;
+	}
+	while (pos < k) {
+		size_t w = 0, done;
+		int err = 0;
+
+		/* drop what an earlier failure made pointless: an UPDATE of
+		 * an entry already there, an INVALIDATE of one not there */
+		for (i = pos; i < k; i++) {
+			bool in = inv[i].e->in_mirror;
+
+			if ((inv[i].type == VHOST_IOTLB_UPDATE) != in)
+				inv[pos + w++] = inv[i];
+		}
+		k = pos + w;
+		if (pos >= k)
+			break;
+		done = vm_iotlb_run(h, inv + pos, k - pos, apply, &err);
+		pos += done;
+		if (err && pos < k) {
+			struct vm_entry *e = inv[pos].e;
+
+			failed = err;
+			if (inv[pos].type == VHOST_IOTLB_UPDATE && !e->txn_new) {
+				e->lost = true;
+				e->lost_next = h->lost;
+				h->lost = e;
+			}
+			pos++;
+		} else if (err) {
+			failed = err;	/* a BATCH_END after the last one */
+		}
+	}
+	free(inv);
+	return failed;
+}
+
+VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
+{
+	struct vm_msg *msgs = NULL;
+	struct vdpamap *h;
+	size_t n = 0, i, j, done;
+	int r = 0, err = 0;
+
+	if (!t)
+		return -EINVAL;
+	h = t->h;
+	r = vm_memlock_check(h, t->pin_peak);
+	if (r < 0) {
+		vdpamap_txn_abort(t);
+		return r;
+	}
+	for (i = 0; i < t->nr_ops; i++)
+		n += t->ops[i].kind == OP_MAP ? 1 : t->ops[i].nr_targets;
+	msgs = calloc(n ? n : 1, sizeof(*msgs));
+	if (!msgs) {
+		vdpamap_txn_abort(t);
+		return -ENOMEM;
+	}
+	n = 0;
+	for (i = 0; i < t->nr_ops; i++) {
+		struct vm_op *o = &t->ops[i];
+
+		if (o->kind == OP_MAP) {
+			/* leave the pending tree before joining the mirror */
+			if (!o->e->pending_rm)
+				itree_remove(&t->pending[o->e->asid],
+					     &o->e->inode);
+			msgs[n++] = (struct vm_msg){ VHOST_IOTLB_UPDATE, o->e };
+			continue;
+		}
+		for (j = 0; j < o->nr_targets; j++)
+			msgs[n++] = (struct vm_msg){ VHOST_IOTLB_INVALIDATE,
+						     o->targets[j] };
+	}
+	for (i = 0; i < n; i++)
+		msgs[i].e->pending_rm = false;
+
+	done = vm_iotlb_run(h, msgs, n, apply, &err);
+	if (err) {
+		int rb = rollback(h, msgs, done);
+
+		if (rb) {
+			vm_poison(h, "rollback after a failed commit failed "
+				  "(%d); %s", rb,
+				  h->lost ? "entries lost: vdpamap_reset() "
+					    "restores them" :
+					    "extra entries stay mapped");
+			r = -ENOTRECOVERABLE;
+		} else {
+			r = err == -EFAULT ? -EIO : err;
+		}
+	}
+	/* free what is neither mirrored nor lost: unmap targets first (an
+	 * entry created by this transaction is freed by its map op, below,
+	 * so the targets must be looked at before that) */
+	for (i = 0; i < t->nr_ops; i++) {
+		struct vm_op *o = &t->ops[i];
+
+		for (j = 0; o->kind == OP_UNMAP && j < o->nr_targets; j++) {
+			struct vm_entry *e = o->targets[j];
+
+			if (!e->txn_new && !e->in_mirror && !e->lost)
+				free(e);
+		}
+	}
+	for (i = 0; i < t->nr_ops; i++) {
+		struct vm_op *o = &t->ops[i];
+
+		if (o->kind != OP_MAP)
+			continue;
+		if (!o->e->in_mirror && !o->e->lost)
+			free(o->e);
+		else
+			o->e->txn_new = false;
+	}
+	free(msgs);
+	txn_free(t);
+	return r;
+}
+
+/* ---- single operations */
+VDPAMAP_API int vdpamap_map(struct vdpamap *h, uint32_t asid, uint64_t iova,
+			    void *hva, uint64_t size, uint32_t perm)
+{
+	struct vdpamap_txn *t;
+	int r;
+
+	if (iova == VDPAMAP_IOVA_ANY)
+		return -EINVAL;
+	r = vdpamap_txn_begin(h, &t);
+	if (r < 0)
+		return r;
+	r = vdpamap_txn_map(t, asid, iova, hva, size, perm, NULL);
+	if (r < 0) {
+		vdpamap_txn_abort(t);
+		return r;
+	}
+	return vdpamap_txn_commit(t);
+}
+
+VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
+				  uint64_t size, uint32_t perm, uint64_t align,
+				  uint64_t *ret_iova)
+{
+	struct vdpamap_txn *t;
+	uint64_t iova = 0;
+	int r;
+
+	if (!ret_iova || (align & (align - 1)))
+		return -EINVAL;
+	r = vdpamap_txn_begin(h, &t);
+	if (r < 0)
+		return r;
+	if (align > h->page_size) {
+		uint64_t lo = h->info.iova_first, s;
+		struct vm_as *as = asid < h->info.nr_as ? &h->as[asid] : NULL;
+
+		if (as && size && itree_find_hole(&as->iova, lo,
+						  h->info.iova_last, size,
+						  align, &s) == 0)
+			iova = s;
+		else if (as && size) {
+			vdpamap_txn_abort(t);
+			vm_err(h, "asid %u: no hole of 0x%llx aligned 0x%llx",
+			       asid, (unsigned long long)size,
+			       (unsigned long long)align);
+			return -ENOSPC;
+		}
+		r = vdpamap_txn_map(t, asid, as ? iova : 0, hva, size, perm,
+				    &iova);
+	} else {
+		r = vdpamap_txn_map(t, asid, VDPAMAP_IOVA_ANY, hva, size, perm,
+				    &iova);
+	}
+	if (r < 0) {
+		vdpamap_txn_abort(t);
+		return r;
+	}
+	r = vdpamap_txn_commit(t);
+	if (r == 0)
+		*ret_iova = iova;
+	return r;
+}
+
+VDPAMAP_API int vdpamap_unmap(struct vdpamap *h, uint32_t asid, uint64_t iova,
+			      uint64_t size)
+{
+	struct vdpamap_txn *t;
+	int r;
+
+	r = vdpamap_txn_begin(h, &t);
+	if (r < 0)
+		return r;
+	r = vdpamap_txn_unmap(t, asid, iova, size);
+	if (r < 0) {
+		vdpamap_txn_abort(t);
+		return r;
+	}
+	return vdpamap_txn_commit(t);
+}

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The mm keeper transport: a successor of an exec handoff no longer owns
+ * the device (its address space is new), so the requests the kernel checks
+ * against the owner's mm (IOTLB writes, vring ioctls, SET_GROUP_ASID,
+ * everything vhost_dev_ioctl() handles) go to the keeper, which performs
+ * them on its copy of the device fd from inside the old address space.
+ * The rest (status, config, features, suspend/resume, the GETs that
+ * vhost-vdpa answers itself) go straight to the device.
+ *
+ * On the simulator the keeper relays whole simproto packets with its own
+ * address-space token; on the kernel it gets struct vm_kp_msg requests.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "handoff/handoff.h"
+#include "handoff/keeper/keeper.h"
+#include "transport/simproto.h"
+#include "core/uapi.h"
+
+static struct vdpamap *tp_handle(struct vm_tp *t)
+{
+	return container_of(t, struct vdpamap, tp);
+}
+
+/* What vhost-vdpa answers without the owner check (vhost_vdpa_unlocked_
+ * ioctl's own cases); everything else reaches vhost_dev_ioctl(). */
+static bool owner_free(unsigned long req)
+{
+	switch (req) {
+	case VHOST_SET_BACKEND_FEATURES:
+	case VHOST_GET_BACKEND_FEATURES:
+	case VHOST_VDPA_GET_DEVICE_ID:
+	case VHOST_VDPA_GET_STATUS:
+	case VHOST_VDPA_SET_STATUS:
+	case VHOST_VDPA_GET_CONFIG:
+	case VHOST_VDPA_SET_CONFIG:
+	case VHOST_GET_FEATURES:
+	case VHOST_SET_FEATURES:
+	case VHOST_VDPA_GET_VRING_NUM:
+	case VHOST_VDPA_GET_GROUP_NUM:
+	case VHOST_VDPA_GET_AS_NUM:
+	case VHOST_VDPA_SET_CONFIG_CALL:
+	case VHOST_VDPA_GET_IOVA_RANGE:
+	case VHOST_VDPA_GET_CONFIG_SIZE:
+	case VHOST_VDPA_GET_VQS_COUNT:
+	case VHOST_VDPA_SUSPEND:
+	case VHOST_VDPA_RESUME:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int vm_keeper_check(struct vdpamap *h)
+{
+	struct vm_handoff *ho = h->ho;
+	struct pollfd p;
+
+	if (!ho || ho->keeper_sock < 0)
+		return 1;
+	if (ho->keeper_dead)
+		return 1;
+	if (ho->keeper_pidfd >= 0) {
+		p = (struct pollfd){ .fd = ho->keeper_pidfd, .events = POLLIN };
+		if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+			ho->keeper_dead = 1;
+	}
+	if (ho->keeper_dead)
+		vm_poison(h, "mm keeper (pid %d) died: the device has no owner "
+			  "any more; vdpamap_handoff_rebuild() reopens it",
+			  ho->keeper_pid);
+	return ho->keeper_dead;
+}
+
+static int keeper_broke(struct vdpamap *h, int err)
+{
+	struct vm_handoff *ho = h->ho;
+	int i;
+
+	/* a broken socket: the keeper is gone or going; its pidfd says
+	 * so a moment later */
+	for (i = 0; i < 100 && !vm_keeper_check(h); i++)
+		usleep(1000);
+	if (!ho->keeper_dead) {
+		ho->keeper_dead = 1;
+		vm_poison(h, "mm keeper (pid %d) stopped answering (%d)",
+			  ho->keeper_pid, err);
+	}
+	return -EOWNERDEAD;
+}
+
+int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
+		   uint64_t arg2, void *payload, uint32_t len, int fd,
+		   int64_t *ret_val)
+{
+	struct vm_handoff *ho = h->ho;
+	struct vm_kp_msg m = {
+		.magic = VM_KP_MAGIC, .op = op, .arg = arg, .arg2 = arg2,
+		.len = len,
+	};
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov[2] = {
+		{ .iov_base = &m, .iov_len = sizeof(m) },
+		{ .iov_base = payload, .iov_len = len },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	ssize_t n;
+
+	if (!ho || ho->keeper_sock < 0)
+		return -ENOTCONN;
+	if (vm_keeper_check(h))
+		return -EOWNERDEAD;
+	vm_keeper_trim_result(h);
+	if (fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		cm.c.cmsg_level = SOL_SOCKET;
+		cm.c.cmsg_type = SCM_RIGHTS;
+		cm.c.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&cm.c), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(ho->keeper_sock, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return keeper_broke(h, -errno);
+	mh = (struct msghdr){ .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	do {
+		n = recvmsg(ho->keeper_sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return keeper_broke(h, n < 0 ? -errno : -ECONNRESET);
+	if ((size_t)n < sizeof(m) || m.magic != VM_KP_MAGIC)
+		return -EPROTO;
+	if (ret_val)
+		*ret_val = m.val;
+	return m.ret;
+}
+
+/* After the adopt: the ranges of every region in the old address space
+ * (dev_base, len) go to the keeper, with one end of a socket pair for the
+ * result; the keeper replies, then trims (the device runs meanwhile). */
+void vm_keeper_trim(struct vdpamap *h)
+{
+	struct vm_kp_range rr[VM_KP_MAX_RANGES];
+	struct vm_region *rg;
+	uint32_t n = 0;
+	int sp[2], r;
+
+	for (rg = h->regions; rg; rg = rg->next) {
+		if (!rg->dev_base)
+			continue;
+		if (n == VM_KP_MAX_RANGES) {
+			vm_info(h, "mm keeper: more than %u regions, the old "
+				"address space is not trimmed",
+				VM_KP_MAX_RANGES);
+			return;
+		}
+		rr[n++] = (struct vm_kp_range){ .start = rg->dev_base,
+						.len = rg->r.len };
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		       0, sp) < 0) {
+		vm_info(h, "mm keeper: no trim (socketpair: %d)", -errno);
+		return;
+	}
+	r = vm_keeper_call(h, VM_KP_TRIM, 0, 0, rr,
+			   n * (uint32_t)sizeof(rr[0]), sp[1], NULL);
+	close(sp[1]);
+	if (r < 0) {
+		/* -EINVAL: a keeper that cannot trim (an older library's);
+		 * -EBUSY: the sender still shares its address space */
+		vm_info(h, "mm keeper (pid %d): the old address space is not "
+			"trimmed (%d)", h->ho->keeper_pid, r);
+		close(sp[0]);
+		return;
+	}
+	h->ho->trim_fd = sp[0];
+	h->ho->trim_pending = 1;
+}
+
+/* The result, if the keeper has sent it (never waits). */
+void vm_keeper_trim_result(struct vdpamap *h)
+{
+	struct vm_handoff *ho = h->ho;
+	struct vm_kp_trim t;
+	ssize_t n;
+
+	if (!ho || !ho->trim_pending)
+		return;
+	n = recv(ho->trim_fd, &t, sizeof(t), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;			/* still trimming */
+	close(ho->trim_fd);
+	ho->trim_fd = -1;
+	ho->trim_pending = 0;
+	if (n != (ssize_t)sizeof(t)) {
+		vm_info(h, "mm keeper (pid %d): no trim result (%zd)",
+			ho->keeper_pid, n < 0 ? -errno : n);
+		return;
+	}
+	ho->trim = t;
+	if (t.err)
+		vm_warn(h, "mm keeper (pid %d): trim stopped: %d",
+			ho->keeper_pid, t.err);
+	vm_info(h, "mm keeper (pid %d): old address space trimmed: %llu KiB "
+		"unmapped, %u -> %u mappings, %llu us",
+		ho->keeper_pid, (unsigned long long)(t.bytes >> 10),
+		t.vmas_before, t.vmas_kept, (unsigned long long)(t.ns / 1000));
+}
+
+static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+{
+	struct vdpamap *h = tp_handle(t);
+	uint8_t buf[256];
+	size_t sz = _IOC_SIZE(req);
+	uint64_t fdoff = UINT64_MAX;
+	int fd = -1, r;
+
+	if (owner_free(req)) {
+		if (t->is_sim)
+			return vm_sim_ioctl_on(t->fd, req, arg);
+		r = ioctl(t->fd, req, arg);
+		return r < 0 ? -errno : r;
+	}
+	if (req == VHOST_SET_OWNER)
+		return -EBUSY;		/* the keeper owns it */
+	if (t->is_sim) {
+		if (vm_keeper_check(h))
+			return -EOWNERDEAD;
+		r = vm_sim_ioctl_on(h->ho->keeper_sock, req, arg);
+		if (r == -ECONNRESET || r == -EPIPE)
+			return keeper_broke(h, r);
+		return r;
+	}
+	if (sz > sizeof(buf))
+		return -E2BIG;
+	if (sz && arg)
+		memcpy(buf, arg, sz);
+	switch (req) {
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+		fd = ((struct vhost_vring_file *)arg)->fd;
+		if (fd >= 0)
+			fdoff = offsetof(struct vhost_vring_file, fd);
+		break;
+	default:
+		break;
+	}
+	r = vm_keeper_call(h, VM_KP_IOCTL, req, fdoff, buf, (uint32_t)sz,
+			   fd >= 0 ? fd : -1, NULL);
+	if (r >= 0 && (_IOC_DIR(req) & _IOC_READ) && sz && arg) {
+		/* the fd field must keep the caller's number */
+		if (fdoff != UINT64_MAX)
+			memcpy(buf + fdoff, &fd, sizeof(int));
+		memcpy(arg, buf, sz);
+	}
+	return r;
+}
+
+static long kp_write(struct vm_tp *t, const void *buf, size_t len)
+{
+	struct vdpamap *h = tp_handle(t);
+	uint8_t b[256];
+	long r;
+
+	if (len > sizeof(b))
+		return -E2BIG;
+	if (t->is_sim) {
+		if (vm_keeper_check(h))
+			return -EOWNERDEAD;
+		r = vm_sim_call(h->ho->keeper_sock, VSIM_OP_WRITE, 0, 0, buf,
+				len, -1, NULL, 0, NULL);
+		if (r == -ECONNRESET || r == -EPIPE)
+			return keeper_broke(h, (int)r);
+	} else {
+		memcpy(b, buf, len);
+		r = vm_keeper_call(h, VM_KP_WRITE, 0, 0, b, (uint32_t)len, -1,
+				   NULL);
+	}
+	if (r >= 0)
+		h->ho->stale = 1;
+	return r;
+}
+
+/* Pins are charged to the keeper's mm (the owner). */
+static int kp_pinned(struct vm_tp *t, uint64_t *ret)
+{
+	struct vdpamap *h = tp_handle(t);
+	char path[64], line[256];
+	FILE *f;
+	int r = -ENOENT;
+
+	if (t->is_sim)
+		return vm_tp_sim_pinned(t, ret);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)h->ho->keeper_pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long kb;
+
+		if (sscanf(line, "VmPin: %llu kB", &kb) == 1) {
+			*ret = (uint64_t)kb * 1024;
+			r = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+const struct vm_tp_ops vm_tp_keeper_ops = {
+	.ioctl = kp_ioctl,
+	.write = kp_write,
+	.pinned = kp_pinned,
+};

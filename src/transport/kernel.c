@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* The kernel transport: /dev/vhost-vdpa-N, plain ioctl() and write(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "transport/transport.h"
+
+static int kern_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+{
+	int r = ioctl(t->fd, req, arg);
+
+	return r < 0 ? -errno : r;
+}
+
+static long kern_write(struct vm_tp *t, const void *buf, size_t len)
+{
+	ssize_t r;
+
+	do {
+		r = write(t->fd, buf, len);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+/* The kernel charges pins to the owner mm's pinned_vm: "VmPin" in status. */
+static int kern_pinned(struct vm_tp *t, uint64_t *ret)
+{
+	char line[256];
+	FILE *f;
+	int r = -ENOENT;
+
+	(void)t;
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long kb;
+
+		if (sscanf(line, "VmPin: %llu kB", &kb) == 1) {
+			*ret = (uint64_t)kb * 1024;
+			r = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+static const struct vm_tp_ops kern_ops = {
+	.ioctl = kern_ioctl,
+	.write = kern_write,
+	.pinned = kern_pinned,
+};
+
+int vm_tp_adopt(int fd, struct vm_tp *t)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISCHR(st.st_mode)) {
+		*t = (struct vm_tp){ .ops = &kern_ops, .fd = fd };
+		return 0;
+	}
+	if (S_ISSOCK(st.st_mode)) {
+		r = vm_tp_sim_hello(fd);
+		if (r < 0)
+			return r;
+		*t = (struct vm_tp){ .ops = &vm_tp_sim_ops, .fd = fd,
+				     .is_sim = 1 };
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+int vm_tp_inherit(int fd, struct vm_tp *t)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISCHR(st.st_mode))
+		*t = (struct vm_tp){ .ops = &kern_ops, .fd = fd };
+	else if (S_ISSOCK(st.st_mode))
+		*t = (struct vm_tp){ .ops = &vm_tp_sim_ops, .fd = fd,
+				     .is_sim = 1 };
+	else
+		return -ENOTTY;
+	return 0;
+}
+
+int vm_tp_open(const char *path, struct vm_tp *t)
+{
+	struct stat st;
+	int fd, r;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (S_ISCHR(st.st_mode))
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	else if (S_ISSOCK(st.st_mode))
+		fd = vm_sim_connect(path);
+	else
+		return -ENOTTY;
+	if (fd < 0)
+		return fd == -1 ? -errno : fd;
+	r = vm_tp_adopt(fd, t);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+void vm_tp_close(struct vm_tp *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}

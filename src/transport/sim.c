@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The simulator transport: ioctls and writes become simproto packets on a
+ * SOCK_SEQPACKET connection to the simulator daemon.  The ioctl encoding is
+ * generic (_IOC_DIR/_IOC_SIZE of the request) with three special cases:
+ * fd-carrying requests pass the fd with SCM_RIGHTS, and VDPA_GET/SET_CONFIG
+ * carry a variable-length buffer behind their header.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "transport/simproto.h"
+#include "transport/transport.h"
+#include "core/uapi.h"
+
+uint64_t vm_image_token(void);
+
+int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
+		const void *payload, size_t plen, int fd, void *rbuf,
+		size_t rlen, size_t *ret_len)
+{
+	struct vsim_req req = {
+		.magic = VSIM_MAGIC,
+		.op = op,
+		.token = vm_image_token(),
+		.arg = arg,
+		.arg2 = arg2,
+		.len = (uint32_t)plen,
+	};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov[2] = {
+		{ .iov_base = &req, .iov_len = sizeof(req) },
+		{ .iov_base = (void *)payload, .iov_len = plen },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = plen ? 2 : 1 };
+	struct vsim_rep rep;
+	char *in;
+	ssize_t n;
+
+	if (plen + sizeof(req) > VSIM_MAX_PKT)
+		return -E2BIG;
+	if (fd >= 0) {
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		cm.h.cmsg_level = SOL_SOCKET;
+		cm.h.cmsg_type = SCM_RIGHTS;
+		cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(&cm.h), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+
+	/* From here on the request was sent: a failure leaves its outcome
+	 * unknown and its reply possibly still queued, so the connection is
+	 * out of step for good.  -ECOMM says exactly that. */
+	in = malloc(VSIM_MAX_PKT);
+	if (!in)
+		return -ECOMM;
+	do {
+		n = recv(sock, in, VSIM_MAX_PKT, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 || (size_t)n < sizeof(rep)) {
+		free(in);
+		return -ECOMM;
+	}
+	memcpy(&rep, in, sizeof(rep));
+	if (rep.len != (size_t)n - sizeof(rep)) {
+		free(in);
+		return -ECOMM;
+	}
+	if (rbuf)
+		memcpy(rbuf, in + sizeof(rep), rep.len < rlen ? rep.len : rlen);
+	if (ret_len)
+		*ret_len = rep.len;
+	free(in);
+	return rep.ret;
+}
+
+int vm_tp_sim_hello(int fd)
+{
+	return vm_sim_call(fd, VSIM_OP_HELLO, VSIM_KIND_DEVICE, 0, NULL, 0, -1,
+			   NULL, 0, NULL);
+}
+
+/* After a lost reply every later call would read the wrong answer. */
+static int sim_checked(struct vm_tp *t, int r)
+{
+	if (r == -ECOMM)
+		t->broken = 1;
+	return r;
+}
+
+static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+{
+	if (t->broken)
+		return -ECOMM;
+	return sim_checked(t, vm_sim_ioctl_on(t->fd, req, arg));
+}
+
+int vm_sim_ioctl_on(int sock, unsigned long req, void *arg)
+{
+	size_t sz = _IOC_SIZE(req), inlen = 0, outlen = 0, got = 0;
+	unsigned int dir = _IOC_DIR(req);
+	const void *in = NULL;
+	int fd = -1, r;
+
+	if (dir & _IOC_WRITE) {
+		in = arg;
+		inlen = sz;
+	}
+	if (dir & _IOC_READ)
+		outlen = sz;
+
+	switch (req) {
+	case VHOST_SET_OWNER:
+	case VHOST_NEW_OWNER:
+		/* lets the daemon reach this address space without ptrace
+		 * rights on us (Yama ptrace_scope >= 1) */
+		fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		break;
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
+		fd = ((struct vhost_vring_file *)arg)->fd;
+		break;
+	case VHOST_VDPA_SET_CONFIG_CALL:
+		fd = *(int *)arg;
+		break;
+	case VHOST_VDPA_SET_CONFIG:
+		inlen = sizeof(struct vhost_vdpa_config) +
+			((struct vhost_vdpa_config *)arg)->len;
+		break;
+	case VHOST_VDPA_GET_CONFIG:
+		inlen = sizeof(struct vhost_vdpa_config);
+		outlen = inlen + ((struct vhost_vdpa_config *)arg)->len;
+		in = arg;
+		break;
+	default:
+		break;
+	}
+	r = vm_sim_call(sock, VSIM_OP_IOCTL, req, 0, in, inlen, fd,
+			outlen ? arg : NULL, outlen, &got);
+	if ((req == VHOST_SET_OWNER || req == VHOST_NEW_OWNER) && fd >= 0)
+		close(fd);
+	return r;
+}
+
+static long sim_write(struct vm_tp *t, const void *buf, size_t len)
+{
+	if (t->broken)
+		return -ECOMM;
+	return sim_checked(t, vm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len,
+					  -1, NULL, 0, NULL));
+}
+
+/* Pins are the daemon's: ask it on a control connection to the same
+ * socket (getpeername() gives the daemon's bound path). */
+int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = sizeof(sa);
+	uint64_t v = 0;
+	int c, r;
+
+	memset(&sa, 0, sizeof(sa));
+	if (getpeername(t->fd, (struct sockaddr *)&sa, &sl) < 0)
+		return -errno;
+	c = vm_sim_connect(sa.sun_path);
+	if (c < 0)
+		return c;
+	r = vm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
+			NULL, 0, NULL);
+	if (r >= 0)
+		r = vm_sim_call(c, VSIM_OP_PINNED, 0, 0, NULL, 0, -1, &v,
+				sizeof(v), NULL);
+	close(c);
+	if (r < 0)
+		return r;
+	*ret = v;
+	return 0;
+}
+
+const struct vm_tp_ops vm_tp_sim_ops = {
+	.ioctl = sim_ioctl,
+	.write = sim_write,
+	.pinned = vm_tp_sim_pinned,
+};
