@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "conformance.h"
@@ -85,7 +84,6 @@ void test_bad_input_no_asid(void **state)
 	assert_int_equal(vdpamap_set_group_asid(f->h, 0, 0), 0);
 	mirror_matches_device(f);
 }
-
 
 /* ---- docs/bad-input.md: device calls refused before the device sees
  * anything: no ioctl, no IOTLB write, mirror, status and config as

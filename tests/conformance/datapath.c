@@ -5,13 +5,11 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "conformance.h"
 
-/* ---- data path and lifecycle */
 void test_loopback(void **state)
 {
 	struct fx *f = *state;
@@ -63,7 +61,6 @@ void test_premap_at_open(void **state)
 	rg[1].iova = GPA + f->mem_size / 2;
 	assert_int_equal(fx_open(f, &o), 0);
 }
-
 
 void test_suspend_resume(void **state)
 {

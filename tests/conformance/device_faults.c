@@ -5,11 +5,9 @@
  * mirror must stay the device's table.
  */
 #include <errno.h>
-#include <sys/mman.h>
 
 #include "conformance.h"
 
-/* ---- fault sweep (simulator only: it injects the failures) */
 typedef int (*op_fn)(struct fx *f);
 
 static int op_commit_many(struct fx *f)

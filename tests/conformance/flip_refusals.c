@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "conformance.h"
@@ -17,7 +16,6 @@
 
 #define unflip_err(f, e, id, o, want)                                        \
 	expect_nochange(f, e, want, vdpamap_unflip((f)->h, id, o, NULL))
-
 
 /* Every refusal of vdpamap_unflip() on flip id (a running device, vqs 0
  * and 1 re-pointed, suspended by the call): nothing changed, and the flip

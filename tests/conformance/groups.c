@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "conformance.h"
 
@@ -44,7 +43,6 @@ void test_group_asid(void **state)
 	assert_int_equal(vdpamap_set_group_asid(f->h, 0, 0), 0);
 	loop_ok(f, GPA + RING_OFF);
 }
-
 
 /* With DESC_ASID a vq's rings live in its descriptor group's ASID, its
  * buffers in its vq group's: DRIVER_OK must look for the rings there. */

@@ -8,12 +8,10 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "conformance.h"
 
-/* ---- lock-free lookups */
 struct reader_arg {
 	struct fx *f;
 	int stop;

@@ -5,11 +5,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "conformance.h"
 
-/* ---- mapping */
 void test_map_basic(void **state)
 {
 	struct fx *f = *state;
@@ -58,7 +56,6 @@ void test_map_top_of_space(void **state)
 	unmap_ok(f, 0, top, MIB);
 	unmap_ok(f, 0, 0, MIB);
 }
-
 
 void test_regions(void **state)
 {

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -15,7 +14,6 @@
 
 #include "conformance.h"
 
-/* ---- device */
 void test_open_info(void **state)
 {
 	struct fx *f = *state;

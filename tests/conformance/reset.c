@@ -4,8 +4,6 @@
  * the negative control that proves the resync needed.
  */
 #include <errno.h>
-#include <signal.h>
-#include <sys/mman.h>
 
 #include <sys/socket.h>
 #include <linux/vhost.h>
