@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Mapping: map and unmap, the top of the IOVA space, regions, IOVA
+ * allocation, transactions and IOTLB batching.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "conformance.h"
+
+void test_map_basic(void **state)
+{
+	struct fx *f = *state;
+	uint64_t iova, len;
+	void *hva;
+
+	open_default(f);
+	map_ok(f, 0, GPA, 0, MIB);
+	map_ok(f, 0, GPA + MIB, MIB, MIB);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 2);
+	assert_int_equal(vdpamap_translate(f->h, 0, GPA + MIB + 0x123, &hva,
+					   &len), 0);
+	assert_ptr_equal(hva, f->mem + MIB + 0x123);
+	assert_int_equal(len, MIB - 0x123);
+	assert_int_equal(vdpamap_reverse(f->h, 0, f->mem + 0x456, &iova, &len),
+			 0);
+	assert_int_equal(iova, GPA + 0x456);
+	assert_int_equal(vdpamap_translate(f->h, 0, GPA - 1, &hva, NULL),
+			 -ENOENT);
+	assert_int_equal(vdpamap_translate(f->h, 1, GPA, &hva, NULL), -ENOENT);
+	mirror_matches_device(f);
+	unmap_ok(f, 0, GPA, MIB);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
+	mirror_matches_device(f);
+	/* one unmap may remove several whole entries */
+	map_ok(f, 0, GPA, 0, MIB);
+	unmap_ok(f, 0, GPA, 2 * MIB);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
+	mirror_matches_device(f);
+}
+
+void test_map_top_of_space(void **state)
+{
+	struct fx *f = *state;
+	uint64_t top = UINT64_MAX - MIB + 1;
+	void *hva;
+
+	open_default(f);
+	/* the last page of the 64-bit space is a valid IOVA */
+	map_ok(f, 0, top, 0, MIB);
+	assert_int_equal(vdpamap_translate(f->h, 0, UINT64_MAX, &hva, NULL),
+			 0);
+	assert_ptr_equal(hva, f->mem + MIB - 1);
+	map_ok(f, 0, 0, MIB, MIB);
+	mirror_matches_device(f);
+	unmap_ok(f, 0, top, MIB);
+	unmap_ok(f, 0, 0, MIB);
+}
+
+void test_regions(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_region r = { .hva = f->mem, .len = MIB, .fd = -1 };
+	uint32_t id;
+
+	open_default(f);
+	/* overlaps the region fx_open registered */
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EEXIST);
+	r.len = 0;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EINVAL);
+	r.len = MIB;
+	r.hva = f->mem + 1;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EINVAL);
+	r.hva = (void *)(uintptr_t)0x10000;
+	r.fd = 9999;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EBADF);
+	map_ok(f, 0, GPA, 0, MIB);
+	assert_int_equal(vdpamap_region_del(f->h, f->region_id), -EBUSY);
+	assert_int_equal(vdpamap_region_del(f->h, 12345), -ENOENT);
+	unmap_ok(f, 0, GPA, MIB);
+	assert_int_equal(vdpamap_region_del(f->h, f->region_id), 0);
+}
+
+void test_alloc(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b, c;
+
+	open_default(f);
+	assert_int_equal(vdpamap_map_alloc(f->h, 1, f->mem, MIB,
+					   VDPAMAP_PERM_RW, 0, &a), 0);
+	assert_int_equal(vdpamap_map_alloc(f->h, 1, f->mem + MIB, MIB,
+					   VDPAMAP_PERM_RW, 16 * MIB, &b), 0);
+	assert_int_equal(b % (16 * MIB), 0);
+	assert_true(b != a);
+	assert_int_equal(vdpamap_iova_find(f->h, 1, MIB, 0, &c), 0);
+	assert_true(c + MIB <= a || c >= a + MIB);
+	assert_true(c + MIB <= b || c >= b + MIB);
+	assert_int_equal(vdpamap_map_alloc(f->h, 1, f->mem, MIB,
+					   VDPAMAP_PERM_RW, 3, &c), -EINVAL);
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 2);
+	mirror_matches_device(f);
+}
+
+void test_alloc_small_range(void **state)
+{
+	struct fx f;
+	VDPAMAP_OPTS(vdpamap_sim_opts, so, .iova_first = 0x100000,
+		     .iova_last = 0x100000 + 4 * MIB - 1);
+	uint64_t a;
+
+	(void)state;
+	if (getenv("VDPAMAP_TEST_DEV"))
+		skip_because("vdpa_sim's IOVA range is fixed at [0, 2^64-1]; "
+			     "range limits need the configurable simulator");
+	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
+	open_default(&f);
+	map_err(&f, ERANGE, 0, 0, f.mem, MIB, VDPAMAP_PERM_RW);
+	map_err(&f, ERANGE, 0, 0x100000 + 4 * MIB - 4096, f.mem, 8192,
+		VDPAMAP_PERM_RW);
+	assert_int_equal(vdpamap_map_alloc(f.h, 0, f.mem, 3 * MIB,
+					   VDPAMAP_PERM_RW, 0, &a), 0);
+	assert_int_equal(a, 0x100000);
+	assert_int_equal(vdpamap_map_alloc(f.h, 0, f.mem, 2 * MIB,
+					   VDPAMAP_PERM_RW, 0, &a), -ENOSPC);
+	mirror_matches_device(&f);
+	fx_teardown(&f);
+}
+
+/* ---- transactions */
+void test_txn(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_txn *t;
+	struct vdpamap_stats s0, s1;
+	uint64_t any;
+	struct snap sn;
+
+	open_default(f);
+	map_ok(f, 0, GPA, 0, MIB);
+	assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	/* a call from inside the transaction's own thread would deadlock */
+	assert_int_equal(vdpamap_map(f->h, 0, 0, f->mem, MIB, 3), -EDEADLK);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+	/* the range just freed is free in the overlay */
+	assert_int_equal(vdpamap_txn_map(t, 0, GPA, f->mem + MIB, MIB,
+					 VDPAMAP_PERM_RO, NULL), 0);
+	assert_int_equal(vdpamap_txn_map(t, 1, GPA, f->mem, 2 * MIB,
+					 VDPAMAP_PERM_RW, NULL), 0);
+	/* overlaps a queued map */
+	assert_int_equal(vdpamap_txn_map(t, 1, GPA + MIB, f->mem, MIB,
+					 VDPAMAP_PERM_RW, NULL), -EEXIST);
+	assert_int_equal(vdpamap_txn_map(t, 1, VDPAMAP_IOVA_ANY, f->mem,
+					 MIB, VDPAMAP_PERM_RW, &any), 0);
+	assert_true(any + MIB <= GPA || any >= GPA + 2 * MIB);
+	/* a map and its unmap in the same transaction */
+	assert_int_equal(vdpamap_txn_map(t, 0, 0, f->mem, MIB, VDPAMAP_PERM_RW,
+					 NULL), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, 0, MIB), 0);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 2);
+	/* in queue order: asid 0 INV+UPD, asid 1 UPD+UPD, asid 0 UPD+INV:
+	 * three runs of one ASID, each its own batch */
+	assert_int_equal(s1.iotlb_updates - s0.iotlb_updates, 4);
+	assert_int_equal(s1.iotlb_invalidates - s0.iotlb_invalidates, 2);
+	assert_int_equal(s1.iotlb_batches - s0.iotlb_batches, 3);
+	mirror_matches_device(f);
+
+	/* abort sends nothing */
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, 4 * GPA, f->mem, MIB,
+					 VDPAMAP_PERM_RW, NULL), 0);
+	assert_null(vdpamap_txn_abort(t));
+	snap_equal(f, &sn);
+	assert_null(vdpamap_txn_abort(NULL));
+}
+
+void test_batching(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_sim_stats ss0, ss1;
+	struct vdpamap_stats s0, s1;
+	struct vdpamap_txn *t;
+	int batched, i;
+
+	for (batched = 1; batched >= 0; batched--) {
+		VDPAMAP_OPTS(vdpamap_open_opts, o,
+			     .want_features = batched ? VDPAMAP_F_KNOWN :
+				     VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_BATCH);
+
+		assert_int_equal(fx_open(f, &o), 0);
+		assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
+		if (f->is_sim)
+			assert_int_equal(vdpamap_sim_get_stats(f->path, &ss0),
+					 0);
+		assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+		for (i = 0; i < 16; i++)
+			assert_int_equal(vdpamap_txn_map(t, 0, GPA + i * MIB / 4,
+							 f->mem + i * MIB / 4,
+							 MIB / 4,
+							 VDPAMAP_PERM_RW,
+							 NULL), 0);
+		assert_int_equal(vdpamap_txn_commit(t), 0);
+		assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
+		assert_int_equal(s1.iotlb_updates - s0.iotlb_updates, 16);
+		assert_int_equal(s1.iotlb_writes - s0.iotlb_writes,
+				 batched ? 18 : 16);
+		assert_int_equal(s1.iotlb_batches - s0.iotlb_batches,
+				 batched ? 1 : 0);
+		if (f->is_sim && !f->per_map) {
+			assert_int_equal(vdpamap_sim_get_stats(f->path, &ss1),
+					 0);
+			/* a batch-style parent gets the table pushed once
+			 * per batch, or once per message without batching */
+			assert_int_equal(ss1.set_map_calls - ss0.set_map_calls,
+					 batched ? 1 : 16);
+		}
+		mirror_matches_device(f);
+		unmap_ok(f, 0, GPA, 4 * MIB);
+		fx_close(f);
+	}
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Opening a device: what it reports (info, config, features), one
+ * opener at a time, required features, options structs of every size,
+ * and adopting an fd the caller opened.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "conformance.h"
+
+void test_open_info(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_info in;
+	uint32_t g, vq;
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	/* vdpa_sim_net as measured (UAPI.md) */
+	assert_int_equal(in.device_id, 1);
+	assert_int_equal(in.nr_vqs, 3);
+	assert_int_equal(in.nr_groups, 2);
+	assert_int_equal(in.nr_as, 2);
+	assert_int_equal(in.config_size, 24);
+	assert_int_equal(in.max_vring_num, 256);
+	assert_int_equal(in.iova_first, 0);
+	assert_true(in.iova_last == UINT64_MAX);
+	assert_int_equal(in.backend_offered, 0x17e);
+	assert_int_equal(in.backend_acked, 0x17e);
+	assert_true(in.device_features & (1ULL << 33));	/* ACCESS_PLATFORM */
+	assert_int_equal(in.mem_mode, f->pa ? VDPAMAP_MEMMODE_PA :
+					      VDPAMAP_MEMMODE_VA);
+	assert_int_equal(in.is_sim, f->is_sim);
+	for (vq = 0; vq < 3; vq++) {
+		assert_int_equal(vdpamap_vq_group(f->h, vq, &g), 0);
+		assert_int_equal(g, vq == 2 ? 1 : 0);
+	}
+	assert_int_equal(vdpamap_vq_group(f->h, 3, &g), -EINVAL);
+	assert_int_equal(vdpamap_vq_desc_group(f->h, 0, &g), -EOPNOTSUPP);
+	assert_true(vdpamap_has_feature(f->h, VDPAMAP_F_IOTLB_BATCH));
+	assert_false(vdpamap_has_feature(f->h, VDPAMAP_F_DESC_ASID));
+	assert_string_equal(vdpamap_feature_name(VDPAMAP_F_IOTLB_PERSIST),
+			    "IOTLB_PERSIST");
+	assert_null(vdpamap_feature_name(3));
+}
+
+void test_config(void **state)
+{
+	struct fx *f = *state;
+	uint8_t mac[6], big[32];
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_config(f->h, 0, mac, 6), 0);
+	assert_int_equal(mac[0], 0x02);
+	assert_int_equal(mac[5], 0x02);
+	assert_int_equal(vdpamap_get_config(f->h, 0, big, 25), -EINVAL);
+	assert_int_equal(vdpamap_get_config(f->h, 20, big, 8), -EINVAL);
+	assert_int_equal(vdpamap_get_config(f->h, 0, big, 0), -EINVAL);
+}
+
+void test_open_exclusive(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap *h2 = NULL;
+
+	open_default(f);
+	assert_int_equal(vdpamap_open(f->path, NULL, &h2), -EBUSY);
+	assert_null(h2);
+	fx_close(f);
+	/* closing released it */
+	open_default(f);
+}
+
+void test_required_feature_missing(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .require_features = VDPAMAP_F_IOTLB_MSG_V2 |
+					 VDPAMAP_F_DESC_ASID);
+
+	assert_int_equal(fx_open(f, &o), -EOPNOTSUPP);
+	assert_null(f->h);
+	/* wanting less than required is the same error */
+	o.require_features = VDPAMAP_F_IOTLB_BATCH;
+	o.want_features = VDPAMAP_F_IOTLB_MSG_V2;
+	assert_int_equal(fx_open(f, &o), -EOPNOTSUPP);
+	/* and the device is still free */
+	open_default(f);
+}
+
+void test_opts_sizes(void **state)
+{
+	struct fx *f = *state;
+	struct {
+		struct vdpamap_open_opts o;
+		uint64_t tail[2];
+	} big;
+	struct vdpamap *h = NULL;
+
+	memset(&big, 0, sizeof(big));
+	big.o.sz = sizeof(big);
+	big.tail[1] = 1;
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), -E2BIG);
+	big.tail[1] = 0;		/* a zero tail is accepted */
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), 0);
+	h = vdpamap_close(h);
+	/* an older, shorter struct: only sz */
+	big.o.sz = sizeof(size_t);
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), 0);
+	h = vdpamap_close(h);
+	big.o.sz = 3;
+	assert_int_equal(vdpamap_open(f->path, &big.o, &h), -EINVAL);
+	assert_null(vdpamap_close(NULL));
+}
+
+void test_adopt_fd(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap *h = NULL;
+	int fd;
+
+	if (f->is_sim) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		/* what a caller holds: a plain connected socket */
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa,
+					 sizeof(sa)), 0);
+	} else {
+		fd = open(f->path, O_RDWR | O_CLOEXEC);
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(vdpamap_adopt_fd(-1, NULL, &h), -EINVAL);
+	assert_int_equal(vdpamap_adopt_fd(fd, NULL, &h), 0);
+	assert_int_equal(vdpamap_fd(h), fd);
+	f->h = h;
+	assert_int_equal(vdpamap_region_add(h, &(struct vdpamap_region){
+		.hva = f->mem, .len = f->mem_size, .fd = f->memfd }, NULL), 0);
+	map_guest(f, 0);
+	loop_ok(f, GPA + RING_OFF);
+}
