@@ -30,6 +30,7 @@ int cmd_info(struct cli *c);		/* tools/vdpamap/cmd_info.c */
 int cmd_dev(struct cli *c);		/* tools/vdpamap/cmd_mgmt.c: dev add|del|show */
 int cmd_mgmtdev(struct cli *c);		/* tools/vdpamap/cmd_mgmt.c: mgmtdev show */
 int cmd_mapbench(struct cli *c);		/* tools/vdpamap/cmd_mapbench.c */
+int cmd_sim(struct cli *c);		/* tools/vdpamap/cmd_sim.c: start|stop|status */
 
 /* "64 MiB", "1.5 GiB", "512 B": binary units for tables (cmd_mapbench.c) */
 const char *cli_size(unsigned long long bytes, char *buf, size_t len);

@@ -355,7 +355,8 @@ static void info_usage(FILE *f)
 		"Opening probes the memory mode with one one-page map.\n");
 }
 
-int cmd_info(struct cli *c)
+/* The command line: -1 to go on (*dev: DEV or NULL), else the exit code. */
+static int info_parse(struct cli *c, const char **dev)
 {
 	static const struct option lopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -364,13 +365,7 @@ int cmd_info(struct cli *c)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char simpath[256];
-	const char *dev = NULL;
-	struct vdpamap_info in;
-	struct vdpamap *h = NULL;
-	struct net_cfg nc;
-	pid_t pid = 0;
-	int o, r, spawned = 0, rc = CLI_EXIT_FAIL;
+	int o;
 
 	while ((o = getopt_long(c->argc, c->argv, "jpvh", lopts, NULL)) != -1) {
 		switch (o) {
@@ -392,33 +387,27 @@ int cmd_info(struct cli *c)
 		}
 	}
 	if (optind < c->argc)
-		dev = c->argv[optind++];
+		*dev = c->argv[optind++];
 	if (optind < c->argc) {
 		info_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	return -1;
+}
 
-	if (!dev) {
-		VDPAMAP_OPTS(vdpamap_sim_opts, so);
+/* Open dev, print what it reports, close it: the exit code. */
+static int info_show(struct cli *c, const char *dev, int spawned)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = info_log,
+		     .log_level = c->verbose > 1 ? VDPAMAP_LOG_DEBUG :
+				  c->verbose ? VDPAMAP_LOG_INFO :
+					       VDPAMAP_LOG_WARN);
+	struct vdpamap_info in;
+	struct vdpamap *h = NULL;
+	struct net_cfg nc;
+	int r, rc = CLI_EXIT_FAIL;
 
-		r = vdpamap_sim_spawn(&so, simpath, sizeof(simpath), &pid);
-		if (r < 0) {
-			fprintf(stderr, "vdpamap info: spawning a simulator: %s\n",
-				strerror(-r));
-			return CLI_EXIT_FAIL;
-		}
-		dev = simpath;
-		spawned = 1;
-	}
-
-	{
-		VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = info_log,
-			     .log_level = c->verbose > 1 ? VDPAMAP_LOG_DEBUG :
-					  c->verbose ? VDPAMAP_LOG_INFO :
-						       VDPAMAP_LOG_WARN);
-
-		r = vdpamap_open(dev, &oo, &h);
-	}
+	r = vdpamap_open(dev, &oo, &h);
 	if (r < 0) {
 		fprintf(stderr, "vdpamap info: open %s: %s\n", dev,
 			strerror(-r));
@@ -437,12 +426,32 @@ int cmd_info(struct cli *c)
 	rc = CLI_EXIT_OK;
 out:
 	vdpamap_close(h);
-	if (spawned) {
-		r = vdpamap_sim_stop(simpath);
-		if (r < 0)
-			fprintf(stderr, "vdpamap info: stopping simulator %s "
-				"(pid %d): %s\n", simpath, (int)pid,
-				strerror(-r));
+	return rc;
+}
+
+int cmd_info(struct cli *c)
+{
+	VDPAMAP_OPTS(vdpamap_sim_opts, so);
+	char simpath[256];
+	const char *dev = NULL;
+	pid_t pid = 0;
+	int r, rc;
+
+	rc = info_parse(c, &dev);
+	if (rc >= 0)
+		return rc;
+	if (dev)
+		return info_show(c, dev, 0);
+	r = vdpamap_sim_spawn(&so, simpath, sizeof(simpath), &pid);
+	if (r < 0) {
+		fprintf(stderr, "vdpamap info: spawning a simulator: %s\n",
+			strerror(-r));
+		return CLI_EXIT_FAIL;
 	}
+	rc = info_show(c, simpath, 1);
+	r = vdpamap_sim_stop(simpath);
+	if (r < 0)
+		fprintf(stderr, "vdpamap info: stopping simulator %s "
+			"(pid %d): %s\n", simpath, (int)pid, strerror(-r));
 	return rc;
 }

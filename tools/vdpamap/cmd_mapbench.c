@@ -461,7 +461,79 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *v)
 	return 0;
 }
 
-int cmd_mapbench(struct cli *c)
+/* One option into b: -1 to go on, else the exit code. */
+static int mb_option(struct cli *c, int o, struct bench *b,
+		     uint64_t *size_mib, int *force_progress)
+{
+	uint64_t v;
+
+	switch (o) {
+	case 's':
+		if (parse_u64(optarg, 1ULL << 24, size_mib) < 0 ||
+		    !*size_mib) {
+			fprintf(stderr, "vdpamap map-bench: bad --size "
+				"'%s' (MiB, 1..16777216)\n", optarg);
+			return CLI_EXIT_USAGE;
+		}
+		break;
+	case 'c':
+		if (parse_u64(optarg, 1ULL << 30, &v) < 0 || v < 4 ||
+		    (v & (v - 1))) {
+			fprintf(stderr, "vdpamap map-bench: bad --chunk "
+				"'%s' (KiB, a power of two >= 4)\n",
+				optarg);
+			return CLI_EXIT_USAGE;
+		}
+		b->chunk = v * KiB;
+		break;
+	case 't':
+		if (parse_u64(optarg, 1ULL << 24, &v) < 0) {
+			fprintf(stderr, "vdpamap map-bench: bad --txn "
+				"'%s' (MiB, 0: one transaction)\n",
+				optarg);
+			return CLI_EXIT_USAGE;
+		}
+		b->txn_bytes = v * MiB;
+		break;
+	case 'B':
+		b->no_batch = 1;
+		break;
+	case 'F':
+		b->prefault = 0;
+		break;
+	case 'P':
+		*force_progress = 1;
+		break;
+	case 'S':
+		if (strcmp(optarg, "va") && strcmp(optarg, "pa") &&
+		    strcmp(optarg, "permap")) {
+			fprintf(stderr, "vdpamap map-bench: bad --sim "
+				"'%s' (va, pa or permap)\n", optarg);
+			return CLI_EXIT_USAGE;
+		}
+		b->flavour = optarg;
+		break;
+	case 'j':
+		c->json = 1;
+		break;
+	case 'p':
+		c->json = c->pretty = 1;
+		break;
+	case 'v':
+		c->verbose++;
+		break;
+	case 'h':
+		usage(stdout);
+		return CLI_EXIT_OK;
+	default:
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* The command line into b and pg: -1 to go on, else the exit code. */
+static int mb_parse(struct cli *c, struct bench *b, struct progress *pg)
 {
 	static const struct option lopts[] = {
 		{ "size", required_argument, NULL, 's' },
@@ -477,80 +549,17 @@ int cmd_mapbench(struct cli *c)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bench b = { .chunk = 2 * MiB, .txn_bytes = 256 * MiB,
-			   .prefault = 1, .flavour = "va" };
-	struct progress pg = { 0 };
-	uint64_t v, size_mib = 0;
-	pid_t pid = 0;
-	int o, r, force_progress = 0;
+	uint64_t size_mib = 0;
+	int o, rc, force_progress = 0;
 
 	while ((o = getopt_long(c->argc, c->argv, "s:c:t:jpvh", lopts,
 				NULL)) != -1) {
-		switch (o) {
-		case 's':
-			if (parse_u64(optarg, 1ULL << 24, &size_mib) < 0 ||
-			    !size_mib) {
-				fprintf(stderr, "vdpamap map-bench: bad --size "
-					"'%s' (MiB, 1..16777216)\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			break;
-		case 'c':
-			if (parse_u64(optarg, 1ULL << 30, &v) < 0 || v < 4 ||
-			    (v & (v - 1))) {
-				fprintf(stderr, "vdpamap map-bench: bad --chunk "
-					"'%s' (KiB, a power of two >= 4)\n",
-					optarg);
-				return CLI_EXIT_USAGE;
-			}
-			b.chunk = v * KiB;
-			break;
-		case 't':
-			if (parse_u64(optarg, 1ULL << 24, &v) < 0) {
-				fprintf(stderr, "vdpamap map-bench: bad --txn "
-					"'%s' (MiB, 0: one transaction)\n",
-					optarg);
-				return CLI_EXIT_USAGE;
-			}
-			b.txn_bytes = v * MiB;
-			break;
-		case 'B':
-			b.no_batch = 1;
-			break;
-		case 'F':
-			b.prefault = 0;
-			break;
-		case 'P':
-			force_progress = 1;
-			break;
-		case 'S':
-			if (strcmp(optarg, "va") && strcmp(optarg, "pa") &&
-			    strcmp(optarg, "permap")) {
-				fprintf(stderr, "vdpamap map-bench: bad --sim "
-					"'%s' (va, pa or permap)\n", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			b.flavour = optarg;
-			break;
-		case 'j':
-			c->json = 1;
-			break;
-		case 'p':
-			c->json = c->pretty = 1;
-			break;
-		case 'v':
-			c->verbose++;
-			break;
-		case 'h':
-			usage(stdout);
-			return CLI_EXIT_OK;
-		default:
-			usage(stderr);
-			return CLI_EXIT_USAGE;
-		}
+		rc = mb_option(c, o, b, &size_mib, &force_progress);
+		if (rc >= 0)
+			return rc;
 	}
 	if (optind < c->argc)
-		b.dev = c->argv[optind++];
+		b->dev = c->argv[optind++];
 	if (optind < c->argc || !size_mib) {
 		if (!size_mib)
 			fprintf(stderr, "vdpamap map-bench: --size is "
@@ -558,39 +567,59 @@ int cmd_mapbench(struct cli *c)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	b.size = size_mib * MiB;
-	if (b.chunk > b.size) {
+	b->size = size_mib * MiB;
+	if (b->chunk > b->size) {
 		fprintf(stderr, "vdpamap map-bench: --chunk is larger than "
 			"--size\n");
 		return CLI_EXIT_USAGE;
 	}
-	if (b.size % b.chunk) {
+	if (b->size % b->chunk) {
 		fprintf(stderr, "vdpamap map-bench: --size is not a multiple "
 			"of --chunk\n");
 		return CLI_EXIT_USAGE;
 	}
-	if (b.txn_bytes && b.txn_bytes < b.chunk)
-		b.txn_bytes = b.chunk;
-	b.maps = b.size / b.chunk;
-	pg.force = force_progress;
-	pg.allowed = force_progress || (!c->json && isatty(STDERR_FILENO));
+	if (b->txn_bytes && b->txn_bytes < b->chunk)
+		b->txn_bytes = b->chunk;
+	b->maps = b->size / b->chunk;
+	pg->force = force_progress;
+	pg->allowed = force_progress || (!c->json && isatty(STDERR_FILENO));
+	return -1;
+}
 
-	if (!b.dev) {
-		VDPAMAP_OPTS(vdpamap_sim_opts, so);
+/* A simulator of --sim's flavour for the run. */
+static int mb_spawn(struct bench *b)
+{
+	VDPAMAP_OPTS(vdpamap_sim_opts, so);
+	pid_t pid = 0;
+	int r;
 
-		if (!strcmp(b.flavour, "pa"))
-			so.flags = VDPAMAP_SIM_PA;
-		else if (!strcmp(b.flavour, "permap"))
-			so.flags = VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP;
-		r = vdpamap_sim_spawn(&so, b.simpath, sizeof(b.simpath), &pid);
-		if (r < 0) {
-			fprintf(stderr, "vdpamap map-bench: spawning a "
-				"simulator: %s\n", strerror(-r));
-			return CLI_EXIT_FAIL;
-		}
-		b.dev = b.simpath;
-		b.spawned = 1;
+	if (!strcmp(b->flavour, "pa"))
+		so.flags = VDPAMAP_SIM_PA;
+	else if (!strcmp(b->flavour, "permap"))
+		so.flags = VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP;
+	r = vdpamap_sim_spawn(&so, b->simpath, sizeof(b->simpath), &pid);
+	if (r < 0) {
+		fprintf(stderr, "vdpamap map-bench: spawning a "
+			"simulator: %s\n", strerror(-r));
+		return r;
 	}
+	b->dev = b->simpath;
+	b->spawned = 1;
+	return 0;
+}
+
+int cmd_mapbench(struct cli *c)
+{
+	struct bench b = { .chunk = 2 * MiB, .txn_bytes = 256 * MiB,
+			   .prefault = 1, .flavour = "va" };
+	struct progress pg = { 0 };
+	int r;
+
+	r = mb_parse(c, &b, &pg);
+	if (r >= 0)
+		return r;
+	if (!b.dev && mb_spawn(&b) < 0)
+		return CLI_EXIT_FAIL;
 	r = bench_run(c, &b, &pg);
 	if (r < 0)
 		fprintf(stderr, "vdpamap map-bench: %s: %s%s\n", b.failed_step,

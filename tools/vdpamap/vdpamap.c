@@ -28,6 +28,8 @@ static const struct subcmd subcmds[] = {
 	{ "mgmtdev", cmd_mgmtdev, "vdpa management devices: show (netlink)" },
 	{ "map-bench", cmd_mapbench,
 	  "time mapping N MiB (batched or not), with a progress bar" },
+	{ "sim", cmd_sim,
+	  "a simulator daemon at a socket path: start | stop | status" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# vdpamap sim start|stop|status end to end (suite 'cli'), every step
+# through clicheck: start a daemon at a path of ours, status in JSON, the
+# demo against that path, a second start refused, stop, status says none.
+#   sim.sh CLICHECK VDPAMAP SCHEMA_DIR
+set -eu
+CHECK=$1 V=$2 SCHEMA=$3/sim.json
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/vdpamap-cli-sim.XXXXXX")
+P=$DIR/sim.sock
+cleanup() {
+	"$V" sim stop --path "$P" >/dev/null 2>&1 || true
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+step() { echo "== $*"; }
+
+step start
+"$CHECK" --schema "$SCHEMA" --stdout-has '"action":"start"' \
+	--stdout-has '"running":true' --stdout-has '"mode":"VA"' \
+	--stdout-has '"parent":"per-map"' -- \
+	"$V" -j sim start --path "$P" --mode va --parent per-map \
+	--without IOTLB_PERSIST --address-spaces 2 --groups 2 --vqs 3
+step "the daemon outlives start"
+"$CHECK" --schema "$SCHEMA" --stdout-has '"running":true' \
+	--stdout-has '"available":true' --stdout-has '"mem_mode":"VA"' -- \
+	"$V" -j sim status --path "$P"
+step "a second start is refused"
+"$CHECK" --exit 1 --schema "$SCHEMA" --stdout-has '"ok":false' \
+	--stderr-has 'already answers' -- "$V" -j sim start --path "$P"
+step "the demo against the path"
+"$CHECK" --schema "$3/demo.json" --stdout-has '"spawned_sim":false' -- \
+	"$V" -j demo "$P" --size 8
+step "status in text, after the demo"
+"$CHECK" --stdout-has 'running' --stdout-has 'tx and' -- \
+	"$V" sim status --path "$P"
+step stop
+"$CHECK" --schema "$SCHEMA" --stdout-has '"running":false' -- \
+	"$V" -j sim stop --path "$P"
+step "status says none"
+"$CHECK" --exit 1 --schema "$SCHEMA" --stdout-has '"running":false' -- \
+	"$V" -j sim status --path "$P"
+"$CHECK" --exit 1 --stdout-has 'no simulator at' -- \
+	"$V" sim status --path "$P"
+step "nothing to stop"
+"$CHECK" --exit 1 --schema "$SCHEMA" --stderr-has 'nothing to stop' -- \
+	"$V" -j sim stop --path "$P"
+test -z "$(ls -A "$DIR")" || { echo "left behind: $(ls -A "$DIR")"; exit 1; }
+echo ok
