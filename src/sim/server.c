@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,26 +37,6 @@ struct server {
 	struct vsim_dev dev;
 	uint8_t *rx, *tx;
 };
-
-static int log_on = -1;
-
-void vsim_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (log_on < 0) {
-		const char *e = getenv("VDPAMAP_SIM_LOG");
-
-		log_on = e && !strcmp(e, "1");
-	}
-	if (!log_on)
-		return;
-	fprintf(stderr, "vdpamap-sim[%d]: ", (int)getpid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
 		const void **payload)

@@ -133,7 +133,33 @@ struct vsim_dev {
 
 /* stats: counters without a public field yet live in reserved[] */
 
-/* ---- log.c-less logging (server.c) */
+/* ---- predicates on the device's configuration and negotiation */
+static inline int vsim_per_map(const struct vsim_dev *d)
+{
+	return !!(d->o.flags & VDPAMAP_SIM_PER_MAP);
+}
+
+static inline int vsim_pa_mode(const struct vsim_dev *d)
+{
+	return !!(d->o.flags & VDPAMAP_SIM_PA);
+}
+
+static inline int vsim_offered(const struct vsim_dev *d, unsigned int bit)
+{
+	return !!(d->o.backend_offer & VSIM_BIT(bit));
+}
+
+static inline int vsim_acked(const struct vsim_dev *d, unsigned int bit)
+{
+	return !!(d->backend_acked & VSIM_BIT(bit));
+}
+
+static inline int vsim_is_owner(const struct vsim_dev *d, uint64_t token)
+{
+	return d->has_owner && d->owner_token == token;
+}
+
+/* ---- log.c */
 void vsim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- server.c */
@@ -157,8 +183,6 @@ int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
 /* TABLE: entries of vhost's table of asid into out (max), total or -errno */
 int vsim_table_dump(struct vsim_dev *d, uint32_t asid,
 		    struct vdpamap_sim_entry *out, size_t max);
-uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq);
-uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq);
 
 /* ---- dma.c */
 struct vsim_vma {
@@ -193,6 +217,8 @@ int vsim_dma_write(struct vsim_dev *d, uint32_t asid, uint64_t iova,
 void vsim_dma_install_sigbus(void);
 
 /* ---- net.c */
+uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq);
+uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq);
 void vsim_net_reset_vq(struct vsim_vq *vq);
 void vsim_net_set_ready(struct vsim_dev *d, uint32_t idx, int ready);
 void vsim_net_kick(struct vsim_dev *d, uint32_t idx);

@@ -19,55 +19,11 @@
 
 static const uint8_t default_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 
-static int per_map(const struct vsim_dev *d)
-{
-	return !!(d->o.flags & VDPAMAP_SIM_PER_MAP);
-}
-
-static int pa_mode(const struct vsim_dev *d)
-{
-	return !!(d->o.flags & VDPAMAP_SIM_PA);
-}
-
-static int offered(const struct vsim_dev *d, unsigned int bit)
-{
-	return !!(d->o.backend_offer & VSIM_BIT(bit));
-}
-
-static int acked(const struct vsim_dev *d, unsigned int bit)
-{
-	return !!(d->backend_acked & VSIM_BIT(bit));
-}
-
-static int is_owner(const struct vsim_dev *d, uint64_t token)
-{
-	return d->has_owner && d->owner_token == token;
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
-}
-
-uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq)
-{
-	if (d->o.nr_groups > 1 && d->o.nr_vqs > 1 && vq == d->o.nr_vqs - 1)
-		return 1;
-	return 0;
-}
-
-/* Only meaningful with DESC_ASID offered (no upstream vdpa_sim has it):
- * modelled on mlx5, whose data vqs have their rings in a third group. */
-uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq)
-{
-	uint32_t g = vsim_vq_group(d, vq);
-
-	if (offered(d, VHOST_BACKEND_F_DESC_ASID) && d->o.nr_groups >= 3 &&
-	    g == 0)
-		return 2;
-	return g;
 }
 
 int vsim_dev_init(struct vsim_dev *d, const struct vsim_opts *o)
@@ -115,7 +71,7 @@ static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 {
 	int r;
 
-	if (pa_mode(d))
+	if (vsim_pa_mode(d))
 		m->charged = (m->last - m->first + 1) / VSIM_PAGE;
 	r = vsim_tbl_insert(&d->tbl[asid], m);
 	if (r) {
@@ -124,7 +80,7 @@ static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 	}
 	d->pinned_pages += m->charged;
 	d->st.pinned_bytes = d->pinned_pages * VSIM_PAGE;
-	if (per_map(d))
+	if (vsim_per_map(d))
 		vsim_dev_dma_map(d, asid, m);
 	else if (!d->in_batch)
 		vsim_dev_set_map(d, asid);
@@ -143,11 +99,11 @@ static void vhost_unmap(struct vsim_dev *d, uint32_t asid, uint64_t first,
 		struct vsim_map m = t->v[i];
 
 		vsim_tbl_remove_at(t, (size_t)i);
-		if (per_map(d))
+		if (vsim_per_map(d))
 			vsim_dev_dma_unmap(d, asid, m.first, m.last);
 		release_entry(d, &m);
 	}
-	if (!per_map(d) && !d->in_batch)
+	if (!vsim_per_map(d) && !d->in_batch)
 		vsim_dev_set_map(d, asid);
 }
 
@@ -281,7 +237,7 @@ static int iotlb_update(struct vsim_dev *d, uint32_t asid, pid_t pid,
 	if (vsim_tbl_overlap(&d->tbl[asid], msg->iova,
 			     msg->iova + msg->size - 1) >= 0)
 		return -EEXIST;
-	if (pa_mode(d))
+	if (vsim_pa_mode(d))
 		return map_pa(d, asid, pid, msg->iova, msg->size, msg->uaddr,
 			      msg->perm);
 	return map_va(d, asid, pid, msg->iova, msg->size, msg->uaddr,
@@ -308,7 +264,7 @@ static int iotlb_remap(struct vsim_dev *d, uint32_t asid,
 	if (t->v[i].first != msg->iova || t->v[i].last != last)
 		return -EINVAL;
 	t->v[i].uaddr = msg->uaddr;
-	if (per_map(d)) {
+	if (vsim_per_map(d)) {
 		vsim_dev_dma_unmap(d, asid, t->v[i].first, t->v[i].last);
 		vsim_dev_dma_map(d, asid, &t->v[i]);
 	} else if (!d->in_batch) {
@@ -320,7 +276,7 @@ static int iotlb_remap(struct vsim_dev *d, uint32_t asid,
 static int iotlb_msg(struct vsim_dev *d, uint64_t token, pid_t pid,
 		     uint32_t asid, const struct vhost_iotlb_msg *msg)
 {
-	if (!is_owner(d, token))
+	if (!vsim_is_owner(d, token))
 		return -EPERM;
 	if (msg->type == VHOST_IOTLB_UPDATE ||
 	    msg->type == VHOST_IOTLB_BATCH_BEGIN) {
@@ -344,13 +300,13 @@ static int iotlb_msg(struct vsim_dev *d, uint64_t token, pid_t pid,
 		d->in_batch = 1;
 		return 0;
 	case VHOST_IOTLB_BATCH_END:
-		if (d->in_batch && !per_map(d))
+		if (d->in_batch && !vsim_per_map(d))
 			vsim_dev_set_map(d, asid);
 		d->in_batch = 0;
 		return 0;
 	case VHOST_IOTLB_REMAP:
 		/* without the offer, an unknown type as before */
-		if (offered(d, VHOST_BACKEND_F_IOTLB_REMAP))
+		if (vsim_offered(d, VHOST_BACKEND_F_IOTLB_REMAP))
 			return iotlb_remap(d, asid, msg);
 		return -EINVAL;
 	default:
@@ -381,7 +337,7 @@ int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
 		off = offsetof(struct vhost_msg, iotlb);
 		break;
 	case VHOST_IOTLB_MSG_V2:
-		if (acked(d, VHOST_BACKEND_F_IOTLB_ASID)) {
+		if (vsim_acked(d, VHOST_BACKEND_F_IOTLB_ASID)) {
 			if (n < 8)
 				return -EINVAL;
 			memcpy(&asid, p + 4, sizeof(asid));
@@ -437,7 +393,7 @@ static void dev_reset(struct vsim_dev *d)
 		vsim_net_reset_vq(&d->vq[i]);
 	for (i = 0; i < d->o.nr_groups; i++)
 		d->group_asid[i] = 0;
-	if (!acked(d, VHOST_BACKEND_F_IOTLB_PERSIST))
+	if (!vsim_acked(d, VHOST_BACKEND_F_IOTLB_PERSIST))
 		vsim_dev_reset_maps(d);
 	d->running = 1;
 	d->pending_kick = 0;
@@ -599,10 +555,10 @@ static int set_backend_features(struct ioc *c)
 	if (f & ~known)
 		return -EOPNOTSUPP;
 	if ((f & VSIM_BIT(VHOST_BACKEND_F_SUSPEND)) &&
-	    !offered(d, VHOST_BACKEND_F_SUSPEND))
+	    !vsim_offered(d, VHOST_BACKEND_F_SUSPEND))
 		return -EOPNOTSUPP;
 	if ((f & VSIM_BIT(VHOST_BACKEND_F_RESUME)) &&
-	    !offered(d, VHOST_BACKEND_F_RESUME))
+	    !vsim_offered(d, VHOST_BACKEND_F_RESUME))
 		return -EOPNOTSUPP;
 	if (!(f & VSIM_BIT(VHOST_BACKEND_F_IOTLB_ASID)) &&
 	    (f & VSIM_BIT(VHOST_BACKEND_F_DESC_ASID)))
@@ -760,9 +716,9 @@ static int new_owner(struct ioc *c)
 
 	if (!d->has_owner)
 		return -EINVAL;
-	if (is_owner(d, c->token))
+	if (vsim_is_owner(d, c->token))
 		return -EBUSY;
-	if (pa_mode(d) && d->pinned_pages > memlock_pages(c->pid)) {
+	if (vsim_pa_mode(d) && d->pinned_pages > memlock_pages(c->pid)) {
 		vsim_log("new_owner: %llu pinned pages > limit of pid %d",
 			 (unsigned long long)d->pinned_pages, (int)c->pid);
 		return -ENOMEM;
@@ -783,7 +739,7 @@ static int suspend(struct ioc *c)
 
 	if (!(d->status & VSIM_S_DRIVER_OK))
 		return 0;
-	if (!offered(d, VHOST_BACKEND_F_SUSPEND))
+	if (!vsim_offered(d, VHOST_BACKEND_F_SUSPEND))
 		return -EOPNOTSUPP;
 	d->running = 0;
 	d->suspended = 1;
@@ -796,7 +752,7 @@ static int resume(struct ioc *c)
 
 	if (!(d->status & VSIM_S_DRIVER_OK))
 		return 0;
-	if (!offered(d, VHOST_BACKEND_F_RESUME))
+	if (!vsim_offered(d, VHOST_BACKEND_F_RESUME))
 		return -EOPNOTSUPP;
 	d->suspended = 0;
 	vsim_net_resume(d);
@@ -845,7 +801,7 @@ static int vring_ioctl(struct ioc *c)
 		s.num = vsim_vq_group(d, idx);
 		return put_out(c, &s, sizeof(s));
 	case VHOST_VDPA_GET_VRING_DESC_GROUP:
-		if (!offered(d, VHOST_BACKEND_F_DESC_ASID))
+		if (!vsim_offered(d, VHOST_BACKEND_F_DESC_ASID))
 			return -EOPNOTSUPP;
 		s.index = idx;
 		s.num = vsim_vq_desc_group(d, idx);
@@ -933,7 +889,7 @@ static int dev_ioctl(struct ioc *c)
 
 	if (c->cmd == VHOST_SET_OWNER)
 		return set_owner(c);
-	if (!is_owner(c->d, c->token))
+	if (!vsim_is_owner(c->d, c->token))
 		return -EPERM;
 	switch (c->cmd) {
 	case VHOST_SET_MEM_TABLE:
@@ -1014,7 +970,7 @@ static int do_ioctl(struct ioc *c)
 		return resume(c);
 	case VHOST_NEW_OWNER:
 		/* without the offer, an unknown ioctl as before */
-		if (offered(d, VHOST_BACKEND_F_NEW_OWNER))
+		if (vsim_offered(d, VHOST_BACKEND_F_NEW_OWNER))
 			return new_owner(c);
 		return dev_ioctl(c);
 	default:
