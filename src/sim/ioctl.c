@@ -318,21 +318,11 @@ static int set_fd(struct ioc *c, int *slot)
 	return 0;
 }
 
-/* vhost_vdpa_vring_ioctl() followed by vhost_vring_ioctl() */
-static int vring_ioctl(struct ioc *c)
+/* vhost_vdpa_vring_ioctl()'s own requests on vq idx */
+static int vdpa_vring_ioctl(struct ioc *c, uint32_t idx)
 {
 	struct vsim_dev *d = c->d;
 	struct vhost_vring_state s;
-	struct vhost_vring_addr a;
-	struct vsim_vq *vq;
-	uint32_t idx;
-	int r;
-
-	if (get_in(c, &idx, sizeof(idx)))
-		return -EFAULT;
-	if (idx >= d->o.nr_vqs)
-		return -ENOBUFS;
-	vq = &d->vq[idx];
 
 	switch (c->cmd) {
 	case VHOST_VDPA_SET_VRING_ENABLE:
@@ -369,6 +359,17 @@ static int vring_ioctl(struct ioc *c)
 	case VHOST_VDPA_GET_VRING_SIZE:
 		return -EOPNOTSUPP;	/* vdpa_sim has no get_vq_size */
 	}
+	return -ENOTTY;		/* not reached: vring_ioctl() sorts them */
+}
+
+/* vhost_vring_ioctl() on vq idx */
+static int vhost_vring_ioctl(struct ioc *c, uint32_t idx)
+{
+	struct vsim_dev *d = c->d;
+	struct vsim_vq *vq = &d->vq[idx];
+	struct vhost_vring_state s;
+	struct vhost_vring_addr a;
+	int r;
 
 	switch (c->cmd) {
 	case VHOST_SET_VRING_NUM:
@@ -423,6 +424,28 @@ static int vring_ioctl(struct ioc *c)
 		return put_out(c, &s, sizeof(s));
 	default:
 		return -ENOTTY;		/* -ENOIOCTLCMD seen by userspace */
+	}
+}
+
+/* vhost_vdpa_vring_ioctl(): the vq index, then its own requests or those
+ * of vhost_vring_ioctl() */
+static int vring_ioctl(struct ioc *c)
+{
+	uint32_t idx;
+
+	if (get_in(c, &idx, sizeof(idx)))
+		return -EFAULT;
+	if (idx >= c->d->o.nr_vqs)
+		return -ENOBUFS;
+	switch (c->cmd) {
+	case VHOST_VDPA_SET_VRING_ENABLE:
+	case VHOST_VDPA_GET_VRING_GROUP:
+	case VHOST_VDPA_GET_VRING_DESC_GROUP:
+	case VHOST_VDPA_SET_GROUP_ASID:
+	case VHOST_VDPA_GET_VRING_SIZE:
+		return vdpa_vring_ioctl(c, idx);
+	default:
+		return vhost_vring_ioctl(c, idx);
 	}
 }
 
