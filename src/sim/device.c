@@ -103,7 +103,9 @@ void vsim_dev_fini(struct vsim_dev *d)
 {
 	uint32_t a;
 
-	if (d->tbl && d->dmap && d->as_alloc && d->pt && d->vq) {
+	/* after a failed init only the frees: close needs every array */
+	if (d->tbl && d->dmap && d->as_alloc && d->pt && d->group_asid &&
+	    d->vq) {
 		vsim_dev_close(d);
 		for (a = 0; a < d->o.nr_as; a++) {
 			vsim_tbl_clear(&d->tbl[a]);
