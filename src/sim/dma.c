@@ -3,6 +3,8 @@
  * The simulated parent device's view of memory: IOTLB tables (sorted arrays),
  * pins, the device-side map of every ASID, /proc/<pid>/maps inspection and
  * DMA reads/writes through a translation.
+ *
+ * Calls below it: log.c only.
  */
 #include <errno.h>
 #include <fcntl.h>

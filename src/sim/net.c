@@ -4,6 +4,8 @@
  * device-side IOTLB of each vq's group, every TX frame looped back to RX
  * (virtio_net_hdr included, filtered on the destination MAC), and the
  * control vq answering VIRTIO_NET_CTRL_MAC_ADDR_SET.
+ *
+ * Calls below it: dma.c (device memory access), log.c.
  */
 #include <errno.h>
 #include <string.h>

@@ -3,6 +3,10 @@
  * The simulator daemon: the listening SOCK_SEQPACKET socket, the
  * single-threaded poll() loop over it, its connections and the kick
  * eventfds, the packet decoder, and vdpamap_sim_spawn()/_serve().
+ *
+ * The top of the module: calls ioctl.c, iotlb.c (writes, TABLE), device.c
+ * (init/fini, open/close), net.c (kicks), dma.c (the SIGBUS handler),
+ * log.c.
  */
 #include <errno.h>
 #include <fcntl.h>

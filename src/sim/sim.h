@@ -5,8 +5,9 @@
  * process and is served over the simproto socket protocol; it is linked
  * into libvdpamap only to be spawned (vdpamap_sim_spawn/_serve) and
  * driven from tests (vdpamap_sim_table/_fail_nth/_get_stats/_stop).
- * It is not a layer of the library: nothing of the library calls into it
- * but through the socket, and it calls nothing of the library.
+ * It is not a layer of the library: no other module calls into it (they
+ * reach the daemon through the socket), and its daemon side calls nothing
+ * of the library.
  *
  * May include: libc and Linux uAPI headers, src/transport/simproto.h (the
  * wire protocol), src/core/uapi.h (the uAPI constants Debian 12 lacks) and
