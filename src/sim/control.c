@@ -3,6 +3,9 @@
  * The client side of the simulator's control connection: the test and
  * debugging hooks vdpamap_sim_table/_fail_nth/_get_stats/_stop.  These run
  * in the caller's process and talk to the daemon at path.
+ *
+ * Beside the daemon's files, calling none of them: it speaks simproto.h
+ * over a connection from transport/sock.c.
  */
 #include <errno.h>
 #include <poll.h>

@@ -3,6 +3,8 @@
  * The simulated parent device's view of memory: IOTLB tables (sorted arrays),
  * pins, the device-side map of every ASID, /proc/<pid>/maps inspection and
  * DMA reads/writes through a translation.
+ *
+ * Calls below it: log.c only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -162,18 +164,15 @@ static uint64_t hex(const char **p)
 	}
 }
 
-/* "start-end perms offset maj:min inode path", read in one go: this runs
- * for every UPDATE, so no stdio */
-int vsim_vmas_read(pid_t pid, struct vsim_vma **ret, size_t *ret_n)
+/* The whole of a /proc file, read in one go: this runs for every UPDATE,
+ * so no stdio.  0 or -errno; a read error ends the file. */
+static int read_all(const char *path, char **ret, size_t *ret_len)
 {
-	char path[64], *buf = NULL, *nb;
-	size_t len = 0, cap = 0, n = 0, vcap = 0;
-	struct vsim_vma *v = NULL, *x;
-	const char *p, *end;
+	char *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
 	ssize_t r;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -193,34 +192,64 @@ int vsim_vmas_read(pid_t pid, struct vsim_vma **ret, size_t *ret_n)
 		len += (size_t)r;
 	}
 	close(fd);
-	fd = -1;
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+nomem:
+	free(buf);
+	close(fd);
+	return -ENOMEM;
+}
+
+/* One line "start-end perms offset maj:min inode path" up to eol into e;
+ * 0, or -1 for a line too short to hold the perms. */
+static int vma_parse(const char *p, const char *eol, struct vsim_vma *e)
+{
+	uint64_t ino;
+
+	e->start = hex(&p);
+	p++;			/* '-' */
+	e->end = hex(&p);
+	p++;			/* ' ' */
+	if (eol - p < 5)
+		return -1;
+	e->writable = p[1] == 'w';
+	e->shared = p[3] == 's';
+	p += 5;
+	e->offset = hex(&p);
+	p++;
+	hex(&p);		/* major */
+	p++;
+	hex(&p);		/* minor */
+	p++;
+	for (ino = 0; p < eol && *p >= '0' && *p <= '9'; p++)
+		ino = ino * 10 + (uint64_t)(*p - '0');
+	/* every VMA with a vm_file has an inode; MAP_SHARED anonymous
+	 * memory is shmem ("/dev/zero (deleted)") */
+	e->file = ino != 0;
+	return 0;
+}
+
+int vsim_vmas_read(pid_t pid, struct vsim_vma **ret, size_t *ret_n)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0, n = 0, vcap = 0;
+	struct vsim_vma *v = NULL, *x;
+	const char *p, *end;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	r = read_all(path, &buf, &len);
+	if (r)
+		return r;
 	for (p = buf, end = buf + len; p < end;) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		struct vsim_vma e;
-		uint64_t ino;
 
 		if (!eol)
 			eol = end;
-		e.start = hex(&p);
-		p++;			/* '-' */
-		e.end = hex(&p);
-		p++;			/* ' ' */
-		if (eol - p < 5)
+		if (vma_parse(p, eol, &e))
 			goto next;
-		e.writable = p[1] == 'w';
-		e.shared = p[3] == 's';
-		p += 5;
-		e.offset = hex(&p);
-		p++;
-		hex(&p);		/* major */
-		p++;
-		hex(&p);		/* minor */
-		p++;
-		for (ino = 0; p < eol && *p >= '0' && *p <= '9'; p++)
-			ino = ino * 10 + (uint64_t)(*p - '0');
-		/* every VMA with a vm_file has an inode; MAP_SHARED anonymous
-		 * memory is shmem ("/dev/zero (deleted)") */
-		e.file = ino != 0;
 		if (n == vcap) {
 			vcap = vcap ? vcap * 2 : 64;
 			x = realloc(v, vcap * sizeof(*v));
@@ -237,10 +266,8 @@ next:
 	*ret_n = n;
 	return 0;
 nomem:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
 	free(v);
+	free(buf);
 	return -ENOMEM;
 }
 

@@ -4,6 +4,8 @@
  * device-side IOTLB of each vq's group, every TX frame looped back to RX
  * (virtio_net_hdr included, filtered on the destination MAC), and the
  * control vq answering VIRTIO_NET_CTRL_MAC_ADDR_SET.
+ *
+ * Calls below it: dma.c (device memory access), log.c.
  */
 #include <errno.h>
 #include <string.h>
@@ -35,6 +37,27 @@ struct ring {
 	uint32_t ring_asid;		/* desc/avail/used */
 	uint32_t buf_asid;		/* buffers */
 };
+
+/* The device's virtqueue groups (vdpasim_get_vq_group): the net model owns
+ * them, vhost only reports them. */
+uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq)
+{
+	if (d->o.nr_groups > 1 && d->o.nr_vqs > 1 && vq == d->o.nr_vqs - 1)
+		return 1;
+	return 0;
+}
+
+/* Only meaningful with DESC_ASID offered (no upstream vdpa_sim has it):
+ * modelled on mlx5, whose data vqs have their rings in a third group. */
+uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq)
+{
+	uint32_t g = vsim_vq_group(d, vq);
+
+	if (vsim_offered(d, VHOST_BACKEND_F_DESC_ASID) &&
+	    d->o.nr_groups >= 3 && g == 0)
+		return 2;
+	return g;
+}
 
 void vsim_net_reset_vq(struct vsim_vq *vq)
 {

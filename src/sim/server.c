@@ -3,12 +3,15 @@
  * The simulator daemon: the listening SOCK_SEQPACKET socket, the
  * single-threaded poll() loop over it, its connections and the kick
  * eventfds, the packet decoder, and vdpamap_sim_spawn()/_serve().
+ *
+ * The top of the module: calls ioctl.c, iotlb.c (writes, TABLE), device.c
+ * (init/fini, open/close), net.c (kicks), dma.c (the SIGBUS handler),
+ * log.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,26 +41,6 @@ struct server {
 	struct vsim_dev dev;
 	uint8_t *rx, *tx;
 };
-
-static int log_on = -1;
-
-void vsim_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (log_on < 0) {
-		const char *e = getenv("VDPAMAP_SIM_LOG");
-
-		log_on = e && !strcmp(e, "1");
-	}
-	if (!log_on)
-		return;
-	fprintf(stderr, "vdpamap-sim[%d]: ", (int)getpid());
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
 		const void **payload)
@@ -156,93 +139,127 @@ static void reap_hung_up_device(struct server *s)
 	}
 }
 
-static int handle(struct server *s, struct conn *c, const struct vsim_req *q,
-		  const void *pl, pid_t pid, int *fds, int nfds)
+/* HELLO: a connection says once what it is; one device connection at a
+ * time (EBUSY), as one open of the char device. */
+static void handle_hello(struct server *s, struct conn *c,
+			 const struct vsim_req *q)
 {
 	struct vsim_dev *d = &s->dev;
+	int r;
+
+	if (c->kind)
+		r = -EINVAL;
+	else if (q->arg == VSIM_KIND_DEVICE && d->open &&
+		 (reap_hung_up_device(s), d->open))
+		r = -EBUSY;
+	else if (q->arg == VSIM_KIND_DEVICE) {
+		vsim_dev_open(d);
+		c->kind = VSIM_KIND_DEVICE;
+		r = 0;
+	} else if (q->arg == VSIM_KIND_CONTROL) {
+		c->kind = VSIM_KIND_CONTROL;
+		r = 0;
+	} else {
+		r = -EINVAL;
+	}
+	reply(c->fd, r, NULL, 0);
+}
+
+/* A device connection: the char device's ioctl() and write(). */
+static void handle_device(struct server *s, struct conn *c,
+			  const struct vsim_req *q, const void *pl, pid_t pid,
+			  int *fds, int nfds)
+{
 	size_t outlen = VSIM_MAX_PKT - sizeof(struct vsim_rep);
 	int r;
 
-	if (q->op == VSIM_OP_HELLO) {
-		if (c->kind)
-			r = -EINVAL;
-		else if (q->arg == VSIM_KIND_DEVICE && d->open &&
-			 (reap_hung_up_device(s), d->open))
-			r = -EBUSY;
-		else if (q->arg == VSIM_KIND_DEVICE) {
-			vsim_dev_open(d);
-			c->kind = VSIM_KIND_DEVICE;
-			r = 0;
-		} else if (q->arg == VSIM_KIND_CONTROL) {
-			c->kind = VSIM_KIND_CONTROL;
-			r = 0;
-		} else {
-			r = -EINVAL;
+	switch (q->op) {
+	case VSIM_OP_IOCTL:
+		if (q->arg > UINT32_MAX) {
+			reply(c->fd, -ENOTTY, NULL, 0);
+			return;
 		}
+		r = vsim_ioctl(&s->dev, q->token, pid, (uint32_t)q->arg, pl,
+			       q->len, fds, nfds, s->tx, &outlen);
+		reply(c->fd, r, s->tx, r ? 0 : outlen);
+		return;
+	case VSIM_OP_WRITE:
+		r = vsim_iotlb_write(&s->dev, q->token, pid, pl, q->len);
 		reply(c->fd, r, NULL, 0);
-		return 0;
-	}
-	if (c->kind == VSIM_KIND_DEVICE) {
-		switch (q->op) {
-		case VSIM_OP_IOCTL:
-			if (q->arg > UINT32_MAX) {
-				reply(c->fd, -ENOTTY, NULL, 0);
-				return 0;
-			}
-			r = vsim_ioctl(d, q->token, pid, (uint32_t)q->arg, pl,
-				       q->len, fds, nfds, s->tx, &outlen);
-			reply(c->fd, r, s->tx, r ? 0 : outlen);
-			return 0;
-		case VSIM_OP_WRITE:
-			r = vsim_iotlb_write(d, q->token, pid, pl, q->len);
-			reply(c->fd, r, NULL, 0);
-			return 0;
-		}
-	} else if (c->kind == VSIM_KIND_CONTROL) {
-		switch (q->op) {
-		case VSIM_OP_TABLE: {
-			size_t max = outlen / sizeof(struct vdpamap_sim_entry);
-
-			if (q->arg2 < max)
-				max = q->arg2;
-			r = q->arg > UINT32_MAX ? -EINVAL :
-				vsim_table_dump(d, (uint32_t)q->arg,
-						(void *)s->tx, max);
-			reply(c->fd, r, s->tx,
-			      r > 0 ? ((size_t)r < max ? (size_t)r : max) *
-					      sizeof(struct vdpamap_sim_entry)
-				    : 0);
-			return 0;
-		}
-		case VSIM_OP_FAIL_NTH:
-			if (q->arg == VDPAMAP_SIM_FAIL_MSG)
-				d->fail_msg = q->arg2;
-			else if (q->arg == VDPAMAP_SIM_FAIL_IOCTL)
-				d->fail_ioctl = q->arg2;
-			else {
-				reply(c->fd, -EINVAL, NULL, 0);
-				return 0;
-			}
-			reply(c->fd, 0, NULL, 0);
-			return 0;
-		case VSIM_OP_STATS:
-			d->st.pinned_bytes = d->pinned_pages * VSIM_PAGE;
-			reply(c->fd, 0, &d->st, sizeof(d->st));
-			return 0;
-		case VSIM_OP_PINNED: {
-			uint64_t b = d->pinned_pages * VSIM_PAGE;
-
-			reply(c->fd, 0, &b, sizeof(b));
-			return 0;
-		}
-		case VSIM_OP_STOP:
-			reply(c->fd, 0, NULL, 0);
-			s->stop = 1;
-			return 0;
-		}
+		return;
 	}
 	reply(c->fd, -EINVAL, NULL, 0);
-	return 0;
+}
+
+/* TABLE: as many entries as fit the reply (and the caller's max), the
+ * total as the answer. */
+static void handle_table(struct server *s, struct conn *c,
+			 const struct vsim_req *q)
+{
+	size_t outlen = VSIM_MAX_PKT - sizeof(struct vsim_rep);
+	size_t max = outlen / sizeof(struct vdpamap_sim_entry);
+	int r;
+
+	if (q->arg2 < max)
+		max = q->arg2;
+	r = q->arg > UINT32_MAX ? -EINVAL :
+		vsim_table_dump(&s->dev, (uint32_t)q->arg, (void *)s->tx, max);
+	reply(c->fd, r, s->tx,
+	      r > 0 ? ((size_t)r < max ? (size_t)r : max) *
+			      sizeof(struct vdpamap_sim_entry)
+		    : 0);
+}
+
+/* A control connection: the test and debugging hooks. */
+static void handle_control(struct server *s, struct conn *c,
+			   const struct vsim_req *q)
+{
+	struct vsim_dev *d = &s->dev;
+	uint64_t b;
+
+	switch (q->op) {
+	case VSIM_OP_TABLE:
+		handle_table(s, c, q);
+		return;
+	case VSIM_OP_FAIL_NTH:
+		if (q->arg == VDPAMAP_SIM_FAIL_MSG)
+			d->fail_msg = q->arg2;
+		else if (q->arg == VDPAMAP_SIM_FAIL_IOCTL)
+			d->fail_ioctl = q->arg2;
+		else {
+			reply(c->fd, -EINVAL, NULL, 0);
+			return;
+		}
+		reply(c->fd, 0, NULL, 0);
+		return;
+	case VSIM_OP_STATS:
+		d->st.pinned_bytes = d->pinned_pages * VSIM_PAGE;
+		reply(c->fd, 0, &d->st, sizeof(d->st));
+		return;
+	case VSIM_OP_PINNED:
+		b = d->pinned_pages * VSIM_PAGE;
+		reply(c->fd, 0, &b, sizeof(b));
+		return;
+	case VSIM_OP_STOP:
+		reply(c->fd, 0, NULL, 0);
+		s->stop = 1;
+		return;
+	}
+	reply(c->fd, -EINVAL, NULL, 0);
+}
+
+/* One decoded packet: exactly one reply, whatever it holds. */
+static void handle(struct server *s, struct conn *c, const struct vsim_req *q,
+		   const void *pl, pid_t pid, int *fds, int nfds)
+{
+	if (q->op == VSIM_OP_HELLO)
+		handle_hello(s, c, q);
+	else if (c->kind == VSIM_KIND_DEVICE)
+		handle_device(s, c, q, pl, pid, fds, nfds);
+	else if (c->kind == VSIM_KIND_CONTROL)
+		handle_control(s, c, q);
+	else
+		reply(c->fd, -EINVAL, NULL, 0);
 }
 
 /* One packet from connection i; -1 if the connection went away. */
@@ -322,84 +339,95 @@ static void accept_one(struct server *s)
 	s->c[s->nc++] = (struct conn){ .fd = fd };
 }
 
-static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
+/* One round of the poll loop: the listener, every connection and the
+ * kick eventfds.  0, or -errno if poll() fails. */
+static int serve_round(struct server *s)
 {
 	struct pollfd pfd[1 + MAX_CONNS + 64];
+	int n = 0, nconn, nkick, i;
+	uint32_t kq[64];
+
+	pfd[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+	for (i = 0; i < s->nc; i++)
+		pfd[n++] = (struct pollfd){ .fd = s->c[i].fd,
+					    .events = POLLIN };
+	nconn = s->nc;
+	nkick = 0;
+	for (i = 0; i < (int)s->dev.o.nr_vqs && nkick < 64; i++) {
+		if (s->dev.vq[i].kick_fd < 0)
+			continue;
+		kq[nkick++] = (uint32_t)i;
+		pfd[n++] = (struct pollfd){ .fd = s->dev.vq[i].kick_fd,
+					    .events = POLLIN };
+	}
+	if (poll(pfd, (nfds_t)n, -1) < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* kicks first: the fds may change while handling packets */
+	for (i = 0; i < nkick; i++) {
+		uint64_t cnt;
+
+		if (!(pfd[1 + nconn + i].revents & POLLIN))
+			continue;
+		if (read(pfd[1 + nconn + i].fd, &cnt, sizeof(cnt)) > 0 &&
+		    s->dev.vq[kq[i]].kick_fd == pfd[1 + nconn + i].fd)
+			vsim_net_kick(&s->dev, kq[i]);
+	}
+	/* connections, back to front: conn_drop moves the last one */
+	for (i = nconn - 1; i >= 0 && !s->stop; i--) {
+		short ev = pfd[1 + i].revents;
+
+		if (!ev)
+			continue;
+		if ((ev & POLLIN) ? conn_recv(s, i) < 0
+				  : !!(ev & (POLLHUP | POLLERR)))
+			conn_drop(s, i);
+	}
+	if (pfd[0].revents & POLLIN)
+		accept_one(s);
+	return 0;
+}
+
+/* Serve on listening socket lfd until STOP; closes lfd. */
+static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
+{
 	struct server *s;
-	int r, i;
+	int r = -ENOMEM;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return -ENOMEM;
+		goto out_listener;
 	s->lfd = lfd;
 	s->rx = malloc(VSIM_MAX_PKT);
 	s->tx = malloc(VSIM_MAX_PKT);
-	r = s->rx && s->tx ? vsim_dev_init(&s->dev, o) : -ENOMEM;
-	if (r) {
-		close(lfd);
-		goto out;
-	}
+	if (!s->rx || !s->tx)
+		goto out_buffers;
+	r = vsim_dev_init(&s->dev, o);
+	if (r)
+		goto out_buffers;
 	signal(SIGPIPE, SIG_IGN);
 	vsim_dma_install_sigbus();
 	vsim_log("serving %s (offer 0x%llx, flags 0x%x)", path,
 		 (unsigned long long)o->backend_offer, o->flags);
 
 	while (!s->stop) {
-		int n = 0, nconn, nkick;
-		uint32_t kq[64];
-
-		pfd[n++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		for (i = 0; i < s->nc; i++)
-			pfd[n++] = (struct pollfd){ .fd = s->c[i].fd,
-						    .events = POLLIN };
-		nconn = s->nc;
-		nkick = 0;
-		for (i = 0; i < (int)s->dev.o.nr_vqs && nkick < 64; i++) {
-			if (s->dev.vq[i].kick_fd < 0)
-				continue;
-			kq[nkick++] = (uint32_t)i;
-			pfd[n++] = (struct pollfd){ .fd = s->dev.vq[i].kick_fd,
-						    .events = POLLIN };
-		}
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
+		r = serve_round(s);
+		if (r)
 			break;
-		}
-		/* kicks first: the fds may change while handling packets */
-		for (i = 0; i < nkick; i++) {
-			uint64_t cnt;
-
-			if (!(pfd[1 + nconn + i].revents & POLLIN))
-				continue;
-			if (read(pfd[1 + nconn + i].fd, &cnt, sizeof(cnt)) > 0 &&
-			    s->dev.vq[kq[i]].kick_fd == pfd[1 + nconn + i].fd)
-				vsim_net_kick(&s->dev, kq[i]);
-		}
-		/* connections, back to front: conn_drop moves the last one */
-		for (i = nconn - 1; i >= 0 && !s->stop; i--) {
-			short ev = pfd[1 + i].revents;
-
-			if (!ev)
-				continue;
-			if ((ev & POLLIN) ? conn_recv(s, i) < 0
-					  : !!(ev & (POLLHUP | POLLERR)))
-				conn_drop(s, i);
-		}
-		if (pfd[0].revents & POLLIN)
-			accept_one(s);
 	}
 	vsim_log("stopping");
 	/* listener first: a client that sees EOF then finds nobody there */
 	close(lfd);
+	lfd = -1;
 	while (s->nc)
 		conn_drop(s, s->nc - 1);
 	vsim_dev_fini(&s->dev);
-out:
+out_buffers:
 	free(s->rx);
 	free(s->tx);
 	free(s);
+out_listener:
+	if (lfd >= 0)
+		close(lfd);
 	return r;
 }
 
@@ -474,21 +502,15 @@ static void daemon_fds(int *lfd)
 	*lfd = keep;
 }
 
-int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts, char *path,
-		      size_t len, pid_t *ret_pid)
+/* The daemon's socket path: dir/vdpamap-sim-<pid>-<random>.sock, dir from
+ * the options, else $TMPDIR, else /tmp.  Its length, or -errno. */
+static int sock_path(const struct vdpamap_sim_opts *opts, char *buf,
+		     size_t size, size_t len)
 {
 	const char *dir = NULL;
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct vsim_opts o;
 	uint64_t rnd = 0;
-	pid_t pid, gpid = -1;
-	int lfd, p[2], st, r, n;
+	int n;
 
-	if (!path || !len)
-		return -EINVAL;
-	r = vsim_opts_parse(opts, &o);
-	if (r)
-		return r;
 	if (opts && opts->sz >= offsetof(struct vdpamap_sim_opts, dir) +
 			     sizeof(opts->dir))
 		dir = opts->dir;
@@ -498,57 +520,79 @@ int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts, char *path,
 		dir = "/tmp";
 	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
 		rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	n = snprintf(buf, sizeof(buf), "%s/vdpamap-sim-%d-%016llx.sock", dir,
+	n = snprintf(buf, size, "%s/vdpamap-sim-%d-%016llx.sock", dir,
 		     (int)getpid(), (unsigned long long)rnd);
-	if (n < 0 || (size_t)n >= sizeof(buf))
+	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
 	if ((size_t)n >= len)
 		return -ERANGE;
+	return n;
+}
+
+/* The intermediate child: a new session, forks the daemon, reports its
+ * pid on p[1] and exits, so that the daemon is nobody's child. */
+static void __attribute__((noreturn))
+spawn_child(int p[2], int lfd, const char *path, const struct vsim_opts *o)
+{
+	sigset_t all;
+	pid_t gpid;
+	int sig, r;
+
+	setsid();
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	gpid = fork();
+	if (gpid != 0) {
+		if (write(p[1], &gpid, sizeof(gpid)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[0]);
+	close(p[1]);
+	daemon_fds(&lfd);
+	r = serve_fd(lfd, path, o);
+	unlink(path);
+	_exit(r ? 1 : 0);
+}
+
+int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts, char *path,
+		      size_t len, pid_t *ret_pid)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct vsim_opts o;
+	pid_t pid, gpid = -1;
+	int lfd, p[2], st, r, n;
+
+	if (!path || !len)
+		return -EINVAL;
+	r = vsim_opts_parse(opts, &o);
+	if (r)
+		return r;
+	n = sock_path(opts, buf, sizeof(buf), len);
+	if (n < 0)
+		return n;
 	lfd = listen_at(buf);
 	if (lfd < 0)
 		return lfd;
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		r = -errno;
-		goto fail;
+		goto out_listener;
 	}
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
-		close(p[0]);
-		close(p[1]);
-		goto fail;
+		goto out_pipe_write;
 	}
-	if (pid == 0) {
-		sigset_t all;
-		int sig;
-
-		/* intermediate child: new session, fork the daemon, exit */
-		setsid();
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		for (sig = 1; sig < NSIG; sig++)
-			signal(sig, SIG_DFL);
-		gpid = fork();
-		if (gpid != 0) {
-			if (write(p[1], &gpid, sizeof(gpid)) < 0)
-				_exit(1);
-			_exit(0);
-		}
-		close(p[0]);
-		close(p[1]);
-		daemon_fds(&lfd);
-		r = serve_fd(lfd, buf, &o);
-		unlink(buf);
-		_exit(r ? 1 : 0);
-	}
+	if (pid == 0)
+		spawn_child(p, lfd, buf, &o);
 	close(p[1]);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	if (read(p[0], &gpid, sizeof(gpid)) != sizeof(gpid) || gpid < 0) {
-		close(p[0]);
 		r = -ECHILD;
-		unlink(buf);
-		goto fail;
+		goto out_pipe_read;
 	}
 	close(p[0]);
 	close(lfd);
@@ -556,7 +600,11 @@ int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts, char *path,
 	if (ret_pid)
 		*ret_pid = gpid;
 	return 0;
-fail:
+out_pipe_write:
+	close(p[1]);
+out_pipe_read:
+	close(p[0]);
+out_listener:
 	close(lfd);
 	unlink(buf);
 	return r;

@@ -1,22 +1,36 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * sim: a userspace model of vhost-vdpa + vdpa_sim_net (Linux 6.12), living
- * in its own process and served over the simproto socket protocol.
+ * sim: the simulator module, a userspace model of vhost-vdpa +
+ * vdpa_sim_net (Linux 6.12) that runs as its own single-threaded daemon
+ * process and is served over the simproto socket protocol; it is linked
+ * into libvdpamap only to be spawned (vdpamap_sim_spawn/_serve) and
+ * driven from tests (vdpamap_sim_table/_fail_nth/_get_stats/_stop).
+ * It is not a layer of the library: no other module calls into it (they
+ * reach the daemon through the socket), and its daemon side calls nothing
+ * of the library.
  *
- * The model has three layers, as the kernel has:
- *  - vhost-vdpa (vhost.c): the ioctls, owner check, the IOTLB write decoder
- *    and vhost's own per-ASID tables ("struct vsim_table"), batches;
- *  - the parent device's DMA view (dma.c): the device-side map of every ASID
- *    (pushed whole by set_map, or edited entry by entry by dma_map), address
- *    translation, memory access through the owner's address space or
- *    through "pins", and RLIMIT_MEMLOCK accounting;
- *  - vdpa_sim_net (net.c): split virtqueues, TX -> RX loopback, control vq.
- * server.c owns the socket, the poll loop and the packet decoder.
+ * May include: libc and Linux uAPI headers, src/transport/simproto.h (the
+ * wire protocol), src/core/uapi.h (the uAPI constants Debian 12 lacks) and
+ * the public include/vdpamap.h (the vdpamap_sim_* structs it implements);
+ * nothing else of the library.  The one exception is control.c, the
+ * client side that runs in the caller's process: it connects through
+ * transport/sock.c (transport/transport.h).
  *
- * Single-threaded: everything runs from the poll loop of one process.
- *
- * Depends on: simproto.h, uapi.h, vdpamap.h (public structs), libc; the
- * control client (control.c) also on transport_sim.c for the connection.
+ * Files, bottom to top; each calls only files listed before it:
+ *  - log.c:    vsim_log (stderr, VDPAMAP_SIM_LOG=1)
+ *  - dma.c:    the parent device's DMA view: sorted IOTLB tables, pins,
+ *              /proc/<pid>/maps, the device-side map of every ASID (pushed
+ *              whole by set_map, or edited entry by entry by dma_map),
+ *              translation and memory access through the owner's address
+ *              space or through pins
+ *  - net.c:    vdpa_sim_net: vq groups, split virtqueues, TX -> RX
+ *              loopback, control vq
+ *  - iotlb.c:  vhost-vdpa's IOTLB write decoder, vhost's own per-ASID
+ *              tables ("struct vsim_table"), batches, RLIMIT_MEMLOCK
+ *  - device.c: the device state's init/fini, open/close, reset
+ *  - ioctl.c:  vhost-vdpa's ioctls, the owner check
+ *  - server.c: the socket, the poll loop, the packet decoder, the daemon
+ *  - control.c (beside them): the control client
  */
 #ifndef VDPAMAP_SIM_H
 #define VDPAMAP_SIM_H
@@ -24,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 #include "vdpamap.h"
 #include "transport/simproto.h"
 
@@ -133,32 +148,41 @@ struct vsim_dev {
 
 /* stats: counters without a public field yet live in reserved[] */
 
-/* ---- log.c-less logging (server.c) */
+/* ---- predicates on the device's configuration and negotiation */
+static inline int vsim_per_map(const struct vsim_dev *d)
+{
+	return !!(d->o.flags & VDPAMAP_SIM_PER_MAP);
+}
+
+static inline int vsim_pa_mode(const struct vsim_dev *d)
+{
+	return !!(d->o.flags & VDPAMAP_SIM_PA);
+}
+
+static inline int vsim_offered(const struct vsim_dev *d, unsigned int bit)
+{
+	return !!(d->o.backend_offer & VSIM_BIT(bit));
+}
+
+static inline int vsim_acked(const struct vsim_dev *d, unsigned int bit)
+{
+	return !!(d->backend_acked & VSIM_BIT(bit));
+}
+
+static inline int vsim_is_owner(const struct vsim_dev *d, uint64_t token)
+{
+	return d->has_owner && d->owner_token == token;
+}
+
+static inline void vsim_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* ---- log.c */
 void vsim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* ---- server.c */
-/* Decode one packet: header checks only.  0 or -EINVAL. */
-int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
-		const void **payload);
-int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o);
-
-/* ---- vhost.c */
-int vsim_dev_init(struct vsim_dev *d, const struct vsim_opts *o);
-void vsim_dev_fini(struct vsim_dev *d);
-void vsim_dev_open(struct vsim_dev *d);
-void vsim_dev_close(struct vsim_dev *d);
-/* One ioctl.  fds: received with the packet (the handler takes ownership of
- * the ones it keeps and sets them to -1).  out gets up to *outlen bytes. */
-int vsim_ioctl(struct vsim_dev *d, uint64_t token, pid_t pid, uint32_t cmd,
-	       const void *in, size_t inlen, int *fds, int nfds, void *out,
-	       size_t *outlen);
-int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
-		     const void *buf, size_t n);
-/* TABLE: entries of vhost's table of asid into out (max), total or -errno */
-int vsim_table_dump(struct vsim_dev *d, uint32_t asid,
-		    struct vdpamap_sim_entry *out, size_t max);
-uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq);
-uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq);
 
 /* ---- dma.c */
 struct vsim_vma {
@@ -193,9 +217,43 @@ int vsim_dma_write(struct vsim_dev *d, uint32_t asid, uint64_t iova,
 void vsim_dma_install_sigbus(void);
 
 /* ---- net.c */
+uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq);
+uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq);
 void vsim_net_reset_vq(struct vsim_vq *vq);
 void vsim_net_set_ready(struct vsim_dev *d, uint32_t idx, int ready);
 void vsim_net_kick(struct vsim_dev *d, uint32_t idx);
 void vsim_net_resume(struct vsim_dev *d);
+
+/* ---- iotlb.c */
+/* One write() of the device fd: bytes consumed or -errno (handler errors
+ * flattened to -EFAULT, as vhost_chr_write_iter does). */
+int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
+		     const void *buf, size_t n);
+/* TABLE: entries of vhost's table of asid into out (max), total or -errno */
+int vsim_table_dump(struct vsim_dev *d, uint32_t asid,
+		    struct vdpamap_sim_entry *out, size_t max);
+/* RLIMIT_MEMLOCK of pid in pages (UINT64_MAX: unlimited or unknown) */
+uint64_t vsim_memlock_pages(pid_t pid);
+void vsim_iotlb_drop_all(struct vsim_dev *d);
+
+/* ---- device.c */
+int vsim_dev_init(struct vsim_dev *d, const struct vsim_opts *o);
+void vsim_dev_fini(struct vsim_dev *d);
+void vsim_dev_open(struct vsim_dev *d);
+void vsim_dev_close(struct vsim_dev *d);
+void vsim_dev_reset(struct vsim_dev *d);
+
+/* ---- ioctl.c */
+/* One ioctl.  fds: received with the packet (the handler takes ownership of
+ * the ones it keeps and sets them to -1).  out gets up to *outlen bytes. */
+int vsim_ioctl(struct vsim_dev *d, uint64_t token, pid_t pid, uint32_t cmd,
+	       const void *in, size_t inlen, int *fds, int nfds, void *out,
+	       size_t *outlen);
+
+/* ---- server.c */
+/* Decode one packet: header checks only.  0 or -EINVAL. */
+int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
+		const void **payload);
+int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o);
 
 #endif

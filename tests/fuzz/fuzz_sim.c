@@ -2,7 +2,7 @@
 /*
  * Fuzz the simulator through its wire protocol: its packet decoder
  * (server.c conn_recv -> vsim_decode -> handle), every ioctl's payload
- * decoder (vhost.c), the IOTLB write decoder (vsim_iotlb_write) and the
+ * decoder (ioctl.c), the IOTLB write decoder (vsim_iotlb_write) and the
  * virtqueue parser of the data path (net.c), fed by a hostile client.
  *
  * Each input runs one simulator (vdpamap_sim_serve() on a thread of this
