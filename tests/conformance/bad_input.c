@@ -168,7 +168,7 @@ void test_bad_sim_args(void **state)
 	struct fx *f = *state, g;
 	VDPAMAP_OPTS(vdpamap_sim_opts, so,
 		     .backend_features = 0x17e | VDPAMAP_F_DESC_ASID,
-		     .nr_groups = 3);
+		     .nr_as = 2, .nr_groups = 3, .nr_vqs = 3);
 	char path[108], dir[200];
 	struct vdpamap_sim_stats st;
 	struct vdpamap_info in;
