@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "shape.h"
 
 char test_last_err[512];
 unsigned test_nr_err;
@@ -70,6 +71,8 @@ int fx_setup(struct fx *f, const struct vdpamap_sim_opts *sim_opts,
 
 		if (sim_opts)
 			so = *sim_opts;
+		if (sim_shape_apply(&so) < 0)
+			return -EINVAL;
 		if (f->pa)
 			so.flags |= VDPAMAP_SIM_PA;
 		if (f->per_map)
@@ -282,4 +285,106 @@ void _unmap_err(struct fx *f, int err, uint32_t asid, uint64_t iova,
 			 (unsigned long long)iova, (unsigned long long)size,
 			 r, strerror(-r), err, strerror(err));
 	snap_equal(f, &s);
+}
+
+void fx_info(struct fx *f, struct vdpamap_info *in)
+{
+	struct vdpamap *h = NULL;
+	int r;
+
+	if (f->h) {
+		assert_int_equal(vdpamap_get_info(f->h, in), 0);
+		return;
+	}
+	r = vdpamap_open(f->path, NULL, &h);
+	if (r < 0)
+		fail_msg("open %s for its info: %s", f->path, strerror(-r));
+	assert_int_equal(vdpamap_get_info(h, in), 0);
+	vdpamap_close(h);
+}
+
+int fx_offers(struct fx *f, uint64_t feat)
+{
+	struct vdpamap_info in;
+
+	fx_info(f, &in);
+	return (in.backend_offered & feat) == feat;
+}
+
+void fx_need(struct fx *f, uint64_t feat)
+{
+	struct vdpamap_info in;
+	char names[256] = "";
+	size_t n = 0;
+	uint64_t miss;
+	int b;
+
+	fx_info(f, &in);
+	miss = feat & ~in.backend_offered;
+	if (!miss)
+		return;
+	for (b = 0; b < 64; b++) {
+		const char *nm = vdpamap_feature_name(1ULL << b);
+
+		if (!(miss & (1ULL << b)))
+			continue;
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+				      n ? ", " : "", nm ? nm : "?");
+		if (n >= sizeof(names))
+			break;
+	}
+	skip_because("device lacks %s (offer 0x%llx)", names,
+		     (unsigned long long)in.backend_offered);
+}
+
+static void need_count(struct fx *f, uint32_t nr, int which)
+{
+	static const char *const what[] = { "address space", "vq group",
+					    "vq" };
+	struct vdpamap_info in;
+	uint32_t have;
+
+	fx_info(f, &in);
+	have = which == 0 ? in.nr_as : which == 1 ? in.nr_groups : in.nr_vqs;
+	if (have >= nr)
+		return;
+	skip_because("device has %u %s%s, needs %u (offer 0x%llx)", have,
+		     what[which], have == 1 ? "" : "s", nr,
+		     (unsigned long long)in.backend_offered);
+}
+
+void fx_need_as(struct fx *f, uint32_t nr)
+{
+	need_count(f, nr, 0);
+}
+
+void fx_need_groups(struct fx *f, uint32_t nr)
+{
+	need_count(f, nr, 1);
+}
+
+void fx_need_vqs(struct fx *f, uint32_t nr)
+{
+	need_count(f, nr, 2);
+}
+
+void fx_need_iova(struct fx *f, uint64_t first, uint64_t last)
+{
+	struct vdpamap_info in;
+
+	fx_info(f, &in);
+	if (first >= in.iova_first && last <= in.iova_last)
+		return;
+	skip_because("device's IOVA range [0x%llx, 0x%llx] lacks "
+		     "[0x%llx, 0x%llx]", (unsigned long long)in.iova_first,
+		     (unsigned long long)in.iova_last,
+		     (unsigned long long)first, (unsigned long long)last);
+}
+
+int fx_has_as(struct fx *f, uint32_t asid)
+{
+	struct vdpamap_info in;
+
+	fx_info(f, &in);
+	return asid < in.nr_as;
 }

@@ -93,9 +93,29 @@ void _unmap_err(struct fx *f, int err, uint32_t asid, uint64_t iova,
 /* skip the current test (cmocka) with a reason on stderr */
 #define skip_because(...)                                                    \
 	do {                                                                 \
-		fprintf(stderr, "SKIP: " __VA_ARGS__);                       \
+		fprintf(stderr, "skip: " __VA_ARGS__);                       \
 		fprintf(stderr, "\n");                                       \
 		skip();                                                      \
 	} while (0)
+
+/* ---- expectations from the device, never from one kernel's numbers:
+ * what the device offers (backend features) and counts (address spaces,
+ * groups, vqs, IOVA range).  Read with the handle open, or through a
+ * short open and close when it is not. */
+void fx_info(struct fx *f, struct vdpamap_info *in);
+/* 1 if the device offers every bit of feat */
+int fx_offers(struct fx *f, uint64_t feat);
+/* Skip the case unless the device offers feat:
+ * "skip: device lacks IOTLB_PERSIST (offer 0x1e)" */
+void fx_need(struct fx *f, uint64_t feat);
+/* Skip unless the device has at least nr address spaces / vq groups /
+ * vqs: "skip: device has 1 address space, needs 2 (offer 0x6)" */
+void fx_need_as(struct fx *f, uint32_t nr);
+void fx_need_groups(struct fx *f, uint32_t nr);
+void fx_need_vqs(struct fx *f, uint32_t nr);
+/* Skip unless [first, last] is inside the device's IOVA range */
+void fx_need_iova(struct fx *f, uint64_t first, uint64_t last);
+/* 1 if address space asid exists on the device */
+int fx_has_as(struct fx *f, uint32_t asid);
 
 #endif

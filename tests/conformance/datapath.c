@@ -68,6 +68,7 @@ void test_suspend_resume(void **state)
 	struct vnet v;
 	uint32_t base;
 
+	fx_need(f, VDPAMAP_F_SUSPEND | VDPAMAP_F_RESUME);
 	open_default(f);
 	map_guest(f, 0);
 	/* before DRIVER_OK both are no-ops */

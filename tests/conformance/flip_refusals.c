@@ -99,6 +99,12 @@ void test_flip_bad_input(void **state)
 		 "flip: needs IOTLB_ASID (not negotiated)");
 	fx_close(f);
 
+	/* the rest flips into ASID 1, moves group 1 and refuses flips of
+	 * a started device that is suspended and resumed around them */
+	fx_need(f, VDPAMAP_F_IOTLB_ASID | VDPAMAP_F_SUSPEND |
+		   VDPAMAP_F_RESUME);
+	fx_need_as(f, 2);
+	fx_need_groups(f, 2);
 	open_default(f);
 	map_window(f, 0, GPA);
 	flip_err(f, ERANGE, 2, &ok,
@@ -316,6 +322,7 @@ void test_flip_nospc(void **state)
 	const uint32_t vq0[] = { 0 };
 	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vq0, .nr_vqs = 1,
 		     .shadows = &sh, .nr_shadows = 1);
+	struct vdpamap_info in;
 	int id;
 
 	(void)state;
@@ -324,6 +331,16 @@ void test_flip_nospc(void **state)
 			     "a full shadow ASID needs the configurable "
 			     "simulator");
 	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
+	fx_info(&f, &in);
+	if (!(in.backend_offered & VDPAMAP_F_IOTLB_ASID) || in.nr_as < 2) {
+		fx_teardown(&f);
+		if (!(in.backend_offered & VDPAMAP_F_IOTLB_ASID))
+			skip_because("device lacks IOTLB_ASID (offer 0x%llx)",
+				     (unsigned long long)in.backend_offered);
+		skip_because("device has %u address space, needs 2 (offer "
+			     "0x%llx)", in.nr_as,
+			     (unsigned long long)in.backend_offered);
+	}
 	open_default(&f);
 	map_ok(&f, 0, 0x100000, WIN_OFF, WIN_SIZE);
 	sh.hva = shadow_mem(&f);
@@ -417,6 +434,10 @@ void test_flip_fault_sweep(void **state)
 
 	if (!f->is_sim)
 		skip_because("fault injection needs the simulator");
+	/* flips of a started device into ASID 1 */
+	fx_need(f, VDPAMAP_F_IOTLB_ASID | VDPAMAP_F_SUSPEND |
+		   VDPAMAP_F_RESUME);
+	fx_need_as(f, 2);
 	for (unflip = 0; unflip < 2; unflip++) {
 		for (kind = VDPAMAP_SIM_FAIL_MSG;
 		     kind <= VDPAMAP_SIM_FAIL_IOCTL; kind++) {

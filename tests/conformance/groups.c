@@ -14,6 +14,9 @@ void test_group_asid(void **state)
 	struct vdpamap_reset_info ri;
 	uint32_t asid;
 
+	fx_need(f, VDPAMAP_F_IOTLB_ASID);
+	fx_need_as(f, 2);
+	fx_need_groups(f, 2);
 	open_default(f);
 	map_window(f, 0, GPA);
 	/* ASID 1 sees guest memory at another IOVA */
@@ -51,7 +54,7 @@ void test_driver_ok_desc_asid(void **state)
 	struct fx f;
 	VDPAMAP_OPTS(vdpamap_sim_opts, so,
 		     .backend_features = 0x17e | VDPAMAP_F_DESC_ASID,
-		     .nr_groups = 3);
+		     .nr_as = 2, .nr_groups = 3, .nr_vqs = 3);
 	struct vnet v;
 	uint32_t g;
 

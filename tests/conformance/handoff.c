@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shape.h"
 #include "vdpamap.h"
 #include "vnet.h"
 #include "handoff/handoff.h"	/* src/: the description's layout, to forge one */
@@ -1173,6 +1174,9 @@ int main(int argc, char **argv)
 				if (offer)
 					so.backend_features =
 						strtoull(offer, NULL, 0);
+				/* the device's shape (shape.h) */
+				if (sim_shape_apply(&so) < 0)
+					return 2;
 				if (!strcmp(flv[f], "pa"))
 					so.flags = VDPAMAP_SIM_PA;
 				else if (!strcmp(flv[f], "permap"))

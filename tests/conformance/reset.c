@@ -17,20 +17,36 @@ static void reset_case(struct fx *f, int persist)
 		     .want_features = persist ? VDPAMAP_F_KNOWN :
 				VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_PERSIST);
 	struct vdpamap_reset_info ri;
+	struct vdpamap_stats s0, s1;
+	int two = fx_has_as(f, 1);
 
+	if (persist)
+		fx_need(f, VDPAMAP_F_IOTLB_PERSIST);
 	assert_int_equal(fx_open(f, &o), 0);
 	map_window(f, 0, GPA);
-	map_ok(f, 1, GPA, 0, MIB);
+	/* the second address space's map, or a second entry in ASID 0 */
+	if (two)
+		map_ok(f, 1, GPA, 0, MIB);
+	else
+		map_ok(f, 0, 4 * GPA, 0, MIB);
 	loop_ok(f, GPA + RING_OFF);
+	assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
 	assert_int_equal(vdpamap_reset(f->h, &ri), 0);
+	assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
 	assert_int_equal(ri.entries, 2);
 	if (persist) {
 		assert_int_equal(ri.path, VDPAMAP_RESET_PERSIST);
 		assert_int_equal(ri.iotlb_msgs, 0);
 	} else {
 		assert_int_equal(ri.path, VDPAMAP_RESET_RESYNC);
-		/* asid 0: INV+UPD alone; asid 1 likewise; each a batch */
-		assert_int_equal(ri.iotlb_msgs, 2 * (2 + 2));
+		/* every entry sent again, and nothing else but the
+		 * invalidations and batch markers; with two address
+		 * spaces: asid 0 INV+UPD alone, asid 1 likewise, each a
+		 * batch */
+		assert_int_equal(s1.iotlb_updates - s0.iotlb_updates, 2);
+		assert_int_equal(ri.iotlb_msgs, s1.iotlb_writes - s0.iotlb_writes);
+		if (two)
+			assert_int_equal(ri.iotlb_msgs, 2 * (2 + 2));
 	}
 	mirror_matches_device(f);
 	loop_ok(f, GPA + RING_OFF);
