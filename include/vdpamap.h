@@ -26,38 +26,23 @@
  *  - Options structs are size-prefixed (declare them with VDPAMAP_OPTS());
  *    NULL means defaults; a struct from a newer header whose unknown tail is
  *    non-zero gives -E2BIG.
+ *
+ * This header is the core: the handle, open/close, features, device status
+ * and config, vrings, groups and ASIDs, regions, maps, transactions,
+ * lookups, counters, reset, logging.  The other parts have headers of their
+ * own, each of which may be included alone, and which this one includes at
+ * its end: vdpamap_migrate.h (SVQ flip, dirty log), vdpamap_handoff.h (exec
+ * handoff), vdpamap_sim.h (the simulator), vdpamap_mgmt.h (vdpa netlink
+ * management).  vdpamap_common.h holds what they all share.
  */
 #ifndef VDPAMAP_H
 #define VDPAMAP_H
 
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
+#include "vdpamap_common.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#ifndef VDPAMAP_API
-#define VDPAMAP_API __attribute__((visibility("default")))
-#endif
-
-#define VDPAMAP_VERSION_MAJOR 0
-#define VDPAMAP_VERSION_MINOR 1
-
-/* Declare and zero an options struct with its size set:
- *   VDPAMAP_OPTS(vdpamap_open_opts, o, .want_features = ...); */
-#define VDPAMAP_OPTS(TYPE, NAME, ...)                                        \
-	struct TYPE NAME = ({                                                \
-		struct TYPE __##NAME##_o;                                    \
-		__builtin_memset(&__##NAME##_o, 0, sizeof(__##NAME##_o));    \
-		__##NAME##_o = (struct TYPE){ .sz = sizeof(struct TYPE),     \
-					      __VA_ARGS__ };                 \
-		__##NAME##_o;                                                \
-	})
-
-struct vdpamap;
-struct vdpamap_txn;
 
 /* ---- backend features (same bit numbers as the kernel's VHOST_BACKEND_F_*) */
 #define VDPAMAP_F_IOTLB_MSG_V2		(1ULL << 1)
@@ -77,16 +62,6 @@ struct vdpamap_txn;
 
 /* Name of a single backend feature bit ("IOTLB_BATCH"), or NULL. */
 VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature);
-
-/* ---- logging */
-#define VDPAMAP_LOG_ERR		3
-#define VDPAMAP_LOG_WARN	4
-#define VDPAMAP_LOG_INFO	6
-#define VDPAMAP_LOG_DEBUG	7
-
-/* Called with a complete, newline-free message.  May be called from any
- * thread that calls into the handle; must not call back into the library. */
-typedef void (*vdpamap_log_fn)(int level, const char *msg, void *ctx);
 
 /* ---- memory */
 #define VDPAMAP_PERM_RO		1	/* device reads */
@@ -242,6 +217,10 @@ VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
 /* Next avail index of vq idx as the device sees it (suspend first). */
 VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
 				       uint32_t *ret_base);
+/* The vring as last set with vdpamap_vring_set() (base: as set, or as
+ * read by prepare).  -ENOENT: never set; -EINVAL: idx. */
+VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
+				  struct vdpamap_vring *out);
 
 /* -EOPNOTSUPP unless SUSPEND / RESUME were negotiated. */
 VDPAMAP_API int vdpamap_suspend(struct vdpamap *h);
@@ -286,6 +265,14 @@ VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
 /* Unregister.  -EBUSY while any map points into it, -ENOENT unknown id.
  * Both: -EBUSY while an exec handoff is prepared (vdpamap_handoff_*). */
 VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id);
+/* A registered region as the handle has it now (after adopt: the new
+ * hva).  -ENOENT unknown id. */
+VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
+				   struct vdpamap_region *out);
+/* Ids of the registered regions, in ascending order: up to n into ids;
+ * returns how many there are. */
+VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
+				   uint32_t n);
 
 /* ---- maps: one call is a transaction of one */
 /* Map [hva, hva+size) at [iova, iova+size) of asid with perm.  The hva range
@@ -393,532 +380,14 @@ VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st);
 /* A short text for a poisoned handle, or NULL if it is healthy. */
 VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h);
 
-/* ---- the simulator: a userspace vhost-vdpa + vdpa_sim_net in its own
- * process, reached through a unix socket path, that outlives its clients'
- * exec like a kernel device.  See README "Simulator". */
-
-/* vdpamap_sim_opts.flags */
-#define VDPAMAP_SIM_PA		(1U << 0) /* PA mode (pins; memlock) */
-#define VDPAMAP_SIM_PER_MAP	(1U << 1) /* .dma_map parent, not .set_map */
-
-struct vdpamap_sim_opts {
-	size_t sz;
-	uint64_t backend_features;	/* offered; 0 means 0x17e */
-	uint32_t flags;
-	uint32_t nr_as;			/* 0 means 2 */
-	uint32_t nr_groups;		/* 0 means 2 */
-	uint32_t nr_vqs;		/* 0 means 3 (rx, tx, ctrl) */
-	uint64_t iova_first;		/* with iova_last == 0: [0, 2^64-1] */
-	uint64_t iova_last;
-	const char *dir;		/* socket dir; NULL: $TMPDIR or /tmp */
-	size_t :0;
-};
-
-/* Start a simulator daemon (a forked, detached child process) and return
- * its socket path (NUL-terminated, at most len bytes) and pid.  Call before
- * creating threads.  Stop it with vdpamap_sim_stop(). */
-VDPAMAP_API int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts,
-				  char *path, size_t len, pid_t *ret_pid);
-/* Run the simulator in the calling process until stopped (tools use it). */
-VDPAMAP_API int vdpamap_sim_serve(const char *path,
-				  const struct vdpamap_sim_opts *opts);
-/* Ask the daemon at path to exit and wait for it to go. */
-VDPAMAP_API int vdpamap_sim_stop(const char *path);
-
-/* Test and debugging hooks of the simulator, through its control socket. */
-struct vdpamap_sim_entry {
-	uint64_t iova;
-	uint64_t size;
-	uint64_t uaddr;
-	uint32_t perm;
-	uint32_t reserved0;
-};
-/* Copy the simulator's own table of asid (vhost-vdpa's, not the library's)
- * into ents (at most n); returns the number of entries it has. */
-VDPAMAP_API int vdpamap_sim_table(const char *path, uint32_t asid,
-				  struct vdpamap_sim_entry *ents, size_t n);
-
-#define VDPAMAP_SIM_FAIL_MSG	1	/* the nth IOTLB write from now */
-#define VDPAMAP_SIM_FAIL_IOCTL	2	/* the nth ioctl from now */
-/* Make the nth (1-based) event of kind fail (0 disarms). */
-VDPAMAP_API int vdpamap_sim_fail_nth(const char *path, uint32_t kind,
-				     uint32_t nth);
-
-struct vdpamap_sim_stats {
-	uint64_t iotlb_writes;
-	uint64_t set_map_calls;		/* batch-style parent map pushes */
-	uint64_t dma_map_calls;		/* per-map parent map calls */
-	uint64_t pinned_bytes;
-	uint64_t rx_frames;		/* frames looped TX -> RX */
-	uint64_t tx_frames;
-	uint64_t dma_errors;		/* accesses that did not translate */
-	uint64_t rx_drops;		/* frames dropped (no buffer, MAC) */
-	uint64_t reserved[6];
-};
-VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
-				      struct vdpamap_sim_stats *st);
-
 #ifdef __cplusplus
 }
 #endif
-#ifdef __cplusplus
-extern "C" {
-#endif
 
-/* ---- SVQ ASID flip (src/flip.c)
- *
- * A VMM that shadows virtqueues (SVQ) during live migration moves vq groups
- * to a shadow ASID holding only its shadow vrings, so that it sees every
- * buffer the device uses.  vdpamap_flip() does that without touching guest
- * memory: the guest-memory maps of the groups' current ASIDs (normally ASID
- * 0) stay as they are, not a single UPDATE or INVALIDATE is sent for them.
- * In one call, with the device stopped:
- *   1. SUSPEND, if the device is started (DRIVER_OK) and the caller did not
- *      say it already suspended it (VDPAMAP_FLIP_SUSPENDED);
- *   2. map every shadow area (caller memory) in the shadow ASID at IOVAs
- *      allocated from holes that are free in the shadow ASID and in the
- *      ASIDs the groups leave, so shadow and guest addresses never alias
- *      (one batch);
- *   3. SET_GROUP_ASID of every moving group (re-applied after every reset,
- *      like vdpamap_set_group_asid());
- *   4. re-point the vrings given in opts->vrings at their shadow rings:
- *      SET_VRING_ENABLE 0, NUM, BASE, ADDR, ENABLE 1 (vdpa_sim latches a
- *      ring's addresses when it is enabled);
- *   5. RESUME (when step 1 suspended).
- * A step that fails undoes the steps before it; nothing changes.  Linux
- * 6.12's vhost-vdpa takes ring addresses and bases of a started device only
- * while it is suspended, and vdpa_sim applies SET_GROUP_ASID at once, at
- * any time: the suspend is what makes the switch atomic for the device.
- * When the flip resumes the device itself, the shadow rings must already
- * be consistent (a shadow virtqueue starts them empty, indexes at the
- * vq's base): the device runs on them at once.  To fill them knowing
- * their IOVAs first, suspend the device yourself (vdpamap_suspend(),
- * vdpamap_vring_get_base()), flip with VDPAMAP_FLIP_SUSPENDED, fill, then
- * vdpamap_resume().  A device that cannot be suspended is flipped before
- * DRIVER_OK (reset it, flip, restart it on the shadow rings: the flip
- * survives the reset).
- * vdpamap_unflip() is the reverse: rings back to the addresses they had
- * before the flip, groups back to their previous ASIDs, shadow maps
- * invalidated.
- *
- * Which group moves: every group in opts->groups, and for every vq in
- * opts->vqs the group holding its rings: with DESC_ASID negotiated its
- * descriptor group (vdpamap_vq_desc_group(): buffers stay in the guest
- * ASID), else (or with VDPAMAP_FLIP_WHOLE_GROUP) its vq group, which
- * moves its buffers too: a shadow virtqueue must then forward buffers
- * through memory mapped in the shadow ASID.
- */
-struct vdpamap_shadow {
-	void *hva;			/* inside a registered region */
-	uint64_t size;			/* page-aligned */
-	uint32_t perm;			/* VDPAMAP_PERM_*; 0 means RW */
-	uint32_t reserved0;		/* must be 0 */
-	uint64_t iova;			/* out: where it is mapped */
-	uint64_t reserved[2];		/* must be 0 */
-};
-
-/* vdpamap_flip_vring.flags */
-#define VDPAMAP_FLIP_VRING_BASE	(1U << 0) /* start at .base, not at the
-					     device's next avail index */
-
-/* A vq whose rings move into a shadow area: desc, avail and used are byte
- * offsets inside opts->shadows[shadow]. */
-struct vdpamap_flip_vring {
-	uint32_t vq;
-	uint32_t shadow;		/* index into opts->shadows */
-	uint64_t desc;
-	uint64_t avail;
-	uint64_t used;
-	uint32_t num;			/* ring size; 0: keep the current one */
-	uint32_t flags;			/* VDPAMAP_FLIP_VRING_* */
-	uint32_t base;			/* with VDPAMAP_FLIP_VRING_BASE */
-	uint32_t reserved0;		/* must be 0 */
-	uint64_t reserved[2];		/* must be 0 */
-};
-
-/* vdpamap_flip_opts.flags, vdpamap_unflip_opts.flags */
-#define VDPAMAP_FLIP_WHOLE_GROUP (1U << 0) /* move a vq's own group even
-					      where DESC_ASID offers its
-					      descriptor group */
-#define VDPAMAP_FLIP_SUSPENDED	(1U << 1) /* the caller suspended the
-					     device and resumes it */
-
-struct vdpamap_flip_opts {
-	size_t sz;
-	const uint32_t *vqs;		/* vqs whose ring group moves */
-	uint32_t nr_vqs;
-	uint32_t nr_groups;
-	const uint32_t *groups;		/* groups that move as they are */
-	struct vdpamap_shadow *shadows;	/* mapped in the shadow ASID */
-	uint32_t nr_shadows;
-	uint32_t nr_vrings;
-	const struct vdpamap_flip_vring *vrings; /* re-pointed at shadows */
-	uint32_t flags;			/* VDPAMAP_FLIP_* */
-	size_t :0;
-};
-
-/* What a flip or an unflip did. */
-struct vdpamap_flip_info {
-	uint32_t id;			/* of the flip */
-	uint32_t nr_groups;		/* groups moved */
-	uint32_t buffers_moved;		/* 1: a moved group holds some vq's
-					   buffers, not only descriptors */
-	uint32_t suspended;		/* 1: the call suspended and resumed */
-	uint64_t iotlb_msgs;		/* IOTLB messages written, batch
-					   markers included */
-	uint64_t iotlb_updates;
-	uint64_t iotlb_invalidates;
-	uint64_t ioctls;
-	uint64_t ns;			/* wall time of the call */
-	uint64_t reserved[4];
-};
-
-/* Move groups to shadow_asid with the shadow areas mapped there, as
- * described above.  On success returns the flip's id (> 0, for
- * vdpamap_unflip()), writes each opts->shadows[i].iova and, if info is not
- * NULL, fills it.  Any number of flips may be active, each with its own
- * groups; the shadow maps are ordinary entries of shadow_asid (translate,
- * reset and resync them like any other; do not unmap them yourself).
- * Errors (nothing is changed, nothing sent):
- *  -EOPNOTSUPP IOTLB_ASID not negotiated; or the device is started, the
- *             caller did not suspend it and SUSPEND/RESUME are not
- *             negotiated; or vrings are to be re-pointed on a started
- *             device without ENABLE_AFTER_DRIVER_OK (reset it, flip, then
- *             set the rings up: the flip survives the reset)
- *  -ERANGE    shadow_asid >= the device's number of address spaces
- *  -ENOENT    an unknown vq or group (log names it)
- *  -EEXIST    the shadow ASID overlaps guest memory: it is the ASID a
- *             moving group is bound to, or it or a shadow area maps memory
- *             that ASID maps (the device could write guest memory behind
- *             the shadow virtqueue)
- *  -EBUSY     a group is already moved by another active flip; or an
- *             exec handoff is prepared (also for vdpamap_unflip())
- *  -EFAULT    a shadow area is not inside one registered region; or the
- *             flip would resume the device with an enabled ring of a moved
- *             group not mapped in the shadow ASID (give it in vrings)
- *  -EINVAL    malformed opts: nothing to move, a NULL array with a count,
- *             unknown flags, non-zero reserved fields, a shadow area of
- *             size 0, unaligned or with a bad perm, a vring whose shadow
- *             index, offsets or size are wrong or whose vq is not moved
- *  -E2BIG     unknown non-zero opts tail
- *  -ENOSPC    no IOVA hole for a shadow area
- *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget; or out of memory
- *  -EIO       the device refused a message or an ioctl (undone)
- *  -ENOTRECOVERABLE the undo failed too: the handle is poisoned
- * Serialised with every other state-changing call on the handle. */
-VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
-			     const struct vdpamap_flip_opts *opts,
-			     struct vdpamap_flip_info *info);
-
-struct vdpamap_unflip_opts {
-	size_t sz;
-	uint32_t flags;			/* VDPAMAP_FLIP_SUSPENDED */
-	uint32_t nr_vrings;
-	/* where the guest rings restart: only vq, flags and base are read
-	 * (the rest must be 0); a re-pointed vq not listed restarts at the
-	 * device's next avail index */
-	const struct vdpamap_flip_vring *vrings;
-	size_t :0;
-};
-
-/* Undo flip id: re-point the vrings it moved (those still at its shadow
- * rings; a reset in between forgets rings) back to the addresses they had,
- * re-bind its groups to the ASIDs they had and invalidate its shadow maps,
- * suspended as for vdpamap_flip().  info may be NULL.
- * Errors (nothing changed): -ENOENT no active flip id, -EINVAL malformed
- * opts (a vq it did not re-point), -E2BIG, -EOPNOTSUPP (as for the flip),
- * -EFAULT it would resume the device with an enabled ring of a group going
- * back that the ASID it goes back to does not map (rings the caller
- * pointed at shadow memory itself: re-point them or reset first), -EIO,
- * -ENOTRECOVERABLE.  Serialised like vdpamap_flip(). */
-VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
-			       const struct vdpamap_unflip_opts *opts,
-			       struct vdpamap_flip_info *info);
-
-/* ---- dirty log (src/dirty.c)
- *
- * vhost-vdpa has no dirty logging; a shadow virtqueue knows what the device
- * wrote.  A dirty log belongs to one ASID and covers that ASID's "logged
- * ranges", fixed when logging starts: every mirror entry of the ASID at
- * that moment, or the parts of the entries inside the ranges the caller
- * lists.  It is page-granular (opts page_size) and IOVA-addressed.
- *
- * Marking (vdpamap_dirty_mark()) takes no lock and may run in any number
- * of threads at once, concurrently with everything else: in bitmap mode one
- * atomic fetch-or (release) per 64-page word; in ring mode one slot of a
- * bounded multi-producer ring of page numbers per page (one ring per ASID:
- * no thread registration, and sparse writers rarely contend), falling back
- * to the bitmap when the ring is full.  Harvesting gets and clears
- * (atomic exchange, acquire) into a bitmap of the caller's, one bit per
- * page from a base as VFIO's dirty-bitmap interface has it: bit (n % 64) of
- * word n / 64 is the page at base + n * page_size.  Harvests of one ASID
- * are serialised with each other; a mark racing a harvest shows up in that
- * harvest or the next one, never in none.  The log's memory (bitmap, ring)
- * exists only between vdpamap_dirty_start() and vdpamap_dirty_stop().
- * Maps added after the start are not logged; unmapping a logged range
- * leaves its bits meaningless.
- */
-/* vdpamap_dirty_opts.flags */
-#define VDPAMAP_DIRTY_RING	(1U << 0) /* ring mode, bitmap fallback */
-
-struct vdpamap_dirty_range {
-	uint64_t iova;
-	uint64_t size;
-};
-
-struct vdpamap_dirty_opts {
-	size_t sz;
-	uint32_t flags;			/* VDPAMAP_DIRTY_* */
-	uint32_t ring_entries;		/* ring mode: a power of two in
-					   [16, 2^24]; 0 means 4096 */
-	uint64_t page_size;		/* a power of two >= 512; 0 means the
-					   handle's page size */
-	const struct vdpamap_dirty_range *ranges; /* NULL: all of asid */
-	uint32_t nr_ranges;
-	size_t :0;
-};
-
-/* Start logging asid.  Errors (nothing changed): -EINVAL asid out of range
- * or malformed opts, -E2BIG, -EBUSY asid is already logging, -ENOENT asid
- * has no entries, or a listed range is not entirely mapped, -EEXIST two
- * listed ranges overlap, -ENOMEM.  Serialised with state-changing calls. */
-VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
-				    const struct vdpamap_dirty_opts *opts);
-/* Stop logging asid and free the log, after waiting (an RCU grace period)
- * for marks and harvests already inside it; later ones get -ENOENT.
- * Unharvested bits are lost.  -EINVAL asid, -ENOENT not logging. */
-VDPAMAP_API int vdpamap_dirty_stop(struct vdpamap *h, uint32_t asid);
-
-/* Mark every page of [iova, iova+len) of asid dirty.  Lock-free, any
- * thread, never blocks (see above); a handle's fork check is the only
- * other thing it does.  Errors (nothing marked): -EINVAL len 0, wraps, or
- * asid out of range; -ENOENT asid is not logging; -ERANGE a page of the
- * range is outside every logged range; -ECHILD. */
-VDPAMAP_API int vdpamap_dirty_mark(struct vdpamap *h, uint32_t asid,
-				   uint64_t iova, uint64_t len);
-
-/* Get and clear the dirty pages of [iova, iova+size) of asid (both
- * multiples of the log's page size) and OR them into bitmap (bitmap_bytes
- * long, at least 8 * ceil(pages / 64)): bit n is the page at iova +
- * n * page_size.  Pages outside the logged ranges leave their bits alone.
- * *ret_dirty (may be NULL) gets the number of bits this call set that were
- * clear.  In ring mode the ring is drained: pages outside [iova, +size)
- * go back into the log for a later harvest.  Errors (nothing cleared):
- * -EINVAL (alignment, size 0, wrap, NULL or short bitmap, asid), -ENOENT
- * asid is not logging, -ECHILD.  Concurrent with marks; harvests of one
- * ASID wait for each other (a per-log mutex, not the handle's). */
-VDPAMAP_API int vdpamap_dirty_harvest(struct vdpamap *h, uint32_t asid,
-				      uint64_t iova, uint64_t size,
-				      uint64_t *bitmap, uint64_t bitmap_bytes,
-				      uint64_t *ret_dirty);
-
-/* As vdpamap_dirty_harvest(), in the terms of migration code that works by
- * RAM block: bit n is the page at byte offset + n * page_size of region
- * region_id (the id vdpamap_region_add() gave), whatever IOVA the logged
- * ranges map it at (several IOVAs of one page OR into one bit; a page of
- * an unaligned map marks every region page it touches).  offset and size
- * are multiples of the page size.  Errors: those of
- * vdpamap_dirty_harvest(), and -ENOENT when no logged range of asid maps
- * region_id. */
-VDPAMAP_API int vdpamap_dirty_harvest_region(struct vdpamap *h, uint32_t asid,
-					     uint32_t region_id,
-					     uint64_t offset, uint64_t size,
-					     uint64_t *bitmap,
-					     uint64_t bitmap_bytes,
-					     uint64_t *ret_dirty);
-
-struct vdpamap_dirty_info {
-	uint32_t flags;			/* VDPAMAP_DIRTY_* of the start */
-	uint32_t nr_ranges;		/* logged ranges (entry pieces) */
-	uint64_t page_size;
-	uint64_t pages;			/* pages logged */
-	uint64_t bitmap_bytes;		/* memory of the bitmap */
-	uint64_t ring_entries;		/* 0 in bitmap mode */
-	uint64_t ring_overflows;	/* pages that fell back to the bitmap
-					   because the ring was full */
-	uint64_t reserved[6];
-};
-/* Describe asid's log.  -EINVAL asid or NULL info, -ENOENT not logging.
- * Lock-free like vdpamap_dirty_mark(). */
-VDPAMAP_API int vdpamap_dirty_get_info(struct vdpamap *h, uint32_t asid,
-				       struct vdpamap_dirty_info *info);
-
-/* ---- exec handoff (live update): pass the device, maps intact, to the
- * image this process execs into.  See docs/handoff.md.
- *
- * Predecessor: vdpamap_handoff_prepare() suspends the device (DRIVER_OK is
- * kept), writes a versioned, checksummed description of the handle to a
- * sealed memfd and clears FD_CLOEXEC on exactly the fds the successor
- * needs: the device fd (not for REBUILD), the keeper socket (KEEPER), the
- * fd of every region, the kick/call eventfds of every vring set with
- * vdpamap_vring_set(), opts->extra_fds and the state memfd itself.  Then
- * the caller execs, passing the state fd number (argument, or the
- * environment variable VDPAMAP_HANDOFF_ENV).  If the exec fails, or the
- * caller changes its mind, vdpamap_handoff_cancel() resumes the device,
- * restores FD_CLOEXEC and the handle carries on.  Between prepare and
- * cancel/exec, every call that would change the device, the mirror or what
- * the description says fails with -EBUSY, logged (naming the call and the
- * state fd), nothing changed: vdpamap_txn_begin() and with it every map and
- * unmap, vdpamap_region_add/_del(), vdpamap_flip/_unflip(), vdpamap_reset(),
- * vdpamap_set_status/_features/_config(), vdpamap_set_group_asid(),
- * vdpamap_vring_set/_enable(), vdpamap_suspend/_resume() and
- * vdpamap_handoff_rebuild(); a second prepare is -EALREADY.  Queries and
- * lookups (get_*, vdpamap_vring_get_base(), translate, foreach, stats,
- * handoff get_info, region_get/_ids, vring_get), the dirty log (the
- * library's own: not in the description), cancel and close keep working.
- *
- * Successor: vdpamap_handoff_adopt() parses the description (untrusted
- * input: a corrupt description is a precise error and changes nothing),
- * maps every region's fd again (new HVAs: vdpamap_region_get()), rebuilds
- * the mirror and resumes the device.  The inherited fds are the caller's
- * (the library sets FD_CLOEXEC on them again and closes only the state
- * fd); so are the new region mappings, which stay after vdpamap_close().
- *
- * Strategies (VDPAMAP_HANDOFF_*), chosen by AUTO in this order:
- *  NEW_OWNER  the kernel moves ownership (unmerged "vdpa live update"
- *             proposal); only in a build with -Dnew_owner=enabled and a
- *             device offering both of its backend bits (9 NEW_OWNER, 10
- *             IOTLB_REMAP).  The successor calls VHOST_NEW_OWNER, sets
- *             the vrings again and sends one IOTLB REMAP (the new uaddr)
- *             per mirror entry, batched per ASID: no UPDATE, no
- *             INVALIDATE (vdpamap_stats.iotlb_remaps counts them).
- *  KEEPER     stock kernels, x86-64 and aarch64: a CLONE_VM helper keeps
- *             the old address space (ownership, pins) alive and performs
- *             the successor's owner-only requests: no IOTLB write at all.
- *             Its death poisons the handle (-EOWNERDEAD from the call that
- *             noticed, vdpamap_poison_reason() says so); then
- *             vdpamap_handoff_rebuild() reopens the device.
- *  REBUILD    close, reopen, pre-fault in parallel and re-map everything,
- *             restore vring state: slow, correct everywhere.
- * Every region must be backed by an fd (a memfd) for any strategy. */
-#define VDPAMAP_HANDOFF_ENV		"VDPAMAP_HANDOFF_FD"
-#define VDPAMAP_HANDOFF_AUTO		0
-#define VDPAMAP_HANDOFF_NEW_OWNER	1
-#define VDPAMAP_HANDOFF_KEEPER		2
-#define VDPAMAP_HANDOFF_REBUILD		3
-
-struct vdpamap_handoff_opts {
-	size_t sz;
-	uint32_t strategy;		/* VDPAMAP_HANDOFF_*; 0: AUTO */
-	uint32_t flags;			/* none defined: must be 0 */
-	const int *extra_fds;		/* more fds to pass (CLOEXEC cleared) */
-	uint32_t nr_extra_fds;		/* at most 32 */
-	/* KEEPER: how long the keeper waits for vdpamap_handoff_reattach()
-	 * after its successor died before it exits (closing the device);
-	 * 0 means 30000 */
-	uint32_t reattach_grace_ms;
-	size_t :0;
-};
-
-/* Prepare the handoff; *ret_state_fd is the sealed state memfd (without
- * FD_CLOEXEC).  Errors (nothing changed): -EINVAL (bad opts, a region
- * without fd: the log names it, an extra fd not open), -E2BIG (opts tail),
- * -EOPNOTSUPP (the strategy asked for is not available here: NEW_OWNER not
- * built or offered, KEEPER on another architecture), -EALREADY (already
- * prepared), -EAGAIN (could not create the keeper), -ENOMEM, any device
- * error of SUSPEND or GET_VRING_BASE.  Not concurrent with anything on h.
- * Once prepared, the handle refuses changes (-EBUSY) until cancel: see
- * above. */
-VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
-					const struct vdpamap_handoff_opts *o,
-					int *ret_state_fd);
-/* Undo a prepare (after a failed exec): resume, restore FD_CLOEXEC, close
- * the state fd, stop a keeper the prepare created; the handle accepts
- * changes again.  -EALREADY if nothing is prepared. */
-VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h);
-
-/* Adopt in the successor.  state_fd -1: take the number from the
- * environment variable VDPAMAP_HANDOFF_ENV.  opts: log settings and
- * prefault_threads (REBUILD) are used, the rest is what the description
- * says.  Errors, nothing changed (no fd closed, nothing mapped):
- *  -EBADF      state_fd (or the variable) is not an open fd
- *  -EPERM      the memfd is not sealed against writes
- *  -EMSGSIZE   truncated (or trailing bytes)
- *  -EBADMSG    not a description, or its checksum is wrong
- *  -EPROTONOSUPPORT another version of the format
- *  -ERANGE, -EINVAL, -ENOENT, -EFAULT, -EEXIST: a field out of range, an
- *              entry naming no region, outside its region or the IOVA
- *              range, overlapping entries
- *  -ENODEV     the device fd is not the device the description is about
- *  -EBADF      the keeper socket it names is not an open socket, or a
- *              region's fd is not open or not the file (inode) it names
- * A refused description (-EMSGSIZE to -EBADF here, and -EOPNOTSUPP) is
- * logged through opts->log_fn (VDPAMAP_LOG_ERR) naming the field, as
- * "handoff: adopt: description of N bytes refused (-22): regions[0].fd:
- * negative".
- *  -E2BIG, -ENOMEM, the errors of mmap() of a region, of vdpamap_open()
- *              (REBUILD), or of RESUME.
- *  -ECOMM      KEEPER: the keeper lives but did not answer; or RESUME's
- *              error (the device stays suspended): retry the adopt.
- * A KEEPER description whose keeper is dead, or a lost reply of the device
- * (simulator), gives a poisoned handle (see vdpamap_handoff_rebuild()).
- * NEW_OWNER: -EOPNOTSUPP in a build without it, or VHOST_NEW_OWNER's
- * error (-ENOMEM: RLIMIT_MEMLOCK below what the device pins, -EBUSY,
- * -EINVAL), nothing changed.  An entry
- * whose REMAP is refused is re-created (INVALIDATE + UPDATE, logged); a
- * failure past that gives a poisoned handle (vdpamap_poison_reason()). */
-VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
-				      const struct vdpamap_open_opts *opts,
-				      struct vdpamap **ret);
-
-/* Reattach to a KEEPER handoff whose successor died: keeper_pid is the
- * keeper (vdpamap_handoff_info.keeper_pid, or from the state).  The new
- * handle is as vdpamap_handoff_adopt() would give, with the state as of
- * the dead successor's last change.  -ECONNREFUSED: no such keeper or it
- * serves a live successor (which holds the only attachment),
- * -EACCES: another uid, or the errors of vdpamap_handoff_adopt(). */
-VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
-					 const struct vdpamap_open_opts *opts,
-					 struct vdpamap **ret);
-
-/* After keeper death (or another poison of a KEEPER handle: a live keeper
- * is told to exit): close the device (the kernel drops every map) and
- * rebuild the handle on it as REBUILD does (reopen, re-map, restore ring
- * state from each used ring), keeping the handle pointer and region ids.
- * Clears the poison on success.  -EALREADY: the keeper is alive and the
- * handle not poisoned (nothing done); on any other failure the device
- * stays closed and the handle poisoned. */
-VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h);
-
-struct vdpamap_handoff_info {
-	uint32_t strategy;		/* VDPAMAP_HANDOFF_* used */
-	uint32_t keeper_alive;		/* 1: an mm keeper serves the handle */
-	int32_t keeper_pid;		/* 0: none */
-	uint32_t adopted;		/* 1 in the successor */
-	uint64_t suspend_ns;		/* CLOCK_MONOTONIC at SUSPEND */
-	uint64_t prepare_ns;		/* cost of prepare */
-	uint64_t adopt_ns;		/* cost of adopt */
-	uint64_t adopted_ns;		/* CLOCK_MONOTONIC when adopt returned */
-	uint64_t adopt_iotlb_writes;	/* IOTLB messages adopt sent */
-	/* KEEPER successor: what the keeper unmapped of the old address
-	 * space after the adopt (0: not trimmed, or the trim has not ended
-	 * yet: it runs in the keeper after adopt returned; never waited
-	 * for here) */
-	uint64_t keeper_trimmed_bytes;
-	uint32_t keeper_vmas_before;	/* mappings before the trim */
-	uint32_t keeper_vmas_kept;	/* mappings left */
-	uint64_t reserved[6];
-};
-/* -ENOENT: the handle was neither prepared nor adopted. */
-VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
-					 struct vdpamap_handoff_info *info);
-
-/* A registered region as the handle has it now (after adopt: the new
- * hva).  -ENOENT unknown id. */
-VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
-				   struct vdpamap_region *out);
-/* Ids of the registered regions, in ascending order: up to n into ids;
- * returns how many there are. */
-VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
-				   uint32_t n);
-/* The vring as last set with vdpamap_vring_set() (base: as set, or as
- * read by prepare).  -ENOENT: never set; -EINVAL: idx. */
-VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
-				  struct vdpamap_vring *out);
-
-#ifdef __cplusplus
-}
-#endif
+/* The other parts of the API, so that including vdpamap.h is enough. */
+#include "vdpamap_migrate.h"
+#include "vdpamap_handoff.h"
+#include "vdpamap_sim.h"
 #include "vdpamap_mgmt.h"
 
 #endif /* VDPAMAP_H */

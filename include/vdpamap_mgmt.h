@@ -17,12 +17,13 @@
  * except vdpamap_mgmt_close().  A handle is bound to the process that opened
  * it: from a forked child every call returns -ECHILD.
  *
- * Included by vdpamap.h; may also be included on its own.
+ * Included by vdpamap.h; may also be included on its own (to fill the
+ * open options vdpamap_open_by_name() takes, include vdpamap.h).
  */
 #ifndef VDPAMAP_MGMT_H
 #define VDPAMAP_MGMT_H
 
-#include "vdpamap.h"
+#include "vdpamap_common.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,4 +1,6 @@
-/* The public header compiles alone, first thing in a C file. */
+/* The public headers compile alone, first thing in a C file: vdpamap.h
+ * here, each other header in a translation unit of its own made from
+ * header_one.c.in (tests/abi/meson.build). */
 #include "vdpamap.h"
 
 int main(void)

@@ -1,4 +1,6 @@
-// The public header compiles alone in C++ and links with C linkage.
+// The public headers compile alone in C++ and link with C linkage:
+// vdpamap.h here, each other header in a translation unit of its own made
+// from header_one.c.in (tests/abi/meson.build).
 #include "vdpamap.h"
 
 int main()

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libvdpamap, the simulator: start, stop and inspect a userspace
+ * vhost-vdpa device (vdpa_sim_net's behaviour) that vdpamap_open() reaches
+ * through its socket path.  Conventions are those of vdpamap.h, which
+ * includes this header; it may also be included on its own.
+ */
+#ifndef VDPAMAP_PUBLIC_SIM_H
+#define VDPAMAP_PUBLIC_SIM_H
+
+#include "vdpamap_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the simulator: a userspace vhost-vdpa + vdpa_sim_net in its own
+ * process, reached through a unix socket path, that outlives its clients'
+ * exec like a kernel device.  See README "Simulator". */
+
+/* vdpamap_sim_opts.flags */
+#define VDPAMAP_SIM_PA		(1U << 0) /* PA mode (pins; memlock) */
+#define VDPAMAP_SIM_PER_MAP	(1U << 1) /* .dma_map parent, not .set_map */
+
+struct vdpamap_sim_opts {
+	size_t sz;
+	uint64_t backend_features;	/* offered; 0 means 0x17e */
+	uint32_t flags;
+	uint32_t nr_as;			/* 0 means 2 */
+	uint32_t nr_groups;		/* 0 means 2 */
+	uint32_t nr_vqs;		/* 0 means 3 (rx, tx, ctrl) */
+	uint64_t iova_first;		/* with iova_last == 0: [0, 2^64-1] */
+	uint64_t iova_last;
+	const char *dir;		/* socket dir; NULL: $TMPDIR or /tmp */
+	size_t :0;
+};
+
+/* Start a simulator daemon (a forked, detached child process) and return
+ * its socket path (NUL-terminated, at most len bytes) and pid.  Call before
+ * creating threads.  Stop it with vdpamap_sim_stop(). */
+VDPAMAP_API int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts,
+				  char *path, size_t len, pid_t *ret_pid);
+/* Run the simulator in the calling process until stopped (tools use it). */
+VDPAMAP_API int vdpamap_sim_serve(const char *path,
+				  const struct vdpamap_sim_opts *opts);
+/* Ask the daemon at path to exit and wait for it to go. */
+VDPAMAP_API int vdpamap_sim_stop(const char *path);
+
+/* Test and debugging hooks of the simulator, through its control socket. */
+struct vdpamap_sim_entry {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;
+	uint32_t perm;
+	uint32_t reserved0;
+};
+/* Copy the simulator's own table of asid (vhost-vdpa's, not the library's)
+ * into ents (at most n); returns the number of entries it has. */
+VDPAMAP_API int vdpamap_sim_table(const char *path, uint32_t asid,
+				  struct vdpamap_sim_entry *ents, size_t n);
+
+#define VDPAMAP_SIM_FAIL_MSG	1	/* the nth IOTLB write from now */
+#define VDPAMAP_SIM_FAIL_IOCTL	2	/* the nth ioctl from now */
+/* Make the nth (1-based) event of kind fail (0 disarms). */
+VDPAMAP_API int vdpamap_sim_fail_nth(const char *path, uint32_t kind,
+				     uint32_t nth);
+
+struct vdpamap_sim_stats {
+	uint64_t iotlb_writes;
+	uint64_t set_map_calls;		/* batch-style parent map pushes */
+	uint64_t dma_map_calls;		/* per-map parent map calls */
+	uint64_t pinned_bytes;
+	uint64_t rx_frames;		/* frames looped TX -> RX */
+	uint64_t tx_frames;
+	uint64_t dma_errors;		/* accesses that did not translate */
+	uint64_t rx_drops;		/* frames dropped (no buffer, MAC) */
+	uint64_t reserved[6];
+};
+VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
+				      struct vdpamap_sim_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VDPAMAP_PUBLIC_SIM_H */
