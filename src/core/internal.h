@@ -104,6 +104,36 @@ struct vm_vring {
 	struct vdpamap_vring v;
 };
 
+/* ---- hooks (hooks.c): how core reaches the modules above it at a
+ * lifecycle moment without calling them by name.  Each module that keeps
+ * state on the handle registers one table in its own slot; core calls the
+ * tables from the top slot down (handoff, migrate, lifecycle, mapping), so
+ * a module's hook runs before those of the modules it builds on. */
+enum vm_hook_slot {
+	VM_HOOK_MAPPING,
+	VM_HOOK_LIFECYCLE,
+	VM_HOOK_MIGRATE,
+	VM_HOOK_HANDOFF,
+	VM_HOOK_NR
+};
+
+struct vm_hook_ops {
+	/* vm_leave(), lock held, before it is dropped */
+	void (*leave)(struct vdpamap *h);
+	/* close: the device is about to be closed */
+	void (*close)(struct vdpamap *h);
+	/* the handle is being freed (also a failed open): release the
+	 * module's state; the device may already be closed */
+	void (*free)(struct vdpamap *h);
+};
+
+/* Register (ops) or drop (NULL) the table of one slot. */
+void vm_hook_set(struct vdpamap *h, enum vm_hook_slot slot,
+		 const struct vm_hook_ops *ops);
+void vm_hooks_leave(struct vdpamap *h);
+void vm_hooks_close(struct vdpamap *h);
+void vm_hooks_free(struct vdpamap *h);
+
 struct vdpamap {
 	pthread_mutex_t lock;
 	struct vm_tp tp;
@@ -137,6 +167,9 @@ struct vdpamap {
 					   device may still be in a batch */
 	uint32_t batch_asid;
 	char *poison;
+	/* non-empty: why state-changing calls are refused for now (a
+	 * prepared handoff), see vm_enter_idle() */
+	char busy[128];
 	bool in_txn;
 	pthread_t txn_owner;
 
@@ -152,6 +185,9 @@ struct vdpamap {
 	/* called (lock held) when a region is registered (add) or
 	 * unregistered: the keeper maps it in the old address space */
 	int (*region_hook)(struct vdpamap *h, struct vm_region *rg, bool add);
+
+	/* upper modules' lifecycle moments (hooks.c) */
+	const struct vm_hook_ops *hooks[VM_HOOK_NR];
 };
 
 /* ---- logging */
@@ -172,6 +208,10 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned);
  * vdpamap_handoff_prepare() and vdpamap_handoff_cancel(). */
 int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what);
 void vm_leave(struct vdpamap *h);
+/* Make vm_enter_idle() refuse with this reason (-EBUSY) until cleared. */
+void vm_busy_set(struct vdpamap *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void vm_busy_clear(struct vdpamap *h);
 void vm_poison(struct vdpamap *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void vm_poison_clear(struct vdpamap *h);
@@ -184,11 +224,6 @@ int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
  * transport is not closed). */
 int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret);
 void vm_handle_free(struct vdpamap *h);
-
-/* ---- handoff.c: called by close (the keeper is told to go) and free.
- * Weak so that programs linking single modules need not link handoff. */
-void vm_handoff_close(struct vdpamap *h) __attribute__((weak));
-void vm_handoff_free(struct vdpamap *h) __attribute__((weak));
 
 int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid);
 int vm_query_desc_groups(struct vdpamap *h);
@@ -223,9 +258,35 @@ int vm_restore_lost(struct vdpamap *h);
 bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		     uint64_t size);
 
-/* ---- flip.c, dirty.c: free every flip record and dirty log (close) */
-void vm_svq_free(struct vdpamap *h);
-void vm_dirty_free(struct vdpamap *h);
+/* ---- map.c: the mapping module's hooks (snapshot publish on leave,
+ * mirror and regions on free) */
+void vm_mapping_init(struct vdpamap *h);
+
+/* ---- flip.c, dirty.c */
+struct vm_flip_ring {
+	uint32_t vq;
+	bool enabled;			/* cycled through ENABLE 0/1 */
+	struct vdpamap_vring guest;	/* before the flip */
+	struct vdpamap_vring shadow;	/* what the flip set */
+};
+
+struct vm_flip {
+	uint32_t id;
+	uint32_t shadow_asid;
+	uint32_t nr_groups;
+	uint32_t nr_maps;
+	uint32_t nr_rings;
+	uint32_t *groups;
+	uint32_t *prev;			/* ASID of groups[i] before */
+	uint32_t *dgrp;			/* per vq: its rings' group */
+	uint64_t (*maps)[2];		/* shadow entries: iova, size */
+	struct vm_flip_ring *rings;
+	struct vm_flip *next;
+};
+
+/* Register the module's hook (frees every flip record and dirty log). */
+void vm_migrate_init(struct vdpamap *h);
+void vm_flip_free(struct vm_flip *f);
 
 /* ---- prefault.c */
 int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,

@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "handoff/handoff.h"
-#include "mapping/snapshot.h"
 
 bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 {
@@ -68,10 +66,8 @@ int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
 
 	if (r < 0)
 		return r;
-	if (h->ho && h->ho->prepared) {
-		vm_err(h, "%s refused: a handoff is prepared (state fd %d): "
-		       "vdpamap_handoff_cancel() first", what,
-		       h->ho->state_fd);
+	if (h->busy[0]) {
+		vm_err(h, "%s refused: %s", what, h->busy);
 		pthread_mutex_unlock(&h->lock);
 		return -EBUSY;
 	}
@@ -80,10 +76,22 @@ int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
 
 void vm_leave(struct vdpamap *h)
 {
-	if (h->ho && vm_handoff_sync)
-		vm_handoff_sync(h);
-	vm_snap_publish(h);
+	vm_hooks_leave(h);
 	pthread_mutex_unlock(&h->lock);
+}
+
+void vm_busy_set(struct vdpamap *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->busy, sizeof(h->busy), fmt, ap);
+	va_end(ap);
+}
+
+void vm_busy_clear(struct vdpamap *h)
+{
+	h->busy[0] = '\0';
 }
 
 static const char poison_oom[] = "poisoned (reason lost: out of memory)";

@@ -117,12 +117,12 @@ static void keeper_drop(struct vdpamap *h, bool tell)
 	ho->trim_pending = 0;
 }
 
-void vm_handoff_close(struct vdpamap *h)
+static void handoff_close(struct vdpamap *h)
 {
 	keeper_drop(h, true);
 }
 
-void vm_handoff_free(struct vdpamap *h)
+static void handoff_free(struct vdpamap *h)
 {
 	if (!h->ho)
 		return;
@@ -131,6 +131,22 @@ void vm_handoff_free(struct vdpamap *h)
 		close(h->ho->state_fd);
 	free(h->ho);
 	h->ho = NULL;
+	vm_hook_set(h, VM_HOOK_HANDOFF, NULL);
+}
+
+static void handoff_sync(struct vdpamap *h);
+
+static const struct vm_hook_ops handoff_hooks = {
+	.leave = handoff_sync,
+	.close = handoff_close,
+	.free = handoff_free,
+};
+
+/* h->ho is set (or replaced): hook the handle's leave, close and free. */
+static void ho_attach(struct vdpamap *h, struct vm_handoff *ho)
+{
+	h->ho = ho;
+	vm_hook_set(h, VM_HOOK_HANDOFF, ho ? &handoff_hooks : NULL);
 }
 
 /* ---- the description */
@@ -712,6 +728,8 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	}
 	ho->state_fd = sfd;
 	ho->prepared = 1;
+	vm_busy_set(h, "a handoff is prepared (state fd %d): "
+		    "vdpamap_handoff_cancel() first", sfd);
 	ho->strategy = strategy;
 	ho->t_suspend_ns = so.t_suspend;
 	ho->prepare_ns = now_ns() - t0;
@@ -813,7 +831,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 		goto out;
 	}
 	if (!h->ho) {
-		h->ho = ho_new();
+		ho_attach(h, ho_new());
 		if (!h->ho) {
 			r = -ENOMEM;
 			goto out;
@@ -831,7 +849,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 undo:
 	if (r < 0 && fresh) {
 		free(h->ho);
-		h->ho = NULL;
+		ho_attach(h, NULL);
 	}
 out:
 	vm_leave(h);
@@ -854,6 +872,7 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 	close(ho->state_fd);
 	ho->state_fd = -1;
 	ho->prepared = 0;
+	vm_busy_clear(h);
 	if (ho->keeper_ours && !ho->adopted)
 		keeper_drop(h, true);
 	if (ho->suspended) {
@@ -865,7 +884,7 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 	}
 	if (!ho->adopted && ho->keeper_sock < 0) {
 		free(ho);
-		h->ho = NULL;
+		ho_attach(h, NULL);
 	}
 out:
 	vm_leave(h);
@@ -1485,7 +1504,7 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 		else if (pidfd < 0 && pidfd != -ENOSYS)
 			r = pidfd;	/* say, EMFILE: not a death */
 	}
-	h->ho = ho;
+	ho_attach(h, ho);
 	ho->adopted = 1;
 	ho->strategy = hd->strategy;
 	memcpy(ho->path, hd->path, sizeof(ho->path));
@@ -1653,8 +1672,8 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		memcpy((char *)h2 + off, (char *)&tmp + off, sizeof(*h) - off);
 		h->pid = tmp.pid;
 		h->fork_gen = tmp.fork_gen;
-		h->ho = tmp.ho;
-		h2->ho = NULL;
+		ho_attach(h, tmp.ho);
+		ho_attach(h2, NULL);
 		h->ho->strategy = VDPAMAP_HANDOFF_REBUILD;
 		h->ho->keeper_dead = 0;
 		h->region_hook = NULL;
@@ -1804,7 +1823,7 @@ out:
 }
 
 /* ---- keep the re-attach state current */
-void vm_handoff_sync(struct vdpamap *h)
+static void handoff_sync(struct vdpamap *h)
 {
 	struct ser_opts so;
 	size_t len = 0;

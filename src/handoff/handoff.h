@@ -186,7 +186,4 @@ int vm_keeper_check(struct vdpamap *h);
 void vm_keeper_trim(struct vdpamap *h);
 void vm_keeper_trim_result(struct vdpamap *h);
 
-/* handoff.c: re-send the state to the keeper (re-attach) when stale */
-void vm_handoff_sync(struct vdpamap *h) __attribute__((weak));
-
 #endif

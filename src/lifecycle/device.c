@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "mapping/snapshot.h"
 #include "core/uapi.h"
 
 int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
@@ -247,24 +246,23 @@ out:
 	return r;
 }
 
-void vm_handle_free(struct vdpamap *h)
+static void lifecycle_free(struct vdpamap *h)
 {
-	struct vm_region *rg;
-
-	vm_svq_free(h);
-	if (h->ho && vm_handoff_free)	/* weak: see internal.h */
-		vm_handoff_free(h);
-	vm_mirror_free(h);
-	vm_snap_free_all(h);
-	while ((rg = h->regions)) {
-		h->regions = rg->next;
-		free(rg);
-	}
 	free(h->vq_group);
 	free(h->vq_desc_group);
 	free(h->group_asid);
-	free(h->as);
 	free(h->vrings);
+	h->vq_group = h->vq_desc_group = h->group_asid = NULL;
+	h->vrings = NULL;
+}
+
+static const struct vm_hook_ops lifecycle_hooks = {
+	.free = lifecycle_free,
+};
+
+void vm_handle_free(struct vdpamap *h)
+{
+	vm_hooks_free(h);
 	vm_poison_clear(h);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -380,6 +378,8 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 		h->log_level = VDPAMAP_LOG_WARN;
 	h->flags = OPTS_GET(opts, flags, 0);
 	h->next_region_id = 1;
+	vm_mapping_init(h);
+	vm_hook_set(h, VM_HOOK_LIFECYCLE, &lifecycle_hooks);
 	*ret = h;
 	return 0;
 }
@@ -441,8 +441,7 @@ VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
 {
 	if (!h)
 		return NULL;
-	if (h->ho)
-		vm_handoff_close(h);
+	vm_hooks_close(h);
 	vm_tp_close(&h->tp);
 	vm_handle_free(h);
 	return NULL;

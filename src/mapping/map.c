@@ -70,6 +70,30 @@ void vm_mirror_free(struct vdpamap *h)
 	}
 }
 
+static void mapping_free(struct vdpamap *h)
+{
+	struct vm_region *rg;
+
+	vm_mirror_free(h);
+	vm_snap_free_all(h);
+	while ((rg = h->regions)) {
+		h->regions = rg->next;
+		free(rg);
+	}
+	free(h->as);
+	h->as = NULL;
+}
+
+static const struct vm_hook_ops mapping_hooks = {
+	.leave = vm_snap_publish,
+	.free = mapping_free,
+};
+
+void vm_mapping_init(struct vdpamap *h)
+{
+	vm_hook_set(h, VM_HOOK_MAPPING, &mapping_hooks);
+}
+
 bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		     uint64_t size)
 {

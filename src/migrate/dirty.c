@@ -96,7 +96,7 @@ static void log_free(struct vm_dlog *lg)
 	free(lg);
 }
 
-void vm_dirty_free(struct vdpamap *h)
+static void dirty_free(struct vdpamap *h)
 {
 	uint32_t a;
 
@@ -106,6 +106,41 @@ void vm_dirty_free(struct vdpamap *h)
 		log_free(h->dirty[a]);
 	free(h->dirty);
 	h->dirty = NULL;
+}
+
+/* ---- the module's state on the handle: kept here, in the lower of the
+ * module's two files (flip.c calls dirty.c, never the reverse) */
+void vm_flip_free(struct vm_flip *f)
+{
+	if (!f)
+		return;
+	free(f->groups);
+	free(f->prev);
+	free(f->dgrp);
+	free(f->maps);
+	free(f->rings);
+	free(f);
+}
+
+static void migrate_free(struct vdpamap *h)
+{
+	while (h->flips) {
+		struct vm_flip *f = h->flips;
+
+		h->flips = f->next;
+		vm_flip_free(f);
+	}
+	dirty_free(h);
+}
+
+static const struct vm_hook_ops migrate_hooks = {
+	.free = migrate_free,
+};
+
+/* Called by the first flip and the first dirty log start. */
+void vm_migrate_init(struct vdpamap *h)
+{
+	vm_hook_set(h, VM_HOOK_MIGRATE, &migrate_hooks);
 }
 
 /* ---- reader side */
@@ -745,6 +780,7 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 			goto out;
 		}
 		__atomic_store_n(&h->dirty, logs, __ATOMIC_RELEASE);
+		vm_migrate_init(h);
 	}
 	if (h->dirty[asid]) {
 		vm_err(h, "dirty start: asid %u is logging already", asid);

@@ -37,27 +37,6 @@
 #include "core/internal.h"
 #include "core/uapi.h"
 
-struct vm_flip_ring {
-	uint32_t vq;
-	bool enabled;			/* cycled through ENABLE 0/1 */
-	struct vdpamap_vring guest;	/* before the flip */
-	struct vdpamap_vring shadow;	/* what the flip set */
-};
-
-struct vm_flip {
-	uint32_t id;
-	uint32_t shadow_asid;
-	uint32_t nr_groups;
-	uint32_t nr_maps;
-	uint32_t nr_rings;
-	uint32_t *groups;
-	uint32_t *prev;			/* ASID of groups[i] before */
-	uint32_t *dgrp;			/* per vq: its rings' group */
-	uint64_t (*maps)[2];		/* shadow entries: iova, size */
-	struct vm_flip_ring *rings;
-	struct vm_flip *next;
-};
-
 /* Everything a flip will do, worked out before anything is sent. */
 struct plan {
 	uint32_t shadow;
@@ -93,18 +72,6 @@ static void plan_free(struct plan *p)
 	free(p->prev);
 	free(p->dgrp);
 	free(p->rings);
-}
-
-static void flip_free(struct vm_flip *f)
-{
-	if (!f)
-		return;
-	free(f->groups);
-	free(f->prev);
-	free(f->dgrp);
-	free(f->maps);
-	free(f->rings);
-	free(f);
 }
 
 static struct vm_flip *flip_of_group(struct vdpamap *h, uint32_t g)
@@ -732,7 +699,7 @@ static struct vm_flip *record(struct vdpamap *h, struct plan *p)
 	f->maps = calloc(p->nr_ents ? p->nr_ents : 1, sizeof(*f->maps));
 	f->rings = calloc(p->nr_rings ? p->nr_rings : 1, sizeof(*f->rings));
 	if (!f->groups || !f->prev || !f->dgrp || !f->maps || !f->rings) {
-		flip_free(f);
+		vm_flip_free(f);
 		return NULL;
 	}
 	f->shadow_asid = p->shadow;
@@ -823,6 +790,7 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	f->id = ++h->next_flip_id;
 	f->next = h->flips;
 	h->flips = f;
+	vm_migrate_init(h);
 	for (i = 0; i < p.nr_ents; i++)
 		opts->shadows[i].iova = p.ents[i]->inode.first;
 	in.id = f->id;
@@ -865,7 +833,7 @@ undo_suspend:
 out:
 	if (r < 0 && h->poison)	/* an undo failed, or a reply was lost */
 		r = -ENOTRECOVERABLE;
-	flip_free(f);
+	vm_flip_free(f);
 	plan_free(&p);
 	vm_leave(h);
 	return r;
@@ -1092,7 +1060,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	vm_info(h, "unflip %u: %u group(s) back, %u shadow map(s) released, "
 		"%u ring(s) back, %llu IOTLB messages", f->id, f->nr_groups,
 		ne, nb, (unsigned long long)in.iotlb_msgs);
-	flip_free(f);
+	vm_flip_free(f);
 	if (info)
 		*info = in;
 	r = 0;
@@ -1131,15 +1099,4 @@ out:
 	free(ents);
 	vm_leave(h);
 	return r;
-}
-
-void vm_svq_free(struct vdpamap *h)
-{
-	while (h->flips) {
-		struct vm_flip *f = h->flips;
-
-		h->flips = f->next;
-		flip_free(f);
-	}
-	vm_dirty_free(h);
 }

@@ -57,23 +57,15 @@ static struct vdpamap *mk(void)
 		itree_init(&h->as[a].hva);
 	}
 	h->next_region_id = 1;
+	vm_mapping_init(h);
 	assert_int_equal(vm_region_add(h, &r, NULL), 0);
 	return h;
 }
 
 static void rm(struct vdpamap *h)
 {
-	struct vm_region *rg;
-
-	vm_svq_free(h);
+	vm_hooks_free(h);
 	assert_null(h->dirty);
-	vm_mirror_free(h);
-	vm_snap_free_all(h);
-	while ((rg = h->regions)) {
-		h->regions = rg->next;
-		free(rg);
-	}
-	free(h->as);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

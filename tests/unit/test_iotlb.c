@@ -91,6 +91,7 @@ static struct vdpamap *mk(uint64_t acked)
 	itree_init(&h->as[1].iova);
 	itree_init(&h->as[1].hva);
 	h->next_region_id = 1;
+	vm_mapping_init(h);
 	assert_int_equal(vm_region_add(h, &r, NULL), 0);
 	memset(&rec, 0, sizeof(rec));
 	return h;
@@ -98,10 +99,7 @@ static struct vdpamap *mk(uint64_t acked)
 
 static void rm(struct vdpamap *h)
 {
-	vm_mirror_free(h);
-	vm_snap_free_all(h);
-	free(h->regions);
-	free(h->as);
+	vm_hooks_free(h);
 	vm_poison_clear(h);
 	free(h);
 }
