@@ -218,8 +218,18 @@ void vm_poison_clear(struct vdpamap *h);
 /* The transport lost a reply (-ECOMM): poison for good. */
 void vm_tp_lost(struct vdpamap *h);
 
-/* ---- device.c */
+/* ---- util.c: one ioctl to the device (counted; a lost reply poisons
+ * and gives -ENOTRECOVERABLE) */
 int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
+
+/* Was every bit of feature negotiated at open? (vdpamap_has_feature()
+ * for the library's own use) */
+static inline bool vm_has_feature(const struct vdpamap *h, uint64_t feature)
+{
+	return feature && (h->info.backend_acked & feature) == feature;
+}
+
+/* ---- device.c */
 /* An empty handle from opts (no device yet), and its release (the
  * transport is not closed). */
 int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret);
@@ -292,10 +302,5 @@ void vm_flip_free(struct vm_flip *f);
 int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
 		uint32_t threads);
 
-/* ---- token.c */
-uint64_t vm_image_token(void);
-/* Bumped in every fork()ed child: a handle made before the fork sees a
- * different value.  A plain load, cheap enough for the lookups. */
-unsigned int vm_fork_gen(void);
 
 #endif

@@ -94,6 +94,19 @@ void vm_busy_clear(struct vdpamap *h)
 	h->busy[0] = '\0';
 }
 
+int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
+{
+	int r;
+
+	h->stats.ioctls++;
+	r = vm_tp_ioctl(&h->tp, req, arg);
+	if (r == -ECOMM) {
+		vm_tp_lost(h);
+		r = -ENOTRECOVERABLE;
+	}
+	return r;
+}
+
 static const char poison_oom[] = "poisoned (reason lost: out of memory)";
 
 void vm_poison(struct vdpamap *h, const char *fmt, ...)

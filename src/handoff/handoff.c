@@ -662,7 +662,7 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	}
 	/* stop the device, keeping DRIVER_OK */
 	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
-	    vdpamap_has_feature(h, VDPAMAP_F_SUSPEND)) {
+	    vm_has_feature(h, VDPAMAP_F_SUSPEND)) {
 		r = vm_ioctl(h, VHOST_VDPA_SUSPEND, NULL);
 		if (r < 0) {
 			vm_err(h, "handoff: SUSPEND: %d", r);
@@ -742,7 +742,7 @@ fail:
 	if (sfd >= 0)
 		close(sfd);
 	if (ho->suspended) {
-		if (vdpamap_has_feature(h, VDPAMAP_F_RESUME))
+		if (vm_has_feature(h, VDPAMAP_F_RESUME))
 			vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		ho->suspended = 0;
 	}
@@ -877,7 +877,7 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 		keeper_drop(h, true);
 	if (ho->suspended) {
 		ho->suspended = 0;
-		if (vdpamap_has_feature(h, VDPAMAP_F_RESUME))
+		if (vm_has_feature(h, VDPAMAP_F_RESUME))
 			r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r > 0)
 			r = 0;
@@ -1313,7 +1313,7 @@ static int new_owner_takeover(struct vdpamap *h)
 			"of remapped", (unsigned long long)fallbacks,
 			fallbacks == 1 ? "y" : "ies");
 	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
-	    vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
 		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0)
 			vm_err(h, "handoff: RESUME: %d", r);
@@ -1364,7 +1364,7 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 		return 0;
 	}
 	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
-	    vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
 		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0 && !h->poison) {
 			vm_err(h, "handoff: RESUME: %d", r);
@@ -1541,7 +1541,7 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 
 	/* descriptor groups are not in the description: ask the device
 	 * (through the keeper when it owns it) */
-	if (!h->poison && vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID) &&
+	if (!h->poison && vm_has_feature(h, VDPAMAP_F_DESC_ASID) &&
 	    vm_query_desc_groups(h) < 0)
 		vm_warn(h, "handoff: descriptor groups unknown: DRIVER_OK "
 			"checks rings in the vq groups' ASIDs");

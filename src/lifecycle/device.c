@@ -11,19 +11,6 @@
 #include "core/internal.h"
 #include "core/uapi.h"
 
-int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
-{
-	int r;
-
-	h->stats.ioctls++;
-	r = vm_tp_ioctl(&h->tp, req, arg);
-	if (r == -ECOMM) {
-		vm_tp_lost(h);
-		r = -ENOTRECOVERABLE;
-	}
-	return r;
-}
-
 static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 {
 	uint64_t offered = 0, acked;
@@ -92,7 +79,7 @@ int vm_query_desc_groups(struct vdpamap *h)
 		struct vhost_vring_state s = { .index = i };
 
 		h->vq_desc_group[i] = h->vq_group[i];
-		if (!vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID))
+		if (!vm_has_feature(h, VDPAMAP_F_DESC_ASID))
 			continue;
 		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
 		if (r < 0) {
@@ -468,7 +455,7 @@ VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)
 
 VDPAMAP_API int vdpamap_has_feature(const struct vdpamap *h, uint64_t feature)
 {
-	return h && feature && (h->info.backend_acked & feature) == feature;
+	return h && vm_has_feature(h, feature);
 }
 
 VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
@@ -502,7 +489,7 @@ VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	if (!vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID)) {
+	if (!vm_has_feature(h, VDPAMAP_F_DESC_ASID)) {
 		vm_err(h, "descriptor groups need DESC_ASID (not negotiated)");
 		r = -EOPNOTSUPP;
 	} else if (vq >= h->info.nr_vqs) {
@@ -810,7 +797,7 @@ static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
 						   "vdpamap_resume");
 	if (r < 0)
 		return r;
-	if (!vdpamap_has_feature(h, feat)) {
+	if (!vm_has_feature(h, feat)) {
 		vm_err(h, "%s not negotiated", vdpamap_feature_name(feat));
 		r = -EOPNOTSUPP;
 	} else {
@@ -848,7 +835,7 @@ int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 		       h->info.nr_as);
 		return -EINVAL;
 	}
-	if (!vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+	if (!vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		if (asid == 0) {
 			h->group_asid[group] = 0;
 			return 0;

@@ -129,7 +129,7 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 	for (i = 0; i < h->info.nr_vqs; i++)
 		h->vrings[i].set = h->vrings[i].enabled = false;
 
-	if (vdpamap_has_feature(h, VDPAMAP_F_IOTLB_PERSIST)) {
+	if (vm_has_feature(h, VDPAMAP_F_IOTLB_PERSIST)) {
 		ri.path = VDPAMAP_RESET_PERSIST;
 	} else {
 		uint64_t sent = 0;

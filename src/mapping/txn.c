@@ -45,7 +45,7 @@ static int check_common(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		       h->info.nr_as);
 		return -EINVAL;
 	}
-	if (asid && !vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+	if (asid && !vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		vm_err(h, "asid %u needs IOTLB_ASID (not negotiated): the "
 		       "device would put it in ASID 0", asid);
 		return -EOPNOTSUPP;

@@ -415,7 +415,7 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 		return -EINVAL;
 	}
 	if (started && h->vrings[fv->vq].enabled &&
-	    !vdpamap_has_feature(h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK)) {
+	    !vm_has_feature(h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK)) {
 		vm_err(h, "flip: vq %u runs: re-pointing it needs "
 		       "ENABLE_AFTER_DRIVER_OK (not negotiated); reset, flip "
 		       "and restart instead", fv->vq);
@@ -512,13 +512,13 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 {
 	const uint32_t known = VDPAMAP_FLIP_WHOLE_GROUP |
 			       VDPAMAP_FLIP_SUSPENDED;
-	bool desc = vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID);
+	bool desc = vm_has_feature(h, VDPAMAP_F_DESC_ASID);
 	bool started = h->status & VDPAMAP_S_DRIVER_OK;
 	uint64_t need = 0;
 	uint32_t i, vq;
 	int r;
 
-	if (!vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+	if (!vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		vm_err(h, "flip: needs IOTLB_ASID (not negotiated)");
 		return -EOPNOTSUPP;
 	}
@@ -537,8 +537,8 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 		return -EINVAL;
 	}
 	if (started && !(o->flags & VDPAMAP_FLIP_SUSPENDED)) {
-		if (!vdpamap_has_feature(h, VDPAMAP_F_SUSPEND) ||
-		    !vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+		if (!vm_has_feature(h, VDPAMAP_F_SUSPEND) ||
+		    !vm_has_feature(h, VDPAMAP_F_RESUME)) {
 			vm_err(h, "flip: the device runs and cannot be "
 			       "suspended (SUSPEND/RESUME not negotiated): "
 			       "reset it, flip, then restart");
@@ -971,8 +971,8 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 		goto out;
 	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
 	    !(OPTS_GET(opts, flags, 0) & VDPAMAP_FLIP_SUSPENDED)) {
-		if (!vdpamap_has_feature(h, VDPAMAP_F_SUSPEND) ||
-		    !vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+		if (!vm_has_feature(h, VDPAMAP_F_SUSPEND) ||
+		    !vm_has_feature(h, VDPAMAP_F_RESUME)) {
 			vm_err(h, "unflip: the device runs and cannot be "
 			       "suspended: reset it first");
 			r = -EOPNOTSUPP;

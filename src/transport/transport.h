@@ -71,6 +71,13 @@ int vm_tp_sim_hello(int fd);
 int vm_sim_ioctl_on(int sock, unsigned long req, void *arg);
 int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret);
 
+/* token.c: this image's address-space token (what the simulator compares
+ * as the kernel compares mm), new after exec and in a fork()ed child. */
+uint64_t vm_image_token(void);
+/* Bumped in every fork()ed child: a handle made before the fork sees a
+ * different value.  A plain load, cheap enough for the lookups. */
+unsigned int vm_fork_gen(void);
+
 /* The mm keeper flavour (transport_keeper.c): owner-only requests go
  * through the keeper of the handle that embeds t (see handoff.h). */
 extern const struct vm_tp_ops vm_tp_keeper_ops;
