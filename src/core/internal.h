@@ -235,8 +235,6 @@ static inline bool vm_has_feature(const struct vdpamap *h, uint64_t feature)
 int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret);
 void vm_handle_free(struct vdpamap *h);
 
-int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid);
-int vm_query_desc_groups(struct vdpamap *h);
 
 /* ---- iotlb.c: the only writer of IOTLB messages */
 struct vm_msg {

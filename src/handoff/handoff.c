@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "lifecycle/lifecycle.h"
 #include "handoff/handoff.h"
 #include "handoff/keeper/keeper.h"
 #include "mapping/snapshot.h"

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/internal.h"
+#include "lifecycle/lifecycle.h"
 #include "core/uapi.h"
 
 static uint64_t now_ns(void)

@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "core/internal.h"
+#include "lifecycle/lifecycle.h"
 #include "core/uapi.h"
 
 /* Everything a flip will do, worked out before anything is sent. */
