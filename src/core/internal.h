@@ -229,6 +229,9 @@ static inline bool vm_has_feature(const struct vdpamap *h, uint64_t feature)
 	return feature && (h->info.backend_acked & feature) == feature;
 }
 
+/* ---- util.c */
+const char *vm_feature_name(uint64_t feature);
+
 /* ---- device.c */
 /* An empty handle from opts (no device yet), and its release (the
  * transport is not closed). */
@@ -295,6 +298,16 @@ struct vm_flip {
 /* Register the module's hook (frees every flip record and dirty log). */
 void vm_migrate_init(struct vdpamap *h);
 void vm_flip_free(struct vm_flip *f);
+
+/* ---- txn.c: a transaction for a caller that holds the lock (or owns a
+ * new handle); vdpamap_txn_* are these plus the lock */
+struct vdpamap_txn;
+int vm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
+int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
+	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova);
+/* Frees t whatever the result. */
+int vm_txn_commit(struct vdpamap_txn *t);
+void vm_txn_abort(struct vdpamap_txn *t);
 
 /* ---- prefault.c */
 int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,

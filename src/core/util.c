@@ -153,7 +153,7 @@ static const char *const feature_names[] = {
 	[8] = "IOTLB_PERSIST",
 };
 
-VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
+const char *vm_feature_name(uint64_t feature)
 {
 	unsigned int bit;
 
@@ -161,4 +161,9 @@ VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
 		return NULL;
 	bit = (unsigned int)__builtin_ctzll(feature);
 	return bit < ARRAY_SIZE(feature_names) ? feature_names[bit] : NULL;
+}
+
+VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
+{
+	return vm_feature_name(feature);
 }

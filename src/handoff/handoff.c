@@ -1086,13 +1086,15 @@ static int rebuild_open(const struct vm_handoff_state *s,
 	/* the old open may still be going away (the simulator sees a close
 	 * asynchronously) */
 	for (tries = 0;; tries++) {
-		r = vdpamap_open(hd->path, &o, &h);
+		r = vm_open(hd->path, &o, &h);
 		if (r != -EBUSY || tries >= 200)
 			break;
 		usleep(10000);
 	}
 	if (r < 0)
 		return r;
+	/* h is nobody else's yet: locked so that vm_leave() publishes */
+	pthread_mutex_lock(&h->lock);
 	regs = calloc(hd->nr_regions ? hd->nr_regions : 1, sizeof(*regs));
 	if (!regs) {
 		r = -ENOMEM;
@@ -1116,7 +1118,7 @@ static int rebuild_open(const struct vm_handoff_state *s,
 
 		regs[i].perm = s->regions[i].perm;
 		regs[i].iova = s->regions[i].iova;
-		r = vdpamap_region_add(h, &regs[i], &id);
+		r = vm_region_add(h, &regs[i], &id);
 		if (r < 0)
 			goto fail;
 		for (rg = h->regions; rg->id != id; rg = rg->next)
@@ -1124,7 +1126,7 @@ static int rebuild_open(const struct vm_handoff_state *s,
 		rg->id = s->regions[i].id;
 	}
 	h->next_region_id = hd->next_region_id;
-	r = vdpamap_txn_begin(h, &t);
+	r = vm_txn_new(h, &t);
 	if (r < 0)
 		goto fail;
 	for (i = 0; i < hd->nr_entries; i++) {
@@ -1133,28 +1135,28 @@ static int rebuild_open(const struct vm_handoff_state *s,
 
 		for (k = 0; s->regions[k].id != se->region_id; k++)
 			;
-		r = vdpamap_txn_map(t, se->asid, se->iova,
+		r = vm_txn_map(t, se->asid, se->iova,
 				    (uint8_t *)hvas[k] + se->off, se->size,
 				    se->perm, NULL);
 		if (r < 0) {
-			vdpamap_txn_abort(t);
+			vm_txn_abort(t);
 			goto fail;
 		}
 	}
-	r = vdpamap_txn_commit(t);
+	r = vm_txn_commit(t);
 	if (r < 0)
 		goto fail;
 	for (i = 0; i < hd->nr_groups; i++)
 		if (s->group_asid[i] &&
-		    (r = vdpamap_set_group_asid(h, i, s->group_asid[i])) < 0)
+		    (r = vm_group_asid_apply(h, i, s->group_asid[i])) < 0)
 			goto fail;
 	if (hd->status & VDPAMAP_S_FEATURES_OK) {
 		uint8_t base = VDPAMAP_S_ACKNOWLEDGE | VDPAMAP_S_DRIVER;
 
-		if ((r = vdpamap_set_status(h, VDPAMAP_S_ACKNOWLEDGE)) < 0 ||
-		    (r = vdpamap_set_status(h, base)) < 0 ||
-		    (r = vdpamap_set_features(h, hd->driver_features)) < 0 ||
-		    (r = vdpamap_set_status(h, base |
+		if ((r = vm_set_status(h, VDPAMAP_S_ACKNOWLEDGE)) < 0 ||
+		    (r = vm_set_status(h, base)) < 0 ||
+		    (r = vm_set_features(h, hd->driver_features)) < 0 ||
+		    (r = vm_set_status(h, base |
 						   VDPAMAP_S_FEATURES_OK)) < 0)
 			goto fail;
 		for (i = 0; i < hd->nr_vrings; i++) {
@@ -1169,22 +1171,24 @@ static int rebuild_open(const struct vm_handoff_state *s,
 			if (use_used)
 				v.base = used_idx(h, &v,
 					h->group_asid[h->vq_group[sv->idx]]);
-			if ((r = vdpamap_vring_set(h, sv->idx, &v)) < 0)
+			if ((r = vm_vring_set(h, sv->idx, &v)) < 0)
 				goto fail;
 			if ((sv->flags & VM_HO_VRING_ENABLED) &&
-			    (r = vdpamap_vring_enable(h, sv->idx, 1)) < 0)
+			    (r = vm_vring_enable(h, sv->idx, 1)) < 0)
 				goto fail;
 		}
 		if ((hd->status & VDPAMAP_S_DRIVER_OK) &&
-		    (r = vdpamap_set_status(h, (uint8_t)hd->status)) < 0)
+		    (r = vm_set_status(h, (uint8_t)hd->status)) < 0)
 			goto fail;
 	}
 	free(regs);
+	vm_leave(h);
 	*ret = h;
 	return 0;
 fail:
 	free(regs);
-	vdpamap_close(h);
+	vm_leave(h);
+	vm_close(h);
 	return r;
 }
 
@@ -1296,7 +1300,7 @@ static int new_owner_takeover(struct vdpamap *h)
 
 		if (!h->vrings[i].set)
 			continue;
-		r = vdpamap_vring_set(h, i, &v);
+		r = vm_vring_set(h, i, &v);
 		if (r < 0) {
 			vm_poison(h, "handoff NEW_OWNER: vring %u could not be "
 				  "set again (%d)", i, r);

@@ -31,7 +31,7 @@ static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 	if (require & ~acked) {
 		uint64_t miss = require & ~acked;
 		uint64_t bit = miss & -miss;
-		const char *n = vdpamap_feature_name(bit);
+		const char *n = vm_feature_name(bit);
 
 		vm_err(h, "required backend feature %s (bit %d) %s",
 		       n ? n : "?", __builtin_ctzll(bit),
@@ -228,7 +228,8 @@ void vm_handle_free(struct vdpamap *h)
 	free(h);
 }
 
-static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
+static int setup_locked(struct vdpamap *h,
+			const struct vdpamap_open_opts *opts)
 {
 	uint64_t want = OPTS_GET(opts, want_features, 0);
 	uint64_t require = OPTS_GET(opts, require_features, 0);
@@ -277,26 +278,38 @@ static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 				return r;
 			}
 		}
-		r = vdpamap_txn_begin(h, &t);
+		r = vm_txn_new(h, &t);
 		if (r < 0)
 			return r;
 		for (i = 0; i < nregs; i++) {
-			r = vdpamap_txn_map(t, 0, regs[i].iova, regs[i].hva,
+			r = vm_txn_map(t, 0, regs[i].iova, regs[i].hva,
 					    regs[i].len,
 					    regs[i].perm ? regs[i].perm :
 							   VDPAMAP_PERM_RW,
 					    NULL);
 			if (r < 0) {
 				vm_err(h, "opts.regions[%u] pre-map: %d", i, r);
-				vdpamap_txn_abort(t);
+				vm_txn_abort(t);
 				return r;
 			}
 		}
-		r = vdpamap_txn_commit(t);
+		r = vm_txn_commit(t);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* The handle is nobody else's yet; the lock is taken all the same so that
+ * vm_leave() publishes what setup mapped. */
+static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
+{
+	int r;
+
+	pthread_mutex_lock(&h->lock);
+	r = setup_locked(h, opts);
+	vm_leave(h);
+	return r;
 }
 
 int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
@@ -344,15 +357,13 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_open(const char *path,
-			     const struct vdpamap_open_opts *opts,
-			     struct vdpamap **ret)
+/* A new handle on path, set up from opts (and its regions mapped). */
+int vm_open(const char *path, const struct vdpamap_open_opts *opts,
+	    struct vdpamap **ret)
 {
 	struct vdpamap *h;
 	int r;
 
-	if (!path || !ret)
-		return -EINVAL;
 	r = vm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
@@ -370,6 +381,15 @@ VDPAMAP_API int vdpamap_open(const char *path,
 	}
 	*ret = h;
 	return 0;
+}
+
+VDPAMAP_API int vdpamap_open(const char *path,
+			     const struct vdpamap_open_opts *opts,
+			     struct vdpamap **ret)
+{
+	if (!path || !ret)
+		return -EINVAL;
+	return vm_open(path, opts, ret);
 }
 
 VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
@@ -397,13 +417,17 @@ fail:
 	return r;
 }
 
-VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
+void vm_close(struct vdpamap *h)
 {
-	if (!h)
-		return NULL;
 	vm_hooks_close(h);
 	vm_tp_close(&h->tp);
 	vm_handle_free(h);
+}
+
+VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
+{
+	if (h)
+		vm_close(h);
 	return NULL;
 }
 
@@ -495,27 +519,36 @@ static int check_rings_mapped(struct vdpamap *h)
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
+/* Caller holds the lock (or owns a new handle).  Status 0 is a reset. */
+int vm_set_status(struct vdpamap *h, uint8_t status)
 {
 	int r;
 
 	if (!status)
-		return vdpamap_reset(h, NULL);
-	r = vm_enter_idle(h, false, "vdpamap_set_status");
-	if (r < 0)
-		return r;
+		return vm_reset(h, NULL);
 	if ((status & VDPAMAP_S_DRIVER_OK) &&
 	    !(h->status & VDPAMAP_S_DRIVER_OK)) {
 		r = check_rings_mapped(h);
 		if (r < 0)
-			goto out;
+			return r;
 	}
 	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
-	if (r >= 0) {
-		h->status = status;
-		r = 0;
-	}
-out:
+	if (r < 0)
+		return r;
+	h->status = status;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
+{
+	int r;
+
+	/* 0 is vdpamap_reset(), which a poisoned handle may call */
+	r = vm_enter_idle(h, !status, status ? "vdpamap_set_status" :
+					       "vdpamap_reset");
+	if (r < 0)
+		return r;
+	r = vm_set_status(h, status);
 	vm_leave(h);
 	return r;
 }
@@ -533,6 +566,25 @@ VDPAMAP_API int vdpamap_get_features(struct vdpamap *h, uint64_t *ret)
 	return r;
 }
 
+/* Caller holds the lock (or owns a new handle). */
+int vm_set_features(struct vdpamap *h, uint64_t features)
+{
+	int r;
+
+	if (features & ~h->info.device_features) {
+		vm_err(h, "features 0x%llx not offered (offer 0x%llx)",
+		       (unsigned long long)features,
+		       (unsigned long long)h->info.device_features);
+		return -EINVAL;
+	}
+	r = vm_ioctl(h, VHOST_SET_FEATURES, &features);
+	if (r > 0)
+		r = 0;
+	if (r == 0)
+		h->driver_features = features;
+	return r;
+}
+
 VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
 {
 	int r;
@@ -540,18 +592,7 @@ VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
 	r = vm_enter_idle(h, false, "vdpamap_set_features");
 	if (r < 0)
 		return r;
-	if (features & ~h->info.device_features) {
-		vm_err(h, "features 0x%llx not offered (offer 0x%llx)",
-		       (unsigned long long)features,
-		       (unsigned long long)h->info.device_features);
-		r = -EINVAL;
-	} else {
-		r = vm_ioctl(h, VHOST_SET_FEATURES, &features);
-		if (r > 0)
-			r = 0;
-		if (r == 0)
-			h->driver_features = features;
-	}
+	r = vm_set_features(h, features);
 	vm_leave(h);
 	return r;
 }
@@ -610,19 +651,15 @@ VDPAMAP_API int vdpamap_set_config(struct vdpamap *h, uint32_t off,
 	return config_io(h, VHOST_VDPA_SET_CONFIG, off, (void *)buf, len);
 }
 
-VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
-				  const struct vdpamap_vring *v)
+/* Caller holds the lock (or owns a new handle). */
+int vm_vring_set(struct vdpamap *h, uint32_t idx,
+		 const struct vdpamap_vring *v)
 {
 	struct vhost_vring_state st = { .index = idx };
 	struct vhost_vring_addr addr = { .index = idx };
 	struct vhost_vring_file f = { .index = idx };
 	int r;
 
-	if (!v)
-		return -EINVAL;
-	r = vm_enter_idle(h, false, "vdpamap_vring_set");
-	if (r < 0)
-		return r;
 	if (idx >= h->info.nr_vqs) {
 		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
@@ -661,29 +698,50 @@ VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
 	h->vrings[idx].v = *v;
 	r = 0;
 out:
+	return r;
+}
+
+VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
+				  const struct vdpamap_vring *v)
+{
+	int r;
+
+	if (!v)
+		return -EINVAL;
+	r = vm_enter_idle(h, false, "vdpamap_vring_set");
+	if (r < 0)
+		return r;
+	r = vm_vring_set(h, idx, v);
 	vm_leave(h);
 	return r;
+}
+
+/* Caller holds the lock (or owns a new handle). */
+int vm_vring_enable(struct vdpamap *h, uint32_t idx, int enable)
+{
+	struct vhost_vring_state st = { .index = idx, .num = !!enable };
+	int r;
+
+	if (idx >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		return -EINVAL;
+	}
+	r = vm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
+	if (r < 0)
+		return r;
+	h->vrings[idx].enabled = !!enable;
+	return 0;
 }
 
 VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
 				     int enable)
 {
-	struct vhost_vring_state st = { .index = idx, .num = !!enable };
 	int r;
 
 	r = vm_enter_idle(h, false, "vdpamap_vring_enable");
 	if (r < 0)
 		return r;
-	if (idx >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
-		r = -EINVAL;
-	} else {
-		r = vm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
-		if (r >= 0) {
-			h->vrings[idx].enabled = !!enable;
-			r = 0;
-		}
-	}
+	r = vm_vring_enable(h, idx, enable);
 	vm_leave(h);
 	return r;
 }
@@ -723,7 +781,7 @@ static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
 	if (r < 0)
 		return r;
 	if (!vm_has_feature(h, feat)) {
-		vm_err(h, "%s not negotiated", vdpamap_feature_name(feat));
+		vm_err(h, "%s not negotiated", vm_feature_name(feat));
 		r = -EOPNOTSUPP;
 	} else {
 		r = vm_ioctl(h, req, NULL);

@@ -103,8 +103,8 @@ int vm_restore_lost(struct vdpamap *h)
 	return first_err;
 }
 
-VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
-			      struct vdpamap_reset_info *info)
+/* Caller holds the lock. */
+int vm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 {
 	struct vdpamap_reset_info ri = { 0 };
 	uint64_t t0 = now_ns(), w0;
@@ -112,19 +112,15 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 	uint32_t i;
 	int r, err = 0;
 
-	r = vm_enter_idle(h, true, "vdpamap_reset");
-	if (r < 0)
-		return r;
 	if (h->tp.broken) {
 		vm_err(h, "reset: the connection to the device is lost");
-		r = -ENOTRECOVERABLE;
-		goto out;
+		return -ENOTRECOVERABLE;
 	}
 	w0 = h->stats.iotlb_writes;
 	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
 	if (r < 0) {
 		vm_err(h, "reset: SET_STATUS 0: %d", r);
-		goto out;
+		return r;
 	}
 	h->status = 0;
 	for (i = 0; i < h->info.nr_vqs; i++)
@@ -174,7 +170,18 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 	ri.ns = now_ns() - t0;
 	if (info && r == 0)
 		*info = ri;
-out:
+	return r;
+}
+
+VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
+			      struct vdpamap_reset_info *info)
+{
+	int r;
+
+	r = vm_enter_idle(h, true, "vdpamap_reset");
+	if (r < 0)
+		return r;
+	r = vm_reset(h, info);
 	vm_leave(h);
 	return r;
 }

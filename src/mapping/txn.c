@@ -100,10 +100,30 @@ static int txn_grow(struct vdpamap_txn *t)
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
+/* A transaction on h; the caller holds the lock (or owns a new handle)
+ * until vm_txn_commit() or vm_txn_abort(). */
+int vm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret)
 {
 	struct vdpamap_txn *t;
 	uint32_t a;
+
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->pending = calloc(h->info.nr_as, sizeof(*t->pending));
+	if (!t || !t->pending) {
+		free(t);
+		return -ENOMEM;
+	}
+	for (a = 0; a < h->info.nr_as; a++)
+		itree_init(&t->pending[a]);
+	t->h = h;
+	*ret = t;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
+{
+	struct vdpamap_txn *t;
 	int r;
 
 	if (!ret)
@@ -112,27 +132,26 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 					    "(vdpamap_txn_begin)");
 	if (r < 0)
 		return r;
-	t = calloc(1, sizeof(*t));
-	if (t)
-		t->pending = calloc(h->info.nr_as, sizeof(*t->pending));
-	if (!t || !t->pending) {
-		if (t)
-			free(t);
+	r = vm_txn_new(h, &t);
+	if (r < 0) {
 		vm_leave(h);
-		return -ENOMEM;
+		return r;
 	}
-	for (a = 0; a < h->info.nr_as; a++)
-		itree_init(&t->pending[a]);
-	t->h = h;
 	__atomic_store_n(&h->txn_owner, pthread_self(), __ATOMIC_RELAXED);
 	__atomic_store_n(&h->in_txn, true, __ATOMIC_RELEASE);
 	*ret = t;
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
-				uint64_t iova, void *hva, uint64_t size,
-				uint32_t perm, uint64_t *ret_iova)
+/* The end of a public transaction: the handle is the caller's again. */
+static void txn_end(struct vdpamap *h)
+{
+	__atomic_store_n(&h->in_txn, false, __ATOMIC_RELEASE);
+	vm_leave(h);
+}
+
+int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
+	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova)
 {
 	struct vdpamap *h;
 	uint64_t mask, uhva = (uintptr_t)hva;
@@ -235,6 +254,13 @@ VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 	return 0;
 }
 
+VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
+				uint64_t iova, void *hva, uint64_t size,
+				uint32_t perm, uint64_t *ret_iova)
+{
+	return vm_txn_map(t, asid, iova, hva, size, perm, ret_iova);
+}
+
 VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size)
 {
@@ -311,24 +337,19 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 
 static void txn_free(struct vdpamap_txn *t)
 {
-	struct vdpamap *h = t->h;
 	size_t i;
 
-	__atomic_store_n(&h->in_txn, false, __ATOMIC_RELEASE);
 	for (i = 0; i < t->nr_ops; i++)
 		free(t->ops[i].targets);
 	free(t->ops);
 	free(t->pending);
 	free(t);
-	vm_leave(h);
 }
 
-VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
+void vm_txn_abort(struct vdpamap_txn *t)
 {
 	size_t i, j;
 
-	if (!t)
-		return NULL;
 	for (i = 0; i < t->nr_ops; i++) {
 		struct vm_op *o = &t->ops[i];
 
@@ -341,6 +362,17 @@ VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
 		if (t->ops[i].kind == OP_MAP)
 			free(t->ops[i].e);
 	txn_free(t);
+}
+
+VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
+{
+	struct vdpamap *h;
+
+	if (!t)
+		return NULL;
+	h = t->h;
+	vm_txn_abort(t);
+	txn_end(h);
 	return NULL;
 }
 
@@ -406,26 +438,23 @@ static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
 	return failed;
 }
 
-VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
+int vm_txn_commit(struct vdpamap_txn *t)
 {
+	struct vdpamap *h = t->h;
 	struct vm_msg *msgs = NULL;
-	struct vdpamap *h;
 	size_t n = 0, i, j, done;
 	int r = 0, err = 0;
 
-	if (!t)
-		return -EINVAL;
-	h = t->h;
 	r = vm_memlock_check(h, t->pin_peak);
 	if (r < 0) {
-		vdpamap_txn_abort(t);
+		vm_txn_abort(t);
 		return r;
 	}
 	for (i = 0; i < t->nr_ops; i++)
 		n += t->ops[i].kind == OP_MAP ? 1 : t->ops[i].nr_targets;
 	msgs = calloc(n ? n : 1, sizeof(*msgs));
 	if (!msgs) {
-		vdpamap_txn_abort(t);
+		vm_txn_abort(t);
 		return -ENOMEM;
 	}
 	n = 0;
@@ -487,6 +516,19 @@ VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
 	}
 	free(msgs);
 	txn_free(t);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
+{
+	struct vdpamap *h;
+	int r;
+
+	if (!t)
+		return -EINVAL;
+	h = t->h;
+	r = vm_txn_commit(t);
+	txn_end(h);
 	return r;
 }
 
