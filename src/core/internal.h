@@ -136,7 +136,9 @@ void vm_hooks_free(struct vdpamap *h);
 
 struct vdpamap {
 	pthread_mutex_t lock;
-	struct vm_tp tp;
+	struct vm_tp *tp;		/* &dev_tp, or one of an upper module's
+					   (the keeper link: vm_set_tp()) */
+	struct vm_tp dev_tp;
 	pid_t pid;
 
 	vdpamap_log_fn log_fn;
@@ -231,6 +233,8 @@ static inline bool vm_has_feature(const struct vdpamap *h, uint64_t feature)
 
 /* ---- util.c */
 const char *vm_feature_name(uint64_t feature);
+/* Talk to the device through tp from now on (NULL: the handle's own). */
+void vm_set_tp(struct vdpamap *h, struct vm_tp *tp);
 
 /* ---- device.c */
 /* An empty handle from opts (no device yet), and its release (the

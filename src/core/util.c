@@ -94,12 +94,17 @@ void vm_busy_clear(struct vdpamap *h)
 	h->busy[0] = '\0';
 }
 
+void vm_set_tp(struct vdpamap *h, struct vm_tp *tp)
+{
+	h->tp = tp ? tp : &h->dev_tp;
+}
+
 int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 {
 	int r;
 
 	h->stats.ioctls++;
-	r = vm_tp_ioctl(&h->tp, req, arg);
+	r = vm_tp_ioctl(h->tp, req, arg);
 	if (r == -ECOMM) {
 		vm_tp_lost(h);
 		r = -ENOTRECOVERABLE;

@@ -57,33 +57,47 @@ static int set_cloexec(int fd, bool on, bool *was)
 	return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
 }
 
+static void kl_log(void *ctx, int level, const char *msg)
+{
+	vm_log(ctx, level, "%s", msg);
+}
+
+/* The keeper is dead: the device has no owner any more. */
+static void kl_lost(void *ctx, const char *why)
+{
+	vm_poison(ctx, "%s", why);
+}
+
 static struct vm_handoff *ho_new(void)
 {
 	struct vm_handoff *ho = calloc(1, sizeof(*ho));
 
 	if (!ho)
 		return NULL;
-	ho->state_fd = ho->keeper_sock = ho->keeper_pidfd = -1;
+	ho->state_fd = -1;
+	vm_kp_link_init(&ho->kl);
+	ho->kl.log = kl_log;
+	ho->kl.lost = kl_lost;
 	return ho;
 }
 
 static bool keeper_live(struct vdpamap *h)
 {
-	return h->ho && h->ho->keeper_sock >= 0 && !h->ho->keeper_dead;
+	return h->ho && h->ho->kl.sock >= 0 && !h->ho->kl.dead;
 }
 
 /* Wait for the keeper to go (it is our child if this image, or one before
  * it in the same process, created it). */
 static void keeper_reap(struct vm_handoff *ho)
 {
-	struct pollfd p = { .fd = ho->keeper_pidfd, .events = POLLIN };
+	struct pollfd p = { .fd = ho->kl.pidfd, .events = POLLIN };
 	siginfo_t si;
 
-	if (ho->keeper_pidfd < 0)
+	if (ho->kl.pidfd < 0)
 		return;
 	poll(&p, 1, 2000);
 	memset(&si, 0, sizeof(si));
-	waitid((idtype_t)P_PIDFD, (id_t)ho->keeper_pidfd, &si,
+	waitid((idtype_t)P_PIDFD, (id_t)ho->kl.pidfd, &si,
 	       WEXITED | WNOHANG);
 }
 
@@ -94,28 +108,28 @@ static void keeper_drop(struct vdpamap *h, bool tell)
 	if (!ho)
 		return;
 	if (tell && keeper_live(h))
-		vm_keeper_call(h, VM_KP_EXIT, 0, 0, NULL, 0, -1, NULL);
+		vm_kp_call(&h->ho->kl, VM_KP_EXIT, 0, 0, NULL, 0, -1, NULL);
 	/* ours but its socket broke (it cannot be told): it would wait out
 	 * its re-attach grace and stay an unreaped child; end it */
-	if (tell && ho->keeper_ours && ho->keeper_dead && ho->keeper_pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, ho->keeper_pidfd, SIGKILL, NULL,
+	if (tell && ho->keeper_ours && ho->kl.dead && ho->kl.pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, ho->kl.pidfd, SIGKILL, NULL,
 			0);
-	if (ho->keeper_sock >= 0)
-		close(ho->keeper_sock);
-	ho->keeper_sock = -1;
+	if (ho->kl.sock >= 0)
+		close(ho->kl.sock);
+	ho->kl.sock = -1;
 	if (tell)
 		keeper_reap(ho);
-	if (ho->keeper_pidfd >= 0)
-		close(ho->keeper_pidfd);
-	ho->keeper_pidfd = -1;
+	if (ho->kl.pidfd >= 0)
+		close(ho->kl.pidfd);
+	ho->kl.pidfd = -1;
 	if (ho->keeper_area) {
 		munmap(ho->keeper_area, VM_KP_AREA);
 		ho->keeper_area = NULL;
 	}
-	ho->keeper_pid = 0;
-	if (ho->trim_pending)
-		close(ho->trim_fd);
-	ho->trim_pending = 0;
+	ho->kl.pid = 0;
+	if (ho->kl.trim_pending)
+		close(ho->kl.trim_fd);
+	ho->kl.trim_pending = 0;
 }
 
 static void handoff_close(struct vdpamap *h)
@@ -147,6 +161,8 @@ static const struct vm_hook_ops handoff_hooks = {
 static void ho_attach(struct vdpamap *h, struct vm_handoff *ho)
 {
 	h->ho = ho;
+	if (ho)
+		ho->kl.ctx = h;
 	vm_hook_set(h, VM_HOOK_HANDOFF, ho ? &handoff_hooks : NULL);
 }
 
@@ -189,7 +205,7 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	if (!b)
 		return -ENOMEM;
 	hd = (struct vm_ho_hdr *)b;
-	if (h->tp.fd >= 0 && fstat(h->tp.fd, &st) < 0) {
+	if (h->tp->fd >= 0 && fstat(h->tp->fd, &st) < 0) {
 		free(b);
 		return -errno;
 	}
@@ -204,7 +220,7 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		.dev_rdev = st.st_rdev,
 		.dev_fd = so->dev_fd,
 		.keeper_sock = so->keeper_sock,
-		.keeper_pid = so->keeper_sock >= 0 ? h->ho->keeper_pid : 0,
+		.keeper_pid = so->keeper_sock >= 0 ? h->ho->kl.pid : 0,
 		.pred_pid = getpid(),
 		.token = h->ho ? h->ho->token : 0,
 		.device_id = h->info.device_id,
@@ -382,9 +398,9 @@ static int keeper_region_hook(struct vdpamap *h, struct vm_region *rg,
 		return add ? -EOWNERDEAD : 0;
 	if (!add) {
 		if (rg->dev_base)
-			vm_keeper_call(h, VM_KP_MUNMAP, rg->dev_base,
+			vm_kp_call(&h->ho->kl, VM_KP_MUNMAP, rg->dev_base,
 				       rg->r.len, NULL, 0, -1, NULL);
-		h->ho->stale = 1;
+		h->ho->kl.stale = 1;
 		return 0;
 	}
 	if (rg->r.fd < 0) {
@@ -393,14 +409,14 @@ static int keeper_region_hook(struct vdpamap *h, struct vm_region *rg,
 		       (unsigned long long)rg->r.len);
 		return -EINVAL;
 	}
-	r = vm_keeper_call(h, VM_KP_MMAP, rg->r.len, rg->r.fd_offset, NULL,
+	r = vm_kp_call(&h->ho->kl, VM_KP_MMAP, rg->r.len, rg->r.fd_offset, NULL,
 			   0, rg->r.fd, &addr);
 	if (r < 0) {
 		vm_err(h, "mm keeper: mmap of region fd %d: %d", rg->r.fd, r);
 		return r;
 	}
 	rg->dev_base = (uint64_t)addr;
-	h->ho->stale = 1;
+	h->ho->kl.stale = 1;
 	return 0;
 }
 
@@ -413,7 +429,7 @@ static int keeper_listen(struct vdpamap *h)
 	if (fd < 0)
 		return -errno;
 	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-		     "vdpamap-keeper-%d", (int)h->ho->keeper_pid);
+		     "vdpamap-keeper-%d", (int)h->ho->kl.pid);
 	if (bind(fd, (struct sockaddr *)&sa,
 		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) <
 		    0 ||
@@ -422,7 +438,7 @@ static int keeper_listen(struct vdpamap *h)
 		close(fd);
 		return r;
 	}
-	r = vm_keeper_call(h, VM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
+	r = vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
 	close(fd);
 	return r;
 }
@@ -455,10 +471,10 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	a = (struct vm_keeper_args *)area;
 	memset(a, 0, sizeof(*a));
 	a->sock = sp[1];
-	a->dev_fd = h->tp.fd;
+	a->dev_fd = h->tp->fd;
 	a->listen_fd = -1;
 	a->state_fd = -1;
-	a->is_sim = h->tp.is_sim;
+	a->is_sim = h->tp->is_sim;
 	a->token = vm_image_token();
 	a->grace_ms = grace_ms ? grace_ms : 30000;
 	a->buf = area + 4096;
@@ -484,11 +500,11 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		munmap(area, VM_KP_AREA);
 		return -EAGAIN;
 	}
-	ho->keeper_sock = sp[0];
-	ho->keeper_pid = (int32_t)pid;
+	ho->kl.sock = sp[0];
+	ho->kl.pid = (int32_t)pid;
 	ho->keeper_area = area;
 	ho->keeper_ours = 1;
-	ho->keeper_dead = 0;
+	ho->kl.dead = 0;
 	ho->token = a->token;
 	r = pidfd_open_((pid_t)pid);
 	if (r < 0) {
@@ -498,7 +514,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		keeper_drop(h, false);
 		return r;
 	}
-	ho->keeper_pidfd = r;
+	ho->kl.pidfd = r;
 	/* protect it from the OOM killer as far as we may */
 	snprintf(path, sizeof(path), "/proc/%ld/oom_score_adj", pid);
 	f = fopen(path, "we");
@@ -507,7 +523,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		if (fclose(f) != 0)
 			vm_dbg(h, "mm keeper: oom_score_adj not lowered");
 	}
-	r = vm_keeper_call(h, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
+	r = vm_kp_call(&h->ho->kl, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
 	if (r < 0 || pong != pid) {
 		vm_err(h, "mm keeper %ld does not answer (%d)", pid, r);
 		kill((pid_t)pid, SIGKILL);
@@ -522,7 +538,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		 * the device never left our hands */
 		vm_err(h, "mm keeper: set-up message failed (%d)", r);
 		keeper_drop(h, true);
-		if (h->poison && !h->tp.broken)
+		if (h->poison && !h->tp->broken)
 			vm_poison_clear(h);
 		return r;
 	}
@@ -624,17 +640,17 @@ static int device_path(struct vdpamap *h, char *out, size_t len)
 		snprintf(out, len, "%s", h->ho->path);
 		return 0;
 	}
-	if (h->tp.is_sim) {
+	if (h->tp->is_sim) {
 		struct sockaddr_un sa;
 		socklen_t sl = sizeof(sa);
 
 		memset(&sa, 0, sizeof(sa));
-		if (getpeername(h->tp.fd, (struct sockaddr *)&sa, &sl) < 0)
+		if (getpeername(h->tp->fd, (struct sockaddr *)&sa, &sl) < 0)
 			return -errno;
 		snprintf(out, len, "%s", sa.sun_path);
 		return 0;
 	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", h->tp.fd);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", h->tp->fd);
 	n = readlink(link, out, len - 1);
 	if (n <= 0)
 		return -errno;
@@ -686,12 +702,12 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		h->vrings[i].v.base = s.num;
 	}
 	if (strategy != VDPAMAP_HANDOFF_REBUILD)
-		so.dev_fd = h->tp.fd;
+		so.dev_fd = h->tp->fd;
 	/* NEW_OWNER from a handle a keeper serves: the successor dismisses
 	 * the keeper once it owns the device */
 	if (strategy == VDPAMAP_HANDOFF_KEEPER ||
 	    (strategy == VDPAMAP_HANDOFF_NEW_OWNER && keeper_live(h)))
-		so.keeper_sock = ho->keeper_sock;
+		so.keeper_sock = ho->kl.sock;
 	so.t_prepare = now_ns() - t0;
 	r = serialize(h, &so, &buf, &len);
 	if (r < 0)
@@ -723,7 +739,7 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	/* the keeper keeps the state for a re-attach: a keeper that cannot
 	 * take it fails the prepare, which then undoes everything */
 	if (keeper_live(h)) {
-		r = vm_keeper_call(h, VM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
+		r = vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
 		if (r < 0)
 			goto fail;
 	}
@@ -750,7 +766,7 @@ fail:
 	if (ho->keeper_ours && strategy == VDPAMAP_HANDOFF_KEEPER) {
 		keeper_drop(h, true);
 		/* a poison from the keeper we just dropped, not the device */
-		if (h->poison && !h->tp.broken)
+		if (h->poison && !h->tp->broken)
 			vm_poison_clear(h);
 	}
 	return r;
@@ -883,7 +899,7 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 		if (r > 0)
 			r = 0;
 	}
-	if (!ho->adopted && ho->keeper_sock < 0) {
+	if (!ho->adopted && ho->kl.sock < 0) {
 		free(ho);
 		ho_attach(h, NULL);
 	}
@@ -1198,16 +1214,16 @@ fail:
 static void keeper_dismiss(int sock, int32_t pid)
 {
 	struct vm_kp_msg m = { .magic = VM_KP_MAGIC, .op = VM_KP_EXIT };
-	struct vm_handoff tmp = { .keeper_pidfd = -1 };
+	struct vm_handoff tmp = { .kl.pidfd = -1 };
 
 	if (pid > 0)
-		tmp.keeper_pidfd = pidfd_open_(pid);
+		tmp.kl.pidfd = pidfd_open_(pid);
 	send(sock, &m, sizeof(m), MSG_NOSIGNAL);
 	recv(sock, &m, sizeof(m), 0);
 	close(sock);
 	keeper_reap(&tmp);
-	if (tmp.keeper_pidfd >= 0)
-		close(tmp.keeper_pidfd);
+	if (tmp.kl.pidfd >= 0)
+		close(tmp.kl.pidfd);
 }
 
 /* One REMAP per mirror entry (every ASID), batched per ASID when BATCH
@@ -1330,11 +1346,34 @@ static int new_owner_takeover(struct vdpamap *h)
 /* 1 if the keeper has exited (its pidfd is readable). */
 static bool keeper_exited(const struct vm_handoff *ho)
 {
-	struct pollfd p = { .fd = ho->keeper_pidfd, .events = POLLIN };
+	struct pollfd p = { .fd = ho->kl.pidfd, .events = POLLIN };
 
-	if (ho->keeper_pidfd < 0)	/* no pidfd_open (valgrind, < 5.3) */
-		return kill(ho->keeper_pid, 0) < 0 && errno == ESRCH;
+	if (ho->kl.pidfd < 0)	/* no pidfd_open (valgrind, < 5.3) */
+		return kill(ho->kl.pid, 0) < 0 && errno == ESRCH;
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* The ranges of every region in the old address space (dev_base, len) go
+ * to the keeper, which unmaps the rest. */
+static void keeper_trim(struct vdpamap *h)
+{
+	struct vm_kp_range rr[VM_KP_MAX_RANGES];
+	struct vm_region *rg;
+	uint32_t n = 0;
+
+	for (rg = h->regions; rg; rg = rg->next) {
+		if (!rg->dev_base)
+			continue;
+		if (n == VM_KP_MAX_RANGES) {
+			vm_info(h, "mm keeper: more than %u regions, the old "
+				"address space is not trimmed",
+				VM_KP_MAX_RANGES);
+			return;
+		}
+		rr[n++] = (struct vm_kp_range){ .start = rg->dev_base,
+						.len = rg->r.len };
+	}
+	vm_kp_trim(&h->ho->kl, rr, n);
 }
 
 /* KEEPER in the successor: the keeper answers, the device resumes.  < 0:
@@ -1349,8 +1388,8 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 	int64_t pong = 0;
 	int r = 0;
 
-	if (!ho->keeper_dead) {
-		r = vm_keeper_call(h, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
+	if (!ho->kl.dead) {
+		r = vm_kp_call(&h->ho->kl, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
 		if (r >= 0 && pong != hd->keeper_pid)
 			r = -EPROTO;
 		if (r < 0 && !keeper_exited(ho)) {
@@ -1359,9 +1398,9 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 			return r == -EOWNERDEAD ? -ECOMM : r;
 		}
 		if (r < 0)
-			ho->keeper_dead = 1;
+			ho->kl.dead = 1;
 	}
-	if (ho->keeper_dead) {
+	if (ho->kl.dead) {
 		if (!h->poison)
 			vm_poison(h, "mm keeper (pid %d) is dead: the device "
 				  "has no owner; vdpamap_handoff_rebuild() "
@@ -1379,7 +1418,7 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 			vm_err(h, "handoff: RESUME: %d (%s)", r, h->poison);
 	}
 	if (!h->poison)
-		vm_keeper_trim(h);	/* the old image is gone: trim */
+		keeper_trim(h);		/* the old image is gone: trim */
 	return 0;
 }
 
@@ -1475,12 +1514,12 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 	} else if (hd->strategy == VDPAMAP_HANDOFF_NEW_OWNER) {
 		r = handle_from_state(s, opts, hvas, &h);
 		if (r == 0)
-			r = vm_tp_inherit(hd->dev_fd, &h->tp);
+			r = vm_tp_inherit(hd->dev_fd, h->tp);
 		if (r == 0)
 			r = new_owner_takeover(h);
 		if (r < 0) {
 			if (h) {
-				h->tp.fd = -1;	/* the caller's, still */
+				h->tp->fd = -1;	/* the caller's, still */
 				vm_handle_free(h);
 			}
 			unmap_regions(s, hvas);
@@ -1495,17 +1534,18 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 			unmap_regions(s, hvas);
 			goto fail;
 		}
-		h->tp = (struct vm_tp){ .ops = &vm_tp_keeper_ops,
-					.fd = hd->dev_fd,
-					.is_sim = (int)hd->is_sim };
-		ho->keeper_sock = hd->keeper_sock;
-		ho->keeper_pid = hd->keeper_pid;
+		ho->kl.tp = (struct vm_tp){ .ops = &vm_tp_keeper_ops,
+					    .fd = hd->dev_fd,
+					    .is_sim = (int)hd->is_sim };
+		vm_set_tp(h, &ho->kl.tp);
+		ho->kl.sock = hd->keeper_sock;
+		ho->kl.pid = hd->keeper_pid;
 		ho->token = hd->token;
 		h->region_hook = keeper_region_hook;
 		pidfd = pidfd_open_(hd->keeper_pid);
-		ho->keeper_pidfd = pidfd >= 0 ? pidfd : -1;
+		ho->kl.pidfd = pidfd >= 0 ? pidfd : -1;
 		if (pidfd == -ESRCH)
-			ho->keeper_dead = 1;
+			ho->kl.dead = 1;
 		else if (pidfd < 0 && pidfd != -ENOSYS)
 			r = pidfd;	/* say, EMFILE: not a death */
 	}
@@ -1521,8 +1561,8 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 		if (r < 0) {
 			/* nothing changed: the inherited fds stay the
 			 * caller's, for a retry */
-			ho->keeper_sock = -1;
-			h->tp.fd = -1;
+			ho->kl.sock = -1;
+			h->tp->fd = -1;
 			vm_handle_free(h);	/* frees ho */
 			unmap_regions(s, hvas);
 			free(hvas);
@@ -1633,8 +1673,8 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		return r;
 	/* only a handle whose keeper died, or that is poisoned otherwise
 	 * (a lost reply of the device), needs (and may get) this */
-	if (!h->ho || h->ho->keeper_sock < 0 ||
-	    (!vm_keeper_check(h) && !h->poison)) {
+	if (!h->ho || h->ho->kl.sock < 0 ||
+	    (!vm_kp_check(&h->ho->kl) && !h->poison)) {
 		vm_leave(h);
 		return -EALREADY;
 	}
@@ -1657,8 +1697,8 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 				hvas[i] = rg->r.hva;
 	/* let go of the device: the kernel drops every map (a live keeper
 	 * must close its copy too: told to exit) */
-	keeper_drop(h, !h->ho->keeper_dead);
-	vm_tp_close(&h->tp);
+	keeper_drop(h, !h->ho->kl.dead);
+	vm_tp_close(h->tp);
 	o.log_fn = h->log_fn;
 	o.log_ctx = h->log_ctx;
 	o.log_level = h->log_level;
@@ -1680,9 +1720,12 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		ho_attach(h, tmp.ho);
 		ho_attach(h2, NULL);
 		h->ho->strategy = VDPAMAP_HANDOFF_REBUILD;
-		h->ho->keeper_dead = 0;
+		h->ho->kl.dead = 0;
 		h->region_hook = NULL;
-		h2->tp.fd = -1;
+		/* each transport pointer back to its own handle's */
+		vm_set_tp(h, NULL);
+		vm_set_tp(h2, NULL);
+		h2->tp->fd = -1;
 		h2->region_hook = NULL;
 	}
 	vm_handle_free(h2);
@@ -1835,19 +1878,19 @@ static void handoff_sync(struct vdpamap *h)
 	void *buf = NULL;
 	int fd;
 
-	if (!h->ho || !h->ho->stale || !keeper_live(h) || h->ho->prepared)
+	if (!h->ho || !h->ho->kl.stale || !keeper_live(h) || h->ho->prepared)
 		return;
 	so = (struct ser_opts){ .strategy = VDPAMAP_HANDOFF_KEEPER,
-				.dev_fd = h->tp.fd,
-				.keeper_sock = h->ho->keeper_sock };
+				.dev_fd = h->tp->fd,
+				.keeper_sock = h->ho->kl.sock };
 	if (serialize(h, &so, &buf, &len) < 0)
 		return;
 	fd = state_memfd(buf, len, true);
 	free(buf);
 	if (fd < 0)
 		return;
-	if (vm_keeper_call(h, VM_KP_SETSTATE, 0, 0, NULL, 0, fd, NULL) == 0)
-		h->ho->stale = 0;
+	if (vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 0, 0, NULL, 0, fd, NULL) == 0)
+		h->ho->kl.stale = 0;
 	close(fd);
 }
 
@@ -1868,22 +1911,22 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 		r = -ENOENT;
 		goto out;
 	}
-	if (ho->keeper_sock >= 0)
-		vm_keeper_check(h);
-	vm_keeper_trim_result(h);	/* if the keeper has sent it */
+	if (ho->kl.sock >= 0)
+		vm_kp_check(&h->ho->kl);
+	vm_kp_trim_result(&h->ho->kl);	/* if the keeper has sent it */
 	memset(info, 0, sizeof(*info));
 	info->strategy = ho->strategy;
 	info->keeper_alive = keeper_live(h);
-	info->keeper_pid = ho->keeper_sock >= 0 ? ho->keeper_pid : 0;
+	info->keeper_pid = ho->kl.sock >= 0 ? ho->kl.pid : 0;
 	info->adopted = (uint32_t)ho->adopted;
 	info->suspend_ns = ho->t_suspend_ns;
 	info->prepare_ns = ho->prepare_ns;
 	info->adopt_ns = ho->adopt_ns;
 	info->adopted_ns = ho->adopted_ns;
 	info->adopt_iotlb_writes = ho->adopt_writes;
-	info->keeper_trimmed_bytes = ho->trim.bytes;
-	info->keeper_vmas_before = ho->trim.vmas_before;
-	info->keeper_vmas_kept = ho->trim.vmas_kept;
+	info->keeper_trimmed_bytes = ho->kl.trim.bytes;
+	info->keeper_vmas_before = ho->kl.trim.vmas_before;
+	info->keeper_vmas_kept = ho->kl.trim.vmas_kept;
 out:
 	vm_leave(h);
 	return r;

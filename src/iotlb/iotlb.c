@@ -70,7 +70,7 @@ int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 	m.iotlb.type = type;
 
 	h->stats.iotlb_writes++;
-	r = vm_tp_write(&h->tp, &m, sizeof(m));
+	r = vm_tp_write(h->tp, &m, sizeof(m));
 	if (r == -ECOMM) {
 		vm_tp_lost(h);
 		return -ENOTRECOVERABLE;

@@ -176,7 +176,7 @@ static int probe_mem_mode(struct vdpamap *h)
 		goto out;
 	}
 	*(volatile char *)p = 0;
-	r = h->tp.ops->pinned(&h->tp, &before);
+	r = h->tp->ops->pinned(h->tp, &before);
 	if (r < 0)
 		goto out;
 	r = vm_iotlb_send(h, 0, VHOST_IOTLB_UPDATE, iova, ps, (uintptr_t)p,
@@ -185,7 +185,7 @@ static int probe_mem_mode(struct vdpamap *h)
 		vm_err(h, "probe UPDATE of one page refused (%d)", r);
 		goto out;
 	}
-	r = h->tp.ops->pinned(&h->tp, &after);
+	r = h->tp->ops->pinned(h->tp, &after);
 	if (vm_iotlb_send(h, 0, VHOST_IOTLB_INVALIDATE, iova, ps, 0, 0) < 0) {
 		vm_poison(h, "probe page at iova 0x%llx could not be unmapped",
 			  (unsigned long long)iova);
@@ -252,7 +252,7 @@ static int setup_locked(struct vdpamap *h,
 	r = query(h);
 	if (r < 0)
 		return r;
-	h->info.is_sim = (uint32_t)h->tp.is_sim;
+	h->info.is_sim = (uint32_t)h->tp->is_sim;
 
 	if (mode == VDPAMAP_MEMMODE_AUTO) {
 		r = probe_mem_mode(h);
@@ -342,7 +342,8 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 	pthread_mutexattr_destroy(&ma);
 	h->pid = getpid();
 	h->fork_gen = vm_fork_gen();
-	h->tp.fd = -1;
+	vm_set_tp(h, NULL);
+	h->tp->fd = -1;
 	h->page_size = (uint64_t)ps;
 	h->log_fn = OPTS_GET(opts, log_fn, NULL);
 	h->log_ctx = OPTS_GET(opts, log_ctx, NULL);
@@ -367,7 +368,7 @@ int vm_open(const char *path, const struct vdpamap_open_opts *opts,
 	r = vm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
-	r = vm_tp_open(path, &h->tp);
+	r = vm_tp_open(path, h->tp);
 	if (r < 0) {
 		vm_err(h, "open %s: %d", path, r);
 		vm_handle_free(h);
@@ -375,7 +376,7 @@ int vm_open(const char *path, const struct vdpamap_open_opts *opts,
 	}
 	r = setup(h, opts);
 	if (r < 0) {
-		vm_tp_close(&h->tp);
+		vm_tp_close(h->tp);
 		vm_handle_free(h);
 		return r;
 	}
@@ -403,7 +404,7 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	r = vm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
-	r = vm_tp_adopt(fd, &h->tp);
+	r = vm_tp_adopt(fd, h->tp);
 	if (r < 0)
 		goto fail;
 	r = setup(h, opts);
@@ -412,7 +413,7 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	*ret = h;
 	return 0;
 fail:
-	h->tp.fd = -1;		/* the caller keeps its fd on failure */
+	h->tp->fd = -1;		/* the caller keeps its fd on failure */
 	vm_handle_free(h);
 	return r;
 }
@@ -420,7 +421,7 @@ fail:
 void vm_close(struct vdpamap *h)
 {
 	vm_hooks_close(h);
-	vm_tp_close(&h->tp);
+	vm_tp_close(h->tp);
 	vm_handle_free(h);
 }
 
@@ -433,7 +434,7 @@ VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
 
 VDPAMAP_API int vdpamap_fd(const struct vdpamap *h)
 {
-	return h ? h->tp.fd : -EINVAL;
+	return h ? h->tp->fd : -EINVAL;
 }
 
 VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)

@@ -112,7 +112,7 @@ int vm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 	uint32_t i;
 	int r, err = 0;
 
-	if (h->tp.broken) {
+	if (h->tp->broken) {
 		vm_err(h, "reset: the connection to the device is lost");
 		return -ENOTRECOVERABLE;
 	}

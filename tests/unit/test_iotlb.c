@@ -76,7 +76,8 @@ static struct vdpamap *mk(uint64_t acked)
 	assert_non_null(h);
 	pthread_mutex_init(&h->lock, NULL);
 	h->pid = getpid();
-	h->tp = (struct vm_tp){ .ops = &rec_ops, .fd = -1 };
+	h->dev_tp = (struct vm_tp){ .ops = &rec_ops, .fd = -1 };
+	vm_set_tp(h, NULL);
 	h->page_size = 4096;
 	h->info.nr_as = 2;
 	h->info.iova_first = 0;
