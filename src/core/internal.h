@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * internal: the handle, its mirror entries, options helpers and logging,
- * shared by every library module.  The handle owns a transport (the only
- * way out to the device), one mirror per ASID (an iova tree and an hva
- * tree of struct vm_entry), the registered regions and the state that must
- * survive a reset (group -> ASID bindings, negotiated features).
+ * core: the handle and what every module above needs of it: options
+ * helpers, logging, the lock with its entry checks (fork, transaction,
+ * poison, busy), the poison state, one ioctl to the device, the negotiated
+ * features, and the hook table through which core reaches the modules
+ * above it.  The handle holds core's own fields and one pointer per upper
+ * module's state; each of those types is defined in its module's header
+ * (mapping/mapping.h, lifecycle/lifecycle.h, migrate/migrate.h,
+ * handoff/handoff.h) and written only by that module.
  *
- * Depends on: iova_tree.h, transport.h, the public header.
+ * May include: iova_tree/iova_tree.h, transport/transport.h, the public
+ * header, libc.  Nothing above core.
  */
 #ifndef VDPAMAP_INTERNAL_H
 #define VDPAMAP_INTERNAL_H
@@ -50,60 +54,6 @@ int vm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
 	(OPTS_VALID(opts, type) ? \
 		 0 : vm_opts_refuse((h), (what), (opts)->sz, sizeof(struct type)))
 
-/* ---- mirror */
-struct vm_region {
-	uint32_t id;
-	uint32_t nr_maps;		/* entries pointing into it */
-	struct vdpamap_region r;
-	struct vm_region *next;
-	/* Where the device sees r.hva (the uaddr of IOTLB messages): 0 means
-	 * r.hva itself; after an exec handoff through the mm keeper, the
-	 * address of the same memory in the keeper's (old) address space. */
-	uint64_t dev_base;
-};
-
-struct vm_entry {
-	struct itree_node inode;	/* [iova, iova + size - 1] */
-	struct itree_node hnode;	/* [hva, hva + size - 1] */
-	uint64_t hva;
-	uint32_t asid;
-	uint32_t perm;
-	struct vm_region *region;
-	/* transaction bookkeeping */
-	bool in_mirror;
-	bool pending_rm;
-	bool txn_new;			/* created by the open transaction */
-	bool lost;
-	struct vm_entry *lost_next;	/* on h->lost when a rollback failed */
-};
-
-static inline uint64_t vm_entry_size(const struct vm_entry *e)
-{
-	return e->inode.last - e->inode.first + 1;
-}
-
-/* The uaddr the device must be told for e (see vm_region.dev_base). */
-static inline uint64_t vm_entry_uaddr(const struct vm_entry *e)
-{
-	const struct vm_region *rg = e->region;
-
-	if (!rg || !rg->dev_base)
-		return e->hva;
-	return rg->dev_base + (e->hva - (uint64_t)(uintptr_t)rg->r.hva);
-}
-
-struct vm_as {
-	struct itree iova;
-	struct itree hva;
-	bool dirty;			/* changed since the last snapshot */
-};
-
-struct vm_vring {
-	bool set;
-	bool enabled;
-	struct vdpamap_vring v;
-};
-
 /* ---- hooks (hooks.c): how core reaches the modules above it at a
  * lifecycle moment without calling them by name.  Each module that keeps
  * state on the handle registers one table in its own slot; core calls the
@@ -134,12 +84,18 @@ void vm_hooks_leave(struct vdpamap *h);
 void vm_hooks_close(struct vdpamap *h);
 void vm_hooks_free(struct vdpamap *h);
 
+struct vm_mapping;
+struct vm_lifecycle;
+struct vm_migrate;
+struct vm_handoff;
+
 struct vdpamap {
 	pthread_mutex_t lock;
 	struct vm_tp *tp;		/* &dev_tp, or one of an upper module's
 					   (the keeper link: vm_set_tp()) */
 	struct vm_tp dev_tp;
 	pid_t pid;
+	unsigned int fork_gen;		/* vm_fork_gen() at open */
 
 	vdpamap_log_fn log_fn;
 	void *log_ctx;
@@ -147,27 +103,18 @@ struct vdpamap {
 	uint32_t flags;
 	uint64_t page_size;
 
+	/* what the device reported and the negotiated backend features */
 	struct vdpamap_info info;
-	uint32_t *vq_group;
-	uint32_t *vq_desc_group;	/* with DESC_ASID: where rings live */
-	uint32_t *group_asid;
-	struct vm_as *as;
-	struct vm_vring *vrings;
-	uint8_t status;
-
-	/* lock-free readers' view of each ASID (snapshot.h) */
-	struct vm_snap **snap;
-	bool snap_dirty;
-	unsigned int fork_gen;		/* vm_fork_gen() at open */
-
-	struct vm_region *regions;
-	uint32_t next_region_id;
-
+	/* The public counters.  Each field has one writer: core counts
+	 * ioctls (vm_ioctl), iotlb the messages (iotlb_*), mapping the
+	 * pinned bytes; they live here so that one read under the lock
+	 * answers vdpamap_get_stats(). */
 	struct vdpamap_stats stats;
-	struct vm_entry *lost;		/* entries the device lost */
-	bool batch_open;		/* a BATCH_END was refused: the
-					   device may still be in a batch */
+	/* iotlb's batch state (written by iotlb.c only): a BATCH_END was
+	 * refused, so the device may still be in a batch of batch_asid */
+	bool batch_open;
 	uint32_t batch_asid;
+
 	char *poison;
 	/* non-empty: why state-changing calls are refused for now (a
 	 * prepared handoff), see vm_enter_idle() */
@@ -175,21 +122,14 @@ struct vdpamap {
 	bool in_txn;
 	pthread_t txn_owner;
 
-	/* SVQ flips (flip.c) and dirty logs (dirty.c) */
-	struct vm_flip *flips;		/* active flips */
-	uint32_t next_flip_id;
-	struct vm_dlog **dirty;		/* nr_as RCU-published logs; NULL
-					   until the first start */
-
-	/* exec handoff (handoff.c): prepared/adopted state, or NULL */
-	struct vm_handoff *ho;
-	uint64_t driver_features;	/* last SET_FEATURES accepted */
-	/* called (lock held) when a region is registered (add) or
-	 * unregistered: the keeper maps it in the old address space */
-	int (*region_hook)(struct vdpamap *h, struct vm_region *rg, bool add);
-
 	/* upper modules' lifecycle moments (hooks.c) */
 	const struct vm_hook_ops *hooks[VM_HOOK_NR];
+
+	/* each upper module's state (its header; NULL until it has any) */
+	struct vm_mapping *map;		/* regions, mirror, snapshots */
+	struct vm_lifecycle *lc;	/* groups, vrings, virtio status */
+	struct vm_migrate *mig;		/* flips, dirty logs */
+	struct vm_handoff *ho;		/* exec handoff */
 };
 
 /* ---- logging */
@@ -233,89 +173,9 @@ static inline bool vm_has_feature(const struct vdpamap *h, uint64_t feature)
 
 /* ---- util.c */
 const char *vm_feature_name(uint64_t feature);
+/* What the device is, as a handoff description recorded it. */
+void vm_info_set(struct vdpamap *h, const struct vdpamap_info *info);
 /* Talk to the device through tp from now on (NULL: the handle's own). */
 void vm_set_tp(struct vdpamap *h, struct vm_tp *tp);
-
-/* ---- device.c */
-/* An empty handle from opts (no device yet), and its release (the
- * transport is not closed). */
-int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret);
-void vm_handle_free(struct vdpamap *h);
-
-
-/* ---- iotlb.c: the only writer of IOTLB messages */
-struct vm_msg {
-	uint8_t type;			/* VHOST_IOTLB_UPDATE/INVALIDATE/REMAP */
-	struct vm_entry *e;
-};
-/* Called after the device accepted msg i. */
-typedef void (*vm_msg_done_fn)(struct vdpamap *h, const struct vm_msg *m);
-/* Send msgs in order, wrapped in one BATCH_BEGIN/END per run of equal
- * ASID when BATCH was negotiated.  Returns the number of messages the
- * device accepted (all of them: n) and, on failure, stores the errno in
- * *err.  done is called for each accepted message, in order. */
-size_t vm_iotlb_run(struct vdpamap *h, const struct vm_msg *msgs, size_t n,
-		    vm_msg_done_fn done, int *err);
-/* One raw message, not batched (probe). */
-int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
-		  uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm);
-
-/* ---- map.c */
-void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e);
-void vm_mirror_remove(struct vdpamap *h, struct vm_entry *e);
-struct vm_region *vm_region_find(struct vdpamap *h, uint64_t hva,
-				 uint64_t size);
-int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
-		  uint32_t *ret_id);
-void vm_mirror_free(struct vdpamap *h);
-int vm_memlock_check(struct vdpamap *h, uint64_t need);
-int vm_restore_lost(struct vdpamap *h);
-bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
-		     uint64_t size);
-
-/* ---- map.c: the mapping module's hooks (snapshot publish on leave,
- * mirror and regions on free) */
-void vm_mapping_init(struct vdpamap *h);
-
-/* ---- flip.c, dirty.c */
-struct vm_flip_ring {
-	uint32_t vq;
-	bool enabled;			/* cycled through ENABLE 0/1 */
-	struct vdpamap_vring guest;	/* before the flip */
-	struct vdpamap_vring shadow;	/* what the flip set */
-};
-
-struct vm_flip {
-	uint32_t id;
-	uint32_t shadow_asid;
-	uint32_t nr_groups;
-	uint32_t nr_maps;
-	uint32_t nr_rings;
-	uint32_t *groups;
-	uint32_t *prev;			/* ASID of groups[i] before */
-	uint32_t *dgrp;			/* per vq: its rings' group */
-	uint64_t (*maps)[2];		/* shadow entries: iova, size */
-	struct vm_flip_ring *rings;
-	struct vm_flip *next;
-};
-
-/* Register the module's hook (frees every flip record and dirty log). */
-void vm_migrate_init(struct vdpamap *h);
-void vm_flip_free(struct vm_flip *f);
-
-/* ---- txn.c: a transaction for a caller that holds the lock (or owns a
- * new handle); vdpamap_txn_* are these plus the lock */
-struct vdpamap_txn;
-int vm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
-int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
-	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova);
-/* Frees t whatever the result. */
-int vm_txn_commit(struct vdpamap_txn *t);
-void vm_txn_abort(struct vdpamap_txn *t);
-
-/* ---- prefault.c */
-int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
-		uint32_t threads);
-
 
 #endif

@@ -94,6 +94,11 @@ void vm_busy_clear(struct vdpamap *h)
 	h->busy[0] = '\0';
 }
 
+void vm_info_set(struct vdpamap *h, const struct vdpamap_info *info)
+{
+	h->info = *info;
+}
+
 void vm_set_tp(struct vdpamap *h, struct vm_tp *tp)
 {
 	h->tp = tp ? tp : &h->dev_tp;

@@ -19,11 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/internal.h"
-#include "lifecycle/lifecycle.h"
 #include "handoff/handoff.h"
-#include "handoff/keeper/keeper.h"
-#include "mapping/snapshot.h"
 #include "core/uapi.h"
 
 #ifndef P_PIDFD
@@ -188,12 +184,12 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	size_t len;
 	uint8_t *b;
 
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		nreg++;
 	for (a = 0; a < h->info.nr_as; a++)
-		nent += (uint32_t)h->as[a].iova.count;
+		nent += (uint32_t)h->map->as[a].iova.count;
 	for (i = 0; i < h->info.nr_vqs; i++)
-		nvr += h->vrings[i].set;
+		nvr += h->lc->vrings[i].set;
 	len = vm_handoff_size(nreg, nent, h->info.nr_groups, h->info.nr_vqs,
 			      nvr);
 	if (!len) {
@@ -236,10 +232,10 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		.backend_acked = h->info.backend_acked,
 		.iova_first = h->info.iova_first,
 		.iova_last = h->info.iova_last,
-		.driver_features = h->driver_features,
+		.driver_features = h->lc->driver_features,
 		.page_size = h->page_size,
-		.status = h->status,
-		.next_region_id = h->next_region_id,
+		.status = h->lc->status,
+		.next_region_id = h->map->next_region_id,
 		.t_suspend_ns = so->t_suspend,
 		.t_prepare_ns = so->t_prepare,
 		.nr_regions = nreg,
@@ -250,7 +246,7 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		memcpy(hd->path, h->ho->path, sizeof(hd->path));
 
 	rg_out = (struct vm_ho_region *)(hd + 1);
-	for (rg = h->regions, i = 0; rg; rg = rg->next, i++) {
+	for (rg = h->map->regions, i = 0; rg; rg = rg->next, i++) {
 		struct stat fst = { 0 };
 
 		if (rg->r.fd >= 0)
@@ -272,9 +268,8 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	for (a = 0; a < h->info.nr_as; a++) {
 		struct itree_node *n;
 
-		for (n = itree_first(&h->as[a].iova); n; n = itree_next(n)) {
-			struct vm_entry *e =
-				container_of(n, struct vm_entry, inode);
+		for (n = itree_first(&h->map->as[a].iova); n; n = itree_next(n)) {
+			struct vm_entry *e = vm_entry_of(n);
 
 			e_out[i++] = (struct vm_ho_entry){
 				.iova = n->first,
@@ -289,14 +284,14 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	}
 	u32 = (uint32_t *)(e_out + nent);
 	for (i = 0; i < h->info.nr_groups; i++)
-		*u32++ = h->group_asid[i];
+		*u32++ = h->lc->group_asid[i];
 	for (i = 0; i < h->info.nr_vqs; i++)
-		*u32++ = h->vq_group[i];
+		*u32++ = h->lc->vq_group[i];
 	v_out = (struct vm_ho_vring *)((uint8_t *)u32 +
 				       VM_HO_U32_PAD(h->info.nr_groups,
 						     h->info.nr_vqs));
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vm_vring *vr = &h->vrings[i];
+		struct vm_vring *vr = &h->lc->vrings[i];
 
 		if (!vr->set)
 			continue;
@@ -415,7 +410,7 @@ static int keeper_region_hook(struct vdpamap *h, struct vm_region *rg,
 		vm_err(h, "mm keeper: mmap of region fd %d: %d", rg->r.fd, r);
 		return r;
 	}
-	rg->dev_base = (uint64_t)addr;
+	vm_region_dev_base_set(h, rg, (uint64_t)addr);
 	h->ho->kl.stale = 1;
 	return 0;
 }
@@ -482,7 +477,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	a->code_lo = (uint64_t)(uintptr_t)__start_vdpamap_keeper;
 	a->code_hi = (uint64_t)(uintptr_t)__stop_vdpamap_keeper;
 	a->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
-	for (rg = h->regions; rg && k < VM_KP_MAX_KEEP; rg = rg->next)
+	for (rg = h->map->regions; rg && k < VM_KP_MAX_KEEP; rg = rg->next)
 		if (rg->r.fd >= 0)
 			a->keep[k++] = rg->r.fd;
 	a->nkeep = k;
@@ -678,7 +673,7 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 			return r;
 	}
 	/* stop the device, keeping DRIVER_OK */
-	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
+	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
 	    vm_has_feature(h, VDPAMAP_F_SUSPEND)) {
 		r = vm_ioctl(h, VHOST_VDPA_SUSPEND, NULL);
 		if (r < 0) {
@@ -692,14 +687,14 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vhost_vring_state s = { .index = i };
 
-		if (!h->vrings[i].set || !(h->status & VDPAMAP_S_DRIVER_OK))
+		if (!h->lc->vrings[i].set || !(h->lc->status & VDPAMAP_S_DRIVER_OK))
 			continue;
 		r = vm_ioctl(h, VHOST_GET_VRING_BASE, &s);
 		if (r < 0) {
 			vm_err(h, "handoff: GET_VRING_BASE vq %u: %d", i, r);
 			goto fail;
 		}
-		h->vrings[i].v.base = s.num;
+		vm_vring_base_set(h, i, s.num);
 	}
 	if (strategy != VDPAMAP_HANDOFF_REBUILD)
 		so.dev_fd = h->tp->fd;
@@ -723,14 +718,14 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		goto fail;
 	if ((r = clear_cloexec(h, so.keeper_sock)) < 0)
 		goto fail;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		if ((r = clear_cloexec(h, rg->r.fd)) < 0)
 			goto fail;
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		if (!h->vrings[i].set)
+		if (!h->lc->vrings[i].set)
 			continue;
-		if ((r = clear_cloexec(h, h->vrings[i].v.kick_fd)) < 0 ||
-		    (r = clear_cloexec(h, h->vrings[i].v.call_fd)) < 0)
+		if ((r = clear_cloexec(h, h->lc->vrings[i].v.kick_fd)) < 0 ||
+		    (r = clear_cloexec(h, h->lc->vrings[i].v.call_fd)) < 0)
 			goto fail;
 	}
 	for (i = 0; i < nextra; i++)
@@ -805,7 +800,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 		r = -EALREADY;
 		goto out;
 	}
-	for (rg = h->regions; rg; rg = rg->next) {
+	for (rg = h->map->regions; rg; rg = rg->next) {
 		if (rg->r.fd < 0) {
 			vm_err(h, "handoff: region %u [%p, +0x%llx) has no fd: "
 			       "guest memory must be fd-backed (memfd)",
@@ -909,10 +904,6 @@ out:
 }
 
 /* ---- adopt */
-static void handle_arrays_free(struct vdpamap *h)
-{
-	(void)h;
-}
 
 static int handle_from_state(const struct vm_handoff_state *s,
 			     const struct vdpamap_open_opts *opts,
@@ -933,7 +924,7 @@ static int handle_from_state(const struct vm_handoff_state *s,
 	r = vm_handle_new(&o, &h);
 	if (r < 0)
 		return r;
-	h->info = (struct vdpamap_info){
+	vm_info_set(h, &(struct vdpamap_info){
 		.device_id = hd->device_id,
 		.nr_vqs = hd->nr_vqs,
 		.nr_groups = hd->nr_groups,
@@ -947,51 +938,29 @@ static int handle_from_state(const struct vm_handoff_state *s,
 		.iova_last = hd->iova_last,
 		.mem_mode = hd->mem_mode,
 		.is_sim = hd->is_sim,
-	};
-	h->vq_group = calloc(hd->nr_vqs, sizeof(*h->vq_group));
-	h->vq_desc_group = calloc(hd->nr_vqs, sizeof(*h->vq_desc_group));
-	h->group_asid = calloc(hd->nr_groups, sizeof(*h->group_asid));
-	h->as = calloc(hd->nr_as, sizeof(*h->as));
-	h->vrings = calloc(hd->nr_vqs, sizeof(*h->vrings));
-	h->snap = calloc(hd->nr_as, sizeof(*h->snap));
-	if (!h->vq_group || !h->vq_desc_group || !h->group_asid || !h->as ||
-	    !h->vrings || !h->snap) {
-		r = -ENOMEM;
+	});
+	if ((r = vm_lifecycle_setup(h)) < 0 || (r = vm_mapping_setup(h)) < 0)
 		goto fail;
-	}
-	for (i = 0; i < hd->nr_as; i++) {
-		itree_init(&h->as[i].iova);
-		itree_init(&h->as[i].hva);
-	}
-	memcpy(h->vq_group, s->vq_group, hd->nr_vqs * sizeof(uint32_t));
-	memcpy(h->vq_desc_group, s->vq_group, hd->nr_vqs * sizeof(uint32_t));
-	memcpy(h->group_asid, s->group_asid, hd->nr_groups * sizeof(uint32_t));
+	vm_lifecycle_restore(h, s->group_asid, s->vq_group,
+			     (uint8_t)hd->status, hd->driver_features);
 	for (i = 0; i < hd->nr_regions; i++) {
 		const struct vm_ho_region *sr = &s->regions[i];
-		struct vm_region *rg = calloc(1, sizeof(*rg));
-
-		if (!rg) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		rg->id = sr->id;
-		rg->r = (struct vdpamap_region){
+		const struct vdpamap_region r0 = {
 			.hva = hvas[i], .len = sr->len,
 			.fd_offset = sr->fd_offset, .fd = sr->fd,
 			.perm = sr->perm, .iova = sr->iova,
 		};
-		rg->dev_base = sr->dev_base;
-		rg->next = h->regions;
-		h->regions = rg;
+
+		r = vm_region_restore(h, sr->id, &r0, sr->dev_base);
+		if (r < 0)
+			goto fail;
 	}
-	h->next_region_id = hd->next_region_id;
+	vm_region_next_id_set(h, hd->next_region_id);
 	for (i = 0; i < hd->nr_entries; i++) {
 		const struct vm_ho_entry *se = &s->entries[i];
-		struct vm_region *rg;
+		struct vm_region *rg = vm_region_by_id(h, se->region_id);
 		struct vm_entry *e;
 
-		for (rg = h->regions; rg->id != se->region_id; rg = rg->next)
-			;
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			r = -ENOMEM;
@@ -1007,25 +976,21 @@ static int handle_from_state(const struct vm_handoff_state *s,
 	}
 	for (i = 0; i < hd->nr_vrings; i++) {
 		const struct vm_ho_vring *sv = &s->vrings[i];
-		struct vm_vring *vr = &h->vrings[sv->idx];
-
-		vr->set = sv->flags & VM_HO_VRING_SET;
-		vr->enabled = sv->flags & VM_HO_VRING_ENABLED;
-		vr->v = (struct vdpamap_vring){
+		const struct vdpamap_vring v = {
 			.num = sv->num, .base = sv->base, .desc = sv->desc,
 			.avail = sv->avail, .used = sv->used,
 			.kick_fd = sv->kick_fd, .call_fd = sv->call_fd,
 		};
+
+		vm_vring_restore(h, sv->idx, sv->flags & VM_HO_VRING_SET,
+				 sv->flags & VM_HO_VRING_ENABLED, &v);
 	}
-	h->status = (uint8_t)hd->status;
-	h->driver_features = hd->driver_features;
 	pthread_mutex_lock(&h->lock);
 	vm_snap_publish(h);
 	pthread_mutex_unlock(&h->lock);
 	*ret = h;
 	return 0;
 fail:
-	handle_arrays_free(h);
 	vm_handle_free(h);
 	return r;
 }
@@ -1062,12 +1027,12 @@ static int map_regions(const struct vm_handoff_state *s, void **hvas)
 static uint16_t used_idx(struct vdpamap *h, const struct vdpamap_vring *v,
 			 uint32_t asid)
 {
-	struct itree_node *n = itree_lookup(&h->as[asid].iova, v->used);
+	struct itree_node *n = itree_lookup(&h->map->as[asid].iova, v->used);
 	struct vm_entry *e;
 
 	if (!n || n->last < v->used + 3)
 		return (uint16_t)v->base;
-	e = container_of(n, struct vm_entry, inode);
+	e = vm_entry_of(n);
 	return __atomic_load_n((uint16_t *)(uintptr_t)(e->hva + v->used + 2 -
 						      n->first),
 			       __ATOMIC_ACQUIRE);
@@ -1137,11 +1102,10 @@ static int rebuild_open(const struct vm_handoff_state *s,
 		r = vm_region_add(h, &regs[i], &id);
 		if (r < 0)
 			goto fail;
-		for (rg = h->regions; rg->id != id; rg = rg->next)
-			;
-		rg->id = s->regions[i].id;
+		rg = vm_region_by_id(h, id);
+		vm_region_id_set(h, rg, s->regions[i].id);
 	}
-	h->next_region_id = hd->next_region_id;
+	vm_region_next_id_set(h, hd->next_region_id);
 	r = vm_txn_new(h, &t);
 	if (r < 0)
 		goto fail;
@@ -1186,7 +1150,7 @@ static int rebuild_open(const struct vm_handoff_state *s,
 
 			if (use_used)
 				v.base = used_idx(h, &v,
-					h->group_asid[h->vq_group[sv->idx]]);
+					h->lc->group_asid[h->lc->vq_group[sv->idx]]);
 			if ((r = vm_vring_set(h, sv->idx, &v)) < 0)
 				goto fail;
 			if ((sv->flags & VM_HO_VRING_ENABLED) &&
@@ -1242,7 +1206,7 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 	int r = 0;
 
 	for (a = 0; a < h->info.nr_as; a++)
-		n += h->as[a].iova.count;
+		n += h->map->as[a].iova.count;
 	if (!n)
 		return 0;
 	msgs = calloc(n, sizeof(*msgs));
@@ -1251,10 +1215,10 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 	for (a = 0; a < h->info.nr_as; a++) {
 		struct itree_node *nd;
 
-		for (nd = itree_first(&h->as[a].iova); nd; nd = itree_next(nd))
+		for (nd = itree_first(&h->map->as[a].iova); nd; nd = itree_next(nd))
 			msgs[i++] = (struct vm_msg){
 				.type = VHOST_IOTLB_REMAP,
-				.e = container_of(nd, struct vm_entry, inode),
+				.e = vm_entry_of(nd),
 			};
 	}
 	for (i = 0; i < n;) {
@@ -1309,12 +1273,12 @@ static int new_owner_takeover(struct vdpamap *h)
 		return r;
 	}
 	/* the device must learn this address space's HVAs */
-	for (rg = h->regions; rg; rg = rg->next)
-		rg->dev_base = 0;
+	for (rg = h->map->regions; rg; rg = rg->next)
+		vm_region_dev_base_set(h, rg, 0);
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vdpamap_vring v = h->vrings[i].v;
+		struct vdpamap_vring v = h->lc->vrings[i].v;
 
-		if (!h->vrings[i].set)
+		if (!h->lc->vrings[i].set)
 			continue;
 		r = vm_vring_set(h, i, &v);
 		if (r < 0) {
@@ -1333,7 +1297,7 @@ static int new_owner_takeover(struct vdpamap *h)
 		vm_warn(h, "handoff NEW_OWNER: %llu entr%s re-created instead "
 			"of remapped", (unsigned long long)fallbacks,
 			fallbacks == 1 ? "y" : "ies");
-	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
+	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
 	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
 		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0)
@@ -1361,7 +1325,7 @@ static void keeper_trim(struct vdpamap *h)
 	struct vm_region *rg;
 	uint32_t n = 0;
 
-	for (rg = h->regions; rg; rg = rg->next) {
+	for (rg = h->map->regions; rg; rg = rg->next) {
 		if (!rg->dev_base)
 			continue;
 		if (n == VM_KP_MAX_RANGES) {
@@ -1407,7 +1371,7 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 				  "reopens it", hd->keeper_pid);
 		return 0;
 	}
-	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
+	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
 	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
 		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0 && !h->poison) {
@@ -1541,7 +1505,7 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 		ho->kl.sock = hd->keeper_sock;
 		ho->kl.pid = hd->keeper_pid;
 		ho->token = hd->token;
-		h->region_hook = keeper_region_hook;
+		vm_region_hook_set(h, keeper_region_hook);
 		pidfd = pidfd_open_(hd->keeper_pid);
 		ho->kl.pidfd = pidfd >= 0 ? pidfd : -1;
 		if (pidfd == -ESRCH)
@@ -1692,7 +1656,7 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		goto out;
 	}
 	for (i = 0; i < s.hdr->nr_regions; i++)
-		for (rg = h->regions; rg; rg = rg->next)
+		for (rg = h->map->regions; rg; rg = rg->next)
 			if (rg->id == s.regions[i].id)
 				hvas[i] = rg->r.hva;
 	/* let go of the device: the kernel drops every map (a live keeper
@@ -1721,12 +1685,12 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		ho_attach(h2, NULL);
 		h->ho->strategy = VDPAMAP_HANDOFF_REBUILD;
 		h->ho->kl.dead = 0;
-		h->region_hook = NULL;
+		vm_region_hook_set(h, NULL);
 		/* each transport pointer back to its own handle's */
 		vm_set_tp(h, NULL);
 		vm_set_tp(h2, NULL);
 		h2->tp->fd = -1;
-		h2->region_hook = NULL;
+		vm_region_hook_set(h2, NULL);
 	}
 	vm_handle_free(h2);
 	vm_info(h, "rebuilt after keeper death");
@@ -1943,7 +1907,7 @@ VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		if (rg->id == id)
 			break;
 	if (!rg) {
@@ -1975,7 +1939,7 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		cnt++;
 	all = calloc(cnt + 1, sizeof(*all));
 	if (!all) {
@@ -1983,7 +1947,7 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 		goto out;
 	}
 	cnt = 0;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		all[cnt++] = rg->id;
 	qsort(all, cnt, sizeof(*all), cmp_u32);
 	if (n)
@@ -2008,10 +1972,10 @@ VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
 	if (idx >= h->info.nr_vqs) {
 		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
-	} else if (!h->vrings[idx].set)
+	} else if (!h->lc->vrings[idx].set)
 		r = -ENOENT;
 	else
-		*out = h->vrings[idx].v;
+		*out = h->lc->vrings[idx].v;
 	vm_leave(h);
 	return r;
 }

@@ -20,7 +20,9 @@
  * odd number of values (VM_HO_U32_PAD), then nr_vrings struct vm_ho_vring.  hdr.crc is
  * the CRC-32 (IEEE) of every byte after the crc field.
  *
- * Depends on: internal.h (for the handle), libc.
+ * May include: every module below (lifecycle/lifecycle.h brings
+ * mapping, iotlb, core, transport, iova_tree), the freestanding keeper's
+ * protocol (keeper/keeper.h), libc.
  */
 #ifndef VDPAMAP_HANDOFF_H
 #define VDPAMAP_HANDOFF_H
@@ -29,7 +31,7 @@
 #include <stdint.h>
 
 #include "handoff/keeper/keeper.h"
-#include "transport/transport.h"
+#include "lifecycle/lifecycle.h"
 
 #define VM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
 #define VM_HO_VERSION	2	/* 2: vring records 8-aligned */

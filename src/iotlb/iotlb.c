@@ -6,7 +6,7 @@
  * same ASID in BATCH_BEGIN/END (a message for another ASID inside a batch
  * fails in the kernel) and never changes what a sequence means.
  */
-#include "core/internal.h"
+#include "iotlb/iotlb.h"
 #include "core/uapi.h"
 
 /* The 72-byte layout both MSG_V2 and the legacy message share: a 4-byte

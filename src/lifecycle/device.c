@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/internal.h"
 #include "lifecycle/lifecycle.h"
 #include "core/uapi.h"
 
@@ -116,18 +115,8 @@ static int query(struct vdpamap *h)
 		return -EPROTO;
 	}
 
-	h->vq_group = calloc(h->info.nr_vqs, sizeof(*h->vq_group));
-	h->vq_desc_group = calloc(h->info.nr_vqs, sizeof(*h->vq_desc_group));
-	h->group_asid = calloc(h->info.nr_groups, sizeof(*h->group_asid));
-	h->as = calloc(h->info.nr_as, sizeof(*h->as));
-	h->vrings = calloc(h->info.nr_vqs, sizeof(*h->vrings));
-	h->snap = calloc(h->info.nr_as, sizeof(*h->snap));
-	if (!h->vq_group || !h->vq_desc_group || !h->group_asid || !h->as || !h->vrings || !h->snap)
-		return -ENOMEM;
-	for (i = 0; i < h->info.nr_as; i++) {
-		itree_init(&h->as[i].iova);
-		itree_init(&h->as[i].hva);
-	}
+	if ((r = vm_lifecycle_setup(h)) < 0 || (r = vm_mapping_setup(h)) < 0)
+		return r;
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vhost_vring_state s = { .index = i };
 
@@ -143,7 +132,7 @@ static int query(struct vdpamap *h)
 			       h->info.nr_groups);
 			return -EPROTO;
 		}
-		h->vq_group[i] = s.num;
+		h->lc->vq_group[i] = s.num;
 	}
 	r = vm_query_desc_groups(h);
 	if (r < 0)
@@ -160,7 +149,7 @@ static int probe_mem_mode(struct vdpamap *h)
 	void *p = MAP_FAILED;
 	int fd, r;
 
-	if (itree_find_hole(&h->as[0].iova, h->info.iova_first,
+	if (itree_find_hole(&h->map->as[0].iova, h->info.iova_first,
 			    h->info.iova_last, ps, ps, &iova) < 0)
 		return -ENOSPC;
 	fd = memfd_create("vdpamap-probe", MFD_CLOEXEC);
@@ -208,17 +197,75 @@ out:
 
 static void lifecycle_free(struct vdpamap *h)
 {
-	free(h->vq_group);
-	free(h->vq_desc_group);
-	free(h->group_asid);
-	free(h->vrings);
-	h->vq_group = h->vq_desc_group = h->group_asid = NULL;
-	h->vrings = NULL;
+	if (!h->lc)
+		return;
+	free(h->lc->vq_group);
+	free(h->lc->vq_desc_group);
+	free(h->lc->group_asid);
+	free(h->lc->vrings);
+	free(h->lc);
+	h->lc = NULL;
 }
 
 static const struct vm_hook_ops lifecycle_hooks = {
 	.free = lifecycle_free,
 };
+
+int vm_lifecycle_setup(struct vdpamap *h)
+{
+	struct vm_lifecycle *lc = h->lc;
+
+	lc->vq_group = calloc(h->info.nr_vqs, sizeof(*lc->vq_group));
+	lc->vq_desc_group = calloc(h->info.nr_vqs, sizeof(*lc->vq_desc_group));
+	lc->group_asid = calloc(h->info.nr_groups, sizeof(*lc->group_asid));
+	lc->vrings = calloc(h->info.nr_vqs, sizeof(*lc->vrings));
+	if (!lc->vq_group || !lc->vq_desc_group || !lc->group_asid ||
+	    !lc->vrings)
+		return -ENOMEM;
+	return 0;
+}
+
+void vm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
+			  const uint32_t *vq_group, uint8_t status,
+			  uint64_t driver_features)
+{
+	struct vm_lifecycle *lc = h->lc;
+
+	memcpy(lc->vq_group, vq_group, h->info.nr_vqs * sizeof(uint32_t));
+	memcpy(lc->vq_desc_group, vq_group,
+	       h->info.nr_vqs * sizeof(uint32_t));
+	memcpy(lc->group_asid, group_asid,
+	       h->info.nr_groups * sizeof(uint32_t));
+	lc->status = status;
+	lc->driver_features = driver_features;
+}
+
+void vm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
+		      bool enabled, const struct vdpamap_vring *v)
+{
+	struct vm_vring *vr = &h->lc->vrings[idx];
+
+	vr->set = set;
+	vr->enabled = enabled;
+	vr->v = *v;
+}
+
+void vm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base)
+{
+	h->lc->vrings[idx].v.base = base;
+}
+
+void vm_vring_rings_set(struct vdpamap *h, uint32_t idx,
+			const struct vdpamap_vring *v)
+{
+	struct vdpamap_vring *cur = &h->lc->vrings[idx].v;
+
+	cur->num = v->num;
+	cur->base = v->base;
+	cur->desc = v->desc;
+	cur->avail = v->avail;
+	cur->used = v->used;
+}
 
 void vm_handle_free(struct vdpamap *h)
 {
@@ -351,9 +398,13 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 	if (!h->log_level)
 		h->log_level = VDPAMAP_LOG_WARN;
 	h->flags = OPTS_GET(opts, flags, 0);
-	h->next_region_id = 1;
-	vm_mapping_init(h);
-	vm_hook_set(h, VM_HOOK_LIFECYCLE, &lifecycle_hooks);
+	h->lc = calloc(1, sizeof(*h->lc));
+	if (h->lc)
+		vm_hook_set(h, VM_HOOK_LIFECYCLE, &lifecycle_hooks);
+	if (!h->lc || vm_mapping_init(h) < 0) {
+		vm_handle_free(h);
+		return -ENOMEM;
+	}
 	*ret = h;
 	return 0;
 }
@@ -496,8 +547,8 @@ static int check_rings_mapped(struct vdpamap *h)
 	uint32_t i, k;
 
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vm_vring *vr = &h->vrings[i];
-		uint32_t asid = h->group_asid[h->vq_desc_group[i]];
+		struct vm_vring *vr = &h->lc->vrings[i];
+		uint32_t asid = h->lc->group_asid[h->lc->vq_desc_group[i]];
 		uint64_t addr[3], sz[3];
 
 		if (!vr->set || !vr->enabled)
@@ -528,7 +579,7 @@ int vm_set_status(struct vdpamap *h, uint8_t status)
 	if (!status)
 		return vm_reset(h, NULL);
 	if ((status & VDPAMAP_S_DRIVER_OK) &&
-	    !(h->status & VDPAMAP_S_DRIVER_OK)) {
+	    !(h->lc->status & VDPAMAP_S_DRIVER_OK)) {
 		r = check_rings_mapped(h);
 		if (r < 0)
 			return r;
@@ -536,7 +587,7 @@ int vm_set_status(struct vdpamap *h, uint8_t status)
 	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
 	if (r < 0)
 		return r;
-	h->status = status;
+	h->lc->status = status;
 	return 0;
 }
 
@@ -582,7 +633,7 @@ int vm_set_features(struct vdpamap *h, uint64_t features)
 	if (r > 0)
 		r = 0;
 	if (r == 0)
-		h->driver_features = features;
+		h->lc->driver_features = features;
 	return r;
 }
 
@@ -695,8 +746,8 @@ int vm_vring_set(struct vdpamap *h, uint32_t idx,
 	r = vm_ioctl(h, VHOST_SET_VRING_CALL, &f);
 	if (r < 0)
 		goto out;
-	h->vrings[idx].set = true;
-	h->vrings[idx].v = *v;
+	h->lc->vrings[idx].set = true;
+	h->lc->vrings[idx].v = *v;
 	r = 0;
 out:
 	return r;
@@ -730,7 +781,7 @@ int vm_vring_enable(struct vdpamap *h, uint32_t idx, int enable)
 	r = vm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
 	if (r < 0)
 		return r;
-	h->vrings[idx].enabled = !!enable;
+	h->lc->vrings[idx].enabled = !!enable;
 	return 0;
 }
 

@@ -4,7 +4,6 @@
  * bindings.  Used by open (device.c), reset (re-applies the bindings) and
  * the flip; calls nothing else of lifecycle.
  */
-#include "core/internal.h"
 #include "lifecycle/lifecycle.h"
 #include "core/uapi.h"
 
@@ -18,7 +17,7 @@ int vm_query_desc_groups(struct vdpamap *h)
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vhost_vring_state s = { .index = i };
 
-		h->vq_desc_group[i] = h->vq_group[i];
+		h->lc->vq_desc_group[i] = h->lc->vq_group[i];
 		if (!vm_has_feature(h, VDPAMAP_F_DESC_ASID))
 			continue;
 		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
@@ -31,7 +30,7 @@ int vm_query_desc_groups(struct vdpamap *h)
 			       h->info.nr_groups);
 			return -EPROTO;
 		}
-		h->vq_desc_group[i] = s.num;
+		h->lc->vq_desc_group[i] = s.num;
 	}
 	return 0;
 }
@@ -50,7 +49,7 @@ VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
 		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
 		r = -EINVAL;
 	} else {
-		*ret_group = h->vq_group[vq];
+		*ret_group = h->lc->vq_group[vq];
 	}
 	vm_leave(h);
 	return r;
@@ -102,7 +101,7 @@ int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 	}
 	if (!vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		if (asid == 0) {
-			h->group_asid[group] = 0;
+			h->lc->group_asid[group] = 0;
 			return 0;
 		}
 		vm_err(h, "group %u -> asid %u needs IOTLB_ASID", group, asid);
@@ -113,7 +112,7 @@ int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 		vm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid, r);
 		return r;
 	}
-	h->group_asid[group] = asid;
+	h->lc->group_asid[group] = asid;
 	return 0;
 }
 
@@ -144,7 +143,7 @@ VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
 		       h->info.nr_groups);
 		r = -EINVAL;
 	} else {
-		*ret_asid = h->group_asid[group];
+		*ret_asid = h->lc->group_asid[group];
 	}
 	vm_leave(h);
 	return r;

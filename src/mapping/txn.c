@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "mapping/mapping.h"
 #include "core/uapi.h"
 
 enum { OP_MAP = 1, OP_UNMAP = 2 };
@@ -70,7 +70,7 @@ static int overlay_find_hole(struct vdpamap_txn *t, uint32_t asid,
 	for (;;) {
 		struct itree_node *n;
 
-		if (itree_find_hole(&h->as[asid].iova, lo, hi, size, align,
+		if (itree_find_hole(&h->map->as[asid].iova, lo, hi, size, align,
 				    &s) < 0)
 			return -ENOSPC;
 		n = itree_iter_first(&t->pending[asid], s, s + size - 1);
@@ -207,9 +207,9 @@ int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 		       (unsigned long long)h->info.iova_last);
 		return -ERANGE;
 	}
-	for (n = itree_iter_first(&h->as[asid].iova, iova, iova + size - 1); n;
+	for (n = itree_iter_first(&h->map->as[asid].iova, iova, iova + size - 1); n;
 	     n = itree_iter_next(n, iova, iova + size - 1)) {
-		e = container_of(n, struct vm_entry, inode);
+		e = vm_entry_of(n);
 		if (e->pending_rm)
 			continue;
 		vm_err(h, "asid %u [0x%llx, 0x%llx] overlaps entry "
@@ -283,7 +283,7 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 		return r;
 	/* pass 0 counts and checks, pass 1 collects */
 	for (pass = 0; pass < 2; pass++) {
-		struct itree *trees[2] = { &h->as[asid].iova,
+		struct itree *trees[2] = { &h->map->as[asid].iova,
 					   &t->pending[asid] };
 		int k;
 
@@ -291,8 +291,7 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 		for (k = 0; k < 2; k++) {
 			for (n = itree_iter_first(trees[k], iova, last); n;
 			     n = itree_iter_next(n, iova, last)) {
-				struct vm_entry *e = container_of(
-					n, struct vm_entry, inode);
+				struct vm_entry *e = vm_entry_of(n);
 
 				if (e->pending_rm)
 					continue;
@@ -426,8 +425,8 @@ static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
 			failed = err;
 			if (inv[pos].type == VHOST_IOTLB_UPDATE && !e->txn_new) {
 				e->lost = true;
-				e->lost_next = h->lost;
-				h->lost = e;
+				e->lost_next = h->map->lost;
+				h->map->lost = e;
 			}
 			pos++;
 		} else if (err) {
@@ -483,7 +482,7 @@ int vm_txn_commit(struct vdpamap_txn *t)
 		if (rb) {
 			vm_poison(h, "rollback after a failed commit failed "
 				  "(%d); %s", rb,
-				  h->lost ? "entries lost: vdpamap_reset() "
+				  h->map->lost ? "entries lost: vdpamap_reset() "
 					    "restores them" :
 					    "extra entries stay mapped");
 			r = -ENOTRECOVERABLE;
@@ -567,7 +566,7 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 		return r;
 	if (align > h->page_size) {
 		uint64_t lo = h->info.iova_first, s;
-		struct vm_as *as = asid < h->info.nr_as ? &h->as[asid] : NULL;
+		struct vm_as *as = asid < h->info.nr_as ? &h->map->as[asid] : NULL;
 
 		if (as && size && itree_find_hole(&as->iova, lo,
 						  h->info.iova_last, size,
