@@ -132,6 +132,18 @@ struct vdpamap {
 	struct vm_handoff *ho;		/* exec handoff */
 };
 
+/* ---- util.c: the handle's core part */
+/* A handle with core's fields set (the lock, this process, the handle's
+ * own transport, closed) and no module state yet; NULL: out of memory.
+ * log_level 0 means VDPAMAP_LOG_WARN. */
+struct vdpamap *vm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
+			    int log_level, uint32_t flags, uint64_t page_size);
+/* Release core's part (every module's state must be gone). */
+void vm_core_free(struct vdpamap *h);
+/* A public transaction holds the lock from begin to commit/abort: on
+ * marks this thread its owner (vm_enter() then says -EDEADLK to it). */
+void vm_txn_owner_set(struct vdpamap *h, bool on);
+
 /* ---- logging */
 void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -6,6 +6,45 @@
 
 #include "core/internal.h"
 
+struct vdpamap *vm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
+			    int log_level, uint32_t flags, uint64_t page_size)
+{
+	pthread_mutexattr_t ma;
+	struct vdpamap *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&h->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	h->pid = getpid();
+	h->fork_gen = vm_fork_gen();
+	vm_set_tp(h, NULL);
+	h->tp->fd = -1;
+	h->page_size = page_size;
+	h->log_fn = log_fn;
+	h->log_ctx = log_ctx;
+	h->log_level = log_level ? log_level : VDPAMAP_LOG_WARN;
+	h->flags = flags;
+	return h;
+}
+
+void vm_core_free(struct vdpamap *h)
+{
+	vm_poison_clear(h);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+void vm_txn_owner_set(struct vdpamap *h, bool on)
+{
+	if (on)
+		__atomic_store_n(&h->txn_owner, pthread_self(),
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(&h->in_txn, on, __ATOMIC_RELEASE);
+}
+
 bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 {
 	const unsigned char *p = opts;

@@ -270,9 +270,7 @@ void vm_vring_rings_set(struct vdpamap *h, uint32_t idx,
 void vm_handle_free(struct vdpamap *h)
 {
 	vm_hooks_free(h);
-	vm_poison_clear(h);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	vm_core_free(h);
 }
 
 static int setup_locked(struct vdpamap *h,
@@ -361,7 +359,6 @@ static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 
 int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 {
-	pthread_mutexattr_t ma;
 	struct vdpamap *h;
 	long ps;
 
@@ -380,24 +377,12 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 	if (ps <= 0 || (ps & (ps - 1)))
 		return -EINVAL;
 
-	h = calloc(1, sizeof(*h));
+	h = vm_core_new(OPTS_GET(opts, log_fn, NULL),
+			OPTS_GET(opts, log_ctx, NULL),
+			OPTS_GET(opts, log_level, 0), OPTS_GET(opts, flags, 0),
+			(uint64_t)ps);
 	if (!h)
 		return -ENOMEM;
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
-	pthread_mutex_init(&h->lock, &ma);
-	pthread_mutexattr_destroy(&ma);
-	h->pid = getpid();
-	h->fork_gen = vm_fork_gen();
-	vm_set_tp(h, NULL);
-	h->tp->fd = -1;
-	h->page_size = (uint64_t)ps;
-	h->log_fn = OPTS_GET(opts, log_fn, NULL);
-	h->log_ctx = OPTS_GET(opts, log_ctx, NULL);
-	h->log_level = OPTS_GET(opts, log_level, 0);
-	if (!h->log_level)
-		h->log_level = VDPAMAP_LOG_WARN;
-	h->flags = OPTS_GET(opts, flags, 0);
 	h->lc = calloc(1, sizeof(*h->lc));
 	if (h->lc)
 		vm_hook_set(h, VM_HOOK_LIFECYCLE, &lifecycle_hooks);

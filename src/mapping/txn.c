@@ -137,8 +137,7 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 		vm_leave(h);
 		return r;
 	}
-	__atomic_store_n(&h->txn_owner, pthread_self(), __ATOMIC_RELAXED);
-	__atomic_store_n(&h->in_txn, true, __ATOMIC_RELEASE);
+	vm_txn_owner_set(h, true);
 	*ret = t;
 	return 0;
 }
@@ -146,7 +145,7 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 /* The end of a public transaction: the handle is the caller's again. */
 static void txn_end(struct vdpamap *h)
 {
-	__atomic_store_n(&h->in_txn, false, __ATOMIC_RELEASE);
+	vm_txn_owner_set(h, false);
 	vm_leave(h);
 }
 
