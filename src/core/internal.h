@@ -103,7 +103,10 @@ struct vdpamap {
 	uint32_t flags;
 	uint64_t page_size;
 
-	/* what the device reported and the negotiated backend features */
+	/* what the device reported and the negotiated backend features:
+	 * filled once, by lifecycle's open (negotiate, query, probe) before
+	 * the handle is handed out, or by vm_info_set() (handoff's adopt);
+	 * read-only afterwards */
 	struct vdpamap_info info;
 	/* The public counters.  Each field has one writer: core counts
 	 * ioctls (vm_ioctl), iotlb the messages (iotlb_*), mapping the
