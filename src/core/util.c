@@ -5,8 +5,45 @@
 #include <unistd.h>
 
 #include "core/internal.h"
-#include "handoff/handoff.h"
-#include "mapping/snapshot.h"
+
+struct vdpamap *vm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
+			    int log_level, uint32_t flags, uint64_t page_size)
+{
+	pthread_mutexattr_t ma;
+	struct vdpamap *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&h->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	h->pid = getpid();
+	h->fork_gen = vm_fork_gen();
+	vm_set_tp(h, NULL);
+	h->tp->fd = -1;
+	h->page_size = page_size;
+	h->log_fn = log_fn;
+	h->log_ctx = log_ctx;
+	h->log_level = log_level ? log_level : VDPAMAP_LOG_WARN;
+	h->flags = flags;
+	return h;
+}
+
+void vm_core_free(struct vdpamap *h)
+{
+	vm_poison_clear(h);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+void vm_txn_owner_set(struct vdpamap *h, bool on)
+{
+	if (on)
+		__atomic_store_n(&h->txn_owner, pthread_self(),
+				 __ATOMIC_RELAXED);
+	__atomic_store_n(&h->in_txn, on, __ATOMIC_RELEASE);
+}
 
 bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 {
@@ -68,10 +105,8 @@ int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
 
 	if (r < 0)
 		return r;
-	if (h->ho && h->ho->prepared) {
-		vm_err(h, "%s refused: a handoff is prepared (state fd %d): "
-		       "vdpamap_handoff_cancel() first", what,
-		       h->ho->state_fd);
+	if (h->busy[0]) {
+		vm_err(h, "%s refused: %s", what, h->busy);
 		pthread_mutex_unlock(&h->lock);
 		return -EBUSY;
 	}
@@ -80,10 +115,45 @@ int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
 
 void vm_leave(struct vdpamap *h)
 {
-	if (h->ho && vm_handoff_sync)
-		vm_handoff_sync(h);
-	vm_snap_publish(h);
+	vm_hooks_leave(h);
 	pthread_mutex_unlock(&h->lock);
+}
+
+void vm_busy_set(struct vdpamap *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->busy, sizeof(h->busy), fmt, ap);
+	va_end(ap);
+}
+
+void vm_busy_clear(struct vdpamap *h)
+{
+	h->busy[0] = '\0';
+}
+
+void vm_info_set(struct vdpamap *h, const struct vdpamap_info *info)
+{
+	h->info = *info;
+}
+
+void vm_set_tp(struct vdpamap *h, struct vm_tp *tp)
+{
+	h->tp = tp ? tp : &h->dev_tp;
+}
+
+int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
+{
+	int r;
+
+	h->stats.ioctls++;
+	r = vm_tp_ioctl(h->tp, req, arg);
+	if (r == -ECOMM) {
+		vm_tp_lost(h);
+		r = -ENOTRECOVERABLE;
+	}
+	return r;
 }
 
 static const char poison_oom[] = "poisoned (reason lost: out of memory)";
@@ -132,7 +202,7 @@ static const char *const feature_names[] = {
 	[8] = "IOTLB_PERSIST",
 };
 
-VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
+const char *vm_feature_name(uint64_t feature)
 {
 	unsigned int bit;
 
@@ -140,4 +210,9 @@ VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
 		return NULL;
 	bit = (unsigned int)__builtin_ctzll(feature);
 	return bit < ARRAY_SIZE(feature_names) ? feature_names[bit] : NULL;
+}
+
+VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
+{
+	return vm_feature_name(feature);
 }

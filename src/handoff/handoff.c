@@ -19,10 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/internal.h"
 #include "handoff/handoff.h"
-#include "handoff/keeper/keeper.h"
-#include "mapping/snapshot.h"
 #include "core/uapi.h"
 
 #ifndef P_PIDFD
@@ -56,33 +53,47 @@ static int set_cloexec(int fd, bool on, bool *was)
 	return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
 }
 
+static void kl_log(void *ctx, int level, const char *msg)
+{
+	vm_log(ctx, level, "%s", msg);
+}
+
+/* The keeper is dead: the device has no owner any more. */
+static void kl_lost(void *ctx, const char *why)
+{
+	vm_poison(ctx, "%s", why);
+}
+
 static struct vm_handoff *ho_new(void)
 {
 	struct vm_handoff *ho = calloc(1, sizeof(*ho));
 
 	if (!ho)
 		return NULL;
-	ho->state_fd = ho->keeper_sock = ho->keeper_pidfd = -1;
+	ho->state_fd = -1;
+	vm_kp_link_init(&ho->kl);
+	ho->kl.log = kl_log;
+	ho->kl.lost = kl_lost;
 	return ho;
 }
 
 static bool keeper_live(struct vdpamap *h)
 {
-	return h->ho && h->ho->keeper_sock >= 0 && !h->ho->keeper_dead;
+	return h->ho && h->ho->kl.sock >= 0 && !h->ho->kl.dead;
 }
 
 /* Wait for the keeper to go (it is our child if this image, or one before
  * it in the same process, created it). */
 static void keeper_reap(struct vm_handoff *ho)
 {
-	struct pollfd p = { .fd = ho->keeper_pidfd, .events = POLLIN };
+	struct pollfd p = { .fd = ho->kl.pidfd, .events = POLLIN };
 	siginfo_t si;
 
-	if (ho->keeper_pidfd < 0)
+	if (ho->kl.pidfd < 0)
 		return;
 	poll(&p, 1, 2000);
 	memset(&si, 0, sizeof(si));
-	waitid((idtype_t)P_PIDFD, (id_t)ho->keeper_pidfd, &si,
+	waitid((idtype_t)P_PIDFD, (id_t)ho->kl.pidfd, &si,
 	       WEXITED | WNOHANG);
 }
 
@@ -93,36 +104,36 @@ static void keeper_drop(struct vdpamap *h, bool tell)
 	if (!ho)
 		return;
 	if (tell && keeper_live(h))
-		vm_keeper_call(h, VM_KP_EXIT, 0, 0, NULL, 0, -1, NULL);
+		vm_kp_call(&h->ho->kl, VM_KP_EXIT, 0, 0, NULL, 0, -1, NULL);
 	/* ours but its socket broke (it cannot be told): it would wait out
 	 * its re-attach grace and stay an unreaped child; end it */
-	if (tell && ho->keeper_ours && ho->keeper_dead && ho->keeper_pidfd >= 0)
-		syscall(SYS_pidfd_send_signal, ho->keeper_pidfd, SIGKILL, NULL,
+	if (tell && ho->keeper_ours && ho->kl.dead && ho->kl.pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, ho->kl.pidfd, SIGKILL, NULL,
 			0);
-	if (ho->keeper_sock >= 0)
-		close(ho->keeper_sock);
-	ho->keeper_sock = -1;
+	if (ho->kl.sock >= 0)
+		close(ho->kl.sock);
+	ho->kl.sock = -1;
 	if (tell)
 		keeper_reap(ho);
-	if (ho->keeper_pidfd >= 0)
-		close(ho->keeper_pidfd);
-	ho->keeper_pidfd = -1;
+	if (ho->kl.pidfd >= 0)
+		close(ho->kl.pidfd);
+	ho->kl.pidfd = -1;
 	if (ho->keeper_area) {
 		munmap(ho->keeper_area, VM_KP_AREA);
 		ho->keeper_area = NULL;
 	}
-	ho->keeper_pid = 0;
-	if (ho->trim_pending)
-		close(ho->trim_fd);
-	ho->trim_pending = 0;
+	ho->kl.pid = 0;
+	if (ho->kl.trim_pending)
+		close(ho->kl.trim_fd);
+	ho->kl.trim_pending = 0;
 }
 
-void vm_handoff_close(struct vdpamap *h)
+static void handoff_close(struct vdpamap *h)
 {
 	keeper_drop(h, true);
 }
 
-void vm_handoff_free(struct vdpamap *h)
+static void handoff_free(struct vdpamap *h)
 {
 	if (!h->ho)
 		return;
@@ -131,6 +142,24 @@ void vm_handoff_free(struct vdpamap *h)
 		close(h->ho->state_fd);
 	free(h->ho);
 	h->ho = NULL;
+	vm_hook_set(h, VM_HOOK_HANDOFF, NULL);
+}
+
+static void handoff_sync(struct vdpamap *h);
+
+static const struct vm_hook_ops handoff_hooks = {
+	.leave = handoff_sync,
+	.close = handoff_close,
+	.free = handoff_free,
+};
+
+/* h->ho is set (or replaced): hook the handle's leave, close and free. */
+static void ho_attach(struct vdpamap *h, struct vm_handoff *ho)
+{
+	h->ho = ho;
+	if (ho)
+		ho->kl.ctx = h;
+	vm_hook_set(h, VM_HOOK_HANDOFF, ho ? &handoff_hooks : NULL);
 }
 
 /* ---- the description */
@@ -155,12 +184,12 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	size_t len;
 	uint8_t *b;
 
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		nreg++;
 	for (a = 0; a < h->info.nr_as; a++)
-		nent += (uint32_t)h->as[a].iova.count;
+		nent += (uint32_t)h->map->as[a].iova.count;
 	for (i = 0; i < h->info.nr_vqs; i++)
-		nvr += h->vrings[i].set;
+		nvr += h->lc->vrings[i].set;
 	len = vm_handoff_size(nreg, nent, h->info.nr_groups, h->info.nr_vqs,
 			      nvr);
 	if (!len) {
@@ -172,7 +201,7 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	if (!b)
 		return -ENOMEM;
 	hd = (struct vm_ho_hdr *)b;
-	if (h->tp.fd >= 0 && fstat(h->tp.fd, &st) < 0) {
+	if (h->tp->fd >= 0 && fstat(h->tp->fd, &st) < 0) {
 		free(b);
 		return -errno;
 	}
@@ -187,7 +216,7 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		.dev_rdev = st.st_rdev,
 		.dev_fd = so->dev_fd,
 		.keeper_sock = so->keeper_sock,
-		.keeper_pid = so->keeper_sock >= 0 ? h->ho->keeper_pid : 0,
+		.keeper_pid = so->keeper_sock >= 0 ? h->ho->kl.pid : 0,
 		.pred_pid = getpid(),
 		.token = h->ho ? h->ho->token : 0,
 		.device_id = h->info.device_id,
@@ -203,10 +232,10 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		.backend_acked = h->info.backend_acked,
 		.iova_first = h->info.iova_first,
 		.iova_last = h->info.iova_last,
-		.driver_features = h->driver_features,
+		.driver_features = h->lc->driver_features,
 		.page_size = h->page_size,
-		.status = h->status,
-		.next_region_id = h->next_region_id,
+		.status = h->lc->status,
+		.next_region_id = h->map->next_region_id,
 		.t_suspend_ns = so->t_suspend,
 		.t_prepare_ns = so->t_prepare,
 		.nr_regions = nreg,
@@ -217,7 +246,7 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		memcpy(hd->path, h->ho->path, sizeof(hd->path));
 
 	rg_out = (struct vm_ho_region *)(hd + 1);
-	for (rg = h->regions, i = 0; rg; rg = rg->next, i++) {
+	for (rg = h->map->regions, i = 0; rg; rg = rg->next, i++) {
 		struct stat fst = { 0 };
 
 		if (rg->r.fd >= 0)
@@ -239,9 +268,8 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	for (a = 0; a < h->info.nr_as; a++) {
 		struct itree_node *n;
 
-		for (n = itree_first(&h->as[a].iova); n; n = itree_next(n)) {
-			struct vm_entry *e =
-				container_of(n, struct vm_entry, inode);
+		for (n = itree_first(&h->map->as[a].iova); n; n = itree_next(n)) {
+			struct vm_entry *e = vm_entry_of(n);
 
 			e_out[i++] = (struct vm_ho_entry){
 				.iova = n->first,
@@ -256,14 +284,14 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	}
 	u32 = (uint32_t *)(e_out + nent);
 	for (i = 0; i < h->info.nr_groups; i++)
-		*u32++ = h->group_asid[i];
+		*u32++ = h->lc->group_asid[i];
 	for (i = 0; i < h->info.nr_vqs; i++)
-		*u32++ = h->vq_group[i];
+		*u32++ = h->lc->vq_group[i];
 	v_out = (struct vm_ho_vring *)((uint8_t *)u32 +
 				       VM_HO_U32_PAD(h->info.nr_groups,
 						     h->info.nr_vqs));
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vm_vring *vr = &h->vrings[i];
+		struct vm_vring *vr = &h->lc->vrings[i];
 
 		if (!vr->set)
 			continue;
@@ -365,9 +393,9 @@ static int keeper_region_hook(struct vdpamap *h, struct vm_region *rg,
 		return add ? -EOWNERDEAD : 0;
 	if (!add) {
 		if (rg->dev_base)
-			vm_keeper_call(h, VM_KP_MUNMAP, rg->dev_base,
+			vm_kp_call(&h->ho->kl, VM_KP_MUNMAP, rg->dev_base,
 				       rg->r.len, NULL, 0, -1, NULL);
-		h->ho->stale = 1;
+		h->ho->kl.stale = 1;
 		return 0;
 	}
 	if (rg->r.fd < 0) {
@@ -376,14 +404,14 @@ static int keeper_region_hook(struct vdpamap *h, struct vm_region *rg,
 		       (unsigned long long)rg->r.len);
 		return -EINVAL;
 	}
-	r = vm_keeper_call(h, VM_KP_MMAP, rg->r.len, rg->r.fd_offset, NULL,
+	r = vm_kp_call(&h->ho->kl, VM_KP_MMAP, rg->r.len, rg->r.fd_offset, NULL,
 			   0, rg->r.fd, &addr);
 	if (r < 0) {
 		vm_err(h, "mm keeper: mmap of region fd %d: %d", rg->r.fd, r);
 		return r;
 	}
-	rg->dev_base = (uint64_t)addr;
-	h->ho->stale = 1;
+	vm_region_dev_base_set(h, rg, (uint64_t)addr);
+	h->ho->kl.stale = 1;
 	return 0;
 }
 
@@ -396,7 +424,7 @@ static int keeper_listen(struct vdpamap *h)
 	if (fd < 0)
 		return -errno;
 	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-		     "vdpamap-keeper-%d", (int)h->ho->keeper_pid);
+		     "vdpamap-keeper-%d", (int)h->ho->kl.pid);
 	if (bind(fd, (struct sockaddr *)&sa,
 		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) <
 		    0 ||
@@ -405,7 +433,7 @@ static int keeper_listen(struct vdpamap *h)
 		close(fd);
 		return r;
 	}
-	r = vm_keeper_call(h, VM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
+	r = vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
 	close(fd);
 	return r;
 }
@@ -438,10 +466,10 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	a = (struct vm_keeper_args *)area;
 	memset(a, 0, sizeof(*a));
 	a->sock = sp[1];
-	a->dev_fd = h->tp.fd;
+	a->dev_fd = h->tp->fd;
 	a->listen_fd = -1;
 	a->state_fd = -1;
-	a->is_sim = h->tp.is_sim;
+	a->is_sim = h->tp->is_sim;
 	a->token = vm_image_token();
 	a->grace_ms = grace_ms ? grace_ms : 30000;
 	a->buf = area + 4096;
@@ -449,7 +477,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	a->code_lo = (uint64_t)(uintptr_t)__start_vdpamap_keeper;
 	a->code_hi = (uint64_t)(uintptr_t)__stop_vdpamap_keeper;
 	a->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
-	for (rg = h->regions; rg && k < VM_KP_MAX_KEEP; rg = rg->next)
+	for (rg = h->map->regions; rg && k < VM_KP_MAX_KEEP; rg = rg->next)
 		if (rg->r.fd >= 0)
 			a->keep[k++] = rg->r.fd;
 	a->nkeep = k;
@@ -467,11 +495,11 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		munmap(area, VM_KP_AREA);
 		return -EAGAIN;
 	}
-	ho->keeper_sock = sp[0];
-	ho->keeper_pid = (int32_t)pid;
+	ho->kl.sock = sp[0];
+	ho->kl.pid = (int32_t)pid;
 	ho->keeper_area = area;
 	ho->keeper_ours = 1;
-	ho->keeper_dead = 0;
+	ho->kl.dead = 0;
 	ho->token = a->token;
 	r = pidfd_open_((pid_t)pid);
 	if (r < 0) {
@@ -481,7 +509,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		keeper_drop(h, false);
 		return r;
 	}
-	ho->keeper_pidfd = r;
+	ho->kl.pidfd = r;
 	/* protect it from the OOM killer as far as we may */
 	snprintf(path, sizeof(path), "/proc/%ld/oom_score_adj", pid);
 	f = fopen(path, "we");
@@ -490,7 +518,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		if (fclose(f) != 0)
 			vm_dbg(h, "mm keeper: oom_score_adj not lowered");
 	}
-	r = vm_keeper_call(h, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
+	r = vm_kp_call(&h->ho->kl, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
 	if (r < 0 || pong != pid) {
 		vm_err(h, "mm keeper %ld does not answer (%d)", pid, r);
 		kill((pid_t)pid, SIGKILL);
@@ -505,7 +533,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		 * the device never left our hands */
 		vm_err(h, "mm keeper: set-up message failed (%d)", r);
 		keeper_drop(h, true);
-		if (h->poison && !h->tp.broken)
+		if (h->poison && !h->tp->broken)
 			vm_poison_clear(h);
 		return r;
 	}
@@ -607,17 +635,17 @@ static int device_path(struct vdpamap *h, char *out, size_t len)
 		snprintf(out, len, "%s", h->ho->path);
 		return 0;
 	}
-	if (h->tp.is_sim) {
+	if (h->tp->is_sim) {
 		struct sockaddr_un sa;
 		socklen_t sl = sizeof(sa);
 
 		memset(&sa, 0, sizeof(sa));
-		if (getpeername(h->tp.fd, (struct sockaddr *)&sa, &sl) < 0)
+		if (getpeername(h->tp->fd, (struct sockaddr *)&sa, &sl) < 0)
 			return -errno;
 		snprintf(out, len, "%s", sa.sun_path);
 		return 0;
 	}
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", h->tp.fd);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", h->tp->fd);
 	n = readlink(link, out, len - 1);
 	if (n <= 0)
 		return -errno;
@@ -645,8 +673,8 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 			return r;
 	}
 	/* stop the device, keeping DRIVER_OK */
-	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
-	    vdpamap_has_feature(h, VDPAMAP_F_SUSPEND)) {
+	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
+	    vm_has_feature(h, VDPAMAP_F_SUSPEND)) {
 		r = vm_ioctl(h, VHOST_VDPA_SUSPEND, NULL);
 		if (r < 0) {
 			vm_err(h, "handoff: SUSPEND: %d", r);
@@ -659,22 +687,22 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vhost_vring_state s = { .index = i };
 
-		if (!h->vrings[i].set || !(h->status & VDPAMAP_S_DRIVER_OK))
+		if (!h->lc->vrings[i].set || !(h->lc->status & VDPAMAP_S_DRIVER_OK))
 			continue;
 		r = vm_ioctl(h, VHOST_GET_VRING_BASE, &s);
 		if (r < 0) {
 			vm_err(h, "handoff: GET_VRING_BASE vq %u: %d", i, r);
 			goto fail;
 		}
-		h->vrings[i].v.base = s.num;
+		vm_vring_base_set(h, i, s.num);
 	}
 	if (strategy != VDPAMAP_HANDOFF_REBUILD)
-		so.dev_fd = h->tp.fd;
+		so.dev_fd = h->tp->fd;
 	/* NEW_OWNER from a handle a keeper serves: the successor dismisses
 	 * the keeper once it owns the device */
 	if (strategy == VDPAMAP_HANDOFF_KEEPER ||
 	    (strategy == VDPAMAP_HANDOFF_NEW_OWNER && keeper_live(h)))
-		so.keeper_sock = ho->keeper_sock;
+		so.keeper_sock = ho->kl.sock;
 	so.t_prepare = now_ns() - t0;
 	r = serialize(h, &so, &buf, &len);
 	if (r < 0)
@@ -690,14 +718,14 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		goto fail;
 	if ((r = clear_cloexec(h, so.keeper_sock)) < 0)
 		goto fail;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		if ((r = clear_cloexec(h, rg->r.fd)) < 0)
 			goto fail;
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		if (!h->vrings[i].set)
+		if (!h->lc->vrings[i].set)
 			continue;
-		if ((r = clear_cloexec(h, h->vrings[i].v.kick_fd)) < 0 ||
-		    (r = clear_cloexec(h, h->vrings[i].v.call_fd)) < 0)
+		if ((r = clear_cloexec(h, h->lc->vrings[i].v.kick_fd)) < 0 ||
+		    (r = clear_cloexec(h, h->lc->vrings[i].v.call_fd)) < 0)
 			goto fail;
 	}
 	for (i = 0; i < nextra; i++)
@@ -706,12 +734,14 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	/* the keeper keeps the state for a re-attach: a keeper that cannot
 	 * take it fails the prepare, which then undoes everything */
 	if (keeper_live(h)) {
-		r = vm_keeper_call(h, VM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
+		r = vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
 		if (r < 0)
 			goto fail;
 	}
 	ho->state_fd = sfd;
 	ho->prepared = 1;
+	vm_busy_set(h, "a handoff is prepared (state fd %d): "
+		    "vdpamap_handoff_cancel() first", sfd);
 	ho->strategy = strategy;
 	ho->t_suspend_ns = so.t_suspend;
 	ho->prepare_ns = now_ns() - t0;
@@ -724,14 +754,14 @@ fail:
 	if (sfd >= 0)
 		close(sfd);
 	if (ho->suspended) {
-		if (vdpamap_has_feature(h, VDPAMAP_F_RESUME))
+		if (vm_has_feature(h, VDPAMAP_F_RESUME))
 			vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		ho->suspended = 0;
 	}
 	if (ho->keeper_ours && strategy == VDPAMAP_HANDOFF_KEEPER) {
 		keeper_drop(h, true);
 		/* a poison from the keeper we just dropped, not the device */
-		if (h->poison && !h->tp.broken)
+		if (h->poison && !h->tp->broken)
 			vm_poison_clear(h);
 	}
 	return r;
@@ -770,7 +800,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 		r = -EALREADY;
 		goto out;
 	}
-	for (rg = h->regions; rg; rg = rg->next) {
+	for (rg = h->map->regions; rg; rg = rg->next) {
 		if (rg->r.fd < 0) {
 			vm_err(h, "handoff: region %u [%p, +0x%llx) has no fd: "
 			       "guest memory must be fd-backed (memfd)",
@@ -813,7 +843,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 		goto out;
 	}
 	if (!h->ho) {
-		h->ho = ho_new();
+		ho_attach(h, ho_new());
 		if (!h->ho) {
 			r = -ENOMEM;
 			goto out;
@@ -831,7 +861,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 undo:
 	if (r < 0 && fresh) {
 		free(h->ho);
-		h->ho = NULL;
+		ho_attach(h, NULL);
 	}
 out:
 	vm_leave(h);
@@ -854,18 +884,19 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 	close(ho->state_fd);
 	ho->state_fd = -1;
 	ho->prepared = 0;
+	vm_busy_clear(h);
 	if (ho->keeper_ours && !ho->adopted)
 		keeper_drop(h, true);
 	if (ho->suspended) {
 		ho->suspended = 0;
-		if (vdpamap_has_feature(h, VDPAMAP_F_RESUME))
+		if (vm_has_feature(h, VDPAMAP_F_RESUME))
 			r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r > 0)
 			r = 0;
 	}
-	if (!ho->adopted && ho->keeper_sock < 0) {
+	if (!ho->adopted && ho->kl.sock < 0) {
 		free(ho);
-		h->ho = NULL;
+		ho_attach(h, NULL);
 	}
 out:
 	vm_leave(h);
@@ -873,10 +904,6 @@ out:
 }
 
 /* ---- adopt */
-static void handle_arrays_free(struct vdpamap *h)
-{
-	(void)h;
-}
 
 static int handle_from_state(const struct vm_handoff_state *s,
 			     const struct vdpamap_open_opts *opts,
@@ -897,7 +924,7 @@ static int handle_from_state(const struct vm_handoff_state *s,
 	r = vm_handle_new(&o, &h);
 	if (r < 0)
 		return r;
-	h->info = (struct vdpamap_info){
+	vm_info_set(h, &(struct vdpamap_info){
 		.device_id = hd->device_id,
 		.nr_vqs = hd->nr_vqs,
 		.nr_groups = hd->nr_groups,
@@ -911,51 +938,29 @@ static int handle_from_state(const struct vm_handoff_state *s,
 		.iova_last = hd->iova_last,
 		.mem_mode = hd->mem_mode,
 		.is_sim = hd->is_sim,
-	};
-	h->vq_group = calloc(hd->nr_vqs, sizeof(*h->vq_group));
-	h->vq_desc_group = calloc(hd->nr_vqs, sizeof(*h->vq_desc_group));
-	h->group_asid = calloc(hd->nr_groups, sizeof(*h->group_asid));
-	h->as = calloc(hd->nr_as, sizeof(*h->as));
-	h->vrings = calloc(hd->nr_vqs, sizeof(*h->vrings));
-	h->snap = calloc(hd->nr_as, sizeof(*h->snap));
-	if (!h->vq_group || !h->vq_desc_group || !h->group_asid || !h->as ||
-	    !h->vrings || !h->snap) {
-		r = -ENOMEM;
+	});
+	if ((r = vm_lifecycle_setup(h)) < 0 || (r = vm_mapping_setup(h)) < 0)
 		goto fail;
-	}
-	for (i = 0; i < hd->nr_as; i++) {
-		itree_init(&h->as[i].iova);
-		itree_init(&h->as[i].hva);
-	}
-	memcpy(h->vq_group, s->vq_group, hd->nr_vqs * sizeof(uint32_t));
-	memcpy(h->vq_desc_group, s->vq_group, hd->nr_vqs * sizeof(uint32_t));
-	memcpy(h->group_asid, s->group_asid, hd->nr_groups * sizeof(uint32_t));
+	vm_lifecycle_restore(h, s->group_asid, s->vq_group,
+			     (uint8_t)hd->status, hd->driver_features);
 	for (i = 0; i < hd->nr_regions; i++) {
 		const struct vm_ho_region *sr = &s->regions[i];
-		struct vm_region *rg = calloc(1, sizeof(*rg));
-
-		if (!rg) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		rg->id = sr->id;
-		rg->r = (struct vdpamap_region){
+		const struct vdpamap_region r0 = {
 			.hva = hvas[i], .len = sr->len,
 			.fd_offset = sr->fd_offset, .fd = sr->fd,
 			.perm = sr->perm, .iova = sr->iova,
 		};
-		rg->dev_base = sr->dev_base;
-		rg->next = h->regions;
-		h->regions = rg;
+
+		r = vm_region_restore(h, sr->id, &r0, sr->dev_base);
+		if (r < 0)
+			goto fail;
 	}
-	h->next_region_id = hd->next_region_id;
+	vm_region_next_id_set(h, hd->next_region_id);
 	for (i = 0; i < hd->nr_entries; i++) {
 		const struct vm_ho_entry *se = &s->entries[i];
-		struct vm_region *rg;
+		struct vm_region *rg = vm_region_by_id(h, se->region_id);
 		struct vm_entry *e;
 
-		for (rg = h->regions; rg->id != se->region_id; rg = rg->next)
-			;
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			r = -ENOMEM;
@@ -971,25 +976,21 @@ static int handle_from_state(const struct vm_handoff_state *s,
 	}
 	for (i = 0; i < hd->nr_vrings; i++) {
 		const struct vm_ho_vring *sv = &s->vrings[i];
-		struct vm_vring *vr = &h->vrings[sv->idx];
-
-		vr->set = sv->flags & VM_HO_VRING_SET;
-		vr->enabled = sv->flags & VM_HO_VRING_ENABLED;
-		vr->v = (struct vdpamap_vring){
+		const struct vdpamap_vring v = {
 			.num = sv->num, .base = sv->base, .desc = sv->desc,
 			.avail = sv->avail, .used = sv->used,
 			.kick_fd = sv->kick_fd, .call_fd = sv->call_fd,
 		};
+
+		vm_vring_restore(h, sv->idx, sv->flags & VM_HO_VRING_SET,
+				 sv->flags & VM_HO_VRING_ENABLED, &v);
 	}
-	h->status = (uint8_t)hd->status;
-	h->driver_features = hd->driver_features;
 	pthread_mutex_lock(&h->lock);
 	vm_snap_publish(h);
 	pthread_mutex_unlock(&h->lock);
 	*ret = h;
 	return 0;
 fail:
-	handle_arrays_free(h);
 	vm_handle_free(h);
 	return r;
 }
@@ -1026,12 +1027,12 @@ static int map_regions(const struct vm_handoff_state *s, void **hvas)
 static uint16_t used_idx(struct vdpamap *h, const struct vdpamap_vring *v,
 			 uint32_t asid)
 {
-	struct itree_node *n = itree_lookup(&h->as[asid].iova, v->used);
+	struct itree_node *n = itree_lookup(&h->map->as[asid].iova, v->used);
 	struct vm_entry *e;
 
 	if (!n || n->last < v->used + 3)
 		return (uint16_t)v->base;
-	e = container_of(n, struct vm_entry, inode);
+	e = vm_entry_of(n);
 	return __atomic_load_n((uint16_t *)(uintptr_t)(e->hva + v->used + 2 -
 						      n->first),
 			       __ATOMIC_ACQUIRE);
@@ -1066,13 +1067,15 @@ static int rebuild_open(const struct vm_handoff_state *s,
 	/* the old open may still be going away (the simulator sees a close
 	 * asynchronously) */
 	for (tries = 0;; tries++) {
-		r = vdpamap_open(hd->path, &o, &h);
+		r = vm_open(hd->path, &o, &h);
 		if (r != -EBUSY || tries >= 200)
 			break;
 		usleep(10000);
 	}
 	if (r < 0)
 		return r;
+	/* h is nobody else's yet: locked so that vm_leave() publishes */
+	pthread_mutex_lock(&h->lock);
 	regs = calloc(hd->nr_regions ? hd->nr_regions : 1, sizeof(*regs));
 	if (!regs) {
 		r = -ENOMEM;
@@ -1096,15 +1099,14 @@ static int rebuild_open(const struct vm_handoff_state *s,
 
 		regs[i].perm = s->regions[i].perm;
 		regs[i].iova = s->regions[i].iova;
-		r = vdpamap_region_add(h, &regs[i], &id);
+		r = vm_region_add(h, &regs[i], &id);
 		if (r < 0)
 			goto fail;
-		for (rg = h->regions; rg->id != id; rg = rg->next)
-			;
-		rg->id = s->regions[i].id;
+		rg = vm_region_by_id(h, id);
+		vm_region_id_set(h, rg, s->regions[i].id);
 	}
-	h->next_region_id = hd->next_region_id;
-	r = vdpamap_txn_begin(h, &t);
+	vm_region_next_id_set(h, hd->next_region_id);
+	r = vm_txn_new(h, &t);
 	if (r < 0)
 		goto fail;
 	for (i = 0; i < hd->nr_entries; i++) {
@@ -1113,28 +1115,28 @@ static int rebuild_open(const struct vm_handoff_state *s,
 
 		for (k = 0; s->regions[k].id != se->region_id; k++)
 			;
-		r = vdpamap_txn_map(t, se->asid, se->iova,
+		r = vm_txn_map(t, se->asid, se->iova,
 				    (uint8_t *)hvas[k] + se->off, se->size,
 				    se->perm, NULL);
 		if (r < 0) {
-			vdpamap_txn_abort(t);
+			vm_txn_abort(t);
 			goto fail;
 		}
 	}
-	r = vdpamap_txn_commit(t);
+	r = vm_txn_commit(t);
 	if (r < 0)
 		goto fail;
 	for (i = 0; i < hd->nr_groups; i++)
 		if (s->group_asid[i] &&
-		    (r = vdpamap_set_group_asid(h, i, s->group_asid[i])) < 0)
+		    (r = vm_group_asid_apply(h, i, s->group_asid[i])) < 0)
 			goto fail;
 	if (hd->status & VDPAMAP_S_FEATURES_OK) {
 		uint8_t base = VDPAMAP_S_ACKNOWLEDGE | VDPAMAP_S_DRIVER;
 
-		if ((r = vdpamap_set_status(h, VDPAMAP_S_ACKNOWLEDGE)) < 0 ||
-		    (r = vdpamap_set_status(h, base)) < 0 ||
-		    (r = vdpamap_set_features(h, hd->driver_features)) < 0 ||
-		    (r = vdpamap_set_status(h, base |
+		if ((r = vm_set_status(h, VDPAMAP_S_ACKNOWLEDGE)) < 0 ||
+		    (r = vm_set_status(h, base)) < 0 ||
+		    (r = vm_set_features(h, hd->driver_features)) < 0 ||
+		    (r = vm_set_status(h, base |
 						   VDPAMAP_S_FEATURES_OK)) < 0)
 			goto fail;
 		for (i = 0; i < hd->nr_vrings; i++) {
@@ -1148,23 +1150,25 @@ static int rebuild_open(const struct vm_handoff_state *s,
 
 			if (use_used)
 				v.base = used_idx(h, &v,
-					h->group_asid[h->vq_group[sv->idx]]);
-			if ((r = vdpamap_vring_set(h, sv->idx, &v)) < 0)
+					h->lc->group_asid[h->lc->vq_group[sv->idx]]);
+			if ((r = vm_vring_set(h, sv->idx, &v)) < 0)
 				goto fail;
 			if ((sv->flags & VM_HO_VRING_ENABLED) &&
-			    (r = vdpamap_vring_enable(h, sv->idx, 1)) < 0)
+			    (r = vm_vring_enable(h, sv->idx, 1)) < 0)
 				goto fail;
 		}
 		if ((hd->status & VDPAMAP_S_DRIVER_OK) &&
-		    (r = vdpamap_set_status(h, (uint8_t)hd->status)) < 0)
+		    (r = vm_set_status(h, (uint8_t)hd->status)) < 0)
 			goto fail;
 	}
 	free(regs);
+	vm_leave(h);
 	*ret = h;
 	return 0;
 fail:
 	free(regs);
-	vdpamap_close(h);
+	vm_leave(h);
+	vm_close(h);
 	return r;
 }
 
@@ -1174,16 +1178,16 @@ fail:
 static void keeper_dismiss(int sock, int32_t pid)
 {
 	struct vm_kp_msg m = { .magic = VM_KP_MAGIC, .op = VM_KP_EXIT };
-	struct vm_handoff tmp = { .keeper_pidfd = -1 };
+	struct vm_handoff tmp = { .kl.pidfd = -1 };
 
 	if (pid > 0)
-		tmp.keeper_pidfd = pidfd_open_(pid);
+		tmp.kl.pidfd = pidfd_open_(pid);
 	send(sock, &m, sizeof(m), MSG_NOSIGNAL);
 	recv(sock, &m, sizeof(m), 0);
 	close(sock);
 	keeper_reap(&tmp);
-	if (tmp.keeper_pidfd >= 0)
-		close(tmp.keeper_pidfd);
+	if (tmp.kl.pidfd >= 0)
+		close(tmp.kl.pidfd);
 }
 
 /* One REMAP per mirror entry (every ASID), batched per ASID when BATCH
@@ -1202,7 +1206,7 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 	int r = 0;
 
 	for (a = 0; a < h->info.nr_as; a++)
-		n += h->as[a].iova.count;
+		n += h->map->as[a].iova.count;
 	if (!n)
 		return 0;
 	msgs = calloc(n, sizeof(*msgs));
@@ -1211,10 +1215,10 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 	for (a = 0; a < h->info.nr_as; a++) {
 		struct itree_node *nd;
 
-		for (nd = itree_first(&h->as[a].iova); nd; nd = itree_next(nd))
+		for (nd = itree_first(&h->map->as[a].iova); nd; nd = itree_next(nd))
 			msgs[i++] = (struct vm_msg){
 				.type = VHOST_IOTLB_REMAP,
-				.e = container_of(nd, struct vm_entry, inode),
+				.e = vm_entry_of(nd),
 			};
 	}
 	for (i = 0; i < n;) {
@@ -1269,14 +1273,14 @@ static int new_owner_takeover(struct vdpamap *h)
 		return r;
 	}
 	/* the device must learn this address space's HVAs */
-	for (rg = h->regions; rg; rg = rg->next)
-		rg->dev_base = 0;
+	for (rg = h->map->regions; rg; rg = rg->next)
+		vm_region_dev_base_set(h, rg, 0);
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vdpamap_vring v = h->vrings[i].v;
+		struct vdpamap_vring v = h->lc->vrings[i].v;
 
-		if (!h->vrings[i].set)
+		if (!h->lc->vrings[i].set)
 			continue;
-		r = vdpamap_vring_set(h, i, &v);
+		r = vm_vring_set(h, i, &v);
 		if (r < 0) {
 			vm_poison(h, "handoff NEW_OWNER: vring %u could not be "
 				  "set again (%d)", i, r);
@@ -1293,8 +1297,8 @@ static int new_owner_takeover(struct vdpamap *h)
 		vm_warn(h, "handoff NEW_OWNER: %llu entr%s re-created instead "
 			"of remapped", (unsigned long long)fallbacks,
 			fallbacks == 1 ? "y" : "ies");
-	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
-	    vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
+	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
 		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0)
 			vm_err(h, "handoff: RESUME: %d", r);
@@ -1306,11 +1310,34 @@ static int new_owner_takeover(struct vdpamap *h)
 /* 1 if the keeper has exited (its pidfd is readable). */
 static bool keeper_exited(const struct vm_handoff *ho)
 {
-	struct pollfd p = { .fd = ho->keeper_pidfd, .events = POLLIN };
+	struct pollfd p = { .fd = ho->kl.pidfd, .events = POLLIN };
 
-	if (ho->keeper_pidfd < 0)	/* no pidfd_open (valgrind, < 5.3) */
-		return kill(ho->keeper_pid, 0) < 0 && errno == ESRCH;
+	if (ho->kl.pidfd < 0)	/* no pidfd_open (valgrind, < 5.3) */
+		return kill(ho->kl.pid, 0) < 0 && errno == ESRCH;
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* The ranges of every region in the old address space (dev_base, len) go
+ * to the keeper, which unmaps the rest. */
+static void keeper_trim(struct vdpamap *h)
+{
+	struct vm_kp_range rr[VM_KP_MAX_RANGES];
+	struct vm_region *rg;
+	uint32_t n = 0;
+
+	for (rg = h->map->regions; rg; rg = rg->next) {
+		if (!rg->dev_base)
+			continue;
+		if (n == VM_KP_MAX_RANGES) {
+			vm_info(h, "mm keeper: more than %u regions, the old "
+				"address space is not trimmed",
+				VM_KP_MAX_RANGES);
+			return;
+		}
+		rr[n++] = (struct vm_kp_range){ .start = rg->dev_base,
+						.len = rg->r.len };
+	}
+	vm_kp_trim(&h->ho->kl, rr, n);
 }
 
 /* KEEPER in the successor: the keeper answers, the device resumes.  < 0:
@@ -1325,8 +1352,8 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 	int64_t pong = 0;
 	int r = 0;
 
-	if (!ho->keeper_dead) {
-		r = vm_keeper_call(h, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
+	if (!ho->kl.dead) {
+		r = vm_kp_call(&h->ho->kl, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
 		if (r >= 0 && pong != hd->keeper_pid)
 			r = -EPROTO;
 		if (r < 0 && !keeper_exited(ho)) {
@@ -1335,17 +1362,17 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 			return r == -EOWNERDEAD ? -ECOMM : r;
 		}
 		if (r < 0)
-			ho->keeper_dead = 1;
+			ho->kl.dead = 1;
 	}
-	if (ho->keeper_dead) {
+	if (ho->kl.dead) {
 		if (!h->poison)
 			vm_poison(h, "mm keeper (pid %d) is dead: the device "
 				  "has no owner; vdpamap_handoff_rebuild() "
 				  "reopens it", hd->keeper_pid);
 		return 0;
 	}
-	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
-	    vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
+	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
 		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0 && !h->poison) {
 			vm_err(h, "handoff: RESUME: %d", r);
@@ -1355,7 +1382,7 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 			vm_err(h, "handoff: RESUME: %d (%s)", r, h->poison);
 	}
 	if (!h->poison)
-		vm_keeper_trim(h);	/* the old image is gone: trim */
+		keeper_trim(h);		/* the old image is gone: trim */
 	return 0;
 }
 
@@ -1451,12 +1478,12 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 	} else if (hd->strategy == VDPAMAP_HANDOFF_NEW_OWNER) {
 		r = handle_from_state(s, opts, hvas, &h);
 		if (r == 0)
-			r = vm_tp_inherit(hd->dev_fd, &h->tp);
+			r = vm_tp_inherit(hd->dev_fd, h->tp);
 		if (r == 0)
 			r = new_owner_takeover(h);
 		if (r < 0) {
 			if (h) {
-				h->tp.fd = -1;	/* the caller's, still */
+				h->tp->fd = -1;	/* the caller's, still */
 				vm_handle_free(h);
 			}
 			unmap_regions(s, hvas);
@@ -1471,21 +1498,22 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 			unmap_regions(s, hvas);
 			goto fail;
 		}
-		h->tp = (struct vm_tp){ .ops = &vm_tp_keeper_ops,
-					.fd = hd->dev_fd,
-					.is_sim = (int)hd->is_sim };
-		ho->keeper_sock = hd->keeper_sock;
-		ho->keeper_pid = hd->keeper_pid;
+		ho->kl.tp = (struct vm_tp){ .ops = &vm_tp_keeper_ops,
+					    .fd = hd->dev_fd,
+					    .is_sim = (int)hd->is_sim };
+		vm_set_tp(h, &ho->kl.tp);
+		ho->kl.sock = hd->keeper_sock;
+		ho->kl.pid = hd->keeper_pid;
 		ho->token = hd->token;
-		h->region_hook = keeper_region_hook;
+		vm_region_hook_set(h, keeper_region_hook);
 		pidfd = pidfd_open_(hd->keeper_pid);
-		ho->keeper_pidfd = pidfd >= 0 ? pidfd : -1;
+		ho->kl.pidfd = pidfd >= 0 ? pidfd : -1;
 		if (pidfd == -ESRCH)
-			ho->keeper_dead = 1;
+			ho->kl.dead = 1;
 		else if (pidfd < 0 && pidfd != -ENOSYS)
 			r = pidfd;	/* say, EMFILE: not a death */
 	}
-	h->ho = ho;
+	ho_attach(h, ho);
 	ho->adopted = 1;
 	ho->strategy = hd->strategy;
 	memcpy(ho->path, hd->path, sizeof(ho->path));
@@ -1497,8 +1525,8 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 		if (r < 0) {
 			/* nothing changed: the inherited fds stay the
 			 * caller's, for a retry */
-			ho->keeper_sock = -1;
-			h->tp.fd = -1;
+			ho->kl.sock = -1;
+			h->tp->fd = -1;
 			vm_handle_free(h);	/* frees ho */
 			unmap_regions(s, hvas);
 			free(hvas);
@@ -1522,7 +1550,7 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 
 	/* descriptor groups are not in the description: ask the device
 	 * (through the keeper when it owns it) */
-	if (!h->poison && vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID) &&
+	if (!h->poison && vm_has_feature(h, VDPAMAP_F_DESC_ASID) &&
 	    vm_query_desc_groups(h) < 0)
 		vm_warn(h, "handoff: descriptor groups unknown: DRIVER_OK "
 			"checks rings in the vq groups' ASIDs");
@@ -1609,8 +1637,8 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		return r;
 	/* only a handle whose keeper died, or that is poisoned otherwise
 	 * (a lost reply of the device), needs (and may get) this */
-	if (!h->ho || h->ho->keeper_sock < 0 ||
-	    (!vm_keeper_check(h) && !h->poison)) {
+	if (!h->ho || h->ho->kl.sock < 0 ||
+	    (!vm_kp_check(&h->ho->kl) && !h->poison)) {
 		vm_leave(h);
 		return -EALREADY;
 	}
@@ -1628,13 +1656,13 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		goto out;
 	}
 	for (i = 0; i < s.hdr->nr_regions; i++)
-		for (rg = h->regions; rg; rg = rg->next)
+		for (rg = h->map->regions; rg; rg = rg->next)
 			if (rg->id == s.regions[i].id)
 				hvas[i] = rg->r.hva;
 	/* let go of the device: the kernel drops every map (a live keeper
 	 * must close its copy too: told to exit) */
-	keeper_drop(h, !h->ho->keeper_dead);
-	vm_tp_close(&h->tp);
+	keeper_drop(h, !h->ho->kl.dead);
+	vm_tp_close(h->tp);
 	o.log_fn = h->log_fn;
 	o.log_ctx = h->log_ctx;
 	o.log_level = h->log_level;
@@ -1653,13 +1681,16 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		memcpy((char *)h2 + off, (char *)&tmp + off, sizeof(*h) - off);
 		h->pid = tmp.pid;
 		h->fork_gen = tmp.fork_gen;
-		h->ho = tmp.ho;
-		h2->ho = NULL;
+		ho_attach(h, tmp.ho);
+		ho_attach(h2, NULL);
 		h->ho->strategy = VDPAMAP_HANDOFF_REBUILD;
-		h->ho->keeper_dead = 0;
-		h->region_hook = NULL;
-		h2->tp.fd = -1;
-		h2->region_hook = NULL;
+		h->ho->kl.dead = 0;
+		vm_region_hook_set(h, NULL);
+		/* each transport pointer back to its own handle's */
+		vm_set_tp(h, NULL);
+		vm_set_tp(h2, NULL);
+		h2->tp->fd = -1;
+		vm_region_hook_set(h2, NULL);
 	}
 	vm_handle_free(h2);
 	vm_info(h, "rebuilt after keeper death");
@@ -1804,26 +1835,26 @@ out:
 }
 
 /* ---- keep the re-attach state current */
-void vm_handoff_sync(struct vdpamap *h)
+static void handoff_sync(struct vdpamap *h)
 {
 	struct ser_opts so;
 	size_t len = 0;
 	void *buf = NULL;
 	int fd;
 
-	if (!h->ho || !h->ho->stale || !keeper_live(h) || h->ho->prepared)
+	if (!h->ho || !h->ho->kl.stale || !keeper_live(h) || h->ho->prepared)
 		return;
 	so = (struct ser_opts){ .strategy = VDPAMAP_HANDOFF_KEEPER,
-				.dev_fd = h->tp.fd,
-				.keeper_sock = h->ho->keeper_sock };
+				.dev_fd = h->tp->fd,
+				.keeper_sock = h->ho->kl.sock };
 	if (serialize(h, &so, &buf, &len) < 0)
 		return;
 	fd = state_memfd(buf, len, true);
 	free(buf);
 	if (fd < 0)
 		return;
-	if (vm_keeper_call(h, VM_KP_SETSTATE, 0, 0, NULL, 0, fd, NULL) == 0)
-		h->ho->stale = 0;
+	if (vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 0, 0, NULL, 0, fd, NULL) == 0)
+		h->ho->kl.stale = 0;
 	close(fd);
 }
 
@@ -1844,22 +1875,22 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 		r = -ENOENT;
 		goto out;
 	}
-	if (ho->keeper_sock >= 0)
-		vm_keeper_check(h);
-	vm_keeper_trim_result(h);	/* if the keeper has sent it */
+	if (ho->kl.sock >= 0)
+		vm_kp_check(&h->ho->kl);
+	vm_kp_trim_result(&h->ho->kl);	/* if the keeper has sent it */
 	memset(info, 0, sizeof(*info));
 	info->strategy = ho->strategy;
 	info->keeper_alive = keeper_live(h);
-	info->keeper_pid = ho->keeper_sock >= 0 ? ho->keeper_pid : 0;
+	info->keeper_pid = ho->kl.sock >= 0 ? ho->kl.pid : 0;
 	info->adopted = (uint32_t)ho->adopted;
 	info->suspend_ns = ho->t_suspend_ns;
 	info->prepare_ns = ho->prepare_ns;
 	info->adopt_ns = ho->adopt_ns;
 	info->adopted_ns = ho->adopted_ns;
 	info->adopt_iotlb_writes = ho->adopt_writes;
-	info->keeper_trimmed_bytes = ho->trim.bytes;
-	info->keeper_vmas_before = ho->trim.vmas_before;
-	info->keeper_vmas_kept = ho->trim.vmas_kept;
+	info->keeper_trimmed_bytes = ho->kl.trim.bytes;
+	info->keeper_vmas_before = ho->kl.trim.vmas_before;
+	info->keeper_vmas_kept = ho->kl.trim.vmas_kept;
 out:
 	vm_leave(h);
 	return r;
@@ -1876,7 +1907,7 @@ VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		if (rg->id == id)
 			break;
 	if (!rg) {
@@ -1908,7 +1939,7 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 	r = vm_enter(h, true);
 	if (r < 0)
 		return r;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		cnt++;
 	all = calloc(cnt + 1, sizeof(*all));
 	if (!all) {
@@ -1916,7 +1947,7 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 		goto out;
 	}
 	cnt = 0;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		all[cnt++] = rg->id;
 	qsort(all, cnt, sizeof(*all), cmp_u32);
 	if (n)
@@ -1941,10 +1972,10 @@ VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
 	if (idx >= h->info.nr_vqs) {
 		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
-	} else if (!h->vrings[idx].set)
+	} else if (!h->lc->vrings[idx].set)
 		r = -ENOENT;
 	else
-		*out = h->vrings[idx].v;
+		*out = h->lc->vrings[idx].v;
 	vm_leave(h);
 	return r;
 }

@@ -20,7 +20,9 @@
  * odd number of values (VM_HO_U32_PAD), then nr_vrings struct vm_ho_vring.  hdr.crc is
  * the CRC-32 (IEEE) of every byte after the crc field.
  *
- * Depends on: internal.h (for the handle), libc.
+ * May include: every module below (lifecycle/lifecycle.h brings
+ * mapping, iotlb, core, transport, iova_tree), the freestanding keeper's
+ * protocol (keeper/keeper.h), libc.
  */
 #ifndef VDPAMAP_HANDOFF_H
 #define VDPAMAP_HANDOFF_H
@@ -29,6 +31,7 @@
 #include <stdint.h>
 
 #include "handoff/keeper/keeper.h"
+#include "lifecycle/lifecycle.h"
 
 #define VM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
 #define VM_HO_VERSION	2	/* 2: vring records 8-aligned */
@@ -146,7 +149,7 @@ int vm_handoff_parse_why(const void *buf, size_t len,
  * nothing failed) into buf; returns what snprintf() does. */
 int vm_handoff_why_str(const struct vm_ho_why *why, char *buf, size_t len);
 
-/* ---- the handle's handoff state (handoff.c, transport_keeper.c) */
+/* ---- the handle's handoff state (handoff.c) */
 struct vdpamap;
 
 struct vm_handoff {
@@ -154,12 +157,11 @@ struct vm_handoff {
 	int prepared;			/* predecessor: between prepare and exec */
 	int adopted;			/* successor */
 	int state_fd;			/* predecessor: the sealed memfd */
-	int keeper_sock;		/* our end, -1: no keeper */
-	int keeper_pidfd;
-	int32_t keeper_pid;
-	int keeper_dead;
+	/* the keeper: its socket, pid, pidfd, death, trim (transport.h);
+	 * with strategy KEEPER in the successor kl.tp is the handle's
+	 * transport */
+	struct vm_kp_link kl;
 	int keeper_ours;		/* created by this prepare (cancel ends it) */
-	int stale;			/* re-attach state must be re-sent */
 	void *keeper_area;		/* predecessor that created the keeper */
 	uint64_t token;			/* the keeper's token (simulator) */
 	int cleared[64];		/* fds whose CLOEXEC prepare cleared */
@@ -167,26 +169,6 @@ struct vm_handoff {
 	int suspended;			/* prepare suspended the device */
 	char path[VM_HO_PATH_MAX];
 	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
-	int trim_pending;		/* trim_fd: the keeper's trim result */
-	int trim_fd;
-	struct vm_kp_trim trim;		/* the keeper's last trim result */
 };
-
-/* transport_keeper.c */
-/* Forward one keeper request; on keeper death the handle is poisoned and
- * -EOWNERDEAD returned.  fd (-1: none) travels with SCM_RIGHTS. */
-int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
-		   uint64_t arg2, void *payload, uint32_t len, int fd,
-		   int64_t *ret_val);
-/* 1 if the keeper is known to be dead (checks its pidfd). */
-int vm_keeper_check(struct vdpamap *h);
-/* Successor: ask the keeper to trim the old address space (it replies,
- * then trims); vm_keeper_trim_result() picks the result up if it has
- * come (never waits), stores it in ho->trim and logs it at INFO. */
-void vm_keeper_trim(struct vdpamap *h);
-void vm_keeper_trim_result(struct vdpamap *h);
-
-/* handoff.c: re-send the state to the keeper (re-attach) when stale */
-void vm_handoff_sync(struct vdpamap *h) __attribute__((weak));
 
 #endif

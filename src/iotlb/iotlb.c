@@ -6,7 +6,7 @@
  * same ASID in BATCH_BEGIN/END (a message for another ASID inside a batch
  * fails in the kernel) and never changes what a sequence means.
  */
-#include "core/internal.h"
+#include "iotlb/iotlb.h"
 #include "core/uapi.h"
 
 /* The 72-byte layout both MSG_V2 and the legacy message share: a 4-byte
@@ -60,9 +60,9 @@ int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 	/* an initializer need not zero the padding inside vhost_iotlb_msg
 	 * (clang leaves stack bytes there): every byte of the 72 is ours */
 	memset(&m, 0, sizeof(m));
-	m.type = vdpamap_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
+	m.type = vm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
 			 VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG;
-	m.asid = vdpamap_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ? asid : 0;
+	m.asid = vm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ? asid : 0;
 	m.iotlb.iova = iova;
 	m.iotlb.size = size;
 	m.iotlb.uaddr = uaddr;
@@ -70,7 +70,7 @@ int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 	m.iotlb.type = type;
 
 	h->stats.iotlb_writes++;
-	r = vm_tp_write(&h->tp, &m, sizeof(m));
+	r = vm_tp_write(h->tp, &m, sizeof(m));
 	if (r == -ECOMM) {
 		vm_tp_lost(h);
 		return -ENOTRECOVERABLE;
@@ -141,7 +141,7 @@ static int batch_mark(struct vdpamap *h, uint32_t asid, uint8_t type)
 size_t vm_iotlb_run(struct vdpamap *h, const struct vm_msg *msgs, size_t n,
 		    vm_msg_done_fn done, int *err)
 {
-	bool batch = vdpamap_has_feature(h, VDPAMAP_F_IOTLB_BATCH);
+	bool batch = vm_has_feature(h, VDPAMAP_F_IOTLB_BATCH);
 	size_t i = 0, end;
 	int r;
 

@@ -1,29 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * device: open/adopt/close, backend feature negotiation, the queries the
- * device answers, virtio status/features/config, vrings, suspend/resume and
- * group -> ASID bindings.
+ * device answers, virtio status/features/config, vrings, suspend/resume.
+ * Groups and ASIDs: groups.c; reset: reset.c.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/internal.h"
-#include "mapping/snapshot.h"
+#include "lifecycle/lifecycle.h"
 #include "core/uapi.h"
-
-int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
-{
-	int r;
-
-	h->stats.ioctls++;
-	r = vm_tp_ioctl(&h->tp, req, arg);
-	if (r == -ECOMM) {
-		vm_tp_lost(h);
-		r = -ENOTRECOVERABLE;
-	}
-	return r;
-}
 
 static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 {
@@ -44,7 +30,7 @@ static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 	if (require & ~acked) {
 		uint64_t miss = require & ~acked;
 		uint64_t bit = miss & -miss;
-		const char *n = vdpamap_feature_name(bit);
+		const char *n = vm_feature_name(bit);
 
 		vm_err(h, "required backend feature %s (bit %d) %s",
 		       n ? n : "?", __builtin_ctzll(bit),
@@ -79,34 +65,6 @@ static int query_u32(struct vdpamap *h, unsigned long req, const char *what,
 		return r;
 	}
 	*out = v;
-	return 0;
-}
-
-/* With DESC_ASID a vq's rings live in its descriptor group; without it,
- * in its vq group.  Caller holds the lock (or owns a new handle). */
-int vm_query_desc_groups(struct vdpamap *h)
-{
-	uint32_t i;
-	int r;
-
-	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vhost_vring_state s = { .index = i };
-
-		h->vq_desc_group[i] = h->vq_group[i];
-		if (!vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID))
-			continue;
-		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
-		if (r < 0) {
-			vm_err(h, "GET_VRING_DESC_GROUP vq %u: %d", i, r);
-			return r;
-		}
-		if (s.num >= h->info.nr_groups) {
-			vm_err(h, "vq %u: descriptor group %u of %u", i, s.num,
-			       h->info.nr_groups);
-			return -EPROTO;
-		}
-		h->vq_desc_group[i] = s.num;
-	}
 	return 0;
 }
 
@@ -157,18 +115,8 @@ static int query(struct vdpamap *h)
 		return -EPROTO;
 	}
 
-	h->vq_group = calloc(h->info.nr_vqs, sizeof(*h->vq_group));
-	h->vq_desc_group = calloc(h->info.nr_vqs, sizeof(*h->vq_desc_group));
-	h->group_asid = calloc(h->info.nr_groups, sizeof(*h->group_asid));
-	h->as = calloc(h->info.nr_as, sizeof(*h->as));
-	h->vrings = calloc(h->info.nr_vqs, sizeof(*h->vrings));
-	h->snap = calloc(h->info.nr_as, sizeof(*h->snap));
-	if (!h->vq_group || !h->vq_desc_group || !h->group_asid || !h->as || !h->vrings || !h->snap)
-		return -ENOMEM;
-	for (i = 0; i < h->info.nr_as; i++) {
-		itree_init(&h->as[i].iova);
-		itree_init(&h->as[i].hva);
-	}
+	if ((r = vm_lifecycle_setup(h)) < 0 || (r = vm_mapping_setup(h)) < 0)
+		return r;
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vhost_vring_state s = { .index = i };
 
@@ -184,7 +132,7 @@ static int query(struct vdpamap *h)
 			       h->info.nr_groups);
 			return -EPROTO;
 		}
-		h->vq_group[i] = s.num;
+		h->lc->vq_group[i] = s.num;
 	}
 	r = vm_query_desc_groups(h);
 	if (r < 0)
@@ -201,7 +149,7 @@ static int probe_mem_mode(struct vdpamap *h)
 	void *p = MAP_FAILED;
 	int fd, r;
 
-	if (itree_find_hole(&h->as[0].iova, h->info.iova_first,
+	if (itree_find_hole(&h->map->as[0].iova, h->info.iova_first,
 			    h->info.iova_last, ps, ps, &iova) < 0)
 		return -ENOSPC;
 	fd = memfd_create("vdpamap-probe", MFD_CLOEXEC);
@@ -217,7 +165,7 @@ static int probe_mem_mode(struct vdpamap *h)
 		goto out;
 	}
 	*(volatile char *)p = 0;
-	r = h->tp.ops->pinned(&h->tp, &before);
+	r = h->tp->ops->pinned(h->tp, &before);
 	if (r < 0)
 		goto out;
 	r = vm_iotlb_send(h, 0, VHOST_IOTLB_UPDATE, iova, ps, (uintptr_t)p,
@@ -226,7 +174,7 @@ static int probe_mem_mode(struct vdpamap *h)
 		vm_err(h, "probe UPDATE of one page refused (%d)", r);
 		goto out;
 	}
-	r = h->tp.ops->pinned(&h->tp, &after);
+	r = h->tp->ops->pinned(h->tp, &after);
 	if (vm_iotlb_send(h, 0, VHOST_IOTLB_INVALIDATE, iova, ps, 0, 0) < 0) {
 		vm_poison(h, "probe page at iova 0x%llx could not be unmapped",
 			  (unsigned long long)iova);
@@ -247,30 +195,86 @@ out:
 	return r;
 }
 
-void vm_handle_free(struct vdpamap *h)
+static void lifecycle_free(struct vdpamap *h)
 {
-	struct vm_region *rg;
-
-	vm_svq_free(h);
-	if (h->ho && vm_handoff_free)	/* weak: see internal.h */
-		vm_handoff_free(h);
-	vm_mirror_free(h);
-	vm_snap_free_all(h);
-	while ((rg = h->regions)) {
-		h->regions = rg->next;
-		free(rg);
-	}
-	free(h->vq_group);
-	free(h->vq_desc_group);
-	free(h->group_asid);
-	free(h->as);
-	free(h->vrings);
-	vm_poison_clear(h);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	if (!h->lc)
+		return;
+	free(h->lc->vq_group);
+	free(h->lc->vq_desc_group);
+	free(h->lc->group_asid);
+	free(h->lc->vrings);
+	free(h->lc);
+	h->lc = NULL;
 }
 
-static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
+static const struct vm_hook_ops lifecycle_hooks = {
+	.free = lifecycle_free,
+};
+
+int vm_lifecycle_setup(struct vdpamap *h)
+{
+	struct vm_lifecycle *lc = h->lc;
+
+	lc->vq_group = calloc(h->info.nr_vqs, sizeof(*lc->vq_group));
+	lc->vq_desc_group = calloc(h->info.nr_vqs, sizeof(*lc->vq_desc_group));
+	lc->group_asid = calloc(h->info.nr_groups, sizeof(*lc->group_asid));
+	lc->vrings = calloc(h->info.nr_vqs, sizeof(*lc->vrings));
+	if (!lc->vq_group || !lc->vq_desc_group || !lc->group_asid ||
+	    !lc->vrings)
+		return -ENOMEM;
+	return 0;
+}
+
+void vm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
+			  const uint32_t *vq_group, uint8_t status,
+			  uint64_t driver_features)
+{
+	struct vm_lifecycle *lc = h->lc;
+
+	memcpy(lc->vq_group, vq_group, h->info.nr_vqs * sizeof(uint32_t));
+	memcpy(lc->vq_desc_group, vq_group,
+	       h->info.nr_vqs * sizeof(uint32_t));
+	memcpy(lc->group_asid, group_asid,
+	       h->info.nr_groups * sizeof(uint32_t));
+	lc->status = status;
+	lc->driver_features = driver_features;
+}
+
+void vm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
+		      bool enabled, const struct vdpamap_vring *v)
+{
+	struct vm_vring *vr = &h->lc->vrings[idx];
+
+	vr->set = set;
+	vr->enabled = enabled;
+	vr->v = *v;
+}
+
+void vm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base)
+{
+	h->lc->vrings[idx].v.base = base;
+}
+
+void vm_vring_rings_set(struct vdpamap *h, uint32_t idx,
+			const struct vdpamap_vring *v)
+{
+	struct vdpamap_vring *cur = &h->lc->vrings[idx].v;
+
+	cur->num = v->num;
+	cur->base = v->base;
+	cur->desc = v->desc;
+	cur->avail = v->avail;
+	cur->used = v->used;
+}
+
+void vm_handle_free(struct vdpamap *h)
+{
+	vm_hooks_free(h);
+	vm_core_free(h);
+}
+
+static int setup_locked(struct vdpamap *h,
+			const struct vdpamap_open_opts *opts)
 {
 	uint64_t want = OPTS_GET(opts, want_features, 0);
 	uint64_t require = OPTS_GET(opts, require_features, 0);
@@ -293,7 +297,7 @@ static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 	r = query(h);
 	if (r < 0)
 		return r;
-	h->info.is_sim = (uint32_t)h->tp.is_sim;
+	h->info.is_sim = (uint32_t)h->tp->is_sim;
 
 	if (mode == VDPAMAP_MEMMODE_AUTO) {
 		r = probe_mem_mode(h);
@@ -319,31 +323,42 @@ static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 				return r;
 			}
 		}
-		r = vdpamap_txn_begin(h, &t);
+		r = vm_txn_new(h, &t);
 		if (r < 0)
 			return r;
 		for (i = 0; i < nregs; i++) {
-			r = vdpamap_txn_map(t, 0, regs[i].iova, regs[i].hva,
+			r = vm_txn_map(t, 0, regs[i].iova, regs[i].hva,
 					    regs[i].len,
 					    regs[i].perm ? regs[i].perm :
 							   VDPAMAP_PERM_RW,
 					    NULL);
 			if (r < 0) {
 				vm_err(h, "opts.regions[%u] pre-map: %d", i, r);
-				vdpamap_txn_abort(t);
+				vm_txn_abort(t);
 				return r;
 			}
 		}
-		r = vdpamap_txn_commit(t);
+		r = vm_txn_commit(t);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
+/* The handle is nobody else's yet; the lock is taken all the same so that
+ * vm_leave() publishes what setup mapped. */
+static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
+{
+	int r;
+
+	pthread_mutex_lock(&h->lock);
+	r = setup_locked(h, opts);
+	vm_leave(h);
+	return r;
+}
+
 int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 {
-	pthread_mutexattr_t ma;
 	struct vdpamap *h;
 	long ps;
 
@@ -362,24 +377,45 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 	if (ps <= 0 || (ps & (ps - 1)))
 		return -EINVAL;
 
-	h = calloc(1, sizeof(*h));
+	h = vm_core_new(OPTS_GET(opts, log_fn, NULL),
+			OPTS_GET(opts, log_ctx, NULL),
+			OPTS_GET(opts, log_level, 0), OPTS_GET(opts, flags, 0),
+			(uint64_t)ps);
 	if (!h)
 		return -ENOMEM;
-	pthread_mutexattr_init(&ma);
-	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
-	pthread_mutex_init(&h->lock, &ma);
-	pthread_mutexattr_destroy(&ma);
-	h->pid = getpid();
-	h->fork_gen = vm_fork_gen();
-	h->tp.fd = -1;
-	h->page_size = (uint64_t)ps;
-	h->log_fn = OPTS_GET(opts, log_fn, NULL);
-	h->log_ctx = OPTS_GET(opts, log_ctx, NULL);
-	h->log_level = OPTS_GET(opts, log_level, 0);
-	if (!h->log_level)
-		h->log_level = VDPAMAP_LOG_WARN;
-	h->flags = OPTS_GET(opts, flags, 0);
-	h->next_region_id = 1;
+	h->lc = calloc(1, sizeof(*h->lc));
+	if (h->lc)
+		vm_hook_set(h, VM_HOOK_LIFECYCLE, &lifecycle_hooks);
+	if (!h->lc || vm_mapping_init(h) < 0) {
+		vm_handle_free(h);
+		return -ENOMEM;
+	}
+	*ret = h;
+	return 0;
+}
+
+/* A new handle on path, set up from opts (and its regions mapped). */
+int vm_open(const char *path, const struct vdpamap_open_opts *opts,
+	    struct vdpamap **ret)
+{
+	struct vdpamap *h;
+	int r;
+
+	r = vm_handle_new(opts, &h);
+	if (r < 0)
+		return r;
+	r = vm_tp_open(path, h->tp);
+	if (r < 0) {
+		vm_err(h, "open %s: %d", path, r);
+		vm_handle_free(h);
+		return r;
+	}
+	r = setup(h, opts);
+	if (r < 0) {
+		vm_tp_close(h->tp);
+		vm_handle_free(h);
+		return r;
+	}
 	*ret = h;
 	return 0;
 }
@@ -388,28 +424,9 @@ VDPAMAP_API int vdpamap_open(const char *path,
 			     const struct vdpamap_open_opts *opts,
 			     struct vdpamap **ret)
 {
-	struct vdpamap *h;
-	int r;
-
 	if (!path || !ret)
 		return -EINVAL;
-	r = vm_handle_new(opts, &h);
-	if (r < 0)
-		return r;
-	r = vm_tp_open(path, &h->tp);
-	if (r < 0) {
-		vm_err(h, "open %s: %d", path, r);
-		vm_handle_free(h);
-		return r;
-	}
-	r = setup(h, opts);
-	if (r < 0) {
-		vm_tp_close(&h->tp);
-		vm_handle_free(h);
-		return r;
-	}
-	*ret = h;
-	return 0;
+	return vm_open(path, opts, ret);
 }
 
 VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
@@ -423,7 +440,7 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	r = vm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
-	r = vm_tp_adopt(fd, &h->tp);
+	r = vm_tp_adopt(fd, h->tp);
 	if (r < 0)
 		goto fail;
 	r = setup(h, opts);
@@ -432,25 +449,28 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	*ret = h;
 	return 0;
 fail:
-	h->tp.fd = -1;		/* the caller keeps its fd on failure */
+	h->tp->fd = -1;		/* the caller keeps its fd on failure */
 	vm_handle_free(h);
 	return r;
 }
 
+void vm_close(struct vdpamap *h)
+{
+	vm_hooks_close(h);
+	vm_tp_close(h->tp);
+	vm_handle_free(h);
+}
+
 VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
 {
-	if (!h)
-		return NULL;
-	if (h->ho)
-		vm_handoff_close(h);
-	vm_tp_close(&h->tp);
-	vm_handle_free(h);
+	if (h)
+		vm_close(h);
 	return NULL;
 }
 
 VDPAMAP_API int vdpamap_fd(const struct vdpamap *h)
 {
-	return h ? h->tp.fd : -EINVAL;
+	return h ? h->tp->fd : -EINVAL;
 }
 
 VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)
@@ -469,55 +489,7 @@ VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)
 
 VDPAMAP_API int vdpamap_has_feature(const struct vdpamap *h, uint64_t feature)
 {
-	return h && feature && (h->info.backend_acked & feature) == feature;
-}
-
-VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
-				 uint32_t *ret_group)
-{
-	int r;
-
-	if (!ret_group)
-		return -EINVAL;
-	r = vm_enter(h, true);
-	if (r < 0)
-		return r;
-	if (vq >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
-		r = -EINVAL;
-	} else {
-		*ret_group = h->vq_group[vq];
-	}
-	vm_leave(h);
-	return r;
-}
-
-VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
-				      uint32_t *ret_group)
-{
-	struct vhost_vring_state s = { .index = vq };
-	int r;
-
-	if (!ret_group)
-		return -EINVAL;
-	r = vm_enter(h, true);
-	if (r < 0)
-		return r;
-	if (!vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID)) {
-		vm_err(h, "descriptor groups need DESC_ASID (not negotiated)");
-		r = -EOPNOTSUPP;
-	} else if (vq >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
-		r = -EINVAL;
-	} else {
-		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
-		if (r >= 0) {
-			*ret_group = s.num;
-			r = 0;
-		}
-	}
-	vm_leave(h);
-	return r;
+	return h && vm_has_feature(h, feature);
 }
 
 /* A GET ioctl under the handle (poisoned handles may still read): 0 or
@@ -560,8 +532,8 @@ static int check_rings_mapped(struct vdpamap *h)
 	uint32_t i, k;
 
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vm_vring *vr = &h->vrings[i];
-		uint32_t asid = h->group_asid[h->vq_desc_group[i]];
+		struct vm_vring *vr = &h->lc->vrings[i];
+		uint32_t asid = h->lc->group_asid[h->lc->vq_desc_group[i]];
 		uint64_t addr[3], sz[3];
 
 		if (!vr->set || !vr->enabled)
@@ -584,27 +556,36 @@ static int check_rings_mapped(struct vdpamap *h)
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
+/* Caller holds the lock (or owns a new handle).  Status 0 is a reset. */
+int vm_set_status(struct vdpamap *h, uint8_t status)
 {
 	int r;
 
 	if (!status)
-		return vdpamap_reset(h, NULL);
-	r = vm_enter_idle(h, false, "vdpamap_set_status");
-	if (r < 0)
-		return r;
+		return vm_reset(h, NULL);
 	if ((status & VDPAMAP_S_DRIVER_OK) &&
-	    !(h->status & VDPAMAP_S_DRIVER_OK)) {
+	    !(h->lc->status & VDPAMAP_S_DRIVER_OK)) {
 		r = check_rings_mapped(h);
 		if (r < 0)
-			goto out;
+			return r;
 	}
 	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
-	if (r >= 0) {
-		h->status = status;
-		r = 0;
-	}
-out:
+	if (r < 0)
+		return r;
+	h->lc->status = status;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
+{
+	int r;
+
+	/* 0 is vdpamap_reset(), which a poisoned handle may call */
+	r = vm_enter_idle(h, !status, status ? "vdpamap_set_status" :
+					       "vdpamap_reset");
+	if (r < 0)
+		return r;
+	r = vm_set_status(h, status);
 	vm_leave(h);
 	return r;
 }
@@ -622,6 +603,25 @@ VDPAMAP_API int vdpamap_get_features(struct vdpamap *h, uint64_t *ret)
 	return r;
 }
 
+/* Caller holds the lock (or owns a new handle). */
+int vm_set_features(struct vdpamap *h, uint64_t features)
+{
+	int r;
+
+	if (features & ~h->info.device_features) {
+		vm_err(h, "features 0x%llx not offered (offer 0x%llx)",
+		       (unsigned long long)features,
+		       (unsigned long long)h->info.device_features);
+		return -EINVAL;
+	}
+	r = vm_ioctl(h, VHOST_SET_FEATURES, &features);
+	if (r > 0)
+		r = 0;
+	if (r == 0)
+		h->lc->driver_features = features;
+	return r;
+}
+
 VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
 {
 	int r;
@@ -629,18 +629,7 @@ VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
 	r = vm_enter_idle(h, false, "vdpamap_set_features");
 	if (r < 0)
 		return r;
-	if (features & ~h->info.device_features) {
-		vm_err(h, "features 0x%llx not offered (offer 0x%llx)",
-		       (unsigned long long)features,
-		       (unsigned long long)h->info.device_features);
-		r = -EINVAL;
-	} else {
-		r = vm_ioctl(h, VHOST_SET_FEATURES, &features);
-		if (r > 0)
-			r = 0;
-		if (r == 0)
-			h->driver_features = features;
-	}
+	r = vm_set_features(h, features);
 	vm_leave(h);
 	return r;
 }
@@ -699,19 +688,15 @@ VDPAMAP_API int vdpamap_set_config(struct vdpamap *h, uint32_t off,
 	return config_io(h, VHOST_VDPA_SET_CONFIG, off, (void *)buf, len);
 }
 
-VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
-				  const struct vdpamap_vring *v)
+/* Caller holds the lock (or owns a new handle). */
+int vm_vring_set(struct vdpamap *h, uint32_t idx,
+		 const struct vdpamap_vring *v)
 {
 	struct vhost_vring_state st = { .index = idx };
 	struct vhost_vring_addr addr = { .index = idx };
 	struct vhost_vring_file f = { .index = idx };
 	int r;
 
-	if (!v)
-		return -EINVAL;
-	r = vm_enter_idle(h, false, "vdpamap_vring_set");
-	if (r < 0)
-		return r;
 	if (idx >= h->info.nr_vqs) {
 		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
@@ -746,33 +731,54 @@ VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
 	r = vm_ioctl(h, VHOST_SET_VRING_CALL, &f);
 	if (r < 0)
 		goto out;
-	h->vrings[idx].set = true;
-	h->vrings[idx].v = *v;
+	h->lc->vrings[idx].set = true;
+	h->lc->vrings[idx].v = *v;
 	r = 0;
 out:
+	return r;
+}
+
+VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
+				  const struct vdpamap_vring *v)
+{
+	int r;
+
+	if (!v)
+		return -EINVAL;
+	r = vm_enter_idle(h, false, "vdpamap_vring_set");
+	if (r < 0)
+		return r;
+	r = vm_vring_set(h, idx, v);
 	vm_leave(h);
 	return r;
+}
+
+/* Caller holds the lock (or owns a new handle). */
+int vm_vring_enable(struct vdpamap *h, uint32_t idx, int enable)
+{
+	struct vhost_vring_state st = { .index = idx, .num = !!enable };
+	int r;
+
+	if (idx >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		return -EINVAL;
+	}
+	r = vm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
+	if (r < 0)
+		return r;
+	h->lc->vrings[idx].enabled = !!enable;
+	return 0;
 }
 
 VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
 				     int enable)
 {
-	struct vhost_vring_state st = { .index = idx, .num = !!enable };
 	int r;
 
 	r = vm_enter_idle(h, false, "vdpamap_vring_enable");
 	if (r < 0)
 		return r;
-	if (idx >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
-		r = -EINVAL;
-	} else {
-		r = vm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
-		if (r >= 0) {
-			h->vrings[idx].enabled = !!enable;
-			r = 0;
-		}
-	}
+	r = vm_vring_enable(h, idx, enable);
 	vm_leave(h);
 	return r;
 }
@@ -811,8 +817,8 @@ static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
 						   "vdpamap_resume");
 	if (r < 0)
 		return r;
-	if (!vdpamap_has_feature(h, feat)) {
-		vm_err(h, "%s not negotiated", vdpamap_feature_name(feat));
+	if (!vm_has_feature(h, feat)) {
+		vm_err(h, "%s not negotiated", vm_feature_name(feat));
 		r = -EOPNOTSUPP;
 	} else {
 		r = vm_ioctl(h, req, NULL);
@@ -831,72 +837,6 @@ VDPAMAP_API int vdpamap_suspend(struct vdpamap *h)
 VDPAMAP_API int vdpamap_resume(struct vdpamap *h)
 {
 	return suspend_resume(h, VDPAMAP_F_RESUME, VHOST_VDPA_RESUME);
-}
-
-/* Caller holds the lock. */
-int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
-{
-	struct vhost_vring_state s = { .index = group, .num = asid };
-	int r;
-
-	if (group >= h->info.nr_groups) {
-		vm_err(h, "group %u out of range (%u groups)", group,
-		       h->info.nr_groups);
-		return -EINVAL;
-	}
-	if (asid >= h->info.nr_as) {
-		vm_err(h, "asid %u out of range (%u address spaces)", asid,
-		       h->info.nr_as);
-		return -EINVAL;
-	}
-	if (!vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
-		if (asid == 0) {
-			h->group_asid[group] = 0;
-			return 0;
-		}
-		vm_err(h, "group %u -> asid %u needs IOTLB_ASID", group, asid);
-		return -EOPNOTSUPP;
-	}
-	r = vm_ioctl(h, VHOST_VDPA_SET_GROUP_ASID, &s);
-	if (r < 0) {
-		vm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid, r);
-		return r;
-	}
-	h->group_asid[group] = asid;
-	return 0;
-}
-
-VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
-				       uint32_t asid)
-{
-	int r = vm_enter_idle(h, false, "vdpamap_set_group_asid");
-
-	if (r < 0)
-		return r;
-	r = vm_group_asid_apply(h, group, asid);
-	vm_leave(h);
-	return r;
-}
-
-VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
-				       uint32_t *ret_asid)
-{
-	int r;
-
-	if (!ret_asid)
-		return -EINVAL;
-	r = vm_enter(h, true);
-	if (r < 0)
-		return r;
-	if (group >= h->info.nr_groups) {
-		vm_err(h, "group %u out of range (%u groups)", group,
-		       h->info.nr_groups);
-		r = -EINVAL;
-	} else {
-		*ret_asid = h->group_asid[group];
-	}
-	vm_leave(h);
-	return r;
 }
 
 VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/internal.h"
+#include "lifecycle/lifecycle.h"
 #include "core/uapi.h"
 
 static uint64_t now_ns(void)
@@ -20,19 +20,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void lose(struct vdpamap *h, struct vm_entry *e)
-{
-	vm_mirror_remove(h, e);
-	e->lost = true;
-	e->lost_next = h->lost;
-	h->lost = e;
-}
-
 /* INVALIDATE + UPDATE every entry of asid.  Returns 0 or the first error;
- * an entry the device did not take back goes to h->lost. */
+ * an entry the device did not take back goes to h->map->lost. */
 static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 {
-	struct itree *tree = &h->as[asid].iova;
+	struct itree *tree = &h->map->as[asid].iova;
 	struct vm_msg *m;
 	struct itree_node *n;
 	size_t cnt = tree->count, k = 0, pos = 0;
@@ -44,7 +36,7 @@ static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 	if (!m)
 		return -ENOMEM;
 	for (n = itree_first(tree); n; n = itree_next(n)) {
-		struct vm_entry *e = container_of(n, struct vm_entry, inode);
+		struct vm_entry *e = vm_entry_of(n);
 
 		m[k++] = (struct vm_msg){ VHOST_IOTLB_INVALIDATE, e };
 		m[k++] = (struct vm_msg){ VHOST_IOTLB_UPDATE, e };
@@ -63,7 +55,7 @@ static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 			break;
 		if (m[pos].type == VHOST_IOTLB_UPDATE) {
 			/* invalidated but not re-added: the device lost it */
-			lose(h, m[pos].e);
+			vm_entry_lose(h, m[pos].e);
 			pos++;
 		} else {
 			/* still in vhost's table, maybe not in the device:
@@ -75,35 +67,8 @@ static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 	return first_err;
 }
 
-int vm_restore_lost(struct vdpamap *h)
-{
-	struct vm_entry *e, *keep = NULL;
-	int first_err = 0;
-
-	while ((e = h->lost)) {
-		struct vm_msg m = { VHOST_IOTLB_UPDATE, e };
-		int err = 0;
-
-		h->lost = e->lost_next;
-		e->lost = false;
-		e->lost_next = NULL;
-		vm_iotlb_run(h, &m, 1, NULL, &err);
-		if (err) {
-			if (!first_err)
-				first_err = err;
-			e->lost = true;
-			e->lost_next = keep;
-			keep = e;
-			continue;
-		}
-		vm_mirror_insert(h, e);
-	}
-	h->lost = keep;
-	return first_err;
-}
-
-VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
-			      struct vdpamap_reset_info *info)
+/* Caller holds the lock. */
+int vm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 {
 	struct vdpamap_reset_info ri = { 0 };
 	uint64_t t0 = now_ns(), w0;
@@ -111,25 +76,21 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 	uint32_t i;
 	int r, err = 0;
 
-	r = vm_enter_idle(h, true, "vdpamap_reset");
-	if (r < 0)
-		return r;
-	if (h->tp.broken) {
+	if (h->tp->broken) {
 		vm_err(h, "reset: the connection to the device is lost");
-		r = -ENOTRECOVERABLE;
-		goto out;
+		return -ENOTRECOVERABLE;
 	}
 	w0 = h->stats.iotlb_writes;
 	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
 	if (r < 0) {
 		vm_err(h, "reset: SET_STATUS 0: %d", r);
-		goto out;
+		return r;
 	}
-	h->status = 0;
+	h->lc->status = 0;
 	for (i = 0; i < h->info.nr_vqs; i++)
-		h->vrings[i].set = h->vrings[i].enabled = false;
+		h->lc->vrings[i].set = h->lc->vrings[i].enabled = false;
 
-	if (vdpamap_has_feature(h, VDPAMAP_F_IOTLB_PERSIST)) {
+	if (vm_has_feature(h, VDPAMAP_F_IOTLB_PERSIST)) {
 		ri.path = VDPAMAP_RESET_PERSIST;
 	} else {
 		uint64_t sent = 0;
@@ -141,15 +102,15 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 				err = r;
 		}
 	}
-	if (h->lost) {
+	if (h->map->lost) {
 		r = vm_restore_lost(h);
 		if (r < 0 && !err)
 			err = r;
 	}
 	for (i = 0; i < h->info.nr_groups; i++) {
-		if (!h->group_asid[i])
+		if (!h->lc->group_asid[i])
 			continue;
-		r = vm_group_asid_apply(h, i, h->group_asid[i]);
+		r = vm_group_asid_apply(h, i, h->lc->group_asid[i]);
 		if (r < 0 && !err)
 			err = r;
 		else if (r == 0)
@@ -157,7 +118,7 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 	}
 	if (err) {
 		vm_poison(h, "reset could not restore the device table (%d)%s",
-			  err, h->lost ? "; some entries lost" : "");
+			  err, h->map->lost ? "; some entries lost" : "");
 		r = -ENOTRECOVERABLE;
 	} else {
 		if (h->poison) {
@@ -168,12 +129,23 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 		r = 0;
 	}
 	for (i = 0; i < h->info.nr_as; i++)
-		ri.entries += h->as[i].iova.count;
+		ri.entries += h->map->as[i].iova.count;
 	ri.iotlb_msgs = h->stats.iotlb_writes - w0;
 	ri.ns = now_ns() - t0;
 	if (info && r == 0)
 		*info = ri;
-out:
+	return r;
+}
+
+VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
+			      struct vdpamap_reset_info *info)
+{
+	int r;
+
+	r = vm_enter_idle(h, true, "vdpamap_reset");
+	if (r < 0)
+		return r;
+	r = vm_reset(h, info);
 	vm_leave(h);
 	return r;
 }

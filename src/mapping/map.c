@@ -12,20 +12,19 @@
 
 #include <urcu/urcu-bp.h>
 
-#include "core/internal.h"
-#include "mapping/snapshot.h"
+#include "mapping/mapping.h"
 #include "core/tsan.h"
 #include "core/uapi.h"
 
 void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
 {
-	struct vm_as *as = &h->as[e->asid];
+	struct vm_as *as = &h->map->as[e->asid];
 
 	itree_insert(&as->iova, &e->inode);
 	e->hnode.first = e->hva;
 	e->hnode.last = e->hva + vm_entry_size(e) - 1;
 	itree_insert(&as->hva, &e->hnode);
-	as->dirty = h->snap_dirty = true;
+	as->dirty = h->map->snap_dirty = true;
 	e->in_mirror = true;
 	e->region->nr_maps++;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
@@ -34,11 +33,11 @@ void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
 
 void vm_mirror_remove(struct vdpamap *h, struct vm_entry *e)
 {
-	struct vm_as *as = &h->as[e->asid];
+	struct vm_as *as = &h->map->as[e->asid];
 
 	itree_remove(&as->iova, &e->inode);
 	itree_remove(&as->hva, &e->hnode);
-	as->dirty = h->snap_dirty = true;
+	as->dirty = h->map->snap_dirty = true;
 	e->in_mirror = false;
 	e->region->nr_maps--;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
@@ -49,25 +48,120 @@ void vm_mirror_free(struct vdpamap *h)
 {
 	uint32_t a;
 
-	if (!h->as)
+	if (!h->map->as)
 		return;
 	for (a = 0; a < h->info.nr_as; a++) {
 		struct itree_node *n;
 
-		while ((n = itree_first(&h->as[a].iova))) {
-			struct vm_entry *e =
-				container_of(n, struct vm_entry, inode);
+		while ((n = itree_first(&h->map->as[a].iova))) {
+			struct vm_entry *e = vm_entry_of(n);
 
 			vm_mirror_remove(h, e);
 			free(e);
 		}
 	}
-	while (h->lost) {
-		struct vm_entry *e = h->lost;
+	while (h->map->lost) {
+		struct vm_entry *e = h->map->lost;
 
-		h->lost = e->lost_next;
+		h->map->lost = e->lost_next;
 		free(e);
 	}
+}
+
+static void mapping_free(struct vdpamap *h)
+{
+	struct vm_region *rg;
+
+	if (!h->map)
+		return;
+	vm_mirror_free(h);
+	vm_snap_free_all(h);
+	while ((rg = h->map->regions)) {
+		h->map->regions = rg->next;
+		free(rg);
+	}
+	free(h->map->as);
+	free(h->map);
+	h->map = NULL;
+}
+
+static const struct vm_hook_ops mapping_hooks = {
+	.leave = vm_snap_publish,
+	.free = mapping_free,
+};
+
+int vm_mapping_init(struct vdpamap *h)
+{
+	h->map = calloc(1, sizeof(*h->map));
+	if (!h->map)
+		return -ENOMEM;
+	h->map->next_region_id = 1;
+	vm_hook_set(h, VM_HOOK_MAPPING, &mapping_hooks);
+	return 0;
+}
+
+int vm_mapping_setup(struct vdpamap *h)
+{
+	uint32_t i;
+
+	h->map->as = calloc(h->info.nr_as, sizeof(*h->map->as));
+	h->map->snap = calloc(h->info.nr_as, sizeof(*h->map->snap));
+	if (!h->map->as || !h->map->snap)
+		return -ENOMEM;
+	for (i = 0; i < h->info.nr_as; i++) {
+		itree_init(&h->map->as[i].iova);
+		itree_init(&h->map->as[i].hva);
+	}
+	return 0;
+}
+
+void vm_region_hook_set(struct vdpamap *h,
+			int (*fn)(struct vdpamap *h, struct vm_region *rg,
+				  bool add))
+{
+	h->map->region_hook = fn;
+}
+
+int vm_region_restore(struct vdpamap *h, uint32_t id,
+		      const struct vdpamap_region *r, uint64_t dev_base)
+{
+	struct vm_region *rg = calloc(1, sizeof(*rg));
+
+	if (!rg)
+		return -ENOMEM;
+	rg->id = id;
+	rg->r = *r;
+	rg->dev_base = dev_base;
+	rg->next = h->map->regions;
+	h->map->regions = rg;
+	return 0;
+}
+
+void vm_region_next_id_set(struct vdpamap *h, uint32_t next)
+{
+	h->map->next_region_id = next;
+}
+
+struct vm_region *vm_region_by_id(struct vdpamap *h, uint32_t id)
+{
+	struct vm_region *rg;
+
+	for (rg = h->map->regions; rg && rg->id != id; rg = rg->next)
+		;
+	return rg;
+}
+
+void vm_region_id_set(struct vdpamap *h, struct vm_region *rg, uint32_t id)
+{
+	(void)h;
+	rg->id = id;
+}
+
+void vm_region_dev_base_set(struct vdpamap *h, struct vm_region *rg,
+			    uint64_t dev_base)
+{
+	(void)h;
+	rg->dev_base = dev_base;
 }
 
 bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
@@ -78,7 +172,7 @@ bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 	if (!size || last < iova || asid >= h->info.nr_as)
 		return false;
 	for (;;) {
-		struct itree_node *n = itree_lookup(&h->as[asid].iova, p);
+		struct itree_node *n = itree_lookup(&h->map->as[asid].iova, p);
 
 		if (!n || n->last < p)
 			return false;
@@ -88,6 +182,41 @@ bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 	}
 }
 
+void vm_entry_lose(struct vdpamap *h, struct vm_entry *e)
+{
+	vm_mirror_remove(h, e);
+	e->lost = true;
+	e->lost_next = h->map->lost;
+	h->map->lost = e;
+}
+
+int vm_restore_lost(struct vdpamap *h)
+{
+	struct vm_entry *e, *keep = NULL;
+	int first_err = 0;
+
+	while ((e = h->map->lost)) {
+		struct vm_msg m = { VHOST_IOTLB_UPDATE, e };
+		int err = 0;
+
+		h->map->lost = e->lost_next;
+		e->lost = false;
+		e->lost_next = NULL;
+		vm_iotlb_run(h, &m, 1, NULL, &err);
+		if (err) {
+			if (!first_err)
+				first_err = err;
+			e->lost = true;
+			e->lost_next = keep;
+			keep = e;
+			continue;
+		}
+		vm_mirror_insert(h, e);
+	}
+	h->map->lost = keep;
+	return first_err;
+}
+
 /* ---- regions */
 struct vm_region *vm_region_find(struct vdpamap *h, uint64_t hva,
 				 uint64_t size)
@@ -95,7 +224,7 @@ struct vm_region *vm_region_find(struct vdpamap *h, uint64_t hva,
 	struct vm_region *rg;
 	uint64_t last = hva + size - 1;
 
-	for (rg = h->regions; rg; rg = rg->next) {
+	for (rg = h->map->regions; rg; rg = rg->next) {
 		uint64_t b = (uintptr_t)rg->r.hva;
 
 		if (hva >= b && last <= b + rg->r.len - 1)
@@ -134,7 +263,7 @@ int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		vm_err(h, "region: fd %d is not open", r->fd);
 		return -EBADF;
 	}
-	for (rg = h->regions; rg; rg = rg->next) {
+	for (rg = h->map->regions; rg; rg = rg->next) {
 		uint64_t ob = (uintptr_t)rg->r.hva, ol = ob + rg->r.len - 1;
 
 		if (b <= ol && ob <= last) {
@@ -152,19 +281,19 @@ int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 	rg = calloc(1, sizeof(*rg));
 	if (!rg)
 		return -ENOMEM;
-	rg->id = h->next_region_id;
+	rg->id = h->map->next_region_id;
 	rg->r = *r;
-	if (h->region_hook) {
-		int e = h->region_hook(h, rg, true);
+	if (h->map->region_hook) {
+		int e = h->map->region_hook(h, rg, true);
 
 		if (e < 0) {
 			free(rg);
 			return e;
 		}
 	}
-	h->next_region_id++;
-	rg->next = h->regions;
-	h->regions = rg;
+	h->map->next_region_id++;
+	rg->next = h->map->regions;
+	h->map->regions = rg;
 	if (ret_id)
 		*ret_id = rg->id;
 	return 0;
@@ -194,7 +323,7 @@ VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
 	r = vm_enter_idle(h, false, "vdpamap_region_del");
 	if (r < 0)
 		return r;
-	for (pp = &h->regions; (rg = *pp); pp = &rg->next)
+	for (pp = &h->map->regions; (rg = *pp); pp = &rg->next)
 		if (rg->id == id)
 			break;
 	if (!rg) {
@@ -206,8 +335,8 @@ VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
 		r = -EBUSY;
 	} else {
 		*pp = rg->next;
-		if (h->region_hook)
-			h->region_hook(h, rg, false);
+		if (h->map->region_hook)
+			h->map->region_hook(h, rg, false);
 		free(rg);
 	}
 	vm_leave(h);
@@ -227,7 +356,7 @@ int vm_memlock_check(struct vdpamap *h, uint64_t need)
 		return 0;
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return 0;
-	r = h->tp.ops->pinned(&h->tp, &pinned);
+	r = h->tp->ops->pinned(h->tp, &pinned);
 	if (r < 0)
 		pinned = h->stats.pinned_bytes;
 	if (pinned > rl.rlim_cur || need > rl.rlim_cur - pinned) {
@@ -280,7 +409,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 		return r;
 	r = -ENOENT;
 	urcu_bp_read_lock();
-	s = __atomic_load_n(&h->snap[asid], __ATOMIC_ACQUIRE);
+	s = __atomic_load_n(&h->map->snap[asid], __ATOMIC_ACQUIRE);
 	if (s && s->n) {
 		uint64_t lo = 0, hi = s->n;	/* first index with first > iova */
 
@@ -322,7 +451,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 		return r;
 	r = -ENOENT;
 	urcu_bp_read_lock();
-	s = __atomic_load_n(&h->snap[asid], __ATOMIC_ACQUIRE);
+	s = __atomic_load_n(&h->map->snap[asid], __ATOMIC_ACQUIRE);
 	if (s && s->n) {
 		uint64_t lo = 0, hi = s->n;
 
@@ -369,8 +498,8 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 	r = check_asid(h, asid);
 	if (r < 0)
 		goto out;
-	for (n = itree_first(&h->as[asid].iova); n; n = itree_next(n)) {
-		struct vm_entry *e = container_of(n, struct vm_entry, inode);
+	for (n = itree_first(&h->map->as[asid].iova); n; n = itree_next(n)) {
+		struct vm_entry *e = vm_entry_of(n);
 		struct vdpamap_entry out = {
 			.iova = n->first,
 			.size = vm_entry_size(e),
@@ -396,7 +525,7 @@ VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid)
 	if (vm_enter(h, true) < 0)
 		return 0;
 	if (asid < h->info.nr_as)
-		c = h->as[asid].iova.count;
+		c = h->map->as[asid].iova.count;
 	vm_leave(h);
 	return c;
 }
@@ -420,7 +549,7 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 	r = check_asid(h, asid);
 	if (r < 0)
 		goto out;
-	if (itree_find_hole(&h->as[asid].iova, h->info.iova_first,
+	if (itree_find_hole(&h->map->as[asid].iova, h->info.iova_first,
 			    h->info.iova_last, size, align, &iova) < 0) {
 		vm_err(h, "asid %u: no free hole of 0x%llx bytes aligned "
 		       "0x%llx", asid, (unsigned long long)size,

@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <urcu/urcu-bp.h>
 
-#include "core/internal.h"
-#include "mapping/snapshot.h"
+#include "mapping/mapping.h"
 #include "core/tsan.h"
 
 static int cmp_hent(const void *a, const void *b)
@@ -30,7 +29,7 @@ static struct vm_snap *build(struct vm_as *as)
 	s->by_iova = (struct vm_snap_ent *)(s + 1);
 	s->by_hva = (struct vm_snap_hent *)(s->by_iova + n);
 	for (nd = itree_first(&as->iova); nd; nd = itree_next(nd), i++) {
-		struct vm_entry *e = container_of(nd, struct vm_entry, inode);
+		struct vm_entry *e = vm_entry_of(nd);
 
 		s->by_iova[i] = (struct vm_snap_ent){
 			.first = nd->first, .last = nd->last, .hva = e->hva };
@@ -61,18 +60,18 @@ void vm_snap_publish(struct vdpamap *h)
 	struct vm_snap *old[64], *s;
 	uint32_t a, nold = 0;
 
-	if (!h->snap_dirty)
+	if (!h->map->snap_dirty)
 		return;
-	h->snap_dirty = false;
+	h->map->snap_dirty = false;
 	for (a = 0; a < h->info.nr_as; a++) {
-		if (!h->as[a].dirty)
+		if (!h->map->as[a].dirty)
 			continue;
-		s = build(&h->as[a]);
+		s = build(&h->map->as[a]);
 		if (!s) {
-			h->snap_dirty = true;	/* readers keep the old one */
+			h->map->snap_dirty = true;	/* readers keep the old one */
 			continue;
 		}
-		h->as[a].dirty = false;
+		h->map->as[a].dirty = false;
 		if (nold == ARRAY_SIZE(old)) {
 			urcu_bp_synchronize_rcu();
 			while (nold)
@@ -80,7 +79,7 @@ void vm_snap_publish(struct vdpamap *h)
 		}
 		/* publish: release pairs with the readers' acquire load
 		 * (rcu_assign_pointer's contract, visible to TSan) */
-		old[nold++] = __atomic_exchange_n(&h->snap[a], s,
+		old[nold++] = __atomic_exchange_n(&h->map->snap[a], s,
 						  __ATOMIC_ACQ_REL);
 	}
 	if (!nold)
@@ -94,10 +93,10 @@ void vm_snap_free_all(struct vdpamap *h)
 {
 	uint32_t a;
 
-	if (!h->snap)
+	if (!h->map->snap)
 		return;
 	for (a = 0; a < h->info.nr_as; a++)
-		free(h->snap[a]);
-	free(h->snap);
-	h->snap = NULL;
+		free(h->map->snap[a]);
+	free(h->map->snap);
+	h->map->snap = NULL;
 }

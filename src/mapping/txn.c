@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 
-#include "core/internal.h"
+#include "mapping/mapping.h"
 #include "core/uapi.h"
 
 enum { OP_MAP = 1, OP_UNMAP = 2 };
@@ -45,7 +45,7 @@ static int check_common(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		       h->info.nr_as);
 		return -EINVAL;
 	}
-	if (asid && !vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+	if (asid && !vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		vm_err(h, "asid %u needs IOTLB_ASID (not negotiated): the "
 		       "device would put it in ASID 0", asid);
 		return -EOPNOTSUPP;
@@ -70,7 +70,7 @@ static int overlay_find_hole(struct vdpamap_txn *t, uint32_t asid,
 	for (;;) {
 		struct itree_node *n;
 
-		if (itree_find_hole(&h->as[asid].iova, lo, hi, size, align,
+		if (itree_find_hole(&h->map->as[asid].iova, lo, hi, size, align,
 				    &s) < 0)
 			return -ENOSPC;
 		n = itree_iter_first(&t->pending[asid], s, s + size - 1);
@@ -100,10 +100,30 @@ static int txn_grow(struct vdpamap_txn *t)
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
+/* A transaction on h; the caller holds the lock (or owns a new handle)
+ * until vm_txn_commit() or vm_txn_abort(). */
+int vm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret)
 {
 	struct vdpamap_txn *t;
 	uint32_t a;
+
+	t = calloc(1, sizeof(*t));
+	if (t)
+		t->pending = calloc(h->info.nr_as, sizeof(*t->pending));
+	if (!t || !t->pending) {
+		free(t);
+		return -ENOMEM;
+	}
+	for (a = 0; a < h->info.nr_as; a++)
+		itree_init(&t->pending[a]);
+	t->h = h;
+	*ret = t;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
+{
+	struct vdpamap_txn *t;
 	int r;
 
 	if (!ret)
@@ -112,27 +132,25 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 					    "(vdpamap_txn_begin)");
 	if (r < 0)
 		return r;
-	t = calloc(1, sizeof(*t));
-	if (t)
-		t->pending = calloc(h->info.nr_as, sizeof(*t->pending));
-	if (!t || !t->pending) {
-		if (t)
-			free(t);
+	r = vm_txn_new(h, &t);
+	if (r < 0) {
 		vm_leave(h);
-		return -ENOMEM;
+		return r;
 	}
-	for (a = 0; a < h->info.nr_as; a++)
-		itree_init(&t->pending[a]);
-	t->h = h;
-	__atomic_store_n(&h->txn_owner, pthread_self(), __ATOMIC_RELAXED);
-	__atomic_store_n(&h->in_txn, true, __ATOMIC_RELEASE);
+	vm_txn_owner_set(h, true);
 	*ret = t;
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
-				uint64_t iova, void *hva, uint64_t size,
-				uint32_t perm, uint64_t *ret_iova)
+/* The end of a public transaction: the handle is the caller's again. */
+static void txn_end(struct vdpamap *h)
+{
+	vm_txn_owner_set(h, false);
+	vm_leave(h);
+}
+
+int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
+	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova)
 {
 	struct vdpamap *h;
 	uint64_t mask, uhva = (uintptr_t)hva;
@@ -188,9 +206,9 @@ VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 		       (unsigned long long)h->info.iova_last);
 		return -ERANGE;
 	}
-	for (n = itree_iter_first(&h->as[asid].iova, iova, iova + size - 1); n;
+	for (n = itree_iter_first(&h->map->as[asid].iova, iova, iova + size - 1); n;
 	     n = itree_iter_next(n, iova, iova + size - 1)) {
-		e = container_of(n, struct vm_entry, inode);
+		e = vm_entry_of(n);
 		if (e->pending_rm)
 			continue;
 		vm_err(h, "asid %u [0x%llx, 0x%llx] overlaps entry "
@@ -235,6 +253,13 @@ VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 	return 0;
 }
 
+VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
+				uint64_t iova, void *hva, uint64_t size,
+				uint32_t perm, uint64_t *ret_iova)
+{
+	return vm_txn_map(t, asid, iova, hva, size, perm, ret_iova);
+}
+
 VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size)
 {
@@ -257,7 +282,7 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 		return r;
 	/* pass 0 counts and checks, pass 1 collects */
 	for (pass = 0; pass < 2; pass++) {
-		struct itree *trees[2] = { &h->as[asid].iova,
+		struct itree *trees[2] = { &h->map->as[asid].iova,
 					   &t->pending[asid] };
 		int k;
 
@@ -265,8 +290,7 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 		for (k = 0; k < 2; k++) {
 			for (n = itree_iter_first(trees[k], iova, last); n;
 			     n = itree_iter_next(n, iova, last)) {
-				struct vm_entry *e = container_of(
-					n, struct vm_entry, inode);
+				struct vm_entry *e = vm_entry_of(n);
 
 				if (e->pending_rm)
 					continue;
@@ -311,24 +335,19 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 
 static void txn_free(struct vdpamap_txn *t)
 {
-	struct vdpamap *h = t->h;
 	size_t i;
 
-	__atomic_store_n(&h->in_txn, false, __ATOMIC_RELEASE);
 	for (i = 0; i < t->nr_ops; i++)
 		free(t->ops[i].targets);
 	free(t->ops);
 	free(t->pending);
 	free(t);
-	vm_leave(h);
 }
 
-VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
+void vm_txn_abort(struct vdpamap_txn *t)
 {
 	size_t i, j;
 
-	if (!t)
-		return NULL;
 	for (i = 0; i < t->nr_ops; i++) {
 		struct vm_op *o = &t->ops[i];
 
@@ -341,6 +360,17 @@ VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
 		if (t->ops[i].kind == OP_MAP)
 			free(t->ops[i].e);
 	txn_free(t);
+}
+
+VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
+{
+	struct vdpamap *h;
+
+	if (!t)
+		return NULL;
+	h = t->h;
+	vm_txn_abort(t);
+	txn_end(h);
 	return NULL;
 }
 
@@ -394,8 +424,8 @@ static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
 			failed = err;
 			if (inv[pos].type == VHOST_IOTLB_UPDATE && !e->txn_new) {
 				e->lost = true;
-				e->lost_next = h->lost;
-				h->lost = e;
+				e->lost_next = h->map->lost;
+				h->map->lost = e;
 			}
 			pos++;
 		} else if (err) {
@@ -406,26 +436,23 @@ static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
 	return failed;
 }
 
-VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
+int vm_txn_commit(struct vdpamap_txn *t)
 {
+	struct vdpamap *h = t->h;
 	struct vm_msg *msgs = NULL;
-	struct vdpamap *h;
 	size_t n = 0, i, j, done;
 	int r = 0, err = 0;
 
-	if (!t)
-		return -EINVAL;
-	h = t->h;
 	r = vm_memlock_check(h, t->pin_peak);
 	if (r < 0) {
-		vdpamap_txn_abort(t);
+		vm_txn_abort(t);
 		return r;
 	}
 	for (i = 0; i < t->nr_ops; i++)
 		n += t->ops[i].kind == OP_MAP ? 1 : t->ops[i].nr_targets;
 	msgs = calloc(n ? n : 1, sizeof(*msgs));
 	if (!msgs) {
-		vdpamap_txn_abort(t);
+		vm_txn_abort(t);
 		return -ENOMEM;
 	}
 	n = 0;
@@ -454,7 +481,7 @@ VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
 		if (rb) {
 			vm_poison(h, "rollback after a failed commit failed "
 				  "(%d); %s", rb,
-				  h->lost ? "entries lost: vdpamap_reset() "
+				  h->map->lost ? "entries lost: vdpamap_reset() "
 					    "restores them" :
 					    "extra entries stay mapped");
 			r = -ENOTRECOVERABLE;
@@ -487,6 +514,19 @@ VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
 	}
 	free(msgs);
 	txn_free(t);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
+{
+	struct vdpamap *h;
+	int r;
+
+	if (!t)
+		return -EINVAL;
+	h = t->h;
+	r = vm_txn_commit(t);
+	txn_end(h);
 	return r;
 }
 
@@ -525,7 +565,7 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 		return r;
 	if (align > h->page_size) {
 		uint64_t lo = h->info.iova_first, s;
-		struct vm_as *as = asid < h->info.nr_as ? &h->as[asid] : NULL;
+		struct vm_as *as = asid < h->info.nr_as ? &h->map->as[asid] : NULL;
 
 		if (as && size && itree_find_hole(&as->iova, lo,
 						  h->info.iova_last, size,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "lifecycle/lifecycle.h"
 #include "mgmt/nl.h"
 
 /* ---- vdpa device name -> /dev/vhost-vdpa-N */
@@ -119,5 +120,5 @@ VDPAMAP_API int vdpamap_open_by_name(const char *name,
 		return e;
 	}
 	vm_mgmt_log(&lg, VDPAMAP_LOG_DEBUG, "vdpa device %s is %s", name, dev);
-	return vdpamap_open(dev, opts, ret);
+	return vm_open(dev, opts, ret);
 }

@@ -32,8 +32,8 @@
  * (exchange for whole words, fetch-and for partial ones; a relaxed load
  * skips zero words: a bit set after it is the next harvest's).
  *
- * Lifetime: logs are published per ASID in h->dirty[] (an array allocated
- * at the first start, freed at close) with release stores and read with
+ * Lifetime: logs are published per ASID in h->mig->dirty[] (an array
+ * allocated at the first start, freed at close) with release stores and read with
  * acquire loads inside a liburcu-bp read-side section; stop unpublishes
  * the log, waits for a grace period (synchronize_rcu) and frees it.
  * ThreadSanitizer does not see liburcu's grace period (an uninstrumented
@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <urcu/urcu-bp.h>
 
-#include "core/internal.h"
+#include "migrate/migrate.h"
 
 #include "core/tsan.h"
 
@@ -96,22 +96,73 @@ static void log_free(struct vm_dlog *lg)
 	free(lg);
 }
 
-void vm_dirty_free(struct vdpamap *h)
+static void dirty_free(struct vdpamap *h)
 {
 	uint32_t a;
 
-	if (!h->dirty)
+	if (!h->mig || !h->mig->dirty)
 		return;
 	for (a = 0; a < h->info.nr_as; a++)
-		log_free(h->dirty[a]);
-	free(h->dirty);
-	h->dirty = NULL;
+		log_free(h->mig->dirty[a]);
+	free(h->mig->dirty);
+	h->mig->dirty = NULL;
+}
+
+/* ---- the module's state on the handle: kept here, in the lower of the
+ * module's two files (flip.c calls dirty.c, never the reverse) */
+void vm_flip_free(struct vm_flip *f)
+{
+	if (!f)
+		return;
+	free(f->groups);
+	free(f->prev);
+	free(f->dgrp);
+	free(f->maps);
+	free(f->rings);
+	free(f);
+}
+
+static void migrate_free(struct vdpamap *h)
+{
+	if (!h->mig)
+		return;
+	while (h->mig->flips) {
+		struct vm_flip *f = h->mig->flips;
+
+		h->mig->flips = f->next;
+		vm_flip_free(f);
+	}
+	dirty_free(h);
+	free(h->mig);
+	h->mig = NULL;
+	vm_hook_set(h, VM_HOOK_MIGRATE, NULL);
+}
+
+static const struct vm_hook_ops migrate_hooks = {
+	.free = migrate_free,
+};
+
+struct vm_migrate *vm_migrate_get(struct vdpamap *h)
+{
+	struct vm_migrate *mig = h->mig;
+
+	if (mig)
+		return mig;
+	mig = calloc(1, sizeof(*mig));
+	if (!mig)
+		return NULL;
+	vm_hook_set(h, VM_HOOK_MIGRATE, &migrate_hooks);
+	/* pairs with log_get()'s acquire load */
+	__atomic_store_n(&h->mig, mig, __ATOMIC_RELEASE);
+	return mig;
 }
 
 /* ---- reader side */
 static struct vm_dlog *log_get(struct vdpamap *h, uint32_t asid)
 {
-	struct vm_dlog **logs = __atomic_load_n(&h->dirty, __ATOMIC_ACQUIRE);
+	struct vm_migrate *mig = __atomic_load_n(&h->mig, __ATOMIC_ACQUIRE);
+	struct vm_dlog **logs =
+		mig ? __atomic_load_n(&mig->dirty, __ATOMIC_ACQUIRE) : NULL;
 
 	return logs ? __atomic_load_n(&logs[asid], __ATOMIC_ACQUIRE) : NULL;
 }
@@ -597,9 +648,9 @@ static uint64_t cut(struct vdpamap *h, uint32_t asid, uint32_t shift,
 	struct itree_node *n;
 	uint64_t k = 0;
 
-	for (n = itree_iter_first(&h->as[asid].iova, first, last); n;
+	for (n = itree_iter_first(&h->map->as[asid].iova, first, last); n;
 	     n = itree_iter_next(n, first, last), k++) {
-		struct vm_entry *e = container_of(n, struct vm_entry, inode);
+		struct vm_entry *e = vm_entry_of(n);
 		uint64_t a = max_t(uint64_t, first, n->first);
 		uint64_t b = min_t(uint64_t, last, n->last);
 
@@ -737,16 +788,20 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 		r = -EINVAL;
 		goto out;
 	}
-	if (!h->dirty) {
+	if (!vm_migrate_get(h)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!h->mig->dirty) {
 		struct vm_dlog **logs = calloc(h->info.nr_as, sizeof(*logs));
 
 		if (!logs) {
 			r = -ENOMEM;
 			goto out;
 		}
-		__atomic_store_n(&h->dirty, logs, __ATOMIC_RELEASE);
+		__atomic_store_n(&h->mig->dirty, logs, __ATOMIC_RELEASE);
 	}
-	if (h->dirty[asid]) {
+	if (h->mig->dirty[asid]) {
 		vm_err(h, "dirty start: asid %u is logging already", asid);
 		r = -EBUSY;
 		goto out;
@@ -778,7 +833,7 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 		(unsigned long long)lg->nseg, (unsigned long long)lg->pages,
 		(unsigned long long)ps, (unsigned long long)lg->nwords * 8,
 		lg->ring_n ? ", ring mode" : "");
-	__atomic_store_n(&h->dirty[asid], lg, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->mig->dirty[asid], lg, __ATOMIC_RELEASE);
 	lg = NULL;
 	r = 0;
 out:
@@ -799,12 +854,12 @@ VDPAMAP_API int vdpamap_dirty_stop(struct vdpamap *h, uint32_t asid)
 		vm_err(h, "dirty stop: asid %u out of range (%u address "
 		       "spaces)", asid, h->info.nr_as);
 		r = -EINVAL;
-	} else if (!h->dirty || !h->dirty[asid]) {
+	} else if (!h->mig || !h->mig->dirty || !h->mig->dirty[asid]) {
 		vm_err(h, "dirty stop: asid %u is not logging", asid);
 		r = -ENOENT;
 	} else {
-		lg = h->dirty[asid];
-		__atomic_store_n(&h->dirty[asid], NULL, __ATOMIC_RELEASE);
+		lg = h->mig->dirty[asid];
+		__atomic_store_n(&h->mig->dirty[asid], NULL, __ATOMIC_RELEASE);
 		urcu_bp_synchronize_rcu();
 		tsan_acquire(lg);
 		log_free(lg);

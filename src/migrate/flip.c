@@ -12,7 +12,7 @@
  *   UPDATE shadow areas         one batch, IOVAs from holes free in the
  *                               shadow ASID and in the ASIDs the groups
  *                               leave (shadow and guest IOVAs never alias)
- *   SET_GROUP_ASID              remembered in h->group_asid: a reset
+ *   SET_GROUP_ASID              remembered in h->lc->group_asid: a reset
  *                               re-applies it (reset.c)
  *   re-point vrings             ENABLE 0, NUM, BASE, ADDR, ENABLE 1: the
  *                               parent latches ring addresses when a vq is
@@ -27,36 +27,15 @@
  * rings through the old one.  A device that cannot be suspended can be
  * flipped before DRIVER_OK (reset, flip, restart: the flip survives reset).
  *
- * Each active flip is a record on h->flips: its groups and their previous
- * ASIDs, its shadow maps (IOVA and size; they are ordinary mirror entries)
+ * Each active flip is a record on h->mig->flips: its groups and their
+ * previous ASIDs, its shadow maps (IOVA and size; they are ordinary mirror entries)
  * and the vrings it re-pointed with their previous setup, for unflip.
  */
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/internal.h"
+#include "migrate/migrate.h"
 #include "core/uapi.h"
-
-struct vm_flip_ring {
-	uint32_t vq;
-	bool enabled;			/* cycled through ENABLE 0/1 */
-	struct vdpamap_vring guest;	/* before the flip */
-	struct vdpamap_vring shadow;	/* what the flip set */
-};
-
-struct vm_flip {
-	uint32_t id;
-	uint32_t shadow_asid;
-	uint32_t nr_groups;
-	uint32_t nr_maps;
-	uint32_t nr_rings;
-	uint32_t *groups;
-	uint32_t *prev;			/* ASID of groups[i] before */
-	uint32_t *dgrp;			/* per vq: its rings' group */
-	uint64_t (*maps)[2];		/* shadow entries: iova, size */
-	struct vm_flip_ring *rings;
-	struct vm_flip *next;
-};
 
 /* Everything a flip will do, worked out before anything is sent. */
 struct plan {
@@ -95,24 +74,12 @@ static void plan_free(struct plan *p)
 	free(p->rings);
 }
 
-static void flip_free(struct vm_flip *f)
-{
-	if (!f)
-		return;
-	free(f->groups);
-	free(f->prev);
-	free(f->dgrp);
-	free(f->maps);
-	free(f->rings);
-	free(f);
-}
-
 static struct vm_flip *flip_of_group(struct vdpamap *h, uint32_t g)
 {
 	struct vm_flip *f;
 	uint32_t i;
 
-	for (f = h->flips; f; f = f->next)
+	for (f = h->mig ? h->mig->flips : NULL; f; f = f->next)
 		for (i = 0; i < f->nr_groups; i++)
 			if (f->groups[i] == g)
 				return f;
@@ -181,11 +148,7 @@ static int vring_point(struct vdpamap *h, uint32_t vq,
 		if (r < 0)
 			return r;
 	}
-	h->vrings[vq].v.num = v->num;
-	h->vrings[vq].v.base = v->base;
-	h->vrings[vq].v.desc = v->desc;
-	h->vrings[vq].v.avail = v->avail;
-	h->vrings[vq].v.used = v->used;
+	vm_vring_rings_set(h, vq, v);
 	return 0;
 }
 
@@ -284,11 +247,10 @@ static int check_area(struct vdpamap *h, const struct plan *p, uint32_t i,
 	}
 	for (k = 0; k < p->nr_groups; k++) {
 		struct itree_node *n = itree_iter_first(
-			&h->as[p->prev[k]].hva, hva, hva + s->size - 1);
+			&h->map->as[p->prev[k]].hva, hva, hva + s->size - 1);
 
 		if (n) {
-			struct vm_entry *e =
-				container_of(n, struct vm_entry, hnode);
+			struct vm_entry *e = vm_entry_of_hva(n);
 
 			vm_err(h, "flip: shadows[%u] [%p, +0x%llx) overlaps "
 			       "guest memory mapped in ASID %u at iova 0x%llx",
@@ -314,12 +276,12 @@ static int check_shadow_as(struct vdpamap *h, const struct plan *p)
 			return -EEXIST;
 		}
 	}
-	for (n = itree_first(&h->as[p->shadow].iova); n; n = itree_next(n)) {
-		struct vm_entry *e = container_of(n, struct vm_entry, inode);
+	for (n = itree_first(&h->map->as[p->shadow].iova); n; n = itree_next(n)) {
+		struct vm_entry *e = vm_entry_of(n);
 		uint64_t last = e->hva + vm_entry_size(e) - 1;
 
 		for (k = 0; k < p->nr_groups; k++) {
-			if (!itree_iter_first(&h->as[p->prev[k]].hva, e->hva,
+			if (!itree_iter_first(&h->map->as[p->prev[k]].hva, e->hva,
 					      last))
 				continue;
 			vm_err(h, "flip: shadow ASID %u maps iova 0x%llx to hva "
@@ -348,13 +310,13 @@ static int alloc_iova(struct vdpamap *h, const struct plan *p, uint32_t placed,
 		uint64_t bump = 0;
 		uint32_t k;
 
-		if (lo > hi || itree_find_hole(&h->as[p->shadow].iova, lo, hi,
+		if (lo > hi || itree_find_hole(&h->map->as[p->shadow].iova, lo, hi,
 					       size, align, &s) < 0)
 			return -ENOSPC;
 		last = s + size - 1;
 		for (k = 0; k < p->nr_groups; k++) {
 			struct itree_node *n = itree_iter_first(
-				&h->as[p->prev[k]].iova, s, last);
+				&h->map->as[p->prev[k]].iova, s, last);
 
 			for (; n; n = itree_iter_next(n, s, last))
 				if (n->last > bump)
@@ -410,7 +372,7 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 		       "shadow index %u of %u", i, fv->shadow, o->nr_shadows);
 		return -EINVAL;
 	}
-	if (!h->vrings[fv->vq].set) {
+	if (!h->lc->vrings[fv->vq].set) {
 		vm_err(h, "flip: vrings[%u]: vq %u was never set up "
 		       "(vdpamap_vring_set()): nothing to return to", i,
 		       fv->vq);
@@ -427,7 +389,7 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 			return -EINVAL;
 		}
 	}
-	num = fv->num ? fv->num : h->vrings[fv->vq].v.num;
+	num = fv->num ? fv->num : h->lc->vrings[fv->vq].v.num;
 	if (!num || (num & (num - 1)) ||
 	    (h->info.max_vring_num && num > h->info.max_vring_num)) {
 		vm_err(h, "flip: vrings[%u]: ring size %u (max %u, power of "
@@ -447,8 +409,8 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 		       (unsigned long long)s->size);
 		return -EINVAL;
 	}
-	if (started && h->vrings[fv->vq].enabled &&
-	    !vdpamap_has_feature(h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK)) {
+	if (started && h->lc->vrings[fv->vq].enabled &&
+	    !vm_has_feature(h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK)) {
 		vm_err(h, "flip: vq %u runs: re-pointing it needs "
 		       "ENABLE_AFTER_DRIVER_OK (not negotiated); reset, flip "
 		       "and restart instead", fv->vq);
@@ -456,8 +418,8 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 	}
 	fr = &p->rings[p->nr_rings++];
 	fr->vq = fv->vq;
-	fr->enabled = h->vrings[fv->vq].enabled;
-	fr->guest = h->vrings[fv->vq].v;
+	fr->enabled = h->lc->vrings[fv->vq].enabled;
+	fr->guest = h->lc->vrings[fv->vq].v;
 	fr->shadow = fr->guest;
 	fr->shadow.num = num;
 	/* iovas are filled in once the areas are placed; base after the
@@ -495,7 +457,7 @@ static int check_running_rings(struct vdpamap *h, const struct plan *p)
 	uint32_t vq, k;
 
 	for (vq = 0; vq < h->info.nr_vqs; vq++) {
-		const struct vm_vring *vr = &h->vrings[vq];
+		const struct vm_vring *vr = &h->lc->vrings[vq];
 		const struct vdpamap_vring *v = &vr->v;
 		uint64_t addr[3], sz[3];
 
@@ -535,7 +497,7 @@ static int add_group(struct vdpamap *h, struct plan *p, uint32_t g)
 		       g, f->id);
 		return -EBUSY;
 	}
-	p->prev[p->nr_groups] = h->group_asid[g];
+	p->prev[p->nr_groups] = h->lc->group_asid[g];
 	p->groups[p->nr_groups++] = g;
 	return 0;
 }
@@ -545,13 +507,13 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 {
 	const uint32_t known = VDPAMAP_FLIP_WHOLE_GROUP |
 			       VDPAMAP_FLIP_SUSPENDED;
-	bool desc = vdpamap_has_feature(h, VDPAMAP_F_DESC_ASID);
-	bool started = h->status & VDPAMAP_S_DRIVER_OK;
+	bool desc = vm_has_feature(h, VDPAMAP_F_DESC_ASID);
+	bool started = h->lc->status & VDPAMAP_S_DRIVER_OK;
 	uint64_t need = 0;
 	uint32_t i, vq;
 	int r;
 
-	if (!vdpamap_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+	if (!vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		vm_err(h, "flip: needs IOTLB_ASID (not negotiated)");
 		return -EOPNOTSUPP;
 	}
@@ -570,8 +532,8 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 		return -EINVAL;
 	}
 	if (started && !(o->flags & VDPAMAP_FLIP_SUSPENDED)) {
-		if (!vdpamap_has_feature(h, VDPAMAP_F_SUSPEND) ||
-		    !vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+		if (!vm_has_feature(h, VDPAMAP_F_SUSPEND) ||
+		    !vm_has_feature(h, VDPAMAP_F_RESUME)) {
 			vm_err(h, "flip: the device runs and cannot be "
 			       "suspended (SUSPEND/RESUME not negotiated): "
 			       "reset it, flip, then restart");
@@ -605,7 +567,7 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 	 * as read (and checked) at open: asking the device here would send
 	 * ioctls before the flip is known to be valid */
 	for (vq = 0; vq < h->info.nr_vqs; vq++)
-		p->dgrp[vq] = desc ? h->vq_desc_group[vq] : h->vq_group[vq];
+		p->dgrp[vq] = desc ? h->lc->vq_desc_group[vq] : h->lc->vq_group[vq];
 	for (i = 0; i < o->nr_groups; i++) {
 		r = add_group(h, p, o->groups[i]);
 		if (r < 0)
@@ -614,12 +576,12 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 	for (i = 0; i < o->nr_vqs; i++) {
 		vq = o->vqs[i];
 		r = add_group(h, p, (o->flags & VDPAMAP_FLIP_WHOLE_GROUP) ?
-					    h->vq_group[vq] : p->dgrp[vq]);
+					    h->lc->vq_group[vq] : p->dgrp[vq]);
 		if (r < 0)
 			return r;
 	}
 	for (vq = 0; vq < h->info.nr_vqs; vq++)
-		if (in_set(p->groups, p->nr_groups, h->vq_group[vq]))
+		if (in_set(p->groups, p->nr_groups, h->lc->vq_group[vq]))
 			p->buffers_moved = true;
 	r = check_shadow_as(h, p);
 	if (r < 0)
@@ -732,7 +694,7 @@ static struct vm_flip *record(struct vdpamap *h, struct plan *p)
 	f->maps = calloc(p->nr_ents ? p->nr_ents : 1, sizeof(*f->maps));
 	f->rings = calloc(p->nr_rings ? p->nr_rings : 1, sizeof(*f->rings));
 	if (!f->groups || !f->prev || !f->dgrp || !f->maps || !f->rings) {
-		flip_free(f);
+		vm_flip_free(f);
 		return NULL;
 	}
 	f->shadow_asid = p->shadow;
@@ -775,7 +737,7 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	r = plan_flip(h, shadow_asid, opts, &p);
 	if (r < 0)
 		goto out;
-	f = record(h, &p);
+	f = vm_migrate_get(h) ? record(h, &p) : NULL;
 	if (!f) {
 		r = -ENOMEM;
 		goto out;
@@ -818,11 +780,11 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 			goto undo_rings;
 	}
 
-	if (h->next_flip_id >= INT32_MAX)
-		h->next_flip_id = 0;
-	f->id = ++h->next_flip_id;
-	f->next = h->flips;
-	h->flips = f;
+	if (h->mig->next_flip_id >= INT32_MAX)
+		h->mig->next_flip_id = 0;
+	f->id = ++h->mig->next_flip_id;
+	f->next = h->mig->flips;
+	h->mig->flips = f;
 	for (i = 0; i < p.nr_ents; i++)
 		opts->shadows[i].iova = p.ents[i]->inode.first;
 	in.id = f->id;
@@ -865,7 +827,7 @@ undo_suspend:
 out:
 	if (r < 0 && h->poison)	/* an undo failed, or a reply was lost */
 		r = -ENOTRECOVERABLE;
-	flip_free(f);
+	vm_flip_free(f);
 	plan_free(&p);
 	vm_leave(h);
 	return r;
@@ -920,7 +882,7 @@ static int check_back_rings(struct vdpamap *h, const struct vm_flip *f,
 	uint32_t vq, k, g;
 
 	for (vq = 0; vq < h->info.nr_vqs; vq++) {
-		const struct vm_vring *vr = &h->vrings[vq];
+		const struct vm_vring *vr = &h->lc->vrings[vq];
 		const struct vdpamap_vring *v = &vr->v;
 		uint64_t addr[3], sz[3];
 
@@ -953,7 +915,7 @@ static int check_back_rings(struct vdpamap *h, const struct vm_flip *f,
 
 static bool still_shadow(struct vdpamap *h, const struct vm_flip_ring *fr)
 {
-	const struct vm_vring *vr = &h->vrings[fr->vq];
+	const struct vm_vring *vr = &h->lc->vrings[fr->vq];
 
 	return vr->set && vr->v.desc == fr->shadow.desc &&
 	       vr->v.avail == fr->shadow.avail &&
@@ -982,7 +944,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	r = OPTS_CHECK(h, "unflip", opts, vdpamap_unflip_opts);
 	if (r < 0)
 		goto out;
-	for (pp = &h->flips; (f = *pp); pp = &f->next)
+	for (pp = h->mig ? &h->mig->flips : &f; (f = *pp); pp = &f->next)
 		if (f->id == id)
 			break;
 	if (!f) {
@@ -1001,10 +963,10 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	r = unflip_bases(h, f, opts, base, given);
 	if (r < 0)
 		goto out;
-	if ((h->status & VDPAMAP_S_DRIVER_OK) &&
+	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
 	    !(OPTS_GET(opts, flags, 0) & VDPAMAP_FLIP_SUSPENDED)) {
-		if (!vdpamap_has_feature(h, VDPAMAP_F_SUSPEND) ||
-		    !vdpamap_has_feature(h, VDPAMAP_F_RESUME)) {
+		if (!vm_has_feature(h, VDPAMAP_F_SUSPEND) ||
+		    !vm_has_feature(h, VDPAMAP_F_RESUME)) {
 			vm_err(h, "unflip: the device runs and cannot be "
 			       "suspended: reset it first");
 			r = -EOPNOTSUPP;
@@ -1018,19 +980,19 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 		if (!still_shadow(h, &f->rings[i]))
 			continue;
 		back[nb] = f->rings[i];
-		back[nb].shadow = h->vrings[f->rings[i].vq].v;
+		back[nb].shadow = h->lc->vrings[f->rings[i].vq].v;
 		back[nb].guest.base = base[i];
 		back[nb].guest.reserved[0] = given[i];
-		back[nb].enabled = h->vrings[f->rings[i].vq].enabled;
+		back[nb].enabled = h->lc->vrings[f->rings[i].vq].enabled;
 		nb++;
 	}
 	for (i = 0; i < f->nr_maps; i++) {
 		struct itree_node *n = itree_lookup(
-			&h->as[f->shadow_asid].iova, f->maps[i][0]);
+			&h->map->as[f->shadow_asid].iova, f->maps[i][0]);
 
 		if (n && n->first == f->maps[i][0] &&
 		    n->last - n->first + 1 == f->maps[i][1])
-			ents[ne++] = container_of(n, struct vm_entry, inode);
+			ents[ne++] = vm_entry_of(n);
 		else
 			vm_warn(h, "unflip %u: shadow map at iova 0x%llx is "
 				"gone: left alone", id,
@@ -1092,7 +1054,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	vm_info(h, "unflip %u: %u group(s) back, %u shadow map(s) released, "
 		"%u ring(s) back, %llu IOTLB messages", f->id, f->nr_groups,
 		ne, nb, (unsigned long long)in.iotlb_msgs);
-	flip_free(f);
+	vm_flip_free(f);
 	if (info)
 		*info = in;
 	r = 0;
@@ -1131,15 +1093,4 @@ out:
 	free(ents);
 	vm_leave(h);
 	return r;
-}
-
-void vm_svq_free(struct vdpamap *h)
-{
-	while (h->flips) {
-		struct vm_flip *f = h->flips;
-
-		h->flips = f->next;
-		flip_free(f);
-	}
-	vm_dirty_free(h);
 }

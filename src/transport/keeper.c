@@ -13,6 +13,9 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +23,54 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/internal.h"
-#include "handoff/handoff.h"
 #include "handoff/keeper/keeper.h"
 #include "transport/simproto.h"
+#include "transport/transport.h"
+#include "vdpamap.h"
 #include "core/uapi.h"
 
-static struct vdpamap *tp_handle(struct vm_tp *t)
+static struct vm_kp_link *tp_link(struct vm_tp *t)
 {
-	return container_of(t, struct vdpamap, tp);
+	return (struct vm_kp_link *)((char *)t -
+				     offsetof(struct vm_kp_link, tp));
+}
+
+static void kl_log(const struct vm_kp_link *kl, int level, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+static void kl_log(const struct vm_kp_link *kl, int level, const char *fmt,
+		   ...)
+{
+	char buf[256];
+	va_list ap;
+
+	if (!kl->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	kl->log(kl->ctx, level, buf);
+}
+
+static void kl_lost(const struct vm_kp_link *kl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void kl_lost(const struct vm_kp_link *kl, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	if (!kl->lost)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	kl->lost(kl->ctx, buf);
+}
+
+void vm_kp_link_init(struct vm_kp_link *kl)
+{
+	memset(kl, 0, sizeof(*kl));
+	kl->tp.fd = -1;
+	kl->sock = kl->pidfd = kl->trim_fd = -1;
 }
 
 /* What vhost-vdpa answers without the owner check (vhost_vdpa_unlocked_
@@ -60,49 +102,44 @@ static bool owner_free(unsigned long req)
 	}
 }
 
-int vm_keeper_check(struct vdpamap *h)
+int vm_kp_check(struct vm_kp_link *kl)
 {
-	struct vm_handoff *ho = h->ho;
 	struct pollfd p;
 
-	if (!ho || ho->keeper_sock < 0)
+	if (kl->sock < 0 || kl->dead)
 		return 1;
-	if (ho->keeper_dead)
-		return 1;
-	if (ho->keeper_pidfd >= 0) {
-		p = (struct pollfd){ .fd = ho->keeper_pidfd, .events = POLLIN };
+	if (kl->pidfd >= 0) {
+		p = (struct pollfd){ .fd = kl->pidfd, .events = POLLIN };
 		if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
-			ho->keeper_dead = 1;
+			kl->dead = 1;
 	}
-	if (ho->keeper_dead)
-		vm_poison(h, "mm keeper (pid %d) died: the device has no owner "
-			  "any more; vdpamap_handoff_rebuild() reopens it",
-			  ho->keeper_pid);
-	return ho->keeper_dead;
+	if (kl->dead)
+		kl_lost(kl, "mm keeper (pid %d) died: the device has no owner "
+			"any more; vdpamap_handoff_rebuild() reopens it",
+			kl->pid);
+	return kl->dead;
 }
 
-static int keeper_broke(struct vdpamap *h, int err)
+static int keeper_broke(struct vm_kp_link *kl, int err)
 {
-	struct vm_handoff *ho = h->ho;
 	int i;
 
 	/* a broken socket: the keeper is gone or going; its pidfd says
 	 * so a moment later */
-	for (i = 0; i < 100 && !vm_keeper_check(h); i++)
+	for (i = 0; i < 100 && !vm_kp_check(kl); i++)
 		usleep(1000);
-	if (!ho->keeper_dead) {
-		ho->keeper_dead = 1;
-		vm_poison(h, "mm keeper (pid %d) stopped answering (%d)",
-			  ho->keeper_pid, err);
+	if (!kl->dead) {
+		kl->dead = 1;
+		kl_lost(kl, "mm keeper (pid %d) stopped answering (%d)",
+			kl->pid, err);
 	}
 	return -EOWNERDEAD;
 }
 
-int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
-		   uint64_t arg2, void *payload, uint32_t len, int fd,
-		   int64_t *ret_val)
+int vm_kp_call(struct vm_kp_link *kl, uint32_t op, uint64_t arg,
+	       uint64_t arg2, void *payload, uint32_t len, int fd,
+	       int64_t *ret_val)
 {
-	struct vm_handoff *ho = h->ho;
 	struct vm_kp_msg m = {
 		.magic = VM_KP_MAGIC, .op = op, .arg = arg, .arg2 = arg2,
 		.len = len,
@@ -118,11 +155,11 @@ int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	ssize_t n;
 
-	if (!ho || ho->keeper_sock < 0)
+	if (kl->sock < 0)
 		return -ENOTCONN;
-	if (vm_keeper_check(h))
+	if (vm_kp_check(kl))
 		return -EOWNERDEAD;
-	vm_keeper_trim_result(h);
+	vm_kp_trim_result(kl);
 	if (fd >= 0) {
 		memset(&cm, 0, sizeof(cm));
 		mh.msg_control = cm.b;
@@ -133,16 +170,16 @@ int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
 		memcpy(CMSG_DATA(&cm.c), &fd, sizeof(int));
 	}
 	do {
-		n = sendmsg(ho->keeper_sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(kl->sock, &mh, MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return keeper_broke(h, -errno);
+		return keeper_broke(kl, -errno);
 	mh = (struct msghdr){ .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	do {
-		n = recvmsg(ho->keeper_sock, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(kl->sock, &mh, MSG_CMSG_CLOEXEC);
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0)
-		return keeper_broke(h, n < 0 ? -errno : -ECONNRESET);
+		return keeper_broke(kl, n < 0 ? -errno : -ECONNRESET);
 	if ((size_t)n < sizeof(m) || m.magic != VM_KP_MAGIC)
 		return -EPROTO;
 	if (ret_val)
@@ -150,81 +187,71 @@ int vm_keeper_call(struct vdpamap *h, uint32_t op, uint64_t arg,
 	return m.ret;
 }
 
-/* After the adopt: the ranges of every region in the old address space
- * (dev_base, len) go to the keeper, with one end of a socket pair for the
- * result; the keeper replies, then trims (the device runs meanwhile). */
-void vm_keeper_trim(struct vdpamap *h)
+/* After the adopt: the ranges (in the old address space) go to the
+ * keeper, with one end of a socket pair for the result; the keeper
+ * replies, then trims (the device runs meanwhile). */
+void vm_kp_trim(struct vm_kp_link *kl, struct vm_kp_range *rr, uint32_t n)
 {
-	struct vm_kp_range rr[VM_KP_MAX_RANGES];
-	struct vm_region *rg;
-	uint32_t n = 0;
 	int sp[2], r;
 
-	for (rg = h->regions; rg; rg = rg->next) {
-		if (!rg->dev_base)
-			continue;
-		if (n == VM_KP_MAX_RANGES) {
-			vm_info(h, "mm keeper: more than %u regions, the old "
-				"address space is not trimmed",
-				VM_KP_MAX_RANGES);
-			return;
-		}
-		rr[n++] = (struct vm_kp_range){ .start = rg->dev_base,
-						.len = rg->r.len };
-	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
 		       0, sp) < 0) {
-		vm_info(h, "mm keeper: no trim (socketpair: %d)", -errno);
+		kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper: no trim (socketpair: "
+		       "%d)", -errno);
 		return;
 	}
-	r = vm_keeper_call(h, VM_KP_TRIM, 0, 0, rr,
-			   n * (uint32_t)sizeof(rr[0]), sp[1], NULL);
+	r = vm_kp_call(kl, VM_KP_TRIM, 0, 0, rr, n * (uint32_t)sizeof(rr[0]),
+		       sp[1], NULL);
 	close(sp[1]);
 	if (r < 0) {
 		/* -EINVAL: a keeper that cannot trim (an older library's);
 		 * -EBUSY: the sender still shares its address space */
-		vm_info(h, "mm keeper (pid %d): the old address space is not "
-			"trimmed (%d)", h->ho->keeper_pid, r);
+		kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper (pid %d): the old "
+		       "address space is not trimmed (%d)", kl->pid, r);
 		close(sp[0]);
 		return;
 	}
-	h->ho->trim_fd = sp[0];
-	h->ho->trim_pending = 1;
+	kl->trim_fd = sp[0];
+	kl->trim_pending = 1;
 }
 
 /* The result, if the keeper has sent it (never waits). */
-void vm_keeper_trim_result(struct vdpamap *h)
+void vm_kp_trim_result(struct vm_kp_link *kl)
 {
-	struct vm_handoff *ho = h->ho;
 	struct vm_kp_trim t;
 	ssize_t n;
 
-	if (!ho || !ho->trim_pending)
+	if (!kl->trim_pending)
 		return;
-	n = recv(ho->trim_fd, &t, sizeof(t), MSG_DONTWAIT);
+	n = recv(kl->trim_fd, &t, sizeof(t), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;			/* still trimming */
-	close(ho->trim_fd);
-	ho->trim_fd = -1;
-	ho->trim_pending = 0;
+	close(kl->trim_fd);
+	kl->trim_fd = -1;
+	kl->trim_pending = 0;
 	if (n != (ssize_t)sizeof(t)) {
-		vm_info(h, "mm keeper (pid %d): no trim result (%zd)",
-			ho->keeper_pid, n < 0 ? -errno : n);
+		kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper (pid %d): no trim "
+		       "result (%zd)", kl->pid, n < 0 ? -errno : n);
 		return;
 	}
-	ho->trim = t;
+	kl->trim.bytes = t.bytes;
+	kl->trim.ns = t.ns;
+	kl->trim.vmas_before = t.vmas_before;
+	kl->trim.vmas_kept = t.vmas_kept;
+	kl->trim.trims = t.trims;
+	kl->trim.err = t.err;
 	if (t.err)
-		vm_warn(h, "mm keeper (pid %d): trim stopped: %d",
-			ho->keeper_pid, t.err);
-	vm_info(h, "mm keeper (pid %d): old address space trimmed: %llu KiB "
-		"unmapped, %u -> %u mappings, %llu us",
-		ho->keeper_pid, (unsigned long long)(t.bytes >> 10),
-		t.vmas_before, t.vmas_kept, (unsigned long long)(t.ns / 1000));
+		kl_log(kl, VDPAMAP_LOG_WARN, "mm keeper (pid %d): trim "
+		       "stopped: %d", kl->pid, t.err);
+	kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper (pid %d): old address space "
+	       "trimmed: %llu KiB unmapped, %u -> %u mappings, %llu us",
+	       kl->pid, (unsigned long long)(t.bytes >> 10), t.vmas_before,
+	       t.vmas_kept, (unsigned long long)(t.ns / 1000));
 }
 
 static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 {
-	struct vdpamap *h = tp_handle(t);
+	struct vm_kp_link *kl = tp_link(t);
 	uint8_t buf[256];
 	size_t sz = _IOC_SIZE(req);
 	uint64_t fdoff = UINT64_MAX;
@@ -239,11 +266,11 @@ static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 	if (req == VHOST_SET_OWNER)
 		return -EBUSY;		/* the keeper owns it */
 	if (t->is_sim) {
-		if (vm_keeper_check(h))
+		if (vm_kp_check(kl))
 			return -EOWNERDEAD;
-		r = vm_sim_ioctl_on(h->ho->keeper_sock, req, arg);
+		r = vm_sim_ioctl_on(kl->sock, req, arg);
 		if (r == -ECONNRESET || r == -EPIPE)
-			return keeper_broke(h, r);
+			return keeper_broke(kl, r);
 		return r;
 	}
 	if (sz > sizeof(buf))
@@ -261,7 +288,7 @@ static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 	default:
 		break;
 	}
-	r = vm_keeper_call(h, VM_KP_IOCTL, req, fdoff, buf, (uint32_t)sz,
+	r = vm_kp_call(kl, VM_KP_IOCTL, req, fdoff, buf, (uint32_t)sz,
 			   fd >= 0 ? fd : -1, NULL);
 	if (r >= 0 && (_IOC_DIR(req) & _IOC_READ) && sz && arg) {
 		/* the fd field must keep the caller's number */
@@ -274,40 +301,40 @@ static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 
 static long kp_write(struct vm_tp *t, const void *buf, size_t len)
 {
-	struct vdpamap *h = tp_handle(t);
+	struct vm_kp_link *kl = tp_link(t);
 	uint8_t b[256];
 	long r;
 
 	if (len > sizeof(b))
 		return -E2BIG;
 	if (t->is_sim) {
-		if (vm_keeper_check(h))
+		if (vm_kp_check(kl))
 			return -EOWNERDEAD;
-		r = vm_sim_call(h->ho->keeper_sock, VSIM_OP_WRITE, 0, 0, buf,
-				len, -1, NULL, 0, NULL);
+		r = vm_sim_call(kl->sock, VSIM_OP_WRITE, 0, 0, buf, len, -1,
+				NULL, 0, NULL);
 		if (r == -ECONNRESET || r == -EPIPE)
-			return keeper_broke(h, (int)r);
+			return keeper_broke(kl, (int)r);
 	} else {
 		memcpy(b, buf, len);
-		r = vm_keeper_call(h, VM_KP_WRITE, 0, 0, b, (uint32_t)len, -1,
-				   NULL);
+		r = vm_kp_call(kl, VM_KP_WRITE, 0, 0, b, (uint32_t)len, -1,
+			       NULL);
 	}
 	if (r >= 0)
-		h->ho->stale = 1;
+		kl->stale = 1;
 	return r;
 }
 
 /* Pins are charged to the keeper's mm (the owner). */
 static int kp_pinned(struct vm_tp *t, uint64_t *ret)
 {
-	struct vdpamap *h = tp_handle(t);
+	struct vm_kp_link *kl = tp_link(t);
 	char path[64], line[256];
 	FILE *f;
 	int r = -ENOENT;
 
 	if (t->is_sim)
 		return vm_tp_sim_pinned(t, ret);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)h->ho->keeper_pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)kl->pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;

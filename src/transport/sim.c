@@ -19,7 +19,6 @@
 #include "transport/transport.h"
 #include "core/uapi.h"
 
-uint64_t vm_image_token(void);
 
 int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		const void *payload, size_t plen, int fd, void *rbuf,

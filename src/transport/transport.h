@@ -71,8 +71,58 @@ int vm_tp_sim_hello(int fd);
 int vm_sim_ioctl_on(int sock, unsigned long req, void *arg);
 int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret);
 
-/* The mm keeper flavour (transport_keeper.c): owner-only requests go
- * through the keeper of the handle that embeds t (see handoff.h). */
+/* token.c: this image's address-space token (what the simulator compares
+ * as the kernel compares mm), new after exec and in a fork()ed child. */
+uint64_t vm_image_token(void);
+/* Bumped in every fork()ed child: a handle made before the fork sees a
+ * different value.  A plain load, cheap enough for the lookups. */
+unsigned int vm_fork_gen(void);
+
+/* ---- the mm keeper link (keeper.c): the socket to a CLONE_VM helper
+ * that keeps the old address space (and device ownership) across an exec
+ * handoff.  handoff sets it up and owns it; as the successor's transport
+ * (tp) it sends the owner-only requests through the keeper.  Everything
+ * the transport has to say goes through the callbacks: log for a line to
+ * log, lost when the keeper is found dead (the device has no owner: the
+ * caller poisons its handle). */
+struct vm_kp_range;
+
+struct vm_kp_link {
+	struct vm_tp tp;		/* ops = vm_tp_keeper_ops, fd = device */
+	int sock;			/* -1: no keeper */
+	int pidfd;			/* -1: unknown */
+	int32_t pid;
+	int dead;
+	int stale;			/* a write went through the keeper:
+					   its re-attach state is old */
+	int trim_pending;		/* trim_fd: the keeper's trim result */
+	int trim_fd;
+	struct {			/* the keeper's last trim result */
+		uint64_t bytes, ns;	/* (struct vm_kp_trim's fields) */
+		uint32_t vmas_before, vmas_kept, trims;
+		int32_t err;
+	} trim;
+	void (*log)(void *ctx, int level, const char *msg);
+	void (*lost)(void *ctx, const char *why);
+	void *ctx;
+};
+
+/* No keeper, fds -1, no callbacks. */
+void vm_kp_link_init(struct vm_kp_link *kl);
+/* Forward one keeper request; on keeper death lost() is called and
+ * -EOWNERDEAD returned.  fd (-1: none) travels with SCM_RIGHTS. */
+int vm_kp_call(struct vm_kp_link *kl, uint32_t op, uint64_t arg,
+	       uint64_t arg2, void *payload, uint32_t len, int fd,
+	       int64_t *ret_val);
+/* 1 if there is no keeper or it is known to be dead (checks its pidfd;
+ * a death found now calls lost()). */
+int vm_kp_check(struct vm_kp_link *kl);
+/* Successor: ask the keeper to unmap n ranges of the old address space
+ * (it replies, then trims); vm_kp_trim_result() picks the result up if it
+ * has come (never waits), stores it in trim and logs it at INFO. */
+void vm_kp_trim(struct vm_kp_link *kl, struct vm_kp_range *rr, uint32_t n);
+void vm_kp_trim_result(struct vm_kp_link *kl);
+
 extern const struct vm_tp_ops vm_tp_keeper_ops;
 
 #endif

@@ -23,8 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/internal.h"
-#include "mapping/snapshot.h"
+#include "migrate/migrate.h"
 
 #define PG 4096ULL
 #define MIB (1ULL << 20)
@@ -35,47 +34,23 @@ static uint8_t *mem;		/* address space only: never touched */
 
 static struct vdpamap *mk(void)
 {
-	struct vdpamap *h = calloc(1, sizeof(*h));
 	struct vdpamap_region r = { .hva = mem, .len = MEMSZ, .fd = -1 };
-	uint32_t a;
+	struct vdpamap *h;
 
-	assert_non_null(h);
-	pthread_mutex_init(&h->lock, NULL);
-	h->pid = getpid();
-	h->fork_gen = vm_fork_gen();
+	assert_int_equal(vm_handle_new(NULL, &h), 0);
 	h->page_size = PG;
 	h->info.nr_as = 2;
 	h->info.iova_first = 0;
 	h->info.iova_last = UINT64_MAX;
 	h->info.mem_mode = VDPAMAP_MEMMODE_VA;
-	h->as = calloc(2, sizeof(*h->as));
-	h->snap = calloc(2, sizeof(*h->snap));
-	assert_non_null(h->as);
-	assert_non_null(h->snap);
-	for (a = 0; a < 2; a++) {
-		itree_init(&h->as[a].iova);
-		itree_init(&h->as[a].hva);
-	}
-	h->next_region_id = 1;
+	assert_int_equal(vm_mapping_setup(h), 0);
 	assert_int_equal(vm_region_add(h, &r, NULL), 0);
 	return h;
 }
 
 static void rm(struct vdpamap *h)
 {
-	struct vm_region *rg;
-
-	vm_svq_free(h);
-	assert_null(h->dirty);
-	vm_mirror_free(h);
-	vm_snap_free_all(h);
-	while ((rg = h->regions)) {
-		h->regions = rg->next;
-		free(rg);
-	}
-	free(h->as);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	vm_handle_free(h);
 }
 
 /* a mirror entry, as if the device had accepted its UPDATE */
@@ -97,7 +72,7 @@ static void add(struct vdpamap *h, uint32_t asid, uint64_t iova, uint64_t off,
 
 static int logging(const struct vdpamap *h, uint32_t asid)
 {
-	return h->dirty && h->dirty[asid];
+	return h->mig && h->mig->dirty && h->mig->dirty[asid];
 }
 
 static int bit(const uint64_t *b, uint64_t n)
@@ -281,7 +256,7 @@ static void test_refusals_change_nothing(void **state)
 	assert_int_equal(vdpamap_dirty_start(h, 1, NULL), -ENOENT);
 	assert_string_equal(last_err,
 			    "dirty start: asid 1 has nothing mapped to log");
-	assert_null(h->dirty[1]);
+	assert_null(h->mig->dirty[1]);
 	assert_int_equal(vdpamap_dirty_start(h, 0, NULL), 0);
 	assert_int_equal(vdpamap_dirty_get_info(h, 0, &c.info), 0);
 	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE, 1), 0);

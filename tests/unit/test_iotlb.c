@@ -18,8 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/internal.h"
-#include "mapping/snapshot.h"
+#include "lifecycle/lifecycle.h"
 #include "core/uapi.h"
 
 #define MAXMSG 256
@@ -70,27 +69,19 @@ static uint8_t *mem;
 
 static struct vdpamap *mk(uint64_t acked)
 {
-	struct vdpamap *h = calloc(1, sizeof(*h));
 	struct vdpamap_region r = { .hva = mem, .len = MEMSZ, .fd = -1 };
+	struct vdpamap *h;
 
-	assert_non_null(h);
-	pthread_mutex_init(&h->lock, NULL);
-	h->pid = getpid();
-	h->tp = (struct vm_tp){ .ops = &rec_ops, .fd = -1 };
+	assert_int_equal(vm_handle_new(NULL, &h), 0);
+	h->dev_tp = (struct vm_tp){ .ops = &rec_ops, .fd = -1 };
+	vm_set_tp(h, NULL);
 	h->page_size = 4096;
 	h->info.nr_as = 2;
 	h->info.iova_first = 0;
 	h->info.iova_last = UINT64_MAX;
 	h->info.backend_acked = acked;
 	h->info.mem_mode = VDPAMAP_MEMMODE_VA;
-	h->as = calloc(2, sizeof(*h->as));
-	h->snap = calloc(2, sizeof(*h->snap));
-	h->fork_gen = vm_fork_gen();
-	itree_init(&h->as[0].iova);
-	itree_init(&h->as[0].hva);
-	itree_init(&h->as[1].iova);
-	itree_init(&h->as[1].hva);
-	h->next_region_id = 1;
+	assert_int_equal(vm_mapping_setup(h), 0);
 	assert_int_equal(vm_region_add(h, &r, NULL), 0);
 	memset(&rec, 0, sizeof(rec));
 	return h;
@@ -98,12 +89,7 @@ static struct vdpamap *mk(uint64_t acked)
 
 static void rm(struct vdpamap *h)
 {
-	vm_mirror_free(h);
-	vm_snap_free_all(h);
-	free(h->regions);
-	free(h->as);
-	vm_poison_clear(h);
-	free(h);
+	vm_handle_free(h);
 }
 
 struct dec {
@@ -259,8 +245,8 @@ static void test_rollback_sequence(void **state)
 		}
 	}
 	/* the mirror is as before */
-	assert_int_equal(h->as[0].iova.count, 1);
-	assert_int_equal(itree_first(&h->as[0].iova)->first, 0x100000);
+	assert_int_equal(h->map->as[0].iova.count, 1);
+	assert_int_equal(itree_first(&h->map->as[0].iova)->first, 0x100000);
 	assert_null(h->poison);
 	rm(h);
 }
@@ -286,15 +272,15 @@ static void test_failed_rollback_poisons(void **state)
 	assert_int_equal(vdpamap_txn_commit(t), -ENOTRECOVERABLE);
 	assert_non_null(vdpamap_poison_reason(h));
 	/* the mirror says what the device has: nothing */
-	assert_int_equal(h->as[0].iova.count, 0);
-	assert_non_null(h->lost);
+	assert_int_equal(h->map->as[0].iova.count, 0);
+	assert_non_null(h->map->lost);
 	assert_int_equal(vdpamap_map(h, 0, 0, mem, 4096, 3), -ENOTRECOVERABLE);
 	/* reset puts the lost entry back and clears the poison */
 	assert_int_equal(vdpamap_reset(h, &ri), 0);
 	assert_null(vdpamap_poison_reason(h));
-	assert_null(h->lost);
-	assert_int_equal(h->as[0].iova.count, 1);
-	assert_int_equal(itree_first(&h->as[0].iova)->first, 0x100000);
+	assert_null(h->map->lost);
+	assert_int_equal(h->map->as[0].iova.count, 1);
+	assert_int_equal(itree_first(&h->map->as[0].iova)->first, 0x100000);
 	assert_int_equal(decode(rec.n - 1).mtype, VHOST_IOTLB_UPDATE);
 	assert_int_equal(decode(rec.n - 1).iova, 0x100000);
 	rm(h);
@@ -371,10 +357,10 @@ static void state_take(struct vdpamap *h, struct state *st)
 
 	memset(st, 0, sizeof(*st));
 	st->msgs = rec.n;
-	st->entries[0] = h->as[0].iova.count;
-	st->entries[1] = h->as[1].iova.count;
+	st->entries[0] = h->map->as[0].iova.count;
+	st->entries[1] = h->map->as[1].iova.count;
 	st->writes = h->stats.iotlb_writes;
-	for (rg = h->regions; rg; rg = rg->next)
+	for (rg = h->map->regions; rg; rg = rg->next)
 		st->regions++;
 }
 

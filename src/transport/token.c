@@ -5,6 +5,9 @@
  * value made when the library is loaded, so an exec'd image (which loads
  * the library anew) has a new one, a CLONE_VM helper shares it (same
  * memory), and a fork()ed child gets a new one from the atfork handler.
+ * It lives in transport because the simulator transport sends it with
+ * every HELLO; core reads the fork generation from here to refuse calls
+ * from a forked child.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -12,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/internal.h"
+#include "transport/transport.h"
 
 static uint64_t image_token;
 static unsigned int fork_gen;

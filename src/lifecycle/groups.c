@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * groups: virtqueue groups, descriptor groups and the group -> ASID
+ * bindings.  Used by open (device.c), reset (re-applies the bindings) and
+ * the flip; calls nothing else of lifecycle.
+ */
+#include "lifecycle/lifecycle.h"
+#include "core/uapi.h"
+
+/* With DESC_ASID a vq's rings live in its descriptor group; without it,
+ * in its vq group.  Caller holds the lock (or owns a new handle). */
+int vm_query_desc_groups(struct vdpamap *h)
+{
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < h->info.nr_vqs; i++) {
+		struct vhost_vring_state s = { .index = i };
+
+		h->lc->vq_desc_group[i] = h->lc->vq_group[i];
+		if (!vm_has_feature(h, VDPAMAP_F_DESC_ASID))
+			continue;
+		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
+		if (r < 0) {
+			vm_err(h, "GET_VRING_DESC_GROUP vq %u: %d", i, r);
+			return r;
+		}
+		if (s.num >= h->info.nr_groups) {
+			vm_err(h, "vq %u: descriptor group %u of %u", i, s.num,
+			       h->info.nr_groups);
+			return -EPROTO;
+		}
+		h->lc->vq_desc_group[i] = s.num;
+	}
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
+				 uint32_t *ret_group)
+{
+	int r;
+
+	if (!ret_group)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (vq >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
+		r = -EINVAL;
+	} else {
+		*ret_group = h->lc->vq_group[vq];
+	}
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
+				      uint32_t *ret_group)
+{
+	struct vhost_vring_state s = { .index = vq };
+	int r;
+
+	if (!ret_group)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (!vm_has_feature(h, VDPAMAP_F_DESC_ASID)) {
+		vm_err(h, "descriptor groups need DESC_ASID (not negotiated)");
+		r = -EOPNOTSUPP;
+	} else if (vq >= h->info.nr_vqs) {
+		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
+		r = -EINVAL;
+	} else {
+		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
+		if (r >= 0) {
+			*ret_group = s.num;
+			r = 0;
+		}
+	}
+	vm_leave(h);
+	return r;
+}
+
+/* Caller holds the lock. */
+int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
+{
+	struct vhost_vring_state s = { .index = group, .num = asid };
+	int r;
+
+	if (group >= h->info.nr_groups) {
+		vm_err(h, "group %u out of range (%u groups)", group,
+		       h->info.nr_groups);
+		return -EINVAL;
+	}
+	if (asid >= h->info.nr_as) {
+		vm_err(h, "asid %u out of range (%u address spaces)", asid,
+		       h->info.nr_as);
+		return -EINVAL;
+	}
+	if (!vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+		if (asid == 0) {
+			h->lc->group_asid[group] = 0;
+			return 0;
+		}
+		vm_err(h, "group %u -> asid %u needs IOTLB_ASID", group, asid);
+		return -EOPNOTSUPP;
+	}
+	r = vm_ioctl(h, VHOST_VDPA_SET_GROUP_ASID, &s);
+	if (r < 0) {
+		vm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid, r);
+		return r;
+	}
+	h->lc->group_asid[group] = asid;
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
+				       uint32_t asid)
+{
+	int r = vm_enter_idle(h, false, "vdpamap_set_group_asid");
+
+	if (r < 0)
+		return r;
+	r = vm_group_asid_apply(h, group, asid);
+	vm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
+				       uint32_t *ret_asid)
+{
+	int r;
+
+	if (!ret_asid)
+		return -EINVAL;
+	r = vm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (group >= h->info.nr_groups) {
+		vm_err(h, "group %u out of range (%u groups)", group,
+		       h->info.nr_groups);
+		r = -EINVAL;
+	} else {
+		*ret_asid = h->lc->group_asid[group];
+	}
+	vm_leave(h);
+	return r;
+}
