@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "handoff/handoff.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3

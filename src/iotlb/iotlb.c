@@ -7,7 +7,7 @@
  * fails in the kernel) and never changes what a sequence means.
  */
 #include "iotlb/iotlb.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 /* The 72-byte layout both MSG_V2 and the legacy message share: a 4-byte
  * type, then (v2) the asid, then the iotlb message at offset 8. */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "lifecycle/lifecycle.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 {

@@ -5,7 +5,7 @@
  * the flip; calls nothing else of lifecycle.
  */
 #include "lifecycle/lifecycle.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 /* With DESC_ASID a vq's rings live in its descriptor group; without it,
  * in its vq group.  Caller holds the lock (or owns a new handle). */

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "lifecycle/lifecycle.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 static uint64_t now_ns(void)
 {

@@ -14,7 +14,7 @@
 
 #include "mapping/mapping.h"
 #include "core/tsan.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 #include "mapping/mapping.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 enum { OP_MAP = 1, OP_UNMAP = 2 };
 

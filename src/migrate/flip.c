@@ -35,7 +35,7 @@
 #include <time.h>
 
 #include "migrate/migrate.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 /* Everything a flip will do, worked out before anything is sent. */
 struct plan {

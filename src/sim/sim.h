@@ -44,7 +44,7 @@
 
 /* the uAPI constants Debian 12's headers lack come from the library's
  * one place for them */
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 #define VSIM_BIT(b)		(1ULL << (b))
 #define VSIM_PAGE		4096ULL

@@ -23,11 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "handoff/keeper/keeper.h"
+#include "transport/keeper_proto.h"
 #include "transport/simproto.h"
 #include "transport/transport.h"
 #include "vdpamap.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 static struct vm_kp_link *tp_link(struct vm_tp *t)
 {

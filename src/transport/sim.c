@@ -17,7 +17,7 @@
 
 #include "transport/simproto.h"
 #include "transport/transport.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 
 int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,

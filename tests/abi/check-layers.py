@@ -43,7 +43,7 @@ import re
 import subprocess
 import sys
 
-ORDER = ['iova_tree', 'transport', 'core', 'iotlb', 'mapping', 'lifecycle',
+ORDER = ['uapi', 'iova_tree', 'transport', 'core', 'iotlb', 'mapping', 'lifecycle',
          'migrate', 'handoff']
 SIDE = ['mgmt', 'sim']
 MODULES = ORDER + SIDE
@@ -62,7 +62,7 @@ def may_use(a, b):
     if b in SIDE:
         return False
     if a == 'sim':
-        return b == 'transport'
+        return b in ('transport', 'uapi')
     if a == 'mgmt':
         return RANK[b] < RANK['handoff']
     return RANK[b] < RANK[a]
@@ -70,7 +70,7 @@ def may_use(a, b):
 
 def rule_text(a):
     if a == 'sim':
-        return 'sim may use only itself and transport'
+        return 'sim may use only itself, transport and uapi'
     if a == 'mgmt':
         return 'mgmt may use only itself and modules below handoff'
     return '%s may use only %s' % (a, ', '.join(['itself'] +

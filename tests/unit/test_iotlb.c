@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "lifecycle/lifecycle.h"
-#include "core/uapi.h"
+#include "uapi/vhost_vdpa.h"
 
 #define MAXMSG 256
 static struct {

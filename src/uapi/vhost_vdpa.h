@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * uapi: the vhost-vdpa uAPI as the library uses it.  Debian 12's
+ * uapi: the vhost-vdpa uAPI as the library and the simulator use it (the
+ * bottom of every layer: a header, no code).  Debian 12's
  * linux-libc-dev (6.1) lacks a few constants that Linux 6.12 has; they are
  * defined here, guarded, and nowhere else.  Values from the kernel's uAPI
  * (see ../shared/UAPI.md); nothing here is copied from kernel headers.

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * keeper_proto: the wire protocol between the library and the mm keeper of
+ * an exec handoff (src/handoff/keeper/keeper.h says what the keeper is).
+ * One request packet, one reply packet, on a SOCK_SEQPACKET socket; the
+ * library side is transport/keeper.c, the keeper side is freestanding
+ * (handoff/keeper/keeper.c), so this header holds plain C types only.
+ *
+ * Depends on: <stdint.h>.
+ */
+#ifndef VDPAMAP_TRANSPORT_KEEPER_PROTO_H
+#define VDPAMAP_TRANSPORT_KEEPER_PROTO_H
+
+#include <stdint.h>
+
+#define VM_KP_MAGIC	0x6b656570u	/* "keep" */
+#define VM_KP_BUF	(160u * 1024u)	/* >= VSIM_MAX_PKT */
+
+enum {
+	VM_KP_IOCTL = 1,	/* arg: request; arg2: offset of an int fd
+				   field in the payload (~0: none); payload:
+				   the ioctl argument */
+	VM_KP_WRITE = 2,	/* payload: one write() */
+	VM_KP_MMAP = 3,		/* fd; arg: length, arg2: file offset; val:
+				   the address in the keeper's space */
+	VM_KP_MUNMAP = 4,	/* arg: address, arg2: length */
+	VM_KP_PING = 5,		/* val: the keeper's pid */
+	VM_KP_EXIT = 6,		/* reply, then exit (device close) */
+	VM_KP_SETSTATE = 7,	/* fd: the latest state memfd for re-attach */
+	VM_KP_ATTACH = 8,	/* on the listening socket only */
+	VM_KP_TRIM = 9,		/* payload: struct vm_kp_range[] to keep
+				   besides the keeper's own; fd: where the
+				   result goes; reply, then trim */
+};
+
+#define VM_KP_MAX_RANGES 256
+
+struct vm_kp_range {
+	uint64_t start;		/* in the old address space */
+	uint64_t len;
+};
+
+struct vm_kp_trim {
+	uint64_t bytes;		/* unmapped so far, every trim together */
+	uint64_t ns;		/* the last trim took */
+	uint32_t vmas_before;	/* VMAs before the first trim */
+	uint32_t vmas_kept;	/* VMAs after the last trim */
+	uint32_t trims;		/* trims done */
+	int32_t err;		/* of the last trim: 0 or -errno */
+};
+
+struct vm_kp_msg {
+	uint32_t magic;
+	uint32_t op;
+	uint64_t arg;
+	uint64_t arg2;
+	uint32_t len;		/* payload bytes that follow */
+	int32_t ret;		/* reply */
+	int64_t val;		/* reply */
+};
+
+#endif
