@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * hooks: the table through which core (vm_leave) and the handle's owner
+ * hooks: the table through which core (vdm_leave) and the handle's owner
  * (close, free) reach the modules above core at a lifecycle moment.  A
  * module registers its table when it first keeps state on the handle;
  * calls run from the top slot down, so handoff's hook runs before
@@ -8,37 +8,37 @@
  */
 #include "core/internal.h"
 
-void vm_hook_set(struct vdpamap *h, enum vm_hook_slot slot,
-		 const struct vm_hook_ops *ops)
+void vdm_hook_set(struct vdpamap *h, enum vdm_hook_slot slot,
+		 const struct vdm_hook_ops *ops)
 {
 	h->hooks[slot] = ops;
 }
 
-void vm_hooks_leave(struct vdpamap *h)
+void vdm_hooks_leave(struct vdpamap *h)
 {
 	unsigned int i;
 
-	for (i = VM_HOOK_NR; i-- > 0;)
+	for (i = VDM_HOOK_NR; i-- > 0;)
 		if (h->hooks[i] && h->hooks[i]->leave)
 			h->hooks[i]->leave(h);
 }
 
-void vm_hooks_close(struct vdpamap *h)
+void vdm_hooks_close(struct vdpamap *h)
 {
 	unsigned int i;
 
-	for (i = VM_HOOK_NR; i-- > 0;)
+	for (i = VDM_HOOK_NR; i-- > 0;)
 		if (h->hooks[i] && h->hooks[i]->close)
 			h->hooks[i]->close(h);
 }
 
-void vm_hooks_free(struct vdpamap *h)
+void vdm_hooks_free(struct vdpamap *h)
 {
 	unsigned int i;
 
 	/* a hook may drop its own slot: read each slot once */
-	for (i = VM_HOOK_NR; i-- > 0;) {
-		const struct vm_hook_ops *ops = h->hooks[i];
+	for (i = VDM_HOOK_NR; i-- > 0;) {
+		const struct vdm_hook_ops *ops = h->hooks[i];
 
 		if (ops && ops->free)
 			ops->free(h);

@@ -36,9 +36,9 @@
 /* ---- options (libbpf's OPTS_* idea) */
 /* A struct from a newer caller is fine if every byte past what we know is
  * zero; an older one is fine if it covers at least the size field. */
-bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
+bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 #define OPTS_VALID(opts, type) \
-	(!(opts) || vm_opts_valid((opts), sizeof(struct type), (opts)->sz))
+	(!(opts) || vdm_opts_valid((opts), sizeof(struct type), (opts)->sz))
 #define OPTS_HAS(opts, field) \
 	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + \
 				  sizeof((opts)->field))
@@ -48,27 +48,27 @@ bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
  * too small, -E2BIG unknown non-zero tail) and a log line "what: opts:
  * ...". */
 struct vdpamap;
-int vm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
+int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
 		   size_t known_sz);
 #define OPTS_CHECK(h, what, opts, type) \
 	(OPTS_VALID(opts, type) ? \
-		 0 : vm_opts_refuse((h), (what), (opts)->sz, sizeof(struct type)))
+		 0 : vdm_opts_refuse((h), (what), (opts)->sz, sizeof(struct type)))
 
 /* ---- hooks (hooks.c): how core reaches the modules above it at a
  * lifecycle moment without calling them by name.  Each module that keeps
  * state on the handle registers one table in its own slot; core calls the
  * tables from the top slot down (handoff, migrate, lifecycle, mapping), so
  * a module's hook runs before those of the modules it builds on. */
-enum vm_hook_slot {
-	VM_HOOK_MAPPING,
-	VM_HOOK_LIFECYCLE,
-	VM_HOOK_MIGRATE,
-	VM_HOOK_HANDOFF,
-	VM_HOOK_NR
+enum vdm_hook_slot {
+	VDM_HOOK_MAPPING,
+	VDM_HOOK_LIFECYCLE,
+	VDM_HOOK_MIGRATE,
+	VDM_HOOK_HANDOFF,
+	VDM_HOOK_NR
 };
 
-struct vm_hook_ops {
-	/* vm_leave(), lock held, before it is dropped */
+struct vdm_hook_ops {
+	/* vdm_leave(), lock held, before it is dropped */
 	void (*leave)(struct vdpamap *h);
 	/* close: the device is about to be closed */
 	void (*close)(struct vdpamap *h);
@@ -78,24 +78,24 @@ struct vm_hook_ops {
 };
 
 /* Register (ops) or drop (NULL) the table of one slot. */
-void vm_hook_set(struct vdpamap *h, enum vm_hook_slot slot,
-		 const struct vm_hook_ops *ops);
-void vm_hooks_leave(struct vdpamap *h);
-void vm_hooks_close(struct vdpamap *h);
-void vm_hooks_free(struct vdpamap *h);
+void vdm_hook_set(struct vdpamap *h, enum vdm_hook_slot slot,
+		 const struct vdm_hook_ops *ops);
+void vdm_hooks_leave(struct vdpamap *h);
+void vdm_hooks_close(struct vdpamap *h);
+void vdm_hooks_free(struct vdpamap *h);
 
-struct vm_mapping;
-struct vm_lifecycle;
-struct vm_migrate;
-struct vm_handoff;
+struct vdm_mapping;
+struct vdm_lifecycle;
+struct vdm_migrate;
+struct vdm_handoff;
 
 struct vdpamap {
 	pthread_mutex_t lock;
-	struct vm_tp *tp;		/* &dev_tp, or one of an upper module's
-					   (the keeper link: vm_set_tp()) */
-	struct vm_tp dev_tp;
+	struct vdm_tp *tp;		/* &dev_tp, or one of an upper module's
+					   (the keeper link: vdm_set_tp()) */
+	struct vdm_tp dev_tp;
 	pid_t pid;
-	unsigned int fork_gen;		/* vm_fork_gen() at open */
+	unsigned int fork_gen;		/* vdm_fork_gen() at open */
 
 	vdpamap_log_fn log_fn;
 	void *log_ctx;
@@ -105,11 +105,11 @@ struct vdpamap {
 
 	/* what the device reported and the negotiated backend features:
 	 * filled once, by lifecycle's open (negotiate, query, probe) before
-	 * the handle is handed out, or by vm_info_set() (handoff's adopt);
+	 * the handle is handed out, or by vdm_info_set() (handoff's adopt);
 	 * read-only afterwards */
 	struct vdpamap_info info;
 	/* The public counters.  Each field has one writer: core counts
-	 * ioctls (vm_ioctl), iotlb the messages (iotlb_*), mapping the
+	 * ioctls (vdm_ioctl), iotlb the messages (iotlb_*), mapping the
 	 * pinned bytes; they live here so that one read under the lock
 	 * answers vdpamap_get_stats(). */
 	struct vdpamap_stats stats;
@@ -120,77 +120,77 @@ struct vdpamap {
 
 	char *poison;
 	/* non-empty: why state-changing calls are refused for now (a
-	 * prepared handoff), see vm_enter_idle() */
+	 * prepared handoff), see vdm_enter_idle() */
 	char busy[128];
 	bool in_txn;
 	pthread_t txn_owner;
 
 	/* upper modules' lifecycle moments (hooks.c) */
-	const struct vm_hook_ops *hooks[VM_HOOK_NR];
+	const struct vdm_hook_ops *hooks[VDM_HOOK_NR];
 
 	/* each upper module's state (its header; NULL until it has any) */
-	struct vm_mapping *map;		/* regions, mirror, snapshots */
-	struct vm_lifecycle *lc;	/* groups, vrings, virtio status */
-	struct vm_migrate *mig;		/* flips, dirty logs */
-	struct vm_handoff *ho;		/* exec handoff */
+	struct vdm_mapping *map;		/* regions, mirror, snapshots */
+	struct vdm_lifecycle *lc;	/* groups, vrings, virtio status */
+	struct vdm_migrate *mig;		/* flips, dirty logs */
+	struct vdm_handoff *ho;		/* exec handoff */
 };
 
 /* ---- util.c: the handle's core part */
 /* A handle with core's fields set (the lock, this process, the handle's
  * own transport, closed) and no module state yet; NULL: out of memory.
  * log_level 0 means VDPAMAP_LOG_WARN. */
-struct vdpamap *vm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
+struct vdpamap *vdm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
 			    int log_level, uint32_t flags, uint64_t page_size);
 /* Release core's part (every module's state must be gone). */
-void vm_core_free(struct vdpamap *h);
+void vdm_core_free(struct vdpamap *h);
 /* A public transaction holds the lock from begin to commit/abort: on
- * marks this thread its owner (vm_enter() then says -EDEADLK to it). */
-void vm_txn_owner_set(struct vdpamap *h, bool on);
+ * marks this thread its owner (vdm_enter() then says -EDEADLK to it). */
+void vdm_txn_owner_set(struct vdpamap *h, bool on);
 
 /* ---- logging */
-void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
+void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-#define vm_err(h, ...)  vm_log(h, VDPAMAP_LOG_ERR, __VA_ARGS__)
-#define vm_warn(h, ...) vm_log(h, VDPAMAP_LOG_WARN, __VA_ARGS__)
-#define vm_info(h, ...) vm_log(h, VDPAMAP_LOG_INFO, __VA_ARGS__)
-#define vm_dbg(h, ...)  vm_log(h, VDPAMAP_LOG_DEBUG, __VA_ARGS__)
+#define vdm_err(h, ...)  vdm_log(h, VDPAMAP_LOG_ERR, __VA_ARGS__)
+#define vdm_warn(h, ...) vdm_log(h, VDPAMAP_LOG_WARN, __VA_ARGS__)
+#define vdm_info(h, ...) vdm_log(h, VDPAMAP_LOG_INFO, __VA_ARGS__)
+#define vdm_dbg(h, ...)  vdm_log(h, VDPAMAP_LOG_DEBUG, __VA_ARGS__)
 
 /* ---- handle entry checks (lock.c) */
 /* Take the lock for a state-changing call: -ECHILD in a forked child,
  * -EDEADLK from inside this thread's open transaction,
  * -ENOTRECOVERABLE when poisoned and !allow_poisoned. */
-int vm_enter(struct vdpamap *h, bool allow_poisoned);
-/* vm_enter() for a call that changes the device, the mirror or what a
+int vdm_enter(struct vdpamap *h, bool allow_poisoned);
+/* vdm_enter() for a call that changes the device, the mirror or what a
  * prepared handoff describes: also -EBUSY (logged, naming what) between
  * vdpamap_handoff_prepare() and vdpamap_handoff_cancel(). */
-int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what);
-void vm_leave(struct vdpamap *h);
-/* Make vm_enter_idle() refuse with this reason (-EBUSY) until cleared. */
-void vm_busy_set(struct vdpamap *h, const char *fmt, ...)
+int vdm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what);
+void vdm_leave(struct vdpamap *h);
+/* Make vdm_enter_idle() refuse with this reason (-EBUSY) until cleared. */
+void vdm_busy_set(struct vdpamap *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void vm_busy_clear(struct vdpamap *h);
-void vm_poison(struct vdpamap *h, const char *fmt, ...)
+void vdm_busy_clear(struct vdpamap *h);
+void vdm_poison(struct vdpamap *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void vm_poison_clear(struct vdpamap *h);
+void vdm_poison_clear(struct vdpamap *h);
 /* The transport lost a reply (-ECOMM): poison for good. */
-void vm_tp_lost(struct vdpamap *h);
+void vdm_tp_lost(struct vdpamap *h);
 
 /* ---- util.c: one ioctl to the device (counted; a lost reply poisons
  * and gives -ENOTRECOVERABLE) */
-int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
+int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
 
 /* Was every bit of feature negotiated at open? (vdpamap_has_feature()
  * for the library's own use) */
-static inline bool vm_has_feature(const struct vdpamap *h, uint64_t feature)
+static inline bool vdm_has_feature(const struct vdpamap *h, uint64_t feature)
 {
 	return feature && (h->info.backend_acked & feature) == feature;
 }
 
 /* ---- util.c */
-const char *vm_feature_name(uint64_t feature);
+const char *vdm_feature_name(uint64_t feature);
 /* What the device is, as a handoff description recorded it. */
-void vm_info_set(struct vdpamap *h, const struct vdpamap_info *info);
+void vdm_info_set(struct vdpamap *h, const struct vdpamap_info *info);
 /* Talk to the device through tp from now on (NULL: the handle's own). */
-void vm_set_tp(struct vdpamap *h, struct vm_tp *tp);
+void vdm_set_tp(struct vdpamap *h, struct vdm_tp *tp);
 
 #endif

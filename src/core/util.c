@@ -6,7 +6,7 @@
 
 #include "core/internal.h"
 
-struct vdpamap *vm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
+struct vdpamap *vdm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
 			    int log_level, uint32_t flags, uint64_t page_size)
 {
 	pthread_mutexattr_t ma;
@@ -19,8 +19,8 @@ struct vdpamap *vm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
 	pthread_mutex_init(&h->lock, &ma);
 	pthread_mutexattr_destroy(&ma);
 	h->pid = getpid();
-	h->fork_gen = vm_fork_gen();
-	vm_set_tp(h, NULL);
+	h->fork_gen = vdm_fork_gen();
+	vdm_set_tp(h, NULL);
 	h->tp->fd = -1;
 	h->page_size = page_size;
 	h->log_fn = log_fn;
@@ -30,14 +30,14 @@ struct vdpamap *vm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
 	return h;
 }
 
-void vm_core_free(struct vdpamap *h)
+void vdm_core_free(struct vdpamap *h)
 {
-	vm_poison_clear(h);
+	vdm_poison_clear(h);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
-void vm_txn_owner_set(struct vdpamap *h, bool on)
+void vdm_txn_owner_set(struct vdpamap *h, bool on)
 {
 	if (on)
 		__atomic_store_n(&h->txn_owner, pthread_self(),
@@ -45,7 +45,7 @@ void vm_txn_owner_set(struct vdpamap *h, bool on)
 	__atomic_store_n(&h->in_txn, on, __ATOMIC_RELEASE);
 }
 
-bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
+bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 {
 	const unsigned char *p = opts;
 	size_t i;
@@ -58,15 +58,15 @@ bool vm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 	return true;
 }
 
-int vm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
+int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
 		   size_t known_sz)
 {
-	vm_err(h, "%s: opts: size %zu: too small, or non-zero bytes past the "
+	vdm_err(h, "%s: opts: size %zu: too small, or non-zero bytes past the "
 	       "known %zu", what, user_sz, known_sz);
 	return user_sz < sizeof(size_t) ? -EINVAL : -E2BIG;
 }
 
-void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
+void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -79,16 +79,16 @@ void vm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 	h->log_fn(level, buf, h->log_ctx);
 }
 
-int vm_enter(struct vdpamap *h, bool allow_poisoned)
+int vdm_enter(struct vdpamap *h, bool allow_poisoned)
 {
 	if (!h)
 		return -EINVAL;
-	if (getpid() != h->pid || h->fork_gen != vm_fork_gen())
+	if (getpid() != h->pid || h->fork_gen != vdm_fork_gen())
 		return -ECHILD;
 	if (__atomic_load_n(&h->in_txn, __ATOMIC_ACQUIRE) &&
 	    pthread_equal(__atomic_load_n(&h->txn_owner, __ATOMIC_RELAXED),
 			  pthread_self())) {
-		vm_err(h, "call from inside this thread's open transaction");
+		vdm_err(h, "call from inside this thread's open transaction");
 		return -EDEADLK;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -99,27 +99,27 @@ int vm_enter(struct vdpamap *h, bool allow_poisoned)
 	return 0;
 }
 
-int vm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
+int vdm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
 {
-	int r = vm_enter(h, allow_poisoned);
+	int r = vdm_enter(h, allow_poisoned);
 
 	if (r < 0)
 		return r;
 	if (h->busy[0]) {
-		vm_err(h, "%s refused: %s", what, h->busy);
+		vdm_err(h, "%s refused: %s", what, h->busy);
 		pthread_mutex_unlock(&h->lock);
 		return -EBUSY;
 	}
 	return 0;
 }
 
-void vm_leave(struct vdpamap *h)
+void vdm_leave(struct vdpamap *h)
 {
-	vm_hooks_leave(h);
+	vdm_hooks_leave(h);
 	pthread_mutex_unlock(&h->lock);
 }
 
-void vm_busy_set(struct vdpamap *h, const char *fmt, ...)
+void vdm_busy_set(struct vdpamap *h, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -128,29 +128,29 @@ void vm_busy_set(struct vdpamap *h, const char *fmt, ...)
 	va_end(ap);
 }
 
-void vm_busy_clear(struct vdpamap *h)
+void vdm_busy_clear(struct vdpamap *h)
 {
 	h->busy[0] = '\0';
 }
 
-void vm_info_set(struct vdpamap *h, const struct vdpamap_info *info)
+void vdm_info_set(struct vdpamap *h, const struct vdpamap_info *info)
 {
 	h->info = *info;
 }
 
-void vm_set_tp(struct vdpamap *h, struct vm_tp *tp)
+void vdm_set_tp(struct vdpamap *h, struct vdm_tp *tp)
 {
 	h->tp = tp ? tp : &h->dev_tp;
 }
 
-int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
+int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 {
 	int r;
 
 	h->stats.ioctls++;
-	r = vm_tp_ioctl(h->tp, req, arg);
+	r = vdm_tp_ioctl(h->tp, req, arg);
 	if (r == -ECOMM) {
-		vm_tp_lost(h);
+		vdm_tp_lost(h);
 		r = -ENOTRECOVERABLE;
 	}
 	return r;
@@ -158,7 +158,7 @@ int vm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 
 static const char poison_oom[] = "poisoned (reason lost: out of memory)";
 
-void vm_poison(struct vdpamap *h, const char *fmt, ...)
+void vdm_poison(struct vdpamap *h, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -166,20 +166,20 @@ void vm_poison(struct vdpamap *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	vm_err(h, "handle poisoned: %s", buf);
+	vdm_err(h, "handle poisoned: %s", buf);
 	if (!h->poison)
 		h->poison = strdup(buf);
 	if (!h->poison)		/* out of memory: still poisoned */
 		h->poison = (char *)poison_oom;
 }
 
-void vm_tp_lost(struct vdpamap *h)
+void vdm_tp_lost(struct vdpamap *h)
 {
-	vm_poison(h, "connection to the device lost mid-request: its state is "
+	vdm_poison(h, "connection to the device lost mid-request: its state is "
 		  "unknown; close and reopen");
 }
 
-void vm_poison_clear(struct vdpamap *h)
+void vdm_poison_clear(struct vdpamap *h)
 {
 	if (h->poison != poison_oom)
 		free(h->poison);
@@ -202,7 +202,7 @@ static const char *const feature_names[] = {
 	[8] = "IOTLB_PERSIST",
 };
 
-const char *vm_feature_name(uint64_t feature)
+const char *vdm_feature_name(uint64_t feature)
 {
 	unsigned int bit;
 
@@ -214,5 +214,5 @@ const char *vm_feature_name(uint64_t feature)
 
 VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature)
 {
-	return vm_feature_name(feature);
+	return vdm_feature_name(feature);
 }

@@ -55,23 +55,23 @@ static int set_cloexec(int fd, bool on, bool *was)
 
 static void kl_log(void *ctx, int level, const char *msg)
 {
-	vm_log(ctx, level, "%s", msg);
+	vdm_log(ctx, level, "%s", msg);
 }
 
 /* The keeper is dead: the device has no owner any more. */
 static void kl_lost(void *ctx, const char *why)
 {
-	vm_poison(ctx, "%s", why);
+	vdm_poison(ctx, "%s", why);
 }
 
-static struct vm_handoff *ho_new(void)
+static struct vdm_handoff *ho_new(void)
 {
-	struct vm_handoff *ho = calloc(1, sizeof(*ho));
+	struct vdm_handoff *ho = calloc(1, sizeof(*ho));
 
 	if (!ho)
 		return NULL;
 	ho->state_fd = -1;
-	vm_kp_link_init(&ho->kl);
+	vdm_kp_link_init(&ho->kl);
 	ho->kl.log = kl_log;
 	ho->kl.lost = kl_lost;
 	return ho;
@@ -84,7 +84,7 @@ static bool keeper_live(struct vdpamap *h)
 
 /* Wait for the keeper to go (it is our child if this image, or one before
  * it in the same process, created it). */
-static void keeper_reap(struct vm_handoff *ho)
+static void keeper_reap(struct vdm_handoff *ho)
 {
 	struct pollfd p = { .fd = ho->kl.pidfd, .events = POLLIN };
 	siginfo_t si;
@@ -99,12 +99,12 @@ static void keeper_reap(struct vm_handoff *ho)
 
 static void keeper_drop(struct vdpamap *h, bool tell)
 {
-	struct vm_handoff *ho = h->ho;
+	struct vdm_handoff *ho = h->ho;
 
 	if (!ho)
 		return;
 	if (tell && keeper_live(h))
-		vm_kp_call(&h->ho->kl, VM_KP_EXIT, 0, 0, NULL, 0, -1, NULL);
+		vdm_kp_call(&h->ho->kl, VDM_KP_EXIT, 0, 0, NULL, 0, -1, NULL);
 	/* ours but its socket broke (it cannot be told): it would wait out
 	 * its re-attach grace and stay an unreaped child; end it */
 	if (tell && ho->keeper_ours && ho->kl.dead && ho->kl.pidfd >= 0)
@@ -119,7 +119,7 @@ static void keeper_drop(struct vdpamap *h, bool tell)
 		close(ho->kl.pidfd);
 	ho->kl.pidfd = -1;
 	if (ho->keeper_area) {
-		munmap(ho->keeper_area, VM_KP_AREA);
+		munmap(ho->keeper_area, VDM_KP_AREA);
 		ho->keeper_area = NULL;
 	}
 	ho->kl.pid = 0;
@@ -142,24 +142,24 @@ static void handoff_free(struct vdpamap *h)
 		close(h->ho->state_fd);
 	free(h->ho);
 	h->ho = NULL;
-	vm_hook_set(h, VM_HOOK_HANDOFF, NULL);
+	vdm_hook_set(h, VDM_HOOK_HANDOFF, NULL);
 }
 
 static void handoff_sync(struct vdpamap *h);
 
-static const struct vm_hook_ops handoff_hooks = {
+static const struct vdm_hook_ops handoff_hooks = {
 	.leave = handoff_sync,
 	.close = handoff_close,
 	.free = handoff_free,
 };
 
 /* h->ho is set (or replaced): hook the handle's leave, close and free. */
-static void ho_attach(struct vdpamap *h, struct vm_handoff *ho)
+static void ho_attach(struct vdpamap *h, struct vdm_handoff *ho)
 {
 	h->ho = ho;
 	if (ho)
 		ho->kl.ctx = h;
-	vm_hook_set(h, VM_HOOK_HANDOFF, ho ? &handoff_hooks : NULL);
+	vdm_hook_set(h, VDM_HOOK_HANDOFF, ho ? &handoff_hooks : NULL);
 }
 
 /* ---- the description */
@@ -174,11 +174,11 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		     void **ret_buf, size_t *ret_len)
 {
 	uint32_t nreg = 0, nent = 0, nvr = 0, i, a;
-	struct vm_ho_region *rg_out;
-	struct vm_ho_entry *e_out;
-	struct vm_ho_vring *v_out;
-	struct vm_ho_hdr *hd;
-	struct vm_region *rg;
+	struct vdm_ho_region *rg_out;
+	struct vdm_ho_entry *e_out;
+	struct vdm_ho_vring *v_out;
+	struct vdm_ho_hdr *hd;
+	struct vdm_region *rg;
 	struct stat st = { 0 };
 	uint32_t *u32;
 	size_t len;
@@ -190,24 +190,24 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		nent += (uint32_t)h->map->as[a].iova.count;
 	for (i = 0; i < h->info.nr_vqs; i++)
 		nvr += h->lc->vrings[i].set;
-	len = vm_handoff_size(nreg, nent, h->info.nr_groups, h->info.nr_vqs,
+	len = vdm_handoff_size(nreg, nent, h->info.nr_groups, h->info.nr_vqs,
 			      nvr);
 	if (!len) {
-		vm_err(h, "handoff: %u regions, %u entries: too many", nreg,
+		vdm_err(h, "handoff: %u regions, %u entries: too many", nreg,
 		       nent);
 		return -E2BIG;
 	}
 	b = calloc(1, len);
 	if (!b)
 		return -ENOMEM;
-	hd = (struct vm_ho_hdr *)b;
+	hd = (struct vdm_ho_hdr *)b;
 	if (h->tp->fd >= 0 && fstat(h->tp->fd, &st) < 0) {
 		free(b);
 		return -errno;
 	}
-	*hd = (struct vm_ho_hdr){
-		.magic = VM_HO_MAGIC,
-		.version = VM_HO_VERSION,
+	*hd = (struct vdm_ho_hdr){
+		.magic = VDM_HO_MAGIC,
+		.version = VDM_HO_VERSION,
 		.total = len,
 		.strategy = so->strategy,
 		.flags = h->flags,
@@ -245,13 +245,13 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 	if (h->ho)
 		memcpy(hd->path, h->ho->path, sizeof(hd->path));
 
-	rg_out = (struct vm_ho_region *)(hd + 1);
+	rg_out = (struct vdm_ho_region *)(hd + 1);
 	for (rg = h->map->regions, i = 0; rg; rg = rg->next, i++) {
 		struct stat fst = { 0 };
 
 		if (rg->r.fd >= 0)
 			fstat(rg->r.fd, &fst);
-		rg_out[i] = (struct vm_ho_region){
+		rg_out[i] = (struct vdm_ho_region){
 			.ino = fst.st_ino,
 			.id = rg->id,
 			.fd = rg->r.fd,
@@ -263,17 +263,17 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 			.iova = rg->r.iova,
 		};
 	}
-	e_out = (struct vm_ho_entry *)(rg_out + nreg);
+	e_out = (struct vdm_ho_entry *)(rg_out + nreg);
 	i = 0;
 	for (a = 0; a < h->info.nr_as; a++) {
 		struct itree_node *n;
 
 		for (n = itree_first(&h->map->as[a].iova); n; n = itree_next(n)) {
-			struct vm_entry *e = vm_entry_of(n);
+			struct vdm_entry *e = vdm_entry_of(n);
 
-			e_out[i++] = (struct vm_ho_entry){
+			e_out[i++] = (struct vdm_ho_entry){
 				.iova = n->first,
-				.size = vm_entry_size(e),
+				.size = vdm_entry_size(e),
 				.off = e->hva - (uint64_t)(uintptr_t)
 							e->region->r.hva,
 				.asid = a,
@@ -287,18 +287,18 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 		*u32++ = h->lc->group_asid[i];
 	for (i = 0; i < h->info.nr_vqs; i++)
 		*u32++ = h->lc->vq_group[i];
-	v_out = (struct vm_ho_vring *)((uint8_t *)u32 +
-				       VM_HO_U32_PAD(h->info.nr_groups,
+	v_out = (struct vdm_ho_vring *)((uint8_t *)u32 +
+				       VDM_HO_U32_PAD(h->info.nr_groups,
 						     h->info.nr_vqs));
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vm_vring *vr = &h->lc->vrings[i];
+		struct vdm_vring *vr = &h->lc->vrings[i];
 
 		if (!vr->set)
 			continue;
-		*v_out++ = (struct vm_ho_vring){
+		*v_out++ = (struct vdm_ho_vring){
 			.idx = i,
-			.flags = VM_HO_VRING_SET |
-				 (vr->enabled ? VM_HO_VRING_ENABLED : 0),
+			.flags = VDM_HO_VRING_SET |
+				 (vr->enabled ? VDM_HO_VRING_ENABLED : 0),
 			.num = vr->v.num,
 			.base = vr->v.base & 0xffff,
 			.desc = vr->v.desc,
@@ -308,7 +308,7 @@ static int serialize(struct vdpamap *h, const struct ser_opts *so,
 			.call_fd = vr->v.call_fd,
 		};
 	}
-	vm_handoff_seal(b);
+	vdm_handoff_seal(b);
 	*ret_buf = b;
 	*ret_len = len;
 	return 0;
@@ -358,7 +358,7 @@ static int state_read(int fd, void **ret, size_t *ret_len)
 	if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK)) !=
 				 (F_SEAL_WRITE | F_SEAL_SHRINK))
 		return -EPERM;
-	if (st.st_size < (off_t)sizeof(struct vm_ho_hdr))
+	if (st.st_size < (off_t)sizeof(struct vdm_ho_hdr))
 		return -EMSGSIZE;
 	if (st.st_size > (off_t)(64ULL << 20))
 		return -EMSGSIZE;
@@ -383,7 +383,7 @@ static int state_read(int fd, void **ret, size_t *ret_len)
 }
 
 /* ---- the keeper */
-static int keeper_region_hook(struct vdpamap *h, struct vm_region *rg,
+static int keeper_region_hook(struct vdpamap *h, struct vdm_region *rg,
 			      bool add)
 {
 	int64_t addr = 0;
@@ -393,24 +393,24 @@ static int keeper_region_hook(struct vdpamap *h, struct vm_region *rg,
 		return add ? -EOWNERDEAD : 0;
 	if (!add) {
 		if (rg->dev_base)
-			vm_kp_call(&h->ho->kl, VM_KP_MUNMAP, rg->dev_base,
+			vdm_kp_call(&h->ho->kl, VDM_KP_MUNMAP, rg->dev_base,
 				       rg->r.len, NULL, 0, -1, NULL);
 		h->ho->kl.stale = 1;
 		return 0;
 	}
 	if (rg->r.fd < 0) {
-		vm_err(h, "region [%p, +0x%llx): the mm keeper can only map "
+		vdm_err(h, "region [%p, +0x%llx): the mm keeper can only map "
 		       "fd-backed regions", rg->r.hva,
 		       (unsigned long long)rg->r.len);
 		return -EINVAL;
 	}
-	r = vm_kp_call(&h->ho->kl, VM_KP_MMAP, rg->r.len, rg->r.fd_offset, NULL,
+	r = vdm_kp_call(&h->ho->kl, VDM_KP_MMAP, rg->r.len, rg->r.fd_offset, NULL,
 			   0, rg->r.fd, &addr);
 	if (r < 0) {
-		vm_err(h, "mm keeper: mmap of region fd %d: %d", rg->r.fd, r);
+		vdm_err(h, "mm keeper: mmap of region fd %d: %d", rg->r.fd, r);
 		return r;
 	}
-	vm_region_dev_base_set(h, rg, (uint64_t)addr);
+	vdm_region_dev_base_set(h, rg, (uint64_t)addr);
 	h->ho->kl.stale = 1;
 	return 0;
 }
@@ -433,19 +433,19 @@ static int keeper_listen(struct vdpamap *h)
 		close(fd);
 		return r;
 	}
-	r = vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
+	r = vdm_kp_call(&h->ho->kl, VDM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
 	close(fd);
 	return r;
 }
 
 static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 {
-	struct vm_handoff *ho = h->ho;
-#if VM_KEEPER_SUPPORTED
-	struct vm_keeper_args *a;
+	struct vdm_handoff *ho = h->ho;
+#if VDM_KEEPER_SUPPORTED
+	struct vdm_keeper_args *a;
 	sigset_t all, old;
 	int sp[2], r, k = 0;
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	int64_t pong = 0;
 	uint8_t *area;
 	long pid;
@@ -454,7 +454,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
-	area = mmap(NULL, VM_KP_AREA, PROT_READ | PROT_WRITE,
+	area = mmap(NULL, VDM_KP_AREA, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (area == MAP_FAILED) {
 		r = -errno;
@@ -463,21 +463,21 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		return r;
 	}
 	/* [args | buffer | ... stack ...] */
-	a = (struct vm_keeper_args *)area;
+	a = (struct vdm_keeper_args *)area;
 	memset(a, 0, sizeof(*a));
 	a->sock = sp[1];
 	a->dev_fd = h->tp->fd;
 	a->listen_fd = -1;
 	a->state_fd = -1;
 	a->is_sim = h->tp->is_sim;
-	a->token = vm_image_token();
+	a->token = vdm_image_token();
 	a->grace_ms = grace_ms ? grace_ms : 30000;
 	a->buf = area + 4096;
 	/* what a trim must spare besides the area (keeper.h) */
 	a->code_lo = (uint64_t)(uintptr_t)__start_vdpamap_keeper;
 	a->code_hi = (uint64_t)(uintptr_t)__stop_vdpamap_keeper;
 	a->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
-	for (rg = h->map->regions; rg && k < VM_KP_MAX_KEEP; rg = rg->next)
+	for (rg = h->map->regions; rg && k < VDM_KP_MAX_KEEP; rg = rg->next)
 		if (rg->r.fd >= 0)
 			a->keep[k++] = rg->r.fd;
 	a->nkeep = k;
@@ -486,13 +486,13 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	 * the inherited handlers must not run on its stack */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = vm_keeper_clone(CLONE_VM | SIGCHLD, area + VM_KP_AREA, a);
+	pid = vdm_keeper_clone(CLONE_VM | SIGCHLD, area + VDM_KP_AREA, a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(sp[1]);
 	if (pid < 0) {
-		vm_err(h, "mm keeper: clone: %ld", pid);
+		vdm_err(h, "mm keeper: clone: %ld", pid);
 		close(sp[0]);
-		munmap(area, VM_KP_AREA);
+		munmap(area, VDM_KP_AREA);
 		return -EAGAIN;
 	}
 	ho->kl.sock = sp[0];
@@ -503,7 +503,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	ho->token = a->token;
 	r = pidfd_open_((pid_t)pid);
 	if (r < 0) {
-		vm_err(h, "mm keeper: pidfd_open: %d", r);
+		vdm_err(h, "mm keeper: pidfd_open: %d", r);
 		kill((pid_t)pid, SIGKILL);
 		waitpid((pid_t)pid, NULL, 0);
 		keeper_drop(h, false);
@@ -516,35 +516,35 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	if (f) {
 		fputs("-1000", f);
 		if (fclose(f) != 0)
-			vm_dbg(h, "mm keeper: oom_score_adj not lowered");
+			vdm_dbg(h, "mm keeper: oom_score_adj not lowered");
 	}
-	r = vm_kp_call(&h->ho->kl, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
+	r = vdm_kp_call(&h->ho->kl, VDM_KP_PING, 0, 0, NULL, 0, -1, &pong);
 	if (r < 0 || pong != pid) {
-		vm_err(h, "mm keeper %ld does not answer (%d)", pid, r);
+		vdm_err(h, "mm keeper %ld does not answer (%d)", pid, r);
 		kill((pid_t)pid, SIGKILL);
 		keeper_drop(h, true);
 		if (h->poison)		/* keeper_broke() poisoned: undo */
-			vm_poison_clear(h);
+			vdm_poison_clear(h);
 		return -EAGAIN;
 	}
 	r = keeper_listen(h);
 	if (r < 0 && !keeper_live(h)) {
 		/* the keeper stopped answering: it is ours, gone now, and
 		 * the device never left our hands */
-		vm_err(h, "mm keeper: set-up message failed (%d)", r);
+		vdm_err(h, "mm keeper: set-up message failed (%d)", r);
 		keeper_drop(h, true);
 		if (h->poison && !h->tp->broken)
-			vm_poison_clear(h);
+			vdm_poison_clear(h);
 		return r;
 	}
 	if (r < 0)
-		vm_warn(h, "mm keeper: no re-attach socket (%d)", r);
-	vm_info(h, "mm keeper created: pid %ld", pid);
+		vdm_warn(h, "mm keeper: no re-attach socket (%d)", r);
+	vdm_info(h, "mm keeper created: pid %ld", pid);
 	return 0;
 #else
 	(void)ho;
 	(void)grace_ms;
-	vm_err(h, "mm keeper: not available on this architecture");
+	vdm_err(h, "mm keeper: not available on this architecture");
 	return -EOPNOTSUPP;
 #endif
 }
@@ -552,7 +552,7 @@ static int keeper_create(struct vdpamap *h, uint32_t grace_ms)
 /* ---- prepare / cancel */
 static int clear_cloexec(struct vdpamap *h, int fd)
 {
-	struct vm_handoff *ho = h->ho;
+	struct vdm_handoff *ho = h->ho;
 	bool was;
 	uint32_t i;
 	int r;
@@ -564,13 +564,13 @@ static int clear_cloexec(struct vdpamap *h, int fd)
 			return 0;
 	r = set_cloexec(fd, false, &was);
 	if (r < 0) {
-		vm_err(h, "handoff: fd %d: %d", fd, r);
+		vdm_err(h, "handoff: fd %d: %d", fd, r);
 		return r == -EBADF ? -EINVAL : r;
 	}
 	if (was) {
 		if (ho->nr_cleared >= ARRAY_SIZE(ho->cleared)) {
 			set_cloexec(fd, true, NULL);
-			vm_err(h, "handoff: more than %zu fds to pass",
+			vdm_err(h, "handoff: more than %zu fds to pass",
 			       ARRAY_SIZE(ho->cleared));
 			return -E2BIG;
 		}
@@ -581,7 +581,7 @@ static int clear_cloexec(struct vdpamap *h, int fd)
 
 static void restore_cloexec(struct vdpamap *h)
 {
-	struct vm_handoff *ho = h->ho;
+	struct vdm_handoff *ho = h->ho;
 	uint32_t i;
 
 	for (i = 0; i < ho->nr_cleared; i++)
@@ -656,13 +656,13 @@ static int device_path(struct vdpamap *h, char *out, size_t len)
 static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		      const struct vdpamap_handoff_opts *o, int *ret_fd)
 {
-	struct vm_handoff *ho = h->ho;
+	struct vdm_handoff *ho = h->ho;
 	struct ser_opts so = { .strategy = strategy, .dev_fd = -1,
 			       .keeper_sock = -1 };
 	const int *extra = OPTS_GET(o, extra_fds, NULL);
 	uint32_t nextra = OPTS_GET(o, nr_extra_fds, 0), i;
 	uint64_t t0 = now_ns();
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	size_t len = 0;
 	void *buf = NULL;
 	int r, sfd = -1;
@@ -674,10 +674,10 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	}
 	/* stop the device, keeping DRIVER_OK */
 	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
-	    vm_has_feature(h, VDPAMAP_F_SUSPEND)) {
-		r = vm_ioctl(h, VHOST_VDPA_SUSPEND, NULL);
+	    vdm_has_feature(h, VDPAMAP_F_SUSPEND)) {
+		r = vdm_ioctl(h, VHOST_VDPA_SUSPEND, NULL);
 		if (r < 0) {
-			vm_err(h, "handoff: SUSPEND: %d", r);
+			vdm_err(h, "handoff: SUSPEND: %d", r);
 			goto fail;
 		}
 		ho->suspended = 1;
@@ -689,12 +689,12 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 
 		if (!h->lc->vrings[i].set || !(h->lc->status & VDPAMAP_S_DRIVER_OK))
 			continue;
-		r = vm_ioctl(h, VHOST_GET_VRING_BASE, &s);
+		r = vdm_ioctl(h, VHOST_GET_VRING_BASE, &s);
 		if (r < 0) {
-			vm_err(h, "handoff: GET_VRING_BASE vq %u: %d", i, r);
+			vdm_err(h, "handoff: GET_VRING_BASE vq %u: %d", i, r);
 			goto fail;
 		}
-		vm_vring_base_set(h, i, s.num);
+		vdm_vring_base_set(h, i, s.num);
 	}
 	if (strategy != VDPAMAP_HANDOFF_REBUILD)
 		so.dev_fd = h->tp->fd;
@@ -734,18 +734,18 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	/* the keeper keeps the state for a re-attach: a keeper that cannot
 	 * take it fails the prepare, which then undoes everything */
 	if (keeper_live(h)) {
-		r = vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
+		r = vdm_kp_call(&h->ho->kl, VDM_KP_SETSTATE, 0, 0, NULL, 0, sfd, NULL);
 		if (r < 0)
 			goto fail;
 	}
 	ho->state_fd = sfd;
 	ho->prepared = 1;
-	vm_busy_set(h, "a handoff is prepared (state fd %d): "
+	vdm_busy_set(h, "a handoff is prepared (state fd %d): "
 		    "vdpamap_handoff_cancel() first", sfd);
 	ho->strategy = strategy;
 	ho->t_suspend_ns = so.t_suspend;
 	ho->prepare_ns = now_ns() - t0;
-	vm_info(h, "handoff prepared: strategy %s, state fd %d",
+	vdm_info(h, "handoff prepared: strategy %s, state fd %d",
 		strategy_name(strategy), sfd);
 	*ret_fd = sfd;
 	return 0;
@@ -754,15 +754,15 @@ fail:
 	if (sfd >= 0)
 		close(sfd);
 	if (ho->suspended) {
-		if (vm_has_feature(h, VDPAMAP_F_RESUME))
-			vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
+		if (vdm_has_feature(h, VDPAMAP_F_RESUME))
+			vdm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		ho->suspended = 0;
 	}
 	if (ho->keeper_ours && strategy == VDPAMAP_HANDOFF_KEEPER) {
 		keeper_drop(h, true);
 		/* a poison from the keeper we just dropped, not the device */
 		if (h->poison && !h->tp->broken)
-			vm_poison_clear(h);
+			vdm_poison_clear(h);
 	}
 	return r;
 }
@@ -772,13 +772,13 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 					int *ret_state_fd)
 {
 	uint32_t strategy, i;
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	bool fresh = false;
 	int r;
 
 	if (!ret_state_fd)
 		return -EINVAL;
-	r = vm_enter(h, false);
+	r = vdm_enter(h, false);
 	if (r < 0)
 		return r;
 	r = OPTS_CHECK(h, "handoff", o, vdpamap_handoff_opts);
@@ -788,7 +788,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 	if (strategy > VDPAMAP_HANDOFF_REBUILD || OPTS_GET(o, flags, 0) ||
 	    OPTS_GET(o, nr_extra_fds, 0) > 32 ||
 	    (OPTS_GET(o, nr_extra_fds, 0) && !OPTS_GET(o, extra_fds, NULL))) {
-		vm_err(h, "handoff: opts: strategy %u, flags 0x%x, %u extra "
+		vdm_err(h, "handoff: opts: strategy %u, flags 0x%x, %u extra "
 		       "fds (at most 32, array %p): invalid", strategy,
 		       OPTS_GET(o, flags, 0), OPTS_GET(o, nr_extra_fds, 0),
 		       (const void *)OPTS_GET(o, extra_fds, NULL));
@@ -796,13 +796,13 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 		goto out;
 	}
 	if (h->ho && h->ho->prepared) {
-		vm_err(h, "handoff: prepared already (cancel first)");
+		vdm_err(h, "handoff: prepared already (cancel first)");
 		r = -EALREADY;
 		goto out;
 	}
 	for (rg = h->map->regions; rg; rg = rg->next) {
 		if (rg->r.fd < 0) {
-			vm_err(h, "handoff: region %u [%p, +0x%llx) has no fd: "
+			vdm_err(h, "handoff: region %u [%p, +0x%llx) has no fd: "
 			       "guest memory must be fd-backed (memfd)",
 			       rg->id, rg->r.hva,
 			       (unsigned long long)rg->r.len);
@@ -812,7 +812,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 	}
 	for (i = 0; i < OPTS_GET(o, nr_extra_fds, 0); i++)
 		if (fcntl(o->extra_fds[i], F_GETFD) < 0) {
-			vm_err(h, "handoff: extra fd %d is not open",
+			vdm_err(h, "handoff: extra fd %d is not open",
 			       o->extra_fds[i]);
 			r = -EINVAL;
 			goto out;
@@ -820,25 +820,25 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 	if (strategy == VDPAMAP_HANDOFF_AUTO) {
 		if (new_owner_available(h))
 			strategy = VDPAMAP_HANDOFF_NEW_OWNER;
-		else if (VM_KEEPER_SUPPORTED)
+		else if (VDM_KEEPER_SUPPORTED)
 			strategy = VDPAMAP_HANDOFF_KEEPER;
 		else
 			strategy = VDPAMAP_HANDOFF_REBUILD;
 	}
 	if (strategy == VDPAMAP_HANDOFF_NEW_OWNER && !new_owner_available(h)) {
 #ifdef VDPAMAP_NEW_OWNER
-		vm_err(h, "handoff: NEW_OWNER: the device does not offer both "
+		vdm_err(h, "handoff: NEW_OWNER: the device does not offer both "
 		       "NEW_OWNER (bit 9) and IOTLB_REMAP (bit 10) (offer "
 		       "0x%llx)", (unsigned long long)h->info.backend_offered);
 #else
-		vm_err(h, "handoff: NEW_OWNER: not in this build "
+		vdm_err(h, "handoff: NEW_OWNER: not in this build "
 		       "(meson -Dnew_owner=enabled)");
 #endif
 		r = -EOPNOTSUPP;
 		goto out;
 	}
-	if (strategy == VDPAMAP_HANDOFF_KEEPER && !VM_KEEPER_SUPPORTED) {
-		vm_err(h, "handoff: no mm keeper on this architecture");
+	if (strategy == VDPAMAP_HANDOFF_KEEPER && !VDM_KEEPER_SUPPORTED) {
+		vdm_err(h, "handoff: no mm keeper on this architecture");
 		r = -EOPNOTSUPP;
 		goto out;
 	}
@@ -853,7 +853,7 @@ VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 	if (!h->ho->path[0]) {
 		r = device_path(h, h->ho->path, sizeof(h->ho->path));
 		if (r < 0) {
-			vm_err(h, "handoff: device path unknown: %d", r);
+			vdm_err(h, "handoff: device path unknown: %d", r);
 			goto undo;
 		}
 	}
@@ -864,14 +864,14 @@ undo:
 		ho_attach(h, NULL);
 	}
 out:
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
 VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 {
-	struct vm_handoff *ho;
-	int r = vm_enter(h, true);
+	struct vdm_handoff *ho;
+	int r = vdm_enter(h, true);
 
 	if (r < 0)
 		return r;
@@ -884,13 +884,13 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 	close(ho->state_fd);
 	ho->state_fd = -1;
 	ho->prepared = 0;
-	vm_busy_clear(h);
+	vdm_busy_clear(h);
 	if (ho->keeper_ours && !ho->adopted)
 		keeper_drop(h, true);
 	if (ho->suspended) {
 		ho->suspended = 0;
-		if (vm_has_feature(h, VDPAMAP_F_RESUME))
-			r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
+		if (vdm_has_feature(h, VDPAMAP_F_RESUME))
+			r = vdm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r > 0)
 			r = 0;
 	}
@@ -899,17 +899,17 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h)
 		ho_attach(h, NULL);
 	}
 out:
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
 /* ---- adopt */
 
-static int handle_from_state(const struct vm_handoff_state *s,
+static int handle_from_state(const struct vdm_handoff_state *s,
 			     const struct vdpamap_open_opts *opts,
 			     void *const *hvas, struct vdpamap **ret)
 {
-	const struct vm_ho_hdr *hd = s->hdr;
+	const struct vdm_ho_hdr *hd = s->hdr;
 	VDPAMAP_OPTS(vdpamap_open_opts, o);
 	struct vdpamap *h;
 	uint32_t i;
@@ -921,10 +921,10 @@ static int handle_from_state(const struct vm_handoff_state *s,
 	o.flags = hd->flags & (VDPAMAP_OPEN_ALLOW_UNALIGNED |
 			       VDPAMAP_OPEN_NO_MEMLOCK_CHECK);
 	o.page_size = (uint32_t)hd->page_size;
-	r = vm_handle_new(&o, &h);
+	r = vdm_handle_new(&o, &h);
 	if (r < 0)
 		return r;
-	vm_info_set(h, &(struct vdpamap_info){
+	vdm_info_set(h, &(struct vdpamap_info){
 		.device_id = hd->device_id,
 		.nr_vqs = hd->nr_vqs,
 		.nr_groups = hd->nr_groups,
@@ -939,27 +939,27 @@ static int handle_from_state(const struct vm_handoff_state *s,
 		.mem_mode = hd->mem_mode,
 		.is_sim = hd->is_sim,
 	});
-	if ((r = vm_lifecycle_setup(h)) < 0 || (r = vm_mapping_setup(h)) < 0)
+	if ((r = vdm_lifecycle_setup(h)) < 0 || (r = vdm_mapping_setup(h)) < 0)
 		goto fail;
-	vm_lifecycle_restore(h, s->group_asid, s->vq_group,
+	vdm_lifecycle_restore(h, s->group_asid, s->vq_group,
 			     (uint8_t)hd->status, hd->driver_features);
 	for (i = 0; i < hd->nr_regions; i++) {
-		const struct vm_ho_region *sr = &s->regions[i];
+		const struct vdm_ho_region *sr = &s->regions[i];
 		const struct vdpamap_region r0 = {
 			.hva = hvas[i], .len = sr->len,
 			.fd_offset = sr->fd_offset, .fd = sr->fd,
 			.perm = sr->perm, .iova = sr->iova,
 		};
 
-		r = vm_region_restore(h, sr->id, &r0, sr->dev_base);
+		r = vdm_region_restore(h, sr->id, &r0, sr->dev_base);
 		if (r < 0)
 			goto fail;
 	}
-	vm_region_next_id_set(h, hd->next_region_id);
+	vdm_region_next_id_set(h, hd->next_region_id);
 	for (i = 0; i < hd->nr_entries; i++) {
-		const struct vm_ho_entry *se = &s->entries[i];
-		struct vm_region *rg = vm_region_by_id(h, se->region_id);
-		struct vm_entry *e;
+		const struct vdm_ho_entry *se = &s->entries[i];
+		struct vdm_region *rg = vdm_region_by_id(h, se->region_id);
+		struct vdm_entry *e;
 
 		e = calloc(1, sizeof(*e));
 		if (!e) {
@@ -972,30 +972,30 @@ static int handle_from_state(const struct vm_handoff_state *s,
 		e->asid = se->asid;
 		e->perm = se->perm;
 		e->region = rg;
-		vm_mirror_insert(h, e);
+		vdm_mirror_insert(h, e);
 	}
 	for (i = 0; i < hd->nr_vrings; i++) {
-		const struct vm_ho_vring *sv = &s->vrings[i];
+		const struct vdm_ho_vring *sv = &s->vrings[i];
 		const struct vdpamap_vring v = {
 			.num = sv->num, .base = sv->base, .desc = sv->desc,
 			.avail = sv->avail, .used = sv->used,
 			.kick_fd = sv->kick_fd, .call_fd = sv->call_fd,
 		};
 
-		vm_vring_restore(h, sv->idx, sv->flags & VM_HO_VRING_SET,
-				 sv->flags & VM_HO_VRING_ENABLED, &v);
+		vdm_vring_restore(h, sv->idx, sv->flags & VDM_HO_VRING_SET,
+				 sv->flags & VDM_HO_VRING_ENABLED, &v);
 	}
 	pthread_mutex_lock(&h->lock);
-	vm_snap_publish(h);
+	vdm_snap_publish(h);
 	pthread_mutex_unlock(&h->lock);
 	*ret = h;
 	return 0;
 fail:
-	vm_handle_free(h);
+	vdm_handle_free(h);
 	return r;
 }
 
-static void unmap_regions(const struct vm_handoff_state *s, void **hvas)
+static void unmap_regions(const struct vdm_handoff_state *s, void **hvas)
 {
 	uint32_t i;
 
@@ -1004,12 +1004,12 @@ static void unmap_regions(const struct vm_handoff_state *s, void **hvas)
 			munmap(hvas[i], s->regions[i].len);
 }
 
-static int map_regions(const struct vm_handoff_state *s, void **hvas)
+static int map_regions(const struct vdm_handoff_state *s, void **hvas)
 {
 	uint32_t i;
 
 	for (i = 0; i < s->hdr->nr_regions; i++) {
-		const struct vm_ho_region *sr = &s->regions[i];
+		const struct vdm_ho_region *sr = &s->regions[i];
 		int r;
 
 		hvas[i] = mmap(NULL, sr->len, PROT_READ | PROT_WRITE,
@@ -1028,11 +1028,11 @@ static uint16_t used_idx(struct vdpamap *h, const struct vdpamap_vring *v,
 			 uint32_t asid)
 {
 	struct itree_node *n = itree_lookup(&h->map->as[asid].iova, v->used);
-	struct vm_entry *e;
+	struct vdm_entry *e;
 
 	if (!n || n->last < v->used + 3)
 		return (uint16_t)v->base;
-	e = vm_entry_of(n);
+	e = vdm_entry_of(n);
 	return __atomic_load_n((uint16_t *)(uintptr_t)(e->hva + v->used + 2 -
 						      n->first),
 			       __ATOMIC_ACQUIRE);
@@ -1041,11 +1041,11 @@ static uint16_t used_idx(struct vdpamap *h, const struct vdpamap_vring *v,
 /* REBUILD: open path anew and re-create everything the description says.
  * use_used: take each ring's position from its used index (the keeper
  * that could have told us is dead). */
-static int rebuild_open(const struct vm_handoff_state *s,
+static int rebuild_open(const struct vdm_handoff_state *s,
 			const struct vdpamap_open_opts *opts, void **hvas,
 			bool use_used, struct vdpamap **ret)
 {
-	const struct vm_ho_hdr *hd = s->hdr;
+	const struct vdm_ho_hdr *hd = s->hdr;
 	VDPAMAP_OPTS(vdpamap_open_opts, o);
 	struct vdpamap_region *regs = NULL;
 	struct vdpamap_txn *t = NULL;
@@ -1067,14 +1067,14 @@ static int rebuild_open(const struct vm_handoff_state *s,
 	/* the old open may still be going away (the simulator sees a close
 	 * asynchronously) */
 	for (tries = 0;; tries++) {
-		r = vm_open(hd->path, &o, &h);
+		r = vdm_open(hd->path, &o, &h);
 		if (r != -EBUSY || tries >= 200)
 			break;
 		usleep(10000);
 	}
 	if (r < 0)
 		return r;
-	/* h is nobody else's yet: locked so that vm_leave() publishes */
+	/* h is nobody else's yet: locked so that vdm_leave() publishes */
 	pthread_mutex_lock(&h->lock);
 	regs = calloc(hd->nr_regions ? hd->nr_regions : 1, sizeof(*regs));
 	if (!regs) {
@@ -1090,57 +1090,57 @@ static int rebuild_open(const struct vm_handoff_state *s,
 	threads = OPTS_GET(opts, prefault_threads, 0);
 	if (!threads)
 		threads = 4;
-	r = vm_prefault(h, regs, hd->nr_regions, threads);
+	r = vdm_prefault(h, regs, hd->nr_regions, threads);
 	if (r < 0)
 		goto fail;
 	for (i = 0; i < hd->nr_regions; i++) {
-		struct vm_region *rg;
+		struct vdm_region *rg;
 		uint32_t id;
 
 		regs[i].perm = s->regions[i].perm;
 		regs[i].iova = s->regions[i].iova;
-		r = vm_region_add(h, &regs[i], &id);
+		r = vdm_region_add(h, &regs[i], &id);
 		if (r < 0)
 			goto fail;
-		rg = vm_region_by_id(h, id);
-		vm_region_id_set(h, rg, s->regions[i].id);
+		rg = vdm_region_by_id(h, id);
+		vdm_region_id_set(h, rg, s->regions[i].id);
 	}
-	vm_region_next_id_set(h, hd->next_region_id);
-	r = vm_txn_new(h, &t);
+	vdm_region_next_id_set(h, hd->next_region_id);
+	r = vdm_txn_new(h, &t);
 	if (r < 0)
 		goto fail;
 	for (i = 0; i < hd->nr_entries; i++) {
-		const struct vm_ho_entry *se = &s->entries[i];
+		const struct vdm_ho_entry *se = &s->entries[i];
 		uint32_t k;
 
 		for (k = 0; s->regions[k].id != se->region_id; k++)
 			;
-		r = vm_txn_map(t, se->asid, se->iova,
+		r = vdm_txn_map(t, se->asid, se->iova,
 				    (uint8_t *)hvas[k] + se->off, se->size,
 				    se->perm, NULL);
 		if (r < 0) {
-			vm_txn_abort(t);
+			vdm_txn_abort(t);
 			goto fail;
 		}
 	}
-	r = vm_txn_commit(t);
+	r = vdm_txn_commit(t);
 	if (r < 0)
 		goto fail;
 	for (i = 0; i < hd->nr_groups; i++)
 		if (s->group_asid[i] &&
-		    (r = vm_group_asid_apply(h, i, s->group_asid[i])) < 0)
+		    (r = vdm_group_asid_apply(h, i, s->group_asid[i])) < 0)
 			goto fail;
 	if (hd->status & VDPAMAP_S_FEATURES_OK) {
 		uint8_t base = VDPAMAP_S_ACKNOWLEDGE | VDPAMAP_S_DRIVER;
 
-		if ((r = vm_set_status(h, VDPAMAP_S_ACKNOWLEDGE)) < 0 ||
-		    (r = vm_set_status(h, base)) < 0 ||
-		    (r = vm_set_features(h, hd->driver_features)) < 0 ||
-		    (r = vm_set_status(h, base |
+		if ((r = vdm_set_status(h, VDPAMAP_S_ACKNOWLEDGE)) < 0 ||
+		    (r = vdm_set_status(h, base)) < 0 ||
+		    (r = vdm_set_features(h, hd->driver_features)) < 0 ||
+		    (r = vdm_set_status(h, base |
 						   VDPAMAP_S_FEATURES_OK)) < 0)
 			goto fail;
 		for (i = 0; i < hd->nr_vrings; i++) {
-			const struct vm_ho_vring *sv = &s->vrings[i];
+			const struct vdm_ho_vring *sv = &s->vrings[i];
 			struct vdpamap_vring v = {
 				.num = sv->num, .base = sv->base,
 				.desc = sv->desc, .avail = sv->avail,
@@ -1151,24 +1151,24 @@ static int rebuild_open(const struct vm_handoff_state *s,
 			if (use_used)
 				v.base = used_idx(h, &v,
 					h->lc->group_asid[h->lc->vq_group[sv->idx]]);
-			if ((r = vm_vring_set(h, sv->idx, &v)) < 0)
+			if ((r = vdm_vring_set(h, sv->idx, &v)) < 0)
 				goto fail;
-			if ((sv->flags & VM_HO_VRING_ENABLED) &&
-			    (r = vm_vring_enable(h, sv->idx, 1)) < 0)
+			if ((sv->flags & VDM_HO_VRING_ENABLED) &&
+			    (r = vdm_vring_enable(h, sv->idx, 1)) < 0)
 				goto fail;
 		}
 		if ((hd->status & VDPAMAP_S_DRIVER_OK) &&
-		    (r = vm_set_status(h, (uint8_t)hd->status)) < 0)
+		    (r = vdm_set_status(h, (uint8_t)hd->status)) < 0)
 			goto fail;
 	}
 	free(regs);
-	vm_leave(h);
+	vdm_leave(h);
 	*ret = h;
 	return 0;
 fail:
 	free(regs);
-	vm_leave(h);
-	vm_close(h);
+	vdm_leave(h);
+	vdm_close(h);
 	return r;
 }
 
@@ -1177,8 +1177,8 @@ fail:
  * nothing the device needs any more) and reap it: it is our child. */
 static void keeper_dismiss(int sock, int32_t pid)
 {
-	struct vm_kp_msg m = { .magic = VM_KP_MAGIC, .op = VM_KP_EXIT };
-	struct vm_handoff tmp = { .kl.pidfd = -1 };
+	struct vdm_kp_msg m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_EXIT };
+	struct vdm_handoff tmp = { .kl.pidfd = -1 };
 
 	if (pid > 0)
 		tmp.kl.pidfd = pidfd_open_(pid);
@@ -1200,7 +1200,7 @@ static void keeper_dismiss(int sock, int32_t pid)
  * *fallbacks counts those. */
 static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 {
-	struct vm_msg *msgs;
+	struct vdm_msg *msgs;
 	size_t n = 0, i = 0, done;
 	uint32_t a;
 	int r = 0;
@@ -1216,16 +1216,16 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 		struct itree_node *nd;
 
 		for (nd = itree_first(&h->map->as[a].iova); nd; nd = itree_next(nd))
-			msgs[i++] = (struct vm_msg){
+			msgs[i++] = (struct vdm_msg){
 				.type = VHOST_IOTLB_REMAP,
-				.e = vm_entry_of(nd),
+				.e = vdm_entry_of(nd),
 			};
 	}
 	for (i = 0; i < n;) {
-		struct vm_msg redo[2];
+		struct vdm_msg redo[2];
 		int err = 0;
 
-		done = vm_iotlb_run(h, msgs + i, n - i, NULL, &err);
+		done = vdm_iotlb_run(h, msgs + i, n - i, NULL, &err);
 		i += done;
 		if (i >= n)
 			break;
@@ -1233,15 +1233,15 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 			r = err;
 			break;
 		}
-		vm_warn(h, "handoff: REMAP asid %u iova 0x%llx size 0x%llx "
+		vdm_warn(h, "handoff: REMAP asid %u iova 0x%llx size 0x%llx "
 			"refused (%d): INVALIDATE + UPDATE instead",
 			msgs[i].e->asid,
 			(unsigned long long)msgs[i].e->inode.first,
-			(unsigned long long)vm_entry_size(msgs[i].e), err);
-		redo[0] = (struct vm_msg){ VHOST_IOTLB_INVALIDATE, msgs[i].e };
-		redo[1] = (struct vm_msg){ VHOST_IOTLB_UPDATE, msgs[i].e };
+			(unsigned long long)vdm_entry_size(msgs[i].e), err);
+		redo[0] = (struct vdm_msg){ VHOST_IOTLB_INVALIDATE, msgs[i].e };
+		redo[1] = (struct vdm_msg){ VHOST_IOTLB_UPDATE, msgs[i].e };
 		err = 0;
-		if (vm_iotlb_run(h, redo, 2, NULL, &err) != 2) {
+		if (vdm_iotlb_run(h, redo, 2, NULL, &err) != 2) {
 			r = err ? err : -EIO;
 			break;
 		}
@@ -1261,54 +1261,54 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 static int new_owner_takeover(struct vdpamap *h)
 {
 	uint64_t fallbacks = 0;
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	uint32_t i;
 	int r;
 
-	r = vm_ioctl(h, VHOST_NEW_OWNER, NULL);
+	r = vdm_ioctl(h, VHOST_NEW_OWNER, NULL);
 	if (r < 0) {
-		vm_err(h, "handoff: VHOST_NEW_OWNER: %d%s", r,
+		vdm_err(h, "handoff: VHOST_NEW_OWNER: %d%s", r,
 		       r == -ENOMEM ? " (RLIMIT_MEMLOCK below what the "
 				      "device pins)" : "");
 		return r;
 	}
 	/* the device must learn this address space's HVAs */
 	for (rg = h->map->regions; rg; rg = rg->next)
-		vm_region_dev_base_set(h, rg, 0);
+		vdm_region_dev_base_set(h, rg, 0);
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vdpamap_vring v = h->lc->vrings[i].v;
 
 		if (!h->lc->vrings[i].set)
 			continue;
-		r = vm_vring_set(h, i, &v);
+		r = vdm_vring_set(h, i, &v);
 		if (r < 0) {
-			vm_poison(h, "handoff NEW_OWNER: vring %u could not be "
+			vdm_poison(h, "handoff NEW_OWNER: vring %u could not be "
 				  "set again (%d)", i, r);
 			return 0;
 		}
 	}
 	r = remap_all(h, &fallbacks);
 	if (r < 0) {
-		vm_poison(h, "handoff NEW_OWNER: the device's maps could not "
+		vdm_poison(h, "handoff NEW_OWNER: the device's maps could not "
 			  "be moved to the new address space (%d)", r);
 		return 0;
 	}
 	if (fallbacks)
-		vm_warn(h, "handoff NEW_OWNER: %llu entr%s re-created instead "
+		vdm_warn(h, "handoff NEW_OWNER: %llu entr%s re-created instead "
 			"of remapped", (unsigned long long)fallbacks,
 			fallbacks == 1 ? "y" : "ies");
 	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
-	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
-		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
+	    vdm_has_feature(h, VDPAMAP_F_RESUME)) {
+		r = vdm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0)
-			vm_err(h, "handoff: RESUME: %d", r);
+			vdm_err(h, "handoff: RESUME: %d", r);
 	}
 	return 0;
 }
 #endif
 
 /* 1 if the keeper has exited (its pidfd is readable). */
-static bool keeper_exited(const struct vm_handoff *ho)
+static bool keeper_exited(const struct vdm_handoff *ho)
 {
 	struct pollfd p = { .fd = ho->kl.pidfd, .events = POLLIN };
 
@@ -1321,23 +1321,23 @@ static bool keeper_exited(const struct vm_handoff *ho)
  * to the keeper, which unmaps the rest. */
 static void keeper_trim(struct vdpamap *h)
 {
-	struct vm_kp_range rr[VM_KP_MAX_RANGES];
-	struct vm_region *rg;
+	struct vdm_kp_range rr[VDM_KP_MAX_RANGES];
+	struct vdm_region *rg;
 	uint32_t n = 0;
 
 	for (rg = h->map->regions; rg; rg = rg->next) {
 		if (!rg->dev_base)
 			continue;
-		if (n == VM_KP_MAX_RANGES) {
-			vm_info(h, "mm keeper: more than %u regions, the old "
+		if (n == VDM_KP_MAX_RANGES) {
+			vdm_info(h, "mm keeper: more than %u regions, the old "
 				"address space is not trimmed",
-				VM_KP_MAX_RANGES);
+				VDM_KP_MAX_RANGES);
 			return;
 		}
-		rr[n++] = (struct vm_kp_range){ .start = rg->dev_base,
+		rr[n++] = (struct vdm_kp_range){ .start = rg->dev_base,
 						.len = rg->r.len };
 	}
-	vm_kp_trim(&h->ho->kl, rr, n);
+	vdm_kp_trim(&h->ho->kl, rr, n);
 }
 
 /* KEEPER in the successor: the keeper answers, the device resumes.  < 0:
@@ -1346,18 +1346,18 @@ static void keeper_trim(struct vdpamap *h)
  * or a reply of the device lost (simulator), gives 0 and a poisoned
  * handle: vdpamap_handoff_rebuild() recovers it.  The keeper already
  * has the state for a re-attach (prepare gave it this very memfd). */
-static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
+static int keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 {
-	struct vm_handoff *ho = h->ho;
+	struct vdm_handoff *ho = h->ho;
 	int64_t pong = 0;
 	int r = 0;
 
 	if (!ho->kl.dead) {
-		r = vm_kp_call(&h->ho->kl, VM_KP_PING, 0, 0, NULL, 0, -1, &pong);
+		r = vdm_kp_call(&h->ho->kl, VDM_KP_PING, 0, 0, NULL, 0, -1, &pong);
 		if (r >= 0 && pong != hd->keeper_pid)
 			r = -EPROTO;
 		if (r < 0 && !keeper_exited(ho)) {
-			vm_err(h, "handoff: mm keeper (pid %d) lives but did "
+			vdm_err(h, "handoff: mm keeper (pid %d) lives but did "
 			       "not answer (%d)", hd->keeper_pid, r);
 			return r == -EOWNERDEAD ? -ECOMM : r;
 		}
@@ -1366,20 +1366,20 @@ static int keeper_takeover(struct vdpamap *h, const struct vm_ho_hdr *hd)
 	}
 	if (ho->kl.dead) {
 		if (!h->poison)
-			vm_poison(h, "mm keeper (pid %d) is dead: the device "
+			vdm_poison(h, "mm keeper (pid %d) is dead: the device "
 				  "has no owner; vdpamap_handoff_rebuild() "
 				  "reopens it", hd->keeper_pid);
 		return 0;
 	}
 	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
-	    vm_has_feature(h, VDPAMAP_F_RESUME)) {
-		r = vm_ioctl(h, VHOST_VDPA_RESUME, NULL);
+	    vdm_has_feature(h, VDPAMAP_F_RESUME)) {
+		r = vdm_ioctl(h, VHOST_VDPA_RESUME, NULL);
 		if (r < 0 && !h->poison) {
-			vm_err(h, "handoff: RESUME: %d", r);
+			vdm_err(h, "handoff: RESUME: %d", r);
 			return r;	/* still suspended, as before */
 		}
 		if (r < 0)
-			vm_err(h, "handoff: RESUME: %d (%s)", r, h->poison);
+			vdm_err(h, "handoff: RESUME: %d (%s)", r, h->poison);
 	}
 	if (!h->poison)
 		keeper_trim(h);		/* the old image is gone: trim */
@@ -1404,13 +1404,13 @@ static void adopt_log(const struct vdpamap_open_opts *opts, const char *fmt,
 	fn(VDPAMAP_LOG_ERR, buf, OPTS_GET(opts, log_ctx, NULL));
 }
 
-static int adopt_parsed(const struct vm_handoff_state *s,
+static int adopt_parsed(const struct vdm_handoff_state *s,
 			const struct vdpamap_open_opts *opts,
 			struct vdpamap **ret)
 {
-	const struct vm_ho_hdr *hd = s->hdr;
+	const struct vdm_ho_hdr *hd = s->hdr;
 	uint64_t t0 = now_ns();
-	struct vm_handoff *ho;
+	struct vdm_handoff *ho;
 	struct vdpamap *h = NULL;
 	struct stat st;
 	void **hvas;
@@ -1459,8 +1459,8 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 	if (hd->strategy == VDPAMAP_HANDOFF_REBUILD) {
 		if (hd->keeper_sock >= 0) {
 			/* a keeper of an earlier handoff holds the device */
-			struct vm_kp_msg m = { .magic = VM_KP_MAGIC,
-					       .op = VM_KP_EXIT };
+			struct vdm_kp_msg m = { .magic = VDM_KP_MAGIC,
+					       .op = VDM_KP_EXIT };
 
 			send(hd->keeper_sock, &m, sizeof(m), MSG_NOSIGNAL);
 			recv(hd->keeper_sock, &m, sizeof(m), 0);
@@ -1478,13 +1478,13 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 	} else if (hd->strategy == VDPAMAP_HANDOFF_NEW_OWNER) {
 		r = handle_from_state(s, opts, hvas, &h);
 		if (r == 0)
-			r = vm_tp_inherit(hd->dev_fd, h->tp);
+			r = vdm_tp_inherit(hd->dev_fd, h->tp);
 		if (r == 0)
 			r = new_owner_takeover(h);
 		if (r < 0) {
 			if (h) {
 				h->tp->fd = -1;	/* the caller's, still */
-				vm_handle_free(h);
+				vdm_handle_free(h);
 			}
 			unmap_regions(s, hvas);
 			goto fail;
@@ -1498,14 +1498,14 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 			unmap_regions(s, hvas);
 			goto fail;
 		}
-		ho->kl.tp = (struct vm_tp){ .ops = &vm_tp_keeper_ops,
+		ho->kl.tp = (struct vdm_tp){ .ops = &vdm_tp_keeper_ops,
 					    .fd = hd->dev_fd,
 					    .is_sim = (int)hd->is_sim };
-		vm_set_tp(h, &ho->kl.tp);
+		vdm_set_tp(h, &ho->kl.tp);
 		ho->kl.sock = hd->keeper_sock;
 		ho->kl.pid = hd->keeper_pid;
 		ho->token = hd->token;
-		vm_region_hook_set(h, keeper_region_hook);
+		vdm_region_hook_set(h, keeper_region_hook);
 		pidfd = pidfd_open_(hd->keeper_pid);
 		ho->kl.pidfd = pidfd >= 0 ? pidfd : -1;
 		if (pidfd == -ESRCH)
@@ -1527,7 +1527,7 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 			 * caller's, for a retry */
 			ho->kl.sock = -1;
 			h->tp->fd = -1;
-			vm_handle_free(h);	/* frees ho */
+			vdm_handle_free(h);	/* frees ho */
 			unmap_regions(s, hvas);
 			free(hvas);
 			return r;
@@ -1550,14 +1550,14 @@ static int adopt_parsed(const struct vm_handoff_state *s,
 
 	/* descriptor groups are not in the description: ask the device
 	 * (through the keeper when it owns it) */
-	if (!h->poison && vm_has_feature(h, VDPAMAP_F_DESC_ASID) &&
-	    vm_query_desc_groups(h) < 0)
-		vm_warn(h, "handoff: descriptor groups unknown: DRIVER_OK "
+	if (!h->poison && vdm_has_feature(h, VDPAMAP_F_DESC_ASID) &&
+	    vdm_query_desc_groups(h) < 0)
+		vdm_warn(h, "handoff: descriptor groups unknown: DRIVER_OK "
 			"checks rings in the vq groups' ASIDs");
 	ho->adopt_writes = h->stats.iotlb_writes;
 	ho->adopted_ns = now_ns();
 	ho->adopt_ns = ho->adopted_ns - t0;
-	vm_info(h, "handoff adopted: strategy %s in %llu us",
+	vdm_info(h, "handoff adopted: strategy %s in %llu us",
 		strategy_name(ho->strategy),
 		(unsigned long long)(ho->adopt_ns / 1000));
 	free(hvas);
@@ -1573,7 +1573,7 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 				      const struct vdpamap_open_opts *opts,
 				      struct vdpamap **ret)
 {
-	struct vm_handoff_state s;
+	struct vdm_handoff_state s;
 	size_t len = 0;
 	void *buf = NULL;
 	int r;
@@ -1599,12 +1599,12 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 	if (r < 0)
 		return r;
 	{
-		struct vm_ho_why why;
+		struct vdm_ho_why why;
 		char w[256];
 
-		r = vm_handoff_parse_why(buf, len, &s, &why);
+		r = vdm_handoff_parse_why(buf, len, &s, &why);
 		if (r < 0) {
-			vm_handoff_why_str(&why, w, sizeof(w));
+			vdm_handoff_why_str(&why, w, sizeof(w));
 			adopt_log(opts, "handoff: adopt: description of %zu "
 				  "bytes refused (%d): %s", len, r, w);
 		}
@@ -1623,31 +1623,31 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 	struct ser_opts so = { .strategy = VDPAMAP_HANDOFF_REBUILD,
 			       .dev_fd = -1, .keeper_sock = -1 };
 	VDPAMAP_OPTS(vdpamap_open_opts, o);
-	struct vm_handoff_state s;
+	struct vdm_handoff_state s;
 	struct vdpamap *h2 = NULL;
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	void **hvas = NULL;
 	size_t len = 0, off;
 	void *buf = NULL;
 	uint32_t i;
 	int r;
 
-	r = vm_enter_idle(h, true, "vdpamap_handoff_rebuild");
+	r = vdm_enter_idle(h, true, "vdpamap_handoff_rebuild");
 	if (r < 0)
 		return r;
 	/* only a handle whose keeper died, or that is poisoned otherwise
 	 * (a lost reply of the device), needs (and may get) this */
 	if (!h->ho || h->ho->kl.sock < 0 ||
-	    (!vm_kp_check(&h->ho->kl) && !h->poison)) {
-		vm_leave(h);
+	    (!vdm_kp_check(&h->ho->kl) && !h->poison)) {
+		vdm_leave(h);
 		return -EALREADY;
 	}
 	r = serialize(h, &so, &buf, &len);
 	if (r < 0)
 		goto out;
-	r = vm_handoff_parse(buf, len, &s);
+	r = vdm_handoff_parse(buf, len, &s);
 	if (r < 0) {
-		vm_err(h, "rebuild: own description invalid: %d", r);
+		vdm_err(h, "rebuild: own description invalid: %d", r);
 		goto out;
 	}
 	hvas = calloc(s.hdr->nr_regions + 1, sizeof(*hvas));
@@ -1662,13 +1662,13 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 	/* let go of the device: the kernel drops every map (a live keeper
 	 * must close its copy too: told to exit) */
 	keeper_drop(h, !h->ho->kl.dead);
-	vm_tp_close(h->tp);
+	vdm_tp_close(h->tp);
 	o.log_fn = h->log_fn;
 	o.log_ctx = h->log_ctx;
 	o.log_level = h->log_level;
 	r = rebuild_open(&s, &o, hvas, true, &h2);
 	if (r < 0) {
-		vm_err(h, "rebuild after keeper death: %d (device closed)", r);
+		vdm_err(h, "rebuild after keeper death: %d (device closed)", r);
 		goto out;
 	}
 	/* move h2's insides into h (the caller's pointer stays valid) */
@@ -1685,19 +1685,19 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		ho_attach(h2, NULL);
 		h->ho->strategy = VDPAMAP_HANDOFF_REBUILD;
 		h->ho->kl.dead = 0;
-		vm_region_hook_set(h, NULL);
+		vdm_region_hook_set(h, NULL);
 		/* each transport pointer back to its own handle's */
-		vm_set_tp(h, NULL);
-		vm_set_tp(h2, NULL);
+		vdm_set_tp(h, NULL);
+		vdm_set_tp(h2, NULL);
 		h2->tp->fd = -1;
-		vm_region_hook_set(h2, NULL);
+		vdm_region_hook_set(h2, NULL);
 	}
-	vm_handle_free(h2);
-	vm_info(h, "rebuilt after keeper death");
+	vdm_handle_free(h2);
+	vdm_info(h, "rebuilt after keeper death");
 out:
 	free(hvas);
 	free(buf);
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -1707,17 +1707,17 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 					 struct vdpamap **ret)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct vm_kp_msg m = { .magic = VM_KP_MAGIC, .op = VM_KP_ATTACH };
+	struct vdm_kp_msg m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_ATTACH };
 	union {
 		struct cmsghdr c;
-		char b[CMSG_SPACE((3 + VM_KP_MAX_KEEP) * sizeof(int))];
+		char b[CMSG_SPACE((3 + VDM_KP_MAX_KEEP) * sizeof(int))];
 	} cm;
 	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = cm.b,
 			     .msg_controllen = sizeof(cm.b) };
-	int fds[3 + VM_KP_MAX_KEEP], c, r, n, nfd = 0;
-	struct vm_handoff_state s;
+	int fds[3 + VDM_KP_MAX_KEEP], c, r, n, nfd = 0;
+	struct vdm_handoff_state s;
 	struct pollfd p;
 	size_t len = 0;
 	void *buf = NULL;
@@ -1772,20 +1772,20 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 	r = state_read(fds[2], &buf, &len);
 	if (r < 0)
 		goto out;
-	r = vm_handoff_parse(buf, len, &s);
+	r = vdm_handoff_parse(buf, len, &s);
 	if (r < 0)
 		goto out;
 	/* the description names the dead successor's fd numbers: move ours
 	 * there (they are free: that process is gone, these are new) */
 	{
-		struct vm_ho_hdr *hd = (struct vm_ho_hdr *)buf;
+		struct vdm_ho_hdr *hd = (struct vdm_ho_hdr *)buf;
 
 		hd->dev_fd = fds[0];
 		hd->keeper_sock = fds[1];
 		hd->strategy = VDPAMAP_HANDOFF_KEEPER;
 		/* each region's memfd: the keeper's copy with the same inode */
 		{
-			struct vm_ho_region *rr = (struct vm_ho_region *)(hd + 1);
+			struct vdm_ho_region *rr = (struct vdm_ho_region *)(hd + 1);
 			uint32_t i;
 			int k;
 
@@ -1803,8 +1803,8 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 				}
 			}
 		}
-		vm_handoff_seal(buf);
-		r = vm_handoff_parse(buf, len, &s);
+		vdm_handoff_seal(buf);
+		r = vdm_handoff_parse(buf, len, &s);
 		if (r < 0)
 			goto out;
 		/* region fds: the keeper's copies are not passed (yet); the
@@ -1815,7 +1815,7 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 		if (r == 0) {
 			/* the handle uses these now; region fds stay open
 			 * for the caller (vdpamap_region_get() names them) */
-			struct vm_ho_region *rr = (struct vm_ho_region *)(hd + 1);
+			struct vdm_ho_region *rr = (struct vdm_ho_region *)(hd + 1);
 			uint32_t i;
 			int k;
 
@@ -1853,7 +1853,7 @@ static void handoff_sync(struct vdpamap *h)
 	free(buf);
 	if (fd < 0)
 		return;
-	if (vm_kp_call(&h->ho->kl, VM_KP_SETSTATE, 0, 0, NULL, 0, fd, NULL) == 0)
+	if (vdm_kp_call(&h->ho->kl, VDM_KP_SETSTATE, 0, 0, NULL, 0, fd, NULL) == 0)
 		h->ho->kl.stale = 0;
 	close(fd);
 }
@@ -1862,12 +1862,12 @@ static void handoff_sync(struct vdpamap *h)
 VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 					 struct vdpamap_handoff_info *info)
 {
-	struct vm_handoff *ho;
+	struct vdm_handoff *ho;
 	int r;
 
 	if (!info)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	ho = h->ho;
@@ -1876,8 +1876,8 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 		goto out;
 	}
 	if (ho->kl.sock >= 0)
-		vm_kp_check(&h->ho->kl);
-	vm_kp_trim_result(&h->ho->kl);	/* if the keeper has sent it */
+		vdm_kp_check(&h->ho->kl);
+	vdm_kp_trim_result(&h->ho->kl);	/* if the keeper has sent it */
 	memset(info, 0, sizeof(*info));
 	info->strategy = ho->strategy;
 	info->keeper_alive = keeper_live(h);
@@ -1892,19 +1892,19 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 	info->keeper_vmas_before = ho->kl.trim.vmas_before;
 	info->keeper_vmas_kept = ho->kl.trim.vmas_kept;
 out:
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
 VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
 				   struct vdpamap_region *out)
 {
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	int r;
 
 	if (!out)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	for (rg = h->map->regions; rg; rg = rg->next)
@@ -1916,7 +1916,7 @@ VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
 		*out = rg->r;
 		r = 0;
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -1930,13 +1930,13 @@ static int cmp_u32(const void *a, const void *b)
 VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 				   uint32_t n)
 {
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	uint32_t cnt = 0, *all;
 	int r;
 
 	if (n && !ids)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	for (rg = h->map->regions; rg; rg = rg->next)
@@ -1955,7 +1955,7 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 	free(all);
 	r = (int)cnt;
 out:
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -1966,16 +1966,16 @@ VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
 
 	if (!out)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	if (idx >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		vdm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
 	} else if (!h->lc->vrings[idx].set)
 		r = -ENOENT;
 	else
 		*out = h->lc->vrings[idx].v;
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }

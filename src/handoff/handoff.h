@@ -14,10 +14,10 @@
  *  - the lifecycle (handoff.c): prepare, cancel, adopt, rebuild.
  *
  * Wire layout of the state (little endian, host ABI, all fields naturally
- * aligned): struct vm_ho_hdr, then nr_regions struct vm_ho_region, then
- * nr_entries struct vm_ho_entry, then nr_groups u32 group->ASID, then
+ * aligned): struct vdm_ho_hdr, then nr_regions struct vdm_ho_region, then
+ * nr_entries struct vdm_ho_entry, then nr_groups u32 group->ASID, then
  * nr_vqs u32 vq->group, 4 bytes of padding when the two u32 arrays hold an
- * odd number of values (VM_HO_U32_PAD), then nr_vrings struct vm_ho_vring.  hdr.crc is
+ * odd number of values (VDM_HO_U32_PAD), then nr_vrings struct vdm_ho_vring.  hdr.crc is
  * the CRC-32 (IEEE) of every byte after the crc field.
  *
  * May include: every module below (lifecycle/lifecycle.h brings
@@ -33,14 +33,14 @@
 #include "handoff/keeper/keeper.h"
 #include "lifecycle/lifecycle.h"
 
-#define VM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
-#define VM_HO_VERSION	2	/* 2: vring records 8-aligned */
-#define VM_HO_MAX_REGIONS	4096
-#define VM_HO_MAX_ENTRIES	(1u << 20)
-#define VM_HO_MAX_VQS		4096
-#define VM_HO_PATH_MAX		108
+#define VDM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
+#define VDM_HO_VERSION	2	/* 2: vring records 8-aligned */
+#define VDM_HO_MAX_REGIONS	4096
+#define VDM_HO_MAX_ENTRIES	(1u << 20)
+#define VDM_HO_MAX_VQS		4096
+#define VDM_HO_PATH_MAX		108
 
-struct vm_ho_hdr {
+struct vdm_ho_hdr {
 	uint64_t magic;
 	uint32_t version;
 	uint32_t crc;			/* CRC-32 of bytes [16, total) */
@@ -54,7 +54,7 @@ struct vm_ho_hdr {
 	int32_t keeper_sock;		/* keeper strategy, else -1 */
 	int32_t keeper_pid;
 	int32_t pred_pid;
-	char path[VM_HO_PATH_MAX];	/* device path, NUL-terminated */
+	char path[VDM_HO_PATH_MAX];	/* device path, NUL-terminated */
 	uint64_t token;			/* keeper's address-space token (sim) */
 	/* what the device reported and what was negotiated */
 	uint32_t device_id, nr_vqs, nr_groups, nr_as;
@@ -71,7 +71,7 @@ struct vm_ho_hdr {
 	uint64_t reserved[4];
 };
 
-struct vm_ho_region {
+struct vdm_ho_region {
 	uint32_t id;
 	int32_t fd;			/* fd number across the exec */
 	uint64_t len, fd_offset;
@@ -82,7 +82,7 @@ struct vm_ho_region {
 	uint64_t ino;			/* st_ino of fd (0: unchecked) */
 };
 
-struct vm_ho_entry {
+struct vdm_ho_entry {
 	uint64_t iova, size;
 	uint64_t off;			/* offset of the entry in its region */
 	uint32_t asid, perm;
@@ -90,14 +90,14 @@ struct vm_ho_entry {
 	uint32_t reserved0;
 };
 
-#define VM_HO_VRING_SET		1u
-#define VM_HO_VRING_ENABLED	2u
+#define VDM_HO_VRING_SET		1u
+#define VDM_HO_VRING_ENABLED	2u
 
 /* Bytes after the two u32 arrays that keep the vring records 8-aligned. */
-#define VM_HO_U32_PAD(nr_groups, nr_vqs) \
+#define VDM_HO_U32_PAD(nr_groups, nr_vqs) \
 	((((uint64_t)(nr_groups) + (nr_vqs)) & 1) ? 4 : 0)
 
-struct vm_ho_vring {
+struct vdm_ho_vring {
 	uint32_t idx, flags;
 	uint32_t num, base;
 	uint64_t desc, avail, used;
@@ -105,21 +105,21 @@ struct vm_ho_vring {
 };
 
 /* A parsed, validated description: pointers into the caller's buffer. */
-struct vm_handoff_state {
-	const struct vm_ho_hdr *hdr;
-	const struct vm_ho_region *regions;
-	const struct vm_ho_entry *entries;
+struct vdm_handoff_state {
+	const struct vdm_ho_hdr *hdr;
+	const struct vdm_ho_region *regions;
+	const struct vdm_ho_entry *entries;
 	const uint32_t *group_asid;
 	const uint32_t *vq_group;
-	const struct vm_ho_vring *vrings;
+	const struct vdm_ho_vring *vrings;
 };
 
-uint32_t vm_crc32(uint32_t crc, const void *buf, size_t len);
+uint32_t vdm_crc32(uint32_t crc, const void *buf, size_t len);
 /* Bytes a description with these counts takes, or 0 on overflow. */
-size_t vm_handoff_size(uint32_t nr_regions, uint32_t nr_entries,
+size_t vdm_handoff_size(uint32_t nr_regions, uint32_t nr_entries,
 		       uint32_t nr_groups, uint32_t nr_vqs, uint32_t nr_vrings);
 /* Seal hdr->crc over a complete buffer of hdr->total bytes. */
-void vm_handoff_seal(void *buf);
+void vdm_handoff_seal(void *buf);
 /* Validate buf (untrusted) and point out into it.  Errors, nothing kept:
  *  -EMSGSIZE  shorter than the header or than hdr.total says, or longer
  *  -EBADMSG   bad magic or checksum
@@ -130,29 +130,29 @@ void vm_handoff_seal(void *buf);
  *  -ENOENT    an entry names a region that does not exist
  *  -EFAULT    an entry outside its region, or outside the IOVA range
  *  -EEXIST    two entries of one ASID overlap, or two regions share an id */
-int vm_handoff_parse(const void *buf, size_t len, struct vm_handoff_state *out);
+int vdm_handoff_parse(const void *buf, size_t len, struct vdm_handoff_state *out);
 
 /* Why a description was refused: the first check that failed.  array NULL
  * means a header field; otherwise the element array[index] ("regions",
  * "entries", "group_asid", "vq_group", "vrings").  field is a static
  * string naming the field and what is wrong with it ("fd: negative");
  * NULL when the description is valid. */
-struct vm_ho_why {
+struct vdm_ho_why {
 	const char *array;
 	uint32_t index;
 	const char *field;
 };
-/* vm_handoff_parse(), and why (may be NULL) says why it refused. */
-int vm_handoff_parse_why(const void *buf, size_t len,
-			 struct vm_handoff_state *out, struct vm_ho_why *why);
+/* vdm_handoff_parse(), and why (may be NULL) says why it refused. */
+int vdm_handoff_parse_why(const void *buf, size_t len,
+			 struct vdm_handoff_state *out, struct vdm_ho_why *why);
 /* "regions[1].fd: negative", "crc: checksum mismatch" ("valid" when
  * nothing failed) into buf; returns what snprintf() does. */
-int vm_handoff_why_str(const struct vm_ho_why *why, char *buf, size_t len);
+int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len);
 
 /* ---- the handle's handoff state (handoff.c) */
 struct vdpamap;
 
-struct vm_handoff {
+struct vdm_handoff {
 	uint32_t strategy;		/* VDPAMAP_HANDOFF_* in use */
 	int prepared;			/* predecessor: between prepare and exec */
 	int adopted;			/* successor */
@@ -160,14 +160,14 @@ struct vm_handoff {
 	/* the keeper: its socket, pid, pidfd, death, trim (transport.h);
 	 * with strategy KEEPER in the successor kl.tp is the handle's
 	 * transport */
-	struct vm_kp_link kl;
+	struct vdm_kp_link kl;
 	int keeper_ours;		/* created by this prepare (cancel ends it) */
 	void *keeper_area;		/* predecessor that created the keeper */
 	uint64_t token;			/* the keeper's token (simulator) */
 	int cleared[64];		/* fds whose CLOEXEC prepare cleared */
 	uint32_t nr_cleared;
 	int suspended;			/* prepare suspended the device */
-	char path[VM_HO_PATH_MAX];
+	char path[VDM_HO_PATH_MAX];
 	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
 };
 

@@ -21,7 +21,7 @@
 #define HO_MEM_PA		1
 #define HO_MEM_VA		2
 
-uint32_t vm_crc32(uint32_t crc, const void *buf, size_t len)
+uint32_t vdm_crc32(uint32_t crc, const void *buf, size_t len)
 {
 	static uint32_t table[256];
 	const uint8_t *p = buf;
@@ -47,37 +47,37 @@ uint32_t vm_crc32(uint32_t crc, const void *buf, size_t len)
 	return ~crc;
 }
 
-size_t vm_handoff_size(uint32_t nr_regions, uint32_t nr_entries,
+size_t vdm_handoff_size(uint32_t nr_regions, uint32_t nr_entries,
 		       uint32_t nr_groups, uint32_t nr_vqs, uint32_t nr_vrings)
 {
 	uint64_t n;
 
-	if (nr_regions > VM_HO_MAX_REGIONS || nr_entries > VM_HO_MAX_ENTRIES ||
-	    nr_groups > VM_HO_MAX_VQS || nr_vqs > VM_HO_MAX_VQS ||
+	if (nr_regions > VDM_HO_MAX_REGIONS || nr_entries > VDM_HO_MAX_ENTRIES ||
+	    nr_groups > VDM_HO_MAX_VQS || nr_vqs > VDM_HO_MAX_VQS ||
 	    nr_vrings > nr_vqs)
 		return 0;
-	n = sizeof(struct vm_ho_hdr) +
-	    (uint64_t)nr_regions * sizeof(struct vm_ho_region) +
-	    (uint64_t)nr_entries * sizeof(struct vm_ho_entry) +
+	n = sizeof(struct vdm_ho_hdr) +
+	    (uint64_t)nr_regions * sizeof(struct vdm_ho_region) +
+	    (uint64_t)nr_entries * sizeof(struct vdm_ho_entry) +
 	    (uint64_t)nr_groups * 4 + (uint64_t)nr_vqs * 4 +
-	    VM_HO_U32_PAD(nr_groups, nr_vqs) +
-	    (uint64_t)nr_vrings * sizeof(struct vm_ho_vring);
+	    VDM_HO_U32_PAD(nr_groups, nr_vqs) +
+	    (uint64_t)nr_vrings * sizeof(struct vdm_ho_vring);
 	return (size_t)n;
 }
 
-#define CRC_OFF (offsetof(struct vm_ho_hdr, crc) + sizeof(uint32_t))
+#define CRC_OFF (offsetof(struct vdm_ho_hdr, crc) + sizeof(uint32_t))
 
-void vm_handoff_seal(void *buf)
+void vdm_handoff_seal(void *buf)
 {
-	struct vm_ho_hdr *h = buf;
+	struct vdm_ho_hdr *h = buf;
 
-	h->crc = vm_crc32(0, (const uint8_t *)buf + CRC_OFF,
+	h->crc = vdm_crc32(0, (const uint8_t *)buf + CRC_OFF,
 			  (size_t)h->total - CRC_OFF);
 }
 
 /* Record why the description is refused (the first check that fails) and
  * return err.  arr NULL: a header field. */
-static int bad(struct vm_ho_why *why, int err, const char *arr, uint32_t idx,
+static int bad(struct vdm_ho_why *why, int err, const char *arr, uint32_t idx,
 	       const char *field)
 {
 	if (why) {
@@ -89,7 +89,7 @@ static int bad(struct vm_ho_why *why, int err, const char *arr, uint32_t idx,
 }
 #define HDR_BAD(err, field) bad(why, err, NULL, 0, field)
 
-static int check_hdr(const struct vm_ho_hdr *h, struct vm_ho_why *why)
+static int check_hdr(const struct vdm_ho_hdr *h, struct vdm_ho_why *why)
 {
 	if (h->strategy < HO_STRAT_NEW_OWNER || h->strategy > HO_STRAT_REBUILD)
 		return HDR_BAD(-EINVAL, "strategy: not NEW_OWNER, KEEPER or "
@@ -109,15 +109,15 @@ static int check_hdr(const struct vm_ho_hdr *h, struct vm_ho_why *why)
 		return HDR_BAD(-EINVAL, "pred_pid: not positive");
 	if (!memchr(h->path, 0, sizeof(h->path)) || !h->path[0])
 		return HDR_BAD(-EINVAL, "path: empty or not NUL-terminated");
-	if (!h->nr_vqs || h->nr_vqs > VM_HO_MAX_VQS)
+	if (!h->nr_vqs || h->nr_vqs > VDM_HO_MAX_VQS)
 		return HDR_BAD(-ERANGE, "nr_vqs: 0 or above 4096");
-	if (!h->nr_groups || h->nr_groups > VM_HO_MAX_VQS)
+	if (!h->nr_groups || h->nr_groups > VDM_HO_MAX_VQS)
 		return HDR_BAD(-ERANGE, "nr_groups: 0 or above 4096");
-	if (!h->nr_as || h->nr_as > VM_HO_MAX_VQS)
+	if (!h->nr_as || h->nr_as > VDM_HO_MAX_VQS)
 		return HDR_BAD(-ERANGE, "nr_as: 0 or above 4096");
-	if (h->nr_regions > VM_HO_MAX_REGIONS)
+	if (h->nr_regions > VDM_HO_MAX_REGIONS)
 		return HDR_BAD(-ERANGE, "nr_regions: above 4096");
-	if (h->nr_entries > VM_HO_MAX_ENTRIES)
+	if (h->nr_entries > VDM_HO_MAX_ENTRIES)
 		return HDR_BAD(-ERANGE, "nr_entries: above 2^20");
 	if (h->nr_vrings > h->nr_vqs)
 		return HDR_BAD(-ERANGE, "nr_vrings: above nr_vqs");
@@ -140,15 +140,15 @@ static int check_hdr(const struct vm_ho_hdr *h, struct vm_ho_why *why)
 
 #define REG_BAD(err, field) bad(why, err, "regions", i, field)
 
-static int check_regions(const struct vm_ho_hdr *h,
-			 const struct vm_ho_region *rg, struct vm_ho_why *why)
+static int check_regions(const struct vdm_ho_hdr *h,
+			 const struct vdm_ho_region *rg, struct vdm_ho_why *why)
 {
 	uint64_t mask = (h->flags & 1u /* ALLOW_UNALIGNED */) ? 0 :
 							    h->page_size - 1;
 	uint32_t i, k;
 
 	for (i = 0; i < h->nr_regions; i++) {
-		const struct vm_ho_region *r = &rg[i];
+		const struct vdm_ho_region *r = &rg[i];
 
 		if (r->fd < 0)
 			return REG_BAD(-EINVAL, "fd: negative");
@@ -174,8 +174,8 @@ static int check_regions(const struct vm_ho_hdr *h,
 	return 0;
 }
 
-static const struct vm_ho_region *region_by_id(const struct vm_ho_hdr *h,
-					       const struct vm_ho_region *rg,
+static const struct vdm_ho_region *region_by_id(const struct vdm_ho_hdr *h,
+					       const struct vdm_ho_region *rg,
 					       uint32_t id)
 {
 	uint32_t i;
@@ -188,16 +188,16 @@ static const struct vm_ho_region *region_by_id(const struct vm_ho_hdr *h,
 
 #define ENT_BAD(err, field) bad(why, err, "entries", i, field)
 
-static int check_entries(const struct vm_ho_hdr *h,
-			 const struct vm_ho_region *rg,
-			 const struct vm_ho_entry *e, struct vm_ho_why *why)
+static int check_entries(const struct vdm_ho_hdr *h,
+			 const struct vdm_ho_region *rg,
+			 const struct vdm_ho_entry *e, struct vdm_ho_why *why)
 {
 	uint64_t mask = (h->flags & 1u) ? 0 : h->page_size - 1;
 	uint32_t i;
 
 	for (i = 0; i < h->nr_entries; i++) {
-		const struct vm_ho_entry *x = &e[i];
-		const struct vm_ho_region *r;
+		const struct vdm_ho_entry *x = &e[i];
+		const struct vdm_ho_region *r;
 		uint64_t last;
 
 		if (x->asid >= h->nr_as)
@@ -222,7 +222,7 @@ static int check_entries(const struct vm_ho_hdr *h,
 			return ENT_BAD(-EFAULT, "off, size: outside its "
 						"region");
 		if (i) {
-			const struct vm_ho_entry *p = &e[i - 1];
+			const struct vdm_ho_entry *p = &e[i - 1];
 
 			/* sorted by (asid, iova): an O(n) overlap check */
 			if (x->asid < p->asid)
@@ -242,9 +242,9 @@ static int check_entries(const struct vm_ho_hdr *h,
 	return 0;
 }
 
-static int check_vrings(const struct vm_ho_hdr *h, const uint32_t *group_asid,
-			const uint32_t *vq_group, const struct vm_ho_vring *v,
-			struct vm_ho_why *why)
+static int check_vrings(const struct vdm_ho_hdr *h, const uint32_t *group_asid,
+			const uint32_t *vq_group, const struct vdm_ho_vring *v,
+			struct vdm_ho_why *why)
 {
 	uint32_t i;
 
@@ -257,7 +257,7 @@ static int check_vrings(const struct vm_ho_hdr *h, const uint32_t *group_asid,
 			return bad(why, -EINVAL, "vq_group", i,
 				   "group: not below nr_groups");
 	for (i = 0; i < h->nr_vrings; i++) {
-		const struct vm_ho_vring *r = &v[i];
+		const struct vdm_ho_vring *r = &v[i];
 
 #define VR_BAD(field) bad(why, -EINVAL, "vrings", i, field)
 		if (r->idx >= h->nr_vqs)
@@ -266,7 +266,7 @@ static int check_vrings(const struct vm_ho_hdr *h, const uint32_t *group_asid,
 			return VR_BAD("idx: duplicate or not ascending");
 		if (r->flags & ~3u)
 			return VR_BAD("flags: unknown bits");
-		if (!(r->flags & VM_HO_VRING_SET))
+		if (!(r->flags & VDM_HO_VRING_SET))
 			continue;
 		if (!r->num || (r->num & (r->num - 1)) ||
 		    (h->max_vring_num && r->num > h->max_vring_num))
@@ -283,7 +283,7 @@ static int check_vrings(const struct vm_ho_hdr *h, const uint32_t *group_asid,
 	return 0;
 }
 
-int vm_handoff_why_str(const struct vm_ho_why *why, char *buf, size_t len)
+int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len)
 {
 	int n;
 
@@ -297,35 +297,35 @@ int vm_handoff_why_str(const struct vm_ho_why *why, char *buf, size_t len)
 	return n;
 }
 
-int vm_handoff_parse_why(const void *buf, size_t len,
-			 struct vm_handoff_state *out, struct vm_ho_why *why)
+int vdm_handoff_parse_why(const void *buf, size_t len,
+			 struct vdm_handoff_state *out, struct vdm_ho_why *why)
 {
-	const struct vm_ho_hdr *h = buf;
+	const struct vdm_ho_hdr *h = buf;
 	const uint8_t *p = buf;
-	struct vm_handoff_state s;
+	struct vdm_handoff_state s;
 	size_t need, off;
 	int r;
 
 	if (why)
-		*why = (struct vm_ho_why){ 0 };
+		*why = (struct vdm_ho_why){ 0 };
 	if (!buf || !out)
 		return -EINVAL;
 	if (len < sizeof(*h))
 		return HDR_BAD(-EMSGSIZE, "length: shorter than the header");
-	if (h->magic != VM_HO_MAGIC)
+	if (h->magic != VDM_HO_MAGIC)
 		return HDR_BAD(-EBADMSG, "magic: not a handoff description");
 	if (h->total != len)
 		return HDR_BAD(-EMSGSIZE, "total: not the length read "
 					  "(truncated, or trailing bytes)");
-	if (h->version != VM_HO_VERSION)
+	if (h->version != VDM_HO_VERSION)
 		return HDR_BAD(-EPROTONOSUPPORT, "version: not this library's "
 						 "(2)");
-	if (vm_crc32(0, p + CRC_OFF, len - CRC_OFF) != h->crc)
+	if (vdm_crc32(0, p + CRC_OFF, len - CRC_OFF) != h->crc)
 		return HDR_BAD(-EBADMSG, "crc: checksum mismatch");
 	r = check_hdr(h, why);
 	if (r < 0)
 		return r;
-	need = vm_handoff_size(h->nr_regions, h->nr_entries, h->nr_groups,
+	need = vdm_handoff_size(h->nr_regions, h->nr_entries, h->nr_groups,
 			       h->nr_vqs, h->nr_vrings);
 	if (!need || need != len)
 		return HDR_BAD(-ERANGE, "nr_regions, nr_entries, nr_groups, "
@@ -335,14 +335,14 @@ int vm_handoff_parse_why(const void *buf, size_t len,
 	off = sizeof(*h);
 	s.hdr = h;
 	s.regions = (const void *)(p + off);
-	off += (size_t)h->nr_regions * sizeof(struct vm_ho_region);
+	off += (size_t)h->nr_regions * sizeof(struct vdm_ho_region);
 	s.entries = (const void *)(p + off);
-	off += (size_t)h->nr_entries * sizeof(struct vm_ho_entry);
+	off += (size_t)h->nr_entries * sizeof(struct vdm_ho_entry);
 	s.group_asid = (const void *)(p + off);
 	off += (size_t)h->nr_groups * 4;
 	s.vq_group = (const void *)(p + off);
 	off += (size_t)h->nr_vqs * 4;
-	off += VM_HO_U32_PAD(h->nr_groups, h->nr_vqs);
+	off += VDM_HO_U32_PAD(h->nr_groups, h->nr_vqs);
 	s.vrings = (const void *)(p + off);
 
 	r = check_regions(h, s.regions, why);
@@ -358,7 +358,7 @@ int vm_handoff_parse_why(const void *buf, size_t len,
 	return 0;
 }
 
-int vm_handoff_parse(const void *buf, size_t len, struct vm_handoff_state *out)
+int vdm_handoff_parse(const void *buf, size_t len, struct vdm_handoff_state *out)
 {
-	return vm_handoff_parse_why(buf, len, out, NULL);
+	return vdm_handoff_parse_why(buf, len, out, NULL);
 }

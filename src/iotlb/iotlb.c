@@ -11,14 +11,14 @@
 
 /* The 72-byte layout both MSG_V2 and the legacy message share: a 4-byte
  * type, then (v2) the asid, then the iotlb message at offset 8. */
-struct vm_wire_msg {
+struct vdm_wire_msg {
 	uint32_t type;
 	uint32_t asid;
 	struct vhost_iotlb_msg iotlb;
 	uint8_t pad[64 - sizeof(struct vhost_iotlb_msg)];
 };
-_Static_assert(sizeof(struct vm_wire_msg) == 72, "vhost_msg_v2 is 72 bytes");
-_Static_assert(sizeof(struct vm_wire_msg) == sizeof(struct vhost_msg_v2),
+_Static_assert(sizeof(struct vdm_wire_msg) == 72, "vhost_msg_v2 is 72 bytes");
+_Static_assert(sizeof(struct vdm_wire_msg) == sizeof(struct vhost_msg_v2),
 	       "layout matches the system header");
 
 static uint8_t perm_to_access(uint32_t perm)
@@ -51,18 +51,18 @@ static const char *type_name(uint8_t type)
 	}
 }
 
-int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
+int vdm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 		  uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm)
 {
-	struct vm_wire_msg m;
+	struct vdm_wire_msg m;
 	long r;
 
 	/* an initializer need not zero the padding inside vhost_iotlb_msg
 	 * (clang leaves stack bytes there): every byte of the 72 is ours */
 	memset(&m, 0, sizeof(m));
-	m.type = vm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
+	m.type = vdm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
 			 VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG;
-	m.asid = vm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ? asid : 0;
+	m.asid = vdm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ? asid : 0;
 	m.iotlb.iova = iova;
 	m.iotlb.size = size;
 	m.iotlb.uaddr = uaddr;
@@ -70,9 +70,9 @@ int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 	m.iotlb.type = type;
 
 	h->stats.iotlb_writes++;
-	r = vm_tp_write(h->tp, &m, sizeof(m));
+	r = vdm_tp_write(h->tp, &m, sizeof(m));
 	if (r == -ECOMM) {
-		vm_tp_lost(h);
+		vdm_tp_lost(h);
 		return -ENOTRECOVERABLE;
 	}
 	if (r == (long)sizeof(m)) {
@@ -88,27 +88,27 @@ int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 	}
 	if (r >= 0)
 		r = -EIO;
-	vm_err(h, "device refused %s asid %u iova 0x%llx size 0x%llx: %ld",
+	vdm_err(h, "device refused %s asid %u iova 0x%llx size 0x%llx: %ld",
 	       type_name(type), asid, (unsigned long long)iova,
 	       (unsigned long long)size, r);
 	return (int)r;
 }
 
-static int send_entry(struct vdpamap *h, const struct vm_msg *m)
+static int send_entry(struct vdpamap *h, const struct vdm_msg *m)
 {
-	const struct vm_entry *e = m->e;
+	const struct vdm_entry *e = m->e;
 
 	if (m->type == VHOST_IOTLB_UPDATE)
-		return vm_iotlb_send(h, e->asid, VHOST_IOTLB_UPDATE,
-				     e->inode.first, vm_entry_size(e),
-				     vm_entry_uaddr(e), perm_to_access(e->perm));
+		return vdm_iotlb_send(h, e->asid, VHOST_IOTLB_UPDATE,
+				     e->inode.first, vdm_entry_size(e),
+				     vdm_entry_uaddr(e), perm_to_access(e->perm));
 	/* exec handoff NEW_OWNER: the entry's new uaddr; perm must be 0 */
 	if (m->type == VHOST_IOTLB_REMAP)
-		return vm_iotlb_send(h, e->asid, VHOST_IOTLB_REMAP,
-				     e->inode.first, vm_entry_size(e),
-				     vm_entry_uaddr(e), 0);
-	return vm_iotlb_send(h, e->asid, VHOST_IOTLB_INVALIDATE,
-			     e->inode.first, vm_entry_size(e), 0, 0);
+		return vdm_iotlb_send(h, e->asid, VHOST_IOTLB_REMAP,
+				     e->inode.first, vdm_entry_size(e),
+				     vdm_entry_uaddr(e), 0);
+	return vdm_iotlb_send(h, e->asid, VHOST_IOTLB_INVALIDATE,
+			     e->inode.first, vdm_entry_size(e), 0, 0);
 }
 
 /* A batch the device may still consider open (its BATCH_END was refused)
@@ -119,7 +119,7 @@ static int close_stale_batch(struct vdpamap *h)
 
 	if (!h->batch_open)
 		return 0;
-	r = vm_iotlb_send(h, h->batch_asid, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0);
+	r = vdm_iotlb_send(h, h->batch_asid, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0);
 	if (r == 0)
 		h->batch_open = false;
 	return r;
@@ -127,7 +127,7 @@ static int close_stale_batch(struct vdpamap *h)
 
 static int batch_mark(struct vdpamap *h, uint32_t asid, uint8_t type)
 {
-	int r = vm_iotlb_send(h, asid, type, 0, 0, 0, 0);
+	int r = vdm_iotlb_send(h, asid, type, 0, 0, 0, 0);
 
 	if (type == VHOST_IOTLB_BATCH_BEGIN && r == 0) {
 		h->batch_open = true;
@@ -138,10 +138,10 @@ static int batch_mark(struct vdpamap *h, uint32_t asid, uint8_t type)
 	return r;
 }
 
-size_t vm_iotlb_run(struct vdpamap *h, const struct vm_msg *msgs, size_t n,
-		    vm_msg_done_fn done, int *err)
+size_t vdm_iotlb_run(struct vdpamap *h, const struct vdm_msg *msgs, size_t n,
+		    vdm_msg_done_fn done, int *err)
 {
-	bool batch = vm_has_feature(h, VDPAMAP_F_IOTLB_BATCH);
+	bool batch = vdm_has_feature(h, VDPAMAP_F_IOTLB_BATCH);
 	size_t i = 0, end;
 	int r;
 

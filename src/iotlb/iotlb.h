@@ -14,53 +14,53 @@
 #include "core/internal.h"
 
 /* ---- regions and entries */
-struct vm_region {
+struct vdm_region {
 	uint32_t id;
 	uint32_t nr_maps;		/* entries pointing into it */
 	struct vdpamap_region r;
-	struct vm_region *next;
+	struct vdm_region *next;
 	/* Where the device sees r.hva (the uaddr of IOTLB messages): 0 means
 	 * r.hva itself; after an exec handoff through the mm keeper, the
 	 * address of the same memory in the keeper's (old) address space. */
 	uint64_t dev_base;
 };
 
-struct vm_entry {
+struct vdm_entry {
 	struct itree_node inode;	/* [iova, iova + size - 1] */
 	struct itree_node hnode;	/* [hva, hva + size - 1] */
 	uint64_t hva;
 	uint32_t asid;
 	uint32_t perm;
-	struct vm_region *region;
+	struct vdm_region *region;
 	/* transaction bookkeeping */
 	bool in_mirror;
 	bool pending_rm;
 	bool txn_new;			/* created by the open transaction */
 	bool lost;
-	struct vm_entry *lost_next;	/* on h->lost when a rollback failed */
+	struct vdm_entry *lost_next;	/* on h->lost when a rollback failed */
 };
 
 /* The entry of a node of a mirror's iova tree, or of its hva tree: the
  * one place that knows how an entry embeds them. */
-static inline struct vm_entry *vm_entry_of(struct itree_node *n)
+static inline struct vdm_entry *vdm_entry_of(struct itree_node *n)
 {
-	return container_of(n, struct vm_entry, inode);
+	return container_of(n, struct vdm_entry, inode);
 }
 
-static inline struct vm_entry *vm_entry_of_hva(struct itree_node *n)
+static inline struct vdm_entry *vdm_entry_of_hva(struct itree_node *n)
 {
-	return container_of(n, struct vm_entry, hnode);
+	return container_of(n, struct vdm_entry, hnode);
 }
 
-static inline uint64_t vm_entry_size(const struct vm_entry *e)
+static inline uint64_t vdm_entry_size(const struct vdm_entry *e)
 {
 	return e->inode.last - e->inode.first + 1;
 }
 
-/* The uaddr the device must be told for e (see vm_region.dev_base). */
-static inline uint64_t vm_entry_uaddr(const struct vm_entry *e)
+/* The uaddr the device must be told for e (see vdm_region.dev_base). */
+static inline uint64_t vdm_entry_uaddr(const struct vdm_entry *e)
 {
-	const struct vm_region *rg = e->region;
+	const struct vdm_region *rg = e->region;
 
 	if (!rg || !rg->dev_base)
 		return e->hva;
@@ -69,20 +69,20 @@ static inline uint64_t vm_entry_uaddr(const struct vm_entry *e)
 
 
 /* ---- iotlb.c: the only writer of IOTLB messages */
-struct vm_msg {
+struct vdm_msg {
 	uint8_t type;			/* VHOST_IOTLB_UPDATE/INVALIDATE/REMAP */
-	struct vm_entry *e;
+	struct vdm_entry *e;
 };
 /* Called after the device accepted msg i. */
-typedef void (*vm_msg_done_fn)(struct vdpamap *h, const struct vm_msg *m);
+typedef void (*vdm_msg_done_fn)(struct vdpamap *h, const struct vdm_msg *m);
 /* Send msgs in order, wrapped in one BATCH_BEGIN/END per run of equal
  * ASID when BATCH was negotiated.  Returns the number of messages the
  * device accepted (all of them: n) and, on failure, stores the errno in
  * *err.  done is called for each accepted message, in order. */
-size_t vm_iotlb_run(struct vdpamap *h, const struct vm_msg *msgs, size_t n,
-		    vm_msg_done_fn done, int *err);
+size_t vdm_iotlb_run(struct vdpamap *h, const struct vdm_msg *msgs, size_t n,
+		    vdm_msg_done_fn done, int *err);
 /* One raw message, not batched (probe). */
-int vm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
+int vdm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 		  uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm);
 
 #endif

@@ -16,12 +16,12 @@ static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 	uint64_t offered = 0, acked;
 	int r;
 
-	r = vm_ioctl(h, VHOST_GET_BACKEND_FEATURES, &offered);
+	r = vdm_ioctl(h, VHOST_GET_BACKEND_FEATURES, &offered);
 	if (r == -ENOTTY) {
-		vm_warn(h, "no GET_BACKEND_FEATURES: no backend features");
+		vdm_warn(h, "no GET_BACKEND_FEATURES: no backend features");
 		offered = 0;
 	} else if (r < 0) {
-		vm_err(h, "GET_BACKEND_FEATURES: %d", r);
+		vdm_err(h, "GET_BACKEND_FEATURES: %d", r);
 		return r;
 	}
 	acked = offered & want & VDPAMAP_F_KNOWN;
@@ -30,17 +30,17 @@ static int negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 	if (require & ~acked) {
 		uint64_t miss = require & ~acked;
 		uint64_t bit = miss & -miss;
-		const char *n = vm_feature_name(bit);
+		const char *n = vdm_feature_name(bit);
 
-		vm_err(h, "required backend feature %s (bit %d) %s",
+		vdm_err(h, "required backend feature %s (bit %d) %s",
 		       n ? n : "?", __builtin_ctzll(bit),
 		       (offered & bit) ? "not wanted" : "not offered by device");
 		return -EOPNOTSUPP;
 	}
 	if (offered) {
-		r = vm_ioctl(h, VHOST_SET_BACKEND_FEATURES, &acked);
+		r = vdm_ioctl(h, VHOST_SET_BACKEND_FEATURES, &acked);
 		if (r < 0) {
-			vm_err(h, "SET_BACKEND_FEATURES 0x%llx: %d",
+			vdm_err(h, "SET_BACKEND_FEATURES 0x%llx: %d",
 			       (unsigned long long)acked, r);
 			return r;
 		}
@@ -54,14 +54,14 @@ static int query_u32(struct vdpamap *h, unsigned long req, const char *what,
 		     uint32_t *out, uint32_t fallback)
 {
 	uint32_t v = 0;
-	int r = vm_ioctl(h, req, &v);
+	int r = vdm_ioctl(h, req, &v);
 
 	/* an older kernel without the ioctl: assume the old behaviour */
 	if (r == -ENOTTY || r == -EOPNOTSUPP) {
-		vm_dbg(h, "%s: %d, assuming %u", what, r, fallback);
+		vdm_dbg(h, "%s: %d, assuming %u", what, r, fallback);
 		v = fallback;
 	} else if (r < 0) {
-		vm_err(h, "%s: %d", what, r);
+		vdm_err(h, "%s: %d", what, r);
 		return r;
 	}
 	*out = v;
@@ -75,14 +75,14 @@ static int query(struct vdpamap *h)
 	uint32_t i;
 	int r;
 
-	r = vm_ioctl(h, VHOST_VDPA_GET_DEVICE_ID, &h->info.device_id);
+	r = vdm_ioctl(h, VHOST_VDPA_GET_DEVICE_ID, &h->info.device_id);
 	if (r < 0) {
-		vm_err(h, "VDPA_GET_DEVICE_ID: %d: not a vhost-vdpa device", r);
+		vdm_err(h, "VDPA_GET_DEVICE_ID: %d: not a vhost-vdpa device", r);
 		return r;
 	}
-	r = vm_ioctl(h, VHOST_GET_FEATURES, &h->info.device_features);
+	r = vdm_ioctl(h, VHOST_GET_FEATURES, &h->info.device_features);
 	if (r < 0) {
-		vm_err(h, "GET_FEATURES: %d", r);
+		vdm_err(h, "GET_FEATURES: %d", r);
 		return r;
 	}
 	if ((r = query_u32(h, VHOST_VDPA_GET_VQS_COUNT, "GET_VQS_COUNT",
@@ -94,47 +94,47 @@ static int query(struct vdpamap *h)
 	    (r = query_u32(h, VHOST_VDPA_GET_CONFIG_SIZE, "GET_CONFIG_SIZE",
 			   &h->info.config_size, 0)) < 0)
 		return r;
-	r = vm_ioctl(h, VHOST_VDPA_GET_IOVA_RANGE, &range);
+	r = vdm_ioctl(h, VHOST_VDPA_GET_IOVA_RANGE, &range);
 	if (r < 0 && r != -ENOTTY && r != -EOPNOTSUPP) {
-		vm_err(h, "GET_IOVA_RANGE: %d", r);
+		vdm_err(h, "GET_IOVA_RANGE: %d", r);
 		return r;
 	}
 	h->info.iova_first = range.first;
 	h->info.iova_last = range.last;
-	r = vm_ioctl(h, VHOST_VDPA_GET_VRING_NUM, &num);
+	r = vdm_ioctl(h, VHOST_VDPA_GET_VRING_NUM, &num);
 	if (r < 0) {
-		vm_err(h, "GET_VRING_NUM: %d", r);
+		vdm_err(h, "GET_VRING_NUM: %d", r);
 		return r;
 	}
 	h->info.max_vring_num = num;
 	if (!h->info.nr_vqs || !h->info.nr_groups || !h->info.nr_as ||
 	    h->info.nr_vqs > 4096 || h->info.nr_groups > 4096 ||
 	    h->info.nr_as > 4096) {
-		vm_err(h, "device reports %u vqs, %u groups, %u ASes",
+		vdm_err(h, "device reports %u vqs, %u groups, %u ASes",
 		       h->info.nr_vqs, h->info.nr_groups, h->info.nr_as);
 		return -EPROTO;
 	}
 
-	if ((r = vm_lifecycle_setup(h)) < 0 || (r = vm_mapping_setup(h)) < 0)
+	if ((r = vdm_lifecycle_setup(h)) < 0 || (r = vdm_mapping_setup(h)) < 0)
 		return r;
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vhost_vring_state s = { .index = i };
 
-		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_GROUP, &s);
+		r = vdm_ioctl(h, VHOST_VDPA_GET_VRING_GROUP, &s);
 		if (r == -ENOTTY || r == -EOPNOTSUPP)
 			continue;	/* before groups existed: all in 0 */
 		if (r < 0) {
-			vm_err(h, "GET_VRING_GROUP vq %u: %d", i, r);
+			vdm_err(h, "GET_VRING_GROUP vq %u: %d", i, r);
 			return r;
 		}
 		if (s.num >= h->info.nr_groups) {
-			vm_err(h, "vq %u in group %u of %u", i, s.num,
+			vdm_err(h, "vq %u in group %u of %u", i, s.num,
 			       h->info.nr_groups);
 			return -EPROTO;
 		}
 		h->lc->vq_group[i] = s.num;
 	}
-	r = vm_query_desc_groups(h);
+	r = vdm_query_desc_groups(h);
 	if (r < 0)
 		return r;
 	return 0;
@@ -168,15 +168,15 @@ static int probe_mem_mode(struct vdpamap *h)
 	r = h->tp->ops->pinned(h->tp, &before);
 	if (r < 0)
 		goto out;
-	r = vm_iotlb_send(h, 0, VHOST_IOTLB_UPDATE, iova, ps, (uintptr_t)p,
+	r = vdm_iotlb_send(h, 0, VHOST_IOTLB_UPDATE, iova, ps, (uintptr_t)p,
 			  VHOST_ACCESS_RW);
 	if (r < 0) {
-		vm_err(h, "probe UPDATE of one page refused (%d)", r);
+		vdm_err(h, "probe UPDATE of one page refused (%d)", r);
 		goto out;
 	}
 	r = h->tp->ops->pinned(h->tp, &after);
-	if (vm_iotlb_send(h, 0, VHOST_IOTLB_INVALIDATE, iova, ps, 0, 0) < 0) {
-		vm_poison(h, "probe page at iova 0x%llx could not be unmapped",
+	if (vdm_iotlb_send(h, 0, VHOST_IOTLB_INVALIDATE, iova, ps, 0, 0) < 0) {
+		vdm_poison(h, "probe page at iova 0x%llx could not be unmapped",
 			  (unsigned long long)iova);
 		r = -EIO;
 		goto out;
@@ -185,7 +185,7 @@ static int probe_mem_mode(struct vdpamap *h)
 		goto out;
 	h->info.mem_mode = after > before ? VDPAMAP_MEMMODE_PA :
 					    VDPAMAP_MEMMODE_VA;
-	vm_info(h, "memory mode probed: %s",
+	vdm_info(h, "memory mode probed: %s",
 		h->info.mem_mode == VDPAMAP_MEMMODE_PA ? "PA (pins)" :
 							 "VA (no pins)");
 out:
@@ -207,13 +207,13 @@ static void lifecycle_free(struct vdpamap *h)
 	h->lc = NULL;
 }
 
-static const struct vm_hook_ops lifecycle_hooks = {
+static const struct vdm_hook_ops lifecycle_hooks = {
 	.free = lifecycle_free,
 };
 
-int vm_lifecycle_setup(struct vdpamap *h)
+int vdm_lifecycle_setup(struct vdpamap *h)
 {
-	struct vm_lifecycle *lc = h->lc;
+	struct vdm_lifecycle *lc = h->lc;
 
 	lc->vq_group = calloc(h->info.nr_vqs, sizeof(*lc->vq_group));
 	lc->vq_desc_group = calloc(h->info.nr_vqs, sizeof(*lc->vq_desc_group));
@@ -225,11 +225,11 @@ int vm_lifecycle_setup(struct vdpamap *h)
 	return 0;
 }
 
-void vm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
+void vdm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
 			  const uint32_t *vq_group, uint8_t status,
 			  uint64_t driver_features)
 {
-	struct vm_lifecycle *lc = h->lc;
+	struct vdm_lifecycle *lc = h->lc;
 
 	memcpy(lc->vq_group, vq_group, h->info.nr_vqs * sizeof(uint32_t));
 	memcpy(lc->vq_desc_group, vq_group,
@@ -240,22 +240,22 @@ void vm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
 	lc->driver_features = driver_features;
 }
 
-void vm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
+void vdm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
 		      bool enabled, const struct vdpamap_vring *v)
 {
-	struct vm_vring *vr = &h->lc->vrings[idx];
+	struct vdm_vring *vr = &h->lc->vrings[idx];
 
 	vr->set = set;
 	vr->enabled = enabled;
 	vr->v = *v;
 }
 
-void vm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base)
+void vdm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base)
 {
 	h->lc->vrings[idx].v.base = base;
 }
 
-void vm_vring_rings_set(struct vdpamap *h, uint32_t idx,
+void vdm_vring_rings_set(struct vdpamap *h, uint32_t idx,
 			const struct vdpamap_vring *v)
 {
 	struct vdpamap_vring *cur = &h->lc->vrings[idx].v;
@@ -267,10 +267,10 @@ void vm_vring_rings_set(struct vdpamap *h, uint32_t idx,
 	cur->used = v->used;
 }
 
-void vm_handle_free(struct vdpamap *h)
+void vdm_handle_free(struct vdpamap *h)
 {
-	vm_hooks_free(h);
-	vm_core_free(h);
+	vdm_hooks_free(h);
+	vdm_core_free(h);
 }
 
 static int setup_locked(struct vdpamap *h,
@@ -284,9 +284,9 @@ static int setup_locked(struct vdpamap *h,
 	uint32_t i;
 	int r;
 
-	r = vm_ioctl(h, VHOST_SET_OWNER, NULL);
+	r = vdm_ioctl(h, VHOST_SET_OWNER, NULL);
 	if (r == -EBUSY)
-		vm_info(h, "device already owned (adopted): continuing");
+		vdm_info(h, "device already owned (adopted): continuing");
 	else if (r < 0)
 		return r;
 
@@ -311,34 +311,34 @@ static int setup_locked(struct vdpamap *h,
 		struct vdpamap_txn *t;
 
 		if (OPTS_GET(opts, prefault_threads, 0)) {
-			r = vm_prefault(h, regs, nregs,
+			r = vdm_prefault(h, regs, nregs,
 					OPTS_GET(opts, prefault_threads, 0));
 			if (r < 0)
 				return r;
 		}
 		for (i = 0; i < nregs; i++) {
-			r = vm_region_add(h, &regs[i], NULL);
+			r = vdm_region_add(h, &regs[i], NULL);
 			if (r < 0) {
-				vm_err(h, "opts.regions[%u]: %d", i, r);
+				vdm_err(h, "opts.regions[%u]: %d", i, r);
 				return r;
 			}
 		}
-		r = vm_txn_new(h, &t);
+		r = vdm_txn_new(h, &t);
 		if (r < 0)
 			return r;
 		for (i = 0; i < nregs; i++) {
-			r = vm_txn_map(t, 0, regs[i].iova, regs[i].hva,
+			r = vdm_txn_map(t, 0, regs[i].iova, regs[i].hva,
 					    regs[i].len,
 					    regs[i].perm ? regs[i].perm :
 							   VDPAMAP_PERM_RW,
 					    NULL);
 			if (r < 0) {
-				vm_err(h, "opts.regions[%u] pre-map: %d", i, r);
-				vm_txn_abort(t);
+				vdm_err(h, "opts.regions[%u] pre-map: %d", i, r);
+				vdm_txn_abort(t);
 				return r;
 			}
 		}
-		r = vm_txn_commit(t);
+		r = vdm_txn_commit(t);
 		if (r < 0)
 			return r;
 	}
@@ -346,18 +346,18 @@ static int setup_locked(struct vdpamap *h,
 }
 
 /* The handle is nobody else's yet; the lock is taken all the same so that
- * vm_leave() publishes what setup mapped. */
+ * vdm_leave() publishes what setup mapped. */
 static int setup(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 {
 	int r;
 
 	pthread_mutex_lock(&h->lock);
 	r = setup_locked(h, opts);
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
-int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
+int vdm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 {
 	struct vdpamap *h;
 	long ps;
@@ -377,7 +377,7 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 	if (ps <= 0 || (ps & (ps - 1)))
 		return -EINVAL;
 
-	h = vm_core_new(OPTS_GET(opts, log_fn, NULL),
+	h = vdm_core_new(OPTS_GET(opts, log_fn, NULL),
 			OPTS_GET(opts, log_ctx, NULL),
 			OPTS_GET(opts, log_level, 0), OPTS_GET(opts, flags, 0),
 			(uint64_t)ps);
@@ -385,9 +385,9 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 		return -ENOMEM;
 	h->lc = calloc(1, sizeof(*h->lc));
 	if (h->lc)
-		vm_hook_set(h, VM_HOOK_LIFECYCLE, &lifecycle_hooks);
-	if (!h->lc || vm_mapping_init(h) < 0) {
-		vm_handle_free(h);
+		vdm_hook_set(h, VDM_HOOK_LIFECYCLE, &lifecycle_hooks);
+	if (!h->lc || vdm_mapping_init(h) < 0) {
+		vdm_handle_free(h);
 		return -ENOMEM;
 	}
 	*ret = h;
@@ -395,25 +395,25 @@ int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 }
 
 /* A new handle on path, set up from opts (and its regions mapped). */
-int vm_open(const char *path, const struct vdpamap_open_opts *opts,
+int vdm_open(const char *path, const struct vdpamap_open_opts *opts,
 	    struct vdpamap **ret)
 {
 	struct vdpamap *h;
 	int r;
 
-	r = vm_handle_new(opts, &h);
+	r = vdm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
-	r = vm_tp_open(path, h->tp);
+	r = vdm_tp_open(path, h->tp);
 	if (r < 0) {
-		vm_err(h, "open %s: %d", path, r);
-		vm_handle_free(h);
+		vdm_err(h, "open %s: %d", path, r);
+		vdm_handle_free(h);
 		return r;
 	}
 	r = setup(h, opts);
 	if (r < 0) {
-		vm_tp_close(h->tp);
-		vm_handle_free(h);
+		vdm_tp_close(h->tp);
+		vdm_handle_free(h);
 		return r;
 	}
 	*ret = h;
@@ -426,7 +426,7 @@ VDPAMAP_API int vdpamap_open(const char *path,
 {
 	if (!path || !ret)
 		return -EINVAL;
-	return vm_open(path, opts, ret);
+	return vdm_open(path, opts, ret);
 }
 
 VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
@@ -437,10 +437,10 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 
 	if (fd < 0 || !ret)
 		return -EINVAL;
-	r = vm_handle_new(opts, &h);
+	r = vdm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
-	r = vm_tp_adopt(fd, h->tp);
+	r = vdm_tp_adopt(fd, h->tp);
 	if (r < 0)
 		goto fail;
 	r = setup(h, opts);
@@ -450,21 +450,21 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	return 0;
 fail:
 	h->tp->fd = -1;		/* the caller keeps its fd on failure */
-	vm_handle_free(h);
+	vdm_handle_free(h);
 	return r;
 }
 
-void vm_close(struct vdpamap *h)
+void vdm_close(struct vdpamap *h)
 {
-	vm_hooks_close(h);
-	vm_tp_close(h->tp);
-	vm_handle_free(h);
+	vdm_hooks_close(h);
+	vdm_tp_close(h->tp);
+	vdm_handle_free(h);
 }
 
 VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h)
 {
 	if (h)
-		vm_close(h);
+		vdm_close(h);
 	return NULL;
 }
 
@@ -479,29 +479,29 @@ VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)
 
 	if (!info)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	*info = h->info;
-	vm_leave(h);
+	vdm_leave(h);
 	return 0;
 }
 
 VDPAMAP_API int vdpamap_has_feature(const struct vdpamap *h, uint64_t feature)
 {
-	return h && vm_has_feature(h, feature);
+	return h && vdm_has_feature(h, feature);
 }
 
 /* A GET ioctl under the handle (poisoned handles may still read): 0 or
  * -errno, *arg written by the device only on success. */
 static int locked_get(struct vdpamap *h, unsigned long req, void *arg)
 {
-	int r = vm_enter(h, true);
+	int r = vdm_enter(h, true);
 
 	if (r < 0)
 		return r;
-	r = vm_ioctl(h, req, arg);
-	vm_leave(h);
+	r = vdm_ioctl(h, req, arg);
+	vdm_leave(h);
 	return r < 0 ? r : 0;
 }
 
@@ -532,7 +532,7 @@ static int check_rings_mapped(struct vdpamap *h)
 	uint32_t i, k;
 
 	for (i = 0; i < h->info.nr_vqs; i++) {
-		struct vm_vring *vr = &h->lc->vrings[i];
+		struct vdm_vring *vr = &h->lc->vrings[i];
 		uint32_t asid = h->lc->group_asid[h->lc->vq_desc_group[i]];
 		uint64_t addr[3], sz[3];
 
@@ -543,8 +543,8 @@ static int check_rings_mapped(struct vdpamap *h)
 		addr[2] = vr->v.used;
 		ring_sizes(vr->v.num, sz);
 		for (k = 0; k < 3; k++) {
-			if (!vm_range_mapped(h, asid, addr[k], sz[k])) {
-				vm_err(h, "DRIVER_OK refused: vq %u %s ring "
+			if (!vdm_range_mapped(h, asid, addr[k], sz[k])) {
+				vdm_err(h, "DRIVER_OK refused: vq %u %s ring "
 				       "[0x%llx, +0x%llx) not mapped in ASID %u",
 				       i, part[k],
 				       (unsigned long long)addr[k],
@@ -557,19 +557,19 @@ static int check_rings_mapped(struct vdpamap *h)
 }
 
 /* Caller holds the lock (or owns a new handle).  Status 0 is a reset. */
-int vm_set_status(struct vdpamap *h, uint8_t status)
+int vdm_set_status(struct vdpamap *h, uint8_t status)
 {
 	int r;
 
 	if (!status)
-		return vm_reset(h, NULL);
+		return vdm_reset(h, NULL);
 	if ((status & VDPAMAP_S_DRIVER_OK) &&
 	    !(h->lc->status & VDPAMAP_S_DRIVER_OK)) {
 		r = check_rings_mapped(h);
 		if (r < 0)
 			return r;
 	}
-	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
+	r = vdm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
 	if (r < 0)
 		return r;
 	h->lc->status = status;
@@ -581,12 +581,12 @@ VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
 	int r;
 
 	/* 0 is vdpamap_reset(), which a poisoned handle may call */
-	r = vm_enter_idle(h, !status, status ? "vdpamap_set_status" :
+	r = vdm_enter_idle(h, !status, status ? "vdpamap_set_status" :
 					       "vdpamap_reset");
 	if (r < 0)
 		return r;
-	r = vm_set_status(h, status);
-	vm_leave(h);
+	r = vdm_set_status(h, status);
+	vdm_leave(h);
 	return r;
 }
 
@@ -604,17 +604,17 @@ VDPAMAP_API int vdpamap_get_features(struct vdpamap *h, uint64_t *ret)
 }
 
 /* Caller holds the lock (or owns a new handle). */
-int vm_set_features(struct vdpamap *h, uint64_t features)
+int vdm_set_features(struct vdpamap *h, uint64_t features)
 {
 	int r;
 
 	if (features & ~h->info.device_features) {
-		vm_err(h, "features 0x%llx not offered (offer 0x%llx)",
+		vdm_err(h, "features 0x%llx not offered (offer 0x%llx)",
 		       (unsigned long long)features,
 		       (unsigned long long)h->info.device_features);
 		return -EINVAL;
 	}
-	r = vm_ioctl(h, VHOST_SET_FEATURES, &features);
+	r = vdm_ioctl(h, VHOST_SET_FEATURES, &features);
 	if (r > 0)
 		r = 0;
 	if (r == 0)
@@ -626,11 +626,11 @@ VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features)
 {
 	int r;
 
-	r = vm_enter_idle(h, false, "vdpamap_set_features");
+	r = vdm_enter_idle(h, false, "vdpamap_set_features");
 	if (r < 0)
 		return r;
-	r = vm_set_features(h, features);
-	vm_leave(h);
+	r = vdm_set_features(h, features);
+	vdm_leave(h);
 	return r;
 }
 
@@ -643,14 +643,14 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 	if (!buf || !len)
 		return -EINVAL;
 	r = req == VHOST_VDPA_SET_CONFIG ?
-		    vm_enter_idle(h, true, "vdpamap_set_config") :
-		    vm_enter(h, true);
+		    vdm_enter_idle(h, true, "vdpamap_set_config") :
+		    vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	/* config_size 0: a kernel without GET_CONFIG_SIZE; it bounds-checks */
 	if (h->info.config_size &&
 	    (off > h->info.config_size || len > h->info.config_size - off)) {
-		vm_err(h, "config [%u, +%u) past config size %u", off, len,
+		vdm_err(h, "config [%u, +%u) past config size %u", off, len,
 		       h->info.config_size);
 		r = -EINVAL;
 		goto out;
@@ -664,7 +664,7 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 	c->len = len;
 	if (req == VHOST_VDPA_SET_CONFIG)
 		memcpy(c->buf, buf, len);
-	r = vm_ioctl(h, req, c);
+	r = vdm_ioctl(h, req, c);
 	if (r >= 0) {
 		if (req == VHOST_VDPA_GET_CONFIG)
 			memcpy(buf, c->buf, len);
@@ -672,7 +672,7 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 	}
 	free(c);
 out:
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -689,7 +689,7 @@ VDPAMAP_API int vdpamap_set_config(struct vdpamap *h, uint32_t off,
 }
 
 /* Caller holds the lock (or owns a new handle). */
-int vm_vring_set(struct vdpamap *h, uint32_t idx,
+int vdm_vring_set(struct vdpamap *h, uint32_t idx,
 		 const struct vdpamap_vring *v)
 {
 	struct vhost_vring_state st = { .index = idx };
@@ -698,37 +698,37 @@ int vm_vring_set(struct vdpamap *h, uint32_t idx,
 	int r;
 
 	if (idx >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		vdm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
 		goto out;
 	}
 	if (!v->num || (v->num & (v->num - 1)) ||
 	    (h->info.max_vring_num && v->num > h->info.max_vring_num)) {
-		vm_err(h, "vq %u: ring size %u (max %u, power of two)", idx,
+		vdm_err(h, "vq %u: ring size %u (max %u, power of two)", idx,
 		       v->num, h->info.max_vring_num);
 		r = -EINVAL;
 		goto out;
 	}
 	st.num = v->num;
-	r = vm_ioctl(h, VHOST_SET_VRING_NUM, &st);
+	r = vdm_ioctl(h, VHOST_SET_VRING_NUM, &st);
 	if (r < 0)
 		goto out;
 	st.num = v->base;
-	r = vm_ioctl(h, VHOST_SET_VRING_BASE, &st);
+	r = vdm_ioctl(h, VHOST_SET_VRING_BASE, &st);
 	if (r < 0)
 		goto out;
 	addr.desc_user_addr = v->desc;
 	addr.avail_user_addr = v->avail;
 	addr.used_user_addr = v->used;
-	r = vm_ioctl(h, VHOST_SET_VRING_ADDR, &addr);
+	r = vdm_ioctl(h, VHOST_SET_VRING_ADDR, &addr);
 	if (r < 0)
 		goto out;
 	f.fd = v->kick_fd;
-	r = vm_ioctl(h, VHOST_SET_VRING_KICK, &f);
+	r = vdm_ioctl(h, VHOST_SET_VRING_KICK, &f);
 	if (r < 0)
 		goto out;
 	f.fd = v->call_fd;
-	r = vm_ioctl(h, VHOST_SET_VRING_CALL, &f);
+	r = vdm_ioctl(h, VHOST_SET_VRING_CALL, &f);
 	if (r < 0)
 		goto out;
 	h->lc->vrings[idx].set = true;
@@ -745,25 +745,25 @@ VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
 
 	if (!v)
 		return -EINVAL;
-	r = vm_enter_idle(h, false, "vdpamap_vring_set");
+	r = vdm_enter_idle(h, false, "vdpamap_vring_set");
 	if (r < 0)
 		return r;
-	r = vm_vring_set(h, idx, v);
-	vm_leave(h);
+	r = vdm_vring_set(h, idx, v);
+	vdm_leave(h);
 	return r;
 }
 
 /* Caller holds the lock (or owns a new handle). */
-int vm_vring_enable(struct vdpamap *h, uint32_t idx, int enable)
+int vdm_vring_enable(struct vdpamap *h, uint32_t idx, int enable)
 {
 	struct vhost_vring_state st = { .index = idx, .num = !!enable };
 	int r;
 
 	if (idx >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		vdm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		return -EINVAL;
 	}
-	r = vm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
+	r = vdm_ioctl(h, VHOST_VDPA_SET_VRING_ENABLE, &st);
 	if (r < 0)
 		return r;
 	h->lc->vrings[idx].enabled = !!enable;
@@ -775,11 +775,11 @@ VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
 {
 	int r;
 
-	r = vm_enter_idle(h, false, "vdpamap_vring_enable");
+	r = vdm_enter_idle(h, false, "vdpamap_vring_enable");
 	if (r < 0)
 		return r;
-	r = vm_vring_enable(h, idx, enable);
-	vm_leave(h);
+	r = vdm_vring_enable(h, idx, enable);
+	vdm_leave(h);
 	return r;
 }
 
@@ -791,20 +791,20 @@ VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
 
 	if (!ret_base)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	if (idx >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		vdm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
 		r = -EINVAL;
 	} else {
-		r = vm_ioctl(h, VHOST_GET_VRING_BASE, &st);
+		r = vdm_ioctl(h, VHOST_GET_VRING_BASE, &st);
 		if (r >= 0) {
 			*ret_base = st.num;
 			r = 0;
 		}
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -812,20 +812,20 @@ static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
 {
 	int r;
 
-	r = vm_enter_idle(h, false, req == VHOST_VDPA_SUSPEND ?
+	r = vdm_enter_idle(h, false, req == VHOST_VDPA_SUSPEND ?
 						   "vdpamap_suspend" :
 						   "vdpamap_resume");
 	if (r < 0)
 		return r;
-	if (!vm_has_feature(h, feat)) {
-		vm_err(h, "%s not negotiated", vm_feature_name(feat));
+	if (!vdm_has_feature(h, feat)) {
+		vdm_err(h, "%s not negotiated", vdm_feature_name(feat));
 		r = -EOPNOTSUPP;
 	} else {
-		r = vm_ioctl(h, req, NULL);
+		r = vdm_ioctl(h, req, NULL);
 		if (r > 0)
 			r = 0;
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -845,10 +845,10 @@ VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st)
 
 	if (!st)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	*st = h->stats;
-	vm_leave(h);
+	vdm_leave(h);
 	return 0;
 }

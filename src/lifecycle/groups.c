@@ -9,7 +9,7 @@
 
 /* With DESC_ASID a vq's rings live in its descriptor group; without it,
  * in its vq group.  Caller holds the lock (or owns a new handle). */
-int vm_query_desc_groups(struct vdpamap *h)
+int vdm_query_desc_groups(struct vdpamap *h)
 {
 	uint32_t i;
 	int r;
@@ -18,15 +18,15 @@ int vm_query_desc_groups(struct vdpamap *h)
 		struct vhost_vring_state s = { .index = i };
 
 		h->lc->vq_desc_group[i] = h->lc->vq_group[i];
-		if (!vm_has_feature(h, VDPAMAP_F_DESC_ASID))
+		if (!vdm_has_feature(h, VDPAMAP_F_DESC_ASID))
 			continue;
-		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
+		r = vdm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
 		if (r < 0) {
-			vm_err(h, "GET_VRING_DESC_GROUP vq %u: %d", i, r);
+			vdm_err(h, "GET_VRING_DESC_GROUP vq %u: %d", i, r);
 			return r;
 		}
 		if (s.num >= h->info.nr_groups) {
-			vm_err(h, "vq %u: descriptor group %u of %u", i, s.num,
+			vdm_err(h, "vq %u: descriptor group %u of %u", i, s.num,
 			       h->info.nr_groups);
 			return -EPROTO;
 		}
@@ -42,16 +42,16 @@ VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
 
 	if (!ret_group)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	if (vq >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
+		vdm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
 		r = -EINVAL;
 	} else {
 		*ret_group = h->lc->vq_group[vq];
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -63,53 +63,53 @@ VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
 
 	if (!ret_group)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
-	if (!vm_has_feature(h, VDPAMAP_F_DESC_ASID)) {
-		vm_err(h, "descriptor groups need DESC_ASID (not negotiated)");
+	if (!vdm_has_feature(h, VDPAMAP_F_DESC_ASID)) {
+		vdm_err(h, "descriptor groups need DESC_ASID (not negotiated)");
 		r = -EOPNOTSUPP;
 	} else if (vq >= h->info.nr_vqs) {
-		vm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
+		vdm_err(h, "vq %u out of range (%u vqs)", vq, h->info.nr_vqs);
 		r = -EINVAL;
 	} else {
-		r = vm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
+		r = vdm_ioctl(h, VHOST_VDPA_GET_VRING_DESC_GROUP, &s);
 		if (r >= 0) {
 			*ret_group = s.num;
 			r = 0;
 		}
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
 /* Caller holds the lock. */
-int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
+int vdm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 {
 	struct vhost_vring_state s = { .index = group, .num = asid };
 	int r;
 
 	if (group >= h->info.nr_groups) {
-		vm_err(h, "group %u out of range (%u groups)", group,
+		vdm_err(h, "group %u out of range (%u groups)", group,
 		       h->info.nr_groups);
 		return -EINVAL;
 	}
 	if (asid >= h->info.nr_as) {
-		vm_err(h, "asid %u out of range (%u address spaces)", asid,
+		vdm_err(h, "asid %u out of range (%u address spaces)", asid,
 		       h->info.nr_as);
 		return -EINVAL;
 	}
-	if (!vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+	if (!vdm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		if (asid == 0) {
 			h->lc->group_asid[group] = 0;
 			return 0;
 		}
-		vm_err(h, "group %u -> asid %u needs IOTLB_ASID", group, asid);
+		vdm_err(h, "group %u -> asid %u needs IOTLB_ASID", group, asid);
 		return -EOPNOTSUPP;
 	}
-	r = vm_ioctl(h, VHOST_VDPA_SET_GROUP_ASID, &s);
+	r = vdm_ioctl(h, VHOST_VDPA_SET_GROUP_ASID, &s);
 	if (r < 0) {
-		vm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid, r);
+		vdm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid, r);
 		return r;
 	}
 	h->lc->group_asid[group] = asid;
@@ -119,12 +119,12 @@ int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t asid)
 {
-	int r = vm_enter_idle(h, false, "vdpamap_set_group_asid");
+	int r = vdm_enter_idle(h, false, "vdpamap_set_group_asid");
 
 	if (r < 0)
 		return r;
-	r = vm_group_asid_apply(h, group, asid);
-	vm_leave(h);
+	r = vdm_group_asid_apply(h, group, asid);
+	vdm_leave(h);
 	return r;
 }
 
@@ -135,16 +135,16 @@ VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
 
 	if (!ret_asid)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	if (group >= h->info.nr_groups) {
-		vm_err(h, "group %u out of range (%u groups)", group,
+		vdm_err(h, "group %u out of range (%u groups)", group,
 		       h->info.nr_groups);
 		r = -EINVAL;
 	} else {
 		*ret_asid = h->lc->group_asid[group];
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }

@@ -6,7 +6,7 @@
  * (reset.c).  Inside the module: device.c calls groups.c and reset.c,
  * reset.c calls groups.c, groups.c calls neither.
  *
- * Its state on the handle is struct vm_lifecycle (h->lc), written only by
+ * Its state on the handle is struct vdm_lifecycle (h->lc), written only by
  * this module's files; migrate and handoff read it and change it through
  * the functions below.
  *
@@ -20,17 +20,17 @@
 
 #include "mapping/mapping.h"
 
-struct vm_vring {
+struct vdm_vring {
 	bool set;
 	bool enabled;
 	struct vdpamap_vring v;
 };
 
-struct vm_lifecycle {
+struct vdm_lifecycle {
 	uint32_t *vq_group;		/* per vq */
 	uint32_t *vq_desc_group;	/* with DESC_ASID: where rings live */
 	uint32_t *group_asid;		/* per group */
-	struct vm_vring *vrings;	/* per vq: what was set */
+	struct vdm_vring *vrings;	/* per vq: what was set */
 	uint8_t status;			/* virtio status last set */
 	uint64_t driver_features;	/* last SET_FEATURES accepted */
 };
@@ -39,42 +39,42 @@ struct vm_lifecycle {
 /* An empty handle from opts (no device yet): core's fields, the mapping
  * and lifecycle states and their hooks.  Its release (the transport is
  * not closed): every module's free hook, then core's. */
-int vm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret);
-void vm_handle_free(struct vdpamap *h);
+int vdm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret);
+void vdm_handle_free(struct vdpamap *h);
 /* The per-vq and per-group arrays for h->info's counts. */
-int vm_lifecycle_setup(struct vdpamap *h);
+int vdm_lifecycle_setup(struct vdpamap *h);
 /* Handoff: the state a description recorded. */
-void vm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
+void vdm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
 			  const uint32_t *vq_group, uint8_t status,
 			  uint64_t driver_features);
-void vm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
+void vdm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
 		      bool enabled, const struct vdpamap_vring *v);
 /* The flip re-pointed vq idx's rings (num, base, desc, avail, used; the
  * eventfds stay). */
-void vm_vring_rings_set(struct vdpamap *h, uint32_t idx,
+void vdm_vring_rings_set(struct vdpamap *h, uint32_t idx,
 			const struct vdpamap_vring *v);
 /* Where vq idx stopped (base), as GET_VRING_BASE said. */
-void vm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base);
+void vdm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base);
 
 /* ---- groups.c (caller holds the lock, or owns a new handle) */
 /* Bind group to asid on the device and remember it. */
-int vm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid);
+int vdm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid);
 /* With DESC_ASID ask the device for each vq's descriptor group; without
  * it a vq's rings live in its vq group. */
-int vm_query_desc_groups(struct vdpamap *h);
+int vdm_query_desc_groups(struct vdpamap *h);
 
 /* ---- device.c: the work of the public calls of the same name, for a
  * caller that holds the lock (or owns a new handle) */
-int vm_open(const char *path, const struct vdpamap_open_opts *opts,
+int vdm_open(const char *path, const struct vdpamap_open_opts *opts,
 	    struct vdpamap **ret);
-void vm_close(struct vdpamap *h);
-int vm_set_status(struct vdpamap *h, uint8_t status);
-int vm_set_features(struct vdpamap *h, uint64_t features);
-int vm_vring_set(struct vdpamap *h, uint32_t idx,
+void vdm_close(struct vdpamap *h);
+int vdm_set_status(struct vdpamap *h, uint8_t status);
+int vdm_set_features(struct vdpamap *h, uint64_t features);
+int vdm_vring_set(struct vdpamap *h, uint32_t idx,
 		 const struct vdpamap_vring *v);
-int vm_vring_enable(struct vdpamap *h, uint32_t idx, int enable);
+int vdm_vring_enable(struct vdpamap *h, uint32_t idx, int enable);
 
 /* ---- reset.c (lock held) */
-int vm_reset(struct vdpamap *h, struct vdpamap_reset_info *info);
+int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info);
 
 #endif

@@ -25,7 +25,7 @@ static uint64_t now_ns(void)
 static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 {
 	struct itree *tree = &h->map->as[asid].iova;
-	struct vm_msg *m;
+	struct vdm_msg *m;
 	struct itree_node *n;
 	size_t cnt = tree->count, k = 0, pos = 0;
 	int first_err = 0;
@@ -36,14 +36,14 @@ static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 	if (!m)
 		return -ENOMEM;
 	for (n = itree_first(tree); n; n = itree_next(n)) {
-		struct vm_entry *e = vm_entry_of(n);
+		struct vdm_entry *e = vdm_entry_of(n);
 
-		m[k++] = (struct vm_msg){ VHOST_IOTLB_INVALIDATE, e };
-		m[k++] = (struct vm_msg){ VHOST_IOTLB_UPDATE, e };
+		m[k++] = (struct vdm_msg){ VHOST_IOTLB_INVALIDATE, e };
+		m[k++] = (struct vdm_msg){ VHOST_IOTLB_UPDATE, e };
 	}
 	while (pos < k) {
 		int err = 0;
-		size_t done = vm_iotlb_run(h, m + pos, k - pos, NULL, &err);
+		size_t done = vdm_iotlb_run(h, m + pos, k - pos, NULL, &err);
 
 		*msgs_sent += done;
 		pos += done;
@@ -55,7 +55,7 @@ static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 			break;
 		if (m[pos].type == VHOST_IOTLB_UPDATE) {
 			/* invalidated but not re-added: the device lost it */
-			vm_entry_lose(h, m[pos].e);
+			vdm_entry_lose(h, m[pos].e);
 			pos++;
 		} else {
 			/* still in vhost's table, maybe not in the device:
@@ -68,7 +68,7 @@ static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 }
 
 /* Caller holds the lock. */
-int vm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
+int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 {
 	struct vdpamap_reset_info ri = { 0 };
 	uint64_t t0 = now_ns(), w0;
@@ -77,20 +77,20 @@ int vm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 	int r, err = 0;
 
 	if (h->tp->broken) {
-		vm_err(h, "reset: the connection to the device is lost");
+		vdm_err(h, "reset: the connection to the device is lost");
 		return -ENOTRECOVERABLE;
 	}
 	w0 = h->stats.iotlb_writes;
-	r = vm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
+	r = vdm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
 	if (r < 0) {
-		vm_err(h, "reset: SET_STATUS 0: %d", r);
+		vdm_err(h, "reset: SET_STATUS 0: %d", r);
 		return r;
 	}
 	h->lc->status = 0;
 	for (i = 0; i < h->info.nr_vqs; i++)
 		h->lc->vrings[i].set = h->lc->vrings[i].enabled = false;
 
-	if (vm_has_feature(h, VDPAMAP_F_IOTLB_PERSIST)) {
+	if (vdm_has_feature(h, VDPAMAP_F_IOTLB_PERSIST)) {
 		ri.path = VDPAMAP_RESET_PERSIST;
 	} else {
 		uint64_t sent = 0;
@@ -103,28 +103,28 @@ int vm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 		}
 	}
 	if (h->map->lost) {
-		r = vm_restore_lost(h);
+		r = vdm_restore_lost(h);
 		if (r < 0 && !err)
 			err = r;
 	}
 	for (i = 0; i < h->info.nr_groups; i++) {
 		if (!h->lc->group_asid[i])
 			continue;
-		r = vm_group_asid_apply(h, i, h->lc->group_asid[i]);
+		r = vdm_group_asid_apply(h, i, h->lc->group_asid[i]);
 		if (r < 0 && !err)
 			err = r;
 		else if (r == 0)
 			ri.groups_rebound++;
 	}
 	if (err) {
-		vm_poison(h, "reset could not restore the device table (%d)%s",
+		vdm_poison(h, "reset could not restore the device table (%d)%s",
 			  err, h->map->lost ? "; some entries lost" : "");
 		r = -ENOTRECOVERABLE;
 	} else {
 		if (h->poison) {
-			vm_info(h, "reset restored the device table: poison "
+			vdm_info(h, "reset restored the device table: poison "
 				"cleared (%s)", h->poison);
-			vm_poison_clear(h);
+			vdm_poison_clear(h);
 		}
 		r = 0;
 	}
@@ -142,10 +142,10 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 {
 	int r;
 
-	r = vm_enter_idle(h, true, "vdpamap_reset");
+	r = vdm_enter_idle(h, true, "vdpamap_reset");
 	if (r < 0)
 		return r;
-	r = vm_reset(h, info);
-	vm_leave(h);
+	r = vdm_reset(h, info);
+	vdm_leave(h);
 	return r;
 }

@@ -2,7 +2,7 @@
 /*
  * map: registered regions, the per-ASID mirror of the device IOTLB (an
  * iova tree and an hva tree per ASID), lookups, and the memlock budget.
- * The mirror changes only through vm_mirror_insert/remove, which callers
+ * The mirror changes only through vdm_mirror_insert/remove, which callers
  * invoke after the device accepted the matching message.
  */
 #include <fcntl.h>
@@ -16,24 +16,24 @@
 #include "core/tsan.h"
 #include "uapi/vhost_vdpa.h"
 
-void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e)
+void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e)
 {
-	struct vm_as *as = &h->map->as[e->asid];
+	struct vdm_as *as = &h->map->as[e->asid];
 
 	itree_insert(&as->iova, &e->inode);
 	e->hnode.first = e->hva;
-	e->hnode.last = e->hva + vm_entry_size(e) - 1;
+	e->hnode.last = e->hva + vdm_entry_size(e) - 1;
 	itree_insert(&as->hva, &e->hnode);
 	as->dirty = h->map->snap_dirty = true;
 	e->in_mirror = true;
 	e->region->nr_maps++;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
-		h->stats.pinned_bytes += vm_entry_size(e);
+		h->stats.pinned_bytes += vdm_entry_size(e);
 }
 
-void vm_mirror_remove(struct vdpamap *h, struct vm_entry *e)
+void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e)
 {
-	struct vm_as *as = &h->map->as[e->asid];
+	struct vdm_as *as = &h->map->as[e->asid];
 
 	itree_remove(&as->iova, &e->inode);
 	itree_remove(&as->hva, &e->hnode);
@@ -41,10 +41,10 @@ void vm_mirror_remove(struct vdpamap *h, struct vm_entry *e)
 	e->in_mirror = false;
 	e->region->nr_maps--;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
-		h->stats.pinned_bytes -= vm_entry_size(e);
+		h->stats.pinned_bytes -= vdm_entry_size(e);
 }
 
-void vm_mirror_free(struct vdpamap *h)
+void vdm_mirror_free(struct vdpamap *h)
 {
 	uint32_t a;
 
@@ -54,14 +54,14 @@ void vm_mirror_free(struct vdpamap *h)
 		struct itree_node *n;
 
 		while ((n = itree_first(&h->map->as[a].iova))) {
-			struct vm_entry *e = vm_entry_of(n);
+			struct vdm_entry *e = vdm_entry_of(n);
 
-			vm_mirror_remove(h, e);
+			vdm_mirror_remove(h, e);
 			free(e);
 		}
 	}
 	while (h->map->lost) {
-		struct vm_entry *e = h->map->lost;
+		struct vdm_entry *e = h->map->lost;
 
 		h->map->lost = e->lost_next;
 		free(e);
@@ -70,12 +70,12 @@ void vm_mirror_free(struct vdpamap *h)
 
 static void mapping_free(struct vdpamap *h)
 {
-	struct vm_region *rg;
+	struct vdm_region *rg;
 
 	if (!h->map)
 		return;
-	vm_mirror_free(h);
-	vm_snap_free_all(h);
+	vdm_mirror_free(h);
+	vdm_snap_free_all(h);
 	while ((rg = h->map->regions)) {
 		h->map->regions = rg->next;
 		free(rg);
@@ -85,22 +85,22 @@ static void mapping_free(struct vdpamap *h)
 	h->map = NULL;
 }
 
-static const struct vm_hook_ops mapping_hooks = {
-	.leave = vm_snap_publish,
+static const struct vdm_hook_ops mapping_hooks = {
+	.leave = vdm_snap_publish,
 	.free = mapping_free,
 };
 
-int vm_mapping_init(struct vdpamap *h)
+int vdm_mapping_init(struct vdpamap *h)
 {
 	h->map = calloc(1, sizeof(*h->map));
 	if (!h->map)
 		return -ENOMEM;
 	h->map->next_region_id = 1;
-	vm_hook_set(h, VM_HOOK_MAPPING, &mapping_hooks);
+	vdm_hook_set(h, VDM_HOOK_MAPPING, &mapping_hooks);
 	return 0;
 }
 
-int vm_mapping_setup(struct vdpamap *h)
+int vdm_mapping_setup(struct vdpamap *h)
 {
 	uint32_t i;
 
@@ -115,17 +115,17 @@ int vm_mapping_setup(struct vdpamap *h)
 	return 0;
 }
 
-void vm_region_hook_set(struct vdpamap *h,
-			int (*fn)(struct vdpamap *h, struct vm_region *rg,
+void vdm_region_hook_set(struct vdpamap *h,
+			int (*fn)(struct vdpamap *h, struct vdm_region *rg,
 				  bool add))
 {
 	h->map->region_hook = fn;
 }
 
-int vm_region_restore(struct vdpamap *h, uint32_t id,
+int vdm_region_restore(struct vdpamap *h, uint32_t id,
 		      const struct vdpamap_region *r, uint64_t dev_base)
 {
-	struct vm_region *rg = calloc(1, sizeof(*rg));
+	struct vdm_region *rg = calloc(1, sizeof(*rg));
 
 	if (!rg)
 		return -ENOMEM;
@@ -137,34 +137,34 @@ int vm_region_restore(struct vdpamap *h, uint32_t id,
 	return 0;
 }
 
-void vm_region_next_id_set(struct vdpamap *h, uint32_t next)
+void vdm_region_next_id_set(struct vdpamap *h, uint32_t next)
 {
 	h->map->next_region_id = next;
 }
 
-struct vm_region *vm_region_by_id(struct vdpamap *h, uint32_t id)
+struct vdm_region *vdm_region_by_id(struct vdpamap *h, uint32_t id)
 {
-	struct vm_region *rg;
+	struct vdm_region *rg;
 
 	for (rg = h->map->regions; rg && rg->id != id; rg = rg->next)
 		;
 	return rg;
 }
 
-void vm_region_id_set(struct vdpamap *h, struct vm_region *rg, uint32_t id)
+void vdm_region_id_set(struct vdpamap *h, struct vdm_region *rg, uint32_t id)
 {
 	(void)h;
 	rg->id = id;
 }
 
-void vm_region_dev_base_set(struct vdpamap *h, struct vm_region *rg,
+void vdm_region_dev_base_set(struct vdpamap *h, struct vdm_region *rg,
 			    uint64_t dev_base)
 {
 	(void)h;
 	rg->dev_base = dev_base;
 }
 
-bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
+bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		     uint64_t size)
 {
 	uint64_t last = iova + size - 1, p = iova;
@@ -182,27 +182,27 @@ bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 	}
 }
 
-void vm_entry_lose(struct vdpamap *h, struct vm_entry *e)
+void vdm_entry_lose(struct vdpamap *h, struct vdm_entry *e)
 {
-	vm_mirror_remove(h, e);
+	vdm_mirror_remove(h, e);
 	e->lost = true;
 	e->lost_next = h->map->lost;
 	h->map->lost = e;
 }
 
-int vm_restore_lost(struct vdpamap *h)
+int vdm_restore_lost(struct vdpamap *h)
 {
-	struct vm_entry *e, *keep = NULL;
+	struct vdm_entry *e, *keep = NULL;
 	int first_err = 0;
 
 	while ((e = h->map->lost)) {
-		struct vm_msg m = { VHOST_IOTLB_UPDATE, e };
+		struct vdm_msg m = { VHOST_IOTLB_UPDATE, e };
 		int err = 0;
 
 		h->map->lost = e->lost_next;
 		e->lost = false;
 		e->lost_next = NULL;
-		vm_iotlb_run(h, &m, 1, NULL, &err);
+		vdm_iotlb_run(h, &m, 1, NULL, &err);
 		if (err) {
 			if (!first_err)
 				first_err = err;
@@ -211,17 +211,17 @@ int vm_restore_lost(struct vdpamap *h)
 			keep = e;
 			continue;
 		}
-		vm_mirror_insert(h, e);
+		vdm_mirror_insert(h, e);
 	}
 	h->map->lost = keep;
 	return first_err;
 }
 
 /* ---- regions */
-struct vm_region *vm_region_find(struct vdpamap *h, uint64_t hva,
+struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 				 uint64_t size)
 {
-	struct vm_region *rg;
+	struct vdm_region *rg;
 	uint64_t last = hva + size - 1;
 
 	for (rg = h->map->regions; rg; rg = rg->next) {
@@ -233,26 +233,26 @@ struct vm_region *vm_region_find(struct vdpamap *h, uint64_t hva,
 	return NULL;
 }
 
-int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
+int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		  uint32_t *ret_id)
 {
 	uint64_t b = (uintptr_t)r->hva, last = b + r->len - 1;
 	uint64_t mask = h->page_size - 1;
-	struct vm_region *rg;
+	struct vdm_region *rg;
 
 	if (!r->hva || !r->len) {
-		vm_err(h, "region: hva %p len 0x%llx: empty", r->hva,
+		vdm_err(h, "region: hva %p len 0x%llx: empty", r->hva,
 		       (unsigned long long)r->len);
 		return -EINVAL;
 	}
 	if (last < b) {
-		vm_err(h, "region: hva %p + len 0x%llx overflows", r->hva,
+		vdm_err(h, "region: hva %p + len 0x%llx overflows", r->hva,
 		       (unsigned long long)r->len);
 		return -EINVAL;
 	}
 	if (!(h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) &&
 	    ((b | r->len | r->fd_offset) & mask)) {
-		vm_err(h, "region: hva %p len 0x%llx fd_offset 0x%llx not "
+		vdm_err(h, "region: hva %p len 0x%llx fd_offset 0x%llx not "
 		       "aligned to page size 0x%llx", r->hva,
 		       (unsigned long long)r->len,
 		       (unsigned long long)r->fd_offset,
@@ -260,14 +260,14 @@ int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		return -EINVAL;
 	}
 	if (r->fd < -1 || (r->fd >= 0 && fcntl(r->fd, F_GETFD) < 0)) {
-		vm_err(h, "region: fd %d is not open", r->fd);
+		vdm_err(h, "region: fd %d is not open", r->fd);
 		return -EBADF;
 	}
 	for (rg = h->map->regions; rg; rg = rg->next) {
 		uint64_t ob = (uintptr_t)rg->r.hva, ol = ob + rg->r.len - 1;
 
 		if (b <= ol && ob <= last) {
-			vm_err(h, "region [%p, +0x%llx) overlaps region %u "
+			vdm_err(h, "region [%p, +0x%llx) overlaps region %u "
 			       "[%p, +0x%llx)", r->hva,
 			       (unsigned long long)r->len, rg->id, rg->r.hva,
 			       (unsigned long long)rg->r.len);
@@ -275,7 +275,7 @@ int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		}
 	}
 	if (r->fd < 0 && h->info.mem_mode == VDPAMAP_MEMMODE_VA)
-		vm_warn(h, "region [%p, +0x%llx) is anonymous: a VA-mode device "
+		vdm_warn(h, "region [%p, +0x%llx) is anonymous: a VA-mode device "
 			"silently maps nothing for anonymous private memory",
 			r->hva, (unsigned long long)r->len);
 	rg = calloc(1, sizeof(*rg));
@@ -307,30 +307,30 @@ VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
 
 	if (!r)
 		return -EINVAL;
-	ret = vm_enter_idle(h, false, "vdpamap_region_add");
+	ret = vdm_enter_idle(h, false, "vdpamap_region_add");
 	if (ret < 0)
 		return ret;
-	ret = vm_region_add(h, r, ret_id);
-	vm_leave(h);
+	ret = vdm_region_add(h, r, ret_id);
+	vdm_leave(h);
 	return ret;
 }
 
 VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
 {
-	struct vm_region **pp, *rg;
+	struct vdm_region **pp, *rg;
 	int r;
 
-	r = vm_enter_idle(h, false, "vdpamap_region_del");
+	r = vdm_enter_idle(h, false, "vdpamap_region_del");
 	if (r < 0)
 		return r;
 	for (pp = &h->map->regions; (rg = *pp); pp = &rg->next)
 		if (rg->id == id)
 			break;
 	if (!rg) {
-		vm_err(h, "region %u: no such region", id);
+		vdm_err(h, "region %u: no such region", id);
 		r = -ENOENT;
 	} else if (rg->nr_maps) {
-		vm_err(h, "region %u: %u maps still point into it", id,
+		vdm_err(h, "region %u: %u maps still point into it", id,
 		       rg->nr_maps);
 		r = -EBUSY;
 	} else {
@@ -339,13 +339,13 @@ VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
 			h->map->region_hook(h, rg, false);
 		free(rg);
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
 /* ---- memlock budget (PA mode): the kernel charges every UPDATE's pages
  * to the owner's pinned_vm against RLIMIT_MEMLOCK, even for root. */
-int vm_memlock_check(struct vdpamap *h, uint64_t need)
+int vdm_memlock_check(struct vdpamap *h, uint64_t need)
 {
 	struct rlimit rl;
 	uint64_t pinned = 0;
@@ -360,7 +360,7 @@ int vm_memlock_check(struct vdpamap *h, uint64_t need)
 	if (r < 0)
 		pinned = h->stats.pinned_bytes;
 	if (pinned > rl.rlim_cur || need > rl.rlim_cur - pinned) {
-		vm_err(h, "memlock: needs %llu bytes, %llu available "
+		vdm_err(h, "memlock: needs %llu bytes, %llu available "
 		       "(RLIMIT_MEMLOCK %llu, pinned %llu)",
 		       (unsigned long long)need,
 		       (unsigned long long)(pinned > rl.rlim_cur ?
@@ -376,7 +376,7 @@ int vm_memlock_check(struct vdpamap *h, uint64_t need)
 static int check_asid(struct vdpamap *h, uint32_t asid)
 {
 	if (asid >= h->info.nr_as) {
-		vm_err(h, "asid %u out of range (%u address spaces)", asid,
+		vdm_err(h, "asid %u out of range (%u address spaces)", asid,
 		       h->info.nr_as);
 		return -EINVAL;
 	}
@@ -390,7 +390,7 @@ static int lookup_enter(struct vdpamap *h, uint32_t asid)
 {
 	if (!h)
 		return -EINVAL;
-	if (h->fork_gen != vm_fork_gen())
+	if (h->fork_gen != vdm_fork_gen())
 		return -ECHILD;
 	return check_asid(h, asid);
 }
@@ -399,7 +399,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 				  uint64_t iova, void **ret_hva,
 				  uint64_t *ret_len)
 {
-	const struct vm_snap *s;
+	const struct vdm_snap *s;
 	int r;
 
 	if (!ret_hva)
@@ -422,7 +422,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 				hi = mid;
 		}
 		if (lo && s->by_iova[lo - 1].last >= iova) {
-			const struct vm_snap_ent *e = &s->by_iova[lo - 1];
+			const struct vdm_snap_ent *e = &s->by_iova[lo - 1];
 
 			*ret_hva = (void *)(uintptr_t)(e->hva + (iova - e->first));
 			if (ret_len)
@@ -441,7 +441,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 				uint64_t *ret_len)
 {
 	uint64_t p = (uintptr_t)hva;
-	const struct vm_snap *s;
+	const struct vdm_snap *s;
 	int r;
 
 	if (!ret_iova)
@@ -465,7 +465,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 		}
 		/* walk back while some earlier range may still reach p */
 		while (lo && s->by_hva[lo - 1].max_last >= p) {
-			const struct vm_snap_hent *e = &s->by_hva[--lo];
+			const struct vdm_snap_hent *e = &s->by_hva[--lo];
 
 			if (e->last >= p) {
 				*ret_iova = e->iova + (p - e->first);
@@ -492,17 +492,17 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 
 	if (!fn)
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	r = check_asid(h, asid);
 	if (r < 0)
 		goto out;
 	for (n = itree_first(&h->map->as[asid].iova); n; n = itree_next(n)) {
-		struct vm_entry *e = vm_entry_of(n);
+		struct vdm_entry *e = vdm_entry_of(n);
 		struct vdpamap_entry out = {
 			.iova = n->first,
-			.size = vm_entry_size(e),
+			.size = vdm_entry_size(e),
 			.hva = (void *)(uintptr_t)e->hva,
 			.perm = e->perm,
 			.asid = asid,
@@ -514,7 +514,7 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 			break;
 	}
 out:
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
@@ -522,11 +522,11 @@ VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid)
 {
 	uint64_t c = 0;
 
-	if (vm_enter(h, true) < 0)
+	if (vdm_enter(h, true) < 0)
 		return 0;
 	if (asid < h->info.nr_as)
 		c = h->map->as[asid].iova.count;
-	vm_leave(h);
+	vdm_leave(h);
 	return c;
 }
 
@@ -543,7 +543,7 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 		align = h ? h->page_size : 1;
 	if (align & (align - 1))
 		return -EINVAL;
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	r = check_asid(h, asid);
@@ -551,7 +551,7 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 		goto out;
 	if (itree_find_hole(&h->map->as[asid].iova, h->info.iova_first,
 			    h->info.iova_last, size, align, &iova) < 0) {
-		vm_err(h, "asid %u: no free hole of 0x%llx bytes aligned "
+		vdm_err(h, "asid %u: no free hole of 0x%llx bytes aligned "
 		       "0x%llx", asid, (unsigned long long)size,
 		       (unsigned long long)align);
 		r = -ENOSPC;
@@ -559,6 +559,6 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 		*ret_iova = iova;
 	}
 out:
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }

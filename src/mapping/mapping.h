@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mapping: registered regions, the per-ASID mirror of the device IOTLB (an
- * iova tree and an hva tree of struct vm_entry per ASID), transactions
+ * iova tree and an hva tree of struct vdm_entry per ASID), transactions
  * with rollback, lock-free readers' snapshots, prefault and the memlock
  * budget.  The mirror changes only after the device accepted a message.
- * Its state on the handle is struct vm_mapping (h->map), written only by
+ * Its state on the handle is struct vdm_mapping (h->map), written only by
  * this module's files; modules above read it and change it through the
  * functions below.
  *
@@ -36,101 +36,101 @@
 
 #include "iotlb/iotlb.h"
 
-struct vm_as {
+struct vdm_as {
 	struct itree iova;
 	struct itree hva;
 	bool dirty;			/* changed since the last snapshot */
 };
 
-struct vm_mapping {
-	struct vm_as *as;		/* info.nr_as mirrors */
+struct vdm_mapping {
+	struct vdm_as *as;		/* info.nr_as mirrors */
 	/* lock-free readers' view of each ASID (snapshot.c) */
-	struct vm_snap **snap;
+	struct vdm_snap **snap;
 	bool snap_dirty;
-	struct vm_region *regions;
+	struct vdm_region *regions;
 	uint32_t next_region_id;
-	struct vm_entry *lost;		/* entries the device lost */
+	struct vdm_entry *lost;		/* entries the device lost */
 	/* called (lock held) when a region is registered (add) or
 	 * unregistered: the keeper maps it in the old address space */
-	int (*region_hook)(struct vdpamap *h, struct vm_region *rg, bool add);
+	int (*region_hook)(struct vdpamap *h, struct vdm_region *rg, bool add);
 };
 
 /* ---- map.c: the state */
 /* Allocate h->map (no ASIDs yet) and register the module's hooks
  * (snapshot publish on leave; mirror, snapshots and regions on free). */
-int vm_mapping_init(struct vdpamap *h);
+int vdm_mapping_init(struct vdpamap *h);
 /* The mirrors and snapshot slots of h->info.nr_as ASIDs. */
-int vm_mapping_setup(struct vdpamap *h);
-void vm_region_hook_set(struct vdpamap *h,
-			int (*fn)(struct vdpamap *h, struct vm_region *rg,
+int vdm_mapping_setup(struct vdpamap *h);
+void vdm_region_hook_set(struct vdpamap *h,
+			int (*fn)(struct vdpamap *h, struct vdm_region *rg,
 				  bool add));
 /* Handoff: a region as a description recorded it (id, where the device
  * sees it), the id counter, an id given anew, where the device sees it. */
-int vm_region_restore(struct vdpamap *h, uint32_t id,
+int vdm_region_restore(struct vdpamap *h, uint32_t id,
 		      const struct vdpamap_region *r, uint64_t dev_base);
-void vm_region_next_id_set(struct vdpamap *h, uint32_t next);
-struct vm_region *vm_region_by_id(struct vdpamap *h, uint32_t id);
-void vm_region_id_set(struct vdpamap *h, struct vm_region *rg, uint32_t id);
-void vm_region_dev_base_set(struct vdpamap *h, struct vm_region *rg,
+void vdm_region_next_id_set(struct vdpamap *h, uint32_t next);
+struct vdm_region *vdm_region_by_id(struct vdpamap *h, uint32_t id);
+void vdm_region_id_set(struct vdpamap *h, struct vdm_region *rg, uint32_t id);
+void vdm_region_dev_base_set(struct vdpamap *h, struct vdm_region *rg,
 			    uint64_t dev_base);
 
 /* ---- map.c */
-void vm_mirror_insert(struct vdpamap *h, struct vm_entry *e);
-void vm_mirror_remove(struct vdpamap *h, struct vm_entry *e);
-struct vm_region *vm_region_find(struct vdpamap *h, uint64_t hva,
+void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e);
+void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e);
+struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 				 uint64_t size);
-int vm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
+int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		  uint32_t *ret_id);
-void vm_mirror_free(struct vdpamap *h);
-int vm_memlock_check(struct vdpamap *h, uint64_t need);
-bool vm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
+void vdm_mirror_free(struct vdpamap *h);
+int vdm_memlock_check(struct vdpamap *h, uint64_t need);
+bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		     uint64_t size);
 
 
 /* Take e out of the mirror onto the lost list (the device dropped it). */
-void vm_entry_lose(struct vdpamap *h, struct vm_entry *e);
+void vdm_entry_lose(struct vdpamap *h, struct vdm_entry *e);
 /* UPDATE every lost entry again; what the device takes rejoins the
  * mirror.  0 or the first error. */
-int vm_restore_lost(struct vdpamap *h);
+int vdm_restore_lost(struct vdpamap *h);
 
 /* ---- snapshot.c */
-struct vm_snap_ent {
+struct vdm_snap_ent {
 	uint64_t first, last;		/* IOVA range */
 	uint64_t hva;
 };
 
-struct vm_snap_hent {
+struct vdm_snap_hent {
 	uint64_t first, last;		/* HVA range */
 	uint64_t iova;
 	uint64_t max_last;		/* max last of this and all before */
 };
 
-struct vm_snap {
+struct vdm_snap {
 	uint64_t n;
-	struct vm_snap_ent *by_iova;
-	struct vm_snap_hent *by_hva;
+	struct vdm_snap_ent *by_iova;
+	struct vdm_snap_hent *by_hva;
 };
 
 /* Rebuild and publish the snapshot of every ASID whose mirror changed
  * since the last publish, then free the old ones after a grace period.
  * Caller holds the handle mutex.  On allocation failure the old snapshot
  * stays published and the ASID stays marked dirty (retried next time). */
-void vm_snap_publish(struct vdpamap *h);
+void vdm_snap_publish(struct vdpamap *h);
 /* Free every snapshot (close: no reader may use the handle any more). */
-void vm_snap_free_all(struct vdpamap *h);
+void vdm_snap_free_all(struct vdpamap *h);
 
 /* ---- txn.c: a transaction for a caller that holds the lock (or owns a
  * new handle); vdpamap_txn_* are these plus the lock */
 struct vdpamap_txn;
-int vm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
-int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
+int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
+int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova);
 /* Frees t whatever the result. */
-int vm_txn_commit(struct vdpamap_txn *t);
-void vm_txn_abort(struct vdpamap_txn *t);
+int vdm_txn_commit(struct vdpamap_txn *t);
+void vdm_txn_abort(struct vdpamap_txn *t);
 
 /* ---- prefault.c */
-int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
+int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
 		uint32_t threads);
 
 

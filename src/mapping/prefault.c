@@ -59,7 +59,7 @@ static void *pf_thread(void *arg)
 	return NULL;
 }
 
-int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
+int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
 		uint32_t threads)
 {
 	struct pf_work w = { .r = r, .n = n };
@@ -92,7 +92,7 @@ int vm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
 	free(tids);
 	free(w.first_chunk);
 	if (w.err) {
-		vm_warn(h, "pre-fault: madvise: %d (maps go on, slower)",
+		vdm_warn(h, "pre-fault: madvise: %d (maps go on, slower)",
 			w.err);
 	}
 	return 0;

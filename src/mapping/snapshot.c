@@ -8,32 +8,32 @@
 
 static int cmp_hent(const void *a, const void *b)
 {
-	const struct vm_snap_hent *x = a, *y = b;
+	const struct vdm_snap_hent *x = a, *y = b;
 
 	if (x->first != y->first)
 		return x->first < y->first ? -1 : 1;
 	return x->iova < y->iova ? -1 : x->iova > y->iova;
 }
 
-static struct vm_snap *build(struct vm_as *as)
+static struct vdm_snap *build(struct vdm_as *as)
 {
 	uint64_t n = as->iova.count, i = 0, max = 0;
 	struct itree_node *nd;
-	struct vm_snap *s;
+	struct vdm_snap *s;
 
 	s = malloc(sizeof(*s) + n * (sizeof(*s->by_iova) +
 				     sizeof(*s->by_hva)));
 	if (!s)
 		return NULL;
 	s->n = n;
-	s->by_iova = (struct vm_snap_ent *)(s + 1);
-	s->by_hva = (struct vm_snap_hent *)(s->by_iova + n);
+	s->by_iova = (struct vdm_snap_ent *)(s + 1);
+	s->by_hva = (struct vdm_snap_hent *)(s->by_iova + n);
 	for (nd = itree_first(&as->iova); nd; nd = itree_next(nd), i++) {
-		struct vm_entry *e = vm_entry_of(nd);
+		struct vdm_entry *e = vdm_entry_of(nd);
 
-		s->by_iova[i] = (struct vm_snap_ent){
+		s->by_iova[i] = (struct vdm_snap_ent){
 			.first = nd->first, .last = nd->last, .hva = e->hva };
-		s->by_hva[i] = (struct vm_snap_hent){
+		s->by_hva[i] = (struct vdm_snap_hent){
 			.first = e->hva, .last = e->hva + (nd->last - nd->first),
 			.iova = nd->first };
 	}
@@ -47,7 +47,7 @@ static struct vm_snap *build(struct vm_as *as)
 }
 
 /* after a grace period: no reader can still hold s */
-static void retire(struct vm_snap *s)
+static void retire(struct vdm_snap *s)
 {
 	if (!s)
 		return;
@@ -55,9 +55,9 @@ static void retire(struct vm_snap *s)
 	free(s);
 }
 
-void vm_snap_publish(struct vdpamap *h)
+void vdm_snap_publish(struct vdpamap *h)
 {
-	struct vm_snap *old[64], *s;
+	struct vdm_snap *old[64], *s;
 	uint32_t a, nold = 0;
 
 	if (!h->map->snap_dirty)
@@ -89,7 +89,7 @@ void vm_snap_publish(struct vdpamap *h)
 		retire(old[--nold]);
 }
 
-void vm_snap_free_all(struct vdpamap *h)
+void vdm_snap_free_all(struct vdpamap *h)
 {
 	uint32_t a;
 

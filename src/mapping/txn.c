@@ -16,16 +16,16 @@
 
 enum { OP_MAP = 1, OP_UNMAP = 2 };
 
-struct vm_op {
+struct vdm_op {
 	int kind;
-	struct vm_entry *e;		/* OP_MAP */
-	struct vm_entry **targets;	/* OP_UNMAP */
+	struct vdm_entry *e;		/* OP_MAP */
+	struct vdm_entry **targets;	/* OP_UNMAP */
 	size_t nr_targets;
 };
 
 struct vdpamap_txn {
 	struct vdpamap *h;
-	struct vm_op *ops;
+	struct vdm_op *ops;
 	size_t nr_ops, cap;
 	struct itree *pending;		/* nr_as trees of pending maps */
 	uint64_t pin, pin_peak;		/* PA mode: bytes pinned on the way */
@@ -36,22 +36,22 @@ static int check_common(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			uint64_t size)
 {
 	if (!size) {
-		vm_err(h, "asid %u iova 0x%llx: size 0", asid,
+		vdm_err(h, "asid %u iova 0x%llx: size 0", asid,
 		       (unsigned long long)iova);
 		return -EINVAL;
 	}
 	if (asid >= h->info.nr_as) {
-		vm_err(h, "asid %u out of range (%u address spaces)", asid,
+		vdm_err(h, "asid %u out of range (%u address spaces)", asid,
 		       h->info.nr_as);
 		return -EINVAL;
 	}
-	if (asid && !vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
-		vm_err(h, "asid %u needs IOTLB_ASID (not negotiated): the "
+	if (asid && !vdm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+		vdm_err(h, "asid %u needs IOTLB_ASID (not negotiated): the "
 		       "device would put it in ASID 0", asid);
 		return -EOPNOTSUPP;
 	}
 	if (iova + (size - 1) < iova) {
-		vm_err(h, "asid %u iova 0x%llx size 0x%llx wraps past 2^64-1",
+		vdm_err(h, "asid %u iova 0x%llx size 0x%llx wraps past 2^64-1",
 		       asid, (unsigned long long)iova,
 		       (unsigned long long)size);
 		return -EOVERFLOW;
@@ -86,7 +86,7 @@ static int overlay_find_hole(struct vdpamap_txn *t, uint32_t asid,
 
 static int txn_grow(struct vdpamap_txn *t)
 {
-	struct vm_op *o;
+	struct vdm_op *o;
 	size_t cap;
 
 	if (t->nr_ops < t->cap)
@@ -101,8 +101,8 @@ static int txn_grow(struct vdpamap_txn *t)
 }
 
 /* A transaction on h; the caller holds the lock (or owns a new handle)
- * until vm_txn_commit() or vm_txn_abort(). */
-int vm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret)
+ * until vdm_txn_commit() or vdm_txn_abort(). */
+int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret)
 {
 	struct vdpamap_txn *t;
 	uint32_t a;
@@ -128,16 +128,16 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 
 	if (!ret)
 		return -EINVAL;
-	r = vm_enter_idle(h, false, "maps, unmaps and transactions "
+	r = vdm_enter_idle(h, false, "maps, unmaps and transactions "
 					    "(vdpamap_txn_begin)");
 	if (r < 0)
 		return r;
-	r = vm_txn_new(h, &t);
+	r = vdm_txn_new(h, &t);
 	if (r < 0) {
-		vm_leave(h);
+		vdm_leave(h);
 		return r;
 	}
-	vm_txn_owner_set(h, true);
+	vdm_txn_owner_set(h, true);
 	*ret = t;
 	return 0;
 }
@@ -145,18 +145,18 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 /* The end of a public transaction: the handle is the caller's again. */
 static void txn_end(struct vdpamap *h)
 {
-	vm_txn_owner_set(h, false);
-	vm_leave(h);
+	vdm_txn_owner_set(h, false);
+	vdm_leave(h);
 }
 
-int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
+int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova)
 {
 	struct vdpamap *h;
 	uint64_t mask, uhva = (uintptr_t)hva;
 	struct itree_node *n;
-	struct vm_region *rg;
-	struct vm_entry *e;
+	struct vdm_region *rg;
+	struct vdm_entry *e;
 	int r;
 
 	if (!t)
@@ -165,27 +165,27 @@ int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 	mask = (h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ? 0 : h->page_size - 1;
 	if (perm != VDPAMAP_PERM_RO && perm != VDPAMAP_PERM_WO &&
 	    perm != VDPAMAP_PERM_RW) {
-		vm_err(h, "perm %u: not RO (1), WO (2) or RW (3)", perm);
+		vdm_err(h, "perm %u: not RO (1), WO (2) or RW (3)", perm);
 		return -EINVAL;
 	}
 	r = check_common(h, asid, iova == VDPAMAP_IOVA_ANY ? 0 : iova, size);
 	if (r < 0)
 		return r;
 	if ((uhva | size | (iova == VDPAMAP_IOVA_ANY ? 0 : iova)) & mask) {
-		vm_err(h, "asid %u iova 0x%llx hva %p size 0x%llx: not aligned "
+		vdm_err(h, "asid %u iova 0x%llx hva %p size 0x%llx: not aligned "
 		       "to page size 0x%llx", asid, (unsigned long long)iova,
 		       hva, (unsigned long long)size,
 		       (unsigned long long)h->page_size);
 		return -EINVAL;
 	}
 	if (uhva + (size - 1) < uhva) {
-		vm_err(h, "hva %p size 0x%llx wraps", hva,
+		vdm_err(h, "hva %p size 0x%llx wraps", hva,
 		       (unsigned long long)size);
 		return -EOVERFLOW;
 	}
-	rg = vm_region_find(h, uhva, size);
+	rg = vdm_region_find(h, uhva, size);
 	if (!rg) {
-		vm_err(h, "hva [%p, +0x%llx) is not inside one registered "
+		vdm_err(h, "hva [%p, +0x%llx) is not inside one registered "
 		       "region", hva, (unsigned long long)size);
 		return -EFAULT;
 	}
@@ -193,13 +193,13 @@ int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 		r = overlay_find_hole(t, asid, size,
 				      mask ? h->page_size : 1, &iova);
 		if (r < 0) {
-			vm_err(h, "asid %u: no free hole of 0x%llx bytes", asid,
+			vdm_err(h, "asid %u: no free hole of 0x%llx bytes", asid,
 			       (unsigned long long)size);
 			return r;
 		}
 	} else if (iova < h->info.iova_first ||
 		   iova + (size - 1) > h->info.iova_last) {
-		vm_err(h, "asid %u [0x%llx, 0x%llx] outside the device range "
+		vdm_err(h, "asid %u [0x%llx, 0x%llx] outside the device range "
 		       "[0x%llx, 0x%llx]", asid, (unsigned long long)iova,
 		       (unsigned long long)(iova + size - 1),
 		       (unsigned long long)h->info.iova_first,
@@ -208,10 +208,10 @@ int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 	}
 	for (n = itree_iter_first(&h->map->as[asid].iova, iova, iova + size - 1); n;
 	     n = itree_iter_next(n, iova, iova + size - 1)) {
-		e = vm_entry_of(n);
+		e = vdm_entry_of(n);
 		if (e->pending_rm)
 			continue;
-		vm_err(h, "asid %u [0x%llx, 0x%llx] overlaps entry "
+		vdm_err(h, "asid %u [0x%llx, 0x%llx] overlaps entry "
 		       "[0x%llx, 0x%llx] (hva 0x%llx)", asid,
 		       (unsigned long long)iova,
 		       (unsigned long long)(iova + size - 1),
@@ -222,7 +222,7 @@ int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 	}
 	n = itree_iter_first(&t->pending[asid], iova, iova + size - 1);
 	if (n) {
-		vm_err(h, "asid %u [0x%llx, 0x%llx] overlaps a map queued "
+		vdm_err(h, "asid %u [0x%llx, 0x%llx] overlaps a map queued "
 		       "earlier in this transaction [0x%llx, 0x%llx]", asid,
 		       (unsigned long long)iova,
 		       (unsigned long long)(iova + size - 1),
@@ -244,7 +244,7 @@ int vm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 	e->region = rg;
 	e->txn_new = true;
 	itree_insert(&t->pending[asid], &e->inode);
-	t->ops[t->nr_ops++] = (struct vm_op){ .kind = OP_MAP, .e = e };
+	t->ops[t->nr_ops++] = (struct vdm_op){ .kind = OP_MAP, .e = e };
 	t->pin += size;
 	if (t->pin > t->pin_peak)
 		t->pin_peak = t->pin;
@@ -257,13 +257,13 @@ VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 				uint64_t iova, void *hva, uint64_t size,
 				uint32_t perm, uint64_t *ret_iova)
 {
-	return vm_txn_map(t, asid, iova, hva, size, perm, ret_iova);
+	return vdm_txn_map(t, asid, iova, hva, size, perm, ret_iova);
 }
 
 VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size)
 {
-	struct vm_entry **tg = NULL;
+	struct vdm_entry **tg = NULL;
 	struct itree_node *n;
 	struct vdpamap *h;
 	size_t nt = 0, i;
@@ -290,12 +290,12 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 		for (k = 0; k < 2; k++) {
 			for (n = itree_iter_first(trees[k], iova, last); n;
 			     n = itree_iter_next(n, iova, last)) {
-				struct vm_entry *e = vm_entry_of(n);
+				struct vdm_entry *e = vdm_entry_of(n);
 
 				if (e->pending_rm)
 					continue;
 				if (n->first < iova || n->last > last) {
-					vm_err(h, "asid %u unmap [0x%llx, "
+					vdm_err(h, "asid %u unmap [0x%llx, "
 					       "0x%llx] cuts entry [0x%llx, "
 					       "0x%llx]: only whole entries",
 					       asid, (unsigned long long)iova,
@@ -311,7 +311,7 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 			}
 		}
 		if (!nt) {
-			vm_err(h, "asid %u unmap [0x%llx, 0x%llx]: nothing "
+			vdm_err(h, "asid %u unmap [0x%llx, 0x%llx]: nothing "
 			       "mapped there", asid, (unsigned long long)iova,
 			       (unsigned long long)last);
 			return -ENOENT;
@@ -326,9 +326,9 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 		if (tg[i]->txn_new)
 			itree_remove(&t->pending[asid], &tg[i]->inode);
 		tg[i]->pending_rm = true;
-		t->pin -= vm_entry_size(tg[i]);
+		t->pin -= vdm_entry_size(tg[i]);
 	}
-	t->ops[t->nr_ops++] = (struct vm_op){ .kind = OP_UNMAP, .targets = tg,
+	t->ops[t->nr_ops++] = (struct vdm_op){ .kind = OP_UNMAP, .targets = tg,
 					      .nr_targets = nt };
 	return 0;
 }
@@ -344,12 +344,12 @@ static void txn_free(struct vdpamap_txn *t)
 	free(t);
 }
 
-void vm_txn_abort(struct vdpamap_txn *t)
+void vdm_txn_abort(struct vdpamap_txn *t)
 {
 	size_t i, j;
 
 	for (i = 0; i < t->nr_ops; i++) {
-		struct vm_op *o = &t->ops[i];
+		struct vdm_op *o = &t->ops[i];
 
 		if (o->kind == OP_MAP)
 			continue;
@@ -369,25 +369,25 @@ VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
 	if (!t)
 		return NULL;
 	h = t->h;
-	vm_txn_abort(t);
+	vdm_txn_abort(t);
 	txn_end(h);
 	return NULL;
 }
 
-static void apply(struct vdpamap *h, const struct vm_msg *m)
+static void apply(struct vdpamap *h, const struct vdm_msg *m)
 {
 	if (m->type == VHOST_IOTLB_UPDATE)
-		vm_mirror_insert(h, m->e);
+		vdm_mirror_insert(h, m->e);
 	else
-		vm_mirror_remove(h, m->e);
+		vdm_mirror_remove(h, m->e);
 }
 
 /* Send the inverse of msgs[0..n) in reverse order, skipping a message the
  * device refuses and going on with the rest.  Returns 0 when everything
  * was undone. */
-static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
+static int rollback(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 {
-	struct vm_msg *inv;
+	struct vdm_msg *inv;
 	size_t i, k = 0, pos = 0;
 	int failed = 0;
 
@@ -416,10 +416,10 @@ static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
 		k = pos + w;
 		if (pos >= k)
 			break;
-		done = vm_iotlb_run(h, inv + pos, k - pos, apply, &err);
+		done = vdm_iotlb_run(h, inv + pos, k - pos, apply, &err);
 		pos += done;
 		if (err && pos < k) {
-			struct vm_entry *e = inv[pos].e;
+			struct vdm_entry *e = inv[pos].e;
 
 			failed = err;
 			if (inv[pos].type == VHOST_IOTLB_UPDATE && !e->txn_new) {
@@ -436,50 +436,50 @@ static int rollback(struct vdpamap *h, const struct vm_msg *msgs, size_t n)
 	return failed;
 }
 
-int vm_txn_commit(struct vdpamap_txn *t)
+int vdm_txn_commit(struct vdpamap_txn *t)
 {
 	struct vdpamap *h = t->h;
-	struct vm_msg *msgs = NULL;
+	struct vdm_msg *msgs = NULL;
 	size_t n = 0, i, j, done;
 	int r = 0, err = 0;
 
-	r = vm_memlock_check(h, t->pin_peak);
+	r = vdm_memlock_check(h, t->pin_peak);
 	if (r < 0) {
-		vm_txn_abort(t);
+		vdm_txn_abort(t);
 		return r;
 	}
 	for (i = 0; i < t->nr_ops; i++)
 		n += t->ops[i].kind == OP_MAP ? 1 : t->ops[i].nr_targets;
 	msgs = calloc(n ? n : 1, sizeof(*msgs));
 	if (!msgs) {
-		vm_txn_abort(t);
+		vdm_txn_abort(t);
 		return -ENOMEM;
 	}
 	n = 0;
 	for (i = 0; i < t->nr_ops; i++) {
-		struct vm_op *o = &t->ops[i];
+		struct vdm_op *o = &t->ops[i];
 
 		if (o->kind == OP_MAP) {
 			/* leave the pending tree before joining the mirror */
 			if (!o->e->pending_rm)
 				itree_remove(&t->pending[o->e->asid],
 					     &o->e->inode);
-			msgs[n++] = (struct vm_msg){ VHOST_IOTLB_UPDATE, o->e };
+			msgs[n++] = (struct vdm_msg){ VHOST_IOTLB_UPDATE, o->e };
 			continue;
 		}
 		for (j = 0; j < o->nr_targets; j++)
-			msgs[n++] = (struct vm_msg){ VHOST_IOTLB_INVALIDATE,
+			msgs[n++] = (struct vdm_msg){ VHOST_IOTLB_INVALIDATE,
 						     o->targets[j] };
 	}
 	for (i = 0; i < n; i++)
 		msgs[i].e->pending_rm = false;
 
-	done = vm_iotlb_run(h, msgs, n, apply, &err);
+	done = vdm_iotlb_run(h, msgs, n, apply, &err);
 	if (err) {
 		int rb = rollback(h, msgs, done);
 
 		if (rb) {
-			vm_poison(h, "rollback after a failed commit failed "
+			vdm_poison(h, "rollback after a failed commit failed "
 				  "(%d); %s", rb,
 				  h->map->lost ? "entries lost: vdpamap_reset() "
 					    "restores them" :
@@ -493,17 +493,17 @@ int vm_txn_commit(struct vdpamap_txn *t)
 	 * entry created by this transaction is freed by its map op, below,
 	 * so the targets must be looked at before that) */
 	for (i = 0; i < t->nr_ops; i++) {
-		struct vm_op *o = &t->ops[i];
+		struct vdm_op *o = &t->ops[i];
 
 		for (j = 0; o->kind == OP_UNMAP && j < o->nr_targets; j++) {
-			struct vm_entry *e = o->targets[j];
+			struct vdm_entry *e = o->targets[j];
 
 			if (!e->txn_new && !e->in_mirror && !e->lost)
 				free(e);
 		}
 	}
 	for (i = 0; i < t->nr_ops; i++) {
-		struct vm_op *o = &t->ops[i];
+		struct vdm_op *o = &t->ops[i];
 
 		if (o->kind != OP_MAP)
 			continue;
@@ -525,7 +525,7 @@ VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
 	if (!t)
 		return -EINVAL;
 	h = t->h;
-	r = vm_txn_commit(t);
+	r = vdm_txn_commit(t);
 	txn_end(h);
 	return r;
 }
@@ -565,7 +565,7 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 		return r;
 	if (align > h->page_size) {
 		uint64_t lo = h->info.iova_first, s;
-		struct vm_as *as = asid < h->info.nr_as ? &h->map->as[asid] : NULL;
+		struct vdm_as *as = asid < h->info.nr_as ? &h->map->as[asid] : NULL;
 
 		if (as && size && itree_find_hole(&as->iova, lo,
 						  h->info.iova_last, size,
@@ -573,7 +573,7 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 			iova = s;
 		else if (as && size) {
 			vdpamap_txn_abort(t);
-			vm_err(h, "asid %u: no hole of 0x%llx aligned 0x%llx",
+			vdm_err(h, "asid %u: no hole of 0x%llx aligned 0x%llx",
 			       asid, (unsigned long long)size,
 			       (unsigned long long)align);
 			return -ENOSPC;

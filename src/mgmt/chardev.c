@@ -103,22 +103,22 @@ VDPAMAP_API int vdpamap_open_by_name(const char *name,
 			drv[n] = '\0';
 			const char *d = strrchr(drv, '/');
 
-			vm_mgmt_log(&lg, VDPAMAP_LOG_ERR,
+			vdm_mgmt_log(&lg, VDPAMAP_LOG_ERR,
 				    "vdpa device %s is bound to %s, not "
 				    "vhost_vdpa", name, d ? d + 1 : drv);
 		} else {
-			vm_mgmt_log(&lg, VDPAMAP_LOG_ERR,
+			vdm_mgmt_log(&lg, VDPAMAP_LOG_ERR,
 				    "vdpa device %s is not bound to any driver",
 				    name);
 		}
 		return e;
 	}
 	if (e < 0) {
-		vm_mgmt_log(&lg, VDPAMAP_LOG_ERR, "vdpa device %s: %s",
+		vdm_mgmt_log(&lg, VDPAMAP_LOG_ERR, "vdpa device %s: %s",
 			    name ? name : "(null)",
 			    e == -ENOENT ? "no such device" : "bad name");
 		return e;
 	}
-	vm_mgmt_log(&lg, VDPAMAP_LOG_DEBUG, "vdpa device %s is %s", name, dev);
-	return vm_open(dev, opts, ret);
+	vdm_mgmt_log(&lg, VDPAMAP_LOG_DEBUG, "vdpa device %s is %s", name, dev);
+	return vdm_open(dev, opts, ret);
 }

@@ -98,18 +98,18 @@ static int put_handle_fn(struct nl_msg *msg, const void *arg)
 }
 
 /* ---- result collection: one object, or a growing array */
-typedef int (*vm_fill_fn)(struct vm_mgmt_req *r, struct nlattr **tb,
+typedef int (*vdm_fill_fn)(struct vdm_mgmt_req *r, struct nlattr **tb,
 			  void *out);
 
-struct vm_list {
+struct vdm_list {
 	void *v;
 	size_t n, cap, elsz;
-	vm_fill_fn fill;
+	vdm_fill_fn fill;
 };
 
-static int list_msg(struct vm_mgmt_req *r, struct nlattr **tb)
+static int list_msg(struct vdm_mgmt_req *r, struct nlattr **tb)
 {
-	struct vm_list *l = r->arg;
+	struct vdm_list *l = r->arg;
 	void *slot;
 	int e;
 
@@ -126,7 +126,7 @@ static int list_msg(struct vm_mgmt_req *r, struct nlattr **tb)
 	memset(slot, 0, l->elsz);
 	e = l->fill(r, tb, slot);
 	if (e == -ENAMETOOLONG) {
-		vm_mgmt_log(r->m, VDPAMAP_LOG_WARN,
+		vdm_mgmt_log(r->m, VDPAMAP_LOG_WARN,
 			    "%s: skipping an entry whose name is longer "
 			    "than %d", r->what, VDPAMAP_MGMT_NAME_MAX - 1);
 		return 0;
@@ -138,15 +138,15 @@ static int list_msg(struct vm_mgmt_req *r, struct nlattr **tb)
 }
 
 static int list_run(struct vdpamap_mgmt *m, const char *what, uint8_t cmd,
-		    size_t elsz, vm_fill_fn fill, void **ret)
+		    size_t elsz, vdm_fill_fn fill, void **ret)
 {
-	struct vm_list l = { .elsz = elsz, .fill = fill };
-	struct vm_mgmt_req r = { .what = what, .fn = list_msg, .arg = &l };
+	struct vdm_list l = { .elsz = elsz, .fill = fill };
+	struct vdm_mgmt_req r = { .what = what, .fn = list_msg, .arg = &l };
 	int e;
 
 	if (!ret)
 		return -EINVAL;
-	e = vm_mgmt_request(m, &r, cmd, 1, NULL, NULL);
+	e = vdm_mgmt_request(m, &r, cmd, 1, NULL, NULL);
 	if (e < 0) {
 		free(l.v);
 		return e;
@@ -163,14 +163,14 @@ static int list_run(struct vdpamap_mgmt *m, const char *what, uint8_t cmd,
 	return (int)l.n;
 }
 
-struct vm_one {
+struct vdm_one {
 	void *out;
-	vm_fill_fn fill;
+	vdm_fill_fn fill;
 };
 
-static int one_msg(struct vm_mgmt_req *r, struct nlattr **tb)
+static int one_msg(struct vdm_mgmt_req *r, struct nlattr **tb)
 {
-	struct vm_one *o = r->arg;
+	struct vdm_one *o = r->arg;
 
 	if (r->nmsgs > 1)
 		return -EPROTO;
@@ -178,19 +178,19 @@ static int one_msg(struct vm_mgmt_req *r, struct nlattr **tb)
 }
 
 static int one_run(struct vdpamap_mgmt *m, const char *what, const char *obj,
-		   uint8_t cmd, vm_fill_fn fill, void *out,
-		   vm_mgmt_put_fn put, const void *put_arg)
+		   uint8_t cmd, vdm_fill_fn fill, void *out,
+		   vdm_mgmt_put_fn put, const void *put_arg)
 {
-	struct vm_one o = { .out = out, .fill = fill };
-	struct vm_mgmt_req r = { .what = what, .obj = obj, .fn = one_msg,
+	struct vdm_one o = { .out = out, .fill = fill };
+	struct vdm_mgmt_req r = { .what = what, .obj = obj, .fn = one_msg,
 				 .arg = &o };
 	int e;
 
-	e = vm_mgmt_request(m, &r, cmd, 0, put, put_arg);
+	e = vdm_mgmt_request(m, &r, cmd, 0, put, put_arg);
 	if (e < 0)
 		return e;
 	if (r.nmsgs != 1) {
-		vm_mgmt_log(m, VDPAMAP_LOG_ERR, "%s %s: %d replies, expected 1",
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "%s %s: %d replies, expected 1",
 			    what, obj, r.nmsgs);
 		return -EPROTO;
 	}
@@ -198,28 +198,28 @@ static int one_run(struct vdpamap_mgmt *m, const char *what, const char *obj,
 }
 
 /* ---- management devices */
-static int mgmtdev_fill(struct vm_mgmt_req *r, struct nlattr **tb, void *out)
+static int mgmtdev_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 {
 	struct vdpamap_mgmtdev *d = out;
 	int e;
 
-	e = vm_nla_str(tb[VDPA_ATTR_MGMTDEV_DEV_NAME], d->name,
+	e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_DEV_NAME], d->name,
 		       sizeof(d->name));
 	if (e < 0)
 		return e;
 	if (tb[VDPA_ATTR_MGMTDEV_BUS_NAME]) {
-		e = vm_nla_str(tb[VDPA_ATTR_MGMTDEV_BUS_NAME], d->bus,
+		e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_BUS_NAME], d->bus,
 			       sizeof(d->bus));
 		if (e < 0)
 			return e;
 	}
-	if (vm_nla_u64(tb[VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES],
+	if (vdm_nla_u64(tb[VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES],
 		       &d->supported_classes) == 0)
 		d->present |= VDPAMAP_MGMTDEV_HAS_CLASSES;
-	if (vm_nla_u32(tb[VDPA_ATTR_DEV_MGMTDEV_MAX_VQS],
+	if (vdm_nla_u32(tb[VDPA_ATTR_DEV_MGMTDEV_MAX_VQS],
 		       &d->max_supported_vqs) == 0)
 		d->present |= VDPAMAP_MGMTDEV_HAS_MAX_VQS;
-	if (vm_nla_u64(tb[VDPA_ATTR_DEV_SUPPORTED_FEATURES],
+	if (vdm_nla_u64(tb[VDPA_ATTR_DEV_SUPPORTED_FEATURES],
 		       &d->supported_features) == 0)
 		d->present |= VDPAMAP_MGMTDEV_HAS_FEATURES;
 	return 0;
@@ -254,35 +254,35 @@ VDPAMAP_API int vdpamap_mgmt_get_mgmtdev(struct vdpamap_mgmt *m,
 }
 
 /* ---- vdpa devices */
-static int vdpadev_fill(struct vm_mgmt_req *r, struct nlattr **tb, void *out)
+static int vdpadev_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 {
 	struct vdpamap_vdpadev *d = out;
 	uint16_t v16;
 	int e;
 
 	(void)r;
-	e = vm_nla_str(tb[VDPA_ATTR_DEV_NAME], d->name, sizeof(d->name));
+	e = vdm_nla_str(tb[VDPA_ATTR_DEV_NAME], d->name, sizeof(d->name));
 	if (e < 0)
 		return e;
 	if (tb[VDPA_ATTR_MGMTDEV_DEV_NAME]) {
-		e = vm_nla_str(tb[VDPA_ATTR_MGMTDEV_DEV_NAME], d->mgmtdev_name,
+		e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_DEV_NAME], d->mgmtdev_name,
 			       sizeof(d->mgmtdev_name));
 		if (e < 0)
 			return e;
 	}
 	if (tb[VDPA_ATTR_MGMTDEV_BUS_NAME]) {
-		e = vm_nla_str(tb[VDPA_ATTR_MGMTDEV_BUS_NAME], d->mgmtdev_bus,
+		e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_BUS_NAME], d->mgmtdev_bus,
 			       sizeof(d->mgmtdev_bus));
 		if (e < 0)
 			return e;
 	}
-	if (vm_nla_u32(tb[VDPA_ATTR_DEV_ID], &d->device_id) < 0)
+	if (vdm_nla_u32(tb[VDPA_ATTR_DEV_ID], &d->device_id) < 0)
 		return -EPROTO;
-	vm_nla_u32(tb[VDPA_ATTR_DEV_VENDOR_ID], &d->vendor_id);
-	vm_nla_u32(tb[VDPA_ATTR_DEV_MAX_VQS], &d->max_vqs);
-	if (vm_nla_u16(tb[VDPA_ATTR_DEV_MAX_VQ_SIZE], &v16) == 0)
+	vdm_nla_u32(tb[VDPA_ATTR_DEV_VENDOR_ID], &d->vendor_id);
+	vdm_nla_u32(tb[VDPA_ATTR_DEV_MAX_VQS], &d->max_vqs);
+	if (vdm_nla_u16(tb[VDPA_ATTR_DEV_MAX_VQ_SIZE], &v16) == 0)
 		d->max_vq_size = v16;
-	if (vm_nla_u16(tb[VDPA_ATTR_DEV_MIN_VQ_SIZE], &v16) == 0)
+	if (vdm_nla_u16(tb[VDPA_ATTR_DEV_MIN_VQ_SIZE], &v16) == 0)
 		d->min_vq_size = v16;
 	return 0;
 }
@@ -346,7 +346,7 @@ static int put_add(struct nl_msg *msg, const void *arg)
 VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 				     const struct vdpamap_mgmt_add_opts *opts)
 {
-	struct vm_mgmt_req r = { .what = "DEV_NEW" };
+	struct vdm_mgmt_req r = { .what = "DEV_NEW" };
 	struct add_args a = { 0 };
 	int e;
 
@@ -357,13 +357,13 @@ VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 	a.name = OPTS_GET(opts, name, NULL);
 	e = check_name(a.name);
 	if (e < 0) {
-		vm_mgmt_log(m, VDPAMAP_LOG_ERR, "DEV_NEW: %s name",
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "DEV_NEW: %s name",
 			    e == -EINVAL ? "missing" : "too long a");
 		return e;
 	}
 	e = split_mgmtdev(OPTS_GET(opts, mgmtdev, NULL), a.h.bus, a.h.dev);
 	if (e < 0) {
-		vm_mgmt_log(m, VDPAMAP_LOG_ERR,
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
 			    "DEV_NEW %s: mgmtdev missing or not \"bus/dev\" or "
 			    "\"dev\"", a.name);
 		return e;
@@ -373,27 +373,27 @@ VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 	a.max_vqp = OPTS_GET(opts, max_vq_pairs, 0);
 	a.features = OPTS_GET(opts, device_features, 0);
 	if (a.mtu > UINT16_MAX || a.max_vqp > UINT16_MAX) {
-		vm_mgmt_log(m, VDPAMAP_LOG_ERR, "DEV_NEW %s: %s %u above 65535",
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "DEV_NEW %s: %s %u above 65535",
 			    a.name, a.mtu > UINT16_MAX ? "mtu" : "max_vq_pairs",
 			    a.mtu > UINT16_MAX ? a.mtu : a.max_vqp);
 		return -EINVAL;
 	}
 	r.obj = a.name;
-	return vm_mgmt_request(m, &r, VDPA_CMD_DEV_NEW, 0, put_add, &a);
+	return vdm_mgmt_request(m, &r, VDPA_CMD_DEV_NEW, 0, put_add, &a);
 }
 
 VDPAMAP_API int vdpamap_mgmt_del_dev(struct vdpamap_mgmt *m, const char *name)
 {
-	struct vm_mgmt_req r = { .what = "DEV_DEL", .obj = name };
+	struct vdm_mgmt_req r = { .what = "DEV_DEL", .obj = name };
 	int e = check_name(name);
 
 	if (e < 0)
 		return e;
-	return vm_mgmt_request(m, &r, VDPA_CMD_DEV_DEL, 0, put_name, name);
+	return vdm_mgmt_request(m, &r, VDPA_CMD_DEV_DEL, 0, put_name, name);
 }
 
 /* ---- config */
-static int config_fill(struct vm_mgmt_req *r, struct nlattr **tb, void *out)
+static int config_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 {
 	struct vdpamap_vdpadev_config *c = out;
 	struct nlattr *a;
@@ -401,10 +401,10 @@ static int config_fill(struct vm_mgmt_req *r, struct nlattr **tb, void *out)
 	int e;
 
 	(void)r;
-	e = vm_nla_str(tb[VDPA_ATTR_DEV_NAME], c->name, sizeof(c->name));
+	e = vdm_nla_str(tb[VDPA_ATTR_DEV_NAME], c->name, sizeof(c->name));
 	if (e < 0)
 		return e;
-	vm_nla_u32(tb[VDPA_ATTR_DEV_ID], &c->device_id);
+	vdm_nla_u32(tb[VDPA_ATTR_DEV_ID], &c->device_id);
 	a = tb[VDPA_ATTR_DEV_NET_CFG_MACADDR];
 	if (a && nla_len(a) == (int)sizeof(c->mac)) {
 		memcpy(c->mac, nla_data(a), sizeof(c->mac));
@@ -420,15 +420,15 @@ static int config_fill(struct vm_mgmt_req *r, struct nlattr **tb, void *out)
 		c->status = *(const uint8_t *)nla_data(a);
 		c->present |= VDPAMAP_CFG_STATUS;
 	}
-	if (vm_nla_u16(tb[VDPA_ATTR_DEV_NET_CFG_MTU], &c->mtu) == 0)
+	if (vdm_nla_u16(tb[VDPA_ATTR_DEV_NET_CFG_MTU], &c->mtu) == 0)
 		c->present |= VDPAMAP_CFG_MTU;
-	if (vm_nla_u16(tb[VDPA_ATTR_DEV_NET_CFG_MAX_VQP],
+	if (vdm_nla_u16(tb[VDPA_ATTR_DEV_NET_CFG_MAX_VQP],
 		       &c->max_vq_pairs) == 0)
 		c->present |= VDPAMAP_CFG_MAX_VQ_PAIRS;
-	if (vm_nla_u64(tb[VDPA_ATTR_DEV_NEGOTIATED_FEATURES],
+	if (vdm_nla_u64(tb[VDPA_ATTR_DEV_NEGOTIATED_FEATURES],
 		       &c->negotiated_features) == 0)
 		c->present |= VDPAMAP_CFG_NEGOTIATED;
-	if (vm_nla_u64(tb[VDPA_ATTR_DEV_FEATURES], &c->device_features) == 0)
+	if (vdm_nla_u64(tb[VDPA_ATTR_DEV_FEATURES], &c->device_features) == 0)
 		c->present |= VDPAMAP_CFG_DEVICE_FEATURES;
 	return 0;
 }

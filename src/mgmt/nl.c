@@ -51,7 +51,7 @@
 #endif
 
 /* ---- logging */
-void vm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
+void vdm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
 		 ...)
 {
 	char buf[512];
@@ -104,7 +104,7 @@ static int nle_to_errno(int nle)
 }
 
 /* ---- attribute readers: length-checked, never trust the kernel blindly */
-int vm_nla_u16(const struct nlattr *a, uint16_t *v)
+int vdm_nla_u16(const struct nlattr *a, uint16_t *v)
 {
 	if (!a || nla_len(a) < (int)sizeof(*v))
 		return -EPROTO;
@@ -112,7 +112,7 @@ int vm_nla_u16(const struct nlattr *a, uint16_t *v)
 	return 0;
 }
 
-int vm_nla_u32(const struct nlattr *a, uint32_t *v)
+int vdm_nla_u32(const struct nlattr *a, uint32_t *v)
 {
 	if (!a || nla_len(a) < (int)sizeof(*v))
 		return -EPROTO;
@@ -120,7 +120,7 @@ int vm_nla_u32(const struct nlattr *a, uint32_t *v)
 	return 0;
 }
 
-int vm_nla_u64(const struct nlattr *a, uint64_t *v)
+int vdm_nla_u64(const struct nlattr *a, uint64_t *v)
 {
 	if (!a || nla_len(a) < (int)sizeof(*v))
 		return -EPROTO;
@@ -129,7 +129,7 @@ int vm_nla_u64(const struct nlattr *a, uint64_t *v)
 }
 
 /* Copy a string attribute (NUL-terminated or not) into buf. */
-int vm_nla_str(const struct nlattr *a, char *buf, size_t len)
+int vdm_nla_str(const struct nlattr *a, char *buf, size_t len)
 {
 	size_t n;
 
@@ -145,7 +145,7 @@ int vm_nla_str(const struct nlattr *a, char *buf, size_t len)
 
 /* ---- requests */
 /* The extended-ack TLVs that follow an error (or a dump's DONE status). */
-static void req_extack(struct vm_mgmt_req *r, const struct nlmsghdr *nlh,
+static void req_extack(struct vdm_mgmt_req *r, const struct nlmsghdr *nlh,
 		       size_t payload, int err)
 {
 	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = { 0 };
@@ -166,32 +166,32 @@ static void req_extack(struct vm_mgmt_req *r, const struct nlmsghdr *nlh,
 	}
 	es = strerror_r(-err, ebuf, sizeof(ebuf));
 	if (msg)
-		vm_mgmt_log(r->m, VDPAMAP_LOG_ERR, "%s%s%s: kernel: %s (%s)",
+		vdm_mgmt_log(r->m, VDPAMAP_LOG_ERR, "%s%s%s: kernel: %s (%s)",
 			    r->what, r->obj ? " " : "",
 			    r->obj ? r->obj : "", msg, es);
 	else
-		vm_mgmt_log(r->m, VDPAMAP_LOG_DEBUG, "%s%s%s: kernel: %s",
+		vdm_mgmt_log(r->m, VDPAMAP_LOG_DEBUG, "%s%s%s: kernel: %s",
 			    r->what, r->obj ? " " : "",
 			    r->obj ? r->obj : "", es);
 }
 
 static int cb_seq(struct nl_msg *msg, void *arg)
 {
-	struct vm_mgmt_req *r = arg;
+	struct vdm_mgmt_req *r = arg;
 
 	return nlmsg_hdr(msg)->nlmsg_seq == r->seq ? NL_OK : NL_SKIP;
 }
 
 static int cb_valid(struct nl_msg *msg, void *arg)
 {
-	struct vm_mgmt_req *r = arg;
-	struct nlattr *tb[VM_MGMT_ATTR_MAX + 1];
+	struct vdm_mgmt_req *r = arg;
+	struct nlattr *tb[VDM_MGMT_ATTR_MAX + 1];
 	int e;
 
 	if (!r->fn)
 		return NL_OK;
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VM_MGMT_ATTR_MAX, NULL) < 0) {
-		vm_mgmt_log(r->m, VDPAMAP_LOG_ERR, "%s: malformed reply",
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VDM_MGMT_ATTR_MAX, NULL) < 0) {
+		vdm_mgmt_log(r->m, VDPAMAP_LOG_ERR, "%s: malformed reply",
 			    r->what);
 		if (!r->err)
 			r->err = -EPROTO;
@@ -206,7 +206,7 @@ static int cb_valid(struct nl_msg *msg, void *arg)
 
 static int cb_finish(struct nl_msg *msg, void *arg)
 {
-	struct vm_mgmt_req *r = arg;
+	struct vdm_mgmt_req *r = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	int st;
 
@@ -225,7 +225,7 @@ static int cb_finish(struct nl_msg *msg, void *arg)
 
 static int cb_ack(struct nl_msg *msg, void *arg)
 {
-	struct vm_mgmt_req *r = arg;
+	struct vdm_mgmt_req *r = arg;
 
 	(void)msg;
 	r->done = 1;
@@ -234,7 +234,7 @@ static int cb_ack(struct nl_msg *msg, void *arg)
 
 static int cb_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
-	struct vm_mgmt_req *r = arg;
+	struct vdm_mgmt_req *r = arg;
 	/* libnl hands us nlmsg_data() of the NLMSG_ERROR message */
 	const struct nlmsghdr *nlh =
 		(const struct nlmsghdr *)((const char *)e - NLMSG_HDRLEN);
@@ -267,7 +267,7 @@ static struct nl_msg *req_msg(int family, uint8_t cmd, int flags)
 }
 
 /* Send msg (consumed) and receive until done.  Called with m->lock held. */
-static int req_run(struct vdpamap_mgmt *m, struct vm_mgmt_req *r,
+static int req_run(struct vdpamap_mgmt *m, struct vdm_mgmt_req *r,
 		   struct nl_msg *msg)
 {
 	int e;
@@ -285,7 +285,7 @@ static int req_run(struct vdpamap_mgmt *m, struct vm_mgmt_req *r,
 	nlmsg_free(msg);
 	if (e < 0) {
 		e = nle_to_errno(e);
-		vm_mgmt_log(m, VDPAMAP_LOG_ERR, "%s: send: %d", r->what, e);
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "%s: send: %d", r->what, e);
 		return e;
 	}
 	while (!r->done) {
@@ -293,7 +293,7 @@ static int req_run(struct vdpamap_mgmt *m, struct vm_mgmt_req *r,
 		if (e < 0) {
 			if (!r->err) {
 				r->err = nle_to_errno(e);
-				vm_mgmt_log(m, VDPAMAP_LOG_ERR,
+				vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
 					    "%s: receive: %d", r->what,
 					    r->err);
 			}
@@ -318,8 +318,8 @@ static void mg_leave(struct vdpamap_mgmt *m)
 	pthread_mutex_unlock(&m->lock);
 }
 
-int vm_mgmt_request(struct vdpamap_mgmt *m, struct vm_mgmt_req *r,
-		    uint8_t cmd, int dump, vm_mgmt_put_fn put,
+int vdm_mgmt_request(struct vdpamap_mgmt *m, struct vdm_mgmt_req *r,
+		    uint8_t cmd, int dump, vdm_mgmt_put_fn put,
 		    const void *put_arg)
 {
 	struct nl_msg *msg;
@@ -345,24 +345,24 @@ out:
 }
 
 /* ---- open / close */
-static int resolve_family_msg(struct vm_mgmt_req *r, struct nlattr **tb)
+static int resolve_family_msg(struct vdm_mgmt_req *r, struct nlattr **tb)
 {
 	struct vdpamap_mgmt *m = r->m;
 	uint16_t id;
 	uint32_t ver = 0;
 
-	if (vm_nla_u16(tb[CTRL_ATTR_FAMILY_ID], &id) < 0)
+	if (vdm_nla_u16(tb[CTRL_ATTR_FAMILY_ID], &id) < 0)
 		return -EPROTO;
-	vm_nla_u32(tb[CTRL_ATTR_VERSION], &ver);
+	vdm_nla_u32(tb[CTRL_ATTR_VERSION], &ver);
 	m->family = id;
-	vm_mgmt_log(m, VDPAMAP_LOG_DEBUG, "genl family %s: id %u version %u",
+	vdm_mgmt_log(m, VDPAMAP_LOG_DEBUG, "genl family %s: id %u version %u",
 		    VDPA_GENL_NAME, id, ver);
 	return 0;
 }
 
 static int resolve_family(struct vdpamap_mgmt *m)
 {
-	struct vm_mgmt_req r = { .what = "CTRL_CMD_GETFAMILY",
+	struct vdm_mgmt_req r = { .what = "CTRL_CMD_GETFAMILY",
 				 .obj = VDPA_GENL_NAME,
 			    .fn = resolve_family_msg };
 	struct nl_msg *msg;
@@ -379,7 +379,7 @@ static int resolve_family(struct vdpamap_mgmt *m)
 	}
 	e = req_run(m, &r, msg);
 	if (e == -ENOENT) {
-		vm_mgmt_log(m, VDPAMAP_LOG_ERR,
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
 			    "generic netlink family '%s' not found: the vdpa "
 			    "module is not loaded (or this is not the initial "
 			    "network namespace)", VDPA_GENL_NAME);
@@ -408,7 +408,7 @@ static int open_socket(struct vdpamap_mgmt *m)
 	}
 	/* the kernel's error text; no echo of our request in error replies */
 	if (setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) < 0)
-		vm_mgmt_log(m, VDPAMAP_LOG_DEBUG, "NETLINK_EXT_ACK: %d",
+		vdm_mgmt_log(m, VDPAMAP_LOG_DEBUG, "NETLINK_EXT_ACK: %d",
 			    -errno);
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 
@@ -470,7 +470,7 @@ VDPAMAP_API int vdpamap_mgmt_open(const struct vdpamap_mgmt_opts *opts,
 
 	e = open_socket(m);
 	if (e < 0) {
-		vm_mgmt_log(m, VDPAMAP_LOG_ERR, "generic netlink socket: %d",
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "generic netlink socket: %d",
 			    e);
 		goto fail;
 	}

@@ -27,7 +27,7 @@
 
 /* Large enough for any attribute table we parse (vdpa: 37 in 6.12;
  * nlctrl: < 16); larger types are ignored. */
-#define VM_MGMT_ATTR_MAX 63
+#define VDM_MGMT_ATTR_MAX 63
 
 struct vdpamap_mgmt {
 	pthread_mutex_t lock;		/* one request at a time */
@@ -40,21 +40,21 @@ struct vdpamap_mgmt {
 	int log_level;
 };
 
-void vm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
+void vdm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
 		 ...) __attribute__((format(printf, 3, 4)));
 
 /* One request and its replies.  fn is called for every data message with
- * its attributes parsed into tb[0..VM_MGMT_ATTR_MAX]. */
-struct vm_mgmt_req;
-typedef int (*vm_mgmt_msg_fn)(struct vm_mgmt_req *r, struct nlattr **tb);
+ * its attributes parsed into tb[0..VDM_MGMT_ATTR_MAX]. */
+struct vdm_mgmt_req;
+typedef int (*vdm_mgmt_msg_fn)(struct vdm_mgmt_req *r, struct nlattr **tb);
 /* Adds the request's attributes; < 0 if they do not fit. */
-typedef int (*vm_mgmt_put_fn)(struct nl_msg *msg, const void *arg);
+typedef int (*vdm_mgmt_put_fn)(struct nl_msg *msg, const void *arg);
 
-struct vm_mgmt_req {
+struct vdm_mgmt_req {
 	struct vdpamap_mgmt *m;
 	const char *what;		/* for log lines: "DEV_NEW" */
 	const char *obj;		/* the object named, or NULL */
-	vm_mgmt_msg_fn fn;
+	vdm_mgmt_msg_fn fn;
 	void *arg;
 	uint32_t seq;
 	int done;
@@ -65,15 +65,15 @@ struct vm_mgmt_req {
 /* Send vdpa command cmd (a dump if dump, else acked) with put's attributes
  * and receive every reply; takes the handle lock.  Returns 0 or the first
  * error: the kernel's errno (its text logged), fn's, or a socket error. */
-int vm_mgmt_request(struct vdpamap_mgmt *m, struct vm_mgmt_req *r,
-		    uint8_t cmd, int dump, vm_mgmt_put_fn put,
+int vdm_mgmt_request(struct vdpamap_mgmt *m, struct vdm_mgmt_req *r,
+		    uint8_t cmd, int dump, vdm_mgmt_put_fn put,
 		    const void *put_arg);
 
 /* Length-checked attribute readers: -EPROTO if absent or short;
- * vm_nla_str: -ENAMETOOLONG if it does not fit in len. */
-int vm_nla_u16(const struct nlattr *a, uint16_t *v);
-int vm_nla_u32(const struct nlattr *a, uint32_t *v);
-int vm_nla_u64(const struct nlattr *a, uint64_t *v);
-int vm_nla_str(const struct nlattr *a, char *buf, size_t len);
+ * vdm_nla_str: -ENAMETOOLONG if it does not fit in len. */
+int vdm_nla_u16(const struct nlattr *a, uint16_t *v);
+int vdm_nla_u32(const struct nlattr *a, uint32_t *v);
+int vdm_nla_u64(const struct nlattr *a, uint64_t *v);
+int vdm_nla_str(const struct nlattr *a, char *buf, size_t len);
 
 #endif

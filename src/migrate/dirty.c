@@ -52,7 +52,7 @@
 #define RING_MAX	(1u << 24)
 #define CACHELINE	64
 
-struct vm_dseg {
+struct vdm_dseg {
 	uint64_t iova;			/* first byte logged */
 	uint64_t len;
 	uint64_t pfirst, plast;		/* pages (iova >> shift) */
@@ -62,21 +62,21 @@ struct vm_dseg {
 	uint32_t pending;		/* ring mode: bits may be waiting */
 };
 
-struct vm_dcell {
+struct vdm_dcell {
 	uint64_t seq;
 	uint64_t page;
 };
 
-struct vm_dlog {
+struct vdm_dlog {
 	uint32_t flags;
 	uint32_t shift;
 	uint64_t nseg;
-	struct vm_dseg *seg;
+	struct vdm_dseg *seg;
 	uint64_t nwords;
 	uint64_t *bits;
 	uint64_t pages;
 	uint64_t ring_n;		/* 0 in bitmap mode */
-	struct vm_dcell *ring;
+	struct vdm_dcell *ring;
 	pthread_mutex_t harvest;
 	uint64_t head;			/* consumer, under harvest */
 	uint64_t overflows;		/* atomic */
@@ -85,7 +85,7 @@ struct vm_dlog {
 	char pad[CACHELINE - sizeof(uint64_t)];
 };
 
-static void log_free(struct vm_dlog *lg)
+static void log_free(struct vdm_dlog *lg)
 {
 	if (!lg)
 		return;
@@ -110,7 +110,7 @@ static void dirty_free(struct vdpamap *h)
 
 /* ---- the module's state on the handle: kept here, in the lower of the
  * module's two files (flip.c calls dirty.c, never the reverse) */
-void vm_flip_free(struct vm_flip *f)
+void vdm_flip_free(struct vdm_flip *f)
 {
 	if (!f)
 		return;
@@ -127,48 +127,48 @@ static void migrate_free(struct vdpamap *h)
 	if (!h->mig)
 		return;
 	while (h->mig->flips) {
-		struct vm_flip *f = h->mig->flips;
+		struct vdm_flip *f = h->mig->flips;
 
 		h->mig->flips = f->next;
-		vm_flip_free(f);
+		vdm_flip_free(f);
 	}
 	dirty_free(h);
 	free(h->mig);
 	h->mig = NULL;
-	vm_hook_set(h, VM_HOOK_MIGRATE, NULL);
+	vdm_hook_set(h, VDM_HOOK_MIGRATE, NULL);
 }
 
-static const struct vm_hook_ops migrate_hooks = {
+static const struct vdm_hook_ops migrate_hooks = {
 	.free = migrate_free,
 };
 
-struct vm_migrate *vm_migrate_get(struct vdpamap *h)
+struct vdm_migrate *vdm_migrate_get(struct vdpamap *h)
 {
-	struct vm_migrate *mig = h->mig;
+	struct vdm_migrate *mig = h->mig;
 
 	if (mig)
 		return mig;
 	mig = calloc(1, sizeof(*mig));
 	if (!mig)
 		return NULL;
-	vm_hook_set(h, VM_HOOK_MIGRATE, &migrate_hooks);
+	vdm_hook_set(h, VDM_HOOK_MIGRATE, &migrate_hooks);
 	/* pairs with log_get()'s acquire load */
 	__atomic_store_n(&h->mig, mig, __ATOMIC_RELEASE);
 	return mig;
 }
 
 /* ---- reader side */
-static struct vm_dlog *log_get(struct vdpamap *h, uint32_t asid)
+static struct vdm_dlog *log_get(struct vdpamap *h, uint32_t asid)
 {
-	struct vm_migrate *mig = __atomic_load_n(&h->mig, __ATOMIC_ACQUIRE);
-	struct vm_dlog **logs =
+	struct vdm_migrate *mig = __atomic_load_n(&h->mig, __ATOMIC_ACQUIRE);
+	struct vdm_dlog **logs =
 		mig ? __atomic_load_n(&mig->dirty, __ATOMIC_ACQUIRE) : NULL;
 
 	return logs ? __atomic_load_n(&logs[asid], __ATOMIC_ACQUIRE) : NULL;
 }
 
 /* First segment whose last page is >= p (nseg if none). */
-static uint64_t seg_find(const struct vm_dlog *lg, uint64_t p)
+static uint64_t seg_find(const struct vdm_dlog *lg, uint64_t p)
 {
 	uint64_t lo = 0, hi = lg->nseg;
 
@@ -184,7 +184,7 @@ static uint64_t seg_find(const struct vm_dlog *lg, uint64_t p)
 }
 
 /* Every page of [p0, p1] lies in some segment. */
-static bool covered(const struct vm_dlog *lg, uint64_t p0, uint64_t p1)
+static bool covered(const struct vdm_dlog *lg, uint64_t p0, uint64_t p1)
 {
 	uint64_t i = seg_find(lg, p0), cur = p0;
 
@@ -198,7 +198,7 @@ static bool covered(const struct vm_dlog *lg, uint64_t p0, uint64_t p1)
 }
 
 /* Set the bits of pages [a, b] of segment s. */
-static void set_bits(struct vm_dlog *lg, const struct vm_dseg *s, uint64_t a,
+static void set_bits(struct vdm_dlog *lg, const struct vdm_dseg *s, uint64_t a,
 		     uint64_t b)
 {
 	uint64_t i = a - s->pfirst, j = b - s->pfirst;
@@ -215,13 +215,13 @@ static void set_bits(struct vm_dlog *lg, const struct vm_dseg *s, uint64_t a,
 }
 
 /* Put pages [a, b] (of every segment holding them) in the bitmap. */
-static void deposit(struct vm_dlog *lg, uint64_t a, uint64_t b)
+static void deposit(struct vdm_dlog *lg, uint64_t a, uint64_t b)
 {
 	uint64_t i;
 
 	for (i = seg_find(lg, a); i < lg->nseg && lg->seg[i].pfirst <= b;
 	     i++) {
-		struct vm_dseg *s = &lg->seg[i];
+		struct vdm_dseg *s = &lg->seg[i];
 
 		set_bits(lg, s, max_t(uint64_t, a, s->pfirst),
 			 min_t(uint64_t, b, s->plast));
@@ -230,12 +230,12 @@ static void deposit(struct vm_dlog *lg, uint64_t a, uint64_t b)
 	}
 }
 
-static bool ring_push(struct vm_dlog *lg, uint64_t page)
+static bool ring_push(struct vdm_dlog *lg, uint64_t page)
 {
 	uint64_t pos = __atomic_load_n(&lg->tail, __ATOMIC_RELAXED);
 
 	for (;;) {
-		struct vm_dcell *c = &lg->ring[pos & (lg->ring_n - 1)];
+		struct vdm_dcell *c = &lg->ring[pos & (lg->ring_n - 1)];
 		uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
 		int64_t dif = (int64_t)(seq - pos);
 
@@ -258,9 +258,9 @@ static bool ring_push(struct vm_dlog *lg, uint64_t page)
 }
 
 /* Single consumer (harvest mutex held). */
-static bool ring_pop(struct vm_dlog *lg, uint64_t *page)
+static bool ring_pop(struct vdm_dlog *lg, uint64_t *page)
 {
-	struct vm_dcell *c = &lg->ring[lg->head & (lg->ring_n - 1)];
+	struct vdm_dcell *c = &lg->ring[lg->head & (lg->ring_n - 1)];
 
 	if (__atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) != lg->head + 1)
 		return false;	/* empty, or a producer mid-write */
@@ -270,7 +270,7 @@ static bool ring_pop(struct vm_dlog *lg, uint64_t *page)
 	return true;
 }
 
-static int mark(struct vm_dlog *lg, uint64_t first, uint64_t last)
+static int mark(struct vdm_dlog *lg, uint64_t first, uint64_t last)
 {
 	uint64_t p0 = first >> lg->shift, p1 = last >> lg->shift, p, i;
 
@@ -289,7 +289,7 @@ static int mark(struct vm_dlog *lg, uint64_t first, uint64_t last)
 	}
 	for (i = seg_find(lg, p0); i < lg->nseg && lg->seg[i].pfirst <= p1;
 	     i++) {
-		const struct vm_dseg *s = &lg->seg[i];
+		const struct vdm_dseg *s = &lg->seg[i];
 
 		set_bits(lg, s, max_t(uint64_t, p0, s->pfirst),
 			 min_t(uint64_t, p1, s->plast));
@@ -300,12 +300,12 @@ static int mark(struct vm_dlog *lg, uint64_t first, uint64_t last)
 VDPAMAP_API int vdpamap_dirty_mark(struct vdpamap *h, uint32_t asid,
 				   uint64_t iova, uint64_t len)
 {
-	struct vm_dlog *lg;
+	struct vdm_dlog *lg;
 	int r;
 
 	if (!h || !len || iova + (len - 1) < iova || asid >= h->info.nr_as)
 		return -EINVAL;
-	if (h->fork_gen != vm_fork_gen())
+	if (h->fork_gen != vdm_fork_gen())
 		return -ECHILD;
 	urcu_bp_read_lock();
 	lg = log_get(h, asid);
@@ -367,7 +367,7 @@ static void out_word(struct sink *k, int64_t o, uint64_t v)
 }
 
 /* Bytes of page p inside segment s: [*b0, *b1]. */
-static void page_bytes(const struct sink *k, const struct vm_dseg *s,
+static void page_bytes(const struct sink *k, const struct vdm_dseg *s,
 		       uint64_t p, uint64_t *b0, uint64_t *b1)
 {
 	uint64_t f = p << k->shift, l = f + ((1ULL << k->shift) - 1);
@@ -377,7 +377,7 @@ static void page_bytes(const struct sink *k, const struct vm_dseg *s,
 }
 
 /* Segment pages [*a, *b] that the sink covers; false if none. */
-static bool sink_pages(const struct sink *k, const struct vm_dseg *s,
+static bool sink_pages(const struct sink *k, const struct vdm_dseg *s,
 		       uint64_t *a, uint64_t *b)
 {
 	uint64_t lo, hi;
@@ -404,7 +404,7 @@ static bool sink_pages(const struct sink *k, const struct vm_dseg *s,
 
 /* Report page p of segment s.  Returns false if (part of) it lies outside
  * the sink and must stay in the log. */
-static bool sink_page(struct sink *k, const struct vm_dseg *s, uint64_t p)
+static bool sink_page(struct sink *k, const struct vdm_dseg *s, uint64_t p)
 {
 	uint64_t b0, b1, r0, r1, lo;
 	bool all = true;
@@ -436,7 +436,7 @@ static bool sink_page(struct sink *k, const struct vm_dseg *s, uint64_t p)
 }
 
 /* Get and clear the bits of pages [a, b] of segment s into the sink. */
-static void scan(struct vm_dlog *lg, const struct vm_dseg *s, uint64_t a,
+static void scan(struct vdm_dlog *lg, const struct vdm_dseg *s, uint64_t a,
 		 uint64_t b, struct sink *k)
 {
 	uint64_t i = a - s->pfirst, j = b - s->pfirst;
@@ -472,7 +472,7 @@ static void scan(struct vm_dlog *lg, const struct vm_dseg *s, uint64_t a,
 	}
 }
 
-static void drain(struct vm_dlog *lg, struct sink *k)
+static void drain(struct vdm_dlog *lg, struct sink *k)
 {
 	uint64_t n, p, i;
 
@@ -488,7 +488,7 @@ static void drain(struct vm_dlog *lg, struct sink *k)
 	}
 }
 
-static void harvest(struct vm_dlog *lg, struct sink *k)
+static void harvest(struct vdm_dlog *lg, struct sink *k)
 {
 	uint64_t i, a, b;
 
@@ -496,7 +496,7 @@ static void harvest(struct vm_dlog *lg, struct sink *k)
 	if (lg->ring_n)
 		drain(lg, k);
 	for (i = 0; i < lg->nseg; i++) {
-		struct vm_dseg *s = &lg->seg[i];
+		struct vdm_dseg *s = &lg->seg[i];
 
 		if (!sink_pages(k, s, &a, &b))
 			continue;
@@ -519,17 +519,17 @@ static void harvest(struct vm_dlog *lg, struct sink *k)
 static int harvest_common(struct vdpamap *h, uint32_t asid, struct sink *k,
 			  uint64_t bitmap_bytes, uint64_t *ret_dirty)
 {
-	struct vm_dlog *lg;
+	struct vdm_dlog *lg;
 	uint64_t pages;
 	int r = 0;
 
 	if (!h)
 		return -EINVAL;
-	if (h->fork_gen != vm_fork_gen())
+	if (h->fork_gen != vdm_fork_gen())
 		return -ECHILD;
 	if (!k->out || asid >= h->info.nr_as || !k->size ||
 	    k->base + (k->size - 1) < k->base) {
-		vm_err(h, "dirty harvest: asid %u [0x%llx, +0x%llx) bitmap %p: "
+		vdm_err(h, "dirty harvest: asid %u [0x%llx, +0x%llx) bitmap %p: "
 		       "asid out of range (%u), size 0, wrapping or no bitmap",
 		       asid, (unsigned long long)k->base,
 		       (unsigned long long)k->size, (void *)k->out,
@@ -539,7 +539,7 @@ static int harvest_common(struct vdpamap *h, uint32_t asid, struct sink *k,
 	urcu_bp_read_lock();
 	lg = log_get(h, asid);
 	if (!lg) {
-		vm_err(h, "dirty harvest: asid %u is not logging", asid);
+		vdm_err(h, "dirty harvest: asid %u is not logging", asid);
 		r = -ENOENT;
 		goto out;
 	}
@@ -547,7 +547,7 @@ static int harvest_common(struct vdpamap *h, uint32_t asid, struct sink *k,
 	pages = k->size >> lg->shift;
 	if (((k->base | k->size) & ((1ULL << lg->shift) - 1)) ||
 	    bitmap_bytes / 8 < (pages + 63) / 64) {
-		vm_err(h, "dirty harvest [0x%llx, +0x%llx): not aligned to "
+		vdm_err(h, "dirty harvest [0x%llx, +0x%llx): not aligned to "
 		       "page size 0x%llx, or bitmap of %llu bytes < %llu",
 		       (unsigned long long)k->base,
 		       (unsigned long long)k->size,
@@ -563,7 +563,7 @@ static int harvest_common(struct vdpamap *h, uint32_t asid, struct sink *k,
 			if (lg->seg[i].region_id == k->region_id)
 				break;
 		if (i == lg->nseg) {
-			vm_err(h, "dirty harvest: no logged range of asid %u "
+			vdm_err(h, "dirty harvest: no logged range of asid %u "
 			       "maps region %u", asid, k->region_id);
 			r = -ENOENT;
 			goto out;
@@ -605,12 +605,12 @@ VDPAMAP_API int vdpamap_dirty_harvest_region(struct vdpamap *h, uint32_t asid,
 VDPAMAP_API int vdpamap_dirty_get_info(struct vdpamap *h, uint32_t asid,
 				       struct vdpamap_dirty_info *info)
 {
-	struct vm_dlog *lg;
+	struct vdm_dlog *lg;
 	int r = 0;
 
 	if (!h || !info || asid >= h->info.nr_as)
 		return -EINVAL;
-	if (h->fork_gen != vm_fork_gen())
+	if (h->fork_gen != vdm_fork_gen())
 		return -ECHILD;
 	urcu_bp_read_lock();
 	lg = log_get(h, asid);
@@ -643,20 +643,20 @@ static int cmp_range(const void *a, const void *b)
 /* Cut [first, last] at the entries of asid into segments (count only when
  * seg is NULL). */
 static uint64_t cut(struct vdpamap *h, uint32_t asid, uint32_t shift,
-		    uint64_t first, uint64_t last, struct vm_dseg *seg)
+		    uint64_t first, uint64_t last, struct vdm_dseg *seg)
 {
 	struct itree_node *n;
 	uint64_t k = 0;
 
 	for (n = itree_iter_first(&h->map->as[asid].iova, first, last); n;
 	     n = itree_iter_next(n, first, last), k++) {
-		struct vm_entry *e = vm_entry_of(n);
+		struct vdm_entry *e = vdm_entry_of(n);
 		uint64_t a = max_t(uint64_t, first, n->first);
 		uint64_t b = min_t(uint64_t, last, n->last);
 
 		if (!seg)
 			continue;
-		seg[k] = (struct vm_dseg){
+		seg[k] = (struct vdm_dseg){
 			.iova = a,
 			.len = b - a + 1,
 			.pfirst = a >> shift,
@@ -671,7 +671,7 @@ static uint64_t cut(struct vdpamap *h, uint32_t asid, uint32_t shift,
 
 static int build(struct vdpamap *h, uint32_t asid,
 		 const struct vdpamap_dirty_opts *o, uint32_t shift,
-		 struct vm_dlog *lg)
+		 struct vdm_dlog *lg)
 {
 	const struct vdpamap_dirty_range *rg = OPTS_GET(o, ranges, NULL);
 	uint32_t nr = OPTS_GET(o, nr_ranges, 0), i;
@@ -692,7 +692,7 @@ static int build(struct vdpamap *h, uint32_t asid,
 			const struct vdpamap_dirty_range *r = &sorted[i];
 
 			if (!r->size || r->iova + (r->size - 1) < r->iova) {
-				vm_err(h, "dirty start: range [0x%llx, "
+				vdm_err(h, "dirty start: range [0x%llx, "
 				       "+0x%llx): empty or wraps",
 				       (unsigned long long)r->iova,
 				       (unsigned long long)r->size);
@@ -701,15 +701,15 @@ static int build(struct vdpamap *h, uint32_t asid,
 			}
 			if (i && r->iova <= sorted[i - 1].iova +
 						    (sorted[i - 1].size - 1)) {
-				vm_err(h, "dirty start: ranges at 0x%llx and "
+				vdm_err(h, "dirty start: ranges at 0x%llx and "
 				       "0x%llx overlap",
 				       (unsigned long long)sorted[i - 1].iova,
 				       (unsigned long long)r->iova);
 				free(sorted);
 				return -EEXIST;
 			}
-			if (!vm_range_mapped(h, asid, r->iova, r->size)) {
-				vm_err(h, "dirty start: range [0x%llx, "
+			if (!vdm_range_mapped(h, asid, r->iova, r->size)) {
+				vdm_err(h, "dirty start: range [0x%llx, "
 				       "+0x%llx) is not entirely mapped in "
 				       "asid %u", (unsigned long long)r->iova,
 				       (unsigned long long)r->size, asid);
@@ -724,7 +724,7 @@ static int build(struct vdpamap *h, uint32_t asid,
 				  cut(h, asid, shift, rg[i].iova,
 				      rg[i].iova + rg[i].size - 1, NULL);
 	if (!n) {
-		vm_err(h, "dirty start: asid %u has nothing mapped to log",
+		vdm_err(h, "dirty start: asid %u has nothing mapped to log",
 		       asid);
 		free(sorted);
 		return -ENOENT;
@@ -763,11 +763,11 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 	uint32_t flags = OPTS_GET(opts, flags, 0);
 	uint32_t ring = OPTS_GET(opts, ring_entries, 0);
 	uint64_t ps = OPTS_GET(opts, page_size, 0);
-	struct vm_dlog *lg = NULL;
+	struct vdm_dlog *lg = NULL;
 	uint64_t i;
 	int r;
 
-	r = vm_enter(h, false);
+	r = vdm_enter(h, false);
 	if (r < 0)
 		return r;
 	r = OPTS_CHECK(h, "dirty start", opts, vdpamap_dirty_opts);
@@ -782,18 +782,18 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 	    ring > RING_MAX || (ring & (ring - 1)) ||
 	    (OPTS_GET(opts, nr_ranges, 0) && !OPTS_GET(opts, ranges, NULL)) ||
 	    (!OPTS_GET(opts, nr_ranges, 0) && OPTS_GET(opts, ranges, NULL))) {
-		vm_err(h, "dirty start: asid %u, flags 0x%x, page size 0x%llx, "
+		vdm_err(h, "dirty start: asid %u, flags 0x%x, page size 0x%llx, "
 		       "ring %u entries or ranges invalid", asid, flags,
 		       (unsigned long long)ps, ring);
 		r = -EINVAL;
 		goto out;
 	}
-	if (!vm_migrate_get(h)) {
+	if (!vdm_migrate_get(h)) {
 		r = -ENOMEM;
 		goto out;
 	}
 	if (!h->mig->dirty) {
-		struct vm_dlog **logs = calloc(h->info.nr_as, sizeof(*logs));
+		struct vdm_dlog **logs = calloc(h->info.nr_as, sizeof(*logs));
 
 		if (!logs) {
 			r = -ENOMEM;
@@ -802,7 +802,7 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 		__atomic_store_n(&h->mig->dirty, logs, __ATOMIC_RELEASE);
 	}
 	if (h->mig->dirty[asid]) {
-		vm_err(h, "dirty start: asid %u is logging already", asid);
+		vdm_err(h, "dirty start: asid %u is logging already", asid);
 		r = -EBUSY;
 		goto out;
 	}
@@ -825,10 +825,10 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 			goto out;
 		}
 		for (i = 0; i < ring; i++)
-			lg->ring[i] = (struct vm_dcell){ .seq = i };
+			lg->ring[i] = (struct vdm_dcell){ .seq = i };
 		lg->ring_n = ring;
 	}
-	vm_info(h, "dirty log of asid %u: %llu ranges, %llu pages of %llu "
+	vdm_info(h, "dirty log of asid %u: %llu ranges, %llu pages of %llu "
 		"bytes, bitmap %llu bytes%s", asid,
 		(unsigned long long)lg->nseg, (unsigned long long)lg->pages,
 		(unsigned long long)ps, (unsigned long long)lg->nwords * 8,
@@ -838,24 +838,24 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 	r = 0;
 out:
 	log_free(lg);
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
 VDPAMAP_API int vdpamap_dirty_stop(struct vdpamap *h, uint32_t asid)
 {
-	struct vm_dlog *lg;
+	struct vdm_dlog *lg;
 	int r;
 
-	r = vm_enter(h, true);
+	r = vdm_enter(h, true);
 	if (r < 0)
 		return r;
 	if (asid >= h->info.nr_as) {
-		vm_err(h, "dirty stop: asid %u out of range (%u address "
+		vdm_err(h, "dirty stop: asid %u out of range (%u address "
 		       "spaces)", asid, h->info.nr_as);
 		r = -EINVAL;
 	} else if (!h->mig || !h->mig->dirty || !h->mig->dirty[asid]) {
-		vm_err(h, "dirty stop: asid %u is not logging", asid);
+		vdm_err(h, "dirty stop: asid %u is not logging", asid);
 		r = -ENOENT;
 	} else {
 		lg = h->mig->dirty[asid];
@@ -864,6 +864,6 @@ VDPAMAP_API int vdpamap_dirty_stop(struct vdpamap *h, uint32_t asid)
 		tsan_acquire(lg);
 		log_free(lg);
 	}
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }

@@ -47,9 +47,9 @@ struct plan {
 	uint32_t *prev;
 	uint32_t *dgrp;			/* per vq: its rings' group */
 	uint32_t nr_ents;
-	struct vm_entry **ents;		/* new shadow entries */
+	struct vdm_entry **ents;		/* new shadow entries */
 	uint32_t nr_rings;
-	struct vm_flip_ring *rings;
+	struct vdm_flip_ring *rings;
 };
 
 static uint64_t now_ns(void)
@@ -74,9 +74,9 @@ static void plan_free(struct plan *p)
 	free(p->rings);
 }
 
-static struct vm_flip *flip_of_group(struct vdpamap *h, uint32_t g)
+static struct vdm_flip *flip_of_group(struct vdpamap *h, uint32_t g)
 {
-	struct vm_flip *f;
+	struct vdm_flip *f;
 	uint32_t i;
 
 	for (f = h->mig ? h->mig->flips : NULL; f; f = f->next)
@@ -101,11 +101,11 @@ static bool in_set(const uint32_t *v, uint32_t n, uint32_t x)
 static int dev_ioctl(struct vdpamap *h, unsigned long req, void *arg,
 		     const char *what, uint32_t idx)
 {
-	int r = vm_ioctl(h, req, arg);
+	int r = vdm_ioctl(h, req, arg);
 
 	if (r >= 0)
 		return 0;
-	vm_err(h, "flip: %s %u: %d", what, idx, r);
+	vdm_err(h, "flip: %s %u: %d", what, idx, r);
 	return -EIO;
 }
 
@@ -148,7 +148,7 @@ static int vring_point(struct vdpamap *h, uint32_t vq,
 		if (r < 0)
 			return r;
 	}
-	vm_vring_rings_set(h, vq, v);
+	vdm_vring_rings_set(h, vq, v);
 	return 0;
 }
 
@@ -169,25 +169,25 @@ static int suspend_resume(struct vdpamap *h, bool resume)
 			 NULL, resume ? "RESUME" : "SUSPEND", 0);
 }
 
-static void msg_insert(struct vdpamap *h, const struct vm_msg *m)
+static void msg_insert(struct vdpamap *h, const struct vdm_msg *m)
 {
-	vm_mirror_insert(h, m->e);
+	vdm_mirror_insert(h, m->e);
 }
 
-static void msg_remove(struct vdpamap *h, const struct vm_msg *m)
+static void msg_remove(struct vdpamap *h, const struct vdm_msg *m)
 {
-	vm_mirror_remove(h, m->e);
+	vdm_mirror_remove(h, m->e);
 }
 
 /* Send type for ents[0..n) (one batch: they share an ASID); on failure send
  * the inverse of what was accepted.  0, -EIO (nothing changed) or
  * -ENOTRECOVERABLE (the inverse failed too: poisoned). */
-static int iotlb_all(struct vdpamap *h, struct vm_entry **ents, uint32_t n,
+static int iotlb_all(struct vdpamap *h, struct vdm_entry **ents, uint32_t n,
 		     uint8_t type)
 {
 	uint8_t inv = type == VHOST_IOTLB_UPDATE ? VHOST_IOTLB_INVALIDATE :
 						   VHOST_IOTLB_UPDATE;
-	struct vm_msg *m;
+	struct vdm_msg *m;
 	size_t done, undone;
 	uint32_t i;
 	int err = 0, err2 = 0;
@@ -198,21 +198,21 @@ static int iotlb_all(struct vdpamap *h, struct vm_entry **ents, uint32_t n,
 	if (!m)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
-		m[i] = (struct vm_msg){ type, ents[i] };
-	done = vm_iotlb_run(h, m, n, type == VHOST_IOTLB_UPDATE ?
+		m[i] = (struct vdm_msg){ type, ents[i] };
+	done = vdm_iotlb_run(h, m, n, type == VHOST_IOTLB_UPDATE ?
 				     msg_insert : msg_remove, &err);
 	if (!err) {
 		free(m);
 		return 0;
 	}
 	for (i = 0; i < done; i++)
-		m[i] = (struct vm_msg){ inv, ents[done - 1 - i] };
-	undone = vm_iotlb_run(h, m, done,
+		m[i] = (struct vdm_msg){ inv, ents[done - 1 - i] };
+	undone = vdm_iotlb_run(h, m, done,
 			      inv == VHOST_IOTLB_UPDATE ? msg_insert :
 							  msg_remove, &err2);
 	free(m);
 	if (err2 || undone != done) {
-		vm_poison(h, "flip: undoing %zu shadow map messages failed "
+		vdm_poison(h, "flip: undoing %zu shadow map messages failed "
 			  "(%d)", done, err2);
 		return -ENOTRECOVERABLE;
 	}
@@ -229,18 +229,18 @@ static int check_area(struct vdpamap *h, const struct plan *p, uint32_t i,
 	uint32_t k;
 
 	if (s->reserved0 || s->reserved[0] || s->reserved[1]) {
-		vm_err(h, "flip: shadows[%u]: reserved fields must be 0", i);
+		vdm_err(h, "flip: shadows[%u]: reserved fields must be 0", i);
 		return -EINVAL;
 	}
 	if (!s->hva || !s->size || ((hva | s->size) & mask) ||
 	    hva + (s->size - 1) < hva || s->perm > VDPAMAP_PERM_RW) {
-		vm_err(h, "flip: shadows[%u] hva %p size 0x%llx perm %u: empty, "
+		vdm_err(h, "flip: shadows[%u] hva %p size 0x%llx perm %u: empty, "
 		       "unaligned, wrapping or a bad perm", i, s->hva,
 		       (unsigned long long)s->size, s->perm);
 		return -EINVAL;
 	}
-	if (!vm_region_find(h, hva, s->size)) {
-		vm_err(h, "flip: shadows[%u] [%p, +0x%llx) is not inside one "
+	if (!vdm_region_find(h, hva, s->size)) {
+		vdm_err(h, "flip: shadows[%u] [%p, +0x%llx) is not inside one "
 		       "registered region", i, s->hva,
 		       (unsigned long long)s->size);
 		return -EFAULT;
@@ -250,9 +250,9 @@ static int check_area(struct vdpamap *h, const struct plan *p, uint32_t i,
 			&h->map->as[p->prev[k]].hva, hva, hva + s->size - 1);
 
 		if (n) {
-			struct vm_entry *e = vm_entry_of_hva(n);
+			struct vdm_entry *e = vdm_entry_of_hva(n);
 
-			vm_err(h, "flip: shadows[%u] [%p, +0x%llx) overlaps "
+			vdm_err(h, "flip: shadows[%u] [%p, +0x%llx) overlaps "
 			       "guest memory mapped in ASID %u at iova 0x%llx",
 			       i, s->hva, (unsigned long long)s->size,
 			       p->prev[k], (unsigned long long)e->inode.first);
@@ -270,21 +270,21 @@ static int check_shadow_as(struct vdpamap *h, const struct plan *p)
 
 	for (k = 0; k < p->nr_groups; k++) {
 		if (p->prev[k] == p->shadow) {
-			vm_err(h, "flip: group %u is bound to ASID %u already: "
+			vdm_err(h, "flip: group %u is bound to ASID %u already: "
 			       "the shadow ASID would be its guest memory",
 			       p->groups[k], p->shadow);
 			return -EEXIST;
 		}
 	}
 	for (n = itree_first(&h->map->as[p->shadow].iova); n; n = itree_next(n)) {
-		struct vm_entry *e = vm_entry_of(n);
-		uint64_t last = e->hva + vm_entry_size(e) - 1;
+		struct vdm_entry *e = vdm_entry_of(n);
+		uint64_t last = e->hva + vdm_entry_size(e) - 1;
 
 		for (k = 0; k < p->nr_groups; k++) {
 			if (!itree_iter_first(&h->map->as[p->prev[k]].hva, e->hva,
 					      last))
 				continue;
-			vm_err(h, "flip: shadow ASID %u maps iova 0x%llx to hva "
+			vdm_err(h, "flip: shadow ASID %u maps iova 0x%llx to hva "
 			       "0x%llx, memory ASID %u (group %u) maps: the "
 			       "device could write it behind the shadow "
 			       "virtqueue", p->shadow,
@@ -356,43 +356,43 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 		       const struct vdpamap_flip_vring *fv, bool started)
 {
 	const struct vdpamap_shadow *s;
-	struct vm_flip_ring *fr;
+	struct vdm_flip_ring *fr;
 	uint64_t sz[3];
 	uint32_t num, k;
 
 	if (fv->vq >= h->info.nr_vqs) {
-		vm_err(h, "flip: vrings[%u]: no vq %u (%u vqs)", i, fv->vq,
+		vdm_err(h, "flip: vrings[%u]: no vq %u (%u vqs)", i, fv->vq,
 		       h->info.nr_vqs);
 		return -ENOENT;
 	}
 	if (fv->reserved0 || fv->reserved[0] || fv->reserved[1] ||
 	    (fv->flags & ~VDPAMAP_FLIP_VRING_BASE) ||
 	    fv->shadow >= o->nr_shadows) {
-		vm_err(h, "flip: vrings[%u]: reserved fields, unknown flags or "
+		vdm_err(h, "flip: vrings[%u]: reserved fields, unknown flags or "
 		       "shadow index %u of %u", i, fv->shadow, o->nr_shadows);
 		return -EINVAL;
 	}
 	if (!h->lc->vrings[fv->vq].set) {
-		vm_err(h, "flip: vrings[%u]: vq %u was never set up "
+		vdm_err(h, "flip: vrings[%u]: vq %u was never set up "
 		       "(vdpamap_vring_set()): nothing to return to", i,
 		       fv->vq);
 		return -EINVAL;
 	}
 	if (!in_set(p->groups, p->nr_groups, p->dgrp[fv->vq])) {
-		vm_err(h, "flip: vrings[%u]: the rings of vq %u are in group "
+		vdm_err(h, "flip: vrings[%u]: the rings of vq %u are in group "
 		       "%u, which does not move", i, fv->vq, p->dgrp[fv->vq]);
 		return -EINVAL;
 	}
 	for (k = 0; k < p->nr_rings; k++) {
 		if (p->rings[k].vq == fv->vq) {
-			vm_err(h, "flip: vrings[%u]: vq %u twice", i, fv->vq);
+			vdm_err(h, "flip: vrings[%u]: vq %u twice", i, fv->vq);
 			return -EINVAL;
 		}
 	}
 	num = fv->num ? fv->num : h->lc->vrings[fv->vq].v.num;
 	if (!num || (num & (num - 1)) ||
 	    (h->info.max_vring_num && num > h->info.max_vring_num)) {
-		vm_err(h, "flip: vrings[%u]: ring size %u (max %u, power of "
+		vdm_err(h, "flip: vrings[%u]: ring size %u (max %u, power of "
 		       "two)", i, num, h->info.max_vring_num);
 		return -EINVAL;
 	}
@@ -401,7 +401,7 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 	if (!ring_ok(fv->desc, sz[0], 16, s->size) ||
 	    !ring_ok(fv->avail, sz[1], 2, s->size) ||
 	    !ring_ok(fv->used, sz[2], 4, s->size)) {
-		vm_err(h, "flip: vrings[%u]: rings at 0x%llx/0x%llx/0x%llx of "
+		vdm_err(h, "flip: vrings[%u]: rings at 0x%llx/0x%llx/0x%llx of "
 		       "%u entries do not fit, aligned, in shadows[%u] (0x%llx "
 		       "bytes)", i, (unsigned long long)fv->desc,
 		       (unsigned long long)fv->avail,
@@ -410,8 +410,8 @@ static int check_vring(struct vdpamap *h, struct plan *p,
 		return -EINVAL;
 	}
 	if (started && h->lc->vrings[fv->vq].enabled &&
-	    !vm_has_feature(h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK)) {
-		vm_err(h, "flip: vq %u runs: re-pointing it needs "
+	    !vdm_has_feature(h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK)) {
+		vdm_err(h, "flip: vq %u runs: re-pointing it needs "
 		       "ENABLE_AFTER_DRIVER_OK (not negotiated); reset, flip "
 		       "and restart instead", fv->vq);
 		return -EOPNOTSUPP;
@@ -438,7 +438,7 @@ static bool planned_mapped(struct vdpamap *h, const struct plan *p,
 {
 	uint32_t i;
 
-	if (vm_range_mapped(h, p->shadow, iova, size))
+	if (vdm_range_mapped(h, p->shadow, iova, size))
 		return true;
 	for (i = 0; i < p->nr_ents; i++) {
 		const struct itree_node *n = &p->ents[i]->inode;
@@ -457,7 +457,7 @@ static int check_running_rings(struct vdpamap *h, const struct plan *p)
 	uint32_t vq, k;
 
 	for (vq = 0; vq < h->info.nr_vqs; vq++) {
-		const struct vm_vring *vr = &h->lc->vrings[vq];
+		const struct vdm_vring *vr = &h->lc->vrings[vq];
 		const struct vdpamap_vring *v = &vr->v;
 		uint64_t addr[3], sz[3];
 
@@ -474,7 +474,7 @@ static int check_running_rings(struct vdpamap *h, const struct plan *p)
 		for (k = 0; k < 3; k++) {
 			if (planned_mapped(h, p, addr[k], sz[k]))
 				continue;
-			vm_err(h, "flip: vq %u %s ring [0x%llx, +0x%llx) would "
+			vdm_err(h, "flip: vq %u %s ring [0x%llx, +0x%llx) would "
 			       "not be mapped in shadow ASID %u: give its "
 			       "shadow rings in vrings", vq, part[k],
 			       (unsigned long long)addr[k],
@@ -487,13 +487,13 @@ static int check_running_rings(struct vdpamap *h, const struct plan *p)
 
 static int add_group(struct vdpamap *h, struct plan *p, uint32_t g)
 {
-	struct vm_flip *f;
+	struct vdm_flip *f;
 
 	if (in_set(p->groups, p->nr_groups, g))
 		return 0;
 	f = flip_of_group(h, g);
 	if (f) {
-		vm_err(h, "flip: group %u is moved by active flip %u already",
+		vdm_err(h, "flip: group %u is moved by active flip %u already",
 		       g, f->id);
 		return -EBUSY;
 	}
@@ -507,18 +507,18 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 {
 	const uint32_t known = VDPAMAP_FLIP_WHOLE_GROUP |
 			       VDPAMAP_FLIP_SUSPENDED;
-	bool desc = vm_has_feature(h, VDPAMAP_F_DESC_ASID);
+	bool desc = vdm_has_feature(h, VDPAMAP_F_DESC_ASID);
 	bool started = h->lc->status & VDPAMAP_S_DRIVER_OK;
 	uint64_t need = 0;
 	uint32_t i, vq;
 	int r;
 
-	if (!vm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
-		vm_err(h, "flip: needs IOTLB_ASID (not negotiated)");
+	if (!vdm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
+		vdm_err(h, "flip: needs IOTLB_ASID (not negotiated)");
 		return -EOPNOTSUPP;
 	}
 	if (shadow >= h->info.nr_as) {
-		vm_err(h, "flip: shadow asid %u out of range (%u address "
+		vdm_err(h, "flip: shadow asid %u out of range (%u address "
 		       "spaces)", shadow, h->info.nr_as);
 		return -ERANGE;
 	}
@@ -526,15 +526,15 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 	    (o->nr_vqs && !o->vqs) || (o->nr_groups && !o->groups) ||
 	    (o->nr_shadows && !o->shadows) || (o->nr_vrings && !o->vrings) ||
 	    o->nr_vrings > h->info.nr_vqs) {
-		vm_err(h, "flip: opts: nothing to move, a NULL array with a "
+		vdm_err(h, "flip: opts: nothing to move, a NULL array with a "
 		       "count, too many vrings or unknown flags 0x%x",
 		       o ? o->flags : 0);
 		return -EINVAL;
 	}
 	if (started && !(o->flags & VDPAMAP_FLIP_SUSPENDED)) {
-		if (!vm_has_feature(h, VDPAMAP_F_SUSPEND) ||
-		    !vm_has_feature(h, VDPAMAP_F_RESUME)) {
-			vm_err(h, "flip: the device runs and cannot be "
+		if (!vdm_has_feature(h, VDPAMAP_F_SUSPEND) ||
+		    !vdm_has_feature(h, VDPAMAP_F_RESUME)) {
+			vdm_err(h, "flip: the device runs and cannot be "
 			       "suspended (SUSPEND/RESUME not negotiated): "
 			       "reset it, flip, then restart");
 			return -EOPNOTSUPP;
@@ -551,14 +551,14 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 		return -ENOMEM;
 	for (i = 0; i < o->nr_groups; i++) {
 		if (o->groups[i] >= h->info.nr_groups) {
-			vm_err(h, "flip: groups[%u]: no group %u (%u groups)",
+			vdm_err(h, "flip: groups[%u]: no group %u (%u groups)",
 			       i, o->groups[i], h->info.nr_groups);
 			return -ENOENT;
 		}
 	}
 	for (i = 0; i < o->nr_vqs; i++) {
 		if (o->vqs[i] >= h->info.nr_vqs) {
-			vm_err(h, "flip: vqs[%u]: no vq %u (%u vqs)", i,
+			vdm_err(h, "flip: vqs[%u]: no vq %u (%u vqs)", i,
 			       o->vqs[i], h->info.nr_vqs);
 			return -ENOENT;
 		}
@@ -597,18 +597,18 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 		if (r < 0)
 			return r;
 	}
-	r = vm_memlock_check(h, need);
+	r = vdm_memlock_check(h, need);
 	if (r < 0)
 		return r;
 	/* place the areas */
 	for (i = 0; i < o->nr_shadows; i++) {
 		const struct vdpamap_shadow *s = &o->shadows[i];
-		struct vm_entry *e;
+		struct vdm_entry *e;
 		uint64_t iova;
 
 		r = alloc_iova(h, p, i, s->size, &iova);
 		if (r < 0) {
-			vm_err(h, "flip: no hole of 0x%llx bytes in shadow ASID "
+			vdm_err(h, "flip: no hole of 0x%llx bytes in shadow ASID "
 			       "%u", (unsigned long long)s->size, shadow);
 			return r;
 		}
@@ -620,7 +620,7 @@ static int plan_flip(struct vdpamap *h, uint32_t shadow,
 		e->hva = (uintptr_t)s->hva;
 		e->asid = shadow;
 		e->perm = s->perm ? s->perm : VDPAMAP_PERM_RW;
-		e->region = vm_region_find(h, e->hva, s->size);
+		e->region = vdm_region_find(h, e->hva, s->size);
 		p->ents[p->nr_ents++] = e;
 	}
 	for (i = 0; i < p->nr_rings; i++) {
@@ -649,7 +649,7 @@ static void info_fill(struct vdpamap *h, struct vdpamap_flip_info *in,
 }
 
 /* Re-point rings[0..n) back to where they were (undo). */
-static int rings_back(struct vdpamap *h, struct vm_flip_ring *rings,
+static int rings_back(struct vdpamap *h, struct vdm_flip_ring *rings,
 		      uint32_t n)
 {
 	int err = 0;
@@ -672,7 +672,7 @@ static int groups_to(struct vdpamap *h, const uint32_t *groups,
 	int err = 0;
 
 	while (n--) {
-		int r = vm_group_asid_apply(h, groups[n], asid ? asid[n] :
+		int r = vdm_group_asid_apply(h, groups[n], asid ? asid[n] :
 								  shadow);
 
 		if (r < 0)
@@ -681,9 +681,9 @@ static int groups_to(struct vdpamap *h, const uint32_t *groups,
 	return err;
 }
 
-static struct vm_flip *record(struct vdpamap *h, struct plan *p)
+static struct vdm_flip *record(struct vdpamap *h, struct plan *p)
 {
-	struct vm_flip *f = calloc(1, sizeof(*f));
+	struct vdm_flip *f = calloc(1, sizeof(*f));
 	uint32_t i;
 
 	if (!f)
@@ -694,7 +694,7 @@ static struct vm_flip *record(struct vdpamap *h, struct plan *p)
 	f->maps = calloc(p->nr_ents ? p->nr_ents : 1, sizeof(*f->maps));
 	f->rings = calloc(p->nr_rings ? p->nr_rings : 1, sizeof(*f->rings));
 	if (!f->groups || !f->prev || !f->dgrp || !f->maps || !f->rings) {
-		vm_flip_free(f);
+		vdm_flip_free(f);
 		return NULL;
 	}
 	f->shadow_asid = p->shadow;
@@ -705,7 +705,7 @@ static struct vm_flip *record(struct vdpamap *h, struct plan *p)
 	f->nr_maps = p->nr_ents;
 	for (i = 0; i < p->nr_ents; i++) {
 		f->maps[i][0] = p->ents[i]->inode.first;
-		f->maps[i][1] = vm_entry_size(p->ents[i]);
+		f->maps[i][1] = vdm_entry_size(p->ents[i]);
 	}
 	f->nr_rings = p->nr_rings;
 	memcpy(f->rings, p->rings, p->nr_rings * sizeof(*f->rings));
@@ -722,12 +722,12 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	struct vdpamap_flip_info in = { 0 };
 	struct plan p = { 0 };
 	struct vdpamap_stats s0;
-	struct vm_flip *f = NULL;
+	struct vdm_flip *f = NULL;
 	uint32_t i, g = 0, k = 0;
 	uint64_t t0 = now_ns();
 	int r, u = 0;
 
-	r = vm_enter_idle(h, false, "vdpamap_flip");
+	r = vdm_enter_idle(h, false, "vdpamap_flip");
 	if (r < 0)
 		return r;
 	s0 = h->stats;
@@ -737,7 +737,7 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	r = plan_flip(h, shadow_asid, opts, &p);
 	if (r < 0)
 		goto out;
-	f = vm_migrate_get(h) ? record(h, &p) : NULL;
+	f = vdm_migrate_get(h) ? record(h, &p) : NULL;
 	if (!f) {
 		r = -ENOMEM;
 		goto out;
@@ -752,14 +752,14 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	if (r < 0)
 		goto undo_suspend;
 	for (g = 0; g < p.nr_groups; g++) {
-		r = vm_group_asid_apply(h, p.groups[g], shadow_asid);
+		r = vdm_group_asid_apply(h, p.groups[g], shadow_asid);
 		if (r < 0) {
 			r = -EIO;
 			goto undo_groups;
 		}
 	}
 	for (k = 0; k < p.nr_rings; k++) {
-		struct vm_flip_ring *fr = &p.rings[k];
+		struct vdm_flip_ring *fr = &p.rings[k];
 
 		if (!(fr->shadow.reserved[1] & VDPAMAP_FLIP_VRING_BASE)) {
 			r = vring_base(h, fr->vq, &fr->shadow.base);
@@ -792,7 +792,7 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	in.buffers_moved = p.buffers_moved;
 	in.suspended = p.suspend;
 	info_fill(h, &in, &s0, t0);
-	vm_info(h, "flip %u: %u group(s) to ASID %u, %u shadow map(s), %u "
+	vdm_info(h, "flip %u: %u group(s) to ASID %u, %u shadow map(s), %u "
 		"ring(s), %llu IOTLB messages, %llu ns", f->id, p.nr_groups,
 		shadow_asid, p.nr_ents, p.nr_rings,
 		(unsigned long long)in.iotlb_msgs, (unsigned long long)in.ns);
@@ -822,19 +822,19 @@ undo_suspend:
 	if (p.suspend && suspend_resume(h, true) < 0)
 		u |= -EIO;
 	if (u && r != -ENOTRECOVERABLE)
-		vm_poison(h, "flip to ASID %u failed (%d) and could not be "
+		vdm_poison(h, "flip to ASID %u failed (%d) and could not be "
 			  "undone", shadow_asid, r);
 out:
 	if (r < 0 && h->poison)	/* an undo failed, or a reply was lost */
 		r = -ENOTRECOVERABLE;
-	vm_flip_free(f);
+	vdm_flip_free(f);
 	plan_free(&p);
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }
 
 /* ---- unflip */
-static int unflip_bases(struct vdpamap *h, struct vm_flip *f,
+static int unflip_bases(struct vdpamap *h, struct vdm_flip *f,
 			const struct vdpamap_unflip_opts *o, uint32_t *base,
 			uint8_t *given)
 {
@@ -844,7 +844,7 @@ static int unflip_bases(struct vdpamap *h, struct vm_flip *f,
 		return 0;
 	if ((o->flags & ~VDPAMAP_FLIP_SUSPENDED) ||
 	    (o->nr_vrings && !o->vrings)) {
-		vm_err(h, "unflip: opts: unknown flags 0x%x or NULL vrings",
+		vdm_err(h, "unflip: opts: unknown flags 0x%x or NULL vrings",
 		       o->flags);
 		return -EINVAL;
 	}
@@ -854,14 +854,14 @@ static int unflip_bases(struct vdpamap *h, struct vm_flip *f,
 		if (v->shadow || v->desc || v->avail || v->used || v->num ||
 		    v->reserved0 || v->reserved[0] || v->reserved[1] ||
 		    (v->flags & ~VDPAMAP_FLIP_VRING_BASE)) {
-			vm_err(h, "unflip: vrings[%u]: only vq, flags and base "
+			vdm_err(h, "unflip: vrings[%u]: only vq, flags and base "
 			       "may be set", i);
 			return -EINVAL;
 		}
 		for (k = 0; k < f->nr_rings && f->rings[k].vq != v->vq; k++)
 			;
 		if (k == f->nr_rings) {
-			vm_err(h, "unflip: vrings[%u]: flip %u did not re-point "
+			vdm_err(h, "unflip: vrings[%u]: flip %u did not re-point "
 			       "vq %u", i, f->id, v->vq);
 			return -EINVAL;
 		}
@@ -875,14 +875,14 @@ static int unflip_bases(struct vdpamap *h, struct vm_flip *f,
 
 /* A device resumed by the unflip must find every enabled ring of the
  * groups going back mapped in the ASID they go back to. */
-static int check_back_rings(struct vdpamap *h, const struct vm_flip *f,
-			    const struct vm_flip_ring *back, uint32_t nb)
+static int check_back_rings(struct vdpamap *h, const struct vdm_flip *f,
+			    const struct vdm_flip_ring *back, uint32_t nb)
 {
 	static const char *const part[] = { "desc", "avail", "used" };
 	uint32_t vq, k, g;
 
 	for (vq = 0; vq < h->info.nr_vqs; vq++) {
-		const struct vm_vring *vr = &h->lc->vrings[vq];
+		const struct vdm_vring *vr = &h->lc->vrings[vq];
 		const struct vdpamap_vring *v = &vr->v;
 		uint64_t addr[3], sz[3];
 
@@ -901,9 +901,9 @@ static int check_back_rings(struct vdpamap *h, const struct vm_flip *f,
 		addr[2] = v->used;
 		ring_sizes(v->num, sz);
 		for (k = 0; k < 3; k++) {
-			if (vm_range_mapped(h, f->prev[g], addr[k], sz[k]))
+			if (vdm_range_mapped(h, f->prev[g], addr[k], sz[k]))
 				continue;
-			vm_err(h, "unflip: vq %u %s ring [0x%llx, +0x%llx) is not "
+			vdm_err(h, "unflip: vq %u %s ring [0x%llx, +0x%llx) is not "
 			       "mapped in ASID %u: re-point it or reset first",
 			       vq, part[k], (unsigned long long)addr[k],
 			       (unsigned long long)sz[k], f->prev[g]);
@@ -913,9 +913,9 @@ static int check_back_rings(struct vdpamap *h, const struct vm_flip *f,
 	return 0;
 }
 
-static bool still_shadow(struct vdpamap *h, const struct vm_flip_ring *fr)
+static bool still_shadow(struct vdpamap *h, const struct vdm_flip_ring *fr)
 {
-	const struct vm_vring *vr = &h->lc->vrings[fr->vq];
+	const struct vdm_vring *vr = &h->lc->vrings[fr->vq];
 
 	return vr->set && vr->v.desc == fr->shadow.desc &&
 	       vr->v.avail == fr->shadow.avail &&
@@ -927,9 +927,9 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 			       struct vdpamap_flip_info *info)
 {
 	struct vdpamap_flip_info in = { 0 };
-	struct vm_flip **pp, *f;
-	struct vm_entry **ents = NULL;
-	struct vm_flip_ring *back = NULL;
+	struct vdm_flip **pp, *f;
+	struct vdm_entry **ents = NULL;
+	struct vdm_flip_ring *back = NULL;
 	struct vdpamap_stats s0;
 	uint32_t *base = NULL, i, nb = 0, ne = 0, k = 0, g = 0;
 	uint8_t *given = NULL;
@@ -937,7 +937,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	bool suspend = false;
 	int r, u = 0;
 
-	r = vm_enter_idle(h, false, "vdpamap_unflip");
+	r = vdm_enter_idle(h, false, "vdpamap_unflip");
 	if (r < 0)
 		return r;
 	s0 = h->stats;
@@ -948,7 +948,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 		if (f->id == id)
 			break;
 	if (!f) {
-		vm_err(h, "unflip: no active flip %u", id);
+		vdm_err(h, "unflip: no active flip %u", id);
 		r = -ENOENT;
 		goto out;
 	}
@@ -965,9 +965,9 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 		goto out;
 	if ((h->lc->status & VDPAMAP_S_DRIVER_OK) &&
 	    !(OPTS_GET(opts, flags, 0) & VDPAMAP_FLIP_SUSPENDED)) {
-		if (!vm_has_feature(h, VDPAMAP_F_SUSPEND) ||
-		    !vm_has_feature(h, VDPAMAP_F_RESUME)) {
-			vm_err(h, "unflip: the device runs and cannot be "
+		if (!vdm_has_feature(h, VDPAMAP_F_SUSPEND) ||
+		    !vdm_has_feature(h, VDPAMAP_F_RESUME)) {
+			vdm_err(h, "unflip: the device runs and cannot be "
 			       "suspended: reset it first");
 			r = -EOPNOTSUPP;
 			goto out;
@@ -992,9 +992,9 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 
 		if (n && n->first == f->maps[i][0] &&
 		    n->last - n->first + 1 == f->maps[i][1])
-			ents[ne++] = vm_entry_of(n);
+			ents[ne++] = vdm_entry_of(n);
 		else
-			vm_warn(h, "unflip %u: shadow map at iova 0x%llx is "
+			vdm_warn(h, "unflip %u: shadow map at iova 0x%llx is "
 				"gone: left alone", id,
 				(unsigned long long)f->maps[i][0]);
 	}
@@ -1023,7 +1023,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 		}
 	}
 	for (g = 0; g < f->nr_groups; g++) {
-		r = vm_group_asid_apply(h, f->groups[g], f->prev[g]);
+		r = vdm_group_asid_apply(h, f->groups[g], f->prev[g]);
 		if (r < 0) {
 			r = -EIO;
 			goto undo_groups;
@@ -1051,10 +1051,10 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	in.nr_groups = f->nr_groups;
 	in.suspended = suspend;
 	info_fill(h, &in, &s0, t0);
-	vm_info(h, "unflip %u: %u group(s) back, %u shadow map(s) released, "
+	vdm_info(h, "unflip %u: %u group(s) back, %u shadow map(s) released, "
 		"%u ring(s) back, %llu IOTLB messages", f->id, f->nr_groups,
 		ne, nb, (unsigned long long)in.iotlb_msgs);
-	vm_flip_free(f);
+	vdm_flip_free(f);
 	if (info)
 		*info = in;
 	r = 0;
@@ -1075,7 +1075,7 @@ undo_rings:
 		u |= -EIO;
 undo_resume:
 	if ((u || r == -ENOTRECOVERABLE) && !h->poison)
-		vm_poison(h, "unflip %u failed (%d) and could not be undone",
+		vdm_poison(h, "unflip %u failed (%d) and could not be undone",
 			  id, r);
 	if (u)
 		r = -ENOTRECOVERABLE;
@@ -1091,6 +1091,6 @@ out:
 	free(given);
 	free(back);
 	free(ents);
-	vm_leave(h);
+	vdm_leave(h);
 	return r;
 }

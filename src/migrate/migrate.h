@@ -4,7 +4,7 @@
  * ASID flip (flip.c: move vq groups to a shadow ASID with their shadow
  * rings mapped in the same batch, and back) and the dirty page log
  * (dirty.c: lock-free producers, a harvest under its own mutex).  Its
- * state on the handle is struct vm_migrate (h->mig), allocated on the
+ * state on the handle is struct vdm_migrate (h->mig), allocated on the
  * first flip or dirty start and written only by this module's files.
  *
  * Inside the module: flip.c calls dirty.c (which owns the state's
@@ -19,14 +19,14 @@
 #include "mapping/mapping.h"
 #include "lifecycle/lifecycle.h"
 
-struct vm_flip_ring {
+struct vdm_flip_ring {
 	uint32_t vq;
 	bool enabled;			/* cycled through ENABLE 0/1 */
 	struct vdpamap_vring guest;	/* before the flip */
 	struct vdpamap_vring shadow;	/* what the flip set */
 };
 
-struct vm_flip {
+struct vdm_flip {
 	uint32_t id;
 	uint32_t shadow_asid;
 	uint32_t nr_groups;
@@ -36,16 +36,16 @@ struct vm_flip {
 	uint32_t *prev;			/* ASID of groups[i] before */
 	uint32_t *dgrp;			/* per vq: its rings' group */
 	uint64_t (*maps)[2];		/* shadow entries: iova, size */
-	struct vm_flip_ring *rings;
-	struct vm_flip *next;
+	struct vdm_flip_ring *rings;
+	struct vdm_flip *next;
 };
 
-struct vm_dlog;
+struct vdm_dlog;
 
-struct vm_migrate {
-	struct vm_flip *flips;		/* active flips */
+struct vdm_migrate {
+	struct vdm_flip *flips;		/* active flips */
 	uint32_t next_flip_id;
-	struct vm_dlog **dirty;		/* nr_as RCU-published logs; NULL
+	struct vdm_dlog **dirty;		/* nr_as RCU-published logs; NULL
 					   until the first start */
 };
 
@@ -53,7 +53,7 @@ struct vm_migrate {
 /* h->mig, allocated (and the module's free hook registered) on first use;
  * NULL only when out of memory.  Published with a release store: the
  * lock-free dirty markers load it with acquire. */
-struct vm_migrate *vm_migrate_get(struct vdpamap *h);
-void vm_flip_free(struct vm_flip *f);
+struct vdm_migrate *vdm_migrate_get(struct vdpamap *h);
+void vdm_flip_free(struct vdm_flip *f);
 
 #endif

@@ -57,7 +57,7 @@ static int ctl_open(const char *path)
 
 	if (!path)
 		return -EINVAL;
-	fd = vm_sim_connect(path);
+	fd = vdm_sim_connect(path);
 
 	if (fd < 0)
 		return fd;

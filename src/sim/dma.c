@@ -224,7 +224,7 @@ static int vma_parse(const char *p, const char *eol, struct vsim_vma *e)
 	p++;
 	for (ino = 0; p < eol && *p >= '0' && *p <= '9'; p++)
 		ino = ino * 10 + (uint64_t)(*p - '0');
-	/* every VMA with a vm_file has an inode; MAP_SHARED anonymous
+	/* every VMA with a vdm_file has an inode; MAP_SHARED anonymous
 	 * memory is shmem ("/dev/zero (deleted)") */
 	e->file = ino != 0;
 	return 0;

@@ -9,7 +9,7 @@
  * vhost-vdpa answers itself) go straight to the device.
  *
  * On the simulator the keeper relays whole simproto packets with its own
- * address-space token; on the kernel it gets struct vm_kp_msg requests.
+ * address-space token; on the kernel it gets struct vdm_kp_msg requests.
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,15 +29,15 @@
 #include "vdpamap.h"
 #include "uapi/vhost_vdpa.h"
 
-static struct vm_kp_link *tp_link(struct vm_tp *t)
+static struct vdm_kp_link *tp_link(struct vdm_tp *t)
 {
-	return (struct vm_kp_link *)((char *)t -
-				     offsetof(struct vm_kp_link, tp));
+	return (struct vdm_kp_link *)((char *)t -
+				     offsetof(struct vdm_kp_link, tp));
 }
 
-static void kl_log(const struct vm_kp_link *kl, int level, const char *fmt,
+static void kl_log(const struct vdm_kp_link *kl, int level, const char *fmt,
 		   ...) __attribute__((format(printf, 3, 4)));
-static void kl_log(const struct vm_kp_link *kl, int level, const char *fmt,
+static void kl_log(const struct vdm_kp_link *kl, int level, const char *fmt,
 		   ...)
 {
 	char buf[256];
@@ -51,9 +51,9 @@ static void kl_log(const struct vm_kp_link *kl, int level, const char *fmt,
 	kl->log(kl->ctx, level, buf);
 }
 
-static void kl_lost(const struct vm_kp_link *kl, const char *fmt, ...)
+static void kl_lost(const struct vdm_kp_link *kl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static void kl_lost(const struct vm_kp_link *kl, const char *fmt, ...)
+static void kl_lost(const struct vdm_kp_link *kl, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -66,7 +66,7 @@ static void kl_lost(const struct vm_kp_link *kl, const char *fmt, ...)
 	kl->lost(kl->ctx, buf);
 }
 
-void vm_kp_link_init(struct vm_kp_link *kl)
+void vdm_kp_link_init(struct vdm_kp_link *kl)
 {
 	memset(kl, 0, sizeof(*kl));
 	kl->tp.fd = -1;
@@ -102,7 +102,7 @@ static bool owner_free(unsigned long req)
 	}
 }
 
-int vm_kp_check(struct vm_kp_link *kl)
+int vdm_kp_check(struct vdm_kp_link *kl)
 {
 	struct pollfd p;
 
@@ -120,13 +120,13 @@ int vm_kp_check(struct vm_kp_link *kl)
 	return kl->dead;
 }
 
-static int keeper_broke(struct vm_kp_link *kl, int err)
+static int keeper_broke(struct vdm_kp_link *kl, int err)
 {
 	int i;
 
 	/* a broken socket: the keeper is gone or going; its pidfd says
 	 * so a moment later */
-	for (i = 0; i < 100 && !vm_kp_check(kl); i++)
+	for (i = 0; i < 100 && !vdm_kp_check(kl); i++)
 		usleep(1000);
 	if (!kl->dead) {
 		kl->dead = 1;
@@ -136,12 +136,12 @@ static int keeper_broke(struct vm_kp_link *kl, int err)
 	return -EOWNERDEAD;
 }
 
-int vm_kp_call(struct vm_kp_link *kl, uint32_t op, uint64_t arg,
+int vdm_kp_call(struct vdm_kp_link *kl, uint32_t op, uint64_t arg,
 	       uint64_t arg2, void *payload, uint32_t len, int fd,
 	       int64_t *ret_val)
 {
-	struct vm_kp_msg m = {
-		.magic = VM_KP_MAGIC, .op = op, .arg = arg, .arg2 = arg2,
+	struct vdm_kp_msg m = {
+		.magic = VDM_KP_MAGIC, .op = op, .arg = arg, .arg2 = arg2,
 		.len = len,
 	};
 	union {
@@ -157,9 +157,9 @@ int vm_kp_call(struct vm_kp_link *kl, uint32_t op, uint64_t arg,
 
 	if (kl->sock < 0)
 		return -ENOTCONN;
-	if (vm_kp_check(kl))
+	if (vdm_kp_check(kl))
 		return -EOWNERDEAD;
-	vm_kp_trim_result(kl);
+	vdm_kp_trim_result(kl);
 	if (fd >= 0) {
 		memset(&cm, 0, sizeof(cm));
 		mh.msg_control = cm.b;
@@ -180,7 +180,7 @@ int vm_kp_call(struct vm_kp_link *kl, uint32_t op, uint64_t arg,
 	} while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return keeper_broke(kl, n < 0 ? -errno : -ECONNRESET);
-	if ((size_t)n < sizeof(m) || m.magic != VM_KP_MAGIC)
+	if ((size_t)n < sizeof(m) || m.magic != VDM_KP_MAGIC)
 		return -EPROTO;
 	if (ret_val)
 		*ret_val = m.val;
@@ -190,7 +190,7 @@ int vm_kp_call(struct vm_kp_link *kl, uint32_t op, uint64_t arg,
 /* After the adopt: the ranges (in the old address space) go to the
  * keeper, with one end of a socket pair for the result; the keeper
  * replies, then trims (the device runs meanwhile). */
-void vm_kp_trim(struct vm_kp_link *kl, struct vm_kp_range *rr, uint32_t n)
+void vdm_kp_trim(struct vdm_kp_link *kl, struct vdm_kp_range *rr, uint32_t n)
 {
 	int sp[2], r;
 
@@ -200,7 +200,7 @@ void vm_kp_trim(struct vm_kp_link *kl, struct vm_kp_range *rr, uint32_t n)
 		       "%d)", -errno);
 		return;
 	}
-	r = vm_kp_call(kl, VM_KP_TRIM, 0, 0, rr, n * (uint32_t)sizeof(rr[0]),
+	r = vdm_kp_call(kl, VDM_KP_TRIM, 0, 0, rr, n * (uint32_t)sizeof(rr[0]),
 		       sp[1], NULL);
 	close(sp[1]);
 	if (r < 0) {
@@ -216,9 +216,9 @@ void vm_kp_trim(struct vm_kp_link *kl, struct vm_kp_range *rr, uint32_t n)
 }
 
 /* The result, if the keeper has sent it (never waits). */
-void vm_kp_trim_result(struct vm_kp_link *kl)
+void vdm_kp_trim_result(struct vdm_kp_link *kl)
 {
-	struct vm_kp_trim t;
+	struct vdm_kp_trim t;
 	ssize_t n;
 
 	if (!kl->trim_pending)
@@ -249,9 +249,9 @@ void vm_kp_trim_result(struct vm_kp_link *kl)
 	       t.vmas_kept, (unsigned long long)(t.ns / 1000));
 }
 
-static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+static int kp_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
-	struct vm_kp_link *kl = tp_link(t);
+	struct vdm_kp_link *kl = tp_link(t);
 	uint8_t buf[256];
 	size_t sz = _IOC_SIZE(req);
 	uint64_t fdoff = UINT64_MAX;
@@ -259,16 +259,16 @@ static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 
 	if (owner_free(req)) {
 		if (t->is_sim)
-			return vm_sim_ioctl_on(t->fd, req, arg);
+			return vdm_sim_ioctl_on(t->fd, req, arg);
 		r = ioctl(t->fd, req, arg);
 		return r < 0 ? -errno : r;
 	}
 	if (req == VHOST_SET_OWNER)
 		return -EBUSY;		/* the keeper owns it */
 	if (t->is_sim) {
-		if (vm_kp_check(kl))
+		if (vdm_kp_check(kl))
 			return -EOWNERDEAD;
-		r = vm_sim_ioctl_on(kl->sock, req, arg);
+		r = vdm_sim_ioctl_on(kl->sock, req, arg);
 		if (r == -ECONNRESET || r == -EPIPE)
 			return keeper_broke(kl, r);
 		return r;
@@ -288,7 +288,7 @@ static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 	default:
 		break;
 	}
-	r = vm_kp_call(kl, VM_KP_IOCTL, req, fdoff, buf, (uint32_t)sz,
+	r = vdm_kp_call(kl, VDM_KP_IOCTL, req, fdoff, buf, (uint32_t)sz,
 			   fd >= 0 ? fd : -1, NULL);
 	if (r >= 0 && (_IOC_DIR(req) & _IOC_READ) && sz && arg) {
 		/* the fd field must keep the caller's number */
@@ -299,24 +299,24 @@ static int kp_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 	return r;
 }
 
-static long kp_write(struct vm_tp *t, const void *buf, size_t len)
+static long kp_write(struct vdm_tp *t, const void *buf, size_t len)
 {
-	struct vm_kp_link *kl = tp_link(t);
+	struct vdm_kp_link *kl = tp_link(t);
 	uint8_t b[256];
 	long r;
 
 	if (len > sizeof(b))
 		return -E2BIG;
 	if (t->is_sim) {
-		if (vm_kp_check(kl))
+		if (vdm_kp_check(kl))
 			return -EOWNERDEAD;
-		r = vm_sim_call(kl->sock, VSIM_OP_WRITE, 0, 0, buf, len, -1,
+		r = vdm_sim_call(kl->sock, VSIM_OP_WRITE, 0, 0, buf, len, -1,
 				NULL, 0, NULL);
 		if (r == -ECONNRESET || r == -EPIPE)
 			return keeper_broke(kl, (int)r);
 	} else {
 		memcpy(b, buf, len);
-		r = vm_kp_call(kl, VM_KP_WRITE, 0, 0, b, (uint32_t)len, -1,
+		r = vdm_kp_call(kl, VDM_KP_WRITE, 0, 0, b, (uint32_t)len, -1,
 			       NULL);
 	}
 	if (r >= 0)
@@ -325,15 +325,15 @@ static long kp_write(struct vm_tp *t, const void *buf, size_t len)
 }
 
 /* Pins are charged to the keeper's mm (the owner). */
-static int kp_pinned(struct vm_tp *t, uint64_t *ret)
+static int kp_pinned(struct vdm_tp *t, uint64_t *ret)
 {
-	struct vm_kp_link *kl = tp_link(t);
+	struct vdm_kp_link *kl = tp_link(t);
 	char path[64], line[256];
 	FILE *f;
 	int r = -ENOENT;
 
 	if (t->is_sim)
-		return vm_tp_sim_pinned(t, ret);
+		return vdm_tp_sim_pinned(t, ret);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)kl->pid);
 	f = fopen(path, "re");
 	if (!f)
@@ -351,7 +351,7 @@ static int kp_pinned(struct vm_tp *t, uint64_t *ret)
 	return r;
 }
 
-const struct vm_tp_ops vm_tp_keeper_ops = {
+const struct vdm_tp_ops vdm_tp_keeper_ops = {
 	.ioctl = kp_ioctl,
 	.write = kp_write,
 	.pinned = kp_pinned,

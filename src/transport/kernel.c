@@ -11,14 +11,14 @@
 
 #include "transport/transport.h"
 
-static int kern_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+static int kern_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
 	int r = ioctl(t->fd, req, arg);
 
 	return r < 0 ? -errno : r;
 }
 
-static long kern_write(struct vm_tp *t, const void *buf, size_t len)
+static long kern_write(struct vdm_tp *t, const void *buf, size_t len)
 {
 	ssize_t r;
 
@@ -29,7 +29,7 @@ static long kern_write(struct vm_tp *t, const void *buf, size_t len)
 }
 
 /* The kernel charges pins to the owner mm's pinned_vm: "VmPin" in status. */
-static int kern_pinned(struct vm_tp *t, uint64_t *ret)
+static int kern_pinned(struct vdm_tp *t, uint64_t *ret)
 {
 	char line[256];
 	FILE *f;
@@ -52,13 +52,13 @@ static int kern_pinned(struct vm_tp *t, uint64_t *ret)
 	return r;
 }
 
-static const struct vm_tp_ops kern_ops = {
+static const struct vdm_tp_ops kern_ops = {
 	.ioctl = kern_ioctl,
 	.write = kern_write,
 	.pinned = kern_pinned,
 };
 
-int vm_tp_adopt(int fd, struct vm_tp *t)
+int vdm_tp_adopt(int fd, struct vdm_tp *t)
 {
 	struct stat st;
 	int r;
@@ -66,37 +66,37 @@ int vm_tp_adopt(int fd, struct vm_tp *t)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISCHR(st.st_mode)) {
-		*t = (struct vm_tp){ .ops = &kern_ops, .fd = fd };
+		*t = (struct vdm_tp){ .ops = &kern_ops, .fd = fd };
 		return 0;
 	}
 	if (S_ISSOCK(st.st_mode)) {
-		r = vm_tp_sim_hello(fd);
+		r = vdm_tp_sim_hello(fd);
 		if (r < 0)
 			return r;
-		*t = (struct vm_tp){ .ops = &vm_tp_sim_ops, .fd = fd,
+		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops, .fd = fd,
 				     .is_sim = 1 };
 		return 0;
 	}
 	return -ENOTTY;
 }
 
-int vm_tp_inherit(int fd, struct vm_tp *t)
+int vdm_tp_inherit(int fd, struct vdm_tp *t)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (S_ISCHR(st.st_mode))
-		*t = (struct vm_tp){ .ops = &kern_ops, .fd = fd };
+		*t = (struct vdm_tp){ .ops = &kern_ops, .fd = fd };
 	else if (S_ISSOCK(st.st_mode))
-		*t = (struct vm_tp){ .ops = &vm_tp_sim_ops, .fd = fd,
+		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops, .fd = fd,
 				     .is_sim = 1 };
 	else
 		return -ENOTTY;
 	return 0;
 }
 
-int vm_tp_open(const char *path, struct vm_tp *t)
+int vdm_tp_open(const char *path, struct vdm_tp *t)
 {
 	struct stat st;
 	int fd, r;
@@ -106,18 +106,18 @@ int vm_tp_open(const char *path, struct vm_tp *t)
 	if (S_ISCHR(st.st_mode))
 		fd = open(path, O_RDWR | O_CLOEXEC);
 	else if (S_ISSOCK(st.st_mode))
-		fd = vm_sim_connect(path);
+		fd = vdm_sim_connect(path);
 	else
 		return -ENOTTY;
 	if (fd < 0)
 		return fd == -1 ? -errno : fd;
-	r = vm_tp_adopt(fd, t);
+	r = vdm_tp_adopt(fd, t);
 	if (r < 0)
 		close(fd);
 	return r;
 }
 
-void vm_tp_close(struct vm_tp *t)
+void vdm_tp_close(struct vdm_tp *t)
 {
 	if (t->fd >= 0)
 		close(t->fd);

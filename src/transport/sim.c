@@ -20,14 +20,14 @@
 #include "uapi/vhost_vdpa.h"
 
 
-int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
+int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		const void *payload, size_t plen, int fd, void *rbuf,
 		size_t rlen, size_t *ret_len)
 {
 	struct vsim_req req = {
 		.magic = VSIM_MAGIC,
 		.op = op,
-		.token = vm_image_token(),
+		.token = vdm_image_token(),
 		.arg = arg,
 		.arg2 = arg2,
 		.len = (uint32_t)plen,
@@ -88,28 +88,28 @@ int vm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	return rep.ret;
 }
 
-int vm_tp_sim_hello(int fd)
+int vdm_tp_sim_hello(int fd)
 {
-	return vm_sim_call(fd, VSIM_OP_HELLO, VSIM_KIND_DEVICE, 0, NULL, 0, -1,
+	return vdm_sim_call(fd, VSIM_OP_HELLO, VSIM_KIND_DEVICE, 0, NULL, 0, -1,
 			   NULL, 0, NULL);
 }
 
 /* After a lost reply every later call would read the wrong answer. */
-static int sim_checked(struct vm_tp *t, int r)
+static int sim_checked(struct vdm_tp *t, int r)
 {
 	if (r == -ECOMM)
 		t->broken = 1;
 	return r;
 }
 
-static int sim_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+static int sim_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
 	if (t->broken)
 		return -ECOMM;
-	return sim_checked(t, vm_sim_ioctl_on(t->fd, req, arg));
+	return sim_checked(t, vdm_sim_ioctl_on(t->fd, req, arg));
 }
 
-int vm_sim_ioctl_on(int sock, unsigned long req, void *arg)
+int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg)
 {
 	size_t sz = _IOC_SIZE(req), inlen = 0, outlen = 0, got = 0;
 	unsigned int dir = _IOC_DIR(req);
@@ -150,24 +150,24 @@ int vm_sim_ioctl_on(int sock, unsigned long req, void *arg)
 	default:
 		break;
 	}
-	r = vm_sim_call(sock, VSIM_OP_IOCTL, req, 0, in, inlen, fd,
+	r = vdm_sim_call(sock, VSIM_OP_IOCTL, req, 0, in, inlen, fd,
 			outlen ? arg : NULL, outlen, &got);
 	if ((req == VHOST_SET_OWNER || req == VHOST_NEW_OWNER) && fd >= 0)
 		close(fd);
 	return r;
 }
 
-static long sim_write(struct vm_tp *t, const void *buf, size_t len)
+static long sim_write(struct vdm_tp *t, const void *buf, size_t len)
 {
 	if (t->broken)
 		return -ECOMM;
-	return sim_checked(t, vm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len,
+	return sim_checked(t, vdm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len,
 					  -1, NULL, 0, NULL));
 }
 
 /* Pins are the daemon's: ask it on a control connection to the same
  * socket (getpeername() gives the daemon's bound path). */
-int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret)
+int vdm_tp_sim_pinned(struct vdm_tp *t, uint64_t *ret)
 {
 	struct sockaddr_un sa;
 	socklen_t sl = sizeof(sa);
@@ -177,13 +177,13 @@ int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret)
 	memset(&sa, 0, sizeof(sa));
 	if (getpeername(t->fd, (struct sockaddr *)&sa, &sl) < 0)
 		return -errno;
-	c = vm_sim_connect(sa.sun_path);
+	c = vdm_sim_connect(sa.sun_path);
 	if (c < 0)
 		return c;
-	r = vm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
+	r = vdm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
 			NULL, 0, NULL);
 	if (r >= 0)
-		r = vm_sim_call(c, VSIM_OP_PINNED, 0, 0, NULL, 0, -1, &v,
+		r = vdm_sim_call(c, VSIM_OP_PINNED, 0, 0, NULL, 0, -1, &v,
 				sizeof(v), NULL);
 	close(c);
 	if (r < 0)
@@ -192,8 +192,8 @@ int vm_tp_sim_pinned(struct vm_tp *t, uint64_t *ret)
 	return 0;
 }
 
-const struct vm_tp_ops vm_tp_sim_ops = {
+const struct vdm_tp_ops vdm_tp_sim_ops = {
 	.ioctl = sim_ioctl,
 	.write = sim_write,
-	.pinned = vm_tp_sim_pinned,
+	.pinned = vdm_tp_sim_pinned,
 };

@@ -11,7 +11,7 @@
 
 #include "transport/transport.h"
 
-int vm_sim_connect(const char *path)
+int vdm_sim_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;

@@ -46,12 +46,12 @@ __attribute__((constructor)) static void token_init(void)
 	pthread_atfork(NULL, NULL, token_fork_child);
 }
 
-unsigned int vm_fork_gen(void)
+unsigned int vdm_fork_gen(void)
 {
 	return __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
 }
 
-uint64_t vm_image_token(void)
+uint64_t vdm_image_token(void)
 {
 	return image_token;
 }

@@ -19,7 +19,7 @@ defines (the file-level graph).  It fails, saying why, on
   weak       a weak symbol the library defines (nm W/V), or a weak
              reference (w/v) to a symbol one of its objects defines
   public     a public vdpamap_* function called from another object than
-             its own (internals call the internal vm_* function)
+             its own (internals call the internal vdm_* function)
   container  with --src: container_of() in one module on a struct that
              another module defines
   include    with --src: a file of src/<module>/ including a header of a

@@ -440,8 +440,8 @@ static void forged_adopt(const uint8_t *b, uint8_t *c, size_t len, size_t off,
 	reseal(c, len);
 	expect_adopt_says(c, len, 1, err, what, want);
 }
-#define HDR_OFF(f) offsetof(struct vm_ho_hdr, f)
-#define REG0_OFF(f) (sizeof(struct vm_ho_hdr) + offsetof(struct vm_ho_region, f))
+#define HDR_OFF(f) offsetof(struct vdm_ho_hdr, f)
+#define REG0_OFF(f) (sizeof(struct vdm_ho_hdr) + offsetof(struct vdm_ho_region, f))
 
 static int new_owner_possible(struct vdpamap *h, char *why, size_t len);
 

@@ -6,7 +6,7 @@
  * field checks behind the CRC are reached.  Oracle: a description the
  * parser accepts must be internally consistent (every array inside the
  * buffer, every entry inside its region and the IOVA range, entries of an
- * ASID disjoint), a refusal names the field (vm_handoff_parse_why()),
+ * ASID disjoint), a refusal names the field (vdm_handoff_parse_why()),
  * and parsing never reads outside the buffer (ASan).
  *
  *   clang -fsanitize=fuzzer,address -DLIBFUZZER -Isrc \
@@ -26,9 +26,9 @@
 } } while (0)
 
 static void oracle(const uint8_t *b, size_t len,
-		   const struct vm_handoff_state *s)
+		   const struct vdm_handoff_state *s)
 {
-	const struct vm_ho_hdr *h = s->hdr;
+	const struct vdm_ho_hdr *h = s->hdr;
 	const uint8_t *end = b + len;
 	uint32_t i, k;
 
@@ -36,8 +36,8 @@ static void oracle(const uint8_t *b, size_t len,
 	CHECK((const uint8_t *)(s->vrings + h->nr_vrings) <= end);
 	CHECK((const uint8_t *)(s->entries + h->nr_entries) <= end);
 	for (i = 0; i < h->nr_entries; i++) {
-		const struct vm_ho_entry *e = &s->entries[i];
-		const struct vm_ho_region *r = NULL;
+		const struct vdm_ho_entry *e = &s->entries[i];
+		const struct vdm_ho_region *r = NULL;
 
 		for (k = 0; k < h->nr_regions; k++)
 			if (s->regions[k].id == e->region_id)
@@ -48,7 +48,7 @@ static void oracle(const uint8_t *b, size_t len,
 		CHECK(e->iova >= h->iova_first &&
 		      e->iova + e->size - 1 <= h->iova_last);
 		for (k = 0; k < i; k++) {
-			const struct vm_ho_entry *o = &s->entries[k];
+			const struct vdm_ho_entry *o = &s->entries[k];
 
 			CHECK(o->asid != e->asid ||
 			      o->iova + o->size - 1 < e->iova ||
@@ -63,7 +63,7 @@ static void oracle(const uint8_t *b, size_t len,
 
 static void one(const uint8_t *data, size_t size)
 {
-	struct vm_handoff_state s;
+	struct vdm_handoff_state s;
 	uint64_t *al;
 	uint8_t *b;
 	int reseal;
@@ -76,23 +76,23 @@ static void one(const uint8_t *data, size_t size)
 	al = malloc(size + 8);
 	b = (uint8_t *)al;
 	memcpy(b, data, size);
-	if (reseal && size >= sizeof(struct vm_ho_hdr) &&
-	    ((struct vm_ho_hdr *)b)->total == size)
-		vm_handoff_seal(b);
+	if (reseal && size >= sizeof(struct vdm_ho_hdr) &&
+	    ((struct vdm_ho_hdr *)b)->total == size)
+		vdm_handoff_seal(b);
 	{
-		struct vm_ho_why why;
+		struct vdm_ho_why why;
 		char w[256];
-		int r = vm_handoff_parse_why(b, size, &s, &why);
+		int r = vdm_handoff_parse_why(b, size, &s, &why);
 
 		/* a refusal names a field (with an index inside its
 		 * array's count), an acceptance names none; the plain
 		 * parser agrees */
-		CHECK(vm_handoff_why_str(&why, w, sizeof(w)) > 0);
+		CHECK(vdm_handoff_why_str(&why, w, sizeof(w)) > 0);
 		CHECK(r == 0 ? !why.field : why.field && *why.field);
 		if (r < 0 && why.array)
-			CHECK(size >= sizeof(struct vm_ho_hdr) &&
-			      why.index < VM_HO_MAX_ENTRIES);
-		CHECK(vm_handoff_parse(b, size, &s) == r);
+			CHECK(size >= sizeof(struct vdm_ho_hdr) &&
+			      why.index < VDM_HO_MAX_ENTRIES);
+		CHECK(vdm_handoff_parse(b, size, &s) == r);
 		if (r == 0)
 			oracle(b, size, &s);
 	}
@@ -109,22 +109,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 /* a valid description to mutate: 2 regions, up to 6 entries */
 static size_t seed_desc(uint8_t *out, uint32_t nent)
 {
-	size_t len = vm_handoff_size(2, nent, 2, 3, 2);
+	size_t len = vdm_handoff_size(2, nent, 2, 3, 2);
 	/* built aligned, then copied behind the mode byte */
 	static uint64_t tmp[4096 / 8];
-	struct vm_ho_hdr *h = (struct vm_ho_hdr *)tmp;
-	struct vm_ho_region *rg = (struct vm_ho_region *)(h + 1);
-	struct vm_ho_entry *e = (struct vm_ho_entry *)(rg + 2);
+	struct vdm_ho_hdr *h = (struct vdm_ho_hdr *)tmp;
+	struct vdm_ho_region *rg = (struct vdm_ho_region *)(h + 1);
+	struct vdm_ho_entry *e = (struct vdm_ho_entry *)(rg + 2);
 	uint32_t *ga = (uint32_t *)(e + nent);
-	struct vm_ho_vring *v = (struct vm_ho_vring *)((uint8_t *)(ga + 5) +
-						       VM_HO_U32_PAD(2, 3));
+	struct vdm_ho_vring *v = (struct vdm_ho_vring *)((uint8_t *)(ga + 5) +
+						       VDM_HO_U32_PAD(2, 3));
 	uint32_t i;
 
 	memset(out, 0, len + 1);
 	memset(tmp, 0, len);
 	out[0] = 1;
-	*h = (struct vm_ho_hdr){
-		.magic = VM_HO_MAGIC, .version = VM_HO_VERSION, .total = len,
+	*h = (struct vdm_ho_hdr){
+		.magic = VDM_HO_MAGIC, .version = VDM_HO_VERSION, .total = len,
 		.strategy = 2, .dev_fd = 5, .keeper_sock = 6, .keeper_pid = 9,
 		.pred_pid = 8, .path = "/dev/vhost-vdpa-0", .nr_vqs = 3,
 		.nr_groups = 2, .nr_as = 2, .mem_mode = 2,
@@ -132,17 +132,17 @@ static size_t seed_desc(uint8_t *out, uint32_t nent)
 		.next_region_id = 3, .nr_regions = 2, .nr_entries = nent,
 		.nr_vrings = 2,
 	};
-	rg[0] = (struct vm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20 };
-	rg[1] = (struct vm_ho_region){ .id = 2, .fd = 8, .len = 1 << 20 };
+	rg[0] = (struct vdm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20 };
+	rg[1] = (struct vdm_ho_region){ .id = 2, .fd = 8, .len = 1 << 20 };
 	for (i = 0; i < nent; i++)
-		e[i] = (struct vm_ho_entry){ .iova = (uint64_t)i << 20,
+		e[i] = (struct vdm_ho_entry){ .iova = (uint64_t)i << 20,
 					     .size = 1 << 16, .perm = 3,
 					     .region_id = 1 + (i & 1),
 					     .off = (uint64_t)i << 16 };
 	ga[4] = 1;
-	v[0] = (struct vm_ho_vring){ .idx = 0, .flags = 3, .num = 64,
+	v[0] = (struct vdm_ho_vring){ .idx = 0, .flags = 3, .num = 64,
 				     .kick_fd = -1, .call_fd = -1 };
-	v[1] = (struct vm_ho_vring){ .idx = 1, .flags = 1, .num = 64,
+	v[1] = (struct vdm_ho_vring){ .idx = 1, .flags = 1, .num = 64,
 				     .kick_fd = -1, .call_fd = -1 };
 	memcpy(out + 1, tmp, len);
 	return len + 1;

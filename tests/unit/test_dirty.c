@@ -37,27 +37,27 @@ static struct vdpamap *mk(void)
 	struct vdpamap_region r = { .hva = mem, .len = MEMSZ, .fd = -1 };
 	struct vdpamap *h;
 
-	assert_int_equal(vm_handle_new(NULL, &h), 0);
+	assert_int_equal(vdm_handle_new(NULL, &h), 0);
 	h->page_size = PG;
 	h->info.nr_as = 2;
 	h->info.iova_first = 0;
 	h->info.iova_last = UINT64_MAX;
 	h->info.mem_mode = VDPAMAP_MEMMODE_VA;
-	assert_int_equal(vm_mapping_setup(h), 0);
-	assert_int_equal(vm_region_add(h, &r, NULL), 0);
+	assert_int_equal(vdm_mapping_setup(h), 0);
+	assert_int_equal(vdm_region_add(h, &r, NULL), 0);
 	return h;
 }
 
 static void rm(struct vdpamap *h)
 {
-	vm_handle_free(h);
+	vdm_handle_free(h);
 }
 
 /* a mirror entry, as if the device had accepted its UPDATE */
 static void add(struct vdpamap *h, uint32_t asid, uint64_t iova, uint64_t off,
 		uint64_t size)
 {
-	struct vm_entry *e = calloc(1, sizeof(*e));
+	struct vdm_entry *e = calloc(1, sizeof(*e));
 
 	assert_non_null(e);
 	e->inode.first = iova;
@@ -65,9 +65,9 @@ static void add(struct vdpamap *h, uint32_t asid, uint64_t iova, uint64_t off,
 	e->hva = (uintptr_t)mem + off;
 	e->asid = asid;
 	e->perm = VDPAMAP_PERM_RW;
-	e->region = vm_region_find(h, e->hva, size);
+	e->region = vdm_region_find(h, e->hva, size);
 	assert_non_null(e->region);
-	vm_mirror_insert(h, e);
+	vdm_mirror_insert(h, e);
 }
 
 static int logging(const struct vdpamap *h, uint32_t asid)

@@ -21,17 +21,17 @@
  * 2 groups, 3 vqs, 2 vrings. */
 static size_t make(uint8_t **ret)
 {
-	size_t len = vm_handoff_size(2, 3, 2, 3, 2);
+	size_t len = vdm_handoff_size(2, 3, 2, 3, 2);
 	uint8_t *b = calloc(1, len);
-	struct vm_ho_hdr *h = (struct vm_ho_hdr *)b;
-	struct vm_ho_region *rg = (struct vm_ho_region *)(h + 1);
-	struct vm_ho_entry *e = (struct vm_ho_entry *)(rg + 2);
+	struct vdm_ho_hdr *h = (struct vdm_ho_hdr *)b;
+	struct vdm_ho_region *rg = (struct vdm_ho_region *)(h + 1);
+	struct vdm_ho_entry *e = (struct vdm_ho_entry *)(rg + 2);
 	uint32_t *ga = (uint32_t *)(e + 3), *vg = ga + 2;
-	struct vm_ho_vring *v = (struct vm_ho_vring *)((uint8_t *)(vg + 3) +
-						       VM_HO_U32_PAD(2, 3));
+	struct vdm_ho_vring *v = (struct vdm_ho_vring *)((uint8_t *)(vg + 3) +
+						       VDM_HO_U32_PAD(2, 3));
 
-	*h = (struct vm_ho_hdr){
-		.magic = VM_HO_MAGIC, .version = VM_HO_VERSION, .total = len,
+	*h = (struct vdm_ho_hdr){
+		.magic = VDM_HO_MAGIC, .version = VDM_HO_VERSION, .total = len,
 		.strategy = 2, .dev_fd = 5, .keeper_sock = 6, .keeper_pid = 99,
 		.pred_pid = 98, .path = "/dev/vhost-vdpa-0", .nr_vqs = 3,
 		.nr_groups = 2, .nr_as = 2, .max_vring_num = 256,
@@ -39,56 +39,56 @@ static size_t make(uint8_t **ret)
 		.page_size = 4096, .status = 0xf, .next_region_id = 3,
 		.nr_regions = 2, .nr_entries = 3, .nr_vrings = 2,
 	};
-	rg[0] = (struct vm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20,
+	rg[0] = (struct vdm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20,
 				       .dev_base = 0x10000000 };
-	rg[1] = (struct vm_ho_region){ .id = 2, .fd = 8, .len = 1 << 16,
+	rg[1] = (struct vdm_ho_region){ .id = 2, .fd = 8, .len = 1 << 16,
 				       .fd_offset = 4096 };
-	e[0] = (struct vm_ho_entry){ .iova = 0, .size = 1 << 20, .asid = 0,
+	e[0] = (struct vdm_ho_entry){ .iova = 0, .size = 1 << 20, .asid = 0,
 				     .perm = 3, .region_id = 1 };
-	e[1] = (struct vm_ho_entry){ .iova = 1 << 20, .size = 4096, .asid = 0,
+	e[1] = (struct vdm_ho_entry){ .iova = 1 << 20, .size = 4096, .asid = 0,
 				     .perm = 1, .region_id = 2 };
-	e[2] = (struct vm_ho_entry){ .iova = 0, .size = 8192, .off = 8192,
+	e[2] = (struct vdm_ho_entry){ .iova = 0, .size = 8192, .off = 8192,
 				     .asid = 1, .perm = 3, .region_id = 2 };
 	ga[0] = 0;
 	ga[1] = 1;
 	vg[0] = vg[1] = 0;
 	vg[2] = 1;
-	v[0] = (struct vm_ho_vring){ .idx = 0, .flags = 3, .num = 64,
+	v[0] = (struct vdm_ho_vring){ .idx = 0, .flags = 3, .num = 64,
 				     .kick_fd = 9, .call_fd = 10 };
-	v[1] = (struct vm_ho_vring){ .idx = 1, .flags = 3, .num = 64,
+	v[1] = (struct vdm_ho_vring){ .idx = 1, .flags = 3, .num = 64,
 				     .base = 7, .kick_fd = 11, .call_fd = 12 };
-	vm_handoff_seal(b);
+	vdm_handoff_seal(b);
 	*ret = b;
 	return len;
 }
 
-#define HDR(b) ((struct vm_ho_hdr *)(b))
-#define REG(b) ((struct vm_ho_region *)(HDR(b) + 1))
-#define ENT(b) ((struct vm_ho_entry *)(REG(b) + 2))
+#define HDR(b) ((struct vdm_ho_hdr *)(b))
+#define REG(b) ((struct vdm_ho_region *)(HDR(b) + 1))
+#define ENT(b) ((struct vdm_ho_entry *)(REG(b) + 2))
 #define GA(b) ((uint32_t *)(ENT(b) + 3))
-#define VR(b) ((struct vm_ho_vring *)((uint8_t *)(GA(b) + 5) + VM_HO_U32_PAD(2, 3)))
+#define VR(b) ((struct vdm_ho_vring *)((uint8_t *)(GA(b) + 5) + VDM_HO_U32_PAD(2, 3)))
 
 static int parse(uint8_t *b, size_t len)
 {
-	struct vm_handoff_state s;
+	struct vdm_handoff_state s;
 
-	return vm_handoff_parse(b, len, &s);
+	return vdm_handoff_parse(b, len, &s);
 }
 
 static int reparse(uint8_t *b, size_t len)
 {
-	vm_handoff_seal(b);
+	vdm_handoff_seal(b);
 	return parse(b, len);
 }
 
 static void valid(void **st)
 {
-	struct vm_handoff_state s;
+	struct vdm_handoff_state s;
 	uint8_t *b;
 	size_t len = make(&b);
 
 	(void)st;
-	assert_int_equal(vm_handoff_parse(b, len, &s), 0);
+	assert_int_equal(vdm_handoff_parse(b, len, &s), 0);
 	assert_ptr_equal(s.hdr, b);
 	assert_int_equal(s.entries[2].asid, 1);
 	assert_int_equal(s.vrings[1].base, 7);
@@ -144,11 +144,11 @@ static void version_and_magic(void **st)
 	size_t len = make(&b);
 
 	(void)st;
-	HDR(b)->version = VM_HO_VERSION + 1;
+	HDR(b)->version = VDM_HO_VERSION + 1;
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
-	HDR(b)->version = VM_HO_VERSION - 1;	/* v1: unaligned vrings */
+	HDR(b)->version = VDM_HO_VERSION - 1;	/* v1: unaligned vrings */
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
-	HDR(b)->version = VM_HO_VERSION;
+	HDR(b)->version = VDM_HO_VERSION;
 	HDR(b)->magic++;
 	assert_int_equal(reparse(b, len), -EBADMSG);
 	free(b);
@@ -162,7 +162,7 @@ static void counts(void **st)
 	(void)st;
 	HDR(b)->nr_entries = 4;
 	assert_int_equal(reparse(b, len), -ERANGE);
-	HDR(b)->nr_entries = VM_HO_MAX_ENTRIES + 1;
+	HDR(b)->nr_entries = VDM_HO_MAX_ENTRIES + 1;
 	assert_int_equal(reparse(b, len), -ERANGE);
 	HDR(b)->nr_entries = 3;
 	HDR(b)->nr_vrings = 4;		/* > nr_vqs */
@@ -296,19 +296,19 @@ static char why_buf[256];
 static void _why_is(uint8_t *b, size_t len, int err, const char *want,
 		    int line)
 {
-	struct vm_handoff_state s;
-	struct vm_ho_why why;
+	struct vdm_handoff_state s;
+	struct vdm_ho_why why;
 	int r;
 
-	vm_handoff_seal(b);
+	vdm_handoff_seal(b);
 	memset(&why, 0xa5, sizeof(why));
-	r = vm_handoff_parse_why(b, len, &s, &why);
-	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	r = vdm_handoff_parse_why(b, len, &s, &why);
+	vdm_handoff_why_str(&why, why_buf, sizeof(why_buf));
 	if (r != err || strncmp(why_buf, want, strlen(want)))
 		fail_msg("line %d: got %d \"%s\", want %d \"%s\"", line, r,
 			 why_buf, err, want);
 	/* the plain parser agrees */
-	assert_int_equal(vm_handoff_parse(b, len, &s), err);
+	assert_int_equal(vdm_handoff_parse(b, len, &s), err);
 }
 #define why_is(b, len, err, want) _why_is(b, len, err, want, __LINE__)
 
@@ -324,36 +324,36 @@ static void _why_is(uint8_t *b, size_t len, int err, const char *want,
 
 static void reasons(void **st)
 {
-	struct vm_handoff_state s;
-	struct vm_ho_why why;
+	struct vdm_handoff_state s;
+	struct vdm_ho_why why;
 	uint8_t *b, *c;
 	size_t len = make(&b);
 
 	(void)st;
 	why_is(b, len, 0, "valid");
 	/* framing: read without re-checksumming */
-	assert_int_equal(vm_handoff_parse_why(b, 10, &s, &why), -EMSGSIZE);
-	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	assert_int_equal(vdm_handoff_parse_why(b, 10, &s, &why), -EMSGSIZE);
+	vdm_handoff_why_str(&why, why_buf, sizeof(why_buf));
 	assert_string_equal(why_buf, "length: shorter than the header");
-	assert_int_equal(vm_handoff_parse_why(b, len - 8, &s, &why),
+	assert_int_equal(vdm_handoff_parse_why(b, len - 8, &s, &why),
 			 -EMSGSIZE);
-	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	vdm_handoff_why_str(&why, why_buf, sizeof(why_buf));
 	assert_non_null(strstr(why_buf, "total: not the length read"));
 	b[len - 1] ^= 1;
-	assert_int_equal(vm_handoff_parse_why(b, len, &s, &why), -EBADMSG);
-	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	assert_int_equal(vdm_handoff_parse_why(b, len, &s, &why), -EBADMSG);
+	vdm_handoff_why_str(&why, why_buf, sizeof(why_buf));
 	assert_string_equal(why_buf, "crc: checksum mismatch");
 	b[len - 1] ^= 1;
 	c = malloc(len);
 	memcpy(c, b, len);
 	c[0] ^= 1;
-	assert_int_equal(vm_handoff_parse_why(c, len, &s, &why), -EBADMSG);
-	vm_handoff_why_str(&why, why_buf, sizeof(why_buf));
+	assert_int_equal(vdm_handoff_parse_why(c, len, &s, &why), -EBADMSG);
+	vdm_handoff_why_str(&why, why_buf, sizeof(why_buf));
 	assert_non_null(strstr(why_buf, "magic"));
 	free(c);
 	/* NULL why is allowed */
-	assert_int_equal(vm_handoff_parse_why(b, len, &s, NULL), 0);
-	CASE(b, len, HDR(b)->version, VM_HO_VERSION + 1, -EPROTONOSUPPORT,
+	assert_int_equal(vdm_handoff_parse_why(b, len, &s, NULL), 0);
+	CASE(b, len, HDR(b)->version, VDM_HO_VERSION + 1, -EPROTONOSUPPORT,
 	     "version: ");
 	/* header */
 	CASE(b, len, HDR(b)->strategy, 7, -EINVAL, "strategy: ");
@@ -369,11 +369,11 @@ static void reasons(void **st)
 	CASE(b, len, HDR(b)->pred_pid, 0, -EINVAL, "pred_pid: ");
 	CASE(b, len, HDR(b)->path[0], 0, -EINVAL, "path: ");
 	CASE(b, len, HDR(b)->nr_vqs, 0, -ERANGE, "nr_vqs: ");
-	CASE(b, len, HDR(b)->nr_groups, VM_HO_MAX_VQS + 1, -ERANGE,
+	CASE(b, len, HDR(b)->nr_groups, VDM_HO_MAX_VQS + 1, -ERANGE,
 	     "nr_groups: ");
 	CASE(b, len, HDR(b)->nr_as, 0, -ERANGE, "nr_as: ");
 	CASE(b, len, HDR(b)->nr_regions, UINT32_MAX, -ERANGE, "nr_regions: ");
-	CASE(b, len, HDR(b)->nr_entries, VM_HO_MAX_ENTRIES + 1, -ERANGE,
+	CASE(b, len, HDR(b)->nr_entries, VDM_HO_MAX_ENTRIES + 1, -ERANGE,
 	     "nr_entries: ");
 	CASE(b, len, HDR(b)->nr_vrings, 4, -ERANGE, "nr_vrings: ");
 	CASE(b, len, HDR(b)->nr_entries, 4, -ERANGE,

@@ -30,7 +30,7 @@ static struct {
 	int calls;
 } rec;
 
-static long rec_write(struct vm_tp *t, const void *buf, size_t len)
+static long rec_write(struct vdm_tp *t, const void *buf, size_t len)
 {
 	(void)t;
 	assert_int_equal(len, 72);
@@ -43,7 +43,7 @@ static long rec_write(struct vm_tp *t, const void *buf, size_t len)
 	return 72;
 }
 
-static int rec_ioctl(struct vm_tp *t, unsigned long req, void *arg)
+static int rec_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
 	(void)t;
 	(void)req;
@@ -51,14 +51,14 @@ static int rec_ioctl(struct vm_tp *t, unsigned long req, void *arg)
 	return 0;
 }
 
-static int rec_pinned(struct vm_tp *t, uint64_t *ret)
+static int rec_pinned(struct vdm_tp *t, uint64_t *ret)
 {
 	(void)t;
 	*ret = 0;
 	return 0;
 }
 
-static const struct vm_tp_ops rec_ops = {
+static const struct vdm_tp_ops rec_ops = {
 	.ioctl = rec_ioctl,
 	.write = rec_write,
 	.pinned = rec_pinned,
@@ -72,24 +72,24 @@ static struct vdpamap *mk(uint64_t acked)
 	struct vdpamap_region r = { .hva = mem, .len = MEMSZ, .fd = -1 };
 	struct vdpamap *h;
 
-	assert_int_equal(vm_handle_new(NULL, &h), 0);
-	h->dev_tp = (struct vm_tp){ .ops = &rec_ops, .fd = -1 };
-	vm_set_tp(h, NULL);
+	assert_int_equal(vdm_handle_new(NULL, &h), 0);
+	h->dev_tp = (struct vdm_tp){ .ops = &rec_ops, .fd = -1 };
+	vdm_set_tp(h, NULL);
 	h->page_size = 4096;
 	h->info.nr_as = 2;
 	h->info.iova_first = 0;
 	h->info.iova_last = UINT64_MAX;
 	h->info.backend_acked = acked;
 	h->info.mem_mode = VDPAMAP_MEMMODE_VA;
-	assert_int_equal(vm_mapping_setup(h), 0);
-	assert_int_equal(vm_region_add(h, &r, NULL), 0);
+	assert_int_equal(vdm_mapping_setup(h), 0);
+	assert_int_equal(vdm_region_add(h, &r, NULL), 0);
 	memset(&rec, 0, sizeof(rec));
 	return h;
 }
 
 static void rm(struct vdpamap *h)
 {
-	vm_handle_free(h);
+	vdm_handle_free(h);
 }
 
 struct dec {
@@ -326,13 +326,13 @@ static void test_opts_valid(void **state)
 	(void)state;
 	assert_int_equal(o.sz, sizeof(o));
 	assert_int_equal(o.flags, 1);
-	assert_true(vm_opts_valid(&o, sizeof(o), o.sz));
+	assert_true(vdm_opts_valid(&o, sizeof(o), o.sz));
 	memset(&v, 0, sizeof(v));
 	v.o.sz = sizeof(v);
-	assert_true(vm_opts_valid(&v, sizeof(v.o), v.o.sz));
+	assert_true(vdm_opts_valid(&v, sizeof(v.o), v.o.sz));
 	v.newer_field = 1;
-	assert_false(vm_opts_valid(&v, sizeof(v.o), v.o.sz));
-	assert_false(vm_opts_valid(&v, sizeof(v.o), 2));
+	assert_false(vdm_opts_valid(&v, sizeof(v.o), v.o.sz));
+	assert_false(vdm_opts_valid(&v, sizeof(v.o), 2));
 	/* an older caller's short struct: OPTS_GET falls back */
 	{
 		struct vdpamap_open_opts *p = &o;
@@ -353,7 +353,7 @@ struct state {
 
 static void state_take(struct vdpamap *h, struct state *st)
 {
-	struct vm_region *rg;
+	struct vdm_region *rg;
 
 	memset(st, 0, sizeof(*st));
 	st->msgs = rec.n;

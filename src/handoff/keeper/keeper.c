@@ -61,7 +61,7 @@ struct k_cmsg {
 	uint64_t len;
 	int32_t level;
 	int32_t type;
-	int32_t fd[4 + VM_KP_MAX_KEEP];
+	int32_t fd[4 + VDM_KP_MAX_KEEP];
 };
 
 struct k_ucred {
@@ -85,11 +85,11 @@ KINL long ksys(long n, long a, long b, long c, long d, long e, long f)
 	return ret;
 }
 
-/* clone(flags, newsp, 0, 0, 0); child: vm_keeper_main(args), exit_group */
+/* clone(flags, newsp, 0, 0, 0); child: vdm_keeper_main(args), exit_group */
 __asm__(".pushsection vdpamap_keeper,\"ax\",@progbits\n"
-	".globl vm_keeper_clone\n"
-	".type vm_keeper_clone,@function\n"
-	"vm_keeper_clone:\n"
+	".globl vdm_keeper_clone\n"
+	".type vdm_keeper_clone,@function\n"
+	"vdm_keeper_clone:\n"
 	"	mov %rdx, %r9\n"
 	"	xor %edx, %edx\n"
 	"	xor %r10d, %r10d\n"
@@ -101,13 +101,13 @@ __asm__(".pushsection vdpamap_keeper,\"ax\",@progbits\n"
 	"	xor %ebp, %ebp\n"
 	"	and $-16, %rsp\n"
 	"	mov %r9, %rdi\n"
-	"	call vm_keeper_main\n"
+	"	call vdm_keeper_main\n"
 	"	mov $231, %eax\n"
 	"	xor %edi, %edi\n"
 	"	syscall\n"
 	"	hlt\n"
 	"1:	ret\n"
-	".size vm_keeper_clone, .-vm_keeper_clone\n"
+	".size vdm_keeper_clone, .-vdm_keeper_clone\n"
 	".popsection\n");
 #elif defined(__aarch64__)
 KINL long ksys(long n, long a, long b, long c, long d, long e, long f)
@@ -129,9 +129,9 @@ KINL long ksys(long n, long a, long b, long c, long d, long e, long f)
 
 /* clone(flags, newsp, 0, 0, 0) (arm64 order: ptid, tls, ctid) */
 __asm__(".pushsection vdpamap_keeper,\"ax\",@progbits\n"
-	".globl vm_keeper_clone\n"
-	".type vm_keeper_clone,%function\n"
-	"vm_keeper_clone:\n"
+	".globl vdm_keeper_clone\n"
+	".type vdm_keeper_clone,%function\n"
+	"vdm_keeper_clone:\n"
 	"	mov x9, x2\n"
 	"	mov x2, xzr\n"
 	"	mov x3, xzr\n"
@@ -142,16 +142,16 @@ __asm__(".pushsection vdpamap_keeper,\"ax\",@progbits\n"
 	"	mov x29, xzr\n"
 	"	mov x30, xzr\n"
 	"	mov x0, x9\n"
-	"	bl vm_keeper_main\n"
+	"	bl vdm_keeper_main\n"
 	"	mov x0, xzr\n"
 	"	mov x8, #94\n"
 	"	svc #0\n"
 	"1:	ret\n"
-	".size vm_keeper_clone, .-vm_keeper_clone\n"
+	".size vdm_keeper_clone, .-vdm_keeper_clone\n"
 	".popsection\n");
 #endif
 
-#if VM_KEEPER_SUPPORTED
+#if VDM_KEEPER_SUPPORTED
 
 #define S0(n) ksys(n, 0, 0, 0, 0, 0, 0)
 #define S1(n, a) ksys(n, (long)(a), 0, 0, 0, 0, 0)
@@ -271,7 +271,7 @@ KSEC static void k_close_others(int32_t *keep, int n)
 	S3(__NR_close_range, lo, ~0U, 0);
 }
 
-KSEC static void k_reply(struct vm_keeper_args *a, struct vm_kp_msg *m,
+KSEC static void k_reply(struct vdm_keeper_args *a, struct vdm_kp_msg *m,
 			 long ret, int64_t val, uint32_t len)
 {
 	m->ret = (int32_t)ret;
@@ -281,7 +281,7 @@ KSEC static void k_reply(struct vm_keeper_args *a, struct vm_kp_msg *m,
 }
 
 /* One simproto request: our token, our copy of the device socket. */
-KSEC static void k_sim_proxy(struct vm_keeper_args *a, long n, int32_t fd)
+KSEC static void k_sim_proxy(struct vdm_keeper_args *a, long n, int32_t fd)
 {
 	uint8_t *b = a->buf;
 	uint64_t *tok = (uint64_t *)(b + K_VSIM_TOKEN_OFF);
@@ -294,7 +294,7 @@ KSEC static void k_sim_proxy(struct vm_keeper_args *a, long n, int32_t fd)
 	if (fd >= 0)
 		S1(__NR_close, fd);
 	if (r >= 0)
-		r = k_recv(a->dev_fd, b, VM_KP_BUF, &dummy);
+		r = k_recv(a->dev_fd, b, VDM_KP_BUF, &dummy);
 	if (dummy >= 0)
 		S1(__NR_close, dummy);
 	if (r <= 0) {
@@ -311,11 +311,11 @@ KSEC static void k_sim_proxy(struct vm_keeper_args *a, long n, int32_t fd)
 }
 
 /* Wait on the re-attach socket for a same-uid process that asks. */
-KSEC static int k_wait_attach(struct vm_keeper_args *a)
+KSEC static int k_wait_attach(struct vdm_keeper_args *a)
 {
-	struct vm_kp_msg m;
+	struct vdm_kp_msg m;
 	struct k_ucred cr;
-	int32_t sp[2], fds[3 + VM_KP_MAX_KEEP], fd;
+	int32_t sp[2], fds[3 + VDM_KP_MAX_KEEP], fd;
 	uint32_t crlen;
 	long c, n;
 	int i;
@@ -354,8 +354,8 @@ KSEC static int k_wait_attach(struct vm_keeper_args *a)
 		n = k_recv((int)c, &m, sizeof(m), &fd);
 		if (fd >= 0)
 			S1(__NR_close, fd);
-		if (n != sizeof(m) || m.magic != VM_KP_MAGIC ||
-		    m.op != VM_KP_ATTACH) {
+		if (n != sizeof(m) || m.magic != VDM_KP_MAGIC ||
+		    m.op != VDM_KP_ATTACH) {
 			S1(__NR_close, c);
 			continue;
 		}
@@ -510,7 +510,7 @@ KSEC static int k_unmap_gaps(uint64_t s, uint64_t e, const struct k_keep *k,
 
 /* One pass over /proc/self/maps (whole lines that fit the buffer).
  * Returns the pieces unmapped or -errno; *nvma: the lines seen. */
-KSEC static long k_trim_pass(struct vm_keeper_args *a, const struct k_keep *k,
+KSEC static long k_trim_pass(struct vdm_keeper_args *a, const struct k_keep *k,
 			     int nk, uint64_t whole1, uint64_t whole2,
 			     uint64_t *bytes, uint32_t *nvma)
 {
@@ -523,8 +523,8 @@ KSEC static long k_trim_pass(struct vm_keeper_args *a, const struct k_keep *k,
 	fd = S4(__NR_openat, K_AT_FDCWD, path, K_O_RDONLY_CLOEXEC, 0);
 	if (fd < 0)
 		return fd;
-	while (len < VM_KP_BUF) {
-		r = S3(__NR_read, fd, a->buf + len, VM_KP_BUF - len);
+	while (len < VDM_KP_BUF) {
+		r = S3(__NR_read, fd, a->buf + len, VDM_KP_BUF - len);
 		if (r == -K_EINTR)
 			continue;
 		if (r <= 0)
@@ -556,7 +556,7 @@ KSEC static long k_trim_pass(struct vm_keeper_args *a, const struct k_keep *k,
 
 /* Same address space as the peer (the predecessor before its exec)?
  * kcmp() unavailable or refused: trust the request. */
-KSEC static int k_same_mm(struct vm_keeper_args *a)
+KSEC static int k_same_mm(struct vdm_keeper_args *a)
 {
 	if (a->peer_pid <= 0)
 		return 0;
@@ -564,17 +564,17 @@ KSEC static int k_same_mm(struct vm_keeper_args *a)
 		  0) == 0;
 }
 
-KSEC __attribute__((noinline)) static void k_trim(struct vm_keeper_args *a,
-						  struct vm_kp_msg *m, int32_t fd)
+KSEC __attribute__((noinline)) static void k_trim(struct vdm_keeper_args *a,
+						  struct vdm_kp_msg *m, int32_t fd)
 {
-	struct k_keep k[VM_KP_MAX_RANGES + 2], t;
-	const struct vm_kp_range *rg = (const struct vm_kp_range *)(m + 1);
+	struct k_keep k[VDM_KP_MAX_RANGES + 2], t;
+	const struct vdm_kp_range *rg = (const struct vdm_kp_range *)(m + 1);
 	uint64_t ps = a->page_size, pc = k_pc(), whole = 0, bytes = 0, t0;
 	uint32_t nvma = 0, first = 0;
 	int nk = 0, i, j, pass;
 	long r = 0;
 
-	if (m->len % sizeof(*rg) || m->len / sizeof(*rg) > VM_KP_MAX_RANGES) {
+	if (m->len % sizeof(*rg) || m->len / sizeof(*rg) > VDM_KP_MAX_RANGES) {
 		r = -K_EINVAL;
 	} else if (k_same_mm(a)) {
 		r = -K_EBUSY;
@@ -591,7 +591,7 @@ KSEC __attribute__((noinline)) static void k_trim(struct vm_keeper_args *a,
 		ps = 1ULL << 16;	/* the largest base page there is */
 	/* our area: args, buffer, stack */
 	k[nk].lo = (uint64_t)(uintptr_t)a;
-	k[nk++].hi = (uint64_t)(uintptr_t)a + VM_KP_AREA;
+	k[nk++].hi = (uint64_t)(uintptr_t)a + VDM_KP_AREA;
 	/* our code: the section's pages, or the whole VMA if unsure */
 	if (a->code_lo && a->code_lo <= pc && pc < a->code_hi) {
 		k[nk].lo = a->code_lo & ~(ps - 1);
@@ -640,15 +640,15 @@ KSEC __attribute__((noinline)) static void k_trim(struct vm_keeper_args *a,
 	}
 }
 
-KSEC static void k_serve(struct vm_keeper_args *a)
+KSEC static void k_serve(struct vdm_keeper_args *a)
 {
-	struct vm_kp_msg *m = (struct vm_kp_msg *)a->buf;
+	struct vdm_kp_msg *m = (struct vdm_kp_msg *)a->buf;
 	uint8_t *pl = a->buf + sizeof(*m);
 	int32_t fd;
 	long n, r;
 
 	for (;;) {
-		n = k_recv(a->sock, a->buf, VM_KP_BUF, &fd);
+		n = k_recv(a->sock, a->buf, VDM_KP_BUF, &fd);
 		if (n <= 0) {
 			/* the successor is gone (or the socket broke) */
 			if (fd >= 0)
@@ -663,16 +663,16 @@ KSEC static void k_serve(struct vm_keeper_args *a)
 			k_sim_proxy(a, n, fd);
 			continue;
 		}
-		if ((uint64_t)n < sizeof(*m) || m->magic != VM_KP_MAGIC ||
+		if ((uint64_t)n < sizeof(*m) || m->magic != VDM_KP_MAGIC ||
 		    m->len != (uint64_t)n - sizeof(*m)) {
 			if (fd >= 0)
 				S1(__NR_close, fd);
-			m->magic = VM_KP_MAGIC;
+			m->magic = VDM_KP_MAGIC;
 			k_reply(a, m, -K_EPROTO, 0, 0);
 			continue;
 		}
 		switch (m->op) {
-		case VM_KP_IOCTL:
+		case VDM_KP_IOCTL:
 			if (fd >= 0 && m->arg2 + 4 <= m->len)
 				*(int32_t *)(pl + m->arg2) = fd;
 			r = S3(__NR_ioctl, a->dev_fd, m->arg, pl);
@@ -680,7 +680,7 @@ KSEC static void k_serve(struct vm_keeper_args *a)
 				S1(__NR_close, fd);
 			k_reply(a, m, r, 0, m->len);
 			break;
-		case VM_KP_WRITE:
+		case VDM_KP_WRITE:
 			do {
 				r = S3(__NR_write, a->dev_fd, pl, m->len);
 			} while (r == -K_EINTR);
@@ -688,7 +688,7 @@ KSEC static void k_serve(struct vm_keeper_args *a)
 				S1(__NR_close, fd);
 			k_reply(a, m, r, 0, 0);
 			break;
-		case VM_KP_MMAP:
+		case VDM_KP_MMAP:
 			if (fd < 0) {
 				k_reply(a, m, -K_EINVAL, 0, 0);
 				break;
@@ -696,20 +696,20 @@ KSEC static void k_serve(struct vm_keeper_args *a)
 			r = S6(__NR_mmap, 0, m->arg, K_PROT_RW, K_MAP_SHARED,
 			       fd, m->arg2);
 			/* kept for a re-attach, while there is room */
-			if (r >= 0 && a->nkeep < VM_KP_MAX_KEEP)
+			if (r >= 0 && a->nkeep < VDM_KP_MAX_KEEP)
 				a->keep[a->nkeep++] = fd;
 			else
 				S1(__NR_close, fd);
 			k_reply(a, m, r < 0 && r > -4096 ? r : 0,
 				r < 0 && r > -4096 ? 0 : r, 0);
 			break;
-		case VM_KP_MUNMAP:
+		case VDM_KP_MUNMAP:
 			if (fd >= 0)
 				S1(__NR_close, fd);
 			r = S2(__NR_munmap, m->arg, m->arg2);
 			k_reply(a, m, r, 0, 0);
 			break;
-		case VM_KP_SETSTATE:
+		case VDM_KP_SETSTATE:
 			if (fd < 0) {
 				k_reply(a, m, -K_EINVAL, 0, 0);
 				break;
@@ -723,19 +723,19 @@ KSEC static void k_serve(struct vm_keeper_args *a)
 			}
 			k_reply(a, m, 0, 0, 0);
 			break;
-		case VM_KP_TRIM:
+		case VDM_KP_TRIM:
 			k_trim(a, m, fd);
 			break;
-		case VM_KP_EXIT:
+		case VDM_KP_EXIT:
 			if (fd >= 0)
 				S1(__NR_close, fd);
 			k_reply(a, m, 0, 0, 0);
 			return;
-		case VM_KP_PING:
+		case VDM_KP_PING:
 		default:
 			if (fd >= 0)
 				S1(__NR_close, fd);
-			if (m->op == VM_KP_PING)
+			if (m->op == VDM_KP_PING)
 				k_reply(a, m, 0, S0(__NR_getpid), 0);
 			else
 				k_reply(a, m, -K_EINVAL, 0, 0);
@@ -744,11 +744,11 @@ KSEC static void k_serve(struct vm_keeper_args *a)
 	}
 }
 
-KSEC __attribute__((noreturn)) void vm_keeper_main(struct vm_keeper_args *a)
+KSEC __attribute__((noreturn)) void vdm_keeper_main(struct vdm_keeper_args *a)
 {
 	uint64_t all = ~0ULL;
 	unsigned long sa[4];
-	int32_t keep[VM_KP_MAX_KEEP + 4];
+	int32_t keep[VDM_KP_MAX_KEEP + 4];
 	int i, n = 0;
 
 	/* signals first: the inherited handlers point into libc */
@@ -761,7 +761,7 @@ KSEC __attribute__((noreturn)) void vm_keeper_main(struct vm_keeper_args *a)
 	keep[n++] = a->dev_fd;
 	keep[n++] = a->listen_fd;
 	keep[n++] = a->state_fd;
-	for (i = 0; i < a->nkeep && i < VM_KP_MAX_KEEP; i++)
+	for (i = 0; i < a->nkeep && i < VDM_KP_MAX_KEEP; i++)
 		keep[n++] = a->keep[i];
 	k_close_others(keep, n);
 	S0(__NR_setsid);
@@ -782,4 +782,4 @@ KSEC __attribute__((noreturn)) void vm_keeper_main(struct vm_keeper_args *a)
 		;
 }
 
-#endif /* VM_KEEPER_SUPPORTED */
+#endif /* VDM_KEEPER_SUPPORTED */

@@ -18,12 +18,12 @@
  *    keeper patches in its own address-space token, sends it with the fd
  *    that came with it on its copy of the device socket and relays the
  *    reply packet verbatim;
- *  - struct vm_kp_msg (first u32 VM_KP_MAGIC) + len payload bytes, an
- *    optional fd with SCM_RIGHTS; the reply is a vm_kp_msg with ret (>= 0
+ *  - struct vdm_kp_msg (first u32 VDM_KP_MAGIC) + len payload bytes, an
+ *    optional fd with SCM_RIGHTS; the reply is a vdm_kp_msg with ret (>= 0
  *    or -errno), val and len payload bytes (IOCTL: the argument after the
  *    ioctl).
  *
- * Trim (VM_KP_TRIM): once the successor has adopted, the predecessor's
+ * Trim (VDM_KP_TRIM): once the successor has adopted, the predecessor's
  * image is gone and the old address space holds its heap, libraries,
  * thread stacks and the like for nobody.  The successor sends the ranges
  * of its regions in the old address space (dev_base, len) and one end of
@@ -31,7 +31,7 @@
  * unmaps every mapping but its own area, the pages of its code section,
  * those ranges (in VA mode the device reaches guest memory through this
  * address space) and, on x86-64, the shadow stack it runs on if any, then
- * sends the result (struct vm_kp_trim) on that socket and closes it.  A
+ * sends the result (struct vdm_kp_trim) on that socket and closes it.  A
  * sender sharing the keeper's address space (kcmp KCMP_VM: the
  * predecessor before its exec) is refused with -EBUSY.  The keeper reads
  * /proc/self/maps into its buffer, whole lines only, and repeats until a
@@ -41,7 +41,7 @@
  * "\0vdpamap-keeper-<pid>" (decimal pid of the keeper).  When the
  * successor's socket closes (it died) the keeper waits there for grace_ms
  * (then it exits, which closes the device); a process of
- * the same uid that connects and sends VM_KP_ATTACH gets, with SCM_RIGHTS,
+ * the same uid that connects and sends VDM_KP_ATTACH gets, with SCM_RIGHTS,
  * the device fd, a fresh socket to the keeper and the latest state memfd.
  *
  * Depends on: transport/keeper_proto.h (the wire protocol, plain C types);
@@ -55,33 +55,33 @@
 #include "transport/keeper_proto.h"
 
 #if defined(__x86_64__) || defined(__aarch64__)
-#define VM_KEEPER_SUPPORTED 1
+#define VDM_KEEPER_SUPPORTED 1
 #else
-#define VM_KEEPER_SUPPORTED 0
+#define VDM_KEEPER_SUPPORTED 0
 #endif
 
-#define VM_KP_MAX_KEEP	16
-#define VM_KP_AREA	(512u * 1024u)	/* stack + args + buffer */
+#define VDM_KP_MAX_KEEP	16
+#define VDM_KP_AREA	(512u * 1024u)	/* stack + args + buffer */
 
 /* Lives at the bottom of the keeper's area; filled in before the clone. */
-struct vm_keeper_args {
+struct vdm_keeper_args {
 	int32_t sock;		/* to the successor */
 	int32_t dev_fd;
 	int32_t listen_fd;	/* re-attach socket, -1: none */
 	int32_t state_fd;	/* for re-attach, -1: none */
 	int32_t is_sim;
 	int32_t nkeep;		/* more fds to keep open */
-	int32_t keep[VM_KP_MAX_KEEP];
+	int32_t keep[VDM_KP_MAX_KEEP];
 	uint64_t token;		/* the address-space token (simulator) */
 	int64_t grace_ms;	/* wait this long for a re-attach, then exit */
-	uint8_t *buf;		/* VM_KP_BUF bytes */
+	uint8_t *buf;		/* VDM_KP_BUF bytes */
 	uint64_t code_lo;	/* the vdpamap_keeper section, 0: unknown */
 	uint64_t code_hi;
 	uint64_t page_size;	/* 0: unknown */
 	/* the keeper's own */
 	int32_t peer_pid;	/* SO_PEERCRED of sock's other end */
 	int32_t pad;
-	struct vm_kp_trim trim;
+	struct vdm_kp_trim trim;
 };
 
 /* The section the keeper's code lives in (defined by the linker; only the
@@ -90,9 +90,9 @@ extern char __start_vdpamap_keeper[] __attribute__((visibility("hidden")));
 extern char __stop_vdpamap_keeper[] __attribute__((visibility("hidden")));
 
 /* The trampoline: clone(flags, stack_top) whose child calls
- * vm_keeper_main(a) and exits; returns the child's pid or -errno. */
-long vm_keeper_clone(unsigned long flags, void *stack_top,
-		     struct vm_keeper_args *a);
-__attribute__((noreturn)) void vm_keeper_main(struct vm_keeper_args *a);
+ * vdm_keeper_main(a) and exits; returns the child's pid or -errno. */
+long vdm_keeper_clone(unsigned long flags, void *stack_top,
+		     struct vdm_keeper_args *a);
+__attribute__((noreturn)) void vdm_keeper_main(struct vdm_keeper_args *a);
 
 #endif
