@@ -130,8 +130,8 @@ static inline int ex_sim_shape(const char *name)
 
 	for (i = 0; i < sizeof(sim_shapes) / sizeof(sim_shapes[0]); i++)
 		if (!strcmp(name, sim_shapes[i].name))
-			return setenv("VDPAMAP_TEST_SIM_SHAPE", name, 1) ? -errno :
-									 0;
+			return setenv("VDPAMAP_TEST_SIM_SHAPE", name, 1) < 0 ?
+				       -errno : 0;
 	fprintf(stderr, "--sim-shape %s: not one of 612 61 510 vpvdpa "
 		"vduse\n", name);
 	return -EINVAL;

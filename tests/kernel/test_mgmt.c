@@ -71,7 +71,7 @@ static struct vdpamap_mgmt *M;
 /* Every device handle a case opens lives here: its teardown closes them
  * whatever path the case left by (a failed assertion longjmps out). */
 static struct vdpamap *dev_h[2];
-static int unbound;		/* test_chardev_open unbound DEV: rebind it */
+static int unbound;		/* DEV unbound by a case: rebind it */
 static char leaked[512];	/* the cases that left a char dev open */
 
 /* fds of this process open on a /dev/vhost-vdpa-N; with close_them,
