@@ -32,7 +32,8 @@
  *    own fd and may be freed on its own.
  *
  * Usage: dpdk_app [EAL options] -- [DEV] [--sim va|pa|permap]
- *                 [--alloc MiB] [--expect-events] [-v]
+ *                 [--sim-shape NAME] [--alloc MiB] [--expect-events] [-v]
+ *   NAME: the device shape the spawned simulator plays (excommon.h)
  *   e.g. dpdk_app -l 0 --no-huge -m 64 --no-pci --in-memory --iova-mode=va
  *        --no-telemetry -- --sim va
  *   DEV: /dev/vhost-vdpa-N or a simulator socket (default
@@ -397,13 +398,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s [EAL options] -- [DEV] [--sim va|pa|permap] "
-		"[--alloc MiB] [--expect-events] [-v]\n", prog);
+		"[--sim-shape NAME] [--alloc MiB] [--expect-events] [-v]\n",
+		prog);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "sim", required_argument, NULL, 's' },
+		{ "sim-shape", required_argument, NULL, 'H' },
 		{ "alloc", required_argument, NULL, 'a' },
 		{ "expect-events", no_argument, NULL, 'e' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -438,6 +441,12 @@ int main(int argc, char **argv)
 				return EX_USAGE;
 			}
 			flavour = optarg;
+			break;
+		case 'H':
+			if (ex_sim_shape(optarg) < 0) {
+				usage(stderr);
+				return EX_USAGE;
+			}
 			break;
 		case 'a':
 			alloc = strtoull(optarg, NULL, 0) << 20;

@@ -6,11 +6,16 @@
  *  - which device: the DEV argument, else $VDPAMAP_TEST_DEV (set by
  *    tests/harness/vdpamap-vm inside the kernel harness), else a simulator spawned
  *    for the run in the flavour asked for (va, pa or permap, as the
- *    kernel harness's --config);
+ *    kernel harness's --config), playing the device shape of another
+ *    kernel or parent when asked (--sim-shape NAME or
+ *    $VDPAMAP_TEST_SIM_SHAPE: 612, 61, 510, vpvdpa, vduse, and the
+ *    per-field knobs; tests/conformance/shape.h, shared with the tests);
+ *    the examples read what the device offers and skip what it lacks;
  *  - RLIMIT_MEMLOCK: a PA-mode device pins and charges it, even for root;
  *  - a log callback and a step printer with timings.
  *
- * Depends on: vdpamap.h only.  Header-only (static functions).
+ * Depends on: vdpamap.h and tests/conformance/shape.h (header-only, itself
+ * on vdpamap.h only).  Header-only (static functions).
  */
 #ifndef VDPAMAP_EXCOMMON_H
 #define VDPAMAP_EXCOMMON_H
@@ -26,6 +31,7 @@
 #include <time.h>
 
 #include "vdpamap.h"
+#include "../tests/conformance/shape.h"
 
 /* exit codes, as the CLI's (tools/cli.h) */
 #define EX_OK		0
@@ -106,12 +112,29 @@ static inline int ex_dev_get(struct ex_dev *d, const char *dev,
 	r = ex_flavour_flags(flavour ? flavour : "va", &so.flags);
 	if (r < 0)
 		return r;
+	if (sim_shape_apply(&so) < 0)
+		return -EINVAL;
 	r = vdpamap_sim_spawn(&so, d->path, sizeof(d->path), &d->pid);
 	if (r < 0)
 		return r;
 	d->spawned = 1;
 	d->pa = !!(so.flags & VDPAMAP_SIM_PA);
 	return 0;
+}
+
+/* --sim-shape NAME: the simulator plays that shape (as
+ * VDPAMAP_TEST_SIM_SHAPE=NAME).  0, or -EINVAL for an unknown name. */
+static inline int ex_sim_shape(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sim_shapes) / sizeof(sim_shapes[0]); i++)
+		if (!strcmp(name, sim_shapes[i].name))
+			return setenv("VDPAMAP_TEST_SIM_SHAPE", name, 1) < 0 ?
+				       -errno : 0;
+	fprintf(stderr, "--sim-shape %s: not one of 612 61 510 vpvdpa "
+		"vduse\n", name);
+	return -EINVAL;
 }
 
 static inline void ex_dev_put(struct ex_dev *d)

@@ -23,7 +23,8 @@
  * rings and buffers sit in registered memory at the IOVAs the map holds,
  * so every step is checked with frames looped through the device.
  *
- * Usage: spdk_shaped [DEV] [--sim va|pa|permap] [-v]
+ * Usage: spdk_shaped [DEV] [--sim va|pa|permap] [--sim-shape NAME] [-v]
+ *   (NAME: the device shape the spawned simulator plays, excommon.h)
  * Exit: 0 ok, 1 failed, 2 usage, 77 no device.
  */
 #include <errno.h>
@@ -461,6 +462,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "sim", required_argument, NULL, 's' },
+		{ "sim-shape", required_argument, NULL, 'H' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -483,12 +485,16 @@ int main(int argc, char **argv)
 				goto usage;
 			flavour = optarg;
 			break;
+		case 'H':
+			if (ex_sim_shape(optarg) < 0)
+				goto usage;
+			break;
 		case 'v':
 			ex_verbose++;
 			break;
 		case 'h':
-			printf("Usage: %s [DEV] [--sim va|pa|permap] [-v]\n",
-			       prog);
+			printf("Usage: %s [DEV] [--sim va|pa|permap] "
+			       "[--sim-shape NAME] [-v]\n", prog);
 			return EX_OK;
 		default:
 			goto usage;
@@ -650,6 +656,7 @@ out:
 	printf("%s: %s\n", prog, failed ? "FAILED" : "ok");
 	return failed ? EX_FAIL : EX_OK;
 usage:
-	fprintf(stderr, "Usage: %s [DEV] [--sim va|pa|permap] [-v]\n", prog);
+	fprintf(stderr, "Usage: %s [DEV] [--sim va|pa|permap] "
+		"[--sim-shape NAME] [-v]\n", prog);
 	return EX_USAGE;
 }

@@ -36,9 +36,13 @@
  *      valgrind (VDPAMAP_MEMCHECK)
  *  13  close: the kernel drops every map and unpins
  *
- * Usage: vmm [DEV] [--sim va|pa|permap] [--ram MiB] [--dimm MiB] [-v]
+ * Usage: vmm [DEV] [--sim va|pa|permap] [--sim-shape NAME] [--ram MiB]
+ *            [--dimm MiB] [-v]
  *   DEV    /dev/vhost-vdpa-N or a simulator socket; default
- *          $VDPAMAP_TEST_DEV, else a simulator spawned for the run
+ *          $VDPAMAP_TEST_DEV, else a simulator spawned for the run, playing
+ *          shape NAME (excommon.h) if asked
+ * Steps the device cannot do (a flip on one address space) are skipped,
+ * saying why; a device without SUSPEND is handed over running.
  * Exit: 0 every step passed, 1 a step failed, 2 usage, 77 no device.
  */
 #include <errno.h>
@@ -909,11 +913,13 @@ static int live_update_adopted(struct vmm *m, int wfd)
 	if (vdpamap_poison_reason(m->h))
 		return fail(m, vdpamap_poison_reason(m->h), -ENOTRECOVERABLE);
 	ex_step("12 live update by exec", ex_now_ns() - hi.suspend_ns,
-		"strategy %s, downtime from SUSPEND to the 3rd frame (prepare "
+		"strategy %s, downtime from %s to the 3rd frame (prepare "
 		"%.3f ms, adopt %.3f ms); %" PRIu64 " IOTLB write%s in adopt "
 		"(%" PRIu64 " REMAP), %" PRIu64 " entries kept; %d memfds at "
 		"new HVAs; guest rings in %s re-attached without reset, 3 "
 		"frames looped%s", strategy_name(hi.strategy),
+		vdpamap_has_feature(m->h, VDPAMAP_F_SUSPEND) ?
+			"SUSPEND" : "prepare (no SUSPEND: handed over running)",
 		ex_ms(hi.prepare_ns), ex_ms(hi.adopt_ns),
 		hi.adopt_iotlb_writes, hi.adopt_iotlb_writes == 1 ? "" : "s",
 		st.iotlb_remaps, entries, nslots, ring->name,
@@ -925,8 +931,8 @@ static int live_update_adopted(struct vmm *m, int wfd)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vmm [DEV] [--sim va|pa|permap] [--ram MiB] [--dimm MiB] "
-		"[-v]\n"
+		"Usage: vmm [DEV] [--sim va|pa|permap] [--sim-shape NAME] "
+		"[--ram MiB] [--dimm MiB] [-v]\n"
 		"  DEV   /dev/vhost-vdpa-N or a simulator socket (default: "
 		"$VDPAMAP_TEST_DEV,\n"
 		"        else a simulator spawned for the run, flavour --sim, "
@@ -951,6 +957,7 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "sim", required_argument, NULL, 's' },
+		{ "sim-shape", required_argument, NULL, 'H' },
 		{ "ram", required_argument, NULL, 'r' },
 		{ "dimm", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -979,6 +986,12 @@ int main(int argc, char **argv)
 				return EX_USAGE;
 			}
 			flavour = optarg;
+			break;
+		case 'H':
+			if (ex_sim_shape(optarg) < 0) {
+				usage(stderr);
+				return EX_USAGE;
+			}
 			break;
 		case 'r':
 			sizes_given = 1;

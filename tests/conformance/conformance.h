@@ -132,6 +132,7 @@ void test_regions(void **state);
 void test_alloc(void **state);
 void test_alloc_small_range(void **state);
 void test_txn(void **state);
+void test_txn_asids(void **state);
 void test_batching(void **state);
 /* datapath.c */
 void test_loopback(void **state);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * Smoke test for the real-kernel harness (tests/harness/vdpamap-vm): talks to /dev/vhost-vdpa-0 backed
- * by vdpa_sim_net with raw ioctls and IOTLB writes, no project code. Checks the device shape
- * the rest of the test suite relies on and one map/overlap/unmap round trip.
+ * by vdpa_sim_net with raw ioctls and IOTLB writes, no project code. Reads the device's shape
+ * (backend offer, address spaces, groups, vqs, IOVA range) and checks that it is consistent,
+ * never one kernel's numbers (6.12: 0x17e, 2/2/3; 6.1: 0x1e; 5.10: 0x6, 1/1/2 and no
+ * GROUP_NUM/AS_NUM ioctls; docs UAPI "Beyond vdpa_sim on 6.12"), then one
+ * map/overlap/unmap round trip inside the device's IOVA range.
  *
  * Device path: $VDPAMAP_TEST_DEV, default /dev/vhost-vdpa-0. Exit 0 if every check passed,
- * 1 otherwise, 77 if the device does not exist (nothing to test here).
+ * 1 otherwise, 77 if the device does not exist or lacks IOTLB_MSG_V2 (nothing to test here).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +36,7 @@
 #define VHOST_BACKEND_F_IOTLB_PERSIST 0x8
 #endif
 
-#define MAP_IOVA 0x100000ULL
+#define MAP_IOVA 0x100000ULL	/* or the device's first IOVA above it */
 #define MAP_SIZE (2ULL << 20)
 
 static int passed, failed;
@@ -71,7 +74,7 @@ int main(void)
 {
 	const char *path = getenv("VDPAMAP_TEST_DEV");
 	const char *cfg = getenv("VDPAMAP_VM_CONFIG");
-	uint64_t feat = 0, want;
+	uint64_t feat = 0, want, iova = MAP_IOVA;
 	uint32_t u32 = 0;
 	unsigned int as_num = 0;
 	struct vhost_vdpa_iova_range range = { 0 };
@@ -102,22 +105,58 @@ int main(void)
 	printf("ok - open %s\n", path);
 
 	r = ioctl(fd, VHOST_GET_BACKEND_FEATURES, &feat);
-	CHECK(r == 0 && feat == 0x17e, "GET_BACKEND_FEATURES == 0x17e (r=%d, 0x%" PRIx64 ")", r,
-	      feat);
+	CHECK(r == 0, "GET_BACKEND_FEATURES (r=%d): offer 0x%" PRIx64, r, feat);
+	if (!(feat & (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2))) {
+		printf("# skip: device lacks IOTLB_MSG_V2 (offer 0x%" PRIx64 ")\n", feat);
+		close(fd);
+		printf("%d passed, %d failed, 1 skipped\n", passed, failed);
+		return failed ? 1 : 77;
+	}
 	r = ioctl(fd, VHOST_VDPA_GET_DEVICE_ID, &u32);
 	CHECK(r == 0 && u32 == 1, "device id 1 (r=%d, %u)", r, u32);
 	u32 = 0;
 	r = ioctl(fd, VHOST_VDPA_GET_VQS_COUNT, &u32);
-	CHECK(r == 0 && u32 == 3, "3 vqs (r=%d, %u)", r, u32);
-	u32 = 0;
+	err = errno;
+	if (r < 0 && err == ENOTTY)
+		printf("# no GET_VQS_COUNT in this kernel\n");
+	else
+		CHECK(r == 0 && u32 >= 2, "at least 2 vqs, rx and tx (r=%d, %u)", r, u32);
+	/* groups and address spaces: ioctls of the ASID work; a kernel
+	 * without them has one of each */
+	u32 = 1;
 	r = ioctl(fd, VHOST_VDPA_GET_GROUP_NUM, &u32);
-	CHECK(r == 0 && u32 == 2, "2 groups (r=%d, %u)", r, u32);
+	err = errno;
+	if (r < 0 && err == ENOTTY && !(feat & (1ULL << VHOST_BACKEND_F_IOTLB_ASID)))
+		u32 = 1;
+	else
+		CHECK(r == 0 && u32 >= 1, "GET_GROUP_NUM: %u group(s) (r=%d)", u32, r);
+	as_num = 1;
 	r = ioctl(fd, VHOST_VDPA_GET_AS_NUM, &as_num);
-	CHECK(r == 0 && as_num == 2, "2 address spaces (r=%d, %u)", r, as_num);
+	err = errno;
+	if (r < 0 && err == ENOTTY && !(feat & (1ULL << VHOST_BACKEND_F_IOTLB_ASID)))
+		as_num = 1;
+	else
+		CHECK(r == 0 && as_num >= 1, "GET_AS_NUM: %u address space(s) (r=%d)", as_num, r);
+	CHECK(as_num == 1 || (feat & (1ULL << VHOST_BACKEND_F_IOTLB_ASID)),
+	      "%u address spaces come with IOTLB_ASID (offer 0x%" PRIx64 ")", as_num, feat);
+	CHECK(!(feat & (1ULL << VHOST_BACKEND_F_RESUME)) ||
+		      (feat & (1ULL << VHOST_BACKEND_F_SUSPEND)),
+	      "RESUME comes with SUSPEND (offer 0x%" PRIx64 ")", feat);
+	printf("# device: offer 0x%" PRIx64 ", %u address space(s), %u group(s)\n", feat,
+	       as_num, u32);
+	range.last = UINT64_MAX;
 	r = ioctl(fd, VHOST_VDPA_GET_IOVA_RANGE, &range);
-	CHECK(r == 0 && range.first == 0 && range.last == UINT64_MAX,
-	      "IOVA range [0, 2^64-1] (r=%d, [0x%" PRIx64 ", 0x%" PRIx64 "])", r,
-	      (uint64_t)range.first, (uint64_t)range.last);
+	CHECK(r == 0 && range.first <= range.last,
+	      "IOVA range (r=%d, [0x%" PRIx64 ", 0x%" PRIx64 "])", r, (uint64_t)range.first,
+	      (uint64_t)range.last);
+	if (range.first > iova)
+		iova = (range.first + 0xfffff) & ~0xfffffULL;
+	if (iova + MAP_SIZE - 1 > range.last || iova + MAP_SIZE < iova) {
+		printf("# skip: the device's IOVA range has no room for the 2 MiB round trip\n");
+		close(fd);
+		printf("%d passed, %d failed, 1 skipped\n", passed, failed);
+		return failed ? 1 : 77;
+	}
 
 	r = ioctl(fd, VHOST_SET_OWNER);
 	CHECK(r == 0, "SET_OWNER (r=%d, %s)", r, r ? strerror(errno) : "ok");
@@ -126,10 +165,11 @@ int main(void)
 	err = errno;
 	CHECK(r == -1 && err == EBUSY, "second SET_OWNER is EBUSY (r=%d, %s)", r, strerror(err));
 
-	want = (1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) | (1ULL << VHOST_BACKEND_F_IOTLB_BATCH) |
-	       (1ULL << VHOST_BACKEND_F_IOTLB_ASID);
+	/* what the device offers of MSG_V2, BATCH and ASID */
+	want = feat & ((1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) |
+		       (1ULL << VHOST_BACKEND_F_IOTLB_BATCH) | (1ULL << VHOST_BACKEND_F_IOTLB_ASID));
 	r = ioctl(fd, VHOST_SET_BACKEND_FEATURES, &want);
-	CHECK(r == 0, "SET_BACKEND_FEATURES MSG_V2|BATCH|ASID (r=%d, %s)", r,
+	CHECK(r == 0, "SET_BACKEND_FEATURES 0x%" PRIx64 " (r=%d, %s)", want, r,
 	      r ? strerror(errno) : "ok");
 
 	mfd = memfd_create("smoke", MFD_CLOEXEC);
@@ -140,24 +180,24 @@ int main(void)
 	if (mem != MAP_FAILED) {
 		memset(mem, 0xa5, MAP_SIZE);
 
-		r = iotlb(fd, 0, VHOST_IOTLB_UPDATE, MAP_IOVA, MAP_SIZE, mem, VHOST_ACCESS_RW);
-		CHECK(r == 72, "UPDATE iova 0x%llx size 2 MiB asid 0 (r=%d, %s)", MAP_IOVA, r,
+		r = iotlb(fd, 0, VHOST_IOTLB_UPDATE, iova, MAP_SIZE, mem, VHOST_ACCESS_RW);
+		CHECK(r == 72, "UPDATE iova 0x%" PRIx64 " size 2 MiB asid 0 (r=%d, %s)", iova, r,
 		      r < 0 ? strerror(errno) : "ok");
 
 		errno = 0;
-		r = iotlb(fd, 0, VHOST_IOTLB_UPDATE, MAP_IOVA + 0x1000, 0x1000,
+		r = iotlb(fd, 0, VHOST_IOTLB_UPDATE, iova + 0x1000, 0x1000,
 			  (char *)mem + 0x1000, VHOST_ACCESS_RW);
 		err = errno;
 		CHECK(r == -1 && err == EFAULT, "overlapping UPDATE is EFAULT (r=%d, %s)", r,
 		      strerror(err));
 
-		r = iotlb(fd, 0, VHOST_IOTLB_INVALIDATE, MAP_IOVA, MAP_SIZE, NULL, 0);
+		r = iotlb(fd, 0, VHOST_IOTLB_INVALIDATE, iova, MAP_SIZE, NULL, 0);
 		CHECK(r == 72, "INVALIDATE (r=%d, %s)", r, r < 0 ? strerror(errno) : "ok");
 
-		r = iotlb(fd, 0, VHOST_IOTLB_UPDATE, MAP_IOVA, MAP_SIZE, mem, VHOST_ACCESS_RW);
+		r = iotlb(fd, 0, VHOST_IOTLB_UPDATE, iova, MAP_SIZE, mem, VHOST_ACCESS_RW);
 		CHECK(r == 72, "UPDATE again after INVALIDATE (r=%d, %s)", r,
 		      r < 0 ? strerror(errno) : "ok");
-		r = iotlb(fd, 0, VHOST_IOTLB_INVALIDATE, MAP_IOVA, MAP_SIZE, NULL, 0);
+		r = iotlb(fd, 0, VHOST_IOTLB_INVALIDATE, iova, MAP_SIZE, NULL, 0);
 		CHECK(r == 72, "INVALIDATE again (r=%d, %s)", r, r < 0 ? strerror(errno) : "ok");
 		munmap(mem, MAP_SIZE);
 	}
