@@ -1351,6 +1351,20 @@ static void test_caps_per_map(void **state)
 	assert_int_equal(table(f, 0, NULL, 0), 4);
 	fx_free(f);
 
+	/* vhost_vdpa's cap alone: below the parent's, or a parent without
+	 * one (vp_vdpa, PA mode) */
+	f = fx_profile("linux-6.12/vdpa_sim-permap", 4, 8);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	fx_free(f);
+	f = fx_profile("linux-6.12/vp_vdpa", 4, 0);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	assert_int_equal(table(f, 0, NULL, 0), 4);
+	fx_free(f);
+
 	/* the profile's own default: 2048 */
 	f = fx_profile("linux-6.12/vdpa_sim-permap", 0, 0);
 	own(f, F_V2 | F_BATCH | F_ASID);
@@ -1430,6 +1444,17 @@ static void test_caps_set_map(void **state)
 	start(f, &l);
 	assert_true(loop_once(f, &l, "raised"));
 	loop_fini(&l);
+	fx_free(f);
+
+	/* vhost_vdpa's cap inside a batch: that UPDATE fails at once */
+	f = fx_profile("linux-6.12", 4, 8);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(msg(&f->c, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0),
+			 72);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	assert_int_equal(msg(&f->c, 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0), 72);
+	assert_int_equal(table(f, 0, NULL, 0), 4);
 	fx_free(f);
 
 	/* vduse (set_map) on 7.3 likewise loses a refused table */
