@@ -54,7 +54,8 @@ static const struct kprof kernels[] = {
 	  2048, 0, 2, 2, 3, 2048, 1, 2 },
 };
 
-#define VSIM_VRING_SIZE_NUM	256	/* a per-map parent's get_vq_size */
+/* a per-map parent's get_vq_size */
+#define VSIM_VRING_SIZE_NUM	256
 
 static const struct kprof *kernel_find(const char *name, size_t len)
 {

@@ -11,8 +11,9 @@
  * socket by the path the daemon bound (getpeername()).  The daemon keeps
  * running after this command returns; it removes its socket when it
  * stops, and stop removes P.  Every field of struct vdpamap_sim_opts is
- * an option (--profile, --max-iotlb-entries included), plus the fault injection of vdpamap_sim_fail_nth(), armed at
- * start.  The output is sim_report.c's.
+ * an option (--profile, --max-iotlb-entries included), plus the fault
+ * injection of vdpamap_sim_fail_nth(), armed at start.  The output is
+ * sim_report.c's.
  * stop: vdpamap_sim_stop(), which waits for the daemon to go.
  * status: whether a simulator of ours answers at P (its control socket:
  * vdpamap_sim_get_stats()), and if no client holds the device, what it
