@@ -5,7 +5,8 @@
  * single-threaded daemon process and is served over the simproto socket
  * protocol; it is linked into libvdpamap only to be spawned
  * (vdpamap_sim_spawn/_serve) and driven from tests (vdpamap_sim_table/
- * _fail_nth/_get_stats/_get_limits/_stop).  Named profiles (profile.c) play other kernels and parents.
+ * _fail_nth/_get_stats/_get_limits/_stop).  Named profiles (profile.c)
+ * play other kernels and parents.
  * It is not a layer of the library: no other module calls into it (they
  * reach the daemon through the socket), and its daemon side calls nothing
  * of the library.
