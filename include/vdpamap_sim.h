@@ -32,6 +32,18 @@ struct vdpamap_sim_opts {
 	uint64_t iova_first;		/* with iova_last == 0: [0, 2^64-1] */
 	uint64_t iova_last;
 	const char *dir;		/* socket dir; NULL: $TMPDIR or /tmp */
+	/* "KERNEL" or "KERNEL/PARENT": linux-5.10, linux-6.1, linux-6.12,
+	 * linux-6.12.95, linux-7.3; vdpa_sim (the default parent),
+	 * vdpa_sim-permap, vp_vdpa, vduse (docs/sim-profiles.md).  The
+	 * fields above, when non-zero, override the profile's.  NULL:
+	 * the default (6.12.95-like: 0x17e, no IOTLB cap). */
+	const char *profile;
+	/* IOTLB entries per address space, vhost_vdpa's and the parent's
+	 * caps alike (as both module parameters raised); 0: the profile's */
+	uint32_t max_iotlb_entries;
+	/* the parent's own cap alone (vdpa_sim's, VDUSE's parameter), e.g.
+	 * below vhost_vdpa's; 0: as max_iotlb_entries */
+	uint32_t parent_max_iotlb_entries;
 	size_t :0;
 };
 
@@ -78,6 +90,27 @@ struct vdpamap_sim_stats {
 };
 VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
 				      struct vdpamap_sim_stats *st);
+
+/* What the daemon at path plays, and its IOTLB entry caps as the kernel
+ * shows them in /sys/module/{vhost_vdpa,PARENT}/parameters/
+ * max_iotlb_entries (0: no such parameter).  A kernel enforces caps only
+ * where vhost_vdpa has one; then the parent's is enforced too. */
+struct vdpamap_sim_limits {
+	uint32_t vhost_max_iotlb_entries;
+	uint32_t parent_max_iotlb_entries;
+	char kernel[24];		/* "linux-7.3"; "" without a profile */
+	char parent[24];		/* "vdpa_sim", ...; "" likewise */
+	uint64_t backend_features;	/* offered */
+	uint32_t flags;			/* VDPAMAP_SIM_PA, _PER_MAP */
+	uint32_t nr_as;
+	uint32_t nr_groups;
+	uint32_t nr_vqs;
+	uint64_t iova_first;
+	uint64_t iova_last;
+	uint64_t reserved[8];
+};
+VDPAMAP_API int vdpamap_sim_get_limits(const char *path,
+				       struct vdpamap_sim_limits *ret);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * The client side of the simulator's control connection: the test and
- * debugging hooks vdpamap_sim_table/_fail_nth/_get_stats/_stop.  These run
+ * debugging hooks vdpamap_sim_table/_fail_nth/_get_stats/_get_limits/
+ * _stop.  These run
  * in the caller's process and talk to the daemon at path.
  *
  * Beside the daemon's files, calling none of them: it speaks simproto.h
@@ -120,6 +121,27 @@ int vdpamap_sim_get_stats(const char *path, struct vdpamap_sim_stats *st)
 	close(fd);
 	if (r == 0)
 		*st = tmp;
+	return r;
+}
+
+int vdpamap_sim_get_limits(const char *path, struct vdpamap_sim_limits *ret)
+{
+	struct vdpamap_sim_limits tmp;
+	size_t len = sizeof(tmp);
+	int fd, r;
+
+	if (!ret)
+		return -EINVAL;
+	fd = ctl_open(path);
+	if (fd < 0)
+		return fd;
+	memset(&tmp, 0, sizeof(tmp));
+	r = ctl_call(fd, VSIM_OP_LIMITS, 0, 0, &tmp, &len);
+	close(fd);
+	if (r == 0 && len != sizeof(tmp))
+		r = -EPROTO;
+	if (r == 0)
+		*ret = tmp;
 	return r;
 }
 

@@ -299,8 +299,18 @@ static void dmap_clear(struct vsim_table *t)
 	t->n = 0;
 }
 
-/* .set_map: the device takes a copy of the whole table (cost O(entries)) */
-void vsim_dev_set_map(struct vsim_dev *d, uint32_t asid)
+/* The parent's own IOTLB cap (vdpa_sim's and VDUSE's max_iotlb_entries),
+ * enforced only by kernels whose vhost_iotlb enforces limits. */
+static int parent_full(const struct vsim_dev *d, size_t n)
+{
+	return vsim_caps_enforced(d) && d->o.parent_cap &&
+	       n >= d->o.parent_cap;
+}
+
+/* .set_map: the device takes a copy of the whole table (cost O(entries)).
+ * vdpa_sim (and VDUSE) reset the map first and, on a failed add, reset it
+ * again: over the cap the address space ends up empty. */
+int vsim_dev_set_map(struct vsim_dev *d, uint32_t asid)
 {
 	struct vsim_table *dm = &d->dmap[asid];
 	const struct vsim_table *t = &d->tbl[asid];
@@ -310,28 +320,42 @@ void vsim_dev_set_map(struct vsim_dev *d, uint32_t asid)
 	dmap_clear(dm);
 	d->pt[asid] = 0;
 	for (i = 0; i < t->n; i++) {
-		if (vsim_tbl_insert(dm, &t->v[i]) < 0) {
-			/* vdpa_sim: on failure the map is left empty */
+		int r = parent_full(d, dm->n) ? -ENOSPC :
+						 vsim_tbl_insert(dm, &t->v[i]);
+
+		if (r < 0) {
+			vsim_log("set_map asid %u: entry %zu of %zu: %s: the "
+				 "device's map is now empty", asid, i, t->n,
+				 strerror(-r));
 			dmap_clear(dm);
-			return;
+			return r;
 		}
 		vsim_pin_get(t->v[i].pin);
 	}
+	return 0;
 }
 
 /* .dma_map: one entry; the first one after a reset ends passthrough */
-void vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
-		      const struct vsim_map *m)
+int vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
+		     const struct vsim_map *m)
 {
 	struct vsim_table *dm = &d->dmap[asid];
+	int r;
 
 	d->st.dma_map_calls++;
 	if (d->pt[asid]) {
 		dmap_clear(dm);
 		d->pt[asid] = 0;
 	}
-	if (vsim_tbl_insert(dm, m) == 0)
+	if (parent_full(d, dm->n)) {
+		vsim_log("dma_map asid %u: the parent's cap of %u entries",
+			 asid, d->o.parent_cap);
+		return -ENOSPC;
+	}
+	r = vsim_tbl_insert(dm, m);
+	if (r == 0)
 		vsim_pin_get(m->pin);
+	return r;
 }
 
 void vsim_dev_dma_unmap(struct vsim_dev *d, uint32_t asid, uint64_t first,

@@ -24,10 +24,22 @@ static void release_entry(struct vsim_dev *d, struct vsim_map *m)
 	vsim_pin_put(m->pin);
 }
 
+/* vhost_vdpa_map(): the entry into vhost's table (over vhost_vdpa's own
+ * cap: -ENOSPC), then to the parent; a parent's refusal takes the entry
+ * out of vhost's table again.  Inside a batch a set_map parent hears of
+ * it only at BATCH_END, whose result vhost_vdpa ignores. */
 static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 {
+	struct vsim_map e;
+	ssize_t i;
 	int r;
 
+	if (vsim_caps_enforced(d) && d->tbl[asid].n >= d->o.vhost_cap) {
+		vsim_log("vhost_vdpa: asid %u has its cap of %u entries",
+			 asid, d->o.vhost_cap);
+		vsim_pin_put(m->pin);
+		return -ENOSPC;
+	}
 	if (vsim_pa_mode(d))
 		m->charged = (m->last - m->first + 1) / VSIM_PAGE;
 	r = vsim_tbl_insert(&d->tbl[asid], m);
@@ -38,10 +50,20 @@ static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 	d->pinned_pages += m->charged;
 	d->st.pinned_bytes = d->pinned_pages * VSIM_PAGE;
 	if (vsim_per_map(d))
-		vsim_dev_dma_map(d, asid, m);
+		r = vsim_dev_dma_map(d, asid, m);
 	else if (!d->in_batch)
-		vsim_dev_set_map(d, asid);
-	return 0;
+		r = vsim_dev_set_map(d, asid);
+	if (!r)
+		return 0;
+	/* vhost_iotlb_del_range(); the device's map stays as the parent
+	 * left it (empty after a refused set_map) */
+	i = vsim_tbl_overlap(&d->tbl[asid], m->first, m->last);
+	if (i >= 0) {
+		e = d->tbl[asid].v[i];
+		vsim_tbl_remove_at(&d->tbl[asid], (size_t)i);
+		release_entry(d, &e);
+	}
+	return r;
 }
 
 /* Remove every whole entry overlapping [first, last] (last may wrap below

@@ -54,10 +54,12 @@ int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
 	return 0;
 }
 
-/* Size-prefixed options: unknown non-zero tail -> E2BIG. */
+/* Size-prefixed options: unknown non-zero tail -> E2BIG.  The profile
+ * first, then every non-zero field over it, then the caps. */
 int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 {
 	struct vdpamap_sim_opts x;
+	int r;
 
 	memset(&x, 0, sizeof(x));
 	if (in) {
@@ -70,18 +72,28 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 				return -E2BIG;
 		memcpy(&x, in, sz < sizeof(x) ? sz : sizeof(x));
 	}
-	o->backend_offer = x.backend_features ? x.backend_features
-					      : VSIM_DEFAULT_BACKEND;
-	o->flags = x.flags;
-	o->nr_as = x.nr_as ? x.nr_as : 2;
-	o->nr_groups = x.nr_groups ? x.nr_groups : 2;
-	o->nr_vqs = x.nr_vqs ? x.nr_vqs : 3;
-	if (x.iova_last == 0) {
-		o->iova_first = 0;
-		o->iova_last = UINT64_MAX;
-	} else {
+	r = vsim_profile_apply(x.profile, o);
+	if (r)
+		return r;
+	if (x.backend_features)
+		o->backend_offer = x.backend_features;
+	o->flags |= x.flags;
+	if (x.nr_as)
+		o->nr_as = x.nr_as;
+	if (x.nr_groups)
+		o->nr_groups = x.nr_groups;
+	if (x.nr_vqs)
+		o->nr_vqs = x.nr_vqs;
+	if (x.iova_last) {
 		o->iova_first = x.iova_first;
 		o->iova_last = x.iova_last;
+	}
+	vsim_profile_caps(o, x.max_iotlb_entries,
+			  x.parent_max_iotlb_entries);
+	if ((o->kflags & VSIM_P_VA_ONLY) && o->flags) {
+		vsim_log("profile %s/%s: VA and set_map only", o->kernel,
+			 o->parent);
+		return -EINVAL;
 	}
 	if (o->flags & ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP) ||
 	    o->iova_first > o->iova_last || o->nr_as > 64 ||
@@ -210,6 +222,26 @@ static void handle_table(struct server *s, struct conn *c,
 		    : 0);
 }
 
+/* LIMITS: what the daemon plays and its caps (vdpamap_sim_get_limits) */
+static void handle_limits(struct conn *c, const struct vsim_opts *o)
+{
+	struct vdpamap_sim_limits l;
+
+	memset(&l, 0, sizeof(l));
+	l.vhost_max_iotlb_entries = o->vhost_cap;
+	l.parent_max_iotlb_entries = o->parent_cap;
+	snprintf(l.kernel, sizeof(l.kernel), "%s", o->kernel);
+	snprintf(l.parent, sizeof(l.parent), "%s", o->parent);
+	l.backend_features = o->backend_offer;
+	l.flags = o->flags;
+	l.nr_as = o->nr_as;
+	l.nr_groups = o->nr_groups;
+	l.nr_vqs = o->nr_vqs;
+	l.iova_first = o->iova_first;
+	l.iova_last = o->iova_last;
+	reply(c->fd, 0, &l, sizeof(l));
+}
+
 /* A control connection: the test and debugging hooks. */
 static void handle_control(struct server *s, struct conn *c,
 			   const struct vsim_req *q)
@@ -235,6 +267,9 @@ static void handle_control(struct server *s, struct conn *c,
 	case VSIM_OP_STATS:
 		d->st.pinned_bytes = d->pinned_pages * VSIM_PAGE;
 		reply(c->fd, 0, &d->st, sizeof(d->st));
+		return;
+	case VSIM_OP_LIMITS:
+		handle_limits(c, &d->o);
 		return;
 	case VSIM_OP_PINNED:
 		b = d->pinned_pages * VSIM_PAGE;
@@ -406,8 +441,10 @@ static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
 		goto out_buffers;
 	signal(SIGPIPE, SIG_IGN);
 	vsim_dma_install_sigbus();
-	vsim_log("serving %s (offer 0x%llx, flags 0x%x)", path,
-		 (unsigned long long)o->backend_offer, o->flags);
+	vsim_log("serving %s (profile %s/%s, offer 0x%llx, flags 0x%x, "
+		 "caps %u/%u)", path, o->kernel, o->parent,
+		 (unsigned long long)o->backend_offer, o->flags, o->vhost_cap,
+		 o->parent_cap);
 
 	while (!s->stop) {
 		r = serve_round(s);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * sim: the simulator module, a userspace model of vhost-vdpa +
- * vdpa_sim_net (Linux 6.12) that runs as its own single-threaded daemon
- * process and is served over the simproto socket protocol; it is linked
- * into libvdpamap only to be spawned (vdpamap_sim_spawn/_serve) and
- * driven from tests (vdpamap_sim_table/_fail_nth/_get_stats/_stop).
+ * vdpa_sim_net (Linux 6.12 by default) that runs as its own
+ * single-threaded daemon process and is served over the simproto socket
+ * protocol; it is linked into libvdpamap only to be spawned
+ * (vdpamap_sim_spawn/_serve) and driven from tests (vdpamap_sim_table/
+ * _fail_nth/_get_stats/_get_limits/_stop).  Named profiles (profile.c)
+ * play other kernels and parents.
  * It is not a layer of the library: no other module calls into it (they
  * reach the daemon through the socket), and its daemon side calls nothing
  * of the library.
@@ -18,6 +20,8 @@
  *
  * Files, bottom to top; each calls only files listed before it:
  *  - log.c:    vsim_log (stderr, VDPAMAP_SIM_LOG=1)
+ *  - profile.c: the named profiles (a kernel axis and a parent axis,
+ *              docs/sim-profiles.md) resolved into struct vsim_opts
  *  - dma.c:    the parent device's DMA view: sorted IOTLB tables, pins,
  *              /proc/<pid>/maps, the device-side map of every ASID (pushed
  *              whole by set_map, or edited entry by entry by dma_map),
@@ -107,12 +111,50 @@ struct vsim_vq {
 	uint16_t last_avail, last_used;
 };
 
+/* struct vsim_opts.kflags: what the played kernel and parent do
+ * (profile.c; none of them set without a profile: today's default) */
+#define VSIM_K_GROUP_RANGE	(1U << 0) /* SET_GROUP_ASID: group >= ngroups
+					     is EINVAL (vhost_vdpa's check) */
+#define VSIM_K_ASID_FROZEN	(1U << 1) /* >= 7.0: SET_GROUP_ASID EBUSY
+					     once DRIVER_OK */
+#define VSIM_K_RING64		(1U << 2) /* 5.10 vdpa_sim: a ring > 64
+					     does not work */
+#define VSIM_P_NO_GROUP_ASID	(1U << 3) /* parent lacks set_group_asid */
+#define VSIM_P_NO_VRING_BASE	(1U << 4) /* parent refuses get_vq_state */
+#define VSIM_P_VA_ONLY		(1U << 5) /* VDUSE: no PA, no per-map */
+
+/* struct vsim_opts.no_ioctl: the ioctls the played kernel does not have
+ * (an unknown request: vhost_vring_ioctl's ENOTTY after the owner and vq
+ * index checks) */
+#define VSIM_NOIOC_SUSPEND	(1U << 0)
+#define VSIM_NOIOC_RESUME	(1U << 1)
+#define VSIM_NOIOC_GROUPS	(1U << 2) /* AS_NUM, GROUP_NUM, VRING_GROUP,
+					     SET_GROUP_ASID */
+#define VSIM_NOIOC_DESC_GROUP	(1U << 3)
+#define VSIM_NOIOC_VRING_SIZE	(1U << 4)
+#define VSIM_NOIOC_CONFIG_SIZE	(1U << 5)
+#define VSIM_NOIOC_VQS_COUNT	(1U << 6)
+
 struct vsim_opts {
 	uint64_t backend_offer;
 	uint32_t flags;
 	uint32_t nr_as, nr_groups, nr_vqs;
 	uint64_t iova_first, iova_last;
+	/* the profile (profile.c); all zero: today's default */
+	const char *kernel, *parent;	/* static names; "" for none */
+	uint32_t kflags;		/* VSIM_K_*, VSIM_P_* */
+	uint32_t no_ioctl;		/* VSIM_NOIOC_* */
+	uint32_t vring_size;		/* GET_VRING_SIZE; 0: EOPNOTSUPP */
+	/* IOTLB entry caps per address space, as the module parameters
+	 * read: vhost_vdpa's (0: the kernel has none, and then enforces no
+	 * cap at all) and the parent's own (0: none) */
+	uint32_t vhost_cap, parent_cap;
 };
+
+/* The simulator's control request for vdpamap_sim_get_limits(): reply
+ * payload struct vdpamap_sim_limits.  Beside simproto.h's VSIM_OP_*
+ * (both ends of it live in this module). */
+#define VSIM_OP_LIMITS		15
 
 struct vsim_dev {
 	struct vsim_opts o;
@@ -159,6 +201,18 @@ static inline int vsim_pa_mode(const struct vsim_dev *d)
 	return !!(d->o.flags & VDPAMAP_SIM_PA);
 }
 
+/* The kernel played enforces IOTLB entry caps (vhost_vdpa has its own
+ * max_iotlb_entries, and vhost_iotlb enforces every limit). */
+static inline int vsim_caps_enforced(const struct vsim_dev *d)
+{
+	return d->o.vhost_cap != 0;
+}
+
+static inline int vsim_has_ioctl(const struct vsim_dev *d, uint32_t what)
+{
+	return !(d->o.no_ioctl & what);
+}
+
 static inline int vsim_offered(const struct vsim_dev *d, unsigned int bit)
 {
 	return !!(d->o.backend_offer & VSIM_BIT(bit));
@@ -184,6 +238,16 @@ static inline void vsim_close_fd(int *fd)
 /* ---- log.c */
 void vsim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- profile.c */
+/* Fill o from the profile "KERNEL[/PARENT]" or "PARENT" (NULL: today's
+ * default); 0 or -EINVAL (logged) for an unknown name or a combination
+ * that no kernel has. */
+int vsim_profile_apply(const char *name, struct vsim_opts *o);
+/* The caps once max_iotlb_entries and parent_max (0: the profile's, and
+ * as max_iotlb_entries) set them, as module parameters would. */
+void vsim_profile_caps(struct vsim_opts *o, uint32_t max_iotlb_entries,
+		       uint32_t parent_max);
+
 /* ---- dma.c */
 struct vsim_vma {
 	uint64_t start, end, offset;
@@ -203,9 +267,12 @@ void vsim_tbl_clear(struct vsim_table *t);
 void vsim_pin_get(struct vsim_pin *p);
 void vsim_pin_put(struct vsim_pin *p);
 /* parent ops */
-void vsim_dev_set_map(struct vsim_dev *d, uint32_t asid);
-void vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
-		      const struct vsim_map *m);
+/* set_map: 0, or -ENOSPC when the parent's own cap refused the table
+ * (the device-side map of asid is then empty) */
+int vsim_dev_set_map(struct vsim_dev *d, uint32_t asid);
+/* dma_map: 0, or -ENOSPC over the parent's own cap (nothing mapped) */
+int vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
+		     const struct vsim_map *m);
 void vsim_dev_dma_unmap(struct vsim_dev *d, uint32_t asid, uint64_t first,
 			uint64_t last);
 void vsim_dev_reset_maps(struct vsim_dev *d);

@@ -38,6 +38,17 @@ step "status in text, after the demo"
 step stop
 "$CHECK" --schema "$SCHEMA" --stdout-has '"running":false' -- \
 	"$V" -j sim stop --path "$P"
+step "start with a profile: the daemon's resolved shape and caps"
+"$CHECK" --schema "$SCHEMA" --stdout-has '"profile":"linux-7.3/vp_vdpa"' \
+	--stdout-has '"backend":"0x10e"' --stdout-has '"mode":"PA"' \
+	--stdout-has '"vhost_vdpa":4096' -- \
+	"$V" -j sim start --path "$P" --profile linux-7.3/vp_vdpa \
+	--max-iotlb-entries 4096
+"$CHECK" --schema "$SCHEMA" --stdout-has '"running":false' -- \
+	"$V" -j sim stop --path "$P"
+step "an unknown profile fails"
+"$CHECK" --exit 1 --schema "$SCHEMA" --stdout-has '"ok":false' -- \
+	"$V" -j sim start --path "$P" --profile linux-9
 step "status says none"
 "$CHECK" --exit 1 --schema "$SCHEMA" --stdout-has '"running":false' -- \
 	"$V" -j sim status --path "$P"

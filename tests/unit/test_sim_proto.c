@@ -194,14 +194,12 @@ struct fx {
 	uint8_t *mem;
 };
 
-static struct fx *fx_new(uint32_t flags, uint64_t offer)
+static struct fx *fx_new_o(const struct vdpamap_sim_opts *o)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	VDPAMAP_OPTS(vdpamap_sim_opts, o, .flags = flags,
-		     .backend_features = offer);
 
 	assert_non_null(f);
-	assert_int_equal(vdpamap_sim_spawn(&o, f->path, sizeof(f->path),
+	assert_int_equal(vdpamap_sim_spawn(o, f->path, sizeof(f->path),
 					   &f->pid), 0);
 	assert_true(f->pid > 0);
 	assert_int_equal(cli_open(&f->c, f->path, 0x1111), 0);
@@ -212,6 +210,24 @@ static struct fx *fx_new(uint32_t flags, uint64_t offer)
 		      0);
 	assert_true(f->mem != MAP_FAILED);
 	return f;
+}
+
+static struct fx *fx_new(uint32_t flags, uint64_t offer)
+{
+	VDPAMAP_OPTS(vdpamap_sim_opts, o, .flags = flags,
+		     .backend_features = offer);
+
+	return fx_new_o(&o);
+}
+
+static struct fx *fx_profile(const char *profile, uint32_t max,
+			     uint32_t parent_max)
+{
+	VDPAMAP_OPTS(vdpamap_sim_opts, o, .profile = profile,
+		     .max_iotlb_entries = max,
+		     .parent_max_iotlb_entries = parent_max);
+
+	return fx_new_o(&o);
 }
 
 static int pid_alive(pid_t pid)
@@ -1033,6 +1049,423 @@ static void test_new_owner_not_offered(void **state)
 	fx_free(f);
 }
 
+/* ---- profiles (docs/sim-profiles.md): each profile's offer, counts,
+ * ioctls, caps and kernel-version behaviours */
+
+struct pexp {
+	const char *profile;
+	uint64_t offer;
+	uint32_t nr_as, nr_groups, nr_vqs;
+	uint64_t iova_last;
+	uint32_t flags;
+	uint32_t vcap, pcap;
+	int groups_ioctls;		/* AS_NUM, GROUP_NUM, VQS_COUNT exist */
+};
+
+static const struct pexp profiles[] = {
+	{ NULL, 0x17e, 2, 2, 3, UINT64_MAX, 0, 0, 2048, 1 },
+	{ "linux-5.10", 0x6, 1, 1, 2, UINT64_MAX, VDPAMAP_SIM_PA, 0, 0, 0 },
+	{ "linux-6.1", 0x1e, 2, 2, 3, UINT64_MAX, VDPAMAP_SIM_PA, 2048, 2048,
+	  1 },
+	{ "linux-6.12.95", 0x17e, 2, 2, 3, UINT64_MAX, 0, 0, 2048, 1 },
+	{ "linux-6.12", 0x17e, 2, 2, 3, UINT64_MAX, 0, 2048, 2048, 1 },
+	{ "linux-7.3", 0x17e, 2, 2, 3, UINT64_MAX, 0, 2048, 2048, 1 },
+	{ "linux-6.12/vdpa_sim-permap", 0x17e, 2, 2, 3, UINT64_MAX,
+	  VDPAMAP_SIM_PER_MAP, 2048, 2048, 1 },
+	{ "linux-6.12/vp_vdpa", 0x10e, 1, 1, 3, (1ULL << 39) - 1,
+	  VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP, 2048, 0, 1 },
+	{ "linux-6.1/vp_vdpa", 0xe, 1, 1, 3, (1ULL << 39) - 1,
+	  VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP, 2048, 0, 1 },
+	{ "linux-6.12/vduse", 0xe, 1, 1, 2, UINT64_MAX, 0, 2048, 2048, 1 },
+	{ "linux-7.3/vduse", 0x1e, 2, 2, 2, UINT64_MAX, 0, 2048, 2048, 1 },
+};
+
+static void check_profile(const struct pexp *e)
+{
+	struct fx *f = fx_profile(e->profile, 0, 0);
+	struct cli *c = &f->c;
+	struct vdpamap_sim_limits l;
+	struct vhost_vdpa_iova_range rg;
+	uint64_t u64;
+	uint32_t u32;
+
+	print_message("profile %s\n", e->profile ? e->profile : "(none)");
+	assert_int_equal(vdpamap_sim_get_limits(f->path, &l), 0);
+	assert_int_equal(l.backend_features, e->offer);
+	assert_int_equal(l.nr_as, e->nr_as);
+	assert_int_equal(l.nr_groups, e->nr_groups);
+	assert_int_equal(l.nr_vqs, e->nr_vqs);
+	assert_int_equal(l.flags, e->flags);
+	assert_int_equal(l.vhost_max_iotlb_entries, e->vcap);
+	assert_int_equal(l.parent_max_iotlb_entries, e->pcap);
+	if (e->profile)
+		assert_int_equal(strncmp(l.kernel, e->profile,
+					 strlen(l.kernel)), 0);
+	else
+		assert_string_equal(l.kernel, "");
+	assert_int_equal(ioc(c, VHOST_GET_BACKEND_FEATURES, NULL, 0, &u64, 8,
+			     -1), 0);
+	assert_int_equal(u64, e->offer);
+	assert_int_equal(ioc(c, VHOST_VDPA_GET_IOVA_RANGE, NULL, 0, &rg,
+			     sizeof(rg), -1), 0);
+	assert_true(rg.first == 0 && rg.last == e->iova_last);
+	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1), 0);
+	if (!e->groups_ioctls) {
+		/* not in this kernel: vhost_vring_ioctl's ENOTTY */
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_AS_NUM, NULL, 0, &u32,
+				     4, -1), -ENOTTY);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0,
+				     &u32, 4, -1), -ENOTTY);
+	} else {
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_AS_NUM, NULL, 0, &u32,
+				     4, -1), 0);
+		assert_int_equal(u32, e->nr_as);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_GROUP_NUM, NULL, 0,
+				     &u32, 4, -1), 0);
+		assert_int_equal(u32, e->nr_groups);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0,
+				     &u32, 4, -1), 0);
+		assert_int_equal(u32, e->nr_vqs);
+	}
+	fx_free(f);
+}
+
+static void test_profile_shapes(void **state)
+{
+	char path[108];
+	pid_t pid;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+		check_profile(&profiles[i]);
+	/* unknown names and combinations no kernel has */
+	{
+		static const char *const bad[] = {
+			"linux-9.9", "linux-6.12/foo", "linux-5.10/vduse",
+			"linux-6.1/vduse", "linux-5.10/vp_vdpa", "",
+		};
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			VDPAMAP_OPTS(vdpamap_sim_opts, o, .profile = bad[i]);
+
+			assert_int_equal(vdpamap_sim_spawn(&o, path,
+							   sizeof(path), &pid),
+					 -EINVAL);
+		}
+	}
+	{
+		VDPAMAP_OPTS(vdpamap_sim_opts, o, .profile = "linux-7.3/vduse",
+			     .flags = VDPAMAP_SIM_PA);
+
+		assert_int_equal(vdpamap_sim_spawn(&o, path, sizeof(path),
+						   &pid), -EINVAL);
+	}
+	/* explicit fields override the profile */
+	{
+		VDPAMAP_OPTS(vdpamap_sim_opts, o, .profile = "linux-6.1",
+			     .backend_features = 0x6, .nr_vqs = 2);
+		struct vdpamap_sim_limits l;
+		struct fx *f = fx_new_o(&o);
+
+		assert_int_equal(vdpamap_sim_get_limits(f->path, &l), 0);
+		assert_int_equal(l.backend_features, 0x6);
+		assert_int_equal(l.nr_vqs, 2);
+		assert_int_equal(l.nr_as, 2);
+		assert_string_equal(l.kernel, "linux-6.1");
+		assert_string_equal(l.parent, "vdpa_sim");
+		fx_free(f);
+	}
+}
+
+static void drive_ok(struct cli *c)
+{
+	assert_int_equal(ioc_u64(c, VHOST_SET_FEATURES, VIRTIO_F), 0);
+	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1 | 2 | 8), 0);
+	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1 | 2 | 8 | 4), 0);
+}
+
+/* 7.x: SET_GROUP_ASID answers EBUSY once DRIVER_OK, suspended or not,
+ * after the range checks (EINVAL) */
+static void test_profile_73_frozen_asid(void **state)
+{
+	struct fx *f = fx_profile("linux-7.3", 0, 0);
+	struct cli *c = &f->c;
+
+	(void)state;
+	own(f, F_V2 | F_BATCH | F_ASID);
+	/* group 2 (== ngroups: vhost_vdpa's own check) and asid 2 */
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 2, 1, NULL),
+			 -EINVAL);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 2, NULL),
+			 -EINVAL);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 1, NULL),
+			 0);
+	drive_ok(c);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 0, NULL),
+			 -EBUSY);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 2, 0, NULL),
+			 -EINVAL);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 1, 2, NULL),
+			 -EINVAL);
+	assert_int_equal(ioc(c, VHOST_VDPA_SUSPEND, NULL, 0, NULL, 0, -1), 0);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 0, NULL),
+			 -EBUSY);
+	/* a reset unfreezes them */
+	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 0), 0);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 1, NULL),
+			 0);
+	fx_free(f);
+}
+
+/* 6.12: a running group takes a new ASID at once: the loopback through
+ * ASID 0 stops when the data group moves to the empty ASID 1, and comes
+ * back when it returns */
+static void test_profile_612_in_place_asid(void **state)
+{
+	struct fx *f = fx_profile("linux-6.12", 0, 0);
+	struct cli *c = &f->c;
+	struct loop l;
+
+	(void)state;
+	loop_init(&l);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 2, 0, NULL),
+			 -EINVAL);
+	assert_int_equal(upd(c, 0, IOVA0, MEMSZ, f->mem), 72);
+	start(f, &l);
+	assert_true(loop_once(f, &l, "asid 0"));
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 1, NULL),
+			 0);
+	assert_false(loop_once(f, &l, "asid 1"));
+	loop_fini(&l);
+	fx_free(f);
+}
+
+/* vp_vdpa: GET_VRING_BASE refused, no set_group_asid, IOVA 39 bits */
+static void test_profile_vp_vdpa(void **state)
+{
+	struct fx *f = fx_profile("linux-6.12/vp_vdpa", 0, 0);
+	struct cli *c = &f->c;
+	struct vhost_vring_state s;
+
+	(void)state;
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(ioc_state(c, VHOST_GET_VRING_BASE, 0, 0, &s),
+			 -EOPNOTSUPP);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 1, NULL),
+			 -EINVAL);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 0, NULL),
+			 -EOPNOTSUPP);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_SIZE, 0, 0, &s), 0);
+	assert_int_equal(s.num, 256);
+	assert_int_equal(upd(c, 0, 1ULL << 39, 0x1000, f->mem), -EFAULT);
+	assert_int_equal(upd(c, 0, 0, 0x1000, f->mem), 72);
+	fx_free(f);
+}
+
+/* 6.1 has SUSPEND but no RESUME ioctl (nor bit): an unknown request;
+ * 5.10 has neither, nor the group ioctls */
+static void test_profile_missing_ioctls(void **state)
+{
+	struct fx *f = fx_profile("linux-6.1", 0, 0);
+	struct cli *c = &f->c;
+	struct vhost_vring_state s;
+
+	(void)state;
+	/* the owner check comes first; then _IO's NULL argument is read as
+	 * a vq index: EFAULT, as vhost_vdpa_vring_ioctl's get_user() */
+	assert_int_equal(ioc(c, VHOST_VDPA_RESUME, NULL, 0, NULL, 0, -1),
+			 -EPERM);
+	assert_int_equal(ioc(c, VHOST_VDPA_SUSPEND, NULL, 0, NULL, 0, -1), 0);
+	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1), 0);
+	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
+				 F_V2 | VSIM_BIT(VHOST_BACKEND_F_RESUME)),
+			 -EOPNOTSUPP);
+	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
+				 F_V2 | F_BATCH | F_ASID |
+				 VSIM_BIT(VHOST_BACKEND_F_SUSPEND)), 0);
+	assert_int_equal(ioc(c, VHOST_VDPA_RESUME, NULL, 0, NULL, 0, -1),
+			 -EFAULT);
+	drive_ok(c);
+	assert_int_equal(ioc(c, VHOST_VDPA_SUSPEND, NULL, 0, NULL, 0, -1), 0);
+	assert_int_equal(ioc(c, VHOST_VDPA_RESUME, NULL, 0, NULL, 0, -1),
+			 -EFAULT);
+	/* GET_VRING_SIZE (6.10) is not there either: vq 0 -> ENOTTY */
+	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_SIZE, 0, 0, &s),
+			 -ENOTTY);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_SIZE, 7, 0, &s),
+			 -ENOBUFS);
+	fx_free(f);
+
+	f = fx_profile("linux-5.10", 0, 0);
+	c = &f->c;
+	own(f, F_V2 | F_BATCH);
+	assert_int_equal(ioc(c, VHOST_VDPA_SUSPEND, NULL, 0, NULL, 0, -1),
+			 -EFAULT);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 0, 0, NULL),
+			 -ENOTTY);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_GROUP, 0, 0, &s),
+			 -ENOTTY);
+	fx_free(f);
+}
+
+/* ---- IOTLB entry caps */
+
+/* n single-page UPDATEs at IOVA0 + i pages, i from first; the result of
+ * the last one */
+static int upd_pages(struct fx *f, uint32_t asid, uint32_t first,
+		     uint32_t n)
+{
+	int r = 72;
+
+	for (uint32_t i = first; i < first + n && r == 72; i++)
+		r = upd(&f->c, asid, IOVA0 + i * 0x1000ULL, 0x1000,
+			f->mem + (i % (MEMSZ / 0x1000)) * 0x1000);
+	return r;
+}
+
+/* per-map: vhost_vdpa's cap, then the parent's own (below it), both as
+ * EFAULT with nothing left behind; VA mode (one entry per UPDATE here) */
+static void test_caps_per_map(void **state)
+{
+	struct fx *f = fx_profile("linux-6.12/vdpa_sim-permap", 4, 0);
+
+	(void)state;
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	assert_int_equal(table(f, 0, NULL, 0), 4);
+	/* per address space */
+	assert_int_equal(upd_pages(f, 1, 0, 4), 72);
+	/* room again after an INVALIDATE */
+	assert_int_equal(inval(&f->c, 0, IOVA0, 0x1000), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), 72);
+	fx_free(f);
+
+	/* vhost_vdpa at 8, the parent at 4: the parent refuses the 5th */
+	f = fx_profile("linux-6.12/vdpa_sim-permap", 8, 4);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	assert_int_equal(table(f, 0, NULL, 0), 4);
+	fx_free(f);
+
+	/* vhost_vdpa's cap alone: below the parent's, or a parent without
+	 * one (vp_vdpa, PA mode) */
+	f = fx_profile("linux-6.12/vdpa_sim-permap", 4, 8);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	fx_free(f);
+	f = fx_profile("linux-6.12/vp_vdpa", 4, 0);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	assert_int_equal(table(f, 0, NULL, 0), 4);
+	fx_free(f);
+
+	/* the profile's own default: 2048 */
+	f = fx_profile("linux-6.12/vdpa_sim-permap", 0, 0);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 2048), 72);
+	assert_int_equal(upd_pages(f, 0, 2048, 1), -EFAULT);
+	fx_free(f);
+
+	/* 6.12.95 has no cap */
+	f = fx_profile("linux-6.12.95/vdpa_sim-permap", 0, 0);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(upd_pages(f, 0, 0, 2049), 72);
+	assert_int_equal(table(f, 0, NULL, 0), 2049);
+	fx_free(f);
+}
+
+/* Map the guest memory as 4 entries (rings and buffers in the first) and
+ * add `extra` more single pages elsewhere, in one batch. */
+static void batch_map(struct fx *f, uint32_t extra)
+{
+	struct cli *c = &f->c;
+
+	assert_int_equal(msg(c, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0), 72);
+	for (uint32_t i = 0; i < 4; i++)
+		assert_int_equal(upd(c, 0, IOVA0 + i * (MEMSZ / 4), MEMSZ / 4,
+				     f->mem + i * (MEMSZ / 4)), 72);
+	for (uint32_t i = 0; i < extra; i++)
+		assert_int_equal(upd(c, 0, 0x40000000ULL + i * 0x1000ULL,
+				     0x1000, f->mem), 72);
+	/* vhost_vdpa ignores what set_map answers */
+	assert_int_equal(msg(c, 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0), 72);
+}
+
+/* set_map: the parent's refusal at BATCH_END is lost and its map of the
+ * address space emptied (no loopback, DMA errors); raised caps make it
+ * work; outside a batch the refusal is an EFAULT */
+static void test_caps_set_map(void **state)
+{
+	struct vdpamap_sim_stats st;
+	struct fx *f;
+	struct loop l;
+
+	(void)state;
+	f = fx_profile("linux-6.12", 8, 4);
+	loop_init(&l);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	batch_map(f, 1);
+	assert_int_equal(table(f, 0, NULL, 0), 5);
+	start(f, &l);
+	assert_false(loop_once(f, &l, "lost"));
+	assert_int_equal(vdpamap_sim_get_stats(f->path, &st), 0);
+	assert_true(st.dma_errors > 0);
+	/* un-batched, the 6th entry: set_map refused, EFAULT, and vhost
+	 * drops the entry */
+	assert_int_equal(upd(&f->c, 0, 0x50000000ULL, 0x1000, f->mem),
+			 -EFAULT);
+	assert_int_equal(table(f, 0, NULL, 0), 5);
+	loop_fini(&l);
+	fx_free(f);
+
+	/* at the parent's cap exactly: fine */
+	f = fx_profile("linux-6.12", 8, 5);
+	loop_init(&l);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	batch_map(f, 1);
+	start(f, &l);
+	assert_true(loop_once(f, &l, "kept"));
+	loop_fini(&l);
+	fx_free(f);
+
+	/* both raised (max_iotlb_entries): vhost_vdpa's cap is the limit */
+	f = fx_profile("linux-7.3", 6, 0);
+	loop_init(&l);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	batch_map(f, 2);
+	assert_int_equal(upd(&f->c, 0, 0x50000000ULL, 0x1000, f->mem),
+			 -EFAULT);
+	start(f, &l);
+	assert_true(loop_once(f, &l, "raised"));
+	loop_fini(&l);
+	fx_free(f);
+
+	/* vhost_vdpa's cap inside a batch: that UPDATE fails at once */
+	f = fx_profile("linux-6.12", 4, 8);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(msg(&f->c, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0),
+			 72);
+	assert_int_equal(upd_pages(f, 0, 0, 4), 72);
+	assert_int_equal(upd_pages(f, 0, 4, 1), -EFAULT);
+	assert_int_equal(msg(&f->c, 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0), 72);
+	assert_int_equal(table(f, 0, NULL, 0), 4);
+	fx_free(f);
+
+	/* vduse (set_map) on 7.3 likewise loses a refused table */
+	f = fx_profile("linux-7.3/vduse", 8, 4);
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(vdpamap_sim_get_stats(f->path, &st), 0);
+	batch_map(f, 1);
+	assert_int_equal(table(f, 0, NULL, 0), 5);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1050,6 +1483,13 @@ int main(void)
 		cmocka_unit_test(test_new_owner_pa),
 		cmocka_unit_test(test_new_owner_permap),
 		cmocka_unit_test(test_new_owner_not_offered),
+		cmocka_unit_test(test_profile_shapes),
+		cmocka_unit_test(test_profile_73_frozen_asid),
+		cmocka_unit_test(test_profile_612_in_place_asid),
+		cmocka_unit_test(test_profile_vp_vdpa),
+		cmocka_unit_test(test_profile_missing_ioctls),
+		cmocka_unit_test(test_caps_per_map),
+		cmocka_unit_test(test_caps_set_map),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

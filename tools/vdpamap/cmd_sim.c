@@ -11,8 +11,9 @@
  * socket by the path the daemon bound (getpeername()).  The daemon keeps
  * running after this command returns; it removes its socket when it
  * stops, and stop removes P.  Every field of struct vdpamap_sim_opts is
- * an option, plus the fault injection of vdpamap_sim_fail_nth(), armed at
- * start.  The output is sim_report.c's.
+ * an option (--profile, --max-iotlb-entries included), plus the fault
+ * injection of vdpamap_sim_fail_nth(), armed at start.  The output is
+ * sim_report.c's.
  * stop: vdpamap_sim_stop(), which waits for the daemon to go.
  * status: whether a simulator of ours answers at P (its control socket:
  * vdpamap_sim_get_stats()), and if no client holds the device, what it
@@ -47,6 +48,9 @@ static void sim_usage(FILE *f)
 		"                    [--address-spaces N] [--groups N] "
 		"[--vqs N] [--iova-range FIRST:LAST]\n"
 		"                    [--fail-iotlb-write N] [--fail-ioctl N]\n"
+		"                    [--profile KERNEL[/PARENT]] "
+		"[--max-iotlb-entries N]\n"
+		"                    [--parent-max-iotlb-entries N]\n"
 		"       vdpamap [-j] [-p] sim stop [--path P]\n"
 		"       vdpamap [-j] [-p] sim status [--path P]\n"
 		"\n"
@@ -96,6 +100,19 @@ static void sim_usage(FILE *f)
 		"tx, ctrl)\n"
 		"  --iova-range F:L       usable IOVAs, inclusive (default "
 		"0:0xffffffffffffffff)\n"
+		"  --profile NAME         play a kernel and a parent: "
+		"linux-5.10, linux-6.1,\n"
+		"                         linux-6.12, linux-6.12.95, "
+		"linux-7.3, optionally\n"
+		"                         /vdpa_sim, /vdpa_sim-permap, "
+		"/vp_vdpa or /vduse\n"
+		"                         (docs/sim-profiles.md); the "
+		"options above override it\n"
+		"  --max-iotlb-entries N  IOTLB entries per address space, "
+		"vhost_vdpa's and the\n"
+		"                         parent's caps (as both module "
+		"parameters raised)\n"
+		"  --parent-max-iotlb-entries N  the parent's own cap alone\n"
 		"  --fail-iotlb-write N   fault injection: the Nth IOTLB "
 		"write from now fails\n"
 		"                         (EFAULT, as the kernel's do)\n"
@@ -205,7 +222,21 @@ static int start_option(int o, const char *arg, struct sim_args *a)
 	case 'W':
 		if (parse_features(arg, &m) < 0)
 			return bad(a, "--without", arg, "feature names");
-		a->backend &= ~m;
+		a->without |= m;
+		return -2;
+	case 'R':
+		if (!*arg)
+			return bad(a, "--profile", arg, "a profile name");
+		a->profile = arg;
+		return -2;
+	case 'M':
+	case 'N':
+		if (parse_num(arg, 1, INT32_MAX, &v) < 0)
+			return bad(a, o == 'M' ? "--max-iotlb-entries" :
+				      "--parent-max-iotlb-entries", arg,
+				   "1..2147483647");
+		*(o == 'M' ? &a->max_iotlb : &a->parent_max_iotlb) =
+			(uint32_t)v;
 		return -2;
 	case 'a':
 	case 'g':
@@ -234,6 +265,28 @@ static int start_option(int o, const char *arg, struct sim_args *a)
 	return -1;
 }
 
+/* --without takes bits from --backend-features, else from the default
+ * offer; a profile's offer is the daemon's to resolve, so there it needs
+ * --backend-features.  -1 to go on, else the exit code. */
+static int apply_without(struct sim_args *a)
+{
+	if (!a->without)
+		return -1;
+	if (!a->backend && a->profile) {
+		fprintf(stderr, "vdpamap sim start: --without with --profile "
+			"needs --backend-features\n");
+		return CLI_EXIT_USAGE;
+	}
+	a->backend = (a->backend ? a->backend : SIM_DEFAULT_BACKEND) &
+		     ~a->without;
+	if (!a->backend) {
+		fprintf(stderr, "vdpamap sim start: --without leaves no "
+			"backend feature\n");
+		return CLI_EXIT_USAGE;
+	}
+	return -1;
+}
+
 /* The options after the action: -1 to go on, else the exit code. */
 static int sim_options(struct cli *c, struct sim_args *a)
 {
@@ -249,6 +302,9 @@ static int sim_options(struct cli *c, struct sim_args *a)
 		{ "iova-range", required_argument, NULL, 'i' },
 		{ "fail-iotlb-write", required_argument, NULL, 'f' },
 		{ "fail-ioctl", required_argument, NULL, 'F' },
+		{ "profile", required_argument, NULL, 'R' },
+		{ "max-iotlb-entries", required_argument, NULL, 'M' },
+		{ "parent-max-iotlb-entries", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -299,7 +355,7 @@ static int sim_options(struct cli *c, struct sim_args *a)
 			"device's options\n", a->name);
 		return CLI_EXIT_USAGE;
 	}
-	return -1;
+	return apply_without(a);
 }
 
 /* $XDG_RUNTIME_DIR/vdpamap-sim.sock or ${TMPDIR:-/tmp}/vdpamap-sim-UID.sock */
@@ -351,7 +407,6 @@ static int sim_parse(struct cli *c, struct sim_args *a)
 	}
 	a->action = (enum sim_action)i;
 	a->name = names[i];
-	a->backend = SIM_DEFAULT_BACKEND;
 	rc = sim_options(c, a);
 	if (rc >= 0)
 		return rc;
@@ -440,7 +495,9 @@ static int sim_start(const struct sim_args *a, struct sim_out *o)
 		     .flags = a->flags, .nr_as = a->nr_as,
 		     .nr_groups = a->nr_groups, .nr_vqs = a->nr_vqs,
 		     .iova_first = a->iova_first, .iova_last = a->iova_last,
-		     .dir = dir);
+		     .dir = dir, .profile = a->profile,
+		     .max_iotlb_entries = a->max_iotlb,
+		     .parent_max_iotlb_entries = a->parent_max_iotlb);
 	int r;
 
 	r = start_check(a, o);
@@ -449,9 +506,14 @@ static int sim_start(const struct sim_args *a, struct sim_out *o)
 	path_dir(a->path, dir, sizeof(dir));
 	r = vdpamap_sim_spawn(&so, tmp, sizeof(tmp), &o->pid);
 	if (r < 0) {
-		o->why = "spawning the simulator";
+		o->why = r == -EINVAL && a->profile ?
+				 "spawning the simulator (an unknown profile, "
+				 "or options it cannot take?)" :
+				 "spawning the simulator";
 		return r;
 	}
+	/* what it plays, the profile resolved (the report prints it) */
+	o->have_limits = vdpamap_sim_get_limits(tmp, &o->lim) == 0;
 	r = link_path(tmp, a->path);
 	if (r < 0) {
 		o->why = "linking the path to its socket";

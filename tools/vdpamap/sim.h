@@ -25,7 +25,10 @@ struct sim_args {
 	const char *path;
 	char pathbuf[SIM_PATH_MAX];
 	int start_only;			/* a start option was given */
-	uint64_t backend;		/* offered; never 0 */
+	uint64_t backend;		/* offered; 0: the profile's */
+	uint64_t without;		/* --without, applied after parsing */
+	const char *profile;		/* --profile, or NULL */
+	uint32_t max_iotlb, parent_max_iotlb; /* 0: the profile's */
 	uint32_t flags;			/* VDPAMAP_SIM_* */
 	uint32_t nr_as, nr_groups, nr_vqs;
 	uint64_t iova_first, iova_last;
@@ -38,6 +41,8 @@ struct sim_out {
 	pid_t pid;			/* start */
 	int err;			/* errno of a failure, or 0 */
 	const char *why;		/* what failed */
+	int have_limits;		/* start: what the daemon plays */
+	struct vdpamap_sim_limits lim;
 	int have_stats;
 	struct vdpamap_sim_stats st;
 	int dev_state;			/* 0 not asked, 1 info, -errno */

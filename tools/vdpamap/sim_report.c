@@ -82,17 +82,44 @@ static void json_range(struct json *j, uint64_t first, uint64_t last)
 	json_obj_close(j);
 }
 
-/* What start asked of the simulator, defaults resolved. */
-static void json_config(struct json *j, const struct sim_args *a)
+/* What start asked of the simulator, defaults resolved: by the daemon
+ * (vdpamap_sim_get_limits) when it answered, else from the options. */
+static void resolved(const struct sim_args *a, const struct sim_out *o,
+		     struct vdpamap_sim_limits *l)
 {
+	if (o->have_limits) {
+		*l = o->lim;
+		return;
+	}
+	memset(l, 0, sizeof(*l));
+	l->flags = a->flags;
+	l->backend_features = a->backend ? a->backend : SIM_DEFAULT_BACKEND;
+	l->nr_as = a->nr_as ? a->nr_as : 2;
+	l->nr_groups = a->nr_groups ? a->nr_groups : 2;
+	l->nr_vqs = a->nr_vqs ? a->nr_vqs : 3;
+	l->iova_first = a->iova_first;
+	l->iova_last = a->iova_last ? a->iova_last : UINT64_MAX;
+}
+
+static void json_config(struct json *j, const struct sim_args *a,
+			const struct sim_out *o)
+{
+	struct vdpamap_sim_limits l;
+
+	resolved(a, o, &l);
 	json_obj_open(j, "config");
-	json_str(j, "mode", mode_name(a->flags));
-	json_str(j, "parent", parent_name(a->flags));
-	json_features(j, "backend", a->backend);
-	json_u64(j, "nr_as", a->nr_as ? a->nr_as : 2);
-	json_u64(j, "nr_groups", a->nr_groups ? a->nr_groups : 2);
-	json_u64(j, "nr_vqs", a->nr_vqs ? a->nr_vqs : 3);
-	json_range(j, a->iova_first, a->iova_last ? a->iova_last : UINT64_MAX);
+	json_str(j, "profile", a->profile ? a->profile : "");
+	json_str(j, "mode", mode_name(l.flags));
+	json_str(j, "parent", parent_name(l.flags));
+	json_features(j, "backend", l.backend_features);
+	json_u64(j, "nr_as", l.nr_as);
+	json_u64(j, "nr_groups", l.nr_groups);
+	json_u64(j, "nr_vqs", l.nr_vqs);
+	json_range(j, l.iova_first, l.iova_last);
+	json_obj_open(j, "max_iotlb_entries");
+	json_u64(j, "vhost_vdpa", l.vhost_max_iotlb_entries);
+	json_u64(j, "parent", l.parent_max_iotlb_entries);
+	json_obj_close(j);
 	json_u64(j, "fail_iotlb_write", a->fail_msg);
 	json_u64(j, "fail_ioctl", a->fail_ioctl);
 	json_obj_close(j);
@@ -147,7 +174,7 @@ void sim_json(struct cli *c, const struct sim_args *a,
 	}
 	if (a->action == SIM_START && !o->err) {
 		json_i64(&j, "pid", (long long)o->pid);
-		json_config(&j, a);
+		json_config(&j, a, o);
 	}
 	if (a->action == SIM_STATUS && o->have_stats)
 		json_status(&j, o);
@@ -157,19 +184,29 @@ void sim_json(struct cli *c, const struct sim_args *a,
 
 static void text_start(const struct sim_args *a, const struct sim_out *o)
 {
+	struct vdpamap_sim_limits l;
 	char buf[512];
 
+	resolved(a, o, &l);
 	printf("simulator started at %s (pid %d)\n", a->path, (int)o->pid);
+	if (a->profile)
+		printf("  profile %s\n", a->profile);
 	printf("  %s mode, %s parent, %u address space%s, %u group%s, "
-	       "%u virtqueues\n", mode_name(a->flags), parent_name(a->flags),
-	       a->nr_as ? a->nr_as : 2, (a->nr_as ? a->nr_as : 2) == 1 ?
-	       "" : "s", a->nr_groups ? a->nr_groups : 2,
-	       (a->nr_groups ? a->nr_groups : 2) == 1 ? "" : "s",
-	       a->nr_vqs ? a->nr_vqs : 3);
-	printf("  backend features offered 0x%" PRIx64 " %s\n", a->backend,
-	       sim_feature_names(a->backend, buf, sizeof(buf)));
-	printf("  IOVA range [0x%" PRIx64 ", 0x%" PRIx64 "]\n", a->iova_first,
-	       a->iova_last ? a->iova_last : UINT64_MAX);
+	       "%u virtqueues\n", mode_name(l.flags), parent_name(l.flags),
+	       l.nr_as, l.nr_as == 1 ? "" : "s", l.nr_groups,
+	       l.nr_groups == 1 ? "" : "s", l.nr_vqs);
+	printf("  backend features offered 0x%" PRIx64 " %s\n",
+	       l.backend_features,
+	       sim_feature_names(l.backend_features, buf, sizeof(buf)));
+	printf("  IOVA range [0x%" PRIx64 ", 0x%" PRIx64 "]\n", l.iova_first,
+	       l.iova_last);
+	if (l.vhost_max_iotlb_entries)
+		printf("  IOTLB caps per address space: vhost_vdpa %u, "
+		       "parent %u (0: none)\n", l.vhost_max_iotlb_entries,
+		       l.parent_max_iotlb_entries);
+	else
+		printf("  IOTLB caps: none enforced (as a kernel without "
+		       "vhost_vdpa's max_iotlb_entries)\n");
 	if (a->fail_msg)
 		printf("  fault armed: IOTLB write %u from now fails\n",
 		       a->fail_msg);
