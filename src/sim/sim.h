@@ -151,11 +151,6 @@ struct vsim_opts {
 	uint32_t vhost_cap, parent_cap;
 };
 
-/* The simulator's control request for vdpamap_sim_get_limits(): reply
- * payload struct vdpamap_sim_limits.  Beside simproto.h's VSIM_OP_*
- * (both ends of it live in this module). */
-#define VSIM_OP_LIMITS		15
-
 struct vsim_dev {
 	struct vsim_opts o;
 	int open;			/* a device connection exists */

@@ -53,6 +53,8 @@ enum {
 	VSIM_OP_STOP = 13,	/* daemon replies 0 then exits */
 	VSIM_OP_PINNED = 14,	/* reply payload: u64 bytes pinned by the
 				   owner of the device (PA mode) */
+	VSIM_OP_LIMITS = 15,	/* reply payload: struct vdpamap_sim_limits
+				   (vdpamap_sim_get_limits()) */
 };
 
 #define VSIM_KIND_DEVICE	1
