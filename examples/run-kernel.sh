@@ -5,6 +5,10 @@
 # Exit: the first failing status; 77 only if everything skipped.
 rc=0
 ran=0
+for m in vhost_vdpa vdpa_sim; do
+	f=/sys/module/$m/parameters/max_iotlb_entries
+	[ -r "$f" ] && echo "examples: $m max_iotlb_entries=$(cat "$f") (raised at module load)"
+done
 note() {
 	echo "examples: $* exited $r"
 	case $r in
