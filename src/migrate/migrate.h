@@ -182,10 +182,9 @@ void vdm_rings_move_back(struct vdpamap *h, const struct vdm_flip_ring *rings,
 uint64_t vdm_now_ns(void);
 int vdm_flip_ioctl(struct vdpamap *h, unsigned long req, void *arg,
 		   const char *what, uint32_t idx);
-/* Does a flip or unflip (what) called with flags need to suspend the
- * device itself?  -EOPNOTSUPP when it would but cannot. */
-int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, const char *what,
-			  bool *ret);
+/* Does a flip or unflip called with flags need to suspend the device
+ * itself?  -EOPNOTSUPP when it would but cannot (the caller says why). */
+int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, bool *ret);
 int vdm_flip_suspend(struct vdpamap *h);
 int vdm_flip_resume(struct vdpamap *h);
 /* Send type (UPDATE, INVALIDATE) for ents[0..n), one batch (they share an
