@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-/* ---- SVQ ASID flip (src/migrate/flip.c)
+/* ---- SVQ ASID flip (src/migrate/flip*.c, unflip.c)
  *
  * A VMM that shadows virtqueues (SVQ) during live migration moves vq groups
  * to a shadow ASID holding only its shadow vrings, so that it sees every
@@ -184,7 +184,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 			       const struct vdpamap_unflip_opts *opts,
 			       struct vdpamap_flip_info *info);
 
-/* ---- dirty log (src/migrate/dirty.c)
+/* ---- dirty log (src/migrate/dirty_*.c)
  *
  * vhost-vdpa has no dirty logging; a shadow virtqueue knows what the device
  * wrote.  A dirty log belongs to one ASID and covers that ASID's "logged
