@@ -178,6 +178,9 @@ void vdm_tp_lost(struct vdpamap *h);
 /* ---- util.c: one ioctl to the device (counted; a lost reply poisons
  * and gives -ENOTRECOVERABLE) */
 int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
+/* A GET ioctl under the handle's lock (vdm_enter(): a poisoned handle may
+ * still read): 0 or -errno, *arg written by the device only on success. */
+int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg);
 
 /* Was every bit of feature negotiated at open? (vdpamap_has_feature()
  * for the library's own use) */

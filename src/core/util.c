@@ -156,6 +156,17 @@ int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 	return r;
 }
 
+int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg)
+{
+	int r = vdm_enter(h, true);
+
+	if (r < 0)
+		return r;
+	r = vdm_ioctl(h, req, arg);
+	vdm_leave(h);
+	return r < 0 ? r : 0;
+}
+
 static const char poison_oom[] = "poisoned (reason lost: out of memory)";
 
 void vdm_poison(struct vdpamap *h, const char *fmt, ...)
