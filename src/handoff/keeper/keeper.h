@@ -8,9 +8,10 @@
  * page.  It then performs the owner-only requests of the successor, which
  * reach it over a SOCK_SEQPACKET socket (transport_keeper.c).
  *
- * keeper.c is freestanding: raw syscalls (x86-64, aarch64), no libc, no
- * globals, no string constants, no jump tables, no stack protector; its
- * code lives in its own section (a trim keeps the pages it spans).  It
+ * keeper.c (entry, request loop, re-attach), msg.c (sockets) and trim.c
+ * are freestanding (ksys.h): raw syscalls (x86-64, aarch64), no libc, no
+ * globals, no string constants, no jump tables, no stack protector; all
+ * their code lives in one section (a trim keeps the pages it spans).  It
  * never returns into libc.
  *
  * Protocol (one request packet, one reply packet):
@@ -85,7 +86,7 @@ struct vdm_keeper_args {
 };
 
 /* The section the keeper's code lives in (defined by the linker; only the
- * library refers to them, never keeper.c). */
+ * library refers to them, never the keeper's own files). */
 extern char __start_vdpamap_keeper[] __attribute__((visibility("hidden")));
 extern char __stop_vdpamap_keeper[] __attribute__((visibility("hidden")));
 
