@@ -152,7 +152,7 @@ int vdm_probe_mem_mode(struct vdpamap *h)
 		goto out;
 	}
 	*(volatile char *)p = 0;
-	r = h->tp->ops->pinned(h->tp, &before);
+	r = vdm_tp_pinned(h->tp, &before);
 	if (r < 0)
 		goto out;
 	r = vdm_iotlb_send(h, 0, VHOST_IOTLB_UPDATE, iova, ps, (uintptr_t)p,
@@ -161,7 +161,7 @@ int vdm_probe_mem_mode(struct vdpamap *h)
 		vdm_err(h, "probe UPDATE of one page refused (%d)", r);
 		goto out;
 	}
-	r = h->tp->ops->pinned(h->tp, &after);
+	r = vdm_tp_pinned(h->tp, &after);
 	if (vdm_iotlb_send(h, 0, VHOST_IOTLB_INVALIDATE, iova, ps, 0, 0) < 0) {
 		vdm_poison(h, "probe page at iova 0x%llx could not be unmapped",
 			  (unsigned long long)iova);

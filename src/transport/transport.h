@@ -13,6 +13,7 @@
 #ifndef VDPAMAP_TRANSPORT_H
 #define VDPAMAP_TRANSPORT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,14 +43,33 @@ void vdm_tp_close(struct vdm_tp *t);
  * handoff): no HELLO for a simulator connection. */
 int vdm_tp_inherit(int fd, struct vdm_tp *t);
 
+/* The device edge: every request to the device goes through these.  The
+ * ops turn -1/errno into -errno; errno itself is put back as it was, so
+ * that a request the device refuses leaves the application's errno alone
+ * (vdpamap.h: "errno is never touched"). */
 static inline int vdm_tp_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
-	return t->ops->ioctl(t, req, arg);
+	int saved = errno, r = t->ops->ioctl(t, req, arg);
+
+	errno = saved;
+	return r;
 }
 
 static inline long vdm_tp_write(struct vdm_tp *t, const void *buf, size_t len)
 {
-	return t->ops->write(t, buf, len);
+	int saved = errno;
+	long r = t->ops->write(t, buf, len);
+
+	errno = saved;
+	return r;
+}
+
+static inline int vdm_tp_pinned(struct vdm_tp *t, uint64_t *ret)
+{
+	int saved = errno, r = t->ops->pinned(t, ret);
+
+	errno = saved;
+	return r;
 }
 
 /* A connected (not yet HELLO'd) socket to the simulator at path. */
