@@ -44,8 +44,16 @@ bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 				  sizeof((opts)->field))
 #define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
-/* For a call holding a handle: 0 when OPTS_VALID, else the errno (-EINVAL
- * too small, -E2BIG unknown non-zero tail) and a log line "what: opts:
+/* The one refusal rule: 0 when OPTS_VALID, else -EINVAL (smaller than its
+ * size field) or -E2BIG (an unknown non-zero tail). */
+static inline int vdm_opts_err(size_t user_sz)
+{
+	return user_sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+}
+/* For a call without a handle to log on (open, mgmt). */
+#define OPTS_ERR(opts, type) \
+	(OPTS_VALID(opts, type) ? 0 : vdm_opts_err((opts)->sz))
+/* For a call holding a handle: OPTS_ERR and a log line "what: opts:
  * ...". */
 struct vdpamap;
 int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,

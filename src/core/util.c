@@ -63,7 +63,7 @@ int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
 {
 	vdm_err(h, "%s: opts: size %zu: too small, or non-zero bytes past the "
 	       "known %zu", what, user_sz, known_sz);
-	return user_sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+	return vdm_opts_err(user_sz);
 }
 
 void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)

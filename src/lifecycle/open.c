@@ -157,9 +157,11 @@ int vdm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 {
 	struct vdpamap *h;
 	long ps;
+	int r;
 
-	if (!OPTS_VALID(opts, vdpamap_open_opts))
-		return opts && opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+	r = OPTS_ERR(opts, vdpamap_open_opts);
+	if (r < 0)
+		return r;
 	if (OPTS_GET(opts, nr_regions, 0) && !OPTS_GET(opts, regions, NULL))
 		return -EINVAL;
 	if (OPTS_GET(opts, mem_mode, 0) > VDPAMAP_MEMMODE_VA)

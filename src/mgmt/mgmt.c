@@ -350,10 +350,11 @@ VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 	struct add_args a = { 0 };
 	int e;
 
-	if (!m || !opts || opts->sz < sizeof(size_t))
+	if (!m || !opts)
 		return -EINVAL;
-	if (!OPTS_VALID(opts, vdpamap_mgmt_add_opts))
-		return -E2BIG;
+	e = OPTS_ERR(opts, vdpamap_mgmt_add_opts);
+	if (e < 0)
+		return e;
 	a.name = OPTS_GET(opts, name, NULL);
 	e = check_name(a.name);
 	if (e < 0) {

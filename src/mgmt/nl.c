@@ -453,10 +453,9 @@ VDPAMAP_API int vdpamap_mgmt_open(const struct vdpamap_mgmt_opts *opts,
 
 	if (!ret)
 		return -EINVAL;
-	if (opts && opts->sz < sizeof(size_t))
-		return -EINVAL;
-	if (!OPTS_VALID(opts, vdpamap_mgmt_opts))
-		return -E2BIG;
+	e = OPTS_ERR(opts, vdpamap_mgmt_opts);
+	if (e < 0)
+		return e;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
