@@ -163,7 +163,7 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 #define vdm_info(h, ...) vdm_log(h, VDPAMAP_LOG_INFO, __VA_ARGS__)
 #define vdm_dbg(h, ...)  vdm_log(h, VDPAMAP_LOG_DEBUG, __VA_ARGS__)
 
-/* ---- handle entry checks (lock.c) */
+/* ---- util.c: handle entry checks, the busy and poison states */
 /* Take the lock for a state-changing call: -ECHILD in a forked child,
  * -EDEADLK from inside this thread's open transaction,
  * -ENOTRECOVERABLE when poisoned and !allow_poisoned. */

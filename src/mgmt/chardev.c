@@ -13,7 +13,7 @@
 
 #include "core/internal.h"
 #include "lifecycle/lifecycle.h"
-#include "mgmt/nl.h"
+#include "mgmt/mgmt.h"
 
 /* ---- vdpa device name -> /dev/vhost-vdpa-N */
 #define VDPA_SYSFS "/sys/bus/vdpa/devices/"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * mgmt: the vdpa objects over the generic netlink exchange of mgmt_nl.c:
+ * mgmt: the vdpa objects over the generic netlink exchange of nl.c:
  * management devices (MGMTDEV_GET), vdpa devices (DEV_NEW, DEV_DEL,
  * DEV_GET) and their config (DEV_CONFIG_GET), plus virtio feature names.
  *
@@ -19,7 +19,7 @@
 #include <netlink/msg.h>
 
 #include "core/internal.h"
-#include "mgmt/nl.h"
+#include "mgmt/mgmt.h"
 
 /* The numbers this file relies on (stable uAPI since Linux 5.x). */
 _Static_assert(VDPA_CMD_MGMTDEV_GET == 2 && VDPA_CMD_DEV_NEW == 3 &&

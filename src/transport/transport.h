@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * transport: the one seam between the library and the outside.  A
- * transport carries ioctls and IOTLB writes to a vhost-vdpa device: either
- * a kernel char device (plain ioctl()/write()) or the simulator daemon
- * (src/simproto.h packets over a unix socket).  Every function returns
- * >= 0 or -errno; this is the only place -1/errno becomes -errno.
- * -ECOMM means the request went out but its answer was lost: the device
- * state is unknown and the transport refuses every later call.
+ * transport: the one seam between the library and the device.  A
+ * transport carries ioctls and IOTLB writes to a vhost-vdpa device: a
+ * kernel char device (plain ioctl()/write(): kernel.c), the simulator
+ * daemon (simproto.h packets over a unix socket: sim.c, sock.c) or the mm
+ * keeper relaying for a successor (keeper_proto.h: keeper.c); token.c is
+ * the address-space token the simulator compares.  Every function returns
+ * >= 0 or -errno: a device request's -1/errno becomes -errno here, and
+ * errno is put back (the library's other libc calls convert where they
+ * are made).  -ECOMM means the request went out but its answer was lost:
+ * the device state is unknown and the transport refuses every later call.
  *
- * Depends on: simproto.h (for the simulator flavour) and libc.
+ * May include: transport/simproto.h, transport/keeper_proto.h,
+ * uapi/vhost_vdpa.h, the public header (for its types), libc.  Nothing
+ * above transport.
  */
 #ifndef VDPAMAP_TRANSPORT_H
 #define VDPAMAP_TRANSPORT_H
@@ -81,7 +86,7 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		const void *payload, size_t plen, int fd, void *rbuf,
 		size_t rlen, size_t *ret_len);
 
-/* The simulator flavour (transport_sim.c). */
+/* The simulator flavour (sim.c). */
 extern const struct vdm_tp_ops vdm_tp_sim_ops;
 /* Declare a fresh connection to be a device open: -EBUSY if the daemon's
  * device is already open elsewhere. */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * keeper: the mm keeper of an exec handoff on a stock kernel (see
- * ../shared/UAPI.md, "Exec handoff on a stock kernel").  A process created
+ * docs/handoff.md, KEEPER).  A process created
  * with clone(CLONE_VM | SIGCHLD) on its own stack shares the predecessor's
  * address space; when the predecessor execs, the keeper keeps that address
  * space alive, and with it device ownership, the old HVAs and every pinned
  * page.  It then performs the owner-only requests of the successor, which
- * reach it over a SOCK_SEQPACKET socket (transport_keeper.c).
+ * reach it over a SOCK_SEQPACKET socket (transport/keeper.c).
  *
  * keeper.c (entry, request loop, re-attach), msg.c (sockets) and trim.c
  * are freestanding (ksys.h): raw syscalls (x86-64, aarch64), no libc, no
@@ -45,8 +45,9 @@
  * the same uid that connects and sends VDM_KP_ATTACH gets, with SCM_RIGHTS,
  * the device fd, a fresh socket to the keeper and the latest state memfd.
  *
- * Depends on: transport/keeper_proto.h (the wire protocol, plain C types);
- * handoff.c uses it.
+ * May include: transport/keeper_proto.h and transport/simproto.h (wire
+ * protocols, plain C types), freestanding headers; handoff/handoff.c uses
+ * it.
  */
 #ifndef VDPAMAP_KEEPER_H
 #define VDPAMAP_KEEPER_H
