@@ -16,6 +16,9 @@
 
 enum { OP_MAP = 1, OP_UNMAP = 2 };
 
+/* ops a transaction has room for at first; doubled as it grows */
+#define TXN_OPS_FIRST	16
+
 struct vdm_op {
 	int kind;
 	struct vdm_entry *e;		/* OP_MAP */
@@ -91,7 +94,7 @@ static int txn_grow(struct vdpamap_txn *t)
 
 	if (t->nr_ops < t->cap)
 		return 0;
-	cap = t->cap ? t->cap * 2 : 16;
+	cap = t->cap ? t->cap * 2 : TXN_OPS_FIRST;
 	o = realloc(t->ops, cap * sizeof(*o));
 	if (!o)
 		return -ENOMEM;
