@@ -44,8 +44,16 @@ bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 				  sizeof((opts)->field))
 #define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
-/* For a call holding a handle: 0 when OPTS_VALID, else the errno (-EINVAL
- * too small, -E2BIG unknown non-zero tail) and a log line "what: opts:
+/* The one refusal rule: 0 when OPTS_VALID, else -EINVAL (smaller than its
+ * size field) or -E2BIG (an unknown non-zero tail). */
+static inline int vdm_opts_err(size_t user_sz)
+{
+	return user_sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+}
+/* For a call without a handle to log on (open, mgmt). */
+#define OPTS_ERR(opts, type) \
+	(OPTS_VALID(opts, type) ? 0 : vdm_opts_err((opts)->sz))
+/* For a call holding a handle: OPTS_ERR and a log line "what: opts:
  * ...". */
 struct vdpamap;
 int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
@@ -155,7 +163,7 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 #define vdm_info(h, ...) vdm_log(h, VDPAMAP_LOG_INFO, __VA_ARGS__)
 #define vdm_dbg(h, ...)  vdm_log(h, VDPAMAP_LOG_DEBUG, __VA_ARGS__)
 
-/* ---- handle entry checks (lock.c) */
+/* ---- util.c: handle entry checks, the busy and poison states */
 /* Take the lock for a state-changing call: -ECHILD in a forked child,
  * -EDEADLK from inside this thread's open transaction,
  * -ENOTRECOVERABLE when poisoned and !allow_poisoned. */
@@ -178,6 +186,9 @@ void vdm_tp_lost(struct vdpamap *h);
 /* ---- util.c: one ioctl to the device (counted; a lost reply poisons
  * and gives -ENOTRECOVERABLE) */
 int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
+/* A GET ioctl under the handle's lock (vdm_enter(): a poisoned handle may
+ * still read): 0 or -errno, *arg written by the device only on success. */
+int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg);
 
 /* Was every bit of feature negotiated at open? (vdpamap_has_feature()
  * for the library's own use) */

@@ -14,14 +14,14 @@
 #define VDPAMAP_TSAN_H
 
 #if defined(__SANITIZE_THREAD__)
-#define VM_TSAN 1
+#define VDM_TSAN 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define VM_TSAN 1
+#define VDM_TSAN 1
 #endif
 #endif
 
-#ifdef VM_TSAN
+#ifdef VDM_TSAN
 #include <sanitizer/tsan_interface.h>
 #define tsan_release(p) __tsan_release((void *)(p))
 #define tsan_acquire(p) __tsan_acquire((void *)(p))

@@ -63,7 +63,7 @@ int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
 {
 	vdm_err(h, "%s: opts: size %zu: too small, or non-zero bytes past the "
 	       "known %zu", what, user_sz, known_sz);
-	return user_sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+	return vdm_opts_err(user_sz);
 }
 
 void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
@@ -154,6 +154,17 @@ int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 		r = -ENOTRECOVERABLE;
 	}
 	return r;
+}
+
+int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg)
+{
+	int r = vdm_enter(h, true);
+
+	if (r < 0)
+		return r;
+	r = vdm_ioctl(h, req, arg);
+	vdm_leave(h);
+	return r < 0 ? r : 0;
 }
 
 static const char poison_oom[] = "poisoned (reason lost: out of memory)";

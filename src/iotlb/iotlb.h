@@ -6,7 +6,8 @@
  * and region types are defined here because a message is made from them;
  * mapping keeps them in its mirror.
  *
- * May include: core/internal.h (and so transport, iova_tree), libc.
+ * May include: core/internal.h (and so transport, iova_tree),
+ * uapi/vhost_vdpa.h, libc.  Nothing of mapping or above.
  */
 #ifndef VDPAMAP_IOTLB_H
 #define VDPAMAP_IOTLB_H

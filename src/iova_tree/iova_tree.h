@@ -11,7 +11,8 @@
  * (the hva -> iova tree needs that); itree_find_hole() is exact for any
  * tree and O(log n) for pairwise disjoint ranges (the per-ASID iova tree).
  *
- * Depends on: nothing but <stdint.h>/<stddef.h>.
+ * The bottom module.  May include: <stdint.h>, <stddef.h>; nothing of
+ * the library.
  */
 #ifndef VDPAMAP_IOVA_TREE_H
 #define VDPAMAP_IOVA_TREE_H

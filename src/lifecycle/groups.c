@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * groups: virtqueue groups, descriptor groups and the group -> ASID
- * bindings.  Used by open (device.c), reset (re-applies the bindings) and
+ * bindings.  Used by open (open.c), reset (re-applies the bindings) and
  * the flip; calls nothing else of lifecycle.
  */
 #include "lifecycle/lifecycle.h"
@@ -33,6 +33,34 @@ int vdm_query_desc_groups(struct vdpamap *h)
 		h->lc->vq_desc_group[i] = s.num;
 	}
 	return 0;
+}
+
+/* Each vq's group as the device reports it (a kernel before groups: all
+ * in group 0), then the descriptor groups.  Caller holds the lock (or
+ * owns a new handle). */
+int vdm_query_vq_groups(struct vdpamap *h)
+{
+	uint32_t i;
+	int r;
+
+	for (i = 0; i < h->info.nr_vqs; i++) {
+		struct vhost_vring_state s = { .index = i };
+
+		r = vdm_ioctl(h, VHOST_VDPA_GET_VRING_GROUP, &s);
+		if (r == -ENOTTY || r == -EOPNOTSUPP)
+			continue;	/* before groups existed: all in 0 */
+		if (r < 0) {
+			vdm_err(h, "GET_VRING_GROUP vq %u: %d", i, r);
+			return r;
+		}
+		if (s.num >= h->info.nr_groups) {
+			vdm_err(h, "vq %u in group %u of %u", i, s.num,
+			       h->info.nr_groups);
+			return -EPROTO;
+		}
+		h->lc->vq_group[i] = s.num;
+	}
+	return vdm_query_desc_groups(h);
 }
 
 VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,

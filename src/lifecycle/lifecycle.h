@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * lifecycle: open/adopt/close, backend feature negotiation, virtio status,
- * features and config, vrings, suspend/resume (device.c), vq groups and
- * group -> ASID bindings (groups.c), and reset with its map resync
- * (reset.c).  Inside the module: device.c calls groups.c and reset.c,
- * reset.c calls groups.c, groups.c calls neither.
+ * lifecycle: the device from open to close.  One concept a file:
+ *   open.c      the handle: new, open/adopt and their set-up, close
+ *   features.c  backend feature negotiation, the device's counts and
+ *               ranges, the memory mode probe, the driver features
+ *   status.c    virtio status (DRIVER_OK checks the rings are mapped),
+ *               suspend/resume
+ *   vring.c     the virtqueues and what was set on them
+ *   config.c    config space reads and writes
+ *   groups.c    vq groups, descriptor groups, group -> ASID bindings
+ *   reset.c     reset with its map resync
+ * Inside the module: open.c calls features.c and groups.c; status.c calls
+ * reset.c; reset.c calls groups.c; the others call nothing of the module.
  *
  * Its state on the handle is struct vdm_lifecycle (h->lc), written only by
  * this module's files; migrate and handoff read it and change it through
  * the functions below.
  *
  * May include: mapping/mapping.h, iotlb/iotlb.h, core/internal.h (and so
- * transport, iova_tree), libc; never migrate or handoff.
+ * transport, iova_tree), uapi/vhost_vdpa.h, libc; never migrate or
+ * handoff.
  */
 #ifndef VDPAMAP_LIFECYCLE_H
 #define VDPAMAP_LIFECYCLE_H
@@ -35,7 +43,7 @@ struct vdm_lifecycle {
 	uint64_t driver_features;	/* last SET_FEATURES accepted */
 };
 
-/* ---- device.c: the handle */
+/* ---- open.c: the handle */
 /* An empty handle from opts (no device yet): core's fields, the mapping
  * and lifecycle states and their hooks.  Its release (the transport is
  * not closed): every module's free hook, then core's. */
@@ -47,6 +55,9 @@ int vdm_lifecycle_setup(struct vdpamap *h);
 void vdm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
 			  const uint32_t *vq_group, uint8_t status,
 			  uint64_t driver_features);
+
+/* ---- vring.c: what was set on the vqs */
+/* Handoff: a vq as a description recorded it. */
 void vdm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
 		      bool enabled, const struct vdpamap_vring *v);
 /* The flip re-pointed vq idx's rings (num, base, desc, avail, used; the
@@ -56,15 +67,27 @@ void vdm_vring_rings_set(struct vdpamap *h, uint32_t idx,
 /* Where vq idx stopped (base), as GET_VRING_BASE said. */
 void vdm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base);
 
+/* ---- features.c: open's questions to the device (caller holds the
+ * lock, or owns a new handle) */
+/* Ack offered & want; -EOPNOTSUPP (logged) when require is not met. */
+int vdm_negotiate(struct vdpamap *h, uint64_t want, uint64_t require);
+/* Fill h->info from the device: id, features, counts, ranges. */
+int vdm_device_query(struct vdpamap *h);
+/* PA (pins) or VA: map one page and watch the pinned memory. */
+int vdm_probe_mem_mode(struct vdpamap *h);
+
 /* ---- groups.c (caller holds the lock, or owns a new handle) */
 /* Bind group to asid on the device and remember it. */
 int vdm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid);
+/* Ask the device for each vq's group, then its descriptor group. */
+int vdm_query_vq_groups(struct vdpamap *h);
 /* With DESC_ASID ask the device for each vq's descriptor group; without
  * it a vq's rings live in its vq group. */
 int vdm_query_desc_groups(struct vdpamap *h);
 
-/* ---- device.c: the work of the public calls of the same name, for a
- * caller that holds the lock (or owns a new handle) */
+/* ---- the work of the public calls of the same name, for a caller that
+ * holds the lock (or owns a new handle): open.c, status.c, features.c,
+ * vring.c */
 int vdm_open(const char *path, const struct vdpamap_open_opts *opts,
 	    struct vdpamap **ret);
 void vdm_close(struct vdpamap *h);

@@ -3,8 +3,10 @@
  * reset: reset the device and leave every map and group binding valid.
  * With IOTLB_PERSIST the device keeps its maps; without it the parent has
  * dropped them while vhost-vdpa still holds its table, so every entry is
- * invalidated and re-added (one batch per ASID).  Reset also moves every
- * group back to ASID 0 in the kernel: the bindings are re-applied.
+ * invalidated and re-added (one batch per ASID); a poisoned handle is
+ * resynced either way, and only a resync that the device took whole
+ * clears the poison.  Reset also moves every group back to ASID 0 in the
+ * kernel: the bindings are re-applied.
  */
 #include <stdlib.h>
 #include <time.h>
@@ -12,12 +14,14 @@
 #include "lifecycle/lifecycle.h"
 #include "uapi/vhost_vdpa.h"
 
+#define NSEC_PER_SEC 1000000000ULL
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
 /* INVALIDATE + UPDATE every entry of asid.  Returns 0 or the first error;
@@ -90,7 +94,11 @@ int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 	for (i = 0; i < h->info.nr_vqs; i++)
 		h->lc->vrings[i].set = h->lc->vrings[i].enabled = false;
 
-	if (vdm_has_feature(h, VDPAMAP_F_IOTLB_PERSIST)) {
+	/* A poisoned handle's device may not match the mirror: keeping its
+	 * maps would keep the mismatch.  Only a resync from the mirror is
+	 * evidence enough to clear the poison below, so it resyncs even
+	 * with IOTLB_PERSIST. */
+	if (vdm_has_feature(h, VDPAMAP_F_IOTLB_PERSIST) && !h->poison) {
 		ri.path = VDPAMAP_RESET_PERSIST;
 	} else {
 		uint64_t sent = 0;
@@ -122,6 +130,8 @@ int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 		r = -ENOTRECOVERABLE;
 	} else {
 		if (h->poison) {
+			/* the device was reset and rebuilt from the mirror,
+			 * every entry and binding accepted */
 			vdm_info(h, "reset restored the device table: poison "
 				"cleared (%s)", h->poison);
 			vdm_poison_clear(h);

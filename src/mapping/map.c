@@ -356,7 +356,7 @@ int vdm_memlock_check(struct vdpamap *h, uint64_t need)
 		return 0;
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return 0;
-	r = h->tp->ops->pinned(h->tp, &pinned);
+	r = vdm_tp_pinned(h->tp, &pinned);
 	if (r < 0)
 		pinned = h->stats.pinned_bytes;
 	if (pinned > rl.rlim_cur || need > rl.rlim_cur - pinned) {

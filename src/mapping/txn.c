@@ -16,6 +16,9 @@
 
 enum { OP_MAP = 1, OP_UNMAP = 2 };
 
+/* ops a transaction has room for at first; doubled as it grows */
+#define TXN_OPS_FIRST	16
+
 struct vdm_op {
 	int kind;
 	struct vdm_entry *e;		/* OP_MAP */
@@ -91,7 +94,7 @@ static int txn_grow(struct vdpamap_txn *t)
 
 	if (t->nr_ops < t->cap)
 		return 0;
-	cap = t->cap ? t->cap * 2 : 16;
+	cap = t->cap ? t->cap * 2 : TXN_OPS_FIRST;
 	o = realloc(t->ops, cap * sizeof(*o));
 	if (!o)
 		return -ENOMEM;
@@ -149,20 +152,15 @@ static void txn_end(struct vdpamap *h)
 	vdm_leave(h);
 }
 
-int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
-	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova)
+/* The arguments of a map on their own: perm, range, alignment (to mask),
+ * and the region hva lies in. */
+static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
+			  void *hva, uint64_t size, uint32_t perm,
+			  uint64_t mask, struct vdm_region **ret_rg)
 {
-	struct vdpamap *h;
-	uint64_t mask, uhva = (uintptr_t)hva;
-	struct itree_node *n;
-	struct vdm_region *rg;
-	struct vdm_entry *e;
+	uint64_t uhva = (uintptr_t)hva;
 	int r;
 
-	if (!t)
-		return -EINVAL;
-	h = t->h;
-	mask = (h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ? 0 : h->page_size - 1;
 	if (perm != VDPAMAP_PERM_RO && perm != VDPAMAP_PERM_WO &&
 	    perm != VDPAMAP_PERM_RW) {
 		vdm_err(h, "perm %u: not RO (1), WO (2) or RW (3)", perm);
@@ -183,53 +181,99 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 		       (unsigned long long)size);
 		return -EOVERFLOW;
 	}
-	rg = vdm_region_find(h, uhva, size);
-	if (!rg) {
+	*ret_rg = vdm_region_find(h, uhva, size);
+	if (!*ret_rg) {
 		vdm_err(h, "hva [%p, +0x%llx) is not inside one registered "
 		       "region", hva, (unsigned long long)size);
 		return -EFAULT;
 	}
-	if (iova == VDPAMAP_IOVA_ANY) {
+	return 0;
+}
+
+/* Where the map goes: *iova itself if inside the device's range, or for
+ * VDPAMAP_IOVA_ANY the lowest free hole of the overlay. */
+static int map_place(struct vdpamap_txn *t, uint32_t asid, uint64_t size,
+		     uint64_t mask, uint64_t *iova)
+{
+	struct vdpamap *h = t->h;
+	int r;
+
+	if (*iova == VDPAMAP_IOVA_ANY) {
 		r = overlay_find_hole(t, asid, size,
-				      mask ? h->page_size : 1, &iova);
-		if (r < 0) {
+				      mask ? h->page_size : 1, iova);
+		if (r < 0)
 			vdm_err(h, "asid %u: no free hole of 0x%llx bytes", asid,
 			       (unsigned long long)size);
-			return r;
-		}
-	} else if (iova < h->info.iova_first ||
-		   iova + (size - 1) > h->info.iova_last) {
+		return r;
+	}
+	if (*iova < h->info.iova_first ||
+	    *iova + (size - 1) > h->info.iova_last) {
 		vdm_err(h, "asid %u [0x%llx, 0x%llx] outside the device range "
-		       "[0x%llx, 0x%llx]", asid, (unsigned long long)iova,
-		       (unsigned long long)(iova + size - 1),
+		       "[0x%llx, 0x%llx]", asid, (unsigned long long)*iova,
+		       (unsigned long long)(*iova + size - 1),
 		       (unsigned long long)h->info.iova_first,
 		       (unsigned long long)h->info.iova_last);
 		return -ERANGE;
 	}
-	for (n = itree_iter_first(&h->map->as[asid].iova, iova, iova + size - 1); n;
-	     n = itree_iter_next(n, iova, iova + size - 1)) {
+	return 0;
+}
+
+/* -EEXIST (logged) if [first, last] overlaps a mirror entry that stays
+ * or a map queued earlier in t. */
+static int map_check_free(struct vdpamap_txn *t, uint32_t asid,
+			  uint64_t first, uint64_t last)
+{
+	struct vdpamap *h = t->h;
+	struct itree_node *n;
+	struct vdm_entry *e;
+
+	for (n = itree_iter_first(&h->map->as[asid].iova, first, last); n;
+	     n = itree_iter_next(n, first, last)) {
 		e = vdm_entry_of(n);
 		if (e->pending_rm)
 			continue;
 		vdm_err(h, "asid %u [0x%llx, 0x%llx] overlaps entry "
 		       "[0x%llx, 0x%llx] (hva 0x%llx)", asid,
-		       (unsigned long long)iova,
-		       (unsigned long long)(iova + size - 1),
+		       (unsigned long long)first, (unsigned long long)last,
 		       (unsigned long long)n->first,
 		       (unsigned long long)n->last,
 		       (unsigned long long)e->hva);
 		return -EEXIST;
 	}
-	n = itree_iter_first(&t->pending[asid], iova, iova + size - 1);
+	n = itree_iter_first(&t->pending[asid], first, last);
 	if (n) {
 		vdm_err(h, "asid %u [0x%llx, 0x%llx] overlaps a map queued "
 		       "earlier in this transaction [0x%llx, 0x%llx]", asid,
-		       (unsigned long long)iova,
-		       (unsigned long long)(iova + size - 1),
+		       (unsigned long long)first, (unsigned long long)last,
 		       (unsigned long long)n->first,
 		       (unsigned long long)n->last);
 		return -EEXIST;
 	}
+	return 0;
+}
+
+int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
+	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova)
+{
+	struct vdpamap *h;
+	uint64_t mask;
+	struct vdm_region *rg;
+	struct vdm_entry *e;
+	int r;
+
+	if (!t)
+		return -EINVAL;
+	h = t->h;
+	mask = (h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ? 0 : h->page_size - 1;
+	r = map_check_args(h, asid, iova, hva, size, perm, mask, &rg);
+	if (r < 0)
+		return r;
+	r = map_place(t, asid, size, mask, &iova);
+	if (r < 0)
+		return r;
+	r = map_check_free(t, asid, iova, iova + size - 1);
+	if (r < 0)
+		return r;
 	r = txn_grow(t);
 	if (r < 0)
 		return r;
@@ -238,7 +282,7 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 		return -ENOMEM;
 	e->inode.first = iova;
 	e->inode.last = iova + size - 1;
-	e->hva = uhva;
+	e->hva = (uintptr_t)hva;
 	e->asid = asid;
 	e->perm = perm;
 	e->region = rg;

@@ -13,7 +13,7 @@
 
 #include "core/internal.h"
 #include "lifecycle/lifecycle.h"
-#include "mgmt/nl.h"
+#include "mgmt/mgmt.h"
 
 /* ---- vdpa device name -> /dev/vhost-vdpa-N */
 #define VDPA_SYSFS "/sys/bus/vdpa/devices/"
@@ -81,8 +81,9 @@ VDPAMAP_API int vdpamap_open_by_name(const char *name,
 
 	/* bad opts are refused before anything is looked up, as
 	 * vdpamap_open() does */
-	if (!OPTS_VALID(opts, vdpamap_open_opts))
-		return opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
+	e = OPTS_ERR(opts, vdpamap_open_opts);
+	if (e < 0)
+		return e;
 	if (opts) {
 		lg.log_fn = OPTS_GET(opts, log_fn, NULL);
 		lg.log_ctx = OPTS_GET(opts, log_ctx, NULL);

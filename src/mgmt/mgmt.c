@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * mgmt: the vdpa objects over the generic netlink exchange of mgmt_nl.c:
+ * mgmt: the vdpa objects over the generic netlink exchange of nl.c:
  * management devices (MGMTDEV_GET), vdpa devices (DEV_NEW, DEV_DEL,
  * DEV_GET) and their config (DEV_CONFIG_GET), plus virtio feature names.
  *
@@ -19,7 +19,7 @@
 #include <netlink/msg.h>
 
 #include "core/internal.h"
-#include "mgmt/nl.h"
+#include "mgmt/mgmt.h"
 
 /* The numbers this file relies on (stable uAPI since Linux 5.x). */
 _Static_assert(VDPA_CMD_MGMTDEV_GET == 2 && VDPA_CMD_DEV_NEW == 3 &&
@@ -350,10 +350,11 @@ VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 	struct add_args a = { 0 };
 	int e;
 
-	if (!m || !opts || opts->sz < sizeof(size_t))
+	if (!m || !opts)
 		return -EINVAL;
-	if (!OPTS_VALID(opts, vdpamap_mgmt_add_opts))
-		return -E2BIG;
+	e = OPTS_ERR(opts, vdpamap_mgmt_add_opts);
+	if (e < 0)
+		return e;
 	a.name = OPTS_GET(opts, name, NULL);
 	e = check_name(a.name);
 	if (e < 0) {

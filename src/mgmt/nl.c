@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * mgmt_nl: the management handle and its generic netlink exchange (see
- * mgmt_nl.h).  One request at a time per handle: build a message, send it,
+ * nl: the management handle and its generic netlink exchange (see
+ * mgmt.h).  One request at a time per handle: build a message, send it,
  * receive until the ACK, the end of the dump, or an error.  Replies are
  * matched by sequence number, so leftovers of an earlier, abandoned request
  * are dropped.  The kernel's errno comes from the NLMSG_ERROR (or a dump's
@@ -29,7 +29,7 @@
 #include <netlink/socket.h>
 
 #include "core/internal.h"
-#include "mgmt/nl.h"
+#include "mgmt/mgmt.h"
 
 #ifndef VDPA_GENL_NAME
 #define VDPA_GENL_NAME "vdpa"
@@ -453,10 +453,9 @@ VDPAMAP_API int vdpamap_mgmt_open(const struct vdpamap_mgmt_opts *opts,
 
 	if (!ret)
 		return -EINVAL;
-	if (opts && opts->sz < sizeof(size_t))
-		return -EINVAL;
-	if (!OPTS_VALID(opts, vdpamap_mgmt_opts))
-		return -E2BIG;
+	e = OPTS_ERR(opts, vdpamap_mgmt_opts);
+	if (e < 0)
+		return e;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;

@@ -120,14 +120,19 @@ int vdm_kp_check(struct vdm_kp_link *kl)
 	return kl->dead;
 }
 
+/* How long a broken socket waits for the keeper's pidfd to say it exited:
+ * KEEPER_EXIT_POLLS looks, KEEPER_EXIT_POLL_US apart (100 ms in all). */
+#define KEEPER_EXIT_POLLS	100
+#define KEEPER_EXIT_POLL_US	1000
+
 static int keeper_broke(struct vdm_kp_link *kl, int err)
 {
 	int i;
 
 	/* a broken socket: the keeper is gone or going; its pidfd says
 	 * so a moment later */
-	for (i = 0; i < 100 && !vdm_kp_check(kl); i++)
-		usleep(1000);
+	for (i = 0; i < KEEPER_EXIT_POLLS && !vdm_kp_check(kl); i++)
+		usleep(KEEPER_EXIT_POLL_US);
 	if (!kl->dead) {
 		kl->dead = 1;
 		kl_lost(kl, "mm keeper (pid %d) stopped answering (%d)",

@@ -58,7 +58,7 @@ static const struct vdm_tp_ops kern_ops = {
 	.pinned = kern_pinned,
 };
 
-int vdm_tp_adopt(int fd, struct vdm_tp *t)
+static int tp_adopt(int fd, struct vdm_tp *t)
 {
 	struct stat st;
 	int r;
@@ -96,7 +96,7 @@ int vdm_tp_inherit(int fd, struct vdm_tp *t)
 	return 0;
 }
 
-int vdm_tp_open(const char *path, struct vdm_tp *t)
+static int tp_open(const char *path, struct vdm_tp *t)
 {
 	struct stat st;
 	int fd, r;
@@ -111,9 +111,26 @@ int vdm_tp_open(const char *path, struct vdm_tp *t)
 		return -ENOTTY;
 	if (fd < 0)
 		return fd == -1 ? -errno : fd;
-	r = vdm_tp_adopt(fd, t);
+	r = tp_adopt(fd, t);
 	if (r < 0)
 		close(fd);
+	return r;
+}
+
+/* Open and adopt put errno back as it was (see vdm_tp_ioctl()). */
+int vdm_tp_open(const char *path, struct vdm_tp *t)
+{
+	int saved = errno, r = tp_open(path, t);
+
+	errno = saved;
+	return r;
+}
+
+int vdm_tp_adopt(int fd, struct vdm_tp *t)
+{
+	int saved = errno, r = tp_adopt(fd, t);
+
+	errno = saved;
 	return r;
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * simproto: the wire protocol between the library's simulator transport
- * (src/transport_sim.c) and the simulator daemon (src/sim/).
+ * (transport/sim.c) and the simulator daemon (src/sim/).
  *
  * One SOCK_SEQPACKET unix socket connection per open.  The first message on
  * a connection is HELLO with arg = VSIM_KIND_DEVICE (an open of the device:

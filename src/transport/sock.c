@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * The connection to a simulator daemon, shared by the library's transport
- * (src/transport_sim.c) and the control client (control.c).
+ * (transport/sim.c) and the control client (sim/control.c).
  */
 #include <errno.h>
 #include <string.h>

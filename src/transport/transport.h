@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * transport: the one seam between the library and the outside.  A
- * transport carries ioctls and IOTLB writes to a vhost-vdpa device: either
- * a kernel char device (plain ioctl()/write()) or the simulator daemon
- * (src/simproto.h packets over a unix socket).  Every function returns
- * >= 0 or -errno; this is the only place -1/errno becomes -errno.
- * -ECOMM means the request went out but its answer was lost: the device
- * state is unknown and the transport refuses every later call.
+ * transport: the one seam between the library and the device.  A
+ * transport carries ioctls and IOTLB writes to a vhost-vdpa device: a
+ * kernel char device (plain ioctl()/write(): kernel.c), the simulator
+ * daemon (simproto.h packets over a unix socket: sim.c, sock.c) or the mm
+ * keeper relaying for a successor (keeper_proto.h: keeper.c); token.c is
+ * the address-space token the simulator compares.  Every function returns
+ * >= 0 or -errno: a device request's -1/errno becomes -errno here, and
+ * errno is put back (the library's other libc calls convert where they
+ * are made).  -ECOMM means the request went out but its answer was lost:
+ * the device state is unknown and the transport refuses every later call.
  *
- * Depends on: simproto.h (for the simulator flavour) and libc.
+ * May include: transport/simproto.h, transport/keeper_proto.h,
+ * uapi/vhost_vdpa.h, the public header (for its types), libc.  Nothing
+ * above transport.
  */
 #ifndef VDPAMAP_TRANSPORT_H
 #define VDPAMAP_TRANSPORT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,14 +48,33 @@ void vdm_tp_close(struct vdm_tp *t);
  * handoff): no HELLO for a simulator connection. */
 int vdm_tp_inherit(int fd, struct vdm_tp *t);
 
+/* The device edge: every request to the device goes through these.  The
+ * ops turn -1/errno into -errno; errno itself is put back as it was, so
+ * that a request the device refuses leaves the application's errno alone
+ * (vdpamap.h: "errno is never touched"). */
 static inline int vdm_tp_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
-	return t->ops->ioctl(t, req, arg);
+	int saved = errno, r = t->ops->ioctl(t, req, arg);
+
+	errno = saved;
+	return r;
 }
 
 static inline long vdm_tp_write(struct vdm_tp *t, const void *buf, size_t len)
 {
-	return t->ops->write(t, buf, len);
+	int saved = errno;
+	long r = t->ops->write(t, buf, len);
+
+	errno = saved;
+	return r;
+}
+
+static inline int vdm_tp_pinned(struct vdm_tp *t, uint64_t *ret)
+{
+	int saved = errno, r = t->ops->pinned(t, ret);
+
+	errno = saved;
+	return r;
 }
 
 /* A connected (not yet HELLO'd) socket to the simulator at path. */
@@ -61,7 +86,7 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		const void *payload, size_t plen, int fd, void *rbuf,
 		size_t rlen, size_t *ret_len);
 
-/* The simulator flavour (transport_sim.c). */
+/* The simulator flavour (sim.c). */
 extern const struct vdm_tp_ops vdm_tp_sim_ops;
 /* Declare a fresh connection to be a device open: -EBUSY if the daemon's
  * device is already open elsewhere. */

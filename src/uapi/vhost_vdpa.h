@@ -4,7 +4,8 @@
  * bottom of every layer: a header, no code).  Debian 12's
  * linux-libc-dev (6.1) lacks a few constants that Linux 6.12 has; they are
  * defined here, guarded, and nowhere else.  Values from the kernel's uAPI
- * (see ../shared/UAPI.md); nothing here is copied from kernel headers.
+ * (docs/uapi-matrix.md says which kernel has what); nothing here is
+ * copied from kernel headers.
  *
  * Depends on: <linux/vhost.h>.
  */
@@ -38,8 +39,8 @@
 	_IOWR(VHOST_VIRTIO, 0x82, struct vhost_vring_state)
 #endif
 
-/* The unmerged "vdpa live update" proposal (UAPI.md, "Ownership and
- * exec"): not in any released kernel.  Bit 9 collides with a vendor bit,
+/* The unmerged "vdpa live update" proposal (docs/uapi-matrix.md, bits 9
+ * and 10; docs/handoff.md, NEW_OWNER): not in any released kernel.  Bit 9 collides with a vendor bit,
  * so the library uses these only with BOTH bits offered and only in a
  * build with -Dnew_owner=enabled (VDPAMAP_NEW_OWNER). */
 #ifndef VHOST_NEW_OWNER

@@ -44,7 +44,7 @@
 #include <unistd.h>
 
 #include "vdpamap.h"
-#include "mgmt/nl.h"
+#include "mgmt/mgmt.h"
 
 #define NOWHERE "/nonexistent-vdpamap-fuzz"
 #define MAX_TAIL 64

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * keeper: the mm keeper of an exec handoff on a stock kernel (see
- * ../shared/UAPI.md, "Exec handoff on a stock kernel").  A process created
+ * docs/handoff.md, KEEPER).  A process created
  * with clone(CLONE_VM | SIGCHLD) on its own stack shares the predecessor's
  * address space; when the predecessor execs, the keeper keeps that address
  * space alive, and with it device ownership, the old HVAs and every pinned
  * page.  It then performs the owner-only requests of the successor, which
- * reach it over a SOCK_SEQPACKET socket (transport_keeper.c).
+ * reach it over a SOCK_SEQPACKET socket (transport/keeper.c).
  *
- * keeper.c is freestanding: raw syscalls (x86-64, aarch64), no libc, no
- * globals, no string constants, no jump tables, no stack protector; its
- * code lives in its own section (a trim keeps the pages it spans).  It
+ * keeper.c (entry, request loop, re-attach), msg.c (sockets) and trim.c
+ * are freestanding (ksys.h): raw syscalls (x86-64, aarch64), no libc, no
+ * globals, no string constants, no jump tables, no stack protector; all
+ * their code lives in one section (a trim keeps the pages it spans).  It
  * never returns into libc.
  *
  * Protocol (one request packet, one reply packet):
@@ -44,8 +45,9 @@
  * the same uid that connects and sends VDM_KP_ATTACH gets, with SCM_RIGHTS,
  * the device fd, a fresh socket to the keeper and the latest state memfd.
  *
- * Depends on: transport/keeper_proto.h (the wire protocol, plain C types);
- * handoff.c uses it.
+ * May include: transport/keeper_proto.h and transport/simproto.h (wire
+ * protocols, plain C types), freestanding headers; handoff/handoff.c uses
+ * it.
  */
 #ifndef VDPAMAP_KEEPER_H
 #define VDPAMAP_KEEPER_H
@@ -85,7 +87,7 @@ struct vdm_keeper_args {
 };
 
 /* The section the keeper's code lives in (defined by the linker; only the
- * library refers to them, never keeper.c). */
+ * library refers to them, never the keeper's own files). */
 extern char __start_vdpamap_keeper[] __attribute__((visibility("hidden")));
 extern char __stop_vdpamap_keeper[] __attribute__((visibility("hidden")));
 

@@ -1,20 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * mgmt_nl: vdpa device management over the kernel's generic netlink
- * family "vdpa" (drivers/vdpa/vdpa.c), through libnl-3 and libnl-genl-3.
- * This header is the interface the other two files use.
+ * mgmt: vdpa device management (a side module above lifecycle) over the
+ * kernel's generic netlink family "vdpa" (drivers/vdpa/vdpa.c), through
+ * libnl-3 and libnl-genl-3.  This is the module's one internal header.
  *
- *  mgmt_nl.c       the handle: socket, family lookup, one request/reply
- *                  exchange at a time, the kernel's errno and extended-ack
- *                  text; the only place libnl's NLE_* codes are seen
- *  mgmt.c          the vdpa objects: management devices, devices, config
- *  mgmt_chardev.c  vdpa device name -> /dev/vhost-vdpa-N (sysfs), open by
- *                  name
+ *  nl.c       the handle: socket, family lookup, one request/reply
+ *             exchange at a time, the kernel's errno and extended-ack
+ *             text; the only place libnl's NLE_* codes are seen
+ *  mgmt.c     the vdpa objects: management devices, devices, config
+ *  chardev.c  vdpa device name -> /dev/vhost-vdpa-N (sysfs), open by
+ *             name (through lifecycle's vdm_open())
+ * Inside the module: mgmt.c and chardev.c call nl.c.
  *
- * Depends on: libnl-3, libnl-genl-3, the public headers, internal.h (OPTS_*).
+ * May include: lifecycle/lifecycle.h (chardev.c), core/internal.h
+ * (OPTS_*), the public headers, libnl-3, libnl-genl-3, libc.  Nothing of
+ * migrate or handoff; nothing below uses mgmt.
  */
-#ifndef VDPAMAP_MGMT_NL_H
-#define VDPAMAP_MGMT_NL_H
+#ifndef VDPAMAP_MGMT_INTERNAL_H
+#define VDPAMAP_MGMT_INTERNAL_H
 
 #include <pthread.h>
 #include <stdint.h>
