@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * keeper: the mm keeper of an exec handoff on a stock kernel (see
- * ../shared/UAPI.md, "Exec handoff on a stock kernel").  A process created
+ * docs/handoff.md, "The mm keeper", and docs/uapi-matrix.md: no released
+ * kernel can hand ownership over).  A process created
  * with clone(CLONE_VM | SIGCHLD) on its own stack shares the predecessor's
  * address space; when the predecessor execs, the keeper keeps that address
  * space alive, and with it device ownership, the old HVAs and every pinned
  * page.  It then performs the owner-only requests of the successor, which
- * reach it over a SOCK_SEQPACKET socket (transport_keeper.c).
+ * reach it over a SOCK_SEQPACKET socket (transport/keeper.c).
  *
  * keeper.c is freestanding: raw syscalls (x86-64, aarch64), no libc, no
  * globals, no string constants, no jump tables, no stack protector; its
@@ -45,7 +46,7 @@
  * the device fd, a fresh socket to the keeper and the latest state memfd.
  *
  * Depends on: transport/keeper_proto.h (the wire protocol, plain C types);
- * handoff.c uses it.
+ * the handoff module's keeper_ctl.c creates it and talks to it.
  */
 #ifndef VDPAMAP_KEEPER_H
 #define VDPAMAP_KEEPER_H
