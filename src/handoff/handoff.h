@@ -34,7 +34,7 @@
  *
  * May include: every module below (lifecycle/lifecycle.h brings
  * mapping, iotlb, core, transport, iova_tree), the freestanding keeper's
- * protocol (keeper/keeper.h), libc.
+ * protocol (keeper/keeper.h), liburcu-bp (rebuild.c's grace period), libc.
  */
 #ifndef VDPAMAP_HANDOFF_H
 #define VDPAMAP_HANDOFF_H

@@ -8,8 +8,11 @@
  */
 #include <stdlib.h>
 #include <unistd.h>
+#include <urcu/urcu-bp.h>
 
+#include "core/tsan.h"
 #include "handoff/handoff.h"
+#include "migrate/migrate.h"
 #include "uapi/vhost_vdpa.h"
 
 #define REBUILD_OPEN_TRIES	200
@@ -227,28 +230,45 @@ static int own_description(struct vdpamap *h, void **buf,
 	return 0;
 }
 
-/* Move h2's insides into h (the caller's pointer stays valid); h2 gets
- * h's old ones, for vdm_handle_free(). */
-static void swap_insides(struct vdpamap *h, struct vdpamap *h2)
+/* After the grace period, before the free: tell ThreadSanitizer that
+ * every reader that used the old state is done (core/tsan.h: the readers
+ * release the mapping state, each snapshot and each dirty log they used). */
+static void old_state_quiet(struct vdpamap *old)
 {
-	size_t off = offsetof(struct vdpamap, lock) + sizeof(h->lock);
-	struct vdpamap tmp;
+	uint32_t a;
 
-	memcpy(&tmp, h, sizeof(tmp));
-	memcpy((char *)h + off, (char *)h2 + off, sizeof(*h) - off);
-	memcpy((char *)h2 + off, (char *)&tmp + off, sizeof(*h) - off);
-	h->pid = tmp.pid;
-	h->fork_gen = tmp.fork_gen;
-	vdm_ho_attach(h, tmp.ho);
-	vdm_ho_attach(h2, NULL);
+	if (old->map) {
+		tsan_acquire(old->map);
+		for (a = 0; old->map->snap && a < old->info.nr_as; a++)
+			if (old->map->snap[a])
+				tsan_acquire(old->map->snap[a]);
+	}
+	if (old->mig && old->mig->dirty)
+		for (a = 0; a < old->info.nr_as; a++)
+			if (old->mig->dirty[a])
+				tsan_acquire(old->mig->dirty[a]);
+}
+
+/* h takes h2's device and state (the caller's pointer stays valid), then
+ * h's old state goes with h2.  Lock-free readers (lookups on the
+ * snapshots, dirty marks and harvests) may hold the old state until they
+ * leave their RCU read-side critical section: vdm_core_swap() publishes
+ * the new state, synchronize_rcu() waits for every reader that may still
+ * see the old one, and only then is it freed.  synchronize_rcu rather
+ * than call_rcu: this slow path (a reopen, a re-map of everything) can
+ * wait the grace period, and freeing before returning needs no callback
+ * thread in the application (liburcu-bp, as snapshot.c). */
+static void swap_in(struct vdpamap *h, struct vdpamap *h2)
+{
+	vdm_core_swap(h, h2);
 	h->ho->strategy = VDPAMAP_HANDOFF_REBUILD;
 	h->ho->kl.dead = 0;
 	vdm_region_hook_set(h, NULL);
-	/* each transport pointer back to its own handle's */
-	vdm_set_tp(h, NULL);
-	vdm_set_tp(h2, NULL);
-	h2->tp->fd = -1;
 	vdm_region_hook_set(h2, NULL);
+	h2->tp->fd = -1;	/* h's old transport: closed already */
+	urcu_bp_synchronize_rcu();
+	old_state_quiet(h2);
+	vdm_handle_free(h2);
 }
 
 VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
@@ -285,8 +305,7 @@ VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h)
 		vdm_err(h, "rebuild after keeper death: %d (device closed)", r);
 		goto out;
 	}
-	swap_insides(h, h2);
-	vdm_handle_free(h2);
+	swap_in(h, h2);
 	vdm_info(h, "rebuilt after keeper death");
 out:
 	free(hvas);
