@@ -247,8 +247,10 @@ void vdm_ho_fds_restore(struct vdpamap *h);
 void vdm_ho_fds_reclaim(const struct vdm_handoff_state *s);
 
 /* ---- suspend.c */
-/* Stop the device for the exec when it runs (DRIVER_OK) and SUSPEND was
- * negotiated, keeping DRIVER_OK. */
+/* Stop the device for the exec when it runs (DRIVER_OK), keeping
+ * DRIVER_OK, if SUSPEND and RESUME were both negotiated: only what can be
+ * resumed is suspended (cancel, a failed prepare and the successor resume
+ * it).  Otherwise it is handed over running, logged at INFO. */
 int vdm_ho_suspend(struct vdpamap *h, uint32_t strategy);
 /* Start again what vdm_ho_suspend() stopped (cancel, failed prepare). */
 int vdm_ho_resume_ours(struct vdpamap *h);
