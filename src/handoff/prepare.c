@@ -175,10 +175,15 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	if (r < 0)
 		goto drop_keeper;
 	so.t_suspend = vdm_ho_now_ns();
-	/* where each ring is (the owner may ask: we, or our keeper) */
-	r = vdm_ho_vring_bases(h);
-	if (r < 0)
-		goto resume;
+	/* where each ring is (the owner may ask: we, or our keeper), for a
+	 * successor that sets the rings again.  Not KEEPER: the device keeps
+	 * DRIVER_OK and its rings and continues where it stopped, and a
+	 * parent may refuse GET_VRING_BASE (vp_vdpa: -EOPNOTSUPP). */
+	if (strategy != VDPAMAP_HANDOFF_KEEPER) {
+		r = vdm_ho_vring_bases(h);
+		if (r < 0)
+			goto resume;
+	}
 	if (strategy != VDPAMAP_HANDOFF_REBUILD)
 		so.dev_fd = h->tp->fd;
 	/* NEW_OWNER from a handle a keeper serves: the successor dismisses
