@@ -203,5 +203,14 @@ const char *vdm_feature_name(uint64_t feature);
 void vdm_info_set(struct vdpamap *h, const struct vdpamap_info *info);
 /* Talk to the device through tp from now on (NULL: the handle's own). */
 void vdm_set_tp(struct vdpamap *h, struct vdm_tp *tp);
+/* Rebuild in place (handoff): h takes h2's device (its own transport,
+ * stats, batch state, poison, open flags, page size) and the module state
+ * of mapping, lifecycle and migrate with their hooks; h2 gets h's, to be
+ * freed after an RCU grace period.  h->map and h->mig, which lock-free
+ * readers load, are published with release stores (the readers' loads
+ * acquire); what readers read and a rebuild does not change (pid,
+ * fork_gen, the log callback, info of the same device) is not written.
+ * h's lock held; h2 is nobody else's. */
+void vdm_core_swap(struct vdpamap *h, struct vdpamap *h2);
 
 #endif

@@ -143,6 +143,42 @@ void vdm_set_tp(struct vdpamap *h, struct vdm_tp *tp)
 	h->tp = tp ? tp : &h->dev_tp;
 }
 
+#define SWAP_FIELD(a, b, f) \
+	do { \
+		typeof((a)->f) t_ = (a)->f; \
+		(a)->f = (b)->f; \
+		(b)->f = t_; \
+	} while (0)
+
+void vdm_core_swap(struct vdpamap *h, struct vdpamap *h2)
+{
+	struct vdm_mapping *map = h->map;
+	struct vdm_migrate *mig = h->mig;
+	int s;
+
+	SWAP_FIELD(h, h2, dev_tp);
+	SWAP_FIELD(h, h2, stats);
+	SWAP_FIELD(h, h2, batch_open);
+	SWAP_FIELD(h, h2, batch_asid);
+	SWAP_FIELD(h, h2, poison);
+	SWAP_FIELD(h, h2, flags);
+	SWAP_FIELD(h, h2, page_size);
+	SWAP_FIELD(h, h2, lc);
+	/* the same device: equal, and then not written (readers load
+	 * info.nr_as without the lock) */
+	if (memcmp(&h->info, &h2->info, sizeof(h->info)))
+		SWAP_FIELD(h, h2, info);
+	/* publish: pairs with the lock-free readers' acquire loads */
+	__atomic_store_n(&h->map, h2->map, __ATOMIC_RELEASE);
+	h2->map = map;
+	__atomic_store_n(&h->mig, h2->mig, __ATOMIC_RELEASE);
+	h2->mig = mig;
+	for (s = VDM_HOOK_MAPPING; s < VDM_HOOK_HANDOFF; s++)
+		SWAP_FIELD(h, h2, hooks[s]);
+	vdm_set_tp(h, NULL);
+	vdm_set_tp(h2, NULL);
+}
+
 int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 {
 	int r;

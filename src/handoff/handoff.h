@@ -1,34 +1,48 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * handoff: passing an open device, with its maps intact, to the image a
- * process execs into (live update).  Three pieces:
- *  - the state description (handoff_state.c): a versioned, checksummed,
- *    self-contained record of a handle (features, device info, regions by
- *    fd and offset, every mirror entry, group -> ASID bindings, vrings,
- *    the strategy and the fds to adopt), written to a sealed memfd by the
- *    predecessor and parsed as untrusted input by the successor;
- *  - the mm keeper (keeper.c, freestanding): a CLONE_VM helper that keeps
- *    the predecessor's address space, and with it device ownership and
- *    every pinned page, alive across the exec and performs owner-only
- *    requests for the successor (transport_keeper.c);
- *  - the lifecycle (handoff.c): prepare, cancel, adopt, rebuild.
+ * process execs into (live update); docs/handoff.md tells the whole story.
+ * The module's files, each one concept, bottom to top (a file calls only
+ * files listed before it):
+ *  - state.c: the description's format: size, CRC seal, the untrusted
+ *    parser (no I/O, links alone for the fuzzer);
+ *  - describe.c: a live handle as a description, the sealed memfd that
+ *    carries it, and what a description says about reopening;
+ *  - fds.c: the fds that cross the exec (CLOEXEC cleared, restored);
+ *  - suspend.c: stopping the device for the exec and starting it again,
+ *    and the rings' positions (GET_VRING_BASE);
+ *  - keeper_ctl.c: creating the mm keeper (keeper/keeper.c, freestanding),
+ *    talking to it, taking over from it, ending it;
+ *  - handle.c: the handle's handoff state (struct vdm_handoff) and its
+ *    hooks (leave: re-send the state to the keeper; close; free);
+ *  - prepare.c: prepare and cancel, in the predecessor;
+ *  - new_owner.c: the NEW_OWNER successor (VHOST_NEW_OWNER, REMAP);
+ *  - rebuild.c: reopen and re-create (REBUILD adopt, and in place after
+ *    the keeper died);
+ *  - adopt.c: the successor takes over what the description names;
+ *  - reattach.c: a new process takes over from a keeper whose successor
+ *    died;
+ *  - info.c: the queries (handoff info, regions, vrings).
  *
  * Wire layout of the state (little endian, host ABI, all fields naturally
  * aligned): struct vdm_ho_hdr, then nr_regions struct vdm_ho_region, then
  * nr_entries struct vdm_ho_entry, then nr_groups u32 group->ASID, then
  * nr_vqs u32 vq->group, 4 bytes of padding when the two u32 arrays hold an
- * odd number of values (VDM_HO_U32_PAD), then nr_vrings struct vdm_ho_vring.  hdr.crc is
- * the CRC-32 (IEEE) of every byte after the crc field.
+ * odd number of values (VDM_HO_U32_PAD), then nr_vrings struct
+ * vdm_ho_vring.  hdr.crc is the CRC-32 (IEEE) of every byte after the crc
+ * field.
  *
  * May include: every module below (lifecycle/lifecycle.h brings
  * mapping, iotlb, core, transport, iova_tree), the freestanding keeper's
- * protocol (keeper/keeper.h), libc.
+ * protocol (keeper/keeper.h), liburcu-bp (rebuild.c's grace period), libc.
  */
 #ifndef VDPAMAP_HANDOFF_H
 #define VDPAMAP_HANDOFF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "handoff/keeper/keeper.h"
 #include "lifecycle/lifecycle.h"
@@ -149,7 +163,7 @@ int vdm_handoff_parse_why(const void *buf, size_t len,
  * nothing failed) into buf; returns what snprintf() does. */
 int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len);
 
-/* ---- the handle's handoff state (handoff.c) */
+/* ---- the handle's handoff state (handle.c) */
 struct vdpamap;
 
 struct vdm_handoff {
@@ -170,5 +184,121 @@ struct vdm_handoff {
 	char path[VDM_HO_PATH_MAX];
 	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
 };
+
+static inline uint64_t vdm_ho_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline const char *vdm_ho_strategy_name(uint32_t s)
+{
+	switch (s) {
+	case VDPAMAP_HANDOFF_NEW_OWNER:
+		return "new-owner";
+	case VDPAMAP_HANDOFF_KEEPER:
+		return "keeper";
+	case VDPAMAP_HANDOFF_REBUILD:
+		return "rebuild";
+	default:
+		return "?";
+	}
+}
+
+/* ---- describe.c */
+struct vdm_ho_ser {
+	uint32_t strategy;
+	int32_t dev_fd, keeper_sock;
+	uint64_t t_suspend;
+	uint64_t t_prepare;		/* prepare's cost up to serializing */
+};
+
+/* h as a sealed description (malloc'ed into *ret_buf). */
+int vdm_ho_serialize(struct vdpamap *h, const struct vdm_ho_ser *so,
+		     void **ret_buf, size_t *ret_len);
+/* A sealed memfd holding buf (CLOEXEC as asked), or -errno. */
+int vdm_ho_memfd(const void *buf, size_t len, bool cloexec);
+/* Read a whole sealed state fd into a malloc'ed buffer. */
+int vdm_ho_read(int fd, void **ret, size_t *ret_len);
+/* One vring record of a description as the public struct. */
+void vdm_ho_vring_of(const struct vdm_ho_vring *sv, struct vdpamap_vring *v);
+/* The open options a successor's handle gets: the caller's log, the
+ * description's open flags and page size. */
+void vdm_ho_open_opts(const struct vdpamap_open_opts *opts,
+		      const struct vdm_ho_hdr *hd, struct vdpamap_open_opts *o);
+/* Open options of adopt/reattach: 0, -EINVAL (too small) or -E2BIG
+ * (unknown non-zero tail), logged through opts' log_fn. */
+int vdm_ho_open_opts_check(const struct vdpamap_open_opts *opts);
+/* Log for adopt, which has no handle yet: through opts' log_fn (ERR). */
+void vdm_ho_adopt_log(const struct vdpamap_open_opts *opts, const char *fmt,
+		      ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- fds.c */
+int vdm_ho_set_cloexec(int fd, bool on, bool *was);
+/* Clear CLOEXEC on every fd the description so names and on extra[];
+ * remembered for vdm_ho_fds_restore(). */
+int vdm_ho_fds_pass(struct vdpamap *h, const struct vdm_ho_ser *so,
+		    const int *extra, uint32_t nextra);
+/* CLOEXEC again on what vdm_ho_fds_pass() cleared (cancel, failure). */
+void vdm_ho_fds_restore(struct vdpamap *h);
+/* The successor: CLOEXEC again on every fd it inherited. */
+void vdm_ho_fds_reclaim(const struct vdm_handoff_state *s);
+
+/* ---- suspend.c */
+/* Stop the device for the exec when it runs (DRIVER_OK), keeping
+ * DRIVER_OK, if SUSPEND and RESUME were both negotiated: only what can be
+ * resumed is suspended (cancel, a failed prepare and the successor resume
+ * it).  Otherwise it is handed over running, logged at INFO. */
+int vdm_ho_suspend(struct vdpamap *h, uint32_t strategy);
+/* Start again what vdm_ho_suspend() stopped (cancel, failed prepare). */
+int vdm_ho_resume_ours(struct vdpamap *h);
+/* The successor: RESUME a suspended device when RESUME was negotiated. */
+int vdm_ho_resume(struct vdpamap *h);
+/* Each set ring's position into the vring state (GET_VRING_BASE). */
+int vdm_ho_vring_bases(struct vdpamap *h);
+
+/* ---- keeper_ctl.c */
+bool vdm_ho_keeper_live(struct vdpamap *h);
+/* Wait (a little) for a keeper to exit and reap it. */
+void vdm_ho_keeper_reap(int pidfd);
+/* Forget the keeper; tell: ask it to exit (or end it, if ours and its
+ * socket broke) and reap it. */
+void vdm_ho_keeper_drop(struct vdpamap *h, bool tell);
+/* Drop a keeper this prepare created; a poison it caused goes too. */
+void vdm_ho_keeper_undo(struct vdpamap *h);
+int vdm_ho_keeper_create(struct vdpamap *h, uint32_t grace_ms);
+/* Ask the keeper on sock to exit (no reply awaited beyond its ack). */
+void vdm_ho_keeper_tell_exit(int sock);
+/* Tell a keeper of an earlier handoff to go and reap it. */
+void vdm_ho_keeper_dismiss(int sock, int32_t pid);
+/* The successor's link to the keeper the description names. */
+int vdm_ho_keeper_link(struct vdpamap *h, struct vdm_handoff *ho,
+		       const struct vdm_ho_hdr *hd);
+int vdm_ho_keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd);
+
+/* ---- handle.c */
+struct vdm_handoff *vdm_ho_new(void);
+/* h->ho is set (or replaced, or NULL): hook leave, close and free. */
+void vdm_ho_attach(struct vdpamap *h, struct vdm_handoff *ho);
+
+/* ---- new_owner.c */
+#ifdef VDPAMAP_NEW_OWNER
+int vdm_ho_new_owner_takeover(struct vdpamap *h);
+#endif
+
+/* ---- rebuild.c */
+/* Open the description's device anew and re-create everything it says.
+ * use_used: each ring's position from its used index (the keeper that
+ * could have told it is dead). */
+int vdm_ho_rebuild_open(const struct vdm_handoff_state *s,
+			const struct vdpamap_open_opts *opts, void **hvas,
+			bool use_used, struct vdpamap **ret);
+
+/* ---- adopt.c */
+int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
+			const struct vdpamap_open_opts *opts,
+			struct vdpamap **ret);
 
 #endif

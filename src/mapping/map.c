@@ -399,6 +399,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 				  uint64_t iova, void **ret_hva,
 				  uint64_t *ret_len)
 {
+	const struct vdm_mapping *m;
 	const struct vdm_snap *s;
 	int r;
 
@@ -409,7 +410,9 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 		return r;
 	r = -ENOENT;
 	urcu_bp_read_lock();
-	s = __atomic_load_n(&h->map->snap[asid], __ATOMIC_ACQUIRE);
+	/* h->map too: a rebuild handoff publishes another (vdm_core_swap) */
+	m = __atomic_load_n(&h->map, __ATOMIC_ACQUIRE);
+	s = __atomic_load_n(&m->snap[asid], __ATOMIC_ACQUIRE);
 	if (s && s->n) {
 		uint64_t lo = 0, hi = s->n;	/* first index with first > iova */
 
@@ -432,6 +435,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 	}
 	if (s)
 		tsan_release(s);	/* done with s, still inside: tsan.h */
+	tsan_release(m);
 	urcu_bp_read_unlock();
 	return r;
 }
@@ -441,6 +445,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 				uint64_t *ret_len)
 {
 	uint64_t p = (uintptr_t)hva;
+	const struct vdm_mapping *m;
 	const struct vdm_snap *s;
 	int r;
 
@@ -451,7 +456,9 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 		return r;
 	r = -ENOENT;
 	urcu_bp_read_lock();
-	s = __atomic_load_n(&h->map->snap[asid], __ATOMIC_ACQUIRE);
+	/* h->map too: a rebuild handoff publishes another (vdm_core_swap) */
+	m = __atomic_load_n(&h->map, __ATOMIC_ACQUIRE);
+	s = __atomic_load_n(&m->snap[asid], __ATOMIC_ACQUIRE);
 	if (s && s->n) {
 		uint64_t lo = 0, hi = s->n;
 
@@ -478,6 +485,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 	}
 	if (s)
 		tsan_release(s);	/* done with s, still inside: tsan.h */
+	tsan_release(m);
 	urcu_bp_read_unlock();
 	return r;
 }

@@ -26,6 +26,7 @@
 #endif
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 #include "handoff/handoff.h"	/* src/: the description's layout, to forge one */
 
 #define MEM_SIZE (4u << 20)
+#define RACE_READERS 2		/* rebuild_race */
 #define FAIL(...)                                                            \
 	do {                                                                 \
 		fprintf(stderr, "[%d] FAIL %s:%d: ", (int)getpid(), __func__, \
@@ -813,6 +815,57 @@ static void check_new_owner(struct vdpamap *h, uint64_t refused)
 	}
 }
 
+/* rebuild_race: lock-free readers (lookups, dirty marks) running while
+ * vdpamap_handoff_rebuild() swaps the handle's insides: the old snapshots
+ * and dirty logs must outlive every reader that may hold them (built with
+ * -fsanitize=thread or address, a reader touching freed memory fails). */
+struct race {
+	struct vdpamap *h;
+	void *hva;
+	volatile int stop;
+	uint64_t lookups, marks;
+};
+
+static void *race_reader(void *arg)
+{
+	struct race *rc = arg;
+	uint64_t off = 0;
+
+	while (!__atomic_load_n(&rc->stop, __ATOMIC_ACQUIRE)) {
+		void *hva;
+		uint64_t iova;
+
+		off = (off + 4096) % MEM_SIZE;
+		if (vdpamap_translate(rc->h, 0, off, &hva, NULL) == 0 &&
+		    vdpamap_reverse(rc->h, 0, hva, &iova, NULL) == 0)
+			rc->lookups++;
+		if (vdpamap_dirty_mark(rc->h, 0, off, 4096) == 0)
+			rc->marks++;
+	}
+	return NULL;
+}
+
+static void race_start(struct race *rc, pthread_t *t, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		CHECK(pthread_create(&t[i], NULL, race_reader, &rc[i]) == 0,
+		      "reader thread");
+}
+
+static void race_stop(struct race *rc, pthread_t *t, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		__atomic_store_n(&rc[i].stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(rc[i].lookups > 0, "reader %d: no lookup succeeded", i);
+	}
+}
+
 static void role_succ(const char *role, const char *cs, char **a)
 {
 	int sfd = atoi(a[0]);
@@ -990,10 +1043,20 @@ static void role_succ(const char *role, const char *cs, char **a)
 		CHECK(vdpamap_region_del(h, id) == 0, "region del");
 		loop_n(&v, 110, 2);
 	}
-	if (!strcmp(cs, "keeper_kill")) {
-		uint32_t base;
+	if (!strcmp(cs, "keeper_kill") || !strcmp(cs, "rebuild_race")) {
 		int pfd = (int)syscall(SYS_pidfd_open, hi.keeper_pid, 0);
+		int race = !strcmp(cs, "rebuild_race");
+		struct race rc[RACE_READERS];
+		pthread_t rt[RACE_READERS];
+		uint32_t base;
 
+		if (race) {
+			r = vdpamap_dirty_start(h, 0, NULL);
+			CHECK(r == 0, "dirty start: %d", r);
+			for (i = 0; i < RACE_READERS; i++)
+				rc[i] = (struct race){ .h = h, .hva = rg.hva };
+			race_start(rc, rt, RACE_READERS);
+		}
 		CHECK(kill(hi.keeper_pid, SIGKILL) == 0, "kill keeper");
 		if (pfd >= 0) {
 			struct timespec ts = { 0, 20000000 };
@@ -1011,6 +1074,12 @@ static void role_succ(const char *role, const char *cs, char **a)
 		CHECK(r == -ENOTRECOVERABLE, "map on poisoned: %d", r);
 		r = vdpamap_handoff_rebuild(h);
 		CHECK(r == 0, "rebuild: %d", r);
+		if (race) {
+			struct timespec ts = { 0, 50000000 };
+
+			nanosleep(&ts, NULL);	/* readers on the new state */
+			race_stop(rc, rt, RACE_READERS);
+		}
 		CHECK(vdpamap_poison_reason(h) == NULL, "still poisoned");
 		CHECK(vdpamap_handoff_rebuild(h) == -EALREADY, "rebuild twice");
 		loop_n(&v, 120, 3);
@@ -1117,8 +1186,9 @@ int main(int argc, char **argv)
 	static const char *const cases[] = {
 		"newowner", "newowner2", "keeper_newowner",
 		"keeper", "keeper2", "rebuild", "cancel", "corrupt",
-		"keeper_kill", "succ_kill", "pred_kill",
+		"keeper_kill", "rebuild_race", "succ_kill", "pred_kill",
 	};
+	const char *only = getenv("HO_ONLY");	/* one case, by name */
 	const char *flv[2] = { "va", "pa" };
 	int nflv = 2, passed = 0, failed = 0, skipped = 0, f;
 	const char *dev = getenv("VDPAMAP_TEST_DEV");
@@ -1168,6 +1238,8 @@ int main(int argc, char **argv)
 			pid_t sp = 0;
 			int r;
 
+			if (only && strcmp(only, cases[i]))
+				continue;
 			if (!dev) {
 				VDPAMAP_OPTS(vdpamap_sim_opts, so);
 

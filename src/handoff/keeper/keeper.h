@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * keeper: the mm keeper of an exec handoff on a stock kernel (see
- * docs/handoff.md, KEEPER).  A process created
+ * docs/handoff.md, "The mm keeper", and docs/uapi-matrix.md: no released
+ * kernel can hand ownership over).  A process created
  * with clone(CLONE_VM | SIGCHLD) on its own stack shares the predecessor's
  * address space; when the predecessor execs, the keeper keeps that address
  * space alive, and with it device ownership, the old HVAs and every pinned
@@ -46,8 +47,8 @@
  * the device fd, a fresh socket to the keeper and the latest state memfd.
  *
  * May include: transport/keeper_proto.h and transport/simproto.h (wire
- * protocols, plain C types), freestanding headers; handoff/handoff.c uses
- * it.
+ * protocols, plain C types), freestanding headers; the handoff module's
+ * keeper_ctl.c creates the keeper and talks to it.
  */
 #ifndef VDPAMAP_KEEPER_H
 #define VDPAMAP_KEEPER_H

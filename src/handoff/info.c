@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * info: the queries a successor needs after adopt: how the handoff went
+ * (vdpamap_handoff_get_info()), the regions with their new HVAs, and the
+ * vrings with their kick/call fds.  All take the lock; none changes
+ * anything but picking up a keeper's trim result.
+ */
+#include <stdlib.h>
+
+#include "handoff/handoff.h"
+
+
+VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
+					 struct vdpamap_handoff_info *info)
+{
+	struct vdm_handoff *ho;
+	int r;
+
+	if (!info)
+		return -EINVAL;
+	r = vdm_enter(h, true);
+	if (r < 0)
+		return r;
+	ho = h->ho;
+	if (!ho) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (ho->kl.sock >= 0)
+		vdm_kp_check(&h->ho->kl);
+	vdm_kp_trim_result(&h->ho->kl);	/* if the keeper has sent it */
+	memset(info, 0, sizeof(*info));
+	info->strategy = ho->strategy;
+	info->keeper_alive = vdm_ho_keeper_live(h);
+	info->keeper_pid = ho->kl.sock >= 0 ? ho->kl.pid : 0;
+	info->adopted = (uint32_t)ho->adopted;
+	info->suspend_ns = ho->t_suspend_ns;
+	info->prepare_ns = ho->prepare_ns;
+	info->adopt_ns = ho->adopt_ns;
+	info->adopted_ns = ho->adopted_ns;
+	info->adopt_iotlb_writes = ho->adopt_writes;
+	info->keeper_trimmed_bytes = ho->kl.trim.bytes;
+	info->keeper_vmas_before = ho->kl.trim.vmas_before;
+	info->keeper_vmas_kept = ho->kl.trim.vmas_kept;
+out:
+	vdm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
+				   struct vdpamap_region *out)
+{
+	struct vdm_region *rg;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	r = vdm_enter(h, true);
+	if (r < 0)
+		return r;
+	for (rg = h->map->regions; rg; rg = rg->next)
+		if (rg->id == id)
+			break;
+	if (!rg) {
+		r = -ENOENT;
+	} else {
+		*out = rg->r;
+		r = 0;
+	}
+	vdm_leave(h);
+	return r;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
+				   uint32_t n)
+{
+	struct vdm_region *rg;
+	uint32_t cnt = 0, *all;
+	int r;
+
+	if (n && !ids)
+		return -EINVAL;
+	r = vdm_enter(h, true);
+	if (r < 0)
+		return r;
+	for (rg = h->map->regions; rg; rg = rg->next)
+		cnt++;
+	all = calloc(cnt + 1, sizeof(*all));
+	if (!all) {
+		r = -ENOMEM;
+		goto out;
+	}
+	cnt = 0;
+	for (rg = h->map->regions; rg; rg = rg->next)
+		all[cnt++] = rg->id;
+	qsort(all, cnt, sizeof(*all), cmp_u32);
+	if (n)
+		memcpy(ids, all, (n < cnt ? n : cnt) * sizeof(*all));
+	free(all);
+	r = (int)cnt;
+out:
+	vdm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
+				  struct vdpamap_vring *out)
+{
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	r = vdm_enter(h, true);
+	if (r < 0)
+		return r;
+	if (idx >= h->info.nr_vqs) {
+		vdm_err(h, "vq %u out of range (%u vqs)", idx, h->info.nr_vqs);
+		r = -EINVAL;
+	} else if (!h->lc->vrings[idx].set)
+		r = -ENOENT;
+	else
+		*out = h->lc->vrings[idx].v;
+	vdm_leave(h);
+	return r;
+}
