@@ -38,6 +38,7 @@
 /* struct vdpamap_sim_opts: backend_features 0 means this */
 #include "sim.h"
 
+/* Long by nature: the usage text of every simulator option, one line each. */
 static void sim_usage(FILE *f)
 {
 	fprintf(f,

@@ -332,13 +332,14 @@ void vnet_stop(struct vnet *v)
 		close_fds(v);
 }
 
-int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
-	       uint64_t size)
+/* vnet_start(), first half: the memory layout, the ring size the device
+ * allows, and the header block.  Nothing reaches the device. */
+static int start_layout(struct vnet *v, struct vdpamap *h, void *mem,
+			uint64_t iova, uint64_t size,
+			struct vdpamap_info *info)
 {
-	struct vdpamap_info info;
-	uint32_t q, i, qs;
+	uint32_t qs;
 	uint16_t ntx;
-	uint8_t st = 0;
 	int r;
 
 	if (!v || !h || !mem || size < VNET_MEM_MIN || (iova % VNET_BLOCK) ||
@@ -353,14 +354,14 @@ int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 	v->iova = iova;
 	v->size = size;
 
-	r = vdpamap_get_info(h, &info);
+	r = vdpamap_get_info(h, info);
 	if (r < 0)
 		return r;
-	if (info.device_id != NET_ID || info.nr_vqs < 2)
+	if (info->device_id != NET_ID || info->nr_vqs < 2)
 		return -ENODEV;
 	qs = VNET_QMAX;
-	if (info.max_vring_num)
-		while (qs > info.max_vring_num)
+	if (info->max_vring_num)
+		while (qs > info->max_vring_num)
 			qs >>= 1;
 	if (!qs)
 		return -EINVAL;
@@ -371,33 +372,33 @@ int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 	memset(v->mem, 0, VNET_BLOCK);
 	priv(v)->magic = VNET_MAGIC;
 	priv(v)->ntx = ntx;
+	return 0;
+}
 
-	for (q = 0; q < 2; q++) {
-		v->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (v->kick[q] < 0 || v->call[q] < 0) {
-			r = -errno;
-			goto fail;
-		}
-	}
+/* vnet_start(), second half: the rings, the rx buffers posted before
+ * DRIVER_OK, the queues enabled and DRIVER_OK checked. */
+static int start_device(struct vnet *v, const struct vdpamap_info *info)
+{
+	uint32_t q, i;
+	uint8_t st = 0;
+	int r;
 
 	/* from any earlier run (or a reset the caller did not do) */
-	r = vdpamap_get_status(h, &st);
+	r = vdpamap_get_status(v->h, &st);
 	if (r < 0)
-		goto fail;
+		return r;
 	if (st) {
-		r = vdpamap_reset(h, NULL);
+		r = vdpamap_reset(v->h, NULL);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
-	r = negotiate(v, &info);
+	r = negotiate(v, info);
 	if (r < 0)
-		goto fail;
-
+		return r;
 	for (q = 0; q < 2; q++) {
 		r = ring_setup(v, (int)q);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	/* every rx buffer, device-writable, posted before DRIVER_OK */
 	for (i = 0; i < v->qsize; i++) {
@@ -409,29 +410,49 @@ int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 		post(v, RX, (uint16_t)i);
 	}
 	for (q = 0; q < 2; q++) {
-		r = vdpamap_vring_enable(h, q, 1);
+		r = vdpamap_vring_enable(v->h, q, 1);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	r = set_status(v, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK |
 			  S_DRIVER_OK);
 	if (r < 0)
-		goto fail;
-	r = vdpamap_get_status(h, &st);
+		return r;
+	r = vdpamap_get_status(v->h, &st);
 	if (r < 0)
-		goto fail;
-	if (!(st & S_DRIVER_OK) || (st & S_FAILED)) {
-		r = -EIO;
-		goto fail;
+		return r;
+	if (!(st & S_DRIVER_OK) || (st & S_FAILED))
+		return -EIO;
+	return 0;
+}
+
+int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+	       uint64_t size)
+{
+	struct vdpamap_info info;
+	uint32_t q;
+	int r;
+
+	r = start_layout(v, h, mem, iova, size, &info);
+	if (r < 0)
+		return r;
+	for (q = 0; q < 2; q++) {
+		v->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->kick[q] < 0 || v->call[q] < 0) {
+			r = -errno;
+			goto err_fds;
+		}
 	}
+	r = start_device(v, &info);
+	if (r < 0)
+		goto err_fds;
 	v->started = 1;
 	r = kick(v, RX);
-	if (r < 0) {
-		close_fds(v);
-		return r;
-	}
+	if (r < 0)
+		goto err_fds;
 	return 0;
-fail:
+err_fds:
 	close_fds(v);
 	return r;
 }
