@@ -21,9 +21,9 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 		    vdm_enter(h, true);
 	if (r < 0)
 		return r;
-	/* config_size 0: a kernel without GET_CONFIG_SIZE; it bounds-checks */
-	if (h->info.config_size &&
-	    (off > h->info.config_size || len > h->info.config_size - off)) {
+	/* config_size 0: no config space reachable (a kernel before 5.18
+	 * refuses every access to a device class other than net) */
+	if (off > h->info.config_size || len > h->info.config_size - off) {
 		vdm_err(h, "config [%u, +%u) past config size %u", off, len,
 		       h->info.config_size);
 		r = -EINVAL;

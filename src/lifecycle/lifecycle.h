@@ -41,6 +41,9 @@ struct vdm_lifecycle {
 	struct vdm_vring *vrings;	/* per vq: what was set */
 	uint8_t status;			/* virtio status last set */
 	uint64_t driver_features;	/* last SET_FEATURES accepted */
+	/* the device walks every ring at max_vring_num whatever size was
+	 * set (vdpa_sim before 5.12): features.c vdm_device_query() */
+	bool ring_size_fixed;
 };
 
 /* ---- open.c: the handle */

@@ -55,6 +55,15 @@ int vdm_vring_set(struct vdpamap *h, uint32_t idx,
 		r = -EINVAL;
 		goto out;
 	}
+	if (h->lc->ring_size_fixed && v->num != h->info.max_vring_num) {
+		vdm_err(h, "vq %u: ring size %u refused: this device (vdpa_sim "
+			"before Linux 5.12) walks every ring at size %u and "
+			"would lose buffers once a smaller ring wraps: use %u",
+			idx, v->num, h->info.max_vring_num,
+			h->info.max_vring_num);
+		r = -EINVAL;
+		goto out;
+	}
 	st.num = v->num;
 	r = vdm_ioctl(h, VHOST_SET_VRING_NUM, &st);
 	if (r < 0)

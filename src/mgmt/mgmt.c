@@ -6,8 +6,8 @@
  *
  * Attribute and command numbers come from <linux/vdpa.h>.  Debian 12's copy
  * (6.1) still has VDPA_ATTR_VDPA_DEV_SUPPORTED_FEATURES (21), which upstream
- * removed again (21 is VDPA_ATTR_DEV_BLK_CFG_CAPACITY since 6.2): it is never
- * used here; the device features come in VDPA_ATTR_DEV_FEATURES (20).
+ * removed again (21 is VDPA_ATTR_DEV_BLK_CFG_CAPACITY since 6.2): the device
+ * features come in VDPA_ATTR_DEV_FEATURES (20), or in 21 on 6.1 (config_fill()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,6 +32,9 @@ _Static_assert(VDPA_ATTR_MGMTDEV_BUS_NAME == 1 && VDPA_ATTR_DEV_NAME == 4 &&
 	       VDPA_ATTR_DEV_FEATURES == 20, "vdpa attribute numbers");
 
 #define VIRTIO_ID_NET_ 1
+#define VIRTIO_ID_BLOCK_ 2
+/* 6.1's VDPA_ATTR_VDPA_DEV_SUPPORTED_FEATURES (config_fill()) */
+#define VDM_ATTR_61_DEV_FEATURES 21
 
 VDPAMAP_API void *vdpamap_mgmt_free(void *list)
 {
@@ -430,6 +433,14 @@ static int config_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 		       &c->negotiated_features) == 0)
 		c->present |= VDPAMAP_CFG_NEGOTIATED;
 	if (vdm_nla_u64(tb[VDPA_ATTR_DEV_FEATURES], &c->device_features) == 0)
+		c->present |= VDPAMAP_CFG_DEVICE_FEATURES;
+	/* Linux 6.1 reports them in 21 (VDPA_ATTR_VDPA_DEV_SUPPORTED_FEATURES),
+	 * which 6.2 reused as VDPA_ATTR_DEV_BLK_CFG_CAPACITY: on a kernel of
+	 * the later layout 21 only ever comes with a block device, so for any
+	 * other class it is the 6.1 meaning (measured on 6.1.192: net). */
+	else if (c->device_id != VIRTIO_ID_BLOCK_ &&
+		 vdm_nla_u64(tb[VDM_ATTR_61_DEV_FEATURES],
+			     &c->device_features) == 0)
 		c->present |= VDPAMAP_CFG_DEVICE_FEATURES;
 	return 0;
 }

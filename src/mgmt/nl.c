@@ -378,6 +378,18 @@ static int resolve_family(struct vdpamap_mgmt *m)
 		return -ENOMEM;
 	}
 	e = req_run(m, &r, msg);
+	/* -ENOENT either way (the CLI and callers test for it); the log
+	 * says which: a vdpa bus without the family is a kernel whose vdpa
+	 * has no netlink management at all (before 5.12: 5.10's parents
+	 * create their devices at module load), not a missing module. */
+	if (e == -ENOENT && access("/sys/bus/vdpa", F_OK) == 0) {
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
+			    "generic netlink family '%s' not found: no vdpa "
+			    "netlink in this kernel (a vdpa bus without "
+			    "management, Linux before 5.12): devices come from "
+			    "their parent at module load", VDPA_GENL_NAME);
+		return e;
+	}
 	if (e == -ENOENT) {
 		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
 			    "generic netlink family '%s' not found: the vdpa "

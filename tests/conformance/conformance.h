@@ -136,6 +136,7 @@ void test_txn_asids(void **state);
 void test_batching(void **state);
 /* datapath.c */
 void test_loopback(void **state);
+void test_loopback_wrap(void **state);
 void test_driver_ok_guard(void **state);
 void test_premap_at_open(void **state);
 void test_suspend_resume(void **state);

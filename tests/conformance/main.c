@@ -46,6 +46,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_txn_asids),
 	T(test_batching),
 	T(test_loopback),
+	T(test_loopback_wrap),
 	T(test_driver_ok_guard),
 	T(test_premap_at_open),
 	T(test_reset_persist),

@@ -117,8 +117,10 @@ int main(void)
 	u32 = 0;
 	r = ioctl(fd, VHOST_VDPA_GET_VQS_COUNT, &u32);
 	err = errno;
-	if (r < 0 && err == ENOTTY)
-		printf("# no GET_VQS_COUNT in this kernel\n");
+	/* absent: ENOTTY; on 5.10 an unknown ioctl goes to vhost's generic,
+	 * owner-checked path first, so before SET_OWNER it is EPERM */
+	if (r < 0 && (err == ENOTTY || err == EOPNOTSUPP || err == EPERM))
+		printf("# no GET_VQS_COUNT in this kernel (%s)\n", strerror(err));
 	else
 		CHECK(r == 0 && u32 >= 2, "at least 2 vqs, rx and tx (r=%d, %u)", r, u32);
 	/* groups and address spaces: ioctls of the ASID work; a kernel
@@ -126,14 +128,16 @@ int main(void)
 	u32 = 1;
 	r = ioctl(fd, VHOST_VDPA_GET_GROUP_NUM, &u32);
 	err = errno;
-	if (r < 0 && err == ENOTTY && !(feat & (1ULL << VHOST_BACKEND_F_IOTLB_ASID)))
+	if (r < 0 && (err == ENOTTY || err == EOPNOTSUPP || err == EPERM) &&
+	    !(feat & (1ULL << VHOST_BACKEND_F_IOTLB_ASID)))
 		u32 = 1;
 	else
 		CHECK(r == 0 && u32 >= 1, "GET_GROUP_NUM: %u group(s) (r=%d)", u32, r);
 	as_num = 1;
 	r = ioctl(fd, VHOST_VDPA_GET_AS_NUM, &as_num);
 	err = errno;
-	if (r < 0 && err == ENOTTY && !(feat & (1ULL << VHOST_BACKEND_F_IOTLB_ASID)))
+	if (r < 0 && (err == ENOTTY || err == EOPNOTSUPP || err == EPERM) &&
+	    !(feat & (1ULL << VHOST_BACKEND_F_IOTLB_ASID)))
 		as_num = 1;
 	else
 		CHECK(r == 0 && as_num >= 1, "GET_AS_NUM: %u address space(s) (r=%d)", as_num, r);

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/utsname.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -763,8 +764,9 @@ static void test_add_errors(void **state)
 	{	/* vdpa_sim_net cannot set max_vq_pairs */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = "vdpa-lib9",
 			     .mgmtdev = MGMTDEV, .max_vq_pairs = 2);
+		/* "Some provided ..." since 6.2, "All provided ..." on 6.1 */
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -EOPNOTSUPP,
-				"Some provided attributes are not supported");
+				"provided attributes are not supported");
 	}
 	{	/* the kernel's policy: mtu >= 68 */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = "vdpa-lib9",
@@ -772,12 +774,28 @@ static void test_add_errors(void **state)
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -ERANGE,
 				"out of range");
 	}
-	{	/* a mac without the MAC feature among provisioned features */
+	{	/* a mac without the MAC feature among provisioned features:
+		 * a kernel-side check since 6.2 (a kernel behaviour, not a
+		 * device offer: decided by the release); 6.1 adds it */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = "vdpa-lib9",
 			     .mgmtdev = MGMTDEV, .mac = mac2,
 			     .device_features = 1ULL << 32);
-		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -EINVAL,
-				"Missing features 0x20");
+		struct utsname u;
+		unsigned maj = 0, min = 0;
+
+		uname(&u);
+		sscanf(u.release, "%u.%u", &maj, &min);
+		if (maj > 6 || (maj == 6 && min >= 2)) {
+			assert_err_text(vdpamap_mgmt_add_dev(M, &o), -EINVAL,
+					"Missing features 0x20");
+		} else {
+			assert_err_text(vdpamap_mgmt_add_dev(M, &o), 0, NULL);
+			printf("  note: %s adds a device whose provisioned "
+			       "features lack MAC (the check came in 6.2)\n",
+			       u.release);
+			assert_int_equal(vdpamap_mgmt_del_dev(M, "vdpa-lib9"),
+					 0);
+		}
 	}
 	{	/* checked by the library, nothing sent */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .mgmtdev = MGMTDEV);
@@ -1128,6 +1146,11 @@ static int family_absent(void)
 	}
 	if (getenv("VDPAMAP_VM")) {
 		/* a vdpa bus without netlink management (Linux < 5.12) */
+		if (!strstr(last_err, "no vdpa netlink in this kernel")) {
+			fprintf(stderr, "FAIL: the log does not say the kernel "
+				"has no vdpa netlink (got \"%s\")\n", last_err);
+			exit(1);
+		}
 		printf("SKIP: kernel lacks vdpa netlink management (a vdpa "
 		       "bus, no generic netlink family \"vdpa\"): its parent "
 		       "created the device at module load\n");

@@ -89,7 +89,7 @@ struct vused {
 struct vnet_priv {
 	uint32_t magic;
 	uint16_t ntx;
-	uint16_t pad;
+	uint16_t qsize;		/* what vnet_start() chose: vnet_attach() */
 	uint8_t mac[6];
 	uint8_t tx_busy[VNET_TXMAX];
 	uint64_t features;
@@ -397,9 +397,21 @@ static int start_device(struct vnet *v, const struct vdpamap_info *info)
 		return r;
 	for (q = 0; q < 2; q++) {
 		r = ring_setup(v, (int)q);
+		/* a device that works only at its maximum ring size (vdpa_sim
+		 * before 5.12): the library refuses ours, before any ioctl */
+		if (r == -EINVAL && q == 0 && v->qsize < info.max_vring_num &&
+		    info.max_vring_num <= 256) {
+			v->qsize = (uint16_t)info.max_vring_num;
+			r = layout_check(v, size, &ntx);
+			if (r < 0)
+				goto fail;
+			priv(v)->ntx = ntx;
+			r = ring_setup(v, (int)q);
+		}
 		if (r < 0)
 			return r;
 	}
+	priv(v)->qsize = v->qsize;
 	/* every rx buffer, device-writable, posted before DRIVER_OK */
 	for (i = 0; i < v->qsize; i++) {
 		desc(v, RX)[i] = (struct vdesc){
@@ -479,6 +491,8 @@ int vnet_attach(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 	if (info.max_vring_num)
 		while (qs > info.max_vring_num)
 			qs >>= 1;
+	if (priv(v)->magic == VNET_MAGIC && priv(v)->qsize)
+		qs = priv(v)->qsize;	/* what the predecessor chose */
 	v->qsize = (uint16_t)qs;
 	r = layout_check(v, size, &ntx);
 	if (r < 0)
