@@ -380,6 +380,7 @@ static int start_layout(struct vnet *v, struct vdpamap *h, void *mem,
 static int start_device(struct vnet *v, const struct vdpamap_info *info)
 {
 	uint32_t q, i;
+	uint16_t ntx;
 	uint8_t st = 0;
 	int r;
 
@@ -399,12 +400,12 @@ static int start_device(struct vnet *v, const struct vdpamap_info *info)
 		r = ring_setup(v, (int)q);
 		/* a device that works only at its maximum ring size (vdpa_sim
 		 * before 5.12): the library refuses ours, before any ioctl */
-		if (r == -EINVAL && q == 0 && v->qsize < info.max_vring_num &&
-		    info.max_vring_num <= 256) {
-			v->qsize = (uint16_t)info.max_vring_num;
-			r = layout_check(v, size, &ntx);
+		if (r == -EINVAL && q == 0 && v->qsize < info->max_vring_num &&
+		    info->max_vring_num <= 256) {
+			v->qsize = (uint16_t)info->max_vring_num;
+			r = layout_check(v, v->size, &ntx);
 			if (r < 0)
-				goto fail;
+				return r;
 			priv(v)->ntx = ntx;
 			r = ring_setup(v, (int)q);
 		}
