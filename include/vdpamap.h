@@ -159,8 +159,30 @@ struct vdpamap_info {
 	uint64_t iova_last;		/* inclusive */
 	uint32_t mem_mode;		/* VDPAMAP_MEMMODE_PA or _VA */
 	uint32_t is_sim;		/* 1 if the transport is the simulator */
-	uint64_t reserved[8];
+	/* IOTLB entry caps per address space, read at open (since 0.3,
+	 * in what was reserved tail; docs/iotlb-caps.md): vhost_vdpa's
+	 * max_iotlb_entries (valid with VDPAMAP_CAPS_ENFORCED: the kernel
+	 * has the parameter and enforces every cap) and the parent's own
+	 * (valid with VDPAMAP_CAPS_PARENT_KNOWN) */
+	uint32_t max_iotlb_entries;
+	uint32_t parent_max_iotlb_entries;
+	uint32_t caps_flags;		/* VDPAMAP_CAPS_* */
+	uint32_t reserved0;
+	char parent[16];		/* the parent's module ("vdpa_sim",
+					   "vduse", "mlx5_vdpa"); "" unknown */
+	uint64_t reserved[4];
 };
+
+/* vdpamap_info.caps_flags */
+#define VDPAMAP_CAPS_ENFORCED	 (1U << 0) /* max_iotlb_entries applies */
+#define VDPAMAP_CAPS_PARENT_KNOWN (1U << 1) /* parent_max_iotlb_entries
+					      applies */
+#define VDPAMAP_CAPS_SET_MAP	 (1U << 2) /* the parent takes the whole
+					      table (set_map): its refusal
+					      inside a batch is silent */
+#define VDPAMAP_CAPS_COUNT_UNKNOWN (1U << 3) /* PA mode, 4 KiB pages, no
+					      PFNs in /proc/self/pagemap:
+					      entry counts are unknown */
 
 /* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle. */
 VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info);
