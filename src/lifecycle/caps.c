@@ -116,7 +116,8 @@ static const struct known_parent *find_parent(int fd)
 	real = realpath(p, NULL);
 	if (!real)
 		return NULL;
-	while (!kp && (slash = strrchr(real, '/')) && slash > real) {
+	while (!kp && strcmp(real, "/sys/devices") &&
+	       (slash = strrchr(real, '/')) && slash > real) {
 		*slash = 0;
 		depth++;
 		if (strcmp(real, "/sys/devices"))
