@@ -209,13 +209,12 @@ void vdm_caps_read(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 	if (in->mem_mode == VDPAMAP_MEMMODE_PA && !vdm_entries_pa_counted(h) &&
 	    !all_hugetlb(opts))
 		h->info.caps_flags |= VDPAMAP_CAPS_COUNT_UNKNOWN;
-	vdm_info(h, "IOTLB entry caps: vhost_vdpa %u, %s %s%s", in->max_iotlb_entries,
-		 in->parent[0] ? in->parent : "parent",
-		 (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN) ? "" : "unknown",
+	vdm_info(h, "IOTLB entry caps: vhost_vdpa %u, %s %ld%s",
+		 in->max_iotlb_entries, in->parent[0] ? in->parent : "parent",
+		 (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN) ?
+			 (long)in->parent_max_iotlb_entries : -1L,
 		 (in->caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN) ?
 			 "; PA counts unknown (no PFNs in pagemap)" : "");
-	if (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN)
-		vdm_info(h, "parent cap: %u", in->parent_max_iotlb_entries);
 	silent = (in->caps_flags & VDPAMAP_CAPS_SET_MAP) &&
 		 (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN) &&
 		 (in->caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN) &&

@@ -292,6 +292,13 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 			break;
 		}
 	}
+	for (asid = 0; !r && asid < nr; asid++)
+		if (cnt[asid] != h->map->as[asid].nents)
+			vdm_info(h, "asid %u: %s%llu IOTLB entries after this "
+				 "commit (cap %llu)", asid,
+				 unk[asid] ? "at least " : "",
+				 (unsigned long long)cnt[asid],
+				 (unsigned long long)cap);
 	free(cnt);
 	return r;
 }
