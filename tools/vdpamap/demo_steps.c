@@ -95,7 +95,7 @@ mapit:
 			    " free)", d->huge_page >> 10, hfree);
 	else
 		step_detail(s, ", 4 KiB pages (%s)",
-			    hps ? "too few huge pages free" :
+			    hps && hfree ? "too few huge pages free" :
 				  "no huge pages reserved");
 	step_kv(s, "bytes", d->size);
 	step_kv(s, "huge_page", d->huge_page);
