@@ -159,8 +159,30 @@ struct vdpamap_info {
 	uint64_t iova_last;		/* inclusive */
 	uint32_t mem_mode;		/* VDPAMAP_MEMMODE_PA or _VA */
 	uint32_t is_sim;		/* 1 if the transport is the simulator */
-	uint64_t reserved[8];
+	/* IOTLB entry caps per address space, read at open (since 0.3,
+	 * in what was reserved tail; docs/iotlb-caps.md): vhost_vdpa's
+	 * max_iotlb_entries (valid with VDPAMAP_CAPS_ENFORCED: the kernel
+	 * has the parameter and enforces every cap) and the parent's own
+	 * (valid with VDPAMAP_CAPS_PARENT_KNOWN) */
+	uint32_t max_iotlb_entries;
+	uint32_t parent_max_iotlb_entries;
+	uint32_t caps_flags;		/* VDPAMAP_CAPS_* */
+	uint32_t reserved0;
+	char parent[16];		/* the parent's module ("vdpa_sim",
+					   "vduse", "mlx5_vdpa"); "" unknown */
+	uint64_t reserved[4];
 };
+
+/* vdpamap_info.caps_flags */
+#define VDPAMAP_CAPS_ENFORCED	 (1U << 0) /* max_iotlb_entries applies */
+#define VDPAMAP_CAPS_PARENT_KNOWN (1U << 1) /* parent_max_iotlb_entries
+					      applies */
+#define VDPAMAP_CAPS_SET_MAP	 (1U << 2) /* the parent takes the whole
+					      table (set_map): its refusal
+					      inside a batch is silent */
+#define VDPAMAP_CAPS_COUNT_UNKNOWN (1U << 3) /* PA mode, 4 KiB pages, no
+					      PFNs in /proc/self/pagemap:
+					      entry counts are unknown */
 
 /* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle. */
 VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info);
@@ -285,14 +307,23 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
  *             it in ASID 0)
  *  -EFAULT    hva range not inside a registered region
  *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget exceeded (log: needed/free)
+ *  -ENOSPC    the IOTLB entry cap of asid (vdpamap_info.max_iotlb_entries,
+ *             parent_max_iotlb_entries): known not to fit, refused before
+ *             anything is sent; or the device's EFAULT when the library's
+ *             own checks rule out every other cause (PA counts unknown).
+ *             The log names the cap, the ASID, the count and the remedies
+ *             (raise max_iotlb_entries at module load; PA: huge pages).
+ *             docs/iotlb-caps.md
  *  -EBUSY     an exec handoff is prepared (vdpamap_handoff_prepare(): so
  *             for every map, unmap and transaction until the cancel)
- *  -EIO       the device refused it (its own EFAULT) */
+ *  -EIO       the device refused it (its own EFAULT) for another reason */
 VDPAMAP_API int vdpamap_map(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			    void *hva, uint64_t size, uint32_t perm);
 
 /* Map at a free IOVA of asid inside the device range, aligned to align (0:
- * page size, else a power of two), found in O(log n).  -ENOSPC: no hole. */
+ * page size, else a power of two), found in O(log n).  -ENOSPC: no hole
+ * (log: "no hole"), or the IOTLB entry cap as for vdpamap_map() (log: the
+ * cap and the remedies). */
 VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 				  uint64_t size, uint32_t perm, uint64_t align,
 				  uint64_t *ret_iova);
@@ -303,7 +334,8 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 VDPAMAP_API int vdpamap_unmap(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			      uint64_t size);
 
-/* Find (not reserve) a hole of size bytes aligned to align in asid. */
+/* Find (not reserve) a hole of size bytes aligned to align in asid.
+ * -ENOSPC: no hole (this call sends nothing, so never the entry cap). */
 VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 				  uint64_t size, uint64_t align,
 				  uint64_t *ret_iova);
@@ -313,13 +345,15 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret);
 /* Queue a map; validated at once against the mirror as the earlier queued
  * operations will leave it (same errors as vdpamap_map()).  iova may be
  * VDPAMAP_IOVA_ANY: then *ret_iova (may be NULL otherwise) gets the one
- * chosen. */
+ * chosen (-ENOSPC: no hole).  The IOTLB entry cap is checked at commit. */
 VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 				uint64_t iova, void *hva, uint64_t size,
 				uint32_t perm, uint64_t *ret_iova);
 VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size);
-/* Send everything (batched per ASID when BATCH is negotiated).  On failure
+/* Send everything (batched per ASID when BATCH is negotiated).  -ENOSPC:
+ * an ASID would pass its IOTLB entry cap (nothing sent), or the device's
+ * EFAULT was the cap (see vdpamap_map()).  On failure
  * whatever was applied is rolled back; if the rollback fails the handle is
  * poisoned (-ENOTRECOVERABLE).  Frees t in every case. */
 VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t);

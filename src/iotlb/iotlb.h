@@ -32,6 +32,9 @@ struct vdm_entry {
 	uint64_t hva;
 	uint32_t asid;
 	uint32_t perm;
+	/* entries of the kernel's IOTLB it makes (mapping/entries.c);
+	 * 0: unknown */
+	uint32_t nents;
 	struct vdm_region *region;
 	/* transaction bookkeeping */
 	bool in_mirror;

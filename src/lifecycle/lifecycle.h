@@ -10,7 +10,8 @@
  *   config.c    config space reads and writes
  *   groups.c    vq groups, descriptor groups, group -> ASID bindings
  *   reset.c     reset with its map resync
- * Inside the module: open.c calls features.c and groups.c; status.c calls
+ *   caps.c      the IOTLB entry caps, read at open
+ * Inside the module: open.c calls features.c, groups.c and caps.c; status.c calls
  * reset.c; reset.c calls groups.c; the others call nothing of the module.
  *
  * Its state on the handle is struct vdm_lifecycle (h->lc), written only by
@@ -78,6 +79,10 @@ int vdm_negotiate(struct vdpamap *h, uint64_t want, uint64_t require);
 int vdm_device_query(struct vdpamap *h);
 /* PA (pins) or VA: map one page and watch the pinned memory. */
 int vdm_probe_mem_mode(struct vdpamap *h);
+
+/* ---- caps.c: the IOTLB entry caps into h->info (sysfs, or the
+ * simulator's LIMITS); warns at open in the silent case */
+void vdm_caps_read(struct vdpamap *h, const struct vdpamap_open_opts *opts);
 
 /* ---- groups.c (caller holds the lock, or owns a new handle) */
 /* Bind group to asid on the device and remember it. */

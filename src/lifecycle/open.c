@@ -135,6 +135,7 @@ static int setup_locked(struct vdpamap *h,
 	} else {
 		h->info.mem_mode = mode;
 	}
+	vdm_caps_read(h, opts);
 
 	if (OPTS_GET(opts, nr_regions, 0))
 		return premap_regions(h, opts);

@@ -29,6 +29,7 @@ void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e)
 	e->region->nr_maps++;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
 		h->stats.pinned_bytes += vdm_entry_size(e);
+	vdm_entries_account(h, e, true);
 }
 
 void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e)
@@ -42,6 +43,7 @@ void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e)
 	e->region->nr_maps--;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
 		h->stats.pinned_bytes -= vdm_entry_size(e);
+	vdm_entries_account(h, e, false);
 }
 
 void vdm_mirror_free(struct vdpamap *h)

@@ -8,8 +8,9 @@
  * this module's files; modules above read it and change it through the
  * functions below.
  *
- * Inside the module: txn.c calls map.c; map.c calls snapshot.c;
- * snapshot.c and prefault.c call nothing else of the module.
+ * Inside the module: txn.c calls map.c and entries.c; map.c calls
+ * snapshot.c and entries.c; snapshot.c, prefault.c and entries.c call
+ * nothing else of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -40,6 +41,10 @@ struct vdm_as {
 	struct itree iova;
 	struct itree hva;
 	bool dirty;			/* changed since the last snapshot */
+	/* kernel IOTLB entries the mirror makes (mapping/entries.c): an
+	 * entry of unknown count counts as 1 and in nunknown */
+	uint64_t nents;
+	uint64_t nunknown;
 };
 
 struct vdm_mapping {
@@ -128,6 +133,30 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 /* Frees t whatever the result. */
 int vdm_txn_commit(struct vdpamap_txn *t);
 void vdm_txn_abort(struct vdpamap_txn *t);
+
+/* ---- entries.c: kernel IOTLB entries against the caps (h->info) */
+/* Does /proc/self/pagemap show PFNs (CAP_SYS_ADMIN)?  false also with
+ * VDPAMAP_PAGEMAP=0 in the environment. */
+bool vdm_pagemap_pfns(void);
+/* Are PA-mode counts of 4 KiB memory known here (the simulator's rule,
+ * or PFNs in pagemap)? */
+bool vdm_entries_pa_counted(const struct vdpamap *h);
+/* The smaller cap that applies (UINT64_MAX: none enforced). */
+uint64_t vdm_entries_cap(const struct vdpamap *h);
+/* The mirror gained (add) or lost e: its ASID's count. */
+void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e,
+			 bool add);
+/* Count every UPDATE's entries (e->nents) and refuse (-ENOSPC, logged
+ * with the remedies) if an ASID would pass the cap on the way. */
+int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs,
+		      size_t n);
+/* The device answered EFAULT to m: is the cap the cause, as far as the
+ * library can tell?  If so it has logged the cap and the remedies. */
+bool vdm_entries_efault_is_cap(struct vdpamap *h, const struct vdm_msg *m);
+/* Log the cap, asid, the count and the remedies (unknown: n is a lower
+ * bound; estimate: from pagemap). */
+void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
+			bool estimate, bool unknown);
 
 /* ---- prefault.c */
 int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,

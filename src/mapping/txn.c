@@ -517,8 +517,19 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 	}
 	for (i = 0; i < n; i++)
 		msgs[i].e->pending_rm = false;
+	r = vdm_entries_check(h, msgs, n);
+	if (r < 0) {
+		free(msgs);
+		vdm_txn_abort(t);
+		return r;
+	}
 
 	done = vdm_iotlb_run(h, msgs, n, apply, &err);
+	/* the kernel flattens every refusal to EFAULT: the IOTLB entry cap
+	 * is the cause when the library's own checks rule out the others */
+	if (err == -EFAULT && done < n &&
+	    vdm_entries_efault_is_cap(h, &msgs[done]))
+		err = -ENOSPC;
 	if (err) {
 		int rb = rollback(h, msgs, done);
 

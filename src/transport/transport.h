@@ -95,6 +95,11 @@ int vdm_tp_sim_hello(int fd);
  * device connection, or an mm keeper that relays it). */
 int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg);
 int vdm_tp_sim_pinned(struct vdm_tp *t, uint64_t *ret);
+/* limits.c: what the simulator's device plays and its IOTLB entry caps
+ * (vdpamap_sim_get_limits() on the device's own daemon); -ENOTTY for a
+ * kernel device. */
+struct vdpamap_sim_limits;
+int vdm_tp_sim_limits(struct vdm_tp *t, struct vdpamap_sim_limits *ret);
 
 /* token.c: this image's address-space token (what the simulator compares
  * as the kernel compares mm), new after exec and in a fork()ed child. */

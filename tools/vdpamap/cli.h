@@ -27,6 +27,10 @@ struct cli {
 
 int cmd_demo(struct cli *c);		/* tools/vdpamap/cmd_demo.c */
 int cmd_info(struct cli *c);		/* tools/vdpamap/cmd_info.c */
+/* The IOTLB entry caps of in as one line, in buf (cmd_info.c). */
+struct vdpamap_info;
+const char *cli_caps_text(const struct vdpamap_info *in, char *buf,
+			  size_t len);
 int cmd_dev(struct cli *c);		/* tools/vdpamap/cmd_mgmt.c: dev add|del|show */
 int cmd_mgmtdev(struct cli *c);		/* tools/vdpamap/cmd_mgmt.c: mgmtdev show */
 int cmd_mapbench(struct cli *c);		/* tools/vdpamap/cmd_mapbench.c */

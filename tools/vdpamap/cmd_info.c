@@ -216,6 +216,31 @@ static const char *mem_mode_name(uint32_t m)
 	       m == VDPAMAP_MEMMODE_VA ? "VA" : "unknown";
 }
 
+/* The IOTLB entry caps in one line (info and demo). */
+const char *cli_caps_text(const struct vdpamap_info *in, char *buf,
+			  size_t len)
+{
+	char par[64];
+
+	if (!(in->caps_flags & VDPAMAP_CAPS_ENFORCED)) {
+		snprintf(buf, len, "none enforced");
+		return buf;
+	}
+	if (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN)
+		snprintf(par, sizeof(par), "%s %u%s", in->parent,
+			 in->parent_max_iotlb_entries,
+			 (in->caps_flags & VDPAMAP_CAPS_SET_MAP) ?
+				 " (set_map)" : "");
+	else
+		snprintf(par, sizeof(par), "parent %s unknown",
+			 in->parent[0] ? in->parent : "(not in the table)");
+	snprintf(buf, len, "vhost_vdpa %u, %s entries per ASID%s",
+		 in->max_iotlb_entries, par,
+		 (in->caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN) ?
+			 "; PA counts unknown (no PFNs)" : "");
+	return buf;
+}
+
 static void print_table(const char *dev, int spawned, struct vdpamap *h,
 			const struct vdpamap_info *in, const struct net_cfg *nc)
 {
@@ -245,6 +270,7 @@ static void print_table(const char *dev, int spawned, struct vdpamap *h,
 	       in->mem_mode == VDPAMAP_MEMMODE_PA ?
 		       "maps pin pages, charge RLIMIT_MEMLOCK" :
 		       "no pinning; only shared file-backed memory is mapped");
+	printf("IOTLB caps        %s\n", cli_caps_text(in, buf, sizeof(buf)));
 	if (nc->have) {
 		printf("net mac           %02x:%02x:%02x:%02x:%02x:%02x\n",
 		       nc->mac[0], nc->mac[1], nc->mac[2], nc->mac[3],
@@ -308,6 +334,18 @@ static void print_json(struct cli *c, const char *dev, int spawned,
 	json_hex(&j, "last", in->iova_last);
 	json_obj_close(&j);
 	json_str(&j, "mem_mode", mem_mode_name(in->mem_mode));
+	json_obj_open(&j, "iotlb_caps");
+	json_bool(&j, "enforced", !!(in->caps_flags & VDPAMAP_CAPS_ENFORCED));
+	if (in->caps_flags & VDPAMAP_CAPS_ENFORCED)
+		json_u64(&j, "max_iotlb_entries", in->max_iotlb_entries);
+	json_str(&j, "parent", in->parent);
+	if (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN)
+		json_u64(&j, "parent_max_iotlb_entries",
+			 in->parent_max_iotlb_entries);
+	json_bool(&j, "set_map", !!(in->caps_flags & VDPAMAP_CAPS_SET_MAP));
+	json_bool(&j, "count_unknown",
+		  !!(in->caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN));
+	json_obj_close(&j);
 	if (nc->have) {
 		json_obj_open(&j, "net_config");
 		snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x",

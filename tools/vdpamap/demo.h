@@ -57,6 +57,7 @@ struct demo {
 	uint64_t size;
 
 	int memfd;
+	uint64_t huge_page;		/* 0: 4 KiB pages, else hugetlb */
 	uint8_t *mem;
 	uint64_t iova;			/* of mem[0] in ASID 0 (and 1) */
 	struct vdpamap *h;

@@ -116,6 +116,12 @@ int demo_open(struct demo *d, const char *path, uint64_t want,
 	step_kv(s, "iotlb_updates", st.iotlb_updates);
 	step_kv(s, "iotlb_batches", st.iotlb_batches);
 	step_kv(s, "backend_acked", in.backend_acked);
+	{
+		char cb[160];
+
+		step_detail(s, "; IOTLB caps: %s",
+			    cli_caps_text(&in, cb, sizeof(cb)));
+	}
 
 	d->nr_data_groups = 0;
 	for (i = 0; i < 2 && i < in.nr_vqs; i++) {

@@ -14,13 +14,63 @@
 
 #include "demo.h"
 
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 0x0004U
+#endif
+
+/* Free huge pages the host reserved (HugePages_Free) and their size. */
+static uint64_t huge_free(uint64_t *ret_size)
+{
+	unsigned long long v, free_pages = 0, kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "HugePages_Free: %llu", &v) == 1)
+			free_pages = v;
+		else if (sscanf(line, "Hugepagesize: %llu kB", &v) == 1)
+			kb = v;
+	}
+	fclose(f);
+	*ret_size = kb * 1024;
+	return kb ? free_pages : 0;
+}
+
+/* Guest memory on huge pages where the host has enough of them reserved
+ * (in PA mode the kernel then makes at most one IOTLB entry per huge
+ * page), else on 4 KiB pages; -1 if not. */
+static int huge_memfd(struct demo *d, uint64_t *ret_hps, uint64_t *ret_free)
+{
+	uint64_t hps = 0, n = huge_free(&hps);
+	int fd;
+
+	*ret_hps = hps;
+	*ret_free = n;
+	if (!hps || d->size % hps || n < d->size / hps)
+		return -1;
+	fd = memfd_create("vdpamap-demo-guest", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd >= 0 && ftruncate(fd, (off_t)d->size) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 int step_memory(struct demo *d)
 {
 	struct step *s = step_new(d, 1, "guest memory");
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), hps, hfree;
 	void *p;
 	int r;
 
+	d->memfd = huge_memfd(d, &hps, &hfree);
+	if (d->memfd >= 0) {
+		d->huge_page = hps;
+		goto mapit;
+	}
+	d->huge_page = 0;
 	d->memfd = memfd_create("vdpamap-demo-guest", MFD_CLOEXEC);
 	if (d->memfd < 0) {
 		r = -errno;
@@ -30,6 +80,7 @@ int step_memory(struct demo *d)
 		r = -errno;
 		goto out;
 	}
+mapit:
 	p = mmap(NULL, d->size, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd,
 		 0);
 	if (p == MAP_FAILED) {
@@ -39,7 +90,15 @@ int step_memory(struct demo *d)
 	d->mem = p;
 	r = 0;
 	step_detail(s, "%" PRIu64 " MiB memfd, MAP_SHARED", d->size >> 20);
+	if (d->huge_page)
+		step_detail(s, ", %" PRIu64 " KiB huge pages (%" PRIu64
+			    " free)", d->huge_page >> 10, hfree);
+	else
+		step_detail(s, ", 4 KiB pages (%s)",
+			    hps && hfree ? "too few huge pages free" :
+				  "no huge pages reserved");
 	step_kv(s, "bytes", d->size);
+	step_kv(s, "huge_page", d->huge_page);
 out:
 	s->ns = now_ns() - t0;
 	return step_end(d, s, r);
@@ -55,6 +114,14 @@ int step_open(struct demo *d)
 	s->ns = now_ns() - t0;
 	if (r == 0)
 		step_detail(s, "; pre-faulted by 2 threads");
+	if (r == -ENOSPC)
+		step_detail(s, "the pre-map does not fit the device's IOTLB "
+			    "entry cap (the library's message names it): "
+			    "raise max_iotlb_entries of vhost_vdpa and of "
+			    "the parent's module at module load%s",
+			    d->huge_page ? "" :
+				  ", or reserve huge pages (hugepages= on the "
+				  "kernel command line): the demo uses them");
 	return step_end(d, s, r);
 }
 

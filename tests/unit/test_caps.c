@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The IOTLB entry caps through the library, against the simulator's
+ * profiles (docs/sim-profiles.md, docs/iotlb-caps.md).  Deterministic: VA
+ * mode counts exactly (one entry per shared file VMA), and on the
+ * simulator PA mode does too (its rule: one entry per UPDATE and VMA)
+ * unless VDPAMAP_PAGEMAP=0 makes the counts unknown, as for an
+ * unprivileged VMM on a kernel.
+ *
+ *  - vdpamap_info shows the caps of each profile;
+ *  - a map known not to fit is refused with -ENOSPC before anything is
+ *    sent (the stats), in a transaction or alone, and the log names the
+ *    cap and the remedies;
+ *  - a write() answering EFAULT is -ENOSPC when the cap is the cause (the
+ *    count unknown, the library's own checks passed), never -EIO;
+ *  - the silent case (set_map parent below vhost_vdpa's cap, PA counts
+ *    unknown) warns at open; nothing is said when the library can count.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "vdpamap.h"
+
+#define PAGE 4096ULL
+
+static char logbuf[1 << 15];
+
+static void log_fn(int level, const char *msg, void *ctx)
+{
+	size_t l = strlen(logbuf), n = strlen(msg);
+
+	(void)level;
+	(void)ctx;
+	if (l + n + 2 < sizeof(logbuf)) {
+		memcpy(logbuf + l, msg, n);
+		logbuf[l + n] = '\n';
+		logbuf[l + n + 1] = 0;
+	}
+}
+
+struct fx {
+	char path[256];
+	pid_t pid;
+	struct vdpamap *h;
+	int fd;
+	char *mem;
+	uint64_t len;
+};
+
+static struct fx *fx_new(const char *profile, uint32_t flags, uint32_t cap,
+			 uint32_t pcap, uint32_t open_flags)
+{
+	VDPAMAP_OPTS(vdpamap_sim_opts, so, .profile = profile, .flags = flags,
+		     .max_iotlb_entries = cap,
+		     .parent_max_iotlb_entries = pcap);
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = log_fn,
+		     .log_level = VDPAMAP_LOG_INFO, .flags = open_flags);
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(vdpamap_sim_spawn(&so, f->path, sizeof(f->path),
+					   &f->pid), 0);
+	logbuf[0] = 0;
+	assert_int_equal(vdpamap_open(f->path, &oo, &f->h), 0);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	vdpamap_close(f->h);
+	vdpamap_sim_stop(f->path);
+	if (f->mem)
+		munmap(f->mem, f->len);
+	if (f->fd > 0)
+		close(f->fd);
+	free(f);
+}
+
+/* n pages of a memfd, each its own VMA (file offsets run backwards, so
+ * neighbours never merge) if split, registered as one region. */
+static void fx_mem(struct fx *f, uint64_t n, bool split)
+{
+	struct vdpamap_region rg;
+	uint32_t id;
+	uint64_t i;
+
+	f->len = n * PAGE;
+	f->fd = memfd_create("caps", MFD_CLOEXEC);
+	assert_true(f->fd > 0);
+	assert_int_equal(ftruncate(f->fd, (off_t)f->len), 0);
+	f->mem = mmap(NULL, f->len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd,
+		      0);
+	assert_true(f->mem != MAP_FAILED);
+	for (i = 0; split && i < n; i++)
+		assert_true(mmap(f->mem + i * PAGE, PAGE,
+				 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				 f->fd, (off_t)((n - 1 - i) * PAGE)) !=
+			    MAP_FAILED);
+	rg = (struct vdpamap_region){ .hva = f->mem, .len = f->len,
+				      .fd = f->fd };
+	assert_int_equal(vdpamap_region_add(f->h, &rg, &id), 0);
+}
+
+static uint64_t writes(struct fx *f)
+{
+	struct vdpamap_stats st;
+
+	assert_int_equal(vdpamap_get_stats(f->h, &st), 0);
+	return st.iotlb_writes;
+}
+
+static int map_pages(struct fx *f, uint64_t first, uint64_t n)
+{
+	struct vdpamap_txn *t;
+	uint64_t i;
+	int r;
+
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	for (i = first; i < first + n; i++) {
+		r = vdpamap_txn_map(t, 0, 0x100000 + i * PAGE,
+				    f->mem + i * PAGE, PAGE, VDPAMAP_PERM_RW,
+				    NULL);
+		if (r < 0) {
+			vdpamap_txn_abort(t);
+			return r;
+		}
+	}
+	return vdpamap_txn_commit(t);
+}
+
+static void test_caps_info(void **state)
+{
+	struct vdpamap_info in;
+	struct fx *f;
+
+	(void)state;
+	f = fx_new("linux-6.12", 0, 0, 0, 0);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_true(in.caps_flags & VDPAMAP_CAPS_ENFORCED);
+	assert_true(in.caps_flags & VDPAMAP_CAPS_PARENT_KNOWN);
+	assert_true(in.caps_flags & VDPAMAP_CAPS_SET_MAP);
+	assert_int_equal(in.max_iotlb_entries, 2048);
+	assert_int_equal(in.parent_max_iotlb_entries, 2048);
+	assert_string_equal(in.parent, "vdpa_sim");
+	fx_free(f);
+
+	f = fx_new("linux-6.12/vdpa_sim-permap", 0, 4096, 0, 0);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_int_equal(in.max_iotlb_entries, 4096);
+	assert_false(in.caps_flags & VDPAMAP_CAPS_SET_MAP);
+	fx_free(f);
+
+	/* no cap enforced: the default and 6.12.95 */
+	f = fx_new(NULL, 0, 0, 0, 0);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_false(in.caps_flags & VDPAMAP_CAPS_ENFORCED);
+	fx_free(f);
+	f = fx_new("linux-6.12.95", 0, 0, 0, 0);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_false(in.caps_flags & VDPAMAP_CAPS_ENFORCED);
+	fx_free(f);
+}
+
+/* VA: the cap is reached exactly, the next map is refused unsent. */
+static void test_caps_refused_before_sending(void **state)
+{
+	uint64_t w;
+	struct fx *f;
+
+	(void)state;
+	f = fx_new("linux-6.12", 0, 8, 0, 0);
+	fx_mem(f, 9, false);
+	w = writes(f);
+	assert_int_equal(map_pages(f, 0, 9), -ENOSPC);
+	assert_int_equal(writes(f), w);
+	assert_non_null(strstr(logbuf, "raise max_iotlb_entries"));
+	assert_non_null(strstr(logbuf, "asid 0"));
+	assert_int_equal(map_pages(f, 0, 8), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 8);
+	w = writes(f);
+	assert_int_equal(vdpamap_map(f->h, 0, 0x100000 + 8 * PAGE,
+				     f->mem + 8 * PAGE, PAGE, VDPAMAP_PERM_RW),
+			 -ENOSPC);
+	assert_int_equal(writes(f), w);
+	/* an unmap and a map in one transaction: the peak counts */
+	assert_int_equal(vdpamap_unmap(f->h, 0, 0x100000, PAGE), 0);
+	assert_int_equal(map_pages(f, 8, 1), 0);
+	fx_free(f);
+
+	/* one UPDATE over 9 VMAs makes 9 entries */
+	f = fx_new("linux-7.3", 0, 8, 0, 0);
+	fx_mem(f, 9, true);
+	w = writes(f);
+	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, 9 * PAGE,
+				     VDPAMAP_PERM_RW), -ENOSPC);
+	assert_int_equal(writes(f), w);
+	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, 8 * PAGE,
+				     VDPAMAP_PERM_RW), 0);
+	fx_free(f);
+
+	/* the parent's cap alone below vhost_vdpa's: the smaller counts */
+	f = fx_new("linux-6.12", 0, 64, 4, 0);
+	fx_mem(f, 5, false);
+	w = writes(f);
+	assert_int_equal(map_pages(f, 0, 5), -ENOSPC);
+	assert_int_equal(writes(f), w);
+	assert_int_equal(map_pages(f, 0, 4), 0);
+	fx_free(f);
+
+	/* no cap on 6.12.95: 9 maps go through */
+	f = fx_new("linux-6.12.95", 0, 8, 0, 0);
+	fx_mem(f, 9, false);
+	assert_int_equal(map_pages(f, 0, 9), 0);
+	fx_free(f);
+}
+
+/* PA with unknown counts: each UPDATE counts as at least one entry; an
+ * UPDATE over several VMAs passes that check, the device refuses it
+ * (EFAULT), and the library says -ENOSPC. */
+static void test_caps_efault_is_enospc(void **state)
+{
+	uint64_t w;
+	struct fx *f;
+
+	(void)state;
+	setenv("VDPAMAP_PAGEMAP", "0", 1);
+	f = fx_new("linux-6.12/vdpa_sim-permap", VDPAMAP_SIM_PA, 8, 0, 0);
+	fx_mem(f, 9, true);
+	w = writes(f);
+	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, 9 * PAGE,
+				     VDPAMAP_PERM_RW), -ENOSPC);
+	assert_true(writes(f) > w);	/* sent, and refused by the device */
+	assert_non_null(strstr(logbuf, "at least"));
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
+	/* the lower bound alone: 9 single-page maps are refused unsent */
+	w = writes(f);
+	assert_int_equal(map_pages(f, 0, 9), -ENOSPC);
+	assert_int_equal(writes(f), w);
+	fx_free(f);
+	unsetenv("VDPAMAP_PAGEMAP");
+}
+
+/* The silent case: warned at open where the library cannot count. */
+static void test_caps_silent_case(void **state)
+{
+	struct vdpamap_info in;
+	struct fx *f;
+
+	(void)state;
+	setenv("VDPAMAP_PAGEMAP", "0", 1);
+	f = fx_new("linux-6.12", VDPAMAP_SIM_PA, 1048576, 2048, 0);
+	assert_non_null(strstr(logbuf, "accepted and then lost"));
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	assert_true(in.caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN);
+	fx_free(f);
+	/* a per-map parent's refusal is an EFAULT: nothing silent */
+	f = fx_new("linux-6.12/vdpa_sim-permap", VDPAMAP_SIM_PA, 1048576, 2048,
+		   0);
+	assert_null(strstr(logbuf, "accepted and then lost"));
+	fx_free(f);
+	/* VA counts exactly */
+	f = fx_new("linux-6.12", 0, 1048576, 2048, 0);
+	assert_null(strstr(logbuf, "accepted and then lost"));
+	fx_free(f);
+	unsetenv("VDPAMAP_PAGEMAP");
+	/* the simulator's PA count is known: refused unsent at the parent's
+	 * cap instead of lost */
+	f = fx_new("linux-6.12", VDPAMAP_SIM_PA, 1048576, 4, 0);
+	assert_null(strstr(logbuf, "accepted and then lost"));
+	fx_mem(f, 5, false);
+	assert_int_equal(map_pages(f, 0, 5), -ENOSPC);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_caps_info),
+		cmocka_unit_test(test_caps_refused_before_sending),
+		cmocka_unit_test(test_caps_efault_is_enospc),
+		cmocka_unit_test(test_caps_silent_case),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
