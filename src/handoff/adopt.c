@@ -247,6 +247,8 @@ static int adopt_keeper(const struct vdm_handoff_state *s,
 		*hop = NULL;
 		return r;
 	}
+	/* the description carries no caps: read them again, as open does */
+	vdm_caps_read(h, NULL);
 	*ret = h;
 	return 0;
 }
