@@ -244,15 +244,58 @@ VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
 VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
 				  struct vdpamap_vring *out);
 
-/* -EOPNOTSUPP unless SUSPEND / RESUME were negotiated. */
+/* -EOPNOTSUPP unless SUSPEND / RESUME were negotiated.  After a flip, an
+ * unflip or vdpamap_set_group_asid_opts() that went through a reset and
+ * left DRIVER_OK to the caller (VDPAMAP_FLIP_INFO_DEFERRED),
+ * vdpamap_resume() sets DRIVER_OK instead, RESUME negotiated or not; its
+ * errors are then those of vdpamap_set_status() (-EFAULT: an enabled ring
+ * is not mapped in its group's ASID). */
 VDPAMAP_API int vdpamap_suspend(struct vdpamap *h);
 VDPAMAP_API int vdpamap_resume(struct vdpamap *h);
 
 /* Bind vq group to asid; remembered and re-applied after every reset.
  * -EOPNOTSUPP without IOTLB_ASID (for asid != 0), -EINVAL group or asid out
- * of range. */
+ * of range, -EBUSY the kernel's answer on a started device where group
+ * ASIDs are frozen at DRIVER_OK (Linux >= 7.0): nothing is reset behind
+ * the caller's back, see vdpamap_set_group_asid_opts(); -EIO another
+ * refusal of the device. */
 VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t asid);
+
+/* vdpamap_group_asid_opts.flags */
+#define VDPAMAP_GROUP_ASID_RESET  (1U << 0) /* a started device whose group
+					      ASIDs are frozen: go through
+					      a reset that keeps the maps */
+#define VDPAMAP_GROUP_ASID_REPLAY (1U << 1) /* ... without IOTLB_PERSIST:
+					      reset and re-send every map
+					      of every ASID */
+
+struct vdpamap_group_asid_opts {
+	size_t sz;
+	uint32_t flags;			/* VDPAMAP_GROUP_ASID_* */
+	vdpamap_restart_fn restart_fn;	/* may be NULL */
+	void *restart_ctx;
+	size_t :0;
+};
+
+/* vdpamap_set_group_asid() with options (NULL: the same call).  With
+ * VDPAMAP_GROUP_ASID_RESET a started device that answers EBUSY (or that
+ * cannot resume) is moved through a reset that keeps the maps: SUSPEND,
+ * GET_VRING_BASE of every vq, status 0 with IOTLB_PERSIST, features,
+ * every group's ASID, every vq set with vdpamap_vring_set() set again
+ * (NUM, BASE, ADDR, KICK, CALL, enable), DRIVER_OK; see vdpamap_flip() for
+ * the control vq (restart_fn) and DRIVER_OK left to vdpamap_resume().
+ * Errors: those of vdpamap_set_group_asid(), and -EINVAL (unknown flags),
+ * -E2BIG, -EOPNOTSUPP (the reset path lacks SUSPEND, GET_VRING_BASE or
+ * IOTLB_PERSIST without REPLAY: the log names it), -EAGAIN (a vq has
+ * buffers in flight: its used index is not where the device stopped),
+ * -EFAULT (an enabled ring of the group is not mapped in asid),
+ * -ECANCELED (restart_fn failed; undone), -ENOTRECOVERABLE (the undo
+ * failed too: poisoned).  Vqs not set through vdpamap_vring_set() are not
+ * known to the library and stay reset: the caller sets them again. */
+VDPAMAP_API int vdpamap_set_group_asid_opts(
+	struct vdpamap *h, uint32_t group, uint32_t asid,
+	const struct vdpamap_group_asid_opts *opts);
 VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t *ret_asid);
 

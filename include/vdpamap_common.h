@@ -60,6 +60,18 @@ struct vdpamap_vring;
  * thread that calls into the handle; must not call back into the library. */
 typedef void (*vdpamap_log_fn)(int level, const char *msg, void *ctx);
 
+/* ---- restart hook */
+/* A restart hook (vdpamap_group_asid_opts, vdpamap_flip_opts,
+ * vdpamap_unflip_opts): called when a change went through a reset that
+ * keeps the maps, with DRIVER_OK set and only the control vq enabled
+ * (ENABLE_AFTER_DRIVER_OK), for the caller to replay what the library
+ * cannot know (device-class state set through the control vq: MAC, MQ
+ * pairs, RX mode, VLANs, RSS); the data vqs are enabled after it returns.
+ * It runs with the handle locked: it must not call vdpamap functions on h.
+ * A negative return undoes the change (through another reset, calling the
+ * hook again) and the call returns -ECANCELED. */
+typedef int (*vdpamap_restart_fn)(struct vdpamap *h, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -90,7 +90,13 @@ struct vdpamap_flip_vring {
 					      where DESC_ASID offers its
 					      descriptor group */
 #define VDPAMAP_FLIP_SUSPENDED	(1U << 1) /* the caller suspended the
-					     device and resumes it */
+					     device and resumes it (through
+					     the reset: DRIVER_OK is left
+					     to vdpamap_resume()) */
+#define VDPAMAP_FLIP_REPLAY	(1U << 2) /* the reset path may run without
+					     IOTLB_PERSIST: reset, then
+					     re-send every map of every
+					     ASID (costs a full remap) */
 
 struct vdpamap_flip_opts {
 	size_t sz;
@@ -103,8 +109,28 @@ struct vdpamap_flip_opts {
 	uint32_t nr_vrings;
 	const struct vdpamap_flip_vring *vrings; /* re-pointed at shadows */
 	uint32_t flags;			/* VDPAMAP_FLIP_* */
+	vdpamap_restart_fn restart_fn;	/* reset path: replays the control
+					   vq's state (see vdpamap_common.h);
+					   may be NULL */
+	void *restart_ctx;
 	size_t :0;
 };
+
+/* vdpamap_flip_info.path */
+#define VDPAMAP_FLIP_PATH_IN_PLACE 0	/* SET_GROUP_ASID on the suspended
+					   (or not yet started) device */
+#define VDPAMAP_FLIP_PATH_RESET	1	/* through a reset keeping the maps
+					   (IOTLB_PERSIST) */
+#define VDPAMAP_FLIP_PATH_REPLAY 2	/* through a reset and a replay of
+					   every map (VDPAMAP_FLIP_REPLAY) */
+
+/* vdpamap_flip_info.flags */
+#define VDPAMAP_FLIP_INFO_DEFERRED (1U << 0) /* DRIVER_OK left to
+						vdpamap_resume() */
+#define VDPAMAP_FLIP_INFO_HOOK	(1U << 1) /* restart_fn was called */
+#define VDPAMAP_FLIP_INFO_BUSY	(1U << 2) /* the in-place attempt got
+					     EBUSY (group ASIDs frozen at
+					     DRIVER_OK) */
 
 /* What a flip or an unflip did. */
 struct vdpamap_flip_info {
@@ -119,7 +145,14 @@ struct vdpamap_flip_info {
 	uint64_t iotlb_invalidates;
 	uint64_t ioctls;
 	uint64_t ns;			/* wall time of the call */
-	uint64_t reserved[4];
+	uint32_t path;			/* VDPAMAP_FLIP_PATH_* */
+	uint32_t flags;			/* VDPAMAP_FLIP_INFO_* */
+	/* phases of the reset path (0 in place): SUSPEND and the vq bases;
+	 * status 0 to FEATURES_OK with the group ASIDs, the shadow maps and
+	 * (replay) every map; rings, enables, DRIVER_OK and restart_fn */
+	uint64_t stop_ns;
+	uint64_t reset_ns;
+	uint64_t restart_ns;
 };
 
 /* Move groups to shadow_asid with the shadow areas mapped there, as
@@ -130,10 +163,15 @@ struct vdpamap_flip_info {
  * reset and resync them like any other; do not unmap them yourself).
  * Errors (nothing is changed, nothing sent):
  *  -EOPNOTSUPP IOTLB_ASID not negotiated; or the device is started, the
- *             caller did not suspend it and SUSPEND/RESUME are not
- *             negotiated; or vrings are to be re-pointed on a started
- *             device without ENABLE_AFTER_DRIVER_OK (reset it, flip, then
- *             set the rings up: the flip survives the reset)
+ *             caller did not suspend it and SUSPEND is not negotiated; or
+ *             vrings are to be re-pointed in place on a started device
+ *             without ENABLE_AFTER_DRIVER_OK; or the parent refused
+ *             SET_GROUP_ASID before DRIVER_OK; or the reset path (below)
+ *             lacks GET_VRING_BASE, or IOTLB_PERSIST without
+ *             VDPAMAP_FLIP_REPLAY (the log names what is missing)
+ *  -EAGAIN    reset path: a vq has buffers in flight (its used index is
+ *             not where the device stopped)
+ *  -ECANCELED opts->restart_fn failed: undone through another reset
  *  -ERANGE    shadow_asid >= the device's number of address spaces
  *  -ENOENT    an unknown vq or group (log names it)
  *  -EEXIST    the shadow ASID overlaps guest memory: it is the ASID a
@@ -158,7 +196,28 @@ struct vdpamap_flip_info {
  *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget; or out of memory
  *  -EIO       the device refused a message or an ioctl (undone)
  *  -ENOTRECOVERABLE the undo failed too: the handle is poisoned
- * Serialised with every other state-changing call on the handle. */
+ * The in-place attempt's EBUSY is never returned: the reset path follows.
+ * Serialised with every other state-changing call on the handle.
+ *
+ * Through a reset (src/migrate/flip_reset.c, lifecycle/restart.c): Linux
+ * >= 7.0 answers SET_GROUP_ASID with EBUSY once DRIVER_OK is set,
+ * suspended or not, and a device without RESUME (6.1) stays stopped after
+ * a suspend.  The path is chosen from what the device offers and
+ * answers: a started device is flipped in place first; on EBUSY
+ * (remembered for later flips) or without RESUME it goes through a reset
+ * that keeps the maps: SUSPEND, GET_VRING_BASE of every vq (used only
+ * when nothing is in flight), status 0 with IOTLB_PERSIST (or, with
+ * VDPAMAP_FLIP_REPLAY, without it and every map of every ASID re-sent),
+ * features, FEATURES_OK, every group's ASID, the shadow maps, every vq
+ * set through vdpamap_vring_set() set up again (NUM, BASE, ADDR, KICK,
+ * CALL, enable; vqs set behind the library's back stay reset), DRIVER_OK.
+ * The control vq's state is the caller's: with ENABLE_AFTER_DRIVER_OK
+ * and opts->restart_fn, DRIVER_OK is set with only the control vq
+ * enabled, restart_fn runs, then the data vqs are enabled; with a control
+ * vq negotiated and no usable hook, or with VDPAMAP_FLIP_SUSPENDED,
+ * DRIVER_OK is left to vdpamap_resume() (info->flags
+ * VDPAMAP_FLIP_INFO_DEFERRED); otherwise the flip finishes by itself.
+ * info->path says which path ran, stop_ns/reset_ns/restart_ns time it. */
 VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 			     const struct vdpamap_flip_opts *opts,
 			     struct vdpamap_flip_info *info);
@@ -171,6 +230,8 @@ struct vdpamap_unflip_opts {
 	 * (the rest must be 0); a re-pointed vq not listed restarts at the
 	 * device's next avail index */
 	const struct vdpamap_flip_vring *vrings;
+	vdpamap_restart_fn restart_fn;	/* as for the flip */
+	void *restart_ctx;
 	size_t :0;
 };
 
@@ -183,7 +244,9 @@ struct vdpamap_unflip_opts {
  * -EFAULT it would resume the device with an enabled ring of a group going
  * back that the ASID it goes back to does not map (rings the caller
  * pointed at shadow memory itself: re-point them or reset first), -EIO,
- * -ENOTRECOVERABLE.  Serialised like vdpamap_flip(). */
+ * -ENOTRECOVERABLE; through a reset as vdpamap_flip() (-EAGAIN,
+ * -ECANCELED, -EOPNOTSUPP naming what is missing).  Serialised like
+ * vdpamap_flip(). */
 VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 			       const struct vdpamap_unflip_opts *opts,
 			       struct vdpamap_flip_info *info);

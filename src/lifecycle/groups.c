@@ -144,6 +144,23 @@ int vdm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 	return 0;
 }
 
+void vdm_group_asid_probe(struct vdpamap *h)
+{
+	struct vhost_vring_state s = { .index = 0 };
+	int r;
+
+	if (h->lc->asid_probe || h->info.nr_as < 2 ||
+	    !vdm_has_feature(h, VDPAMAP_F_IOTLB_ASID))
+		return;
+	s.num = h->lc->group_asid[0];
+	r = vdm_ioctl(h, VHOST_VDPA_SET_GROUP_ASID, &s);
+	if (r >= 0)
+		h->lc->asid_probe = 1;
+	else if (r == -EOPNOTSUPP)
+		h->lc->asid_probe = -1;
+	vdm_dbg(h, "SET_GROUP_ASID probe (group 0 to ASID %u): %d", s.num, r);
+}
+
 VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t asid)
 {

@@ -91,6 +91,7 @@ int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 		return r;
 	}
 	h->lc->status = 0;
+	h->lc->deferred_status = 0;
 	for (i = 0; i < h->info.nr_vqs; i++)
 		h->lc->vrings[i].set = h->lc->vrings[i].enabled = false;
 

@@ -79,11 +79,14 @@ int vdm_set_status(struct vdpamap *h, uint8_t status)
 		r = check_rings_mapped(h);
 		if (r < 0)
 			return r;
+		vdm_group_asid_probe(h);
 	}
 	r = vdm_ioctl(h, VHOST_VDPA_SET_STATUS, &status);
 	if (r < 0)
 		return r;
 	h->lc->status = status;
+	if (status & VDPAMAP_S_DRIVER_OK)
+		h->lc->deferred_status = 0;
 	return 0;
 }
 
@@ -110,7 +113,10 @@ static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
 						   "vdpamap_resume");
 	if (r < 0)
 		return r;
-	if (!vdm_has_feature(h, feat)) {
+	if (req == VHOST_VDPA_RESUME && h->lc->deferred_status) {
+		/* a restart left DRIVER_OK to the caller (restart.c) */
+		r = vdm_set_status(h, h->lc->deferred_status);
+	} else if (!vdm_has_feature(h, feat)) {
 		vdm_err(h, "%s not negotiated", vdm_feature_name(feat));
 		r = -EOPNOTSUPP;
 	} else {

@@ -82,7 +82,9 @@ static void undo_maps(struct vdpamap *h, struct vdm_flip_plan *p, int *undo)
 }
 
 /* The device steps of plan p; on failure those done are undone, or the
- * handle is poisoned when an undo fails too. */
+ * handle is poisoned when an undo fails too.  1: the device answered
+ * EBUSY to the first SET_GROUP_ASID (left suspended as p says, maps
+ * sent) for the reset path to go on. */
 static int flip_run(struct vdpamap *h, struct vdm_flip_plan *p)
 {
 	uint32_t g = 0, k = 0;
@@ -98,6 +100,14 @@ static int flip_run(struct vdpamap *h, struct vdm_flip_plan *p)
 		goto undo_suspend;
 	for (g = 0; g < p->nr_groups; g++) {
 		r = vdm_group_asid_apply(h, p->groups[g], p->shadow);
+		if (r == -EBUSY && !g &&
+		    (h->lc->status & VDPAMAP_S_DRIVER_OK)) {
+			/* group ASIDs frozen at DRIVER_OK (Linux >= 7.0):
+			 * the reset path goes on from here, suspended and
+			 * mapped */
+			h->mig->frozen = true;
+			return 1;
+		}
 		if (r < 0) {
 			r = -EIO;
 			goto undo_groups;
@@ -147,7 +157,7 @@ static int publish(struct vdpamap *h, struct vdm_flip *f,
 	in->id = f->id;
 	in->nr_groups = p->nr_groups;
 	in->buffers_moved = p->buffers_moved;
-	in->suspended = p->suspend;
+	in->suspended = p->suspend;	/* the reset path sets it too */
 	return (int)f->id;
 }
 
@@ -177,16 +187,27 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 		r = -ENOMEM;
 		goto out;
 	}
-	r = flip_run(h, &p);
+	if (p.reset) {
+		r = vdm_flip_reset(h, &p, opts, false, false, &in);
+	} else {
+		r = flip_run(h, &p);
+		if (r == 1) {
+			in.flags |= VDPAMAP_FLIP_INFO_BUSY;
+			r = vdm_flip_reset(h, &p, opts, true, p.suspend, &in);
+		}
+	}
 	if (r < 0)
 		goto out;
 	r = publish(h, f, &p, opts, &in);
 	f = NULL;
 	vdm_flip_info_fill(h, &in, &s0, t0);
 	vdm_info(h, "flip %u: %u group(s) to ASID %u, %u shadow map(s), %u "
-		"ring(s), %llu IOTLB messages, %llu ns", in.id, p.nr_groups,
-		shadow_asid, p.nr_ents, p.nr_rings,
-		(unsigned long long)in.iotlb_msgs, (unsigned long long)in.ns);
+		"ring(s), %llu IOTLB messages, %llu ns, %s", in.id,
+		p.nr_groups, shadow_asid, p.nr_ents, p.nr_rings,
+		(unsigned long long)in.iotlb_msgs, (unsigned long long)in.ns,
+		in.path == VDPAMAP_FLIP_PATH_IN_PLACE ? "in place" :
+		in.path == VDPAMAP_FLIP_PATH_RESET ? "through a reset" :
+						     "through a reset and a replay");
 	if (info)
 		*info = in;
 out:

@@ -453,7 +453,7 @@ static int check_opts(struct vdpamap *h, uint32_t shadow,
 		      const struct vdpamap_flip_opts *o)
 {
 	const uint32_t known = VDPAMAP_FLIP_WHOLE_GROUP |
-			       VDPAMAP_FLIP_SUSPENDED;
+			       VDPAMAP_FLIP_SUSPENDED | VDPAMAP_FLIP_REPLAY;
 
 	if (!vdm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
 		vdm_err(h, "flip: needs IOTLB_ASID (not negotiated)");
@@ -500,13 +500,10 @@ int vdm_flip_plan(struct vdpamap *h, uint32_t shadow,
 	r = check_opts(h, shadow, o);
 	if (r < 0)
 		return r;
-	r = vdm_flip_need_suspend(h, o->flags, &p->suspend);
-	if (r < 0) {
-		vdm_err(h, "flip: the device runs and cannot be suspended "
-		       "(SUSPEND/RESUME not negotiated): reset it, flip, then "
-		       "restart");
+	r = vdm_flip_need_suspend(h, o->flags, &p->suspend, &p->reset);
+	if (r < 0)
 		return r;
-	}
+	started = started && !p->reset;	/* rings set before DRIVER_OK */
 	p->shadow = shadow;
 	r = plan_alloc(h, o, p);
 	if (r < 0)
@@ -534,5 +531,8 @@ int vdm_flip_plan(struct vdpamap *h, uint32_t shadow,
 	r = place_areas(h, o, p);
 	if (r < 0)
 		return r;
-	return p->suspend ? check_running_rings(h, p) : 0;
+	/* the device runs on after the call: on the reset path too, unless
+	 * the caller suspended it and starts it (vdpamap_resume()) */
+	return p->suspend || (p->reset && !(o->flags & VDPAMAP_FLIP_SUSPENDED)) ?
+		       check_running_rings(h, p) : 0;
 }

@@ -33,16 +33,29 @@ int vdm_flip_ioctl(struct vdpamap *h, unsigned long req, void *arg,
 	return -EIO;
 }
 
-int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, bool *ret)
+int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, bool *ret,
+			  bool *reset)
 {
-	*ret = false;
-	if (!(h->lc->status & VDPAMAP_S_DRIVER_OK) ||
-	    (flags & VDPAMAP_FLIP_SUSPENDED))
+	*ret = *reset = false;
+	if (!(h->lc->status & VDPAMAP_S_DRIVER_OK))
 		return 0;
-	if (!vdm_has_feature(h, VDPAMAP_F_SUSPEND) ||
-	    !vdm_has_feature(h, VDPAMAP_F_RESUME))
+	if (h->lc->asid_probe < 0) {
+		vdm_err(h, "the device runs and its parent refused "
+		       "SET_GROUP_ASID before DRIVER_OK (EOPNOTSUPP)");
 		return -EOPNOTSUPP;
-	*ret = true;
+	}
+	/* a device that cannot resume restarts through a reset, also when
+	 * the caller suspended it */
+	*reset = (h->mig && h->mig->frozen) ||
+		 !vdm_has_feature(h, VDPAMAP_F_RESUME);
+	if (flags & VDPAMAP_FLIP_SUSPENDED)
+		return 0;
+	if (!vdm_has_feature(h, VDPAMAP_F_SUSPEND)) {
+		vdm_err(h, "the device runs and cannot be suspended (SUSPEND "
+		       "not negotiated): reset it, flip, then restart");
+		return -EOPNOTSUPP;
+	}
+	*ret = !*reset;
 	return 0;
 }
 

@@ -15,6 +15,9 @@
  * Files, each calling only files listed after it:
  *   flip.c          vdpamap_flip(): the steps in order, undone in reverse
  *   unflip.c        vdpamap_unflip(): the same steps the other way
+ *   flip_reset.c    flip and unflip through a reset that keeps the maps
+ *                   (lifecycle's vdm_restart()), where group ASIDs are
+ *                   frozen at DRIVER_OK or the device cannot resume
  *   flip_plan.c     a flip validated and planned before anything is sent:
  *                   its groups, the safety checks, shadow IOVAs from holes
  *   flip_vring.c    re-pointing rings (ENABLE 0, NUM, BASE, ADDR, ENABLE 1)
@@ -75,6 +78,9 @@ struct vdm_flip {
 struct vdm_flip_plan {
 	uint32_t shadow;
 	bool suspend;
+	bool reset;			/* through a reset from the start: the
+					   device runs and cannot resume, or
+					   answered EBUSY before */
 	bool buffers_moved;
 	uint32_t nr_groups;
 	uint32_t *groups;
@@ -133,6 +139,9 @@ struct vdm_dlog {
 struct vdm_migrate {
 	struct vdm_flip *flips;		/* active flips */
 	uint32_t next_flip_id;
+	bool frozen;			/* a started device answered
+					   SET_GROUP_ASID with EBUSY: later
+					   flips go through a reset at once */
 	struct vdm_dlog **dirty;	/* nr_as RCU-published logs; NULL
 					   until the first start */
 };
@@ -183,8 +192,11 @@ uint64_t vdm_now_ns(void);
 int vdm_flip_ioctl(struct vdpamap *h, unsigned long req, void *arg,
 		   const char *what, uint32_t idx);
 /* Does a flip or unflip called with flags need to suspend the device
- * itself?  -EOPNOTSUPP when it would but cannot (the caller says why). */
-int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, bool *ret);
+ * itself (*ret), or go through a reset at once (*reset: it runs and
+ * cannot resume, or froze its group ASIDs before)?  -EOPNOTSUPP when no
+ * path is possible (logged). */
+int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, bool *ret,
+			  bool *reset);
 int vdm_flip_suspend(struct vdpamap *h);
 int vdm_flip_resume(struct vdpamap *h);
 /* Send type (UPDATE, INVALIDATE) for ents[0..n), one batch (they share an
@@ -204,6 +216,21 @@ void vdm_undo_note(struct vdpamap *h, int *undo, int r, const char *what,
 /* Counters and time of the call since s0, t0. */
 void vdm_flip_info_fill(struct vdpamap *h, struct vdpamap_flip_info *in,
 			const struct vdpamap_stats *s0, uint64_t t0);
+
+/* ---- flip_reset.c */
+/* Flip p through a reset (vdm_restart()); mapped: the shadow maps are
+ * already sent (an in-place attempt got EBUSY), own: that attempt
+ * suspended the device.  On failure the maps are undone too. */
+int vdm_flip_reset(struct vdpamap *h, struct vdm_flip_plan *p,
+		   const struct vdpamap_flip_opts *o, bool mapped, bool own,
+		   struct vdpamap_flip_info *in);
+/* Unflip f through a reset: groups to f->prev, back[0..nb) to their
+ * guest rings, ents[0..ne) invalidated while the device is stopped. */
+int vdm_unflip_reset(struct vdpamap *h, const struct vdm_flip *f,
+		     struct vdm_flip_ring *back, uint32_t nb,
+		     struct vdm_entry **ents, uint32_t ne, bool own,
+		     const struct vdpamap_unflip_opts *o,
+		     struct vdpamap_flip_info *in);
 
 /* ---- state.c */
 /* h->mig, allocated (and the module's free hook registered) on first use;

@@ -4,13 +4,18 @@
  * as the flip was:
  *
  *   SUSPEND                     when the device runs and the caller did not
+ *   SET_GROUP_ASID              each group back to its previous ASID
  *   re-point vrings             those still at the flip's shadow rings (a
  *                               reset or a vdpamap_vring_set() since then
  *                               owns the others), at the caller's base or
  *                               where the device stopped
- *   SET_GROUP_ASID              each group back to its previous ASID
  *   INVALIDATE shadow maps      one batch; a map already gone is left alone
  *   RESUME                      when we suspended
+ *
+ * The groups go first: where a started device answers EBUSY (group ASIDs
+ * frozen at DRIVER_OK) nothing has changed yet and the unflip goes on
+ * through a reset (flip_reset.c), as it does at once where the device
+ * cannot resume or answered EBUSY before.
  *
  * A failing step undoes those before it; when an undo fails too the
  * handle is poisoned and the call returns -ENOTRECOVERABLE, else the
@@ -29,6 +34,7 @@ struct unflip {
 	struct vdm_entry **ents;	/* the shadow maps still there */
 	uint32_t ne;
 	bool suspend;
+	bool reset;			/* through a reset from the start */
 };
 
 static void unflip_free(struct unflip *u, bool failed)
@@ -53,7 +59,7 @@ static int unflip_bases(struct vdpamap *h, const struct vdm_flip *f,
 
 	if (!o)
 		return 0;
-	if ((o->flags & ~VDPAMAP_FLIP_SUSPENDED) ||
+	if ((o->flags & ~(VDPAMAP_FLIP_SUSPENDED | VDPAMAP_FLIP_REPLAY)) ||
 	    (o->nr_vrings && !o->vrings)) {
 		vdm_err(h, "unflip: opts: unknown flags 0x%x or NULL vrings",
 		       o->flags);
@@ -148,12 +154,10 @@ static int unflip_prepare(struct vdpamap *h, const struct vdm_flip *f,
 	r = unflip_bases(h, f, opts, u->back);
 	if (r < 0)
 		return r;
-	r = vdm_flip_need_suspend(h, OPTS_GET(opts, flags, 0), &u->suspend);
-	if (r < 0) {
-		vdm_err(h, "unflip: the device runs and cannot be suspended: "
-		       "reset it first");
+	r = vdm_flip_need_suspend(h, OPTS_GET(opts, flags, 0), &u->suspend,
+				  &u->reset);
+	if (r < 0)
 		return r;
-	}
 	unflip_rings(h, f, u);
 	unflip_maps(h, f, u);
 	return 0;
@@ -197,7 +201,9 @@ static int check_back_rings(struct vdpamap *h, const struct vdm_flip *f,
 }
 
 /* The device steps; on failure those done are undone, or the handle is
- * poisoned when an undo fails too (-ENOTRECOVERABLE). */
+ * poisoned when an undo fails too (-ENOTRECOVERABLE).  1: the first
+ * SET_GROUP_ASID got EBUSY on a started device (nothing changed but the
+ * suspend): the reset path goes on. */
 static int unflip_run(struct vdpamap *h, const struct vdm_flip *f,
 		      struct unflip *u)
 {
@@ -212,19 +218,24 @@ static int unflip_run(struct vdpamap *h, const struct vdm_flip *f,
 		if (r < 0)
 			return r;
 	}
-	r = vdm_rings_move(h, u->back, u->nb, false, &k);
-	if (r < 0)
-		goto undo_rings;
 	for (g = 0; g < f->nr_groups; g++) {
 		r = vdm_group_asid_apply(h, f->groups[g], f->prev[g]);
+		if (r == -EBUSY && !g &&
+		    (h->lc->status & VDPAMAP_S_DRIVER_OK)) {
+			h->mig->frozen = true;
+			return 1;
+		}
 		if (r < 0) {
 			r = -EIO;
 			goto undo_groups;
 		}
 	}
+	r = vdm_rings_move(h, u->back, u->nb, false, &k);
+	if (r < 0)
+		goto undo_rings;
 	r = vdm_flip_iotlb(h, u->ents, u->ne, VHOST_IOTLB_INVALIDATE);
 	if (r < 0)
-		goto undo_groups;
+		goto undo_rings;
 	if (u->suspend) {
 		r = vdm_flip_resume(h);
 		if (r < 0)
@@ -238,10 +249,10 @@ undo_maps:
 		      "mapping back shadow areas of ASID", f->shadow_asid);
 	if (undo)	/* the shadow ASID lost its maps: nowhere to go back */
 		goto poison;
-undo_groups:
-	vdm_groups_move_back(h, f->groups, NULL, f->shadow_asid, g, &undo);
 undo_rings:
 	vdm_rings_move_back(h, u->back, k, false, &undo);
+undo_groups:
+	vdm_groups_move_back(h, f->groups, NULL, f->shadow_asid, g, &undo);
 	if (u->suspend)
 		vdm_undo_note(h, &undo, vdm_flip_resume(h), "RESUME", 0);
 poison:
@@ -290,13 +301,28 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	r = unflip_prepare(h, f, opts, &u);
 	if (r < 0)
 		goto out;
-	r = unflip_run(h, f, &u);
+	if (u.reset && !(OPTS_GET(opts, flags, 0) & VDPAMAP_FLIP_SUSPENDED))
+		r = check_back_rings(h, f, &u);
+	if (r < 0)
+		goto out;
+	if (u.reset) {
+		r = vdm_unflip_reset(h, f, u.back, u.nb, u.ents, u.ne, false,
+				     opts, &in);
+	} else {
+		r = unflip_run(h, f, &u);
+		if (r == 1) {
+			in.flags |= VDPAMAP_FLIP_INFO_BUSY;
+			r = vdm_unflip_reset(h, f, u.back, u.nb, u.ents, u.ne,
+					     u.suspend, opts, &in);
+		}
+	}
 	if (r < 0)
 		goto out;
 	*pp = f->next;
 	in.id = f->id;
 	in.nr_groups = f->nr_groups;
-	in.suspended = u.suspend;
+	if (!u.reset && !(in.flags & VDPAMAP_FLIP_INFO_BUSY))
+		in.suspended = u.suspend;
 	vdm_flip_info_fill(h, &in, &s0, t0);
 	vdm_info(h, "unflip %u: %u group(s) back, %u shadow map(s) released, "
 		"%u ring(s) back, %llu IOTLB messages", f->id, f->nr_groups,

@@ -147,6 +147,7 @@ void test_reset_resync(void **state);
 void test_reset_without_resync_breaks(void **state);
 /* groups.c */
 void test_group_asid(void **state);
+void test_group_asid_frozen(void **state);
 void test_driver_ok_desc_asid(void **state);
 /* lookups.c */
 void test_lookups_never_block(void **state);

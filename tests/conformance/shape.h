@@ -20,6 +20,9 @@
  *   VDPAMAP_TEST_SIM_VQS         number of vqs (2: no control vq)
  *   VDPAMAP_TEST_SIM_IOVA_FIRST  the IOVA range, inclusive (with _LAST)
  *   VDPAMAP_TEST_SIM_IOVA_LAST
+ *   VDPAMAP_TEST_SIM_PROFILE     a simulator profile (docs/sim-profiles.md,
+ *                                e.g. linux-7.3: group ASIDs frozen at
+ *                                DRIVER_OK); the knobs above override it
  *
  * The memory mode stays VDPAMAP_TEST_SIM's (va | pa | permap).  A field
  * the caller already set (non-zero) is kept: a case that builds a device
@@ -96,6 +99,9 @@ static inline int sim_shape_apply(struct vdpamap_sim_opts *so)
 		s.nr_groups = (uint32_t)v;
 	if (sim_shape_u64("VDPAMAP_TEST_SIM_VQS", &v) > 0)
 		s.nr_vqs = (uint32_t)v;
+	if (!so->profile && getenv("VDPAMAP_TEST_SIM_PROFILE") &&
+	    *getenv("VDPAMAP_TEST_SIM_PROFILE"))
+		so->profile = getenv("VDPAMAP_TEST_SIM_PROFILE");
 	if (!so->backend_features)
 		so->backend_features = s.offer;
 	if (!so->nr_as)
