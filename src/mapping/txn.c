@@ -480,31 +480,23 @@ static int rollback(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 	return failed;
 }
 
-int vdm_txn_commit(struct vdpamap_txn *t)
+/* The transaction's operations as IOTLB messages, in order (a map leaves
+ * the pending tree before it joins the mirror); *ret_n their count. */
+static struct vdm_msg *commit_msgs(struct vdpamap_txn *t, size_t *ret_n)
 {
-	struct vdpamap *h = t->h;
-	struct vdm_msg *msgs = NULL;
-	size_t n = 0, i, j, done;
-	int r = 0, err = 0;
+	struct vdm_msg *msgs;
+	size_t n = 0, i, j;
 
-	r = vdm_memlock_check(h, t->pin_peak);
-	if (r < 0) {
-		vdm_txn_abort(t);
-		return r;
-	}
 	for (i = 0; i < t->nr_ops; i++)
 		n += t->ops[i].kind == OP_MAP ? 1 : t->ops[i].nr_targets;
 	msgs = calloc(n ? n : 1, sizeof(*msgs));
-	if (!msgs) {
-		vdm_txn_abort(t);
-		return -ENOMEM;
-	}
+	if (!msgs)
+		return NULL;
 	n = 0;
 	for (i = 0; i < t->nr_ops; i++) {
 		struct vdm_op *o = &t->ops[i];
 
 		if (o->kind == OP_MAP) {
-			/* leave the pending tree before joining the mirror */
 			if (!o->e->pending_rm)
 				itree_remove(&t->pending[o->e->asid],
 					     &o->e->inode);
@@ -517,12 +509,57 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 	}
 	for (i = 0; i < n; i++)
 		msgs[i].e->pending_rm = false;
-	r = vdm_entries_check(h, msgs, n);
-	if (r < 0) {
-		free(msgs);
-		vdm_txn_abort(t);
-		return r;
+	*ret_n = n;
+	return msgs;
+}
+
+/* After the commit, free what is neither mirrored nor lost: unmap targets
+ * first (an entry created by this transaction is freed by its map op, so
+ * the targets must be looked at before that). */
+static void commit_release(struct vdpamap_txn *t)
+{
+	size_t i, j;
+
+	for (i = 0; i < t->nr_ops; i++) {
+		struct vdm_op *o = &t->ops[i];
+
+		for (j = 0; o->kind == OP_UNMAP && j < o->nr_targets; j++) {
+			struct vdm_entry *e = o->targets[j];
+
+			if (!e->txn_new && !e->in_mirror && !e->lost)
+				free(e);
+		}
 	}
+	for (i = 0; i < t->nr_ops; i++) {
+		struct vdm_op *o = &t->ops[i];
+
+		if (o->kind != OP_MAP)
+			continue;
+		if (!o->e->in_mirror && !o->e->lost)
+			free(o->e);
+		else
+			o->e->txn_new = false;
+	}
+}
+
+int vdm_txn_commit(struct vdpamap_txn *t)
+{
+	struct vdpamap *h = t->h;
+	struct vdm_msg *msgs;
+	size_t n = 0, done;
+	int r, err = 0;
+
+	r = vdm_memlock_check(h, t->pin_peak);
+	if (r < 0)
+		goto err_abort;
+	msgs = commit_msgs(t, &n);
+	if (!msgs) {
+		r = -ENOMEM;
+		goto err_abort;
+	}
+	r = vdm_entries_check(h, msgs, n);
+	if (r < 0)
+		goto err_msgs;
 
 	done = vdm_iotlb_run(h, msgs, n, apply, &err);
 	/* the kernel flattens every refusal to EFAULT: the IOTLB entry cap
@@ -544,31 +581,14 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 			r = err == -EFAULT ? -EIO : err;
 		}
 	}
-	/* free what is neither mirrored nor lost: unmap targets first (an
-	 * entry created by this transaction is freed by its map op, below,
-	 * so the targets must be looked at before that) */
-	for (i = 0; i < t->nr_ops; i++) {
-		struct vdm_op *o = &t->ops[i];
-
-		for (j = 0; o->kind == OP_UNMAP && j < o->nr_targets; j++) {
-			struct vdm_entry *e = o->targets[j];
-
-			if (!e->txn_new && !e->in_mirror && !e->lost)
-				free(e);
-		}
-	}
-	for (i = 0; i < t->nr_ops; i++) {
-		struct vdm_op *o = &t->ops[i];
-
-		if (o->kind != OP_MAP)
-			continue;
-		if (!o->e->in_mirror && !o->e->lost)
-			free(o->e);
-		else
-			o->e->txn_new = false;
-	}
+	commit_release(t);
 	free(msgs);
 	txn_free(t);
+	return r;
+err_msgs:
+	free(msgs);
+err_abort:
+	vdm_txn_abort(t);
 	return r;
 }
 
