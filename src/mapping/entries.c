@@ -81,31 +81,78 @@ bool vdm_entries_pa_counted(const struct vdpamap *h)
 	return vdm_pagemap_pfns();
 }
 
-/* VA mode: MAP_SHARED file-backed VMAs the range covers, from
- * /proc/self/maps (the same walk as vhost_vdpa_va_map()). */
-static int count_vmas(uint64_t hva, uint64_t size, uint64_t *ret)
+/* VA mode: the MAP_SHARED file-backed VMAs of /proc/self/maps (those
+ * vhost_vdpa_va_map() makes an entry of), read once per commit and kept
+ * sorted by address, so counting k entries costs one read plus
+ * O(k log v), not k reads. */
+struct vma_list {
+	uint64_t (*r)[2];		/* [lo, hi) */
+	size_t n;
+	int err;			/* < 0: could not be read */
+	bool loaded;
+};
+
+static int vmas_load(struct vma_list *vl)
 {
-	uint64_t end = hva + size, n = 0;
 	char line[512];
+	size_t cap = 0;
 	FILE *f;
 
+	vl->loaded = true;
 	f = fopen("/proc/self/maps", "re");
 	if (!f)
-		return -errno;
+		return vl->err = -ENOENT;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long lo, hi, off, ino;
 		char perms[8];
 		unsigned int ma, mi;
 
 		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi,
-			   perms, &off, &ma, &mi, &ino) != 7)
+			   perms, &off, &ma, &mi, &ino) != 7 ||
+		    perms[3] != 's' || !ino)
 			continue;
-		if (hi <= hva || lo >= end)
-			continue;
-		if (perms[3] == 's' && ino)
-			n++;
+		if (vl->n == cap) {
+			size_t nc = cap ? 2 * cap : 64;
+			void *p = realloc(vl->r, nc * sizeof(*vl->r));
+
+			if (!p) {
+				vl->err = -ENOMEM;
+				break;
+			}
+			vl->r = p;
+			cap = nc;
+		}
+		vl->r[vl->n][0] = lo;
+		vl->r[vl->n][1] = hi;
+		vl->n++;
 	}
 	fclose(f);
+	return vl->err;
+}
+
+/* The shared file VMAs [hva, hva + size) covers (the list is in address
+ * order, as the kernel prints it). */
+static int count_vmas(struct vma_list *vl, uint64_t hva, uint64_t size,
+		      uint64_t *ret)
+{
+	uint64_t end = hva + size, n = 0;
+	size_t lo = 0, hi;
+
+	if (!vl->loaded && vmas_load(vl) < 0)
+		return vl->err;
+	if (vl->err < 0)
+		return vl->err;
+	hi = vl->n;
+	while (lo < hi) {		/* the first VMA ending after hva */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vl->r[mid][1] <= hva)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < vl->n && vl->r[lo][0] < end; lo++)
+		n++;
 	*ret = n;
 	return 0;
 }
@@ -178,13 +225,14 @@ static uint64_t count_pa(struct vdpamap *h, const struct vdm_entry *e)
 }
 
 /* The kernel entries e will make (e->nents; 0: unknown). */
-static void entry_count(struct vdpamap *h, struct vdm_entry *e)
+static void entry_count(struct vdpamap *h, struct vdm_entry *e,
+			struct vma_list *vl)
 {
 	uint64_t n = 0;
 
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_VA ||
 	    (h->info.is_sim && !pagemap_forced_off())) {
-		if (count_vmas(e->hva, vdm_entry_size(e), &n) < 0)
+		if (count_vmas(vl, e->hva, vdm_entry_size(e), &n) < 0)
 			n = 0;
 		else if (!n)
 			n = 0;	/* nothing mappable: the device says */
@@ -255,6 +303,7 @@ static bool estimated(const struct vdpamap *h)
 int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 {
 	uint64_t cap = vdm_entries_cap(h), *cnt, *unk;
+	struct vma_list vl = { 0 };
 	uint32_t asid, nr = h->info.nr_as;
 	int r = 0;
 	size_t i;
@@ -274,7 +323,7 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		uint64_t k;
 
 		if (msgs[i].type == VHOST_IOTLB_UPDATE)
-			entry_count(h, e);
+			entry_count(h, e, &vl);
 		k = e->nents ? e->nents : 1;
 		if (msgs[i].type == VHOST_IOTLB_UPDATE) {
 			cnt[e->asid] += k;
@@ -300,6 +349,7 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 				 (unsigned long long)cnt[asid],
 				 (unsigned long long)cap);
 	free(cnt);
+	free(vl.r);
 	return r;
 }
 
