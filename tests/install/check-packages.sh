@@ -9,7 +9,8 @@
 # As root (CI) the packages go into the real root with dpkg -i and are
 # removed at the end (unless they were installed before); with --scratch,
 # or not root, they are unpacked into a scratch root (dpkg -x) and found
-# with pkg-config --define-prefix and LD_LIBRARY_PATH.  OUTDIR (default: a
+# through a copy of the .pc whose prefix is moved there, and
+# LD_LIBRARY_PATH.  OUTDIR (default: a
 # temporary directory) keeps the tree copy, the .deb files and the logs.
 # Needs: dpkg-dev debhelper fakeroot lintian and the Build-Depends of
 # debian/control (scripts/deps.sh test installs them).
@@ -74,8 +75,13 @@ if ((scratch)); then
 	rm -rf "$root"
 	for d in "${debs[@]}"; do dpkg -x "$d" "$root"; done
 	ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-	export PKG_CONFIG_PATH=$root/usr/lib/$ma/pkgconfig
-	pc_args=(--define-prefix)
+	# the .pc with its prefix moved into the scratch root (pkg-config's
+	# --define-variable would move libnl's too, --define-prefix gets the
+	# multiarch libdir wrong)
+	mkdir -p "$root/pc"
+	sed "s|^prefix=.*|prefix=$root/usr|" \
+		"$root/usr/lib/$ma/pkgconfig/libvdpamap.pc" >"$root/pc/libvdpamap.pc"
+	export PKG_CONFIG_PATH=$root/pc
 	export LD_LIBRARY_PATH=$root/usr/lib/$ma
 	vdpamap=$root/usr/bin/vdpamap
 else
