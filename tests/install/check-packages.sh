@@ -59,7 +59,7 @@ echo "check-packages: built ${debs[*]##*/}"
 
 # 3. lintian: no error (warnings are listed)
 changes=$(ls "$out"/*.changes | head -1)
-lintian --fail-on error --no-tag-display-limit "$changes" >"$out/lintian.log" 2>&1 || {
+lintian --fail-on error --tag-display-limit 0 "$changes" >"$out/lintian.log" 2>&1 || {
 	cat "$out/lintian.log" >&2
 	echo "check-packages: lintian reports errors" >&2
 	exit 1
