@@ -14,7 +14,7 @@
  *   2  the callback maps every page DPDK allocates later (RTE_MEM_EVENT_ALLOC)
  *      and unmaps every page it gives back (RTE_MEM_EVENT_FREE), each event
  *      one transaction;
- *   3  a virtio-net driver (tools/vdpamap/vnet.c) with its rings and buffers
+ *   3  a virtio-net driver (examples/vnet.c) with its rings and buffers
  *      in rte_malloc() memory at rte_mem_virt2iova() addresses checks the
  *      maps with frames looped through the device, before and after a large
  *      allocation is made and freed.
@@ -41,6 +41,10 @@
  *   --expect-events: fail if DPDK refuses memory event callbacks
  * Exit: 0 ok, 1 failed, 2 usage, 77 no device / EAL cannot start.
  */
+/* memfd_create(), MFD_*: meson builds with -D_GNU_SOURCE, a plain cc does not */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

@@ -14,8 +14,11 @@
  *  - RLIMIT_MEMLOCK: a PA-mode device pins and charges it, even for root;
  *  - a log callback and a step printer with timings.
  *
- * Depends on: vdpamap.h and tests/conformance/shape.h (header-only, itself
- * on vdpamap.h only).  Header-only (static functions).
+ * Depends on: vdpamap.h and, in the project's tree, tests/conformance/shape.h
+ * (header-only, itself on vdpamap.h only) for the device shapes: built
+ * against an installed libvdpamap alone (pkg-config), the examples have no
+ * --sim-shape and $VDPAMAP_TEST_SIM_SHAPE is ignored.  Header-only (static
+ * functions).
  */
 #ifndef VDPAMAP_EXCOMMON_H
 #define VDPAMAP_EXCOMMON_H
@@ -31,7 +34,20 @@
 #include <time.h>
 
 #include "vdpamap.h"
+#if defined(__has_include)
+#if __has_include("../tests/conformance/shape.h")
 #include "../tests/conformance/shape.h"
+#define EX_HAVE_SIM_SHAPES 1
+#endif
+#endif
+#ifndef EX_HAVE_SIM_SHAPES
+/* outside the project's tree: the simulator plays its default shape */
+static inline int sim_shape_apply(struct vdpamap_sim_opts *so)
+{
+	(void)so;
+	return 0;
+}
+#endif
 
 /* exit codes, as the CLI's (tools/cli.h) */
 #define EX_OK		0
@@ -126,6 +142,7 @@ static inline int ex_dev_get(struct ex_dev *d, const char *dev,
  * VDPAMAP_TEST_SIM_SHAPE=NAME).  0, or -EINVAL for an unknown name. */
 static inline int ex_sim_shape(const char *name)
 {
+#ifdef EX_HAVE_SIM_SHAPES
 	size_t i;
 
 	for (i = 0; i < sizeof(sim_shapes) / sizeof(sim_shapes[0]); i++)
@@ -134,6 +151,10 @@ static inline int ex_sim_shape(const char *name)
 				       -errno : 0;
 	fprintf(stderr, "--sim-shape %s: not one of 612 61 510 vpvdpa "
 		"vduse\n", name);
+#else
+	fprintf(stderr, "--sim-shape %s: built without the project's "
+		"tests/conformance/shape.h\n", name);
+#endif
 	return -EINVAL;
 }
 

@@ -19,7 +19,7 @@
  * Everything named mem_* is a small stand-in for SPDK's env (lib/env_dpdk/
  * memory.c) with the same contract, so this compiles and runs without
  * SPDK; README "Examples" maps each call to the SPDK function it stands
- * for.  The "I/O path" is tools/vdpamap/vnet.c: a virtio-net driver whose
+ * for.  The "I/O path" is examples/vnet.c: a virtio-net driver whose
  * rings and buffers sit in registered memory at the IOVAs the map holds,
  * so every step is checked with frames looped through the device.
  *
@@ -27,6 +27,10 @@
  *   (NAME: the device shape the spawned simulator plays, excommon.h)
  * Exit: 0 ok, 1 failed, 2 usage, 77 no device.
  */
+/* memfd_create(), MFD_*: meson builds with -D_GNU_SOURCE, a plain cc does not */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

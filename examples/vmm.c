@@ -8,7 +8,7 @@
  *   1  boot RAM in a memfd at GPA 0, pre-mapped at open in one batch
  *   2  the guest's virtio-net driver brings the device up (rings and
  *      buffers in guest RAM; the guest driver is played by
- *      tools/vdpamap/vnet.c, a minimal split-ring virtio-net driver)
+ *      examples/vnet.c, a minimal split-ring virtio-net driver)
  *   3  a traffic thread loops frames TX -> RX through the device, and keeps
  *      doing so while the VMM hot-plugs memory:
  *   4    hot-add one DIMM (its own memfd): a transaction of one map
@@ -45,6 +45,10 @@
  * saying why; a device without SUSPEND is handed over running.
  * Exit: 0 every step passed, 1 a step failed, 2 usage, 77 no device.
  */
+/* memfd_create(), MFD_*: meson builds with -D_GNU_SOURCE, a plain cc does not */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>

@@ -30,8 +30,10 @@ extern "C" {
 #define VDPAMAP_API __attribute__((visibility("default")))
 #endif
 
+/* The API version: the newest node of the library's version script
+ * (VDPAMAP_0.2: vdpamap_sim_get_limits() and what 0.1 has). */
 #define VDPAMAP_VERSION_MAJOR 0
-#define VDPAMAP_VERSION_MINOR 1
+#define VDPAMAP_VERSION_MINOR 2
 
 /* Declare and zero an options struct with its size set:
  *   VDPAMAP_OPTS(vdpamap_open_opts, o, .want_features = ...); */

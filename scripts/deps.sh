@@ -9,10 +9,16 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev libnl-3-dev libnl-genl-3-dev
 # for scripts/render-diagrams (docs/diagrams, checked by the 'diagrams' test)
 pkgs+=(libdpdk-dev graphviz)
 # extras by purpose: scripts/test runs memcheck, sanitizer builds and
-# libFuzzer targets (clang + its runtimes); scripts/bench plots
+# libFuzzer targets (clang + its runtimes), checks the ABI against the last
+# release (abigail-tools: abidiff) and builds the Debian packages;
+# scripts/bench plots
 for extra in "$@"; do
 	case $extra in
-	test) pkgs+=(valgrind clang libclang-rt-dev) ;;
+	test) pkgs+=(valgrind clang libclang-rt-dev abigail-tools)
+	      # tests/install/check-packages.sh: debian/control's build
+	      # dependencies, the package tools, lintian
+	      pkgs+=(build-essential dpkg-dev debhelper fakeroot lintian pkgconf
+		     bash-completion groff-base python3) ;;
 	bench) pkgs+=(gnuplot-nox) ;;
 	esac
 done

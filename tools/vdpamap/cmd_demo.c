@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * vdpamap demo [DEV]: the library end to end, each step timed and checked
- * with a TX -> RX loopback through the device (tools/vdpamap/vnet.c):
+ * with a TX -> RX loopback through the device (examples/vnet.c):
  *
  *   1 guest memory in a memfd          6 reset without it (RESYNC)
  *   2 open with the region pre-mapped  7 data group -> ASID 1
