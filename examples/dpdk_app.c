@@ -65,8 +65,8 @@
 #include "vdpamap.h"
 #include "vnet.h"
 
-#define MAX_RUNS	4096
-#define VNET_AREA	(1u << 20)
+#define MAX_RUNS  4096
+#define VNET_AREA (1u << 20)
 
 /* One piece of DPDK memory the device maps: a region and a map. */
 struct run {
@@ -77,7 +77,7 @@ struct run {
 struct app {
 	struct vdpamap *h;
 	struct vdpamap_info info;
-	int dynamic;		/* memory event callback registered */
+	int dynamic; /* memory event callback registered */
 	struct run runs[MAX_RUNS];
 	int nruns;
 	/* the callback runs in whichever thread allocates */
@@ -139,7 +139,7 @@ static void walk_add(struct walk *w, const struct rte_memseg *ms)
 	if (p.fd >= 0 && rte_memseg_get_fd_offset_thread_unsafe(ms, &off) == 0)
 		p.off = off;
 	if (p.fd < 0)
-		p.fd = -1;	/* anonymous (external memory, or no memfd) */
+		p.fd = -1; /* anonymous (external memory, or no memfd) */
 	if (w->coalesce && w->cur.open && p.fd == w->cur.fd &&
 	    p.va == w->cur.va + w->cur.len &&
 	    p.iova == w->cur.iova + w->cur.len &&
@@ -170,8 +170,10 @@ static int map_runs(struct app *a, const struct pending *p, int n)
 		return -ENOSPC;
 	for (i = 0; i < n; i++) {
 		struct vdpamap_region rg = {
-			.hva = (void *)(uintptr_t)p[i].va, .len = p[i].len,
-			.fd = p[i].fd, .fd_offset = p[i].off,
+			.hva = (void *)(uintptr_t)p[i].va,
+			.len = p[i].len,
+			.fd = p[i].fd,
+			.fd_offset = p[i].off,
 		};
 		struct run *ru = &a->runs[base + i];
 
@@ -249,8 +251,8 @@ static int unmap_range(struct app *a, uint64_t va, uint64_t len,
 /* RTE_MEM_EVENT_ALLOC / _FREE: called by whichever thread allocates or
  * frees, with the memory hotplug lock held for writing: only the
  * *_thread_unsafe memseg functions may be used here. */
-static void mem_event_cb(enum rte_mem_event type, const void *addr,
-			 size_t len, void *arg)
+static void mem_event_cb(enum rte_mem_event type, const void *addr, size_t len,
+			 void *arg)
 {
 	struct app *a = arg;
 	struct pending p[256];
@@ -259,8 +261,11 @@ static void mem_event_cb(enum rte_mem_event type, const void *addr,
 
 	pthread_mutex_lock(&a->lock);
 	if (type == RTE_MEM_EVENT_ALLOC) {
-		const struct rte_memseg_list *msl = rte_mem_virt2memseg_list(addr);
-		struct walk w = { .a = a, .coalesce = 0, .out = p,
+		const struct rte_memseg_list *msl =
+			rte_mem_virt2memseg_list(addr);
+		struct walk w = { .a = a,
+				  .coalesce = 0,
+				  .out = p,
 				  .max = (int)(sizeof(p) / sizeof(p[0])) };
 		uint64_t va = (uintptr_t)addr;
 
@@ -351,9 +356,10 @@ static int verify_cb(const struct rte_memseg_list *msl,
 	if (vdpamap_reverse(v->a->h, 0, ms->addr, &iova, &len) < 0 ||
 	    iova != seg_iova(ms) || len < ms->len) {
 		if (!v->bad)
-			fprintf(stderr, "%s: segment %p (+0x%zx) not mapped "
-				"at IOVA 0x%" PRIx64 "\n", prog, ms->addr,
-				ms->len, seg_iova(ms));
+			fprintf(stderr,
+				"%s: segment %p (+0x%zx) not mapped "
+				"at IOVA 0x%" PRIx64 "\n",
+				prog, ms->addr, ms->len, seg_iova(ms));
 		v->bad++;
 	}
 	v->bytes += ms->len;
@@ -377,8 +383,9 @@ static int verify_all(struct app *a, uint64_t *bytes)
 	if (v.bad)
 		return -EFAULT;
 	if (mapped != v.bytes) {
-		fprintf(stderr, "%s: %" PRIu64 " bytes mapped, DPDK has %"
-			PRIu64 "\n", prog, mapped, v.bytes);
+		fprintf(stderr,
+			"%s: %" PRIu64 " bytes mapped, DPDK has %" PRIu64 "\n",
+			prog, mapped, v.bytes);
 		return -EEXIST;
 	}
 	return 0;
@@ -435,9 +442,9 @@ int main(int argc, char **argv)
 			break;
 		}
 	app_argc = sep < 0 ? 1 : argc - sep;
-	app_argv = sep < 0 ? argv : argv + sep;	/* argv[sep] = "--" */
-	while ((o = getopt_long(app_argc, app_argv, "s:a:evh", lopts,
-				NULL)) != -1) {
+	app_argv = sep < 0 ? argv : argv + sep; /* argv[sep] = "--" */
+	while ((o = getopt_long(app_argc, app_argv, "s:a:evh", lopts, NULL)) !=
+	       -1) {
 		switch (o) {
 		case 's':
 			if (ex_flavour_flags(optarg, &dummy) < 0) {
@@ -479,7 +486,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	optind = 1;	/* EAL parses with getopt too */
+	optind = 1; /* EAL parses with getopt too */
 
 	/* the simulator is forked before EAL starts its threads */
 	r = ex_dev_get(&dev, devarg, flavour);
@@ -499,7 +506,9 @@ int main(int argc, char **argv)
 		ex_dev_put(&dev);
 		/* no hugepages, no permission: not possible here */
 		return e == ENOMEM || e == EACCES || e == ENOTSUP ||
-		       e == ENODEV ? EX_SKIP : EX_FAIL;
+				       e == ENODEV ?
+			       EX_SKIP :
+			       EX_FAIL;
 	}
 	printf("%s: %s (%s), %s, IOVA as %s\n", prog, dev.path,
 	       dev.spawned ? "simulator spawned for the run" : "device",
@@ -537,8 +546,10 @@ int main(int argc, char **argv)
 		a->dynamic ? "followed" :
 			     "refused by EAL (legacy memory: static)");
 	if (expect_events && !a->dynamic) {
-		fprintf(stderr, "%s: --expect-events, but EAL refused the "
-			"memory event callback (legacy memory mode)\n", prog);
+		fprintf(stderr,
+			"%s: --expect-events, but EAL refused the "
+			"memory event callback (legacy memory mode)\n",
+			prog);
 		failed = 1;
 		goto out;
 	}
@@ -578,12 +589,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ex_step("3 rte_malloc() large", ex_now_ns() - t0,
-		"%" PRIu64 " MiB: %u ALLOC event%s, entries %" PRIu64 " -> %"
-		PRIu64 "; 3 frames looped in it", alloc >> 20, a->ev_alloc,
-		a->ev_alloc == 1 ? "" : "s", n0, n1);
+		"%" PRIu64 " MiB: %u ALLOC event%s, entries %" PRIu64
+		" -> %" PRIu64 "; 3 frames looped in it",
+		alloc >> 20, a->ev_alloc, a->ev_alloc == 1 ? "" : "s", n0, n1);
 	if (a->dynamic && !a->ev_alloc) {
-		fprintf(stderr, "%s: no ALLOC event for a %" PRIu64 " MiB "
-			"rte_malloc\n", prog, alloc >> 20);
+		fprintf(stderr,
+			"%s: no ALLOC event for a %" PRIu64 " MiB "
+			"rte_malloc\n",
+			prog, alloc >> 20);
 		failed = 1;
 		goto out;
 	}
@@ -626,8 +639,10 @@ out:
 
 		if (vdpamap_sim_get_stats(dev.path, &st) == 0 &&
 		    st.dma_errors) {
-			fprintf(stderr, "%s: %" PRIu64 " untranslated DMA "
-				"accesses\n", prog, st.dma_errors);
+			fprintf(stderr,
+				"%s: %" PRIu64 " untranslated DMA "
+				"accesses\n",
+				prog, st.dma_errors);
 			failed = 1;
 		}
 	}

@@ -50,10 +50,10 @@ static inline int sim_shape_apply(struct vdpamap_sim_opts *so)
 #endif
 
 /* exit codes, as the CLI's (tools/cli.h) */
-#define EX_OK		0
-#define EX_FAIL		1
-#define EX_USAGE	2
-#define EX_SKIP		77
+#define EX_OK	 0
+#define EX_FAIL	 1
+#define EX_USAGE 2
+#define EX_SKIP	 77
 
 static int ex_verbose;
 
@@ -82,14 +82,15 @@ static inline void ex_log(int level, const char *msg, void *ctx)
 static inline int ex_log_level(void)
 {
 	return ex_verbose > 1 ? VDPAMAP_LOG_DEBUG :
-	       ex_verbose ? VDPAMAP_LOG_INFO : VDPAMAP_LOG_WARN;
+	       ex_verbose     ? VDPAMAP_LOG_INFO :
+				VDPAMAP_LOG_WARN;
 }
 
 struct ex_dev {
 	char path[256];
-	int spawned;		/* a simulator of ours: stop it at the end */
+	int spawned; /* a simulator of ours: stop it at the end */
 	pid_t pid;
-	int pa;			/* the flavour pins (PA mode) */
+	int pa; /* the flavour pins (PA mode) */
 };
 
 /* Parse a simulator flavour: va, pa or permap. */
@@ -148,12 +149,17 @@ static inline int ex_sim_shape(const char *name)
 	for (i = 0; i < sizeof(sim_shapes) / sizeof(sim_shapes[0]); i++)
 		if (!strcmp(name, sim_shapes[i].name))
 			return setenv("VDPAMAP_TEST_SIM_SHAPE", name, 1) < 0 ?
-				       -errno : 0;
-	fprintf(stderr, "--sim-shape %s: not one of 612 61 510 vpvdpa "
-		"vduse\n", name);
+				       -errno :
+				       0;
+	fprintf(stderr,
+		"--sim-shape %s: not one of 612 61 510 vpvdpa "
+		"vduse\n",
+		name);
 #else
-	fprintf(stderr, "--sim-shape %s: built without the project's "
-		"tests/conformance/shape.h\n", name);
+	fprintf(stderr,
+		"--sim-shape %s: built without the project's "
+		"tests/conformance/shape.h\n",
+		name);
 #endif
 	return -EINVAL;
 }
@@ -185,10 +191,9 @@ static inline int ex_memlock_at_least(uint64_t bytes)
 }
 
 /* A step line: "  name ............ 1.234 ms  detail" */
-static inline void ex_step(const char *name, uint64_t ns, const char *fmt,
-			   ...) __attribute__((format(printf, 3, 4)));
-static inline void ex_step(const char *name, uint64_t ns, const char *fmt,
-			   ...)
+static inline void ex_step(const char *name, uint64_t ns, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static inline void ex_step(const char *name, uint64_t ns, const char *fmt, ...)
 {
 	va_list ap;
 

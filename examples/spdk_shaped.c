@@ -45,28 +45,28 @@
 #include "vdpamap.h"
 #include "vnet.h"
 
-#define VALUE_2MB	((uint64_t)2 << 20)	/* SPDK's registration unit */
-#define MASK_2MB	(VALUE_2MB - 1)
-#define MAX_REGS	16
-#define MAX_MAPS	4
-#define MAX_TRANS	64
+#define VALUE_2MB ((uint64_t)2 << 20) /* SPDK's registration unit */
+#define MASK_2MB  (VALUE_2MB - 1)
+#define MAX_REGS  16
+#define MAX_MAPS  4
+#define MAX_TRANS 64
 
 /* ================================================================
  * A stand-in for SPDK's env memory registry (include/spdk/env.h).
  * ================================================================ */
 
-enum mem_map_notify_action {		/* enum spdk_mem_map_notify_action */
-	MEM_MAP_NOTIFY_REGISTER,	/* SPDK_MEM_MAP_NOTIFY_REGISTER */
-	MEM_MAP_NOTIFY_UNREGISTER,	/* SPDK_MEM_MAP_NOTIFY_UNREGISTER */
+enum mem_map_notify_action { /* enum spdk_mem_map_notify_action */
+			     MEM_MAP_NOTIFY_REGISTER, /* SPDK_MEM_MAP_NOTIFY_REGISTER */
+			     MEM_MAP_NOTIFY_UNREGISTER, /* SPDK_MEM_MAP_NOTIFY_UNREGISTER */
 };
 
 struct mem_map;
 typedef int (*mem_map_notify_cb)(void *cb_ctx, struct mem_map *map,
-				 enum mem_map_notify_action action,
-				 void *vaddr, size_t size);
+				 enum mem_map_notify_action action, void *vaddr,
+				 size_t size);
 typedef int (*mem_map_contiguous_translations)(uint64_t a1, uint64_t a2);
 
-struct mem_map_ops {			/* struct spdk_mem_map_ops */
+struct mem_map_ops { /* struct spdk_mem_map_ops */
 	mem_map_notify_cb notify_cb;
 	mem_map_contiguous_translations are_contiguous;
 };
@@ -75,7 +75,7 @@ struct mem_trans {
 	uint64_t vaddr, size, translation;
 };
 
-struct mem_map {			/* struct spdk_mem_map */
+struct mem_map { /* struct spdk_mem_map */
 	uint64_t default_translation;
 	struct mem_map_ops ops;
 	void *cb_ctx;
@@ -243,7 +243,8 @@ static struct mem_map *mem_map_alloc(uint64_t default_translation,
 			for (j = 0; j < i; j++)
 				ops->notify_cb(cb_ctx, map,
 					       MEM_MAP_NOTIFY_UNREGISTER,
-					       (void *)(uintptr_t)g_regs[j].vaddr,
+					       (void *)(uintptr_t)g_regs[j]
+						       .vaddr,
 					       g_regs[j].size);
 			free(map);
 			return NULL;
@@ -343,10 +344,10 @@ static int vdpa_map_one(struct vdpa_mod *mod, void *vaddr, size_t size,
 {
 	uint64_t va = (uintptr_t)vaddr;
 
-	if (va >= mod->info.iova_first && va + size - 1 <= mod->info.iova_last) {
+	if (va >= mod->info.iova_first &&
+	    va + size - 1 <= mod->info.iova_last) {
 		*iova = va;
-		return vdpamap_map(mod->h, 0, va, vaddr, size,
-				   VDPAMAP_PERM_RW);
+		return vdpamap_map(mod->h, 0, va, vaddr, size, VDPAMAP_PERM_RW);
 	}
 	return vdpamap_map_alloc(mod->h, 0, vaddr, size, VDPAMAP_PERM_RW,
 				 VALUE_2MB, iova);
@@ -365,14 +366,15 @@ static int vdpa_mem_notify(void *cb_ctx, struct mem_map *map,
 
 	switch (action) {
 	case MEM_MAP_NOTIFY_REGISTER: {
-		struct vdpamap_region rg = { .hva = vaddr, .len = size,
+		struct vdpamap_region rg = { .hva = vaddr,
+					     .len = size,
 					     .fd = -1 };
 
 		mr = mem_find(vaddr);
 		if (mr && mr->fd >= 0) {
 			rg.fd = mr->fd;
-			rg.fd_offset = mr->fd_offset +
-				       ((uintptr_t)vaddr - mr->vaddr);
+			rg.fd_offset =
+				mr->fd_offset + ((uintptr_t)vaddr - mr->vaddr);
 		}
 		if (mod->nregions >= MAX_REGS)
 			return -ENOMEM;
@@ -381,8 +383,8 @@ static int vdpa_mem_notify(void *cb_ctx, struct mem_map *map,
 			return r;
 		r = vdpa_map_one(mod, vaddr, size, &iova);
 		if (r == 0)
-			r = mem_map_set_translation(map, (uintptr_t)vaddr,
-						    size, iova);
+			r = mem_map_set_translation(map, (uintptr_t)vaddr, size,
+						    iova);
 		if (r < 0) {
 			if (vdpamap_reverse(mod->h, 0, vaddr, &iova, NULL) == 0)
 				vdpamap_unmap(mod->h, 0, iova, size);
@@ -398,7 +400,7 @@ static int vdpa_mem_notify(void *cb_ctx, struct mem_map *map,
 		len = size;
 		iova = mem_map_translate(map, (uintptr_t)vaddr, &len);
 		if (len < size)
-			return -ENOENT;	/* never registered with us */
+			return -ENOENT; /* never registered with us */
 		r = vdpamap_unmap(mod->h, 0, iova, size);
 		if (r < 0)
 			return r;
@@ -498,7 +500,8 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			printf("Usage: %s [DEV] [--sim va|pa|permap] "
-			       "[--sim-shape NAME] [-v]\n", prog);
+			       "[--sim-shape NAME] [-v]\n",
+			       prog);
 			return EX_OK;
 		default:
 			goto usage;
@@ -513,7 +516,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: no device: %s\n", prog, strerror(-r));
 		return EX_SKIP;
 	}
-	if (dev.pa)	/* at most 6 MiB pinned at once: fits 8 MiB */
+	if (dev.pa) /* at most 6 MiB pinned at once: fits 8 MiB */
 		ex_memlock_at_least(8ULL << 20);
 	printf("%s: %s (%s)\n", prog, dev.path,
 	       dev.spawned ? "simulator spawned for the run" : "device");
@@ -550,8 +553,9 @@ int main(int argc, char **argv)
 	iova = mem_map_translate(map, (uintptr_t)a.p, &len);
 	ex_step("2 spdk_mem_map_alloc()", ex_now_ns() - t0,
 		"replayed REGISTER(A): IOVA 0x%" PRIx64 " (%s), %" PRIu64
-		" entr%s in ASID 0", iova, iova == (uintptr_t)a.p ? "= VA" :
-		"allocated", vdpamap_entry_count(mod.h, 0),
+		" entr%s in ASID 0",
+		iova, iova == (uintptr_t)a.p ? "= VA" : "allocated",
+		vdpamap_entry_count(mod.h, 0),
 		vdpamap_entry_count(mod.h, 0) == 1 ? "y" : "ies");
 	if (mod.registers != 1 || len != a.size) {
 		check(-EPROTO, "replay did not map A");
@@ -612,14 +616,14 @@ int main(int argc, char **argv)
 		r = mem_register(c.p, c.size, c.fd, 0);
 		vdpamap_sim_fail_nth(dev.path, VDPAMAP_SIM_FAIL_MSG, 0);
 		if (r >= 0 || mem_find(c.p) ||
-		    vdpamap_entry_count(mod.h, 0) != n0 ||
-		    mod.nregions != 1) {
+		    vdpamap_entry_count(mod.h, 0) != n0 || mod.nregions != 1) {
 			check(-EPROTO, "a refused registration left a trace");
 			goto out;
 		}
 		ex_step("6 refused spdk_mem_register(C)", ex_now_ns() - t0,
 			"device refused the map -> %s; nothing registered, "
-			"nothing mapped", strerror(-r));
+			"nothing mapped",
+			strerror(-r));
 		buf_free(&c);
 	} else {
 		ex_step("6 refused spdk_mem_register(C)", 0,
@@ -628,18 +632,17 @@ int main(int argc, char **argv)
 
 	/* 7. the module goes: its map is freed, everything unregistered */
 	vnet_stop(&v);
-	r = vdpamap_reset(mod.h, NULL);	/* stop DMA first, maps kept */
+	r = vdpamap_reset(mod.h, NULL); /* stop DMA first, maps kept */
 	if (check(r, "reset") < 0)
 		goto out;
 	t0 = ex_now_ns();
 	mem_map_free(&map);
 	ex_step("7 spdk_mem_map_free()", ex_now_ns() - t0,
 		"UNREGISTER(B): %" PRIu64 " entries left, %u REGISTER / %u "
-		"UNREGISTER seen", vdpamap_entry_count(mod.h, 0), mod.registers,
-		mod.unregisters);
+		"UNREGISTER seen",
+		vdpamap_entry_count(mod.h, 0), mod.registers, mod.unregisters);
 	if (vdpamap_entry_count(mod.h, 0) || mod.nregions ||
-	    vdpamap_translate(mod.h, 0, (uintptr_t)b.p, &hva, NULL) !=
-		    -ENOENT)
+	    vdpamap_translate(mod.h, 0, (uintptr_t)b.p, &hva, NULL) != -ENOENT)
 		check(-EPROTO, "maps left after spdk_mem_map_free()");
 	mem_unregister(b.p, b.size);
 out:
@@ -648,8 +651,7 @@ out:
 	if (mod.h && mod.info.is_sim && !failed) {
 		struct vdpamap_sim_stats st;
 
-		if (vdpamap_sim_get_stats(dev.path, &st) == 0 &&
-		    st.dma_errors)
+		if (vdpamap_sim_get_stats(dev.path, &st) == 0 && st.dma_errors)
 			check(-EFAULT, "simulator saw untranslated DMA");
 	}
 	vdpamap_close(mod.h);
@@ -660,7 +662,9 @@ out:
 	printf("%s: %s\n", prog, failed ? "FAILED" : "ok");
 	return failed ? EX_FAIL : EX_OK;
 usage:
-	fprintf(stderr, "Usage: %s [DEV] [--sim va|pa|permap] "
-		"[--sim-shape NAME] [-v]\n", prog);
+	fprintf(stderr,
+		"Usage: %s [DEV] [--sim va|pa|permap] "
+		"[--sim-shape NAME] [-v]\n",
+		prog);
 	return EX_USAGE;
 }

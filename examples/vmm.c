@@ -67,9 +67,9 @@
 
 #define MiB		((uint64_t)1 << 20)
 #define GiB		((uint64_t)1 << 30)
-#define DIMM_GPA	(4 * GiB)	/* hot-plug window starts here */
-#define DRIVER_AREA	(1 * MiB)	/* vnet rings + buffers */
-#define LOOP_TIMEOUT_MS	5000
+#define DIMM_GPA	(4 * GiB) /* hot-plug window starts here */
+#define DRIVER_AREA	(1 * MiB) /* vnet rings + buffers */
+#define LOOP_TIMEOUT_MS 5000
 #define MAX_SLOTS	8
 
 /* A piece of guest RAM: what a VMM's memory listener sees. */
@@ -80,8 +80,8 @@ struct memslot {
 	int fd;
 	uint8_t *hva;
 	uint32_t region_id;
-	int registered;		/* vdpamap_region_add() done */
-	int mapped;		/* in ASID 0 at gpa */
+	int registered; /* vdpamap_region_add() done */
+	int mapped;	/* in ASID 0 at gpa */
 };
 
 /* The guest's traffic while the VMM works. */
@@ -99,8 +99,8 @@ struct vmm {
 	struct ex_dev dev;
 	struct vdpamap *h;
 	struct vdpamap_info info;
-	struct memslot ram;		/* boot RAM, GPA 0 */
-	struct memslot slots[MAX_SLOTS];	/* DIMMs */
+	struct memslot ram;		 /* boot RAM, GPA 0 */
+	struct memslot slots[MAX_SLOTS]; /* DIMMs */
 	uint64_t ram_size, dimm_size;
 	struct vnet guest;
 	struct traffic tr;
@@ -140,7 +140,7 @@ static int slot_create(struct vmm *m, struct memslot *s, const char *name,
 		goto err;
 	}
 	if (!m->h)
-		return 0;	/* boot RAM: registered by vdpamap_open() */
+		return 0; /* boot RAM: registered by vdpamap_open() */
 	rg = (struct vdpamap_region){ .hva = s->hva, .len = size, .fd = s->fd };
 	r = vdpamap_region_add(m->h, &rg, &s->region_id);
 	if (r < 0)
@@ -190,7 +190,7 @@ static int listener_commit(struct vmm *m, struct memslot **add, int nadd,
 		if (r < 0)
 			goto abort;
 	}
-	r = vdpamap_txn_commit(t);	/* frees t, also on failure */
+	r = vdpamap_txn_commit(t); /* frees t, also on failure */
 	if (r < 0)
 		return r;
 	for (i = 0; i < ndel; i++)
@@ -313,8 +313,11 @@ static int boot(struct vmm *m)
 	if (r < 0)
 		return fail(m, "boot RAM", r);
 	rg = (struct vdpamap_region){
-		.hva = m->ram.hva, .len = m->ram.size, .fd = m->ram.fd,
-		.perm = VDPAMAP_PERM_RW, .iova = m->ram.gpa,
+		.hva = m->ram.hva,
+		.len = m->ram.size,
+		.fd = m->ram.fd,
+		.perm = VDPAMAP_PERM_RW,
+		.iova = m->ram.gpa,
 	};
 	{
 		VDPAMAP_OPTS(vdpamap_open_opts, oo, .regions = &rg,
@@ -331,7 +334,8 @@ static int boot(struct vmm *m)
 	vdpamap_get_stats(m->h, &st);
 	ex_step("1 boot: open + pre-map RAM", ex_now_ns() - t0,
 		"%" PRIu64 " MiB at GPA 0: %" PRIu64 " IOTLB writes, %s mode, "
-		"backend 0x%" PRIx64, m->ram_size / MiB, st.iotlb_writes,
+		"backend 0x%" PRIx64,
+		m->ram_size / MiB, st.iotlb_writes,
 		m->info.mem_mode == VDPAMAP_MEMMODE_PA ? "PA" : "VA",
 		m->info.backend_acked);
 	r = vdpamap_vq_group(m->h, 0, &m->data_group);
@@ -355,8 +359,8 @@ static int guest_up(struct vmm *m, const struct memslot *s, const char *step)
 	if (r < 0)
 		return fail(m, "loopback through guest rings", r);
 	ex_step(step, ex_now_ns() - t0,
-		"rings at GPA 0x%" PRIx64 " (%s), 3 frames looped", s->gpa + off,
-		s->name);
+		"rings at GPA 0x%" PRIx64 " (%s), 3 frames looped",
+		s->gpa + off, s->name);
 	return 0;
 }
 
@@ -380,8 +384,8 @@ static int hot_add_one(struct vmm *m)
 		return fail(m, "traffic after hot-add dimm0", r);
 	ex_step("4 hot-add dimm0", t1 - t0,
 		"%" PRIu64 " MiB at GPA 0x%" PRIx64 "; traffic flowing (%lu "
-		"frames so far)", d0->size / MiB, d0->gpa,
-		atomic_load(&m->tr.frames));
+		"frames so far)",
+		d0->size / MiB, d0->gpa, atomic_load(&m->tr.frames));
 	return 0;
 }
 
@@ -413,7 +417,8 @@ static int hot_add_two(struct vmm *m)
 	if (r < 0)
 		return fail(m, "traffic after hot-add dimm1 + dimm2", r);
 	ex_step("5 hot-add dimm1 + dimm2, one txn", t1 - t0,
-		"%" PRIu64 " IOTLB writes, %" PRIu64 " batch%s; traffic flowing",
+		"%" PRIu64 " IOTLB writes, %" PRIu64
+		" batch%s; traffic flowing",
 		b.iotlb_writes - a.iotlb_writes,
 		b.iotlb_batches - a.iotlb_batches,
 		b.iotlb_batches - a.iotlb_batches == 1 ? "" : "es");
@@ -435,7 +440,7 @@ static int hot_remove(struct vmm *m)
 		r = traffic_flows(m, 3);
 	if (r < 0)
 		return fail(m, "traffic after hot-remove dimm0", r);
-	slot_destroy(m, d0);	/* region_del, munmap, close */
+	slot_destroy(m, d0); /* region_del, munmap, close */
 	ex_step("6 hot-remove dimm0", t1 - t0,
 		"unmapped, region deleted, memfd closed; traffic flowing");
 	return 0;
@@ -463,8 +468,8 @@ static int replace(struct vmm *m)
 	slot_destroy(m, old);
 	ex_step("7 replace dimm1 by dimm3, one txn", t1 - t0,
 		"unmap %" PRIu64 " MiB + map %" PRIu64 " MiB at GPA 0x%" PRIx64
-		" as one transaction", m->dimm_size / MiB, nw->size / MiB,
-		nw->gpa);
+		" as one transaction",
+		m->dimm_size / MiB, nw->size / MiB, nw->gpa);
 	return 0;
 }
 
@@ -499,8 +504,10 @@ static int hot_add_fails(struct vmm *m)
 	t1 = ex_now_ns();
 	vdpamap_sim_fail_nth(m->dev.path, VDPAMAP_SIM_FAIL_MSG, 0);
 	if (r != -EIO) {
-		fprintf(stderr, "%s: failing hot-add returned %d (%s), want "
-			"-EIO\n", prog, r, strerror(-r));
+		fprintf(stderr,
+			"%s: failing hot-add returned %d (%s), want "
+			"-EIO\n",
+			prog, r, strerror(-r));
 		m->failed = 1;
 		return r < 0 ? r : -EPROTO;
 	}
@@ -517,7 +524,8 @@ static int hot_add_fails(struct vmm *m)
 	slot_destroy(m, add[1]);
 	ex_step("8 failing hot-add rolls back", t1 - t0,
 		"IOTLB write %d failed -> -EIO, dimm4 rolled back, %" PRIu64
-		" entries as before; traffic flowing", want_writes, n0);
+		" entries as before; traffic flowing",
+		want_writes, n0);
 	return 0;
 }
 
@@ -557,7 +565,7 @@ static int reset_device(struct vmm *m)
 struct shadow {
 	struct memslot mem;
 	struct vdpamap_shadow area;
-	int id;				/* of the flip */
+	int id; /* of the flip */
 	struct vnet svq;
 };
 
@@ -610,8 +618,8 @@ static int svq_flip(struct vmm *m, struct shadow *sh)
 	ex_step("10 SVQ flip: data group -> ASID 1", ex_now_ns() - t0,
 		"vdpamap_flip: %" PRIu64 " IOTLB msgs, %u group; shadow rings "
 		"at IOVA 0x%" PRIx64 " of ASID 1, 3 frames looped through them;"
-		" ASID 0 untouched (%" PRIu64 " entries)", fi.iotlb_msgs,
-		fi.nr_groups, sh->area.iova, n0);
+		" ASID 0 untouched (%" PRIu64 " entries)",
+		fi.iotlb_msgs, fi.nr_groups, sh->area.iova, n0);
 	return 0;
 }
 
@@ -631,7 +639,8 @@ static int svq_unflip(struct vmm *m, struct shadow *sh)
 	slot_destroy(m, &sh->mem);
 	ex_step("11 SVQ flip back: ASID 0", ex_now_ns() - t0,
 		"vdpamap_unflip: %" PRIu64 " IOTLB msgs; ASID 1 empty (%" PRIu64
-		" entries)", fi.iotlb_msgs, vdpamap_entry_count(m->h, 1));
+		" entries)",
+		fi.iotlb_msgs, vdpamap_entry_count(m->h, 1));
 	return guest_up(m, &m->slots[2], "11 guest rings again");
 }
 
@@ -647,7 +656,7 @@ static int svq_unflip(struct vmm *m, struct shadow *sh)
  * memfds, re-attaches the guest driver's view of its running rings without
  * a reset and loops frames through them. */
 
-#define WIRE_MAGIC	0x31574d4d56ULL		/* "VMMW1" */
+#define WIRE_MAGIC 0x31574d4d56ULL /* "VMMW1" */
 
 struct wire_slot {
 	char name[16];
@@ -658,13 +667,13 @@ struct wire_slot {
 
 struct wire {
 	uint64_t magic;
-	uint64_t len;			/* sizeof(struct wire) */
+	uint64_t len; /* sizeof(struct wire) */
 	char dev[256];
 	int32_t spawned, pa, pid, verbose;
 	uint64_t ram_size, dimm_size, t0;
 	uint32_t data_group, strategy;
-	int32_t kick[2], call[2];	/* the guest driver's eventfds */
-	uint64_t ring_iova, ring_size;	/* the guest driver's area */
+	int32_t kick[2], call[2];      /* the guest driver's eventfds */
+	uint64_t ring_iova, ring_size; /* the guest driver's area */
 	struct wire_slot ram;
 	struct wire_slot slots[MAX_SLOTS];
 };
@@ -675,8 +684,9 @@ static struct wire succ_wire;
 static const char *strategy_name(uint32_t s)
 {
 	return s == VDPAMAP_HANDOFF_NEW_OWNER ? "NEW_OWNER" :
-	       s == VDPAMAP_HANDOFF_KEEPER ? "KEEPER" :
-	       s == VDPAMAP_HANDOFF_REBUILD ? "REBUILD" : "?";
+	       s == VDPAMAP_HANDOFF_KEEPER    ? "KEEPER" :
+	       s == VDPAMAP_HANDOFF_REBUILD   ? "REBUILD" :
+						"?";
 }
 
 static int wire_slot_fill(struct vmm *m, const struct memslot *s,
@@ -746,7 +756,8 @@ static int live_update(struct vmm *m, uint64_t t_start)
 	if (getenv("VDPAMAP_MEMCHECK")) {
 		/* meson test --setup valgrind: /proc/self/exe is valgrind's
 		 * launcher, and it refuses the keeper's clone(CLONE_VM) */
-		ex_step("12 live update by exec", 0, "skipped: not under "
+		ex_step("12 live update by exec", 0,
+			"skipped: not under "
 			"memcheck (VDPAMAP_MEMCHECK): valgrind can neither "
 			"re-exec this program nor run the mm keeper");
 		return 0;
@@ -770,7 +781,7 @@ static int live_update(struct vmm *m, uint64_t t_start)
 	}
 	ho.extra_fds = &wfd;
 	ho.nr_extra_fds = 1;
-	r = vdpamap_handoff_prepare(m->h, &ho, &sfd);	/* suspends */
+	r = vdpamap_handoff_prepare(m->h, &ho, &sfd); /* suspends */
 	if (r < 0) {
 		close(wfd);
 		return fail(m, "vdpamap_handoff_prepare (auto)", r);
@@ -789,7 +800,7 @@ static int live_update(struct vmm *m, uint64_t t_start)
 	execv("/proc/self/exe", argv);
 	r = -errno;
 	unsetenv(VDPAMAP_HANDOFF_ENV);
-	vdpamap_handoff_cancel(m->h);	/* resume: the VMM carries on */
+	vdpamap_handoff_cancel(m->h); /* resume: the VMM carries on */
 	close(wfd);
 	return fail(m, "execv /proc/self/exe (handoff cancelled)", r);
 }
@@ -807,7 +818,7 @@ static int wire_take(struct vmm *m, int wfd)
 	close(wfd);
 	memset(&m->dev, 0, sizeof(m->dev));
 	_Static_assert(sizeof(w->dev) == sizeof(m->dev.path), "dev path");
-	memcpy(m->dev.path, w->dev, sizeof(m->dev.path));	/* NUL-ended */
+	memcpy(m->dev.path, w->dev, sizeof(m->dev.path)); /* NUL-ended */
 	m->dev.spawned = w->spawned;
 	m->dev.pa = w->pa;
 	m->dev.pid = (pid_t)w->pid;
@@ -907,11 +918,13 @@ static int live_update_adopted(struct vmm *m, int wfd)
 	     (hi.adopt_iotlb_writes || st.iotlb_writes)) ||
 	    (hi.strategy == VDPAMAP_HANDOFF_NEW_OWNER &&
 	     (st.iotlb_updates || st.iotlb_invalidates || !st.iotlb_remaps))) {
-		fprintf(stderr, "%s: %s adopt sent %" PRIu64 " IOTLB writes "
+		fprintf(stderr,
+			"%s: %s adopt sent %" PRIu64 " IOTLB writes "
 			"(%" PRIu64 " UPDATE, %" PRIu64 " INVALIDATE, %" PRIu64
-			" REMAP)\n", prog, strategy_name(hi.strategy),
-			hi.adopt_iotlb_writes, st.iotlb_updates,
-			st.iotlb_invalidates, st.iotlb_remaps);
+			" REMAP)\n",
+			prog, strategy_name(hi.strategy), hi.adopt_iotlb_writes,
+			st.iotlb_updates, st.iotlb_invalidates,
+			st.iotlb_remaps);
 		return fail(m, "IOTLB writes in the successor", -EPROTO);
 	}
 	if (vdpamap_poison_reason(m->h))
@@ -921,14 +934,16 @@ static int live_update_adopted(struct vmm *m, int wfd)
 		"%.3f ms, adopt %.3f ms); %" PRIu64 " IOTLB write%s in adopt "
 		"(%" PRIu64 " REMAP), %" PRIu64 " entries kept; %d memfds at "
 		"new HVAs; guest rings in %s re-attached without reset, 3 "
-		"frames looped%s", strategy_name(hi.strategy),
+		"frames looped%s",
+		strategy_name(hi.strategy),
 		vdpamap_has_feature(m->h, VDPAMAP_F_SUSPEND) ?
-			"SUSPEND" : "prepare (no SUSPEND: handed over running)",
-		ex_ms(hi.prepare_ns), ex_ms(hi.adopt_ns),
-		hi.adopt_iotlb_writes, hi.adopt_iotlb_writes == 1 ? "" : "s",
-		st.iotlb_remaps, entries, nslots, ring->name,
-		hi.keeper_alive ? "; an mm keeper holds the old address space"
-				: "");
+			"SUSPEND" :
+			"prepare (no SUSPEND: handed over running)",
+		ex_ms(hi.prepare_ns), ex_ms(hi.adopt_ns), hi.adopt_iotlb_writes,
+		hi.adopt_iotlb_writes == 1 ? "" : "s", st.iotlb_remaps, entries,
+		nslots, ring->name,
+		hi.keeper_alive ? "; an mm keeper holds the old address space" :
+				  "");
 	return 0;
 }
 
@@ -1069,8 +1084,9 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("vmm: %s (%s), %" PRIu64 " MiB RAM, %" PRIu64 " MiB DIMMs\n",
-	       m->dev.path, m->dev.spawned ? "simulator spawned for the run" :
-	       "device", m->ram_size / MiB, m->dimm_size / MiB);
+	       m->dev.path,
+	       m->dev.spawned ? "simulator spawned for the run" : "device",
+	       m->ram_size / MiB, m->dimm_size / MiB);
 	t0 = ex_now_ns();
 
 	r = boot(m);
@@ -1115,7 +1131,7 @@ int main(int argc, char **argv)
 			r = 0;
 	}
 	if (r == 0)
-		r = live_update(m, t0);	/* returns only if not exec'd */
+		r = live_update(m, t0); /* returns only if not exec'd */
 
 finish:
 	traffic_stop(&m->tr);
@@ -1126,9 +1142,10 @@ finish:
 
 		if (vdpamap_sim_get_stats(m->dev.path, &st) == 0 &&
 		    st.dma_errors) {
-			fprintf(stderr, "%s: the simulator saw %" PRIu64
-				" DMA accesses that did not translate\n", prog,
-				st.dma_errors);
+			fprintf(stderr,
+				"%s: the simulator saw %" PRIu64
+				" DMA accesses that did not translate\n",
+				prog, st.dma_errors);
 			m->failed = 1;
 		}
 	}

@@ -35,30 +35,30 @@
 
 #include "vnet.h"
 
-#define VNET_BLOCK	4096u		/* ring alignment unit */
-#define VNET_BUF	2048u		/* bytes per rx / tx buffer */
-#define VNET_HDR	12u		/* virtio_net_hdr_v1 (VERSION_1) */
-#define VNET_QMAX	64u
-#define VNET_TXMAX	64u
-#define VNET_ETH_HLEN	14u
-#define VNET_FRAME_MAX	(VNET_BUF - VNET_HDR)
-#define VNET_MAGIC	0x766e6574u	/* "vnet" */
-#define VNET_ETHERTYPE	0x88b5u		/* IEEE 802 local experimental */
+#define VNET_BLOCK     4096u /* ring alignment unit */
+#define VNET_BUF       2048u /* bytes per rx / tx buffer */
+#define VNET_HDR       12u   /* virtio_net_hdr_v1 (VERSION_1) */
+#define VNET_QMAX      64u
+#define VNET_TXMAX     64u
+#define VNET_ETH_HLEN  14u
+#define VNET_FRAME_MAX (VNET_BUF - VNET_HDR)
+#define VNET_MAGIC     0x766e6574u /* "vnet" */
+#define VNET_ETHERTYPE 0x88b5u	   /* IEEE 802 local experimental */
 
 #define RX 0
 #define TX 1
 
 /* virtio */
-#define S_ACKNOWLEDGE	1u
-#define S_DRIVER	2u
-#define S_DRIVER_OK	4u
-#define S_FEATURES_OK	8u
-#define S_FAILED	128u
-#define F_NET_MAC	(1ULL << 5)
-#define F_VERSION_1	(1ULL << 32)
+#define S_ACKNOWLEDGE	  1u
+#define S_DRIVER	  2u
+#define S_DRIVER_OK	  4u
+#define S_FEATURES_OK	  8u
+#define S_FAILED	  128u
+#define F_NET_MAC	  (1ULL << 5)
+#define F_VERSION_1	  (1ULL << 32)
 #define F_ACCESS_PLATFORM (1ULL << 33)
-#define DESC_F_WRITE	2u
-#define NET_ID		1u
+#define DESC_F_WRITE	  2u
+#define NET_ID		  1u
 
 struct vdesc {
 	uint64_t addr;
@@ -89,7 +89,7 @@ struct vused {
 struct vnet_priv {
 	uint32_t magic;
 	uint16_t ntx;
-	uint16_t qsize;		/* what vnet_start() chose: vnet_attach() */
+	uint16_t qsize; /* what vnet_start() chose: vnet_attach() */
 	uint8_t mac[6];
 	uint8_t tx_busy[VNET_TXMAX];
 	uint64_t features;
@@ -335,8 +335,7 @@ void vnet_stop(struct vnet *v)
 /* vnet_start(), first half: the memory layout, the ring size the device
  * allows, and the header block.  Nothing reaches the device. */
 static int start_layout(struct vnet *v, struct vdpamap *h, void *mem,
-			uint64_t iova, uint64_t size,
-			struct vdpamap_info *info)
+			uint64_t iova, uint64_t size, struct vdpamap_info *info)
 {
 	uint32_t qs;
 	uint16_t ntx;
@@ -427,8 +426,8 @@ static int start_device(struct vnet *v, const struct vdpamap_info *info)
 		if (r < 0)
 			return r;
 	}
-	r = set_status(v, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK |
-			  S_DRIVER_OK);
+	r = set_status(v,
+		       S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	if (r < 0)
 		return r;
 	r = vdpamap_get_status(v->h, &st);
@@ -493,7 +492,7 @@ int vnet_attach(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 		while (qs > info.max_vring_num)
 			qs >>= 1;
 	if (priv(v)->magic == VNET_MAGIC && priv(v)->qsize)
-		qs = priv(v)->qsize;	/* what the predecessor chose */
+		qs = priv(v)->qsize; /* what the predecessor chose */
 	v->qsize = (uint16_t)qs;
 	r = layout_check(v, size, &ntx);
 	if (r < 0)
@@ -503,10 +502,10 @@ int vnet_attach(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 	for (q = 0; q < 2; q++) {
 		v->kick[q] = kickfd[q];
 		v->call[q] = callfd[q];
-		v->avail_idx[q] = __atomic_load_n(&avail(v, q)->idx,
-						  __ATOMIC_ACQUIRE);
-		v->used_seen[q] = __atomic_load_n(&used(v, q)->idx,
-						  __ATOMIC_ACQUIRE);
+		v->avail_idx[q] =
+			__atomic_load_n(&avail(v, q)->idx, __ATOMIC_ACQUIRE);
+		v->used_seen[q] =
+			__atomic_load_n(&used(v, q)->idx, __ATOMIC_ACQUIRE);
 		drain(callfd[q]);
 	}
 	memset(priv(v)->tx_busy, 0, sizeof(priv(v)->tx_busy));
@@ -548,8 +547,9 @@ static int rx_check(struct vnet *v, const uint8_t *want, uint32_t seq,
 
 		v->used_seen[RX]++;
 		if (e.id >= v->qsize) {
-			fprintf(stderr, "vnet: rx used id %u >= queue size %u\n",
-				e.id, v->qsize);
+			fprintf(stderr,
+				"vnet: rx used id %u >= queue size %u\n", e.id,
+				v->qsize);
 			found = -EBADMSG;
 			continue;
 		}
@@ -566,7 +566,8 @@ static int rx_check(struct vnet *v, const uint8_t *want, uint32_t seq,
 			fprintf(stderr,
 				"vnet: rx frame for seq %u corrupted: used len "
 				"%u (want %u), first difference at frame byte "
-				"%u\n", seq, e.len, len + VNET_HDR, k);
+				"%u\n",
+				seq, e.len, len + VNET_HDR, k);
 			found = -EBADMSG;
 		}
 		/* recycle the buffer */
@@ -655,7 +656,7 @@ int vnet_recv(struct vnet *v, uint32_t seq, uint32_t len, int timeout_ms)
 		}
 		slice = (int)(deadline - now);
 		if (slice > 100)
-			slice = 100;	/* re-check even without a signal */
+			slice = 100; /* re-check even without a signal */
 		if (poll(&pfd, 1, slice) < 0 && errno != EINTR) {
 			r = -errno;
 			break;

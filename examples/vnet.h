@@ -21,13 +21,13 @@
 
 struct vnet {
 	struct vdpamap *h;
-	uint8_t *mem;		/* driver view of the area */
-	uint64_t iova;		/* device view of mem[0] */
+	uint8_t *mem;  /* driver view of the area */
+	uint64_t iova; /* device view of mem[0] */
 	uint64_t size;
 	uint16_t qsize;
-	int kick[2], call[2];	/* eventfds for rx, tx */
-	uint16_t avail_idx[2];	/* next avail index we publish */
-	uint16_t used_seen[2];	/* used index consumed so far */
+	int kick[2], call[2];  /* eventfds for rx, tx */
+	uint16_t avail_idx[2]; /* next avail index we publish */
+	uint16_t used_seen[2]; /* used index consumed so far */
 	int started;
 };
 

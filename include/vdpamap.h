@@ -45,31 +45,31 @@ extern "C" {
 #endif
 
 /* ---- backend features (same bit numbers as the kernel's VHOST_BACKEND_F_*) */
-#define VDPAMAP_F_IOTLB_MSG_V2		(1ULL << 1)
-#define VDPAMAP_F_IOTLB_BATCH		(1ULL << 2)
-#define VDPAMAP_F_IOTLB_ASID		(1ULL << 3)
-#define VDPAMAP_F_SUSPEND		(1ULL << 4)
-#define VDPAMAP_F_RESUME		(1ULL << 5)
+#define VDPAMAP_F_IOTLB_MSG_V2		 (1ULL << 1)
+#define VDPAMAP_F_IOTLB_BATCH		 (1ULL << 2)
+#define VDPAMAP_F_IOTLB_ASID		 (1ULL << 3)
+#define VDPAMAP_F_SUSPEND		 (1ULL << 4)
+#define VDPAMAP_F_RESUME		 (1ULL << 5)
 #define VDPAMAP_F_ENABLE_AFTER_DRIVER_OK (1ULL << 6)
-#define VDPAMAP_F_DESC_ASID		(1ULL << 7)
-#define VDPAMAP_F_IOTLB_PERSIST		(1ULL << 8)
+#define VDPAMAP_F_DESC_ASID		 (1ULL << 7)
+#define VDPAMAP_F_IOTLB_PERSIST		 (1ULL << 8)
 /* every feature this version of the library knows how to use */
-#define VDPAMAP_F_KNOWN                                                      \
-	(VDPAMAP_F_IOTLB_MSG_V2 | VDPAMAP_F_IOTLB_BATCH |                   \
-	 VDPAMAP_F_IOTLB_ASID | VDPAMAP_F_SUSPEND | VDPAMAP_F_RESUME |       \
-	 VDPAMAP_F_ENABLE_AFTER_DRIVER_OK | VDPAMAP_F_DESC_ASID |           \
+#define VDPAMAP_F_KNOWN                                                \
+	(VDPAMAP_F_IOTLB_MSG_V2 | VDPAMAP_F_IOTLB_BATCH |              \
+	 VDPAMAP_F_IOTLB_ASID | VDPAMAP_F_SUSPEND | VDPAMAP_F_RESUME | \
+	 VDPAMAP_F_ENABLE_AFTER_DRIVER_OK | VDPAMAP_F_DESC_ASID |      \
 	 VDPAMAP_F_IOTLB_PERSIST)
 
 /* Name of a single backend feature bit ("IOTLB_BATCH"), or NULL. */
 VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature);
 
 /* ---- memory */
-#define VDPAMAP_PERM_RO		1	/* device reads */
-#define VDPAMAP_PERM_WO		2	/* device writes */
-#define VDPAMAP_PERM_RW		3
+#define VDPAMAP_PERM_RO 1 /* device reads */
+#define VDPAMAP_PERM_WO 2 /* device writes */
+#define VDPAMAP_PERM_RW 3
 
 /* "pick a free IOVA for me" */
-#define VDPAMAP_IOVA_ANY	UINT64_MAX
+#define VDPAMAP_IOVA_ANY UINT64_MAX
 
 /* A piece of the caller's address space that maps may point into.  fd is
  * the file that backs it (a memfd for guest RAM) with fd_offset the offset
@@ -81,19 +81,19 @@ struct vdpamap_region {
 	uint64_t len;
 	uint64_t fd_offset;
 	int32_t fd;
-	uint32_t perm;		/* for the pre-map at open; 0 means RW */
-	uint64_t iova;		/* for the pre-map at open (ASID 0);
+	uint32_t perm; /* for the pre-map at open; 0 means RW */
+	uint64_t iova; /* for the pre-map at open (ASID 0);
 				   VDPAMAP_IOVA_ANY: allocate */
 };
 
 /* How PA-mode (pinning) is detected. */
-#define VDPAMAP_MEMMODE_AUTO	0	/* probe at open (one page) */
-#define VDPAMAP_MEMMODE_PA	1	/* pins, charges RLIMIT_MEMLOCK */
-#define VDPAMAP_MEMMODE_VA	2	/* no pinning (VDUSE, vdpa_sim use_va) */
+#define VDPAMAP_MEMMODE_AUTO 0 /* probe at open (one page) */
+#define VDPAMAP_MEMMODE_PA   1 /* pins, charges RLIMIT_MEMLOCK */
+#define VDPAMAP_MEMMODE_VA   2 /* no pinning (VDUSE, vdpa_sim use_va) */
 
 /* vdpamap_open_opts.flags */
-#define VDPAMAP_OPEN_ALLOW_UNALIGNED	(1U << 0) /* no page-alignment check */
-#define VDPAMAP_OPEN_NO_MEMLOCK_CHECK	(1U << 1)
+#define VDPAMAP_OPEN_ALLOW_UNALIGNED  (1U << 0) /* no page-alignment check */
+#define VDPAMAP_OPEN_NO_MEMLOCK_CHECK (1U << 1)
 
 struct vdpamap_open_opts {
 	size_t sz;
@@ -104,14 +104,14 @@ struct vdpamap_open_opts {
 	uint64_t require_features;
 	vdpamap_log_fn log_fn;
 	void *log_ctx;
-	int log_level;			/* 0 means VDPAMAP_LOG_WARN */
+	int log_level; /* 0 means VDPAMAP_LOG_WARN */
 	uint32_t flags;
-	uint32_t mem_mode;		/* VDPAMAP_MEMMODE_* */
-	uint32_t nr_regions;		/* regions to register and pre-map */
+	uint32_t mem_mode;   /* VDPAMAP_MEMMODE_* */
+	uint32_t nr_regions; /* regions to register and pre-map */
 	const struct vdpamap_region *regions;
-	uint32_t prefault_threads;	/* 0: no pre-fault; else threads */
-	uint32_t page_size;		/* alignment unit; 0 means sysconf */
-	size_t :0;
+	uint32_t prefault_threads; /* 0: no pre-fault; else threads */
+	uint32_t page_size;	   /* alignment unit; 0 means sysconf */
+	size_t : 0;
 };
 
 /* Open a device by path and take ownership (SET_OWNER): a char device
@@ -152,13 +152,13 @@ struct vdpamap_info {
 	uint32_t nr_as;
 	uint32_t config_size;
 	uint32_t max_vring_num;
-	uint64_t device_features;	/* virtio features offered */
+	uint64_t device_features; /* virtio features offered */
 	uint64_t backend_offered;
 	uint64_t backend_acked;
-	uint64_t iova_first;		/* inclusive */
-	uint64_t iova_last;		/* inclusive */
-	uint32_t mem_mode;		/* VDPAMAP_MEMMODE_PA or _VA */
-	uint32_t is_sim;		/* 1 if the transport is the simulator */
+	uint64_t iova_first; /* inclusive */
+	uint64_t iova_last;  /* inclusive */
+	uint32_t mem_mode;   /* VDPAMAP_MEMMODE_PA or _VA */
+	uint32_t is_sim;     /* 1 if the transport is the simulator */
 	/* IOTLB entry caps per address space, read at open (since 0.3,
 	 * in what was reserved tail; docs/iotlb-caps.md): vhost_vdpa's
 	 * max_iotlb_entries (valid with VDPAMAP_CAPS_ENFORCED: the kernel
@@ -166,21 +166,24 @@ struct vdpamap_info {
 	 * (valid with VDPAMAP_CAPS_PARENT_KNOWN) */
 	uint32_t max_iotlb_entries;
 	uint32_t parent_max_iotlb_entries;
-	uint32_t caps_flags;		/* VDPAMAP_CAPS_* */
+	uint32_t caps_flags; /* VDPAMAP_CAPS_* */
 	uint32_t reserved0;
-	char parent[16];		/* the parent's module ("vdpa_sim",
+	char parent[16]; /* the parent's module ("vdpa_sim",
 					   "vduse", "mlx5_vdpa"); "" unknown */
 	uint64_t reserved[4];
 };
 
 /* vdpamap_info.caps_flags */
-#define VDPAMAP_CAPS_ENFORCED	 (1U << 0) /* max_iotlb_entries applies */
-#define VDPAMAP_CAPS_PARENT_KNOWN (1U << 1) /* parent_max_iotlb_entries
+#define VDPAMAP_CAPS_ENFORCED (1U << 0) /* max_iotlb_entries applies */
+#define VDPAMAP_CAPS_PARENT_KNOWN \
+	(1U << 1) /* parent_max_iotlb_entries
 					      applies */
-#define VDPAMAP_CAPS_SET_MAP	 (1U << 2) /* the parent takes the whole
+#define VDPAMAP_CAPS_SET_MAP \
+	(1U << 2) /* the parent takes the whole
 					      table (set_map): its refusal
 					      inside a batch is silent */
-#define VDPAMAP_CAPS_COUNT_UNKNOWN (1U << 3) /* PA mode, 4 KiB pages, no
+#define VDPAMAP_CAPS_COUNT_UNKNOWN \
+	(1U << 3) /* PA mode, 4 KiB pages, no
 					      PFNs in /proc/self/pagemap:
 					      entry counts are unknown */
 
@@ -221,7 +224,7 @@ VDPAMAP_API int vdpamap_set_config(struct vdpamap *h, uint32_t off,
  * neither dups nor closes them. */
 struct vdpamap_vring {
 	uint32_t num;
-	uint32_t base;			/* next avail index */
+	uint32_t base; /* next avail index */
 	uint64_t desc;
 	uint64_t avail;
 	uint64_t used;
@@ -263,19 +266,21 @@ VDPAMAP_API int vdpamap_set_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t asid);
 
 /* vdpamap_group_asid_opts.flags */
-#define VDPAMAP_GROUP_ASID_RESET  (1U << 0) /* a started device whose group
+#define VDPAMAP_GROUP_ASID_RESET \
+	(1U << 0) /* a started device whose group
 					      ASIDs are frozen: go through
 					      a reset that keeps the maps */
-#define VDPAMAP_GROUP_ASID_REPLAY (1U << 1) /* ... without IOTLB_PERSIST:
+#define VDPAMAP_GROUP_ASID_REPLAY \
+	(1U << 1) /* ... without IOTLB_PERSIST:
 					      reset and re-send every map
 					      of every ASID */
 
 struct vdpamap_group_asid_opts {
 	size_t sz;
-	uint32_t flags;			/* VDPAMAP_GROUP_ASID_* */
-	vdpamap_restart_fn restart_fn;	/* may be NULL */
+	uint32_t flags;		       /* VDPAMAP_GROUP_ASID_* */
+	vdpamap_restart_fn restart_fn; /* may be NULL */
 	void *restart_ctx;
-	size_t :0;
+	size_t : 0;
 };
 
 /* vdpamap_set_group_asid() with options (NULL: the same call).  With
@@ -293,22 +298,22 @@ struct vdpamap_group_asid_opts {
  * -ECANCELED (restart_fn failed; undone), -ENOTRECOVERABLE (the undo
  * failed too: poisoned).  Vqs not set through vdpamap_vring_set() are not
  * known to the library and stay reset: the caller sets them again. */
-VDPAMAP_API int vdpamap_set_group_asid_opts(
-	struct vdpamap *h, uint32_t group, uint32_t asid,
-	const struct vdpamap_group_asid_opts *opts);
+VDPAMAP_API int
+vdpamap_set_group_asid_opts(struct vdpamap *h, uint32_t group, uint32_t asid,
+			    const struct vdpamap_group_asid_opts *opts);
 VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t *ret_asid);
 
 /* ---- reset */
-#define VDPAMAP_RESET_PERSIST	1	/* IOTLB_PERSIST kept the maps */
-#define VDPAMAP_RESET_RESYNC	2	/* batched INVALIDATE+UPDATE of all */
+#define VDPAMAP_RESET_PERSIST 1 /* IOTLB_PERSIST kept the maps */
+#define VDPAMAP_RESET_RESYNC  2 /* batched INVALIDATE+UPDATE of all */
 
 struct vdpamap_reset_info {
-	uint32_t path;			/* VDPAMAP_RESET_* */
-	uint32_t groups_rebound;	/* SET_GROUP_ASID re-issued */
-	uint64_t entries;		/* mirror entries kept valid */
-	uint64_t iotlb_msgs;		/* IOTLB messages written */
-	uint64_t ns;			/* wall time of the whole reset */
+	uint32_t path;		 /* VDPAMAP_RESET_* */
+	uint32_t groups_rebound; /* SET_GROUP_ASID re-issued */
+	uint64_t entries;	 /* mirror entries kept valid */
+	uint64_t iotlb_msgs;	 /* IOTLB messages written */
+	uint64_t ns;		 /* wall time of the whole reset */
 	uint64_t reserved[4];
 };
 
@@ -443,13 +448,13 @@ VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid);
 
 /* ---- counters (since open) */
 struct vdpamap_stats {
-	uint64_t iotlb_writes;		/* every message written */
+	uint64_t iotlb_writes; /* every message written */
 	uint64_t iotlb_updates;
 	uint64_t iotlb_invalidates;
-	uint64_t iotlb_batches;		/* BATCH_BEGIN..END pairs */
+	uint64_t iotlb_batches; /* BATCH_BEGIN..END pairs */
 	uint64_t ioctls;
-	uint64_t pinned_bytes;		/* PA mode: bytes the mirror pins */
-	uint64_t iotlb_remaps;		/* REMAPs (exec handoff NEW_OWNER) */
+	uint64_t pinned_bytes; /* PA mode: bytes the mirror pins */
+	uint64_t iotlb_remaps; /* REMAPs (exec handoff NEW_OWNER) */
 	uint64_t reserved[7];
 };
 VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st);

@@ -37,13 +37,13 @@ extern "C" {
 
 /* Declare and zero an options struct with its size set:
  *   VDPAMAP_OPTS(vdpamap_open_opts, o, .want_features = ...); */
-#define VDPAMAP_OPTS(TYPE, NAME, ...)                                        \
-	struct TYPE NAME = ({                                                \
-		struct TYPE __##NAME##_o;                                    \
-		__builtin_memset(&__##NAME##_o, 0, sizeof(__##NAME##_o));    \
-		__##NAME##_o = (struct TYPE){ .sz = sizeof(struct TYPE),     \
-					      __VA_ARGS__ };                 \
-		__##NAME##_o;                                                \
+#define VDPAMAP_OPTS(TYPE, NAME, ...)                                     \
+	struct TYPE NAME = ({                                             \
+		struct TYPE __##NAME##_o;                                 \
+		__builtin_memset(&__##NAME##_o, 0, sizeof(__##NAME##_o)); \
+		__##NAME##_o = (struct TYPE){ .sz = sizeof(struct TYPE),  \
+					      __VA_ARGS__ };              \
+		__##NAME##_o;                                             \
 	})
 
 struct vdpamap;
@@ -53,10 +53,10 @@ struct vdpamap_region;
 struct vdpamap_vring;
 
 /* ---- logging */
-#define VDPAMAP_LOG_ERR		3
-#define VDPAMAP_LOG_WARN	4
-#define VDPAMAP_LOG_INFO	6
-#define VDPAMAP_LOG_DEBUG	7
+#define VDPAMAP_LOG_ERR	  3
+#define VDPAMAP_LOG_WARN  4
+#define VDPAMAP_LOG_INFO  6
+#define VDPAMAP_LOG_DEBUG 7
 
 /* Called with a complete, newline-free message.  May be called from any
  * thread that calls into the handle; must not call back into the library. */

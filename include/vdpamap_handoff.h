@@ -63,23 +63,23 @@ extern "C" {
  *  REBUILD    close, reopen, pre-fault in parallel and re-map everything,
  *             restore vring state: slow, correct everywhere.
  * Every region must be backed by an fd (a memfd) for any strategy. */
-#define VDPAMAP_HANDOFF_ENV		"VDPAMAP_HANDOFF_FD"
-#define VDPAMAP_HANDOFF_AUTO		0
-#define VDPAMAP_HANDOFF_NEW_OWNER	1
-#define VDPAMAP_HANDOFF_KEEPER		2
-#define VDPAMAP_HANDOFF_REBUILD		3
+#define VDPAMAP_HANDOFF_ENV	  "VDPAMAP_HANDOFF_FD"
+#define VDPAMAP_HANDOFF_AUTO	  0
+#define VDPAMAP_HANDOFF_NEW_OWNER 1
+#define VDPAMAP_HANDOFF_KEEPER	  2
+#define VDPAMAP_HANDOFF_REBUILD	  3
 
 struct vdpamap_handoff_opts {
 	size_t sz;
-	uint32_t strategy;		/* VDPAMAP_HANDOFF_*; 0: AUTO */
-	uint32_t flags;			/* none defined: must be 0 */
-	const int *extra_fds;		/* more fds to pass (CLOEXEC cleared) */
-	uint32_t nr_extra_fds;		/* at most 32 */
+	uint32_t strategy;     /* VDPAMAP_HANDOFF_*; 0: AUTO */
+	uint32_t flags;	       /* none defined: must be 0 */
+	const int *extra_fds;  /* more fds to pass (CLOEXEC cleared) */
+	uint32_t nr_extra_fds; /* at most 32 */
 	/* KEEPER: how long the keeper waits for vdpamap_handoff_reattach()
 	 * after its successor died before it exits (closing the device);
 	 * 0 means 30000 */
 	uint32_t reattach_grace_ms;
-	size_t :0;
+	size_t : 0;
 };
 
 /* Prepare the handoff; *ret_state_fd is the sealed state memfd (without
@@ -153,22 +153,22 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h);
 
 struct vdpamap_handoff_info {
-	uint32_t strategy;		/* VDPAMAP_HANDOFF_* used */
-	uint32_t keeper_alive;		/* 1: an mm keeper serves the handle */
-	int32_t keeper_pid;		/* 0: none */
-	uint32_t adopted;		/* 1 in the successor */
-	uint64_t suspend_ns;		/* CLOCK_MONOTONIC at SUSPEND */
-	uint64_t prepare_ns;		/* cost of prepare */
-	uint64_t adopt_ns;		/* cost of adopt */
-	uint64_t adopted_ns;		/* CLOCK_MONOTONIC when adopt returned */
-	uint64_t adopt_iotlb_writes;	/* IOTLB messages adopt sent */
+	uint32_t strategy;	     /* VDPAMAP_HANDOFF_* used */
+	uint32_t keeper_alive;	     /* 1: an mm keeper serves the handle */
+	int32_t keeper_pid;	     /* 0: none */
+	uint32_t adopted;	     /* 1 in the successor */
+	uint64_t suspend_ns;	     /* CLOCK_MONOTONIC at SUSPEND */
+	uint64_t prepare_ns;	     /* cost of prepare */
+	uint64_t adopt_ns;	     /* cost of adopt */
+	uint64_t adopted_ns;	     /* CLOCK_MONOTONIC when adopt returned */
+	uint64_t adopt_iotlb_writes; /* IOTLB messages adopt sent */
 	/* KEEPER successor: what the keeper unmapped of the old address
 	 * space after the adopt (0: not trimmed, or the trim has not ended
 	 * yet: it runs in the keeper after adopt returned; never waited
 	 * for here) */
 	uint64_t keeper_trimmed_bytes;
-	uint32_t keeper_vmas_before;	/* mappings before the trim */
-	uint32_t keeper_vmas_kept;	/* mappings left */
+	uint32_t keeper_vmas_before; /* mappings before the trim */
+	uint32_t keeper_vmas_kept;   /* mappings left */
 	uint64_t reserved[6];
 };
 /* -ENOENT: the handle was neither prepared nor adopted. */

@@ -32,14 +32,14 @@ extern "C" {
 struct vdpamap_mgmt;
 
 /* Longest name (vdpa device, management device, bus), NUL included. */
-#define VDPAMAP_MGMT_NAME_MAX	128
+#define VDPAMAP_MGMT_NAME_MAX 128
 
 struct vdpamap_mgmt_opts {
 	size_t sz;
-	vdpamap_log_fn log_fn;		/* NULL: silent */
+	vdpamap_log_fn log_fn; /* NULL: silent */
 	void *log_ctx;
-	int log_level;			/* 0 means VDPAMAP_LOG_WARN */
-	size_t :0;
+	int log_level; /* 0 means VDPAMAP_LOG_WARN */
+	size_t : 0;
 };
 
 /* Open a generic netlink socket (O_CLOEXEC, extended ack on) and resolve
@@ -59,17 +59,17 @@ VDPAMAP_API void *vdpamap_mgmt_free(void *list);
 /* ---- management devices */
 /* vdpamap_mgmtdev.present: attributes the kernel reported (older kernels
  * lack some) */
-#define VDPAMAP_MGMTDEV_HAS_CLASSES	(1U << 0)
-#define VDPAMAP_MGMTDEV_HAS_MAX_VQS	(1U << 1)
-#define VDPAMAP_MGMTDEV_HAS_FEATURES	(1U << 2)
+#define VDPAMAP_MGMTDEV_HAS_CLASSES  (1U << 0)
+#define VDPAMAP_MGMTDEV_HAS_MAX_VQS  (1U << 1)
+#define VDPAMAP_MGMTDEV_HAS_FEATURES (1U << 2)
 
 struct vdpamap_mgmtdev {
-	char bus[VDPAMAP_MGMT_NAME_MAX];	/* "pci"; "": no bus */
-	char name[VDPAMAP_MGMT_NAME_MAX];	/* "vdpasim_net" */
-	uint64_t supported_classes;	/* bit N: virtio device id N */
-	uint64_t supported_features;	/* virtio features it offers */
+	char bus[VDPAMAP_MGMT_NAME_MAX];  /* "pci"; "": no bus */
+	char name[VDPAMAP_MGMT_NAME_MAX]; /* "vdpasim_net" */
+	uint64_t supported_classes;	  /* bit N: virtio device id N */
+	uint64_t supported_features;	  /* virtio features it offers */
 	uint32_t max_supported_vqs;
-	uint32_t present;		/* VDPAMAP_MGMTDEV_HAS_* */
+	uint32_t present; /* VDPAMAP_MGMTDEV_HAS_* */
 	uint64_t reserved[8];
 };
 
@@ -87,14 +87,14 @@ VDPAMAP_API int vdpamap_mgmt_get_mgmtdev(struct vdpamap_mgmt *m,
 
 /* ---- vdpa devices */
 struct vdpamap_vdpadev {
-	char name[VDPAMAP_MGMT_NAME_MAX];	/* "vdpa0" */
-	char mgmtdev_bus[VDPAMAP_MGMT_NAME_MAX];	/* "" when none */
+	char name[VDPAMAP_MGMT_NAME_MAX];	 /* "vdpa0" */
+	char mgmtdev_bus[VDPAMAP_MGMT_NAME_MAX]; /* "" when none */
 	char mgmtdev_name[VDPAMAP_MGMT_NAME_MAX];
-	uint32_t device_id;		/* virtio id: 1 net, 2 block */
+	uint32_t device_id; /* virtio id: 1 net, 2 block */
 	uint32_t vendor_id;
 	uint32_t max_vqs;
 	uint32_t max_vq_size;
-	uint32_t min_vq_size;		/* 0: not reported (old kernel) */
+	uint32_t min_vq_size; /* 0: not reported (old kernel) */
 	uint32_t reserved0;
 	uint64_t reserved[8];
 };
@@ -111,14 +111,14 @@ VDPAMAP_API int vdpamap_mgmt_get_dev(struct vdpamap_mgmt *m, const char *name,
 
 struct vdpamap_mgmt_add_opts {
 	size_t sz;
-	const char *name;		/* required: the new device's name */
-	const char *mgmtdev;		/* required: "bus/dev" or "dev" */
-	const uint8_t *mac;		/* 6 bytes; NULL: parent's default */
-	uint32_t mtu;			/* 0: default; else 68..65535 */
-	uint32_t max_vq_pairs;		/* 0: default; else 1..65535 */
-	uint64_t device_features;	/* 0: default; else provision exactly
+	const char *name;	  /* required: the new device's name */
+	const char *mgmtdev;	  /* required: "bus/dev" or "dev" */
+	const uint8_t *mac;	  /* 6 bytes; NULL: parent's default */
+	uint32_t mtu;		  /* 0: default; else 68..65535 */
+	uint32_t max_vq_pairs;	  /* 0: default; else 1..65535 */
+	uint64_t device_features; /* 0: default; else provision exactly
 					   these virtio features */
-	size_t :0;
+	size_t : 0;
 };
 
 /* Create a vdpa device (needs CAP_NET_ADMIN).  The device is bound to
@@ -140,28 +140,28 @@ VDPAMAP_API int vdpamap_mgmt_del_dev(struct vdpamap_mgmt *m, const char *name);
  * device reports mac/mtu/status/max_vq_pairs only when it offers the
  * matching feature (MAC, MTU, STATUS, MQ or RSS), negotiated features only
  * once the driver set FEATURES_OK. */
-#define VDPAMAP_CFG_MAC			(1U << 0)
-#define VDPAMAP_CFG_STATUS		(1U << 1)
-#define VDPAMAP_CFG_MTU			(1U << 2)
-#define VDPAMAP_CFG_MAX_VQ_PAIRS	(1U << 3)
-#define VDPAMAP_CFG_NEGOTIATED		(1U << 4)
-#define VDPAMAP_CFG_DEVICE_FEATURES	(1U << 5)
+#define VDPAMAP_CFG_MAC		    (1U << 0)
+#define VDPAMAP_CFG_STATUS	    (1U << 1)
+#define VDPAMAP_CFG_MTU		    (1U << 2)
+#define VDPAMAP_CFG_MAX_VQ_PAIRS    (1U << 3)
+#define VDPAMAP_CFG_NEGOTIATED	    (1U << 4)
+#define VDPAMAP_CFG_DEVICE_FEATURES (1U << 5)
 
 /* virtio-net status bits */
-#define VDPAMAP_NET_S_LINK_UP		1
-#define VDPAMAP_NET_S_ANNOUNCE		2
+#define VDPAMAP_NET_S_LINK_UP  1
+#define VDPAMAP_NET_S_ANNOUNCE 2
 
 struct vdpamap_vdpadev_config {
 	char name[VDPAMAP_MGMT_NAME_MAX];
 	uint32_t device_id;
-	uint32_t present;		/* VDPAMAP_CFG_* */
+	uint32_t present; /* VDPAMAP_CFG_* */
 	uint8_t mac[6];
-	uint16_t status;		/* VDPAMAP_NET_S_* */
+	uint16_t status; /* VDPAMAP_NET_S_* */
 	uint16_t mtu;
 	uint16_t max_vq_pairs;
 	uint32_t reserved0;
-	uint64_t negotiated_features;	/* driver features (FEATURES_OK) */
-	uint64_t device_features;	/* features the device offers */
+	uint64_t negotiated_features; /* driver features (FEATURES_OK) */
+	uint64_t device_features;     /* features the device offers */
 	uint64_t reserved[8];
 };
 

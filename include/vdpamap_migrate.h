@@ -58,95 +58,104 @@ extern "C" {
  * through memory mapped in the shadow ASID.
  */
 struct vdpamap_shadow {
-	void *hva;			/* inside a registered region */
-	uint64_t size;			/* page-aligned */
-	uint32_t perm;			/* VDPAMAP_PERM_*; 0 means RW */
-	uint32_t reserved0;		/* must be 0 */
-	uint64_t iova;			/* out: where it is mapped */
-	uint64_t reserved[2];		/* must be 0 */
+	void *hva;	      /* inside a registered region */
+	uint64_t size;	      /* page-aligned */
+	uint32_t perm;	      /* VDPAMAP_PERM_*; 0 means RW */
+	uint32_t reserved0;   /* must be 0 */
+	uint64_t iova;	      /* out: where it is mapped */
+	uint64_t reserved[2]; /* must be 0 */
 };
 
 /* vdpamap_flip_vring.flags */
-#define VDPAMAP_FLIP_VRING_BASE	(1U << 0) /* start at .base, not at the
+#define VDPAMAP_FLIP_VRING_BASE \
+	(1U << 0) /* start at .base, not at the
 					     device's next avail index */
 
 /* A vq whose rings move into a shadow area: desc, avail and used are byte
  * offsets inside opts->shadows[shadow]. */
 struct vdpamap_flip_vring {
 	uint32_t vq;
-	uint32_t shadow;		/* index into opts->shadows */
+	uint32_t shadow; /* index into opts->shadows */
 	uint64_t desc;
 	uint64_t avail;
 	uint64_t used;
-	uint32_t num;			/* ring size; 0: keep the current one */
-	uint32_t flags;			/* VDPAMAP_FLIP_VRING_* */
-	uint32_t base;			/* with VDPAMAP_FLIP_VRING_BASE */
-	uint32_t reserved0;		/* must be 0 */
-	uint64_t reserved[2];		/* must be 0 */
+	uint32_t num;	      /* ring size; 0: keep the current one */
+	uint32_t flags;	      /* VDPAMAP_FLIP_VRING_* */
+	uint32_t base;	      /* with VDPAMAP_FLIP_VRING_BASE */
+	uint32_t reserved0;   /* must be 0 */
+	uint64_t reserved[2]; /* must be 0 */
 };
 
 /* vdpamap_flip_opts.flags, vdpamap_unflip_opts.flags */
-#define VDPAMAP_FLIP_WHOLE_GROUP (1U << 0) /* move a vq's own group even
+#define VDPAMAP_FLIP_WHOLE_GROUP \
+	(1U << 0) /* move a vq's own group even
 					      where DESC_ASID offers its
 					      descriptor group */
-#define VDPAMAP_FLIP_SUSPENDED	(1U << 1) /* the caller suspended the
+#define VDPAMAP_FLIP_SUSPENDED \
+	(1U << 1) /* the caller suspended the
 					     device and resumes it (through
 					     the reset: DRIVER_OK is left
 					     to vdpamap_resume()) */
-#define VDPAMAP_FLIP_REPLAY	(1U << 2) /* the reset path may run without
+#define VDPAMAP_FLIP_REPLAY \
+	(1U << 2) /* the reset path may run without
 					     IOTLB_PERSIST: reset, then
 					     re-send every map of every
 					     ASID (costs a full remap) */
 
 struct vdpamap_flip_opts {
 	size_t sz;
-	const uint32_t *vqs;		/* vqs whose ring group moves */
+	const uint32_t *vqs; /* vqs whose ring group moves */
 	uint32_t nr_vqs;
 	uint32_t nr_groups;
 	const uint32_t *groups;		/* groups that move as they are */
-	struct vdpamap_shadow *shadows;	/* mapped in the shadow ASID */
+	struct vdpamap_shadow *shadows; /* mapped in the shadow ASID */
 	uint32_t nr_shadows;
 	uint32_t nr_vrings;
 	const struct vdpamap_flip_vring *vrings; /* re-pointed at shadows */
-	uint32_t flags;			/* VDPAMAP_FLIP_* */
-	vdpamap_restart_fn restart_fn;	/* reset path: replays the control
+	uint32_t flags;				 /* VDPAMAP_FLIP_* */
+	vdpamap_restart_fn restart_fn; /* reset path: replays the control
 					   vq's state (see vdpamap_common.h);
 					   may be NULL */
 	void *restart_ctx;
-	size_t :0;
+	size_t : 0;
 };
 
 /* vdpamap_flip_info.path */
-#define VDPAMAP_FLIP_PATH_IN_PLACE 0	/* SET_GROUP_ASID on the suspended
+#define VDPAMAP_FLIP_PATH_IN_PLACE \
+	0 /* SET_GROUP_ASID on the suspended
 					   (or not yet started) device */
-#define VDPAMAP_FLIP_PATH_RESET	1	/* through a reset keeping the maps
+#define VDPAMAP_FLIP_PATH_RESET \
+	1 /* through a reset keeping the maps
 					   (IOTLB_PERSIST) */
-#define VDPAMAP_FLIP_PATH_REPLAY 2	/* through a reset and a replay of
+#define VDPAMAP_FLIP_PATH_REPLAY \
+	2 /* through a reset and a replay of
 					   every map (VDPAMAP_FLIP_REPLAY) */
 
 /* vdpamap_flip_info.flags */
-#define VDPAMAP_FLIP_INFO_DEFERRED (1U << 0) /* DRIVER_OK left to
+#define VDPAMAP_FLIP_INFO_DEFERRED \
+	(1U << 0)			 /* DRIVER_OK left to
 						vdpamap_resume() */
-#define VDPAMAP_FLIP_INFO_HOOK	(1U << 1) /* restart_fn was called */
-#define VDPAMAP_FLIP_INFO_BUSY	(1U << 2) /* the in-place attempt got
+#define VDPAMAP_FLIP_INFO_HOOK (1U << 1) /* restart_fn was called */
+#define VDPAMAP_FLIP_INFO_BUSY \
+	(1U << 2) /* the in-place attempt got
 					     EBUSY (group ASIDs frozen at
 					     DRIVER_OK) */
 
 /* What a flip or an unflip did. */
 struct vdpamap_flip_info {
-	uint32_t id;			/* of the flip */
-	uint32_t nr_groups;		/* groups moved */
-	uint32_t buffers_moved;		/* 1: a moved group holds some vq's
+	uint32_t id;		/* of the flip */
+	uint32_t nr_groups;	/* groups moved */
+	uint32_t buffers_moved; /* 1: a moved group holds some vq's
 					   buffers, not only descriptors */
-	uint32_t suspended;		/* 1: the call suspended and resumed */
-	uint64_t iotlb_msgs;		/* IOTLB messages written, batch
+	uint32_t suspended;	/* 1: the call suspended and resumed */
+	uint64_t iotlb_msgs;	/* IOTLB messages written, batch
 					   markers included */
 	uint64_t iotlb_updates;
 	uint64_t iotlb_invalidates;
 	uint64_t ioctls;
-	uint64_t ns;			/* wall time of the call */
-	uint32_t path;			/* VDPAMAP_FLIP_PATH_* */
-	uint32_t flags;			/* VDPAMAP_FLIP_INFO_* */
+	uint64_t ns;	/* wall time of the call */
+	uint32_t path;	/* VDPAMAP_FLIP_PATH_* */
+	uint32_t flags; /* VDPAMAP_FLIP_INFO_* */
 	/* phases of the reset path (0 in place): SUSPEND and the vq bases;
 	 * status 0 to FEATURES_OK with the group ASIDs, the shadow maps and
 	 * (replay) every map; rings, enables, DRIVER_OK and restart_fn */
@@ -224,15 +233,15 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 
 struct vdpamap_unflip_opts {
 	size_t sz;
-	uint32_t flags;			/* VDPAMAP_FLIP_SUSPENDED */
+	uint32_t flags; /* VDPAMAP_FLIP_SUSPENDED */
 	uint32_t nr_vrings;
 	/* where the guest rings restart: only vq, flags and base are read
 	 * (the rest must be 0); a re-pointed vq not listed restarts at the
 	 * device's next avail index */
 	const struct vdpamap_flip_vring *vrings;
-	vdpamap_restart_fn restart_fn;	/* as for the flip */
+	vdpamap_restart_fn restart_fn; /* as for the flip */
 	void *restart_ctx;
-	size_t :0;
+	size_t : 0;
 };
 
 /* Undo flip id: re-point the vrings it moved (those still at its shadow
@@ -275,7 +284,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
  * leaves its bits meaningless.
  */
 /* vdpamap_dirty_opts.flags */
-#define VDPAMAP_DIRTY_RING	(1U << 0) /* ring mode, bitmap fallback */
+#define VDPAMAP_DIRTY_RING (1U << 0) /* ring mode, bitmap fallback */
 
 struct vdpamap_dirty_range {
 	uint64_t iova;
@@ -284,14 +293,14 @@ struct vdpamap_dirty_range {
 
 struct vdpamap_dirty_opts {
 	size_t sz;
-	uint32_t flags;			/* VDPAMAP_DIRTY_* */
-	uint32_t ring_entries;		/* ring mode: a power of two in
+	uint32_t flags;	       /* VDPAMAP_DIRTY_* */
+	uint32_t ring_entries; /* ring mode: a power of two in
 					   [16, 2^24]; 0 means 4096 */
-	uint64_t page_size;		/* a power of two >= 512; 0 means the
+	uint64_t page_size;    /* a power of two >= 512; 0 means the
 					   handle's page size */
 	const struct vdpamap_dirty_range *ranges; /* NULL: all of asid */
 	uint32_t nr_ranges;
-	size_t :0;
+	size_t : 0;
 };
 
 /* Start logging asid.  Errors (nothing changed): -EINVAL asid out of range
@@ -344,13 +353,13 @@ VDPAMAP_API int vdpamap_dirty_harvest_region(struct vdpamap *h, uint32_t asid,
 					     uint64_t *ret_dirty);
 
 struct vdpamap_dirty_info {
-	uint32_t flags;			/* VDPAMAP_DIRTY_* of the start */
-	uint32_t nr_ranges;		/* logged ranges (entry pieces) */
+	uint32_t flags;	    /* VDPAMAP_DIRTY_* of the start */
+	uint32_t nr_ranges; /* logged ranges (entry pieces) */
 	uint64_t page_size;
-	uint64_t pages;			/* pages logged */
-	uint64_t bitmap_bytes;		/* memory of the bitmap */
-	uint64_t ring_entries;		/* 0 in bitmap mode */
-	uint64_t ring_overflows;	/* pages that fell back to the bitmap
+	uint64_t pages;		 /* pages logged */
+	uint64_t bitmap_bytes;	 /* memory of the bitmap */
+	uint64_t ring_entries;	 /* 0 in bitmap mode */
+	uint64_t ring_overflows; /* pages that fell back to the bitmap
 					   because the ring was full */
 	uint64_t reserved[6];
 };

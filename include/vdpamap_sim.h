@@ -19,19 +19,19 @@ extern "C" {
  * exec like a kernel device.  See README "Simulator". */
 
 /* vdpamap_sim_opts.flags */
-#define VDPAMAP_SIM_PA		(1U << 0) /* PA mode (pins; memlock) */
-#define VDPAMAP_SIM_PER_MAP	(1U << 1) /* .dma_map parent, not .set_map */
+#define VDPAMAP_SIM_PA	    (1U << 0) /* PA mode (pins; memlock) */
+#define VDPAMAP_SIM_PER_MAP (1U << 1) /* .dma_map parent, not .set_map */
 
 struct vdpamap_sim_opts {
 	size_t sz;
-	uint64_t backend_features;	/* offered; 0 means 0x17e */
+	uint64_t backend_features; /* offered; 0 means 0x17e */
 	uint32_t flags;
-	uint32_t nr_as;			/* 0 means 2 */
-	uint32_t nr_groups;		/* 0 means 2 */
-	uint32_t nr_vqs;		/* 0 means 3 (rx, tx, ctrl) */
-	uint64_t iova_first;		/* with iova_last == 0: [0, 2^64-1] */
+	uint32_t nr_as;	     /* 0 means 2 */
+	uint32_t nr_groups;  /* 0 means 2 */
+	uint32_t nr_vqs;     /* 0 means 3 (rx, tx, ctrl) */
+	uint64_t iova_first; /* with iova_last == 0: [0, 2^64-1] */
 	uint64_t iova_last;
-	const char *dir;		/* socket dir; NULL: $TMPDIR or /tmp */
+	const char *dir; /* socket dir; NULL: $TMPDIR or /tmp */
 	/* "KERNEL" or "KERNEL/PARENT": linux-5.10, linux-6.1, linux-6.12,
 	 * linux-6.12.95, linux-7.3; vdpa_sim (the default parent),
 	 * vdpa_sim-permap, vp_vdpa, vduse (docs/sim-profiles.md).  The
@@ -44,7 +44,7 @@ struct vdpamap_sim_opts {
 	/* the parent's own cap alone (vdpa_sim's, VDUSE's parameter), e.g.
 	 * below vhost_vdpa's; 0: as max_iotlb_entries */
 	uint32_t parent_max_iotlb_entries;
-	size_t :0;
+	size_t : 0;
 };
 
 /* Start a simulator daemon (a forked, detached child process) and return
@@ -71,21 +71,21 @@ struct vdpamap_sim_entry {
 VDPAMAP_API int vdpamap_sim_table(const char *path, uint32_t asid,
 				  struct vdpamap_sim_entry *ents, size_t n);
 
-#define VDPAMAP_SIM_FAIL_MSG	1	/* the nth IOTLB write from now */
-#define VDPAMAP_SIM_FAIL_IOCTL	2	/* the nth ioctl from now */
+#define VDPAMAP_SIM_FAIL_MSG   1 /* the nth IOTLB write from now */
+#define VDPAMAP_SIM_FAIL_IOCTL 2 /* the nth ioctl from now */
 /* Make the nth (1-based) event of kind fail (0 disarms). */
 VDPAMAP_API int vdpamap_sim_fail_nth(const char *path, uint32_t kind,
 				     uint32_t nth);
 
 struct vdpamap_sim_stats {
 	uint64_t iotlb_writes;
-	uint64_t set_map_calls;		/* batch-style parent map pushes */
-	uint64_t dma_map_calls;		/* per-map parent map calls */
+	uint64_t set_map_calls; /* batch-style parent map pushes */
+	uint64_t dma_map_calls; /* per-map parent map calls */
 	uint64_t pinned_bytes;
-	uint64_t rx_frames;		/* frames looped TX -> RX */
+	uint64_t rx_frames; /* frames looped TX -> RX */
 	uint64_t tx_frames;
-	uint64_t dma_errors;		/* accesses that did not translate */
-	uint64_t rx_drops;		/* frames dropped (no buffer, MAC) */
+	uint64_t dma_errors; /* accesses that did not translate */
+	uint64_t rx_drops;   /* frames dropped (no buffer, MAC) */
 	uint64_t reserved[6];
 };
 VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
@@ -98,10 +98,10 @@ VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
 struct vdpamap_sim_limits {
 	uint32_t vhost_max_iotlb_entries;
 	uint32_t parent_max_iotlb_entries;
-	char kernel[24];		/* "linux-7.3"; "" without a profile */
-	char parent[24];		/* "vdpa_sim", ...; "" likewise */
-	uint64_t backend_features;	/* offered */
-	uint32_t flags;			/* VDPAMAP_SIM_PA, _PER_MAP */
+	char kernel[24];	   /* "linux-7.3"; "" without a profile */
+	char parent[24];	   /* "vdpa_sim", ...; "" likewise */
+	uint64_t backend_features; /* offered */
+	uint32_t flags;		   /* VDPAMAP_SIM_PA, _PER_MAP */
 	uint32_t nr_as;
 	uint32_t nr_groups;
 	uint32_t nr_vqs;

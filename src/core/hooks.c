@@ -9,7 +9,7 @@
 #include "core/internal.h"
 
 void vdm_hook_set(struct vdpamap *h, enum vdm_hook_slot slot,
-		 const struct vdm_hook_ops *ops)
+		  const struct vdm_hook_ops *ops)
 {
 	h->hooks[slot] = ops;
 }

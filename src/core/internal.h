@@ -27,11 +27,11 @@
 #include "iova_tree/iova_tree.h"
 #include "transport/transport.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
 #define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
 #define max_t(t, a, b) ((t)(a) > (t)(b) ? (t)(a) : (t)(b))
 #define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- options (libbpf's OPTS_* idea) */
 /* A struct from a newer caller is fine if every byte past what we know is
@@ -39,9 +39,9 @@
 bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 #define OPTS_VALID(opts, type) \
 	(!(opts) || vdm_opts_valid((opts), sizeof(struct type), (opts)->sz))
-#define OPTS_HAS(opts, field) \
+#define OPTS_HAS(opts, field)                                       \
 	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + \
-				  sizeof((opts)->field))
+					 sizeof((opts)->field))
 #define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
 /* The one refusal rule: 0 when OPTS_VALID, else -EINVAL (smaller than its
@@ -57,10 +57,11 @@ static inline int vdm_opts_err(size_t user_sz)
  * ...". */
 struct vdpamap;
 int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
-		   size_t known_sz);
-#define OPTS_CHECK(h, what, opts, type) \
-	(OPTS_VALID(opts, type) ? \
-		 0 : vdm_opts_refuse((h), (what), (opts)->sz, sizeof(struct type)))
+		    size_t known_sz);
+#define OPTS_CHECK(h, what, opts, type)                                    \
+	(OPTS_VALID(opts, type) ? 0 :                                      \
+				  vdm_opts_refuse((h), (what), (opts)->sz, \
+						  sizeof(struct type)))
 
 /* ---- hooks (hooks.c): how core reaches the modules above it at a
  * lifecycle moment without calling them by name.  Each module that keeps
@@ -87,7 +88,7 @@ struct vdm_hook_ops {
 
 /* Register (ops) or drop (NULL) the table of one slot. */
 void vdm_hook_set(struct vdpamap *h, enum vdm_hook_slot slot,
-		 const struct vdm_hook_ops *ops);
+		  const struct vdm_hook_ops *ops);
 void vdm_hooks_leave(struct vdpamap *h);
 void vdm_hooks_close(struct vdpamap *h);
 void vdm_hooks_free(struct vdpamap *h);
@@ -99,11 +100,11 @@ struct vdm_handoff;
 
 struct vdpamap {
 	pthread_mutex_t lock;
-	struct vdm_tp *tp;		/* &dev_tp, or one of an upper module's
+	struct vdm_tp *tp; /* &dev_tp, or one of an upper module's
 					   (the keeper link: vdm_set_tp()) */
 	struct vdm_tp dev_tp;
 	pid_t pid;
-	unsigned int fork_gen;		/* vdm_fork_gen() at open */
+	unsigned int fork_gen; /* vdm_fork_gen() at open */
 
 	vdpamap_log_fn log_fn;
 	void *log_ctx;
@@ -137,10 +138,10 @@ struct vdpamap {
 	const struct vdm_hook_ops *hooks[VDM_HOOK_NR];
 
 	/* each upper module's state (its header; NULL until it has any) */
-	struct vdm_mapping *map;		/* regions, mirror, snapshots */
-	struct vdm_lifecycle *lc;	/* groups, vrings, virtio status */
-	struct vdm_migrate *mig;		/* flips, dirty logs */
-	struct vdm_handoff *ho;		/* exec handoff */
+	struct vdm_mapping *map;  /* regions, mirror, snapshots */
+	struct vdm_lifecycle *lc; /* groups, vrings, virtio status */
+	struct vdm_migrate *mig;  /* flips, dirty logs */
+	struct vdm_handoff *ho;	  /* exec handoff */
 };
 
 /* ---- util.c: the handle's core part */
@@ -148,7 +149,7 @@ struct vdpamap {
  * own transport, closed) and no module state yet; NULL: out of memory.
  * log_level 0 means VDPAMAP_LOG_WARN. */
 struct vdpamap *vdm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
-			    int log_level, uint32_t flags, uint64_t page_size);
+			     int log_level, uint32_t flags, uint64_t page_size);
 /* Release core's part (every module's state must be gone). */
 void vdm_core_free(struct vdpamap *h);
 /* A public transaction holds the lock from begin to commit/abort: on
@@ -158,10 +159,10 @@ void vdm_txn_owner_set(struct vdpamap *h, bool on);
 /* ---- logging */
 void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-#define vdm_err(h, ...)  vdm_log(h, VDPAMAP_LOG_ERR, __VA_ARGS__)
+#define vdm_err(h, ...)	 vdm_log(h, VDPAMAP_LOG_ERR, __VA_ARGS__)
 #define vdm_warn(h, ...) vdm_log(h, VDPAMAP_LOG_WARN, __VA_ARGS__)
 #define vdm_info(h, ...) vdm_log(h, VDPAMAP_LOG_INFO, __VA_ARGS__)
-#define vdm_dbg(h, ...)  vdm_log(h, VDPAMAP_LOG_DEBUG, __VA_ARGS__)
+#define vdm_dbg(h, ...)	 vdm_log(h, VDPAMAP_LOG_DEBUG, __VA_ARGS__)
 
 /* ---- util.c: handle entry checks, the busy and poison states */
 /* Take the lock for a state-changing call: -ECHILD in a forked child,

@@ -7,7 +7,7 @@
 #include "core/internal.h"
 
 struct vdpamap *vdm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
-			    int log_level, uint32_t flags, uint64_t page_size)
+			     int log_level, uint32_t flags, uint64_t page_size)
 {
 	pthread_mutexattr_t ma;
 	struct vdpamap *h = calloc(1, sizeof(*h));
@@ -59,10 +59,12 @@ bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 }
 
 int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
-		   size_t known_sz)
+		    size_t known_sz)
 {
-	vdm_err(h, "%s: opts: size %zu: too small, or non-zero bytes past the "
-	       "known %zu", what, user_sz, known_sz);
+	vdm_err(h,
+		"%s: opts: size %zu: too small, or non-zero bytes past the "
+		"known %zu",
+		what, user_sz, known_sz);
 	return vdm_opts_err(user_sz);
 }
 
@@ -143,11 +145,11 @@ void vdm_set_tp(struct vdpamap *h, struct vdm_tp *tp)
 	h->tp = tp ? tp : &h->dev_tp;
 }
 
-#define SWAP_FIELD(a, b, f) \
-	do { \
+#define SWAP_FIELD(a, b, f)                 \
+	do {                                \
 		typeof((a)->f) t_ = (a)->f; \
-		(a)->f = (b)->f; \
-		(b)->f = t_; \
+		(a)->f = (b)->f;            \
+		(b)->f = t_;                \
 	} while (0)
 
 void vdm_core_swap(struct vdpamap *h, struct vdpamap *h2)
@@ -216,14 +218,14 @@ void vdm_poison(struct vdpamap *h, const char *fmt, ...)
 	vdm_err(h, "handle poisoned: %s", buf);
 	if (!h->poison)
 		h->poison = strdup(buf);
-	if (!h->poison)		/* out of memory: still poisoned */
+	if (!h->poison) /* out of memory: still poisoned */
 		h->poison = (char *)poison_oom;
 }
 
 void vdm_tp_lost(struct vdpamap *h)
 {
 	vdm_poison(h, "connection to the device lost mid-request: its state is "
-		  "unknown; close and reopen");
+		      "unknown; close and reopen");
 }
 
 void vdm_poison_clear(struct vdpamap *h)
@@ -239,14 +241,10 @@ VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h)
 }
 
 static const char *const feature_names[] = {
-	[1] = "IOTLB_MSG_V2",
-	[2] = "IOTLB_BATCH",
-	[3] = "IOTLB_ASID",
-	[4] = "SUSPEND",
-	[5] = "RESUME",
-	[6] = "ENABLE_AFTER_DRIVER_OK",
-	[7] = "DESC_ASID",
-	[8] = "IOTLB_PERSIST",
+	[1] = "IOTLB_MSG_V2", [2] = "IOTLB_BATCH",
+	[3] = "IOTLB_ASID",   [4] = "SUSPEND",
+	[5] = "RESUME",	      [6] = "ENABLE_AFTER_DRIVER_OK",
+	[7] = "DESC_ASID",    [8] = "IOTLB_PERSIST",
 };
 
 const char *vdm_feature_name(uint64_t feature)

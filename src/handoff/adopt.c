@@ -22,9 +22,12 @@ static void restore_mirror(struct vdpamap *h, const struct vdm_handoff_state *s,
 	for (i = 0; i < s->hdr->nr_regions && *ret >= 0; i++) {
 		const struct vdm_ho_region *sr = &s->regions[i];
 		const struct vdpamap_region r0 = {
-			.hva = hvas[i], .len = sr->len,
-			.fd_offset = sr->fd_offset, .fd = sr->fd,
-			.perm = sr->perm, .iova = sr->iova,
+			.hva = hvas[i],
+			.len = sr->len,
+			.fd_offset = sr->fd_offset,
+			.fd = sr->fd,
+			.perm = sr->perm,
+			.iova = sr->iova,
 		};
 
 		*ret = vdm_region_restore(h, sr->id, &r0, sr->dev_base);
@@ -54,20 +57,20 @@ static void restore_mirror(struct vdpamap *h, const struct vdm_handoff_state *s,
 static void restore_info(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 {
 	vdm_info_set(h, &(struct vdpamap_info){
-		.device_id = hd->device_id,
-		.nr_vqs = hd->nr_vqs,
-		.nr_groups = hd->nr_groups,
-		.nr_as = hd->nr_as,
-		.config_size = hd->config_size,
-		.max_vring_num = hd->max_vring_num,
-		.device_features = hd->device_features,
-		.backend_offered = hd->backend_offered,
-		.backend_acked = hd->backend_acked,
-		.iova_first = hd->iova_first,
-		.iova_last = hd->iova_last,
-		.mem_mode = hd->mem_mode,
-		.is_sim = hd->is_sim,
-	});
+				.device_id = hd->device_id,
+				.nr_vqs = hd->nr_vqs,
+				.nr_groups = hd->nr_groups,
+				.nr_as = hd->nr_as,
+				.config_size = hd->config_size,
+				.max_vring_num = hd->max_vring_num,
+				.device_features = hd->device_features,
+				.backend_offered = hd->backend_offered,
+				.backend_acked = hd->backend_acked,
+				.iova_first = hd->iova_first,
+				.iova_last = hd->iova_last,
+				.mem_mode = hd->mem_mode,
+				.is_sim = hd->is_sim,
+			});
 }
 
 /* A handle as the description says, without touching the device (KEEPER,
@@ -152,24 +155,30 @@ static int check_fds(const struct vdm_handoff_state *s,
 	if (hd->dev_fd >= 0 &&
 	    (fstat(hd->dev_fd, &st) < 0 || st.st_dev != hd->dev_dev ||
 	     st.st_ino != hd->dev_ino || st.st_rdev != hd->dev_rdev)) {
-		vdm_ho_adopt_log(opts, "handoff: adopt: dev_fd %d is not the "
+		vdm_ho_adopt_log(opts,
+				 "handoff: adopt: dev_fd %d is not the "
 				 "device the description names (dev, ino, "
-				 "rdev)", hd->dev_fd);
+				 "rdev)",
+				 hd->dev_fd);
 		return -ENODEV;
 	}
 	if (hd->keeper_sock >= 0 &&
 	    (fstat(hd->keeper_sock, &st) < 0 || !S_ISSOCK(st.st_mode))) {
-		vdm_ho_adopt_log(opts, "handoff: adopt: keeper_sock %d is not "
-				 "an open socket", hd->keeper_sock);
+		vdm_ho_adopt_log(opts,
+				 "handoff: adopt: keeper_sock %d is not "
+				 "an open socket",
+				 hd->keeper_sock);
 		return -EBADF;
 	}
 	for (i = 0; i < hd->nr_regions; i++) {
 		if (fstat(s->regions[i].fd, &st) == 0 &&
 		    (!s->regions[i].ino || st.st_ino == s->regions[i].ino))
 			continue;
-		vdm_ho_adopt_log(opts, "handoff: adopt: regions[%u].fd %d is "
+		vdm_ho_adopt_log(opts,
+				 "handoff: adopt: regions[%u].fd %d is "
 				 "not open, or not the file the description "
-				 "names (inode)", i, s->regions[i].fd);
+				 "names (inode)",
+				 i, s->regions[i].fd);
 		return -EBADF;
 	}
 	return 0;
@@ -211,7 +220,7 @@ static int adopt_new_owner(const struct vdm_handoff_state *s,
 	if (r == 0)
 		r = vdm_ho_new_owner_takeover(h);
 	if (r < 0) {
-		h->tp->fd = -1;	/* the caller's, still */
+		h->tp->fd = -1; /* the caller's, still */
 		vdm_handle_free(h);
 		return r;
 	}
@@ -243,7 +252,7 @@ static int adopt_keeper(const struct vdm_handoff_state *s,
 	if (r < 0) {
 		ho->kl.sock = -1;
 		h->tp->fd = -1;
-		vdm_handle_free(h);	/* frees ho */
+		vdm_handle_free(h); /* frees ho */
 		*hop = NULL;
 		return r;
 	}
@@ -292,8 +301,8 @@ int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
 #ifndef VDPAMAP_NEW_OWNER
 	if (hd->strategy == VDPAMAP_HANDOFF_NEW_OWNER) {
 		vdm_ho_adopt_log(opts, "handoff: adopt: strategy NEW_OWNER: "
-				 "not in this build (meson "
-				 "-Dnew_owner=enabled)");
+				       "not in this build (meson "
+				       "-Dnew_owner=enabled)");
 		return -EOPNOTSUPP;
 	}
 #endif
@@ -325,7 +334,7 @@ int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
 	if (!h->poison && vdm_has_feature(h, VDPAMAP_F_DESC_ASID) &&
 	    vdm_query_desc_groups(h) < 0)
 		vdm_warn(h, "handoff: descriptor groups unknown: DRIVER_OK "
-			 "checks rings in the vq groups' ASIDs");
+			    "checks rings in the vq groups' ASIDs");
 	ho->adopt_writes = h->stats.iotlb_writes;
 	ho->adopted_ns = vdm_ho_now_ns();
 	ho->adopt_ns = ho->adopted_ns - t0;
@@ -340,7 +349,7 @@ unmap:
 free_hvas:
 	free(hvas);
 free_ho:
-	free(ho);		/* NULL if a handle took and freed it */
+	free(ho); /* NULL if a handle took and freed it */
 out:
 	return r;
 }
@@ -388,8 +397,10 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 	r = vdm_handoff_parse_why(buf, len, &s, &why);
 	if (r < 0) {
 		vdm_handoff_why_str(&why, w, sizeof(w));
-		vdm_ho_adopt_log(opts, "handoff: adopt: description of %zu "
-				 "bytes refused (%d): %s", len, r, w);
+		vdm_ho_adopt_log(opts,
+				 "handoff: adopt: description of %zu "
+				 "bytes refused (%d): %s",
+				 len, r, w);
 		goto out;
 	}
 	r = vdm_ho_adopt_parsed(&s, opts, ret);

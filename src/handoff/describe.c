@@ -79,8 +79,9 @@ static void ser_regions(struct vdpamap *h, struct vdm_ho_region *out)
 			.fd = rg->r.fd,
 			.len = rg->r.len,
 			.fd_offset = rg->r.fd_offset,
-			.dev_base = rg->dev_base ? rg->dev_base :
-						   (uint64_t)(uintptr_t)rg->r.hva,
+			.dev_base = rg->dev_base ?
+					    rg->dev_base :
+					    (uint64_t)(uintptr_t)rg->r.hva,
 			.perm = rg->r.perm,
 			.iova = rg->r.iova,
 		};
@@ -94,14 +95,15 @@ static void ser_entries(struct vdpamap *h, struct vdm_ho_entry *out)
 	for (a = 0; a < h->info.nr_as; a++) {
 		struct itree_node *n;
 
-		for (n = itree_first(&h->map->as[a].iova); n; n = itree_next(n)) {
+		for (n = itree_first(&h->map->as[a].iova); n;
+		     n = itree_next(n)) {
 			struct vdm_entry *e = vdm_entry_of(n);
 
 			out[i++] = (struct vdm_ho_entry){
 				.iova = n->first,
 				.size = vdm_entry_size(e),
-				.off = e->hva - (uint64_t)(uintptr_t)
-							e->region->r.hva,
+				.off = e->hva -
+				       (uint64_t)(uintptr_t)e->region->r.hva,
 				.asid = a,
 				.perm = e->perm,
 				.region_id = e->region->id,
@@ -121,8 +123,8 @@ static void ser_rings(struct vdpamap *h, uint32_t *u32)
 	for (i = 0; i < h->info.nr_vqs; i++)
 		*u32++ = h->lc->vq_group[i];
 	v_out = (struct vdm_ho_vring *)((uint8_t *)u32 +
-				       VDM_HO_U32_PAD(h->info.nr_groups,
-						     h->info.nr_vqs));
+					VDM_HO_U32_PAD(h->info.nr_groups,
+						       h->info.nr_vqs));
 	for (i = 0; i < h->info.nr_vqs; i++) {
 		struct vdm_vring *vr = &h->lc->vrings[i];
 
@@ -203,8 +205,8 @@ static int write_all(int fd, const void *buf, size_t len)
 
 int vdm_ho_memfd(const void *buf, size_t len, bool cloexec)
 {
-	int fd = memfd_create("vdpamap-handoff", MFD_ALLOW_SEALING |
-						 (cloexec ? MFD_CLOEXEC : 0));
+	int fd = memfd_create("vdpamap-handoff",
+			      MFD_ALLOW_SEALING | (cloexec ? MFD_CLOEXEC : 0));
 	int r;
 
 	if (fd < 0)
@@ -212,8 +214,9 @@ int vdm_ho_memfd(const void *buf, size_t len, bool cloexec)
 	r = write_all(fd, buf, len);
 	if (r < 0)
 		goto fail;
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
-				   F_SEAL_SHRINK | F_SEAL_SEAL) < 0) {
+	if (fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) <
+	    0) {
 		r = -errno;
 		goto fail;
 	}
@@ -264,9 +267,13 @@ int vdm_ho_read(int fd, void **ret, size_t *ret_len)
 void vdm_ho_vring_of(const struct vdm_ho_vring *sv, struct vdpamap_vring *v)
 {
 	*v = (struct vdpamap_vring){
-		.num = sv->num, .base = sv->base, .desc = sv->desc,
-		.avail = sv->avail, .used = sv->used,
-		.kick_fd = sv->kick_fd, .call_fd = sv->call_fd,
+		.num = sv->num,
+		.base = sv->base,
+		.desc = sv->desc,
+		.avail = sv->avail,
+		.used = sv->used,
+		.kick_fd = sv->kick_fd,
+		.call_fd = sv->call_fd,
 	};
 }
 
@@ -289,7 +296,7 @@ void vdm_ho_adopt_log(const struct vdpamap_open_opts *opts, const char *fmt,
 	va_list ap;
 
 	if (!fn)
-		return;		/* VDPAMAP_LOG_ERR passes every log_level */
+		return; /* VDPAMAP_LOG_ERR passes every log_level */
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -300,8 +307,9 @@ int vdm_ho_open_opts_check(const struct vdpamap_open_opts *opts)
 {
 	if (OPTS_VALID(opts, vdpamap_open_opts))
 		return 0;
-	vdm_ho_adopt_log(opts, "handoff: open opts: size %zu: too small, or "
-			 "non-zero bytes past the known %zu", opts->sz,
-			 sizeof(struct vdpamap_open_opts));
+	vdm_ho_adopt_log(opts,
+			 "handoff: open opts: size %zu: too small, or "
+			 "non-zero bytes past the known %zu",
+			 opts->sz, sizeof(struct vdpamap_open_opts));
 	return opts->sz < sizeof(size_t) ? -EINVAL : -E2BIG;
 }

@@ -54,8 +54,8 @@ static void handoff_sync(struct vdpamap *h)
 	free(buf);
 	if (fd < 0)
 		return;
-	if (vdm_kp_call(&h->ho->kl, VDM_KP_SETSTATE, 0, 0, NULL, 0, fd,
-			NULL) == 0)
+	if (vdm_kp_call(&h->ho->kl, VDM_KP_SETSTATE, 0, 0, NULL, 0, fd, NULL) ==
+	    0)
 		h->ho->kl.stale = 0;
 	close(fd);
 }

@@ -47,29 +47,29 @@
 #include "handoff/keeper/keeper.h"
 #include "lifecycle/lifecycle.h"
 
-#define VDM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
-#define VDM_HO_VERSION	2	/* 2: vring records 8-aligned */
-#define VDM_HO_MAX_REGIONS	4096
-#define VDM_HO_MAX_ENTRIES	(1u << 20)
-#define VDM_HO_MAX_VQS		4096
-#define VDM_HO_PATH_MAX		108
+#define VDM_HO_MAGIC	   0x4f444e4148504456ULL /* "VDPHANDO" */
+#define VDM_HO_VERSION	   2 /* 2: vring records 8-aligned */
+#define VDM_HO_MAX_REGIONS 4096
+#define VDM_HO_MAX_ENTRIES (1u << 20)
+#define VDM_HO_MAX_VQS	   4096
+#define VDM_HO_PATH_MAX	   108
 
 struct vdm_ho_hdr {
 	uint64_t magic;
 	uint32_t version;
-	uint32_t crc;			/* CRC-32 of bytes [16, total) */
-	uint64_t total;			/* bytes of the whole description */
-	uint32_t strategy;		/* VDPAMAP_HANDOFF_* (not AUTO) */
-	uint32_t flags;			/* the handle's open flags */
+	uint32_t crc;	   /* CRC-32 of bytes [16, total) */
+	uint64_t total;	   /* bytes of the whole description */
+	uint32_t strategy; /* VDPAMAP_HANDOFF_* (not AUTO) */
+	uint32_t flags;	   /* the handle's open flags */
 	/* device identity: fstat() of dev_fd */
 	uint64_t dev_dev, dev_ino, dev_rdev;
-	int32_t dev_fd;			/* fd number across the exec; -1 for
+	int32_t dev_fd;	     /* fd number across the exec; -1 for
 					   rebuild (the exec closes it) */
-	int32_t keeper_sock;		/* keeper strategy, else -1 */
+	int32_t keeper_sock; /* keeper strategy, else -1 */
 	int32_t keeper_pid;
 	int32_t pred_pid;
-	char path[VDM_HO_PATH_MAX];	/* device path, NUL-terminated */
-	uint64_t token;			/* keeper's address-space token (sim) */
+	char path[VDM_HO_PATH_MAX]; /* device path, NUL-terminated */
+	uint64_t token;		    /* keeper's address-space token (sim) */
 	/* what the device reported and what was negotiated */
 	uint32_t device_id, nr_vqs, nr_groups, nr_as;
 	uint32_t config_size, max_vring_num, mem_mode, is_sim;
@@ -77,35 +77,35 @@ struct vdm_ho_hdr {
 	uint64_t iova_first, iova_last;
 	uint64_t driver_features;
 	uint64_t page_size;
-	uint32_t status;		/* virtio status */
+	uint32_t status; /* virtio status */
 	uint32_t next_region_id;
-	uint64_t t_suspend_ns;		/* CLOCK_MONOTONIC at SUSPEND */
-	uint64_t t_prepare_ns;		/* prepare's own cost */
+	uint64_t t_suspend_ns; /* CLOCK_MONOTONIC at SUSPEND */
+	uint64_t t_prepare_ns; /* prepare's own cost */
 	uint32_t nr_regions, nr_entries, nr_vrings, reserved0;
 	uint64_t reserved[4];
 };
 
 struct vdm_ho_region {
 	uint32_t id;
-	int32_t fd;			/* fd number across the exec */
+	int32_t fd; /* fd number across the exec */
 	uint64_t len, fd_offset;
-	uint64_t dev_base;		/* where the device sees offset 0 */
+	uint64_t dev_base; /* where the device sees offset 0 */
 	uint32_t perm;
 	uint32_t reserved0;
 	uint64_t iova;
-	uint64_t ino;			/* st_ino of fd (0: unchecked) */
+	uint64_t ino; /* st_ino of fd (0: unchecked) */
 };
 
 struct vdm_ho_entry {
 	uint64_t iova, size;
-	uint64_t off;			/* offset of the entry in its region */
+	uint64_t off; /* offset of the entry in its region */
 	uint32_t asid, perm;
 	uint32_t region_id;
 	uint32_t reserved0;
 };
 
-#define VDM_HO_VRING_SET		1u
-#define VDM_HO_VRING_ENABLED	2u
+#define VDM_HO_VRING_SET     1u
+#define VDM_HO_VRING_ENABLED 2u
 
 /* Bytes after the two u32 arrays that keep the vring records 8-aligned. */
 #define VDM_HO_U32_PAD(nr_groups, nr_vqs) \
@@ -131,7 +131,8 @@ struct vdm_handoff_state {
 uint32_t vdm_crc32(uint32_t crc, const void *buf, size_t len);
 /* Bytes a description with these counts takes, or 0 on overflow. */
 size_t vdm_handoff_size(uint32_t nr_regions, uint32_t nr_entries,
-		       uint32_t nr_groups, uint32_t nr_vqs, uint32_t nr_vrings);
+			uint32_t nr_groups, uint32_t nr_vqs,
+			uint32_t nr_vrings);
 /* Seal hdr->crc over a complete buffer of hdr->total bytes. */
 void vdm_handoff_seal(void *buf);
 /* Validate buf (untrusted) and point out into it.  Errors, nothing kept:
@@ -144,7 +145,8 @@ void vdm_handoff_seal(void *buf);
  *  -ENOENT    an entry names a region that does not exist
  *  -EFAULT    an entry outside its region, or outside the IOVA range
  *  -EEXIST    two entries of one ASID overlap, or two regions share an id */
-int vdm_handoff_parse(const void *buf, size_t len, struct vdm_handoff_state *out);
+int vdm_handoff_parse(const void *buf, size_t len,
+		      struct vdm_handoff_state *out);
 
 /* Why a description was refused: the first check that failed.  array NULL
  * means a header field; otherwise the element array[index] ("regions",
@@ -158,7 +160,8 @@ struct vdm_ho_why {
 };
 /* vdm_handoff_parse(), and why (may be NULL) says why it refused. */
 int vdm_handoff_parse_why(const void *buf, size_t len,
-			 struct vdm_handoff_state *out, struct vdm_ho_why *why);
+			  struct vdm_handoff_state *out,
+			  struct vdm_ho_why *why);
 /* "regions[1].fd: negative", "crc: checksum mismatch" ("valid" when
  * nothing failed) into buf; returns what snprintf() does. */
 int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len);
@@ -167,20 +170,20 @@ int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len);
 struct vdpamap;
 
 struct vdm_handoff {
-	uint32_t strategy;		/* VDPAMAP_HANDOFF_* in use */
-	int prepared;			/* predecessor: between prepare and exec */
-	int adopted;			/* successor */
-	int state_fd;			/* predecessor: the sealed memfd */
+	uint32_t strategy; /* VDPAMAP_HANDOFF_* in use */
+	int prepared;	   /* predecessor: between prepare and exec */
+	int adopted;	   /* successor */
+	int state_fd;	   /* predecessor: the sealed memfd */
 	/* the keeper: its socket, pid, pidfd, death, trim (transport.h);
 	 * with strategy KEEPER in the successor kl.tp is the handle's
 	 * transport */
 	struct vdm_kp_link kl;
-	int keeper_ours;		/* created by this prepare (cancel ends it) */
-	void *keeper_area;		/* predecessor that created the keeper */
-	uint64_t token;			/* the keeper's token (simulator) */
-	int cleared[64];		/* fds whose CLOEXEC prepare cleared */
+	int keeper_ours;   /* created by this prepare (cancel ends it) */
+	void *keeper_area; /* predecessor that created the keeper */
+	uint64_t token;	   /* the keeper's token (simulator) */
+	int cleared[64];   /* fds whose CLOEXEC prepare cleared */
 	uint32_t nr_cleared;
-	int suspended;			/* prepare suspended the device */
+	int suspended; /* prepare suspended the device */
 	char path[VDM_HO_PATH_MAX];
 	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
 };
@@ -212,7 +215,7 @@ struct vdm_ho_ser {
 	uint32_t strategy;
 	int32_t dev_fd, keeper_sock;
 	uint64_t t_suspend;
-	uint64_t t_prepare;		/* prepare's cost up to serializing */
+	uint64_t t_prepare; /* prepare's cost up to serializing */
 };
 
 /* h as a sealed description (malloc'ed into *ret_buf). */

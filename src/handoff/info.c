@@ -9,7 +9,6 @@
 
 #include "handoff/handoff.h"
 
-
 VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 					 struct vdpamap_handoff_info *info)
 {
@@ -28,7 +27,7 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 	}
 	if (ho->kl.sock >= 0)
 		vdm_kp_check(&h->ho->kl);
-	vdm_kp_trim_result(&h->ho->kl);	/* if the keeper has sent it */
+	vdm_kp_trim_result(&h->ho->kl); /* if the keeper has sent it */
 	memset(info, 0, sizeof(*info));
 	info->strategy = ho->strategy;
 	info->keeper_alive = vdm_ho_keeper_live(h);
@@ -78,8 +77,7 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
-				   uint32_t n)
+VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids, uint32_t n)
 {
 	struct vdm_region *rg;
 	uint32_t cnt = 0, *all;

@@ -24,7 +24,7 @@
 #define P_PIDFD 3
 #endif
 
-#define KEEPER_GRACE_MS_DEFAULT	30000
+#define KEEPER_GRACE_MS_DEFAULT 30000
 
 static int pidfd_open_(pid_t pid)
 {
@@ -130,9 +130,10 @@ static int keeper_region_hook(struct vdpamap *h, struct vdm_region *rg,
 		return 0;
 	}
 	if (rg->r.fd < 0) {
-		vdm_err(h, "region [%p, +0x%llx): the mm keeper can only map "
-			"fd-backed regions", rg->r.hva,
-			(unsigned long long)rg->r.len);
+		vdm_err(h,
+			"region [%p, +0x%llx): the mm keeper can only map "
+			"fd-backed regions",
+			rg->r.hva, (unsigned long long)rg->r.len);
 		return -EINVAL;
 	}
 	r = vdm_kp_call(&h->ho->kl, VDM_KP_MMAP, rg->r.len, rg->r.fd_offset,
@@ -327,7 +328,7 @@ int vdm_ho_keeper_link(struct vdpamap *h, struct vdm_handoff *ho,
 	if (pidfd == -ESRCH)
 		ho->kl.dead = 1;
 	else if (pidfd < 0 && pidfd != -ENOSYS)
-		return pidfd;	/* say, EMFILE: not a death */
+		return pidfd; /* say, EMFILE: not a death */
 	return 0;
 }
 
@@ -336,7 +337,7 @@ static bool keeper_exited(const struct vdm_handoff *ho)
 {
 	struct pollfd p = { .fd = ho->kl.pidfd, .events = POLLIN };
 
-	if (ho->kl.pidfd < 0)	/* no pidfd_open (valgrind, < 5.3) */
+	if (ho->kl.pidfd < 0) /* no pidfd_open (valgrind, < 5.3) */
 		return kill(ho->kl.pid, 0) < 0 && errno == ESRCH;
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
@@ -353,7 +354,8 @@ static void keeper_trim(struct vdpamap *h)
 		if (!rg->dev_base)
 			continue;
 		if (n == VDM_KP_MAX_RANGES) {
-			vdm_info(h, "mm keeper: more than %u regions, the old "
+			vdm_info(h,
+				 "mm keeper: more than %u regions, the old "
 				 "address space is not trimmed",
 				 VDM_KP_MAX_RANGES);
 			return;
@@ -381,8 +383,10 @@ int vdm_ho_keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 		if (r >= 0 && pong != hd->keeper_pid)
 			r = -EPROTO;
 		if (r < 0 && !keeper_exited(ho)) {
-			vdm_err(h, "handoff: mm keeper (pid %d) lives but did "
-				"not answer (%d)", hd->keeper_pid, r);
+			vdm_err(h,
+				"handoff: mm keeper (pid %d) lives but did "
+				"not answer (%d)",
+				hd->keeper_pid, r);
 			return r == -EOWNERDEAD ? -ECOMM : r;
 		}
 		if (r < 0)
@@ -390,15 +394,17 @@ int vdm_ho_keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 	}
 	if (ho->kl.dead) {
 		if (!h->poison)
-			vdm_poison(h, "mm keeper (pid %d) is dead: the device "
+			vdm_poison(h,
+				   "mm keeper (pid %d) is dead: the device "
 				   "has no owner; vdpamap_handoff_rebuild() "
-				   "reopens it", hd->keeper_pid);
+				   "reopens it",
+				   hd->keeper_pid);
 		return 0;
 	}
 	r = vdm_ho_resume(h);
 	if (r < 0 && !h->poison)
-		return r;	/* still suspended, as before */
+		return r; /* still suspended, as before */
 	if (!h->poison)
-		keeper_trim(h);		/* the old image is gone: trim */
+		keeper_trim(h); /* the old image is gone: trim */
 	return 0;
 }

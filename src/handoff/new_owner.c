@@ -67,7 +67,8 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 			r = err;
 			break;
 		}
-		vdm_warn(h, "handoff: REMAP asid %u iova 0x%llx size 0x%llx "
+		vdm_warn(h,
+			 "handoff: REMAP asid %u iova 0x%llx size 0x%llx "
 			 "refused (%d): INVALIDATE + UPDATE instead",
 			 msgs[i].e->asid,
 			 (unsigned long long)msgs[i].e->inode.first,
@@ -103,7 +104,8 @@ int vdm_ho_new_owner_takeover(struct vdpamap *h)
 	if (r < 0) {
 		vdm_err(h, "handoff: VHOST_NEW_OWNER: %d%s", r,
 			r == -ENOMEM ? " (RLIMIT_MEMLOCK below what the "
-				       "device pins)" : "");
+				       "device pins)" :
+				       "");
 		return r;
 	}
 	/* the device must learn this address space's HVAs */
@@ -116,20 +118,26 @@ int vdm_ho_new_owner_takeover(struct vdpamap *h)
 			continue;
 		r = vdm_vring_set(h, i, &v);
 		if (r < 0) {
-			vdm_poison(h, "handoff NEW_OWNER: vring %u could not be "
-				   "set again (%d)", i, r);
+			vdm_poison(h,
+				   "handoff NEW_OWNER: vring %u could not be "
+				   "set again (%d)",
+				   i, r);
 			return 0;
 		}
 	}
 	r = remap_all(h, &fallbacks);
 	if (r < 0) {
-		vdm_poison(h, "handoff NEW_OWNER: the device's maps could not "
-			   "be moved to the new address space (%d)", r);
+		vdm_poison(h,
+			   "handoff NEW_OWNER: the device's maps could not "
+			   "be moved to the new address space (%d)",
+			   r);
 		return 0;
 	}
 	if (fallbacks)
-		vdm_warn(h, "handoff NEW_OWNER: %llu entr%s re-created instead "
-			 "of remapped", (unsigned long long)fallbacks,
+		vdm_warn(h,
+			 "handoff NEW_OWNER: %llu entr%s re-created instead "
+			 "of remapped",
+			 (unsigned long long)fallbacks,
 			 fallbacks == 1 ? "y" : "ies");
 	vdm_ho_resume(h);
 	return 0;

@@ -16,7 +16,7 @@
 #include "handoff/handoff.h"
 #include "uapi/vhost_vdpa.h"
 
-#define HO_MAX_EXTRA_FDS	32
+#define HO_MAX_EXTRA_FDS 32
 
 /* Both bits of the proposal offered (bit 9 alone may be a vendor's
  * GROUP_ASID_AFTER_DRIVER_OK).  They need not be acked: the proposal
@@ -84,7 +84,8 @@ static int prepare_check(struct vdpamap *h,
 		    VDPAMAP_HANDOFF_REBUILD ||
 	    OPTS_GET(o, flags, 0) || nextra > HO_MAX_EXTRA_FDS ||
 	    (nextra && !extra)) {
-		vdm_err(h, "handoff: opts: strategy %u, flags 0x%x, %u extra "
+		vdm_err(h,
+			"handoff: opts: strategy %u, flags 0x%x, %u extra "
 			"fds (at most %u, array %p): invalid",
 			OPTS_GET(o, strategy, VDPAMAP_HANDOFF_AUTO),
 			OPTS_GET(o, flags, 0), nextra, HO_MAX_EXTRA_FDS,
@@ -98,9 +99,10 @@ static int prepare_check(struct vdpamap *h,
 	for (rg = h->map->regions; rg; rg = rg->next) {
 		if (rg->r.fd >= 0)
 			continue;
-		vdm_err(h, "handoff: region %u [%p, +0x%llx) has no fd: guest "
-			"memory must be fd-backed (memfd)", rg->id, rg->r.hva,
-			(unsigned long long)rg->r.len);
+		vdm_err(h,
+			"handoff: region %u [%p, +0x%llx) has no fd: guest "
+			"memory must be fd-backed (memfd)",
+			rg->id, rg->r.hva, (unsigned long long)rg->r.len);
 		return -EINVAL;
 	}
 	for (i = 0; i < nextra; i++) {
@@ -126,12 +128,14 @@ static int pick_strategy(struct vdpamap *h, uint32_t *strategy)
 	}
 	if (*strategy == VDPAMAP_HANDOFF_NEW_OWNER && !new_owner_available(h)) {
 #ifdef VDPAMAP_NEW_OWNER
-		vdm_err(h, "handoff: NEW_OWNER: the device does not offer both "
+		vdm_err(h,
+			"handoff: NEW_OWNER: the device does not offer both "
 			"NEW_OWNER (bit 9) and IOTLB_REMAP (bit 10) (offer "
-			"0x%llx)", (unsigned long long)h->info.backend_offered);
+			"0x%llx)",
+			(unsigned long long)h->info.backend_offered);
 #else
 		vdm_err(h, "handoff: NEW_OWNER: not in this build "
-			"(meson -Dnew_owner=enabled)");
+			   "(meson -Dnew_owner=enabled)");
 #endif
 		return -EOPNOTSUPP;
 	}
@@ -161,7 +165,8 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		      const struct vdpamap_handoff_opts *o, int *ret_fd)
 {
 	struct vdm_handoff *ho = h->ho;
-	struct vdm_ho_ser so = { .strategy = strategy, .dev_fd = -1,
+	struct vdm_ho_ser so = { .strategy = strategy,
+				 .dev_fd = -1,
 				 .keeper_sock = -1 };
 	uint64_t t0 = vdm_ho_now_ns();
 	int r, sfd;
@@ -210,8 +215,10 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	}
 	ho->state_fd = sfd;
 	ho->prepared = 1;
-	vdm_busy_set(h, "a handoff is prepared (state fd %d): "
-		     "vdpamap_handoff_cancel() first", sfd);
+	vdm_busy_set(h,
+		     "a handoff is prepared (state fd %d): "
+		     "vdpamap_handoff_cancel() first",
+		     sfd);
 	ho->strategy = strategy;
 	ho->t_suspend_ns = so.t_suspend;
 	ho->prepare_ns = vdm_ho_now_ns() - t0;

@@ -16,8 +16,8 @@
 
 #include "handoff/handoff.h"
 
-#define REATTACH_FDS		(3 + VDM_KP_MAX_KEEP)
-#define REATTACH_WAIT_MS	2000
+#define REATTACH_FDS	 (3 + VDM_KP_MAX_KEEP)
+#define REATTACH_WAIT_MS 2000
 
 static int keeper_connect(pid_t keeper_pid)
 {
@@ -49,7 +49,8 @@ static int keeper_attach(pid_t keeper_pid, int *fds)
 		char b[CMSG_SPACE(REATTACH_FDS * sizeof(int))];
 	} cm;
 	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = cm.b,
 			     .msg_controllen = sizeof(cm.b) };
 	struct cmsghdr *ch;

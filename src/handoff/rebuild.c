@@ -15,8 +15,8 @@
 #include "migrate/migrate.h"
 #include "uapi/vhost_vdpa.h"
 
-#define REBUILD_OPEN_TRIES	200
-#define REBUILD_OPEN_WAIT_US	10000
+#define REBUILD_OPEN_TRIES	 200
+#define REBUILD_OPEN_WAIT_US	 10000
 #define REBUILD_PREFAULT_THREADS 4
 
 /* The used index the device last wrote, read from guest memory. */
@@ -30,7 +30,7 @@ static uint16_t used_idx(struct vdpamap *h, const struct vdpamap_vring *v,
 		return (uint16_t)v->base;
 	e = vdm_entry_of(n);
 	return __atomic_load_n((uint16_t *)(uintptr_t)(e->hva + v->used + 2 -
-						      n->first),
+						       n->first),
 			       __ATOMIC_ACQUIRE);
 }
 
@@ -69,7 +69,8 @@ static int add_regions(struct vdpamap *h, const struct vdm_handoff_state *s,
 		return -ENOMEM;
 	for (i = 0; i < hd->nr_regions; i++)
 		regs[i] = (struct vdpamap_region){
-			.hva = hvas[i], .len = s->regions[i].len,
+			.hva = hvas[i],
+			.len = s->regions[i].len,
 			.fd = s->regions[i].fd,
 			.fd_offset = s->regions[i].fd_offset,
 		};
@@ -130,7 +131,8 @@ static int restore_rings(struct vdpamap *h, const struct vdm_handoff_state *s,
 
 		vdm_ho_vring_of(sv, &v);
 		if (use_used)
-			v.base = used_idx(h, &v,
+			v.base = used_idx(
+				h, &v,
 				h->lc->group_asid[h->lc->vq_group[sv->idx]]);
 		if ((r = vdm_vring_set(h, sv->idx, &v)) < 0)
 			return r;
@@ -142,8 +144,8 @@ static int restore_rings(struct vdpamap *h, const struct vdm_handoff_state *s,
 }
 
 /* Group ASIDs, then the virtio status walk with features and rings. */
-static int restore_device(struct vdpamap *h,
-			  const struct vdm_handoff_state *s, bool use_used)
+static int restore_device(struct vdpamap *h, const struct vdm_handoff_state *s,
+			  bool use_used)
 {
 	const struct vdm_ho_hdr *hd = s->hdr;
 	uint8_t base = VDPAMAP_S_ACKNOWLEDGE | VDPAMAP_S_DRIVER;
@@ -206,7 +208,8 @@ static int own_description(struct vdpamap *h, void **buf,
 			   struct vdm_handoff_state *s, void ***hvas)
 {
 	struct vdm_ho_ser so = { .strategy = VDPAMAP_HANDOFF_REBUILD,
-				 .dev_fd = -1, .keeper_sock = -1 };
+				 .dev_fd = -1,
+				 .keeper_sock = -1 };
 	struct vdm_region *rg;
 	size_t len = 0;
 	uint32_t i;
@@ -265,7 +268,7 @@ static void swap_in(struct vdpamap *h, struct vdpamap *h2)
 	h->ho->kl.dead = 0;
 	vdm_region_hook_set(h, NULL);
 	vdm_region_hook_set(h2, NULL);
-	h2->tp->fd = -1;	/* h's old transport: closed already */
+	h2->tp->fd = -1; /* h's old transport: closed already */
 	urcu_bp_synchronize_rcu();
 	old_state_quiet(h2);
 	vdm_handle_free(h2);

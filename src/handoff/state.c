@@ -15,11 +15,11 @@
 #include "handoff/handoff.h"
 
 /* vdpamap.h values, repeated so that this file links alone */
-#define HO_STRAT_NEW_OWNER	1
-#define HO_STRAT_KEEPER		2
-#define HO_STRAT_REBUILD	3
-#define HO_MEM_PA		1
-#define HO_MEM_VA		2
+#define HO_STRAT_NEW_OWNER 1
+#define HO_STRAT_KEEPER	   2
+#define HO_STRAT_REBUILD   3
+#define HO_MEM_PA	   1
+#define HO_MEM_VA	   2
 
 uint32_t vdm_crc32(uint32_t crc, const void *buf, size_t len)
 {
@@ -48,13 +48,13 @@ uint32_t vdm_crc32(uint32_t crc, const void *buf, size_t len)
 }
 
 size_t vdm_handoff_size(uint32_t nr_regions, uint32_t nr_entries,
-		       uint32_t nr_groups, uint32_t nr_vqs, uint32_t nr_vrings)
+			uint32_t nr_groups, uint32_t nr_vqs, uint32_t nr_vrings)
 {
 	uint64_t n;
 
-	if (nr_regions > VDM_HO_MAX_REGIONS || nr_entries > VDM_HO_MAX_ENTRIES ||
-	    nr_groups > VDM_HO_MAX_VQS || nr_vqs > VDM_HO_MAX_VQS ||
-	    nr_vrings > nr_vqs)
+	if (nr_regions > VDM_HO_MAX_REGIONS ||
+	    nr_entries > VDM_HO_MAX_ENTRIES || nr_groups > VDM_HO_MAX_VQS ||
+	    nr_vqs > VDM_HO_MAX_VQS || nr_vrings > nr_vqs)
 		return 0;
 	n = sizeof(struct vdm_ho_hdr) +
 	    (uint64_t)nr_regions * sizeof(struct vdm_ho_region) +
@@ -72,7 +72,7 @@ void vdm_handoff_seal(void *buf)
 	struct vdm_ho_hdr *h = buf;
 
 	h->crc = vdm_crc32(0, (const uint8_t *)buf + CRC_OFF,
-			  (size_t)h->total - CRC_OFF);
+			   (size_t)h->total - CRC_OFF);
 }
 
 /* Record why the description is refused (the first check that fails) and
@@ -143,8 +143,8 @@ static int check_hdr(const struct vdm_ho_hdr *h, struct vdm_ho_why *why)
 static int check_regions(const struct vdm_ho_hdr *h,
 			 const struct vdm_ho_region *rg, struct vdm_ho_why *why)
 {
-	uint64_t mask = (h->flags & 1u /* ALLOW_UNALIGNED */) ? 0 :
-							    h->page_size - 1;
+	uint64_t mask =
+		(h->flags & 1u /* ALLOW_UNALIGNED */) ? 0 : h->page_size - 1;
 	uint32_t i, k;
 
 	for (i = 0; i < h->nr_regions; i++) {
@@ -169,14 +169,15 @@ static int check_regions(const struct vdm_ho_hdr *h,
 			return REG_BAD(-EINVAL, "perm: above RW (3)");
 		for (k = 0; k < i; k++)
 			if (rg[k].id == r->id)
-				return REG_BAD(-EEXIST, "id: an earlier region's");
+				return REG_BAD(-EEXIST,
+					       "id: an earlier region's");
 	}
 	return 0;
 }
 
 static const struct vdm_ho_region *region_by_id(const struct vdm_ho_hdr *h,
-					       const struct vdm_ho_region *rg,
-					       uint32_t id)
+						const struct vdm_ho_region *rg,
+						uint32_t id)
 {
 	uint32_t i;
 
@@ -231,12 +232,14 @@ static int check_entries(const struct vdm_ho_hdr *h,
 			if (x->asid == p->asid &&
 			    x->iova <= p->iova + p->size - 1)
 				return x->iova >= p->iova ?
-					ENT_BAD(-EEXIST, "iova: inside the "
-							 "previous entry") :
-					ENT_BAD(-EINVAL, "iova: not sorted "
-							 "(below the previous "
-							 "entry, overlapping "
-							 "it)");
+					       ENT_BAD(-EEXIST,
+						       "iova: inside the "
+						       "previous entry") :
+					       ENT_BAD(-EINVAL,
+						       "iova: not sorted "
+						       "(below the previous "
+						       "entry, overlapping "
+						       "it)");
 		}
 	}
 	return 0;
@@ -298,7 +301,7 @@ int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len)
 }
 
 int vdm_handoff_parse_why(const void *buf, size_t len,
-			 struct vdm_handoff_state *out, struct vdm_ho_why *why)
+			  struct vdm_handoff_state *out, struct vdm_ho_why *why)
 {
 	const struct vdm_ho_hdr *h = buf;
 	const uint8_t *p = buf;
@@ -326,7 +329,7 @@ int vdm_handoff_parse_why(const void *buf, size_t len,
 	if (r < 0)
 		return r;
 	need = vdm_handoff_size(h->nr_regions, h->nr_entries, h->nr_groups,
-			       h->nr_vqs, h->nr_vrings);
+				h->nr_vqs, h->nr_vrings);
 	if (!need || need != len)
 		return HDR_BAD(-ERANGE, "nr_regions, nr_entries, nr_groups, "
 					"nr_vqs, nr_vrings: sizes do not add "
@@ -358,7 +361,8 @@ int vdm_handoff_parse_why(const void *buf, size_t len,
 	return 0;
 }
 
-int vdm_handoff_parse(const void *buf, size_t len, struct vdm_handoff_state *out)
+int vdm_handoff_parse(const void *buf, size_t len,
+		      struct vdm_handoff_state *out)
 {
 	return vdm_handoff_parse_why(buf, len, out, NULL);
 }

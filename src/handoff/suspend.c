@@ -18,13 +18,14 @@ int vdm_ho_suspend(struct vdpamap *h, uint32_t strategy)
 	if (!(h->lc->status & VDPAMAP_S_DRIVER_OK))
 		return 0;
 	if (!vdm_has_feature(h, VDPAMAP_F_SUSPEND))
-		return 0;	/* handed over running */
+		return 0; /* handed over running */
 	/* a suspend that nothing could undo (Linux 6.1 offers SUSPEND
 	 * without RESUME): cancel, a failed prepare or a keeper successor
 	 * would leave the device stopped for good.  Hand it over running,
 	 * as a device without SUSPEND is. */
 	if (!vdm_has_feature(h, VDPAMAP_F_RESUME)) {
-		vdm_info(h, "handoff: the device offers SUSPEND but not RESUME: "
+		vdm_info(h,
+			 "handoff: the device offers SUSPEND but not RESUME: "
 			 "handed over running (a suspend could not be undone)");
 		return 0;
 	}

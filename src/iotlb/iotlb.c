@@ -52,7 +52,7 @@ static const char *type_name(uint8_t type)
 }
 
 int vdm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
-		  uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm)
+		   uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm)
 {
 	struct vdm_wire_msg m;
 	long r;
@@ -61,7 +61,8 @@ int vdm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 	 * (clang leaves stack bytes there): every byte of the 72 is ours */
 	memset(&m, 0, sizeof(m));
 	m.type = vdm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ?
-			 VHOST_IOTLB_MSG_V2 : VHOST_IOTLB_MSG;
+			 VHOST_IOTLB_MSG_V2 :
+			 VHOST_IOTLB_MSG;
 	m.asid = vdm_has_feature(h, VDPAMAP_F_IOTLB_MSG_V2) ? asid : 0;
 	m.iotlb.iova = iova;
 	m.iotlb.size = size;
@@ -89,8 +90,8 @@ int vdm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
 	if (r >= 0)
 		r = -EIO;
 	vdm_err(h, "device refused %s asid %u iova 0x%llx size 0x%llx: %ld",
-	       type_name(type), asid, (unsigned long long)iova,
-	       (unsigned long long)size, r);
+		type_name(type), asid, (unsigned long long)iova,
+		(unsigned long long)size, r);
 	return (int)r;
 }
 
@@ -100,15 +101,16 @@ static int send_entry(struct vdpamap *h, const struct vdm_msg *m)
 
 	if (m->type == VHOST_IOTLB_UPDATE)
 		return vdm_iotlb_send(h, e->asid, VHOST_IOTLB_UPDATE,
-				     e->inode.first, vdm_entry_size(e),
-				     vdm_entry_uaddr(e), perm_to_access(e->perm));
+				      e->inode.first, vdm_entry_size(e),
+				      vdm_entry_uaddr(e),
+				      perm_to_access(e->perm));
 	/* exec handoff NEW_OWNER: the entry's new uaddr; perm must be 0 */
 	if (m->type == VHOST_IOTLB_REMAP)
 		return vdm_iotlb_send(h, e->asid, VHOST_IOTLB_REMAP,
-				     e->inode.first, vdm_entry_size(e),
-				     vdm_entry_uaddr(e), 0);
+				      e->inode.first, vdm_entry_size(e),
+				      vdm_entry_uaddr(e), 0);
 	return vdm_iotlb_send(h, e->asid, VHOST_IOTLB_INVALIDATE,
-			     e->inode.first, vdm_entry_size(e), 0, 0);
+			      e->inode.first, vdm_entry_size(e), 0, 0);
 }
 
 /* A batch the device may still consider open (its BATCH_END was refused)
@@ -139,7 +141,7 @@ static int batch_mark(struct vdpamap *h, uint32_t asid, uint8_t type)
 }
 
 size_t vdm_iotlb_run(struct vdpamap *h, const struct vdm_msg *msgs, size_t n,
-		    vdm_msg_done_fn done, int *err)
+		     vdm_msg_done_fn done, int *err)
 {
 	bool batch = vdm_has_feature(h, VDPAMAP_F_IOTLB_BATCH);
 	size_t i = 0, end;
@@ -159,8 +161,8 @@ size_t vdm_iotlb_run(struct vdpamap *h, const struct vdm_msg *msgs, size_t n,
 		 * batch-style parent re-pushes its whole map for each run:
 		 * quadratic (measured on 6.12: one 64 MiB UPDATE took 10 s
 		 * un-batched, 35 ms batched). */
-		wrap = batch && (end - i > 1 ||
-				 msgs[i].type == VHOST_IOTLB_UPDATE);
+		wrap = batch &&
+		       (end - i > 1 || msgs[i].type == VHOST_IOTLB_UPDATE);
 		if (wrap) {
 			r = batch_mark(h, asid, VHOST_IOTLB_BATCH_BEGIN);
 			if (r < 0)

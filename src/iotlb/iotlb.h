@@ -17,7 +17,7 @@
 /* ---- regions and entries */
 struct vdm_region {
 	uint32_t id;
-	uint32_t nr_maps;		/* entries pointing into it */
+	uint32_t nr_maps; /* entries pointing into it */
 	struct vdpamap_region r;
 	struct vdm_region *next;
 	/* Where the device sees r.hva (the uaddr of IOTLB messages): 0 means
@@ -27,8 +27,8 @@ struct vdm_region {
 };
 
 struct vdm_entry {
-	struct itree_node inode;	/* [iova, iova + size - 1] */
-	struct itree_node hnode;	/* [hva, hva + size - 1] */
+	struct itree_node inode; /* [iova, iova + size - 1] */
+	struct itree_node hnode; /* [hva, hva + size - 1] */
 	uint64_t hva;
 	uint32_t asid;
 	uint32_t perm;
@@ -39,9 +39,9 @@ struct vdm_entry {
 	/* transaction bookkeeping */
 	bool in_mirror;
 	bool pending_rm;
-	bool txn_new;			/* created by the open transaction */
+	bool txn_new; /* created by the open transaction */
 	bool lost;
-	struct vdm_entry *lost_next;	/* on h->lost when a rollback failed */
+	struct vdm_entry *lost_next; /* on h->lost when a rollback failed */
 };
 
 /* The entry of a node of a mirror's iova tree, or of its hva tree: the
@@ -71,10 +71,9 @@ static inline uint64_t vdm_entry_uaddr(const struct vdm_entry *e)
 	return rg->dev_base + (e->hva - (uint64_t)(uintptr_t)rg->r.hva);
 }
 
-
 /* ---- iotlb.c: the only writer of IOTLB messages */
 struct vdm_msg {
-	uint8_t type;			/* VHOST_IOTLB_UPDATE/INVALIDATE/REMAP */
+	uint8_t type; /* VHOST_IOTLB_UPDATE/INVALIDATE/REMAP */
 	struct vdm_entry *e;
 };
 /* Called after the device accepted msg i. */
@@ -84,9 +83,9 @@ typedef void (*vdm_msg_done_fn)(struct vdpamap *h, const struct vdm_msg *m);
  * device accepted (all of them: n) and, on failure, stores the errno in
  * *err.  done is called for each accepted message, in order. */
 size_t vdm_iotlb_run(struct vdpamap *h, const struct vdm_msg *msgs, size_t n,
-		    vdm_msg_done_fn done, int *err);
+		     vdm_msg_done_fn done, int *err);
 /* One raw message, not batched (probe). */
 int vdm_iotlb_send(struct vdpamap *h, uint32_t asid, uint8_t type,
-		  uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm);
+		   uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm);
 
 #endif

@@ -34,7 +34,7 @@
 
 #include <stdbool.h>
 
-#define ITREE_MAX_DEPTH 128	/* AVL with 2^64 nodes is < 93 high */
+#define ITREE_MAX_DEPTH 128 /* AVL with 2^64 nodes is < 93 high */
 
 static inline uint64_t max_u64(uint64_t a, uint64_t b)
 {
@@ -181,7 +181,7 @@ void itree_insert(struct itree *t, struct itree_node *n)
 void itree_remove(struct itree *t, struct itree_node *n)
 {
 	struct itree_node *p, *c, *low = NULL;
-	bool left;	/* the subtree that shrank is p's left one */
+	bool left; /* the subtree that shrank is p's left one */
 
 	if (n->left && n->right) {
 		/* Put the successor s in n's place; n leaves from s's. */
@@ -225,7 +225,7 @@ void itree_remove(struct itree *t, struct itree_node *n)
 		p->balance += left ? 1 : -1;
 		b = p->balance;
 		if (b == 1 || b == -1)
-			break;		/* height unchanged */
+			break; /* height unchanged */
 		if (b == 2 || b == -2) {
 			int cb = (b > 0 ? p->right : p->left)->balance;
 
@@ -233,7 +233,7 @@ void itree_remove(struct itree *t, struct itree_node *n)
 			if (!low)
 				low = p;
 			if (cb == 0)
-				break;	/* single rotation: same height */
+				break; /* single rotation: same height */
 		}
 		/* p's subtree is one level lower: go up. */
 		if (!p->parent)
@@ -340,7 +340,8 @@ struct itree_node *itree_iter_next(const struct itree_node *n, uint64_t first,
 		/* Here n->first <= last and r == n->right. */
 		if (r && r->sub_last >= first)
 			return r->sub_first > last ?
-			       NULL : subtree_search(r, first, last);
+				       NULL :
+				       subtree_search(r, first, last);
 		/* Up to the first ancestor we reach from its left. */
 		do {
 			prev = n;
@@ -387,7 +388,7 @@ struct hole_search {
 	uint64_t lo, hi, size, mask;
 	/* Lowest point not covered by the ranges visited so far. */
 	uint64_t free;
-	bool full;		/* ... or none: they reach UINT64_MAX */
+	bool full; /* ... or none: they reach UINT64_MAX */
 	bool done;
 	uint64_t ret;
 };
@@ -406,7 +407,7 @@ static void try_hole(struct hole_search *hs, uint64_t end)
 	if (s & hs->mask) {
 		s |= hs->mask;
 		if (s == UINT64_MAX)
-			return;		/* next aligned start is 2^64 */
+			return; /* next aligned start is 2^64 */
 		s++;
 		if (s > e)
 			return;
@@ -443,7 +444,7 @@ static void hole_rec(struct hole_search *hs, const struct itree_node *n)
 	if (!n || hs->done || hs->full)
 		return;
 	if (n->sub_last < hs->lo) {
-		cover(hs, n->sub_last);	/* everything here is < lo */
+		cover(hs, n->sub_last); /* everything here is < lo */
 		return;
 	}
 	if (n->sub_gap < hs->size || n->sub_first > hs->hi) {
@@ -473,7 +474,7 @@ int itree_find_hole(const struct itree *t, uint64_t lo, uint64_t hi,
 	    hi - lo < size - 1)
 		return -1;
 	hole_rec(&hs, t->root);
-	try_hole(&hs, UINT64_MAX);	/* after the last range */
+	try_hole(&hs, UINT64_MAX); /* after the last range */
 	if (!hs.done)
 		return -1;
 	*ret = hs.ret;
@@ -483,7 +484,7 @@ int itree_find_hole(const struct itree *t, uint64_t lo, uint64_t hi,
 /* Consistency check. */
 
 struct check_state {
-	const struct itree_node *prev;	/* in-order predecessor */
+	const struct itree_node *prev; /* in-order predecessor */
 	size_t count;
 };
 

@@ -21,15 +21,15 @@
 #include <stdint.h>
 
 struct itree_node {
-	uint64_t first;			/* set by the caller before insert */
-	uint64_t last;			/* inclusive; first <= last */
+	uint64_t first; /* set by the caller before insert */
+	uint64_t last;	/* inclusive; first <= last */
 	/* private: maintained by the tree */
-	uint64_t sub_first;		/* min first in this subtree */
-	uint64_t sub_last;		/* max last in this subtree */
-	uint64_t sub_gap;		/* largest free run strictly between
+	uint64_t sub_first; /* min first in this subtree */
+	uint64_t sub_last;  /* max last in this subtree */
+	uint64_t sub_gap;   /* largest free run strictly between
 					   ranges of this subtree, saturated */
 	struct itree_node *left, *right, *parent;
-	int balance;			/* implementation private */
+	int balance; /* implementation private */
 };
 
 struct itree {
@@ -37,7 +37,10 @@ struct itree {
 	size_t count;
 };
 
-#define ITREE_INIT { .root = NULL, .count = 0 }
+#define ITREE_INIT                       \
+	{                                \
+		.root = NULL, .count = 0 \
+	}
 
 static inline void itree_init(struct itree *t)
 {

@@ -43,8 +43,8 @@
 static const struct known_parent {
 	const char *module;
 	const char *names[3];
-	bool set_map;			/* unless its batch_mapping says no */
-	uint32_t dflt;			/* the cap when no parameter shows */
+	bool set_map;  /* unless its batch_mapping says no */
+	uint32_t dflt; /* the cap when no parameter shows */
 } parents[] = {
 	{ "vdpa_sim", { "vdpasim_net", "vdpasim_blk", NULL }, true, 2048 },
 	{ "vduse", { "vduse", NULL, NULL }, true, 2048 },
@@ -139,7 +139,7 @@ static void caps_kernel(struct vdpamap *h)
 	uint32_t v, batch = 1;
 
 	if (read_param("vhost_vdpa", "max_iotlb_entries", &v) < 0)
-		return;		/* no enforcement on this kernel */
+		return; /* no enforcement on this kernel */
 	h->info.max_iotlb_entries = v;
 	h->info.caps_flags |= VDPAMAP_CAPS_ENFORCED;
 	kp = find_parent(h->tp->fd);
@@ -150,8 +150,8 @@ static void caps_kernel(struct vdpamap *h)
 		v = kp->dflt;
 	h->info.parent_max_iotlb_entries = v;
 	h->info.caps_flags |= VDPAMAP_CAPS_PARENT_KNOWN;
-	if (kp->set_map && (read_param(kp->module, "batch_mapping", &batch) < 0
-			    || batch))
+	if (kp->set_map &&
+	    (read_param(kp->module, "batch_mapping", &batch) < 0 || batch))
 		h->info.caps_flags |= VDPAMAP_CAPS_SET_MAP;
 }
 
@@ -212,15 +212,18 @@ void vdm_caps_read(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 	vdm_info(h, "IOTLB entry caps: vhost_vdpa %u, %s %ld%s",
 		 in->max_iotlb_entries, in->parent[0] ? in->parent : "parent",
 		 (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN) ?
-			 (long)in->parent_max_iotlb_entries : -1L,
+			 (long)in->parent_max_iotlb_entries :
+			 -1L,
 		 (in->caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN) ?
-			 "; PA counts unknown (no PFNs in pagemap)" : "");
+			 "; PA counts unknown (no PFNs in pagemap)" :
+			 "");
 	silent = (in->caps_flags & VDPAMAP_CAPS_SET_MAP) &&
 		 (in->caps_flags & VDPAMAP_CAPS_PARENT_KNOWN) &&
 		 (in->caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN) &&
 		 in->parent_max_iotlb_entries < in->max_iotlb_entries;
 	if (silent)
-		vdm_warn(h, "IOTLB caps: %s's max_iotlb_entries (%u) is below "
+		vdm_warn(h,
+			 "IOTLB caps: %s's max_iotlb_entries (%u) is below "
 			 "vhost_vdpa's (%u) and PA-mode entry counts are "
 			 "unknown here (no PFNs in /proc/self/pagemap): a map "
 			 "that passes vhost_vdpa's cap but not %s's is "

@@ -25,7 +25,7 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 	 * refuses every access to a device class other than net) */
 	if (off > h->info.config_size || len > h->info.config_size - off) {
 		vdm_err(h, "config [%u, +%u) past config size %u", off, len,
-		       h->info.config_size);
+			h->info.config_size);
 		r = -EINVAL;
 		goto out;
 	}

@@ -17,19 +17,19 @@
 
 /* A device reporting more vqs, groups or address spaces than this is
  * taken for a broken one (the arrays are sized from these counts). */
-#define VDM_MAX_DEV_COUNT	4096
+#define VDM_MAX_DEV_COUNT 4096
 /* What a kernel without the count ioctls means (docs/uapi-matrix.md):
  * the two vqs of one virtio-net queue pair, one group, one address space. */
-#define OLD_KERNEL_NR_VQS	2
-#define OLD_KERNEL_NR_GROUPS	1
-#define OLD_KERNEL_NR_AS	1
+#define OLD_KERNEL_NR_VQS    2
+#define OLD_KERNEL_NR_GROUPS 1
+#define OLD_KERNEL_NR_AS     1
 /* A kernel without GET_CONFIG_SIZE (before 5.18) bounds config accesses by
  * its own sizeof(struct virtio_net_config) for a net device (24 bytes from
  * 5.8, the RSS fields, to 5.17) and refuses every access to any other
  * device class (its size is 0).  The library applies the same bound, so
  * that a bad access is refused before any ioctl, as on newer kernels. */
-#define OLD_KERNEL_NET_CONFIG_SIZE	24
-#define VIRTIO_ID_NET_DEV		1
+#define OLD_KERNEL_NET_CONFIG_SIZE 24
+#define VIRTIO_ID_NET_DEV	   1
 
 int vdm_negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 {
@@ -53,15 +53,16 @@ int vdm_negotiate(struct vdpamap *h, uint64_t want, uint64_t require)
 		const char *n = vdm_feature_name(bit);
 
 		vdm_err(h, "required backend feature %s (bit %d) %s",
-		       n ? n : "?", __builtin_ctzll(bit),
-		       (offered & bit) ? "not wanted" : "not offered by device");
+			n ? n : "?", __builtin_ctzll(bit),
+			(offered & bit) ? "not wanted" :
+					  "not offered by device");
 		return -EOPNOTSUPP;
 	}
 	if (offered) {
 		r = vdm_ioctl(h, VHOST_SET_BACKEND_FEATURES, &acked);
 		if (r < 0) {
 			vdm_err(h, "SET_BACKEND_FEATURES 0x%llx: %d",
-			       (unsigned long long)acked, r);
+				(unsigned long long)acked, r);
 			return r;
 		}
 	}
@@ -103,8 +104,8 @@ static bool old_vdpa_sim(struct vdpamap *h)
 
 	if (h->tp->is_sim || fstat(h->tp->fd, &st) < 0 || !S_ISCHR(st.st_mode))
 		return false;
-	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u",
-		 major(st.st_rdev), minor(st.st_rdev));
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
 	n = readlink(link, dev, sizeof(dev) - 1);
 	if (n <= 0)
 		return false;
@@ -122,7 +123,8 @@ int vdm_device_query(struct vdpamap *h)
 
 	r = vdm_ioctl(h, VHOST_VDPA_GET_DEVICE_ID, &h->info.device_id);
 	if (r < 0) {
-		vdm_err(h, "VDPA_GET_DEVICE_ID: %d: not a vhost-vdpa device", r);
+		vdm_err(h, "VDPA_GET_DEVICE_ID: %d: not a vhost-vdpa device",
+			r);
 		return r;
 	}
 	r = vdm_ioctl(h, VHOST_GET_FEATURES, &h->info.device_features);
@@ -141,8 +143,10 @@ int vdm_device_query(struct vdpamap *h)
 		return r;
 	if (h->info.config_size == UINT32_MAX) {
 		h->info.config_size = h->info.device_id == VIRTIO_ID_NET_DEV ?
-					      OLD_KERNEL_NET_CONFIG_SIZE : 0;
-		vdm_info(h, "no GET_CONFIG_SIZE: config size %u, the bound "
+					      OLD_KERNEL_NET_CONFIG_SIZE :
+					      0;
+		vdm_info(h,
+			 "no GET_CONFIG_SIZE: config size %u, the bound "
 			 "this kernel applies to device id %u",
 			 h->info.config_size, h->info.device_id);
 		h->lc->ring_size_fixed = old_vdpa_sim(h);
@@ -165,7 +169,7 @@ int vdm_device_query(struct vdpamap *h)
 	    h->info.nr_groups > VDM_MAX_DEV_COUNT ||
 	    h->info.nr_as > VDM_MAX_DEV_COUNT) {
 		vdm_err(h, "device reports %u vqs, %u groups, %u ASes",
-		       h->info.nr_vqs, h->info.nr_groups, h->info.nr_as);
+			h->info.nr_vqs, h->info.nr_groups, h->info.nr_as);
 		return -EPROTO;
 	}
 	return 0;
@@ -200,7 +204,7 @@ int vdm_probe_mem_mode(struct vdpamap *h)
 	if (r < 0)
 		goto out;
 	r = vdm_iotlb_send(h, 0, VHOST_IOTLB_UPDATE, iova, ps, (uintptr_t)p,
-			  VHOST_ACCESS_RW);
+			   VHOST_ACCESS_RW);
 	if (r < 0) {
 		vdm_err(h, "probe UPDATE of one page refused (%d)", r);
 		goto out;
@@ -208,7 +212,7 @@ int vdm_probe_mem_mode(struct vdpamap *h)
 	r = vdm_tp_pinned(h->tp, &after);
 	if (vdm_iotlb_send(h, 0, VHOST_IOTLB_INVALIDATE, iova, ps, 0, 0) < 0) {
 		vdm_poison(h, "probe page at iova 0x%llx could not be unmapped",
-			  (unsigned long long)iova);
+			   (unsigned long long)iova);
 		r = -EIO;
 		goto out;
 	}
@@ -217,8 +221,8 @@ int vdm_probe_mem_mode(struct vdpamap *h)
 	h->info.mem_mode = after > before ? VDPAMAP_MEMMODE_PA :
 					    VDPAMAP_MEMMODE_VA;
 	vdm_info(h, "memory mode probed: %s",
-		h->info.mem_mode == VDPAMAP_MEMMODE_PA ? "PA (pins)" :
-							 "VA (no pins)");
+		 h->info.mem_mode == VDPAMAP_MEMMODE_PA ? "PA (pins)" :
+							  "VA (no pins)");
 out:
 	if (p != MAP_FAILED)
 		munmap(p, ps);
@@ -251,8 +255,8 @@ int vdm_set_features(struct vdpamap *h, uint64_t features)
 
 	if (features & ~h->info.device_features) {
 		vdm_err(h, "features 0x%llx not offered (offer 0x%llx)",
-		       (unsigned long long)features,
-		       (unsigned long long)h->info.device_features);
+			(unsigned long long)features,
+			(unsigned long long)h->info.device_features);
 		return -EINVAL;
 	}
 	r = vdm_ioctl(h, VHOST_SET_FEATURES, &features);

@@ -27,7 +27,7 @@ int vdm_query_desc_groups(struct vdpamap *h)
 		}
 		if (s.num >= h->info.nr_groups) {
 			vdm_err(h, "vq %u: descriptor group %u of %u", i, s.num,
-			       h->info.nr_groups);
+				h->info.nr_groups);
 			return -EPROTO;
 		}
 		h->lc->vq_desc_group[i] = s.num;
@@ -48,14 +48,14 @@ int vdm_query_vq_groups(struct vdpamap *h)
 
 		r = vdm_ioctl(h, VHOST_VDPA_GET_VRING_GROUP, &s);
 		if (r == -ENOTTY || r == -EOPNOTSUPP)
-			continue;	/* before groups existed: all in 0 */
+			continue; /* before groups existed: all in 0 */
 		if (r < 0) {
 			vdm_err(h, "GET_VRING_GROUP vq %u: %d", i, r);
 			return r;
 		}
 		if (s.num >= h->info.nr_groups) {
 			vdm_err(h, "vq %u in group %u of %u", i, s.num,
-			       h->info.nr_groups);
+				h->info.nr_groups);
 			return -EPROTO;
 		}
 		h->lc->vq_group[i] = s.num;
@@ -119,12 +119,12 @@ int vdm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 
 	if (group >= h->info.nr_groups) {
 		vdm_err(h, "group %u out of range (%u groups)", group,
-		       h->info.nr_groups);
+			h->info.nr_groups);
 		return -EINVAL;
 	}
 	if (asid >= h->info.nr_as) {
 		vdm_err(h, "asid %u out of range (%u address spaces)", asid,
-		       h->info.nr_as);
+			h->info.nr_as);
 		return -EINVAL;
 	}
 	if (!vdm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
@@ -137,7 +137,8 @@ int vdm_group_asid_apply(struct vdpamap *h, uint32_t group, uint32_t asid)
 	}
 	r = vdm_ioctl(h, VHOST_VDPA_SET_GROUP_ASID, &s);
 	if (r < 0) {
-		vdm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid, r);
+		vdm_err(h, "SET_GROUP_ASID group %u asid %u: %d", group, asid,
+			r);
 		return r;
 	}
 	h->lc->group_asid[group] = asid;
@@ -185,7 +186,7 @@ VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
 		return r;
 	if (group >= h->info.nr_groups) {
 		vdm_err(h, "group %u out of range (%u groups)", group,
-		       h->info.nr_groups);
+			h->info.nr_groups);
 		r = -EINVAL;
 	} else {
 		*ret_asid = h->lc->group_asid[group];

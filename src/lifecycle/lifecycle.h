@@ -39,18 +39,18 @@ struct vdm_vring {
 };
 
 struct vdm_lifecycle {
-	uint32_t *vq_group;		/* per vq */
-	uint32_t *vq_desc_group;	/* with DESC_ASID: where rings live */
-	uint32_t *group_asid;		/* per group */
-	struct vdm_vring *vrings;	/* per vq: what was set */
-	uint8_t status;			/* virtio status last set */
-	uint8_t deferred_status;	/* a restart left DRIVER_OK to
+	uint32_t *vq_group;	  /* per vq */
+	uint32_t *vq_desc_group;  /* with DESC_ASID: where rings live */
+	uint32_t *group_asid;	  /* per group */
+	struct vdm_vring *vrings; /* per vq: what was set */
+	uint8_t status;		  /* virtio status last set */
+	uint8_t deferred_status;  /* a restart left DRIVER_OK to
 					   vdpamap_resume(): the status it
 					   sets (0: none) */
-	int8_t asid_probe;		/* SET_GROUP_ASID before DRIVER_OK:
+	int8_t asid_probe;	  /* SET_GROUP_ASID before DRIVER_OK:
 					   1 accepted, -1 refused by the
 					   parent (EOPNOTSUPP), 0 unknown */
-	uint64_t driver_features;	/* last SET_FEATURES accepted */
+	uint64_t driver_features; /* last SET_FEATURES accepted */
 	/* the device walks every ring at max_vring_num whatever size was
 	 * set (vdpa_sim before 5.12): features.c vdm_device_query() */
 	bool ring_size_fixed;
@@ -66,17 +66,17 @@ void vdm_handle_free(struct vdpamap *h);
 int vdm_lifecycle_setup(struct vdpamap *h);
 /* Handoff: the state a description recorded. */
 void vdm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
-			  const uint32_t *vq_group, uint8_t status,
-			  uint64_t driver_features);
+			   const uint32_t *vq_group, uint8_t status,
+			   uint64_t driver_features);
 
 /* ---- vring.c: what was set on the vqs */
 /* Handoff: a vq as a description recorded it. */
-void vdm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
-		      bool enabled, const struct vdpamap_vring *v);
+void vdm_vring_restore(struct vdpamap *h, uint32_t idx, bool set, bool enabled,
+		       const struct vdpamap_vring *v);
 /* The flip re-pointed vq idx's rings (num, base, desc, avail, used; the
  * eventfds stay). */
 void vdm_vring_rings_set(struct vdpamap *h, uint32_t idx,
-			const struct vdpamap_vring *v);
+			 const struct vdpamap_vring *v);
 /* Where vq idx stopped (base), as GET_VRING_BASE said. */
 void vdm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base);
 
@@ -111,12 +111,12 @@ int vdm_query_desc_groups(struct vdpamap *h);
  * holds the lock (or owns a new handle): open.c, status.c, features.c,
  * vring.c */
 int vdm_open(const char *path, const struct vdpamap_open_opts *opts,
-	    struct vdpamap **ret);
+	     struct vdpamap **ret);
 void vdm_close(struct vdpamap *h);
 int vdm_set_status(struct vdpamap *h, uint8_t status);
 int vdm_set_features(struct vdpamap *h, uint64_t features);
 int vdm_vring_set(struct vdpamap *h, uint32_t idx,
-		 const struct vdpamap_vring *v);
+		  const struct vdpamap_vring *v);
 int vdm_vring_enable(struct vdpamap *h, uint32_t idx, int enable);
 
 /* ---- reset.c (lock held) */
@@ -127,19 +127,19 @@ int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info);
  * but for the group ASIDs and rings the caller gives. */
 struct vdm_restart {
 	/* in */
-	const uint32_t *group_asid;	/* per group, after */
+	const uint32_t *group_asid;	   /* per group, after */
 	const struct vdpamap_vring *rings; /* per vq, after (kick_fd and
 					   call_fd ignored: the vq's own);
 					   NULL: the rings as they are */
-	const bool *base_given;		/* per vq: rings[vq].base is where it
+	const bool *base_given;		   /* per vq: rings[vq].base is where it
 					   restarts, not where it stopped;
 					   may be NULL */
-	bool suspended;			/* the device is suspended already */
-	bool own_suspend;		/* ... by the caller of vdm_restart(),
+	bool suspended;			   /* the device is suspended already */
+	bool own_suspend; /* ... by the caller of vdm_restart(),
 					   for this change: a refusal
 					   resumes it */
-	bool replay;			/* allowed without IOTLB_PERSIST */
-	bool defer;			/* leave DRIVER_OK to vdpamap_resume() */
+	bool replay;	  /* allowed without IOTLB_PERSIST */
+	bool defer;	  /* leave DRIVER_OK to vdpamap_resume() */
 	/* called with the device reset, groups bound, before the rings:
 	 * map changes that must not race the running device; with undo
 	 * when a rollback goes back to the state before */
@@ -148,10 +148,10 @@ struct vdm_restart {
 	vdpamap_restart_fn hook;
 	void *hook_ctx;
 	/* out */
-	uint32_t *bases;		/* per vq where it stopped; may be NULL */
-	uint32_t path;			/* VDPAMAP_FLIP_PATH_RESET or _REPLAY */
-	uint32_t flags;			/* VDPAMAP_FLIP_INFO_DEFERRED, _HOOK */
-	uint64_t ns[3];			/* stop, reset, restart */
+	uint32_t *bases; /* per vq where it stopped; may be NULL */
+	uint32_t path;	 /* VDPAMAP_FLIP_PATH_RESET or _REPLAY */
+	uint32_t flags;	 /* VDPAMAP_FLIP_INFO_DEFERRED, _HOOK */
+	uint64_t ns[3];	 /* stop, reset, restart */
 };
 /* Nothing changed on a refusal before the reset: -EOPNOTSUPP (SUSPEND,
  * GET_VRING_BASE or IOTLB_PERSIST missing; logged), -EAGAIN (buffers in

@@ -43,14 +43,13 @@ int vdm_lifecycle_setup(struct vdpamap *h)
 }
 
 void vdm_lifecycle_restore(struct vdpamap *h, const uint32_t *group_asid,
-			  const uint32_t *vq_group, uint8_t status,
-			  uint64_t driver_features)
+			   const uint32_t *vq_group, uint8_t status,
+			   uint64_t driver_features)
 {
 	struct vdm_lifecycle *lc = h->lc;
 
 	memcpy(lc->vq_group, vq_group, h->info.nr_vqs * sizeof(uint32_t));
-	memcpy(lc->vq_desc_group, vq_group,
-	       h->info.nr_vqs * sizeof(uint32_t));
+	memcpy(lc->vq_desc_group, vq_group, h->info.nr_vqs * sizeof(uint32_t));
 	memcpy(lc->group_asid, group_asid,
 	       h->info.nr_groups * sizeof(uint32_t));
 	lc->status = status;
@@ -76,7 +75,7 @@ static int premap_regions(struct vdpamap *h,
 
 	if (OPTS_GET(opts, prefault_threads, 0)) {
 		r = vdm_prefault(h, regs, nregs,
-				OPTS_GET(opts, prefault_threads, 0));
+				 OPTS_GET(opts, prefault_threads, 0));
 		if (r < 0)
 			return r;
 	}
@@ -103,8 +102,7 @@ static int premap_regions(struct vdpamap *h,
 	return vdm_txn_commit(t);
 }
 
-static int setup_locked(struct vdpamap *h,
-			const struct vdpamap_open_opts *opts)
+static int setup_locked(struct vdpamap *h, const struct vdpamap_open_opts *opts)
 {
 	uint64_t want = OPTS_GET(opts, want_features, 0);
 	uint64_t require = OPTS_GET(opts, require_features, 0);
@@ -121,10 +119,8 @@ static int setup_locked(struct vdpamap *h,
 			  require ? require : VDPAMAP_F_IOTLB_MSG_V2);
 	if (r < 0)
 		return r;
-	if ((r = vdm_device_query(h)) < 0 ||
-	    (r = vdm_lifecycle_setup(h)) < 0 ||
-	    (r = vdm_mapping_setup(h)) < 0 ||
-	    (r = vdm_query_vq_groups(h)) < 0)
+	if ((r = vdm_device_query(h)) < 0 || (r = vdm_lifecycle_setup(h)) < 0 ||
+	    (r = vdm_mapping_setup(h)) < 0 || (r = vdm_query_vq_groups(h)) < 0)
 		return r;
 	h->info.is_sim = (uint32_t)h->tp->is_sim;
 
@@ -167,8 +163,8 @@ int vdm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 		return -EINVAL;
 	if (OPTS_GET(opts, mem_mode, 0) > VDPAMAP_MEMMODE_VA)
 		return -EINVAL;
-	if (OPTS_GET(opts, flags, 0) & ~(VDPAMAP_OPEN_ALLOW_UNALIGNED |
-					VDPAMAP_OPEN_NO_MEMLOCK_CHECK))
+	if (OPTS_GET(opts, flags, 0) &
+	    ~(VDPAMAP_OPEN_ALLOW_UNALIGNED | VDPAMAP_OPEN_NO_MEMLOCK_CHECK))
 		return -EINVAL;
 	ps = OPTS_GET(opts, page_size, 0);
 	if (!ps)
@@ -177,9 +173,9 @@ int vdm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 		return -EINVAL;
 
 	h = vdm_core_new(OPTS_GET(opts, log_fn, NULL),
-			OPTS_GET(opts, log_ctx, NULL),
-			OPTS_GET(opts, log_level, 0), OPTS_GET(opts, flags, 0),
-			(uint64_t)ps);
+			 OPTS_GET(opts, log_ctx, NULL),
+			 OPTS_GET(opts, log_level, 0), OPTS_GET(opts, flags, 0),
+			 (uint64_t)ps);
 	if (!h)
 		return -ENOMEM;
 	h->lc = calloc(1, sizeof(*h->lc));
@@ -195,7 +191,7 @@ int vdm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 
 /* A new handle on path, set up from opts (and its regions mapped). */
 int vdm_open(const char *path, const struct vdpamap_open_opts *opts,
-	    struct vdpamap **ret)
+	     struct vdpamap **ret)
 {
 	struct vdpamap *h;
 	int r;
@@ -248,7 +244,7 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	*ret = h;
 	return 0;
 fail:
-	h->tp->fd = -1;		/* the caller keeps its fd on failure */
+	h->tp->fd = -1; /* the caller keeps its fd on failure */
 	vdm_handle_free(h);
 	return r;
 }

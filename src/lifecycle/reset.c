@@ -127,14 +127,16 @@ int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 	}
 	if (err) {
 		vdm_poison(h, "reset could not restore the device table (%d)%s",
-			  err, h->map->lost ? "; some entries lost" : "");
+			   err, h->map->lost ? "; some entries lost" : "");
 		r = -ENOTRECOVERABLE;
 	} else {
 		if (h->poison) {
 			/* the device was reset and rebuilt from the mirror,
 			 * every entry and binding accepted */
-			vdm_info(h, "reset restored the device table: poison "
-				"cleared (%s)", h->poison);
+			vdm_info(h,
+				 "reset restored the device table: poison "
+				 "cleared (%s)",
+				 h->poison);
 			vdm_poison_clear(h);
 		}
 		r = 0;

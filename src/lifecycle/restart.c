@@ -37,13 +37,13 @@
 #include "lifecycle/lifecycle.h"
 #include "uapi/vhost_vdpa.h"
 
-#define VIRTIO_ID_NET		1
-#define VIRTIO_NET_F_CTRL_VQ	17
-#define VIRTIO_NET_F_MQ		22
-#define NET_CFG_MAX_PAIRS	8	/* virtio_net_config.max_virtqueue_pairs */
-#define NO_VQ			UINT32_MAX
-#define VRING_USED_IDX		2	/* byte offset of used->idx */
-#define S_SETUP			(VDPAMAP_S_ACKNOWLEDGE | VDPAMAP_S_DRIVER)
+#define VIRTIO_ID_NET	     1
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_F_MQ	     22
+#define NET_CFG_MAX_PAIRS    8 /* virtio_net_config.max_virtqueue_pairs */
+#define NO_VQ		     UINT32_MAX
+#define VRING_USED_IDX	     2 /* byte offset of used->idx */
+#define S_SETUP		     (VDPAMAP_S_ACKNOWLEDGE | VDPAMAP_S_DRIVER)
 
 /* What a restart sets the device up as (and what a rollback goes back to). */
 struct rs_state {
@@ -116,7 +116,8 @@ static int check(struct vdpamap *h, const struct vdm_restart *rs)
 	    !vdm_has_feature(h, VDPAMAP_F_SUSPEND))
 		return refuse(h, "SUSPEND", "not negotiated");
 	if (!vdm_has_feature(h, VDPAMAP_F_IOTLB_PERSIST) && !rs->replay)
-		return refuse(h, "IOTLB_PERSIST", "not negotiated; a replay "
+		return refuse(h, "IOTLB_PERSIST",
+			      "not negotiated; a replay "
 			      "of every map can be asked for");
 	return 0;
 }
@@ -152,20 +153,23 @@ static int read_bases(struct vdpamap *h, uint32_t *bases)
 			continue;
 		r = vdm_ioctl(h, VHOST_GET_VRING_BASE, &st);
 		if (r == -EOPNOTSUPP || r == -ENOTTY)
-			return refuse(h, "GET_VRING_BASE", "refused by the "
+			return refuse(h, "GET_VRING_BASE",
+				      "refused by the "
 				      "device");
 		if (r < 0) {
-			vdm_err(h, "reset path: GET_VRING_BASE vq %u: %d", i, r);
+			vdm_err(h, "reset path: GET_VRING_BASE vq %u: %d", i,
+				r);
 			return -EIO;
 		}
 		bases[i] = st.num;
 		if (!h->lc->vrings[i].enabled || used_idx(h, i, &used) < 0 ||
 		    used == (uint16_t)st.num)
 			continue;
-		vdm_err(h, "reset path: vq %u has %u buffer(s) in flight (used "
-		       "index %u, device stopped at %u): retry once it used "
-		       "them", i, (uint16_t)(st.num - used), used,
-		       (uint16_t)st.num);
+		vdm_err(h,
+			"reset path: vq %u has %u buffer(s) in flight (used "
+			"index %u, device stopped at %u): retry once it used "
+			"them",
+			i, (uint16_t)(st.num - used), used, (uint16_t)st.num);
 		return -EAGAIN;
 	}
 	return 0;
@@ -265,14 +269,17 @@ static int start(struct vdpamap *h, const struct rs_state *st,
 		h->lc->deferred_status = st->status;
 		rs->flags |= VDPAMAP_FLIP_INFO_DEFERRED;
 		vdm_info(h, "reset path: DRIVER_OK left to vdpamap_resume()%s",
-			rs->defer ? "" : ": the control vq's state is the "
-					 "caller's to replay");
+			 rs->defer ? "" :
+				     ": the control vq's state is the "
+				     "caller's to replay");
 		return 0;
 	}
 	r = enable(h, st, cvq, hook ? 1 : 0);
 	if (r >= 0)
-		r = ioctl_err(h, vdm_set_status(h, st->status), "DRIVER_OK, "
-			      "status", st->status);
+		r = ioctl_err(h, vdm_set_status(h, st->status),
+			      "DRIVER_OK, "
+			      "status",
+			      st->status);
 	if (r < 0 || !hook)
 		return r;
 	rs->flags |= VDPAMAP_FLIP_INFO_HOOK;
@@ -319,12 +326,14 @@ static int rollback(struct vdpamap *h, const struct rs_state *old,
 	if (r == -ENOTRECOVERABLE || h->poison)
 		return -ENOTRECOVERABLE;
 	vdm_info(h, "reset path failed (%d): setting the device up as it was",
-		r);
+		 r);
 	r2 = setup(h, old, bases, NULL, &back, true, &between_done);
 	rs->flags |= back.flags & VDPAMAP_FLIP_INFO_DEFERRED;
 	if (r2 < 0) {
-		vdm_poison(h, "reset path failed (%d) and the device could not "
-			  "be set up as it was (%d)", r, r2);
+		vdm_poison(h,
+			   "reset path failed (%d) and the device could not "
+			   "be set up as it was (%d)",
+			   r, r2);
 		return -ENOTRECOVERABLE;
 	}
 	return r;
@@ -399,9 +408,9 @@ out:
 	return r;
 }
 
-VDPAMAP_API int vdpamap_set_group_asid_opts(
-	struct vdpamap *h, uint32_t group, uint32_t asid,
-	const struct vdpamap_group_asid_opts *opts)
+VDPAMAP_API int
+vdpamap_set_group_asid_opts(struct vdpamap *h, uint32_t group, uint32_t asid,
+			    const struct vdpamap_group_asid_opts *opts)
 {
 	const uint32_t known = VDPAMAP_GROUP_ASID_RESET |
 			       VDPAMAP_GROUP_ASID_REPLAY;
@@ -413,7 +422,8 @@ VDPAMAP_API int vdpamap_set_group_asid_opts(
 	if (r < 0)
 		return r;
 	r = opts ? OPTS_CHECK(h, "set_group_asid", opts,
-			      vdpamap_group_asid_opts) : 0;
+			      vdpamap_group_asid_opts) :
+		   0;
 	if (r >= 0 && (flags & ~known)) {
 		vdm_err(h, "set_group_asid: unknown flags 0x%x", flags);
 		r = -EINVAL;
@@ -437,10 +447,12 @@ VDPAMAP_API int vdpamap_set_group_asid_opts(
 	r = vdm_restart(h, &rs);
 	if (r == 0)
 		vdm_info(h, "group %u to ASID %u through a reset (%s%s)", group,
-			asid, rs.path == VDPAMAP_FLIP_PATH_REPLAY ? "replay" :
-								   "persist",
-			(rs.flags & VDPAMAP_FLIP_INFO_DEFERRED) ?
-				", DRIVER_OK deferred" : "");
+			 asid,
+			 rs.path == VDPAMAP_FLIP_PATH_REPLAY ? "replay" :
+							       "persist",
+			 (rs.flags & VDPAMAP_FLIP_INFO_DEFERRED) ?
+				 ", DRIVER_OK deferred" :
+				 "");
 out:
 	free(to);
 	vdm_leave(h);

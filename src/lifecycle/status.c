@@ -9,10 +9,10 @@
 /* The split virtqueue layout (the virtio spec): 16 bytes a descriptor;
  * the avail and used rings a 6-byte header (flags, idx, the event index)
  * and 2 (avail) or 8 (used) bytes an entry. */
-#define VRING_DESC_SZ		16ULL
-#define VRING_RING_HDR_SZ	6ULL
-#define VRING_AVAIL_ELEM_SZ	2ULL
-#define VRING_USED_ELEM_SZ	8ULL
+#define VRING_DESC_SZ	    16ULL
+#define VRING_RING_HDR_SZ   6ULL
+#define VRING_AVAIL_ELEM_SZ 2ULL
+#define VRING_USED_ELEM_SZ  8ULL
 
 enum { RING_DESC, RING_AVAIL, RING_USED, RING_NR };
 
@@ -42,11 +42,11 @@ static int check_rings_mapped(struct vdpamap *h)
 		ring_sizes(vr->v.num, sz);
 		for (k = 0; k < RING_NR; k++) {
 			if (!vdm_range_mapped(h, asid, addr[k], sz[k])) {
-				vdm_err(h, "DRIVER_OK refused: vq %u %s ring "
-				       "[0x%llx, +0x%llx) not mapped in ASID %u",
-				       i, part[k],
-				       (unsigned long long)addr[k],
-				       (unsigned long long)sz[k], asid);
+				vdm_err(h,
+					"DRIVER_OK refused: vq %u %s ring "
+					"[0x%llx, +0x%llx) not mapped in ASID %u",
+					i, part[k], (unsigned long long)addr[k],
+					(unsigned long long)sz[k], asid);
 				return -EFAULT;
 			}
 		}
@@ -95,8 +95,8 @@ VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status)
 	int r;
 
 	/* 0 is vdpamap_reset(), which a poisoned handle may call */
-	r = vdm_enter_idle(h, !status, status ? "vdpamap_set_status" :
-					       "vdpamap_reset");
+	r = vdm_enter_idle(h, !status,
+			   status ? "vdpamap_set_status" : "vdpamap_reset");
 	if (r < 0)
 		return r;
 	r = vdm_set_status(h, status);
@@ -108,9 +108,9 @@ static int suspend_resume(struct vdpamap *h, uint64_t feat, unsigned long req)
 {
 	int r;
 
-	r = vdm_enter_idle(h, false, req == VHOST_VDPA_SUSPEND ?
-						   "vdpamap_suspend" :
-						   "vdpamap_resume");
+	r = vdm_enter_idle(h, false,
+			   req == VHOST_VDPA_SUSPEND ? "vdpamap_suspend" :
+						       "vdpamap_resume");
 	if (r < 0)
 		return r;
 	if (req == VHOST_VDPA_RESUME && h->lc->deferred_status) {

@@ -7,8 +7,8 @@
 #include "lifecycle/lifecycle.h"
 #include "uapi/vhost_vdpa.h"
 
-void vdm_vring_restore(struct vdpamap *h, uint32_t idx, bool set,
-		      bool enabled, const struct vdpamap_vring *v)
+void vdm_vring_restore(struct vdpamap *h, uint32_t idx, bool set, bool enabled,
+		       const struct vdpamap_vring *v)
 {
 	struct vdm_vring *vr = &h->lc->vrings[idx];
 
@@ -23,7 +23,7 @@ void vdm_vring_base_set(struct vdpamap *h, uint32_t idx, uint32_t base)
 }
 
 void vdm_vring_rings_set(struct vdpamap *h, uint32_t idx,
-			const struct vdpamap_vring *v)
+			 const struct vdpamap_vring *v)
 {
 	struct vdpamap_vring *cur = &h->lc->vrings[idx].v;
 
@@ -36,7 +36,7 @@ void vdm_vring_rings_set(struct vdpamap *h, uint32_t idx,
 
 /* Caller holds the lock (or owns a new handle). */
 int vdm_vring_set(struct vdpamap *h, uint32_t idx,
-		 const struct vdpamap_vring *v)
+		  const struct vdpamap_vring *v)
 {
 	struct vhost_vring_state st = { .index = idx };
 	struct vhost_vring_addr addr = { .index = idx };
@@ -51,12 +51,13 @@ int vdm_vring_set(struct vdpamap *h, uint32_t idx,
 	if (!v->num || (v->num & (v->num - 1)) ||
 	    (h->info.max_vring_num && v->num > h->info.max_vring_num)) {
 		vdm_err(h, "vq %u: ring size %u (max %u, power of two)", idx,
-		       v->num, h->info.max_vring_num);
+			v->num, h->info.max_vring_num);
 		r = -EINVAL;
 		goto out;
 	}
 	if (h->lc->ring_size_fixed && v->num != h->info.max_vring_num) {
-		vdm_err(h, "vq %u: ring size %u refused: this device (vdpa_sim "
+		vdm_err(h,
+			"vq %u: ring size %u refused: this device (vdpa_sim "
 			"before Linux 5.12) walks every ring at size %u and "
 			"would lose buffers once a smaller ring wraps: use %u",
 			idx, v->num, h->info.max_vring_num,

@@ -42,9 +42,9 @@
 #define HUGETLBFS_MAGIC 0x958458f6
 #endif
 
-#define PM_PFN_MASK	((1ULL << 55) - 1)
-#define PM_PRESENT	(1ULL << 63)
-#define PM_CHUNK	512		/* pagemap words read at once */
+#define PM_PFN_MASK ((1ULL << 55) - 1)
+#define PM_PRESENT  (1ULL << 63)
+#define PM_CHUNK    512 /* pagemap words read at once */
 
 static bool pagemap_forced_off(void)
 {
@@ -86,9 +86,9 @@ bool vdm_entries_pa_counted(const struct vdpamap *h)
  * sorted by address, so counting k entries costs one read plus
  * O(k log v), not k reads. */
 struct vma_list {
-	uint64_t (*r)[2];		/* [lo, hi) */
+	uint64_t (*r)[2]; /* [lo, hi) */
 	size_t n;
-	int err;			/* < 0: could not be read */
+	int err; /* < 0: could not be read */
 	bool loaded;
 };
 
@@ -143,7 +143,7 @@ static int count_vmas(struct vma_list *vl, uint64_t hva, uint64_t size,
 	if (vl->err < 0)
 		return vl->err;
 	hi = vl->n;
-	while (lo < hi) {		/* the first VMA ending after hva */
+	while (lo < hi) { /* the first VMA ending after hva */
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (vl->r[mid][1] <= hva)
@@ -235,7 +235,7 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 		if (count_vmas(vl, e->hva, vdm_entry_size(e), &n) < 0)
 			n = 0;
 		else if (!n)
-			n = 0;	/* nothing mappable: the device says */
+			n = 0; /* nothing mappable: the device says */
 		if (e->inode.first == 0 && e->inode.last == UINT64_MAX)
 			n++;
 	} else {
@@ -244,8 +244,7 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 	e->nents = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e,
-			 bool add)
+void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e, bool add)
 {
 	struct vdm_as *as = &h->map->as[e->asid];
 	uint64_t n = e->nents ? e->nents : 1;
@@ -278,12 +277,16 @@ void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
 {
 	const char *par = h->info.parent[0] ? h->info.parent : "the parent";
 
-	vdm_err(h, "asid %u: %s%llu IOTLB entries %s the cap of %llu "
+	vdm_err(h,
+		"asid %u: %s%llu IOTLB entries %s the cap of %llu "
 		"(vhost_vdpa max_iotlb_entries %u, %s %s): raise "
 		"max_iotlb_entries of vhost_vdpa and of %s at module load "
 		"(modprobe option, or vhost_vdpa.max_iotlb_entries= on the "
 		"kernel command line: read-only at run time)%s",
-		asid, unknown ? "at least " : estimate ? "an estimated " : "",
+		asid,
+		unknown	 ? "at least " :
+		estimate ? "an estimated " :
+			   "",
 		(unsigned long long)n, unknown ? "would reach" : "exceed",
 		(unsigned long long)vdm_entries_cap(h),
 		h->info.max_iotlb_entries, par,
@@ -291,7 +294,8 @@ void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
 								   "unknown",
 		par,
 		h->info.mem_mode == VDPAMAP_MEMMODE_PA ?
-			", or back guest memory with huge pages" : "");
+			", or back guest memory with huge pages" :
+			"");
 }
 
 /* Is any count of asid an estimate (PA mode from pagemap)? */
@@ -343,9 +347,10 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 	}
 	for (asid = 0; !r && asid < nr; asid++)
 		if (cnt[asid] != h->map->as[asid].nents)
-			vdm_info(h, "asid %u: %s%llu IOTLB entries after this "
-				 "commit (cap %llu)", asid,
-				 unk[asid] ? "at least " : "",
+			vdm_info(h,
+				 "asid %u: %s%llu IOTLB entries after this "
+				 "commit (cap %llu)",
+				 asid, unk[asid] ? "at least " : "",
 				 (unsigned long long)cnt[asid],
 				 (unsigned long long)cap);
 	free(cnt);

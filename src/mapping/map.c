@@ -118,14 +118,14 @@ int vdm_mapping_setup(struct vdpamap *h)
 }
 
 void vdm_region_hook_set(struct vdpamap *h,
-			int (*fn)(struct vdpamap *h, struct vdm_region *rg,
-				  bool add))
+			 int (*fn)(struct vdpamap *h, struct vdm_region *rg,
+				   bool add))
 {
 	h->map->region_hook = fn;
 }
 
 int vdm_region_restore(struct vdpamap *h, uint32_t id,
-		      const struct vdpamap_region *r, uint64_t dev_base)
+		       const struct vdpamap_region *r, uint64_t dev_base)
 {
 	struct vdm_region *rg = calloc(1, sizeof(*rg));
 
@@ -160,14 +160,14 @@ void vdm_region_id_set(struct vdpamap *h, struct vdm_region *rg, uint32_t id)
 }
 
 void vdm_region_dev_base_set(struct vdpamap *h, struct vdm_region *rg,
-			    uint64_t dev_base)
+			     uint64_t dev_base)
 {
 	(void)h;
 	rg->dev_base = dev_base;
 }
 
 bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
-		     uint64_t size)
+		      uint64_t size)
 {
 	uint64_t last = iova + size - 1, p = iova;
 
@@ -221,7 +221,7 @@ int vdm_restore_lost(struct vdpamap *h)
 
 /* ---- regions */
 struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
-				 uint64_t size)
+				   uint64_t size)
 {
 	struct vdm_region *rg;
 	uint64_t last = hva + size - 1;
@@ -236,7 +236,7 @@ struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 }
 
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
-		  uint32_t *ret_id)
+		   uint32_t *ret_id)
 {
 	uint64_t b = (uintptr_t)r->hva, last = b + r->len - 1;
 	uint64_t mask = h->page_size - 1;
@@ -244,21 +244,22 @@ int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 
 	if (!r->hva || !r->len) {
 		vdm_err(h, "region: hva %p len 0x%llx: empty", r->hva,
-		       (unsigned long long)r->len);
+			(unsigned long long)r->len);
 		return -EINVAL;
 	}
 	if (last < b) {
 		vdm_err(h, "region: hva %p + len 0x%llx overflows", r->hva,
-		       (unsigned long long)r->len);
+			(unsigned long long)r->len);
 		return -EINVAL;
 	}
 	if (!(h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) &&
 	    ((b | r->len | r->fd_offset) & mask)) {
-		vdm_err(h, "region: hva %p len 0x%llx fd_offset 0x%llx not "
-		       "aligned to page size 0x%llx", r->hva,
-		       (unsigned long long)r->len,
-		       (unsigned long long)r->fd_offset,
-		       (unsigned long long)h->page_size);
+		vdm_err(h,
+			"region: hva %p len 0x%llx fd_offset 0x%llx not "
+			"aligned to page size 0x%llx",
+			r->hva, (unsigned long long)r->len,
+			(unsigned long long)r->fd_offset,
+			(unsigned long long)h->page_size);
 		return -EINVAL;
 	}
 	if (r->fd < -1 || (r->fd >= 0 && fcntl(r->fd, F_GETFD) < 0)) {
@@ -269,17 +270,19 @@ int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		uint64_t ob = (uintptr_t)rg->r.hva, ol = ob + rg->r.len - 1;
 
 		if (b <= ol && ob <= last) {
-			vdm_err(h, "region [%p, +0x%llx) overlaps region %u "
-			       "[%p, +0x%llx)", r->hva,
-			       (unsigned long long)r->len, rg->id, rg->r.hva,
-			       (unsigned long long)rg->r.len);
+			vdm_err(h,
+				"region [%p, +0x%llx) overlaps region %u "
+				"[%p, +0x%llx)",
+				r->hva, (unsigned long long)r->len, rg->id,
+				rg->r.hva, (unsigned long long)rg->r.len);
 			return -EEXIST;
 		}
 	}
 	if (r->fd < 0 && h->info.mem_mode == VDPAMAP_MEMMODE_VA)
-		vdm_warn(h, "region [%p, +0x%llx) is anonymous: a VA-mode device "
-			"silently maps nothing for anonymous private memory",
-			r->hva, (unsigned long long)r->len);
+		vdm_warn(h,
+			 "region [%p, +0x%llx) is anonymous: a VA-mode device "
+			 "silently maps nothing for anonymous private memory",
+			 r->hva, (unsigned long long)r->len);
 	rg = calloc(1, sizeof(*rg));
 	if (!rg)
 		return -ENOMEM;
@@ -333,7 +336,7 @@ VDPAMAP_API int vdpamap_region_del(struct vdpamap *h, uint32_t id)
 		r = -ENOENT;
 	} else if (rg->nr_maps) {
 		vdm_err(h, "region %u: %u maps still point into it", id,
-		       rg->nr_maps);
+			rg->nr_maps);
 		r = -EBUSY;
 	} else {
 		*pp = rg->next;
@@ -362,13 +365,15 @@ int vdm_memlock_check(struct vdpamap *h, uint64_t need)
 	if (r < 0)
 		pinned = h->stats.pinned_bytes;
 	if (pinned > rl.rlim_cur || need > rl.rlim_cur - pinned) {
-		vdm_err(h, "memlock: needs %llu bytes, %llu available "
-		       "(RLIMIT_MEMLOCK %llu, pinned %llu)",
-		       (unsigned long long)need,
-		       (unsigned long long)(pinned > rl.rlim_cur ?
-				0 : rl.rlim_cur - pinned),
-		       (unsigned long long)rl.rlim_cur,
-		       (unsigned long long)pinned);
+		vdm_err(h,
+			"memlock: needs %llu bytes, %llu available "
+			"(RLIMIT_MEMLOCK %llu, pinned %llu)",
+			(unsigned long long)need,
+			(unsigned long long)(pinned > rl.rlim_cur ?
+						     0 :
+						     rl.rlim_cur - pinned),
+			(unsigned long long)rl.rlim_cur,
+			(unsigned long long)pinned);
 		return -ENOMEM;
 	}
 	return 0;
@@ -379,7 +384,7 @@ static int check_asid(struct vdpamap *h, uint32_t asid)
 {
 	if (asid >= h->info.nr_as) {
 		vdm_err(h, "asid %u out of range (%u address spaces)", asid,
-		       h->info.nr_as);
+			h->info.nr_as);
 		return -EINVAL;
 	}
 	return 0;
@@ -416,7 +421,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 	m = __atomic_load_n(&h->map, __ATOMIC_ACQUIRE);
 	s = __atomic_load_n(&m->snap[asid], __ATOMIC_ACQUIRE);
 	if (s && s->n) {
-		uint64_t lo = 0, hi = s->n;	/* first index with first > iova */
+		uint64_t lo = 0, hi = s->n; /* first index with first > iova */
 
 		while (lo < hi) {
 			uint64_t mid = lo + (hi - lo) / 2;
@@ -429,14 +434,15 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 		if (lo && s->by_iova[lo - 1].last >= iova) {
 			const struct vdm_snap_ent *e = &s->by_iova[lo - 1];
 
-			*ret_hva = (void *)(uintptr_t)(e->hva + (iova - e->first));
+			*ret_hva =
+				(void *)(uintptr_t)(e->hva + (iova - e->first));
 			if (ret_len)
 				*ret_len = e->last - iova + 1;
 			r = 0;
 		}
 	}
 	if (s)
-		tsan_release(s);	/* done with s, still inside: tsan.h */
+		tsan_release(s); /* done with s, still inside: tsan.h */
 	tsan_release(m);
 	urcu_bp_read_unlock();
 	return r;
@@ -486,7 +492,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 		}
 	}
 	if (s)
-		tsan_release(s);	/* done with s, still inside: tsan.h */
+		tsan_release(s); /* done with s, still inside: tsan.h */
 	tsan_release(m);
 	urcu_bp_read_unlock();
 	return r;
@@ -561,9 +567,11 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 		goto out;
 	if (itree_find_hole(&h->map->as[asid].iova, h->info.iova_first,
 			    h->info.iova_last, size, align, &iova) < 0) {
-		vdm_err(h, "asid %u: no free hole of 0x%llx bytes aligned "
-		       "0x%llx", asid, (unsigned long long)size,
-		       (unsigned long long)align);
+		vdm_err(h,
+			"asid %u: no free hole of 0x%llx bytes aligned "
+			"0x%llx",
+			asid, (unsigned long long)size,
+			(unsigned long long)align);
 		r = -ENOSPC;
 	} else {
 		*ret_iova = iova;

@@ -40,7 +40,7 @@
 struct vdm_as {
 	struct itree iova;
 	struct itree hva;
-	bool dirty;			/* changed since the last snapshot */
+	bool dirty; /* changed since the last snapshot */
 	/* kernel IOTLB entries the mirror makes (mapping/entries.c): an
 	 * entry of unknown count counts as 1 and in nunknown */
 	uint64_t nents;
@@ -48,13 +48,13 @@ struct vdm_as {
 };
 
 struct vdm_mapping {
-	struct vdm_as *as;		/* info.nr_as mirrors */
+	struct vdm_as *as; /* info.nr_as mirrors */
 	/* lock-free readers' view of each ASID (snapshot.c) */
 	struct vdm_snap **snap;
 	bool snap_dirty;
 	struct vdm_region *regions;
 	uint32_t next_region_id;
-	struct vdm_entry *lost;		/* entries the device lost */
+	struct vdm_entry *lost; /* entries the device lost */
 	/* called (lock held) when a region is registered (add) or
 	 * unregistered: the keeper maps it in the old address space */
 	int (*region_hook)(struct vdpamap *h, struct vdm_region *rg, bool add);
@@ -67,30 +67,29 @@ int vdm_mapping_init(struct vdpamap *h);
 /* The mirrors and snapshot slots of h->info.nr_as ASIDs. */
 int vdm_mapping_setup(struct vdpamap *h);
 void vdm_region_hook_set(struct vdpamap *h,
-			int (*fn)(struct vdpamap *h, struct vdm_region *rg,
-				  bool add));
+			 int (*fn)(struct vdpamap *h, struct vdm_region *rg,
+				   bool add));
 /* Handoff: a region as a description recorded it (id, where the device
  * sees it), the id counter, an id given anew, where the device sees it. */
 int vdm_region_restore(struct vdpamap *h, uint32_t id,
-		      const struct vdpamap_region *r, uint64_t dev_base);
+		       const struct vdpamap_region *r, uint64_t dev_base);
 void vdm_region_next_id_set(struct vdpamap *h, uint32_t next);
 struct vdm_region *vdm_region_by_id(struct vdpamap *h, uint32_t id);
 void vdm_region_id_set(struct vdpamap *h, struct vdm_region *rg, uint32_t id);
 void vdm_region_dev_base_set(struct vdpamap *h, struct vdm_region *rg,
-			    uint64_t dev_base);
+			     uint64_t dev_base);
 
 /* ---- map.c */
 void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e);
 void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e);
 struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
-				 uint64_t size);
+				   uint64_t size);
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
-		  uint32_t *ret_id);
+		   uint32_t *ret_id);
 void vdm_mirror_free(struct vdpamap *h);
 int vdm_memlock_check(struct vdpamap *h, uint64_t need);
 bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
-		     uint64_t size);
-
+		      uint64_t size);
 
 /* Take e out of the mirror onto the lost list (the device dropped it). */
 void vdm_entry_lose(struct vdpamap *h, struct vdm_entry *e);
@@ -100,14 +99,14 @@ int vdm_restore_lost(struct vdpamap *h);
 
 /* ---- snapshot.c */
 struct vdm_snap_ent {
-	uint64_t first, last;		/* IOVA range */
+	uint64_t first, last; /* IOVA range */
 	uint64_t hva;
 };
 
 struct vdm_snap_hent {
-	uint64_t first, last;		/* HVA range */
+	uint64_t first, last; /* HVA range */
 	uint64_t iova;
-	uint64_t max_last;		/* max last of this and all before */
+	uint64_t max_last; /* max last of this and all before */
 };
 
 struct vdm_snap {
@@ -128,8 +127,8 @@ void vdm_snap_free_all(struct vdpamap *h);
  * new handle); vdpamap_txn_* are these plus the lock */
 struct vdpamap_txn;
 int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
-int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
-	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova);
+int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
+		uint64_t size, uint32_t perm, uint64_t *ret_iova);
 /* Frees t whatever the result. */
 int vdm_txn_commit(struct vdpamap_txn *t);
 void vdm_txn_abort(struct vdpamap_txn *t);
@@ -148,8 +147,7 @@ void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e,
 			 bool add);
 /* Count every UPDATE's entries (e->nents) and refuse (-ENOSPC, logged
  * with the remedies) if an ASID would pass the cap on the way. */
-int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs,
-		      size_t n);
+int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
 /* The device answered EFAULT to m: is the cap the cause, as far as the
  * library can tell?  If so it has logged the cap and the remedies. */
 bool vdm_entries_efault_is_cap(struct vdpamap *h, const struct vdm_msg *m);
@@ -160,7 +158,6 @@ void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
 
 /* ---- prefault.c */
 int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
-		uint32_t threads);
-
+		 uint32_t threads);
 
 #endif

@@ -24,7 +24,7 @@ struct pf_work {
 	const struct vdpamap_region *r;
 	uint32_t n;
 	uint64_t total_chunks;
-	uint64_t *first_chunk;		/* per region: its first chunk index */
+	uint64_t *first_chunk; /* per region: its first chunk index */
 	uint64_t cursor;
 	int err;
 };
@@ -60,7 +60,7 @@ static void *pf_thread(void *arg)
 }
 
 int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
-		uint32_t threads)
+		 uint32_t threads)
 {
 	struct pf_work w = { .r = r, .n = n };
 	pthread_t *tids;
@@ -86,14 +86,14 @@ int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,
 			started++;
 		else
 			break;
-	pf_thread(&w);		/* the caller works too */
+	pf_thread(&w); /* the caller works too */
 	for (i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
 	free(tids);
 	free(w.first_chunk);
 	if (w.err) {
 		vdm_warn(h, "pre-fault: madvise: %d (maps go on, slower)",
-			w.err);
+			 w.err);
 	}
 	return 0;
 }

@@ -21,8 +21,7 @@ static struct vdm_snap *build(struct vdm_as *as)
 	struct itree_node *nd;
 	struct vdm_snap *s;
 
-	s = malloc(sizeof(*s) + n * (sizeof(*s->by_iova) +
-				     sizeof(*s->by_hva)));
+	s = malloc(sizeof(*s) + n * (sizeof(*s->by_iova) + sizeof(*s->by_hva)));
 	if (!s)
 		return NULL;
 	s->n = n;
@@ -31,11 +30,14 @@ static struct vdm_snap *build(struct vdm_as *as)
 	for (nd = itree_first(&as->iova); nd; nd = itree_next(nd), i++) {
 		struct vdm_entry *e = vdm_entry_of(nd);
 
-		s->by_iova[i] = (struct vdm_snap_ent){
-			.first = nd->first, .last = nd->last, .hva = e->hva };
-		s->by_hva[i] = (struct vdm_snap_hent){
-			.first = e->hva, .last = e->hva + (nd->last - nd->first),
-			.iova = nd->first };
+		s->by_iova[i] = (struct vdm_snap_ent){ .first = nd->first,
+						       .last = nd->last,
+						       .hva = e->hva };
+		s->by_hva[i] =
+			(struct vdm_snap_hent){ .first = e->hva,
+						.last = e->hva +
+							(nd->last - nd->first),
+						.iova = nd->first };
 	}
 	qsort(s->by_hva, n, sizeof(*s->by_hva), cmp_hent);
 	for (i = 0; i < n; i++) {
@@ -68,7 +70,8 @@ void vdm_snap_publish(struct vdpamap *h)
 			continue;
 		s = build(&h->map->as[a]);
 		if (!s) {
-			h->map->snap_dirty = true;	/* readers keep the old one */
+			h->map->snap_dirty =
+				true; /* readers keep the old one */
 			continue;
 		}
 		h->map->as[a].dirty = false;

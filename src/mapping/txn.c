@@ -17,12 +17,12 @@
 enum { OP_MAP = 1, OP_UNMAP = 2 };
 
 /* ops a transaction has room for at first; doubled as it grows */
-#define TXN_OPS_FIRST	16
+#define TXN_OPS_FIRST 16
 
 struct vdm_op {
 	int kind;
-	struct vdm_entry *e;		/* OP_MAP */
-	struct vdm_entry **targets;	/* OP_UNMAP */
+	struct vdm_entry *e;	    /* OP_MAP */
+	struct vdm_entry **targets; /* OP_UNMAP */
 	size_t nr_targets;
 };
 
@@ -30,8 +30,8 @@ struct vdpamap_txn {
 	struct vdpamap *h;
 	struct vdm_op *ops;
 	size_t nr_ops, cap;
-	struct itree *pending;		/* nr_as trees of pending maps */
-	uint64_t pin, pin_peak;		/* PA mode: bytes pinned on the way */
+	struct itree *pending;	/* nr_as trees of pending maps */
+	uint64_t pin, pin_peak; /* PA mode: bytes pinned on the way */
 	uint64_t pin_freed;
 };
 
@@ -40,23 +40,25 @@ static int check_common(struct vdpamap *h, uint32_t asid, uint64_t iova,
 {
 	if (!size) {
 		vdm_err(h, "asid %u iova 0x%llx: size 0", asid,
-		       (unsigned long long)iova);
+			(unsigned long long)iova);
 		return -EINVAL;
 	}
 	if (asid >= h->info.nr_as) {
 		vdm_err(h, "asid %u out of range (%u address spaces)", asid,
-		       h->info.nr_as);
+			h->info.nr_as);
 		return -EINVAL;
 	}
 	if (asid && !vdm_has_feature(h, VDPAMAP_F_IOTLB_ASID)) {
-		vdm_err(h, "asid %u needs IOTLB_ASID (not negotiated): the "
-		       "device would put it in ASID 0", asid);
+		vdm_err(h,
+			"asid %u needs IOTLB_ASID (not negotiated): the "
+			"device would put it in ASID 0",
+			asid);
 		return -EOPNOTSUPP;
 	}
 	if (iova + (size - 1) < iova) {
 		vdm_err(h, "asid %u iova 0x%llx size 0x%llx wraps past 2^64-1",
-		       asid, (unsigned long long)iova,
-		       (unsigned long long)size);
+			asid, (unsigned long long)iova,
+			(unsigned long long)size);
 		return -EOVERFLOW;
 	}
 	return 0;
@@ -131,8 +133,9 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 
 	if (!ret)
 		return -EINVAL;
-	r = vdm_enter_idle(h, false, "maps, unmaps and transactions "
-					    "(vdpamap_txn_begin)");
+	r = vdm_enter_idle(h, false,
+			   "maps, unmaps and transactions "
+			   "(vdpamap_txn_begin)");
 	if (r < 0)
 		return r;
 	r = vdm_txn_new(h, &t);
@@ -170,21 +173,25 @@ static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 	if (r < 0)
 		return r;
 	if ((uhva | size | (iova == VDPAMAP_IOVA_ANY ? 0 : iova)) & mask) {
-		vdm_err(h, "asid %u iova 0x%llx hva %p size 0x%llx: not aligned "
-		       "to page size 0x%llx", asid, (unsigned long long)iova,
-		       hva, (unsigned long long)size,
-		       (unsigned long long)h->page_size);
+		vdm_err(h,
+			"asid %u iova 0x%llx hva %p size 0x%llx: not aligned "
+			"to page size 0x%llx",
+			asid, (unsigned long long)iova, hva,
+			(unsigned long long)size,
+			(unsigned long long)h->page_size);
 		return -EINVAL;
 	}
 	if (uhva + (size - 1) < uhva) {
 		vdm_err(h, "hva %p size 0x%llx wraps", hva,
-		       (unsigned long long)size);
+			(unsigned long long)size);
 		return -EOVERFLOW;
 	}
 	*ret_rg = vdm_region_find(h, uhva, size);
 	if (!*ret_rg) {
-		vdm_err(h, "hva [%p, +0x%llx) is not inside one registered "
-		       "region", hva, (unsigned long long)size);
+		vdm_err(h,
+			"hva [%p, +0x%llx) is not inside one registered "
+			"region",
+			hva, (unsigned long long)size);
 		return -EFAULT;
 	}
 	return 0;
@@ -199,20 +206,22 @@ static int map_place(struct vdpamap_txn *t, uint32_t asid, uint64_t size,
 	int r;
 
 	if (*iova == VDPAMAP_IOVA_ANY) {
-		r = overlay_find_hole(t, asid, size,
-				      mask ? h->page_size : 1, iova);
+		r = overlay_find_hole(t, asid, size, mask ? h->page_size : 1,
+				      iova);
 		if (r < 0)
-			vdm_err(h, "asid %u: no free hole of 0x%llx bytes", asid,
-			       (unsigned long long)size);
+			vdm_err(h, "asid %u: no free hole of 0x%llx bytes",
+				asid, (unsigned long long)size);
 		return r;
 	}
 	if (*iova < h->info.iova_first ||
 	    *iova + (size - 1) > h->info.iova_last) {
-		vdm_err(h, "asid %u [0x%llx, 0x%llx] outside the device range "
-		       "[0x%llx, 0x%llx]", asid, (unsigned long long)*iova,
-		       (unsigned long long)(*iova + size - 1),
-		       (unsigned long long)h->info.iova_first,
-		       (unsigned long long)h->info.iova_last);
+		vdm_err(h,
+			"asid %u [0x%llx, 0x%llx] outside the device range "
+			"[0x%llx, 0x%llx]",
+			asid, (unsigned long long)*iova,
+			(unsigned long long)(*iova + size - 1),
+			(unsigned long long)h->info.iova_first,
+			(unsigned long long)h->info.iova_last);
 		return -ERANGE;
 	}
 	return 0;
@@ -220,8 +229,8 @@ static int map_place(struct vdpamap_txn *t, uint32_t asid, uint64_t size,
 
 /* -EEXIST (logged) if [first, last] overlaps a mirror entry that stays
  * or a map queued earlier in t. */
-static int map_check_free(struct vdpamap_txn *t, uint32_t asid,
-			  uint64_t first, uint64_t last)
+static int map_check_free(struct vdpamap_txn *t, uint32_t asid, uint64_t first,
+			  uint64_t last)
 {
 	struct vdpamap *h = t->h;
 	struct itree_node *n;
@@ -232,28 +241,30 @@ static int map_check_free(struct vdpamap_txn *t, uint32_t asid,
 		e = vdm_entry_of(n);
 		if (e->pending_rm)
 			continue;
-		vdm_err(h, "asid %u [0x%llx, 0x%llx] overlaps entry "
-		       "[0x%llx, 0x%llx] (hva 0x%llx)", asid,
-		       (unsigned long long)first, (unsigned long long)last,
-		       (unsigned long long)n->first,
-		       (unsigned long long)n->last,
-		       (unsigned long long)e->hva);
+		vdm_err(h,
+			"asid %u [0x%llx, 0x%llx] overlaps entry "
+			"[0x%llx, 0x%llx] (hva 0x%llx)",
+			asid, (unsigned long long)first,
+			(unsigned long long)last, (unsigned long long)n->first,
+			(unsigned long long)n->last,
+			(unsigned long long)e->hva);
 		return -EEXIST;
 	}
 	n = itree_iter_first(&t->pending[asid], first, last);
 	if (n) {
-		vdm_err(h, "asid %u [0x%llx, 0x%llx] overlaps a map queued "
-		       "earlier in this transaction [0x%llx, 0x%llx]", asid,
-		       (unsigned long long)first, (unsigned long long)last,
-		       (unsigned long long)n->first,
-		       (unsigned long long)n->last);
+		vdm_err(h,
+			"asid %u [0x%llx, 0x%llx] overlaps a map queued "
+			"earlier in this transaction [0x%llx, 0x%llx]",
+			asid, (unsigned long long)first,
+			(unsigned long long)last, (unsigned long long)n->first,
+			(unsigned long long)n->last);
 		return -EEXIST;
 	}
 	return 0;
 }
 
-int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
-	       void *hva, uint64_t size, uint32_t perm, uint64_t *ret_iova)
+int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
+		uint64_t size, uint32_t perm, uint64_t *ret_iova)
 {
 	struct vdpamap *h;
 	uint64_t mask;
@@ -339,13 +350,14 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				if (e->pending_rm)
 					continue;
 				if (n->first < iova || n->last > last) {
-					vdm_err(h, "asid %u unmap [0x%llx, "
-					       "0x%llx] cuts entry [0x%llx, "
-					       "0x%llx]: only whole entries",
-					       asid, (unsigned long long)iova,
-					       (unsigned long long)last,
-					       (unsigned long long)n->first,
-					       (unsigned long long)n->last);
+					vdm_err(h,
+						"asid %u unmap [0x%llx, "
+						"0x%llx] cuts entry [0x%llx, "
+						"0x%llx]: only whole entries",
+						asid, (unsigned long long)iova,
+						(unsigned long long)last,
+						(unsigned long long)n->first,
+						(unsigned long long)n->last);
 					free(tg);
 					return -EINVAL;
 				}
@@ -355,9 +367,11 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 			}
 		}
 		if (!nt) {
-			vdm_err(h, "asid %u unmap [0x%llx, 0x%llx]: nothing "
-			       "mapped there", asid, (unsigned long long)iova,
-			       (unsigned long long)last);
+			vdm_err(h,
+				"asid %u unmap [0x%llx, 0x%llx]: nothing "
+				"mapped there",
+				asid, (unsigned long long)iova,
+				(unsigned long long)last);
 			return -ENOENT;
 		}
 		if (!pass) {
@@ -372,8 +386,9 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 		tg[i]->pending_rm = true;
 		t->pin -= vdm_entry_size(tg[i]);
 	}
-	t->ops[t->nr_ops++] = (struct vdm_op){ .kind = OP_UNMAP, .targets = tg,
-					      .nr_targets = nt };
+	t->ops[t->nr_ops++] = (struct vdm_op){ .kind = OP_UNMAP,
+					       .targets = tg,
+					       .nr_targets = nt };
 	return 0;
 }
 
@@ -466,14 +481,15 @@ static int rollback(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 			struct vdm_entry *e = inv[pos].e;
 
 			failed = err;
-			if (inv[pos].type == VHOST_IOTLB_UPDATE && !e->txn_new) {
+			if (inv[pos].type == VHOST_IOTLB_UPDATE &&
+			    !e->txn_new) {
 				e->lost = true;
 				e->lost_next = h->map->lost;
 				h->map->lost = e;
 			}
 			pos++;
 		} else if (err) {
-			failed = err;	/* a BATCH_END after the last one */
+			failed = err; /* a BATCH_END after the last one */
 		}
 	}
 	free(inv);
@@ -500,12 +516,13 @@ static struct vdm_msg *commit_msgs(struct vdpamap_txn *t, size_t *ret_n)
 			if (!o->e->pending_rm)
 				itree_remove(&t->pending[o->e->asid],
 					     &o->e->inode);
-			msgs[n++] = (struct vdm_msg){ VHOST_IOTLB_UPDATE, o->e };
+			msgs[n++] =
+				(struct vdm_msg){ VHOST_IOTLB_UPDATE, o->e };
 			continue;
 		}
 		for (j = 0; j < o->nr_targets; j++)
 			msgs[n++] = (struct vdm_msg){ VHOST_IOTLB_INVALIDATE,
-						     o->targets[j] };
+						      o->targets[j] };
 	}
 	for (i = 0; i < n; i++)
 		msgs[i].e->pending_rm = false;
@@ -571,11 +588,14 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 		int rb = rollback(h, msgs, done);
 
 		if (rb) {
-			vdm_poison(h, "rollback after a failed commit failed "
-				  "(%d); %s", rb,
-				  h->map->lost ? "entries lost: vdpamap_reset() "
-					    "restores them" :
-					    "extra entries stay mapped");
+			vdm_poison(h,
+				   "rollback after a failed commit failed "
+				   "(%d); %s",
+				   rb,
+				   h->map->lost ?
+					   "entries lost: vdpamap_reset() "
+					   "restores them" :
+					   "extra entries stay mapped");
 			r = -ENOTRECOVERABLE;
 		} else {
 			r = err == -EFAULT ? -EIO : err;
@@ -640,17 +660,18 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 		return r;
 	if (align > h->page_size) {
 		uint64_t lo = h->info.iova_first, s;
-		struct vdm_as *as = asid < h->info.nr_as ? &h->map->as[asid] : NULL;
+		struct vdm_as *as = asid < h->info.nr_as ? &h->map->as[asid] :
+							   NULL;
 
-		if (as && size && itree_find_hole(&as->iova, lo,
-						  h->info.iova_last, size,
-						  align, &s) == 0)
+		if (as && size &&
+		    itree_find_hole(&as->iova, lo, h->info.iova_last, size,
+				    align, &s) == 0)
 			iova = s;
 		else if (as && size) {
 			vdpamap_txn_abort(t);
 			vdm_err(h, "asid %u: no hole of 0x%llx aligned 0x%llx",
-			       asid, (unsigned long long)size,
-			       (unsigned long long)align);
+				asid, (unsigned long long)size,
+				(unsigned long long)align);
 			return -ENOSPC;
 		}
 		r = vdpamap_txn_map(t, asid, as ? iova : 0, hva, size, perm,

@@ -75,7 +75,7 @@ VDPAMAP_API int vdpamap_open_by_name(const char *name,
 				     const struct vdpamap_open_opts *opts,
 				     struct vdpamap **ret)
 {
-	struct vdpamap_mgmt lg = { 0 };	/* only for its logger */
+	struct vdpamap_mgmt lg = { 0 }; /* only for its logger */
 	char dev[64];
 	int e;
 
@@ -105,19 +105,20 @@ VDPAMAP_API int vdpamap_open_by_name(const char *name,
 			const char *d = strrchr(drv, '/');
 
 			vdm_mgmt_log(&lg, VDPAMAP_LOG_ERR,
-				    "vdpa device %s is bound to %s, not "
-				    "vhost_vdpa", name, d ? d + 1 : drv);
+				     "vdpa device %s is bound to %s, not "
+				     "vhost_vdpa",
+				     name, d ? d + 1 : drv);
 		} else {
 			vdm_mgmt_log(&lg, VDPAMAP_LOG_ERR,
-				    "vdpa device %s is not bound to any driver",
-				    name);
+				     "vdpa device %s is not bound to any driver",
+				     name);
 		}
 		return e;
 	}
 	if (e < 0) {
 		vdm_mgmt_log(&lg, VDPAMAP_LOG_ERR, "vdpa device %s: %s",
-			    name ? name : "(null)",
-			    e == -ENOENT ? "no such device" : "bad name");
+			     name ? name : "(null)",
+			     e == -ENOENT ? "no such device" : "bad name");
 		return e;
 	}
 	vdm_mgmt_log(&lg, VDPAMAP_LOG_DEBUG, "vdpa device %s is %s", name, dev);

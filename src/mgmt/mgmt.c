@@ -23,15 +23,17 @@
 
 /* The numbers this file relies on (stable uAPI since Linux 5.x). */
 _Static_assert(VDPA_CMD_MGMTDEV_GET == 2 && VDPA_CMD_DEV_NEW == 3 &&
-	       VDPA_CMD_DEV_DEL == 4 && VDPA_CMD_DEV_GET == 5 &&
-	       VDPA_CMD_DEV_CONFIG_GET == 6, "vdpa command numbers");
+		       VDPA_CMD_DEV_DEL == 4 && VDPA_CMD_DEV_GET == 5 &&
+		       VDPA_CMD_DEV_CONFIG_GET == 6,
+	       "vdpa command numbers");
 _Static_assert(VDPA_ATTR_MGMTDEV_BUS_NAME == 1 && VDPA_ATTR_DEV_NAME == 4 &&
-	       VDPA_ATTR_DEV_NET_CFG_MACADDR == 10 &&
-	       VDPA_ATTR_DEV_NEGOTIATED_FEATURES == 14 &&
-	       VDPA_ATTR_DEV_SUPPORTED_FEATURES == 16 &&
-	       VDPA_ATTR_DEV_FEATURES == 20, "vdpa attribute numbers");
+		       VDPA_ATTR_DEV_NET_CFG_MACADDR == 10 &&
+		       VDPA_ATTR_DEV_NEGOTIATED_FEATURES == 14 &&
+		       VDPA_ATTR_DEV_SUPPORTED_FEATURES == 16 &&
+		       VDPA_ATTR_DEV_FEATURES == 20,
+	       "vdpa attribute numbers");
 
-#define VIRTIO_ID_NET_ 1
+#define VIRTIO_ID_NET_	 1
 #define VIRTIO_ID_BLOCK_ 2
 /* 6.1's VDPA_ATTR_VDPA_DEV_SUPPORTED_FEATURES (config_fill()) */
 #define VDM_ATTR_61_DEV_FEATURES 21
@@ -102,7 +104,7 @@ static int put_handle_fn(struct nl_msg *msg, const void *arg)
 
 /* ---- result collection: one object, or a growing array */
 typedef int (*vdm_fill_fn)(struct vdm_mgmt_req *r, struct nlattr **tb,
-			  void *out);
+			   void *out);
 
 struct vdm_list {
 	void *v;
@@ -130,8 +132,9 @@ static int list_msg(struct vdm_mgmt_req *r, struct nlattr **tb)
 	e = l->fill(r, tb, slot);
 	if (e == -ENAMETOOLONG) {
 		vdm_mgmt_log(r->m, VDPAMAP_LOG_WARN,
-			    "%s: skipping an entry whose name is longer "
-			    "than %d", r->what, VDPAMAP_MGMT_NAME_MAX - 1);
+			     "%s: skipping an entry whose name is longer "
+			     "than %d",
+			     r->what, VDPAMAP_MGMT_NAME_MAX - 1);
 		return 0;
 	}
 	if (e < 0)
@@ -185,16 +188,18 @@ static int one_run(struct vdpamap_mgmt *m, const char *what, const char *obj,
 		   vdm_mgmt_put_fn put, const void *put_arg)
 {
 	struct vdm_one o = { .out = out, .fill = fill };
-	struct vdm_mgmt_req r = { .what = what, .obj = obj, .fn = one_msg,
-				 .arg = &o };
+	struct vdm_mgmt_req r = {
+		.what = what, .obj = obj, .fn = one_msg, .arg = &o
+	};
 	int e;
 
 	e = vdm_mgmt_request(m, &r, cmd, 0, put, put_arg);
 	if (e < 0)
 		return e;
 	if (r.nmsgs != 1) {
-		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "%s %s: %d replies, expected 1",
-			    what, obj, r.nmsgs);
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
+			     "%s %s: %d replies, expected 1", what, obj,
+			     r.nmsgs);
 		return -EPROTO;
 	}
 	return 0;
@@ -207,23 +212,23 @@ static int mgmtdev_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 	int e;
 
 	e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_DEV_NAME], d->name,
-		       sizeof(d->name));
+			sizeof(d->name));
 	if (e < 0)
 		return e;
 	if (tb[VDPA_ATTR_MGMTDEV_BUS_NAME]) {
 		e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_BUS_NAME], d->bus,
-			       sizeof(d->bus));
+				sizeof(d->bus));
 		if (e < 0)
 			return e;
 	}
 	if (vdm_nla_u64(tb[VDPA_ATTR_MGMTDEV_SUPPORTED_CLASSES],
-		       &d->supported_classes) == 0)
+			&d->supported_classes) == 0)
 		d->present |= VDPAMAP_MGMTDEV_HAS_CLASSES;
 	if (vdm_nla_u32(tb[VDPA_ATTR_DEV_MGMTDEV_MAX_VQS],
-		       &d->max_supported_vqs) == 0)
+			&d->max_supported_vqs) == 0)
 		d->present |= VDPAMAP_MGMTDEV_HAS_MAX_VQS;
 	if (vdm_nla_u64(tb[VDPA_ATTR_DEV_SUPPORTED_FEATURES],
-		       &d->supported_features) == 0)
+			&d->supported_features) == 0)
 		d->present |= VDPAMAP_MGMTDEV_HAS_FEATURES;
 	return 0;
 }
@@ -231,8 +236,8 @@ static int mgmtdev_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 VDPAMAP_API int vdpamap_mgmt_list_mgmtdevs(struct vdpamap_mgmt *m,
 					   struct vdpamap_mgmtdev **ret)
 {
-	return list_run(m, "MGMTDEV_GET", VDPA_CMD_MGMTDEV_GET,
-			sizeof(**ret), mgmtdev_fill, (void **)ret);
+	return list_run(m, "MGMTDEV_GET", VDPA_CMD_MGMTDEV_GET, sizeof(**ret),
+			mgmtdev_fill, (void **)ret);
 }
 
 VDPAMAP_API int vdpamap_mgmt_get_mgmtdev(struct vdpamap_mgmt *m,
@@ -269,13 +274,13 @@ static int vdpadev_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 		return e;
 	if (tb[VDPA_ATTR_MGMTDEV_DEV_NAME]) {
 		e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_DEV_NAME], d->mgmtdev_name,
-			       sizeof(d->mgmtdev_name));
+				sizeof(d->mgmtdev_name));
 		if (e < 0)
 			return e;
 	}
 	if (tb[VDPA_ATTR_MGMTDEV_BUS_NAME]) {
 		e = vdm_nla_str(tb[VDPA_ATTR_MGMTDEV_BUS_NAME], d->mgmtdev_bus,
-			       sizeof(d->mgmtdev_bus));
+				sizeof(d->mgmtdev_bus));
 		if (e < 0)
 			return e;
 	}
@@ -362,14 +367,15 @@ VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 	e = check_name(a.name);
 	if (e < 0) {
 		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "DEV_NEW: %s name",
-			    e == -EINVAL ? "missing" : "too long a");
+			     e == -EINVAL ? "missing" : "too long a");
 		return e;
 	}
 	e = split_mgmtdev(OPTS_GET(opts, mgmtdev, NULL), a.h.bus, a.h.dev);
 	if (e < 0) {
 		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
-			    "DEV_NEW %s: mgmtdev missing or not \"bus/dev\" or "
-			    "\"dev\"", a.name);
+			     "DEV_NEW %s: mgmtdev missing or not \"bus/dev\" or "
+			     "\"dev\"",
+			     a.name);
 		return e;
 	}
 	a.mac = OPTS_GET(opts, mac, NULL);
@@ -377,9 +383,10 @@ VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 	a.max_vqp = OPTS_GET(opts, max_vq_pairs, 0);
 	a.features = OPTS_GET(opts, device_features, 0);
 	if (a.mtu > UINT16_MAX || a.max_vqp > UINT16_MAX) {
-		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "DEV_NEW %s: %s %u above 65535",
-			    a.name, a.mtu > UINT16_MAX ? "mtu" : "max_vq_pairs",
-			    a.mtu > UINT16_MAX ? a.mtu : a.max_vqp);
+		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
+			     "DEV_NEW %s: %s %u above 65535", a.name,
+			     a.mtu > UINT16_MAX ? "mtu" : "max_vq_pairs",
+			     a.mtu > UINT16_MAX ? a.mtu : a.max_vqp);
 		return -EINVAL;
 	}
 	r.obj = a.name;
@@ -426,11 +433,11 @@ static int config_fill(struct vdm_mgmt_req *r, struct nlattr **tb, void *out)
 	}
 	if (vdm_nla_u16(tb[VDPA_ATTR_DEV_NET_CFG_MTU], &c->mtu) == 0)
 		c->present |= VDPAMAP_CFG_MTU;
-	if (vdm_nla_u16(tb[VDPA_ATTR_DEV_NET_CFG_MAX_VQP],
-		       &c->max_vq_pairs) == 0)
+	if (vdm_nla_u16(tb[VDPA_ATTR_DEV_NET_CFG_MAX_VQP], &c->max_vq_pairs) ==
+	    0)
 		c->present |= VDPAMAP_CFG_MAX_VQ_PAIRS;
 	if (vdm_nla_u64(tb[VDPA_ATTR_DEV_NEGOTIATED_FEATURES],
-		       &c->negotiated_features) == 0)
+			&c->negotiated_features) == 0)
 		c->present |= VDPAMAP_CFG_NEGOTIATED;
 	if (vdm_nla_u64(tb[VDPA_ATTR_DEV_FEATURES], &c->device_features) == 0)
 		c->present |= VDPAMAP_CFG_DEVICE_FEATURES;
@@ -474,29 +481,43 @@ VDPAMAP_API int vdpamap_mgmt_list_configs(struct vdpamap_mgmt *m,
 
 /* ---- feature names, spelled as iproute2's vdpa prints them */
 static const char *const net_features[64] = {
-	[0] = "CSUM",		[1] = "GUEST_CSUM",
-	[2] = "CTRL_GUEST_OFFLOADS", [3] = "MTU",
-	[5] = "MAC",		[7] = "GUEST_TSO4",
-	[8] = "GUEST_TSO6",	[9] = "GUEST_ECN",
-	[10] = "GUEST_UFO",	[11] = "HOST_TSO4",
-	[12] = "HOST_TSO6",	[13] = "HOST_ECN",
-	[14] = "HOST_UFO",	[15] = "MRG_RXBUF",
-	[16] = "STATUS",	[17] = "CTRL_VQ",
-	[18] = "CTRL_RX",	[19] = "CTRL_VLAN",
-	[20] = "CTRL_RX_EXTRA",	[21] = "GUEST_ANNOUNCE",
-	[22] = "MQ",		[23] = "CTRL_MAC_ADDR",
-	[24] = "NOTIFY_ON_EMPTY", [27] = "ANY_LAYOUT",
-	[57] = "HASH_REPORT",	[60] = "RSS",
-	[61] = "RSC_EXT",	[62] = "STANDBY",
+	[0] = "CSUM",
+	[1] = "GUEST_CSUM",
+	[2] = "CTRL_GUEST_OFFLOADS",
+	[3] = "MTU",
+	[5] = "MAC",
+	[7] = "GUEST_TSO4",
+	[8] = "GUEST_TSO6",
+	[9] = "GUEST_ECN",
+	[10] = "GUEST_UFO",
+	[11] = "HOST_TSO4",
+	[12] = "HOST_TSO6",
+	[13] = "HOST_ECN",
+	[14] = "HOST_UFO",
+	[15] = "MRG_RXBUF",
+	[16] = "STATUS",
+	[17] = "CTRL_VQ",
+	[18] = "CTRL_RX",
+	[19] = "CTRL_VLAN",
+	[20] = "CTRL_RX_EXTRA",
+	[21] = "GUEST_ANNOUNCE",
+	[22] = "MQ",
+	[23] = "CTRL_MAC_ADDR",
+	[24] = "NOTIFY_ON_EMPTY",
+	[27] = "ANY_LAYOUT",
+	[57] = "HASH_REPORT",
+	[60] = "RSS",
+	[61] = "RSC_EXT",
+	[62] = "STANDBY",
 	[63] = "SPEED_DUPLEX",
 };
 
 /* virtio transport feature bits 28..40, device independent */
 static const char *const transport_features[64] = {
 	[28] = "RING_INDIRECT_DESC", [29] = "RING_EVENT_IDX",
-	[32] = "VERSION_1",	[33] = "ACCESS_PLATFORM",
-	[34] = "RING_PACKED",	[35] = "IN_ORDER",
-	[36] = "ORDER_PLATFORM", [37] = "SR_IOV",
+	[32] = "VERSION_1",	     [33] = "ACCESS_PLATFORM",
+	[34] = "RING_PACKED",	     [35] = "IN_ORDER",
+	[36] = "ORDER_PLATFORM",     [37] = "SR_IOV",
 	[38] = "NOTIFICATION_DATA",
 };
 

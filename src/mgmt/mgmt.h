@@ -33,18 +33,18 @@
 #define VDM_MGMT_ATTR_MAX 63
 
 struct vdpamap_mgmt {
-	pthread_mutex_t lock;		/* one request at a time */
+	pthread_mutex_t lock; /* one request at a time */
 	struct nl_sock *sk;
 	struct nl_cb *cb;
-	int family;			/* resolved id of "vdpa" */
-	pid_t pid;			/* of the opener: -ECHILD elsewhere */
+	int family; /* resolved id of "vdpa" */
+	pid_t pid;  /* of the opener: -ECHILD elsewhere */
 	vdpamap_log_fn log_fn;
 	void *log_ctx;
 	int log_level;
 };
 
-void vdm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
-		 ...) __attribute__((format(printf, 3, 4)));
+void vdm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* One request and its replies.  fn is called for every data message with
  * its attributes parsed into tb[0..VDM_MGMT_ATTR_MAX]. */
@@ -55,22 +55,22 @@ typedef int (*vdm_mgmt_put_fn)(struct nl_msg *msg, const void *arg);
 
 struct vdm_mgmt_req {
 	struct vdpamap_mgmt *m;
-	const char *what;		/* for log lines: "DEV_NEW" */
-	const char *obj;		/* the object named, or NULL */
+	const char *what; /* for log lines: "DEV_NEW" */
+	const char *obj;  /* the object named, or NULL */
 	vdm_mgmt_msg_fn fn;
 	void *arg;
 	uint32_t seq;
 	int done;
-	int err;			/* first error, negative errno */
-	int nmsgs;			/* data messages handed to fn */
+	int err;   /* first error, negative errno */
+	int nmsgs; /* data messages handed to fn */
 };
 
 /* Send vdpa command cmd (a dump if dump, else acked) with put's attributes
  * and receive every reply; takes the handle lock.  Returns 0 or the first
  * error: the kernel's errno (its text logged), fn's, or a socket error. */
 int vdm_mgmt_request(struct vdpamap_mgmt *m, struct vdm_mgmt_req *r,
-		    uint8_t cmd, int dump, vdm_mgmt_put_fn put,
-		    const void *put_arg);
+		     uint8_t cmd, int dump, vdm_mgmt_put_fn put,
+		     const void *put_arg);
 
 /* Length-checked attribute readers: -EPROTO if absent or short;
  * vdm_nla_str: -ENAMETOOLONG if it does not fit in len. */

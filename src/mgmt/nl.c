@@ -51,8 +51,7 @@
 #endif
 
 /* ---- logging */
-void vdm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
-		 ...)
+void vdm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -69,24 +68,42 @@ void vdm_mgmt_log(const struct vdpamap_mgmt *m, int level, const char *fmt,
 static int nle_to_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
-	case NLE_SUCCESS:		return 0;
-	case NLE_INTR:			return -EINTR;
-	case NLE_BAD_SOCK:		return -EBADF;
-	case NLE_AGAIN:			return -EAGAIN;
-	case NLE_NOMEM:			return -ENOMEM;
-	case NLE_EXIST:			return -EEXIST;
-	case NLE_INVAL:			return -EINVAL;
-	case NLE_RANGE:			return -ERANGE;
-	case NLE_MSGSIZE:		return -EMSGSIZE;
-	case NLE_OPNOTSUPP:		return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT:		return -EAFNOSUPPORT;
-	case NLE_OBJ_NOTFOUND:		return -ENOENT;
-	case NLE_NOADDR:		return -EADDRNOTAVAIL;
-	case NLE_BUSY:			return -EBUSY;
-	case NLE_NOACCESS:		return -EACCES;
-	case NLE_PERM:			return -EPERM;
-	case NLE_NODEV:			return -ENODEV;
-	case NLE_DUMP_INTR:		return -EAGAIN;
+	case NLE_SUCCESS:
+		return 0;
+	case NLE_INTR:
+		return -EINTR;
+	case NLE_BAD_SOCK:
+		return -EBADF;
+	case NLE_AGAIN:
+		return -EAGAIN;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_RANGE:
+		return -ERANGE;
+	case NLE_MSGSIZE:
+		return -EMSGSIZE;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
+	case NLE_OBJ_NOTFOUND:
+		return -ENOENT;
+	case NLE_NOADDR:
+		return -EADDRNOTAVAIL;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_NOACCESS:
+		return -EACCES;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NODEV:
+		return -ENODEV;
+	case NLE_DUMP_INTR:
+		return -EAGAIN;
 	case NLE_NOATTR:
 	case NLE_MISSING_ATTR:
 	case NLE_AF_MISMATCH:
@@ -98,8 +115,10 @@ static int nle_to_errno(int nle)
 	case NLE_OBJ_MISMATCH:
 	case NLE_PROTO_MISMATCH:
 	case NLE_PARSE_ERR:
-	case NLE_ATTRSIZE:		return -EPROTO;
-	default:			return -EIO;
+	case NLE_ATTRSIZE:
+		return -EPROTO;
+	default:
+		return -EIO;
 	}
 }
 
@@ -162,17 +181,17 @@ static void req_extack(struct vdm_mgmt_req *r, const struct nlmsghdr *nlh,
 		msg = nla_data(tb[NLMSGERR_ATTR_MSG]);
 		if (strnlen(msg, (size_t)nla_len(tb[NLMSGERR_ATTR_MSG])) ==
 		    (size_t)nla_len(tb[NLMSGERR_ATTR_MSG]))
-			msg = NULL;	/* not terminated: ignore */
+			msg = NULL; /* not terminated: ignore */
 	}
 	es = strerror_r(-err, ebuf, sizeof(ebuf));
 	if (msg)
 		vdm_mgmt_log(r->m, VDPAMAP_LOG_ERR, "%s%s%s: kernel: %s (%s)",
-			    r->what, r->obj ? " " : "",
-			    r->obj ? r->obj : "", msg, es);
+			     r->what, r->obj ? " " : "", r->obj ? r->obj : "",
+			     msg, es);
 	else
 		vdm_mgmt_log(r->m, VDPAMAP_LOG_DEBUG, "%s%s%s: kernel: %s",
-			    r->what, r->obj ? " " : "",
-			    r->obj ? r->obj : "", es);
+			     r->what, r->obj ? " " : "", r->obj ? r->obj : "",
+			     es);
 }
 
 static int cb_seq(struct nl_msg *msg, void *arg)
@@ -192,7 +211,7 @@ static int cb_valid(struct nl_msg *msg, void *arg)
 		return NL_OK;
 	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, VDM_MGMT_ATTR_MAX, NULL) < 0) {
 		vdm_mgmt_log(r->m, VDPAMAP_LOG_ERR, "%s: malformed reply",
-			    r->what);
+			     r->what);
 		if (!r->err)
 			r->err = -EPROTO;
 		return NL_SKIP;
@@ -258,8 +277,8 @@ static struct nl_msg *req_msg(int family, uint8_t cmd, int flags)
 
 	if (!msg)
 		return NULL;
-	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0,
-			 flags, cmd, VDPA_GENL_VERSION)) {
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, flags, cmd,
+			 VDPA_GENL_VERSION)) {
 		nlmsg_free(msg);
 		return NULL;
 	}
@@ -294,8 +313,8 @@ static int req_run(struct vdpamap_mgmt *m, struct vdm_mgmt_req *r,
 			if (!r->err) {
 				r->err = nle_to_errno(e);
 				vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
-					    "%s: receive: %d", r->what,
-					    r->err);
+					     "%s: receive: %d", r->what,
+					     r->err);
 			}
 			break;
 		}
@@ -319,8 +338,8 @@ static void mg_leave(struct vdpamap_mgmt *m)
 }
 
 int vdm_mgmt_request(struct vdpamap_mgmt *m, struct vdm_mgmt_req *r,
-		    uint8_t cmd, int dump, vdm_mgmt_put_fn put,
-		    const void *put_arg)
+		     uint8_t cmd, int dump, vdm_mgmt_put_fn put,
+		     const void *put_arg)
 {
 	struct nl_msg *msg;
 	int e;
@@ -356,15 +375,15 @@ static int resolve_family_msg(struct vdm_mgmt_req *r, struct nlattr **tb)
 	vdm_nla_u32(tb[CTRL_ATTR_VERSION], &ver);
 	m->family = id;
 	vdm_mgmt_log(m, VDPAMAP_LOG_DEBUG, "genl family %s: id %u version %u",
-		    VDPA_GENL_NAME, id, ver);
+		     VDPA_GENL_NAME, id, ver);
 	return 0;
 }
 
 static int resolve_family(struct vdpamap_mgmt *m)
 {
 	struct vdm_mgmt_req r = { .what = "CTRL_CMD_GETFAMILY",
-				 .obj = VDPA_GENL_NAME,
-			    .fn = resolve_family_msg };
+				  .obj = VDPA_GENL_NAME,
+				  .fn = resolve_family_msg };
 	struct nl_msg *msg;
 	int e;
 
@@ -384,17 +403,19 @@ static int resolve_family(struct vdpamap_mgmt *m)
 	 * create their devices at module load), not a missing module. */
 	if (e == -ENOENT && access("/sys/bus/vdpa", F_OK) == 0) {
 		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
-			    "generic netlink family '%s' not found: no vdpa "
-			    "netlink in this kernel (a vdpa bus without "
-			    "management, Linux before 5.12): devices come from "
-			    "their parent at module load", VDPA_GENL_NAME);
+			     "generic netlink family '%s' not found: no vdpa "
+			     "netlink in this kernel (a vdpa bus without "
+			     "management, Linux before 5.12): devices come from "
+			     "their parent at module load",
+			     VDPA_GENL_NAME);
 		return e;
 	}
 	if (e == -ENOENT) {
 		vdm_mgmt_log(m, VDPAMAP_LOG_ERR,
-			    "generic netlink family '%s' not found: the vdpa "
-			    "module is not loaded (or this is not the initial "
-			    "network namespace)", VDPA_GENL_NAME);
+			     "generic netlink family '%s' not found: the vdpa "
+			     "module is not loaded (or this is not the initial "
+			     "network namespace)",
+			     VDPA_GENL_NAME);
 		return e;
 	}
 	if (e < 0)
@@ -421,7 +442,7 @@ static int open_socket(struct vdpamap_mgmt *m)
 	/* the kernel's error text; no echo of our request in error replies */
 	if (setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) < 0)
 		vdm_mgmt_log(m, VDPAMAP_LOG_DEBUG, "NETLINK_EXT_ACK: %d",
-			    -errno);
+			     -errno);
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 
 	m->sk = nl_socket_alloc();
@@ -451,7 +472,7 @@ VDPAMAP_API struct vdpamap_mgmt *vdpamap_mgmt_close(struct vdpamap_mgmt *m)
 	if (m->cb)
 		nl_cb_put(m->cb);
 	if (m->sk)
-		nl_socket_free(m->sk);	/* closes the fd */
+		nl_socket_free(m->sk); /* closes the fd */
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 	return NULL;
@@ -482,7 +503,7 @@ VDPAMAP_API int vdpamap_mgmt_open(const struct vdpamap_mgmt_opts *opts,
 	e = open_socket(m);
 	if (e < 0) {
 		vdm_mgmt_log(m, VDPAMAP_LOG_ERR, "generic netlink socket: %d",
-			    e);
+			     e);
 		goto fail;
 	}
 	e = resolve_family(m);

@@ -23,7 +23,7 @@ struct sink {
 	bool region;
 	uint32_t region_id;
 	uint32_t shift;
-	uint64_t base;			/* bytes: iova or region offset */
+	uint64_t base; /* bytes: iova or region offset */
 	uint64_t size;
 	uint64_t *out;
 	uint64_t found;
@@ -235,12 +235,13 @@ static int sink_check(struct vdpamap *h, const struct vdm_dlog *lg,
 
 	if (((k->base | k->size) & ((1ULL << lg->shift) - 1)) ||
 	    bitmap_bytes / sizeof(*k->out) < words) {
-		vdm_err(h, "dirty harvest [0x%llx, +0x%llx): not aligned to "
-		       "page size 0x%llx, or bitmap of %llu bytes < %llu",
-		       (unsigned long long)k->base,
-		       (unsigned long long)k->size,
-		       1ULL << lg->shift, (unsigned long long)bitmap_bytes,
-		       (unsigned long long)(words * sizeof(*k->out)));
+		vdm_err(h,
+			"dirty harvest [0x%llx, +0x%llx): not aligned to "
+			"page size 0x%llx, or bitmap of %llu bytes < %llu",
+			(unsigned long long)k->base,
+			(unsigned long long)k->size, 1ULL << lg->shift,
+			(unsigned long long)bitmap_bytes,
+			(unsigned long long)(words * sizeof(*k->out)));
 		return -EINVAL;
 	}
 	return 0;
@@ -258,11 +259,12 @@ static int harvest_common(struct vdpamap *h, uint32_t asid, struct sink *k,
 		return -ECHILD;
 	if (!k->out || asid >= h->info.nr_as || !k->size ||
 	    k->base + (k->size - 1) < k->base) {
-		vdm_err(h, "dirty harvest: asid %u [0x%llx, +0x%llx) bitmap %p: "
-		       "asid out of range (%u), size 0, wrapping or no bitmap",
-		       asid, (unsigned long long)k->base,
-		       (unsigned long long)k->size, (void *)k->out,
-		       h->info.nr_as);
+		vdm_err(h,
+			"dirty harvest: asid %u [0x%llx, +0x%llx) bitmap %p: "
+			"asid out of range (%u), size 0, wrapping or no bitmap",
+			asid, (unsigned long long)k->base,
+			(unsigned long long)k->size, (void *)k->out,
+			h->info.nr_as);
 		return -EINVAL;
 	}
 	urcu_bp_read_lock();
@@ -277,8 +279,10 @@ static int harvest_common(struct vdpamap *h, uint32_t asid, struct sink *k,
 	if (r < 0)
 		goto release;
 	if (k->region && !logs_region(lg, k->region_id)) {
-		vdm_err(h, "dirty harvest: no logged range of asid %u maps "
-		       "region %u", asid, k->region_id);
+		vdm_err(h,
+			"dirty harvest: no logged range of asid %u maps "
+			"region %u",
+			asid, k->region_id);
 		r = -ENOENT;
 		goto release;
 	}
@@ -309,8 +313,11 @@ VDPAMAP_API int vdpamap_dirty_harvest_region(struct vdpamap *h, uint32_t asid,
 					     uint64_t bitmap_bytes,
 					     uint64_t *ret_dirty)
 {
-	struct sink k = { .region = true, .region_id = region_id,
-			  .base = offset, .size = size, .out = bitmap };
+	struct sink k = { .region = true,
+			  .region_id = region_id,
+			  .base = offset,
+			  .size = size,
+			  .out = bitmap };
 
 	return harvest_common(h, asid, &k, bitmap_bytes, ret_dirty);
 }

@@ -36,8 +36,9 @@ bool vdm_dring_push(struct vdm_dlog *lg, uint64_t page)
 		int64_t dif = (int64_t)(seq - pos);
 
 		if (dif == 0) {
-			if (__atomic_compare_exchange_n(&lg->tail, &pos, pos + 1,
-							true, __ATOMIC_RELAXED,
+			if (__atomic_compare_exchange_n(&lg->tail, &pos,
+							pos + 1, true,
+							__ATOMIC_RELAXED,
 							__ATOMIC_RELAXED)) {
 				__atomic_store_n(&c->page, page,
 						 __ATOMIC_RELAXED);
@@ -46,7 +47,7 @@ bool vdm_dring_push(struct vdm_dlog *lg, uint64_t page)
 				return true;
 			}
 		} else if (dif < 0) {
-			return false;		/* full */
+			return false; /* full */
 		} else {
 			pos = __atomic_load_n(&lg->tail, __ATOMIC_RELAXED);
 		}
@@ -58,7 +59,7 @@ bool vdm_dring_pop(struct vdm_dlog *lg, uint64_t *page)
 	struct vdm_dcell *c = &lg->ring[lg->head & (lg->ring_n - 1)];
 
 	if (__atomic_load_n(&c->seq, __ATOMIC_ACQUIRE) != lg->head + 1)
-		return false;	/* empty, or a producer mid-write */
+		return false; /* empty, or a producer mid-write */
 	*page = __atomic_load_n(&c->page, __ATOMIC_RELAXED);
 	__atomic_store_n(&c->seq, lg->head + lg->ring_n, __ATOMIC_RELEASE);
 	lg->head++;

@@ -69,24 +69,29 @@ static int ranges_sorted(struct vdpamap *h, uint32_t asid,
 	qsort(s, nr, sizeof(*s), cmp_range);
 	for (i = 0; i < nr; i++) {
 		if (!s[i].size || s[i].iova + (s[i].size - 1) < s[i].iova) {
-			vdm_err(h, "dirty start: range [0x%llx, +0x%llx): "
-			       "empty or wraps", (unsigned long long)s[i].iova,
-			       (unsigned long long)s[i].size);
+			vdm_err(h,
+				"dirty start: range [0x%llx, +0x%llx): "
+				"empty or wraps",
+				(unsigned long long)s[i].iova,
+				(unsigned long long)s[i].size);
 			r = -EINVAL;
 			goto fail;
 		}
 		if (i && s[i].iova <= s[i - 1].iova + (s[i - 1].size - 1)) {
-			vdm_err(h, "dirty start: ranges at 0x%llx and 0x%llx "
-			       "overlap", (unsigned long long)s[i - 1].iova,
-			       (unsigned long long)s[i].iova);
+			vdm_err(h,
+				"dirty start: ranges at 0x%llx and 0x%llx "
+				"overlap",
+				(unsigned long long)s[i - 1].iova,
+				(unsigned long long)s[i].iova);
 			r = -EEXIST;
 			goto fail;
 		}
 		if (!vdm_range_mapped(h, asid, s[i].iova, s[i].size)) {
-			vdm_err(h, "dirty start: range [0x%llx, +0x%llx) is not "
-			       "entirely mapped in asid %u",
-			       (unsigned long long)s[i].iova,
-			       (unsigned long long)s[i].size, asid);
+			vdm_err(h,
+				"dirty start: range [0x%llx, +0x%llx) is not "
+				"entirely mapped in asid %u",
+				(unsigned long long)s[i].iova,
+				(unsigned long long)s[i].size, asid);
 			r = -ENOENT;
 			goto fail;
 		}
@@ -111,7 +116,7 @@ static int segments(struct vdpamap *h, uint32_t asid, struct vdm_dlog *lg,
 		n += cut(h, asid, lg->shift, rg ? &rg[i] : NULL, NULL);
 	if (!n) {
 		vdm_err(h, "dirty start: asid %u has nothing mapped to log",
-		       asid);
+			asid);
 		return -ENOENT;
 	}
 	lg->seg = calloc(n, sizeof(*lg->seg));
@@ -137,9 +142,9 @@ static int bitmap_alloc(struct vdm_dlog *lg)
 	}
 	lg->nwords = w;
 	bytes = w * sizeof(*lg->bits);
-	lg->bits = aligned_alloc(VDM_CACHELINE,
-				 (bytes + VDM_CACHELINE - 1) / VDM_CACHELINE *
-					 VDM_CACHELINE);
+	lg->bits = aligned_alloc(VDM_CACHELINE, (bytes + VDM_CACHELINE - 1) /
+							VDM_CACHELINE *
+							VDM_CACHELINE);
 	if (!lg->bits)
 		return -ENOMEM;
 	memset(lg->bits, 0, bytes);
@@ -185,9 +190,10 @@ static int start_opts(struct vdpamap *h, uint32_t asid,
 	    *ps < VDM_DIRTY_PAGE_MIN || (*ps & (*ps - 1)) ||
 	    *ring < VDM_DIRTY_RING_MIN || *ring > VDM_DIRTY_RING_MAX ||
 	    (*ring & (*ring - 1)) || !nr != !ranges) {
-		vdm_err(h, "dirty start: asid %u, flags 0x%x, page size 0x%llx, "
-		       "ring %u entries or ranges invalid", asid, *flags,
-		       (unsigned long long)*ps, *ring);
+		vdm_err(h,
+			"dirty start: asid %u, flags 0x%x, page size 0x%llx, "
+			"ring %u entries or ranges invalid",
+			asid, *flags, (unsigned long long)*ps, *ring);
 		return -EINVAL;
 	}
 	return 0;
@@ -261,12 +267,13 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 		if (r < 0)
 			goto out;
 	}
-	vdm_info(h, "dirty log of asid %u: %llu ranges, %llu pages of %llu "
-		"bytes, bitmap %llu bytes%s", asid,
-		(unsigned long long)lg->nseg, (unsigned long long)lg->pages,
-		(unsigned long long)ps,
-		(unsigned long long)(lg->nwords * sizeof(*lg->bits)),
-		lg->ring_n ? ", ring mode" : "");
+	vdm_info(h,
+		 "dirty log of asid %u: %llu ranges, %llu pages of %llu "
+		 "bytes, bitmap %llu bytes%s",
+		 asid, (unsigned long long)lg->nseg,
+		 (unsigned long long)lg->pages, (unsigned long long)ps,
+		 (unsigned long long)(lg->nwords * sizeof(*lg->bits)),
+		 lg->ring_n ? ", ring mode" : "");
 	__atomic_store_n(&h->mig->dirty[asid], lg, __ATOMIC_RELEASE);
 	lg = NULL;
 out:
@@ -284,8 +291,10 @@ VDPAMAP_API int vdpamap_dirty_stop(struct vdpamap *h, uint32_t asid)
 	if (r < 0)
 		return r;
 	if (asid >= h->info.nr_as) {
-		vdm_err(h, "dirty stop: asid %u out of range (%u address "
-		       "spaces)", asid, h->info.nr_as);
+		vdm_err(h,
+			"dirty stop: asid %u out of range (%u address "
+			"spaces)",
+			asid, h->info.nr_as);
 		r = -EINVAL;
 	} else if (!h->mig || !h->mig->dirty || !h->mig->dirty[asid]) {
 		vdm_err(h, "dirty stop: asid %u is not logging", asid);

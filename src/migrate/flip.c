@@ -34,8 +34,7 @@
 
 /* The record of p, made before anything is sent (so that running out of
  * memory changes nothing); the rings' bases are copied in on success. */
-static struct vdm_flip *record(struct vdpamap *h,
-			       const struct vdm_flip_plan *p)
+static struct vdm_flip *record(struct vdpamap *h, const struct vdm_flip_plan *p)
 {
 	struct vdm_flip *f = calloc(1, sizeof(*f));
 	uint32_t i;
@@ -71,8 +70,7 @@ static void undo_maps(struct vdpamap *h, struct vdm_flip_plan *p, int *undo)
 	uint32_t i;
 	int r = vdm_flip_iotlb(h, p->ents, p->nr_ents, VHOST_IOTLB_INVALIDATE);
 
-	vdm_undo_note(h, undo, r, "unmapping shadow areas of ASID",
-		      p->shadow);
+	vdm_undo_note(h, undo, r, "unmapping shadow areas of ASID", p->shadow);
 	if (r < 0)
 		return;
 	for (i = 0; i < p->nr_ents; i++) {
@@ -133,8 +131,10 @@ undo_suspend:
 	if (p->suspend)
 		vdm_undo_note(h, &undo, vdm_flip_resume(h), "RESUME", 0);
 	if (undo && r != -ENOTRECOVERABLE)
-		vdm_poison(h, "flip to ASID %u failed (%d) and could not be "
-			  "undone (%d)", p->shadow, r, undo);
+		vdm_poison(h,
+			   "flip to ASID %u failed (%d) and could not be "
+			   "undone (%d)",
+			   p->shadow, r, undo);
 	return r;
 }
 
@@ -157,7 +157,7 @@ static int publish(struct vdpamap *h, struct vdm_flip *f,
 	in->id = f->id;
 	in->nr_groups = p->nr_groups;
 	in->buffers_moved = p->buffers_moved;
-	in->suspended = p->suspend;	/* the reset path sets it too */
+	in->suspended = p->suspend; /* the reset path sets it too */
 	return (int)f->id;
 }
 
@@ -201,17 +201,20 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	r = publish(h, f, &p, opts, &in);
 	f = NULL;
 	vdm_flip_info_fill(h, &in, &s0, t0);
-	vdm_info(h, "flip %u: %u group(s) to ASID %u, %u shadow map(s), %u "
-		"ring(s), %llu IOTLB messages, %llu ns, %s", in.id,
-		p.nr_groups, shadow_asid, p.nr_ents, p.nr_rings,
-		(unsigned long long)in.iotlb_msgs, (unsigned long long)in.ns,
-		in.path == VDPAMAP_FLIP_PATH_IN_PLACE ? "in place" :
-		in.path == VDPAMAP_FLIP_PATH_RESET ? "through a reset" :
-						     "through a reset and a replay");
+	vdm_info(h,
+		 "flip %u: %u group(s) to ASID %u, %u shadow map(s), %u "
+		 "ring(s), %llu IOTLB messages, %llu ns, %s",
+		 in.id, p.nr_groups, shadow_asid, p.nr_ents, p.nr_rings,
+		 (unsigned long long)in.iotlb_msgs, (unsigned long long)in.ns,
+		 in.path == VDPAMAP_FLIP_PATH_IN_PLACE ?
+			 "in place" :
+		 in.path == VDPAMAP_FLIP_PATH_RESET ?
+			 "through a reset" :
+			 "through a reset and a replay");
 	if (info)
 		*info = in;
 out:
-	if (r < 0 && h->poison)	/* an undo failed, or a reply was lost */
+	if (r < 0 && h->poison) /* an undo failed, or a reply was lost */
 		r = -ENOTRECOVERABLE;
 	vdm_flip_free(f);
 	vdm_flip_plan_free(&p);

@@ -60,7 +60,7 @@ static int add_group(struct vdpamap *h, struct vdm_flip_plan *p, uint32_t g)
 	f = flip_of_group(h, g);
 	if (f) {
 		vdm_err(h, "flip: group %u is moved by active flip %u already",
-		       g, f->id);
+			g, f->id);
 		return -EBUSY;
 	}
 	p->prev[p->nr_groups] = h->lc->group_asid[g];
@@ -76,14 +76,14 @@ static int known_vqs_groups(struct vdpamap *h,
 	for (i = 0; i < o->nr_groups; i++) {
 		if (o->groups[i] >= h->info.nr_groups) {
 			vdm_err(h, "flip: groups[%u]: no group %u (%u groups)",
-			       i, o->groups[i], h->info.nr_groups);
+				i, o->groups[i], h->info.nr_groups);
 			return -ENOENT;
 		}
 	}
 	for (i = 0; i < o->nr_vqs; i++) {
 		if (o->vqs[i] >= h->info.nr_vqs) {
 			vdm_err(h, "flip: vqs[%u]: no vq %u (%u vqs)", i,
-			       o->vqs[i], h->info.nr_vqs);
+				o->vqs[i], h->info.nr_vqs);
 			return -ENOENT;
 		}
 	}
@@ -115,8 +115,10 @@ static int plan_groups(struct vdpamap *h, const struct vdpamap_flip_opts *o,
 	}
 	for (i = 0; i < o->nr_vqs; i++) {
 		vq = o->vqs[i];
-		r = add_group(h, p, (o->flags & VDPAMAP_FLIP_WHOLE_GROUP) ?
-					    h->lc->vq_group[vq] : p->dgrp[vq]);
+		r = add_group(h, p,
+			      (o->flags & VDPAMAP_FLIP_WHOLE_GROUP) ?
+				      h->lc->vq_group[vq] :
+				      p->dgrp[vq]);
 		if (r < 0)
 			return r;
 	}
@@ -135,9 +137,10 @@ static int check_shadow_as(struct vdpamap *h, const struct vdm_flip_plan *p)
 
 	for (k = 0; k < p->nr_groups; k++) {
 		if (p->prev[k] == p->shadow) {
-			vdm_err(h, "flip: group %u is bound to ASID %u already: "
-			       "the shadow ASID would be its guest memory",
-			       p->groups[k], p->shadow);
+			vdm_err(h,
+				"flip: group %u is bound to ASID %u already: "
+				"the shadow ASID would be its guest memory",
+				p->groups[k], p->shadow);
 			return -EEXIST;
 		}
 	}
@@ -150,13 +153,14 @@ static int check_shadow_as(struct vdpamap *h, const struct vdm_flip_plan *p)
 			if (!itree_iter_first(&h->map->as[p->prev[k]].hva,
 					      e->hva, last))
 				continue;
-			vdm_err(h, "flip: shadow ASID %u maps iova 0x%llx to hva "
-			       "0x%llx, memory ASID %u (group %u) maps: the "
-			       "device could write it behind the shadow "
-			       "virtqueue", p->shadow,
-			       (unsigned long long)n->first,
-			       (unsigned long long)e->hva, p->prev[k],
-			       p->groups[k]);
+			vdm_err(h,
+				"flip: shadow ASID %u maps iova 0x%llx to hva "
+				"0x%llx, memory ASID %u (group %u) maps: the "
+				"device could write it behind the shadow "
+				"virtqueue",
+				p->shadow, (unsigned long long)n->first,
+				(unsigned long long)e->hva, p->prev[k],
+				p->groups[k]);
 			return -EEXIST;
 		}
 	}
@@ -167,7 +171,8 @@ static int check_area(struct vdpamap *h, const struct vdm_flip_plan *p,
 		      uint32_t i, const struct vdpamap_shadow *s)
 {
 	uint64_t mask = (h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ?
-				0 : h->page_size - 1;
+				0 :
+				h->page_size - 1;
 	uint64_t hva = (uintptr_t)s->hva;
 	uint32_t k;
 
@@ -177,28 +182,32 @@ static int check_area(struct vdpamap *h, const struct vdm_flip_plan *p,
 	}
 	if (!s->hva || !s->size || ((hva | s->size) & mask) ||
 	    hva + (s->size - 1) < hva || s->perm > VDPAMAP_PERM_RW) {
-		vdm_err(h, "flip: shadows[%u] hva %p size 0x%llx perm %u: empty, "
-		       "unaligned, wrapping or a bad perm", i, s->hva,
-		       (unsigned long long)s->size, s->perm);
+		vdm_err(h,
+			"flip: shadows[%u] hva %p size 0x%llx perm %u: empty, "
+			"unaligned, wrapping or a bad perm",
+			i, s->hva, (unsigned long long)s->size, s->perm);
 		return -EINVAL;
 	}
 	if (!vdm_region_find(h, hva, s->size)) {
-		vdm_err(h, "flip: shadows[%u] [%p, +0x%llx) is not inside one "
-		       "registered region", i, s->hva,
-		       (unsigned long long)s->size);
+		vdm_err(h,
+			"flip: shadows[%u] [%p, +0x%llx) is not inside one "
+			"registered region",
+			i, s->hva, (unsigned long long)s->size);
 		return -EFAULT;
 	}
 	for (k = 0; k < p->nr_groups; k++) {
-		struct itree_node *n = itree_iter_first(
-			&h->map->as[p->prev[k]].hva, hva, hva + s->size - 1);
+		struct itree_node *n =
+			itree_iter_first(&h->map->as[p->prev[k]].hva, hva,
+					 hva + s->size - 1);
 
 		if (n) {
 			struct vdm_entry *e = vdm_entry_of_hva(n);
 
-			vdm_err(h, "flip: shadows[%u] [%p, +0x%llx) overlaps "
-			       "guest memory mapped in ASID %u at iova 0x%llx",
-			       i, s->hva, (unsigned long long)s->size,
-			       p->prev[k], (unsigned long long)e->inode.first);
+			vdm_err(h,
+				"flip: shadows[%u] [%p, +0x%llx) overlaps "
+				"guest memory mapped in ASID %u at iova 0x%llx",
+				i, s->hva, (unsigned long long)s->size,
+				p->prev[k], (unsigned long long)e->inode.first);
 			return -EEXIST;
 		}
 	}
@@ -215,23 +224,28 @@ static int check_vring_opt(struct vdpamap *h, const struct vdm_flip_plan *p,
 
 	if (fv->vq >= h->info.nr_vqs) {
 		vdm_err(h, "flip: vrings[%u]: no vq %u (%u vqs)", i, fv->vq,
-		       h->info.nr_vqs);
+			h->info.nr_vqs);
 		return -ENOENT;
 	}
 	if (!vdm_flip_vring_clean(fv) || fv->shadow >= o->nr_shadows) {
-		vdm_err(h, "flip: vrings[%u]: reserved fields, unknown flags or "
-		       "shadow index %u of %u", i, fv->shadow, o->nr_shadows);
+		vdm_err(h,
+			"flip: vrings[%u]: reserved fields, unknown flags or "
+			"shadow index %u of %u",
+			i, fv->shadow, o->nr_shadows);
 		return -EINVAL;
 	}
 	if (!h->lc->vrings[fv->vq].set) {
-		vdm_err(h, "flip: vrings[%u]: vq %u was never set up "
-		       "(vdpamap_vring_set()): nothing to return to", i,
-		       fv->vq);
+		vdm_err(h,
+			"flip: vrings[%u]: vq %u was never set up "
+			"(vdpamap_vring_set()): nothing to return to",
+			i, fv->vq);
 		return -EINVAL;
 	}
 	if (!in_set(p->groups, p->nr_groups, p->dgrp[fv->vq])) {
-		vdm_err(h, "flip: vrings[%u]: the rings of vq %u are in group "
-		       "%u, which does not move", i, fv->vq, p->dgrp[fv->vq]);
+		vdm_err(h,
+			"flip: vrings[%u]: the rings of vq %u are in group "
+			"%u, which does not move",
+			i, fv->vq, p->dgrp[fv->vq]);
 		return -EINVAL;
 	}
 	for (k = 0; k < p->nr_rings; k++) {
@@ -249,7 +263,9 @@ static int check_ring_fit(struct vdpamap *h, uint32_t i,
 			  const struct vdpamap_shadow *s)
 {
 	const struct vdpamap_vring v = {
-		.num = num, .desc = fv->desc, .avail = fv->avail,
+		.num = num,
+		.desc = fv->desc,
+		.avail = fv->avail,
 		.used = fv->used,
 	};
 	uint64_t off[VDM_RING_PARTS], sz[VDM_RING_PARTS];
@@ -257,8 +273,10 @@ static int check_ring_fit(struct vdpamap *h, uint32_t i,
 
 	if (!num || (num & (num - 1)) ||
 	    (h->info.max_vring_num && num > h->info.max_vring_num)) {
-		vdm_err(h, "flip: vrings[%u]: ring size %u (max %u, power of "
-		       "two)", i, num, h->info.max_vring_num);
+		vdm_err(h,
+			"flip: vrings[%u]: ring size %u (max %u, power of "
+			"two)",
+			i, num, h->info.max_vring_num);
 		return -EINVAL;
 	}
 	vdm_ring_extents(&v, off, sz);
@@ -266,12 +284,14 @@ static int check_ring_fit(struct vdpamap *h, uint32_t i,
 		if (!(off[k] & (vdm_ring_align[k] - 1)) && off[k] < s->size &&
 		    sz[k] <= s->size - off[k])
 			continue;
-		vdm_err(h, "flip: vrings[%u]: rings at 0x%llx/0x%llx/0x%llx of "
-		       "%u entries do not fit, aligned, in shadows[%u] (0x%llx "
-		       "bytes)", i, (unsigned long long)fv->desc,
-		       (unsigned long long)fv->avail,
-		       (unsigned long long)fv->used, num, fv->shadow,
-		       (unsigned long long)s->size);
+		vdm_err(h,
+			"flip: vrings[%u]: rings at 0x%llx/0x%llx/0x%llx of "
+			"%u entries do not fit, aligned, in shadows[%u] (0x%llx "
+			"bytes)",
+			i, (unsigned long long)fv->desc,
+			(unsigned long long)fv->avail,
+			(unsigned long long)fv->used, num, fv->shadow,
+			(unsigned long long)s->size);
 		return -EINVAL;
 	}
 	return 0;
@@ -294,9 +314,11 @@ static int plan_vring(struct vdpamap *h, struct vdm_flip_plan *p,
 		return r;
 	if (started && h->lc->vrings[fv->vq].enabled &&
 	    !vdm_has_feature(h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK)) {
-		vdm_err(h, "flip: vq %u runs: re-pointing it needs "
-		       "ENABLE_AFTER_DRIVER_OK (not negotiated); reset, flip "
-		       "and restart instead", fv->vq);
+		vdm_err(h,
+			"flip: vq %u runs: re-pointing it needs "
+			"ENABLE_AFTER_DRIVER_OK (not negotiated); reset, flip "
+			"and restart instead",
+			fv->vq);
 		return -EOPNOTSUPP;
 	}
 	fr = &p->rings[p->nr_rings++];
@@ -334,8 +356,7 @@ static bool planned_mapped(struct vdpamap *h, const struct vdm_flip_plan *p,
 
 /* A device resumed by the flip must find every enabled ring of a moved
  * group in the shadow ASID. */
-static int check_running_rings(struct vdpamap *h,
-			       const struct vdm_flip_plan *p)
+static int check_running_rings(struct vdpamap *h, const struct vdm_flip_plan *p)
 {
 	uint32_t vq, k;
 
@@ -354,11 +375,13 @@ static int check_running_rings(struct vdpamap *h,
 		for (k = 0; k < VDM_RING_PARTS; k++) {
 			if (planned_mapped(h, p, addr[k], sz[k]))
 				continue;
-			vdm_err(h, "flip: vq %u %s ring [0x%llx, +0x%llx) would "
-			       "not be mapped in shadow ASID %u: give its "
-			       "shadow rings in vrings", vq, vdm_ring_part[k],
-			       (unsigned long long)addr[k],
-			       (unsigned long long)sz[k], p->shadow);
+			vdm_err(h,
+				"flip: vq %u %s ring [0x%llx, +0x%llx) would "
+				"not be mapped in shadow ASID %u: give its "
+				"shadow rings in vrings",
+				vq, vdm_ring_part[k],
+				(unsigned long long)addr[k],
+				(unsigned long long)sz[k], p->shadow);
 			return -EFAULT;
 		}
 	}
@@ -371,22 +394,22 @@ static int check_running_rings(struct vdpamap *h,
 static int alloc_iova(struct vdpamap *h, const struct vdm_flip_plan *p,
 		      uint32_t placed, uint64_t size, uint64_t *ret)
 {
-	uint64_t align = (h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ?
-				 1 : h->page_size;
+	uint64_t align =
+		(h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ? 1 : h->page_size;
 	uint64_t lo = h->info.iova_first, hi = h->info.iova_last, s, last;
 
 	for (;;) {
 		uint64_t bump = 0;
 		uint32_t k;
 
-		if (lo > hi ||
-		    itree_find_hole(&h->map->as[p->shadow].iova, lo, hi, size,
-				    align, &s) < 0)
+		if (lo > hi || itree_find_hole(&h->map->as[p->shadow].iova, lo,
+					       hi, size, align, &s) < 0)
 			return -ENOSPC;
 		last = s + size - 1;
 		for (k = 0; k < p->nr_groups; k++) {
-			struct itree_node *n = itree_iter_first(
-				&h->map->as[p->prev[k]].iova, s, last);
+			struct itree_node *n =
+				itree_iter_first(&h->map->as[p->prev[k]].iova,
+						 s, last);
 
 			for (; n; n = itree_iter_next(n, s, last))
 				if (n->last > bump)
@@ -422,8 +445,10 @@ static int place_areas(struct vdpamap *h, const struct vdpamap_flip_opts *o,
 
 		r = alloc_iova(h, p, i, s->size, &iova);
 		if (r < 0) {
-			vdm_err(h, "flip: no hole of 0x%llx bytes in shadow ASID "
-			       "%u", (unsigned long long)s->size, p->shadow);
+			vdm_err(h,
+				"flip: no hole of 0x%llx bytes in shadow ASID "
+				"%u",
+				(unsigned long long)s->size, p->shadow);
 			return r;
 		}
 		e = calloc(1, sizeof(*e));
@@ -460,17 +485,20 @@ static int check_opts(struct vdpamap *h, uint32_t shadow,
 		return -EOPNOTSUPP;
 	}
 	if (shadow >= h->info.nr_as) {
-		vdm_err(h, "flip: shadow asid %u out of range (%u address "
-		       "spaces)", shadow, h->info.nr_as);
+		vdm_err(h,
+			"flip: shadow asid %u out of range (%u address "
+			"spaces)",
+			shadow, h->info.nr_as);
 		return -ERANGE;
 	}
 	if (!o || (o->flags & ~known) || (!o->nr_vqs && !o->nr_groups) ||
 	    (o->nr_vqs && !o->vqs) || (o->nr_groups && !o->groups) ||
 	    (o->nr_shadows && !o->shadows) || (o->nr_vrings && !o->vrings) ||
 	    o->nr_vrings > h->info.nr_vqs) {
-		vdm_err(h, "flip: opts: nothing to move, a NULL array with a "
-		       "count, too many vrings or unknown flags 0x%x",
-		       o ? o->flags : 0);
+		vdm_err(h,
+			"flip: opts: nothing to move, a NULL array with a "
+			"count, too many vrings or unknown flags 0x%x",
+			o ? o->flags : 0);
 		return -EINVAL;
 	}
 	return 0;
@@ -503,7 +531,7 @@ int vdm_flip_plan(struct vdpamap *h, uint32_t shadow,
 	r = vdm_flip_need_suspend(h, o->flags, &p->suspend, &p->reset);
 	if (r < 0)
 		return r;
-	started = started && !p->reset;	/* rings set before DRIVER_OK */
+	started = started && !p->reset; /* rings set before DRIVER_OK */
 	p->shadow = shadow;
 	r = plan_alloc(h, o, p);
 	if (r < 0)
@@ -533,6 +561,8 @@ int vdm_flip_plan(struct vdpamap *h, uint32_t shadow,
 		return r;
 	/* the device runs on after the call: on the reset path too, unless
 	 * the caller suspended it and starts it (vdpamap_resume()) */
-	return p->suspend || (p->reset && !(o->flags & VDPAMAP_FLIP_SUSPENDED)) ?
-		       check_running_rings(h, p) : 0;
+	return p->suspend || (p->reset &&
+			      !(o->flags & VDPAMAP_FLIP_SUSPENDED)) ?
+		       check_running_rings(h, p) :
+		       0;
 }

@@ -27,7 +27,7 @@
 struct maps_step {
 	struct vdm_entry **ents;
 	uint32_t n;
-	uint8_t type;			/* UPDATE (flip), INVALIDATE (unflip) */
+	uint8_t type; /* UPDATE (flip), INVALIDATE (unflip) */
 	bool done;
 };
 
@@ -44,8 +44,7 @@ static int between(struct vdpamap *h, void *arg, bool undo)
 
 	if (undo != m->done)
 		return 0;
-	r = vdm_flip_iotlb(h, m->ents, m->n, undo ? inverse(m->type) :
-						     m->type);
+	r = vdm_flip_iotlb(h, m->ents, m->n, undo ? inverse(m->type) : m->type);
 	if (r == 0)
 		m->done = !undo;
 	return r;
@@ -55,8 +54,8 @@ static int between(struct vdpamap *h, void *arg, bool undo)
  * for every vq the library set, from moved[0..n) (to_shadow: their
  * shadow side, else their guest side); the bases read go back into
  * moved[] where not given. */
-static int restart(struct vdpamap *h, struct vdm_flip_ring *moved,
-		   uint32_t n, bool to_shadow, struct vdm_restart *rs)
+static int restart(struct vdpamap *h, struct vdm_flip_ring *moved, uint32_t n,
+		   bool to_shadow, struct vdm_restart *rs)
 {
 	struct vdpamap_vring *rings;
 	uint32_t *bases, k;

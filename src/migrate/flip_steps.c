@@ -41,7 +41,7 @@ int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, bool *ret,
 		return 0;
 	if (h->lc->asid_probe < 0) {
 		vdm_err(h, "the device runs and its parent refused "
-		       "SET_GROUP_ASID before DRIVER_OK (EOPNOTSUPP)");
+			   "SET_GROUP_ASID before DRIVER_OK (EOPNOTSUPP)");
 		return -EOPNOTSUPP;
 	}
 	/* a device that cannot resume restarts through a reset, also when
@@ -52,7 +52,7 @@ int vdm_flip_need_suspend(struct vdpamap *h, uint32_t flags, bool *ret,
 		return 0;
 	if (!vdm_has_feature(h, VDPAMAP_F_SUSPEND)) {
 		vdm_err(h, "the device runs and cannot be suspended (SUSPEND "
-		       "not negotiated): reset it, flip, then restart");
+			   "not negotiated): reset it, flip, then restart");
 		return -EOPNOTSUPP;
 	}
 	*ret = !*reset;
@@ -100,18 +100,24 @@ int vdm_flip_iotlb(struct vdpamap *h, struct vdm_entry **ents, uint32_t n,
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		m[i] = (struct vdm_msg){ type, ents[i] };
-	done = vdm_iotlb_run(h, m, n, type == VHOST_IOTLB_UPDATE ?
-				     msg_insert : msg_remove, &err);
+	done = vdm_iotlb_run(h, m, n,
+			     type == VHOST_IOTLB_UPDATE ? msg_insert :
+							  msg_remove,
+			     &err);
 	if (!err)
 		goto out;
 	for (i = 0; i < done; i++)
 		m[i] = (struct vdm_msg){ inverse(type), ents[done - 1 - i] };
-	undone = vdm_iotlb_run(h, m, done, type == VHOST_IOTLB_UPDATE ?
-				       msg_remove : msg_insert, &err2);
+	undone = vdm_iotlb_run(h, m, done,
+			       type == VHOST_IOTLB_UPDATE ? msg_remove :
+							    msg_insert,
+			       &err2);
 	r = -EIO;
 	if (err2 || undone != done) {
-		vdm_poison(h, "flip: undoing %zu shadow map messages failed "
-			  "(%d)", done, err2);
+		vdm_poison(h,
+			   "flip: undoing %zu shadow map messages failed "
+			   "(%d)",
+			   done, err2);
 		r = -ENOTRECOVERABLE;
 	}
 out:

@@ -20,13 +20,12 @@
  * descriptor per entry; the avail ring a 2-byte head index per entry, the
  * used ring an 8-byte element per entry, each framed by three 2-byte
  * fields (flags, idx and the trailing event index). */
-#define VRING_DESC_BYTES	16
-#define VRING_AVAIL_ELEM_BYTES	2
-#define VRING_USED_ELEM_BYTES	8
-#define VRING_FRAME_BYTES	6
+#define VRING_DESC_BYTES       16
+#define VRING_AVAIL_ELEM_BYTES 2
+#define VRING_USED_ELEM_BYTES  8
+#define VRING_FRAME_BYTES      6
 
-const char *const vdm_ring_part[VDM_RING_PARTS] = { "desc", "avail",
-						    "used" };
+const char *const vdm_ring_part[VDM_RING_PARTS] = { "desc", "avail", "used" };
 const uint64_t vdm_ring_align[VDM_RING_PARTS] = { 16, 2, 4 };
 
 void vdm_ring_extents(const struct vdpamap_vring *v,
@@ -71,8 +70,7 @@ static int vring_point(struct vdpamap *h, uint32_t vq,
 			return r;
 	}
 	st.num = v->num;
-	r = vdm_flip_ioctl(h, VHOST_SET_VRING_NUM, &st, "SET_VRING_NUM vq",
-			   vq);
+	r = vdm_flip_ioctl(h, VHOST_SET_VRING_NUM, &st, "SET_VRING_NUM vq", vq);
 	if (r < 0)
 		return r;
 	st.num = v->base;
@@ -108,8 +106,8 @@ static int vring_base(struct vdpamap *h, uint32_t vq, uint32_t *ret)
 	return r;
 }
 
-int vdm_rings_move(struct vdpamap *h, struct vdm_flip_ring *rings,
-		   uint32_t n, bool to_shadow, uint32_t *done)
+int vdm_rings_move(struct vdpamap *h, struct vdm_flip_ring *rings, uint32_t n,
+		   bool to_shadow, uint32_t *done)
 {
 	uint32_t k;
 	int r;
@@ -127,7 +125,7 @@ int vdm_rings_move(struct vdpamap *h, struct vdm_flip_ring *rings,
 		}
 		r = vring_point(h, fr->vq, v, fr->enabled);
 		if (r < 0) {
-			*done = k + 1;	/* partly pointed: point it back too */
+			*done = k + 1; /* partly pointed: point it back too */
 			return r;
 		}
 	}

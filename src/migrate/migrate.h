@@ -49,14 +49,14 @@
  * (zero); what the flip needs besides lives in the fields of its own. */
 struct vdm_flip_ring {
 	uint32_t vq;
-	bool enabled;			/* cycled through ENABLE 0/1 */
-	bool base_given;		/* this call: the side the ring goes to
+	bool enabled;		     /* cycled through ENABLE 0/1 */
+	bool base_given;	     /* this call: the side the ring goes to
 					   starts at its .base, not at where
 					   the device stopped */
-	uint32_t area;			/* planning: the opts->shadows[] index
+	uint32_t area;		     /* planning: the opts->shadows[] index
 					   the shadow rings are offsets in */
-	struct vdpamap_vring guest;	/* before the flip */
-	struct vdpamap_vring shadow;	/* what the flip set */
+	struct vdpamap_vring guest;  /* before the flip */
+	struct vdpamap_vring shadow; /* what the flip set */
 };
 
 /* An active flip, for unflip. */
@@ -67,9 +67,9 @@ struct vdm_flip {
 	uint32_t nr_maps;
 	uint32_t nr_rings;
 	uint32_t *groups;
-	uint32_t *prev;			/* ASID of groups[i] before */
-	uint32_t *dgrp;			/* per vq: its rings' group */
-	uint64_t (*maps)[2];		/* shadow entries: iova, size */
+	uint32_t *prev;	     /* ASID of groups[i] before */
+	uint32_t *dgrp;	     /* per vq: its rings' group */
+	uint64_t (*maps)[2]; /* shadow entries: iova, size */
 	struct vdm_flip_ring *rings;
 	struct vdm_flip *next;
 };
@@ -78,38 +78,38 @@ struct vdm_flip {
 struct vdm_flip_plan {
 	uint32_t shadow;
 	bool suspend;
-	bool reset;			/* through a reset from the start: the
+	bool reset; /* through a reset from the start: the
 					   device runs and cannot resume, or
 					   answered EBUSY before */
 	bool buffers_moved;
 	uint32_t nr_groups;
 	uint32_t *groups;
 	uint32_t *prev;
-	uint32_t *dgrp;			/* per vq: its rings' group */
+	uint32_t *dgrp; /* per vq: its rings' group */
 	uint32_t nr_ents;
-	struct vdm_entry **ents;	/* new shadow entries */
+	struct vdm_entry **ents; /* new shadow entries */
 	uint32_t nr_rings;
 	struct vdm_flip_ring *rings;
 };
 
 /* ---- the dirty log */
 
-#define VDM_DIRTY_RING_DEFAULT	4096u
-#define VDM_DIRTY_RING_MIN	16u
-#define VDM_DIRTY_RING_MAX	(1u << 24)
-#define VDM_DIRTY_PAGE_MIN	512u	/* smallest page size a log takes */
-#define VDM_CACHELINE		64
-#define VDM_WORD_BITS		64	/* pages per bitmap word */
+#define VDM_DIRTY_RING_DEFAULT 4096u
+#define VDM_DIRTY_RING_MIN     16u
+#define VDM_DIRTY_RING_MAX     (1u << 24)
+#define VDM_DIRTY_PAGE_MIN     512u /* smallest page size a log takes */
+#define VDM_CACHELINE	       64
+#define VDM_WORD_BITS	       64 /* pages per bitmap word */
 
 /* A logged range cut at a mirror entry: it knows its region. */
 struct vdm_dseg {
-	uint64_t iova;			/* first byte logged */
+	uint64_t iova; /* first byte logged */
 	uint64_t len;
-	uint64_t pfirst, plast;		/* pages (iova >> shift) */
-	uint64_t word;			/* its first word in bits[] */
-	uint64_t roff;			/* region offset of iova */
+	uint64_t pfirst, plast; /* pages (iova >> shift) */
+	uint64_t word;		/* its first word in bits[] */
+	uint64_t roff;		/* region offset of iova */
 	uint32_t region_id;
-	uint32_t pending;		/* ring mode: bits may be waiting */
+	uint32_t pending; /* ring mode: bits may be waiting */
 };
 
 struct vdm_dcell {
@@ -122,27 +122,27 @@ struct vdm_dlog {
 	uint32_t flags;
 	uint32_t shift;
 	uint64_t nseg;
-	struct vdm_dseg *seg;		/* sorted by iova */
+	struct vdm_dseg *seg; /* sorted by iova */
 	uint64_t nwords;
 	uint64_t *bits;
 	uint64_t pages;
-	uint64_t ring_n;		/* 0 in bitmap mode */
+	uint64_t ring_n; /* 0 in bitmap mode */
 	struct vdm_dcell *ring;
 	pthread_mutex_t harvest;
-	uint64_t head;			/* consumer, under harvest */
-	uint64_t overflows;		/* atomic */
+	uint64_t head;	    /* consumer, under harvest */
+	uint64_t overflows; /* atomic */
 	/* producers only, on a line of its own */
 	uint64_t tail __attribute__((aligned(VDM_CACHELINE)));
 	char pad[VDM_CACHELINE - sizeof(uint64_t)];
 };
 
 struct vdm_migrate {
-	struct vdm_flip *flips;		/* active flips */
+	struct vdm_flip *flips; /* active flips */
 	uint32_t next_flip_id;
-	bool frozen;			/* a started device answered
+	bool frozen;		 /* a started device answered
 					   SET_GROUP_ASID with EBUSY: later
 					   flips go through a reset at once */
-	struct vdm_dlog **dirty;	/* nr_as RCU-published logs; NULL
+	struct vdm_dlog **dirty; /* nr_as RCU-published logs; NULL
 					   until the first start */
 };
 
@@ -166,7 +166,7 @@ void vdm_flip_plan_free(struct vdm_flip_plan *p);
 
 /* ---- flip_vring.c */
 enum { VDM_RING_DESC, VDM_RING_AVAIL, VDM_RING_USED, VDM_RING_PARTS };
-extern const char *const vdm_ring_part[VDM_RING_PARTS];	/* "desc", ... */
+extern const char *const vdm_ring_part[VDM_RING_PARTS]; /* "desc", ... */
 extern const uint64_t vdm_ring_align[VDM_RING_PARTS];
 /* Where the three rings of split virtqueue v are and their byte sizes. */
 void vdm_ring_extents(const struct vdpamap_vring *v,
@@ -179,8 +179,8 @@ bool vdm_flip_vring_clean(const struct vdpamap_flip_vring *fv);
  * where the device stopped (then written into that side).  On failure
  * (-EIO) *done is how many rings vdm_rings_move_back() must point back:
  * those moved, and the failing one once it was partly pointed. */
-int vdm_rings_move(struct vdpamap *h, struct vdm_flip_ring *rings,
-		   uint32_t n, bool to_shadow, uint32_t *done);
+int vdm_rings_move(struct vdpamap *h, struct vdm_flip_ring *rings, uint32_t n,
+		   bool to_shadow, uint32_t *done);
 /* Undo vdm_rings_move(rings, n, to_shadow): last first, each back at the
  * other side, at where the device stopped; failures noted in *undo. */
 void vdm_rings_move_back(struct vdpamap *h, const struct vdm_flip_ring *rings,

@@ -28,13 +28,13 @@
 
 /* What this unflip does, worked out before anything is sent. */
 struct unflip {
-	struct vdm_flip_ring *back;	/* rings going back: to .guest from
+	struct vdm_flip_ring *back; /* rings going back: to .guest from
 					   .shadow (where they are now) */
 	uint32_t nb;
-	struct vdm_entry **ents;	/* the shadow maps still there */
+	struct vdm_entry **ents; /* the shadow maps still there */
 	uint32_t ne;
 	bool suspend;
-	bool reset;			/* through a reset from the start */
+	bool reset; /* through a reset from the start */
 };
 
 static void unflip_free(struct unflip *u, bool failed)
@@ -62,7 +62,7 @@ static int unflip_bases(struct vdpamap *h, const struct vdm_flip *f,
 	if ((o->flags & ~(VDPAMAP_FLIP_SUSPENDED | VDPAMAP_FLIP_REPLAY)) ||
 	    (o->nr_vrings && !o->vrings)) {
 		vdm_err(h, "unflip: opts: unknown flags 0x%x or NULL vrings",
-		       o->flags);
+			o->flags);
 		return -EINVAL;
 	}
 	for (i = 0; i < o->nr_vrings; i++) {
@@ -70,15 +70,19 @@ static int unflip_bases(struct vdpamap *h, const struct vdm_flip *f,
 
 		if (v->shadow || v->desc || v->avail || v->used || v->num ||
 		    !vdm_flip_vring_clean(v)) {
-			vdm_err(h, "unflip: vrings[%u]: only vq, flags and base "
-			       "may be set", i);
+			vdm_err(h,
+				"unflip: vrings[%u]: only vq, flags and base "
+				"may be set",
+				i);
 			return -EINVAL;
 		}
 		for (k = 0; k < f->nr_rings && f->rings[k].vq != v->vq; k++)
 			;
 		if (k == f->nr_rings) {
-			vdm_err(h, "unflip: vrings[%u]: flip %u did not re-point "
-			       "vq %u", i, f->id, v->vq);
+			vdm_err(h,
+				"unflip: vrings[%u]: flip %u did not re-point "
+				"vq %u",
+				i, f->id, v->vq);
 			return -EINVAL;
 		}
 		if (v->flags & VDPAMAP_FLIP_VRING_BASE) {
@@ -94,8 +98,7 @@ static bool still_shadow(struct vdpamap *h, const struct vdm_flip_ring *fr)
 	const struct vdm_vring *vr = &h->lc->vrings[fr->vq];
 
 	return vr->set && vr->v.desc == fr->shadow.desc &&
-	       vr->v.avail == fr->shadow.avail &&
-	       vr->v.used == fr->shadow.used;
+	       vr->v.avail == fr->shadow.avail && vr->v.used == fr->shadow.used;
 }
 
 /* Keep in u->back only the rings still at f's shadow rings. */
@@ -122,16 +125,18 @@ static void unflip_maps(struct vdpamap *h, const struct vdm_flip *f,
 	uint32_t i;
 
 	for (i = 0; i < f->nr_maps; i++) {
-		struct itree_node *n = itree_lookup(
-			&h->map->as[f->shadow_asid].iova, f->maps[i][0]);
+		struct itree_node *n =
+			itree_lookup(&h->map->as[f->shadow_asid].iova,
+				     f->maps[i][0]);
 
 		if (n && n->first == f->maps[i][0] &&
 		    n->last - n->first + 1 == f->maps[i][1])
 			u->ents[u->ne++] = vdm_entry_of(n);
 		else
-			vdm_warn(h, "unflip %u: shadow map at iova 0x%llx is "
-				"gone: left alone", f->id,
-				(unsigned long long)f->maps[i][0]);
+			vdm_warn(h,
+				 "unflip %u: shadow map at iova 0x%llx is "
+				 "gone: left alone",
+				 f->id, (unsigned long long)f->maps[i][0]);
 	}
 }
 
@@ -189,11 +194,12 @@ static int check_back_rings(struct vdpamap *h, const struct vdm_flip *f,
 		for (k = 0; k < VDM_RING_PARTS; k++) {
 			if (vdm_range_mapped(h, f->prev[g], addr[k], sz[k]))
 				continue;
-			vdm_err(h, "unflip: vq %u %s ring [0x%llx, +0x%llx) is not "
-			       "mapped in ASID %u: re-point it or reset first",
-			       vq, vdm_ring_part[k],
-			       (unsigned long long)addr[k],
-			       (unsigned long long)sz[k], f->prev[g]);
+			vdm_err(h,
+				"unflip: vq %u %s ring [0x%llx, +0x%llx) is not "
+				"mapped in ASID %u: re-point it or reset first",
+				vq, vdm_ring_part[k],
+				(unsigned long long)addr[k],
+				(unsigned long long)sz[k], f->prev[g]);
 			return -EFAULT;
 		}
 	}
@@ -247,7 +253,7 @@ undo_maps:
 	vdm_undo_note(h, &undo,
 		      vdm_flip_iotlb(h, u->ents, u->ne, VHOST_IOTLB_UPDATE),
 		      "mapping back shadow areas of ASID", f->shadow_asid);
-	if (undo)	/* the shadow ASID lost its maps: nowhere to go back */
+	if (undo) /* the shadow ASID lost its maps: nowhere to go back */
 		goto poison;
 undo_rings:
 	vdm_rings_move_back(h, u->back, k, false, &undo);
@@ -257,8 +263,10 @@ undo_groups:
 		vdm_undo_note(h, &undo, vdm_flip_resume(h), "RESUME", 0);
 poison:
 	if ((undo || r == -ENOTRECOVERABLE) && !h->poison)
-		vdm_poison(h, "unflip %u failed (%d) and could not be undone "
-			  "(%d)", f->id, r, undo);
+		vdm_poison(h,
+			   "unflip %u failed (%d) and could not be undone "
+			   "(%d)",
+			   f->id, r, undo);
 	return undo ? -ENOTRECOVERABLE : r;
 }
 
@@ -266,8 +274,7 @@ static struct vdm_flip **flip_find(struct vdpamap *h, uint32_t id)
 {
 	struct vdm_flip **pp;
 
-	for (pp = h->mig ? &h->mig->flips : NULL; pp && *pp;
-	     pp = &(*pp)->next)
+	for (pp = h->mig ? &h->mig->flips : NULL; pp && *pp; pp = &(*pp)->next)
 		if ((*pp)->id == id)
 			return pp;
 	return NULL;
@@ -324,14 +331,16 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	if (!u.reset && !(in.flags & VDPAMAP_FLIP_INFO_BUSY))
 		in.suspended = u.suspend;
 	vdm_flip_info_fill(h, &in, &s0, t0);
-	vdm_info(h, "unflip %u: %u group(s) back, %u shadow map(s) released, "
-		"%u ring(s) back, %llu IOTLB messages", f->id, f->nr_groups,
-		u.ne, u.nb, (unsigned long long)in.iotlb_msgs);
+	vdm_info(h,
+		 "unflip %u: %u group(s) back, %u shadow map(s) released, "
+		 "%u ring(s) back, %llu IOTLB messages",
+		 f->id, f->nr_groups, u.ne, u.nb,
+		 (unsigned long long)in.iotlb_msgs);
 	vdm_flip_free(f);
 	if (info)
 		*info = in;
 out:
-	if (r < 0 && h->poison)	/* an undo failed, or a reply was lost */
+	if (r < 0 && h->poison) /* an undo failed, or a reply was lost */
 		r = -ENOTRECOVERABLE;
 	unflip_free(&u, r < 0);
 	vdm_leave(h);

@@ -19,14 +19,15 @@
 #include "sim/sim.h"
 #include "transport/transport.h"
 
-#define CTL_TIMEOUT_MS	5000
+#define CTL_TIMEOUT_MS 5000
 
 /* One request, one reply (payload into out, at most *outlen bytes). */
-static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2,
-		    void *out, size_t *outlen)
+static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2, void *out,
+		    size_t *outlen)
 {
-	struct vsim_req q = { .magic = VSIM_MAGIC, .op = op, .arg = arg,
-			      .arg2 = arg2 };
+	struct vsim_req q = {
+		.magic = VSIM_MAGIC, .op = op, .arg = arg, .arg2 = arg2
+	};
 	struct vsim_rep rep;
 	struct iovec iov[2];
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -153,7 +154,7 @@ int vdpamap_sim_stop(const char *path)
 
 	fd = ctl_open(path);
 	if (fd == -ECONNREFUSED && path) {
-		unlink(path);	/* nobody listens: a stale socket */
+		unlink(path); /* nobody listens: a stale socket */
 		return 0;
 	}
 	if (fd < 0)

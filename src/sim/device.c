@@ -41,7 +41,7 @@ int vsim_dev_init(struct vsim_dev *d, const struct vsim_opts *o)
 	for (i = 0; i < o->nr_as; i++)
 		d->pt[i] = 1;
 	memcpy(d->config, default_mac, 6);
-	d->config[10] = 1500 & 0xff;	/* mtu, little endian */
+	d->config[10] = 1500 & 0xff; /* mtu, little endian */
 	d->config[11] = 1500 >> 8;
 	d->running = 1;
 	return 0;

@@ -32,7 +32,7 @@ static size_t tbl_lower(const struct vsim_table *t, uint64_t first)
 		else
 			hi = mid;
 	}
-	return lo;		/* first index with v.first > first */
+	return lo; /* first index with v.first > first */
 }
 
 int vsim_tbl_insert(struct vsim_table *t, const struct vsim_map *m)
@@ -208,9 +208,9 @@ static int vma_parse(const char *p, const char *eol, struct vsim_vma *e)
 	uint64_t ino;
 
 	e->start = hex(&p);
-	p++;			/* '-' */
+	p++; /* '-' */
 	e->end = hex(&p);
-	p++;			/* ' ' */
+	p++; /* ' ' */
 	if (eol - p < 5)
 		return -1;
 	e->writable = p[1] == 'w';
@@ -218,9 +218,9 @@ static int vma_parse(const char *p, const char *eol, struct vsim_vma *e)
 	p += 5;
 	e->offset = hex(&p);
 	p++;
-	hex(&p);		/* major */
+	hex(&p); /* major */
 	p++;
-	hex(&p);		/* minor */
+	hex(&p); /* minor */
 	p++;
 	for (ino = 0; p < eol && *p >= '0' && *p <= '9'; p++)
 		ino = ino * 10 + (uint64_t)(*p - '0');
@@ -303,8 +303,7 @@ static void dmap_clear(struct vsim_table *t)
  * enforced only by kernels whose vhost_iotlb enforces limits. */
 static int parent_full(const struct vsim_dev *d, size_t n)
 {
-	return vsim_caps_enforced(d) && d->o.parent_cap &&
-	       n >= d->o.parent_cap;
+	return vsim_caps_enforced(d) && d->o.parent_cap && n >= d->o.parent_cap;
 }
 
 /* .set_map: the device takes a copy of the whole table (cost O(entries)).
@@ -321,12 +320,12 @@ int vsim_dev_set_map(struct vsim_dev *d, uint32_t asid)
 	d->pt[asid] = 0;
 	for (i = 0; i < t->n; i++) {
 		int r = parent_full(d, dm->n) ? -ENOSPC :
-						 vsim_tbl_insert(dm, &t->v[i]);
+						vsim_tbl_insert(dm, &t->v[i]);
 
 		if (r < 0) {
 			vsim_log("set_map asid %u: entry %zu of %zu: %s: the "
-				 "device's map is now empty", asid, i, t->n,
-				 strerror(-r));
+				 "device's map is now empty",
+				 asid, i, t->n, strerror(-r));
 			dmap_clear(dm);
 			return r;
 		}
@@ -457,28 +456,30 @@ static int dma_rw(struct vsim_dev *d, uint32_t asid, uint64_t iova, void *buf,
 	uint8_t *p = buf;
 
 	if (asid >= d->o.nr_as || d->pt[asid])
-		return -EFAULT;	/* passthrough: deliberately no access */
+		return -EFAULT; /* passthrough: deliberately no access */
 	while (len) {
 		const struct vsim_map *m = dmap_find(&d->dmap[asid], iova);
 		uint64_t off, chunk;
 		int r;
 
-		if (!m || !(m->perm & (write ? VHOST_ACCESS_WO : VHOST_ACCESS_RO)))
+		if (!m ||
+		    !(m->perm & (write ? VHOST_ACCESS_WO : VHOST_ACCESS_RO)))
 			return -EFAULT;
 		off = iova - m->first;
-		chunk = m->last - iova;		/* bytes left - 1 */
+		chunk = m->last - iova; /* bytes left - 1 */
 		if (chunk >= len - 1)
 			chunk = len;
 		else
 			chunk++;
 		if (m->pin) {
-			uint8_t *mem = (uint8_t *)m->pin->base + m->pin_off + off;
+			uint8_t *mem =
+				(uint8_t *)m->pin->base + m->pin_off + off;
 
 			if (m->pin_off + off + chunk > m->pin->len ||
 			    (write && !m->pin->writable))
 				return -EFAULT;
-			r = write ? pin_copy(mem, p, chunk)
-				  : pin_copy(p, mem, chunk);
+			r = write ? pin_copy(mem, p, chunk) :
+				    pin_copy(p, mem, chunk);
 			if (r)
 				return r;
 		} else {

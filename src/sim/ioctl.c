@@ -210,7 +210,7 @@ static int owner_mem_fd(struct ioc *c, int *ret)
 		link[n] = 0;
 		if (sscanf(link, "/proc/%d/mem", &p) != 1 ||
 		    strcmp(strrchr(link, '/'), "/mem"))
-			return -EBADF;	/* not an address space */
+			return -EBADF; /* not an address space */
 		fd = c->fds[0];
 		c->fds[0] = -1;
 	} else {
@@ -380,7 +380,7 @@ static int vdpa_vring_ioctl(struct ioc *c, uint32_t idx)
 		s.num = d->o.vring_size;
 		return put_out(c, &s, sizeof(s));
 	}
-	return -ENOTTY;		/* not reached: vring_ioctl() sorts them */
+	return -ENOTTY; /* not reached: vring_ioctl() sorts them */
 }
 
 /* vhost_vring_ioctl() on vq idx */
@@ -447,7 +447,7 @@ static int vhost_vring_ioctl(struct ioc *c, uint32_t idx)
 		s.num = 0;
 		return put_out(c, &s, sizeof(s));
 	default:
-		return -ENOTTY;		/* -ENOIOCTLCMD seen by userspace */
+		return -ENOTTY; /* -ENOIOCTLCMD seen by userspace */
 	}
 }
 
@@ -621,8 +621,15 @@ int vsim_ioctl(struct vsim_dev *d, uint64_t token, pid_t pid, uint32_t cmd,
 	       size_t *outlen)
 {
 	struct ioc c = {
-		.d = d, .token = token, .pid = pid, .cmd = cmd, .in = in,
-		.inlen = inlen, .fds = fds, .nfds = nfds, .out = out,
+		.d = d,
+		.token = token,
+		.pid = pid,
+		.cmd = cmd,
+		.in = in,
+		.inlen = inlen,
+		.fds = fds,
+		.nfds = nfds,
+		.out = out,
 		.outcap = *outlen,
 	};
 	int r;

@@ -35,8 +35,8 @@ static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 	int r;
 
 	if (vsim_caps_enforced(d) && d->tbl[asid].n >= d->o.vhost_cap) {
-		vsim_log("vhost_vdpa: asid %u has its cap of %u entries",
-			 asid, d->o.vhost_cap);
+		vsim_log("vhost_vdpa: asid %u has its cap of %u entries", asid,
+			 d->o.vhost_cap);
 		vsim_pin_put(m->pin);
 		return -ENOSPC;
 	}
@@ -110,8 +110,10 @@ static int map_va(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 		 * skipped silently (like find_vma, a gap below v counts as v) */
 		if (v->file && v->shared) {
 			struct vsim_map m = {
-				.first = map_iova, .last = map_iova + msz - 1,
-				.uaddr = uaddr, .perm = perm,
+				.first = map_iova,
+				.last = map_iova + msz - 1,
+				.uaddr = uaddr,
+				.perm = perm,
 			};
 
 			r = vhost_map(d, asid, &m);
@@ -186,7 +188,8 @@ static int map_pa(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 		struct vsim_map m = {
 			.first = iova + (cur - base),
 			.last = iova + (stop - base) - 1,
-			.uaddr = cur, .perm = perm,
+			.uaddr = cur,
+			.perm = perm,
 		};
 
 		if (v->file && v->shared)
@@ -263,7 +266,7 @@ static int iotlb_msg(struct vsim_dev *d, uint64_t token, pid_t pid,
 			return -EINVAL;
 		d->as_alloc[asid] = 1;
 	} else if (asid >= d->o.nr_as || !d->as_alloc[asid]) {
-		return -EINVAL;		/* no iotlb for asid */
+		return -EINVAL; /* no iotlb for asid */
 	}
 	if (d->in_batch && d->batch_asid != asid)
 		return -EINVAL;
@@ -338,8 +341,8 @@ int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
 			 (unsigned long long)msg.size, strerror(-r));
 		return -EFAULT;
 	}
-	return type == VHOST_IOTLB_MSG ? (int)sizeof(struct vhost_msg)
-				       : (int)sizeof(struct vhost_msg_v2);
+	return type == VHOST_IOTLB_MSG ? (int)sizeof(struct vhost_msg) :
+					 (int)sizeof(struct vhost_msg_v2);
 }
 
 int vsim_table_dump(struct vsim_dev *d, uint32_t asid,

@@ -13,12 +13,12 @@
 
 #include "sim/sim.h"
 
-#define VRING_DESC_F_NEXT	1
-#define VRING_DESC_F_WRITE	2
-#define VRING_DESC_F_INDIRECT	4
+#define VRING_DESC_F_NEXT	   1
+#define VRING_DESC_F_WRITE	   2
+#define VRING_DESC_F_INDIRECT	   4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
-#define FRAME_MAX		4096	/* vdpa_sim_net's PAGE_SIZE buffer */
-#define IOV_MAX_SEGS		64
+#define FRAME_MAX		   4096 /* vdpa_sim_net's PAGE_SIZE buffer */
+#define IOV_MAX_SEGS		   64
 
 struct seg {
 	uint64_t iova;
@@ -28,14 +28,14 @@ struct seg {
 struct iov {
 	struct seg s[IOV_MAX_SEGS];
 	unsigned int n, cur;
-	uint32_t off;			/* in s[cur] */
+	uint32_t off; /* in s[cur] */
 };
 
 struct ring {
 	struct vsim_dev *d;
 	struct vsim_vq *vq;
-	uint32_t ring_asid;		/* desc/avail/used */
-	uint32_t buf_asid;		/* buffers */
+	uint32_t ring_asid; /* desc/avail/used */
+	uint32_t buf_asid;  /* buffers */
 };
 
 /* The device's virtqueue groups (vdpasim_get_vq_group): the net model owns
@@ -53,8 +53,8 @@ uint32_t vsim_vq_desc_group(const struct vsim_dev *d, uint32_t vq)
 {
 	uint32_t g = vsim_vq_group(d, vq);
 
-	if (vsim_offered(d, VHOST_BACKEND_F_DESC_ASID) &&
-	    d->o.nr_groups >= 3 && g == 0)
+	if (vsim_offered(d, VHOST_BACKEND_F_DESC_ASID) && d->o.nr_groups >= 3 &&
+	    g == 0)
 		return 2;
 	return g;
 }
@@ -171,7 +171,7 @@ static int getdesc(struct ring *r, uint16_t *ret_head, struct iov *rd,
 			if (add_seg(wr, desc.addr, desc.len))
 				return -E2BIG;
 		} else {
-			if (wr->n)	/* readable after writable */
+			if (wr->n) /* readable after writable */
 				return -EINVAL;
 			if (add_seg(rd, desc.addr, desc.len))
 				return -E2BIG;
@@ -204,8 +204,8 @@ static ssize_t iov_xfer(struct ring *r, struct iov *iov, void *buf, size_t len,
 		if (chunk) {
 			e = to_guest ? vsim_dma_write(r->d, r->buf_asid,
 						      s->iova + iov->off,
-						      p + done, chunk)
-				     : vsim_dma_read(r->d, r->buf_asid,
+						      p + done, chunk) :
+				       vsim_dma_read(r->d, r->buf_asid,
 						     s->iova + iov->off,
 						     p + done, chunk);
 			if (e)
@@ -302,14 +302,14 @@ static void handle_cvq(struct vsim_dev *d)
 		if (ctrl[0] == 1 && ctrl[1] == 1 &&
 		    iov_xfer(&r, &rd, mac, 6, 0) == 6) {
 			memcpy(d->config, mac, 6);
-			status = 0;	/* VIRTIO_NET_OK */
+			status = 0; /* VIRTIO_NET_OK */
 		}
 		n = iov_xfer(&r, &wr, &status, 1, 1);
 		if (complete(&r, head, n > 0 ? (uint32_t)n : 0)) {
 			dma_error(d, "cvq used ring");
 			return;
 		}
-		signal_call(r.vq);	/* vdpa_sim calls the cvq cb always */
+		signal_call(r.vq); /* vdpa_sim calls the cvq cb always */
 	}
 }
 

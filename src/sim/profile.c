@@ -24,38 +24,38 @@
 
 #include "sim/sim.h"
 
-#define ALL_NEW_IOCTLS                                                      \
-	(VSIM_NOIOC_SUSPEND | VSIM_NOIOC_RESUME | VSIM_NOIOC_GROUPS |       \
-	 VSIM_NOIOC_DESC_GROUP | VSIM_NOIOC_VRING_SIZE |                    \
+#define ALL_NEW_IOCTLS                                                \
+	(VSIM_NOIOC_SUSPEND | VSIM_NOIOC_RESUME | VSIM_NOIOC_GROUPS | \
+	 VSIM_NOIOC_DESC_GROUP | VSIM_NOIOC_VRING_SIZE |              \
 	 VSIM_NOIOC_CONFIG_SIZE | VSIM_NOIOC_VQS_COUNT)
 
 struct kprof {
 	const char *name;
-	uint64_t offer_max;		/* what this vhost_vdpa can offer */
+	uint64_t offer_max; /* what this vhost_vdpa can offer */
 	uint32_t kflags, no_ioctl;
-	uint32_t vhost_cap;		/* vhost_vdpa's max_iotlb_entries */
-	int pa_only;			/* vdpa_sim without use_va */
+	uint32_t vhost_cap;		 /* vhost_vdpa's max_iotlb_entries */
+	int pa_only;			 /* vdpa_sim without use_va */
 	int sim_as, sim_groups, sim_vqs; /* vdpa_sim_net's shape here */
-	int sim_cap;			/* vdpa_sim's own parameter shown */
-	int vp_vdpa, vduse;		/* 0 none, 1 present, 2 VDUSE v1 */
+	int sim_cap;			 /* vdpa_sim's own parameter shown */
+	int vp_vdpa, vduse;		 /* 0 none, 1 present, 2 VDUSE v1 */
 };
 
 static const struct kprof kernels[] = {
-	{ "linux-5.10", 0x6, VSIM_K_RING64, ALL_NEW_IOCTLS, 0, 1, 1, 1, 2,
-	  0, 0, 0 },
+	{ "linux-5.10", 0x6, VSIM_K_RING64, ALL_NEW_IOCTLS, 0, 1, 1, 1, 2, 0, 0,
+	  0 },
 	{ "linux-6.1", 0x1e, VSIM_K_GROUP_RANGE,
 	  VSIM_NOIOC_RESUME | VSIM_NOIOC_DESC_GROUP | VSIM_NOIOC_VRING_SIZE,
 	  2048, 1, 2, 2, 3, 2048, 1, 0 },
-	{ "linux-6.12.95", 0x1fe, VSIM_K_GROUP_RANGE, 0, 0, 0, 2, 2, 3,
-	  2048, 1, 1 },
-	{ "linux-6.12", 0x1fe, VSIM_K_GROUP_RANGE, 0, 2048, 0, 2, 2, 3,
-	  2048, 1, 1 },
-	{ "linux-7.3", 0x1fe, VSIM_K_GROUP_RANGE | VSIM_K_ASID_FROZEN, 0,
-	  2048, 0, 2, 2, 3, 2048, 1, 2 },
+	{ "linux-6.12.95", 0x1fe, VSIM_K_GROUP_RANGE, 0, 0, 0, 2, 2, 3, 2048, 1,
+	  1 },
+	{ "linux-6.12", 0x1fe, VSIM_K_GROUP_RANGE, 0, 2048, 0, 2, 2, 3, 2048, 1,
+	  1 },
+	{ "linux-7.3", 0x1fe, VSIM_K_GROUP_RANGE | VSIM_K_ASID_FROZEN, 0, 2048,
+	  0, 2, 2, 3, 2048, 1, 2 },
 };
 
 /* a per-map parent's get_vq_size */
-#define VSIM_VRING_SIZE_NUM	256
+#define VSIM_VRING_SIZE_NUM 256
 
 static const struct kprof *kernel_find(const char *name, size_t len)
 {
@@ -94,7 +94,7 @@ static void parent_vp_vdpa(const struct kprof *k, struct vsim_opts *o)
 	o->iova_last = (1ULL << 39) - 1;
 	o->flags |= VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP;
 	o->kflags |= VSIM_P_NO_GROUP_ASID | VSIM_P_NO_VRING_BASE;
-	o->parent_cap = 0;		/* the IOMMU's, not a parameter */
+	o->parent_cap = 0; /* the IOMMU's, not a parameter */
 	o->vring_size = VSIM_VRING_SIZE_NUM;
 }
 
@@ -130,14 +130,14 @@ static int parent_apply(const struct kprof *k, const char *p,
 		parent_vp_vdpa(k, o);
 	} else if (!strcmp(p, "vduse")) {
 		if (!k->vduse) {
-			vsim_log("profile: no VDUSE net device in %s",
-				 k->name);
+			vsim_log("profile: no VDUSE net device in %s", k->name);
 			return -EINVAL;
 		}
 		parent_vduse(k, o);
 	} else {
 		vsim_log("profile: unknown parent '%s' (vdpa_sim, "
-			 "vdpa_sim-permap, vp_vdpa, vduse)", p);
+			 "vdpa_sim-permap, vp_vdpa, vduse)",
+			 p);
 		return -EINVAL;
 	}
 	return 0;
@@ -180,9 +180,10 @@ int vsim_profile_apply(const char *name, struct vsim_opts *o)
 	if (k->pa_only)
 		o->flags |= VDPAMAP_SIM_PA;
 	/* a static name for the daemon's copy of the options */
-	o->parent = !strcmp(parent, "vdpa_sim") ? "vdpa_sim" :
+	o->parent = !strcmp(parent, "vdpa_sim")	       ? "vdpa_sim" :
 		    !strcmp(parent, "vdpa_sim-permap") ? "vdpa_sim-permap" :
-		    !strcmp(parent, "vp_vdpa") ? "vp_vdpa" : "vduse";
+		    !strcmp(parent, "vp_vdpa")	       ? "vp_vdpa" :
+							 "vduse";
 	return 0;
 }
 

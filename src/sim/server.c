@@ -26,11 +26,11 @@
 
 #include "sim/sim.h"
 
-#define MAX_CONNS	64
+#define MAX_CONNS 64
 
 struct conn {
 	int fd;
-	int kind;			/* 0 until HELLO */
+	int kind; /* 0 until HELLO */
 };
 
 struct server {
@@ -88,8 +88,7 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 		o->iova_first = x.iova_first;
 		o->iova_last = x.iova_last;
 	}
-	vsim_profile_caps(o, x.max_iotlb_entries,
-			  x.parent_max_iotlb_entries);
+	vsim_profile_caps(o, x.max_iotlb_entries, x.parent_max_iotlb_entries);
 	if ((o->kflags & VSIM_P_VA_ONLY) && o->flags) {
 		vsim_log("profile %s/%s: VA and set_map only", o->kernel,
 			 o->parent);
@@ -215,11 +214,12 @@ static void handle_table(struct server *s, struct conn *c,
 	if (q->arg2 < max)
 		max = q->arg2;
 	r = q->arg > UINT32_MAX ? -EINVAL :
-		vsim_table_dump(&s->dev, (uint32_t)q->arg, (void *)s->tx, max);
+				  vsim_table_dump(&s->dev, (uint32_t)q->arg,
+						  (void *)s->tx, max);
 	reply(c->fd, r, s->tx,
 	      r > 0 ? ((size_t)r < max ? (size_t)r : max) *
-			      sizeof(struct vdpamap_sim_entry)
-		    : 0);
+			      sizeof(struct vdpamap_sim_entry) :
+		      0);
 }
 
 /* LIMITS: what the daemon plays and its caps (vdpamap_sim_get_limits) */
@@ -307,8 +307,10 @@ static int conn_recv(struct server *s, int i)
 	} cm;
 	struct iovec iov = { .iov_base = s->rx, .iov_len = VSIM_MAX_PKT };
 	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cm.buf,
+		.msg_controllen = sizeof(cm.buf),
 	};
 	int fds[VSIM_MAX_FDS], nfds = 0, k;
 	struct cmsghdr *ch;
@@ -384,8 +386,8 @@ static int serve_round(struct server *s)
 
 	pfd[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
 	for (i = 0; i < s->nc; i++)
-		pfd[n++] = (struct pollfd){ .fd = s->c[i].fd,
-					    .events = POLLIN };
+		pfd[n++] =
+			(struct pollfd){ .fd = s->c[i].fd, .events = POLLIN };
 	nconn = s->nc;
 	nkick = 0;
 	for (i = 0; i < (int)s->dev.o.nr_vqs && nkick < 64; i++) {
@@ -413,8 +415,8 @@ static int serve_round(struct server *s)
 
 		if (!ev)
 			continue;
-		if ((ev & POLLIN) ? conn_recv(s, i) < 0
-				  : !!(ev & (POLLHUP | POLLERR)))
+		if ((ev & POLLIN) ? conn_recv(s, i) < 0 :
+				    !!(ev & (POLLHUP | POLLERR)))
 			conn_drop(s, i);
 	}
 	if (pfd[0].revents & POLLIN)
@@ -442,7 +444,8 @@ static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	vsim_dma_install_sigbus();
 	vsim_log("serving %s (profile %s/%s, offer 0x%llx, flags 0x%x, "
-		 "caps %u/%u)", path, o->kernel, o->parent,
+		 "caps %u/%u)",
+		 path, o->kernel, o->parent,
 		 (unsigned long long)o->backend_offer, o->flags, o->vhost_cap,
 		 o->parent_cap);
 
@@ -505,7 +508,7 @@ int vdpamap_sim_serve(const char *path, const struct vdpamap_sim_opts *opts)
 	fd = listen_at(path);
 	if (fd < 0)
 		return fd;
-	r = serve_fd(fd, path, &o);	/* closes fd */
+	r = serve_fd(fd, path, &o); /* closes fd */
 	unlink(path);
 	return r;
 }
@@ -549,7 +552,7 @@ static int sock_path(const struct vdpamap_sim_opts *opts, char *buf,
 	int n;
 
 	if (opts && opts->sz >= offsetof(struct vdpamap_sim_opts, dir) +
-			     sizeof(opts->dir))
+					sizeof(opts->dir))
 		dir = opts->dir;
 	if (!dir)
 		dir = getenv("TMPDIR");

@@ -50,25 +50,25 @@
  * one place for them */
 #include "uapi/vhost_vdpa.h"
 
-#define VSIM_BIT(b)		(1ULL << (b))
-#define VSIM_PAGE		4096ULL
-#define VSIM_DEFAULT_BACKEND	0x17eULL
-#define VSIM_QUEUE_MAX		256
-#define VSIM_CONFIG_SIZE	24
-#define VSIM_MAX_FDS		8
+#define VSIM_BIT(b)	     (1ULL << (b))
+#define VSIM_PAGE	     4096ULL
+#define VSIM_DEFAULT_BACKEND 0x17eULL
+#define VSIM_QUEUE_MAX	     256
+#define VSIM_CONFIG_SIZE     24
+#define VSIM_MAX_FDS	     8
 
 /* virtio bits used by the model */
-#define VSIM_S_ACKNOWLEDGE	1
-#define VSIM_S_DRIVER		2
-#define VSIM_S_DRIVER_OK	4
-#define VSIM_S_FEATURES_OK	8
-#define VSIM_F_ACCESS_PLATFORM	33
-#define VSIM_F_VERSION_1	32
-#define VSIM_NET_F_CTRL_VQ	17
-#define VSIM_NET_FEATURES                                                    \
-	(VSIM_BIT(3) /* MTU */ | VSIM_BIT(5) /* MAC */ |                     \
-	 VSIM_BIT(16) /* STATUS */ | VSIM_BIT(17) /* CTRL_VQ */ |            \
-	 VSIM_BIT(23) /* CTRL_MAC_ADDR */ | VSIM_BIT(27) /* ANY_LAYOUT */ |  \
+#define VSIM_S_ACKNOWLEDGE     1
+#define VSIM_S_DRIVER	       2
+#define VSIM_S_DRIVER_OK       4
+#define VSIM_S_FEATURES_OK     8
+#define VSIM_F_ACCESS_PLATFORM 33
+#define VSIM_F_VERSION_1       32
+#define VSIM_NET_F_CTRL_VQ     17
+#define VSIM_NET_FEATURES                                                   \
+	(VSIM_BIT(3) /* MTU */ | VSIM_BIT(5) /* MAC */ |                    \
+	 VSIM_BIT(16) /* STATUS */ | VSIM_BIT(17) /* CTRL_VQ */ |           \
+	 VSIM_BIT(23) /* CTRL_MAC_ADDR */ | VSIM_BIT(27) /* ANY_LAYOUT */ | \
 	 VSIM_BIT(32) /* VERSION_1 */ | VSIM_BIT(33) /* ACCESS_PLATFORM */)
 
 /* Memory the daemon keeps mapped for a PA-mode entry: the "pinned pages".
@@ -88,8 +88,8 @@ struct vsim_map {
 	uint64_t uaddr;
 	uint32_t perm;
 	struct vsim_pin *pin;
-	uint64_t pin_off;		/* offset of first in pin */
-	uint64_t charged;		/* pages charged to memlock */
+	uint64_t pin_off; /* offset of first in pin */
+	uint64_t charged; /* pages charged to memlock */
 };
 
 /* A sorted (by first) array of entries; overlaps allowed at this level. */
@@ -101,11 +101,11 @@ struct vsim_table {
 struct vsim_vq {
 	/* vhost side */
 	uint32_t num;
-	uint64_t desc, avail, used;	/* as set by SET_VRING_ADDR */
+	uint64_t desc, avail, used; /* as set by SET_VRING_ADDR */
 	int kick_fd, call_fd, err_fd;
 	/* device side (vdpa_sim) */
 	int ready;
-	int has_cb;			/* callback set (cleared by reset) */
+	int has_cb;			  /* callback set (cleared by reset) */
 	uint64_t d_desc, d_avail, d_used; /* latched when made ready */
 	uint32_t d_num;
 	uint16_t last_avail, last_used;
@@ -113,27 +113,31 @@ struct vsim_vq {
 
 /* struct vsim_opts.kflags: what the played kernel and parent do
  * (profile.c; none of them set without a profile: today's default) */
-#define VSIM_K_GROUP_RANGE	(1U << 0) /* SET_GROUP_ASID: group >= ngroups
+#define VSIM_K_GROUP_RANGE \
+	(1U << 0) /* SET_GROUP_ASID: group >= ngroups
 					     is EINVAL (vhost_vdpa's check) */
-#define VSIM_K_ASID_FROZEN	(1U << 1) /* >= 7.0: SET_GROUP_ASID EBUSY
+#define VSIM_K_ASID_FROZEN \
+	(1U << 1) /* >= 7.0: SET_GROUP_ASID EBUSY
 					     once DRIVER_OK */
-#define VSIM_K_RING64		(1U << 2) /* 5.10 vdpa_sim: a ring > 64
+#define VSIM_K_RING64 \
+	(1U << 2)		       /* 5.10 vdpa_sim: a ring > 64
 					     does not work */
-#define VSIM_P_NO_GROUP_ASID	(1U << 3) /* parent lacks set_group_asid */
-#define VSIM_P_NO_VRING_BASE	(1U << 4) /* parent refuses get_vq_state */
-#define VSIM_P_VA_ONLY		(1U << 5) /* VDUSE: no PA, no per-map */
+#define VSIM_P_NO_GROUP_ASID (1U << 3) /* parent lacks set_group_asid */
+#define VSIM_P_NO_VRING_BASE (1U << 4) /* parent refuses get_vq_state */
+#define VSIM_P_VA_ONLY	     (1U << 5) /* VDUSE: no PA, no per-map */
 
 /* struct vsim_opts.no_ioctl: the ioctls the played kernel does not have
  * (an unknown request: vhost_vring_ioctl's ENOTTY after the owner and vq
  * index checks) */
-#define VSIM_NOIOC_SUSPEND	(1U << 0)
-#define VSIM_NOIOC_RESUME	(1U << 1)
-#define VSIM_NOIOC_GROUPS	(1U << 2) /* AS_NUM, GROUP_NUM, VRING_GROUP,
+#define VSIM_NOIOC_SUSPEND (1U << 0)
+#define VSIM_NOIOC_RESUME  (1U << 1)
+#define VSIM_NOIOC_GROUPS \
+	(1U << 2) /* AS_NUM, GROUP_NUM, VRING_GROUP,
 					     SET_GROUP_ASID */
-#define VSIM_NOIOC_DESC_GROUP	(1U << 3)
-#define VSIM_NOIOC_VRING_SIZE	(1U << 4)
-#define VSIM_NOIOC_CONFIG_SIZE	(1U << 5)
-#define VSIM_NOIOC_VQS_COUNT	(1U << 6)
+#define VSIM_NOIOC_DESC_GROUP  (1U << 3)
+#define VSIM_NOIOC_VRING_SIZE  (1U << 4)
+#define VSIM_NOIOC_CONFIG_SIZE (1U << 5)
+#define VSIM_NOIOC_VQS_COUNT   (1U << 6)
 
 struct vsim_opts {
 	uint64_t backend_offer;
@@ -141,10 +145,10 @@ struct vsim_opts {
 	uint32_t nr_as, nr_groups, nr_vqs;
 	uint64_t iova_first, iova_last;
 	/* the profile (profile.c); all zero: today's default */
-	const char *kernel, *parent;	/* static names; "" for none */
-	uint32_t kflags;		/* VSIM_K_*, VSIM_P_* */
-	uint32_t no_ioctl;		/* VSIM_NOIOC_* */
-	uint32_t vring_size;		/* GET_VRING_SIZE; 0: EOPNOTSUPP */
+	const char *kernel, *parent; /* static names; "" for none */
+	uint32_t kflags;	     /* VSIM_K_*, VSIM_P_* */
+	uint32_t no_ioctl;	     /* VSIM_NOIOC_* */
+	uint32_t vring_size;	     /* GET_VRING_SIZE; 0: EOPNOTSUPP */
 	/* IOTLB entry caps per address space, as the module parameters
 	 * read: vhost_vdpa's (0: the kernel has none, and then enforces no
 	 * cap at all) and the parent's own (0: none) */
@@ -153,24 +157,24 @@ struct vsim_opts {
 
 struct vsim_dev {
 	struct vsim_opts o;
-	int open;			/* a device connection exists */
+	int open; /* a device connection exists */
 	/* owner */
 	int has_owner;
 	uint64_t owner_token;
 	pid_t owner_pid;
-	int mem_fd;			/* the owner's address space */
-	uint64_t pinned_pages;		/* the owner mm's pinned_vm */
+	int mem_fd;	       /* the owner's address space */
+	uint64_t pinned_pages; /* the owner mm's pinned_vm */
 	/* vhost-vdpa */
 	uint64_t backend_acked;
-	struct vsim_table *tbl;		/* vhost's table per ASID */
-	uint8_t *as_alloc;		/* ASID allocated in vhost-vdpa */
+	struct vsim_table *tbl; /* vhost's table per ASID */
+	uint8_t *as_alloc;	/* ASID allocated in vhost-vdpa */
 	int in_batch;
 	uint32_t batch_asid;
 	int suspended;
 	int config_fd;
 	/* device (vdpa_sim) */
-	struct vsim_table *dmap;	/* device-side map per ASID */
-	uint8_t *pt;			/* device-side ASID is passthrough */
+	struct vsim_table *dmap; /* device-side map per ASID */
+	uint8_t *pt;		 /* device-side ASID is passthrough */
 	uint32_t *group_asid;
 	struct vsim_vq *vq;
 	uint8_t status;
@@ -179,7 +183,7 @@ struct vsim_dev {
 	int pending_kick;
 	uint8_t config[VSIM_CONFIG_SIZE];
 	/* test hooks */
-	uint32_t fail_msg, fail_ioctl;	/* countdowns, 0 = disarmed */
+	uint32_t fail_msg, fail_ioctl; /* countdowns, 0 = disarmed */
 	struct vdpamap_sim_stats st;
 };
 

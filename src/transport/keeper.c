@@ -32,7 +32,7 @@
 static struct vdm_kp_link *tp_link(struct vdm_tp *t)
 {
 	return (struct vdm_kp_link *)((char *)t -
-				     offsetof(struct vdm_kp_link, tp));
+				      offsetof(struct vdm_kp_link, tp));
 }
 
 static void kl_log(const struct vdm_kp_link *kl, int level, const char *fmt,
@@ -114,7 +114,8 @@ int vdm_kp_check(struct vdm_kp_link *kl)
 			kl->dead = 1;
 	}
 	if (kl->dead)
-		kl_lost(kl, "mm keeper (pid %d) died: the device has no owner "
+		kl_lost(kl,
+			"mm keeper (pid %d) died: the device has no owner "
 			"any more; vdpamap_handoff_rebuild() reopens it",
 			kl->pid);
 	return kl->dead;
@@ -122,8 +123,8 @@ int vdm_kp_check(struct vdm_kp_link *kl)
 
 /* How long a broken socket waits for the keeper's pidfd to say it exited:
  * KEEPER_EXIT_POLLS looks, KEEPER_EXIT_POLL_US apart (100 ms in all). */
-#define KEEPER_EXIT_POLLS	100
-#define KEEPER_EXIT_POLL_US	1000
+#define KEEPER_EXIT_POLLS   100
+#define KEEPER_EXIT_POLL_US 1000
 
 static int keeper_broke(struct vdm_kp_link *kl, int err)
 {
@@ -142,11 +143,14 @@ static int keeper_broke(struct vdm_kp_link *kl, int err)
 }
 
 int vdm_kp_call(struct vdm_kp_link *kl, uint32_t op, uint64_t arg,
-	       uint64_t arg2, void *payload, uint32_t len, int fd,
-	       int64_t *ret_val)
+		uint64_t arg2, void *payload, uint32_t len, int fd,
+		int64_t *ret_val)
 {
 	struct vdm_kp_msg m = {
-		.magic = VDM_KP_MAGIC, .op = op, .arg = arg, .arg2 = arg2,
+		.magic = VDM_KP_MAGIC,
+		.op = op,
+		.arg = arg,
+		.arg2 = arg2,
 		.len = len,
 	};
 	union {
@@ -201,18 +205,22 @@ void vdm_kp_trim(struct vdm_kp_link *kl, struct vdm_kp_range *rr, uint32_t n)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
 		       0, sp) < 0) {
-		kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper: no trim (socketpair: "
-		       "%d)", -errno);
+		kl_log(kl, VDPAMAP_LOG_INFO,
+		       "mm keeper: no trim (socketpair: "
+		       "%d)",
+		       -errno);
 		return;
 	}
 	r = vdm_kp_call(kl, VDM_KP_TRIM, 0, 0, rr, n * (uint32_t)sizeof(rr[0]),
-		       sp[1], NULL);
+			sp[1], NULL);
 	close(sp[1]);
 	if (r < 0) {
 		/* -EINVAL: a keeper that cannot trim (an older library's);
 		 * -EBUSY: the sender still shares its address space */
-		kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper (pid %d): the old "
-		       "address space is not trimmed (%d)", kl->pid, r);
+		kl_log(kl, VDPAMAP_LOG_INFO,
+		       "mm keeper (pid %d): the old "
+		       "address space is not trimmed (%d)",
+		       kl->pid, r);
 		close(sp[0]);
 		return;
 	}
@@ -230,13 +238,15 @@ void vdm_kp_trim_result(struct vdm_kp_link *kl)
 		return;
 	n = recv(kl->trim_fd, &t, sizeof(t), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;			/* still trimming */
+		return; /* still trimming */
 	close(kl->trim_fd);
 	kl->trim_fd = -1;
 	kl->trim_pending = 0;
 	if (n != (ssize_t)sizeof(t)) {
-		kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper (pid %d): no trim "
-		       "result (%zd)", kl->pid, n < 0 ? -errno : n);
+		kl_log(kl, VDPAMAP_LOG_INFO,
+		       "mm keeper (pid %d): no trim "
+		       "result (%zd)",
+		       kl->pid, n < 0 ? -errno : n);
 		return;
 	}
 	kl->trim.bytes = t.bytes;
@@ -246,9 +256,12 @@ void vdm_kp_trim_result(struct vdm_kp_link *kl)
 	kl->trim.trims = t.trims;
 	kl->trim.err = t.err;
 	if (t.err)
-		kl_log(kl, VDPAMAP_LOG_WARN, "mm keeper (pid %d): trim "
-		       "stopped: %d", kl->pid, t.err);
-	kl_log(kl, VDPAMAP_LOG_INFO, "mm keeper (pid %d): old address space "
+		kl_log(kl, VDPAMAP_LOG_WARN,
+		       "mm keeper (pid %d): trim "
+		       "stopped: %d",
+		       kl->pid, t.err);
+	kl_log(kl, VDPAMAP_LOG_INFO,
+	       "mm keeper (pid %d): old address space "
 	       "trimmed: %llu KiB unmapped, %u -> %u mappings, %llu us",
 	       kl->pid, (unsigned long long)(t.bytes >> 10), t.vmas_before,
 	       t.vmas_kept, (unsigned long long)(t.ns / 1000));
@@ -269,7 +282,7 @@ static int kp_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 		return r < 0 ? -errno : r;
 	}
 	if (req == VHOST_SET_OWNER)
-		return -EBUSY;		/* the keeper owns it */
+		return -EBUSY; /* the keeper owns it */
 	if (t->is_sim) {
 		if (vdm_kp_check(kl))
 			return -EOWNERDEAD;
@@ -294,7 +307,7 @@ static int kp_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 		break;
 	}
 	r = vdm_kp_call(kl, VDM_KP_IOCTL, req, fdoff, buf, (uint32_t)sz,
-			   fd >= 0 ? fd : -1, NULL);
+			fd >= 0 ? fd : -1, NULL);
 	if (r >= 0 && (_IOC_DIR(req) & _IOC_READ) && sz && arg) {
 		/* the fd field must keep the caller's number */
 		if (fdoff != UINT64_MAX)
@@ -316,13 +329,13 @@ static long kp_write(struct vdm_tp *t, const void *buf, size_t len)
 		if (vdm_kp_check(kl))
 			return -EOWNERDEAD;
 		r = vdm_sim_call(kl->sock, VSIM_OP_WRITE, 0, 0, buf, len, -1,
-				NULL, 0, NULL);
+				 NULL, 0, NULL);
 		if (r == -ECONNRESET || r == -EPIPE)
 			return keeper_broke(kl, (int)r);
 	} else {
 		memcpy(b, buf, len);
 		r = vdm_kp_call(kl, VDM_KP_WRITE, 0, 0, b, (uint32_t)len, -1,
-			       NULL);
+				NULL);
 	}
 	if (r >= 0)
 		kl->stale = 1;

@@ -73,8 +73,9 @@ static int tp_adopt(int fd, struct vdm_tp *t)
 		r = vdm_tp_sim_hello(fd);
 		if (r < 0)
 			return r;
-		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops, .fd = fd,
-				     .is_sim = 1 };
+		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops,
+				      .fd = fd,
+				      .is_sim = 1 };
 		return 0;
 	}
 	return -ENOTTY;
@@ -89,8 +90,9 @@ int vdm_tp_inherit(int fd, struct vdm_tp *t)
 	if (S_ISCHR(st.st_mode))
 		*t = (struct vdm_tp){ .ops = &kern_ops, .fd = fd };
 	else if (S_ISSOCK(st.st_mode))
-		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops, .fd = fd,
-				     .is_sim = 1 };
+		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops,
+				      .fd = fd,
+				      .is_sim = 1 };
 	else
 		return -ENOTTY;
 	return 0;

@@ -32,10 +32,10 @@ int vdm_tp_sim_limits(struct vdm_tp *t, struct vdpamap_sim_limits *ret)
 	if (c < 0)
 		return c;
 	r = vdm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
-			NULL, 0, NULL);
+			 NULL, 0, NULL);
 	if (r >= 0)
 		r = vdm_sim_call(c, VSIM_OP_LIMITS, 0, 0, NULL, 0, -1, &l,
-				sizeof(l), &len);
+				 sizeof(l), &len);
 	close(c);
 	if (r >= 0 && len != sizeof(l))
 		r = -EPROTO;

@@ -19,10 +19,9 @@
 #include "transport/transport.h"
 #include "uapi/vhost_vdpa.h"
 
-
 int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
-		const void *payload, size_t plen, int fd, void *rbuf,
-		size_t rlen, size_t *ret_len)
+		 const void *payload, size_t plen, int fd, void *rbuf,
+		 size_t rlen, size_t *ret_len)
 {
 	struct vsim_req req = {
 		.magic = VSIM_MAGIC,
@@ -91,7 +90,7 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 int vdm_tp_sim_hello(int fd)
 {
 	return vdm_sim_call(fd, VSIM_OP_HELLO, VSIM_KIND_DEVICE, 0, NULL, 0, -1,
-			   NULL, 0, NULL);
+			    NULL, 0, NULL);
 }
 
 /* After a lost reply every later call would read the wrong answer. */
@@ -151,7 +150,7 @@ int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg)
 		break;
 	}
 	r = vdm_sim_call(sock, VSIM_OP_IOCTL, req, 0, in, inlen, fd,
-			outlen ? arg : NULL, outlen, &got);
+			 outlen ? arg : NULL, outlen, &got);
 	if ((req == VHOST_SET_OWNER || req == VHOST_NEW_OWNER) && fd >= 0)
 		close(fd);
 	return r;
@@ -162,7 +161,7 @@ static long sim_write(struct vdm_tp *t, const void *buf, size_t len)
 	if (t->broken)
 		return -ECOMM;
 	return sim_checked(t, vdm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len,
-					  -1, NULL, 0, NULL));
+					   -1, NULL, 0, NULL));
 }
 
 /* Pins are the daemon's: ask it on a control connection to the same
@@ -181,10 +180,10 @@ int vdm_tp_sim_pinned(struct vdm_tp *t, uint64_t *ret)
 	if (c < 0)
 		return c;
 	r = vdm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
-			NULL, 0, NULL);
+			 NULL, 0, NULL);
 	if (r >= 0)
 		r = vdm_sim_call(c, VSIM_OP_PINNED, 0, 0, NULL, 0, -1, &v,
-				sizeof(v), NULL);
+				 sizeof(v), NULL);
 	close(c);
 	if (r < 0)
 		return r;

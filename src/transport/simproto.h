@@ -25,13 +25,13 @@
 
 #include <stdint.h>
 
-#define VSIM_MAGIC	0x7664736dU	/* "vdsm" */
-#define VSIM_MAX_PKT	(128 * 1024)	/* largest packet either way */
+#define VSIM_MAGIC   0x7664736dU  /* "vdsm" */
+#define VSIM_MAX_PKT (128 * 1024) /* largest packet either way */
 
 enum {
-	VSIM_OP_HELLO = 1,	/* arg: VSIM_KIND_* ; reply ret 0 / -EBUSY */
+	VSIM_OP_HELLO = 1, /* arg: VSIM_KIND_* ; reply ret 0 / -EBUSY */
 	/* device connection */
-	VSIM_OP_IOCTL = 2,	/* arg: ioctl request number.  Payload: the
+	VSIM_OP_IOCTL = 2, /* arg: ioctl request number.  Payload: the
 				   _IOC_SIZE input bytes if _IOC_WRITE (for
 				   VHOST_VDPA_SET_CONFIG: the vhost_vdpa_config
 				   header and its len bytes; for GET_CONFIG:
@@ -42,23 +42,23 @@ enum {
 				   ioctl's return (>= 0) or -errno; payload:
 				   the _IOC_SIZE output bytes if _IOC_READ
 				   (GET_CONFIG: header + len bytes). */
-	VSIM_OP_WRITE = 3,	/* payload: the bytes of one write(); reply
+	VSIM_OP_WRITE = 3, /* payload: the bytes of one write(); reply
 				   ret = bytes consumed or -errno */
 	/* control connection */
-	VSIM_OP_TABLE = 10,	/* arg: asid, arg2: max entries; reply ret:
+	VSIM_OP_TABLE = 10,    /* arg: asid, arg2: max entries; reply ret:
 				   total entries, payload: up to arg2 struct
 				   vdpamap_sim_entry (as many as fit) */
-	VSIM_OP_FAIL_NTH = 11,	/* arg: VDPAMAP_SIM_FAIL_*, arg2: nth */
-	VSIM_OP_STATS = 12,	/* reply payload: struct vdpamap_sim_stats */
-	VSIM_OP_STOP = 13,	/* daemon replies 0 then exits */
-	VSIM_OP_PINNED = 14,	/* reply payload: u64 bytes pinned by the
+	VSIM_OP_FAIL_NTH = 11, /* arg: VDPAMAP_SIM_FAIL_*, arg2: nth */
+	VSIM_OP_STATS = 12,    /* reply payload: struct vdpamap_sim_stats */
+	VSIM_OP_STOP = 13,     /* daemon replies 0 then exits */
+	VSIM_OP_PINNED = 14,   /* reply payload: u64 bytes pinned by the
 				   owner of the device (PA mode) */
-	VSIM_OP_LIMITS = 15,	/* reply payload: struct vdpamap_sim_limits
+	VSIM_OP_LIMITS = 15,   /* reply payload: struct vdpamap_sim_limits
 				   (vdpamap_sim_get_limits()) */
 };
 
-#define VSIM_KIND_DEVICE	1
-#define VSIM_KIND_CONTROL	2
+#define VSIM_KIND_DEVICE  1
+#define VSIM_KIND_CONTROL 2
 
 struct vsim_req {
 	uint32_t magic;
@@ -66,12 +66,12 @@ struct vsim_req {
 	uint64_t token;
 	uint64_t arg;
 	uint32_t arg2;
-	uint32_t len;		/* payload bytes that follow */
+	uint32_t len; /* payload bytes that follow */
 };
 
 struct vsim_rep {
 	int32_t ret;
-	uint32_t len;		/* payload bytes that follow */
+	uint32_t len; /* payload bytes that follow */
 };
 
 #endif

@@ -36,7 +36,7 @@ struct vdm_tp {
 	const struct vdm_tp_ops *ops;
 	int fd;
 	int is_sim;
-	int broken;		/* a reply was lost: every call -ECOMM */
+	int broken; /* a reply was lost: every call -ECOMM */
 };
 
 /* Open path: a char device or a simulator socket (decided by file type). */
@@ -83,8 +83,8 @@ int vdm_sim_connect(const char *path);
  * payload (truncated to rlen), *ret_len its full size.  fd >= 0 is passed
  * with SCM_RIGHTS. */
 int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
-		const void *payload, size_t plen, int fd, void *rbuf,
-		size_t rlen, size_t *ret_len);
+		 const void *payload, size_t plen, int fd, void *rbuf,
+		 size_t rlen, size_t *ret_len);
 
 /* The simulator flavour (sim.c). */
 extern const struct vdm_tp_ops vdm_tp_sim_ops;
@@ -118,17 +118,17 @@ unsigned int vdm_fork_gen(void);
 struct vdm_kp_range;
 
 struct vdm_kp_link {
-	struct vdm_tp tp;		/* ops = vdm_tp_keeper_ops, fd = device */
-	int sock;			/* -1: no keeper */
-	int pidfd;			/* -1: unknown */
+	struct vdm_tp tp; /* ops = vdm_tp_keeper_ops, fd = device */
+	int sock;	  /* -1: no keeper */
+	int pidfd;	  /* -1: unknown */
 	int32_t pid;
 	int dead;
-	int stale;			/* a write went through the keeper:
+	int stale;	  /* a write went through the keeper:
 					   its re-attach state is old */
-	int trim_pending;		/* trim_fd: the keeper's trim result */
+	int trim_pending; /* trim_fd: the keeper's trim result */
 	int trim_fd;
-	struct {			/* the keeper's last trim result */
-		uint64_t bytes, ns;	/* (struct vdm_kp_trim's fields) */
+	struct {		    /* the keeper's last trim result */
+		uint64_t bytes, ns; /* (struct vdm_kp_trim's fields) */
 		uint32_t vmas_before, vmas_kept, trims;
 		int32_t err;
 	} trim;
@@ -142,8 +142,8 @@ void vdm_kp_link_init(struct vdm_kp_link *kl);
 /* Forward one keeper request; on keeper death lost() is called and
  * -EOWNERDEAD returned.  fd (-1: none) travels with SCM_RIGHTS. */
 int vdm_kp_call(struct vdm_kp_link *kl, uint32_t op, uint64_t arg,
-	       uint64_t arg2, void *payload, uint32_t len, int fd,
-	       int64_t *ret_val);
+		uint64_t arg2, void *payload, uint32_t len, int fd,
+		int64_t *ret_val);
 /* 1 if there is no keeper or it is known to be dead (checks its pidfd;
  * a death found now calls lost()). */
 int vdm_kp_check(struct vdm_kp_link *kl);

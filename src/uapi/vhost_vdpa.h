@@ -57,10 +57,10 @@
 #endif
 
 /* virtio status bits */
-#define VDPAMAP_S_ACKNOWLEDGE	1
-#define VDPAMAP_S_DRIVER	2
-#define VDPAMAP_S_DRIVER_OK	4
-#define VDPAMAP_S_FEATURES_OK	8
-#define VDPAMAP_S_FAILED	0x80
+#define VDPAMAP_S_ACKNOWLEDGE 1
+#define VDPAMAP_S_DRIVER      2
+#define VDPAMAP_S_DRIVER_OK   4
+#define VDPAMAP_S_FEATURES_OK 8
+#define VDPAMAP_S_FAILED      0x80
 
 #endif

@@ -8,5 +8,6 @@ int main()
 	struct vdpamap *h = nullptr;
 
 	h = vdpamap_close(h);
-	return h != nullptr || vdpamap_feature_name(VDPAMAP_F_IOTLB_BATCH) == nullptr;
+	return h != nullptr ||
+	       vdpamap_feature_name(VDPAMAP_F_IOTLB_BATCH) == nullptr;
 }

@@ -36,11 +36,11 @@
 #include "vdpamap.h"
 #include "vnet.h"
 
-#define MIB (1ULL << 20)
-#define GPA 0x40000000ULL
-#define RING_OFF (4 * MIB)		/* the vnet area in guest memory */
+#define MIB	  (1ULL << 20)
+#define GPA	  0x40000000ULL
+#define RING_OFF  (4 * MIB) /* the vnet area in guest memory */
 #define RING_SIZE MIB
-#define VB 4096u			/* vnet.c's layout block */
+#define VB	  4096u /* vnet.c's layout block */
 
 static const char *dev;
 
@@ -170,7 +170,7 @@ struct row {
 	uint64_t size_mib, entries;
 	double flip, unflip, naive_on, naive_off;
 	uint64_t flip_msgs, naive_msgs;
-	double h_clean, h_dirty, h_ring;	/* GiB/s */
+	double h_clean, h_dirty, h_ring; /* GiB/s */
 };
 
 static uint64_t writes(struct vdpamap *h)
@@ -198,8 +198,8 @@ static double harvest_rate(struct vdpamap *h, uint64_t size, uint64_t *bm,
 		}
 		for (j = 0; j < (uint64_t)sparse; j++) {
 			seed = seed * 1103515245u + 12345u;
-			r = vdpamap_dirty_mark(h, 0, GPA + (seed % pages) * 4096,
-					       1);
+			r = vdpamap_dirty_mark(h, 0,
+					       GPA + (seed % pages) * 4096, 1);
 			if (r < 0)
 				bench_die("mark", r);
 		}
@@ -234,9 +234,9 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 	bm = calloc((size / 4096 + 63) / 64, 8);
 	if (!bm)
 		bench_die("calloc", -ENOMEM);
-	rg[0] = (struct vdpamap_region){ .hva = guest, .len = size,
-					 .fd = gfd };
-	rg[1] = (struct vdpamap_region){ .hva = shadow, .len = 2 * MIB,
+	rg[0] = (struct vdpamap_region){ .hva = guest, .len = size, .fd = gfd };
+	rg[1] = (struct vdpamap_region){ .hva = shadow,
+					 .len = 2 * MIB,
 					 .fd = sfd };
 	for (i = 0; i < reps; i++) {
 		struct vdpamap_shadow sh = { .hva = shadow, .size = RING_SIZE };
@@ -367,8 +367,10 @@ int main(int argc, char **argv)
 		dev = getenv("VDPAMAP_TEST_DEV");
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
-			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
+			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA :
+							       0);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path,
+					  sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
 			bench_die("sim_spawn", r);
@@ -384,8 +386,10 @@ int main(int argc, char **argv)
 	}
 
 	printf("device %s, config %s, guest memory in %llu MiB maps, median "
-	       "of %d\n", dev,
-	       getenv("VDPAMAP_VM_CONFIG") ?: (bench_sim_path[0] ? "simulator" : "?"),
+	       "of %d\n",
+	       dev,
+	       getenv("VDPAMAP_VM_CONFIG") ?:
+		       (bench_sim_path[0] ? "simulator" : "?"),
 	       (unsigned long long)(chunk / MIB), reps);
 	printf("%6s %4s %10s %10s %8s %5s %10s %10s %8s %9s %9s %9s\n", "MiB",
 	       "maps", "flip", "naive", "ratio", "msgs", "unflip", "naive",
@@ -397,10 +401,9 @@ int main(int argc, char **argv)
 		       (unsigned long long)rows[i].entries, rows[i].flip,
 		       rows[i].naive_on, rows[i].naive_on / rows[i].flip,
 		       (unsigned long long)rows[i].flip_msgs,
-		       (unsigned long long)rows[i].naive_msgs,
-		       rows[i].unflip, rows[i].naive_off,
-		       rows[i].naive_off / rows[i].unflip, rows[i].h_clean,
-		       rows[i].h_dirty, rows[i].h_ring);
+		       (unsigned long long)rows[i].naive_msgs, rows[i].unflip,
+		       rows[i].naive_off, rows[i].naive_off / rows[i].unflip,
+		       rows[i].h_clean, rows[i].h_dirty, rows[i].h_ring);
 	if (n > 1)
 		printf("flip at %llu MiB / flip at %llu MiB: %.2f\n",
 		       (unsigned long long)rows[n - 1].size_mib,

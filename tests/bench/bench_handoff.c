@@ -44,20 +44,23 @@
 #include "vdpamap.h"
 #include "vnet.h"
 
-#define MIB		(1ULL << 20)
-#define AREA		MIB		/* vnet rings + buffers, at the end */
-#define MAX_SIZES	8
-#define MAX_REPS	16
-#define NSTRAT		3
-#define NEW_OWNER_BITS	((1ULL << 9) | (1ULL << 10))
-#define SIM_OFFER	(0x17eULL | NEW_OWNER_BITS)
+#define MIB	       (1ULL << 20)
+#define AREA	       MIB /* vnet rings + buffers, at the end */
+#define MAX_SIZES      8
+#define MAX_REPS       16
+#define NSTRAT	       3
+#define NEW_OWNER_BITS ((1ULL << 9) | (1ULL << 10))
+#define SIM_OFFER      (0x17eULL | NEW_OWNER_BITS)
 
 static const uint32_t strategies[NSTRAT] = {
-	VDPAMAP_HANDOFF_NEW_OWNER, VDPAMAP_HANDOFF_KEEPER,
+	VDPAMAP_HANDOFF_NEW_OWNER,
+	VDPAMAP_HANDOFF_KEEPER,
 	VDPAMAP_HANDOFF_REBUILD,
 };
 static const char *const strat_names[NSTRAT] = {
-	"new-owner", "keeper", "rebuild",
+	"new-owner",
+	"keeper",
+	"rebuild",
 };
 
 /* what the successor reports through the result pipe */
@@ -129,8 +132,9 @@ static void role_pred(char **a)
 	if (madvise(mem, size, MADV_POPULATE_WRITE) < 0)
 		for (i = 0; i < (int)(size / 4096); i++)
 			((volatile uint8_t *)mem)[(size_t)i * 4096] += 0;
-	rg = (struct vdpamap_region){ .hva = mem, .len = size, .fd = memfd,
-				      .iova = 0 };
+	rg = (struct vdpamap_region){
+		.hva = mem, .len = size, .fd = memfd, .iova = 0
+	};
 	o.regions = &rg;
 	o.nr_regions = 1;
 	r = open_retry(dev, &o, &h);
@@ -219,15 +223,15 @@ static void role_succ(char **a)
 }
 
 /* ---- the driver */
-static int run_one(const char *dev, uint64_t size, uint32_t strategy,
-		   int memfd, struct result *out)
+static int run_one(const char *dev, uint64_t size, uint32_t strategy, int memfd,
+		   struct result *out)
 {
 	char a[5][24];
 	int p[2], st;
 	ssize_t n;
 	pid_t pid;
 
-	if (pipe(p) < 0)	/* the write end crosses both execs */
+	if (pipe(p) < 0) /* the write end crosses both execs */
 		die("pipe", -errno);
 	fcntl(p[0], F_SETFD, FD_CLOEXEC);
 	snprintf(a[0], 24, "%llu", (unsigned long long)size);
@@ -289,7 +293,8 @@ static uint32_t available(const char *dev, int *avail, char why[NSTRAT][96])
 	vdpamap_close(h);
 	avail[0] = (in.backend_offered & NEW_OWNER_BITS) == NEW_OWNER_BITS;
 	if (!avail[0])
-		snprintf(why[0], 96, "device offers 0x%llx: no NEW_OWNER + "
+		snprintf(why[0], 96,
+			 "device offers 0x%llx: no NEW_OWNER + "
 			 "IOTLB_REMAP (bits 9, 10)",
 			 (unsigned long long)in.backend_offered);
 #if defined(__x86_64__) || defined(__aarch64__)
@@ -309,8 +314,8 @@ static uint64_t memlock_short(uint32_t mem_mode, uint64_t size)
 	struct rlimit rl;
 
 	if (mem_mode != VDPAMAP_MEMMODE_PA ||
-	    getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur >= size + MIB)
+	    getrlimit(RLIMIT_MEMLOCK, &rl) < 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= size + MIB)
 		return 0;
 	return rl.rlim_cur;
 }
@@ -334,8 +339,8 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 		if (lim) {
 			printf("%s: %llu MiB not run: PA mode pins it, "
 			       "RLIMIT_MEMLOCK is %llu KiB (and cannot be "
-			       "raised here)\n", label,
-			       (unsigned long long)(size / MIB),
+			       "raised here)\n",
+			       label, (unsigned long long)(size / MIB),
 			       (unsigned long long)(lim >> 10));
 			continue;
 		}
@@ -349,8 +354,9 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 		if (madvise(mem, size, MADV_POPULATE_WRITE) < 0)
 			memset(mem, 0, size);
 		munmap(mem, size);
-		fprintf(stderr, "bench_handoff: %s: %llu MiB filled in %.1f s\n",
-			label, (unsigned long long)(size / MIB),
+		fprintf(stderr,
+			"bench_handoff: %s: %llu MiB filled in %.1f s\n", label,
+			(unsigned long long)(size / MIB),
 			(now_ns() - t0) / 1e9);
 		for (k = 0; k < NSTRAT; k++) {
 			uint64_t dt[MAX_REPS], ad[MAX_REPS], pr[MAX_REPS];
@@ -362,7 +368,8 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 				r = run_one(dev, size, strategies[k], memfd,
 					    &res);
 				if (r < 0) {
-					fprintf(stderr, "bench_handoff: %s: "
+					fprintf(stderr,
+						"bench_handoff: %s: "
 						"%s at %llu MiB failed (%s)\n",
 						label, strat_names[k],
 						(unsigned long long)(size /
@@ -374,9 +381,10 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 				dt[i] = res.downtime_ns;
 				ad[i] = res.adopt_ns;
 				pr[i] = res.prepare_ns;
-				fprintf(stderr, "bench_handoff: %s: %4llu MiB "
-					"%-9s run %d: %.2f ms\n", label,
-					(unsigned long long)(size / MIB),
+				fprintf(stderr,
+					"bench_handoff: %s: %4llu MiB "
+					"%-9s run %d: %.2f ms\n",
+					label, (unsigned long long)(size / MIB),
 					strat_names[k], i + 1,
 					res.downtime_ns / 1e6);
 			}
@@ -402,9 +410,9 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 	for (k = 0; k < NSTRAT; k++)
 		if (!avail[k] && want[k])
 			printf("%s: not run (%s)\n", strat_names[k], why[k]);
-	printf("%6s  %-9s %12s %11s %10s %8s %8s %8s %11s\n", "MiB",
-	       "strategy", "downtime", "adopt", "prepare", "writes",
-	       "UPDATE", "REMAP", "vs rebuild");
+	printf("%6s  %-9s %12s %11s %10s %8s %8s %8s %11s\n", "MiB", "strategy",
+	       "downtime", "adopt", "prepare", "writes", "UPDATE", "REMAP",
+	       "vs rebuild");
 	for (si = 0; si < nsizes; si++) {
 		const struct cell *rb = &cells[si][2];
 
@@ -414,8 +422,8 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 			if (!c->ran)
 				continue;
 			printf("%6llu  %-9s %10.2fms %9.2fms %8.2fms %8llu "
-			       "%8llu %8llu", (unsigned long long)(sizes[si] /
-								    MIB),
+			       "%8llu %8llu",
+			       (unsigned long long)(sizes[si] / MIB),
 			       strat_names[k], c->downtime / 1e6,
 			       c->adopt / 1e6, c->prepare / 1e6,
 			       (unsigned long long)c->writes,
@@ -423,7 +431,8 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 			       (unsigned long long)c->remaps);
 			if (rb->ran && c->downtime)
 				printf(" %9.1fx\n",
-				       (double)rb->downtime / (double)c->downtime);
+				       (double)rb->downtime /
+					       (double)c->downtime);
 			else
 				printf(" %10s\n", "-");
 		}
@@ -437,12 +446,13 @@ static void raise_memlock(void)
 	struct rlimit rl;
 
 	/* PA mode charges every pinned page (the simulator does too) */
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0 ||
 		    rl.rlim_cur != RLIM_INFINITY) {
 			rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
-			setrlimit(RLIMIT_MEMLOCK, &rl);	/* root may */
+			setrlimit(RLIMIT_MEMLOCK, &rl); /* root may */
 		}
 	}
 }
@@ -491,9 +501,9 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: bench_handoff [--dev PATH] "
-				"[--sim va,pa] [--sizes 64,256,1024] "
-				"[--reps 3] [--strategies "
-				"new-owner,keeper,rebuild]\n");
+					"[--sim va,pa] [--sizes 64,256,1024] "
+					"[--reps 3] [--strategies "
+					"new-owner,keeper,rebuild]\n");
 			return 2;
 		}
 	}
@@ -528,7 +538,8 @@ int main(int argc, char **argv)
 	}
 	for (tok = strtok_r(sims, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		VDPAMAP_OPTS(vdpamap_sim_opts, so, .backend_features = SIM_OFFER);
+		VDPAMAP_OPTS(vdpamap_sim_opts, so,
+			     .backend_features = SIM_OFFER);
 		char path[108], label[64];
 		pid_t pid;
 		int r;

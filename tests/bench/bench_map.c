@@ -177,8 +177,10 @@ int main(int argc, char **argv)
 		dev = getenv("VDPAMAP_TEST_DEV");
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
-			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
+			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA :
+							       0);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path,
+					  sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
 			bench_die("sim_spawn", r);
@@ -189,7 +191,8 @@ int main(int argc, char **argv)
 		run_size(strtoull(tok, NULL, 0) * MIB, chunk, reps, &rows[n++]);
 
 	printf("device %s, config %s, chunk %llu KiB, median of %d\n", dev,
-	       getenv("VDPAMAP_VM_CONFIG") ?: (bench_sim_path[0] ? "simulator" : "?"),
+	       getenv("VDPAMAP_VM_CONFIG") ?:
+		       (bench_sim_path[0] ? "simulator" : "?"),
 	       (unsigned long long)(chunk / 1024), reps);
 	printf("%8s %12s %12s %7s %12s %12s %7s %10s %10s %7s\n", "MiB",
 	       "chunks-batch", "chunks-nobat", "ratio", "one-batch",
@@ -203,7 +206,8 @@ int main(int argc, char **argv)
 		       rows[i].one_u / rows[i].one_b, rows[i].persist,
 		       rows[i].resync,
 		       rows[i].resync / (rows[i].persist > 0.001 ?
-						 rows[i].persist : 0.001));
+						 rows[i].persist :
+						 0.001));
 	if (bench_sim_path[0])
 		vdpamap_sim_stop(bench_sim_path);
 	return 0;

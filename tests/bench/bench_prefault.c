@@ -33,7 +33,6 @@
 
 static const char *dev;
 
-
 /* one open + touch of size bytes with t pre-fault threads */
 static void once(uint64_t size, uint32_t t, double *open_ms, double *touch_ms,
 		 uint32_t *mode)
@@ -120,8 +119,10 @@ int main(int argc, char **argv)
 		dev = getenv("VDPAMAP_TEST_DEV");
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
-			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
+			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA :
+							       0);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path,
+					  sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
 			bench_die("sim_spawn", r);
@@ -140,7 +141,8 @@ int main(int argc, char **argv)
 		n++;
 	}
 	printf("pre-fault at open, %llu MiB of memfd memory on %s (%s, %s), "
-	       "%ld CPUs, median of %d\n", (unsigned long long)(size / MIB),
+	       "%ld CPUs, median of %d\n",
+	       (unsigned long long)(size / MIB),
 	       bench_sim_path[0] ? "the simulator" : dev,
 	       mode == VDPAMAP_MEMMODE_PA ? "PA mode: pins" : "VA mode",
 	       getenv("VDPAMAP_VM_CONFIG") ?: "host",

@@ -40,16 +40,16 @@
 #include "vdpamap.h"
 #include "transport/simproto.h"
 
-#define PAGE 4096ULL
+#define PAGE  4096ULL
 #define IOVA0 0x40000000ULL
-#define F_RAW ((1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) | \
-	       (1ULL << VHOST_BACKEND_F_IOTLB_BATCH))
+#define F_RAW                                     \
+	((1ULL << VHOST_BACKEND_F_IOTLB_MSG_V2) | \
+	 (1ULL << VHOST_BACKEND_F_IOTLB_BATCH))
 
 static const char *dev;
 static int dev_is_sock;
 static uint8_t *mem;
 static int memfd;
-
 
 /* ---- the raw client */
 struct raw {
@@ -63,8 +63,11 @@ static int sim_call(int fd, uint32_t op, uint64_t arg, const void *pl,
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr a;
 	} cm;
-	struct vsim_req q = { .magic = VSIM_MAGIC, .op = op, .token = 42,
-			      .arg = arg, .len = (uint32_t)len };
+	struct vsim_req q = { .magic = VSIM_MAGIC,
+			      .op = op,
+			      .token = 42,
+			      .arg = arg,
+			      .len = (uint32_t)len };
 	struct iovec iov[2] = { { &q, sizeof(q) }, { (void *)pl, len } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	uint8_t rb[256];
@@ -110,7 +113,9 @@ static int raw_write(struct raw *r, const struct vhost_msg_v2 *m)
 
 	if (dev_is_sock)
 		return sim_call(r->fd, VSIM_OP_WRITE, 0, m, sizeof(*m), -1,
-				NULL, 0) == sizeof(*m) ? 0 : -EIO;
+				NULL, 0) == sizeof(*m) ?
+			       0 :
+			       -EIO;
 	n = write(r->fd, m, sizeof(*m));
 	return n == sizeof(*m) ? 0 : n < 0 ? -errno : -EIO;
 }
@@ -173,7 +178,8 @@ static double raw_run(struct raw *r, uint32_t n, uint8_t type)
 		m.iotlb.iova = IOVA0 + i * PAGE;
 		m.iotlb.size = PAGE;
 		m.iotlb.uaddr = type == VHOST_IOTLB_UPDATE ?
-					(uintptr_t)(mem + i * PAGE) : 0;
+					(uintptr_t)(mem + i * PAGE) :
+					0;
 		m.iotlb.perm = type == VHOST_IOTLB_UPDATE ? VHOST_ACCESS_RW : 0;
 		if ((e = raw_write(r, &m)) < 0)
 			bench_die("raw message", e);
@@ -198,8 +204,8 @@ static double lib_run(struct vdpamap *h, uint32_t n, int map)
 		bench_die("txn_begin", e);
 	for (i = 0; i < n; i++) {
 		e = map ? vdpamap_txn_map(t, 0, IOVA0 + i * PAGE,
-					  mem + i * PAGE, PAGE,
-					  VDPAMAP_PERM_RW, NULL) :
+					  mem + i * PAGE, PAGE, VDPAMAP_PERM_RW,
+					  NULL) :
 			  vdpamap_txn_unmap(t, 0, IOVA0 + i * PAGE, PAGE);
 		if (e < 0)
 			bench_die(map ? "txn_map" : "txn_unmap", e);
@@ -224,7 +230,8 @@ static void run(uint32_t n, int reps, struct row *row)
 		VDPAMAP_OPTS(vdpamap_open_opts, o,
 			     .require_features = VDPAMAP_F_IOTLB_MSG_V2 |
 						 VDPAMAP_F_IOTLB_BATCH);
-		struct vdpamap_region rg = { .hva = mem, .len = n * PAGE,
+		struct vdpamap_region rg = { .hva = mem,
+					     .len = n * PAGE,
 					     .fd = memfd };
 		struct vdpamap *h;
 		struct raw r;
@@ -295,8 +302,10 @@ int main(int argc, char **argv)
 		dev = getenv("VDPAMAP_TEST_DEV");
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
-			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA : 0);
-		int r = vdpamap_sim_spawn(&so, bench_sim_path, sizeof(bench_sim_path), &pid);
+			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA :
+							       0);
+		int r = vdpamap_sim_spawn(&so, bench_sim_path,
+					  sizeof(bench_sim_path), &pid);
 
 		if (r < 0)
 			bench_die("sim_spawn", r);
@@ -329,19 +338,23 @@ int main(int argc, char **argv)
 		run((uint32_t)strtoul(tok, NULL, 0), reps, &rows[nr++]);
 
 	printf("library vs raw IOTLB writes on %s (%s%s), 4 KiB maps in one "
-	       "batch, median of %d\n", dev_is_sock ? "the simulator" : dev,
+	       "batch, median of %d\n",
+	       dev_is_sock ? "the simulator" : dev,
 	       getenv("VDPAMAP_VM_CONFIG") ? "config " :
-	       getenv("BENCH_SIM_PA") ? "PA mode" : "VA mode",
+	       getenv("BENCH_SIM_PA")	   ? "PA mode" :
+					     "VA mode",
 	       getenv("VDPAMAP_VM_CONFIG") ?: "", reps);
-	printf("%8s | %10s %10s %7s %11s | %10s %10s %7s\n", "maps",
-	       "lib map", "raw map", "lib/raw", "lib maps/s", "lib unmap",
-	       "raw unmap", "lib/raw");
+	printf("%8s | %10s %10s %7s %11s | %10s %10s %7s\n", "maps", "lib map",
+	       "raw map", "lib/raw", "lib maps/s", "lib unmap", "raw unmap",
+	       "lib/raw");
 	for (i = 0; i < nr; i++)
 		printf("%8u | %8.2fms %8.2fms %6.2fx %11.0f | %8.2fms %8.2fms "
-		       "%6.2fx\n", rows[i].n, rows[i].lib_map, rows[i].raw_map,
+		       "%6.2fx\n",
+		       rows[i].n, rows[i].lib_map, rows[i].raw_map,
 		       rows[i].lib_map / rows[i].raw_map,
 		       rows[i].n / rows[i].lib_map * 1e3, rows[i].lib_unmap,
-		       rows[i].raw_unmap, rows[i].lib_unmap / rows[i].raw_unmap);
+		       rows[i].raw_unmap,
+		       rows[i].lib_unmap / rows[i].raw_unmap);
 	if (dat) {
 		/* "-": the data lines on stdout, "@dat "-prefixed (from
 		 * inside tests/harness/vdpamap-vm, whose guest keeps no files) */
@@ -351,8 +364,10 @@ int main(int argc, char **argv)
 
 		if (!f)
 			bench_die(dat, -errno);
-		fprintf(f, "%s# maps lib_map_ms raw_map_ms lib_unmap_ms "
-			"raw_unmap_ms\n", pfx);
+		fprintf(f,
+			"%s# maps lib_map_ms raw_map_ms lib_unmap_ms "
+			"raw_unmap_ms\n",
+			pfx);
 		for (i = 0; i < nr; i++)
 			fprintf(f, "%s%u %.3f %.3f %.3f %.3f\n", pfx, rows[i].n,
 				rows[i].lib_map, rows[i].raw_map,

@@ -22,14 +22,14 @@
 #include "iova_tree/iova_tree.h"
 
 struct ent {
-	struct itree_node in;		/* [iova, iova + size - 1] */
-	struct itree_node hn;		/* [hva, hva + size - 1] */
+	struct itree_node in; /* [iova, iova + size - 1] */
+	struct itree_node hn; /* [hva, hva + size - 1] */
 	uint64_t iova, size, hva;
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
-static uint64_t rnd(void)		/* splitmix64 */
+static uint64_t rnd(void) /* splitmix64 */
 {
 	uint64_t x = (rng += UINT64_C(0x9e3779b97f4a7c15));
 
@@ -84,8 +84,7 @@ static const struct ent *lin_reverse(const struct ent *e, size_t n,
 }
 
 /* e sorted by iova: the first gap of size bytes */
-static int lin_hole(const struct ent *e, size_t n, uint64_t size,
-		    uint64_t *ret)
+static int lin_hole(const struct ent *e, size_t n, uint64_t size, uint64_t *ret)
 {
 	uint64_t next = 0;
 	size_t i;
@@ -223,9 +222,10 @@ static void run(size_t n, struct row *row)
 		}
 		l[rep] = (now_ns() - t0) / nh_l;
 		if (r1 != r2) {
-			fprintf(stderr, "bench_tree: holes differ: 0x%llx vs "
-				"0x%llx\n", (unsigned long long)r1,
-				(unsigned long long)r2);
+			fprintf(stderr,
+				"bench_tree: holes differ: 0x%llx vs "
+				"0x%llx\n",
+				(unsigned long long)r1, (unsigned long long)r2);
 			exit(1);
 		}
 	}
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
 			dat = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench_tree [--max N] "
-				"[--dat FILE]\n");
+					"[--dat FILE]\n");
 			return 2;
 		}
 	}
@@ -267,11 +267,12 @@ int main(int argc, char **argv)
 	       "hole", "linear", "ratio");
 	for (i = 0; i < nr; i++)
 		printf("%9zu | %8.1f %10.1f %7.0fx | %8.1f %10.1f %7.0fx | "
-		       "%8.1f %10.1f %7.0fx\n", rows[i].n, rows[i].look_t,
-		       rows[i].look_l, rows[i].look_l / rows[i].look_t,
-		       rows[i].rev_t, rows[i].rev_l,
-		       rows[i].rev_l / rows[i].rev_t, rows[i].hole_t,
-		       rows[i].hole_l, rows[i].hole_l / rows[i].hole_t);
+		       "%8.1f %10.1f %7.0fx\n",
+		       rows[i].n, rows[i].look_t, rows[i].look_l,
+		       rows[i].look_l / rows[i].look_t, rows[i].rev_t,
+		       rows[i].rev_l, rows[i].rev_l / rows[i].rev_t,
+		       rows[i].hole_t, rows[i].hole_l,
+		       rows[i].hole_l / rows[i].hole_t);
 	if (dat) {
 		f = fopen(dat, "w");
 		if (!f) {
@@ -279,7 +280,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		fprintf(f, "# entries lookup_tree lookup_linear reverse_tree "
-			"reverse_linear hole_tree hole_linear (ns/op)\n");
+			   "reverse_linear hole_tree hole_linear (ns/op)\n");
 		for (i = 0; i < nr; i++)
 			fprintf(f, "%zu %.2f %.2f %.2f %.2f %.2f %.2f\n",
 				rows[i].n, rows[i].look_t, rows[i].look_l,

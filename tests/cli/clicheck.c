@@ -41,8 +41,8 @@ struct jv {
 	double n;
 	int is_int;
 	char *s;
-	struct jv **a;		/* array items, or object values */
-	char **k;		/* object keys */
+	struct jv **a; /* array items, or object values */
+	char **k;      /* object keys */
 	size_t len;
 };
 
@@ -127,14 +127,26 @@ static char *parse_string(struct parser *ps)
 			break;
 		c = (unsigned char)*ps->p++;
 		switch (c) {
-		case '"': case '\\': case '/':
+		case '"':
+		case '\\':
+		case '/':
 			*o++ = (char)c;
 			break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
+		case 'b':
+			*o++ = '\b';
+			break;
+		case 'f':
+			*o++ = '\f';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 't':
+			*o++ = '\t';
+			break;
 		case 'u': {
 			unsigned int u = 0;
 			int i;
@@ -355,8 +367,8 @@ static void verr(const char *path, const char *fmt, const char *a)
 
 static const char *tname(const struct jv *v)
 {
-	static const char *const n[] = { "null", "boolean", "number", "string",
-					  "array", "object" };
+	static const char *const n[] = { "null",   "boolean", "number",
+					 "string", "array",   "object" };
 
 	return v->t == J_NUM && v->is_int ? "integer" : n[v->t];
 }
@@ -376,23 +388,28 @@ static int jequal(const struct jv *a, const struct jv *b)
 	if (a->t != b->t)
 		return 0;
 	switch (a->t) {
-	case J_NULL: return 1;
-	case J_BOOL: return a->b == b->b;
-	case J_NUM: return a->n == b->n;
-	case J_STR: return !strcmp(a->s, b->s);
-	default: return 0;	/* enums of scalars only */
+	case J_NULL:
+		return 1;
+	case J_BOOL:
+		return a->b == b->b;
+	case J_NUM:
+		return a->n == b->n;
+	case J_STR:
+		return !strcmp(a->s, b->s);
+	default:
+		return 0; /* enums of scalars only */
 	}
 }
 
-static void validate(const struct jv *v, const struct jv *s,
-		     const char *path);
+static void validate(const struct jv *v, const struct jv *s, const char *path);
 
 static void validate(const struct jv *v, const struct jv *s, const char *path)
 {
 	static const char *const known[] = {
-		"type", "required", "properties", "additionalProperties",
-		"items", "enum", "minimum", "minItems", "$schema", "$comment",
-		"title", "description", NULL,
+		"type",	   "required", "properties", "additionalProperties",
+		"items",   "enum",     "minimum",    "minItems",
+		"$schema", "$comment", "title",	     "description",
+		NULL,
 	};
 	const struct jv *k;
 	char sub[1024];
@@ -407,8 +424,10 @@ static void validate(const struct jv *v, const struct jv *s, const char *path)
 		for (j = 0; known[j] && strcmp(known[j], s->k[i]); j++)
 			;
 		if (!known[j]) {
-			fprintf(stderr, "clicheck: schema keyword '%s' (at %s) "
-				"is not supported\n", s->k[i], path);
+			fprintf(stderr,
+				"clicheck: schema keyword '%s' (at %s) "
+				"is not supported\n",
+				s->k[i], path);
 			exit(2);
 		}
 	}
@@ -475,8 +494,8 @@ static void validate(const struct jv *v, const struct jv *s, const char *path)
 /* ---- running the command */
 static long long memlock_kib = -1;
 
-static int run(char **argv, char **out, size_t *olen, char **err,
-	       size_t *elen, int *status)
+static int run(char **argv, char **out, size_t *olen, char **err, size_t *elen,
+	       int *status)
 {
 	int po[2], pe[2];
 	struct pollfd pf[2];
@@ -580,7 +599,8 @@ static char *slurp(const char *path, size_t *len)
 
 static void usage(void)
 {
-	fprintf(stderr, "Usage: clicheck [--exit N] [--schema FILE] "
+	fprintf(stderr,
+		"Usage: clicheck [--exit N] [--schema FILE] "
 		"[--stdout-empty] [--stdout-has TEXT]...\n"
 		"                [--stdout-lacks TEXT]... [--stderr-has TEXT]... "
 		"[--stderr-lacks TEXT]...\n"
@@ -630,12 +650,13 @@ int main(int argc, char **argv)
 		perror("clicheck: run");
 		return 2;
 	}
-	fwrite(err, 1, elen, stderr);	/* for the test log */
+	fwrite(err, 1, elen, stderr); /* for the test log */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != want_exit) {
 		fprintf(stderr, "clicheck: %s: exit status %d, want %d\n",
 			argv[i + 1],
 			WIFEXITED(status) ? WEXITSTATUS(status) :
-					    128 + WTERMSIG(status), want_exit);
+					    128 + WTERMSIG(status),
+			want_exit);
 		failed = 1;
 	}
 	if (stdout_empty && olen) {
@@ -644,14 +665,18 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nohas; i++)
 		if (!strstr(out, ohas[i])) {
-			fprintf(stderr, "clicheck: stdout lacks \"%s\": "
-				"%.400s\n", ohas[i], out);
+			fprintf(stderr,
+				"clicheck: stdout lacks \"%s\": "
+				"%.400s\n",
+				ohas[i], out);
 			failed = 1;
 		}
 	for (i = 0; i < nolacks; i++)
 		if (strstr(out, olacks[i])) {
-			fprintf(stderr, "clicheck: stdout has \"%s\": "
-				"%.400s\n", olacks[i], out);
+			fprintf(stderr,
+				"clicheck: stdout has \"%s\": "
+				"%.400s\n",
+				olacks[i], out);
 			failed = 1;
 		}
 	for (i = 0; i < nhas; i++)
@@ -681,16 +706,19 @@ int main(int argc, char **argv)
 		}
 		doc = parse_doc(out, olen, &perr, &at);
 		if (!doc) {
-			fprintf(stderr, "clicheck: stdout is not one JSON "
-				"document: byte %zu: %s\n%.400s\n", at, perr,
-				out);
+			fprintf(stderr,
+				"clicheck: stdout is not one JSON "
+				"document: byte %zu: %s\n%.400s\n",
+				at, perr, out);
 			failed = 1;
 		} else {
 			validate(doc, schema, "$");
 			if (nerrors) {
-				fprintf(stderr, "clicheck: %d schema error%s "
-					"(%s)\n", nerrors,
-					nerrors == 1 ? "" : "s", schema_path);
+				fprintf(stderr,
+					"clicheck: %d schema error%s "
+					"(%s)\n",
+					nerrors, nerrors == 1 ? "" : "s",
+					schema_path);
 				failed = 1;
 			}
 		}

@@ -96,8 +96,10 @@ int fx_setup(struct fx *f, const struct vdpamap_sim_opts *sim_opts,
 			    rl.rlim_max < rl.rlim_cur)
 				rl.rlim_max = rl.rlim_cur;
 			if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
-				fprintf(stderr, "cannot raise RLIMIT_MEMLOCK: "
-					"%s\n", strerror(errno));
+				fprintf(stderr,
+					"cannot raise RLIMIT_MEMLOCK: "
+					"%s\n",
+					strerror(errno));
 		}
 	}
 	f->mem_size = mem_size;
@@ -180,8 +182,7 @@ static int sum_cb(const struct vdpamap_entry *e, void *ctx)
 	return 0;
 }
 
-static void sim_sum(struct fx *f, uint32_t asid, uint64_t *count,
-		    uint64_t *sum)
+static void sim_sum(struct fx *f, uint32_t asid, uint64_t *count, uint64_t *sum)
 {
 	struct vdpamap_sim_entry *ents;
 	int n, i;
@@ -260,9 +261,10 @@ void _map_err(struct fx *f, int err, uint32_t asid, uint64_t iova, void *hva,
 	r = vdpamap_map(f->h, asid, iova, hva, size, perm);
 	if (r != -err)
 		fail_msg("line %d: map asid %u iova 0x%llx size 0x%llx: got %d "
-			 "(%s), want -%d (%s)", line, asid,
-			 (unsigned long long)iova, (unsigned long long)size,
-			 r, strerror(-r), err, strerror(err));
+			 "(%s), want -%d (%s)",
+			 line, asid, (unsigned long long)iova,
+			 (unsigned long long)size, r, strerror(-r), err,
+			 strerror(err));
 	snap_equal(f, &s);
 }
 
@@ -281,9 +283,10 @@ void _unmap_err(struct fx *f, int err, uint32_t asid, uint64_t iova,
 	r = vdpamap_unmap(f->h, asid, iova, size);
 	if (r != -err)
 		fail_msg("line %d: unmap asid %u iova 0x%llx size 0x%llx: got "
-			 "%d (%s), want -%d (%s)", line, asid,
-			 (unsigned long long)iova, (unsigned long long)size,
-			 r, strerror(-r), err, strerror(err));
+			 "%d (%s), want -%d (%s)",
+			 line, asid, (unsigned long long)iova,
+			 (unsigned long long)size, r, strerror(-r), err,
+			 strerror(err));
 	snap_equal(f, &s);
 }
 
@@ -339,8 +342,7 @@ void fx_need(struct fx *f, uint64_t feat)
 
 static void need_count(struct fx *f, uint32_t nr, int which)
 {
-	static const char *const what[] = { "address space", "vq group",
-					    "vq" };
+	static const char *const what[] = { "address space", "vq group", "vq" };
 	struct vdpamap_info in;
 	uint32_t have;
 
@@ -376,7 +378,8 @@ void fx_need_iova(struct fx *f, uint64_t first, uint64_t last)
 	if (first >= in.iova_first && last <= in.iova_last)
 		return;
 	skip_because("device's IOVA range [0x%llx, 0x%llx] lacks "
-		     "[0x%llx, 0x%llx]", (unsigned long long)in.iova_first,
+		     "[0x%llx, 0x%llx]",
+		     (unsigned long long)in.iova_first,
 		     (unsigned long long)in.iova_last,
 		     (unsigned long long)first, (unsigned long long)last);
 }

@@ -26,8 +26,8 @@
 
 struct fx {
 	int is_sim;
-	int pa;			/* device pins (PA mode) */
-	int per_map;		/* per-map parent */
+	int pa;	     /* device pins (PA mode) */
+	int per_map; /* per-map parent */
 	char path[108];
 	pid_t sim_pid;
 	struct vdpamap *h;
@@ -62,7 +62,7 @@ void _log_expect(unsigned since, const char *want, int line);
 /* mirror snapshot and comparisons */
 struct snap {
 	uint64_t count[4];
-	uint64_t sum[4];	/* a checksum over (iova, size, hva, perm) */
+	uint64_t sum[4]; /* a checksum over (iova, size, hva, perm) */
 	uint64_t writes;
 	uint64_t sim_count[4];
 	uint64_t sim_sum[4];
@@ -91,11 +91,11 @@ void _unmap_err(struct fx *f, int err, uint32_t asid, uint64_t iova,
 	_unmap_err(f, e, asid, iova, size, __LINE__)
 
 /* skip the current test (cmocka) with a reason on stderr */
-#define skip_because(...)                                                    \
-	do {                                                                 \
-		fprintf(stderr, "skip: " __VA_ARGS__);                       \
-		fprintf(stderr, "\n");                                       \
-		skip();                                                      \
+#define skip_because(...)                              \
+	do {                                           \
+		fprintf(stderr, "skip: " __VA_ARGS__); \
+		fprintf(stderr, "\n");                 \
+		skip();                                \
 	} while (0)
 
 /* ---- expectations from the device, never from one kernel's numbers:

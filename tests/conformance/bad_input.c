@@ -47,8 +47,8 @@ void test_bad_input(void **state)
 		VDPAMAP_PERM_RW);
 	/* unmaps */
 	unmap_err(f, EINVAL, 0, GPA, 0);
-	unmap_err(f, EINVAL, 0, GPA, MIB);		/* cuts the entry */
-	unmap_err(f, EINVAL, 0, GPA + 4096, 4 * MIB);	/* cuts its start */
+	unmap_err(f, EINVAL, 0, GPA, MIB);	      /* cuts the entry */
+	unmap_err(f, EINVAL, 0, GPA + 4096, 4 * MIB); /* cuts its start */
 	unmap_err(f, ENOENT, 0, GPA + 4 * MIB, MIB);
 	unmap_err(f, fx_has_as(f, 1) ? ENOENT : EINVAL, 1, GPA, 2 * MIB);
 	unmap_err(f, EINVAL, 5, GPA, 2 * MIB);
@@ -96,8 +96,8 @@ void test_bad_device_args(void **state)
 {
 	struct fx *f = *state;
 	VDPAMAP_OPTS(vdpamap_open_opts, o,
-		     .want_features = VDPAMAP_F_KNOWN & ~(VDPAMAP_F_SUSPEND |
-							  VDPAMAP_F_RESUME));
+		     .want_features = VDPAMAP_F_KNOWN &
+				      ~(VDPAMAP_F_SUSPEND | VDPAMAP_F_RESUME));
 	struct vdpamap_vring v = { .num = 64, .kick_fd = -1, .call_fd = -1 };
 	struct vdpamap_stats s0, s1;
 	struct vdpamap_info in;
@@ -139,8 +139,7 @@ void test_bad_device_args(void **state)
 	v.num = in.max_vring_num * 2;
 	assert_int_equal(vdpamap_vring_set(f->h, 0, &v), -EINVAL);
 	assert_int_equal(vdpamap_vring_enable(f->h, in.nr_vqs, 1), -EINVAL);
-	assert_int_equal(vdpamap_vring_get_base(f->h, in.nr_vqs, &u),
-			 -EINVAL);
+	assert_int_equal(vdpamap_vring_get_base(f->h, in.nr_vqs, &u), -EINVAL);
 	/* nothing reached the device */
 	assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
 	assert_int_equal(s1.ioctls, s0.ioctls);

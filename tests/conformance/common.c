@@ -84,8 +84,7 @@ static void dstate_queries(struct fx *f, struct dstate *d)
 		if (i < in.nr_vqs)
 			d->vr_r[i] = vdpamap_vring_get(f->h, i, &d->vr[i]);
 		if (i < in.nr_as)
-			d->di_r[i] = vdpamap_dirty_get_info(f->h, i,
-							    &d->di[i]);
+			d->di_r[i] = vdpamap_dirty_get_info(f->h, i, &d->di[i]);
 	}
 }
 
@@ -116,16 +115,23 @@ void _dstate_equal(struct fx *f, const struct dstate *a, int line)
 	dstate_queries(f, &b);
 	if (memcmp(a, &b, sizeof(b)))
 		fail_msg("line %d: status, group bindings, vrings or dirty "
-			 "logs changed", line);
+			 "logs changed",
+			 line);
 }
 
 /* ---- the SVQ flip's shadow area, shared with handoff_refusals.c */
 const uint32_t vqs01[2] = { 0, 1 }, grp1[1] = { 1 };
 
 const struct vdpamap_flip_vring svq_rings[2] = {
-	{ .vq = 0, .shadow = 0, .desc = 1 * VB, .avail = 2 * VB,
+	{ .vq = 0,
+	  .shadow = 0,
+	  .desc = 1 * VB,
+	  .avail = 2 * VB,
 	  .used = 3 * VB },
-	{ .vq = 1, .shadow = 0, .desc = 4 * VB, .avail = 5 * VB,
+	{ .vq = 1,
+	  .shadow = 0,
+	  .desc = 4 * VB,
+	  .avail = 5 * VB,
 	  .used = 6 * VB },
 };
 

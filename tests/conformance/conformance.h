@@ -25,18 +25,18 @@
 #ifndef VDPAMAP_TESTS_CONFORMANCE_H
 #define VDPAMAP_TESTS_CONFORMANCE_H
 
-#include <stdio.h>	/* skip_because() */
-#include <string.h>	/* expect_nochange() */
+#include <stdio.h>  /* skip_because() */
+#include <string.h> /* expect_nochange() */
 
 #include "backend.h"
 #include "vnet.h"
 
-#define MIB (1ULL << 20)
-#define MEM_SIZE (8 * MIB)
-#define GPA 0x40000000ULL	/* where guest memory sits in ASID 0 */
-#define RING_OFF (4 * MIB)	/* the vnet area inside guest memory */
+#define MIB	  (1ULL << 20)
+#define MEM_SIZE  (8 * MIB)
+#define GPA	  0x40000000ULL /* where guest memory sits in ASID 0 */
+#define RING_OFF  (4 * MIB)	/* the vnet area inside guest memory */
 #define RING_SIZE (1 * MIB)
-#define LOOP_MS 3000
+#define LOOP_MS	  3000
 
 /* the per-case fixture: a fresh backend with MEM_SIZE of memory, no
  * handle open yet (cmocka setup and teardown) */
@@ -50,7 +50,7 @@ void map_guest(struct fx *f, uint32_t asid);
 /* map only the window around the vnet area, at base + its offset: PA-mode
  * tests must fit the default 8 MiB RLIMIT_MEMLOCK, which root cannot raise
  * without CAP_SYS_RESOURCE */
-#define WIN_OFF (RING_OFF - MIB)
+#define WIN_OFF	 (RING_OFF - MIB)
 #define WIN_SIZE (RING_SIZE + 2 * MIB)
 void map_window(struct fx *f, uint32_t asid, uint64_t base);
 
@@ -80,26 +80,26 @@ void _dstate_equal(struct fx *f, const struct dstate *a, int line);
 
 /* call must return -err, log a line containing want (see log_expect) and
  * change nothing */
-#define expect_nochange(f, err, want, call)                                  \
-	do {                                                                 \
-		struct dstate d_;                                            \
-		unsigned n_;                                                 \
-		int r_;                                                      \
-									     \
-		dstate_take(f, &d_);                                         \
-		n_ = test_nr_err;                                            \
-		r_ = (call);                                                 \
-		if (r_ != -(err))                                            \
-			fail_msg("line %d: %s: got %d (%s), want -%d (%s)",  \
-				 __LINE__, #call, r_, strerror(-r_), err,    \
-				 strerror(err));                             \
-		log_expect(n_, want);                                        \
-		dstate_equal(f, &d_);                                        \
+#define expect_nochange(f, err, want, call)                                 \
+	do {                                                                \
+		struct dstate d_;                                           \
+		unsigned n_;                                                \
+		int r_;                                                     \
+		dstate_take(f, &d_);                                        \
+		n_ = test_nr_err;                                           \
+		r_ = (call);                                                \
+		if (r_ != -(err))                                           \
+			fail_msg("line %d: %s: got %d (%s), want -%d (%s)", \
+				 __LINE__, #call, r_, strerror(-r_), err,   \
+				 strerror(err));                            \
+		log_expect(n_, want);                                       \
+		dstate_equal(f, &d_);                                       \
 	} while (0)
 
 /* ---- the SVQ flip's shadow area (flip.c says how its cases use it) */
-#define SHADOW_OFF 0			/* offset of the shadow area in mem */
-#define VB 4096u			/* vnet.c's block: rings at blocks
+#define SHADOW_OFF 0 /* offset of the shadow area in mem */
+#define VB \
+	4096u /* vnet.c's block: rings at blocks
 					   1..3 (rx) and 4..6 (tx), rx buffers
 					   from block 7, 2 KiB each */
 

@@ -57,19 +57,25 @@ void test_driver_ok_guard(void **state)
 	/* rings at IOVAs nobody mapped: DRIVER_OK must be refused before
 	 * the device is started (a PA-mode device would read raw memory) */
 	map_ok(f, 0, GPA, 0, MIB);
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), -EFAULT);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 -EFAULT);
 }
 
 void test_premap_at_open(void **state)
 {
 	struct fx *f = *state;
 	struct vdpamap_region rg[2] = {
-		{ .hva = f->mem, .len = f->mem_size / 2, .fd = f->memfd,
+		{ .hva = f->mem,
+		  .len = f->mem_size / 2,
+		  .fd = f->memfd,
 		  .iova = GPA },
-		{ .hva = f->mem + f->mem_size / 2, .len = f->mem_size / 2,
-		  .fd = f->memfd, .fd_offset = f->mem_size / 2,
-		  .iova = GPA + f->mem_size / 2, .perm = VDPAMAP_PERM_RW },
+		{ .hva = f->mem + f->mem_size / 2,
+		  .len = f->mem_size / 2,
+		  .fd = f->memfd,
+		  .fd_offset = f->mem_size / 2,
+		  .iova = GPA + f->mem_size / 2,
+		  .perm = VDPAMAP_PERM_RW },
 	};
 	VDPAMAP_OPTS(vdpamap_open_opts, o, .regions = rg, .nr_regions = 2,
 		     .prefault_threads = 2);
@@ -85,7 +91,7 @@ void test_premap_at_open(void **state)
 	loop_ok(f, GPA + RING_OFF);
 	fx_close(f);
 	/* a bad region fails the open and leaves the device free */
-	rg[1].iova = GPA;		/* overlaps region 0 */
+	rg[1].iova = GPA; /* overlaps region 0 */
 	assert_int_equal(fx_open(f, &o), -EEXIST);
 	rg[1].iova = GPA + f->mem_size / 2;
 	assert_int_equal(fx_open(f, &o), 0);
@@ -108,7 +114,8 @@ void test_suspend_resume(void **state)
 	assert_int_equal(vdpamap_suspend(f->h), 0);
 	assert_int_equal(vdpamap_resume(f->h), resume ? 0 : -EOPNOTSUPP);
 	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
-				    RING_SIZE), 0);
+				    RING_SIZE),
+			 0);
 	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
 	assert_int_equal(vdpamap_suspend(f->h), 0);
 	assert_int_equal(vdpamap_vring_get_base(f->h, 1, &base), 0);
@@ -132,11 +139,12 @@ void test_suspend_resume(void **state)
 	assert_int_equal(vdpamap_reset(f->h, NULL), 0);
 	mirror_matches_device(f);
 	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
-				    RING_SIZE), 0);
+				    RING_SIZE),
+			 0);
 	assert_int_equal(vnet_loop(&v, 3, 100, LOOP_MS), 0);
 	vnet_stop(&v);
 	fprintf(stderr, "  device lacks RESUME: suspend tested, then a reset "
-		"restarted it\n");
+			"restarted it\n");
 }
 
 void test_fork_child(void **state)
@@ -152,8 +160,10 @@ void test_fork_child(void **state)
 		uint8_t s;
 		int r = vdpamap_get_status(f->h, &s);
 
-		_exit(r == -ECHILD && vdpamap_map(f->h, 0, 0, f->mem, 4096, 3) ==
-				-ECHILD ? 0 : 1);
+		_exit(r == -ECHILD && vdpamap_map(f->h, 0, 0, f->mem, 4096,
+						  3) == -ECHILD ?
+			      0 :
+			      1);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -30,8 +30,7 @@ static int op_commit_many(struct fx *f)
 	if (r < 0)
 		return r;
 	for (i = 0; i < 6; i++) {
-		r = vdpamap_txn_map(t, i / 3 ? as2 : 0,
-				    GPA + (uint64_t)i * MIB,
+		r = vdpamap_txn_map(t, i / 3 ? as2 : 0, GPA + (uint64_t)i * MIB,
 				    f->mem + (uint64_t)i * MIB, MIB,
 				    VDPAMAP_PERM_RW, NULL);
 		if (r < 0) {
@@ -90,7 +89,7 @@ static void sweep(struct fx *f, op_fn op, uint32_t kind, int max_k)
 		}
 		fx_close(f);
 		if (r == 0)
-			break;	/* k passed every message: sweep complete */
+			break; /* k passed every message: sweep complete */
 	}
 	assert_int_equal(r, 0);
 	assert_true(k > 1);
@@ -118,8 +117,9 @@ void test_fault_sweep_reset(void **state)
 void test_fault_sweep_open(void **state)
 {
 	struct fx *f = *state;
-	struct vdpamap_region rg = { .hva = f->mem, .len = f->mem_size,
-				     .fd = f->memfd, .iova = GPA };
+	struct vdpamap_region rg = {
+		.hva = f->mem, .len = f->mem_size, .fd = f->memfd, .iova = GPA
+	};
 	VDPAMAP_OPTS(vdpamap_open_opts, o, .regions = &rg, .nr_regions = 1);
 	int k, r = -1;
 

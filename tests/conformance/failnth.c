@@ -27,7 +27,7 @@ extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 
-static __thread long fn_armed;		/* fail when the count reaches it */
+static __thread long fn_armed; /* fail when the count reaches it */
 static __thread long fn_count;
 static __thread int fn_fired;
 
@@ -95,12 +95,12 @@ static long sys_ret(long r)
 	return r;
 }
 
-#define FAIL_WITH(e)                                                         \
-	do {                                                                 \
-		if (hit()) {                                                 \
-			errno = (e);                                         \
-			return -1;                                           \
-		}                                                            \
+#define FAIL_WITH(e)                 \
+	do {                         \
+		if (hit()) {         \
+			errno = (e); \
+			return -1;   \
+		}                    \
 	} while (0)
 
 int ioctl(int fd, unsigned long req, ...)

@@ -33,8 +33,8 @@
 #include "failnth.h"
 #include "vnet.h"
 
-#define MIB (1ULL << 20)
-#define GPA 0x40000000ULL
+#define MIB   (1ULL << 20)
+#define GPA   0x40000000ULL
 #define MAX_K 2000
 
 static int count_fds(void)
@@ -47,7 +47,7 @@ static int count_fds(void)
 	while ((e = readdir(d)))
 		n += e->d_name[0] != '.';
 	closedir(d);
-	return n - 1;	/* the directory's own fd */
+	return n - 1; /* the directory's own fd */
 }
 
 static int setup(void **state)
@@ -97,8 +97,9 @@ static void check_handle(struct fx *f, int r)
 		assert_null(vdpamap_poison_reason(f->h));
 		mirror_matches_device(f);
 	}
-	assert_int_equal(vdpamap_map(f->h, 0, 0x7f000000, f->mem + 2 * MIB,
-				     MIB, VDPAMAP_PERM_RW), 0);
+	assert_int_equal(vdpamap_map(f->h, 0, 0x7f000000, f->mem + 2 * MIB, MIB,
+				     VDPAMAP_PERM_RW),
+			 0);
 	assert_int_equal(vdpamap_unmap(f->h, 0, 0x7f000000, MIB), 0);
 	mirror_matches_device(f);
 }
@@ -110,8 +111,11 @@ static void test_open_premap(void **state)
 		/* 6 of the 8 MiB: PA mode must stay inside the default
 		 * 8 MiB RLIMIT_MEMLOCK with check_handle()'s extra map */
 		{ .hva = f->mem, .len = 3 * MIB, .fd = f->memfd, .iova = GPA },
-		{ .hva = f->mem + 3 * MIB, .len = 3 * MIB, .fd = f->memfd,
-		  .fd_offset = 3 * MIB, .iova = GPA + 3 * MIB },
+		{ .hva = f->mem + 3 * MIB,
+		  .len = 3 * MIB,
+		  .fd = f->memfd,
+		  .fd_offset = 3 * MIB,
+		  .iova = GPA + 3 * MIB },
 	};
 	VDPAMAP_OPTS(vdpamap_open_opts, o, .regions = rg, .nr_regions = 2,
 		     .prefault_threads = 2, .log_fn = test_log,
@@ -153,10 +157,12 @@ static void test_open_premap(void **state)
 static void map_both(struct fx *f)
 {
 	assert_int_equal(vdpamap_map(f->h, 0, 0, f->mem + 6 * MIB, MIB,
-				     VDPAMAP_PERM_RW), 0);
+				     VDPAMAP_PERM_RW),
+			 0);
 	if (fx_has_as(f, 1))
-		assert_int_equal(vdpamap_map(f->h, 1, 0, f->mem + 5 * MIB,
-					     MIB, VDPAMAP_PERM_RW), 0);
+		assert_int_equal(vdpamap_map(f->h, 1, 0, f->mem + 5 * MIB, MIB,
+					     VDPAMAP_PERM_RW),
+				 0);
 }
 
 /* address spaces the commit maps into: read before the sweep arms its
@@ -220,8 +226,10 @@ static void sweep(struct fx *f, int (*op)(struct fx *), const char *name)
 	}
 	assert_int_equal(r, 0);
 	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr, "  %s: %d fault points, %d failed cleanly (%d of them "
-		"lost replies)\n", name, k - 1, failures, lost_replies);
+	fprintf(stderr,
+		"  %s: %d fault points, %d failed cleanly (%d of them "
+		"lost replies)\n",
+		name, k - 1, failures, lost_replies);
 	lost_replies = 0;
 }
 
@@ -292,27 +300,28 @@ static const uint32_t flip_vq0[] = { 0 }, flip_grp1[] = { 1 };
 /* Guest memory at GPA in ASID 0 (3 MiB: PA mode stays inside 8 MiB with
  * the shadows and check_handle()'s extra map), ASID 1 empty; the flip
  * moves group 0 (vq 0's) and group 1 to ASID 1 with two shadow areas. */
-static void flip_sweep(struct fx *f, int unflip, int started,
-		       const char *name)
+static void flip_sweep(struct fx *f, int unflip, int started, const char *name)
 {
 	int k, fired = 0, r = -1, failures = 0, poisoned = 0;
 
 	for (k = 1; k <= MAX_K; k++) {
 		struct vdpamap_shadow sh[2] = {
 			{ .hva = f->mem + 4 * MIB, .size = 64 * 1024 },
-			{ .hva = f->mem + 5 * MIB, .size = 64 * 1024,
+			{ .hva = f->mem + 5 * MIB,
+			  .size = 64 * 1024,
 			  .perm = VDPAMAP_PERM_RO },
 		};
-		VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = flip_vq0,
-			     .nr_vqs = 1, .groups = flip_grp1, .nr_groups = 1,
-			     .shadows = sh, .nr_shadows = 2);
+		VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = flip_vq0, .nr_vqs = 1,
+			     .groups = flip_grp1, .nr_groups = 1, .shadows = sh,
+			     .nr_shadows = 2);
 		uint32_t g, before[2], after[2];
 		int fds, id = 0;
 		const char *why;
 
 		assert_int_equal(fx_open(f, NULL), 0);
 		assert_int_equal(vdpamap_map(f->h, 0, GPA, f->mem, 3 * MIB,
-					     VDPAMAP_PERM_RW), 0);
+					     VDPAMAP_PERM_RW),
+				 0);
 		if (started) {
 			r = start_device(f);
 			if (r < 0)
@@ -346,7 +355,8 @@ static void flip_sweep(struct fx *f, int unflip, int started,
 			mirror_matches_device(f);
 			for (g = 0; g < 2; g++) {
 				assert_int_equal(vdpamap_get_group_asid(
-						 f->h, g, &after[g]), 0);
+							 f->h, g, &after[g]),
+						 0);
 				if (r < 0)
 					assert_int_equal(after[g], before[g]);
 				else
@@ -372,7 +382,8 @@ static void flip_sweep(struct fx *f, int unflip, int started,
 			mirror_matches_device(f);
 			for (g = 0; g < 2; g++) {
 				assert_int_equal(vdpamap_get_group_asid(
-						 f->h, g, &after[g]), 0);
+							 f->h, g, &after[g]),
+						 0);
 				assert_int_equal(after[g], 0);
 			}
 			assert_int_equal(vdpamap_entry_count(f->h, 1), 0);
@@ -383,9 +394,10 @@ static void flip_sweep(struct fx *f, int unflip, int started,
 	}
 	assert_true(r >= 0);
 	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr, "  %s: %d fault points, %d failed cleanly (%d "
-		"poisoned, %d of them lost replies)\n", name, k - 1, failures,
-		poisoned, lost_replies);
+	fprintf(stderr,
+		"  %s: %d fault points, %d failed cleanly (%d "
+		"poisoned, %d of them lost replies)\n",
+		name, k - 1, failures, poisoned, lost_replies);
 	lost_replies = 0;
 }
 
@@ -464,7 +476,8 @@ static void handoff_sweep(struct fx *f, uint32_t strategy, int started,
 
 			assert_true(sfd >= 0);
 			assert_int_equal(fd_cloexec(sfd), 0);
-			assert_int_equal(vdpamap_handoff_get_info(f->h, &hi), 0);
+			assert_int_equal(vdpamap_handoff_get_info(f->h, &hi),
+					 0);
 			assert_int_equal(hi.strategy, strategy);
 			assert_int_equal(fd_cloexec(f->memfd), 0);
 			if (strategy == VDPAMAP_HANDOFF_KEEPER) {
@@ -496,8 +509,10 @@ static void handoff_sweep(struct fx *f, uint32_t strategy, int started,
 	}
 	assert_int_equal(r, 0);
 	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr, "  %s: %d fault points, %d failed cleanly (%d of "
-		"them lost replies)\n", name, k - 1, failures, lost_replies);
+	fprintf(stderr,
+		"  %s: %d fault points, %d failed cleanly (%d of "
+		"them lost replies)\n",
+		name, k - 1, failures, lost_replies);
 	lost_replies = 0;
 }
 
@@ -508,8 +523,9 @@ static const char *started_label(struct fx *f, const char *strategy)
 	static char b[96];
 
 	snprintf(b, sizeof(b), "handoff prepare %s (started: %s)", strategy,
-		 fx_offers(f, VDPAMAP_F_SUSPEND) ? "suspend" :
-		 "running, no SUSPEND offered");
+		 fx_offers(f, VDPAMAP_F_SUSPEND) ?
+			 "suspend" :
+			 "running, no SUSPEND offered");
 	return b;
 }
 
@@ -535,7 +551,6 @@ static void test_handoff_keeper(void **state)
 		      started_label(*state, "KEEPER"));
 }
 
-
 /* ---- exec handoff adopt (the successor side)
  *
  * Each round: a predecessor (this binary re-executed in the role
@@ -554,15 +569,15 @@ static void test_handoff_keeper(void **state)
  *    connection lost) recovers with vdpamap_handoff_rebuild();
  * and then the mirror is the device's table and frames loop back. */
 #define ADOPT_FD_BASE 64
-#define ADOPT_MEM (4u << 20)
+#define ADOPT_MEM     (4u << 20)
 #define ADOPT_MAX_FDS 12
 
 struct pred_msg {
-	int32_t err;			/* 0, or what failed (-errno) */
+	int32_t err; /* 0, or what failed (-errno) */
 	int32_t nfd;
-	int32_t num[ADOPT_MAX_FDS];	/* the predecessor's fd numbers */
+	int32_t num[ADOPT_MAX_FDS]; /* the predecessor's fd numbers */
 	int32_t state_fd, kick[2], call[2];
-	uint64_t mem;			/* its mapping of guest memory */
+	uint64_t mem; /* its mapping of guest memory */
 };
 
 static const char *self_exe;
@@ -612,8 +627,9 @@ static int pred_main(char **argv)
 		goto out;
 	}
 	m.mem = (uint64_t)(uintptr_t)mem;
-	rg = (struct vdpamap_region){ .hva = mem, .len = ADOPT_MEM,
-				      .fd = memfd, .iova = 0 };
+	rg = (struct vdpamap_region){
+		.hva = mem, .len = ADOPT_MEM, .fd = memfd, .iova = 0
+	};
 	{
 		VDPAMAP_OPTS(vdpamap_open_opts, o, .regions = &rg,
 			     .nr_regions = 1, .log_fn = pred_log,
@@ -691,7 +707,8 @@ static void pred_run(struct fx *f, uint32_t strategy, struct pred_msg *m)
 		char b[CMSG_SPACE(ADOPT_MAX_FDS * sizeof(int))];
 	} cm;
 	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = cm.b,
 			     .msg_controllen = sizeof(cm.b) };
 	char a_strat[16], a_sock[16];
@@ -701,7 +718,8 @@ static void pred_run(struct fx *f, uint32_t strategy, struct pred_msg *m)
 	pid_t pid;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-				    sv), 0);
+				    sv),
+			 0);
 	snprintf(a_strat, sizeof(a_strat), "%u", strategy);
 	snprintf(a_sock, sizeof(a_sock), "%d", sv[1]);
 	pid = fork();
@@ -794,7 +812,8 @@ static void mirror_matches_device_at(struct fx *f, struct vdpamap *h,
 			uint64_t len = 0;
 
 			assert_int_equal(vdpamap_translate(h, a, se[k].iova,
-							   &hva, &len), 0);
+							   &hva, &len),
+					 0);
 			assert_true(len >= se[k].size);
 			assert_int_equal(se[k].uaddr - pred_mem,
 					 (uint8_t *)hva - mem);
@@ -813,7 +832,7 @@ static void adopted_check(struct fx *f, struct vdpamap *h,
 	struct vnet v;
 	int i, r;
 
-	assert_true(fcntl(m->state_fd, F_GETFD) < 0);	/* adopt closed it */
+	assert_true(fcntl(m->state_fd, F_GETFD) < 0); /* adopt closed it */
 	if (vdpamap_poison_reason(h)) {
 		/* documented: the keeper (or the connection to the device)
 		 * is lost; the fallback is a rebuild */
@@ -842,22 +861,22 @@ static void adopted_check(struct fx *f, struct vdpamap *h,
 	/* inherited fds: CLOEXEC again (a rebuild closed the device fd and
 	 * the keeper socket) */
 	for (i = 0; i < m->nfd; i++)
-		if (m->num[i] != m->state_fd &&
-		    fcntl(m->num[i], F_GETFD) >= 0)
+		if (m->num[i] != m->state_fd && fcntl(m->num[i], F_GETFD) >= 0)
 			assert_int_equal(fd_cloexec(m->num[i]), 1);
 	assert_int_equal(vnet_attach(&v, h, rg.hva, 0, ADOPT_MEM, m->kick,
-				     m->call), 0);
+				     m->call),
+			 0);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(vnet_loop(&v, 100 + (uint32_t)i, 200, 5000),
 				 0);
-	vnet_stop(&v);		/* closes kick and call */
-	vdpamap_close(h);	/* the device fd, the keeper socket */
+	vnet_stop(&v);	  /* closes kick and call */
+	vdpamap_close(h); /* the device fd, the keeper socket */
 	munmap(rg.hva, rg.len);
 	for (i = 0; i < m->nfd; i++)
-		if (fcntl(m->num[i], F_GETFD) >= 0 &&
-		    m->num[i] != m->kick[0] && m->num[i] != m->kick[1] &&
-		    m->num[i] != m->call[0] && m->num[i] != m->call[1])
-			close(m->num[i]);	/* the region's memfd */
+		if (fcntl(m->num[i], F_GETFD) >= 0 && m->num[i] != m->kick[0] &&
+		    m->num[i] != m->kick[1] && m->num[i] != m->call[0] &&
+		    m->num[i] != m->call[1])
+			close(m->num[i]); /* the region's memfd */
 }
 
 static void adopt_sweep(struct fx *f, uint32_t strategy, const char *name)
@@ -891,8 +910,8 @@ static void adopt_sweep(struct fx *f, uint32_t strategy, const char *name)
 			r = vdpamap_handoff_adopt(m.state_fd, &o, &h);
 			if (r < 0)
 				fail_msg("k=%d: adopt failed (%s), then its "
-					 "retry: %s", k, strerror(-i),
-					 strerror(-r));
+					 "retry: %s",
+					 k, strerror(-i), strerror(-r));
 		}
 		assert_non_null(h);
 		if (vdpamap_poison_reason(h))
@@ -903,15 +922,15 @@ static void adopt_sweep(struct fx *f, uint32_t strategy, const char *name)
 			break;
 	}
 	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr, "  %s: %d fault points, %d failed cleanly and "
-		"were retried, %d poisoned and rebuilt\n", name, k - 1,
-		failures, poisoned);
+	fprintf(stderr,
+		"  %s: %d fault points, %d failed cleanly and "
+		"were retried, %d poisoned and rebuilt\n",
+		name, k - 1, failures, poisoned);
 }
 
 static void test_adopt_rebuild(void **state)
 {
-	adopt_sweep(*state, VDPAMAP_HANDOFF_REBUILD,
-		    "handoff adopt REBUILD");
+	adopt_sweep(*state, VDPAMAP_HANDOFF_REBUILD, "handoff adopt REBUILD");
 }
 
 static void test_adopt_keeper(void **state)
@@ -954,7 +973,7 @@ int main(int argc, char **argv)
 
 	if (getenv("VDPAMAP_TEST_DEV")) {
 		fprintf(stderr, "fault_sweep: simulator only (it reads the "
-			"device's table through the simulator)\n");
+				"device's table through the simulator)\n");
 		return 77;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,7 +200,11 @@ static void svq_loop_mark(struct fx *f, struct vnet *v, uint32_t asid,
 		}
 		for (k = 0; k < 2; k++) {
 			assert_int_equal(vdpamap_dirty_mark(f->h, asid,
-					 v->iova + (3 + 3 * k) * VB, VB), 0);
+							    v->iova +
+								    (3 + 3 * k) *
+									    VB,
+							    VB),
+					 0);
 			want[0] |= 1ULL << (3 + 3 * k);
 		}
 	}
@@ -222,12 +226,15 @@ static void path_ok(struct fx *f, const struct vdpamap_flip_info *fi,
 		assert_int_equal(fi->path, VDPAMAP_FLIP_PATH_IN_PLACE);
 	assert_int_equal(fi->path == VDPAMAP_FLIP_PATH_REPLAY,
 			 !vdpamap_has_feature(f->h, VDPAMAP_F_IOTLB_PERSIST) &&
-			 fi->path != VDPAMAP_FLIP_PATH_IN_PLACE);
-	fprintf(stderr, "  %s: %s%s%s, %.3f ms (stop %.3f, reset %.3f, "
-		"restart %.3f)\n", what, name[fi->path % 3],
+				 fi->path != VDPAMAP_FLIP_PATH_IN_PLACE);
+	fprintf(stderr,
+		"  %s: %s%s%s, %.3f ms (stop %.3f, reset %.3f, "
+		"restart %.3f)\n",
+		what, name[fi->path % 3],
 		(fi->flags & VDPAMAP_FLIP_INFO_BUSY) ? ", after EBUSY" : "",
 		(fi->flags & VDPAMAP_FLIP_INFO_DEFERRED) ?
-			", DRIVER_OK deferred" : "",
+			", DRIVER_OK deferred" :
+			"",
 		fi->ns / 1e6, fi->stop_ns / 1e6, fi->reset_ns / 1e6,
 		fi->restart_ns / 1e6);
 }
@@ -235,7 +242,8 @@ static void path_ok(struct fx *f, const struct vdpamap_flip_info *fi,
 static uint32_t replay_flag(struct fx *f)
 {
 	return vdpamap_has_feature(f->h, VDPAMAP_F_IOTLB_PERSIST) ?
-		       0 : VDPAMAP_FLIP_REPLAY;
+		       0 :
+		       VDPAMAP_FLIP_REPLAY;
 }
 
 static void flip_round(struct fx *f, struct vnet *v, int suspended,
@@ -243,9 +251,9 @@ static void flip_round(struct fx *f, struct vnet *v, int suspended,
 {
 	struct vdpamap_shadow sh = { .hva = shadow_mem(f), .size = RING_SIZE };
 	struct vdpamap_flip_vring vr[2], back[2];
-	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vqs01,
-		     .nr_vqs = 2, .shadows = &sh, .nr_shadows = 1,
-		     .vrings = vr, .nr_vrings = 2);
+	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vqs01, .nr_vqs = 2,
+		     .shadows = &sh, .nr_shadows = 1, .vrings = vr,
+		     .nr_vrings = 2);
 	VDPAMAP_OPTS(vdpamap_unflip_opts, uo, .vrings = back, .nr_vrings = 2);
 	uint64_t want[RING_SIZE / VB / 64] = { 0 };
 	uint64_t got[RING_SIZE / VB / 64] = { 0 }, n, len;
@@ -271,7 +279,8 @@ static void flip_round(struct fx *f, struct vnet *v, int suspended,
 		for (q = 0; q < 2; q++) {
 			uint32_t b;
 
-			assert_int_equal(vdpamap_vring_get_base(f->h, q, &b), 0);
+			assert_int_equal(vdpamap_vring_get_base(f->h, q, &b),
+					 0);
 			vr[q].flags = VDPAMAP_FLIP_VRING_BASE;
 			vr[q].base = b;
 		}
@@ -282,7 +291,7 @@ static void flip_round(struct fx *f, struct vnet *v, int suspended,
 	if (id <= 0)
 		fail_msg("flip: %s", strerror(-id));
 	flip_msgs_ok(f, &c, &fi, 1, 0);
-	path_ok(f, &fi, "flip");	/* (its stderr write after the count) */
+	path_ok(f, &fi, "flip"); /* (its stderr write after the count) */
 	assert_int_equal(fi.id, id);
 	assert_int_equal(fi.nr_groups, 1);
 	assert_int_equal(fi.buffers_moved, 1);
@@ -317,11 +326,15 @@ static void flip_round(struct fx *f, struct vnet *v, int suspended,
 	if (seq & 1)
 		assert_int_equal(vdpamap_dirty_harvest(f->h, 1, sh.iova,
 						       RING_SIZE, got,
-						       sizeof(got), &n), 0);
+						       sizeof(got), &n),
+				 0);
 	else
-		assert_int_equal(vdpamap_dirty_harvest_region(
-				 f->h, 1, f->region_id, SHADOW_OFF, RING_SIZE,
-				 got, sizeof(got), &n), 0);
+		assert_int_equal(vdpamap_dirty_harvest_region(f->h, 1,
+							      f->region_id,
+							      SHADOW_OFF,
+							      RING_SIZE, got,
+							      sizeof(got), &n),
+				 0);
 	assert_memory_equal(got, want, sizeof(want));
 	assert_true(n > 2);
 	assert_int_equal(vdpamap_dirty_stop(f->h, 1), 0);
@@ -373,10 +386,10 @@ void test_flip_loopback(void **state)
 	r = vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF, RING_SIZE);
 	if (r < 0)
 		fail_msg("vnet_start: %s", strerror(-r));
-	svq_loop_mark(f, &v, 0, 0, 0, NULL);		/* before */
-	flip_round(f, &v, 0, 10);	/* the library suspends and resumes */
-	svq_loop_mark(f, &v, 0, 20, 0, NULL);		/* after */
-	flip_round(f, &v, 1, 31);	/* the caller does (its bases) */
+	svq_loop_mark(f, &v, 0, 0, 0, NULL); /* before */
+	flip_round(f, &v, 0, 10); /* the library suspends and resumes */
+	svq_loop_mark(f, &v, 0, 20, 0, NULL); /* after */
+	flip_round(f, &v, 1, 31);	      /* the caller does (its bases) */
 	svq_loop_mark(f, &v, 0, 40, 0, NULL);
 	vnet_stop(&v);
 }
@@ -387,11 +400,12 @@ void test_flip_zero_guest_msgs(void **state)
 	struct fx *f = *state;
 	struct vdpamap_shadow sh[2] = {
 		{ .hva = shadow_mem(f), .size = 64 * 1024 },
-		{ .hva = shadow_mem(f) + MIB, .size = 64 * 1024,
+		{ .hva = shadow_mem(f) + MIB,
+		  .size = 64 * 1024,
 		  .perm = VDPAMAP_PERM_RO },
 	};
-	VDPAMAP_OPTS(vdpamap_flip_opts, o, .groups = grp1,
-		     .nr_groups = 1, .shadows = sh, .nr_shadows = 2);
+	VDPAMAP_OPTS(vdpamap_flip_opts, o, .groups = grp1, .nr_groups = 1,
+		     .shadows = sh, .nr_shadows = 2);
 	struct vdpamap_flip_info fi;
 	struct vdpamap_txn *t;
 	struct snap s0, s1;
@@ -409,7 +423,8 @@ void test_flip_zero_guest_msgs(void **state)
 		assert_int_equal(vdpamap_txn_map(t, 0, GPA + WIN_OFF + off,
 						 f->mem + WIN_OFF + off,
 						 64 * 1024, VDPAMAP_PERM_RW,
-						 NULL), 0);
+						 NULL),
+				 0);
 	assert_int_equal(vdpamap_txn_commit(t), 0);
 	assert_int_equal(vdpamap_entry_count(f->h, 0), WIN_SIZE / 65536);
 	snap_take(f, &s0);
@@ -417,8 +432,8 @@ void test_flip_zero_guest_msgs(void **state)
 	id = vdpamap_flip(f->h, 1, &o, &fi);
 	assert_true(id > 0);
 	flip_msgs_ok(f, &c, &fi, 2, 0);
-	assert_int_equal(fi.buffers_moved, 1);	/* group 1: the cvq's */
-	assert_int_equal(fi.suspended, 0);	/* not started */
+	assert_int_equal(fi.buffers_moved, 1); /* group 1: the cvq's */
+	assert_int_equal(fi.suspended, 0);     /* not started */
 	snap_take(f, &s1);
 	guest_as_equal(&s0, &s1);
 	assert_int_equal(s1.count[1], 2);
@@ -439,11 +454,13 @@ void test_flip_zero_guest_msgs(void **state)
 static void flip_reset_case(struct fx *f, int persist)
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, oo,
-		     .want_features = persist ? VDPAMAP_F_KNOWN :
-				VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_PERSIST);
+		     .want_features = persist ?
+					      VDPAMAP_F_KNOWN :
+					      VDPAMAP_F_KNOWN &
+						      ~VDPAMAP_F_IOTLB_PERSIST);
 	struct vdpamap_shadow sh = { .hva = shadow_mem(f), .size = RING_SIZE };
-	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vq1,
-		     .nr_vqs = 1, .shadows = &sh, .nr_shadows = 1);
+	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vq1, .nr_vqs = 1,
+		     .shadows = &sh, .nr_shadows = 1);
 	struct vdpamap_reset_info ri;
 	struct snap s0, s1;
 	struct vnet v;
@@ -467,10 +484,12 @@ static void flip_reset_case(struct fx *f, int persist)
 	/* a driver restarting after the reset finds the rings in the shadow
 	 * ASID: at the guest IOVA they are refused, at the shadow one they
 	 * loop */
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), -EFAULT);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 -EFAULT);
 	assert_int_equal(vnet_start(&v, f->h, shadow_mem(f), sh.iova,
-				    RING_SIZE), 0);
+				    RING_SIZE),
+			 0);
 	svq_loop_mark(f, &v, 1, 100, 0, NULL);
 	/* running on shadow rings that the flip did not set: flipping back
 	 * would resume the device on rings ASID 0 does not map; a device
@@ -557,9 +576,9 @@ void test_flip_desc_asid(void **state)
 		     .nr_as = 2, .nr_groups = 3, .nr_vqs = 3);
 	struct vdpamap_shadow sh = { .hva = NULL, .size = 8 * VB };
 	struct vdpamap_flip_vring vr[2];
-	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vqs01,
-		     .nr_vqs = 2, .shadows = &sh, .nr_shadows = 1,
-		     .vrings = vr, .nr_vrings = 2);
+	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vqs01, .nr_vqs = 2,
+		     .shadows = &sh, .nr_shadows = 1, .vrings = vr,
+		     .nr_vrings = 2);
 	struct vdpamap_flip_info fi;
 	uint32_t asid, g, i;
 	struct vnet v;
@@ -584,7 +603,8 @@ void test_flip_desc_asid(void **state)
 	sh.hva = shadow_mem(&f);
 	map_window(&f, 0, GPA);
 	assert_int_equal(vnet_start(&v, f.h, f.mem + RING_OFF, GPA + RING_OFF,
-				    RING_SIZE), 0);
+				    RING_SIZE),
+			 0);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(vnet_loop(&v, i, 100, LOOP_MS), 0);
 	memcpy(vr, svq_rings, sizeof(vr));
@@ -618,10 +638,12 @@ void test_flip_desc_asid(void **state)
 
 		assert_int_equal(write(v.kick[1], &one, 8), 8);
 	}
-	for (i = 0; i < LOOP_MS && used_idx(shadow_mem(&f), 1) !=
-				   __atomic_load_n((uint16_t *)(shadow_mem(&f) +
-						   5 * VB + 2),
-						   __ATOMIC_ACQUIRE); i++)
+	for (i = 0;
+	     i < LOOP_MS &&
+	     used_idx(shadow_mem(&f), 1) !=
+		     __atomic_load_n((uint16_t *)(shadow_mem(&f) + 5 * VB + 2),
+				     __ATOMIC_ACQUIRE);
+	     i++)
 		usleep(1000);
 	relay_rings(v.mem, shadow_mem(&f), 1);
 	assert_int_equal(vnet_recv(&v, 20, 100, LOOP_MS), 0);
@@ -634,7 +656,7 @@ void test_flip_desc_asid(void **state)
 	o.nr_vqs = 1;
 	id = vdpamap_flip(f.h, 1, &o, &fi);
 	assert_true(id > 0);
-	assert_int_equal(fi.buffers_moved, 1);	/* group 1: the cvq's */
+	assert_int_equal(fi.buffers_moved, 1); /* group 1: the cvq's */
 	assert_int_equal(vdpamap_get_group_asid(f.h, 1, &asid), 0);
 	assert_int_equal(asid, 1);
 	assert_int_equal(vdpamap_unflip(f.h, (uint32_t)id, NULL, NULL), 0);

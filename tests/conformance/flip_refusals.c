@@ -11,10 +11,10 @@
 #include "conformance.h"
 
 /* flip with opts o must fail with -err, log want and change nothing */
-#define flip_err(f, e, asid, o, want)                                        \
+#define flip_err(f, e, asid, o, want) \
 	expect_nochange(f, e, want, vdpamap_flip((f)->h, asid, o, NULL))
 
-#define unflip_err(f, e, id, o, want)                                        \
+#define unflip_err(f, e, id, o, want) \
 	expect_nochange(f, e, want, vdpamap_unflip((f)->h, id, o, NULL))
 
 /* Every refusal of vdpamap_unflip() on flip id (a running device, vqs 0
@@ -42,32 +42,38 @@ static void unflip_bad_input(struct fx *f, int id,
 	o = uo;
 	o.flags = 1U << 7;
 	o.nr_vrings = 0;
-	unflip_err(f, EINVAL, id, &o, "unflip: opts: unknown flags 0x80 or "
+	unflip_err(f, EINVAL, id, &o,
+		   "unflip: opts: unknown flags 0x80 or "
 		   "NULL vrings");
 	o = uo;
 	o.vrings = NULL;
-	unflip_err(f, EINVAL, id, &o, "unflip: opts: unknown flags 0x0 or "
+	unflip_err(f, EINVAL, id, &o,
+		   "unflip: opts: unknown flags 0x0 or "
 		   "NULL vrings");
 	memset(vr, 0, sizeof(*vr));
 	vr->vq = 0;
-	vr->desc = 4096;			/* only vq, flags, base */
-	unflip_err(f, EINVAL, id, &uo, "unflip: vrings[0]: only vq, flags and "
+	vr->desc = 4096; /* only vq, flags, base */
+	unflip_err(f, EINVAL, id, &uo,
+		   "unflip: vrings[0]: only vq, flags and "
 		   "base may be set");
 	vr->desc = 0;
 	vr->flags = 1U << 5;
-	unflip_err(f, EINVAL, id, &uo, "unflip: vrings[0]: only vq, flags and "
+	unflip_err(f, EINVAL, id, &uo,
+		   "unflip: vrings[0]: only vq, flags and "
 		   "base may be set");
 	vr->flags = 0;
 	vr->reserved[1] = 1;
-	unflip_err(f, EINVAL, id, &uo, "unflip: vrings[0]: only vq, flags and "
+	unflip_err(f, EINVAL, id, &uo,
+		   "unflip: vrings[0]: only vq, flags and "
 		   "base may be set");
 	memset(vr, 0, sizeof(*vr));
-	vr->vq = 2;				/* not re-pointed */
+	vr->vq = 2; /* not re-pointed */
 	unflip_err(f, EINVAL, id, &uo, "did not re-point vq 2");
 	/* guest memory unmapped meanwhile: the device would resume on guest
 	 * rings ASID 0 no longer maps */
 	unmap_ok(f, 0, GPA + WIN_OFF, WIN_SIZE);
-	unflip_err(f, EFAULT, id, NULL, "is not mapped in ASID 0: re-point it "
+	unflip_err(f, EFAULT, id, NULL,
+		   "is not mapped in ASID 0: re-point it "
 		   "or reset first");
 	map_window(f, 0, GPA);
 }
@@ -91,12 +97,13 @@ static void running_bad_input(struct fx *f, const struct vdpamap_flip_opts *ok)
 	o.nr_vrings = 1;
 	flip_err(f, EINVAL, 1, &o,
 		 "flip: vrings[0]: vq 0 was never set up (vdpamap_vring_set()): nothing to return to");
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), 0);
-	vr[0].vq = 2;					/* vnet leaves it */
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 0);
+	vr[0].vq = 2; /* vnet leaves it */
 	flip_err(f, EINVAL, 1, &o, "flip: vrings[0]: vq 2 was never set up");
 	vr[0].vq = 0;
-	o.vqs = NULL;					/* group 1 moves */
+	o.vqs = NULL; /* group 1 moves */
 	o.nr_vqs = 0;
 	o.groups = grp1;
 	o.nr_groups = 1;
@@ -109,7 +116,7 @@ static void running_bad_input(struct fx *f, const struct vdpamap_flip_opts *ok)
 	vr[0].used = RING_SIZE - 8;
 	flip_err(f, EINVAL, 1, &o,
 		 "do not fit, aligned, in shadows[0] (0x100000 bytes)");
-	vr[0].used = 3 * VB + 2;			/* misaligned */
+	vr[0].used = 3 * VB + 2; /* misaligned */
 	flip_err(f, EINVAL, 1, &o, "do not fit, aligned, in shadows[0]");
 	vr[0].used = 3 * VB;
 	vr[0].shadow = 1;
@@ -130,11 +137,11 @@ static void running_bad_input(struct fx *f, const struct vdpamap_flip_opts *ok)
 	o.nr_vrings = 2;
 	flip_err(f, EINVAL, 1, &o, "flip: vrings[1]: vq 0 twice");
 	memcpy(vr, svq_rings, sizeof(vr));
-	o.nr_vrings = 4;				/* > nr_vqs */
+	o.nr_vrings = 4; /* > nr_vqs */
 	flip_err(f, EINVAL, 1, &o, "too many vrings");
 	o.nr_vrings = 1;
 	flip_err(f, EINVAL, 1, NULL, "flip: opts: nothing to move");
-	o.vqs = NULL;					/* NULL with a count */
+	o.vqs = NULL; /* NULL with a count */
 	flip_err(f, EINVAL, 1, &o, "a NULL array with a count");
 	o.vqs = vq0;
 	/* a running ring of the moving group that would not be mapped in
@@ -198,8 +205,10 @@ void test_flip_bad_input(void **state)
 	open_default(f);
 	map_window(f, 0, GPA);
 	fx_info(f, &in);
-	snprintf(want, sizeof(want), "flip: shadow asid %u out of range (%u "
-		 "address spaces)", in.nr_as, in.nr_as);
+	snprintf(want, sizeof(want),
+		 "flip: shadow asid %u out of range (%u "
+		 "address spaces)",
+		 in.nr_as, in.nr_as);
 	flip_err(f, ERANGE, in.nr_as, &ok, want);
 
 	/* the rest flips into ASID 1 and moves group 1; the refusals of
@@ -208,12 +217,12 @@ void test_flip_bad_input(void **state)
 	fx_need_as(f, 2);
 	fx_need_groups(f, 2);
 	o = ok;
-	o.vqs = vq3;					/* unknown vq */
+	o.vqs = vq3; /* unknown vq */
 	flip_err(f, ENOENT, 1, &o, "flip: vqs[0]: no vq 3 (");
 	o = ok;
 	o.vqs = NULL;
 	o.nr_vqs = 0;
-	o.groups = g2;					/* unknown group */
+	o.groups = g2; /* unknown group */
 	o.nr_groups = 1;
 	flip_err(f, ENOENT, 1, &o, "flip: groups[0]: no group 2 (2 groups)");
 	/* shadow ASID overlapping guest memory: the group's own ASID, a
@@ -229,7 +238,7 @@ void test_flip_bad_input(void **state)
 	unmap_ok(f, 1, 0, 4096);
 	/* malformed */
 	o = ok;
-	o.nr_vqs = 0;					/* nothing to move */
+	o.nr_vqs = 0; /* nothing to move */
 	flip_err(f, EINVAL, 1, &o,
 		 "flip: opts: nothing to move, a NULL array with a count, too many vrings or unknown flags 0x0");
 	o = ok;
@@ -250,7 +259,7 @@ void test_flip_bad_input(void **state)
 	flip_err(f, EINVAL, 1, &ok,
 		 "flip: shadows[0]: reserved fields must be 0");
 	sh.reserved[1] = 0;
-	sh.hva = (void *)(uintptr_t)0x10000;		/* no region */
+	sh.hva = (void *)(uintptr_t)0x10000; /* no region */
 	flip_err(f, EFAULT, 1, &ok, "is not inside one registered region");
 	sh.hva = shadow_mem(f);
 	memset(&big, 0, sizeof(big));
@@ -269,7 +278,8 @@ void test_flip_bad_input(void **state)
 		assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
 		low.rlim_max = rl.rlim_max;
 		assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &low), 0);
-		flip_err(f, ENOMEM, 1, &ok, "memlock: needs 1048576 bytes, 0 "
+		flip_err(f, ENOMEM, 1, &ok,
+			 "memlock: needs 1048576 bytes, 0 "
 			 "available (RLIMIT_MEMLOCK 1048576, pinned ");
 		assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &rl), 0);
 	}
@@ -280,7 +290,8 @@ void test_flip_bad_input(void **state)
 		 * is flipped through a reset, refused without PERSIST
 		 * unless a replay is asked for (test_flip_loopback) */
 		assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-					    GPA + RING_OFF, RING_SIZE), 0);
+					    GPA + RING_OFF, RING_SIZE),
+				 0);
 		memcpy(vr, svq_rings, sizeof(vr));
 		o = ok;
 		o.vqs = vqs01;
@@ -288,20 +299,22 @@ void test_flip_bad_input(void **state)
 		o.vrings = vr;
 		o.nr_vrings = 2;
 		if (!fx_offers(f, VDPAMAP_F_IOTLB_PERSIST))
-			flip_err(f, EOPNOTSUPP, 1, &o, "reset path: needs "
+			flip_err(f, EOPNOTSUPP, 1, &o,
+				 "reset path: needs "
 				 "IOTLB_PERSIST (not negotiated");
 		assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
 		vnet_stop(&v);
 		fprintf(stderr, "  device lacks RESUME: the refusals of a "
-			"running flip's opts not reached\n");
+				"running flip's opts not reached\n");
 	}
 	fx_close(f);
 
 	/* a running device that cannot be suspended */
 	assert_int_equal(fx_open(f, &nosusp), 0);
 	map_window(f, 0, GPA);
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 0);
 	memcpy(vr, svq_rings, sizeof(vr));
 	o = ok;
 	o.vrings = vr;
@@ -316,13 +329,15 @@ void test_flip_bad_input(void **state)
 	 * (asked once the device can be suspended and resumed at all) */
 	if (fx_offers(f, VDPAMAP_F_SUSPEND | VDPAMAP_F_RESUME)) {
 		VDPAMAP_OPTS(vdpamap_open_opts, noeado,
-			     .want_features = VDPAMAP_F_KNOWN &
-					      ~VDPAMAP_F_ENABLE_AFTER_DRIVER_OK);
+			     .want_features =
+				     VDPAMAP_F_KNOWN &
+				     ~VDPAMAP_F_ENABLE_AFTER_DRIVER_OK);
 
 		assert_int_equal(fx_open(f, &noeado), 0);
 		map_window(f, 0, GPA);
 		assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-					    GPA + RING_OFF, RING_SIZE), 0);
+					    GPA + RING_OFF, RING_SIZE),
+				 0);
 		flip_err(f, EOPNOTSUPP, 1, &o,
 			 "flip: vq 0 runs: re-pointing it needs ENABLE_AFTER_DRIVER_OK (not negotiated); reset, flip and restart instead");
 		assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
@@ -343,13 +358,15 @@ void test_flip_bad_input(void **state)
 	o.nr_shadows = 0;
 	id = vdpamap_flip(f->h, 1, &o, NULL);
 	assert_true(id > 0);
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), 0);
-	unflip_err(f, EOPNOTSUPP, id, NULL, "the device runs and cannot be "
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 0);
+	unflip_err(f, EOPNOTSUPP, id, NULL,
+		   "the device runs and cannot be "
 		   "suspended (SUSPEND not negotiated)");
 	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
 	vnet_stop(&v);
-	assert_int_equal(vdpamap_reset(f->h, NULL), 0);	/* the flip stays */
+	assert_int_equal(vdpamap_reset(f->h, NULL), 0); /* the flip stays */
 	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id, NULL, NULL), 0);
 }
 
@@ -381,8 +398,8 @@ void test_flip_nospc(void **state)
 			skip_because("device lacks IOTLB_ASID (offer 0x%llx)",
 				     (unsigned long long)in.backend_offered);
 		skip_because("device has %u address space, needs 2 (offer "
-			     "0x%llx)", in.nr_as,
-			     (unsigned long long)in.backend_offered);
+			     "0x%llx)",
+			     in.nr_as, (unsigned long long)in.backend_offered);
 	}
 	open_default(&f);
 	map_ok(&f, 0, 0x100000, WIN_OFF, WIN_SIZE);
@@ -419,7 +436,8 @@ static int flip_sweep_one(struct fx *f, uint32_t kind, uint32_t k, int unflip)
 	open_default(f);
 	map_window(f, 0, GPA);
 	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
-				    RING_SIZE), 0);
+				    RING_SIZE),
+			 0);
 	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
 	svq_copy(&v, shadow_mem(f));
 	if (unflip) {
@@ -466,7 +484,7 @@ static int flip_sweep_one(struct fx *f, uint32_t kind, uint32_t k, int unflip)
 	assert_int_equal(vnet_loop(&v, 3, 100, LOOP_MS), 0);
 	vnet_stop(&v);
 	fx_close(f);
-	return 0;	/* k is past the last event: the sweep is complete */
+	return 0; /* k is past the last event: the sweep is complete */
 }
 
 void test_flip_fault_sweep(void **state)
@@ -478,8 +496,7 @@ void test_flip_fault_sweep(void **state)
 	if (!f->is_sim)
 		skip_because("fault injection needs the simulator");
 	/* flips of a started device into ASID 1 */
-	fx_need(f, VDPAMAP_F_IOTLB_ASID | VDPAMAP_F_SUSPEND |
-		   VDPAMAP_F_RESUME);
+	fx_need(f, VDPAMAP_F_IOTLB_ASID | VDPAMAP_F_SUSPEND | VDPAMAP_F_RESUME);
 	fx_need_as(f, 2);
 	for (unflip = 0; unflip < 2; unflip++) {
 		for (kind = VDPAMAP_SIM_FAIL_MSG;

@@ -33,7 +33,8 @@ void test_group_asid(void **state)
 		struct vnet v;
 
 		assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-					    GPA + RING_OFF, RING_SIZE), -EFAULT);
+					    GPA + RING_OFF, RING_SIZE),
+				 -EFAULT);
 	}
 	/* the binding survives a reset (the kernel drops it; we re-apply) */
 	assert_int_equal(vdpamap_reset(f->h, &ri), 0);
@@ -70,7 +71,8 @@ void test_driver_ok_desc_asid(void **state)
 	/* rings and buffers mapped in ASID 0 only: the rings' ASID is 1 */
 	map_window(&f, 0, GPA);
 	assert_int_equal(vnet_start(&v, f.h, f.mem + RING_OFF, GPA + RING_OFF,
-				    RING_SIZE), -EFAULT);
+				    RING_SIZE),
+			 -EFAULT);
 	/* the descriptor group's ASID sees them too: started, and loops */
 	map_window(&f, 1, GPA);
 	loop_ok(&f, GPA + RING_OFF);
@@ -106,17 +108,17 @@ void test_group_asid_frozen(void **state)
 	/* ASID 1 maps guest memory at the same IOVAs: the rings stay valid */
 	map_window(f, 0, GPA);
 	map_window(f, 1, GPA);
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 0);
 	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
 	go.flags = 1U << 9;
-	assert_int_equal(vdpamap_set_group_asid_opts(f->h, 0, 1, &go),
-			 -EINVAL);
+	assert_int_equal(vdpamap_set_group_asid_opts(f->h, 0, 1, &go), -EINVAL);
 	go.flags = VDPAMAP_GROUP_ASID_RESET;
 	r = vdpamap_set_group_asid(f->h, 0, 1);
 	if (r == 0) {
 		fprintf(stderr, "  group ASIDs change in place on this "
-			"device\n");
+				"device\n");
 		assert_int_equal(vnet_loop(&v, 2, 100, LOOP_MS), 0);
 		assert_int_equal(vdpamap_set_group_asid_opts(f->h, 0, 0, &go),
 				 0);
@@ -149,8 +151,11 @@ void test_group_asid_frozen(void **state)
 		 * as vnet set them */
 		assert_int_equal(vnet_loop(&v, 10 + to, 100, LOOP_MS), 0);
 	}
-	assert_int_equal(hooked, vdpamap_has_feature(
-		f->h, VDPAMAP_F_ENABLE_AFTER_DRIVER_OK) ? 2 : 0);
+	assert_int_equal(hooked,
+			 vdpamap_has_feature(f->h,
+					     VDPAMAP_F_ENABLE_AFTER_DRIVER_OK) ?
+				 2 :
+				 0);
 	vnet_stop(&v);
 	mirror_matches_device(f);
 }

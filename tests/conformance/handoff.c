@@ -43,27 +43,28 @@
 #include "shape.h"
 #include "vdpamap.h"
 #include "vnet.h"
-#include "handoff/handoff.h"	/* src/: the description's layout, to forge one */
+#include "handoff/handoff.h" /* src/: the description's layout, to forge one */
 
-#define MEM_SIZE (4u << 20)
-#define RACE_READERS 2		/* rebuild_race */
-#define FAIL(...)                                                            \
-	do {                                                                 \
+#define MEM_SIZE     (4u << 20)
+#define RACE_READERS 2 /* rebuild_race */
+#define FAIL(...)                                                             \
+	do {                                                                  \
 		fprintf(stderr, "[%d] FAIL %s:%d: ", (int)getpid(), __func__, \
-			__LINE__);                                           \
-		fprintf(stderr, __VA_ARGS__);                                \
-		fprintf(stderr, "\n");                                       \
-		exit(1);                                                     \
+			__LINE__);                                            \
+		fprintf(stderr, __VA_ARGS__);                                 \
+		fprintf(stderr, "\n");                                        \
+		exit(1);                                                      \
 	} while (0)
-#define CHECK(c, ...)                                                        \
-	do {                                                                 \
-		if (!(c)) {                                                  \
-			fprintf(stderr, "[%d] FAIL %s:%d: %s: ",             \
-				(int)getpid(), __func__, __LINE__, #c);      \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fprintf(stderr, "\n");                               \
-			exit(1);                                             \
-		}                                                            \
+#define CHECK(c, ...)                                                   \
+	do {                                                            \
+		if (!(c)) {                                             \
+			fprintf(stderr,                                 \
+				"[%d] FAIL %s:%d: %s: ", (int)getpid(), \
+				__func__, __LINE__, #c);                \
+			fprintf(stderr, __VA_ARGS__);                   \
+			fprintf(stderr, "\n");                          \
+			exit(1);                                        \
+		}                                                       \
 	} while (0)
 
 #ifdef HANDOFF_NEW_OWNER
@@ -88,8 +89,9 @@ static int is_newowner_case(const char *cs)
 static const char *strategy_name(uint32_t s)
 {
 	return s == VDPAMAP_HANDOFF_NEW_OWNER ? "new-owner" :
-	       s == VDPAMAP_HANDOFF_KEEPER ? "keeper" :
-	       s == VDPAMAP_HANDOFF_REBUILD ? "rebuild" : "?";
+	       s == VDPAMAP_HANDOFF_KEEPER    ? "keeper" :
+	       s == VDPAMAP_HANDOFF_REBUILD   ? "rebuild" :
+						"?";
 }
 
 static void tlog(int level, const char *msg, void *ctx)
@@ -97,7 +99,8 @@ static void tlog(int level, const char *msg, void *ctx)
 	(void)ctx;
 	if (getenv("VDPAMAP_TEST_LOG") ||
 	    (level <= VDPAMAP_LOG_ERR && !strstr(msg, ": -16")))
-		fprintf(stderr, "[%d] lib(%d): %s\n", (int)getpid(), level, msg);
+		fprintf(stderr, "[%d] lib(%d): %s\n", (int)getpid(), level,
+			msg);
 }
 
 static uint64_t now_ns(void)
@@ -180,7 +183,7 @@ static int in_set(int fd, const int *set, int n)
 }
 
 /* ---- the keeper's trim */
-#define HEAP_SIZE (16u << 20)	/* the predecessor's "VMM heap" */
+#define HEAP_SIZE (16u << 20) /* the predecessor's "VMM heap" */
 
 /* Resident KiB of a process (its address space), 0 if unknown. */
 static uint64_t rss_kb(pid_t pid)
@@ -210,8 +213,10 @@ static void check_trim(struct vdpamap *h)
 	char path[64], line[512], self[256] = "", *fn;
 	unsigned long long s, e, lo = (uintptr_t)&vdpamap_handoff_adopt;
 	int area = 0, code = 0, guest = 0, n = 0;
-	uint64_t before = getenv("HO_KRSS") ? strtoull(getenv("HO_KRSS"),
-						       NULL, 0) : 0, after;
+	uint64_t before = getenv("HO_KRSS") ?
+				  strtoull(getenv("HO_KRSS"), NULL, 0) :
+				  0,
+		 after;
 	long ps = sysconf(_SC_PAGESIZE);
 	char perm[8];
 	FILE *f;
@@ -225,9 +230,9 @@ static void check_trim(struct vdpamap *h)
 		nanosleep(&ts, NULL);
 	}
 
-	CHECK(hi->keeper_trimmed_bytes >= HEAP_SIZE &&
-	      hi->keeper_vmas_kept && hi->keeper_vmas_kept <= 8 &&
-	      hi->keeper_vmas_kept < hi->keeper_vmas_before,
+	CHECK(hi->keeper_trimmed_bytes >= HEAP_SIZE && hi->keeper_vmas_kept &&
+		      hi->keeper_vmas_kept <= 8 &&
+		      hi->keeper_vmas_kept < hi->keeper_vmas_before,
 	      "trim: %llu bytes, %u -> %u VMAs",
 	      (unsigned long long)hi->keeper_trimmed_bytes,
 	      hi->keeper_vmas_before, hi->keeper_vmas_kept);
@@ -260,7 +265,7 @@ static void check_trim(struct vdpamap *h)
 			area++;
 		else if (fn && !strcmp(fn, self) && perm[2] == 'x' &&
 			 e - s <= (unsigned long long)(ps > 16384 ? 3 * ps :
-							 65536))
+								    65536))
 			code++;
 		else if (strstr(line, "[vsyscall]"))
 			;
@@ -269,18 +274,19 @@ static void check_trim(struct vdpamap *h)
 	}
 	fclose(f);
 	CHECK(area == 1 && code == 1 && guest >= 1 &&
-	      n == (int)hi->keeper_vmas_kept,
-	      "kept: %d area, %d code, %d guest; %d VMAs, info says %u",
-	      area, code, guest, n, hi->keeper_vmas_kept);
+		      n == (int)hi->keeper_vmas_kept,
+	      "kept: %d area, %d code, %d guest; %d VMAs, info says %u", area,
+	      code, guest, n, hi->keeper_vmas_kept);
 	after = rss_kb(hi->keeper_pid);
 	CHECK(!before || after + (HEAP_SIZE >> 10) / 2 < before,
 	      "keeper RSS %llu KiB, before the trim %llu KiB",
 	      (unsigned long long)after, (unsigned long long)before);
 	printf("trim: %llu KiB unmapped, %u -> %u VMAs, RSS %llu -> %llu "
-	       "KiB\n", (unsigned long long)(hi->keeper_trimmed_bytes >> 10),
+	       "KiB\n",
+	       (unsigned long long)(hi->keeper_trimmed_bytes >> 10),
 	       hi->keeper_vmas_before, hi->keeper_vmas_kept,
 	       (unsigned long long)before, (unsigned long long)after);
-	fflush(stdout);		/* before an exec or a SIGKILL */
+	fflush(stdout); /* before an exec or a SIGKILL */
 }
 
 /* ---- predecessor */
@@ -304,8 +310,9 @@ static void pred_start(struct pred *p)
 	p->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      p->memfd, 0);
 	CHECK(p->mem != MAP_FAILED, "mmap");
-	rg = (struct vdpamap_region){ .hva = p->mem, .len = MEM_SIZE,
-				      .fd = p->memfd, .iova = 0 };
+	rg = (struct vdpamap_region){
+		.hva = p->mem, .len = MEM_SIZE, .fd = p->memfd, .iova = 0
+	};
 	o.regions = &rg;
 	o.nr_regions = 1;
 	r = open_retry(&o, &p->h);
@@ -341,7 +348,7 @@ static void exec_succ(const char *role, const char *cs, int sfd,
 
 static void clear_kick_call_cloexec(struct vnet *v)
 {
-	(void)v;	/* the library clears them (vring kick/call) */
+	(void)v; /* the library clears them (vring kick/call) */
 }
 
 static int prepare(struct pred *p, uint32_t strategy, int *sfd)
@@ -359,8 +366,8 @@ static int sealed_copy(const void *buf, size_t len, int seal)
 	CHECK(fd >= 0, "memfd");
 	CHECK(write(fd, buf, len) == (ssize_t)len, "write");
 	if (seal)
-		CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW |
-						     F_SEAL_SHRINK) == 0,
+		CHECK(fcntl(fd, F_ADD_SEALS,
+			    F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) == 0,
 		      "seal");
 	return fd;
 }
@@ -443,7 +450,8 @@ static void forged_adopt(const uint8_t *b, uint8_t *c, size_t len, size_t off,
 	expect_adopt_says(c, len, 1, err, what, want);
 }
 #define HDR_OFF(f) offsetof(struct vdm_ho_hdr, f)
-#define REG0_OFF(f) (sizeof(struct vdm_ho_hdr) + offsetof(struct vdm_ho_region, f))
+#define REG0_OFF(f) \
+	(sizeof(struct vdm_ho_hdr) + offsetof(struct vdm_ho_region, f))
 
 static int new_owner_possible(struct vdpamap *h, char *why, size_t len);
 
@@ -481,7 +489,7 @@ static void case_corrupt(struct pred *p)
 	c[0] ^= 1;
 	expect_adopt_says(c, len, 1, EBADMSG, "magic", "magic: ");
 	memcpy(c, b, len);
-	c[8] = 99;		/* version */
+	c[8] = 99; /* version */
 	reseal(c, len);
 	expect_adopt_says(c, len, 1, EPROTONOSUPPORT, "version",
 			  "version: not this library's");
@@ -496,7 +504,7 @@ static void case_corrupt(struct pred *p)
 	forged_adopt(b, c, len, REG0_OFF(id), 0, EINVAL, "region id",
 		     "regions[0].id: 0 or not below next_region_id");
 	memcpy(c, b, len);
-	c[40] ^= 1;		/* dev_ino */
+	c[40] ^= 1; /* dev_ino */
 	reseal(c, len);
 	expect_adopt_says(c, len, 1, ENODEV, "wrong device",
 			  "is not the device the description names");
@@ -511,8 +519,7 @@ static void case_corrupt(struct pred *p)
 	forged_adopt(b, c, len, REG0_OFF(fd), 1000, EBADF, "region fd not open",
 		     "regions[0].fd 1000 is not open, or not the file");
 	forged_adopt(b, c, len, REG0_OFF(fd), devfd, EBADF,
-		     "region fd another file",
-		     "regions[0].fd");
+		     "region fd another file", "regions[0].fd");
 	/* a NEW_OWNER description in a build without NEW_OWNER (with it,
 	 * adopt would go on to take the device over) */
 	if (!NEW_OWNER_BUILT)
@@ -578,8 +585,7 @@ static void case_cancel(struct pred *p)
 		int no = new_owner_possible(p->h, why, sizeof(why));
 
 		r = prepare(p, VDPAMAP_HANDOFF_NEW_OWNER, &sfd);
-		CHECK(r == (no ? 0 : -EOPNOTSUPP), "prepare NEW_OWNER: %d",
-		      r);
+		CHECK(r == (no ? 0 : -EOPNOTSUPP), "prepare NEW_OWNER: %d", r);
 		if (no) {
 			r = vdpamap_handoff_get_info(p->h, &hi);
 			CHECK(r == 0 && !hi.keeper_alive && !hi.keeper_pid &&
@@ -599,7 +605,8 @@ static void case_cancel(struct pred *p)
 	{
 		void *anon = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		struct vdpamap_region rg = { .hva = anon, .len = 65536,
+		struct vdpamap_region rg = { .hva = anon,
+					     .len = 65536,
 					     .fd = -1 };
 		uint32_t id;
 
@@ -618,16 +625,19 @@ static int new_owner_possible(struct vdpamap *h, char *why, size_t len)
 	struct vdpamap_info in;
 
 	if (!NEW_OWNER_BUILT) {
-		snprintf(why, len, "library built without -Dnew_owner (the "
+		snprintf(why, len,
+			 "library built without -Dnew_owner (the "
 			 "handoff-sim-newowner test runs them)");
 		return 0;
 	}
 	CHECK(vdpamap_get_info(h, &in) == 0, "info");
 	if ((in.backend_offered & NEW_OWNER_BITS) != NEW_OWNER_BITS) {
-		snprintf(why, len, "the device offers backend features 0x%llx, "
+		snprintf(why, len,
+			 "the device offers backend features 0x%llx, "
 			 "not NEW_OWNER (bit 9) + IOTLB_REMAP (bit 10): no "
 			 "released kernel has the \"vdpa live update\" "
-			 "proposal", (unsigned long long)in.backend_offered);
+			 "proposal",
+			 (unsigned long long)in.backend_offered);
 		return 0;
 	}
 	return 1;
@@ -702,7 +712,8 @@ static void role_pred(const char *cs)
 		 * successor's adopt has it trimmed */
 		vdpamap_handoff_get_info(p.h, &hi);
 		CHECK(hi.strategy == VDPAMAP_HANDOFF_KEEPER &&
-		      hi.keeper_trimmed_bytes == 0, "trimmed before exec");
+			      hi.keeper_trimmed_bytes == 0,
+		      "trimmed before exec");
 		snprintf(kb, sizeof(kb), "%llu",
 			 (unsigned long long)rss_kb(hi.keeper_pid));
 		setenv("HO_KRSS", kb, 1);
@@ -773,16 +784,17 @@ static void check_new_owner(struct vdpamap *h, uint64_t refused)
 	      "NEW_OWNER: %llu UPDATE, %llu INVALIDATE",
 	      (unsigned long long)st.iotlb_updates,
 	      (unsigned long long)st.iotlb_invalidates);
-	CHECK(st.iotlb_remaps == ents - refused, "NEW_OWNER: %llu REMAPs for "
-	      "%llu entries", (unsigned long long)st.iotlb_remaps,
-	      (unsigned long long)ents);
+	CHECK(st.iotlb_remaps == ents - refused,
+	      "NEW_OWNER: %llu REMAPs for "
+	      "%llu entries",
+	      (unsigned long long)st.iotlb_remaps, (unsigned long long)ents);
 	/* ASID 0 has several entries: one batch where BATCH is negotiated.
 	 * A refused REMAP is a write too, then INVALIDATE + UPDATE */
 	CHECK(vdpamap_entry_count(h, 0) > 1, "ASID 0: one entry");
 	if (vdpamap_has_feature(h, VDPAMAP_F_IOTLB_BATCH))
 		CHECK(st.iotlb_batches >= 1 &&
-			      st.iotlb_writes == st.iotlb_remaps +
-					3 * refused + 2 * st.iotlb_batches,
+			      st.iotlb_writes == st.iotlb_remaps + 3 * refused +
+							 2 * st.iotlb_batches,
 		      "REMAPs not batched: %llu writes, %llu batches",
 		      (unsigned long long)st.iotlb_writes,
 		      (unsigned long long)st.iotlb_batches);
@@ -808,8 +820,8 @@ static void check_new_owner(struct vdpamap *h, uint64_t refused)
 
 			CHECK(r == 0 && (uintptr_t)hva == se[k].uaddr,
 			      "asid %u iova 0x%llx: device uaddr 0x%llx, "
-			      "mirror %p (%d)", a,
-			      (unsigned long long)se[k].iova,
+			      "mirror %p (%d)",
+			      a, (unsigned long long)se[k].iova,
 			      (unsigned long long)se[k].uaddr, hva, r);
 		}
 	}
@@ -887,9 +899,10 @@ static void role_succ(const char *role, const char *cs, char **a)
 	 * memfd, the four eventfds, and with the keeper the device fd and
 	 * the keeper socket; with NEW_OWNER the device fd (and the socket
 	 * of a keeper the predecessor had, for the successor to dismiss) */
-	extra = want == VDPAMAP_HANDOFF_KEEPER ? 2 :
+	extra = want == VDPAMAP_HANDOFF_KEEPER	? 2 :
 		want == VDPAMAP_HANDOFF_REBUILD ? 0 :
-		!strcmp(cs, "keeper_newowner") ? 2 : 1;
+		!strcmp(cs, "keeper_newowner")	? 2 :
+						  1;
 	nfd = list_fds(fds, 64);
 	expect[ne++] = 0;
 	expect[ne++] = 1;
@@ -939,7 +952,9 @@ static void role_succ(const char *role, const char *cs, char **a)
 		CHECK(setrlimit(RLIMIT_MEMLOCK, &old) == 0, "setrlimit");
 	}
 	r = vdpamap_handoff_adopt(!strcmp(cs, "keeper") ||
-					  !strcmp(cs, "newowner") ? -1 : sfd,
+						  !strcmp(cs, "newowner") ?
+					  -1 :
+					  sfd,
 				  &o, &h);
 	CHECK(r == 0, "adopt: %d", r);
 	CHECK(fcntl(sfd, F_GETFD) < 0, "state fd not closed by adopt");
@@ -974,7 +989,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	       (t - hi.suspend_ns) / 1e6, hi.adopt_ns / 1e6);
 	loop_n(&v, 101, 3);
 	if (want == VDPAMAP_HANDOFF_KEEPER && hi.keeper_alive) {
-		check_trim(h);		/* and the data path still runs */
+		check_trim(h); /* and the data path still runs */
 		loop_n(&v, 104, 2);
 	}
 	r = vdpamap_get_stats(h, &st);
@@ -991,7 +1006,8 @@ static void role_succ(const char *role, const char *cs, char **a)
 	      "inherited fds not CLOEXEC again");
 
 	if ((!strcmp(cs, "keeper2") || !strcmp(cs, "newowner2") ||
-	     !strcmp(cs, "keeper_newowner")) && !strcmp(role, "succ")) {
+	     !strcmp(cs, "keeper_newowner")) &&
+	    !strcmp(role, "succ")) {
 		/* keeper2: the same keeper again; newowner2: NEW_OWNER
 		 * again; keeper_newowner: AUTO picks NEW_OWNER and the next
 		 * image dismisses the keeper */
@@ -1032,7 +1048,8 @@ static void role_succ(const char *role, const char *cs, char **a)
 		m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
 			 0);
 		CHECK(m != MAP_FAILED, "mmap");
-		rg = (struct vdpamap_region){ .hva = m, .len = 1 << 20,
+		rg = (struct vdpamap_region){ .hva = m,
+					      .len = 1 << 20,
 					      .fd = mfd };
 		r = vdpamap_region_add(h, &rg, &id);
 		CHECK(r == 0, "region add via keeper: %d", r);
@@ -1077,7 +1094,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 		if (race) {
 			struct timespec ts = { 0, 50000000 };
 
-			nanosleep(&ts, NULL);	/* readers on the new state */
+			nanosleep(&ts, NULL); /* readers on the new state */
 			race_stop(rc, rt, RACE_READERS);
 		}
 		CHECK(vdpamap_poison_reason(h) == NULL, "still poisoned");
@@ -1120,7 +1137,7 @@ static void role_reattach(void)
 	CHECK(r == 0, "reattach %d: %d", kp, r);
 	r = vdpamap_handoff_get_info(h, &hi);
 	CHECK(r == 0 && hi.keeper_alive && hi.keeper_pid == kp, "info");
-	unsetenv("HO_KRSS");	/* this process never saw the untrimmed one */
+	unsetenv("HO_KRSS"); /* this process never saw the untrimmed one */
 	check_trim(h);
 	CHECK(vdpamap_get_status(h, &s) == 0 && (s & 4), "status 0x%x", s);
 	CHECK(vdpamap_entry_count(h, 0) >= 1, "mirror empty");
@@ -1184,11 +1201,11 @@ static int run_case(const char *cs)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"newowner", "newowner2", "keeper_newowner",
-		"keeper", "keeper2", "rebuild", "cancel", "corrupt",
-		"keeper_kill", "rebuild_race", "succ_kill", "pred_kill",
+		"newowner",    "newowner2",    "keeper_newowner", "keeper",
+		"keeper2",     "rebuild",      "cancel",	  "corrupt",
+		"keeper_kill", "rebuild_race", "succ_kill",	  "pred_kill",
 	};
-	const char *only = getenv("HO_ONLY");	/* one case, by name */
+	const char *only = getenv("HO_ONLY"); /* one case, by name */
 	const char *flv[2] = { "va", "pa" };
 	int nflv = 2, passed = 0, failed = 0, skipped = 0, f;
 	const char *dev = getenv("VDPAMAP_TEST_DEV");
@@ -1226,7 +1243,8 @@ int main(int argc, char **argv)
 	if (dev) {
 		nflv = 1;
 		flv[0] = getenv("VDPAMAP_VM_CONFIG") ?
-				 getenv("VDPAMAP_VM_CONFIG") : "kernel";
+				 getenv("VDPAMAP_VM_CONFIG") :
+				 "kernel";
 		setenv("HO_PATH", dev, 1);
 	} else if (getenv("VDPAMAP_TEST_SIM")) {
 		nflv = 1;
@@ -1264,8 +1282,11 @@ int main(int argc, char **argv)
 			}
 			setenv("HO_FLAVOUR", flv[f], 1);
 			r = run_case(cases[i]);
-			printf("%s %s/%s\n", r == 0 ? "ok  " : r == 77 ? "skip" :
-			       "FAIL", flv[f], cases[i]);
+			printf("%s %s/%s\n",
+			       r == 0  ? "ok  " :
+			       r == 77 ? "skip" :
+					 "FAIL",
+			       flv[f], cases[i]);
 			if (r == 0)
 				passed++;
 			else if (r == 77)

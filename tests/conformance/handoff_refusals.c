@@ -66,30 +66,28 @@ static void _fds_equal(const struct fdset *a, int line)
 #define fds_equal(a) _fds_equal(a, __LINE__)
 
 /* a call on the handle: as expect_nochange, and the fd table is as it was */
-#define ho_err(f, e, want, call)                                             \
-	do {                                                                 \
-		struct fdset fs_;                                            \
-									     \
-		fds_take(&fs_);                                              \
-		expect_nochange(f, e, want, call);                           \
-		fds_equal(&fs_);                                             \
+#define ho_err(f, e, want, call)                   \
+	do {                                       \
+		struct fdset fs_;                  \
+		fds_take(&fs_);                    \
+		expect_nochange(f, e, want, call); \
+		fds_equal(&fs_);                   \
 	} while (0)
 
 /* a call that makes a handle (adopt, reattach): -e, *ret untouched, the
  * fd table as it was */
-#define nohandle_err(e, call)                                                \
-	do {                                                                 \
-		struct fdset fs_;                                            \
-		int r_;                                                      \
-									     \
-		fds_take(&fs_);                                              \
-		ret = (struct vdpamap *)&ret;                                \
-		r_ = (call);                                                 \
-		if (r_ != -(e))                                              \
-			fail_msg("line %d: %s: got %d (%s), want -%d",       \
-				 __LINE__, #call, r_, strerror(-r_), e);     \
-		assert_ptr_equal(ret, &ret);                                 \
-		fds_equal(&fs_);                                             \
+#define nohandle_err(e, call)                                            \
+	do {                                                             \
+		struct fdset fs_;                                        \
+		int r_;                                                  \
+		fds_take(&fs_);                                          \
+		ret = (struct vdpamap *)&ret;                            \
+		r_ = (call);                                             \
+		if (r_ != -(e))                                          \
+			fail_msg("line %d: %s: got %d (%s), want -%d",   \
+				 __LINE__, #call, r_, strerror(-r_), e); \
+		assert_ptr_equal(ret, &ret);                             \
+		fds_equal(&fs_);                                         \
 	} while (0)
 
 /* The keeper is a clone(CLONE_VM) without CLONE_THREAD, which valgrind
@@ -129,8 +127,9 @@ void test_handoff_bad_input(void **state)
 	assert_true(fcntl(999, F_GETFD) < 0);
 	open_default(f);
 	map_window(f, 0, GPA);
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 0);
 	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
 	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
 
@@ -141,9 +140,9 @@ void test_handoff_bad_input(void **state)
 	ho_err(f, ENOENT, "", vdpamap_region_get(f->h, 9999, &rg));
 	ho_err(f, EINVAL, "", vdpamap_region_ids(f->h, NULL, 1));
 	ho_err(f, EINVAL, "", vdpamap_vring_get(f->h, 0, NULL));
-	ho_err(f, EINVAL, "out of range", vdpamap_vring_get(f->h, in.nr_vqs,
-							    &vring));
-	if (in.nr_vqs > 2)		/* the control vq, which vnet leaves */
+	ho_err(f, EINVAL, "out of range",
+	       vdpamap_vring_get(f->h, in.nr_vqs, &vring));
+	if (in.nr_vqs > 2) /* the control vq, which vnet leaves */
 		ho_err(f, ENOENT, "", vdpamap_vring_get(f->h, 2, &vring));
 	/* prepare */
 	ho_err(f, EINVAL, "", vdpamap_handoff_prepare(f->h, &ok, NULL));
@@ -163,8 +162,7 @@ void test_handoff_bad_input(void **state)
 	       vdpamap_handoff_prepare(f->h, &o, &sfd));
 	o = ok;
 	o.flags = 1;
-	ho_err(f, EINVAL, "flags 0x1",
-	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	ho_err(f, EINVAL, "flags 0x1", vdpamap_handoff_prepare(f->h, &o, &sfd));
 	o = ok;
 	o.extra_fds = extra;
 	o.nr_extra_fds = 33;
@@ -178,10 +176,10 @@ void test_handoff_bad_input(void **state)
 	ho_err(f, EINVAL, "handoff: extra fd 999 is not open",
 	       vdpamap_handoff_prepare(f->h, &o, &sfd));
 	o = ok;
-	o.strategy = VDPAMAP_HANDOFF_NEW_OWNER;	/* the device does not
+	o.strategy = VDPAMAP_HANDOFF_NEW_OWNER; /* the device does not
 						   offer it */
-	ho_err(f, EOPNOTSUPP, "handoff: NEW_OWNER: ",
-	       vdpamap_handoff_prepare(f->h, &o, &sfd));
+	ho_err(f, EOPNOTSUPP,
+	       "handoff: NEW_OWNER: ", vdpamap_handoff_prepare(f->h, &o, &sfd));
 	anon = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(anon != MAP_FAILED);
@@ -239,14 +237,15 @@ void test_handoff_bad_input(void **state)
 	assert_true(mfd >= 0);
 	assert_int_equal(write(mfd, "vdpamap!", 8), 8);
 	nohandle_err(EPERM, vdpamap_handoff_adopt(mfd, NULL, &ret));
-	assert_int_equal(fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK |
-						 F_SEAL_GROW), 0);
+	assert_int_equal(fcntl(mfd, F_ADD_SEALS,
+			       F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW),
+			 0);
 	nohandle_err(EMSGSIZE, vdpamap_handoff_adopt(mfd, NULL, &ret));
 	close(mfd);
 	nohandle_err(EINVAL, vdpamap_handoff_reattach(0, NULL, &ret));
 	nohandle_err(EINVAL, vdpamap_handoff_reattach(getpid(), NULL, NULL));
-	nohandle_err(ECONNREFUSED, vdpamap_handoff_reattach(getpid(), NULL,
-							    &ret));
+	nohandle_err(ECONNREFUSED,
+		     vdpamap_handoff_reattach(getpid(), NULL, &ret));
 	/* the device was never left suspended */
 	assert_int_equal(vnet_loop(&v, 2, 100, LOOP_MS), 0);
 	vnet_stop(&v);
@@ -295,8 +294,10 @@ void test_handoff_busy(void **state)
 	m2 = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	assert_true(m2 != MAP_FAILED);
 	rg2 = (struct vdpamap_region){ .hva = m2, .len = MIB, .fd = mfd };
-	rg3 = (struct vdpamap_region){ .hva = (uint8_t *)m2 + MIB, .len = MIB,
-				       .fd = mfd, .fd_offset = MIB };
+	rg3 = (struct vdpamap_region){ .hva = (uint8_t *)m2 + MIB,
+				       .len = MIB,
+				       .fd = mfd,
+				       .fd_offset = MIB };
 
 	open_default(f);
 	map_window(f, 0, GPA);
@@ -304,8 +305,9 @@ void test_handoff_busy(void **state)
 	/* a flip to undo (group 1: the control vq's, which vnet leaves) */
 	flip_id = vdpamap_flip(f->h, 1, &g1, NULL);
 	assert_true(flip_id > 0);
-	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF,
-				    GPA + RING_OFF, RING_SIZE), 0);
+	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
+				    RING_SIZE),
+			 0);
 	assert_int_equal(vnet_loop(&v, 1, 100, LOOP_MS), 0);
 	assert_int_equal(vdpamap_vring_get(f->h, 0, &vr), 0);
 	assert_int_equal(vdpamap_get_features(f->h, &feat), 0);
@@ -314,20 +316,24 @@ void test_handoff_busy(void **state)
 	assert_int_equal(vdpamap_handoff_prepare(f->h, &ho, &sfd), 0);
 
 	/* maps, unmaps, transactions */
-	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
-			      "(vdpamap_txn_begin)"),
+	ho_err(f, EBUSY,
+	       BUSY("maps, unmaps and transactions "
+		    "(vdpamap_txn_begin)"),
 	       vdpamap_map(f->h, 0, GPA + 16 * MIB, f->mem, MIB,
 			   VDPAMAP_PERM_RW));
-	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
-			      "(vdpamap_txn_begin)"),
+	ho_err(f, EBUSY,
+	       BUSY("maps, unmaps and transactions "
+		    "(vdpamap_txn_begin)"),
 	       vdpamap_unmap(f->h, 0, GPA + WIN_OFF, WIN_SIZE));
-	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
-			      "(vdpamap_txn_begin)"),
+	ho_err(f, EBUSY,
+	       BUSY("maps, unmaps and transactions "
+		    "(vdpamap_txn_begin)"),
 	       vdpamap_map_alloc(f->h, 0, f->mem, MIB, VDPAMAP_PERM_RW, 0,
 				 &iova));
 	assert_int_equal(iova, 0);
-	ho_err(f, EBUSY, BUSY("maps, unmaps and transactions "
-			      "(vdpamap_txn_begin)"),
+	ho_err(f, EBUSY,
+	       BUSY("maps, unmaps and transactions "
+		    "(vdpamap_txn_begin)"),
 	       vdpamap_txn_begin(f->h, &t));
 	assert_null(t);
 	/* regions */
@@ -337,7 +343,8 @@ void test_handoff_busy(void **state)
 	ho_err(f, EBUSY, BUSY("vdpamap_region_del"),
 	       vdpamap_region_del(f->h, id2));
 	/* flips */
-	ho_err(f, EBUSY, BUSY("vdpamap_flip"), vdpamap_flip(f->h, 1, &fo, NULL));
+	ho_err(f, EBUSY, BUSY("vdpamap_flip"),
+	       vdpamap_flip(f->h, 1, &fo, NULL));
 	assert_int_equal(sh.iova, 0);
 	ho_err(f, EBUSY, BUSY("vdpamap_unflip"),
 	       vdpamap_unflip(f->h, (uint32_t)flip_id, NULL, NULL));
@@ -367,7 +374,7 @@ void test_handoff_busy(void **state)
 	/* queries work */
 	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
 	assert_int_equal(vdpamap_get_status(f->h, &status), 0);
-	assert_true(status & 4);	/* DRIVER_OK: kept, suspended */
+	assert_true(status & 4); /* DRIVER_OK: kept, suspended */
 	assert_int_equal(vdpamap_get_features(f->h, &feat), 0);
 	assert_int_equal(vdpamap_get_config(f->h, 0, cfg, sizeof(cfg)), 0);
 	assert_int_equal(vdpamap_vq_group(f->h, 0, &g), 0);
@@ -375,8 +382,8 @@ void test_handoff_busy(void **state)
 	assert_int_equal(asid, 1);
 	assert_int_equal(vdpamap_vring_get(f->h, 0, &vr2), 0);
 	assert_int_equal(vdpamap_vring_get_base(f->h, 0, &base), 0);
-	assert_int_equal(vdpamap_translate(f->h, 0, GPA + RING_OFF, &hva,
-					   NULL), 0);
+	assert_int_equal(vdpamap_translate(f->h, 0, GPA + RING_OFF, &hva, NULL),
+			 0);
 	assert_ptr_equal(hva, f->mem + RING_OFF);
 	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
 	assert_int_equal(vdpamap_iova_find(f->h, 0, MIB, 0, &iova), 0);
@@ -404,12 +411,14 @@ void test_handoff_busy(void **state)
 		/* a started device without RESUME goes through a reset; without
 		 * IOTLB_PERSIST too (6.1) that reset must replay the maps */
 		VDPAMAP_OPTS(vdpamap_unflip_opts, uo,
-			     .flags = vdpamap_has_feature(f->h,
-							  VDPAMAP_F_IOTLB_PERSIST) ?
-					      0 : VDPAMAP_FLIP_REPLAY);
+			     .flags = vdpamap_has_feature(
+					      f->h, VDPAMAP_F_IOTLB_PERSIST) ?
+					      0 :
+					      VDPAMAP_FLIP_REPLAY);
 
 		assert_int_equal(vdpamap_unflip(f->h, (uint32_t)flip_id, &uo,
-						NULL), 0);
+						NULL),
+				 0);
 	}
 	/* a started device with frozen group ASIDs (Linux >= 7.0) answers
 	 * EBUSY even for the ASID the group has: the reset path, asked for */

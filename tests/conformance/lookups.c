@@ -69,10 +69,9 @@ void test_lookups_never_block(void **state)
 	map_ok(f, 0, GPA, 0, 2 * MIB);
 	/* the writer holds the handle mutex for a whole transaction */
 	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
-	a.stop = 1;		/* run a fixed number of rounds, then finish */
+	a.stop = 1; /* run a fixed number of rounds, then finish */
 	assert_int_equal(pthread_create(&th, NULL, reader, &a), 0);
-	for (i = 0; i < 500 && !__atomic_load_n(&a.done, __ATOMIC_ACQUIRE);
-	     i++)
+	for (i = 0; i < 500 && !__atomic_load_n(&a.done, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
 	/* the readers finished while the mutex was held */
 	assert_true(__atomic_load_n(&a.done, __ATOMIC_ACQUIRE));

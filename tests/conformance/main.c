@@ -108,8 +108,10 @@ static int pick(const char **pat, int nr_pat, struct CMUnitTest *run)
 		     k++)
 			;
 		if (k == NR_TESTS) {
-			fprintf(stderr, "conformance: no case matches \"%s\" "
-				"(--list names them)\n", pat[i]);
+			fprintf(stderr,
+				"conformance: no case matches \"%s\" "
+				"(--list names them)\n",
+				pat[i]);
 			bad = 1;
 		}
 	}

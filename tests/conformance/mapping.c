@@ -19,7 +19,8 @@ void test_map_basic(void **state)
 	map_ok(f, 0, GPA + MIB, MIB, MIB);
 	assert_int_equal(vdpamap_entry_count(f->h, 0), 2);
 	assert_int_equal(vdpamap_translate(f->h, 0, GPA + MIB + 0x123, &hva,
-					   &len), 0);
+					   &len),
+			 0);
 	assert_ptr_equal(hva, f->mem + MIB + 0x123);
 	assert_int_equal(len, MIB - 0x123);
 	assert_int_equal(vdpamap_reverse(f->h, 0, f->mem + 0x456, &iova, &len),
@@ -98,16 +99,19 @@ void test_alloc(void **state)
 	/* an empty ASID: 1, or 0 on a device with one address space */
 	as = fx_has_as(f, 1) ? 1 : 0;
 	assert_int_equal(vdpamap_map_alloc(f->h, as, f->mem, MIB,
-					   VDPAMAP_PERM_RW, 0, &a), 0);
+					   VDPAMAP_PERM_RW, 0, &a),
+			 0);
 	assert_int_equal(vdpamap_map_alloc(f->h, as, f->mem + MIB, MIB,
-					   VDPAMAP_PERM_RW, 16 * MIB, &b), 0);
+					   VDPAMAP_PERM_RW, 16 * MIB, &b),
+			 0);
 	assert_int_equal(b % (16 * MIB), 0);
 	assert_true(b != a);
 	assert_int_equal(vdpamap_iova_find(f->h, as, MIB, 0, &c), 0);
 	assert_true(c + MIB <= a || c >= a + MIB);
 	assert_true(c + MIB <= b || c >= b + MIB);
 	assert_int_equal(vdpamap_map_alloc(f->h, as, f->mem, MIB,
-					   VDPAMAP_PERM_RW, 3, &c), -EINVAL);
+					   VDPAMAP_PERM_RW, 3, &c),
+			 -EINVAL);
 	assert_int_equal(vdpamap_entry_count(f->h, as), 2);
 	mirror_matches_device(f);
 }
@@ -129,10 +133,12 @@ void test_alloc_small_range(void **state)
 	map_err(&f, ERANGE, 0, 0x100000 + 4 * MIB - 4096, f.mem, 8192,
 		VDPAMAP_PERM_RW);
 	assert_int_equal(vdpamap_map_alloc(f.h, 0, f.mem, 3 * MIB,
-					   VDPAMAP_PERM_RW, 0, &a), 0);
+					   VDPAMAP_PERM_RW, 0, &a),
+			 0);
 	assert_int_equal(a, 0x100000);
 	assert_int_equal(vdpamap_map_alloc(f.h, 0, f.mem, 2 * MIB,
-					   VDPAMAP_PERM_RW, 0, &a), -ENOSPC);
+					   VDPAMAP_PERM_RW, 0, &a),
+			 -ENOSPC);
 	mirror_matches_device(&f);
 	fx_teardown(&f);
 }
@@ -144,8 +150,8 @@ void test_alloc_small_range(void **state)
  * [GPA, +1 MiB) on entry. */
 static void txn_round(struct fx *f, uint32_t b)
 {
-	const uint64_t bb = b ? GPA : 4 * GPA;		/* b's part */
-	const uint64_t z = b ? 0 : 8 * GPA;		/* map and unmap */
+	const uint64_t bb = b ? GPA : 4 * GPA; /* b's part */
+	const uint64_t z = b ? 0 : 8 * GPA;    /* map and unmap */
 	struct vdpamap_stats s0, s1;
 	struct vdpamap_txn *t;
 	uint64_t any;
@@ -157,20 +163,25 @@ static void txn_round(struct fx *f, uint32_t b)
 	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
 	/* the range just freed is free in the overlay */
 	assert_int_equal(vdpamap_txn_map(t, 0, GPA, f->mem + MIB, MIB,
-					 VDPAMAP_PERM_RO, NULL), 0);
+					 VDPAMAP_PERM_RO, NULL),
+			 0);
 	assert_int_equal(vdpamap_txn_map(t, b, bb, f->mem, 2 * MIB,
-					 VDPAMAP_PERM_RW, NULL), 0);
+					 VDPAMAP_PERM_RW, NULL),
+			 0);
 	/* overlaps a queued map */
 	assert_int_equal(vdpamap_txn_map(t, b, bb + MIB, f->mem, MIB,
-					 VDPAMAP_PERM_RW, NULL), -EEXIST);
-	assert_int_equal(vdpamap_txn_map(t, b, VDPAMAP_IOVA_ANY, f->mem,
-					 MIB, VDPAMAP_PERM_RW, &any), 0);
+					 VDPAMAP_PERM_RW, NULL),
+			 -EEXIST);
+	assert_int_equal(vdpamap_txn_map(t, b, VDPAMAP_IOVA_ANY, f->mem, MIB,
+					 VDPAMAP_PERM_RW, &any),
+			 0);
 	assert_true(any + MIB <= bb || any >= bb + 2 * MIB);
 	if (!b)
 		assert_true(any + MIB <= GPA || any >= GPA + MIB);
 	/* a map and its unmap in the same transaction */
 	assert_int_equal(vdpamap_txn_map(t, 0, z, f->mem, MIB, VDPAMAP_PERM_RW,
-					 NULL), 0);
+					 NULL),
+			 0);
 	assert_int_equal(vdpamap_txn_unmap(t, 0, z, MIB), 0);
 	assert_int_equal(vdpamap_txn_commit(t), 0);
 	assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
@@ -202,7 +213,8 @@ void test_txn(void **state)
 	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
 	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
 	assert_int_equal(vdpamap_txn_map(t, 0, 16 * GPA, f->mem, MIB,
-					 VDPAMAP_PERM_RW, NULL), 0);
+					 VDPAMAP_PERM_RW, NULL),
+			 0);
 	assert_null(vdpamap_txn_abort(t));
 	snap_equal(f, &sn);
 	assert_null(vdpamap_txn_abort(NULL));
@@ -230,8 +242,10 @@ void test_batching(void **state)
 
 	for (batched = 1; batched >= 0; batched--) {
 		VDPAMAP_OPTS(vdpamap_open_opts, o,
-			     .want_features = batched ? VDPAMAP_F_KNOWN :
-				     VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_BATCH);
+			     .want_features =
+				     batched ? VDPAMAP_F_KNOWN :
+					       VDPAMAP_F_KNOWN &
+						       ~VDPAMAP_F_IOTLB_BATCH);
 
 		assert_int_equal(fx_open(f, &o), 0);
 		assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
@@ -240,11 +254,12 @@ void test_batching(void **state)
 					 0);
 		assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
 		for (i = 0; i < 16; i++)
-			assert_int_equal(vdpamap_txn_map(t, 0, GPA + i * MIB / 4,
+			assert_int_equal(vdpamap_txn_map(t, 0,
+							 GPA + i * MIB / 4,
 							 f->mem + i * MIB / 4,
 							 MIB / 4,
-							 VDPAMAP_PERM_RW,
-							 NULL), 0);
+							 VDPAMAP_PERM_RW, NULL),
+					 0);
 		assert_int_equal(vdpamap_txn_commit(t), 0);
 		assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
 		assert_int_equal(s1.iotlb_updates - s0.iotlb_updates, 16);

@@ -39,9 +39,9 @@ void test_open_info(void **state)
 		assert_int_equal(in.iova_first, so.iova_first);
 		assert_true(in.iova_last ==
 			    (so.iova_last ? so.iova_last : UINT64_MAX));
-		assert_int_equal(in.backend_offered, so.backend_features ?
-						     so.backend_features :
-						     0x17e);
+		assert_int_equal(in.backend_offered,
+				 so.backend_features ? so.backend_features :
+						       0x17e);
 	}
 	assert_true(in.nr_vqs >= 2 && in.nr_groups >= 1 && in.nr_as >= 1);
 	assert_true(in.iova_first <= in.iova_last);
@@ -49,9 +49,9 @@ void test_open_info(void **state)
 			 in.backend_offered & VDPAMAP_F_KNOWN);
 	assert_int_equal(vdpamap_has_feature(f->h, VDPAMAP_F_IOTLB_ASID),
 			 !!(in.backend_acked & VDPAMAP_F_IOTLB_ASID));
-	assert_true(in.device_features & (1ULL << 33));	/* ACCESS_PLATFORM */
-	assert_int_equal(in.mem_mode, f->pa ? VDPAMAP_MEMMODE_PA :
-					      VDPAMAP_MEMMODE_VA);
+	assert_true(in.device_features & (1ULL << 33)); /* ACCESS_PLATFORM */
+	assert_int_equal(in.mem_mode,
+			 f->pa ? VDPAMAP_MEMMODE_PA : VDPAMAP_MEMMODE_VA);
 	assert_int_equal(in.is_sim, f->is_sim);
 	/* vdpa_sim: the control vq (the last of 3) alone in group 1 when
 	 * there are two groups */
@@ -125,7 +125,7 @@ void test_opts_sizes(void **state)
 	big.o.sz = sizeof(big);
 	big.tail[1] = 1;
 	assert_int_equal(vdpamap_open(f->path, &big.o, &h), -E2BIG);
-	big.tail[1] = 0;		/* a zero tail is accepted */
+	big.tail[1] = 0; /* a zero tail is accepted */
 	assert_int_equal(vdpamap_open(f->path, &big.o, &h), 0);
 	h = vdpamap_close(h);
 	/* an older, shorter struct: only sz */
@@ -151,7 +151,8 @@ void test_adopt_fd(void **state)
 		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		assert_true(fd >= 0);
 		assert_int_equal(connect(fd, (struct sockaddr *)&sa,
-					 sizeof(sa)), 0);
+					 sizeof(sa)),
+				 0);
 	} else {
 		fd = open(f->path, O_RDWR | O_CLOEXEC);
 	}
@@ -160,8 +161,13 @@ void test_adopt_fd(void **state)
 	assert_int_equal(vdpamap_adopt_fd(fd, NULL, &h), 0);
 	assert_int_equal(vdpamap_fd(h), fd);
 	f->h = h;
-	assert_int_equal(vdpamap_region_add(h, &(struct vdpamap_region){
-		.hva = f->mem, .len = f->mem_size, .fd = f->memfd }, NULL), 0);
+	assert_int_equal(vdpamap_region_add(h,
+					    &(struct vdpamap_region){
+						    .hva = f->mem,
+						    .len = f->mem_size,
+						    .fd = f->memfd },
+					    NULL),
+			 0);
 	map_guest(f, 0);
 	loop_ok(f, GPA + RING_OFF);
 }

@@ -14,8 +14,10 @@
 static void reset_case(struct fx *f, int persist)
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, o,
-		     .want_features = persist ? VDPAMAP_F_KNOWN :
-				VDPAMAP_F_KNOWN & ~VDPAMAP_F_IOTLB_PERSIST);
+		     .want_features = persist ?
+					      VDPAMAP_F_KNOWN :
+					      VDPAMAP_F_KNOWN &
+						      ~VDPAMAP_F_IOTLB_PERSIST);
 	struct vdpamap_reset_info ri;
 	struct vdpamap_stats s0, s1;
 	int two = fx_has_as(f, 1);
@@ -44,7 +46,8 @@ static void reset_case(struct fx *f, int persist)
 		 * spaces: asid 0 INV+UPD alone, asid 1 likewise, each a
 		 * batch */
 		assert_int_equal(s1.iotlb_updates - s0.iotlb_updates, 2);
-		assert_int_equal(ri.iotlb_msgs, s1.iotlb_writes - s0.iotlb_writes);
+		assert_int_equal(ri.iotlb_msgs,
+				 s1.iotlb_writes - s0.iotlb_writes);
 		if (two)
 			assert_int_equal(ri.iotlb_msgs, 2 * (2 + 2));
 	}
@@ -72,8 +75,10 @@ static int raw_sim_set_status(int sock, uint8_t status)
 		struct vsim_req req;
 		uint8_t status;
 	} __attribute__((packed)) pkt = {
-		.req = { .magic = VSIM_MAGIC, .op = VSIM_OP_IOCTL,
-			 .arg = VHOST_VDPA_SET_STATUS, .len = 1 },
+		.req = { .magic = VSIM_MAGIC,
+			 .op = VSIM_OP_IOCTL,
+			 .arg = VHOST_VDPA_SET_STATUS,
+			 .len = 1 },
 		.status = status,
 	};
 	struct vsim_rep rep;
@@ -106,7 +111,8 @@ void test_reset_without_resync_breaks(void **state)
 	/* raw reset behind the library's back */
 	assert_int_equal(raw_sim_set_status(vdpamap_fd(f->h), zero), 0);
 	assert_int_equal(vnet_start(&v, f->h, f->mem + RING_OFF, GPA + RING_OFF,
-				    RING_SIZE), 0);
+				    RING_SIZE),
+			 0);
 	assert_int_equal(vnet_loop(&v, 7, 100, 300), -ETIMEDOUT);
 	vnet_stop(&v);
 }

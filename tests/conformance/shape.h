@@ -83,8 +83,10 @@ static inline int sim_shape_apply(struct vdpamap_sim_opts *so)
 			if (!strcmp(name, sim_shapes[i].name))
 				s = sim_shapes[i];
 		if (!s.name) {
-			fprintf(stderr, "VDPAMAP_TEST_SIM_SHAPE=%s: not one of "
-				"612 61 510 vpvdpa vduse\n", name);
+			fprintf(stderr,
+				"VDPAMAP_TEST_SIM_SHAPE=%s: not one of "
+				"612 61 510 vpvdpa vduse\n",
+				name);
 			return -1;
 		}
 	}

@@ -46,13 +46,19 @@
 #include "vdpamap.h"
 #include "mgmt/mgmt.h"
 
-#define NOWHERE "/nonexistent-vdpamap-fuzz"
+#define NOWHERE	 "/nonexistent-vdpamap-fuzz"
 #define MAX_TAIL 64
 
-#define CHECK(c, ...) do { if (!(c)) { \
-	fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #c); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); abort(); \
-} } while (0)
+#define CHECK(c, ...)                                                      \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, \
+				#c);                                       \
+			fprintf(stderr, __VA_ARGS__);                      \
+			fputc('\n', stderr);                               \
+			abort();                                           \
+		}                                                          \
+	} while (0)
 
 /* ---- the input */
 struct input {
@@ -86,15 +92,17 @@ static uint64_t u64(struct input *in)
 /* a u32 biased towards the edges the validation cares about */
 static uint32_t edgy32(struct input *in)
 {
-	static const uint32_t e[] = { 0, 1, 2, 3, 4, 63, 64, 65, 4096, 4097,
-				      65535, 65536, 0x80000000U, UINT32_MAX };
+	static const uint32_t e[] = { 0,	   1,	      2,     3,
+				      4,	   63,	      64,    65,
+				      4096,	   4097,      65535, 65536,
+				      0x80000000U, UINT32_MAX };
 	uint8_t s = byte(in);
 
 	return s & 1 ? e[(s >> 1) % (sizeof(e) / sizeof(e[0]))] : u32(in);
 }
 
 /* ---- the caller's struct, against a guard page */
-static uint8_t *guard;		/* first byte of the PROT_NONE page */
+static uint8_t *guard; /* first byte of the PROT_NONE page */
 
 static void *place(const void *known, size_t known_sz, size_t sz,
 		   const uint8_t *tail)
@@ -104,18 +112,21 @@ static void *place(const void *known, size_t known_sz, size_t sz,
 
 	room = (room + 7) & ~(size_t)7;
 	p = guard - room;
-	memset(p, 0xa5, room);		/* poison after sz */
+	memset(p, 0xa5, room); /* poison after sz */
 	memcpy(p, known, sz < known_sz ? sz : known_sz);
 	for (i = known_sz; i < sz; i++)
 		p[i] = tail[i - known_sz];
-	memcpy(p, &sz, sizeof(sz));	/* the sz field is always there */
+	memcpy(p, &sz, sizeof(sz)); /* the sz field is always there */
 	return p;
 }
 
 struct field {
 	size_t off, size;
 };
-#define F(type, f) { offsetof(struct type, f), sizeof(((struct type *)0)->f) }
+#define F(type, f)                                                      \
+	{                                                               \
+		offsetof(struct type, f), sizeof(((struct type *)0)->f) \
+	}
 
 /* A field is seen when it lies wholly inside sz; zero the ones cut by sz,
  * whose meaning no rule gives.  Returns nothing; edits known. */
@@ -155,11 +166,19 @@ static void count_log(int level, const char *msg, void *ctx)
 static int devnull = -1;
 
 /* ---- vdpamap_open_opts */
-enum { EP_OPEN, EP_ADOPT, EP_BY_NAME, EP_SPAWN, EP_SERVE, EP_MGMT_OPEN,
-       EP_MGMT_ADD, EP_COUNT };
+enum {
+	EP_OPEN,
+	EP_ADOPT,
+	EP_BY_NAME,
+	EP_SPAWN,
+	EP_SERVE,
+	EP_MGMT_OPEN,
+	EP_MGMT_ADD,
+	EP_COUNT
+};
 static const char *const ep_name[] = {
-	"vdpamap_open", "vdpamap_adopt_fd", "vdpamap_open_by_name",
-	"vdpamap_sim_spawn", "vdpamap_sim_serve", "vdpamap_mgmt_open",
+	"vdpamap_open",		"vdpamap_adopt_fd",  "vdpamap_open_by_name",
+	"vdpamap_sim_spawn",	"vdpamap_sim_serve", "vdpamap_mgmt_open",
 	"vdpamap_mgmt_add_dev",
 };
 
@@ -176,8 +195,19 @@ static const struct field open_f[] = {
 	F(vdpamap_open_opts, prefault_threads),
 	F(vdpamap_open_opts, page_size),
 };
-enum { O_WANT, O_REQ, O_LOGFN, O_LOGCTX, O_LEVEL, O_FLAGS, O_MODE, O_NREG,
-       O_REGS, O_PREFAULT, O_PS };
+enum {
+	O_WANT,
+	O_REQ,
+	O_LOGFN,
+	O_LOGCTX,
+	O_LEVEL,
+	O_FLAGS,
+	O_MODE,
+	O_NREG,
+	O_REGS,
+	O_PREFAULT,
+	O_PS
+};
 
 static int open_verdict(const struct vdpamap_open_opts *o, size_t sz)
 {
@@ -189,8 +219,8 @@ static int open_verdict(const struct vdpamap_open_opts *o, size_t sz)
 	if (seen(&open_f[O_MODE], sz) && o->mem_mode > VDPAMAP_MEMMODE_VA)
 		return -EINVAL;
 	if (seen(&open_f[O_FLAGS], sz) &&
-	    (o->flags & ~(VDPAMAP_OPEN_ALLOW_UNALIGNED |
-			  VDPAMAP_OPEN_NO_MEMLOCK_CHECK)))
+	    (o->flags &
+	     ~(VDPAMAP_OPEN_ALLOW_UNALIGNED | VDPAMAP_OPEN_NO_MEMLOCK_CHECK)))
 		return -EINVAL;
 	if (ps & (ps - 1))
 		return -EINVAL;
@@ -202,7 +232,7 @@ static void open_fill(struct vdpamap_open_opts *o, struct input *in)
 	static const struct vdpamap_region rg = { .len = 4096, .fd = -1 };
 
 	o->want_features = u64(in);
-	o->require_features = 0;	/* past validation: SET_OWNER first */
+	o->require_features = 0; /* past validation: SET_OWNER first */
 	o->log_fn = byte(in) & 1 ? count_log : NULL;
 	o->log_level = (int)edgy32(in);
 	o->flags = byte(in) & 1 ? edgy32(in) : 0;
@@ -246,8 +276,16 @@ static const struct field sim_f[] = {
 	F(vdpamap_sim_opts, iova_last),
 	F(vdpamap_sim_opts, dir),
 };
-enum { S_BACKEND, S_FLAGS, S_NR_AS, S_NR_GROUPS, S_NR_VQS, S_FIRST, S_LAST,
-       S_DIR };
+enum {
+	S_BACKEND,
+	S_FLAGS,
+	S_NR_AS,
+	S_NR_GROUPS,
+	S_NR_VQS,
+	S_FIRST,
+	S_LAST,
+	S_DIR
+};
 
 static int sim_verdict(const struct vdpamap_sim_opts *o, size_t sz)
 {
@@ -261,7 +299,7 @@ static int sim_verdict(const struct vdpamap_sim_opts *o, size_t sz)
 #undef SEEN
 
 	if (!last)
-		first = 0;	/* iova_last 0: the whole 64-bit space */
+		first = 0; /* iova_last 0: the whole 64-bit space */
 	else if (first > last)
 		return -EINVAL;
 	if ((flags & ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP)) || nr_as > 64 ||
@@ -323,8 +361,8 @@ enum { A_NAME, A_MGMTDEV, A_MAC, A_MTU, A_VQP, A_FEAT };
 static char long_name[VDPAMAP_MGMT_NAME_MAX + 8];
 static const char *const names[] = { "vdpa0", NULL, "", long_name, "a/b" };
 static const char *const handles[] = {
-	"vdpasim_net", NULL, "", long_name, "pci/0000:00:04.0", "/dev",
-	"pci/", "a/b/c", "pci/vdpasim_net",
+	"vdpasim_net", NULL,   "",	long_name,	   "pci/0000:00:04.0",
+	"/dev",	       "pci/", "a/b/c", "pci/vdpasim_net",
 };
 
 /* check_name() and split_mgmtdev() of src/mgmt.c, as documented */
@@ -472,13 +510,13 @@ static void one(int ep, size_t sz, const uint8_t *tail, struct input *fill)
 		else
 			CHECK(!m, "mgmt_open returned a handle with %d", got);
 		if (!want && got == -ENOENT)
-			want = -ENOENT;	/* no vdpa module here */
+			want = -ENOENT; /* no vdpa module here */
 		break;
 	}
 	default: {
 		struct vdpamap_mgmt fake;
 
-		memset(&fake, 0, sizeof(fake));	/* pid 0: not ours */
+		memset(&fake, 0, sizeof(fake)); /* pid 0: not ours */
 		fake.log_fn = count_log;
 		fake.log_level = VDPAMAP_LOG_DEBUG;
 		got = vdpamap_mgmt_add_dev(&fake, p);
@@ -541,7 +579,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef LIBFUZZER
 static uint64_t rng;
 
-static uint64_t rnd(void)		/* splitmix64 */
+static uint64_t rnd(void) /* splitmix64 */
 {
 	uint64_t x = (rng += UINT64_C(0x9e3779b97f4a7c15));
 
@@ -589,8 +627,8 @@ int main(int argc, char **argv)
 		calls += 2;
 	}
 	printf("fuzz_opts: seed %ju: %ld calls at sizes 0..sizeof+%d of %d "
-	       "entry points, all as the model says\n", (uintmax_t)seed, calls,
-	       MAX_TAIL, EP_COUNT);
+	       "entry points, all as the model says\n",
+	       (uintmax_t)seed, calls, MAX_TAIL, EP_COUNT);
 	return 0;
 }
 #endif

@@ -46,18 +46,24 @@
 
 #include "sim/sim.h"
 
-#define CHECK(c, ...) do { if (!(c)) { \
-	fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #c); \
-	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); abort(); \
-} } while (0)
+#define CHECK(c, ...)                                                      \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, \
+				#c);                                       \
+			fprintf(stderr, __VA_ARGS__);                      \
+			fputc('\n', stderr);                               \
+			abort();                                           \
+		}                                                          \
+	} while (0)
 
-#define GUEST_SZ	(1U << 20)
-#define BUF_OFF		0x10000U	/* buffers; rings below, 4 KiB per vq */
-#define QSZ		16
-#define TOKEN		0x5eedf00dULL
-#define MAX_OPS		96
-#define MAX_CONN	4
-#define MAX_VQS		4
+#define GUEST_SZ (1U << 20)
+#define BUF_OFF	 0x10000U /* buffers; rings below, 4 KiB per vq */
+#define QSZ	 16
+#define TOKEN	 0x5eedf00dULL
+#define MAX_OPS	 96
+#define MAX_CONN 4
+#define MAX_VQS	 4
 
 struct input {
 	const uint8_t *p;
@@ -91,7 +97,7 @@ static uint64_t u64(struct input *in)
 static uint8_t *guest;
 static pid_t owner_child;
 static int owner_mem = -1;
-static int efd[MAX_VQS + 1];	/* kick/call per vq; the last: config */
+static int efd[MAX_VQS + 1]; /* kick/call per vq; the last: config */
 static uint8_t rbuf[VSIM_MAX_PKT];
 
 static void init(void)
@@ -153,7 +159,7 @@ static int sim_connect(struct sim *s)
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return fd;
 		close(fd);
-		usleep(200);	/* the server thread is still binding */
+		usleep(200); /* the server thread is still binding */
 	}
 	CHECK(0, "cannot connect to %s", s->path);
 	return -1;
@@ -192,8 +198,8 @@ static int xfer(int c, const void *pkt, size_t n, int fd)
 	CHECK(r >= (ssize_t)sizeof(rep), "reply of %zd bytes (server gone?)",
 	      r);
 	memcpy(&rep, rbuf, sizeof(rep));
-	CHECK(rep.len == (size_t)r - sizeof(rep), "reply says %u bytes, has %zu",
-	      rep.len, (size_t)r - sizeof(rep));
+	CHECK(rep.len == (size_t)r - sizeof(rep),
+	      "reply says %u bytes, has %zu", rep.len, (size_t)r - sizeof(rep));
 	return rep.ret;
 }
 
@@ -201,12 +207,16 @@ static int req(int c, uint32_t op, uint64_t token, uint64_t arg, uint32_t arg2,
 	       const void *pl, size_t len, int fd)
 {
 	static uint8_t pkt[sizeof(struct vsim_req) + 4096];
-	struct vsim_req q = { .magic = VSIM_MAGIC, .op = op, .token = token,
-			      .arg = arg, .arg2 = arg2, .len = (uint32_t)len };
+	struct vsim_req q = { .magic = VSIM_MAGIC,
+			      .op = op,
+			      .token = token,
+			      .arg = arg,
+			      .arg2 = arg2,
+			      .len = (uint32_t)len };
 
 	CHECK(len <= 4096, "payload");
 	if (c < 0)
-		return -EBADF;		/* that connection was closed */
+		return -EBADF; /* that connection was closed */
 	memcpy(pkt, &q, sizeof(q));
 	if (len)
 		memcpy(pkt + sizeof(q), pl, len);
@@ -233,20 +243,42 @@ static void iotlb(struct sim *s, uint32_t asid, uint8_t type, uint64_t iova,
 
 /* ---- operations */
 static const uint32_t ioctls[] = {
-	VHOST_SET_OWNER, VHOST_GET_BACKEND_FEATURES, VHOST_SET_BACKEND_FEATURES,
-	VHOST_GET_FEATURES, VHOST_SET_FEATURES, VHOST_VDPA_GET_DEVICE_ID,
-	VHOST_VDPA_GET_STATUS, VHOST_VDPA_SET_STATUS, VHOST_VDPA_GET_CONFIG,
-	VHOST_VDPA_SET_CONFIG, VHOST_SET_VRING_NUM, VHOST_SET_VRING_ADDR,
-	VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE, VHOST_SET_VRING_KICK,
-	VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR, VHOST_VDPA_SET_VRING_ENABLE,
-	VHOST_VDPA_GET_VRING_NUM, VHOST_VDPA_GET_CONFIG_SIZE,
-	VHOST_VDPA_GET_VQS_COUNT, VHOST_VDPA_GET_GROUP_NUM,
-	VHOST_VDPA_GET_AS_NUM, VHOST_VDPA_GET_VRING_GROUP,
-	VHOST_VDPA_GET_VRING_DESC_GROUP, VHOST_VDPA_SET_GROUP_ASID,
-	VHOST_VDPA_GET_IOVA_RANGE, VHOST_VDPA_SUSPEND, VHOST_VDPA_RESUME,
-	VHOST_VDPA_SET_CONFIG_CALL, VHOST_SET_MEM_TABLE, VHOST_SET_LOG_BASE,
-	VHOST_SET_LOG_FD, VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
-	VHOST_GET_VRING_BUSYLOOP_TIMEOUT, VHOST_VDPA_GET_VRING_SIZE,
+	VHOST_SET_OWNER,
+	VHOST_GET_BACKEND_FEATURES,
+	VHOST_SET_BACKEND_FEATURES,
+	VHOST_GET_FEATURES,
+	VHOST_SET_FEATURES,
+	VHOST_VDPA_GET_DEVICE_ID,
+	VHOST_VDPA_GET_STATUS,
+	VHOST_VDPA_SET_STATUS,
+	VHOST_VDPA_GET_CONFIG,
+	VHOST_VDPA_SET_CONFIG,
+	VHOST_SET_VRING_NUM,
+	VHOST_SET_VRING_ADDR,
+	VHOST_SET_VRING_BASE,
+	VHOST_GET_VRING_BASE,
+	VHOST_SET_VRING_KICK,
+	VHOST_SET_VRING_CALL,
+	VHOST_SET_VRING_ERR,
+	VHOST_VDPA_SET_VRING_ENABLE,
+	VHOST_VDPA_GET_VRING_NUM,
+	VHOST_VDPA_GET_CONFIG_SIZE,
+	VHOST_VDPA_GET_VQS_COUNT,
+	VHOST_VDPA_GET_GROUP_NUM,
+	VHOST_VDPA_GET_AS_NUM,
+	VHOST_VDPA_GET_VRING_GROUP,
+	VHOST_VDPA_GET_VRING_DESC_GROUP,
+	VHOST_VDPA_SET_GROUP_ASID,
+	VHOST_VDPA_GET_IOVA_RANGE,
+	VHOST_VDPA_SUSPEND,
+	VHOST_VDPA_RESUME,
+	VHOST_VDPA_SET_CONFIG_CALL,
+	VHOST_SET_MEM_TABLE,
+	VHOST_SET_LOG_BASE,
+	VHOST_SET_LOG_FD,
+	VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+	VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+	VHOST_VDPA_GET_VRING_SIZE,
 };
 
 static int carries_fd(uint32_t cmd)
@@ -259,30 +291,31 @@ static void op_ioctl(struct sim *s, struct input *in)
 {
 	uint8_t pl[256];
 	uint8_t sel = byte(in);
-	uint32_t cmd = sel < 0xf0 ? ioctls[sel % (sizeof(ioctls) /
-						   sizeof(ioctls[0]))] :
-				  u32(in);
+	uint32_t cmd =
+		sel < 0xf0 ?
+			ioctls[sel % (sizeof(ioctls) / sizeof(ioctls[0]))] :
+			u32(in);
 	size_t len = _IOC_SIZE(cmd), i;
 	uint64_t token = byte(in) < 0xf8 ? TOKEN : u64(in);
 	int fd = -1;
 
 	if (byte(in) >= 0xc0)
-		len = byte(in);		/* short, long: copy_from_user */
+		len = byte(in); /* short, long: copy_from_user */
 	if (len > sizeof(pl))
 		len = sizeof(pl);
 	for (i = 0; i < len; i++)
 		pl[i] = byte(in);
 	if (len >= 4 && byte(in) < 0xc0) {
-		uint32_t idx = byte(in) % 8;	/* a plausible vq index */
+		uint32_t idx = byte(in) % 8; /* a plausible vq index */
 
 		memcpy(pl, &idx, 4);
 	}
 	if (cmd == VHOST_SET_OWNER)
-		fd = owner_mem;		/* never our own address space */
+		fd = owner_mem; /* never our own address space */
 	else if (carries_fd(cmd) && byte(in) & 1)
 		fd = efd[byte(in) % (MAX_VQS + 1)];
-	req(s->c[0], VSIM_OP_IOCTL, token, byte(in) < 0xfc ? cmd : u64(in),
-	    0, pl, len, fd);
+	req(s->c[0], VSIM_OP_IOCTL, token, byte(in) < 0xfc ? cmd : u64(in), 0,
+	    pl, len, fd);
 }
 
 static void op_iotlb(struct sim *s, struct input *in)
@@ -293,13 +326,16 @@ static void op_iotlb(struct sim *s, struct input *in)
 	size_t len;
 
 	m.asid = sel & 0x80 ? u32(in) : byte(in) % 4;
-	m.iotlb.type = (sel & 7) < 4 ? (uint8_t[]){ VHOST_IOTLB_UPDATE,
-			VHOST_IOTLB_INVALIDATE, VHOST_IOTLB_BATCH_BEGIN,
-			VHOST_IOTLB_BATCH_END }[sel & 3] : byte(in);
+	m.iotlb.type = (sel & 7) < 4 ?
+			       (uint8_t[]){ VHOST_IOTLB_UPDATE,
+					    VHOST_IOTLB_INVALIDATE,
+					    VHOST_IOTLB_BATCH_BEGIN,
+					    VHOST_IOTLB_BATCH_END }[sel & 3] :
+			       byte(in);
 	m.iotlb.iova = sel & 8 ? u64(in) : (uint64_t)u16(in) << 12;
 	m.iotlb.size = sel & 16 ? u64(in) : (uint64_t)(byte(in) + 1) << 12;
-	m.iotlb.uaddr = sel & 32 ? u64(in) : (uintptr_t)guest +
-					     ((uint64_t)u16(in) << 4);
+	m.iotlb.uaddr = sel & 32 ? u64(in) :
+				   (uintptr_t)guest + ((uint64_t)u16(in) << 4);
 	m.iotlb.perm = byte(in);
 	memcpy(buf, &m, sizeof(m));
 	len = sizeof(m);
@@ -352,7 +388,7 @@ static void op_raw(struct sim *s, struct input *in)
 		q.magic = VSIM_MAGIC;
 		q.len = (uint32_t)(n - sizeof(q));
 		if (q.op == VSIM_OP_IOCTL && q.arg == VHOST_SET_OWNER)
-			q.arg = VHOST_GET_FEATURES;	/* owner: op_ioctl */
+			q.arg = VHOST_GET_FEATURES; /* owner: op_ioctl */
 		memcpy(pkt, &q, sizeof(q));
 	}
 	xfer(c, pkt, n, -1);
@@ -363,7 +399,7 @@ static void op_conn(struct sim *s, struct input *in)
 	uint8_t sel = byte(in);
 	int k = 2 + sel % (MAX_CONN - 2);
 
-	if (sel & 0x80) {		/* close one, device included */
+	if (sel & 0x80) { /* close one, device included */
 		k = sel % MAX_CONN;
 		if (s->c[k] >= 0)
 			close(s->c[k]);
@@ -376,7 +412,7 @@ static void op_conn(struct sim *s, struct input *in)
 	if (sel & 0x40)
 		req(s->c[k], VSIM_OP_HELLO, TOKEN, byte(in) % 4, 0, NULL, 0,
 		    -1);
-	if ((sel & 0x20) && s->c[0] < 0) {	/* a new device connection */
+	if ((sel & 0x20) && s->c[0] < 0) { /* a new device connection */
 		s->c[0] = s->c[k];
 		s->c[k] = -1;
 	}
@@ -408,7 +444,8 @@ static void op_bringup(struct sim *s, struct input *in)
 	for (q = 0; q < s->nr_vqs && q < MAX_VQS; q++) {
 		struct vhost_vring_state num = { .index = q, .num = QSZ };
 		struct vhost_vring_addr a = {
-			.index = q, .desc_user_addr = q * 0x1000ULL,
+			.index = q,
+			.desc_user_addr = q * 0x1000ULL,
 			.avail_user_addr = q * 0x1000ULL + 0x100,
 			.used_user_addr = q * 0x1000ULL + 0x200,
 		};
@@ -446,9 +483,9 @@ static void op_post(struct sim *s, struct input *in)
 
 		desc.addr = sel & 0x80 ? u64(in) : BUF_OFF + u16(in) * 8ULL;
 		desc.len = sel & 0x40 ? u32(in) : 14 + byte(in) * 8U;
-		desc.flags = (uint16_t)((i + 1 < n ? 1 : 0) |
-					(sel & 0x20 ? 2 : 0) |
-					(sel & 0x10 ? 4 : 0));
+		desc.flags =
+			(uint16_t)((i + 1 < n ? 1 : 0) | (sel & 0x20 ? 2 : 0) |
+				   (sel & 0x10 ? 4 : 0));
 		desc.next = sel & 8 ? u16(in) : (uint16_t)((d + 1) % QSZ);
 		memcpy(ring + 16 * d, &desc, sizeof(desc));
 		d = desc.next % QSZ;
@@ -458,8 +495,7 @@ static void op_post(struct sim *s, struct input *in)
 	memcpy(&idx, ring + 0x100 + 2, 2);
 	memcpy(ring + 0x100 + 4 + 2 * (idx % QSZ), &head, 2);
 	idx++;
-	__atomic_store_n((uint16_t *)(ring + 0x100 + 2), idx,
-			 __ATOMIC_RELEASE);
+	__atomic_store_n((uint16_t *)(ring + 0x100 + 2), idx, __ATOMIC_RELEASE);
 }
 
 static void op_poke(struct input *in)
@@ -526,30 +562,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.c[0] = sim_connect(&s);
 	s.c[1] = sim_connect(&s);
 	CHECK(req(s.c[0], VSIM_OP_HELLO, TOKEN, VSIM_KIND_DEVICE, 0, NULL, 0,
-		  -1) == 0, "hello device");
+		  -1) == 0,
+	      "hello device");
 	CHECK(req(s.c[1], VSIM_OP_HELLO, TOKEN, VSIM_KIND_CONTROL, 0, NULL, 0,
-		  -1) == 0, "hello control");
+		  -1) == 0,
+	      "hello control");
 	for (ops = 0; in.left && ops < MAX_OPS; ops++) {
 		uint8_t op = byte(&in);
 
 		if (s.c[0] < 0 && op % 10 != 0 && op % 10 != 9)
 			continue;
 		switch (op % 10) {
-		case 0: op_raw(&s, &in); break;
-		case 1: case 2: op_ioctl(&s, &in); break;
-		case 3: op_iotlb(&s, &in); break;
-		case 4: op_control(&s, &in); break;
-		case 5: op_bringup(&s, &in); break;
-		case 6: op_post(&s, &in); break;
-		case 7: op_kick(&s, &in); break;
-		case 8: op_poke(&in); break;
-		case 9: op_conn(&s, &in); break;
+		case 0:
+			op_raw(&s, &in);
+			break;
+		case 1:
+		case 2:
+			op_ioctl(&s, &in);
+			break;
+		case 3:
+			op_iotlb(&s, &in);
+			break;
+		case 4:
+			op_control(&s, &in);
+			break;
+		case 5:
+			op_bringup(&s, &in);
+			break;
+		case 6:
+			op_post(&s, &in);
+			break;
+		case 7:
+			op_kick(&s, &in);
+			break;
+		case 8:
+			op_poke(&in);
+			break;
+		case 9:
+			op_conn(&s, &in);
+			break;
 		}
 	}
 	/* stop it on a fresh control connection; it must exit cleanly */
 	stop = sim_connect(&s);
 	CHECK(req(stop, VSIM_OP_HELLO, TOKEN, VSIM_KIND_CONTROL, 0, NULL, 0,
-		  -1) == 0, "hello");
+		  -1) == 0,
+	      "hello");
 	CHECK(req(stop, VSIM_OP_STOP, TOKEN, 0, 0, NULL, 0, -1) == 0, "stop");
 	CHECK(pthread_join(s.thread, NULL) == 0, "join");
 	CHECK(s.ret == 0, "vdpamap_sim_serve returned %d", s.ret);
@@ -564,7 +622,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef LIBFUZZER
 static uint64_t rng;
 
-static uint64_t rnd(void)		/* splitmix64 */
+static uint64_t rnd(void) /* splitmix64 */
 {
 	uint64_t x = (rng += UINT64_C(0x9e3779b97f4a7c15));
 
@@ -588,9 +646,9 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			buf[i] = (uint8_t)(rnd() % 3 ? rnd() : rnd() % 16);
 		if (n > 8 && k % 3 == 0) {
-			buf[0] &= ~4;	/* ops start at buf[4] */
+			buf[0] &= ~4; /* ops start at buf[4] */
 			buf[4] = 5;
-			buf[5] = 0;	/* and DRIVER_OK */
+			buf[5] = 0; /* and DRIVER_OK */
 		}
 		LLVMFuzzerTestOneInput(buf, n);
 	}

@@ -47,25 +47,25 @@
 
 #include "vdpamap.h"
 
-#define PAGE 4096ULL
+#define PAGE  4096ULL
 #define HPAGE (2ULL << 20)
 
 static int passed, failed;
 static char logbuf[1 << 16];
 static size_t loglen;
 
-#define CHECK(cond, ...)                                                  \
-	do {                                                              \
-		if (cond) {                                               \
-			passed++;                                         \
-			printf("ok - ");                                  \
-		} else {                                                  \
-			failed++;                                         \
-			printf("not ok - ");                              \
-		}                                                         \
-		printf(__VA_ARGS__);                                      \
-		printf("\n");                                             \
-		fflush(stdout);                                           \
+#define CHECK(cond, ...)                     \
+	do {                                 \
+		if (cond) {                  \
+			passed++;            \
+			printf("ok - ");     \
+		} else {                     \
+			failed++;            \
+			printf("not ok - "); \
+		}                            \
+		printf(__VA_ARGS__);         \
+		printf("\n");                \
+		fflush(stdout);              \
 	} while (0)
 
 static void log_fn(int level, const char *msg, void *ctx)
@@ -177,8 +177,8 @@ static void check_va(struct vdpamap *h, uint64_t cap)
 		CHECK(0, "va: memfd of %llu pages", (unsigned long long)n);
 		return;
 	}
-	base = mmap(NULL, n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
+	base = mmap(NULL, n * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		    0);
 	for (i = 0; i < n; i++)
 		if (mmap(base + i * PAGE, PAGE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, fd,
@@ -189,15 +189,15 @@ static void check_va(struct vdpamap *h, uint64_t cap)
 	CHECK(r == 0, "va: region: %d", r);
 	before = updates(h);
 	r = vdpamap_map(h, 0, 0x100000, base, n * PAGE, VDPAMAP_PERM_RW);
-	CHECK(r == -ENOSPC, "va: one UPDATE over %llu VMAs (cap %llu): %d "
-	      "(want -ENOSPC)", (unsigned long long)n,
-	      (unsigned long long)cap, r);
+	CHECK(r == -ENOSPC,
+	      "va: one UPDATE over %llu VMAs (cap %llu): %d "
+	      "(want -ENOSPC)",
+	      (unsigned long long)n, (unsigned long long)cap, r);
 	CHECK(updates(h) == before, "va: nothing sent (%llu UPDATEs)",
 	      (unsigned long long)(updates(h) - before));
 	CHECK(strstr(logbuf, "raise max_iotlb_entries") != NULL,
 	      "va: the log names the remedies");
-	r = vdpamap_map(h, 0, 0x100000, base, (n - 1) * PAGE,
-			VDPAMAP_PERM_RW);
+	r = vdpamap_map(h, 0, 0x100000, base, (n - 1) * PAGE, VDPAMAP_PERM_RW);
 	CHECK(r == 0, "va: one UPDATE over %llu VMAs: %d",
 	      (unsigned long long)(n - 1), r);
 	if (r == 0)
@@ -217,8 +217,10 @@ static void check_pages(struct vdpamap *h, const char *what, char *mem,
 	r = map_pages(h, mem, fit + 1, 0x100000);
 	CHECK(r == -ENOSPC, "%s: %llu single-page maps: %d (want -ENOSPC)",
 	      what, (unsigned long long)(fit + 1), r);
-	CHECK(updates(h) == before, "%s: refused before sending (%llu "
-	      "UPDATEs)", what, (unsigned long long)(updates(h) - before));
+	CHECK(updates(h) == before,
+	      "%s: refused before sending (%llu "
+	      "UPDATEs)",
+	      what, (unsigned long long)(updates(h) - before));
 	if (!fit)
 		return;
 	r = map_pages(h, mem, fit, 0x100000);
@@ -268,10 +270,12 @@ static void check_4k_big(struct vdpamap *h)
 	r = add_region(h, mem, len, fd);
 	before = updates(h);
 	r = r ? r : vdpamap_map(h, 0, 0x40000000, mem, len, VDPAMAP_PERM_RW);
-	CHECK(r == 0 || r == -ENOSPC, "pa 4k: 64 MiB in one map: %d "
-	      "(0 or -ENOSPC, never -EIO); %s, %llu UPDATE(s) sent", r,
-	      r == -ENOSPC && updates(h) == before ? "refused before sending"
-						    : "sent",
+	CHECK(r == 0 || r == -ENOSPC,
+	      "pa 4k: 64 MiB in one map: %d "
+	      "(0 or -ENOSPC, never -EIO); %s, %llu UPDATE(s) sent",
+	      r,
+	      r == -ENOSPC && updates(h) == before ? "refused before sending" :
+						     "sent",
 	      (unsigned long long)(updates(h) - before));
 	if (r == 0)
 		vdpamap_unmap(h, 0, 0x40000000, len);
@@ -311,17 +315,18 @@ int main(int argc, char **argv)
 	if (unpriv)
 		drop_privileges();
 	printf("# uid %d, vhost_vdpa cap %ld, vdpa_sim cap %ld, "
-	       "batch_mapping %ld, config %s\n", (int)getuid(), vcap, pcap,
-	       batch, getenv("VDPAMAP_VM_CONFIG") ?: "?");
+	       "batch_mapping %ld, config %s\n",
+	       (int)getuid(), vcap, pcap, batch,
+	       getenv("VDPAMAP_VM_CONFIG") ?: "?");
 	h = open_dev();
 	vdpamap_get_info(h, &in);
 	CHECK((in.caps_flags & VDPAMAP_CAPS_ENFORCED) &&
-	      in.max_iotlb_entries == (uint32_t)vcap,
+		      in.max_iotlb_entries == (uint32_t)vcap,
 	      "info: vhost_vdpa cap %u (flags 0x%x)", in.max_iotlb_entries,
 	      in.caps_flags);
 	CHECK(!strcmp(in.parent, "vdpa_sim") &&
-	      (in.caps_flags & VDPAMAP_CAPS_PARENT_KNOWN) &&
-	      in.parent_max_iotlb_entries == (uint32_t)pcap,
+		      (in.caps_flags & VDPAMAP_CAPS_PARENT_KNOWN) &&
+		      in.parent_max_iotlb_entries == (uint32_t)pcap,
 	      "info: parent '%s' cap %u", in.parent,
 	      in.parent_max_iotlb_entries);
 	CHECK(!!(in.caps_flags & VDPAMAP_CAPS_SET_MAP) == (batch != 0),
@@ -332,8 +337,8 @@ int main(int argc, char **argv)
 	if (silent)
 		CHECK(unpriv == (strstr(logbuf, "accepted and then lost") !=
 				 NULL),
-		      "silent case: open %s", unpriv ? "warned" :
-						       "did not warn (root)");
+		      "silent case: open %s",
+		      unpriv ? "warned" : "did not warn (root)");
 	if (in.mem_mode == VDPAMAP_MEMMODE_VA) {
 		check_va(h, cap);
 	} else {
@@ -348,9 +353,9 @@ int main(int argc, char **argv)
 			if (fd >= 0 && ftruncate(fd, (off_t)len) == 0 &&
 			    (mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
 					MAP_SHARED, fd, 0)) != MAP_FAILED)
-				check_pages(h, silent ? "silent case 4k" :
-							"pa 4k", mem, len,
-					    fd, cap);
+				check_pages(h,
+					    silent ? "silent case 4k" : "pa 4k",
+					    mem, len, fd, cap);
 		}
 		vdpamap_close(h);
 		h = open_dev();

@@ -40,17 +40,17 @@
 #include "vdpamap.h"
 #include "vdpamap_mgmt.h"
 
-#define MGMTDEV		"vdpasim_net"
-#define DEV		"vdpa-lib0"
-#define DEV_MTU		1400
+#define MGMTDEV "vdpasim_net"
+#define DEV	"vdpa-lib0"
+#define DEV_MTU 1400
 static const uint8_t dev_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x10, 0x01 };
 
-#define S_ACKNOWLEDGE	1
-#define S_DRIVER	2
-#define S_FEATURES_OK	8
+#define S_ACKNOWLEDGE 1
+#define S_DRIVER      2
+#define S_FEATURES_OK 8
 
 /* ------------------------------------------------------------------ log */
-static char last_err[1024];	/* the last VDPAMAP_LOG_ERR line */
+static char last_err[1024]; /* the last VDPAMAP_LOG_ERR line */
 static int verbose;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,8 +72,8 @@ static struct vdpamap_mgmt *M;
 /* Every device handle a case opens lives here: its teardown closes them
  * whatever path the case left by (a failed assertion longjmps out). */
 static struct vdpamap *dev_h[2];
-static int unbound;		/* DEV unbound by a case: rebind it */
-static char leaked[512];	/* the cases that left a char dev open */
+static int unbound;	 /* DEV unbound by a case: rebind it */
+static char leaked[512]; /* the cases that left a char dev open */
 
 /* fds of this process open on a /dev/vhost-vdpa-N; with close_them,
  * closed (and named in why) */
@@ -152,20 +152,20 @@ static int log_lacks(const char *want)
 
 /* Expect error e and, if want_text, that the kernel's text was logged
  * (containing want_text). */
-#define assert_err_text(expr, e, want_text)                                  \
-	do {                                                                 \
-		int __r;                                                     \
-		last_err[0] = '\0';                                          \
-		__r = (expr);                                                \
-		if (__r != (e))                                              \
-			fail_msg("%s: got %d (%s), want %d (%s); log: %s",   \
-				 #expr, __r, strerror(-__r), (e),            \
-				 strerror(-(e)), last_err);                  \
-		if (log_lacks(want_text))                                    \
-			fail_msg("%s: log \"%s\" lacks \"%s\"", #expr,       \
-				 last_err, (const char *)(want_text));       \
-		printf("  ok %-60.60s -> %d, log: %s\n", #expr, __r,         \
-		       last_err[0] ? last_err : "(none)");                   \
+#define assert_err_text(expr, e, want_text)                                \
+	do {                                                               \
+		int __r;                                                   \
+		last_err[0] = '\0';                                        \
+		__r = (expr);                                              \
+		if (__r != (e))                                            \
+			fail_msg("%s: got %d (%s), want %d (%s); log: %s", \
+				 #expr, __r, strerror(-__r), (e),          \
+				 strerror(-(e)), last_err);                \
+		if (log_lacks(want_text))                                  \
+			fail_msg("%s: log \"%s\" lacks \"%s\"", #expr,     \
+				 last_err, (const char *)(want_text));     \
+		printf("  ok %-60.60s -> %d, log: %s\n", #expr, __r,       \
+		       last_err[0] ? last_err : "(none)");                 \
 	} while (0)
 
 /* ------------------------------------------------------ minimal JSON */
@@ -175,10 +175,10 @@ struct jv {
 	enum jt t;
 	int b;
 	double num;
-	unsigned long long u;	/* J_NUM: the integer text, exactly */
+	unsigned long long u; /* J_NUM: the integer text, exactly */
 	char *s;
-	size_t n;		/* J_ARR/J_OBJ elements */
-	char **keys;		/* J_OBJ */
+	size_t n;    /* J_ARR/J_OBJ elements */
+	char **keys; /* J_OBJ */
 	struct jv **v;
 };
 
@@ -220,10 +220,18 @@ static char *jstr(const char **p)
 		if (c == '\\') {
 			c = *(*p)++;
 			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'u': c = '?'; *p += 4; break;
-			default: break;	/* \" \\ \/ */
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'u':
+				c = '?';
+				*p += 4;
+				break;
+			default:
+				break; /* \" \\ \/ */
 			}
 		}
 		if (n + 2 > cap)
@@ -403,7 +411,8 @@ static void assert_features(const struct jv *arr, uint64_t features,
 		}
 		if (!found)
 			fail_msg("%s: bit %u (%s) set in 0x%llx but not in "
-				 "vdpa's list", what, bit, name ? name : "?",
+				 "vdpa's list",
+				 what, bit, name ? name : "?",
 				 (unsigned long long)features);
 	}
 	if (n != arr->n)
@@ -447,8 +456,7 @@ static const struct jv *jget_sp(const struct jv *obj, const char *key)
 	return jget(obj, k2);
 }
 
-static void handle_str(char *buf, size_t len, const char *bus,
-		       const char *name)
+static void handle_str(char *buf, size_t len, const char *bus, const char *name)
 {
 	if (bus[0])
 		snprintf(buf, len, "%s/%s", bus, name);
@@ -512,8 +520,8 @@ static void test_mgmtdev(void **state)
 	for (i = 0; i < n; i++) {
 		handle_str(h, sizeof(h), l[i].bus, l[i].name);
 		printf("  lib: %s classes 0x%llx max_supported_vqs %u "
-		       "features 0x%llx\n", h,
-		       (unsigned long long)l[i].supported_classes,
+		       "features 0x%llx\n",
+		       h, (unsigned long long)l[i].supported_classes,
 		       l[i].max_supported_vqs,
 		       (unsigned long long)l[i].supported_features);
 		cmp_mgmtdev(&l[i], jget(top, h));
@@ -546,8 +554,8 @@ static void test_mgmtdev(void **state)
 
 static void test_add(void **state)
 {
-	VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = DEV,
-		     .mgmtdev = MGMTDEV, .mac = dev_mac, .mtu = DEV_MTU);
+	VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = DEV, .mgmtdev = MGMTDEV,
+		     .mac = dev_mac, .mtu = DEV_MTU);
 	char path[64];
 	int i;
 
@@ -570,9 +578,10 @@ static void cmp_dev(const struct vdpamap_vdpadev *d, const struct jv *o)
 	if (!o)
 		fail_msg("vdpa does not show %s", d->name);
 	printf("  lib: %s device_id %u vendor_id %u max_vqs %u max_vq_size %u "
-	       "min_vq_size %u mgmtdev %s%s%s\n", d->name, d->device_id,
-	       d->vendor_id, d->max_vqs, d->max_vq_size, d->min_vq_size,
-	       d->mgmtdev_bus, d->mgmtdev_bus[0] ? "/" : "", d->mgmtdev_name);
+	       "min_vq_size %u mgmtdev %s%s%s\n",
+	       d->name, d->device_id, d->vendor_id, d->max_vqs, d->max_vq_size,
+	       d->min_vq_size, d->mgmtdev_bus, d->mgmtdev_bus[0] ? "/" : "",
+	       d->mgmtdev_name);
 	handle_str(h, sizeof(h), d->mgmtdev_bus, d->mgmtdev_name);
 	assert_json_str(o, "type", type_name(d->device_id));
 	assert_json_str(o, "mgmtdev", h);
@@ -582,7 +591,7 @@ static void cmp_dev(const struct vdpamap_vdpadev *d, const struct jv *o)
 	/* iproute2 6.1 does not print min_vq_size; newer ones do */
 	if (jget(o, "min_vq_size"))
 		assert_json_u64(o, "min_vq_size", d->min_vq_size);
-	else	/* vdpa_sim has no get_vq_num_min: the kernel reports 1 */
+	else /* vdpa_sim has no get_vq_num_min: the kernel reports 1 */
 		assert_int_equal(d->min_vq_size, 1);
 	assert_true(d->min_vq_size <= d->max_vq_size);
 }
@@ -642,9 +651,9 @@ static void cmp_config(const struct vdpamap_vdpadev_config *c,
 		fail_msg("vdpa does not show the config of %s", c->name);
 	printf("  lib: %s present 0x%x mac %02x:%02x:%02x:%02x:%02x:%02x "
 	       "status %u mtu %u max_vqp %u negotiated 0x%llx device 0x%llx\n",
-	       c->name, c->present, c->mac[0], c->mac[1], c->mac[2],
-	       c->mac[3], c->mac[4], c->mac[5], c->status, c->mtu,
-	       c->max_vq_pairs, (unsigned long long)c->negotiated_features,
+	       c->name, c->present, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
+	       c->mac[4], c->mac[5], c->status, c->mtu, c->max_vq_pairs,
+	       (unsigned long long)c->negotiated_features,
 	       (unsigned long long)c->device_features);
 	v = jget(o, "mac");
 	assert_int_equal(!!v, !!(c->present & VDPAMAP_CFG_MAC));
@@ -661,12 +670,12 @@ static void cmp_config(const struct vdpamap_vdpadev_config *c,
 	if (v) {
 		assert_int_equal(v->t, J_STR);
 		assert_string_equal(v->s, (c->status & VDPAMAP_NET_S_LINK_UP) ?
-					  "up" : "down");
+						  "up" :
+						  "down");
 		v = jget_sp(o, "link_announce");
 		assert_non_null(v);
 		assert_int_equal(v->t, J_BOOL);
-		assert_int_equal(v->b,
-				 !!(c->status & VDPAMAP_NET_S_ANNOUNCE));
+		assert_int_equal(v->b, !!(c->status & VDPAMAP_NET_S_ANNOUNCE));
 	}
 	v = jget(o, "mtu");
 	assert_int_equal(!!v, !!(c->present & VDPAMAP_CFG_MTU));
@@ -747,12 +756,12 @@ static void test_add_errors(void **state)
 	char longname[VDPAMAP_MGMT_NAME_MAX + 8];
 
 	(void)state;
-	{	/* the name is taken */
+	{ /* the name is taken */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = DEV,
 			     .mgmtdev = MGMTDEV);
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -EEXIST, NULL);
 	}
-	{	/* no such management device, with and without a bus */
+	{ /* no such management device, with and without a bus */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = "vdpa-lib9",
 			     .mgmtdev = "nosuch_mgmt");
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -ENODEV,
@@ -761,20 +770,20 @@ static void test_add_errors(void **state)
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -ENODEV,
 				"Fail to find the specified management device");
 	}
-	{	/* vdpa_sim_net cannot set max_vq_pairs */
+	{ /* vdpa_sim_net cannot set max_vq_pairs */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = "vdpa-lib9",
 			     .mgmtdev = MGMTDEV, .max_vq_pairs = 2);
 		/* "Some provided ..." since 6.2, "All provided ..." on 6.1 */
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -EOPNOTSUPP,
 				"provided attributes are not supported");
 	}
-	{	/* the kernel's policy: mtu >= 68 */
+	{ /* the kernel's policy: mtu >= 68 */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = "vdpa-lib9",
 			     .mgmtdev = MGMTDEV, .mtu = 60);
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -ERANGE,
 				"out of range");
 	}
-	{	/* a mac without the MAC feature among provisioned features:
+	{ /* a mac without the MAC feature among provisioned features:
 		 * a kernel-side check since 6.2 (a kernel behaviour, not a
 		 * device offer: decided by the release); 6.1 adds it */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .name = "vdpa-lib9",
@@ -797,7 +806,7 @@ static void test_add_errors(void **state)
 					 0);
 		}
 	}
-	{	/* checked by the library, nothing sent */
+	{ /* checked by the library, nothing sent */
 		VDPAMAP_OPTS(vdpamap_mgmt_add_opts, o, .mgmtdev = MGMTDEV);
 		assert_err_text(vdpamap_mgmt_add_dev(M, &o), -EINVAL,
 				"missing name");
@@ -819,12 +828,14 @@ static void test_add_errors(void **state)
 				NULL);
 		assert_int_equal(vdpamap_mgmt_add_dev(M, NULL), -EINVAL);
 	}
-	{	/* a newer caller's non-zero unknown tail */
+	{ /* a newer caller's non-zero unknown tail */
 		struct {
 			struct vdpamap_mgmt_add_opts o;
 			uint64_t future;
-		} big = { .o = { .sz = sizeof(big), .name = "x",
-				 .mgmtdev = MGMTDEV }, .future = 1 };
+		} big = { .o = { .sz = sizeof(big),
+				 .name = "x",
+				 .mgmtdev = MGMTDEV },
+			  .future = 1 };
 
 		assert_int_equal(vdpamap_mgmt_add_dev(M, &big.o), -E2BIG);
 	}
@@ -884,12 +895,14 @@ static void test_chardev_open(void **state)
 		assert_int_equal(info.device_features, c.device_features);
 
 		/* negotiate: netlink then reports the driver features */
-		assert_int_equal(vdpamap_set_status(*h, S_ACKNOWLEDGE |
-						    S_DRIVER), 0);
+		assert_int_equal(vdpamap_set_status(*h,
+						    S_ACKNOWLEDGE | S_DRIVER),
+				 0);
 		assert_int_equal(vdpamap_set_features(*h, feat), 0);
 		assert_int_equal(vdpamap_set_status(*h, S_ACKNOWLEDGE |
-						    S_DRIVER |
-						    S_FEATURES_OK), 0);
+								S_DRIVER |
+								S_FEATURES_OK),
+				 0);
 		assert_int_equal(vdpamap_mgmt_get_config(M, DEV, &c), 0);
 		assert_true(c.present & VDPAMAP_CFG_NEGOTIATED);
 		assert_int_equal(c.negotiated_features, feat);
@@ -952,8 +965,8 @@ static void test_permission(void **state)
 		/* the parent's handle is unusable here */
 		if (vdpamap_mgmt_get_dev(M, DEV, &d) != -ECHILD)
 			_exit(10);
-		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534,
-								65534))
+		if (setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
 			_exit(11);
 		if (vdpamap_mgmt_open(NULL, &m) < 0)
 			_exit(12);
@@ -990,7 +1003,7 @@ static void test_del(void **state)
 			 -ENOENT);
 	j = run_json("vdpa -j dev show");
 	assert_null(jget(jget(j, "dev"), DEV));
-	{	/* the dump agrees, also when it is empty (--no-device) */
+	{ /* the dump agrees, also when it is empty (--no-device) */
 		struct vdpamap_vdpadev *l = (void *)&d;
 		int i, n = vdpamap_mgmt_list_devs(M, &l);
 
@@ -1037,7 +1050,7 @@ static void test_cloexec(void **state)
 	}
 	closedir(d);
 	vdpamap_mgmt_close(m2);
-	assert_true(nsock >= 2);	/* M's and m2's */
+	assert_true(nsock >= 2); /* M's and m2's */
 	printf("  ok: %d netlink sockets, all FD_CLOEXEC\n", nsock);
 }
 
@@ -1125,8 +1138,10 @@ static int family_absent(void)
 		return 0;
 	}
 	if (r != -ENOENT) {
-		fprintf(stderr, "FAIL: vdpamap_mgmt_open: %d (%s), expected 0 "
-			"or -ENOENT\n", r, strerror(-r));
+		fprintf(stderr,
+			"FAIL: vdpamap_mgmt_open: %d (%s), expected 0 "
+			"or -ENOENT\n",
+			r, strerror(-r));
 		exit(1);
 	}
 	if (m != (struct vdpamap_mgmt *)&o) {
@@ -1134,21 +1149,25 @@ static int family_absent(void)
 		exit(1);
 	}
 	if (!strstr(last_err, "family 'vdpa' not found")) {
-		fprintf(stderr, "FAIL: no log line for the absent family "
-			"(got \"%s\")\n", last_err);
+		fprintf(stderr,
+			"FAIL: no log line for the absent family "
+			"(got \"%s\")\n",
+			last_err);
 		exit(1);
 	}
 	printf("ok: vdpamap_mgmt_open() = -ENOENT, log: %s\n", last_err);
 	if (getenv("VDPAMAP_VM") && access("/sys/bus/vdpa/devices", F_OK)) {
 		fprintf(stderr, "FAIL: inside the VM the vdpa family must be "
-			"present\n");
+				"present\n");
 		exit(1);
 	}
 	if (getenv("VDPAMAP_VM")) {
 		/* a vdpa bus without netlink management (Linux < 5.12) */
 		if (!strstr(last_err, "no vdpa netlink in this kernel")) {
-			fprintf(stderr, "FAIL: the log does not say the kernel "
-				"has no vdpa netlink (got \"%s\")\n", last_err);
+			fprintf(stderr,
+				"FAIL: the log does not say the kernel "
+				"has no vdpa netlink (got \"%s\")\n",
+				last_err);
 			exit(1);
 		}
 		printf("SKIP: kernel lacks vdpa netlink management (a vdpa "
@@ -1163,18 +1182,12 @@ static int family_absent(void)
 
 int main(int argc, char **argv)
 {
-#define T(fn) cmocka_unit_test_prestate_setup_teardown(fn, NULL, \
-						      case_teardown, #fn)
+#define T(fn) \
+	cmocka_unit_test_prestate_setup_teardown(fn, NULL, case_teardown, #fn)
 	const struct CMUnitTest tests[] = {
-		T(test_mgmtdev),
-		T(test_add),
-		T(test_dev_show),
-		T(test_config),
-		T(test_add_errors),
-		T(test_chardev_open),
-		T(test_permission),
-		T(test_cloexec),
-		T(test_threads),
+		T(test_mgmtdev),    T(test_add),	T(test_dev_show),
+		T(test_config),	    T(test_add_errors), T(test_chardev_open),
+		T(test_permission), T(test_cloexec),	T(test_threads),
 		T(test_del),
 	};
 #undef T
@@ -1185,8 +1198,10 @@ int main(int argc, char **argv)
 	/* library checks that need no kernel */
 	{
 		struct vdpamap_mgmt *m = NULL;
-		struct { struct vdpamap_mgmt_opts o; uint64_t future; } big = {
-			.o = { .sz = sizeof(big) }, .future = 1 };
+		struct {
+			struct vdpamap_mgmt_opts o;
+			uint64_t future;
+		} big = { .o = { .sz = sizeof(big) }, .future = 1 };
 
 		if (vdpamap_mgmt_open(&big.o, &m) != -E2BIG ||
 		    vdpamap_mgmt_open(NULL, NULL) != -EINVAL ||
@@ -1195,7 +1210,7 @@ int main(int argc, char **argv)
 		    strcmp(vdpamap_mgmt_feature_name(1, 5), "MAC") ||
 		    strcmp(vdpamap_mgmt_feature_name(2, 32), "VERSION_1") ||
 		    vdpamap_mgmt_feature_name(1, 64) ||
-		    vdpamap_mgmt_chardev("a/b", (char[8]){0}, 8) != -EINVAL) {
+		    vdpamap_mgmt_chardev("a/b", (char[8]){ 0 }, 8) != -EINVAL) {
 			fprintf(stderr, "FAIL: argument checks\n");
 			return 1;
 		}

@@ -21,9 +21,14 @@
 
 #include "handoff/handoff.h"
 
-#define CHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); abort(); \
-} } while (0)
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
+				#c);                                       \
+			abort();                                           \
+		}                                                          \
+	} while (0)
 
 static void oracle(const uint8_t *b, size_t len,
 		   const struct vdm_handoff_state *s)
@@ -117,33 +122,49 @@ static size_t seed_desc(uint8_t *out, uint32_t nent)
 	struct vdm_ho_entry *e = (struct vdm_ho_entry *)(rg + 2);
 	uint32_t *ga = (uint32_t *)(e + nent);
 	struct vdm_ho_vring *v = (struct vdm_ho_vring *)((uint8_t *)(ga + 5) +
-						       VDM_HO_U32_PAD(2, 3));
+							 VDM_HO_U32_PAD(2, 3));
 	uint32_t i;
 
 	memset(out, 0, len + 1);
 	memset(tmp, 0, len);
 	out[0] = 1;
 	*h = (struct vdm_ho_hdr){
-		.magic = VDM_HO_MAGIC, .version = VDM_HO_VERSION, .total = len,
-		.strategy = 2, .dev_fd = 5, .keeper_sock = 6, .keeper_pid = 9,
-		.pred_pid = 8, .path = "/dev/vhost-vdpa-0", .nr_vqs = 3,
-		.nr_groups = 2, .nr_as = 2, .mem_mode = 2,
-		.iova_last = UINT64_MAX, .page_size = 4096, .status = 15,
-		.next_region_id = 3, .nr_regions = 2, .nr_entries = nent,
+		.magic = VDM_HO_MAGIC,
+		.version = VDM_HO_VERSION,
+		.total = len,
+		.strategy = 2,
+		.dev_fd = 5,
+		.keeper_sock = 6,
+		.keeper_pid = 9,
+		.pred_pid = 8,
+		.path = "/dev/vhost-vdpa-0",
+		.nr_vqs = 3,
+		.nr_groups = 2,
+		.nr_as = 2,
+		.mem_mode = 2,
+		.iova_last = UINT64_MAX,
+		.page_size = 4096,
+		.status = 15,
+		.next_region_id = 3,
+		.nr_regions = 2,
+		.nr_entries = nent,
 		.nr_vrings = 2,
 	};
 	rg[0] = (struct vdm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20 };
 	rg[1] = (struct vdm_ho_region){ .id = 2, .fd = 8, .len = 1 << 20 };
 	for (i = 0; i < nent; i++)
 		e[i] = (struct vdm_ho_entry){ .iova = (uint64_t)i << 20,
-					     .size = 1 << 16, .perm = 3,
-					     .region_id = 1 + (i & 1),
-					     .off = (uint64_t)i << 16 };
+					      .size = 1 << 16,
+					      .perm = 3,
+					      .region_id = 1 + (i & 1),
+					      .off = (uint64_t)i << 16 };
 	ga[4] = 1;
-	v[0] = (struct vdm_ho_vring){ .idx = 0, .flags = 3, .num = 64,
-				     .kick_fd = -1, .call_fd = -1 };
-	v[1] = (struct vdm_ho_vring){ .idx = 1, .flags = 1, .num = 64,
-				     .kick_fd = -1, .call_fd = -1 };
+	v[0] = (struct vdm_ho_vring){
+		.idx = 0, .flags = 3, .num = 64, .kick_fd = -1, .call_fd = -1
+	};
+	v[1] = (struct vdm_ho_vring){
+		.idx = 1, .flags = 1, .num = 64, .kick_fd = -1, .call_fd = -1
+	};
 	memcpy(out + 1, tmp, len);
 	return len + 1;
 }
@@ -170,15 +191,16 @@ int main(int argc, char **argv)
 			case 1:
 				buf[at] = (uint8_t)random();
 				break;
-			case 2:	/* a small integer into a field */
+			case 2: /* a small integer into a field */
 				if (at + 4 <= len) {
-					uint32_t x = (uint32_t)(random() % 9) - 1;
+					uint32_t x =
+						(uint32_t)(random() % 9) - 1;
 
 					memcpy(buf + at, &x, 4);
 				}
 				break;
 			default:
-				len = at;	/* truncate */
+				len = at; /* truncate */
 				break;
 			}
 		}

@@ -28,14 +28,19 @@ struct input {
 struct fuzz {
 	struct itree t;
 	struct itree_node pool[POOL];
-	struct itree_node *v[POOL];	/* oracle: sorted by first, stable */
+	struct itree_node *v[POOL]; /* oracle: sorted by first, stable */
 	size_t n;
 	int in[POOL];
 };
 
-#define CHECK(c) do { if (!(c)) { \
-	fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); abort(); \
-} } while (0)
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
+				#c);                                       \
+			abort();                                           \
+		}                                                          \
+	} while (0)
 
 static uint8_t byte(struct input *in)
 {
@@ -98,8 +103,9 @@ static int oracle_hole(const struct fuzz *z, uint64_t lo, uint64_t hi,
 		if ((u128)z->v[i]->last + 1 > next)
 			next = (u128)z->v[i]->last + 1;
 	}
-	return next <= UINT64_MAX ? fit(next, UINT64_MAX, lo, hi, size,
-					align, ret) : -1;
+	return next <= UINT64_MAX ?
+		       fit(next, UINT64_MAX, lo, hi, size, align, ret) :
+		       -1;
 }
 
 static void op_insert(struct fuzz *z, struct itree_node *x, uint64_t f,
@@ -234,7 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef LIBFUZZER
 static uint64_t rng;
 
-static uint64_t rnd(void)		/* splitmix64 */
+static uint64_t rnd(void) /* splitmix64 */
 {
 	uint64_t x = (rng += UINT64_C(0x9e3779b97f4a7c15));
 
@@ -250,8 +256,8 @@ int main(int argc, char **argv)
 	static uint8_t buf[4096];
 	long k;
 
-	printf("fuzz_iova_tree: seed %ju, %ld iterations\n",
-	       (uintmax_t)seed, iters);
+	printf("fuzz_iova_tree: seed %ju, %ld iterations\n", (uintmax_t)seed,
+	       iters);
 	rng = seed;
 	for (k = 0; k < iters; k++) {
 		size_t n = rnd() % sizeof(buf), i;

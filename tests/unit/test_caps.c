@@ -72,7 +72,8 @@ static struct fx *fx_new(const char *profile, uint32_t flags, uint32_t cap,
 
 	assert_non_null(f);
 	assert_int_equal(vdpamap_sim_spawn(&so, f->path, sizeof(f->path),
-					   &f->pid), 0);
+					   &f->pid),
+			 0);
 	logbuf[0] = 0;
 	assert_int_equal(vdpamap_open(f->path, &oo, &f->h), 0);
 	return f;
@@ -107,9 +108,10 @@ static void fx_mem(struct fx *f, uint64_t n, bool split)
 	for (i = 0; split && i < n; i++)
 		assert_true(mmap(f->mem + i * PAGE, PAGE,
 				 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-				 f->fd, (off_t)((n - 1 - i) * PAGE)) !=
-			    MAP_FAILED);
-	rg = (struct vdpamap_region){ .hva = f->mem, .len = f->len,
+				 f->fd,
+				 (off_t)((n - 1 - i) * PAGE)) != MAP_FAILED);
+	rg = (struct vdpamap_region){ .hva = f->mem,
+				      .len = f->len,
 				      .fd = f->fd };
 	assert_int_equal(vdpamap_region_add(f->h, &rg, &id), 0);
 }
@@ -205,10 +207,12 @@ static void test_caps_refused_before_sending(void **state)
 	fx_mem(f, 9, true);
 	w = writes(f);
 	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, 9 * PAGE,
-				     VDPAMAP_PERM_RW), -ENOSPC);
+				     VDPAMAP_PERM_RW),
+			 -ENOSPC);
 	assert_int_equal(writes(f), w);
 	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, 8 * PAGE,
-				     VDPAMAP_PERM_RW), 0);
+				     VDPAMAP_PERM_RW),
+			 0);
 	fx_free(f);
 
 	/* the parent's cap alone below vhost_vdpa's: the smaller counts */
@@ -241,8 +245,9 @@ static void test_caps_efault_is_enospc(void **state)
 	fx_mem(f, 9, true);
 	w = writes(f);
 	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, 9 * PAGE,
-				     VDPAMAP_PERM_RW), -ENOSPC);
-	assert_true(writes(f) > w);	/* sent, and refused by the device */
+				     VDPAMAP_PERM_RW),
+			 -ENOSPC);
+	assert_true(writes(f) > w); /* sent, and refused by the device */
 	assert_non_null(strstr(logbuf, "at least"));
 	assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
 	/* the lower bound alone: 9 single-page maps are refused unsent */

@@ -25,12 +25,12 @@
 
 #include "migrate/migrate.h"
 
-#define PG 4096ULL
-#define MIB (1ULL << 20)
+#define PG    4096ULL
+#define MIB   (1ULL << 20)
 #define MEMSZ (2048 * MIB)
-#define BASE 0x40000000ULL
+#define BASE  0x40000000ULL
 
-static uint8_t *mem;		/* address space only: never touched */
+static uint8_t *mem; /* address space only: never touched */
 
 static struct vdpamap *mk(void)
 {
@@ -95,7 +95,8 @@ static void test_errors(void **state)
 {
 	struct vdpamap *h = mk();
 	const struct vdpamap_dirty_range over[2] = {
-		{ BASE, 8 * PG }, { BASE + 4 * PG, 8 * PG } };
+		{ BASE, 8 * PG }, { BASE + 4 * PG, 8 * PG }
+	};
 	const struct vdpamap_dirty_range hole[1] = { { BASE, 3 * MIB } };
 	VDPAMAP_OPTS(vdpamap_dirty_opts, o);
 	struct vdpamap_dirty_info di;
@@ -140,7 +141,8 @@ static void test_errors(void **state)
 	assert_int_equal(vdpamap_dirty_get_info(h, 0, &di), -ENOENT);
 	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE, 1), -ENOENT);
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, PG, bm, sizeof(bm),
-					       NULL), -ENOENT);
+					       NULL),
+			 -ENOENT);
 	assert_int_equal(vdpamap_dirty_stop(h, 0), -ENOENT);
 
 	assert_int_equal(vdpamap_dirty_start(h, 0, NULL), 0);
@@ -156,16 +158,19 @@ static void test_errors(void **state)
 	assert_int_equal(vdpamap_dirty_mark(h, 0, UINT64_MAX, 2), -EINVAL);
 	assert_int_equal(vdpamap_dirty_mark(h, 5, BASE, 1), -EINVAL);
 	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE - PG, 2 * PG), -ERANGE);
-	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 2 * MIB - PG,
-					    2 * PG), -ERANGE);
+	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 2 * MIB - PG, 2 * PG),
+			 -ERANGE);
 	assert_int_equal(vdpamap_dirty_mark(h, 1, BASE, 1), -ENOENT);
 	/* harvests: alignment, size, bitmap */
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE + 1, PG, bm,
-					       sizeof(bm), NULL), -EINVAL);
+					       sizeof(bm), NULL),
+			 -EINVAL);
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 0, bm, sizeof(bm),
-					       NULL), -EINVAL);
+					       NULL),
+			 -EINVAL);
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 4 * MIB, bm,
-					       sizeof(bm), NULL), -EINVAL);
+					       sizeof(bm), NULL),
+			 -EINVAL);
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, PG, NULL, 8, NULL),
 			 -EINVAL);
 	assert_int_equal(vdpamap_dirty_harvest_region(h, 0, 77, 0, PG, bm,
@@ -173,7 +178,8 @@ static void test_errors(void **state)
 			 -ENOENT);
 	/* none of that marked anything */
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 512 * PG, bm,
-					       sizeof(bm), &n), 0);
+					       sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(popcount(bm, 8), 0);
 	assert_int_equal(vdpamap_dirty_stop(h, 0), 0);
@@ -221,19 +227,19 @@ static void _expect(struct dctx *c, int err, int got, unsigned since,
 	assert_memory_equal(&di, &c->info, sizeof(di));
 	assert_false(logging(c->h, 1));
 }
-#define expect(c, err, want, call)                                           \
-	do {                                                                 \
-		unsigned n_ = nr_err;                                        \
-		int r_ = (call);                                             \
-									     \
-		_expect(c, err, r_, n_, want, __LINE__);                     \
+#define expect(c, err, want, call)                       \
+	do {                                             \
+		unsigned n_ = nr_err;                    \
+		int r_ = (call);                         \
+		_expect(c, err, r_, n_, want, __LINE__); \
 	} while (0)
 
 static void test_refusals_change_nothing(void **state)
 {
 	struct vdpamap *h = mk();
 	const struct vdpamap_dirty_range over[2] = {
-		{ BASE, 8 * PG }, { BASE + 4 * PG, 8 * PG } };
+		{ BASE, 8 * PG }, { BASE + 4 * PG, 8 * PG }
+	};
 	const struct vdpamap_dirty_range hole[1] = { { 0, 3 * MIB } };
 	const struct vdpamap_dirty_range empty[1] = { { 0, 0 } };
 	const struct vdpamap_dirty_range wrap[1] = { { UINT64_MAX, 2 } };
@@ -313,15 +319,21 @@ static void test_refusals_change_nothing(void **state)
 	x.ranges = over;
 	x.nr_ranges = 2;
 	add(h, 1, BASE, 0, MIB);
-	expect(&c, EEXIST, "dirty start: ranges at 0x40000000 and 0x40004000 "
-	       "overlap", vdpamap_dirty_start(h, 1, &x));
+	expect(&c, EEXIST,
+	       "dirty start: ranges at 0x40000000 and 0x40004000 "
+	       "overlap",
+	       vdpamap_dirty_start(h, 1, &x));
 	x.ranges = hole;
 	x.nr_ranges = 1;
-	expect(&c, ENOENT, "dirty start: range [0x0, +0x300000) is not "
-	       "entirely mapped in asid 1", vdpamap_dirty_start(h, 1, &x));
+	expect(&c, ENOENT,
+	       "dirty start: range [0x0, +0x300000) is not "
+	       "entirely mapped in asid 1",
+	       vdpamap_dirty_start(h, 1, &x));
 	/* stop */
-	expect(&c, EINVAL, "dirty stop: asid 2 out of range (2 address "
-	       "spaces)", vdpamap_dirty_stop(h, 2));
+	expect(&c, EINVAL,
+	       "dirty stop: asid 2 out of range (2 address "
+	       "spaces)",
+	       vdpamap_dirty_stop(h, 2));
 	expect(&c, ENOENT, "dirty stop: asid 1 is not logging",
 	       vdpamap_dirty_stop(h, 1));
 	/* mark: lock-free, logs nothing */
@@ -338,8 +350,7 @@ static void test_refusals_change_nothing(void **state)
 	expect(&c, EINVAL, "not aligned to page size 0x1000",
 	       vdpamap_dirty_harvest(h, 0, BASE, PG + 1, bm, sizeof(bm), &n));
 	expect(&c, EINVAL, "or bitmap of 64 bytes < 72",
-	       vdpamap_dirty_harvest(h, 0, BASE, 513 * PG, bm, sizeof(bm),
-				     &n));
+	       vdpamap_dirty_harvest(h, 0, BASE, 513 * PG, bm, sizeof(bm), &n));
 	expect(&c, EINVAL, "size 0, wrapping or no bitmap",
 	       vdpamap_dirty_harvest(h, 0, BASE, 0, bm, sizeof(bm), &n));
 	expect(&c, EINVAL, "size 0, wrapping or no bitmap",
@@ -351,9 +362,11 @@ static void test_refusals_change_nothing(void **state)
 	       vdpamap_dirty_harvest(h, 2, BASE, PG, bm, sizeof(bm), &n));
 	expect(&c, ENOENT, "dirty harvest: asid 1 is not logging",
 	       vdpamap_dirty_harvest(h, 1, 0, PG, bm, sizeof(bm), &n));
-	expect(&c, ENOENT, "dirty harvest: no logged range of asid 0 maps "
-	       "region 77", vdpamap_dirty_harvest_region(h, 0, 77, 0, PG, bm,
-							 sizeof(bm), &n));
+	expect(&c, ENOENT,
+	       "dirty harvest: no logged range of asid 0 maps "
+	       "region 77",
+	       vdpamap_dirty_harvest_region(h, 0, 77, 0, PG, bm, sizeof(bm),
+					    &n));
 	expect(&c, EINVAL, "not aligned to page size",
 	       vdpamap_dirty_harvest_region(h, 0, 1, 8, PG, bm, sizeof(bm),
 					    &n));
@@ -367,7 +380,8 @@ static void test_refusals_change_nothing(void **state)
 	/* the three marks are still there, nothing else */
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 512 * PG, bm,
-					       sizeof(bm), &n), 0);
+					       sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 3);
 	assert_true(bit(bm, 0) && bit(bm, 5) && bit(bm, 300));
 	assert_int_equal(vdpamap_dirty_stop(h, 0), 0);
@@ -396,26 +410,29 @@ static void bitmap_case(int ring)
 	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + MIB - PG - 1, PG + 2),
 			 0);
 	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 16 * MIB + 130 * PG,
-					    64 * PG), 0);
+					    64 * PG),
+			 0);
 	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 64 * MIB, 1), 0);
 	/* the first two entries as one harvest: OR into the caller's bits */
 	memset(bm, 0, sizeof(bm));
 	bm[63] = 0xff;
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 2 * MIB, bm,
-					       sizeof(bm), &n), 0);
+					       sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 4);
-	assert_true(bit(bm, 0) && bit(bm, 254) && bit(bm, 255) &&
-		    bit(bm, 256));
+	assert_true(bit(bm, 0) && bit(bm, 254) && bit(bm, 255) && bit(bm, 256));
 	assert_int_equal(popcount(bm, 64), 4 + 8);
 	/* cleared: a second harvest finds nothing there */
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 2 * MIB, bm,
-					       sizeof(bm), &n), 0);
+					       sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 0);
 	/* part of the third entry: only that part is taken */
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE + 16 * MIB + 128 * PG,
-					       32 * PG, bm, sizeof(bm), &n), 0);
+					       32 * PG, bm, sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 30);
 	for (i = 0; i < 32; i++)
 		assert_int_equal(bit(bm, i), i >= 2);
@@ -423,7 +440,8 @@ static void bitmap_case(int ring)
 	 * 160 pages on), and the alias page ORs into region page 0 */
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest_region(h, 0, 1, 0, 8 * MIB, bm,
-						      sizeof(bm), &n), 0);
+						      sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 35);
 	assert_true(bit(bm, 0));
 	for (i = 0; i < 2048; i++)
@@ -432,10 +450,12 @@ static void bitmap_case(int ring)
 	/* everything is clean now */
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest_region(h, 0, 1, 0, 8 * MIB, bm,
-						      sizeof(bm), &n), 0);
+						      sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE + 64 * MIB, 16 * PG,
-					       bm, sizeof(bm), &n), 0);
+					       bm, sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(vdpamap_dirty_stop(h, 0), 0);
 
@@ -452,14 +472,15 @@ static void bitmap_case(int ring)
 
 		assert_int_equal(vdpamap_dirty_start(h, 0, &o2), 0);
 		assert_int_equal(vdpamap_dirty_get_info(h, 0, &di), 0);
-		assert_int_equal(di.nr_ranges, 3);	/* cut at the entry */
+		assert_int_equal(di.nr_ranges, 3); /* cut at the entry */
 		assert_int_equal(di.pages, 3);
 		assert_int_equal(vdpamap_dirty_mark(h, 0, BASE, 1), -ERANGE);
 		assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + MIB - 1, 2),
 				 0);
 		memset(bm, 0, sizeof(bm));
 		assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 32 * MIB, bm,
-						       sizeof(bm), &n), 0);
+						       sizeof(bm), &n),
+				 0);
 		assert_int_equal(n, 2);
 		assert_true(bit(bm, 15) && bit(bm, 16));
 		assert_int_equal(vdpamap_dirty_stop(h, 0), 0);
@@ -496,7 +517,8 @@ static void test_ring_overflow(void **state)
 	assert_int_equal(di.flags, VDPAMAP_DIRTY_RING);
 	/* 10 single pages fit, then one mark of 100 pages overflows */
 	for (i = 0; i < 10; i++)
-		assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 3 * i * PG, PG),
+		assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 3 * i * PG,
+						    PG),
 				 0);
 	assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + 300 * PG, 100 * PG),
 			 0);
@@ -506,26 +528,30 @@ static void test_ring_overflow(void **state)
 	 * beyond go back to the log for the next harvest */
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 64 * PG, bm,
-					       sizeof(bm), &n), 0);
+					       sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 10);
 	for (i = 0; i < 64; i++)
 		assert_int_equal(bit(bm, i), i % 3 == 0 && i < 30);
 	/* the ring is empty again: 16 more fit without overflow */
 	for (i = 0; i < 16; i++)
 		assert_int_equal(vdpamap_dirty_mark(h, 0, BASE + (450 + i) * PG,
-						    1), 0);
+						    1),
+				 0);
 	assert_int_equal(vdpamap_dirty_get_info(h, 0, &di), 0);
 	assert_int_equal(di.ring_overflows, 94);
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 512 * PG, bm,
-					       sizeof(bm), &n), 0);
+					       sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 116);
 	for (i = 0; i < 512; i++)
-		assert_int_equal(bit(bm, i),
-				 (i >= 300 && i < 400) || (i >= 450 && i < 466));
+		assert_int_equal(bit(bm, i), (i >= 300 && i < 400) ||
+						     (i >= 450 && i < 466));
 	memset(bm, 0, sizeof(bm));
 	assert_int_equal(vdpamap_dirty_harvest(h, 0, BASE, 512 * PG, bm,
-					       sizeof(bm), &n), 0);
+					       sizeof(bm), &n),
+			 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(vdpamap_dirty_stop(h, 0), 0);
 	rm(h);
@@ -535,21 +561,21 @@ static void test_ring_overflow(void **state)
 /* 1 GiB logged as [0, 512) and [640, 1152) MiB from BASE: sparse enough
  * that most pages are marked once, so a lost mark is not hidden by a
  * later one */
-#define NMARK 8
-#define HALF (512 * MIB / PG)		/* pages of each logged half */
-#define GAP (128 * MIB / PG)
-#define NPAGES (2 * HALF)		/* the logged pages */
-#define SPAN (NPAGES + GAP)		/* the harvested span, gap included */
-#define WORDS (SPAN / 64)
-#define MARKS 4000
+#define NMARK  8
+#define HALF   (512 * MIB / PG) /* pages of each logged half */
+#define GAP    (128 * MIB / PG)
+#define NPAGES (2 * HALF)     /* the logged pages */
+#define SPAN   (NPAGES + GAP) /* the harvested span, gap included */
+#define WORDS  (SPAN / 64)
+#define MARKS  4000
 
 struct race {
 	struct vdpamap *h;
-	uint64_t oracle[WORDS];		/* atomic: set before each mark */
-	uint64_t got[WORDS];		/* harvester's accumulation */
-	int done;			/* markers finished (atomic) */
+	uint64_t oracle[WORDS]; /* atomic: set before each mark */
+	uint64_t got[WORDS];	/* harvester's accumulation */
+	int done;		/* markers finished (atomic) */
 	int spurious;
-	uint64_t harvests;		/* atomic */
+	uint64_t harvests; /* atomic */
 };
 
 struct marker {
@@ -579,8 +605,9 @@ static void *marker_fn(void *arg)
 
 	/* MARKS marks, and on until the harvester has raced them a few
 	 * times, however the threads are scheduled */
-	for (i = 0; i < MARKS || __atomic_load_n(&m->rc->harvests,
-						  __ATOMIC_RELAXED) < 8; i++) {
+	for (i = 0; i < MARKS ||
+		    __atomic_load_n(&m->rc->harvests, __ATOMIC_RELAXED) < 8;
+	     i++) {
 		uint64_t p = pick_page(&m->seed), k, np = 1 + rnd(&m->seed) % 3;
 
 		/* stay inside one logged half */
@@ -614,8 +641,8 @@ static void harvest_check(struct race *rc, uint64_t w0, uint64_t nw, int region)
 	if (r)
 		abort();
 	for (i = 0; i < nw; i++) {
-		uint64_t o = __atomic_load_n(&rc->oracle[w0 + i],
-					     __ATOMIC_SEQ_CST);
+		uint64_t o =
+			__atomic_load_n(&rc->oracle[w0 + i], __ATOMIC_SEQ_CST);
 
 		if (tmp[i] & ~o)
 			rc->spurious++;
@@ -635,11 +662,11 @@ static void *harvester_fn(void *arg)
 		case 0:
 			harvest_check(rc, 0, WORDS, 0);
 			break;
-		case 1:		/* two halves, cut inside an entry */
+		case 1: /* two halves, cut inside an entry */
 			harvest_check(rc, 0, WORDS / 3, 0);
 			harvest_check(rc, WORDS / 3, WORDS - WORDS / 3, 0);
 			break;
-		case 2:		/* region offsets = IOVA - BASE here */
+		case 2: /* region offsets = IOVA - BASE here */
 			harvest_check(rc, 0, WORDS, 1);
 			break;
 		default:
@@ -669,7 +696,8 @@ static void race_case(uint32_t flags, uint32_t ring)
 	assert_int_equal(vdpamap_dirty_start(rc->h, 0, &o), 0);
 	assert_int_equal(pthread_create(&ht, NULL, harvester_fn, rc), 0);
 	for (i = 0; i < NMARK; i++) {
-		m[i] = (struct marker){ .rc = rc, .seed = 0x9e3779b9u * (i + 1) };
+		m[i] = (struct marker){ .rc = rc,
+					.seed = 0x9e3779b9u * (i + 1) };
 		assert_int_equal(pthread_create(&t[i], NULL, marker_fn, &m[i]),
 				 0);
 	}
@@ -678,13 +706,13 @@ static void race_case(uint32_t flags, uint32_t ring)
 	__atomic_store_n(&rc->done, 1, __ATOMIC_RELEASE);
 	assert_int_equal(pthread_join(ht, NULL), 0);
 	assert_int_equal(vdpamap_dirty_get_info(rc->h, 0, &di), 0);
-	harvest_check(rc, 0, WORDS, 0);		/* what is left */
+	harvest_check(rc, 0, WORDS, 0); /* what is left */
 	assert_int_equal(rc->spurious, 0);
 	/* nothing lost: every page marked was reported */
 	assert_memory_equal(rc->got, rc->oracle, sizeof(rc->got));
 	assert_true(rc->harvests > 8);
 	if (ring)
-		assert_true(di.ring_overflows > 0);	/* the fallback ran */
+		assert_true(di.ring_overflows > 0); /* the fallback ran */
 	/* and nothing is left behind */
 	memset(rc->got, 0, sizeof(rc->got));
 	harvest_check(rc, 0, WORDS, 0);
@@ -746,7 +774,8 @@ static void test_stop_while_marking(void **state)
 	assert_int_equal(vdpamap_dirty_start(h, 0, &o), 0);
 	for (i = 0; i < 4; i++) {
 		s[i] = (struct stopper){ .h = h };
-		assert_int_equal(pthread_create(&t[i], NULL, stop_marker, &s[i]),
+		assert_int_equal(pthread_create(&t[i], NULL, stop_marker,
+						&s[i]),
 				 0);
 	}
 	usleep(20000);
@@ -775,8 +804,8 @@ int main(void)
 		cmocka_unit_test(test_stop_while_marking),
 	};
 
-	mem = mmap(NULL, MEMSZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-		   MAP_NORESERVE, -1, 0);
+	mem = mmap(NULL, MEMSZ, PROT_NONE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);

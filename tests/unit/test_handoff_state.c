@@ -28,35 +28,65 @@ static size_t make(uint8_t **ret)
 	struct vdm_ho_entry *e = (struct vdm_ho_entry *)(rg + 2);
 	uint32_t *ga = (uint32_t *)(e + 3), *vg = ga + 2;
 	struct vdm_ho_vring *v = (struct vdm_ho_vring *)((uint8_t *)(vg + 3) +
-						       VDM_HO_U32_PAD(2, 3));
+							 VDM_HO_U32_PAD(2, 3));
 
 	*h = (struct vdm_ho_hdr){
-		.magic = VDM_HO_MAGIC, .version = VDM_HO_VERSION, .total = len,
-		.strategy = 2, .dev_fd = 5, .keeper_sock = 6, .keeper_pid = 99,
-		.pred_pid = 98, .path = "/dev/vhost-vdpa-0", .nr_vqs = 3,
-		.nr_groups = 2, .nr_as = 2, .max_vring_num = 256,
-		.mem_mode = 1, .iova_first = 0, .iova_last = UINT64_MAX,
-		.page_size = 4096, .status = 0xf, .next_region_id = 3,
-		.nr_regions = 2, .nr_entries = 3, .nr_vrings = 2,
+		.magic = VDM_HO_MAGIC,
+		.version = VDM_HO_VERSION,
+		.total = len,
+		.strategy = 2,
+		.dev_fd = 5,
+		.keeper_sock = 6,
+		.keeper_pid = 99,
+		.pred_pid = 98,
+		.path = "/dev/vhost-vdpa-0",
+		.nr_vqs = 3,
+		.nr_groups = 2,
+		.nr_as = 2,
+		.max_vring_num = 256,
+		.mem_mode = 1,
+		.iova_first = 0,
+		.iova_last = UINT64_MAX,
+		.page_size = 4096,
+		.status = 0xf,
+		.next_region_id = 3,
+		.nr_regions = 2,
+		.nr_entries = 3,
+		.nr_vrings = 2,
 	};
-	rg[0] = (struct vdm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20,
-				       .dev_base = 0x10000000 };
-	rg[1] = (struct vdm_ho_region){ .id = 2, .fd = 8, .len = 1 << 16,
-				       .fd_offset = 4096 };
-	e[0] = (struct vdm_ho_entry){ .iova = 0, .size = 1 << 20, .asid = 0,
-				     .perm = 3, .region_id = 1 };
-	e[1] = (struct vdm_ho_entry){ .iova = 1 << 20, .size = 4096, .asid = 0,
-				     .perm = 1, .region_id = 2 };
-	e[2] = (struct vdm_ho_entry){ .iova = 0, .size = 8192, .off = 8192,
-				     .asid = 1, .perm = 3, .region_id = 2 };
+	rg[0] = (struct vdm_ho_region){
+		.id = 1, .fd = 7, .len = 1 << 20, .dev_base = 0x10000000
+	};
+	rg[1] = (struct vdm_ho_region){
+		.id = 2, .fd = 8, .len = 1 << 16, .fd_offset = 4096
+	};
+	e[0] = (struct vdm_ho_entry){
+		.iova = 0, .size = 1 << 20, .asid = 0, .perm = 3, .region_id = 1
+	};
+	e[1] = (struct vdm_ho_entry){ .iova = 1 << 20,
+				      .size = 4096,
+				      .asid = 0,
+				      .perm = 1,
+				      .region_id = 2 };
+	e[2] = (struct vdm_ho_entry){ .iova = 0,
+				      .size = 8192,
+				      .off = 8192,
+				      .asid = 1,
+				      .perm = 3,
+				      .region_id = 2 };
 	ga[0] = 0;
 	ga[1] = 1;
 	vg[0] = vg[1] = 0;
 	vg[2] = 1;
-	v[0] = (struct vdm_ho_vring){ .idx = 0, .flags = 3, .num = 64,
-				     .kick_fd = 9, .call_fd = 10 };
-	v[1] = (struct vdm_ho_vring){ .idx = 1, .flags = 3, .num = 64,
-				     .base = 7, .kick_fd = 11, .call_fd = 12 };
+	v[0] = (struct vdm_ho_vring){
+		.idx = 0, .flags = 3, .num = 64, .kick_fd = 9, .call_fd = 10
+	};
+	v[1] = (struct vdm_ho_vring){ .idx = 1,
+				      .flags = 3,
+				      .num = 64,
+				      .base = 7,
+				      .kick_fd = 11,
+				      .call_fd = 12 };
 	vdm_handoff_seal(b);
 	*ret = b;
 	return len;
@@ -65,8 +95,9 @@ static size_t make(uint8_t **ret)
 #define HDR(b) ((struct vdm_ho_hdr *)(b))
 #define REG(b) ((struct vdm_ho_region *)(HDR(b) + 1))
 #define ENT(b) ((struct vdm_ho_entry *)(REG(b) + 2))
-#define GA(b) ((uint32_t *)(ENT(b) + 3))
-#define VR(b) ((struct vdm_ho_vring *)((uint8_t *)(GA(b) + 5) + VDM_HO_U32_PAD(2, 3)))
+#define GA(b)  ((uint32_t *)(ENT(b) + 3))
+#define VR(b) \
+	((struct vdm_ho_vring *)((uint8_t *)(GA(b) + 5) + VDM_HO_U32_PAD(2, 3)))
 
 static int parse(uint8_t *b, size_t len)
 {
@@ -146,7 +177,7 @@ static void version_and_magic(void **st)
 	(void)st;
 	HDR(b)->version = VDM_HO_VERSION + 1;
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
-	HDR(b)->version = VDM_HO_VERSION - 1;	/* v1: unaligned vrings */
+	HDR(b)->version = VDM_HO_VERSION - 1; /* v1: unaligned vrings */
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
 	HDR(b)->version = VDM_HO_VERSION;
 	HDR(b)->magic++;
@@ -165,7 +196,7 @@ static void counts(void **st)
 	HDR(b)->nr_entries = VDM_HO_MAX_ENTRIES + 1;
 	assert_int_equal(reparse(b, len), -ERANGE);
 	HDR(b)->nr_entries = 3;
-	HDR(b)->nr_vrings = 4;		/* > nr_vqs */
+	HDR(b)->nr_vrings = 4; /* > nr_vqs */
 	assert_int_equal(reparse(b, len), -ERANGE);
 	HDR(b)->nr_vrings = 2;
 	HDR(b)->nr_as = 0;
@@ -211,7 +242,7 @@ static void regions(void **st)
 	(void)st;
 	REG(b)[1].id = 1;
 	assert_int_equal(reparse(b, len), -EEXIST);
-	REG(b)[1].id = 3;		/* >= next_region_id */
+	REG(b)[1].id = 3; /* >= next_region_id */
 	assert_int_equal(reparse(b, len), -EINVAL);
 	REG(b)[1].id = 2;
 	REG(b)[1].fd = -1;
@@ -233,10 +264,10 @@ static void entries(void **st)
 	size_t len = make(&b);
 
 	(void)st;
-	ENT(b)[1].iova = 4096;		/* overlaps entry 0 */
+	ENT(b)[1].iova = 4096; /* overlaps entry 0 */
 	assert_int_equal(reparse(b, len), -EEXIST);
 	ENT(b)[1].iova = 1 << 20;
-	ENT(b)[1].off = 1 << 16;	/* outside its region */
+	ENT(b)[1].off = 1 << 16; /* outside its region */
 	assert_int_equal(reparse(b, len), -EFAULT);
 	ENT(b)[1].off = 0;
 	ENT(b)[1].size = 1 << 17;
@@ -250,14 +281,14 @@ static void entries(void **st)
 	ENT(b)[1].perm = 1;
 	ENT(b)[2].asid = 2;
 	assert_int_equal(reparse(b, len), -EINVAL);
-	ENT(b)[2].asid = 0;		/* unsorted */
+	ENT(b)[2].asid = 0; /* unsorted */
 	assert_int_equal(reparse(b, len), -EINVAL);
 	ENT(b)[2].asid = 1;
 	ENT(b)[2].iova = UINT64_MAX - 4095;
-	ENT(b)[2].size = 8192;		/* wraps */
+	ENT(b)[2].size = 8192; /* wraps */
 	assert_int_equal(reparse(b, len), -EFAULT);
 	ENT(b)[2].iova = 0;
-	HDR(b)->iova_last = 4095;	/* outside the IOVA range */
+	HDR(b)->iova_last = 4095; /* outside the IOVA range */
 	assert_int_equal(reparse(b, len), -EFAULT);
 	HDR(b)->iova_last = UINT64_MAX;
 	assert_int_equal(reparse(b, len), 0);
@@ -273,13 +304,13 @@ static void vrings_groups(void **st)
 	GA(b)[1] = 2;
 	assert_int_equal(reparse(b, len), -EINVAL);
 	GA(b)[1] = 1;
-	GA(b)[4] = 2;			/* vq 2 -> group 2 of 2 */
+	GA(b)[4] = 2; /* vq 2 -> group 2 of 2 */
 	assert_int_equal(reparse(b, len), -EINVAL);
 	GA(b)[4] = 1;
 	VR(b)[1].num = 48;
 	assert_int_equal(reparse(b, len), -EINVAL);
 	VR(b)[1].num = 64;
-	VR(b)[1].idx = 0;		/* duplicate */
+	VR(b)[1].idx = 0; /* duplicate */
 	assert_int_equal(reparse(b, len), -EINVAL);
 	VR(b)[1].idx = 1;
 	VR(b)[1].kick_fd = -2;
@@ -293,8 +324,7 @@ static void vrings_groups(void **st)
 static char why_buf[256];
 
 /* re-checksum b, parse it: want errno err and a reason starting with want */
-static void _why_is(uint8_t *b, size_t len, int err, const char *want,
-		    int line)
+static void _why_is(uint8_t *b, size_t len, int err, const char *want, int line)
 {
 	struct vdm_handoff_state s;
 	struct vdm_ho_why why;
@@ -313,13 +343,13 @@ static void _why_is(uint8_t *b, size_t len, int err, const char *want,
 #define why_is(b, len, err, want) _why_is(b, len, err, want, __LINE__)
 
 /* set field to bad, check the reason, put it back (and check it parses) */
-#define CASE(b, len, field, bad, err, want)                                 \
-	do {                                                                 \
-		__typeof__(field) old_ = (field);                            \
-		(field) = (bad);                                             \
-		why_is(b, len, err, want);                                   \
-		(field) = old_;                                              \
-		why_is(b, len, 0, "valid");                                  \
+#define CASE(b, len, field, bad, err, want)       \
+	do {                                      \
+		__typeof__(field) old_ = (field); \
+		(field) = (bad);                  \
+		why_is(b, len, err, want);        \
+		(field) = old_;                   \
+		why_is(b, len, 0, "valid");       \
 	} while (0)
 
 static void reasons(void **st)
@@ -359,11 +389,12 @@ static void reasons(void **st)
 	CASE(b, len, HDR(b)->strategy, 7, -EINVAL, "strategy: ");
 	CASE(b, len, HDR(b)->keeper_pid, 0, -EINVAL, "keeper_sock, keeper_pid");
 	CASE(b, len, HDR(b)->dev_fd, -1, -EINVAL, "dev_fd: none");
-	HDR(b)->strategy = 3;		/* REBUILD: dev_fd may be -1 */
+	HDR(b)->strategy = 3; /* REBUILD: dev_fd may be -1 */
 	CASE(b, len, HDR(b)->dev_fd, -2, -EINVAL, "dev_fd: below -1");
 	HDR(b)->strategy = 2;
-	CASE(b, len, HDR(b)->keeper_sock, -2, -EINVAL, "keeper_sock, keeper_pid");
-	HDR(b)->strategy = 1;		/* NEW_OWNER: keeper_sock is checked alone */
+	CASE(b, len, HDR(b)->keeper_sock, -2, -EINVAL,
+	     "keeper_sock, keeper_pid");
+	HDR(b)->strategy = 1; /* NEW_OWNER: keeper_sock is checked alone */
 	CASE(b, len, HDR(b)->keeper_sock, -2, -EINVAL, "keeper_sock: below -1");
 	HDR(b)->strategy = 2;
 	CASE(b, len, HDR(b)->pred_pid, 0, -EINVAL, "pred_pid: ");
@@ -406,22 +437,22 @@ static void reasons(void **st)
 	CASE(b, len, ENT(b)[1].off, 8, -EINVAL,
 	     "entries[1].iova, size, off: not page-aligned");
 	CASE(b, len, ENT(b)[2].iova, UINT64_MAX - 4095, -EFAULT,
-	     "entries[2].size: iova + size wraps");	/* size 8192 */
+	     "entries[2].size: iova + size wraps"); /* size 8192 */
 	HDR(b)->iova_first = 4096;
 	why_is(b, len, -EFAULT, "entries[0].iova: outside the IOVA range");
 	HDR(b)->iova_first = 0;
 	CASE(b, len, ENT(b)[1].region_id, 9, -ENOENT, "entries[1].region_id: ");
 	CASE(b, len, ENT(b)[1].off, 1 << 16, -EFAULT,
 	     "entries[1].off, size: outside its region");
-	ENT(b)[1].asid = 1;		/* then entry 2 back in ASID 0 */
+	ENT(b)[1].asid = 1; /* then entry 2 back in ASID 0 */
 	ENT(b)[2].asid = 0;
 	why_is(b, len, -EINVAL, "entries[2].asid: not sorted");
 	ENT(b)[1].asid = 0;
 	ENT(b)[2].asid = 1;
 	CASE(b, len, ENT(b)[1].iova, 4096, -EEXIST,
 	     "entries[1].iova: inside the previous entry");
-	ENT(b)[0].iova = 8192;		/* entry 1 (at 1 MiB) starts inside */
-	ENT(b)[1].iova = 4096;		/* below entry 0, overlapping it */
+	ENT(b)[0].iova = 8192; /* entry 1 (at 1 MiB) starts inside */
+	ENT(b)[1].iova = 4096; /* below entry 0, overlapping it */
 	why_is(b, len, -EINVAL, "entries[1].iova: not sorted");
 	ENT(b)[0].iova = 0;
 	ENT(b)[1].iova = 1 << 20;

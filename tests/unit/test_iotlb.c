@@ -25,8 +25,8 @@
 static struct {
 	uint8_t raw[MAXMSG][72];
 	size_t n;
-	int fail_at;		/* 1-based write that fails, 0: none */
-	int fail_n;		/* how many in a row (0 means 1) */
+	int fail_at; /* 1-based write that fails, 0: none */
+	int fail_n;  /* how many in a row (0 means 1) */
 	int calls;
 } rec;
 
@@ -111,7 +111,7 @@ static struct dec decode(size_t i)
 	d.perm = b[32];
 	d.mtype = b[33];
 	for (int k = 34; k < 72; k++)
-		assert_int_equal(b[k], 0);	/* padding is zeroed */
+		assert_int_equal(b[k], 0); /* padding is zeroed */
 	return d;
 }
 
@@ -125,7 +125,8 @@ static void test_encoding(void **state)
 
 	(void)state;
 	assert_int_equal(vdpamap_map(h, 1, 0x10000, mem + 0x3000, 0x2000,
-				     VDPAMAP_PERM_RO), 0);
+				     VDPAMAP_PERM_RO),
+			 0);
 	/* even a lone UPDATE is batched: in PA mode it may become many
 	 * kernel entries, each a full map push outside a batch */
 	assert_int_equal(rec.n, 3);
@@ -167,12 +168,12 @@ static void test_batches_per_asid_run(void **state)
 	struct vdpamap_txn *t;
 	static const uint32_t asids[] = { 0, 0, 1, 1, 1, 0 };
 	static const uint8_t want[] = {
-		VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_UPDATE, VHOST_IOTLB_UPDATE,
-		VHOST_IOTLB_BATCH_END,
-		VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_UPDATE, VHOST_IOTLB_UPDATE,
-		VHOST_IOTLB_UPDATE, VHOST_IOTLB_BATCH_END,
 		VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_UPDATE,
-		VHOST_IOTLB_BATCH_END,
+		VHOST_IOTLB_UPDATE,	 VHOST_IOTLB_BATCH_END,
+		VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_UPDATE,
+		VHOST_IOTLB_UPDATE,	 VHOST_IOTLB_UPDATE,
+		VHOST_IOTLB_BATCH_END,	 VHOST_IOTLB_BATCH_BEGIN,
+		VHOST_IOTLB_UPDATE,	 VHOST_IOTLB_BATCH_END,
 	};
 	size_t i;
 
@@ -181,7 +182,8 @@ static void test_batches_per_asid_run(void **state)
 	for (i = 0; i < 6; i++)
 		assert_int_equal(vdpamap_txn_map(t, asids[i], i << 20,
 						 mem + (i << 12), 4096,
-						 VDPAMAP_PERM_RW, NULL), 0);
+						 VDPAMAP_PERM_RW, NULL),
+				 0);
 	assert_int_equal(vdpamap_txn_commit(t), 0);
 	assert_int_equal(rec.n, sizeof(want));
 	for (i = 0; i < rec.n; i++) {
@@ -201,7 +203,8 @@ static void test_batches_per_asid_run(void **state)
 	for (i = 0; i < 6; i++)
 		assert_int_equal(vdpamap_txn_map(t, asids[i], i << 20,
 						 mem + (i << 12), 4096,
-						 VDPAMAP_PERM_RW, NULL), 0);
+						 VDPAMAP_PERM_RW, NULL),
+				 0);
 	assert_int_equal(vdpamap_txn_commit(t), 0);
 	assert_int_equal(rec.n, 6);
 	rm(h);
@@ -222,18 +225,20 @@ static void test_rollback_sequence(void **state)
 	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
 	assert_int_equal(vdpamap_txn_unmap(t, 0, 0x100000, 4096), 0);
 	assert_int_equal(vdpamap_txn_map(t, 0, 0x200000, mem + 4096, 4096, 3,
-					 NULL), 0);
+					 NULL),
+			 0);
 	assert_int_equal(vdpamap_txn_map(t, 0, 0x300000, mem + 8192, 4096, 3,
-					 NULL), 0);
+					 NULL),
+			 0);
 	assert_int_equal(vdpamap_txn_commit(t), -EIO);
 	/* sent: BEGIN INV(old) UPD(a) END, then the inverse in reverse
 	 * order as one batch: BEGIN INV(a) UPD(old) END */
 	{
 		static const uint8_t want[] = {
 			VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_INVALIDATE,
-			VHOST_IOTLB_UPDATE, VHOST_IOTLB_BATCH_END,
+			VHOST_IOTLB_UPDATE,	 VHOST_IOTLB_BATCH_END,
 			VHOST_IOTLB_BATCH_BEGIN, VHOST_IOTLB_INVALIDATE,
-			VHOST_IOTLB_UPDATE, VHOST_IOTLB_BATCH_END,
+			VHOST_IOTLB_UPDATE,	 VHOST_IOTLB_BATCH_END,
 		};
 		static const uint64_t iova[] = { 0, 0x100000, 0x200000, 0,
 						 0, 0x200000, 0x100000, 0 };
@@ -268,7 +273,8 @@ static void test_failed_rollback_poisons(void **state)
 	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
 	assert_int_equal(vdpamap_txn_unmap(t, 0, 0x100000, 4096), 0);
 	assert_int_equal(vdpamap_txn_map(t, 0, 0x200000, mem + 4096, 4096, 3,
-					 NULL), 0);
+					 NULL),
+			 0);
 	assert_int_equal(vdpamap_txn_commit(t), -ENOTRECOVERABLE);
 	assert_non_null(vdpamap_poison_reason(h));
 	/* the mirror says what the device has: nothing */
@@ -388,8 +394,10 @@ static void test_bad_args_change_nothing(void **state)
 	assert_int_equal(vdpamap_map(h, 0, 0x100000, mem, 0x2000, 3), 0);
 	state_take(h, &before);
 	/* lookups */
-	assert_int_equal(vdpamap_translate(h, 0, 0x100000, NULL, &len), -EINVAL);
-	assert_int_equal(vdpamap_translate(h, 2, 0x100000, &hva, &len), -EINVAL);
+	assert_int_equal(vdpamap_translate(h, 0, 0x100000, NULL, &len),
+			 -EINVAL);
+	assert_int_equal(vdpamap_translate(h, 2, 0x100000, &hva, &len),
+			 -EINVAL);
 	assert_int_equal(vdpamap_reverse(h, 0, mem, NULL, &len), -EINVAL);
 	assert_int_equal(vdpamap_reverse(h, 2, mem, &iova, &len), -EINVAL);
 	assert_int_equal(vdpamap_reverse(h, 0, mem + 0x3000, &iova, &len),
@@ -413,7 +421,8 @@ static void test_bad_args_change_nothing(void **state)
 	assert_int_equal(vdpamap_map_alloc(h, 0, mem, 0x200000, 3, 0, &iova),
 			 -ENOSPC);
 	assert_int_equal(vdpamap_map_alloc(h, 0, mem, 0x1000, 3, 1 << 24,
-					   &iova), -ENOSPC);
+					   &iova),
+			 -ENOSPC);
 	h->info.iova_first = 0;
 	h->info.iova_last = UINT64_MAX;
 	assert_int_equal(vdpamap_map_alloc(h, 0, mem, 4096, 3, 0, NULL),
@@ -432,7 +441,8 @@ static void test_bad_args_change_nothing(void **state)
 	assert_null(vdpamap_txn_abort(NULL));
 	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
 	assert_int_equal(vdpamap_txn_map(t, 0, VDPAMAP_IOVA_ANY, mem, 0, 3,
-					 &iova), -EINVAL);
+					 &iova),
+			 -EINVAL);
 	assert_null(vdpamap_txn_abort(t));
 	/* regions */
 	assert_int_equal(vdpamap_region_add(h, NULL, &id), -EINVAL);
@@ -503,7 +513,7 @@ static void test_open_bad_args(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(vdpamap_open(file, NULL, &h), -ENOTTY);
 	assert_int_equal(vdpamap_adopt_fd(fd, NULL, &h), -ENOTTY);
-	assert_true(fcntl(fd, F_GETFD) >= 0);	/* still the caller's */
+	assert_true(fcntl(fd, F_GETFD) >= 0); /* still the caller's */
 	close(fd);
 	unlink(file);
 	assert_int_equal(pipe(p), 0);

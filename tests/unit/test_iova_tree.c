@@ -21,28 +21,30 @@ typedef unsigned __int128 u128;
 
 /* Helpers in threes: _find_hole() returns, find_hole() expects a hole at
  * `want`, no_hole() expects none. */
-static int _find_hole(struct itree *t, uint64_t lo, uint64_t hi,
-		      uint64_t size, uint64_t align, uint64_t *ret)
+static int _find_hole(struct itree *t, uint64_t lo, uint64_t hi, uint64_t size,
+		      uint64_t align, uint64_t *ret)
 {
 	return itree_find_hole(t, lo, hi, size, align, ret);
 }
 
-#define find_hole(t, lo, hi, size, align, want) do {			\
-	uint64_t _r = 0x5a5a5a5a;					\
-	assert_int_equal(_find_hole(t, lo, hi, size, align, &_r), 0);	\
-	assert_int_equal(_r, (uint64_t)(want));				\
-} while (0)
+#define find_hole(t, lo, hi, size, align, want)                               \
+	do {                                                                  \
+		uint64_t _r = 0x5a5a5a5a;                                     \
+		assert_int_equal(_find_hole(t, lo, hi, size, align, &_r), 0); \
+		assert_int_equal(_r, (uint64_t)(want));                       \
+	} while (0)
 
-#define no_hole(t, lo, hi, size, align) do {				\
-	uint64_t _r = 0x5a5a5a5a;					\
-	assert_int_equal(_find_hole(t, lo, hi, size, align, &_r), -1);	\
-	assert_int_equal(_r, 0x5a5a5a5a);				\
-} while (0)
+#define no_hole(t, lo, hi, size, align)                                        \
+	do {                                                                   \
+		uint64_t _r = 0x5a5a5a5a;                                      \
+		assert_int_equal(_find_hole(t, lo, hi, size, align, &_r), -1); \
+		assert_int_equal(_r, 0x5a5a5a5a);                              \
+	} while (0)
 
 static void ins(struct itree *t, struct itree_node *n, uint64_t first,
 		uint64_t last)
 {
-	memset(n, 0xa5, sizeof(*n));	/* the tree must set its fields */
+	memset(n, 0xa5, sizeof(*n)); /* the tree must set its fields */
 	n->first = first;
 	n->last = last;
 	itree_insert(t, n);
@@ -165,7 +167,7 @@ static void test_adjacent_and_ends(void **state)
 	find_hole(&t, 1, 299, 100, 1, 200);
 	no_hole(&t, 1, 298, 100, 1);
 
-	ins(&t, &b, 200, 299);		/* adjacent: no hole between */
+	ins(&t, &b, 200, 299); /* adjacent: no hole between */
 	find_hole(&t, 100, MAX64, 1, 1, 300);
 	assert_ptr_equal(itree_iter_first(&t, 199, 200), &a);
 	assert_ptr_equal(itree_iter_next(&a, 199, 200), &b);
@@ -174,7 +176,7 @@ static void test_adjacent_and_ends(void **state)
 	assert_ptr_equal(itree_lookup(&t, 199), &a);
 	assert_ptr_equal(itree_lookup(&t, 200), &b);
 
-	ins(&t, &c, 301, 400);		/* one-point hole at 300 */
+	ins(&t, &c, 301, 400); /* one-point hole at 300 */
 	find_hole(&t, 100, MAX64, 1, 1, 300);
 	find_hole(&t, 100, MAX64, 2, 1, 401);
 	find_hole(&t, 100, MAX64, 1, 4, 300);
@@ -204,7 +206,7 @@ static void test_alignment(void **state)
 	find_hole(&t, 0, MAX64, 11, 8, 24);
 
 	ins(&t, &b, BIT63, BIT63);
-	no_hole(&t, 1, MAX64, 1, BIT63);	/* 2^64 is not a start */
+	no_hole(&t, 1, MAX64, 1, BIT63); /* 2^64 is not a start */
 	find_hole(&t, 0, MAX64, 1, BIT63, 0);
 	find_hole(&t, BIT63 + 1, MAX64, BIT63 - 1, 1, BIT63 + 1);
 	no_hole(&t, BIT63 + 1, MAX64, BIT63 - 1, 2);
@@ -240,7 +242,7 @@ static void test_no_hole(void **state)
 static void test_overlap_iter(void **state)
 {
 	static const uint64_t r[][2] = {
-		{ 0, 100 }, { 10, 20 }, { 30, 40 }, { 50, 200 },
+		{ 0, 100 },   { 10, 20 }, { 30, 40 },	{ 50, 200 },
 		{ 150, 160 }, { 30, 35 }, { 300, 400 },
 	};
 	struct itree t = ITREE_INIT;
@@ -327,7 +329,7 @@ static void test_large(void **state)
 
 	(void)state;
 	assert_non_null(n);
-	for (i = 0; i < N; i++) {	/* sorted insert: worst for a BST */
+	for (i = 0; i < N; i++) { /* sorted insert: worst for a BST */
 		n[i].first = (uint64_t)i * 8;
 		n[i].last = (uint64_t)i * 8 + 7;
 		itree_insert(&t, &n[i]);
@@ -369,13 +371,13 @@ static void test_large(void **state)
 enum { POOL = 1024, OPS = 20000 };
 
 struct oracle {
-	struct itree_node *v[POOL];	/* sorted by first, stable */
+	struct itree_node *v[POOL]; /* sorted by first, stable */
 	size_t n;
 };
 
 static uint64_t rng_state;
 
-static uint64_t rnd(void)		/* splitmix64 */
+static uint64_t rnd(void) /* splitmix64 */
 {
 	uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
 
@@ -400,7 +402,7 @@ static uint64_t rnd_point(void)
 	}
 }
 
-static uint64_t rnd_len(void)		/* last - first */
+static uint64_t rnd_len(void) /* last - first */
 {
 	switch (rnd() % 8) {
 	case 0:
@@ -444,8 +446,7 @@ static void oracle_remove(struct oracle *o, struct itree_node *x)
 	o->n--;
 }
 
-static int oracle_overlaps_any(const struct oracle *o, uint64_t f,
-			       uint64_t l)
+static int oracle_overlaps_any(const struct oracle *o, uint64_t f, uint64_t l)
 {
 	size_t i;
 
@@ -484,7 +485,7 @@ static int fit(u128 s, u128 e, uint64_t lo, uint64_t hi, uint64_t size,
 static int oracle_find_hole(const struct oracle *o, uint64_t lo, uint64_t hi,
 			    uint64_t size, uint64_t align, uint64_t *ret)
 {
-	u128 next = 0;		/* lowest point not covered so far */
+	u128 next = 0; /* lowest point not covered so far */
 	size_t i;
 
 	if (!size || !align || (align & (align - 1)) || lo > hi)
@@ -528,15 +529,14 @@ static void compare(const struct itree *t, const struct oracle *o)
 		j = 0;
 		for (it = itree_iter_first(t, f, l); it;
 		     it = itree_iter_next(it, f, l)) {
-			while (j < o->n && !(o->v[j]->first <= l &&
-					     f <= o->v[j]->last))
+			while (j < o->n &&
+			       !(o->v[j]->first <= l && f <= o->v[j]->last))
 				j++;
 			assert_true(j < o->n);
 			assert_ptr_equal(it, o->v[j]);
 			j++;
 		}
-		while (j < o->n && !(o->v[j]->first <= l &&
-				     f <= o->v[j]->last))
+		while (j < o->n && !(o->v[j]->first <= l && f <= o->v[j]->last))
 			j++;
 		assert_int_equal(j, o->n);
 	}
@@ -568,8 +568,8 @@ static void compare(const struct itree *t, const struct oracle *o)
 		e2 = oracle_find_hole(o, lo, hi, size, align, &r2);
 		if (e1 != e2 || (!e1 && r1 != r2))
 			fail_msg("find_hole(%#jx, %#jx, %#jx, %#jx): %d %#jx, "
-				 "oracle %d %#jx", (uintmax_t)lo,
-				 (uintmax_t)hi, (uintmax_t)size,
+				 "oracle %d %#jx",
+				 (uintmax_t)lo, (uintmax_t)hi, (uintmax_t)size,
 				 (uintmax_t)align, e1, (uintmax_t)r1, e2,
 				 (uintmax_t)r2);
 	}

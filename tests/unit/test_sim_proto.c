@@ -34,14 +34,14 @@
 #include "transport/simproto.h"
 #include "sim/sim.h"
 
-#define F_V2	VSIM_BIT(VHOST_BACKEND_F_IOTLB_MSG_V2)
-#define F_BATCH	VSIM_BIT(VHOST_BACKEND_F_IOTLB_BATCH)
-#define F_ASID	VSIM_BIT(VHOST_BACKEND_F_IOTLB_ASID)
-#define F_PERS	VSIM_BIT(VHOST_BACKEND_F_IOTLB_PERSIST)
-#define F_DESC	VSIM_BIT(VHOST_BACKEND_F_DESC_ASID)
+#define F_V2	 VSIM_BIT(VHOST_BACKEND_F_IOTLB_MSG_V2)
+#define F_BATCH	 VSIM_BIT(VHOST_BACKEND_F_IOTLB_BATCH)
+#define F_ASID	 VSIM_BIT(VHOST_BACKEND_F_IOTLB_ASID)
+#define F_PERS	 VSIM_BIT(VHOST_BACKEND_F_IOTLB_PERSIST)
+#define F_DESC	 VSIM_BIT(VHOST_BACKEND_F_DESC_ASID)
 #define VIRTIO_F (VSIM_BIT(32) | VSIM_BIT(33))
-#define MEMSZ	(1U << 20)
-#define IOVA0	0x100000ULL
+#define MEMSZ	 (1U << 20)
+#define IOVA0	 0x100000ULL
 
 /* ---- a raw simproto client */
 
@@ -103,8 +103,10 @@ static int cli_req(struct cli *c, uint32_t op, uint64_t arg, const void *pl,
 		   size_t len, int sendfd, void *out, size_t *outlen)
 {
 	uint8_t pkt[sizeof(struct vsim_req) + 512];
-	struct vsim_req q = { .magic = VSIM_MAGIC, .op = op,
-			      .token = c->token, .arg = arg,
+	struct vsim_req q = { .magic = VSIM_MAGIC,
+			      .op = op,
+			      .token = c->token,
+			      .arg = arg,
 			      .len = (uint32_t)len };
 
 	assert_true(len <= 512);
@@ -200,7 +202,8 @@ static struct fx *fx_new_o(const struct vdpamap_sim_opts *o)
 
 	assert_non_null(f);
 	assert_int_equal(vdpamap_sim_spawn(o, f->path, sizeof(f->path),
-					   &f->pid), 0);
+					   &f->pid),
+			 0);
 	assert_true(f->pid > 0);
 	assert_int_equal(cli_open(&f->c, f->path, 0x1111), 0);
 	f->mfd = memfd_create("guest", MFD_CLOEXEC);
@@ -292,7 +295,7 @@ static void test_open_exclusive_and_malformed(void **state)
 	assert_int_equal(cli_raw(c2.fd, junk, sizeof(junk), -1, NULL, NULL),
 			 -EINVAL);
 	q.magic = VSIM_MAGIC;
-	q.len = 100;	/* says more than it carries */
+	q.len = 100; /* says more than it carries */
 	assert_int_equal(cli_raw(c2.fd, &q, sizeof(q), -1, NULL, NULL),
 			 -EINVAL);
 	close(c2.fd);
@@ -317,39 +320,43 @@ static void test_ioctls(void **state)
 	(void)state;
 	/* GETs, backend features and status need no owner */
 	assert_int_equal(ioc(c, VHOST_GET_BACKEND_FEATURES, NULL, 0, &u64, 8,
-			     -1), 0);
+			     -1),
+			 0);
 	assert_int_equal(u64, 0x17e);
-	assert_int_equal(ioc(c, VHOST_VDPA_GET_DEVICE_ID, NULL, 0, &u32, 4,
-			     -1), 0);
+	assert_int_equal(ioc(c, VHOST_VDPA_GET_DEVICE_ID, NULL, 0, &u32, 4, -1),
+			 0);
 	assert_int_equal(u32, 1);
-	assert_int_equal(ioc(c, VHOST_VDPA_GET_VRING_NUM, NULL, 0, &u16, 2,
-			     -1), 0);
+	assert_int_equal(ioc(c, VHOST_VDPA_GET_VRING_NUM, NULL, 0, &u16, 2, -1),
+			 0);
 	assert_int_equal(u16, 256);
 	assert_int_equal(ioc(c, VHOST_VDPA_GET_CONFIG_SIZE, NULL, 0, &u32, 4,
-			     -1), 0);
+			     -1),
+			 0);
 	assert_int_equal(u32, 24);
 	assert_int_equal(ioc(c, VHOST_VDPA_GET_AS_NUM, NULL, 0, &u32, 4, -1),
 			 0);
 	assert_int_equal(u32, 2);
-	assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0, &u32, 4,
-			     -1), 0);
+	assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0, &u32, 4, -1),
+			 0);
 	assert_int_equal(u32, 3);
 	assert_int_equal(ioc(c, VHOST_VDPA_GET_IOVA_RANGE, NULL, 0, &rg,
-			     sizeof(rg), -1), 0);
+			     sizeof(rg), -1),
+			 0);
 	assert_true(rg.first == 0 && rg.last == UINT64_MAX);
 	h->off = 0;
 	h->len = 24;
 	assert_int_equal(ioc(c, VHOST_VDPA_GET_CONFIG, h, 8, cfg, sizeof(cfg),
-			     -1), 0);
+			     -1),
+			 0);
 	assert_memory_equal(cfg + 8, "\x02\0\0\0\0\x02\x01\0", 8);
 	h->off = 20;
 	h->len = 5;
 	assert_int_equal(ioc(c, VHOST_VDPA_GET_CONFIG, h, 8, cfg, sizeof(cfg),
-			     -1), -EINVAL);
+			     -1),
+			 -EINVAL);
 	assert_int_equal(ioc(c, VHOST_GET_FEATURES, NULL, 0, &u64, 8, -1), 0);
 	assert_true(u64 & VSIM_BIT(33));
-	assert_int_equal(ioc_u64(c, VHOST_SET_FEATURES, VSIM_BIT(32)),
-			 -EINVAL);
+	assert_int_equal(ioc_u64(c, VHOST_SET_FEATURES, VSIM_BIT(32)), -EINVAL);
 	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1), 0);
 	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 2), -EINVAL);
 	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 0), 0);
@@ -360,9 +367,10 @@ static void test_ioctls(void **state)
 	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES, F_DESC),
 			 -EINVAL);
 	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
-				 F_DESC | F_ASID), -EOPNOTSUPP);
-	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
-				 VSIM_BIT(9)), -EOPNOTSUPP);
+				 F_DESC | F_ASID),
+			 -EOPNOTSUPP);
+	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES, VSIM_BIT(9)),
+			 -EOPNOTSUPP);
 
 	/* owner-checked: EPERM before SET_OWNER */
 	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_GROUP, 2, 0, &s),
@@ -370,16 +378,13 @@ static void test_ioctls(void **state)
 	assert_int_equal(ioc(c, VHOST_RESET_OWNER, NULL, 0, NULL, 0, -1),
 			 -EPERM);
 	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1), 0);
-	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1),
-			 -EBUSY);
+	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1), -EBUSY);
 	/* RESET_OWNER has no handler: the vring path reads a NULL arg */
 	assert_int_equal(ioc(c, VHOST_RESET_OWNER, NULL, 0, NULL, 0, -1),
 			 -EFAULT);
-	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_GROUP, 2, 0, &s),
-			 0);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_GROUP, 2, 0, &s), 0);
 	assert_int_equal(s.num, 1);
-	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_GROUP, 1, 0, &s),
-			 0);
+	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_GROUP, 1, 0, &s), 0);
 	assert_int_equal(s.num, 0);
 	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_GROUP, 3, 0, &s),
 			 -ENOBUFS);
@@ -388,7 +393,8 @@ static void test_ioctls(void **state)
 	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_GROUP_ASID, 1, 1, NULL),
 			 0);
 	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_DESC_GROUP, 0, 0,
-				   &s), -EOPNOTSUPP);
+				   &s),
+			 -EOPNOTSUPP);
 	assert_int_equal(ioc_state(c, VHOST_VDPA_GET_VRING_SIZE, 0, 0, &s),
 			 -EOPNOTSUPP);
 	assert_int_equal(ioc_state(c, VHOST_SET_VRING_NUM, 0, 3, NULL),
@@ -397,7 +403,8 @@ static void test_ioctls(void **state)
 	assert_int_equal(ioc_state(c, VHOST_GET_VRING_BASE, 0, 0, &s), 0);
 	assert_int_equal(s.num, 7);
 	assert_int_equal(ioc(c, _IOW(VHOST_VIRTIO, 0x6f, uint32_t), "\0\0\0\0",
-			     4, NULL, 0, -1), -ENOTTY);
+			     4, NULL, 0, -1),
+			 -ENOTTY);
 
 	/* another address space (token) is not the owner */
 	{
@@ -406,17 +413,22 @@ static void test_ioctls(void **state)
 
 		c->token = 0x2222;
 		assert_int_equal(ioc(c, VHOST_SET_VRING_KICK, &vf, sizeof(vf),
-				     NULL, 0, -1), -EPERM);
+				     NULL, 0, -1),
+				 -EPERM);
 		assert_int_equal(msg(c, 0, VHOST_IOTLB_UPDATE, 0, 4096,
-				     (uintptr_t)f->mem, 3), -EFAULT);
-		assert_int_equal(ioc(c, VHOST_VDPA_GET_STATUS, NULL, 0, &u16,
-				     1, -1), 0);
+				     (uintptr_t)f->mem, 3),
+				 -EFAULT);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_STATUS, NULL, 0, &u16, 1,
+				     -1),
+				 0);
 		c->token = t;
-		vf.fd = 0;	/* says "an fd", sends none */
+		vf.fd = 0; /* says "an fd", sends none */
 		assert_int_equal(ioc(c, VHOST_SET_VRING_KICK, &vf, sizeof(vf),
-				     NULL, 0, -1), -EBADF);
+				     NULL, 0, -1),
+				 -EBADF);
 		assert_int_equal(ioc(c, VHOST_SET_VRING_KICK, &vf, sizeof(vf),
-				     NULL, 0, f->mfd), -EINVAL);
+				     NULL, 0, f->mfd),
+				 -EINVAL);
 	}
 	fx_free(f);
 }
@@ -431,7 +443,7 @@ static void test_iotlb_semantics(void **state)
 	void *anon;
 
 	(void)state;
-	own(f, F_V2 | F_BATCH);	/* no IOTLB_ASID */
+	own(f, F_V2 | F_BATCH); /* no IOTLB_ASID */
 	/* INVALIDATE on an address space never used: no iotlb, EFAULT */
 	assert_int_equal(inval(c, 0, 0, 4096), -EFAULT);
 	assert_int_equal(upd(c, 0, IOVA0, 0x10000, f->mem), 72);
@@ -449,7 +461,7 @@ static void test_iotlb_semantics(void **state)
 	/* INVALIDATE removes every whole entry it touches, never splits */
 	assert_int_equal(inval(c, 0, IOVA0 + 0x8000, 1), 72);
 	assert_int_equal(table(f, 0, e, 8), 1);
-	assert_int_equal(inval(c, 0, 0x5000000, 0x1000), 72);	/* empty */
+	assert_int_equal(inval(c, 0, 0x5000000, 0x1000), 72); /* empty */
 	/* one message per write */
 	memset(two, 0, sizeof(two));
 	for (int i = 0; i < 2; i++) {
@@ -461,7 +473,8 @@ static void test_iotlb_semantics(void **state)
 		two[i].iotlb.perm = 3;
 	}
 	assert_int_equal(cli_req(c, VSIM_OP_WRITE, 0, two, sizeof(two), -1,
-				 NULL, NULL), 72);
+				 NULL, NULL),
+			 72);
 	assert_int_equal(table(f, 0, e, 8), 2);
 	/* bad outer type; short message */
 	two[0].type = 7;
@@ -485,7 +498,8 @@ static void test_iotlb_semantics(void **state)
 	assert_int_equal(msg(c, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0), 72);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(upd(c, 0, 0x900000 + i * 0x1000ULL, 0x1000,
-				     f->mem + i * 0x1000), 72);
+				     f->mem + i * 0x1000),
+				 72);
 	assert_int_equal(vdpamap_sim_get_stats(f->path, &st), 0);
 	assert_int_equal(st.set_map_calls, before);
 	assert_int_equal(msg(c, 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0), 72);
@@ -516,12 +530,13 @@ static void test_asid(void **state)
 		int mfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 
 		assert_true(mfd >= 0);
-		assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0,
-				     mfd), 0);
+		assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, mfd),
+				 0);
 		close(mfd);
 	}
 	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
-				 F_V2 | F_BATCH | F_ASID), 0);
+				 F_V2 | F_BATCH | F_ASID),
+			 0);
 	assert_int_equal(upd(c, 1, 0, 0x1000, f->mem), 72);
 	assert_int_equal(upd(c, 0, 0, 0x1000, f->mem), 72);
 	assert_int_equal(upd(c, 2, 0x1000, 0x1000, f->mem), -EFAULT);
@@ -545,22 +560,24 @@ static void test_fail_nth(void **state)
 
 	(void)state;
 	own(f, F_V2 | F_BATCH);
-	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_MSG,
-					      2), 0);
+	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_MSG, 2),
+			 0);
 	assert_int_equal(upd(c, 0, 0, 0x1000, f->mem), 72);
 	assert_int_equal(upd(c, 0, 0x1000, 0x1000, f->mem), -EFAULT);
 	assert_int_equal(upd(c, 0, 0x1000, 0x1000, f->mem), 72);
 	assert_int_equal(table(f, 0, e, 4), 2);
 	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_IOCTL,
-					      1), 0);
-	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1), -EIO);
-	assert_int_equal(ioc(c, VHOST_VDPA_GET_STATUS, NULL, 0, &st, 1, -1),
+					      1),
 			 0);
+	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1), -EIO);
+	assert_int_equal(ioc(c, VHOST_VDPA_GET_STATUS, NULL, 0, &st, 1, -1), 0);
 	assert_int_equal(st, 0);
 	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_IOCTL,
-					      5), 0);
+					      5),
+			 0);
 	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_IOCTL,
-					      0), 0);
+					      0),
+			 0);
 	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1), 0);
 	assert_int_equal(vdpamap_sim_fail_nth(f->path, 9, 1), -EINVAL);
 	fx_free(f);
@@ -569,7 +586,7 @@ static void test_fail_nth(void **state)
 /* ---- the data path */
 
 #define QSZ	8
-#define RING(q)	(0x4000U * (q))		/* desc; avail +0x1000; used +0x2000 */
+#define RING(q) (0x4000U * (q)) /* desc; avail +0x1000; used +0x2000 */
 #define BUF(q)	(0x20000U + 0x1000U * (q))
 
 struct vring_desc_ {
@@ -599,11 +616,14 @@ static void vq_setup(struct fx *f, struct loop *l, uint32_t q)
 	assert_int_equal(ioc_state(c, VHOST_SET_VRING_NUM, q, QSZ, NULL), 0);
 	assert_int_equal(ioc_state(c, VHOST_SET_VRING_BASE, q, 0, NULL), 0);
 	assert_int_equal(ioc(c, VHOST_SET_VRING_ADDR, &a, sizeof(a), NULL, 0,
-			     -1), 0);
-	assert_int_equal(ioc(c, VHOST_SET_VRING_KICK, &vf, sizeof(vf), NULL,
-			     0, l->kick[q]), 0);
-	assert_int_equal(ioc(c, VHOST_SET_VRING_CALL, &vf, sizeof(vf), NULL,
-			     0, l->call[q]), 0);
+			     -1),
+			 0);
+	assert_int_equal(ioc(c, VHOST_SET_VRING_KICK, &vf, sizeof(vf), NULL, 0,
+			     l->kick[q]),
+			 0);
+	assert_int_equal(ioc(c, VHOST_SET_VRING_CALL, &vf, sizeof(vf), NULL, 0,
+			     l->call[q]),
+			 0);
 	assert_int_equal(ioc_state(c, VHOST_VDPA_SET_VRING_ENABLE, q, 1, NULL),
 			 0);
 }
@@ -614,7 +634,8 @@ static void start(struct fx *f, struct loop *l)
 	uint64_t v;
 
 	assert_int_equal(ioc_u64(c, VHOST_SET_FEATURES,
-				 VIRTIO_F | VSIM_BIT(17)), 0);
+				 VIRTIO_F | VSIM_BIT(17)),
+			 0);
 	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1 | 2 | 8), 0);
 	for (uint32_t q = 0; q < 3; q++) {
 		while (read(l->call[q], &v, 8) == 8)
@@ -628,7 +649,8 @@ static void post(struct fx *f, struct loop *l, uint32_t q, uint32_t off,
 		 uint32_t len, uint16_t flags)
 {
 	uint8_t *ring = f->mem + RING(q);
-	struct vring_desc_ d = { .addr = IOVA0 + off, .len = len,
+	struct vring_desc_ d = { .addr = IOVA0 + off,
+				 .len = len,
 				 .flags = flags };
 	uint16_t slot = l->avail_idx[q] % QSZ;
 
@@ -671,7 +693,7 @@ static int loop_once(struct fx *f, struct loop *l, const char *payload)
 	uint32_t ulen;
 
 	memset(frame, 0, sizeof(frame));
-	memcpy(frame + 12, "\x02\0\0\0\0\x02", 6);	/* to the device MAC */
+	memcpy(frame + 12, "\x02\0\0\0\0\x02", 6); /* to the device MAC */
 	memcpy(frame + 18, "\x02\0\0\0\0\x01", 6);
 	frame[24] = 0x88;
 	frame[25] = 0xb5;
@@ -729,8 +751,10 @@ static void datapath(uint32_t flags)
 
 	/* suspended: the kick waits; RESUME delivers it */
 	assert_int_equal(ioc(c, VHOST_VDPA_SUSPEND, NULL, 0, NULL, 0, -1), 0);
-	memcpy(f->mem + BUF(1), "\0\0\0\0\0\0\0\0\0\0\0\0\xff\xff\xff\xff\xff"
-	       "\xff\x02\0\0\0\0\x01\x08\x00", 26);
+	memcpy(f->mem + BUF(1),
+	       "\0\0\0\0\0\0\0\0\0\0\0\0\xff\xff\xff\xff\xff"
+	       "\xff\x02\0\0\0\0\x01\x08\x00",
+	       26);
 	post(f, &l, 0, BUF(0), 0x800, 2);
 	post(f, &l, 1, BUF(1), 40, 0);
 	kick(&l, 1);
@@ -764,13 +788,15 @@ static void datapath(uint32_t flags)
 		h->off = 0;
 		h->len = 6;
 		assert_int_equal(ioc(c, VHOST_VDPA_GET_CONFIG, h, 8, cfg,
-				     sizeof(cfg), -1), 0);
+				     sizeof(cfg), -1),
+				 0);
 		assert_memory_equal(cfg + 8, "\x02\0\0\0\0\x03", 6);
 		/* frames to the old MAC are now filtered out */
 		assert_false(loop_once(f, &l, "old mac"));
 		memcpy(cfg + 8, "\x02\0\0\0\0\x02", 6);
 		assert_int_equal(ioc(c, VHOST_VDPA_SET_CONFIG, cfg, sizeof(cfg),
-				     NULL, 0, -1), 0);
+				     NULL, 0, -1),
+				 0);
 	}
 
 	/* reset without PERSIST: vhost keeps its table, the device is back
@@ -800,7 +826,8 @@ static void datapath(uint32_t flags)
 
 	/* with PERSIST the device keeps its maps */
 	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
-				 F_V2 | F_BATCH | F_ASID | F_PERS), 0);
+				 F_V2 | F_BATCH | F_ASID | F_PERS),
+			 0);
 	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 0), 0);
 	start(f, &l);
 	assert_true(loop_once(f, &l, "persist"));
@@ -874,7 +901,7 @@ static void owner_exits(uint32_t flags, int expect_delivery)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		f->c.token = 0x4444;	/* a new image has a new token */
+		f->c.token = 0x4444; /* a new image has a new token */
 		own(f, F_V2 | F_BATCH | F_ASID);
 		assert_int_equal(upd(&f->c, 0, IOVA0, MEMSZ, f->mem), 72);
 		start(f, &l);
@@ -914,8 +941,9 @@ static void test_owner_exits_pa(void **state)
  * the kernel flattens them), inside a batch too.  The guest memory is
  * mapped at a new address first and the old one unmapped, so that in VA
  * mode only the remapped uaddr can reach it. */
-#define F_NEWOWN (VSIM_BIT(VHOST_BACKEND_F_NEW_OWNER) | \
-		  VSIM_BIT(VHOST_BACKEND_F_IOTLB_REMAP))
+#define F_NEWOWN                               \
+	(VSIM_BIT(VHOST_BACKEND_F_NEW_OWNER) | \
+	 VSIM_BIT(VHOST_BACKEND_F_IOTLB_REMAP))
 
 static int remap(struct cli *c, uint32_t asid, uint64_t iova, uint64_t size,
 		 const void *p, uint8_t perm)
@@ -948,7 +976,8 @@ static void new_owner(uint32_t flags)
 		if (!loop_once(f, &l, "child"))
 			_exit(3);
 		assert_int_equal(ioc(c, VHOST_VDPA_SUSPEND, NULL, 0, NULL, 0,
-				     -1), 0);
+				     -1),
+				 0);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -966,16 +995,13 @@ static void new_owner(uint32_t flags)
 		assert_int_equal(setrlimit(RLIMIT_MEMLOCK, &old), 0);
 	}
 	assert_int_equal(ioc(c, VHOST_NEW_OWNER, NULL, 0, NULL, 0, -1), 0);
-	assert_int_equal(ioc(c, VHOST_NEW_OWNER, NULL, 0, NULL, 0, -1),
-			 -EBUSY);
-	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1),
-			 -EBUSY);
+	assert_int_equal(ioc(c, VHOST_NEW_OWNER, NULL, 0, NULL, 0, -1), -EBUSY);
+	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1), -EBUSY);
 	assert_int_equal(ioc_state(c, VHOST_GET_VRING_BASE, 1, 0, &s), 0);
 	assert_int_equal(s.num, 1);
 
 	/* the guest memory at a new address, the old one gone */
-	mem2 = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, f->mfd,
-		    0);
+	mem2 = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE, MAP_SHARED, f->mfd, 0);
 	assert_true(mem2 != MAP_FAILED);
 	munmap(f->mem, MEMSZ);
 	f->mem = mem2;
@@ -983,8 +1009,7 @@ static void new_owner(uint32_t flags)
 	assert_int_equal(remap(c, 0, IOVA0, MEMSZ, mem2, VHOST_ACCESS_RW),
 			 -EFAULT);
 	assert_int_equal(remap(c, 0, IOVA0, MEMSZ / 2, mem2, 0), -EFAULT);
-	assert_int_equal(remap(c, 0, IOVA0 + MEMSZ, 0x1000, mem2, 0),
-			 -EFAULT);
+	assert_int_equal(remap(c, 0, IOVA0 + MEMSZ, 0x1000, mem2, 0), -EFAULT);
 	assert_int_equal(remap(c, 0, IOVA0, 0, mem2, 0), -EFAULT);
 	assert_int_equal(remap(c, 1, IOVA0, MEMSZ, mem2, 0), -EFAULT);
 	assert_int_equal(table(f, 0, e, 2), 1);
@@ -1001,7 +1026,8 @@ static void new_owner(uint32_t flags)
 		assert_int_equal(ioc_state(c, VHOST_GET_VRING_BASE, q, 0, &s),
 				 0);
 		assert_int_equal(ioc_state(c, VHOST_SET_VRING_BASE, q, s.num,
-					   NULL), 0);
+					   NULL),
+				 0);
 	}
 	assert_int_equal(ioc(c, VHOST_VDPA_RESUME, NULL, 0, NULL, 0, -1), 0);
 	l.avail_idx[0] = l.avail_idx[1] = 1;
@@ -1038,8 +1064,7 @@ static void test_new_owner_not_offered(void **state)
 	struct cli *c = &f->c;
 
 	(void)state;
-	assert_int_equal(ioc(c, VHOST_NEW_OWNER, NULL, 0, NULL, 0, -1),
-			 -EPERM);
+	assert_int_equal(ioc(c, VHOST_NEW_OWNER, NULL, 0, NULL, 0, -1), -EPERM);
 	own(f, F_V2 | F_BATCH | F_ASID);
 	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
 				 F_V2 | VSIM_BIT(VHOST_BACKEND_F_NEW_OWNER)),
@@ -1059,7 +1084,7 @@ struct pexp {
 	uint64_t iova_last;
 	uint32_t flags;
 	uint32_t vcap, pcap;
-	int groups_ioctls;		/* AS_NUM, GROUP_NUM, VQS_COUNT exist */
+	int groups_ioctls; /* AS_NUM, GROUP_NUM, VQS_COUNT exist */
 };
 
 static const struct pexp profiles[] = {
@@ -1100,31 +1125,39 @@ static void check_profile(const struct pexp *e)
 	assert_int_equal(l.parent_max_iotlb_entries, e->pcap);
 	if (e->profile)
 		assert_int_equal(strncmp(l.kernel, e->profile,
-					 strlen(l.kernel)), 0);
+					 strlen(l.kernel)),
+				 0);
 	else
 		assert_string_equal(l.kernel, "");
 	assert_int_equal(ioc(c, VHOST_GET_BACKEND_FEATURES, NULL, 0, &u64, 8,
-			     -1), 0);
+			     -1),
+			 0);
 	assert_int_equal(u64, e->offer);
 	assert_int_equal(ioc(c, VHOST_VDPA_GET_IOVA_RANGE, NULL, 0, &rg,
-			     sizeof(rg), -1), 0);
+			     sizeof(rg), -1),
+			 0);
 	assert_true(rg.first == 0 && rg.last == e->iova_last);
 	assert_int_equal(ioc(c, VHOST_SET_OWNER, NULL, 0, NULL, 0, -1), 0);
 	if (!e->groups_ioctls) {
 		/* not in this kernel: vhost_vring_ioctl's ENOTTY */
-		assert_int_equal(ioc(c, VHOST_VDPA_GET_AS_NUM, NULL, 0, &u32,
-				     4, -1), -ENOTTY);
-		assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0,
-				     &u32, 4, -1), -ENOTTY);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_AS_NUM, NULL, 0, &u32, 4,
+				     -1),
+				 -ENOTTY);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0, &u32,
+				     4, -1),
+				 -ENOTTY);
 	} else {
-		assert_int_equal(ioc(c, VHOST_VDPA_GET_AS_NUM, NULL, 0, &u32,
-				     4, -1), 0);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_AS_NUM, NULL, 0, &u32, 4,
+				     -1),
+				 0);
 		assert_int_equal(u32, e->nr_as);
-		assert_int_equal(ioc(c, VHOST_VDPA_GET_GROUP_NUM, NULL, 0,
-				     &u32, 4, -1), 0);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_GROUP_NUM, NULL, 0, &u32,
+				     4, -1),
+				 0);
 		assert_int_equal(u32, e->nr_groups);
-		assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0,
-				     &u32, 4, -1), 0);
+		assert_int_equal(ioc(c, VHOST_VDPA_GET_VQS_COUNT, NULL, 0, &u32,
+				     4, -1),
+				 0);
 		assert_int_equal(u32, e->nr_vqs);
 	}
 	fx_free(f);
@@ -1142,8 +1175,9 @@ static void test_profile_shapes(void **state)
 	/* unknown names and combinations no kernel has */
 	{
 		static const char *const bad[] = {
-			"linux-9.9", "linux-6.12/foo", "linux-5.10/vduse",
-			"linux-6.1/vduse", "linux-5.10/vp_vdpa", "",
+			"linux-9.9",	      "linux-6.12/foo",
+			"linux-5.10/vduse",   "linux-6.1/vduse",
+			"linux-5.10/vp_vdpa", "",
 		};
 
 		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1159,7 +1193,8 @@ static void test_profile_shapes(void **state)
 			     .flags = VDPAMAP_SIM_PA);
 
 		assert_int_equal(vdpamap_sim_spawn(&o, path, sizeof(path),
-						   &pid), -EINVAL);
+						   &pid),
+				 -EINVAL);
 	}
 	/* explicit fields override the profile */
 	{
@@ -1284,7 +1319,8 @@ static void test_profile_missing_ioctls(void **state)
 			 -EOPNOTSUPP);
 	assert_int_equal(ioc_u64(c, VHOST_SET_BACKEND_FEATURES,
 				 F_V2 | F_BATCH | F_ASID |
-				 VSIM_BIT(VHOST_BACKEND_F_SUSPEND)), 0);
+					 VSIM_BIT(VHOST_BACKEND_F_SUSPEND)),
+			 0);
 	assert_int_equal(ioc(c, VHOST_VDPA_RESUME, NULL, 0, NULL, 0, -1),
 			 -EFAULT);
 	drive_ok(c);
@@ -1314,8 +1350,7 @@ static void test_profile_missing_ioctls(void **state)
 
 /* n single-page UPDATEs at IOVA0 + i pages, i from first; the result of
  * the last one */
-static int upd_pages(struct fx *f, uint32_t asid, uint32_t first,
-		     uint32_t n)
+static int upd_pages(struct fx *f, uint32_t asid, uint32_t first, uint32_t n)
 {
 	int r = 72;
 
@@ -1389,10 +1424,12 @@ static void batch_map(struct fx *f, uint32_t extra)
 	assert_int_equal(msg(c, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0), 72);
 	for (uint32_t i = 0; i < 4; i++)
 		assert_int_equal(upd(c, 0, IOVA0 + i * (MEMSZ / 4), MEMSZ / 4,
-				     f->mem + i * (MEMSZ / 4)), 72);
+				     f->mem + i * (MEMSZ / 4)),
+				 72);
 	for (uint32_t i = 0; i < extra; i++)
 		assert_int_equal(upd(c, 0, 0x40000000ULL + i * 0x1000ULL,
-				     0x1000, f->mem), 72);
+				     0x1000, f->mem),
+				 72);
 	/* vhost_vdpa ignores what set_map answers */
 	assert_int_equal(msg(c, 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0), 72);
 }
@@ -1418,8 +1455,7 @@ static void test_caps_set_map(void **state)
 	assert_true(st.dma_errors > 0);
 	/* un-batched, the 6th entry: set_map refused, EFAULT, and vhost
 	 * drops the entry */
-	assert_int_equal(upd(&f->c, 0, 0x50000000ULL, 0x1000, f->mem),
-			 -EFAULT);
+	assert_int_equal(upd(&f->c, 0, 0x50000000ULL, 0x1000, f->mem), -EFAULT);
 	assert_int_equal(table(f, 0, NULL, 0), 5);
 	loop_fini(&l);
 	fx_free(f);
@@ -1439,8 +1475,7 @@ static void test_caps_set_map(void **state)
 	loop_init(&l);
 	own(f, F_V2 | F_BATCH | F_ASID);
 	batch_map(f, 2);
-	assert_int_equal(upd(&f->c, 0, 0x50000000ULL, 0x1000, f->mem),
-			 -EFAULT);
+	assert_int_equal(upd(&f->c, 0, 0x50000000ULL, 0x1000, f->mem), -EFAULT);
 	start(f, &l);
 	assert_true(loop_once(f, &l, "raised"));
 	loop_fini(&l);

@@ -23,11 +23,11 @@
 
 #include "vdpamap.h"
 
-#define WRITERS		2
-#define READERS		2
-#define ROUNDS		200
-#define SLICE		(64 * 4096ULL)	/* each writer's share of memory */
-#define GPA		0x100000000ULL
+#define WRITERS 2
+#define READERS 2
+#define ROUNDS	200
+#define SLICE	(64 * 4096ULL) /* each writer's share of memory */
+#define GPA	0x100000000ULL
 
 static char path[108];
 static pid_t sim_pid;
@@ -75,7 +75,8 @@ static void *reader(void *arg)
 				return (void *)(intptr_t)-EPROTO;
 			if (r < 0 && r != -ENOENT)
 				return (void *)(intptr_t)r;
-			r = vdpamap_reverse(h, 0, mem + (iova - GPA), &ri, NULL);
+			r = vdpamap_reverse(h, 0, mem + (iova - GPA), &ri,
+					    NULL);
 			if (r == 0 && ri != iova)
 				return (void *)(intptr_t)-EPROTO;
 			if (r < 0 && r != -ENOENT)
@@ -100,8 +101,8 @@ static void test_map_while_looking_up(void **state)
 	for (i = 0; i < READERS; i++)
 		assert_int_equal(pthread_create(&r[i], NULL, reader, NULL), 0);
 	for (i = 0; i < WRITERS; i++)
-		assert_int_equal(pthread_create(&w[i], NULL, writer,
-						(void *)i), 0);
+		assert_int_equal(pthread_create(&w[i], NULL, writer, (void *)i),
+				 0);
 	for (i = 0; i < WRITERS; i++) {
 		assert_int_equal(pthread_join(w[i], &ret), 0);
 		assert_null(ret);

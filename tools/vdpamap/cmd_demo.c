@@ -94,8 +94,10 @@ static int parse_handoff(const char *arg, uint32_t *ret)
 			return 0;
 		}
 	}
-	fprintf(stderr, "vdpamap demo: bad --handoff '%s' (auto, new-owner, "
-		"keeper, rebuild, none)\n", arg);
+	fprintf(stderr,
+		"vdpamap demo: bad --handoff '%s' (auto, new-owner, "
+		"keeper, rebuild, none)\n",
+		arg);
 	return -1;
 }
 
@@ -125,8 +127,10 @@ static int demo_parse(struct cli *c, struct demo *d, int *wfd)
 			errno = 0;
 			mib = strtoull(optarg, &end, 0);
 			if (errno || *end || !mib || mib > (1ULL << 20)) {
-				fprintf(stderr, "vdpamap demo: bad --size '%s' "
-					"(MiB, 1..1048576)\n", optarg);
+				fprintf(stderr,
+					"vdpamap demo: bad --size '%s' "
+					"(MiB, 1..1048576)\n",
+					optarg);
 				return CLI_EXIT_USAGE;
 			}
 			d->size = (uint64_t)mib << 20;
@@ -138,7 +142,7 @@ static int demo_parse(struct cli *c, struct demo *d, int *wfd)
 			if (parse_handoff(optarg, &d->handoff) < 0)
 				return CLI_EXIT_USAGE;
 			break;
-		case 'S':	/* hidden: this image is step 9's new one */
+		case 'S': /* hidden: this image is step 9's new one */
 			*wfd = atoi(optarg);
 			break;
 		case 'j':
@@ -178,8 +182,10 @@ static int demo_run(struct demo *d)
 	if (!d->dev) {
 		r = demo_spawn_sim(d, 0);
 		if (r < 0) {
-			fprintf(stderr, "vdpamap demo: spawning the simulator: "
-				"%s\n", strerror(-r));
+			fprintf(stderr,
+				"vdpamap demo: spawning the simulator: "
+				"%s\n",
+				strerror(-r));
 			return -1;
 		}
 		d->dev = d->sim[0];
@@ -203,7 +209,7 @@ static int demo_run(struct demo *d)
 	if (!r)
 		r = step_asid(d);
 	if (!r)
-		r = step_handoff(d);	/* returns only if it failed */
+		r = step_handoff(d); /* returns only if it failed */
 	if (!r)
 		step_close(d);
 	return 0;

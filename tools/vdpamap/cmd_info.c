@@ -25,20 +25,13 @@ static void info_log(int level, const char *msg, void *ctx)
 static const char *virtio_feature_name(unsigned int bit, uint32_t device_id)
 {
 	static const char *const common[64] = {
-		[24] = "NOTIFY_ON_EMPTY",
-		[27] = "ANY_LAYOUT",
-		[28] = "RING_INDIRECT_DESC",
-		[29] = "RING_EVENT_IDX",
-		[32] = "VERSION_1",
-		[33] = "ACCESS_PLATFORM",
-		[34] = "RING_PACKED",
-		[35] = "IN_ORDER",
-		[36] = "ORDER_PLATFORM",
-		[37] = "SR_IOV",
-		[38] = "NOTIFICATION_DATA",
-		[39] = "NOTIF_CONFIG_DATA",
-		[40] = "RING_RESET",
-		[41] = "ADMIN_VQ",
+		[24] = "NOTIFY_ON_EMPTY",    [27] = "ANY_LAYOUT",
+		[28] = "RING_INDIRECT_DESC", [29] = "RING_EVENT_IDX",
+		[32] = "VERSION_1",	     [33] = "ACCESS_PLATFORM",
+		[34] = "RING_PACKED",	     [35] = "IN_ORDER",
+		[36] = "ORDER_PLATFORM",     [37] = "SR_IOV",
+		[38] = "NOTIFICATION_DATA",  [39] = "NOTIF_CONFIG_DATA",
+		[40] = "RING_RESET",	     [41] = "ADMIN_VQ",
 	};
 	static const char *const net[64] = {
 		[0] = "CSUM",
@@ -213,12 +206,12 @@ static void read_net_config(struct vdpamap *h, const struct vdpamap_info *in,
 static const char *mem_mode_name(uint32_t m)
 {
 	return m == VDPAMAP_MEMMODE_PA ? "PA" :
-	       m == VDPAMAP_MEMMODE_VA ? "VA" : "unknown";
+	       m == VDPAMAP_MEMMODE_VA ? "VA" :
+					 "unknown";
 }
 
 /* The IOTLB entry caps in one line (info and demo). */
-const char *cli_caps_text(const struct vdpamap_info *in, char *buf,
-			  size_t len)
+const char *cli_caps_text(const struct vdpamap_info *in, char *buf, size_t len)
 {
 	char par[64];
 
@@ -230,14 +223,16 @@ const char *cli_caps_text(const struct vdpamap_info *in, char *buf,
 		snprintf(par, sizeof(par), "%s %u%s", in->parent,
 			 in->parent_max_iotlb_entries,
 			 (in->caps_flags & VDPAMAP_CAPS_SET_MAP) ?
-				 " (set_map)" : "");
+				 " (set_map)" :
+				 "");
 	else
 		snprintf(par, sizeof(par), "parent %s unknown",
 			 in->parent[0] ? in->parent : "(not in the table)");
 	snprintf(buf, len, "vhost_vdpa %u, %s entries per ASID%s",
 		 in->max_iotlb_entries, par,
 		 (in->caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN) ?
-			 "; PA counts unknown (no PFNs)" : "");
+			 "; PA counts unknown (no PFNs)" :
+			 "");
 	return buf;
 }
 
@@ -438,8 +433,8 @@ static int info_show(struct cli *c, const char *dev, int spawned)
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = info_log,
 		     .log_level = c->verbose > 1 ? VDPAMAP_LOG_DEBUG :
-				  c->verbose ? VDPAMAP_LOG_INFO :
-					       VDPAMAP_LOG_WARN);
+				  c->verbose	 ? VDPAMAP_LOG_INFO :
+						   VDPAMAP_LOG_WARN);
 	struct vdpamap_info in;
 	struct vdpamap *h = NULL;
 	struct net_cfg nc;
@@ -489,7 +484,9 @@ int cmd_info(struct cli *c)
 	rc = info_show(c, simpath, 1);
 	r = vdpamap_sim_stop(simpath);
 	if (r < 0)
-		fprintf(stderr, "vdpamap info: stopping simulator %s "
-			"(pid %d): %s\n", simpath, (int)pid, strerror(-r));
+		fprintf(stderr,
+			"vdpamap info: stopping simulator %s "
+			"(pid %d): %s\n",
+			simpath, (int)pid, strerror(-r));
 	return rc;
 }

@@ -42,8 +42,8 @@
 
 const char *cli_size(unsigned long long bytes, char *buf, size_t len)
 {
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
-					    "PiB", "EiB" };
+	static const char *const unit[] = { "B",   "KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB" };
 	unsigned int u = 0;
 	double v = (double)bytes;
 
@@ -79,8 +79,8 @@ struct progress {
 	uint64_t total;
 	atomic_uint_fast64_t done;
 	atomic_int stop;
-	int force;		/* --progress: draw from the start */
-	int allowed;		/* tty (and not -j) or --progress */
+	int force;   /* --progress: draw from the start */
+	int allowed; /* tty (and not -j) or --progress */
 	int drawn;
 	uint64_t t0;
 	pthread_t th;
@@ -121,8 +121,7 @@ static void *progress_main(void *arg)
 	return NULL;
 }
 
-static void progress_start(struct progress *p, const char *what,
-			   uint64_t total)
+static void progress_start(struct progress *p, const char *what, uint64_t total)
 {
 	p->what = what;
 	p->total = total;
@@ -150,7 +149,7 @@ static void progress_end(struct progress *p)
 /* ---- the benchmark */
 struct phase {
 	uint64_t ns;
-	uint64_t bytes;		/* committed */
+	uint64_t bytes; /* committed */
 	uint64_t writes, updates, invalidates, batches;
 	uint64_t txns;
 	int err;
@@ -237,8 +236,8 @@ static int bench_run(struct cli *c, struct bench *b, struct progress *pg)
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = mb_log,
 		     .log_level = c->verbose > 1 ? VDPAMAP_LOG_DEBUG :
-				  c->verbose ? VDPAMAP_LOG_INFO :
-					       VDPAMAP_LOG_WARN);
+				  c->verbose	 ? VDPAMAP_LOG_INFO :
+						   VDPAMAP_LOG_WARN);
 	struct vdpamap_region rg;
 	struct vdpamap_stats st;
 	struct vdpamap *h = NULL;
@@ -341,12 +340,12 @@ static void print_json(struct cli *c, const struct bench *b)
 	json_bool(&j, "spawned_sim", b->spawned);
 	if (b->have_info) {
 		json_str(&j, "transport", b->info.is_sim ? "sim" : "kernel");
-		json_str(&j, "mem_mode", b->info.mem_mode == VDPAMAP_MEMMODE_PA ?
-				 "PA" : "VA");
+		json_str(&j, "mem_mode",
+			 b->info.mem_mode == VDPAMAP_MEMMODE_PA ? "PA" : "VA");
 		snprintf(buf, sizeof(buf), "0x%" PRIx64, b->info.backend_acked);
 		json_str(&j, "backend_acked", buf);
-		json_bool(&j, "batch", !!(b->info.backend_acked &
-					  VDPAMAP_F_IOTLB_BATCH));
+		json_bool(&j, "batch",
+			  !!(b->info.backend_acked & VDPAMAP_F_IOTLB_BATCH));
 	}
 	json_u64(&j, "size_bytes", b->size);
 	json_u64(&j, "chunk_bytes", b->chunk);
@@ -376,16 +375,17 @@ static void print_phase(const char *name, const struct bench *b,
 
 	if (ph->err) {
 		printf("%-9s %10.3f ms  FAILED after %s in %" PRIu64
-		       " transaction%s: %s\n", name, (double)ph->ns / 1e6,
+		       " transaction%s: %s\n",
+		       name, (double)ph->ns / 1e6,
 		       cli_size(ph->bytes, r, sizeof(r)), ph->txns,
 		       ph->txns == 1 ? "" : "s", strerror(ph->err));
 		return;
 	}
 	printf("%-9s %10.3f ms  %9s/s  %" PRIu64 " transaction%s, %" PRIu64
 	       " IOTLB write%s (%" PRIu64 " UPDATE, %" PRIu64
-	       " INVALIDATE), %" PRIu64 " batch%s\n", name,
-	       (double)ph->ns / 1e6, cli_size((uint64_t)rate(ph->bytes, ph->ns),
-					      r, sizeof(r)),
+	       " INVALIDATE), %" PRIu64 " batch%s\n",
+	       name, (double)ph->ns / 1e6,
+	       cli_size((uint64_t)rate(ph->bytes, ph->ns), r, sizeof(r)),
 	       ph->txns, ph->txns == 1 ? "" : "s", ph->writes,
 	       ph->writes == 1 ? "" : "s", ph->updates, ph->invalidates,
 	       ph->batches, ph->batches == 1 ? "" : "es");
@@ -396,30 +396,32 @@ static void print_table(const struct bench *b)
 	char s1[32], s2[32], s3[32];
 
 	printf("vdpamap map-bench: %s (%s%s)", b->dev,
-	       !b->have_info ? "?" : b->info.is_sim ? "simulator" :
-						       "kernel vhost-vdpa",
+	       !b->have_info  ? "?" :
+	       b->info.is_sim ? "simulator" :
+				"kernel vhost-vdpa",
 	       b->spawned ? ", spawned" : "");
 	if (b->have_info)
 		printf(", %s mode, IOTLB_BATCH %s",
 		       b->info.mem_mode == VDPAMAP_MEMMODE_PA ? "PA" : "VA",
 		       b->info.backend_acked & VDPAMAP_F_IOTLB_BATCH ?
-			       "negotiated" : "not negotiated");
+			       "negotiated" :
+			       "not negotiated");
 	printf("\n");
 	printf("%-9s %s in %" PRIu64 " map%s of %s, transactions of %s\n",
 	       "size", cli_size(b->size, s1, sizeof(s1)), b->maps,
 	       b->maps == 1 ? "" : "s", cli_size(b->chunk, s2, sizeof(s2)),
-	       cli_size(b->txn_bytes ? b->txn_bytes : b->size, s3,
-			sizeof(s3)));
+	       cli_size(b->txn_bytes ? b->txn_bytes : b->size, s3, sizeof(s3)));
 	if (b->prefault)
 		printf("%-9s %10.3f ms  (MADV_POPULATE_WRITE, not part of the "
-		       "map)\n", "prefault", (double)b->prefault_ns / 1e6);
+		       "map)\n",
+		       "prefault", (double)b->prefault_ns / 1e6);
 	if (b->map.ns)
 		print_phase("map", b, &b->map);
 	if (b->unmap.ns)
 		print_phase("unmap", b, &b->unmap);
 	if (b->pinned_after_map)
-		printf("%-9s %s\n", "pinned", cli_size(b->pinned_after_map, s1,
-						       sizeof(s1)));
+		printf("%-9s %s\n", "pinned",
+		       cli_size(b->pinned_after_map, s1, sizeof(s1)));
 	if (b->err)
 		printf("map-bench FAILED at %s: %s\n", b->failed_step,
 		       strerror(b->err));
@@ -462,24 +464,26 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *v)
 }
 
 /* One option into b: -1 to go on, else the exit code. */
-static int mb_option(struct cli *c, int o, struct bench *b,
-		     uint64_t *size_mib, int *force_progress)
+static int mb_option(struct cli *c, int o, struct bench *b, uint64_t *size_mib,
+		     int *force_progress)
 {
 	uint64_t v;
 
 	switch (o) {
 	case 's':
-		if (parse_u64(optarg, 1ULL << 24, size_mib) < 0 ||
-		    !*size_mib) {
-			fprintf(stderr, "vdpamap map-bench: bad --size "
-				"'%s' (MiB, 1..16777216)\n", optarg);
+		if (parse_u64(optarg, 1ULL << 24, size_mib) < 0 || !*size_mib) {
+			fprintf(stderr,
+				"vdpamap map-bench: bad --size "
+				"'%s' (MiB, 1..16777216)\n",
+				optarg);
 			return CLI_EXIT_USAGE;
 		}
 		break;
 	case 'c':
 		if (parse_u64(optarg, 1ULL << 30, &v) < 0 || v < 4 ||
 		    (v & (v - 1))) {
-			fprintf(stderr, "vdpamap map-bench: bad --chunk "
+			fprintf(stderr,
+				"vdpamap map-bench: bad --chunk "
 				"'%s' (KiB, a power of two >= 4)\n",
 				optarg);
 			return CLI_EXIT_USAGE;
@@ -488,7 +492,8 @@ static int mb_option(struct cli *c, int o, struct bench *b,
 		break;
 	case 't':
 		if (parse_u64(optarg, 1ULL << 24, &v) < 0) {
-			fprintf(stderr, "vdpamap map-bench: bad --txn "
+			fprintf(stderr,
+				"vdpamap map-bench: bad --txn "
 				"'%s' (MiB, 0: one transaction)\n",
 				optarg);
 			return CLI_EXIT_USAGE;
@@ -507,8 +512,10 @@ static int mb_option(struct cli *c, int o, struct bench *b,
 	case 'S':
 		if (strcmp(optarg, "va") && strcmp(optarg, "pa") &&
 		    strcmp(optarg, "permap")) {
-			fprintf(stderr, "vdpamap map-bench: bad --sim "
-				"'%s' (va, pa or permap)\n", optarg);
+			fprintf(stderr,
+				"vdpamap map-bench: bad --sim "
+				"'%s' (va, pa or permap)\n",
+				optarg);
 			return CLI_EXIT_USAGE;
 		}
 		b->flavour = optarg;
@@ -552,8 +559,8 @@ static int mb_parse(struct cli *c, struct bench *b, struct progress *pg)
 	uint64_t size_mib = 0;
 	int o, rc, force_progress = 0;
 
-	while ((o = getopt_long(c->argc, c->argv, "s:c:t:jpvh", lopts,
-				NULL)) != -1) {
+	while ((o = getopt_long(c->argc, c->argv, "s:c:t:jpvh", lopts, NULL)) !=
+	       -1) {
 		rc = mb_option(c, o, b, &size_mib, &force_progress);
 		if (rc >= 0)
 			return rc;
@@ -563,19 +570,19 @@ static int mb_parse(struct cli *c, struct bench *b, struct progress *pg)
 	if (optind < c->argc || !size_mib) {
 		if (!size_mib)
 			fprintf(stderr, "vdpamap map-bench: --size is "
-				"required\n");
+					"required\n");
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
 	b->size = size_mib * MiB;
 	if (b->chunk > b->size) {
 		fprintf(stderr, "vdpamap map-bench: --chunk is larger than "
-			"--size\n");
+				"--size\n");
 		return CLI_EXIT_USAGE;
 	}
 	if (b->size % b->chunk) {
 		fprintf(stderr, "vdpamap map-bench: --size is not a multiple "
-			"of --chunk\n");
+				"of --chunk\n");
 		return CLI_EXIT_USAGE;
 	}
 	if (b->txn_bytes && b->txn_bytes < b->chunk)
@@ -599,8 +606,10 @@ static int mb_spawn(struct bench *b)
 		so.flags = VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP;
 	r = vdpamap_sim_spawn(&so, b->simpath, sizeof(b->simpath), &pid);
 	if (r < 0) {
-		fprintf(stderr, "vdpamap map-bench: spawning a "
-			"simulator: %s\n", strerror(-r));
+		fprintf(stderr,
+			"vdpamap map-bench: spawning a "
+			"simulator: %s\n",
+			strerror(-r));
 		return r;
 	}
 	b->dev = b->simpath;
@@ -610,8 +619,10 @@ static int mb_spawn(struct bench *b)
 
 int cmd_mapbench(struct cli *c)
 {
-	struct bench b = { .chunk = 2 * MiB, .txn_bytes = 256 * MiB,
-			   .prefault = 1, .flavour = "va" };
+	struct bench b = { .chunk = 2 * MiB,
+			   .txn_bytes = 256 * MiB,
+			   .prefault = 1,
+			   .flavour = "va" };
 	struct progress pg = { 0 };
 	int r;
 
@@ -627,7 +638,8 @@ int cmd_mapbench(struct cli *c)
 			r == -ENOMEM && b.have_info &&
 					b.info.mem_mode == VDPAMAP_MEMMODE_PA ?
 				" (PA mode pins: RLIMIT_MEMLOCK too low? "
-				"see -v)" : "");
+				"see -v)" :
+				"");
 	if (c->json)
 		print_json(c, &b);
 	else

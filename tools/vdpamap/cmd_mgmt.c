@@ -37,15 +37,17 @@ static int mgmt_open(struct cli *c, const char *cmd, struct vdpamap_mgmt **m)
 {
 	VDPAMAP_OPTS(vdpamap_mgmt_opts, o, .log_fn = mgmt_log,
 		     .log_level = c->verbose > 1 ? VDPAMAP_LOG_DEBUG :
-				  c->verbose ? VDPAMAP_LOG_INFO :
-					       VDPAMAP_LOG_WARN);
+				  c->verbose	 ? VDPAMAP_LOG_INFO :
+						   VDPAMAP_LOG_WARN);
 	int r;
 
 	verbose_level = o.log_level;
 	r = vdpamap_mgmt_open(&o, m);
 	if (r == -ENOENT) {
-		fprintf(stderr, "vdpamap %s: no vdpa support in this kernel "
-			"(load the vdpa module)\n", cmd);
+		fprintf(stderr,
+			"vdpamap %s: no vdpa support in this kernel "
+			"(load the vdpa module)\n",
+			cmd);
 		return CLI_EXIT_SKIP;
 	}
 	if (r < 0) {
@@ -129,8 +131,7 @@ static const char *type_name(uint32_t id)
 	return id == 1 ? "network" : id == 2 ? "block" : "<unknown type>";
 }
 
-static void handle_str(char *buf, size_t len, const char *bus,
-		       const char *name)
+static void handle_str(char *buf, size_t len, const char *bus, const char *name)
 {
 	if (bus[0])
 		snprintf(buf, len, "%s/%s", bus, name);
@@ -347,10 +348,14 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	unsigned int b[6];
 	int i, end = 0;
 
-	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2],
-			 &b[3], &b[4], &b[5], &end) != 6 || s[end]) {
-		fprintf(stderr, "vdpamap dev add: bad mac '%s' (want "
-			"xx:xx:xx:xx:xx:xx)\n", s ? s : "");
+	if (!s ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6 ||
+	    s[end]) {
+		fprintf(stderr,
+			"vdpamap dev add: bad mac '%s' (want "
+			"xx:xx:xx:xx:xx:xx)\n",
+			s ? s : "");
 		return -1;
 	}
 	for (i = 0; i < 6; i++)
@@ -391,8 +396,10 @@ static int dev_add_parse(int argc, char **argv, struct add_args *a)
 			if (parse_u16("max_vqp", v, &a->o.max_vq_pairs) < 0)
 				return CLI_EXIT_USAGE;
 		} else {
-			fprintf(stderr, "vdpamap dev add: unknown option "
-				"'%s'\n", k);
+			fprintf(stderr,
+				"vdpamap dev add: unknown option "
+				"'%s'\n",
+				k);
 			dev_usage(stderr);
 			return CLI_EXIT_USAGE;
 		}
@@ -419,9 +426,8 @@ static void print_config(struct cli *c, struct json *j, const void *item)
 	const struct vdpamap_vdpadev_config *cf = item;
 	char mac[32];
 
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
-		 cf->mac[0], cf->mac[1], cf->mac[2], cf->mac[3], cf->mac[4],
-		 cf->mac[5]);
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", cf->mac[0],
+		 cf->mac[1], cf->mac[2], cf->mac[3], cf->mac[4], cf->mac[5]);
 	if (c->json)
 		json_obj_open(j, cf->name);
 	else
@@ -433,8 +439,8 @@ static void print_config(struct cli *c, struct json *j, const void *item)
 			printf("mac %s ", mac);
 	}
 	if (cf->present & VDPAMAP_CFG_STATUS) {
-		const char *link = (cf->status & VDPAMAP_NET_S_LINK_UP) ?
-				   "up" : "down";
+		const char *link =
+			(cf->status & VDPAMAP_NET_S_LINK_UP) ? "up" : "down";
 		int ann = !!(cf->status & VDPAMAP_NET_S_ANNOUNCE);
 
 		if (c->json) {
@@ -469,8 +475,7 @@ static void print_config(struct cli *c, struct json *j, const void *item)
 		printf("\n");
 }
 
-static int get_config(struct vdpamap_mgmt *m, const char *name,
-		      union one_of *o)
+static int get_config(struct vdpamap_mgmt *m, const char *name, union one_of *o)
 {
 	return vdpamap_mgmt_get_config(m, name, &o->config);
 }
@@ -505,8 +510,10 @@ int cmd_dev(struct cli *c)
 	/* "dev config" alone is "dev config show" */
 	if (is(verb, "config") && argc >= 1) {
 		if (!is(argv[0], "show")) {
-			fprintf(stderr, "vdpamap dev config: unknown command "
-				"'%s'\n", argv[0]);
+			fprintf(stderr,
+				"vdpamap dev config: unknown command "
+				"'%s'\n",
+				argv[0]);
 			dev_usage(stderr);
 			return CLI_EXIT_USAGE;
 		}
@@ -525,7 +532,7 @@ int cmd_dev(struct cli *c)
 		if (bad < 0)
 			fprintf(stderr, "vdpamap dev: unknown command '%s'\n",
 				verb);
-		if (bad != CLI_EXIT_USAGE)	/* add printed its own */
+		if (bad != CLI_EXIT_USAGE) /* add printed its own */
 			dev_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}

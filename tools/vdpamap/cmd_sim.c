@@ -34,7 +34,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-
 /* struct vdpamap_sim_opts: backend_features 0 means this */
 #include "sim.h"
 
@@ -125,8 +124,7 @@ static void sim_usage(FILE *f)
 		"none running, 2 usage.\n");
 }
 
-static int parse_num(const char *s, uint64_t min, uint64_t max,
-		     uint64_t *v)
+static int parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
 	unsigned long long x;
 	char *end;
@@ -190,8 +188,8 @@ static int parse_iova_range(const char *arg, struct sim_args *a)
 static int bad(const struct sim_args *a, const char *opt, const char *arg,
 	       const char *what)
 {
-	fprintf(stderr, "vdpamap sim %s: bad %s '%s' (%s)\n", a->name, opt,
-		arg, what);
+	fprintf(stderr, "vdpamap sim %s: bad %s '%s' (%s)\n", a->name, opt, arg,
+		what);
 	return CLI_EXIT_USAGE;
 }
 
@@ -233,9 +231,10 @@ static int start_option(int o, const char *arg, struct sim_args *a)
 	case 'M':
 	case 'N':
 		if (parse_num(arg, 1, INT32_MAX, &v) < 0)
-			return bad(a, o == 'M' ? "--max-iotlb-entries" :
-				      "--parent-max-iotlb-entries", arg,
-				   "1..2147483647");
+			return bad(a,
+				   o == 'M' ? "--max-iotlb-entries" :
+					      "--parent-max-iotlb-entries",
+				   arg, "1..2147483647");
 		*(o == 'M' ? &a->max_iotlb : &a->parent_max_iotlb) =
 			(uint32_t)v;
 		return -2;
@@ -243,10 +242,13 @@ static int start_option(int o, const char *arg, struct sim_args *a)
 	case 'g':
 	case 'q':
 		if (parse_num(arg, o == 'q' ? 2 : 1, 64, &v) < 0)
-			return bad(a, o == 'a' ? "--address-spaces" :
-				      o == 'g' ? "--groups" : "--vqs", arg,
-				   o == 'q' ? "2..64" : "1..64");
-		*(o == 'a' ? &a->nr_as : o == 'g' ? &a->nr_groups :
+			return bad(a,
+				   o == 'a' ? "--address-spaces" :
+				   o == 'g' ? "--groups" :
+					      "--vqs",
+				   arg, o == 'q' ? "2..64" : "1..64");
+		*(o == 'a' ? &a->nr_as :
+		  o == 'g' ? &a->nr_groups :
 			     &a->nr_vqs) = (uint32_t)v;
 		return -2;
 	case 'i':
@@ -257,8 +259,10 @@ static int start_option(int o, const char *arg, struct sim_args *a)
 	case 'f':
 	case 'F':
 		if (parse_num(arg, 1, UINT32_MAX, &v) < 0)
-			return bad(a, o == 'f' ? "--fail-iotlb-write" :
-				      "--fail-ioctl", arg, "1..4294967295");
+			return bad(a,
+				   o == 'f' ? "--fail-iotlb-write" :
+					      "--fail-ioctl",
+				   arg, "1..4294967295");
 		*(o == 'f' ? &a->fail_msg : &a->fail_ioctl) = (uint32_t)v;
 		return -2;
 	}
@@ -275,14 +279,14 @@ static int apply_without(struct sim_args *a)
 		return -1;
 	if (!a->backend && a->profile) {
 		fprintf(stderr, "vdpamap sim start: --without with --profile "
-			"needs --backend-features\n");
+				"needs --backend-features\n");
 		return CLI_EXIT_USAGE;
 	}
 	a->backend = (a->backend ? a->backend : SIM_DEFAULT_BACKEND) &
 		     ~a->without;
 	if (!a->backend) {
 		fprintf(stderr, "vdpamap sim start: --without leaves no "
-			"backend feature\n");
+				"backend feature\n");
 		return CLI_EXIT_USAGE;
 	}
 	return -1;
@@ -352,8 +356,10 @@ static int sim_options(struct cli *c, struct sim_args *a)
 		return CLI_EXIT_USAGE;
 	}
 	if (start_opt && a->action != SIM_START) {
-		fprintf(stderr, "vdpamap sim %s: only 'sim start' takes the "
-			"device's options\n", a->name);
+		fprintf(stderr,
+			"vdpamap sim %s: only 'sim start' takes the "
+			"device's options\n",
+			a->name);
 		return CLI_EXIT_USAGE;
 	}
 	return apply_without(a);
@@ -371,12 +377,13 @@ static int default_path(struct sim_args *a)
 	} else {
 		dir = getenv("TMPDIR");
 		n = snprintf(a->pathbuf, sizeof(a->pathbuf),
-			     "%s/vdpamap-sim-%u.sock", dir && *dir ? dir :
-			     "/tmp", (unsigned int)getuid());
+			     "%s/vdpamap-sim-%u.sock",
+			     dir && *dir ? dir : "/tmp",
+			     (unsigned int)getuid());
 	}
 	if (n < 0 || (size_t)n >= sizeof(a->pathbuf)) {
 		fprintf(stderr, "vdpamap sim: the default socket path is too "
-			"long; give --path\n");
+				"long; give --path\n");
 		return CLI_EXIT_USAGE;
 	}
 	a->path = a->pathbuf;
@@ -401,8 +408,10 @@ static int sim_parse(struct cli *c, struct sim_args *a)
 	for (i = 0; i < 3 && strcmp(c->argv[1], names[i]); i++)
 		;
 	if (i == 3) {
-		fprintf(stderr, "vdpamap sim: unknown action '%s' (start, "
-			"stop, status)\n", c->argv[1]);
+		fprintf(stderr,
+			"vdpamap sim: unknown action '%s' (start, "
+			"stop, status)\n",
+			c->argv[1]);
 		sim_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
@@ -550,7 +559,7 @@ static int sim_stop(const struct sim_args *a, struct sim_out *o)
 
 	r = vdpamap_sim_get_stats(a->path, &st);
 	if (r == -ECONNREFUSED) {
-		vdpamap_sim_stop(a->path);	/* unlinks the stale socket */
+		vdpamap_sim_stop(a->path); /* unlinks the stale socket */
 		o->why = "nothing to stop (a stale socket, removed)";
 		return r;
 	}
@@ -581,8 +590,8 @@ static int sim_status(struct cli *c, const struct sim_args *a,
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = status_log,
 		     .log_level = c->verbose > 1 ? VDPAMAP_LOG_DEBUG :
-				  c->verbose ? VDPAMAP_LOG_INFO :
-					       VDPAMAP_LOG_ERR);
+				  c->verbose	 ? VDPAMAP_LOG_INFO :
+						   VDPAMAP_LOG_ERR);
 	struct vdpamap *h = NULL;
 	int r;
 

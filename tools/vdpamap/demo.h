@@ -21,21 +21,21 @@
 #include "vdpamap.h"
 #include "vnet.h"
 
-#define DEMO_AREA	(1ULL << 20)	/* vnet rings + buffers */
-#define DEMO_TIMEOUT_MS	5000
+#define DEMO_AREA	(1ULL << 20) /* vnet rings + buffers */
+#define DEMO_TIMEOUT_MS 5000
 #define DEMO_MAX_STEPS	32
 #define DEMO_MAX_KV	8
-#define DEMO_NO_HANDOFF	UINT32_MAX	/* --handoff none */
+#define DEMO_NO_HANDOFF UINT32_MAX /* --handoff none */
 
 enum { ST_OK, ST_FAIL, ST_SKIP };
 
 struct step {
-	int n;				/* 1..9; sub-rows repeat it */
+	int n; /* 1..9; sub-rows repeat it */
 	const char *name;
 	uint64_t ns;
 	int state;
-	const char *path;		/* PERSIST, RESYNC, ... or NULL */
-	int err;			/* errno when failed */
+	const char *path; /* PERSIST, RESYNC, ... or NULL */
+	int err;	  /* errno when failed */
 	char detail[400];
 	struct {
 		const char *k;
@@ -46,24 +46,24 @@ struct step {
 
 struct demo {
 	struct cli *c;
-	const char *dev;		/* the device in use */
-	char dev0[256];			/* the device of step 2 */
-	char dev1[256];			/* the device of step 6 on, if other */
+	const char *dev; /* the device in use */
+	char dev0[256];	 /* the device of step 2 */
+	char dev1[256];	 /* the device of step 6 on, if other */
 	int spawned;
-	char sim[2][256];		/* spawned simulators */
+	char sim[2][256]; /* spawned simulators */
 	pid_t simpid[2];
 	int nsims;
 	int no_persist_sim;
 	uint64_t size;
 
 	int memfd;
-	uint64_t huge_page;		/* 0: 4 KiB pages, else hugetlb */
+	uint64_t huge_page; /* 0: 4 KiB pages, else hugetlb */
 	uint8_t *mem;
-	uint64_t iova;			/* of mem[0] in ASID 0 (and 1) */
+	uint64_t iova; /* of mem[0] in ASID 0 (and 1) */
 	struct vdpamap *h;
 	struct vnet v;
 	uint32_t seq;
-	uint32_t data_groups[2];	/* groups of vq 0 and vq 1 */
+	uint32_t data_groups[2]; /* groups of vq 0 and vq 1 */
 	uint32_t nr_data_groups;
 
 	struct step steps[DEMO_MAX_STEPS];
@@ -72,8 +72,8 @@ struct demo {
 	int last_n;
 	uint64_t t_start;
 
-	uint32_t handoff;		/* VDPAMAP_HANDOFF_* or DEMO_NO_HANDOFF */
-	char devbuf[256];		/* dev, in the exec'd image */
+	uint32_t handoff; /* VDPAMAP_HANDOFF_* or DEMO_NO_HANDOFF */
+	char devbuf[256]; /* dev, in the exec'd image */
 };
 
 static inline uint64_t now_ns(void)
@@ -110,11 +110,9 @@ void demo_log(int level, const char *msg, void *ctx);
 int demo_log_level(const struct demo *d);
 int demo_loop_frames(struct demo *d, struct step *s);
 int demo_net_up(struct demo *d);
-int demo_open(struct demo *d, const char *path, uint64_t want,
-	      struct step *s);
+int demo_open(struct demo *d, const char *path, uint64_t want, struct step *s);
 int demo_restart_loop(struct demo *d, int n, const char *name);
-int demo_reset_step(struct demo *d, int n, const char *name,
-		    const char *note);
+int demo_reset_step(struct demo *d, int n, const char *name, const char *note);
 int demo_move_groups(struct demo *d, int n, const char *name, uint32_t asid);
 int demo_close_handle(struct demo *d);
 int demo_spawn_sim(struct demo *d, uint64_t backend);

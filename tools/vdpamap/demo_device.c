@@ -21,7 +21,8 @@ void demo_log(int level, const char *msg, void *ctx)
 int demo_log_level(const struct demo *d)
 {
 	return d->c->verbose > 1 ? VDPAMAP_LOG_DEBUG :
-	       d->c->verbose ? VDPAMAP_LOG_INFO : VDPAMAP_LOG_WARN;
+	       d->c->verbose	 ? VDPAMAP_LOG_INFO :
+				   VDPAMAP_LOG_WARN;
 }
 
 int demo_loop_frames(struct demo *d, struct step *s)
@@ -38,8 +39,8 @@ int demo_loop_frames(struct demo *d, struct step *s)
 		if (r < 0) {
 			step_detail(s, "frame %u (%u B) %s", seq, lens[i],
 				    r == -ETIMEDOUT ? "never came back on RX" :
-				    r == -EBADMSG ? "came back corrupted" :
-						    "could not be sent");
+				    r == -EBADMSG   ? "came back corrupted" :
+						      "could not be sent");
 			return r;
 		}
 	}
@@ -49,8 +50,10 @@ int demo_loop_frames(struct demo *d, struct step *s)
 		struct vdpamap_sim_stats st;
 
 		if (vdpamap_sim_get_stats(d->sim[d->nsims - 1], &st) == 0) {
-			step_detail(s, " (simulator: %" PRIu64 " tx, %" PRIu64
-				    " rx frames)", st.tx_frames, st.rx_frames);
+			step_detail(s,
+				    " (simulator: %" PRIu64 " tx, %" PRIu64
+				    " rx frames)",
+				    st.tx_frames, st.rx_frames);
 		}
 	}
 	return 0;
@@ -64,8 +67,7 @@ int demo_net_up(struct demo *d)
 	return vnet_start(&d->v, d->h, d->mem + off, d->iova + off, area);
 }
 
-int demo_open(struct demo *d, const char *path, uint64_t want,
-		   struct step *s)
+int demo_open(struct demo *d, const char *path, uint64_t want, struct step *s)
 {
 	struct vdpamap_region reg = {
 		.hva = d->mem,
@@ -90,24 +92,27 @@ int demo_open(struct demo *d, const char *path, uint64_t want,
 	r = vdpamap_reverse(d->h, 0, d->mem, &d->iova, NULL);
 	if (r < 0) {
 		step_detail(s, "guest memory not found in ASID 0 after the "
-			    "pre-map");
+			       "pre-map");
 		return r;
 	}
 	vdpamap_get_stats(d->h, &st);
 	vdpamap_get_info(d->h, &in);
 	entries = vdpamap_entry_count(d->h, 0);
-	step_detail(s, "%" PRIu64 " MiB at IOVA 0x%" PRIx64 " -> %" PRIu64
-		    " entr%s in ASID 0; since open %" PRIu64 " IOTLB write%s (%"
-		    PRIu64 " UPDATE, %" PRIu64 " INVALIDATE), %" PRIu64
-		    " batch%s%s; %s mode; backend 0x%" PRIx64, d->size >> 20,
-		    d->iova, entries, entries == 1 ? "y" : "ies",
+	step_detail(s,
+		    "%" PRIu64 " MiB at IOVA 0x%" PRIx64 " -> %" PRIu64
+		    " entr%s in ASID 0; since open %" PRIu64
+		    " IOTLB write%s (%" PRIu64 " UPDATE, %" PRIu64
+		    " INVALIDATE), %" PRIu64
+		    " batch%s%s; %s mode; backend 0x%" PRIx64,
+		    d->size >> 20, d->iova, entries, entries == 1 ? "y" : "ies",
 		    st.iotlb_writes, pl(st.iotlb_writes), st.iotlb_updates,
 		    st.iotlb_invalidates, st.iotlb_batches,
 		    st.iotlb_batches == 1 ? "" : "es",
 		    !st.iotlb_batches && entries == 1 &&
 				    vdpamap_has_feature(d->h,
 							VDPAMAP_F_IOTLB_BATCH) ?
-			    " (a lone UPDATE needs none)" : "",
+			    " (a lone UPDATE needs none)" :
+			    "",
 		    in.mem_mode == VDPAMAP_MEMMODE_PA ? "PA" : "VA",
 		    in.backend_acked);
 	s->path = "PRE-MAP";
@@ -155,8 +160,7 @@ int demo_restart_loop(struct demo *d, int n, const char *name)
 	return step_end(d, s, r);
 }
 
-int demo_reset_step(struct demo *d, int n, const char *name,
-		      const char *note)
+int demo_reset_step(struct demo *d, int n, const char *name, const char *note)
 {
 	struct step *s = step_new(d, n, name);
 	struct vdpamap_reset_info ri = { 0 };
@@ -169,7 +173,8 @@ int demo_reset_step(struct demo *d, int n, const char *name,
 	if (r < 0)
 		return step_end(d, s, r);
 	s->path = demo_reset_path(ri.path);
-	step_detail(s, "%" PRIu64 " IOTLB msg%s, %" PRIu64 " entr%s kept "
+	step_detail(s,
+		    "%" PRIu64 " IOTLB msg%s, %" PRIu64 " entr%s kept "
 		    "valid, %u group binding%s re-applied (library: %.3f ms)",
 		    ri.iotlb_msgs, pl(ri.iotlb_msgs), ri.entries,
 		    ri.entries == 1 ? "y" : "ies", ri.groups_rebound,
@@ -186,8 +191,7 @@ int demo_reset_step(struct demo *d, int n, const char *name,
 
 /* Reset, then bind every data group to asid (before DRIVER_OK: the only
  * time upstream kernels take SET_GROUP_ASID for sure). */
-int demo_move_groups(struct demo *d, int n, const char *name,
-		       uint32_t asid)
+int demo_move_groups(struct demo *d, int n, const char *name, uint32_t asid)
 {
 	struct step *s = step_new(d, n, name);
 	struct vdpamap_reset_info ri = { 0 };
@@ -212,9 +216,10 @@ int demo_move_groups(struct demo *d, int n, const char *name,
 		}
 	}
 	s->ns = now_ns() - t0;
-	step_detail(s, "reset (%s, %" PRIu64 " IOTLB msg%s), then "
-		    "SET_GROUP_ASID:", demo_reset_path(ri.path), ri.iotlb_msgs,
-		    pl(ri.iotlb_msgs));
+	step_detail(s,
+		    "reset (%s, %" PRIu64 " IOTLB msg%s), then "
+		    "SET_GROUP_ASID:",
+		    demo_reset_path(ri.path), ri.iotlb_msgs, pl(ri.iotlb_msgs));
 	for (i = 0; i < d->nr_data_groups; i++) {
 		r = vdpamap_get_group_asid(d->h, d->data_groups[i], &a);
 		if (r < 0)
@@ -254,4 +259,3 @@ int demo_spawn_sim(struct demo *d, uint64_t backend)
 	d->nsims++;
 	return 0;
 }
-

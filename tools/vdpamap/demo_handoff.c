@@ -16,7 +16,7 @@
 
 #include "demo.h"
 
-#define WIRE_MAGIC	0x3146574f4d4544ULL	/* "DEMOWF1" */
+#define WIRE_MAGIC 0x3146574f4d4544ULL /* "DEMOWF1" */
 
 struct wire_step {
 	int32_t n, state, err, nkv, has_path, pad;
@@ -30,7 +30,7 @@ struct wire_step {
 
 struct wire {
 	uint64_t magic;
-	uint64_t len;			/* sizeof(struct wire) */
+	uint64_t len; /* sizeof(struct wire) */
 	int32_t json, pretty, verbose, spawned;
 	int32_t nsims, no_persist_sim, failed, last_n;
 	int32_t nsteps, kick[2], call[2];
@@ -100,9 +100,9 @@ static int wire_take(struct demo *d, const struct wire *w)
 {
 	int i, k;
 
-	if (w->magic != WIRE_MAGIC || w->len != sizeof(*w) ||
-	    w->nsteps < 0 || w->nsteps >= DEMO_MAX_STEPS || w->nsims < 0 ||
-	    w->nsims > 2 || w->nr_data_groups > 2)
+	if (w->magic != WIRE_MAGIC || w->len != sizeof(*w) || w->nsteps < 0 ||
+	    w->nsteps >= DEMO_MAX_STEPS || w->nsims < 0 || w->nsims > 2 ||
+	    w->nr_data_groups > 2)
 		return -EBADMSG;
 	d->c->json = w->json;
 	d->c->pretty = w->pretty;
@@ -151,8 +151,9 @@ static int wire_take(struct demo *d, const struct wire *w)
 static const char *strategy_path(uint32_t s)
 {
 	return s == VDPAMAP_HANDOFF_NEW_OWNER ? "NEW_OWNER" :
-	       s == VDPAMAP_HANDOFF_KEEPER ? "KEEPER" :
-	       s == VDPAMAP_HANDOFF_REBUILD ? "REBUILD" : "?";
+	       s == VDPAMAP_HANDOFF_KEEPER    ? "KEEPER" :
+	       s == VDPAMAP_HANDOFF_REBUILD   ? "REBUILD" :
+						"?";
 }
 
 /* The old image: prepare, save the demo, exec.  Returns only if the exec
@@ -174,7 +175,8 @@ int step_handoff(struct demo *d)
 	if (getenv("VDPAMAP_MEMCHECK")) {
 		/* meson test --setup valgrind: /proc/self/exe is valgrind's
 		 * launcher, and it refuses the keeper's clone(CLONE_VM) */
-		step_skip(d, 9, "exec handoff", "not under memcheck "
+		step_skip(d, 9, "exec handoff",
+			  "not under memcheck "
 			  "(VDPAMAP_MEMCHECK): valgrind can neither re-exec "
 			  "this program nor run the mm keeper");
 		return 0;
@@ -203,8 +205,9 @@ int step_handoff(struct demo *d)
 		close(wfd);
 		s->ns = now_ns() - t0;
 		step_detail(s, "vdpamap_handoff_prepare (%s)",
-			    d->handoff == VDPAMAP_HANDOFF_AUTO ? "auto" :
-			    strategy_path(d->handoff));
+			    d->handoff == VDPAMAP_HANDOFF_AUTO ?
+				    "auto" :
+				    strategy_path(d->handoff));
 		return step_end(d, s, r);
 	}
 	snprintf(num, sizeof(num), "%d", sfd);
@@ -235,8 +238,10 @@ struct wire *demo_take(struct demo *d, int wfd)
 
 	if (!w || pread(wfd, w, sizeof(*w), 0) != (ssize_t)sizeof(*w) ||
 	    wire_take(d, w) < 0) {
-		fprintf(stderr, "vdpamap demo: --handoff-successor %d: "
-			"no demo state there\n", wfd);
+		fprintf(stderr,
+			"vdpamap demo: --handoff-successor %d: "
+			"no demo state there\n",
+			wfd);
 		free(w);
 		return NULL;
 	}
@@ -273,8 +278,8 @@ int step_adopted(struct demo *d, const struct wire *w)
 	d->memfd = rg.fd;
 	area = d->size < DEMO_AREA ? d->size : DEMO_AREA;
 	off = d->size - area;
-	r = vnet_attach(&d->v, d->h, d->mem + off, d->iova + off, area,
-			w->kick, w->call);
+	r = vnet_attach(&d->v, d->h, d->mem + off, d->iova + off, area, w->kick,
+			w->call);
 	if (r < 0) {
 		s->ns = now_ns() - hi.suspend_ns;
 		step_detail(s, "vnet_attach");
@@ -291,16 +296,17 @@ int step_adopted(struct demo *d, const struct wire *w)
 		return step_end(d, s, r);
 	}
 	vdpamap_get_stats(d->h, &st);
-	step_detail(s, "execv of this program, strategy %s: downtime %.3f ms "
+	step_detail(s,
+		    "execv of this program, strategy %s: downtime %.3f ms "
 		    "from SUSPEND in the old image (prepare %.3f ms) to the "
-		    "first good loopback in the new one (adopt %.3f ms); %"
-		    PRIu64 " IOTLB write%s (%" PRIu64 " UPDATE, %" PRIu64
-		    " REMAP)%s",
+		    "first good loopback in the new one (adopt %.3f ms); %" PRIu64
+		    " IOTLB write%s (%" PRIu64 " UPDATE, %" PRIu64 " REMAP)%s",
 		    s->path, ms(s->ns), ms(hi.prepare_ns), ms(hi.adopt_ns),
 		    st.iotlb_writes, pl(st.iotlb_writes), st.iotlb_updates,
 		    st.iotlb_remaps,
 		    hi.keeper_alive ?
-			    "; an mm keeper holds the old address space" : "");
+			    "; an mm keeper holds the old address space" :
+			    "");
 	step_kv(s, "downtime_us", (s->ns + 500) / 1000);
 	step_kv(s, "prepare_us", (hi.prepare_ns + 500) / 1000);
 	step_kv(s, "adopt_us", (hi.adopt_ns + 500) / 1000);
@@ -309,4 +315,3 @@ int step_adopted(struct demo *d, const struct wire *w)
 	step_kv(s, "frames", 1);
 	return step_end(d, s, 0);
 }
-

@@ -14,7 +14,8 @@
 const char *demo_reset_path(uint32_t p)
 {
 	return p == VDPAMAP_RESET_PERSIST ? "PERSIST" :
-	       p == VDPAMAP_RESET_RESYNC ? "RESYNC" : "?";
+	       p == VDPAMAP_RESET_RESYNC  ? "RESYNC" :
+					    "?";
 }
 
 struct step *step_new(struct demo *d, int n, const char *name)
@@ -69,7 +70,9 @@ static void print_row(struct demo *d, const struct step *s)
 		snprintf(num, sizeof(num), "%d", s->n);
 	d->last_n = s->n;
 	res = s->state == ST_FAIL ? "FAIL" :
-	      s->state == ST_SKIP ? "skip" : s->path ? s->path : "ok";
+	      s->state == ST_SKIP ? "skip" :
+	      s->path		  ? s->path :
+				    "ok";
 	printf("%-2s %-26s %10.3f  %-8s %s\n", num, s->name, ms(s->ns), res,
 	       s->detail);
 	fflush(stdout);
@@ -94,8 +97,7 @@ int step_end(struct demo *d, struct step *s, int r)
 	return r;
 }
 
-void step_skip(struct demo *d, int n, const char *name,
-		      const char *why)
+void step_skip(struct demo *d, int n, const char *name, const char *why)
 {
 	struct step *s = step_new(d, n, name);
 

@@ -91,12 +91,13 @@ mapit:
 	r = 0;
 	step_detail(s, "%" PRIu64 " MiB memfd, MAP_SHARED", d->size >> 20);
 	if (d->huge_page)
-		step_detail(s, ", %" PRIu64 " KiB huge pages (%" PRIu64
-			    " free)", d->huge_page >> 10, hfree);
+		step_detail(s,
+			    ", %" PRIu64 " KiB huge pages (%" PRIu64 " free)",
+			    d->huge_page >> 10, hfree);
 	else
 		step_detail(s, ", 4 KiB pages (%s)",
 			    hps && hfree ? "too few huge pages free" :
-				  "no huge pages reserved");
+					   "no huge pages reserved");
 	step_kv(s, "bytes", d->size);
 	step_kv(s, "huge_page", d->huge_page);
 out:
@@ -115,13 +116,15 @@ int step_open(struct demo *d)
 	if (r == 0)
 		step_detail(s, "; pre-faulted by 2 threads");
 	if (r == -ENOSPC)
-		step_detail(s, "the pre-map does not fit the device's IOTLB "
+		step_detail(s,
+			    "the pre-map does not fit the device's IOTLB "
 			    "entry cap (the library's message names it): "
 			    "raise max_iotlb_entries of vhost_vdpa and of "
 			    "the parent's module at module load%s",
-			    d->huge_page ? "" :
-				  ", or reserve huge pages (hugepages= on the "
-				  "kernel command line): the demo uses them");
+			    d->huge_page ?
+				    "" :
+				    ", or reserve huge pages (hugepages= on the "
+				    "kernel command line): the demo uses them");
 	return step_end(d, s, r);
 }
 
@@ -134,7 +137,8 @@ int step_net_up(struct demo *d)
 	r = demo_net_up(d);
 	s->ns = now_ns() - t0;
 	if (r == 0) {
-		step_detail(s, "rx/tx rings and buffers at IOVA 0x%" PRIx64
+		step_detail(s,
+			    "rx/tx rings and buffers at IOVA 0x%" PRIx64
 			    " (last %" PRIu64 " KiB of guest memory), queue "
 			    "size %u",
 			    d->v.iova, d->v.size >> 10, d->v.qsize);
@@ -160,8 +164,9 @@ int step_reset_persist(struct demo *d)
 	int r;
 
 	r = demo_reset_step(d, 5, "reset (persist)",
-		       vdpamap_has_feature(d->h, VDPAMAP_F_IOTLB_PERSIST) ?
-			       NULL : "IOTLB_PERSIST not negotiated");
+			    vdpamap_has_feature(d->h, VDPAMAP_F_IOTLB_PERSIST) ?
+				    NULL :
+				    "IOTLB_PERSIST not negotiated");
 	if (r < 0)
 		return r;
 	return demo_restart_loop(d, 5, "restart + loopback");
@@ -186,7 +191,8 @@ static int reopen_no_persist(struct demo *d, struct step *s)
 		s->ns = t3 - t0;
 		if (r < 0)
 			return r;
-		step_detail(s, " | reopened without negotiating "
+		step_detail(s,
+			    " | reopened without negotiating "
 			    "IOTLB_PERSIST: close dropped every map "
 			    "(%.3f ms), open rebuilt them (%.3f ms)",
 			    ms(t1 - t0), ms(t3 - t1));
@@ -206,7 +212,8 @@ static int reopen_no_persist(struct demo *d, struct step *s)
 	s->ns = t3 - t0;
 	if (r < 0)
 		return r;
-	step_detail(s, " | second simulator offering 0x%llx (no "
+	step_detail(s,
+		    " | second simulator offering 0x%llx (no "
 		    "IOTLB_PERSIST, an older kernel): close %.3f "
 		    "ms, spawn %.3f ms, open + pre-map %.3f ms",
 		    (unsigned long long)old_kernel, ms(t1 - t0), ms(t2 - t1),
@@ -257,11 +264,10 @@ int step_asid(struct demo *d)
 	vdpamap_get_info(d->h, &in);
 	if (in.nr_as < 2 || !vdpamap_has_feature(d->h, VDPAMAP_F_IOTLB_ASID) ||
 	    !d->nr_data_groups) {
-		const char *why = in.nr_as < 2 ?
-					  "device has a single address space" :
-				  !d->nr_data_groups ?
-					  "vq groups unknown" :
-					  "IOTLB_ASID not negotiated";
+		const char *why =
+			in.nr_as < 2 ? "device has a single address space" :
+			!d->nr_data_groups ? "vq groups unknown" :
+					     "IOTLB_ASID not negotiated";
 
 		step_skip(d, 7, "data group -> ASID 1", why);
 		step_skip(d, 8, "data group -> ASID 0", why);
@@ -275,10 +281,12 @@ int step_asid(struct demo *d)
 	s->ns = now_ns() - t0;
 	vdpamap_get_stats(d->h, &b);
 	if (r == 0) {
-		step_detail(s, "same %" PRIu64 " MiB at IOVA 0x%" PRIx64
+		step_detail(s,
+			    "same %" PRIu64 " MiB at IOVA 0x%" PRIx64
 			    " in ASID 1: %" PRIu64 " IOTLB write%s, ASID 0 "
-			    "untouched (%" PRIu64 " entr%s)", d->size >> 20,
-			    d->iova, b.iotlb_writes - a.iotlb_writes,
+			    "untouched (%" PRIu64 " entr%s)",
+			    d->size >> 20, d->iova,
+			    b.iotlb_writes - a.iotlb_writes,
 			    pl(b.iotlb_writes - a.iotlb_writes),
 			    vdpamap_entry_count(d->h, 0),
 			    vdpamap_entry_count(d->h, 0) == 1 ? "y" : "ies");
@@ -306,7 +314,8 @@ int step_asid(struct demo *d)
 	r = vdpamap_unmap(d->h, 1, d->iova, d->size);
 	s->ns = now_ns() - t0;
 	if (r == 0)
-		step_detail(s, "ASID 1 empty again (%" PRIu64 " entries), "
+		step_detail(s,
+			    "ASID 1 empty again (%" PRIu64 " entries), "
 			    "ASID 0 still %" PRIu64,
 			    vdpamap_entry_count(d->h, 1),
 			    vdpamap_entry_count(d->h, 0));
@@ -337,4 +346,3 @@ int step_close(struct demo *d)
 	}
 	return step_end(d, s, r);
 }
-

@@ -11,7 +11,8 @@
 
 #include "cli.h"
 
-#define JSON_MAX_DEPTH ((int)(sizeof(((struct json *)0)->first) / sizeof(int)) - 1)
+#define JSON_MAX_DEPTH \
+	((int)(sizeof(((struct json *)0)->first) / sizeof(int)) - 1)
 
 void json_init(struct json *j, FILE *f, int pretty)
 {

@@ -144,8 +144,8 @@ static void json_status(struct json *j, const struct sim_out *o)
 	if (o->dev_state < 0) {
 		json_str(j, "error", strerror(-o->dev_state));
 	} else {
-		json_str(j, "mem_mode", o->in.mem_mode == VDPAMAP_MEMMODE_PA ?
-						"PA" : "VA");
+		json_str(j, "mem_mode",
+			 o->in.mem_mode == VDPAMAP_MEMMODE_PA ? "PA" : "VA");
 		json_features(j, "backend", o->in.backend_offered);
 		json_u64(j, "nr_as", o->in.nr_as);
 		json_u64(j, "nr_groups", o->in.nr_groups);
@@ -156,8 +156,7 @@ static void json_status(struct json *j, const struct sim_out *o)
 	json_obj_close(j);
 }
 
-void sim_json(struct cli *c, const struct sim_args *a,
-		     const struct sim_out *o)
+void sim_json(struct cli *c, const struct sim_args *a, const struct sim_out *o)
 {
 	struct json j;
 
@@ -192,8 +191,9 @@ static void text_start(const struct sim_args *a, const struct sim_out *o)
 	if (a->profile)
 		printf("  profile %s\n", a->profile);
 	printf("  %s mode, %s parent, %u address space%s, %u group%s, "
-	       "%u virtqueues\n", mode_name(l.flags), parent_name(l.flags),
-	       l.nr_as, l.nr_as == 1 ? "" : "s", l.nr_groups,
+	       "%u virtqueues\n",
+	       mode_name(l.flags), parent_name(l.flags), l.nr_as,
+	       l.nr_as == 1 ? "" : "s", l.nr_groups,
 	       l.nr_groups == 1 ? "" : "s", l.nr_vqs);
 	printf("  backend features offered 0x%" PRIx64 " %s\n",
 	       l.backend_features,
@@ -202,8 +202,8 @@ static void text_start(const struct sim_args *a, const struct sim_out *o)
 	       l.iova_last);
 	if (l.vhost_max_iotlb_entries)
 		printf("  IOTLB caps per address space: vhost_vdpa %u, "
-		       "parent %u (0: none)\n", l.vhost_max_iotlb_entries,
-		       l.parent_max_iotlb_entries);
+		       "parent %u (0: none)\n",
+		       l.vhost_max_iotlb_entries, l.parent_max_iotlb_entries);
 	else
 		printf("  IOTLB caps: none enforced (as a kernel without "
 		       "vhost_vdpa's max_iotlb_entries)\n");
@@ -237,20 +237,19 @@ static void text_status(const struct sim_args *a, const struct sim_out *o)
 					 sizeof(buf)));
 	}
 	printf("  %" PRIu64 " IOTLB writes, %" PRIu64 " set_map and %" PRIu64
-	       " dma_map calls, %s pinned\n", st->iotlb_writes,
-	       st->set_map_calls, st->dma_map_calls,
+	       " dma_map calls, %s pinned\n",
+	       st->iotlb_writes, st->set_map_calls, st->dma_map_calls,
 	       cli_size(st->pinned_bytes, buf, sizeof(buf)));
 	printf("  %" PRIu64 " tx and %" PRIu64 " rx frames, %" PRIu64
-	       " DMA errors, %" PRIu64 " rx drops\n", st->tx_frames,
-	       st->rx_frames, st->dma_errors, st->rx_drops);
+	       " DMA errors, %" PRIu64 " rx drops\n",
+	       st->tx_frames, st->rx_frames, st->dma_errors, st->rx_drops);
 }
 
 void sim_text(const struct sim_args *a, const struct sim_out *o)
 {
 	if (o->err && a->action == SIM_STATUS) {
 		/* the answer, not a diagnostic */
-		printf("no simulator at %s (%s)\n", a->path,
-		       strerror(o->err));
+		printf("no simulator at %s (%s)\n", a->path, strerror(o->err));
 		return;
 	}
 	if (o->err) {
@@ -265,4 +264,3 @@ void sim_text(const struct sim_args *a, const struct sim_out *o)
 	else
 		text_status(a, o);
 }
-

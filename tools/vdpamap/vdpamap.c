@@ -36,20 +36,19 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f,
-		"Usage: vdpamap [OPTIONS] COMMAND [ARGS...]\n"
-		"\n"
-		"Own a vhost-vdpa device (or the built-in simulator) with "
-		"libvdpamap.\n"
-		"\n"
-		"Options:\n"
-		"  -j, --json      print one JSON document on stdout\n"
-		"  -p, --pretty    indent the JSON (implies --json)\n"
-		"  -v, --verbose   library log on stderr (twice: debug)\n"
-		"  -h, --help      this text\n"
-		"      --version   print the version\n"
-		"\n"
-		"Commands:\n");
+	fprintf(f, "Usage: vdpamap [OPTIONS] COMMAND [ARGS...]\n"
+		   "\n"
+		   "Own a vhost-vdpa device (or the built-in simulator) with "
+		   "libvdpamap.\n"
+		   "\n"
+		   "Options:\n"
+		   "  -j, --json      print one JSON document on stdout\n"
+		   "  -p, --pretty    indent the JSON (implies --json)\n"
+		   "  -v, --verbose   library log on stderr (twice: debug)\n"
+		   "  -h, --help      this text\n"
+		   "      --version   print the version\n"
+		   "\n"
+		   "Commands:\n");
 	for (i = 0; i < sizeof(subcmds) / sizeof(subcmds[0]); i++)
 		fprintf(f, "  %-9s %s\n", subcmds[i].name, subcmds[i].help);
 	fprintf(f,
@@ -110,7 +109,7 @@ int main(int argc, char **argv)
 	c.argv = argv + optind;
 	for (i = 0; i < sizeof(subcmds) / sizeof(subcmds[0]); i++) {
 		if (!strcmp(argv[optind], subcmds[i].name)) {
-			optind = 0;	/* glibc: full re-initialisation */
+			optind = 0; /* glibc: full re-initialisation */
 			return subcmds[i].fn(&c);
 		}
 	}

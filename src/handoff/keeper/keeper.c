@@ -98,7 +98,7 @@ KSEC static void k_sim_proxy(struct vdm_keeper_args *a, long n, int32_t fd)
 
 	*tok = a->token;
 	r = vdm_k_send(a->dev_fd, b, (uint64_t)n, (void *)0, 0, &fd,
-		   fd >= 0 ? 1 : 0);
+		       fd >= 0 ? 1 : 0);
 	if (fd >= 0)
 		S1(__NR_close, fd);
 	if (r >= 0)
@@ -111,8 +111,8 @@ KSEC static void k_sim_proxy(struct vdm_keeper_args *a, long n, int32_t fd)
 
 		rep[0] = r < 0 ? (int32_t)r : -K_EPROTO;
 		rep[1] = 0;
-		vdm_k_send(a->sock, rep, sizeof(rep), (void *)0, 0, (int32_t *)0,
-		       0);
+		vdm_k_send(a->sock, rep, sizeof(rep), (void *)0, 0,
+			   (int32_t *)0, 0);
 		return;
 	}
 	vdm_k_send(a->sock, b, (uint64_t)r, (void *)0, 0, (int32_t *)0, 0);
@@ -146,7 +146,7 @@ KSEC static int k_wait_attach(struct vdm_keeper_args *a)
 		if (n == -K_EINTR)
 			continue;
 		if (n <= 0)
-			return -1;	/* nobody came: let the device go */
+			return -1; /* nobody came: let the device go */
 		c = S4(__NR_accept4, a->listen_fd, 0, 0, K_SOCK_CLOEXEC);
 		if (c == -K_EINTR || c == -K_EAGAIN)
 			continue;
@@ -181,7 +181,8 @@ KSEC static int k_wait_attach(struct vdm_keeper_args *a)
 		for (i = 0; i < a->nkeep; i++)
 			fds[3 + i] = a->keep[i];
 		n = a->state_fd >= 0 ? 3 + a->nkeep : 2;
-		n = vdm_k_send((int)c, &m, sizeof(m), (void *)0, 0, fds, (int)n);
+		n = vdm_k_send((int)c, &m, sizeof(m), (void *)0, 0, fds,
+			       (int)n);
 		S1(__NR_close, sp[1]);
 		S1(__NR_close, c);
 		if (n < 0) {
@@ -223,7 +224,7 @@ KSEC static void k_setstate(struct vdm_keeper_args *a, struct vdm_kp_msg *m,
 		vdm_k_reply(a, m, -K_EINVAL, 0, 0);
 		return;
 	}
-	if (m->arg == 1) {	/* the listening socket */
+	if (m->arg == 1) { /* the listening socket */
 		vdm_k_close(&a->listen_fd);
 		a->listen_fd = fd;
 	} else {
@@ -328,7 +329,7 @@ KSEC __attribute__((noreturn)) void vdm_keeper_main(struct vdm_keeper_args *a)
 	/* signals first: the inherited handlers point into libc */
 	S4(__NR_rt_sigprocmask, K_SIG_BLOCK, &all, 0, K_SIGSET_SIZE);
 	for (i = 1; i <= K_NSIG; i++) {
-		vdm_k_zero(sa, sizeof(sa));		/* SIG_DFL */
+		vdm_k_zero(sa, sizeof(sa)); /* SIG_DFL */
 		S4(__NR_rt_sigaction, i, sa, 0, K_SIGSET_SIZE);
 	}
 	keep[n++] = a->sock;

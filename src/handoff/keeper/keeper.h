@@ -63,26 +63,26 @@
 #define VDM_KEEPER_SUPPORTED 0
 #endif
 
-#define VDM_KP_MAX_KEEP	16
-#define VDM_KP_AREA	(512u * 1024u)	/* stack + args + buffer */
+#define VDM_KP_MAX_KEEP 16
+#define VDM_KP_AREA	(512u * 1024u) /* stack + args + buffer */
 
 /* Lives at the bottom of the keeper's area; filled in before the clone. */
 struct vdm_keeper_args {
-	int32_t sock;		/* to the successor */
+	int32_t sock; /* to the successor */
 	int32_t dev_fd;
-	int32_t listen_fd;	/* re-attach socket, -1: none */
-	int32_t state_fd;	/* for re-attach, -1: none */
+	int32_t listen_fd; /* re-attach socket, -1: none */
+	int32_t state_fd;  /* for re-attach, -1: none */
 	int32_t is_sim;
-	int32_t nkeep;		/* more fds to keep open */
+	int32_t nkeep; /* more fds to keep open */
 	int32_t keep[VDM_KP_MAX_KEEP];
-	uint64_t token;		/* the address-space token (simulator) */
-	int64_t grace_ms;	/* wait this long for a re-attach, then exit */
-	uint8_t *buf;		/* VDM_KP_BUF bytes */
-	uint64_t code_lo;	/* the vdpamap_keeper section, 0: unknown */
+	uint64_t token;	  /* the address-space token (simulator) */
+	int64_t grace_ms; /* wait this long for a re-attach, then exit */
+	uint8_t *buf;	  /* VDM_KP_BUF bytes */
+	uint64_t code_lo; /* the vdpamap_keeper section, 0: unknown */
 	uint64_t code_hi;
-	uint64_t page_size;	/* 0: unknown */
+	uint64_t page_size; /* 0: unknown */
 	/* the keeper's own */
-	int32_t peer_pid;	/* SO_PEERCRED of sock's other end */
+	int32_t peer_pid; /* SO_PEERCRED of sock's other end */
 	int32_t pad;
 	struct vdm_kp_trim trim;
 };
@@ -95,7 +95,7 @@ extern char __stop_vdpamap_keeper[] __attribute__((visibility("hidden")));
 /* The trampoline: clone(flags, stack_top) whose child calls
  * vdm_keeper_main(a) and exits; returns the child's pid or -errno. */
 long vdm_keeper_clone(unsigned long flags, void *stack_top,
-		     struct vdm_keeper_args *a);
+		      struct vdm_keeper_args *a);
 __attribute__((noreturn)) void vdm_keeper_main(struct vdm_keeper_args *a);
 
 #endif

@@ -33,39 +33,39 @@
 #define KINL static inline __attribute__((always_inline))
 
 /* errno values (asm-generic, the same on x86-64 and arm64) */
-#define K_EPERM		1
-#define K_EINTR		4
-#define K_EAGAIN	11
-#define K_EBUSY		16
-#define K_EINVAL	22
-#define K_EPROTO	71
-#define K_EOPNOTSUPP	95
+#define K_EPERM	     1
+#define K_EINTR	     4
+#define K_EAGAIN     11
+#define K_EBUSY	     16
+#define K_EINVAL     22
+#define K_EPROTO     71
+#define K_EOPNOTSUPP 95
 /* a raw syscall returning an address fails in [-K_MAX_ERRNO, -1] */
-#define K_MAX_ERRNO	4095
+#define K_MAX_ERRNO 4095
 
 #define K_PR_GET_SHADOW_STACK_STATUS 74
-#define K_AT_FDCWD	(-100)
-#define K_O_CLOEXEC	0x80000
-#define K_O_RDONLY_CLOEXEC K_O_CLOEXEC	/* O_RDONLY is 0 */
-#define K_KCMP_VM	1
-#define K_CLOCK_MONOTONIC 1
-#define K_NSEC_PER_SEC	1000000000ULL
-#define K_NSEC_PER_MSEC	1000000LL
-#define K_MSEC_PER_SEC	1000LL
-#define K_AF_UNIX	1
-#define K_SOCK_SEQPACKET 5
-#define K_SOCK_CLOEXEC	K_O_CLOEXEC
-#define K_SOL_SOCKET	1
-#define K_SCM_RIGHTS	1
-#define K_SO_PEERCRED	17
-#define K_MSG_NOSIGNAL	0x4000
-#define K_MSG_CMSG_CLOEXEC 0x40000000
-#define K_POLLIN	1
-#define K_SIG_BLOCK	0
-#define K_NSIG		64		/* signals 1..64 */
-#define K_SIGSET_SIZE	8		/* the kernel's sigset_t: 64 bits */
-#define K_PROT_RW	3		/* PROT_READ | PROT_WRITE */
-#define K_MAP_SHARED	1
+#define K_AT_FDCWD		     (-100)
+#define K_O_CLOEXEC		     0x80000
+#define K_O_RDONLY_CLOEXEC	     K_O_CLOEXEC /* O_RDONLY is 0 */
+#define K_KCMP_VM		     1
+#define K_CLOCK_MONOTONIC	     1
+#define K_NSEC_PER_SEC		     1000000000ULL
+#define K_NSEC_PER_MSEC		     1000000LL
+#define K_MSEC_PER_SEC		     1000LL
+#define K_AF_UNIX		     1
+#define K_SOCK_SEQPACKET	     5
+#define K_SOCK_CLOEXEC		     K_O_CLOEXEC
+#define K_SOL_SOCKET		     1
+#define K_SCM_RIGHTS		     1
+#define K_SO_PEERCRED		     17
+#define K_MSG_NOSIGNAL		     0x4000
+#define K_MSG_CMSG_CLOEXEC	     0x40000000
+#define K_POLLIN		     1
+#define K_SIG_BLOCK		     0
+#define K_NSIG			     64 /* signals 1..64 */
+#define K_SIGSET_SIZE		     8	/* the kernel's sigset_t: 64 bits */
+#define K_PROT_RW		     3	/* PROT_READ | PROT_WRITE */
+#define K_MAP_SHARED		     1
 
 struct k_iovec {
 	void *base;
@@ -85,8 +85,8 @@ struct k_msghdr {
 };
 
 /* A cmsghdr (len, level, type: K_CMSG_HDR bytes) and its SCM_RIGHTS fds. */
-#define K_CMSG_HDR	16
-#define K_CMSG_FDS	(4 + VDM_KP_MAX_KEEP)
+#define K_CMSG_HDR 16
+#define K_CMSG_FDS (4 + VDM_KP_MAX_KEEP)
 struct k_cmsg {
 	uint64_t len;
 	int32_t level;
@@ -135,16 +135,17 @@ KINL long ksys(long n, long a, long b, long c, long d, long e, long f)
 
 #if VDM_KEEPER_SUPPORTED
 
-#define S0(n) ksys(n, 0, 0, 0, 0, 0, 0)
-#define S1(n, a) ksys(n, (long)(a), 0, 0, 0, 0, 0)
-#define S2(n, a, b) ksys(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define S0(n)	       ksys(n, 0, 0, 0, 0, 0, 0)
+#define S1(n, a)       ksys(n, (long)(a), 0, 0, 0, 0, 0)
+#define S2(n, a, b)    ksys(n, (long)(a), (long)(b), 0, 0, 0, 0)
 #define S3(n, a, b, c) ksys(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define S4(n, a, b, c, d) \
 	ksys(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 #define S5(n, a, b, c, d, e) \
 	ksys(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
-#define S6(n, a, b, c, d, e, f) \
-	ksys(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
+#define S6(n, a, b, c, d, e, f)                                        \
+	ksys(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), \
+	     (long)(f))
 
 /* ---- msg.c: memory and sockets */
 void vdm_k_zero(void *p, uint64_t n);

@@ -10,9 +10,9 @@
 
 /* The fds a received message may carry that are looked at: the first is
  * kept, the others closed. */
-#define K_RECV_FDS	4
+#define K_RECV_FDS 4
 /* cmsg lengths are padded to 8 bytes (CMSG_SPACE on 64-bit) */
-#define K_CMSG_ALIGN(n)	(((n) + 7) & ~7ULL)
+#define K_CMSG_ALIGN(n) (((n) + 7) & ~7ULL)
 
 KSEC void vdm_k_zero(void *p, uint64_t n)
 {
@@ -96,8 +96,8 @@ KSEC long vdm_k_send(int sock, const void *a, uint64_t alen, const void *b,
 	return n;
 }
 
-KSEC void vdm_k_reply(struct vdm_keeper_args *a, struct vdm_kp_msg *m,
-		      long ret, int64_t val, uint32_t len)
+KSEC void vdm_k_reply(struct vdm_keeper_args *a, struct vdm_kp_msg *m, long ret,
+		      int64_t val, uint32_t len)
 {
 	m->ret = (int32_t)ret;
 	m->val = val;

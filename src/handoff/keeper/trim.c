@@ -11,16 +11,16 @@
 
 #if VDM_KEEPER_SUPPORTED
 
-#define K_TRIM_PASSES	16
+#define K_TRIM_PASSES 16
 /* a page_size from the library outside [K_PAGE_MIN, K_PAGE_MAX] or not a
  * power of two is not believed: the largest base page there is (arm64's
  * 64 KiB) keeps at least what any base page would */
-#define K_PAGE_MIN	4096ULL
-#define K_PAGE_MAX	(1ULL << 20)
+#define K_PAGE_MIN	    4096ULL
+#define K_PAGE_MAX	    (1ULL << 20)
 #define K_PAGE_LARGEST_BASE (1ULL << 16)
 
 struct k_keep {
-	uint64_t lo, hi;	/* [lo, hi) */
+	uint64_t lo, hi; /* [lo, hi) */
 };
 
 KINL uint64_t k_pc(void)
@@ -170,7 +170,7 @@ KSEC static long k_trim_pass(struct vdm_keeper_args *a, const struct k_keep *k,
 		for (q = p; q < end && *q != '\n'; q++)
 			;
 		if (q == end)
-			break;		/* cut by the buffer: next pass */
+			break; /* cut by the buffer: next pass */
 		s = k_hex(&p, q);
 		if (p == q || *p != '-')
 			continue;
@@ -191,8 +191,8 @@ KSEC static int k_same_mm(struct vdm_keeper_args *a)
 {
 	if (a->peer_pid <= 0)
 		return 0;
-	return S5(__NR_kcmp, S0(__NR_getpid), a->peer_pid, K_KCMP_VM, 0,
-		  0) == 0;
+	return S5(__NR_kcmp, S0(__NR_getpid), a->peer_pid, K_KCMP_VM, 0, 0) ==
+	       0;
 }
 
 KSEC __attribute__((noinline)) void vdm_k_trim(struct vdm_keeper_args *a,
@@ -266,7 +266,7 @@ KSEC __attribute__((noinline)) void vdm_k_trim(struct vdm_keeper_args *a,
 	a->trim.ns = k_now_ns() - t0;
 	if (fd >= 0) {
 		vdm_k_send(fd, &a->trim, sizeof(a->trim), (void *)0, 0,
-		       (int32_t *)0, 0);
+			   (int32_t *)0, 0);
 		S1(__NR_close, fd);
 	}
 }
