@@ -1297,6 +1297,7 @@ static pid_t fake_server(uint64_t tag, uid_t uid, int report)
 		char buf[256];
 		int s, c, got = 0;
 
+		alarm(20);	/* never outlive a failed test by much */
 		if (uid != getuid() &&
 		    (setgroups(0, NULL) < 0 || setgid(uid) < 0 ||
 		     setuid(uid) < 0))
