@@ -182,6 +182,26 @@ KSEC static int k_attach_one(struct vdm_keeper_args *a, long c)
 		S1(__NR_close, c);
 		return -1;
 	}
+	/* a peer that connects and says nothing must not hold the wait */
+	{
+		struct {
+			int32_t fd;
+			int16_t events, revents;
+		} p;
+		struct {
+			int64_t s, ns;
+		} ts;
+
+		p.fd = (int32_t)c;
+		p.events = K_POLLIN;
+		p.revents = 0;
+		ts.s = 1;
+		ts.ns = 0;
+		if (S5(__NR_ppoll, &p, 1, &ts, 0, K_SIGSET_SIZE) != 1) {
+			S1(__NR_close, c);
+			return -1;
+		}
+	}
 	n = vdm_k_recv((int)c, &q, sizeof(q), &fd);
 	if (fd >= 0)
 		S1(__NR_close, fd);
