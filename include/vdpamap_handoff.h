@@ -63,11 +63,13 @@ extern "C" {
  *  REBUILD    close, reopen, pre-fault in parallel and re-map everything,
  *             restore vring state: slow, correct everywhere.
  * Every region must be backed by an fd (a memfd) for any strategy. */
-#define VDPAMAP_HANDOFF_ENV	  "VDPAMAP_HANDOFF_FD"
-#define VDPAMAP_HANDOFF_AUTO	  0
-#define VDPAMAP_HANDOFF_NEW_OWNER 1
-#define VDPAMAP_HANDOFF_KEEPER	  2
-#define VDPAMAP_HANDOFF_REBUILD	  3
+#define VDPAMAP_HANDOFF_ENV		"VDPAMAP_HANDOFF_FD"
+#define VDPAMAP_HANDOFF_AUTO		0
+#define VDPAMAP_HANDOFF_NEW_OWNER	1
+#define VDPAMAP_HANDOFF_KEEPER		2
+#define VDPAMAP_HANDOFF_REBUILD		3
+/* bytes of a keeper's re-attach credential (vdpamap_handoff_info) */
+#define VDPAMAP_HANDOFF_CRED_LEN	16
 
 struct vdpamap_handoff_opts {
 	size_t sz;
@@ -133,12 +135,37 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 				      const struct vdpamap_open_opts *opts,
 				      struct vdpamap **ret);
 
-/* Reattach to a KEEPER handoff whose successor died: keeper_pid is the
- * keeper (vdpamap_handoff_info.keeper_pid, or from the state).  The new
- * handle is as vdpamap_handoff_adopt() would give, with the state as of
- * the dead successor's last change.  -ECONNREFUSED: no such keeper or it
- * serves a live successor (which holds the only attachment),
- * -EACCES: another uid, or the errors of vdpamap_handoff_adopt(). */
+/* Reattach to a KEEPER handoff whose successor died.  The new handle is
+ * as vdpamap_handoff_adopt() would give, with the state as of the dead
+ * successor's last change.  What it takes (struct vdpamap_reattach_opts,
+ * from vdpamap_handoff_info as the predecessor or successor saw it):
+ * keeper_pid, keeper_cred, keeper_sock_tag; open: log settings and
+ * prefault_threads, as adopt's.  Before sending the credential it checks
+ * that the socket's server is keeper_pid of its own uid (SO_PEERCRED),
+ * and after, that the state received is the one of this credential.
+ * Errors (nothing taken; logged through open's log_fn):
+ *  -ENOKEY       no credential (all zero)
+ *  -ECONNREFUSED no keeper listens under that tag, or it serves a live
+ *                successor (which holds the only attachment)
+ *  -EPERM        the socket is served by another process than keeper_pid,
+ *                or by another uid (a squatter: the credential was not
+ *                sent), or the state received is not this handoff's
+ *  -EACCES       the keeper refused the credential (it keeps waiting)
+ *  -EINVAL, -E2BIG (opts), or the errors of vdpamap_handoff_adopt(). */
+struct vdpamap_reattach_opts {
+	size_t sz;
+	const struct vdpamap_open_opts *open;	/* NULL: defaults */
+	int32_t keeper_pid;			/* info.keeper_pid */
+	uint32_t flags;				/* none defined: must be 0 */
+	uint8_t keeper_cred[VDPAMAP_HANDOFF_CRED_LEN];	/* info.keeper_cred */
+	uint64_t keeper_sock_tag;		/* info.keeper_sock_tag */
+	size_t :0;
+};
+VDPAMAP_API int vdpamap_handoff_reattach_with(
+	const struct vdpamap_reattach_opts *o, struct vdpamap **ret);
+/* The first interface, without the credential: every keeper requires one
+ * now, so this logs how to give it and returns -ENOKEY (-EINVAL for a bad
+ * argument).  Use vdpamap_handoff_reattach_with(). */
 VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 					 const struct vdpamap_open_opts *opts,
 					 struct vdpamap **ret);
@@ -167,9 +194,18 @@ struct vdpamap_handoff_info {
 	 * yet: it runs in the keeper after adopt returned; never waited
 	 * for here) */
 	uint64_t keeper_trimmed_bytes;
-	uint32_t keeper_vmas_before; /* mappings before the trim */
-	uint32_t keeper_vmas_kept;   /* mappings left */
-	uint64_t reserved[6];
+	uint32_t keeper_vmas_before;	/* mappings before the trim */
+	uint32_t keeper_vmas_kept;	/* mappings left */
+	/* KEEPER (predecessor after prepare, successor): what
+	 * vdpamap_handoff_reattach_with() needs if the successor dies: the
+	 * keeper's re-attach credential (random, made at prepare) and the
+	 * random part of its socket's name.  A secret: whoever has it and
+	 * the uid may take the device and guest memory; a management layer
+	 * persists it like a key (docs/threat-model.md).  Zero without a
+	 * keeper.  (Former reserved[0..2]: the struct keeps its size.) */
+	uint8_t keeper_cred[VDPAMAP_HANDOFF_CRED_LEN];
+	uint64_t keeper_sock_tag;
+	uint64_t reserved[3];
 };
 /* -ENOENT: the handle was neither prepared nor adopted. */
 VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,

@@ -325,6 +325,10 @@ int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
 	ho->adopted = 1;
 	ho->strategy = hd->strategy;
 	memcpy(ho->path, hd->path, sizeof(ho->path));
+	if (hd->strategy == VDPAMAP_HANDOFF_KEEPER) {
+		memcpy(ho->cred, hd->keeper_cred, sizeof(ho->cred));
+		ho->tag = hd->keeper_tag;
+	}
 	ho->t_suspend_ns = hd->t_suspend_ns;
 	ho->prepare_ns = hd->t_prepare_ns;
 	/* from here on the inherited fds are ours again: CLOEXEC */

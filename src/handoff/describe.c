@@ -61,6 +61,11 @@ static void ser_header(struct vdpamap *h, const struct vdm_ho_ser *so,
 	};
 	if (h->ho)
 		memcpy(hd->path, h->ho->path, sizeof(hd->path));
+	/* the keeper's: a re-attach needs them (state.c checks the pair) */
+	if (h->ho && so->keeper_sock >= 0) {
+		memcpy(hd->keeper_cred, h->ho->cred, sizeof(hd->keeper_cred));
+		hd->keeper_tag = h->ho->tag;
+	}
 }
 
 static void ser_regions(struct vdpamap *h, struct vdm_ho_region *out)

@@ -47,12 +47,13 @@
 #include "handoff/keeper/keeper.h"
 #include "lifecycle/lifecycle.h"
 
-#define VDM_HO_MAGIC	   0x4f444e4148504456ULL /* "VDPHANDO" */
-#define VDM_HO_VERSION	   2 /* 2: vring records 8-aligned */
-#define VDM_HO_MAX_REGIONS 4096
-#define VDM_HO_MAX_ENTRIES (1u << 20)
-#define VDM_HO_MAX_VQS	   4096
-#define VDM_HO_PATH_MAX	   108
+#define VDM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
+#define VDM_HO_VERSION	3	/* 2: vring records 8-aligned; 3: the
+				   keeper's credential and socket tag */
+#define VDM_HO_MAX_REGIONS	4096
+#define VDM_HO_MAX_ENTRIES	(1u << 20)
+#define VDM_HO_MAX_VQS		4096
+#define VDM_HO_PATH_MAX		108
 
 struct vdm_ho_hdr {
 	uint64_t magic;
@@ -82,7 +83,12 @@ struct vdm_ho_hdr {
 	uint64_t t_suspend_ns; /* CLOCK_MONOTONIC at SUSPEND */
 	uint64_t t_prepare_ns; /* prepare's own cost */
 	uint32_t nr_regions, nr_entries, nr_vrings, reserved0;
-	uint64_t reserved[4];
+	/* version 3 (the former reserved[0..2]): with a keeper
+	 * (keeper_sock >= 0) its re-attach credential and the random part
+	 * of its socket's name, both non-zero; without one, both zero */
+	uint8_t keeper_cred[VDM_KP_CRED_LEN];
+	uint64_t keeper_tag;
+	uint64_t reserved[1];		/* 0, as reserved0 */
 };
 
 struct vdm_ho_region {
@@ -166,6 +172,14 @@ int vdm_handoff_parse_why(const void *buf, size_t len,
  * nothing failed) into buf; returns what snprintf() does. */
 int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len);
 
+/* The keeper's re-attach socket name for tag, without the leading NUL
+ * ("vdpamap-keeper-<16 hex digits>"); its length. */
+#define VDM_HO_SOCK_NAME_MAX	40
+int vdm_ho_sock_name(uint64_t tag, char *buf, size_t len);
+/* 1 if a and b (VDM_KP_CRED_LEN bytes) are equal and not all zero, in a
+ * time that does not depend on where they differ. */
+int vdm_ho_cred_eq(const uint8_t *a, const uint8_t *b);
+
 /* ---- the handle's handoff state (handle.c) */
 struct vdpamap;
 
@@ -183,7 +197,11 @@ struct vdm_handoff {
 	uint64_t token;	   /* the keeper's token (simulator) */
 	int cleared[64];   /* fds whose CLOEXEC prepare cleared */
 	uint32_t nr_cleared;
-	int suspended; /* prepare suspended the device */
+	int suspended;			/* prepare suspended the device */
+	/* the keeper's re-attach credential and socket tag (made by the
+	 * prepare that created it, else from the state; 0: no keeper) */
+	uint8_t cred[VDM_KP_CRED_LEN];
+	uint64_t tag;
 	char path[VDM_HO_PATH_MAX];
 	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
 };

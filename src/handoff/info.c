@@ -9,6 +9,11 @@
 
 #include "handoff/handoff.h"
 
+_Static_assert(sizeof(((struct vdpamap_handoff_info *)0)->keeper_cred) ==
+		       VDM_KP_CRED_LEN,
+	       "the public credential is the keeper's");
+
+
 VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 					 struct vdpamap_handoff_info *info)
 {
@@ -41,6 +46,10 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 	info->keeper_trimmed_bytes = ho->kl.trim.bytes;
 	info->keeper_vmas_before = ho->kl.trim.vmas_before;
 	info->keeper_vmas_kept = ho->kl.trim.vmas_kept;
+	if (ho->kl.sock >= 0) {
+		memcpy(info->keeper_cred, ho->cred, sizeof(info->keeper_cred));
+		info->keeper_sock_tag = ho->tag;
+	}
 out:
 	vdm_leave(h);
 	return r;

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -77,6 +78,9 @@ void vdm_ho_keeper_drop(struct vdpamap *h, bool tell)
 		ho->keeper_area = NULL;
 	}
 	ho->kl.pid = 0;
+	/* the credential opens nothing any more */
+	explicit_bzero(ho->cred, sizeof(ho->cred));
+	ho->tag = 0;
 	if (ho->kl.trim_pending)
 		close(ho->kl.trim_fd);
 	ho->kl.trim_pending = 0;
@@ -147,7 +151,11 @@ static int keeper_region_hook(struct vdpamap *h, struct vdm_region *rg,
 	return 0;
 }
 
-/* The abstract socket a re-attaching process connects to. */
+/* The abstract socket a re-attaching process connects to, named by the
+ * random tag: bound here, so that a name already taken (a squatter that
+ * guessed it: it cannot, or a collision) fails the prepare with
+ * -EADDRINUSE, logged naming it; the keeper calls listen() itself, so a
+ * client's SO_PEERCRED names the keeper, not this process. */
 static int keeper_listen(struct vdpamap *h)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -156,19 +164,37 @@ static int keeper_listen(struct vdpamap *h)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-		     "vdpamap-keeper-%d", (int)h->ho->kl.pid);
+	n = vdm_ho_sock_name(h->ho->tag, sa.sun_path + 1,
+			     sizeof(sa.sun_path) - 1);
 	if (bind(fd, (struct sockaddr *)&sa,
 		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) <
-		    0 ||
-	    listen(fd, 4) < 0) {
+	    0) {
 		r = -errno;
+		if (r == -EADDRINUSE)
+			vdm_err(h, "mm keeper: its re-attach socket @%s is "
+				"taken by another process (squatted): "
+				"prepare refused", sa.sun_path + 1);
 		goto out;
 	}
 	r = vdm_kp_call(&h->ho->kl, VDM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
 out:
 	close(fd);
 	return r;
+}
+
+/* The re-attach credential and socket tag of a new keeper. */
+static int keeper_secrets(struct vdpamap *h)
+{
+	struct vdm_handoff *ho = h->ho;
+
+	if (getrandom(ho->cred, sizeof(ho->cred), 0) != sizeof(ho->cred) ||
+	    getrandom(&ho->tag, sizeof(ho->tag), 0) != sizeof(ho->tag)) {
+		vdm_err(h, "mm keeper: getrandom: %s", strerror(errno));
+		return -EAGAIN;
+	}
+	if (!ho->tag)
+		ho->tag = 1;	/* 0 means none (state.c) */
+	return 0;
 }
 
 #if VDM_KEEPER_SUPPORTED
@@ -193,6 +219,7 @@ static void keeper_args(struct vdpamap *h, uint8_t *area, int sock,
 	a->code_lo = (uint64_t)(uintptr_t)__start_vdpamap_keeper;
 	a->code_hi = (uint64_t)(uintptr_t)__stop_vdpamap_keeper;
 	a->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	memcpy(a->cred, h->ho->cred, sizeof(a->cred));
 	for (rg = h->map->regions; rg && k < VDM_KP_MAX_KEEP; rg = rg->next)
 		if (rg->r.fd >= 0)
 			a->keep[k++] = rg->r.fd;
@@ -267,6 +294,9 @@ int vdm_ho_keeper_create(struct vdpamap *h, uint32_t grace_ms)
 	int32_t pid;
 	int r;
 
+	r = keeper_secrets(h);
+	if (r < 0)
+		return r;
 	r = keeper_spawn(h, grace_ms);
 	if (r < 0)
 		return r;
@@ -289,6 +319,10 @@ int vdm_ho_keeper_create(struct vdpamap *h, uint32_t grace_ms)
 		return -EAGAIN;
 	}
 	r = keeper_listen(h);
+	if (r == -EADDRINUSE) {
+		vdm_ho_keeper_undo(h);
+		return r;
+	}
 	if (r < 0 && !vdm_ho_keeper_live(h)) {
 		/* the keeper stopped answering: it is ours, gone now */
 		vdm_err(h, "mm keeper: set-up message failed (%d)", r);
@@ -305,6 +339,7 @@ int vdm_ho_keeper_create(struct vdpamap *h, uint32_t grace_ms)
 {
 	(void)grace_ms;
 	(void)keeper_listen;
+	(void)keeper_secrets;
 	vdm_err(h, "mm keeper: not available on this architecture");
 	return -EOPNOTSUPP;
 }

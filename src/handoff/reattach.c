@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * reattach: a new process takes over from a keeper whose successor died.
- * It connects to the keeper's abstract socket "@vdpamap-keeper-<pid>",
- * receives the device fd, a fresh keeper socket, the latest state memfd
- * and the region memfds (SCM_RIGHTS), renumbers the description to the
- * fds it got and adopts it as a KEEPER successor.
+ * It connects to the keeper's abstract socket "@vdpamap-keeper-<tag>",
+ * checks that the server is the keeper it expects (SO_PEERCRED: its pid,
+ * our uid) before the credential leaves this process, sends the
+ * credential, receives the device fd, a fresh keeper socket, the latest
+ * state memfd and the region memfds (SCM_RIGHTS), checks the state is the
+ * handoff of that credential, renumbers the description to the fds it got
+ * and adopts it as a KEEPER successor.  docs/threat-model.md says why.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -19,7 +22,13 @@
 #define REATTACH_FDS	 (3 + VDM_KP_MAX_KEEP)
 #define REATTACH_WAIT_MS 2000
 
-static int keeper_connect(pid_t keeper_pid)
+struct attach {
+	const struct vdpamap_reattach_opts *o;
+	const struct vdpamap_open_opts *open;	/* for the log */
+	char name[VDM_HO_SOCK_NAME_MAX];
+};
+
+static int keeper_connect(struct attach *at)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int c, n, r;
@@ -27,8 +36,9 @@ static int keeper_connect(pid_t keeper_pid)
 	c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (c < 0)
 		return -errno;
-	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-		     "vdpamap-keeper-%d", (int)keeper_pid);
+	n = vdm_ho_sock_name(at->o->keeper_sock_tag, at->name,
+			     sizeof(at->name));
+	memcpy(sa.sun_path + 1, at->name, (size_t)n);
 	if (connect(c, (struct sockaddr *)&sa,
 		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
 				n)) < 0) {
@@ -39,11 +49,31 @@ static int keeper_connect(pid_t keeper_pid)
 	return c;
 }
 
-/* ATTACH: fds[] gets [device, keeper socket, state memfd, region
- * memfds...]; returns how many, or -errno. */
-static int keeper_attach(pid_t keeper_pid, int *fds)
+/* The server must be the keeper: its pid, our uid.  Anyone else (a
+ * process that bound the name after the keeper went, of this uid or
+ * another) is refused before the credential is sent. */
+static int check_server(struct attach *at, int c)
 {
-	struct vdm_kp_msg m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_ATTACH };
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	if (uc.pid == at->o->keeper_pid && uc.uid == geteuid())
+		return 0;
+	vdm_ho_adopt_log(at->open, "handoff: reattach: @%s is served by pid "
+			 "%d uid %u, not the keeper (pid %d uid %u): refused, "
+			 "the credential was not sent", at->name, (int)uc.pid,
+			 (unsigned int)uc.uid, (int)at->o->keeper_pid,
+			 (unsigned int)geteuid());
+	return -EPERM;
+}
+
+/* The keeper's reply to ATTACH on c: the fds into fds[], how many, or
+ * -errno. */
+static int attach_reply(struct attach *at, int c, int *fds)
+{
+	struct vdm_kp_msg m;
 	union {
 		struct cmsghdr c;
 		char b[CMSG_SPACE(REATTACH_FDS * sizeof(int))];
@@ -54,21 +84,11 @@ static int keeper_attach(pid_t keeper_pid, int *fds)
 			     .msg_control = cm.b,
 			     .msg_controllen = sizeof(cm.b) };
 	struct cmsghdr *ch;
-	struct pollfd p;
-	int c, n, nfd = 0;
+	int n, nfd = 0;
 
-	c = keeper_connect(keeper_pid);
-	if (c < 0)
-		return c;
-	if (send(c, &m, sizeof(m), MSG_NOSIGNAL) != sizeof(m))
-		goto refused;
-	/* a keeper serving a live successor does not accept: give up */
-	p = (struct pollfd){ .fd = c, .events = POLLIN };
-	if (poll(&p, 1, REATTACH_WAIT_MS) != 1)
-		goto refused;
 	memset(&cm, 0, sizeof(cm));
+	memset(&m, 0, sizeof(m));
 	n = (int)recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
-	close(c);
 	ch = CMSG_FIRSTHDR(&mh);
 	if (ch && ch->cmsg_type == SCM_RIGHTS) {
 		nfd = (int)((ch->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -76,12 +96,58 @@ static int keeper_attach(pid_t keeper_pid, int *fds)
 			nfd = REATTACH_FDS;
 		memcpy(fds, CMSG_DATA(ch), (size_t)nfd * sizeof(int));
 	}
+	if (n == (int)sizeof(m) && (m.ret == -EACCES || m.ret == -ENOKEY)) {
+		vdm_ho_adopt_log(at->open, "handoff: reattach: keeper %d "
+				 "refused the credential (%d)",
+				 (int)at->o->keeper_pid, m.ret);
+		return m.ret;
+	}
 	if (n != (int)sizeof(m) || m.ret < 0)
 		return n <= 0 ? -EACCES : -EPROTO;
-	return nfd < 3 ? -EPROTO : nfd;
-refused:
+	if (nfd < 3 || m.val != at->o->keeper_pid)
+		return -EPROTO;
+	if (m.arg)	/* the keeper cannot log: we say it */
+		vdm_ho_adopt_log(at->open, "handoff: reattach: keeper %d had "
+				 "refused %llu re-attach attempt(s) without "
+				 "the right credential before this one (the "
+				 "last from pid %lld)", (int)at->o->keeper_pid,
+				 (unsigned long long)m.arg, (long long)m.arg2);
+	return nfd;
+}
+
+/* ATTACH: fds[] gets [device, keeper socket, state memfd, region
+ * memfds...]; returns how many, or -errno. */
+static int keeper_attach(struct attach *at, int *fds)
+{
+	struct {
+		struct vdm_kp_msg m;
+		uint8_t cred[VDM_KP_CRED_LEN];
+	} q = { .m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_ATTACH,
+		       .len = VDM_KP_CRED_LEN } };
+	struct pollfd p;
+	ssize_t sent;
+	int c, r;
+
+	c = keeper_connect(at);
+	if (c < 0)
+		return c;
+	r = check_server(at, c);
+	if (r < 0)
+		goto out;
+	memcpy(q.cred, at->o->keeper_cred, sizeof(q.cred));
+	sent = send(c, &q, sizeof(q), MSG_NOSIGNAL);
+	explicit_bzero(q.cred, sizeof(q.cred));
+	r = -ECONNREFUSED;
+	if (sent != (ssize_t)sizeof(q))
+		goto out;
+	/* a keeper serving a live successor does not accept: give up */
+	p = (struct pollfd){ .fd = c, .events = POLLIN };
+	if (poll(&p, 1, REATTACH_WAIT_MS) != 1)
+		goto out;
+	r = attach_reply(at, c, fds);
+out:
 	close(c);
-	return -ECONNREFUSED;
+	return r;
 }
 
 /* The description names the dead successor's fd numbers: ours go there
@@ -126,23 +192,65 @@ static void fds_taken(const struct vdm_handoff_state *s, int *fds, int nfd)
 				fds[k] = -1;
 }
 
-VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
-					 const struct vdpamap_open_opts *opts,
-					 struct vdpamap **ret)
+/* The state the keeper sent must be the handoff of this credential. */
+static int check_state(struct attach *at, const struct vdm_ho_hdr *hd)
+{
+	if (vdm_ho_cred_eq(hd->keeper_cred, at->o->keeper_cred) &&
+	    hd->keeper_tag == at->o->keeper_sock_tag &&
+	    hd->keeper_pid == at->o->keeper_pid)
+		return 0;
+	vdm_ho_adopt_log(at->open, "handoff: reattach: the state keeper %d "
+			 "sent is not the handoff of this credential",
+			 (int)at->o->keeper_pid);
+	return -EPERM;
+}
+
+static int reattach_args(const struct vdpamap_reattach_opts *o,
+			 struct vdpamap **ret)
+{
+	static const uint8_t zero[VDM_KP_CRED_LEN];
+	const struct vdpamap_open_opts *open;
+	int r;
+
+	if (!o || !ret)
+		return -EINVAL;
+	r = OPTS_ERR(o, vdpamap_reattach_opts);
+	if (r < 0)
+		return r;
+	open = OPTS_GET(o, open, NULL);
+	r = vdm_ho_open_opts_check(open);
+	if (r < 0)
+		return r;
+	if (OPTS_GET(o, keeper_pid, 0) <= 0 || OPTS_GET(o, flags, 0) ||
+	    !OPTS_HAS(o, keeper_sock_tag) || !o->keeper_sock_tag) {
+		vdm_ho_adopt_log(open, "handoff: reattach: keeper_pid, flags "
+				 "or keeper_sock_tag invalid");
+		return -EINVAL;
+	}
+	if (!memcmp(o->keeper_cred, zero, sizeof(zero))) {
+		vdm_ho_adopt_log(open, "handoff: reattach: no credential "
+				 "(vdpamap_handoff_info.keeper_cred)");
+		return -ENOKEY;
+	}
+	return 0;
+}
+
+VDPAMAP_API int vdpamap_handoff_reattach_with(
+	const struct vdpamap_reattach_opts *o, struct vdpamap **ret)
 {
 	int fds[REATTACH_FDS], r, n, nfd;
 	struct vdm_handoff_state s;
+	struct attach at;
 	size_t len = 0;
 	void *buf = NULL;
 
-	if (keeper_pid <= 0 || !ret)
-		return -EINVAL;
-	r = vdm_ho_open_opts_check(opts);
+	r = reattach_args(o, ret);
 	if (r < 0)
 		return r;
+	at = (struct attach){ .o = o, .open = o->open };
 	for (n = 0; n < REATTACH_FDS; n++)
 		fds[n] = -1;
-	r = nfd = keeper_attach(keeper_pid, fds);
+	r = nfd = keeper_attach(&at, fds);
 	if (r < 0)
 		goto out;
 	r = vdm_ho_read(fds[2], &buf, &len);
@@ -151,16 +259,39 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 	r = vdm_handoff_parse(buf, len, &s);
 	if (r < 0)
 		goto out;
+	r = check_state(&at, s.hdr);
+	if (r < 0)
+		goto out;
 	r = renumber(buf, len, fds, nfd, &s);
 	if (r < 0)
 		goto out;
-	r = vdm_ho_adopt_parsed(&s, opts, ret);
+	r = vdm_ho_adopt_parsed(&s, o->open, ret);
 	if (r == 0)
 		fds_taken(&s, fds, nfd);
 out:
+	if (buf)
+		explicit_bzero(buf, len);
 	free(buf);
 	for (n = 0; n < REATTACH_FDS; n++)
 		if (fds[n] >= 0)
 			close(fds[n]);
 	return r;
+}
+
+VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
+					 const struct vdpamap_open_opts *opts,
+					 struct vdpamap **ret)
+{
+	int r;
+
+	if (keeper_pid <= 0 || !ret)
+		return -EINVAL;
+	r = vdm_ho_open_opts_check(opts);
+	if (r < 0)
+		return r;
+	vdm_ho_adopt_log(opts, "handoff: reattach: keeper %d requires its "
+			 "credential: call vdpamap_handoff_reattach_with() "
+			 "with vdpamap_handoff_info's keeper_cred and "
+			 "keeper_sock_tag", (int)keeper_pid);
+	return -ENOKEY;
 }

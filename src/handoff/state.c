@@ -89,6 +89,47 @@ static int bad(struct vdm_ho_why *why, int err, const char *arr, uint32_t idx,
 }
 #define HDR_BAD(err, field) bad(why, err, NULL, 0, field)
 
+int vdm_ho_cred_eq(const uint8_t *a, const uint8_t *b)
+{
+	volatile uint8_t diff = 0, any = 0;
+	size_t i;
+
+	/* every byte, whatever the first difference */
+	for (i = 0; i < VDM_KP_CRED_LEN; i++) {
+		diff |= (uint8_t)(a[i] ^ b[i]);
+		any |= a[i];
+	}
+	return (diff == 0) & (any != 0);
+}
+
+int vdm_ho_sock_name(uint64_t tag, char *buf, size_t len)
+{
+	return snprintf(buf, len, "vdpamap-keeper-%016llx",
+			(unsigned long long)tag);
+}
+
+/* A keeper (keeper_sock >= 0) has a credential and a socket tag; no
+ * keeper, neither. */
+static int check_keeper_auth(const struct vdm_ho_hdr *h,
+			     struct vdm_ho_why *why)
+{
+	uint8_t any = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(h->keeper_cred); i++)
+		any |= h->keeper_cred[i];
+	if (h->keeper_sock >= 0 && !any)
+		return HDR_BAD(-EINVAL, "keeper_cred: zero, and there is a "
+					"keeper");
+	if (h->keeper_sock >= 0 && !h->keeper_tag)
+		return HDR_BAD(-EINVAL, "keeper_tag: zero, and there is a "
+					"keeper");
+	if (h->keeper_sock < 0 && (any || h->keeper_tag))
+		return HDR_BAD(-EINVAL, "keeper_cred, keeper_tag: set, and "
+					"there is no keeper");
+	return 0;
+}
+
 static int check_hdr(const struct vdm_ho_hdr *h, struct vdm_ho_why *why)
 {
 	if (h->strategy < HO_STRAT_NEW_OWNER || h->strategy > HO_STRAT_REBUILD)
@@ -135,7 +176,9 @@ static int check_hdr(const struct vdm_ho_hdr *h, struct vdm_ho_why *why)
 		return HDR_BAD(-EINVAL, "status: above 0xff");
 	if (!h->next_region_id)
 		return HDR_BAD(-EINVAL, "next_region_id: 0");
-	return 0;
+	if (h->reserved0 || h->reserved[0])
+		return HDR_BAD(-EINVAL, "reserved0, reserved: not zero");
+	return check_keeper_auth(h, why);
 }
 
 #define REG_BAD(err, field) bad(why, err, "regions", i, field)
@@ -322,7 +365,7 @@ int vdm_handoff_parse_why(const void *buf, size_t len,
 					  "(truncated, or trailing bytes)");
 	if (h->version != VDM_HO_VERSION)
 		return HDR_BAD(-EPROTONOSUPPORT, "version: not this library's "
-						 "(2)");
+						 "(3)");
 	if (vdm_crc32(0, p + CRC_OFF, len - CRC_OFF) != h->crc)
 		return HDR_BAD(-EBADMSG, "crc: checksum mismatch");
 	r = check_hdr(h, why);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,13 +89,16 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 		o->iova_first = x.iova_first;
 		o->iova_last = x.iova_last;
 	}
-	vsim_profile_caps(o, x.max_iotlb_entries, x.parent_max_iotlb_entries);
-	if ((o->kflags & VSIM_P_VA_ONLY) && o->flags) {
+	vsim_profile_caps(o, x.max_iotlb_entries,
+			  x.parent_max_iotlb_entries);
+	if ((o->kflags & VSIM_P_VA_ONLY) &&
+	    (o->flags & (VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP))) {
 		vsim_log("profile %s/%s: VA and set_map only", o->kernel,
 			 o->parent);
 		return -EINVAL;
 	}
-	if (o->flags & ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP) ||
+	if (o->flags & ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP |
+			 VDPAMAP_SIM_ANY_UID) ||
 	    o->iova_first > o->iova_last || o->nr_as > 64 ||
 	    o->nr_groups > 64 || o->nr_vqs > 64 || o->nr_vqs < 2)
 		return -EINVAL;
@@ -361,6 +365,28 @@ static int conn_recv(struct server *s, int i)
 	return 0;
 }
 
+/* A peer of another uid is refused unless VDPAMAP_SIM_ANY_UID: the mode
+ * of the socket keeps it out already, this holds when the mode was
+ * changed, or the socket reached another way (an fd passed on). */
+static bool peer_refused(struct server *s, int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (s->dev.o.flags & VDPAMAP_SIM_ANY_UID)
+		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+		vsim_log("peer refused: SO_PEERCRED: %s", strerror(errno));
+		return true;
+	}
+	if (uc.uid == geteuid())
+		return false;
+	vsim_log("peer refused: pid %d uid %u, not this daemon's uid %u "
+		 "(VDPAMAP_SIM_ANY_UID allows it)", (int)uc.pid,
+		 (unsigned int)uc.uid, (unsigned int)geteuid());
+	return true;
+}
+
 static void accept_one(struct server *s)
 {
 	int one = 1, fd;
@@ -368,7 +394,7 @@ static void accept_one(struct server *s)
 	fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	if (s->nc == MAX_CONNS) {
+	if (s->nc == MAX_CONNS || peer_refused(s, fd)) {
 		close(fd);
 		return;
 	}
@@ -471,7 +497,11 @@ out_listener:
 	return r;
 }
 
-static int listen_at(const char *path)
+/* Bound, made owner-only (any_uid: 0666) by its path, and only then
+ * listening: nobody can connect before the mode is right (connect()
+ * needs write permission on the socket file, and a socket that does not
+ * listen yet refuses), whatever the caller's umask. */
+static int listen_at(const char *path, bool any_uid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, one = 1;
@@ -485,11 +515,17 @@ static int listen_at(const char *path)
 	/* inherited by accepted sockets: packets sent before accept() carry
 	 * credentials too */
 	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = -errno;
 
 		close(fd);
+		return e;
+	}
+	if (chmod(path, any_uid ? 0666 : 0600) < 0 || listen(fd, 64) < 0) {
+		int e = -errno;
+
+		close(fd);
+		unlink(path);
 		return e;
 	}
 	return fd;
@@ -505,7 +541,7 @@ int vdpamap_sim_serve(const char *path, const struct vdpamap_sim_opts *opts)
 	r = vsim_opts_parse(opts, &o);
 	if (r)
 		return r;
-	fd = listen_at(path);
+	fd = listen_at(path, o.flags & VDPAMAP_SIM_ANY_UID);
 	if (fd < 0)
 		return fd;
 	r = serve_fd(fd, path, &o); /* closes fd */
@@ -613,7 +649,7 @@ int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts, char *path,
 	n = sock_path(opts, buf, sizeof(buf), len);
 	if (n < 0)
 		return n;
-	lfd = listen_at(buf);
+	lfd = listen_at(buf, o.flags & VDPAMAP_SIM_ANY_UID);
 	if (lfd < 0)
 		return lfd;
 	if (pipe2(p, O_CLOEXEC) < 0) {

@@ -8,7 +8,11 @@
  * Cases: NEW_OWNER (AUTO), NEW_OWNER twice, KEEPER then NEW_OWNER (AUTO),
  * keeper (AUTO where that is the keeper), keeper + second exec, rebuild,
  * cancel, corrupt descriptions, keeper killed then rebuild, successor
- * killed then re-attach, predecessor killed in the middle of preparing.
+ * killed then re-attach (a same-uid intruder without the credential first
+ * gets nothing), predecessor killed in the middle of preparing, a
+ * squatted keeper socket name (prepare -EADDRINUSE), a fake keeper
+ * (reattach -EPERM before the credential leaves; as root also one of
+ * another uid).
  * Each checks the loopback data path after the handoff, IOTLB writes in
  * the successor (0 for the keeper; for NEW_OWNER no UPDATE, no INVALIDATE
  * and one REMAP per entry) and the fds the successor inherited.
@@ -25,6 +29,8 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <grp.h>
+#include <poll.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -33,6 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -94,9 +103,25 @@ static const char *strategy_name(uint32_t s)
 						"?";
 }
 
+/* The library's random bytes, fixed when HO_FIXED_RANDOM is set (case
+ * squat: the keeper's socket tag must be known to squat it): this
+ * definition interposes libc's for the library. */
+ssize_t getrandom(void *buf, size_t len, unsigned int flags)
+{
+	if (getenv("HO_FIXED_RANDOM")) {
+		memset(buf, 0xa5, len);
+		return (ssize_t)len;
+	}
+	return syscall(SYS_getrandom, buf, len, flags);
+}
+
+static char last_err[512];	/* the library's last ERR line */
+
 static void tlog(int level, const char *msg, void *ctx)
 {
 	(void)ctx;
+	if (level <= VDPAMAP_LOG_ERR)
+		snprintf(last_err, sizeof(last_err), "%s", msg);
 	if (getenv("VDPAMAP_TEST_LOG") ||
 	    (level <= VDPAMAP_LOG_ERR && !strstr(msg, ": -16")))
 		fprintf(stderr, "[%d] lib(%d): %s\n", (int)getpid(), level,
@@ -454,6 +479,7 @@ static void forged_adopt(const uint8_t *b, uint8_t *c, size_t len, size_t off,
 	(sizeof(struct vdm_ho_hdr) + offsetof(struct vdm_ho_region, f))
 
 static int new_owner_possible(struct vdpamap *h, char *why, size_t len);
+static void case_squat(struct pred *p);
 
 static void case_corrupt(struct pred *p)
 {
@@ -674,6 +700,12 @@ static void role_pred(const char *cs)
 					VDPAMAP_PERM_RW);
 			CHECK(r == 0, "map asid 1: %d", r);
 		}
+	}
+	if (!strcmp(cs, "squat")) {
+		case_squat(&p);
+		vnet_stop(&p.v);
+		vdpamap_close(p.h);
+		exit(0);
 	}
 	if (!strcmp(cs, "corrupt")) {
 		case_corrupt(&p);
@@ -1104,9 +1136,14 @@ static void role_succ(const char *role, const char *cs, char **a)
 			close(pfd);
 	}
 	if (!strcmp(cs, "succ_kill")) {
+		/* what a management layer persists for a re-attach */
 		FILE *f = fopen(getenv("HO_PIDFILE"), "w");
 
-		fprintf(f, "%d\n", hi.keeper_pid);
+		fprintf(f, "%d %016llx ", hi.keeper_pid,
+			(unsigned long long)hi.keeper_sock_tag);
+		for (i = 0; i < VDPAMAP_HANDOFF_CRED_LEN; i++)
+			fprintf(f, "%02x", hi.keeper_cred[i]);
+		fprintf(f, "\n");
 		fclose(f);
 		raise(SIGKILL);
 	}
@@ -1115,29 +1152,137 @@ static void role_succ(const char *role, const char *cs, char **a)
 	exit(0);
 }
 
-/* A new process takes over from a dead successor. */
+/* Connect to the keeper's socket of tag as a process without the
+ * credential would, send ATTACH with len credential bytes cred; returns
+ * the reply's ret, and how many fds came with it in *nfd. */
+static int raw_attach(uint64_t tag, const uint8_t *cred, uint32_t len,
+		      int *nfd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct {
+		struct vdm_kp_msg m;
+		uint8_t cred[VDM_KP_CRED_LEN];
+	} q = { .m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_ATTACH,
+		       .len = len } };
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(32 * sizeof(int))];
+	} cm;
+	struct iovec iov = { .iov_base = &q.m, .iov_len = sizeof(q.m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cm.b,
+			     .msg_controllen = sizeof(cm.b) };
+	struct cmsghdr *ch;
+	int c, n, k;
+
+	*nfd = 0;
+	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
+		     "vdpamap-keeper-%016llx", (unsigned long long)tag);
+	c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	CHECK(c >= 0, "socket");
+	CHECK(connect(c, (struct sockaddr *)&sa,
+		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				  n)) == 0, "connect to the keeper: %s",
+	      strerror(errno));
+	if (len)
+		memcpy(q.cred, cred, len);
+	CHECK(send(c, &q, sizeof(q.m) + len, MSG_NOSIGNAL) ==
+		      (ssize_t)(sizeof(q.m) + len), "send");
+	memset(&cm, 0, sizeof(cm));
+	n = (int)recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
+	for (ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch))
+		if (ch->cmsg_type == SCM_RIGHTS) {
+			int cnt = (int)((ch->cmsg_len - CMSG_LEN(0)) /
+					sizeof(int));
+
+			for (k = 0; k < cnt; k++)
+				close(((int *)CMSG_DATA(ch))[k]);
+			*nfd += cnt;
+		}
+	close(c);
+	return n == (int)sizeof(q.m) ? q.m.ret : n < 0 ? -errno : -EPROTO;
+}
+
+/* A process of the same uid without the credential asks a waiting
+ * keeper: nothing (no fd), however it asks, and the keeper goes on
+ * waiting. */
+static void intruder(pid_t kp, uint64_t tag, const uint8_t *cred)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
+		     .log_level = VDPAMAP_LOG_WARN);
+	VDPAMAP_OPTS(vdpamap_reattach_opts, ro, .open = &o, .keeper_pid = kp,
+		     .keeper_sock_tag = tag);
+	uint8_t wrong[VDM_KP_CRED_LEN];
+	struct vdpamap *h = NULL;
+	int nfd, r;
+
+	r = raw_attach(tag, NULL, 0, &nfd);
+	CHECK(r == -ENOKEY && nfd == 0, "no credential: %d, %d fds", r, nfd);
+	memcpy(wrong, cred, sizeof(wrong));
+	wrong[VDM_KP_CRED_LEN - 1] ^= 1;	/* right but for one bit */
+	r = raw_attach(tag, wrong, sizeof(wrong), &nfd);
+	CHECK(r == -EACCES && nfd == 0, "wrong credential: %d, %d fds", r,
+	      nfd);
+	memcpy(ro.keeper_cred, wrong, sizeof(wrong));
+	r = vdpamap_handoff_reattach_with(&ro, &h);
+	CHECK(r == -EACCES && !h, "reattach, wrong credential: %d", r);
+	CHECK(strstr(last_err, "refused the credential"), "log: %s", last_err);
+	/* the first interface cannot give one */
+	r = vdpamap_handoff_reattach(kp, &o, &h);
+	CHECK(r == -ENOKEY && !h, "reattach without credential: %d", r);
+	CHECK(strstr(last_err, "vdpamap_handoff_reattach_with"), "log: %s",
+	      last_err);
+	exit(0);
+}
+
+/* A new process takes over from a dead successor, after an intruder. */
 static void role_reattach(void)
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
 		     .log_level = VDPAMAP_LOG_WARN);
+	VDPAMAP_OPTS(vdpamap_reattach_opts, ro, .open = &o);
 	struct vdpamap_handoff_info hi;
 	struct vdpamap_region rg;
 	struct vdpamap_stats st;
 	struct vdpamap *h = NULL;
+	unsigned long long tag = 0;
+	char hex[2 * VDPAMAP_HANDOFF_CRED_LEN + 1];
 	uint32_t ids[4];
 	uint8_t s = 0;
+	pid_t ip;
 	FILE *f;
-	int kp = 0, r;
+	int kp = 0, r, i, ist;
 
 	alarm(60);
 	f = fopen(getenv("HO_PIDFILE"), "r");
-	CHECK(f && fscanf(f, "%d", &kp) == 1, "pid file");
+	CHECK(f && fscanf(f, "%d %llx %32s", &kp, &tag, hex) == 3,
+	      "pid file");
 	fclose(f);
-	r = vdpamap_handoff_reattach(kp, &o, &h);
+	for (i = 0; i < VDPAMAP_HANDOFF_CRED_LEN; i++)
+		CHECK(sscanf(hex + 2 * i, "%2hhx", &ro.keeper_cred[i]) == 1,
+		      "credential");
+	ro.keeper_pid = kp;
+	ro.keeper_sock_tag = tag;
+	/* another process of this uid, without the credential */
+	ip = fork();
+	CHECK(ip >= 0, "fork");
+	if (ip == 0)
+		intruder(kp, tag, ro.keeper_cred);
+	CHECK(waitpid(ip, &ist, 0) == ip && WIFEXITED(ist) &&
+	      WEXITSTATUS(ist) == 0, "intruder 0x%x", ist);
+	CHECK(kill(kp, 0) == 0, "the keeper stopped waiting");
+	last_err[0] = 0;
+	r = vdpamap_handoff_reattach_with(&ro, &h);
 	CHECK(r == 0, "reattach %d: %d", kp, r);
+	/* the keeper cannot log: the rightful re-attach says what it
+	 * refused */
+	CHECK(strstr(last_err, "refused 3 re-attach attempt(s)"), "log: %s",
+	      last_err);
 	r = vdpamap_handoff_get_info(h, &hi);
 	CHECK(r == 0 && hi.keeper_alive && hi.keeper_pid == kp, "info");
-	unsetenv("HO_KRSS"); /* this process never saw the untrimmed one */
+	CHECK(!memcmp(hi.keeper_cred, ro.keeper_cred, sizeof(ro.keeper_cred)) &&
+	      hi.keeper_sock_tag == tag, "info: credential, tag");
+	unsetenv("HO_KRSS");	/* this process never saw the untrimmed one */
 	check_trim(h);
 	CHECK(vdpamap_get_status(h, &s) == 0 && (s & 4), "status 0x%x", s);
 	CHECK(vdpamap_entry_count(h, 0) >= 1, "mirror empty");
@@ -1148,6 +1293,135 @@ static void role_reattach(void)
 	CHECK(vdpamap_get_stats(h, &st) == 0 && st.iotlb_writes > 0, "stats");
 	vdpamap_close(h);
 	exit(0);
+}
+
+/* A server bound to a keeper's name (of uid; the keeper's gone, or never
+ * was): it reports on report how many bytes a client sent it. */
+static pid_t fake_server(uint64_t tag, uid_t uid, int report)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int rp[2], n;
+	pid_t pid;
+	char x;
+
+	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
+		     "vdpamap-keeper-%016llx", (unsigned long long)tag);
+	CHECK(pipe(rp) == 0, "pipe");
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (pid == 0) {
+		struct pollfd pf;
+		char buf[256];
+		int s, c, got = 0;
+
+		alarm(20);	/* never outlive a failed test by much */
+		if (uid != getuid() &&
+		    (setgroups(0, NULL) < 0 || setgid(uid) < 0 ||
+		     setuid(uid) < 0))
+			_exit(3);
+		s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		if (s < 0 ||
+		    bind(s, (struct sockaddr *)&sa,
+			 (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				     1 + n)) < 0 ||
+		    listen(s, 4) < 0)
+			_exit(4);
+		if (write(rp[1], "r", 1) != 1)
+			_exit(5);
+		c = accept(s, NULL, NULL);
+		pf = (struct pollfd){ .fd = c, .events = POLLIN };
+		if (c >= 0 && poll(&pf, 1, 3000) == 1) {
+			ssize_t k = recv(c, buf, sizeof(buf), MSG_DONTWAIT);
+
+			got = k > 0 ? (int)k : 0;
+		}
+		if (write(report, &got, sizeof(got)) != sizeof(got))
+			_exit(6);
+		_exit(0);
+	}
+	close(rp[1]);
+	CHECK(read(rp[0], &x, 1) == 1, "fake server not ready");
+	close(rp[0]);
+	return pid;
+}
+
+/* reattach to a fake keeper: -EPERM, and not a byte of the credential
+ * reached it. */
+static void expect_fake_refused(uid_t uid, int pid_is_fake)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
+		     .log_level = VDPAMAP_LOG_WARN);
+	VDPAMAP_OPTS(vdpamap_reattach_opts, ro, .open = &o,
+		     .keeper_pid = getpid());
+	struct vdpamap *h = NULL;
+	int rep[2], got = -1, st, r;
+	pid_t fp;
+
+	CHECK(getrandom(&ro.keeper_sock_tag, 8, 0) == 8 &&
+	      getrandom(ro.keeper_cred, sizeof(ro.keeper_cred), 0) ==
+		      sizeof(ro.keeper_cred), "getrandom");
+	CHECK(pipe(rep) == 0, "pipe");
+	fp = fake_server(ro.keeper_sock_tag, uid, rep[1]);
+	if (pid_is_fake)
+		ro.keeper_pid = fp;	/* the pid is right: the uid is not */
+	r = vdpamap_handoff_reattach_with(&ro, &h);
+	CHECK(r == -EPERM && !h, "reattach to a fake keeper (uid %u): %d",
+	      (unsigned int)uid, r);
+	CHECK(strstr(last_err, "not the keeper"), "log: %s", last_err);
+	CHECK(read(rep[0], &got, sizeof(got)) == sizeof(got), "report");
+	CHECK(got == 0, "the fake keeper received %d bytes", got);
+	CHECK(waitpid(fp, &st, 0) == fp && WIFEXITED(st) &&
+	      WEXITSTATUS(st) == 0, "fake server 0x%x", st);
+	close(rep[0]);
+	close(rep[1]);
+	printf("fake keeper of uid %u, %s pid: refused (%s)\n",
+	       (unsigned int)uid, pid_is_fake ? "its own" : "another",
+	       last_err);
+}
+
+static void role_fake(void)
+{
+	alarm(60);
+	expect_fake_refused(getuid(), 0);
+	if (getuid() == 0)
+		expect_fake_refused(65534, 1);
+	else
+		printf("fake keeper of another uid: not tried (setuid needs "
+		       "root)\n");
+	exit(0);
+}
+
+/* A squatter took the keeper's socket name before prepare: prepare fails
+ * with -EADDRINUSE naming it, the device carries on, and a prepare with
+ * the name free works. */
+static void case_squat(struct pred *p)
+{
+	struct vdpamap_handoff_info hi;
+	int rep[2], sfd = -1, r, st;
+	char name[64];
+	pid_t sq;
+
+	setenv("HO_FIXED_RANDOM", "1", 1);	/* tag 0xa5a5...: known */
+	snprintf(name, sizeof(name), "@vdpamap-keeper-%016llx",
+		 0xa5a5a5a5a5a5a5a5ULL);
+	CHECK(pipe(rep) == 0, "pipe");
+	sq = fake_server(0xa5a5a5a5a5a5a5a5ULL, getuid(), rep[1]);
+	r = prepare(p, VDPAMAP_HANDOFF_KEEPER, &sfd);
+	CHECK(r == -EADDRINUSE, "prepare with the name squatted: %d", r);
+	CHECK(strstr(last_err, name), "log names %s: %s", name, last_err);
+	r = vdpamap_handoff_get_info(p->h, &hi);
+	CHECK(r == -ENOENT || (!hi.keeper_alive && !hi.keeper_pid),
+	      "a keeper after the refused prepare");
+	loop_n(&p->v, 200, 2);		/* nothing changed */
+	kill(sq, SIGKILL);
+	waitpid(sq, &st, 0);
+	close(rep[0]);
+	close(rep[1]);
+	r = prepare(p, VDPAMAP_HANDOFF_KEEPER, &sfd);
+	CHECK(r == 0, "prepare with the name free: %d", r);
+	unsetenv("HO_FIXED_RANDOM");
+	CHECK(vdpamap_handoff_cancel(p->h) == 0, "cancel");
+	loop_n(&p->v, 210, 2);
 }
 
 /* After the predecessor died mid-prepare: its keeper lets the device go
@@ -1185,6 +1459,8 @@ static int run_case(const char *cs)
 {
 	int r;
 
+	if (!strcmp(cs, "fake_server"))
+		return run("fake", cs);
 	r = run("pred", cs);
 	if (!strcmp(cs, "succ_kill")) {
 		if (r != 128 + SIGKILL)
@@ -1201,9 +1477,10 @@ static int run_case(const char *cs)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"newowner",    "newowner2",    "keeper_newowner", "keeper",
-		"keeper2",     "rebuild",      "cancel",	  "corrupt",
-		"keeper_kill", "rebuild_race", "succ_kill",	  "pred_kill",
+		"newowner", "newowner2", "keeper_newowner",
+		"keeper", "keeper2", "rebuild", "cancel", "corrupt",
+		"keeper_kill", "rebuild_race", "succ_kill", "pred_kill",
+		"squat", "fake_server",
 	};
 	const char *only = getenv("HO_ONLY"); /* one case, by name */
 	const char *flv[2] = { "va", "pa" };
@@ -1224,6 +1501,8 @@ int main(int argc, char **argv)
 			role_reattach();
 		if (!strcmp(argv[2], "fresh"))
 			role_fresh();
+		if (!strcmp(argv[2], "fake"))
+			role_fake();
 		FAIL("unknown role %s", argv[2]);
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);

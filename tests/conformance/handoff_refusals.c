@@ -244,8 +244,25 @@ void test_handoff_bad_input(void **state)
 	close(mfd);
 	nohandle_err(EINVAL, vdpamap_handoff_reattach(0, NULL, &ret));
 	nohandle_err(EINVAL, vdpamap_handoff_reattach(getpid(), NULL, NULL));
-	nohandle_err(ECONNREFUSED,
-		     vdpamap_handoff_reattach(getpid(), NULL, &ret));
+	/* the first interface has no credential to give */
+	nohandle_err(ENOKEY, vdpamap_handoff_reattach(getpid(), NULL, &ret));
+	{
+		VDPAMAP_OPTS(vdpamap_reattach_opts, ro,
+			     .keeper_pid = getpid(), .keeper_sock_tag = 1);
+
+		nohandle_err(EINVAL, vdpamap_handoff_reattach_with(NULL, &ret));
+		nohandle_err(EINVAL, vdpamap_handoff_reattach_with(&ro, NULL));
+		nohandle_err(ENOKEY, vdpamap_handoff_reattach_with(&ro, &ret));
+		ro.keeper_cred[3] = 1;
+		ro.flags = 1;
+		nohandle_err(EINVAL, vdpamap_handoff_reattach_with(&ro, &ret));
+		ro.flags = 0;
+		ro.keeper_sock_tag = 0;
+		nohandle_err(EINVAL, vdpamap_handoff_reattach_with(&ro, &ret));
+		ro.keeper_sock_tag = 0x5eed;	/* nobody listens there */
+		nohandle_err(ECONNREFUSED,
+			     vdpamap_handoff_reattach_with(&ro, &ret));
+	}
 	/* the device was never left suspended */
 	assert_int_equal(vnet_loop(&v, 2, 100, LOOP_MS), 0);
 	vnet_stop(&v);

@@ -6,8 +6,11 @@
  * field checks behind the CRC are reached.  Oracle: a description the
  * parser accepts must be internally consistent (every array inside the
  * buffer, every entry inside its region and the IOVA range, entries of an
- * ASID disjoint), a refusal names the field (vdm_handoff_parse_why()),
- * and parsing never reads outside the buffer (ASan).
+ * ASID disjoint, a keeper's credential and socket tag present exactly
+ * when there is a keeper, the reserved words zero), a refusal names the
+ * field (vdm_handoff_parse_why()), and parsing never reads outside the
+ * buffer (ASan).  A quarter of the mutations aim at the keeper's
+ * credential, tag and socket (version 3's fields).
  *
  *   clang -fsanitize=fuzzer,address -DLIBFUZZER -Isrc \
  *         tests/unit/fuzz_handoff.c src/handoff_state.c
@@ -38,6 +41,17 @@ static void oracle(const uint8_t *b, size_t len,
 	uint32_t i, k;
 
 	CHECK((const uint8_t *)h == b && h->total == len);
+	{
+		uint8_t any = 0;
+
+		for (i = 0; i < VDM_KP_CRED_LEN; i++)
+			any |= h->keeper_cred[i];
+		if (h->keeper_sock >= 0)
+			CHECK(any && h->keeper_tag);
+		else
+			CHECK(!any && !h->keeper_tag);
+		CHECK(!h->reserved0 && !h->reserved[0]);
+	}
 	CHECK((const uint8_t *)(s->vrings + h->nr_vrings) <= end);
 	CHECK((const uint8_t *)(s->entries + h->nr_entries) <= end);
 	for (i = 0; i < h->nr_entries; i++) {
@@ -149,6 +163,9 @@ static size_t seed_desc(uint8_t *out, uint32_t nent)
 		.nr_regions = 2,
 		.nr_entries = nent,
 		.nr_vrings = 2,
+		.keeper_cred = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+				 15, 16 },
+		.keeper_tag = 0xfeedULL,
 	};
 	rg[0] = (struct vdm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20 };
 	rg[1] = (struct vdm_ho_region){ .id = 2, .fd = 8, .len = 1 << 20 };
@@ -184,6 +201,31 @@ int main(int argc, char **argv)
 		for (k = 0; k < n && len > 1; k++) {
 			size_t at = 1 + (size_t)random() % (len - 1);
 
+			if (random() % 4 == 0) {
+				/* version 3's fields: the credential, the
+				 * tag, the keeper socket, reserved */
+				static const size_t off[] = {
+					offsetof(struct vdm_ho_hdr, keeper_cred),
+					offsetof(struct vdm_ho_hdr, keeper_tag),
+					offsetof(struct vdm_ho_hdr, keeper_sock),
+					offsetof(struct vdm_ho_hdr, reserved),
+				};
+				size_t o = off[random() % 4];
+				size_t w = o == off[0] ? VDM_KP_CRED_LEN : 8;
+
+				at = 1 + o + (size_t)random() % w;
+				if (at >= len)
+					continue;
+				if (random() % 2)
+					buf[at] ^= (uint8_t)(1 << (random() % 8));
+				else if (o == off[2] && 1 + o + 4 <= len)
+					memset(buf + 1 + o, 0xff, 4);	/* -1 */
+				else
+					memset(buf + 1 + o, 0,
+					       1 + o + w <= len ? w :
+								  len - 1 - o);
+				continue;
+			}
 			switch (random() % 4) {
 			case 0:
 				buf[at] ^= (uint8_t)(1 << (random() % 8));

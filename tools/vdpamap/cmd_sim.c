@@ -50,7 +50,8 @@ static void sim_usage(FILE *f)
 		"                    [--fail-iotlb-write N] [--fail-ioctl N]\n"
 		"                    [--profile KERNEL[/PARENT]] "
 		"[--max-iotlb-entries N]\n"
-		"                    [--parent-max-iotlb-entries N]\n"
+		"                    [--parent-max-iotlb-entries N] "
+		"[--any-uid]\n"
 		"       vdpamap [-j] [-p] sim stop [--path P]\n"
 		"       vdpamap [-j] [-p] sim status [--path P]\n"
 		"\n"
@@ -118,6 +119,10 @@ static void sim_usage(FILE *f)
 		"                         (EFAULT, as the kernel's do)\n"
 		"  --fail-ioctl N         fault injection: the Nth ioctl from "
 		"now fails\n"
+		"  --any-uid              serve every uid (socket 0666); by "
+		"default the socket\n"
+		"                         is 0600 and other uids are "
+		"refused\n"
 		"\n"
 		"Exit status: 0 started / stopped / running, 1 failed, "
 		"nothing to stop or\n"
@@ -223,6 +228,9 @@ static int start_option(int o, const char *arg, struct sim_args *a)
 			return bad(a, "--without", arg, "feature names");
 		a->without |= m;
 		return -2;
+	case 'U':
+		a->flags |= VDPAMAP_SIM_ANY_UID;
+		return -2;
 	case 'R':
 		if (!*arg)
 			return bad(a, "--profile", arg, "a profile name");
@@ -310,6 +318,7 @@ static int sim_options(struct cli *c, struct sim_args *a)
 		{ "profile", required_argument, NULL, 'R' },
 		{ "max-iotlb-entries", required_argument, NULL, 'M' },
 		{ "parent-max-iotlb-entries", required_argument, NULL, 'N' },
+		{ "any-uid", no_argument, NULL, 'U' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },

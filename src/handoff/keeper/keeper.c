@@ -118,15 +118,147 @@ KSEC static void k_sim_proxy(struct vdm_keeper_args *a, long n, int32_t fd)
 	vdm_k_send(a->sock, b, (uint64_t)r, (void *)0, 0, (int32_t *)0, 0);
 }
 
-/* Wait on the re-attach socket for a same-uid process that asks. */
-KSEC static int k_wait_attach(struct vdm_keeper_args *a)
+/* CLOCK_MONOTONIC in nanoseconds. */
+KSEC static int64_t k_now_ns(void)
 {
-	struct vdm_kp_msg m;
+	struct {
+		int64_t s, ns;
+	} ts;
+
+	ts.s = ts.ns = 0;
+	S2(__NR_clock_gettime, K_CLOCK_MONOTONIC, &ts);
+	return ts.s * (int64_t)K_NSEC_PER_SEC + ts.ns;
+}
+
+/* 1 if the credential is the one made at prepare, comparing every byte
+ * whatever the first difference (no early exit: how long it takes says
+ * nothing about how much of it was right); an all-zero args credential
+ * (none set) matches nothing. */
+KSEC static int k_cred_ok(const struct vdm_keeper_args *a, const uint8_t *c)
+{
+	volatile uint8_t diff = 0, any = 0;
+	int i;
+
+	for (i = 0; i < VDM_KP_CRED_LEN; i++) {
+		diff |= (uint8_t)(a->cred[i] ^ c[i]);
+		any |= a->cred[i];
+	}
+	return (diff == 0) & (any != 0);
+}
+
+/* Refuse a re-attach attempt: reply err without any fd, count it. */
+KSEC static void k_refuse(struct vdm_keeper_args *a, long c,
+			  struct vdm_kp_msg *m, int32_t pid, long err)
+{
+	m->magic = VDM_KP_MAGIC;
+	m->ret = (int32_t)err;
+	m->val = 0;
+	m->len = 0;
+	vdm_k_send((int)c, m, sizeof(*m), (void *)0, 0, (int32_t *)0, 0);
+	S1(__NR_close, c);
+	a->refused++;
+	a->refused_pid = pid;
+}
+
+/* One accepted connection c: 0 and a->sock set if it re-attached, else
+ * -1 (refused: the wait goes on). */
+KSEC static int k_attach_one(struct vdm_keeper_args *a, long c)
+{
+	struct {
+		struct vdm_kp_msg m;
+		uint8_t cred[VDM_KP_CRED_LEN];
+		uint8_t more[8];	/* a longer message is refused */
+	} q;
+	struct vdm_kp_msg *m = &q.m;	/* the reply, too */
 	struct k_ucred cr;
 	int32_t sp[2], fds[3 + VDM_KP_MAX_KEEP], fd;
-	uint32_t crlen;
-	long c, n;
+	uint32_t crlen = sizeof(cr);
+	long n;
 	int i;
+
+	if (S5(__NR_getsockopt, c, K_SOL_SOCKET, K_SO_PEERCRED, &cr,
+	       &crlen) < 0 ||
+	    cr.uid != (uint32_t)S0(__NR_getuid)) {
+		S1(__NR_close, c);
+		return -1;
+	}
+	/* a peer that connects and says nothing must not hold the wait */
+	{
+		struct {
+			int32_t fd;
+			int16_t events, revents;
+		} p;
+		struct {
+			int64_t s, ns;
+		} ts;
+
+		p.fd = (int32_t)c;
+		p.events = K_POLLIN;
+		p.revents = 0;
+		ts.s = 1;
+		ts.ns = 0;
+		if (S5(__NR_ppoll, &p, 1, &ts, 0, K_SIGSET_SIZE) != 1) {
+			S1(__NR_close, c);
+			return -1;
+		}
+	}
+	n = vdm_k_recv((int)c, &q, sizeof(q), &fd);
+	if (fd >= 0)
+		S1(__NR_close, fd);
+	if (n < (long)sizeof(q.m) || q.m.magic != VDM_KP_MAGIC ||
+	    q.m.op != VDM_KP_ATTACH) {
+		S1(__NR_close, c);
+		return -1;
+	}
+	if (n != (long)(sizeof(q.m) + VDM_KP_CRED_LEN) ||
+	    q.m.len != VDM_KP_CRED_LEN) {
+		vdm_k_zero(q.cred, sizeof(q.cred) + sizeof(q.more));
+		k_refuse(a, c, m, cr.pid, -K_ENOKEY);
+		return -1;
+	}
+	n = k_cred_ok(a, q.cred);
+	vdm_k_zero(q.cred, sizeof(q.cred));
+	if (!n) {
+		k_refuse(a, c, m, cr.pid, -K_EACCES);
+		return -1;
+	}
+	if (S4(__NR_socketpair, K_AF_UNIX, K_SOCK_SEQPACKET | K_SOCK_CLOEXEC,
+	       0, sp) < 0) {
+		S1(__NR_close, c);
+		return -1;
+	}
+	fds[0] = a->dev_fd;
+	fds[1] = sp[1];
+	fds[2] = a->state_fd;
+	m->ret = 0;
+	m->val = S0(__NR_getpid);
+	m->len = 0;
+	m->arg = a->refused;
+	m->arg2 = (uint64_t)(int64_t)a->refused_pid;
+	for (i = 0; i < a->nkeep; i++)
+		fds[3 + i] = a->keep[i];
+	n = a->state_fd >= 0 ? 3 + a->nkeep : 2;
+	n = vdm_k_send((int)c, m, sizeof(*m), (void *)0, 0, fds, (int)n);
+	S1(__NR_close, sp[1]);
+	S1(__NR_close, c);
+	if (n < 0) {
+		S1(__NR_close, sp[0]);
+		return -1;
+	}
+	a->sock = sp[0];
+	a->peer_pid = cr.pid;
+	a->refused = 0;
+	a->refused_pid = 0;
+	return 0;
+}
+
+/* Wait on the re-attach socket, until grace_ms from now, for a same-uid
+ * process that brings the credential; a refused attempt does not end the
+ * wait, nor extend it. */
+KSEC static int k_wait_attach(struct vdm_keeper_args *a)
+{
+	int64_t end = k_now_ns() + a->grace_ms * K_NSEC_PER_MSEC, left;
+	long c, n;
 
 	for (;;) {
 		struct {
@@ -137,61 +269,26 @@ KSEC static int k_wait_attach(struct vdm_keeper_args *a)
 			int64_t s, ns;
 		} ts;
 
+		left = end - k_now_ns();
+		if (left <= 0)
+			return -1;	/* nobody came: let the device go */
 		p.fd = a->listen_fd;
 		p.events = K_POLLIN;
 		p.revents = 0;
-		ts.s = a->grace_ms / K_MSEC_PER_SEC;
-		ts.ns = (a->grace_ms % K_MSEC_PER_SEC) * K_NSEC_PER_MSEC;
+		ts.s = left / (int64_t)K_NSEC_PER_SEC;
+		ts.ns = left % (int64_t)K_NSEC_PER_SEC;
 		n = S5(__NR_ppoll, &p, 1, &ts, 0, K_SIGSET_SIZE);
-		if (n == -K_EINTR)
-			continue;
-		if (n <= 0)
-			return -1; /* nobody came: let the device go */
+		if (n == -K_EINTR || n == 0)
+			continue;	/* the deadline decides */
+		if (n < 0)
+			return -1;
 		c = S4(__NR_accept4, a->listen_fd, 0, 0, K_SOCK_CLOEXEC);
 		if (c == -K_EINTR || c == -K_EAGAIN)
 			continue;
 		if (c < 0)
 			return -1;
-		crlen = sizeof(cr);
-		if (S5(__NR_getsockopt, c, K_SOL_SOCKET, K_SO_PEERCRED, &cr,
-		       &crlen) < 0 ||
-		    cr.uid != (uint32_t)S0(__NR_getuid)) {
-			S1(__NR_close, c);
-			continue;
-		}
-		n = vdm_k_recv((int)c, &m, sizeof(m), &fd);
-		if (fd >= 0)
-			S1(__NR_close, fd);
-		if (n != sizeof(m) || m.magic != VDM_KP_MAGIC ||
-		    m.op != VDM_KP_ATTACH) {
-			S1(__NR_close, c);
-			continue;
-		}
-		if (S4(__NR_socketpair, K_AF_UNIX,
-		       K_SOCK_SEQPACKET | K_SOCK_CLOEXEC, 0, sp) < 0) {
-			S1(__NR_close, c);
-			continue;
-		}
-		fds[0] = a->dev_fd;
-		fds[1] = sp[1];
-		fds[2] = a->state_fd;
-		m.ret = 0;
-		m.val = S0(__NR_getpid);
-		m.len = 0;
-		for (i = 0; i < a->nkeep; i++)
-			fds[3 + i] = a->keep[i];
-		n = a->state_fd >= 0 ? 3 + a->nkeep : 2;
-		n = vdm_k_send((int)c, &m, sizeof(m), (void *)0, 0, fds,
-			       (int)n);
-		S1(__NR_close, sp[1]);
-		S1(__NR_close, c);
-		if (n < 0) {
-			S1(__NR_close, sp[0]);
-			continue;
-		}
-		a->sock = sp[0];
-		a->peer_pid = cr.pid;
-		return 0;
+		if (k_attach_one(a, c) == 0)
+			return 0;
 	}
 }
 
@@ -224,7 +321,14 @@ KSEC static void k_setstate(struct vdm_keeper_args *a, struct vdm_kp_msg *m,
 		vdm_k_reply(a, m, -K_EINVAL, 0, 0);
 		return;
 	}
-	if (m->arg == 1) { /* the listening socket */
+	if (m->arg == 1) {	/* the re-attach socket, bound */
+		long r = S2(__NR_listen, fd, 4);
+
+		if (r < 0) {
+			vdm_k_close(&fd);
+			vdm_k_reply(a, m, r, 0, 0);
+			return;
+		}
 		vdm_k_close(&a->listen_fd);
 		a->listen_fd = fd;
 	} else {

@@ -40,11 +40,19 @@
  * pass unmaps nothing.  A keeper without trimming answers -EINVAL.
  *
  * Re-attach: the keeper listens on the abstract unix socket
- * "\0vdpamap-keeper-<pid>" (decimal pid of the keeper).  When the
- * successor's socket closes (it died) the keeper waits there for grace_ms
- * (then it exits, which closes the device); a process of
- * the same uid that connects and sends VDM_KP_ATTACH gets, with SCM_RIGHTS,
- * the device fd, a fresh socket to the keeper and the latest state memfd.
+ * "\0vdpamap-keeper-<tag>" (tag: 16 hex digits of a random u64 made at
+ * prepare and carried in the state; the predecessor binds it, so that a
+ * squatter is seen as EADDRINUSE there, and the keeper calls listen(), so
+ * that a client's SO_PEERCRED names the keeper).  When the successor's
+ * socket closes (it died) the keeper waits there until grace_ms have
+ * passed since (a deadline: connections do not extend it; then it exits,
+ * which closes the device); a process of the same uid that connects and
+ * sends VDM_KP_ATTACH with the credential (compared in constant time)
+ * gets, with SCM_RIGHTS, the device fd, a fresh socket to the keeper, the
+ * latest state memfd and the region memfds.  A wrong or missing
+ * credential is answered -EACCES / -ENOKEY without any fd, counted, and
+ * the wait goes on; the rightful re-attach learns the count (the library
+ * logs it: the keeper cannot).
  *
  * May include: transport/keeper_proto.h and transport/simproto.h (wire
  * protocols, plain C types), freestanding headers; the handoff module's
@@ -80,9 +88,13 @@ struct vdm_keeper_args {
 	uint8_t *buf;	  /* VDM_KP_BUF bytes */
 	uint64_t code_lo; /* the vdpamap_keeper section, 0: unknown */
 	uint64_t code_hi;
-	uint64_t page_size; /* 0: unknown */
+	uint64_t page_size;	/* 0: unknown */
+	/* what a re-attach must send (all zero: every re-attach refused) */
+	uint8_t cred[VDM_KP_CRED_LEN];
 	/* the keeper's own */
-	int32_t peer_pid; /* SO_PEERCRED of sock's other end */
+	int32_t peer_pid;	/* SO_PEERCRED of sock's other end */
+	uint32_t refused;	/* re-attach attempts refused */
+	int32_t refused_pid;	/* the last refused peer */
 	int32_t pad;
 	struct vdm_kp_trim trim;
 };
