@@ -63,13 +63,13 @@ extern "C" {
  *  REBUILD    close, reopen, pre-fault in parallel and re-map everything,
  *             restore vring state: slow, correct everywhere.
  * Every region must be backed by an fd (a memfd) for any strategy. */
-#define VDPAMAP_HANDOFF_ENV		"VDPAMAP_HANDOFF_FD"
-#define VDPAMAP_HANDOFF_AUTO		0
-#define VDPAMAP_HANDOFF_NEW_OWNER	1
-#define VDPAMAP_HANDOFF_KEEPER		2
-#define VDPAMAP_HANDOFF_REBUILD		3
+#define VDPAMAP_HANDOFF_ENV	  "VDPAMAP_HANDOFF_FD"
+#define VDPAMAP_HANDOFF_AUTO	  0
+#define VDPAMAP_HANDOFF_NEW_OWNER 1
+#define VDPAMAP_HANDOFF_KEEPER	  2
+#define VDPAMAP_HANDOFF_REBUILD	  3
 /* bytes of a keeper's re-attach credential (vdpamap_handoff_info) */
-#define VDPAMAP_HANDOFF_CRED_LEN	16
+#define VDPAMAP_HANDOFF_CRED_LEN 16
 
 struct vdpamap_handoff_opts {
 	size_t sz;
@@ -154,15 +154,16 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
  *  -EINVAL, -E2BIG (opts), or the errors of vdpamap_handoff_adopt(). */
 struct vdpamap_reattach_opts {
 	size_t sz;
-	const struct vdpamap_open_opts *open;	/* NULL: defaults */
-	int32_t keeper_pid;			/* info.keeper_pid */
-	uint32_t flags;				/* none defined: must be 0 */
-	uint8_t keeper_cred[VDPAMAP_HANDOFF_CRED_LEN];	/* info.keeper_cred */
-	uint64_t keeper_sock_tag;		/* info.keeper_sock_tag */
-	size_t :0;
+	const struct vdpamap_open_opts *open; /* NULL: defaults */
+	int32_t keeper_pid;		      /* info.keeper_pid */
+	uint32_t flags;			      /* none defined: must be 0 */
+	uint8_t keeper_cred[VDPAMAP_HANDOFF_CRED_LEN]; /* info.keeper_cred */
+	uint64_t keeper_sock_tag; /* info.keeper_sock_tag */
+	size_t : 0;
 };
-VDPAMAP_API int vdpamap_handoff_reattach_with(
-	const struct vdpamap_reattach_opts *o, struct vdpamap **ret);
+VDPAMAP_API int
+vdpamap_handoff_reattach_with(const struct vdpamap_reattach_opts *o,
+			      struct vdpamap **ret);
 /* The first interface, without the credential: every keeper requires one
  * now, so this logs how to give it and returns -ENOKEY (-EINVAL for a bad
  * argument).  Use vdpamap_handoff_reattach_with(). */
@@ -194,8 +195,8 @@ struct vdpamap_handoff_info {
 	 * yet: it runs in the keeper after adopt returned; never waited
 	 * for here) */
 	uint64_t keeper_trimmed_bytes;
-	uint32_t keeper_vmas_before;	/* mappings before the trim */
-	uint32_t keeper_vmas_kept;	/* mappings left */
+	uint32_t keeper_vmas_before; /* mappings before the trim */
+	uint32_t keeper_vmas_kept;   /* mappings left */
 	/* KEEPER (predecessor after prepare, successor): what
 	 * vdpamap_handoff_reattach_with() needs if the successor dies: the
 	 * keeper's re-attach credential (random, made at prepare) and the

@@ -19,13 +19,13 @@ extern "C" {
  * exec like a kernel device.  See README "Simulator". */
 
 /* vdpamap_sim_opts.flags */
-#define VDPAMAP_SIM_PA		(1U << 0) /* PA mode (pins; memlock) */
-#define VDPAMAP_SIM_PER_MAP	(1U << 1) /* .dma_map parent, not .set_map */
+#define VDPAMAP_SIM_PA	    (1U << 0) /* PA mode (pins; memlock) */
+#define VDPAMAP_SIM_PER_MAP (1U << 1) /* .dma_map parent, not .set_map */
 /* The daemon's socket is created owner-only (mode 0600, whatever the
  * umask) and the daemon refuses a peer of another uid than its own
  * (SO_PEERCRED, logged); with ANY_UID the socket is 0666 and any uid may
  * connect (a device shared between users on purpose). */
-#define VDPAMAP_SIM_ANY_UID	(1U << 2)
+#define VDPAMAP_SIM_ANY_UID (1U << 2)
 
 struct vdpamap_sim_opts {
 	size_t sz;

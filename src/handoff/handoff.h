@@ -47,13 +47,14 @@
 #include "handoff/keeper/keeper.h"
 #include "lifecycle/lifecycle.h"
 
-#define VDM_HO_MAGIC	0x4f444e4148504456ULL	/* "VDPHANDO" */
-#define VDM_HO_VERSION	3	/* 2: vring records 8-aligned; 3: the
+#define VDM_HO_MAGIC 0x4f444e4148504456ULL /* "VDPHANDO" */
+#define VDM_HO_VERSION \
+	3 /* 2: vring records 8-aligned; 3: the
 				   keeper's credential and socket tag */
-#define VDM_HO_MAX_REGIONS	4096
-#define VDM_HO_MAX_ENTRIES	(1u << 20)
-#define VDM_HO_MAX_VQS		4096
-#define VDM_HO_PATH_MAX		108
+#define VDM_HO_MAX_REGIONS 4096
+#define VDM_HO_MAX_ENTRIES (1u << 20)
+#define VDM_HO_MAX_VQS	   4096
+#define VDM_HO_PATH_MAX	   108
 
 struct vdm_ho_hdr {
 	uint64_t magic;
@@ -88,7 +89,7 @@ struct vdm_ho_hdr {
 	 * of its socket's name, both non-zero; without one, both zero */
 	uint8_t keeper_cred[VDM_KP_CRED_LEN];
 	uint64_t keeper_tag;
-	uint64_t reserved[1];		/* 0, as reserved0 */
+	uint64_t reserved[1]; /* 0, as reserved0 */
 };
 
 struct vdm_ho_region {
@@ -174,7 +175,7 @@ int vdm_handoff_why_str(const struct vdm_ho_why *why, char *buf, size_t len);
 
 /* The keeper's re-attach socket name for tag, without the leading NUL
  * ("vdpamap-keeper-<16 hex digits>"); its length. */
-#define VDM_HO_SOCK_NAME_MAX	40
+#define VDM_HO_SOCK_NAME_MAX 40
 int vdm_ho_sock_name(uint64_t tag, char *buf, size_t len);
 /* 1 if a and b (VDM_KP_CRED_LEN bytes) are equal and not all zero, in a
  * time that does not depend on where they differ. */
@@ -197,7 +198,7 @@ struct vdm_handoff {
 	uint64_t token;	   /* the keeper's token (simulator) */
 	int cleared[64];   /* fds whose CLOEXEC prepare cleared */
 	uint32_t nr_cleared;
-	int suspended;			/* prepare suspended the device */
+	int suspended; /* prepare suspended the device */
 	/* the keeper's re-attach credential and socket tag (made by the
 	 * prepare that created it, else from the state; 0: no keeper) */
 	uint8_t cred[VDM_KP_CRED_LEN];

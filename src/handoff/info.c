@@ -13,7 +13,6 @@ _Static_assert(sizeof(((struct vdpamap_handoff_info *)0)->keeper_cred) ==
 		       VDM_KP_CRED_LEN,
 	       "the public credential is the keeper's");
 
-
 VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 					 struct vdpamap_handoff_info *info)
 {

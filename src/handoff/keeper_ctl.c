@@ -171,9 +171,11 @@ static int keeper_listen(struct vdpamap *h)
 	    0) {
 		r = -errno;
 		if (r == -EADDRINUSE)
-			vdm_err(h, "mm keeper: its re-attach socket @%s is "
+			vdm_err(h,
+				"mm keeper: its re-attach socket @%s is "
 				"taken by another process (squatted): "
-				"prepare refused", sa.sun_path + 1);
+				"prepare refused",
+				sa.sun_path + 1);
 		goto out;
 	}
 	r = vdm_kp_call(&h->ho->kl, VDM_KP_SETSTATE, 1, 0, NULL, 0, fd, NULL);
@@ -193,7 +195,7 @@ static int keeper_secrets(struct vdpamap *h)
 		return -EAGAIN;
 	}
 	if (!ho->tag)
-		ho->tag = 1;	/* 0 means none (state.c) */
+		ho->tag = 1; /* 0 means none (state.c) */
 	return 0;
 }
 

@@ -24,7 +24,7 @@
 
 struct attach {
 	const struct vdpamap_reattach_opts *o;
-	const struct vdpamap_open_opts *open;	/* for the log */
+	const struct vdpamap_open_opts *open; /* for the log */
 	char name[VDM_HO_SOCK_NAME_MAX];
 };
 
@@ -61,11 +61,12 @@ static int check_server(struct attach *at, int c)
 		return -errno;
 	if (uc.pid == at->o->keeper_pid && uc.uid == geteuid())
 		return 0;
-	vdm_ho_adopt_log(at->open, "handoff: reattach: @%s is served by pid "
+	vdm_ho_adopt_log(at->open,
+			 "handoff: reattach: @%s is served by pid "
 			 "%d uid %u, not the keeper (pid %d uid %u): refused, "
-			 "the credential was not sent", at->name, (int)uc.pid,
-			 (unsigned int)uc.uid, (int)at->o->keeper_pid,
-			 (unsigned int)geteuid());
+			 "the credential was not sent",
+			 at->name, (int)uc.pid, (unsigned int)uc.uid,
+			 (int)at->o->keeper_pid, (unsigned int)geteuid());
 	return -EPERM;
 }
 
@@ -97,7 +98,8 @@ static int attach_reply(struct attach *at, int c, int *fds)
 		memcpy(fds, CMSG_DATA(ch), (size_t)nfd * sizeof(int));
 	}
 	if (n == (int)sizeof(m) && (m.ret == -EACCES || m.ret == -ENOKEY)) {
-		vdm_ho_adopt_log(at->open, "handoff: reattach: keeper %d "
+		vdm_ho_adopt_log(at->open,
+				 "handoff: reattach: keeper %d "
 				 "refused the credential (%d)",
 				 (int)at->o->keeper_pid, m.ret);
 		return m.ret;
@@ -106,11 +108,13 @@ static int attach_reply(struct attach *at, int c, int *fds)
 		return n <= 0 ? -EACCES : -EPROTO;
 	if (nfd < 3 || m.val != at->o->keeper_pid)
 		return -EPROTO;
-	if (m.arg)	/* the keeper cannot log: we say it */
-		vdm_ho_adopt_log(at->open, "handoff: reattach: keeper %d had "
+	if (m.arg) /* the keeper cannot log: we say it */
+		vdm_ho_adopt_log(at->open,
+				 "handoff: reattach: keeper %d had "
 				 "refused %llu re-attach attempt(s) without "
 				 "the right credential before this one (the "
-				 "last from pid %lld)", (int)at->o->keeper_pid,
+				 "last from pid %lld)",
+				 (int)at->o->keeper_pid,
 				 (unsigned long long)m.arg, (long long)m.arg2);
 	return nfd;
 }
@@ -122,7 +126,8 @@ static int keeper_attach(struct attach *at, int *fds)
 	struct {
 		struct vdm_kp_msg m;
 		uint8_t cred[VDM_KP_CRED_LEN];
-	} q = { .m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_ATTACH,
+	} q = { .m = { .magic = VDM_KP_MAGIC,
+		       .op = VDM_KP_ATTACH,
 		       .len = VDM_KP_CRED_LEN } };
 	struct pollfd p;
 	ssize_t sent;
@@ -199,7 +204,8 @@ static int check_state(struct attach *at, const struct vdm_ho_hdr *hd)
 	    hd->keeper_tag == at->o->keeper_sock_tag &&
 	    hd->keeper_pid == at->o->keeper_pid)
 		return 0;
-	vdm_ho_adopt_log(at->open, "handoff: reattach: the state keeper %d "
+	vdm_ho_adopt_log(at->open,
+			 "handoff: reattach: the state keeper %d "
 			 "sent is not the handoff of this credential",
 			 (int)at->o->keeper_pid);
 	return -EPERM;
@@ -224,19 +230,20 @@ static int reattach_args(const struct vdpamap_reattach_opts *o,
 	if (OPTS_GET(o, keeper_pid, 0) <= 0 || OPTS_GET(o, flags, 0) ||
 	    !OPTS_HAS(o, keeper_sock_tag) || !o->keeper_sock_tag) {
 		vdm_ho_adopt_log(open, "handoff: reattach: keeper_pid, flags "
-				 "or keeper_sock_tag invalid");
+				       "or keeper_sock_tag invalid");
 		return -EINVAL;
 	}
 	if (!memcmp(o->keeper_cred, zero, sizeof(zero))) {
 		vdm_ho_adopt_log(open, "handoff: reattach: no credential "
-				 "(vdpamap_handoff_info.keeper_cred)");
+				       "(vdpamap_handoff_info.keeper_cred)");
 		return -ENOKEY;
 	}
 	return 0;
 }
 
-VDPAMAP_API int vdpamap_handoff_reattach_with(
-	const struct vdpamap_reattach_opts *o, struct vdpamap **ret)
+VDPAMAP_API int
+vdpamap_handoff_reattach_with(const struct vdpamap_reattach_opts *o,
+			      struct vdpamap **ret)
 {
 	int fds[REATTACH_FDS], r, n, nfd;
 	struct vdm_handoff_state s;
@@ -289,9 +296,11 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
 	r = vdm_ho_open_opts_check(opts);
 	if (r < 0)
 		return r;
-	vdm_ho_adopt_log(opts, "handoff: reattach: keeper %d requires its "
+	vdm_ho_adopt_log(opts,
+			 "handoff: reattach: keeper %d requires its "
 			 "credential: call vdpamap_handoff_reattach_with() "
 			 "with vdpamap_handoff_info's keeper_cred and "
-			 "keeper_sock_tag", (int)keeper_pid);
+			 "keeper_sock_tag",
+			 (int)keeper_pid);
 	return -ENOKEY;
 }

@@ -110,8 +110,7 @@ int vdm_ho_sock_name(uint64_t tag, char *buf, size_t len)
 
 /* A keeper (keeper_sock >= 0) has a credential and a socket tag; no
  * keeper, neither. */
-static int check_keeper_auth(const struct vdm_ho_hdr *h,
-			     struct vdm_ho_why *why)
+static int check_keeper_auth(const struct vdm_ho_hdr *h, struct vdm_ho_why *why)
 {
 	uint8_t any = 0;
 	size_t i;

@@ -89,8 +89,7 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 		o->iova_first = x.iova_first;
 		o->iova_last = x.iova_last;
 	}
-	vsim_profile_caps(o, x.max_iotlb_entries,
-			  x.parent_max_iotlb_entries);
+	vsim_profile_caps(o, x.max_iotlb_entries, x.parent_max_iotlb_entries);
 	if ((o->kflags & VSIM_P_VA_ONLY) &&
 	    (o->flags & (VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP))) {
 		vsim_log("profile %s/%s: VA and set_map only", o->kernel,
@@ -382,8 +381,8 @@ static bool peer_refused(struct server *s, int fd)
 	if (uc.uid == geteuid())
 		return false;
 	vsim_log("peer refused: pid %d uid %u, not this daemon's uid %u "
-		 "(VDPAMAP_SIM_ANY_UID allows it)", (int)uc.pid,
-		 (unsigned int)uc.uid, (unsigned int)geteuid());
+		 "(VDPAMAP_SIM_ANY_UID allows it)",
+		 (int)uc.pid, (unsigned int)uc.uid, (unsigned int)geteuid());
 	return true;
 }
 

@@ -23,21 +23,21 @@ enum {
 	VDM_KP_WRITE = 2,    /* payload: one write() */
 	VDM_KP_MMAP = 3,     /* fd; arg: length, arg2: file offset; val:
 				   the address in the keeper's space */
-	VDM_KP_MUNMAP = 4,	/* arg: address, arg2: length */
-	VDM_KP_PING = 5,		/* val: the keeper's pid */
-	VDM_KP_EXIT = 6,		/* reply, then exit (device close) */
-	VDM_KP_SETSTATE = 7,	/* fd: the latest state memfd for re-attach;
+	VDM_KP_MUNMAP = 4,   /* arg: address, arg2: length */
+	VDM_KP_PING = 5,     /* val: the keeper's pid */
+	VDM_KP_EXIT = 6,     /* reply, then exit (device close) */
+	VDM_KP_SETSTATE = 7, /* fd: the latest state memfd for re-attach;
 				   arg 1: fd is the bound re-attach socket,
 				   the keeper calls listen() (so that its
 				   peers see the keeper's pid) */
-	VDM_KP_ATTACH = 8,	/* on the listening socket only; payload:
+	VDM_KP_ATTACH = 8,   /* on the listening socket only; payload:
 				   the credential (VDM_KP_CRED_LEN bytes);
 				   reply: ret 0 and val the keeper's pid,
 				   arg the attempts refused before, arg2
 				   the last refused pid, with the fds; or
 				   ret -EACCES (wrong credential) /
 				   -ENOKEY (none), without fds */
-	VDM_KP_TRIM = 9,		/* payload: struct vdm_kp_range[] to keep
+	VDM_KP_TRIM = 9,     /* payload: struct vdm_kp_range[] to keep
 				   besides the keeper's own; fd: where the
 				   result goes; reply, then trim */
 };
@@ -45,7 +45,7 @@ enum {
 #define VDM_KP_MAX_RANGES 256
 /* The re-attach credential: random bytes made at prepare (getrandom),
  * carried in the state, compared by the keeper in constant time. */
-#define VDM_KP_CRED_LEN	16
+#define VDM_KP_CRED_LEN 16
 
 struct vdm_kp_range {
 	uint64_t start; /* in the old address space */

@@ -115,7 +115,7 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 	return syscall(SYS_getrandom, buf, len, flags);
 }
 
-static char last_err[512];	/* the library's last ERR line */
+static char last_err[512]; /* the library's last ERR line */
 
 static void tlog(int level, const char *msg, void *ctx)
 {
@@ -1155,21 +1155,22 @@ static void role_succ(const char *role, const char *cs, char **a)
 /* Connect to the keeper's socket of tag as a process without the
  * credential would, send ATTACH with len credential bytes cred; returns
  * the reply's ret, and how many fds came with it in *nfd. */
-static int raw_attach(uint64_t tag, const uint8_t *cred, uint32_t len,
-		      int *nfd)
+static int raw_attach(uint64_t tag, const uint8_t *cred, uint32_t len, int *nfd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct {
 		struct vdm_kp_msg m;
 		uint8_t cred[VDM_KP_CRED_LEN];
-	} q = { .m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_ATTACH,
-		       .len = len } };
+	} q = {
+		.m = { .magic = VDM_KP_MAGIC, .op = VDM_KP_ATTACH, .len = len }
+	};
 	union {
 		struct cmsghdr c;
 		char b[CMSG_SPACE(32 * sizeof(int))];
 	} cm;
 	struct iovec iov = { .iov_base = &q.m, .iov_len = sizeof(q.m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
 			     .msg_control = cm.b,
 			     .msg_controllen = sizeof(cm.b) };
 	struct cmsghdr *ch;
@@ -1182,12 +1183,13 @@ static int raw_attach(uint64_t tag, const uint8_t *cred, uint32_t len,
 	CHECK(c >= 0, "socket");
 	CHECK(connect(c, (struct sockaddr *)&sa,
 		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-				  n)) == 0, "connect to the keeper: %s",
-	      strerror(errno));
+				  n)) == 0,
+	      "connect to the keeper: %s", strerror(errno));
 	if (len)
 		memcpy(q.cred, cred, len);
 	CHECK(send(c, &q, sizeof(q.m) + len, MSG_NOSIGNAL) ==
-		      (ssize_t)(sizeof(q.m) + len), "send");
+		      (ssize_t)(sizeof(q.m) + len),
+	      "send");
 	memset(&cm, 0, sizeof(cm));
 	n = (int)recvmsg(c, &mh, MSG_CMSG_CLOEXEC);
 	for (ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch))
@@ -1219,10 +1221,9 @@ static void intruder(pid_t kp, uint64_t tag, const uint8_t *cred)
 	r = raw_attach(tag, NULL, 0, &nfd);
 	CHECK(r == -ENOKEY && nfd == 0, "no credential: %d, %d fds", r, nfd);
 	memcpy(wrong, cred, sizeof(wrong));
-	wrong[VDM_KP_CRED_LEN - 1] ^= 1;	/* right but for one bit */
+	wrong[VDM_KP_CRED_LEN - 1] ^= 1; /* right but for one bit */
 	r = raw_attach(tag, wrong, sizeof(wrong), &nfd);
-	CHECK(r == -EACCES && nfd == 0, "wrong credential: %d, %d fds", r,
-	      nfd);
+	CHECK(r == -EACCES && nfd == 0, "wrong credential: %d, %d fds", r, nfd);
 	memcpy(ro.keeper_cred, wrong, sizeof(wrong));
 	r = vdpamap_handoff_reattach_with(&ro, &h);
 	CHECK(r == -EACCES && !h, "reattach, wrong credential: %d", r);
@@ -1255,8 +1256,7 @@ static void role_reattach(void)
 
 	alarm(60);
 	f = fopen(getenv("HO_PIDFILE"), "r");
-	CHECK(f && fscanf(f, "%d %llx %32s", &kp, &tag, hex) == 3,
-	      "pid file");
+	CHECK(f && fscanf(f, "%d %llx %32s", &kp, &tag, hex) == 3, "pid file");
 	fclose(f);
 	for (i = 0; i < VDPAMAP_HANDOFF_CRED_LEN; i++)
 		CHECK(sscanf(hex + 2 * i, "%2hhx", &ro.keeper_cred[i]) == 1,
@@ -1269,7 +1269,8 @@ static void role_reattach(void)
 	if (ip == 0)
 		intruder(kp, tag, ro.keeper_cred);
 	CHECK(waitpid(ip, &ist, 0) == ip && WIFEXITED(ist) &&
-	      WEXITSTATUS(ist) == 0, "intruder 0x%x", ist);
+		      WEXITSTATUS(ist) == 0,
+	      "intruder 0x%x", ist);
 	CHECK(kill(kp, 0) == 0, "the keeper stopped waiting");
 	last_err[0] = 0;
 	r = vdpamap_handoff_reattach_with(&ro, &h);
@@ -1281,8 +1282,9 @@ static void role_reattach(void)
 	r = vdpamap_handoff_get_info(h, &hi);
 	CHECK(r == 0 && hi.keeper_alive && hi.keeper_pid == kp, "info");
 	CHECK(!memcmp(hi.keeper_cred, ro.keeper_cred, sizeof(ro.keeper_cred)) &&
-	      hi.keeper_sock_tag == tag, "info: credential, tag");
-	unsetenv("HO_KRSS");	/* this process never saw the untrimmed one */
+		      hi.keeper_sock_tag == tag,
+	      "info: credential, tag");
+	unsetenv("HO_KRSS"); /* this process never saw the untrimmed one */
 	check_trim(h);
 	CHECK(vdpamap_get_status(h, &s) == 0 && (s & 4), "status 0x%x", s);
 	CHECK(vdpamap_entry_count(h, 0) >= 1, "mirror empty");
@@ -1314,10 +1316,9 @@ static pid_t fake_server(uint64_t tag, uid_t uid, int report)
 		char buf[256];
 		int s, c, got = 0;
 
-		alarm(20);	/* never outlive a failed test by much */
-		if (uid != getuid() &&
-		    (setgroups(0, NULL) < 0 || setgid(uid) < 0 ||
-		     setuid(uid) < 0))
+		alarm(20); /* never outlive a failed test by much */
+		if (uid != getuid() && (setgroups(0, NULL) < 0 ||
+					setgid(uid) < 0 || setuid(uid) < 0))
 			_exit(3);
 		s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 		if (s < 0 ||
@@ -1358,12 +1359,13 @@ static void expect_fake_refused(uid_t uid, int pid_is_fake)
 	pid_t fp;
 
 	CHECK(getrandom(&ro.keeper_sock_tag, 8, 0) == 8 &&
-	      getrandom(ro.keeper_cred, sizeof(ro.keeper_cred), 0) ==
-		      sizeof(ro.keeper_cred), "getrandom");
+		      getrandom(ro.keeper_cred, sizeof(ro.keeper_cred), 0) ==
+			      sizeof(ro.keeper_cred),
+	      "getrandom");
 	CHECK(pipe(rep) == 0, "pipe");
 	fp = fake_server(ro.keeper_sock_tag, uid, rep[1]);
 	if (pid_is_fake)
-		ro.keeper_pid = fp;	/* the pid is right: the uid is not */
+		ro.keeper_pid = fp; /* the pid is right: the uid is not */
 	r = vdpamap_handoff_reattach_with(&ro, &h);
 	CHECK(r == -EPERM && !h, "reattach to a fake keeper (uid %u): %d",
 	      (unsigned int)uid, r);
@@ -1371,7 +1373,8 @@ static void expect_fake_refused(uid_t uid, int pid_is_fake)
 	CHECK(read(rep[0], &got, sizeof(got)) == sizeof(got), "report");
 	CHECK(got == 0, "the fake keeper received %d bytes", got);
 	CHECK(waitpid(fp, &st, 0) == fp && WIFEXITED(st) &&
-	      WEXITSTATUS(st) == 0, "fake server 0x%x", st);
+		      WEXITSTATUS(st) == 0,
+	      "fake server 0x%x", st);
 	close(rep[0]);
 	close(rep[1]);
 	printf("fake keeper of uid %u, %s pid: refused (%s)\n",
@@ -1401,7 +1404,7 @@ static void case_squat(struct pred *p)
 	char name[64];
 	pid_t sq;
 
-	setenv("HO_FIXED_RANDOM", "1", 1);	/* tag 0xa5a5...: known */
+	setenv("HO_FIXED_RANDOM", "1", 1); /* tag 0xa5a5...: known */
 	snprintf(name, sizeof(name), "@vdpamap-keeper-%016llx",
 		 0xa5a5a5a5a5a5a5a5ULL);
 	CHECK(pipe(rep) == 0, "pipe");
@@ -1412,7 +1415,7 @@ static void case_squat(struct pred *p)
 	r = vdpamap_handoff_get_info(p->h, &hi);
 	CHECK(r == -ENOENT || (!hi.keeper_alive && !hi.keeper_pid),
 	      "a keeper after the refused prepare");
-	loop_n(&p->v, 200, 2);		/* nothing changed */
+	loop_n(&p->v, 200, 2); /* nothing changed */
 	kill(sq, SIGKILL);
 	waitpid(sq, &st, 0);
 	close(rep[0]);
@@ -1477,10 +1480,10 @@ static int run_case(const char *cs)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"newowner", "newowner2", "keeper_newowner",
-		"keeper", "keeper2", "rebuild", "cancel", "corrupt",
-		"keeper_kill", "rebuild_race", "succ_kill", "pred_kill",
-		"squat", "fake_server",
+		"newowner",    "newowner2",    "keeper_newowner", "keeper",
+		"keeper2",     "rebuild",      "cancel",	  "corrupt",
+		"keeper_kill", "rebuild_race", "succ_kill",	  "pred_kill",
+		"squat",       "fake_server",
 	};
 	const char *only = getenv("HO_ONLY"); /* one case, by name */
 	const char *flv[2] = { "va", "pa" };

@@ -247,8 +247,8 @@ void test_handoff_bad_input(void **state)
 	/* the first interface has no credential to give */
 	nohandle_err(ENOKEY, vdpamap_handoff_reattach(getpid(), NULL, &ret));
 	{
-		VDPAMAP_OPTS(vdpamap_reattach_opts, ro,
-			     .keeper_pid = getpid(), .keeper_sock_tag = 1);
+		VDPAMAP_OPTS(vdpamap_reattach_opts, ro, .keeper_pid = getpid(),
+			     .keeper_sock_tag = 1);
 
 		nohandle_err(EINVAL, vdpamap_handoff_reattach_with(NULL, &ret));
 		nohandle_err(EINVAL, vdpamap_handoff_reattach_with(&ro, NULL));
@@ -259,7 +259,7 @@ void test_handoff_bad_input(void **state)
 		ro.flags = 0;
 		ro.keeper_sock_tag = 0;
 		nohandle_err(EINVAL, vdpamap_handoff_reattach_with(&ro, &ret));
-		ro.keeper_sock_tag = 0x5eed;	/* nobody listens there */
+		ro.keeper_sock_tag = 0x5eed; /* nobody listens there */
 		nohandle_err(ECONNREFUSED,
 			     vdpamap_handoff_reattach_with(&ro, &ret));
 	}

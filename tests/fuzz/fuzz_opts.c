@@ -302,8 +302,8 @@ static int sim_verdict(const struct vdpamap_sim_opts *o, size_t sz)
 		first = 0; /* iova_last 0: the whole 64-bit space */
 	else if (first > last)
 		return -EINVAL;
-	if ((flags & ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP |
-		       VDPAMAP_SIM_ANY_UID)) ||
+	if ((flags &
+	     ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP | VDPAMAP_SIM_ANY_UID)) ||
 	    nr_as > 64 || nr_groups > 64 || nr_vqs > 64 || nr_vqs < 2)
 		return -EINVAL;
 	return 0;

@@ -205,9 +205,11 @@ int main(int argc, char **argv)
 				/* version 3's fields: the credential, the
 				 * tag, the keeper socket, reserved */
 				static const size_t off[] = {
-					offsetof(struct vdm_ho_hdr, keeper_cred),
+					offsetof(struct vdm_ho_hdr,
+						 keeper_cred),
 					offsetof(struct vdm_ho_hdr, keeper_tag),
-					offsetof(struct vdm_ho_hdr, keeper_sock),
+					offsetof(struct vdm_ho_hdr,
+						 keeper_sock),
 					offsetof(struct vdm_ho_hdr, reserved),
 				};
 				size_t o = off[random() % 4];
@@ -217,9 +219,10 @@ int main(int argc, char **argv)
 				if (at >= len)
 					continue;
 				if (random() % 2)
-					buf[at] ^= (uint8_t)(1 << (random() % 8));
+					buf[at] ^=
+						(uint8_t)(1 << (random() % 8));
 				else if (o == off[2] && 1 + o + 4 <= len)
-					memset(buf + 1 + o, 0xff, 4);	/* -1 */
+					memset(buf + 1 + o, 0xff, 4); /* -1 */
 				else
 					memset(buf + 1 + o, 0,
 					       1 + o + w <= len ? w :

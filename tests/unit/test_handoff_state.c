@@ -31,13 +31,28 @@ static size_t make(uint8_t **ret)
 							 VDM_HO_U32_PAD(2, 3));
 
 	*h = (struct vdm_ho_hdr){
-		.magic = VDM_HO_MAGIC, .version = VDM_HO_VERSION, .total = len,
-		.strategy = 2, .dev_fd = 5, .keeper_sock = 6, .keeper_pid = 99,
-		.pred_pid = 98, .path = "/dev/vhost-vdpa-0", .nr_vqs = 3,
-		.nr_groups = 2, .nr_as = 2, .max_vring_num = 256,
-		.mem_mode = 1, .iova_first = 0, .iova_last = UINT64_MAX,
-		.page_size = 4096, .status = 0xf, .next_region_id = 3,
-		.nr_regions = 2, .nr_entries = 3, .nr_vrings = 2,
+		.magic = VDM_HO_MAGIC,
+		.version = VDM_HO_VERSION,
+		.total = len,
+		.strategy = 2,
+		.dev_fd = 5,
+		.keeper_sock = 6,
+		.keeper_pid = 99,
+		.pred_pid = 98,
+		.path = "/dev/vhost-vdpa-0",
+		.nr_vqs = 3,
+		.nr_groups = 2,
+		.nr_as = 2,
+		.max_vring_num = 256,
+		.mem_mode = 1,
+		.iova_first = 0,
+		.iova_last = UINT64_MAX,
+		.page_size = 4096,
+		.status = 0xf,
+		.next_region_id = 3,
+		.nr_regions = 2,
+		.nr_entries = 3,
+		.nr_vrings = 2,
 		.keeper_cred = { 0x5e, 0xc2, 0xe7, [15] = 1 },
 		.keeper_tag = 0x0123456789abcdefULL,
 	};
@@ -164,7 +179,7 @@ static void version_and_magic(void **st)
 	(void)st;
 	HDR(b)->version = VDM_HO_VERSION + 1;
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
-	HDR(b)->version = VDM_HO_VERSION - 1;	/* v2: no credential */
+	HDR(b)->version = VDM_HO_VERSION - 1; /* v2: no credential */
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
 	HDR(b)->version = VDM_HO_VERSION;
 	HDR(b)->magic++;
@@ -414,8 +429,9 @@ static void reasons(void **st)
 
 		memcpy(keep, HDR(b)->keeper_cred, sizeof(keep));
 		memset(HDR(b)->keeper_cred, 0, sizeof(keep));
-		why_is(b, len, -EINVAL, "keeper_cred: zero, and there is a "
-					"keeper");
+		why_is(b, len, -EINVAL,
+		       "keeper_cred: zero, and there is a "
+		       "keeper");
 		memcpy(HDR(b)->keeper_cred, keep, sizeof(keep));
 	}
 	CASE(b, len, HDR(b)->keeper_tag, 0, -EINVAL, "keeper_tag: zero");

@@ -25,15 +25,15 @@
 
 #define NOBODY 65534
 
-#define CHECK(c, ...)                                                   \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __func__,   \
-				__LINE__, #c);                          \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fprintf(stderr, "\n");                          \
-			exit(1);                                        \
-		}                                                       \
+#define CHECK(c, ...)                                                 \
+	do {                                                          \
+		if (!(c)) {                                           \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __func__, \
+				__LINE__, #c);                        \
+			fprintf(stderr, __VA_ARGS__);                 \
+			fprintf(stderr, "\n");                        \
+			exit(1);                                      \
+		}                                                     \
 	} while (0)
 
 static int raw_connect(const char *path)
@@ -73,7 +73,8 @@ static void as_nobody(const char *path, int *conn, int *stats)
 	CHECK(read(p[0], res, sizeof(res)) == sizeof(res), "child result");
 	close(p[0]);
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-	      WEXITSTATUS(st) == 0, "child status 0x%x", st);
+		      WEXITSTATUS(st) == 0,
+	      "child status 0x%x", st);
 	*conn = res[0];
 	*stats = res[1];
 }
@@ -95,12 +96,13 @@ int main(void)
 
 	if (geteuid() != 0) {
 		printf("skip: needs root to play two uids (fork, setuid to "
-		       "nobody %d, connect)\n", NOBODY);
+		       "nobody %d, connect)\n",
+		       NOBODY);
 		return 77;
 	}
-	umask(0);	/* the library must not rely on the caller's */
+	umask(0); /* the library must not rely on the caller's */
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-	CHECK(chmod(dir, 0755) == 0, "chmod dir");	/* nobody may enter */
+	CHECK(chmod(dir, 0755) == 0, "chmod dir"); /* nobody may enter */
 
 	/* default: 0600, nobody cannot connect at all */
 	spawn(dir, 0, path, sizeof(path));
@@ -121,7 +123,8 @@ int main(void)
 	CHECK(s < 0, "nobody: served by the daemon (stats %d)", s);
 	CHECK(vdpamap_sim_get_stats(path, &ss) == 0, "owner refused");
 	printf("ok   socket made 0666: the daemon drops another uid (%d), "
-	       "serves the owner\n", s);
+	       "serves the owner\n",
+	       s);
 	vdpamap_sim_stop(path);
 
 	/* ANY_UID: shared on purpose */

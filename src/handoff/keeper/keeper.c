@@ -167,17 +167,17 @@ KSEC static int k_attach_one(struct vdm_keeper_args *a, long c)
 	struct {
 		struct vdm_kp_msg m;
 		uint8_t cred[VDM_KP_CRED_LEN];
-		uint8_t more[8];	/* a longer message is refused */
+		uint8_t more[8]; /* a longer message is refused */
 	} q;
-	struct vdm_kp_msg *m = &q.m;	/* the reply, too */
+	struct vdm_kp_msg *m = &q.m; /* the reply, too */
 	struct k_ucred cr;
 	int32_t sp[2], fds[3 + VDM_KP_MAX_KEEP], fd;
 	uint32_t crlen = sizeof(cr);
 	long n;
 	int i;
 
-	if (S5(__NR_getsockopt, c, K_SOL_SOCKET, K_SO_PEERCRED, &cr,
-	       &crlen) < 0 ||
+	if (S5(__NR_getsockopt, c, K_SOL_SOCKET, K_SO_PEERCRED, &cr, &crlen) <
+		    0 ||
 	    cr.uid != (uint32_t)S0(__NR_getuid)) {
 		S1(__NR_close, c);
 		return -1;
@@ -222,8 +222,8 @@ KSEC static int k_attach_one(struct vdm_keeper_args *a, long c)
 		k_refuse(a, c, m, cr.pid, -K_EACCES);
 		return -1;
 	}
-	if (S4(__NR_socketpair, K_AF_UNIX, K_SOCK_SEQPACKET | K_SOCK_CLOEXEC,
-	       0, sp) < 0) {
+	if (S4(__NR_socketpair, K_AF_UNIX, K_SOCK_SEQPACKET | K_SOCK_CLOEXEC, 0,
+	       sp) < 0) {
 		S1(__NR_close, c);
 		return -1;
 	}
@@ -271,7 +271,7 @@ KSEC static int k_wait_attach(struct vdm_keeper_args *a)
 
 		left = end - k_now_ns();
 		if (left <= 0)
-			return -1;	/* nobody came: let the device go */
+			return -1; /* nobody came: let the device go */
 		p.fd = a->listen_fd;
 		p.events = K_POLLIN;
 		p.revents = 0;
@@ -279,7 +279,7 @@ KSEC static int k_wait_attach(struct vdm_keeper_args *a)
 		ts.ns = left % (int64_t)K_NSEC_PER_SEC;
 		n = S5(__NR_ppoll, &p, 1, &ts, 0, K_SIGSET_SIZE);
 		if (n == -K_EINTR || n == 0)
-			continue;	/* the deadline decides */
+			continue; /* the deadline decides */
 		if (n < 0)
 			return -1;
 		c = S4(__NR_accept4, a->listen_fd, 0, 0, K_SOCK_CLOEXEC);
@@ -321,7 +321,7 @@ KSEC static void k_setstate(struct vdm_keeper_args *a, struct vdm_kp_msg *m,
 		vdm_k_reply(a, m, -K_EINVAL, 0, 0);
 		return;
 	}
-	if (m->arg == 1) {	/* the re-attach socket, bound */
+	if (m->arg == 1) { /* the re-attach socket, bound */
 		long r = S2(__NR_listen, fd, 4);
 
 		if (r < 0) {

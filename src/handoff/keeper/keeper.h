@@ -88,13 +88,13 @@ struct vdm_keeper_args {
 	uint8_t *buf;	  /* VDM_KP_BUF bytes */
 	uint64_t code_lo; /* the vdpamap_keeper section, 0: unknown */
 	uint64_t code_hi;
-	uint64_t page_size;	/* 0: unknown */
+	uint64_t page_size; /* 0: unknown */
 	/* what a re-attach must send (all zero: every re-attach refused) */
 	uint8_t cred[VDM_KP_CRED_LEN];
 	/* the keeper's own */
-	int32_t peer_pid;	/* SO_PEERCRED of sock's other end */
-	uint32_t refused;	/* re-attach attempts refused */
-	int32_t refused_pid;	/* the last refused peer */
+	int32_t peer_pid;    /* SO_PEERCRED of sock's other end */
+	uint32_t refused;    /* re-attach attempts refused */
+	int32_t refused_pid; /* the last refused peer */
 	int32_t pad;
 	struct vdm_kp_trim trim;
 };

@@ -33,15 +33,15 @@
 #define KINL static inline __attribute__((always_inline))
 
 /* errno values (asm-generic, the same on x86-64 and arm64) */
-#define K_EPERM		1
-#define K_EINTR		4
-#define K_EACCES	13
-#define K_EAGAIN	11
-#define K_EBUSY		16
-#define K_EINVAL	22
-#define K_EPROTO	71
-#define K_EOPNOTSUPP	95
-#define K_ENOKEY	126
+#define K_EPERM	     1
+#define K_EINTR	     4
+#define K_EACCES     13
+#define K_EAGAIN     11
+#define K_EBUSY	     16
+#define K_EINVAL     22
+#define K_EPROTO     71
+#define K_EOPNOTSUPP 95
+#define K_ENOKEY     126
 /* a raw syscall returning an address fails in [-K_MAX_ERRNO, -1] */
 #define K_MAX_ERRNO 4095
 
