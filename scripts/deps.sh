@@ -14,7 +14,7 @@ pkgs+=(libdpdk-dev graphviz)
 # scripts/bench plots
 for extra in "$@"; do
 	case $extra in
-	test) pkgs+=(valgrind clang libclang-rt-dev abigail-tools)
+	test) pkgs+=(valgrind clang libclang-rt-dev abigail-tools clang-format)
 	      # tests/install/check-packages.sh: debian/control's build
 	      # dependencies, the package tools, lintian
 	      pkgs+=(build-essential dpkg-dev debhelper fakeroot lintian pkgconf
