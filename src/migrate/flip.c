@@ -96,21 +96,13 @@ static int flip_run(struct vdpamap *h, struct vdm_flip_plan *p)
 	r = vdm_flip_iotlb(h, p->ents, p->nr_ents, VHOST_IOTLB_UPDATE);
 	if (r < 0)
 		goto undo_suspend;
-	for (g = 0; g < p->nr_groups; g++) {
-		r = vdm_group_asid_apply(h, p->groups[g], p->shadow);
-		if (r == -EBUSY && !g &&
-		    (h->lc->status & VDPAMAP_S_DRIVER_OK)) {
-			/* group ASIDs frozen at DRIVER_OK (Linux >= 7.0):
-			 * the reset path goes on from here, suspended and
-			 * mapped */
-			h->mig->frozen = true;
-			return 1;
-		}
-		if (r < 0) {
-			r = -EIO;
-			goto undo_groups;
-		}
-	}
+	/* 1: group ASIDs frozen, the reset path goes on from here,
+	 * suspended and mapped */
+	r = vdm_groups_move(h, p->groups, NULL, p->shadow, p->nr_groups, &g);
+	if (r > 0)
+		return 1;
+	if (r < 0)
+		goto undo_groups;
 	r = vdm_rings_move(h, p->rings, p->nr_rings, true, &k);
 	if (r < 0)
 		goto undo_rings;

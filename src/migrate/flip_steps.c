@@ -125,6 +125,33 @@ out:
 	return r;
 }
 
+int vdm_groups_move(struct vdpamap *h, const uint32_t *groups,
+		    const uint32_t *asid, uint32_t one_asid, uint32_t n,
+		    uint32_t *done)
+{
+	uint32_t g;
+	int r;
+
+	for (g = 0; g < n; g++) {
+		r = vdm_group_asid_apply(h, groups[g],
+					 asid ? asid[g] : one_asid);
+		if (r == -EBUSY && !g &&
+		    (h->lc->status & VDPAMAP_S_DRIVER_OK)) {
+			/* group ASIDs frozen at DRIVER_OK (Linux >= 7.0):
+			 * the reset path goes on from here */
+			h->mig->frozen = true;
+			*done = 0;
+			return 1;
+		}
+		if (r < 0) {
+			*done = g;
+			return -EIO;
+		}
+	}
+	*done = n;
+	return 0;
+}
+
 void vdm_groups_move_back(struct vdpamap *h, const uint32_t *groups,
 			  const uint32_t *asid, uint32_t one_asid, uint32_t n,
 			  int *undo)

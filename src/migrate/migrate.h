@@ -204,6 +204,13 @@ int vdm_flip_resume(struct vdpamap *h);
  * (nothing changed) or -ENOTRECOVERABLE (the inverse failed: poisoned). */
 int vdm_flip_iotlb(struct vdpamap *h, struct vdm_entry **ents, uint32_t n,
 		   uint8_t type);
+/* Move groups[0..n-1] to asid[i], or to one_asid when asid is NULL; *done
+ * the groups moved.  1: the first answered EBUSY on a started device
+ * (group ASIDs frozen at DRIVER_OK): nothing moved, h->mig->frozen set,
+ * the caller goes on through the reset path; -EIO: a device refusal. */
+int vdm_groups_move(struct vdpamap *h, const uint32_t *groups,
+		    const uint32_t *asid, uint32_t one_asid, uint32_t n,
+		    uint32_t *done);
 /* Undo of group moves: groups[n-1..0] to asid[i], or to one_asid when
  * asid is NULL; failures noted in *undo. */
 void vdm_groups_move_back(struct vdpamap *h, const uint32_t *groups,

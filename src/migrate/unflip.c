@@ -224,18 +224,11 @@ static int unflip_run(struct vdpamap *h, const struct vdm_flip *f,
 		if (r < 0)
 			return r;
 	}
-	for (g = 0; g < f->nr_groups; g++) {
-		r = vdm_group_asid_apply(h, f->groups[g], f->prev[g]);
-		if (r == -EBUSY && !g &&
-		    (h->lc->status & VDPAMAP_S_DRIVER_OK)) {
-			h->mig->frozen = true;
-			return 1;
-		}
-		if (r < 0) {
-			r = -EIO;
-			goto undo_groups;
-		}
-	}
+	r = vdm_groups_move(h, f->groups, f->prev, 0, f->nr_groups, &g);
+	if (r > 0)
+		return 1;
+	if (r < 0)
+		goto undo_groups;
 	r = vdm_rings_move(h, u->back, u->nb, false, &k);
 	if (r < 0)
 		goto undo_rings;
