@@ -38,6 +38,10 @@ int cmd_sim(struct cli *c); /* tools/vdpamap/cmd_sim.c: start|stop|status */
 /* "64 MiB", "1.5 GiB", "512 B": binary units for tables (cmd_mapbench.c) */
 const char *cli_size(unsigned long long bytes, char *buf, size_t len);
 
+/* -j, -p (implies -j) and -v, taken by the tool and every subcommand
+ * alike (tools/vdpamap/vdpamap.c). */
+void cli_output_opt(struct cli *c, int o);
+
 /* Minimal JSON writer (tools/vdpamap/json.c): strings are escaped. */
 struct json {
 	FILE *f;

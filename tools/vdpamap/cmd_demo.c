@@ -146,13 +146,9 @@ static int demo_parse(struct cli *c, struct demo *d, int *wfd)
 			*wfd = atoi(optarg);
 			break;
 		case 'j':
-			c->json = 1;
-			break;
 		case 'p':
-			c->json = c->pretty = 1;
-			break;
 		case 'v':
-			c->verbose++;
+			cli_output_opt(c, o);
 			break;
 		case 'h':
 			demo_usage(stdout);

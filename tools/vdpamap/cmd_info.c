@@ -403,13 +403,9 @@ static int info_parse(struct cli *c, const char **dev)
 	while ((o = getopt_long(c->argc, c->argv, "jpvh", lopts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
-			c->json = 1;
-			break;
 		case 'p':
-			c->json = c->pretty = 1;
-			break;
 		case 'v':
-			c->verbose++;
+			cli_output_opt(c, o);
 			break;
 		case 'h':
 			info_usage(stdout);

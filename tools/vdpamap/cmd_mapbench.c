@@ -521,13 +521,9 @@ static int mb_option(struct cli *c, int o, struct bench *b, uint64_t *size_mib,
 		b->flavour = optarg;
 		break;
 	case 'j':
-		c->json = 1;
-		break;
 	case 'p':
-		c->json = c->pretty = 1;
-		break;
 	case 'v':
-		c->verbose++;
+		cli_output_opt(c, o);
 		break;
 	case 'h':
 		usage(stdout);

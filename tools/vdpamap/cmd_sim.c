@@ -343,13 +343,9 @@ static int sim_options(struct cli *c, struct sim_args *a)
 			a->path = optarg;
 			break;
 		case 'j':
-			c->json = 1;
-			break;
 		case 'p':
-			c->json = c->pretty = 1;
-			break;
 		case 'v':
-			c->verbose++;
+			cli_output_opt(c, o);
 			break;
 		case 'h':
 			sim_usage(stdout);

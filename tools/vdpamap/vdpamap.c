@@ -57,6 +57,21 @@ static void usage(FILE *f)
 		"Exit status: 0 ok, 1 failed, 2 usage, 77 not possible here.\n");
 }
 
+void cli_output_opt(struct cli *c, int o)
+{
+	switch (o) {
+	case 'p':
+		c->json = c->pretty = 1;
+		break;
+	case 'j':
+		c->json = 1;
+		break;
+	case 'v':
+		c->verbose++;
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -75,14 +90,9 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "+jpvh", lopts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
-			c.json = 1;
-			break;
 		case 'p':
-			c.json = 1;
-			c.pretty = 1;
-			break;
 		case 'v':
-			c.verbose++;
+			cli_output_opt(&c, o);
 			break;
 		case 'h':
 			usage(stdout);
