@@ -170,6 +170,8 @@ struct row {
 	uint64_t size_mib, entries;
 	double flip, unflip, naive_on, naive_off;
 	uint64_t flip_msgs, naive_msgs;
+	uint32_t path;		     /* VDPAMAP_FLIP_PATH_* of the last flip */
+	double stop, reset, restart; /* the flip's phases (0 in place) */
 	double h_clean, h_dirty, h_ring; /* GiB/s */
 };
 
@@ -221,6 +223,7 @@ static double harvest_rate(struct vdpamap *h, uint64_t size, uint64_t *bm,
 static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 {
 	double fl[16], ufl[16], non[16], noff[16], hc[16], hd[16], hr[16];
+	double pst[16], prs[16], prt[16];
 	VDPAMAP_OPTS(vdpamap_open_opts, oo);
 	struct vdpamap_region rg[2];
 	uint8_t *guest, *shadow;
@@ -256,6 +259,7 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 		r = vdpamap_open(dev, &oo, &h);
 		if (r < 0)
 			bench_die("open", r);
+		bench_print_caps(h);
 		if ((r = vdpamap_region_add(h, &rg[0], NULL)) < 0 ||
 		    (r = vdpamap_region_add(h, &rg[1], NULL)) < 0 ||
 		    (r = vdpamap_txn_begin(h, &t)) < 0)
@@ -279,6 +283,10 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 		if (id <= 0)
 			bench_die("flip", id);
 		out->flip_msgs = fi.iotlb_msgs;
+		out->path = fi.path;
+		pst[i] = fi.stop_ns / 1e6;
+		prs[i] = fi.reset_ns / 1e6;
+		prt[i] = fi.restart_ns / 1e6;
 		svq_adopt(&v, shadow, sh.iova);
 		loop1(&v, 2, "shadow rings, shadow ASID");
 		svq_move(&v, guest + RING_OFF, GPA + RING_OFF);
@@ -318,6 +326,9 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 	out->unflip = bench_median(ufl, reps);
 	out->naive_on = bench_median(non, reps);
 	out->naive_off = bench_median(noff, reps);
+	out->stop = bench_median(pst, reps);
+	out->reset = bench_median(prs, reps);
+	out->restart = bench_median(prt, reps);
 	out->h_clean = bench_median(hc, reps);
 	out->h_dirty = bench_median(hd, reps);
 	out->h_ring = bench_median(hr, reps);
@@ -404,6 +415,18 @@ int main(int argc, char **argv)
 		       (unsigned long long)rows[i].naive_msgs, rows[i].unflip,
 		       rows[i].naive_off, rows[i].naive_off / rows[i].unflip,
 		       rows[i].h_clean, rows[i].h_dirty, rows[i].h_ring);
+	for (i = 0; i < n; i++)
+		if (rows[i].path != VDPAMAP_FLIP_PATH_IN_PLACE)
+			printf("%6llu MiB: flip %s: stop %.2fms, reset %.2fms, "
+			       "restart %.2fms\n",
+			       (unsigned long long)rows[i].size_mib,
+			       rows[i].path == VDPAMAP_FLIP_PATH_RESET ?
+				       "through the reset (PERSIST)" :
+				       "through the reset, maps replayed",
+			       rows[i].stop, rows[i].reset, rows[i].restart);
+		else
+			printf("%6llu MiB: flip in place\n",
+			       (unsigned long long)rows[i].size_mib);
 	if (n > 1)
 		printf("flip at %llu MiB / flip at %llu MiB: %.2f\n",
 		       (unsigned long long)rows[n - 1].size_mib,

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "vdpamap.h"
 #include "vnet.h"
 
@@ -290,6 +291,7 @@ static uint32_t available(const char *dev, int *avail, char why[NSTRAT][96])
 	if (r < 0)
 		die("open (probe)", r);
 	vdpamap_get_info(h, &in);
+	bench_print_caps(h);
 	vdpamap_close(h);
 	avail[0] = (in.backend_offered & NEW_OWNER_BITS) == NEW_OWNER_BITS;
 	if (!avail[0])

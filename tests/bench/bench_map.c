@@ -43,6 +43,7 @@ static struct vdpamap *open_dev(uint64_t want, void *mem, uint64_t size,
 	r = vdpamap_open(dev, &o, &h);
 	if (r < 0)
 		bench_die("open", r);
+	bench_print_caps(h);
 	r = vdpamap_region_add(h, &rg, NULL);
 	if (r < 0)
 		bench_die("region_add", r);

@@ -40,3 +40,28 @@ void bench_die(const char *what, int r)
 		vdpamap_sim_stop(bench_sim_path);
 	exit(1);
 }
+
+void bench_print_caps(struct vdpamap *h)
+{
+	static int done;
+	struct vdpamap_info in;
+	char parent[48] = "unknown";
+
+	if (done++ || vdpamap_get_info(h, &in) < 0)
+		return;
+	if (!(in.caps_flags & VDPAMAP_CAPS_ENFORCED))
+		printf("IOTLB entry caps: none enforced (%s)\n",
+		       in.is_sim ? "the simulator's profile has none" :
+				   "this kernel's vhost_vdpa has no "
+				   "max_iotlb_entries");
+	else {
+		if (in.caps_flags & VDPAMAP_CAPS_PARENT_KNOWN)
+			snprintf(parent, sizeof(parent), "%u",
+				 in.parent_max_iotlb_entries);
+		printf("IOTLB entry caps: vhost_vdpa %u, %s %s (the default "
+		       "is 2048; scripts/bench-* raise both at module load%s)\n",
+		       in.max_iotlb_entries,
+		       in.parent[0] ? in.parent : "parent", parent,
+		       in.is_sim ? "; here a simulator profile" : "");
+	}
+}

@@ -18,4 +18,9 @@ double bench_median(double *v, int n);
 /* "<program>: what: strerror(-r)" on stderr, stop the simulator, exit 1 */
 void bench_die(const char *what, int r) __attribute__((noreturn));
 
+/* once per run, after the first open: the IOTLB entry caps the device
+ * runs under, so that a figure says whether they were raised */
+struct vdpamap;
+void bench_print_caps(struct vdpamap *h);
+
 #endif
