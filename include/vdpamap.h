@@ -159,7 +159,7 @@ struct vdpamap_info {
 	uint64_t iova_last;  /* inclusive */
 	uint32_t mem_mode;   /* VDPAMAP_MEMMODE_PA or _VA */
 	uint32_t is_sim;     /* 1 if the transport is the simulator */
-	/* IOTLB entry caps per address space, read at open (since 0.3,
+	/* IOTLB entry caps per address space, read at open (since 0.2,
 	 * in what was reserved tail; docs/iotlb-caps.md): vhost_vdpa's
 	 * max_iotlb_entries (valid with VDPAMAP_CAPS_ENFORCED: the kernel
 	 * has the parameter and enforces every cap) and the parent's own
