@@ -198,10 +198,11 @@ struct vdpamap_flip_info {
  *             index, offsets or size are wrong or whose vq is not moved
  *  -E2BIG     unknown non-zero opts tail
  *  -ENOSPC    no IOVA hole for a shadow area (the log says "no hole");
- *             the IOTLB entry cap (vdpamap_info.max_iotlb_entries) is the
- *             other meaning of -ENOSPC elsewhere: the flip does not count
- *             its shadow maps against it yet, a refusal by the cap is
- *             -EIO here (docs/iotlb-caps.md)
+ *             or the shadow maps would pass the shadow ASID's IOTLB entry
+ *             cap (vdpamap_info.max_iotlb_entries): refused before
+ *             sending when known, or the device's EFAULT that only the cap
+ *             explains, undone (the log names the cap and the remedies;
+ *             docs/iotlb-caps.md)
  *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget; or out of memory
  *  -EIO       the device refused a message or an ioctl (undone)
  *  -ENOTRECOVERABLE the undo failed too: the handle is poisoned

@@ -92,6 +92,7 @@ int vdm_flip_iotlb(struct vdpamap *h, struct vdm_entry **ents, uint32_t n,
 	size_t done, undone;
 	uint32_t i;
 	int err = 0, err2 = 0, r = 0;
+	bool cap;
 
 	if (!n)
 		return 0;
@@ -100,19 +101,27 @@ int vdm_flip_iotlb(struct vdpamap *h, struct vdm_entry **ents, uint32_t n,
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		m[i] = (struct vdm_msg){ type, ents[i] };
+	/* shadow maps count against the shadow ASID's IOTLB entry cap like
+	 * any other map: refused before anything is sent if known not to
+	 * fit, and an EFAULT the cap explains is -ENOSPC, not -EIO */
+	r = vdm_entries_check(h, m, n);
+	if (r < 0)
+		goto out;
 	done = vdm_iotlb_run(h, m, n,
 			     type == VHOST_IOTLB_UPDATE ? msg_insert :
 							  msg_remove,
 			     &err);
 	if (!err)
 		goto out;
+	cap = err == -EFAULT && done < n &&
+	      vdm_entries_efault_is_cap(h, &m[done]);
 	for (i = 0; i < done; i++)
 		m[i] = (struct vdm_msg){ inverse(type), ents[done - 1 - i] };
 	undone = vdm_iotlb_run(h, m, done,
 			       type == VHOST_IOTLB_UPDATE ? msg_remove :
 							    msg_insert,
 			       &err2);
-	r = -EIO;
+	r = cap ? -ENOSPC : -EIO;
 	if (err2 || undone != done) {
 		vdm_poison(h,
 			   "flip: undoing %zu shadow map messages failed "

@@ -14,7 +14,8 @@
  *  - a write() answering EFAULT is -ENOSPC when the cap is the cause (the
  *    count unknown, the library's own checks passed), never -EIO;
  *  - the silent case (set_map parent below vhost_vdpa's cap, PA counts
- *    unknown) warns at open; nothing is said when the library can count.
+ *    unknown) warns at open; nothing is said when the library can count;
+ *  - the flip's shadow maps are counted and checked like any other map.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -290,6 +291,79 @@ static void test_caps_silent_case(void **state)
 	fx_free(f);
 }
 
+/* The flip's shadow maps count like any other map of the shadow ASID:
+ * one that would pass the cap is refused with -ENOSPC before anything is
+ * sent (the device would refuse it: EFAULT, -EIO before), and once made
+ * it is counted exactly, not as "at least one". */
+static void test_caps_flip(void **state)
+{
+	struct vdpamap_shadow sh = { .size = PAGE };
+	static const uint32_t vqs[] = { 0, 1 };
+	VDPAMAP_OPTS(vdpamap_flip_opts, fo, .vqs = vqs, .nr_vqs = 2,
+		     .shadows = &sh, .nr_shadows = 1);
+	uint64_t w, i;
+	struct fx *f;
+	int id;
+
+	(void)state;
+	f = fx_new("linux-6.12", 0, 4, 0, 0);
+	fx_mem(f, 6, false);
+	/* guest memory in ASID 0; four other pages fill ASID 1 */
+	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, PAGE,
+				     VDPAMAP_PERM_RW),
+			 0);
+	for (i = 1; i <= 4; i++)
+		assert_int_equal(vdpamap_map(f->h, 1, 0x200000 + i * PAGE,
+					     f->mem + i * PAGE, PAGE,
+					     VDPAMAP_PERM_RW),
+				 0);
+	sh.hva = f->mem + 5 * PAGE;
+	w = writes(f);
+	logbuf[0] = 0;
+	assert_int_equal(vdpamap_flip(f->h, 1, &fo, NULL), -ENOSPC);
+	assert_int_equal(writes(f), w);
+	assert_non_null(strstr(logbuf, "raise max_iotlb_entries"));
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 4);
+	/* room for it: the flip goes through, and ASID 1 is then full */
+	assert_int_equal(vdpamap_unmap(f->h, 1, 0x200000 + 4 * PAGE, PAGE), 0);
+	id = vdpamap_flip(f->h, 1, &fo, NULL);
+	assert_true(id > 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 4);
+	w = writes(f);
+	logbuf[0] = 0;
+	assert_int_equal(vdpamap_map(f->h, 1, 0x200000 + 4 * PAGE,
+				     f->mem + 4 * PAGE, PAGE, VDPAMAP_PERM_RW),
+			 -ENOSPC);
+	assert_int_equal(writes(f), w);
+	assert_non_null(strstr(logbuf, "raise max_iotlb_entries"));
+	assert_null(strstr(logbuf, "at least"));
+	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id, NULL, NULL), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 3);
+	fx_free(f);
+
+	/* PA, counts unknown: a shadow area over two VMAs passes the lower
+	 * bound, the device refuses it (EFAULT): -ENOSPC, undone */
+	setenv("VDPAMAP_PAGEMAP", "0", 1);
+	f = fx_new("linux-6.12/vdpa_sim-permap", VDPAMAP_SIM_PA, 8, 0, 0);
+	fx_mem(f, 10, true);
+	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, PAGE,
+				     VDPAMAP_PERM_RW),
+			 0);
+	for (i = 1; i <= 7; i++)
+		assert_int_equal(vdpamap_map(f->h, 1, 0x200000 + i * PAGE,
+					     f->mem + i * PAGE, PAGE,
+					     VDPAMAP_PERM_RW),
+				 0);
+	sh.hva = f->mem + 8 * PAGE;
+	sh.size = 2 * PAGE;
+	w = writes(f);
+	assert_int_equal(vdpamap_flip(f->h, 1, &fo, NULL), -ENOSPC);
+	assert_true(writes(f) > w); /* sent, refused by the device */
+	assert_int_equal(vdpamap_entry_count(f->h, 1), 7);
+	fx_free(f);
+	unsetenv("VDPAMAP_PAGEMAP");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_caps_refused_before_sending),
 		cmocka_unit_test(test_caps_efault_is_enospc),
 		cmocka_unit_test(test_caps_silent_case),
+		cmocka_unit_test(test_caps_flip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
