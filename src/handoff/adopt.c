@@ -50,6 +50,7 @@ static void restore_mirror(struct vdpamap *h, const struct vdm_handoff_state *s,
 		e->asid = se->asid;
 		e->perm = se->perm;
 		e->region = rg;
+		e->nents = se->nents;
 		vdm_mirror_insert(h, e);
 	}
 }
@@ -224,6 +225,8 @@ static int adopt_new_owner(const struct vdm_handoff_state *s,
 		vdm_handle_free(h);
 		return r;
 	}
+	/* the description carries no caps: read them again, as open does */
+	vdm_caps_read(h, NULL);
 	if (hd->keeper_sock >= 0)
 		vdm_ho_keeper_dismiss(hd->keeper_sock, hd->keeper_pid);
 	*ret = h;

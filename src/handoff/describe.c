@@ -112,6 +112,7 @@ static void ser_entries(struct vdpamap *h, struct vdm_ho_entry *out)
 				.asid = a,
 				.perm = e->perm,
 				.region_id = e->region->id,
+				.nents = e->nents,
 			};
 		}
 	}

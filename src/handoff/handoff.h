@@ -108,7 +108,11 @@ struct vdm_ho_entry {
 	uint64_t off; /* offset of the entry in its region */
 	uint32_t asid, perm;
 	uint32_t region_id;
-	uint32_t reserved0;
+	/* the kernel IOTLB entries it makes (vdm_entry.nents; 0: unknown),
+	 * so that the successor's cap checks count as the predecessor's
+	 * did; reserved0, always 0, before 0.2: a 0.1 predecessor's entries
+	 * read as unknown, and a 0.1 successor ignores the field */
+	uint32_t nents;
 };
 
 #define VDM_HO_VRING_SET     1u

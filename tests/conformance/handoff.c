@@ -116,12 +116,20 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 }
 
 static char last_err[512]; /* the library's last ERR line */
+/* the last "asid 0: N IOTLB entries after this commit (cap C)" (INFO,
+ * said where the caps are enforced) */
+static char last_count[256];
 
 static void tlog(int level, const char *msg, void *ctx)
 {
 	(void)ctx;
 	if (level <= VDPAMAP_LOG_ERR)
 		snprintf(last_err, sizeof(last_err), "%s", msg);
+	if (!strncmp(msg, "asid 0: ", 8) &&
+	    strstr(msg, "IOTLB entries after this commit"))
+		snprintf(last_count, sizeof(last_count), "%s", msg + 8);
+	if (level > VDPAMAP_LOG_WARN)
+		return;
 	if (getenv("VDPAMAP_TEST_LOG") ||
 	    (level <= VDPAMAP_LOG_ERR && !strstr(msg, ": -16")))
 		fprintf(stderr, "[%d] lib(%d): %s\n", (int)getpid(), level,
@@ -326,7 +334,7 @@ static void pred_start(struct pred *p)
 {
 	struct vdpamap_region rg;
 	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
-		     .log_level = VDPAMAP_LOG_WARN);
+		     .log_level = VDPAMAP_LOG_INFO);
 	int r;
 
 	p->memfd = memfd_create("guest", MFD_CLOEXEC);
@@ -669,6 +677,65 @@ static int new_owner_possible(struct vdpamap *h, char *why, size_t len)
 	return 1;
 }
 
+/* What the successor must find again after adopt (check_caps): the
+ * IOTLB entry caps as the predecessor read them, and its own count of
+ * ASID 0's entries ("[at least ]N"), if the caps are enforced. */
+static void pred_caps_env(struct vdpamap *h)
+{
+	struct vdpamap_info in;
+	char b[96];
+	size_t l;
+
+	CHECK(vdpamap_get_info(h, &in) == 0, "info");
+	snprintf(b, sizeof(b), "%u:%u:%u", in.max_iotlb_entries,
+		 in.parent_max_iotlb_entries,
+		 in.caps_flags & ~VDPAMAP_CAPS_COUNT_UNKNOWN);
+	setenv("HO_CAPS", b, 1);
+	if (!(in.caps_flags & VDPAMAP_CAPS_ENFORCED) || !last_count[0])
+		return;
+	CHECK(sscanf(last_count, "%95[^I]", b) == 1, "count: %s", last_count);
+	for (l = strlen(b); l && b[l - 1] == ' ';)
+		b[--l] = 0;
+	setenv("HO_COUNT", b, 1);
+}
+
+/* After adopt the handle knows the caps as the predecessor did, and
+ * each adopted entry's count: one more page mapped in ASID 0 makes the
+ * predecessor's count plus one, exact where it was exact (a successor
+ * that counted adopted entries as unknown would say "at least"). */
+static void check_caps(struct vdpamap *h, const struct vdpamap_region *rg)
+{
+	const char *want = getenv("HO_CAPS"), *cnt = getenv("HO_COUNT");
+	unsigned long long n;
+	struct vdpamap_info in;
+	char got[96], exp[96];
+	const char *num;
+	int r;
+
+	CHECK(want && vdpamap_get_info(h, &in) == 0, "HO_CAPS, info");
+	snprintf(got, sizeof(got), "%u:%u:%u", in.max_iotlb_entries,
+		 in.parent_max_iotlb_entries,
+		 in.caps_flags & ~VDPAMAP_CAPS_COUNT_UNKNOWN);
+	CHECK(!strcmp(got, want), "caps after adopt %s, predecessor %s", got,
+	      want);
+	if (!cnt)
+		return;
+	num = strncmp(cnt, "at least ", 9) ? cnt : cnt + 9;
+	n = strtoull(num, NULL, 10);
+	snprintf(exp, sizeof(exp), "%.*s%llu IOTLB entries", (int)(num - cnt),
+		 cnt, n + 1);
+	last_count[0] = 0;
+	r = vdpamap_map(h, 0, 512 << 20, rg->hva, 4096, VDPAMAP_PERM_RW);
+	CHECK(r == 0, "map one page: %d", r);
+	CHECK(!strncmp(last_count, exp, strlen(exp)),
+	      "after adopt: \"%s\", want \"%s...\"", last_count, exp);
+	r = vdpamap_unmap(h, 0, 512 << 20, 4096);
+	CHECK(r == 0, "unmap: %d", r);
+	printf("  caps %s; ASID 0: %s entries before the exec, %s after one "
+	       "more map\n",
+	       got, cnt, exp);
+}
+
 static void role_pred(const char *cs)
 {
 	struct pred p;
@@ -779,6 +846,7 @@ static void role_pred(const char *cs)
 		fclose(f);
 		raise(SIGKILL);
 	}
+	pred_caps_env(p.h);
 	exec_succ("succ", cs, sfd, &p.v);
 }
 
@@ -918,7 +986,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	int fds[64], nfd, expect[16], ne = 0, i, r, extra, refused;
 	uint32_t want = expected_strategy(role, cs);
 	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = tlog,
-		     .log_level = VDPAMAP_LOG_WARN);
+		     .log_level = VDPAMAP_LOG_INFO);
 	struct vdpamap_handoff_info hi;
 	struct vdpamap_region rg;
 	struct vdpamap_stats st;
@@ -1036,6 +1104,8 @@ static void role_succ(const char *role, const char *cs, char **a)
 		      (unsigned long long)st.iotlb_remaps);
 	CHECK(fd_cloexec(kick[0]) == 1 && fd_cloexec(rg.fd) == 1,
 	      "inherited fds not CLOEXEC again");
+	if (!strcmp(role, "succ"))
+		check_caps(h, &rg);
 
 	if ((!strcmp(cs, "keeper2") || !strcmp(cs, "newowner2") ||
 	     !strcmp(cs, "keeper_newowner")) &&
