@@ -103,13 +103,22 @@ static const char *strategy_name(uint32_t s)
 						"?";
 }
 
-/* The library's random bytes, fixed when HO_FIXED_RANDOM is set (case
- * squat: the keeper's socket tag must be known to squat it): this
+/* The library's random bytes, known when HO_FIXED_RANDOM holds a 64-bit
+ * hex value (case squat: the keeper's socket tag must be known to squat
+ * it): its 8 bytes repeated, so any aligned 8 bytes read back as that
+ * value.  The value is drawn per run: a fixed one made two runs at once
+ * (another build directory, another user) squat each other.  This
  * definition interposes libc's for the library. */
 ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 {
-	if (getenv("HO_FIXED_RANDOM")) {
-		memset(buf, 0xa5, len);
+	const char *fixed = getenv("HO_FIXED_RANDOM");
+
+	if (fixed) {
+		uint64_t v = strtoull(fixed, NULL, 16);
+		size_t i;
+
+		for (i = 0; i < len; i++)
+			((uint8_t *)buf)[i] = ((const uint8_t *)&v)[i % 8];
 		return (ssize_t)len;
 	}
 	return syscall(SYS_getrandom, buf, len, flags);
@@ -1471,14 +1480,19 @@ static void case_squat(struct pred *p)
 {
 	struct vdpamap_handoff_info hi;
 	int rep[2], sfd = -1, r, st;
-	char name[64];
+	char name[64], hex[24];
+	uint64_t tag;
 	pid_t sq;
 
-	setenv("HO_FIXED_RANDOM", "1", 1); /* tag 0xa5a5...: known */
+	/* the tag the library will draw: known to us, new for this run */
+	CHECK(syscall(SYS_getrandom, &tag, sizeof(tag), 0) == sizeof(tag),
+	      "getrandom");
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)tag);
+	setenv("HO_FIXED_RANDOM", hex, 1);
 	snprintf(name, sizeof(name), "@vdpamap-keeper-%016llx",
-		 0xa5a5a5a5a5a5a5a5ULL);
+		 (unsigned long long)tag);
 	CHECK(pipe(rep) == 0, "pipe");
-	sq = fake_server(0xa5a5a5a5a5a5a5a5ULL, getuid(), rep[1]);
+	sq = fake_server(tag, getuid(), rep[1]);
 	r = prepare(p, VDPAMAP_HANDOFF_KEEPER, &sfd);
 	CHECK(r == -EADDRINUSE, "prepare with the name squatted: %d", r);
 	CHECK(strstr(last_err, name), "log names %s: %s", name, last_err);
