@@ -2,8 +2,9 @@
 /*
  * vnet: a minimal virtio-net driver over the libvdpamap public API (see
  * vnet.h).  Split virtqueues, VIRTIO_F_VERSION_1 (12-byte virtio_net_hdr)
- * and VIRTIO_F_ACCESS_PLATFORM, nothing else but MAC when offered: no
- * control vq, no mergeable buffers, no event index.
+ * and VIRTIO_F_ACCESS_PLATFORM, nothing else but MAC when offered, and
+ * with vnet_start_cvq() a control vq that sets the MAC: no mergeable
+ * buffers, no event index.
  *
  * Layout of the caller's area (offsets from mem / iova, 4 KiB units):
  *
@@ -12,6 +13,10 @@
  *   4..6    tx desc, tx avail, tx used
  *   7..     qsize rx buffers of 2 KiB (device-writable), then ntx tx
  *           buffers of 2 KiB (device-readable)
+ *
+ * The control vq (vnet_start_cvq()) has memory of its own, 4 blocks: its
+ * desc, avail and used, then the command (class, command, 6-byte MAC,
+ * status byte).
  *
  * Every rx buffer is posted at start.  vnet_send() puts one frame (a zero
  * header + the frame, one descriptor) on tx and kicks; vnet_recv() waits on
@@ -55,6 +60,10 @@
 #define S_FEATURES_OK	  8u
 #define S_FAILED	  128u
 #define F_NET_MAC	  (1ULL << 5)
+#define F_CTRL_VQ	  (1ULL << 17)
+#define F_CTRL_MAC_ADDR	  (1ULL << 23)
+#define CVQ		  2 /* the control vq of one queue pair */
+#define DESC_F_NEXT	  1u
 #define F_VERSION_1	  (1ULL << 32)
 #define F_ACCESS_PLATFORM (1ULL << 33)
 #define DESC_F_WRITE	  2u
@@ -251,6 +260,7 @@ static int set_status(struct vnet *v, uint8_t s)
 
 static int negotiate(struct vnet *v, const struct vdpamap_info *info)
 {
+	const uint64_t cvq = v->cvq ? F_CTRL_VQ | F_CTRL_MAC_ADDR : 0;
 	const uint8_t base = S_ACKNOWLEDGE | S_DRIVER;
 	uint64_t offered = 0, want;
 	uint8_t st = 0;
@@ -265,7 +275,7 @@ static int negotiate(struct vnet *v, const struct vdpamap_info *info)
 	r = vdpamap_get_features(v->h, &offered);
 	if (r < 0)
 		return r;
-	want = F_VERSION_1 | F_ACCESS_PLATFORM;
+	want = F_VERSION_1 | F_ACCESS_PLATFORM | cvq;
 	if ((offered & want) != want)
 		return -EOPNOTSUPP;
 	want |= offered & F_NET_MAC;
@@ -321,6 +331,13 @@ static void close_fds(struct vnet *v)
 			close(v->call[q]);
 		v->kick[q] = v->call[q] = -1;
 	}
+	if (v->cvq) {
+		if (v->cvq_kick >= 0)
+			close(v->cvq_kick);
+		if (v->cvq_call >= 0)
+			close(v->cvq_call);
+		v->cvq_kick = v->cvq_call = -1;
+	}
 	v->started = 0;
 }
 
@@ -335,7 +352,8 @@ void vnet_stop(struct vnet *v)
 /* vnet_start(), first half: the memory layout, the ring size the device
  * allows, and the header block.  Nothing reaches the device. */
 static int start_layout(struct vnet *v, struct vdpamap *h, void *mem,
-			uint64_t iova, uint64_t size, struct vdpamap_info *info)
+			uint64_t iova, uint64_t size, void *cvq_mem,
+			uint64_t cvq_iova, struct vdpamap_info *info)
 {
 	uint32_t qs;
 	uint16_t ntx;
@@ -348,16 +366,22 @@ static int start_layout(struct vnet *v, struct vdpamap *h, void *mem,
 	 * before restarting the same struct, or its eventfds leak) */
 	memset(v, 0, sizeof(*v));
 	v->kick[0] = v->kick[1] = v->call[0] = v->call[1] = -1;
+	v->cvq_kick = v->cvq_call = -1;
 	v->h = h;
 	v->mem = mem;
 	v->iova = iova;
 	v->size = size;
+	v->cvq = cvq_mem != NULL;
+	v->cvq_mem = cvq_mem;
+	v->cvq_iova = cvq_iova;
 
 	r = vdpamap_get_info(h, info);
 	if (r < 0)
 		return r;
 	if (info->device_id != NET_ID || info->nr_vqs < 2)
 		return -ENODEV;
+	if (v->cvq && info->nr_vqs <= CVQ)
+		return -EOPNOTSUPP;
 	qs = VNET_QMAX;
 	if (info->max_vring_num)
 		while (qs > info->max_vring_num)
@@ -411,6 +435,23 @@ static int start_device(struct vnet *v, const struct vdpamap_info *info)
 		if (r < 0)
 			return r;
 	}
+	if (v->cvq) {
+		struct vdpamap_vring vr = {
+			.num = v->qsize,
+			.desc = v->cvq_iova,
+			.avail = v->cvq_iova + VNET_BLOCK,
+			.used = v->cvq_iova + 2 * VNET_BLOCK,
+			.kick_fd = v->cvq_kick,
+			.call_fd = v->cvq_call,
+		};
+
+		memset(v->cvq_mem, 0, VNET_CVQ_MEM);
+		r = vdpamap_vring_set(v->h, CVQ, &vr);
+		if (r == 0)
+			r = vdpamap_vring_enable(v->h, CVQ, 1);
+		if (r < 0)
+			return r;
+	}
 	priv(v)->qsize = v->qsize;
 	/* every rx buffer, device-writable, posted before DRIVER_OK */
 	for (i = 0; i < v->qsize; i++) {
@@ -438,20 +479,30 @@ static int start_device(struct vnet *v, const struct vdpamap_info *info)
 	return 0;
 }
 
-int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
-	       uint64_t size)
+static int start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+		 uint64_t size, void *cvq_mem, uint64_t cvq_iova)
 {
 	struct vdpamap_info info;
 	uint32_t q;
 	int r;
 
-	r = start_layout(v, h, mem, iova, size, &info);
+	if (((uintptr_t)cvq_mem | cvq_iova) % VNET_BLOCK)
+		return -EINVAL;
+	r = start_layout(v, h, mem, iova, size, cvq_mem, cvq_iova, &info);
 	if (r < 0)
 		return r;
 	for (q = 0; q < 2; q++) {
 		v->kick[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		v->call[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (v->kick[q] < 0 || v->call[q] < 0) {
+			r = -errno;
+			goto err_fds;
+		}
+	}
+	if (v->cvq) {
+		v->cvq_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		v->cvq_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->cvq_kick < 0 || v->cvq_call < 0) {
 			r = -errno;
 			goto err_fds;
 		}
@@ -467,6 +518,61 @@ int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 err_fds:
 	close_fds(v);
 	return r;
+}
+
+int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+	       uint64_t size)
+{
+	return start(v, h, mem, iova, size, NULL, 0);
+}
+
+int vnet_start_cvq(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+		   uint64_t size, void *cvq_mem, uint64_t cvq_iova)
+{
+	if (!cvq_mem)
+		return -EINVAL;
+	return start(v, h, mem, iova, size, cvq_mem, cvq_iova);
+}
+
+/* The command block: class and command (2 bytes), the MAC at 8, the
+ * device's status byte at 16; three descriptors, heads 0, 1, 2. */
+int vnet_set_mac(struct vnet *v, const uint8_t mac[6], int timeout_ms)
+{
+	struct vdesc *d = (struct vdesc *)v->cvq_mem;
+	struct vavail *a = (struct vavail *)(v->cvq_mem + VNET_BLOCK);
+	struct vused *u = (struct vused *)(v->cvq_mem + 2 * VNET_BLOCK);
+	uint8_t *cmd = v->cvq_mem + 3 * VNET_BLOCK;
+	const uint64_t ciova = v->cvq_iova + 3 * VNET_BLOCK;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms, one = 1;
+
+	if (!v->cvq || !v->started)
+		return -EOPNOTSUPP;
+	cmd[0] = 1; /* VIRTIO_NET_CTRL_MAC */
+	cmd[1] = 1; /* VIRTIO_NET_CTRL_MAC_ADDR_SET */
+	memcpy(cmd + 8, mac, 6);
+	cmd[16] = 0xff;
+	d[0] = (struct vdesc){ ciova, 2, DESC_F_NEXT, 1 };
+	d[1] = (struct vdesc){ ciova + 8, 6, DESC_F_NEXT, 2 };
+	d[2] = (struct vdesc){ ciova + 16, 1, DESC_F_WRITE, 0 };
+	a->ring[v->cvq_avail % v->qsize] = 0;
+	v->cvq_avail++;
+	__atomic_store_n(&a->idx, v->cvq_avail, __ATOMIC_RELEASE);
+	if (write(v->cvq_kick, &one, sizeof(one)) != sizeof(one))
+		return -errno;
+	while (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) == v->cvq_used) {
+		struct pollfd p = { .fd = v->cvq_call, .events = POLLIN };
+		uint64_t t = now_ms();
+
+		if (t >= deadline)
+			return -ETIMEDOUT;
+		poll(&p, 1, deadline - t < 10 ? (int)(deadline - t) : 10);
+		drain(v->cvq_call);
+	}
+	v->cvq_used++;
+	if (__atomic_load_n(&cmd[16], __ATOMIC_ACQUIRE) != 0)
+		return -EIO; /* VIRTIO_NET_ERR */
+	memcpy(priv(v)->mac, mac, 6);
+	return 0;
 }
 
 int vnet_attach(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,

@@ -29,6 +29,13 @@ struct vnet {
 	uint16_t avail_idx[2]; /* next avail index we publish */
 	uint16_t used_seen[2]; /* used index consumed so far */
 	int started;
+	/* the control vq (vnet_start_cvq()): vq 2, in its own memory (a
+	 * shadow virtqueue that moves the data rings leaves it alone) */
+	int cvq; /* 1: negotiated and running */
+	int cvq_kick, cvq_call;
+	uint16_t cvq_avail, cvq_used;
+	uint8_t *cvq_mem;
+	uint64_t cvq_iova;
 };
 
 /* Negotiate features (VERSION_1, ACCESS_PLATFORM and what the device
@@ -39,6 +46,21 @@ struct vnet {
 int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 	       uint64_t size);
 
+/* bytes of guest memory the control vq needs (4 KiB aligned) */
+#define VNET_CVQ_MEM (16u * 1024u)
+/* vnet_start() with the control vq of one queue pair (vq 2): also
+ * negotiates VIRTIO_NET_F_CTRL_VQ and VIRTIO_NET_F_CTRL_MAC_ADDR
+ * (-EOPNOTSUPP where either is not offered, or the device has fewer than
+ * 3 vqs), and puts the control vq's ring and command buffer in
+ * VNET_CVQ_MEM bytes at cvq_mem, seen by the device at cvq_iova in the
+ * ASID of the control vq's group.  Returns 0 or -errno. */
+int vnet_start_cvq(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
+		   uint64_t size, void *cvq_mem, uint64_t cvq_iova);
+/* VIRTIO_NET_CTRL_MAC_ADDR_SET through the control vq, waiting up to
+ * timeout_ms for the device's answer.  0: VIRTIO_NET_OK, frames are
+ * addressed to mac from now on; -EIO: VIRTIO_NET_ERR; -ETIMEDOUT: no
+ * answer; -EOPNOTSUPP: no control vq (vnet_start()). */
+int vnet_set_mac(struct vnet *v, const uint8_t mac[6], int timeout_ms);
 /* Take over a device that another process (an exec'd predecessor) started
  * with vnet_start() on the same memory, without resetting it: ring indexes
  * are read back from the rings in mem, kick/call are the inherited
