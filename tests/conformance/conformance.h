@@ -161,6 +161,7 @@ void test_flip_loopback(void **state);
 void test_flip_zero_guest_msgs(void **state);
 void test_flip_reset(void **state);
 void test_flip_desc_asid(void **state);
+void test_flip_cvq_mac(void **state);
 /* flip_refusals.c */
 void test_flip_bad_input(void **state);
 void test_flip_nospc(void **state);

@@ -67,6 +67,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_flip_loopback),
 	T(test_flip_zero_guest_msgs),
 	T(test_flip_reset),
+	T(test_flip_cvq_mac),
 	T(test_flip_bad_input),
 	cmocka_unit_test(test_flip_nospc),
 	T(test_flip_fault_sweep),
