@@ -15,7 +15,8 @@ defines (the file-level graph).  It fails, saying why, on
                  iova_tree < transport < core < iotlb < mapping < lifecycle
                  < migrate < handoff
              (mgmt may use any module below handoff; sim may use only
-             transport; nobody uses mgmt or sim)
+             transport; vduse, the VDUSE daemon, only uapi; nobody uses
+             mgmt, sim or vduse)
   weak       a weak symbol the library defines (nm W/V), or a weak
              reference (w/v) to a symbol one of its objects defines
   public     a public vdpamap_* function called from another object than
@@ -45,7 +46,7 @@ import sys
 
 ORDER = ['uapi', 'iova_tree', 'transport', 'core', 'iotlb', 'mapping', 'lifecycle',
          'migrate', 'handoff']
-SIDE = ['mgmt', 'sim']
+SIDE = ['mgmt', 'sim', 'vduse']
 MODULES = ORDER + SIDE
 RANK = {m: i for i, m in enumerate(ORDER)}
 # nm types of a global definition (lowercase ones are file-local, but for
@@ -63,6 +64,8 @@ def may_use(a, b):
         return False
     if a == 'sim':
         return b in ('transport', 'uapi')
+    if a == 'vduse':
+        return b == 'uapi'
     if a == 'mgmt':
         return RANK[b] < RANK['handoff']
     return RANK[b] < RANK[a]
@@ -71,6 +74,8 @@ def may_use(a, b):
 def rule_text(a):
     if a == 'sim':
         return 'sim may use only itself, transport and uapi'
+    if a == 'vduse':
+        return 'vduse may use only itself and uapi'
     if a == 'mgmt':
         return 'mgmt may use only itself and modules below handoff'
     return '%s may use only %s' % (a, ', '.join(['itself'] +

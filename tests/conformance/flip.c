@@ -394,6 +394,19 @@ void test_flip_loopback(void **state)
 	vnet_stop(&v);
 }
 
+/* 1 if some vq of the device is in group g */
+static uint32_t group_has_vq(struct fx *f, uint32_t g)
+{
+	struct vdpamap_info in;
+	uint32_t vq, vg;
+
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	for (vq = 0; vq < in.nr_vqs; vq++)
+		if (vdpamap_vq_group(f->h, vq, &vg) == 0 && vg == g)
+			return 1;
+	return 0;
+}
+
 /* Guest memory as many entries: the flip's cost does not depend on them. */
 void test_flip_zero_guest_msgs(void **state)
 {
@@ -432,8 +445,10 @@ void test_flip_zero_guest_msgs(void **state)
 	id = vdpamap_flip(f->h, 1, &o, &fi);
 	assert_true(id > 0);
 	flip_msgs_ok(f, &c, &fi, 2, 0);
-	assert_int_equal(fi.buffers_moved, 1); /* group 1: the cvq's */
-	assert_int_equal(fi.suspended, 0);     /* not started */
+	/* group 1 holds vdpa_sim's control vq; VDUSE v1's net device
+	 * (no control vq) leaves it empty: read the device */
+	assert_int_equal(fi.buffers_moved, group_has_vq(f, 1));
+	assert_int_equal(fi.suspended, 0); /* not started */
 	snap_take(f, &s1);
 	guest_as_equal(&s0, &s1);
 	assert_int_equal(s1.count[1], 2);
