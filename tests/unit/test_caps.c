@@ -291,6 +291,22 @@ static void test_caps_silent_case(void **state)
 	fx_free(f);
 }
 
+/* Page 0 mapped in ASID 0 (the guest memory the flip moves away from),
+ * pages 1..n in ASID 1 (the shadow ASID), one entry each. */
+static void flip_setup(struct fx *f, uint64_t n)
+{
+	uint64_t i;
+
+	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, PAGE,
+				     VDPAMAP_PERM_RW),
+			 0);
+	for (i = 1; i <= n; i++)
+		assert_int_equal(vdpamap_map(f->h, 1, 0x200000 + i * PAGE,
+					     f->mem + i * PAGE, PAGE,
+					     VDPAMAP_PERM_RW),
+				 0);
+}
+
 /* The flip's shadow maps count like any other map of the shadow ASID:
  * one that would pass the cap is refused with -ENOSPC before anything is
  * sent (the device would refuse it: EFAULT, -EIO before), and once made
@@ -301,7 +317,7 @@ static void test_caps_flip(void **state)
 	static const uint32_t vqs[] = { 0, 1 };
 	VDPAMAP_OPTS(vdpamap_flip_opts, fo, .vqs = vqs, .nr_vqs = 2,
 		     .shadows = &sh, .nr_shadows = 1);
-	uint64_t w, i;
+	uint64_t w;
 	struct fx *f;
 	int id;
 
@@ -309,14 +325,7 @@ static void test_caps_flip(void **state)
 	f = fx_new("linux-6.12", 0, 4, 0, 0);
 	fx_mem(f, 6, false);
 	/* guest memory in ASID 0; four other pages fill ASID 1 */
-	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, PAGE,
-				     VDPAMAP_PERM_RW),
-			 0);
-	for (i = 1; i <= 4; i++)
-		assert_int_equal(vdpamap_map(f->h, 1, 0x200000 + i * PAGE,
-					     f->mem + i * PAGE, PAGE,
-					     VDPAMAP_PERM_RW),
-				 0);
+	flip_setup(f, 4);
 	sh.hva = f->mem + 5 * PAGE;
 	w = writes(f);
 	logbuf[0] = 0;
@@ -346,14 +355,7 @@ static void test_caps_flip(void **state)
 	setenv("VDPAMAP_PAGEMAP", "0", 1);
 	f = fx_new("linux-6.12/vdpa_sim-permap", VDPAMAP_SIM_PA, 8, 0, 0);
 	fx_mem(f, 10, true);
-	assert_int_equal(vdpamap_map(f->h, 0, 0x100000, f->mem, PAGE,
-				     VDPAMAP_PERM_RW),
-			 0);
-	for (i = 1; i <= 7; i++)
-		assert_int_equal(vdpamap_map(f->h, 1, 0x200000 + i * PAGE,
-					     f->mem + i * PAGE, PAGE,
-					     VDPAMAP_PERM_RW),
-				 0);
+	flip_setup(f, 7);
 	sh.hva = f->mem + 8 * PAGE;
 	sh.size = 2 * PAGE;
 	w = writes(f);
