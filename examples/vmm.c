@@ -1055,7 +1055,7 @@ int main(int argc, char **argv)
 	if (succ_fd >= 0) {
 		/* exec'd by step 12 of the VMM that ran steps 1 to 11 */
 		t0 = ex_now_ns();
-		r = live_update_adopted(m, succ_fd);
+		live_update_adopted(m, succ_fd); /* a failure sets m->failed */
 		if (succ_wire.t0)
 			t0 = succ_wire.t0;
 		goto finish;
@@ -1131,7 +1131,7 @@ int main(int argc, char **argv)
 			r = 0;
 	}
 	if (r == 0)
-		r = live_update(m, t0); /* returns only if not exec'd */
+		live_update(m, t0); /* returns only if not exec'd */
 
 finish:
 	traffic_stop(&m->tr);

@@ -152,7 +152,7 @@ static char *parse_string(struct parser *ps)
 			int i;
 
 			for (i = 0; i < 4; i++) {
-				char h = ps->p < ps->end ? *ps->p++ : 0;
+				int h = ps->p < ps->end ? *ps->p++ : 0;
 
 				u <<= 4;
 				if (h >= '0' && h <= '9')

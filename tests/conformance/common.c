@@ -125,14 +125,14 @@ const uint32_t vqs01[2] = { 0, 1 }, grp1[1] = { 1 };
 const struct vdpamap_flip_vring svq_rings[2] = {
 	{ .vq = 0,
 	  .shadow = 0,
-	  .desc = 1 * VB,
-	  .avail = 2 * VB,
-	  .used = 3 * VB },
+	  .desc = (uint64_t)1 * VB,
+	  .avail = (uint64_t)2 * VB,
+	  .used = (uint64_t)3 * VB },
 	{ .vq = 1,
 	  .shadow = 0,
-	  .desc = 4 * VB,
-	  .avail = 5 * VB,
-	  .used = 6 * VB },
+	  .desc = (uint64_t)4 * VB,
+	  .avail = (uint64_t)5 * VB,
+	  .used = (uint64_t)6 * VB },
 };
 
 /* Move the driver's whole area between guest and shadow memory: copy it

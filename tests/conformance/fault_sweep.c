@@ -52,12 +52,17 @@ static int count_fds(void)
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f;
 
-	if (!f || getenv("VDPAMAP_TEST_DEV"))
+	if (getenv("VDPAMAP_TEST_DEV"))
 		return -1;
-	if (fx_setup(f, NULL, 8 * MIB) < 0)
+	f = calloc(1, sizeof(*f));
+	if (!f)
 		return -1;
+	if (fx_setup(f, NULL, 8 * MIB) < 0) {
+		free(f);
+		return -1;
+	}
 	*state = f;
 	return 0;
 }

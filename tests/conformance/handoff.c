@@ -1018,7 +1018,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	t = now_ns();
 	printf("[%s%s] %s: downtime %.2f ms (adopt %.2f ms)\n", cs,
 	       strcmp(role, "succ") ? " second" : "", strategy_name(want),
-	       (t - hi.suspend_ns) / 1e6, hi.adopt_ns / 1e6);
+	       (double)(t - hi.suspend_ns) / 1e6, (double)hi.adopt_ns / 1e6);
 	loop_n(&v, 101, 3);
 	if (want == VDPAMAP_HANDOFF_KEEPER && hi.keeper_alive) {
 		check_trim(h); /* and the data path still runs */
@@ -1259,7 +1259,8 @@ static void role_reattach(void)
 	CHECK(f && fscanf(f, "%d %llx %32s", &kp, &tag, hex) == 3, "pid file");
 	fclose(f);
 	for (i = 0; i < VDPAMAP_HANDOFF_CRED_LEN; i++)
-		CHECK(sscanf(hex + 2 * i, "%2hhx", &ro.keeper_cred[i]) == 1,
+		CHECK(sscanf(hex + (ptrdiff_t)2 * i, "%2hhx",
+			     &ro.keeper_cred[i]) == 1,
 		      "credential");
 	ro.keeper_pid = kp;
 	ro.keeper_sock_tag = tag;

@@ -462,11 +462,11 @@ static void bitmap_case(int ring)
 	/* listed ranges, a larger log page: only their parts are logged */
 	{
 		const struct vdpamap_dirty_range rg[2] = {
-			{ BASE + 16 * MIB, 64 * 1024 },
-			{ BASE + MIB - 64 * 1024, 128 * 1024 },
+			{ BASE + 16 * MIB, (long)64 * 1024 },
+			{ BASE + MIB - (long long)64 * 1024, (long)128 * 1024 },
 		};
 		VDPAMAP_OPTS(vdpamap_dirty_opts, o2, .ranges = rg,
-			     .nr_ranges = 2, .page_size = 64 * 1024,
+			     .nr_ranges = 2, .page_size = (long)64 * 1024,
 			     .flags = o.flags);
 		struct vdpamap_dirty_info di;
 

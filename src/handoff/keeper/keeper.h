@@ -72,7 +72,7 @@
 #endif
 
 #define VDM_KP_MAX_KEEP 16
-#define VDM_KP_AREA	(512u * 1024u) /* stack + args + buffer */
+#define VDM_KP_AREA	(512ul * 1024ul) /* stack + args + buffer */
 
 /* Lives at the bottom of the keeper's area; filled in before the clone. */
 struct vdm_keeper_args {
