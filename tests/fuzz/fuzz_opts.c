@@ -191,6 +191,8 @@ static const struct field open_f[] = {
 	F(vdpamap_open_opts, flags),
 	F(vdpamap_open_opts, mem_mode),
 	F(vdpamap_open_opts, nr_regions),
+	/* the size of the field, a pointer:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	F(vdpamap_open_opts, regions),
 	F(vdpamap_open_opts, prefault_threads),
 	F(vdpamap_open_opts, page_size),

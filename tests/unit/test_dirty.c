@@ -210,6 +210,8 @@ struct dctx {
 	struct vdpamap_dirty_info info;
 };
 
+/* the function behind the macro expect() (STYLE.md: helpers in threes):
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 static void _expect(struct dctx *c, int err, int got, unsigned since,
 		    const char *want, int line)
 {
