@@ -123,7 +123,7 @@ static inline uint64_t off_avail(int q)
 
 static inline uint64_t off_used(int q)
 {
-	return off_desc(q) + 2 * VNET_BLOCK;
+	return off_desc(q) + (unsigned long)2 * VNET_BLOCK;
 }
 
 static inline uint64_t off_rxbuf(const struct vnet *v, uint32_t i)
@@ -316,7 +316,7 @@ static int ring_setup(struct vnet *v, int q)
 		.call_fd = v->call[q],
 	};
 
-	memset(v->mem + off_desc(q), 0, 3 * VNET_BLOCK);
+	memset(v->mem + off_desc(q), 0, (unsigned long)3 * VNET_BLOCK);
 	return vdpamap_vring_set(v->h, (uint32_t)q, &vr);
 }
 

@@ -17,7 +17,7 @@
 #include "vdpamap.h"
 
 /* bytes of guest memory vnet_start() needs at least */
-#define VNET_MEM_MIN (256u * 1024u)
+#define VNET_MEM_MIN (256ul * 1024ul)
 
 struct vnet {
 	struct vdpamap *h;

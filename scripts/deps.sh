@@ -10,11 +10,13 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev libnl-3-dev libnl-genl-3-dev
 pkgs+=(libdpdk-dev graphviz)
 # extras by purpose: scripts/test runs memcheck, sanitizer builds and
 # libFuzzer targets (clang + its runtimes), checks the ABI against the last
-# release (abigail-tools: abidiff) and builds the Debian packages;
-# scripts/bench plots
+# release (abigail-tools: abidiff), the house rules (clang-format), the
+# static analysers (scripts/check-static: clang-tidy, cppcheck, python3)
+# and builds the Debian packages; scripts/bench plots
 for extra in "$@"; do
 	case $extra in
-	test) pkgs+=(valgrind clang libclang-rt-dev abigail-tools clang-format)
+	test) pkgs+=(valgrind clang libclang-rt-dev abigail-tools clang-format
+		     clang-tidy cppcheck python3)
 	      # tests/install/check-packages.sh: debian/control's build
 	      # dependencies, the package tools, lintian
 	      pkgs+=(build-essential dpkg-dev debhelper fakeroot lintian pkgconf

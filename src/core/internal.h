@@ -39,9 +39,13 @@
 bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 #define OPTS_VALID(opts, type) \
 	(!(opts) || vdm_opts_valid((opts), sizeof(struct type), (opts)->sz))
+/* The size of the field, a pointer when the field is one (which is what
+ * clang-tidy reports at each OPTS_GET() of a pointer field):
+ * NOLINTNEXTLINE(bugprone-sizeof-expression) */
+#define OPTS_FIELD_SZ(opts, field) sizeof((opts)->field)
 #define OPTS_HAS(opts, field)                                       \
 	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + \
-					 sizeof((opts)->field))
+					 OPTS_FIELD_SZ(opts, field))
 #define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
 /* The one refusal rule: 0 when OPTS_VALID, else -EINVAL (smaller than its

@@ -33,6 +33,9 @@ static void ser_header(struct vdpamap *h, const struct vdm_ho_ser *so,
 		.dev_rdev = st->st_rdev,
 		.dev_fd = so->dev_fd,
 		.keeper_sock = so->keeper_sock,
+		/* a keeper socket is h->ho's (handle.c, prepare.c), so h->ho
+		 * is set then; .token below checks it for the other case */
+		/* cppcheck-suppress nullPointerRedundantCheck */
 		.keeper_pid = so->keeper_sock >= 0 ? h->ho->kl.pid : 0,
 		.pred_pid = getpid(),
 		.token = h->ho ? h->ho->token : 0,

@@ -40,6 +40,9 @@ static int clear_cloexec(struct vdpamap *h, int fd)
 		vdm_err(h, "handoff: fd %d: %d", fd, r);
 		return r == -EBADF ? -EINVAL : r;
 	}
+	/* vdm_ho_set_cloexec() sets was when it returns 0 (the analyser lets
+	 * a failed fcntl() leave errno 0):
+	 * NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Branch) */
 	if (!was)
 		return 0;
 	if (ho->nr_cleared >= ARRAY_SIZE(ho->cleared)) {

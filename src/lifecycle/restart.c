@@ -67,15 +67,14 @@ static void state_free(struct rs_state *st)
 	free(st->vrings);
 }
 
-/* The device as the library knows it now. */
+/* The device as the library knows it now.  On failure what it allocated
+ * stays in st, for the caller's state_free(). */
 static int state_now(struct vdpamap *h, struct rs_state *st)
 {
 	st->group_asid = calloc(h->info.nr_groups, sizeof(*st->group_asid));
 	st->vrings = calloc(h->info.nr_vqs, sizeof(*st->vrings));
-	if (!st->group_asid || !st->vrings) {
-		state_free(st);
+	if (!st->group_asid || !st->vrings)
 		return -ENOMEM;
-	}
 	memcpy(st->group_asid, h->lc->group_asid,
 	       h->info.nr_groups * sizeof(*st->group_asid));
 	memcpy(st->vrings, h->lc->vrings, h->info.nr_vqs * sizeof(*st->vrings));

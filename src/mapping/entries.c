@@ -232,10 +232,13 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_VA ||
 	    (h->info.is_sim && !pagemap_forced_off())) {
+		/* two reasons for no count, each said:
+		 * NOLINTBEGIN(bugprone-branch-clone) */
 		if (count_vmas(vl, e->hva, vdm_entry_size(e), &n) < 0)
 			n = 0;
 		else if (!n)
 			n = 0; /* nothing mappable: the device says */
+		/* NOLINTEND(bugprone-branch-clone) */
 		if (e->inode.first == 0 && e->inode.last == UINT64_MAX)
 			n++;
 	} else {

@@ -107,6 +107,8 @@ int vdm_mapping_setup(struct vdpamap *h)
 	uint32_t i;
 
 	h->map->as = calloc(h->info.nr_as, sizeof(*h->map->as));
+	/* an array of pointers:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	h->map->snap = calloc(h->info.nr_as, sizeof(*h->map->snap));
 	if (!h->map->as || !h->map->snap)
 		return -ENOMEM;
@@ -382,6 +384,9 @@ int vdm_memlock_check(struct vdpamap *h, uint64_t need)
 /* ---- lookups */
 static int check_asid(struct vdpamap *h, uint32_t asid)
 {
+	/* every caller passed vdm_enter() (core/util.c), which refuses a
+	 * NULL h:
+	 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	if (asid >= h->info.nr_as) {
 		vdm_err(h, "asid %u out of range (%u address spaces)", asid,
 			h->info.nr_as);

@@ -375,6 +375,8 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 			return -ENOENT;
 		}
 		if (!pass) {
+			/* an array of pointers:
+			 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 			tg = calloc(nt, sizeof(*tg));
 			if (!tg)
 				return -ENOMEM;

@@ -208,6 +208,8 @@ static int logs_get(struct vdpamap *h)
 		return -ENOMEM;
 	if (h->mig->dirty)
 		return 0;
+	/* an array of pointers:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	logs = calloc(h->info.nr_as, sizeof(*logs));
 	if (!logs)
 		return -ENOMEM;

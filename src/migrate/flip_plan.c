@@ -348,6 +348,8 @@ static bool planned_mapped(struct vdpamap *h, const struct vdm_flip_plan *p,
 	for (i = 0; i < p->nr_ents; i++) {
 		const struct itree_node *n = &p->ents[i]->inode;
 
+		/* place_areas() set ents[i] for every i < nr_ents:
+		 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		if (iova >= n->first && iova + size - 1 <= n->last)
 			return true;
 	}
@@ -464,6 +466,9 @@ static int place_areas(struct vdpamap *h, const struct vdpamap_flip_opts *o,
 	}
 	for (i = 0; i < p->nr_rings; i++) {
 		struct vdpamap_vring *v = &p->rings[i].shadow;
+		/* check_vring_opt() keeps area < nr_shadows, and the loop
+		 * above set ents[0..nr_shadows):
+		 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 		uint64_t base = p->ents[p->rings[i].area]->inode.first;
 
 		v->desc += base;
@@ -510,6 +515,8 @@ static int plan_alloc(struct vdpamap *h, const struct vdpamap_flip_opts *o,
 	p->groups = calloc(h->info.nr_groups, sizeof(*p->groups));
 	p->prev = calloc(h->info.nr_groups, sizeof(*p->prev));
 	p->dgrp = calloc(h->info.nr_vqs, sizeof(*p->dgrp));
+	/* an array of pointers:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	p->ents = calloc(o->nr_shadows ? o->nr_shadows : 1, sizeof(*p->ents));
 	p->rings = calloc(o->nr_vrings ? o->nr_vrings : 1, sizeof(*p->rings));
 	if (!p->groups || !p->prev || !p->dgrp || !p->ents || !p->rings)

@@ -148,6 +148,8 @@ static int unflip_prepare(struct vdpamap *h, const struct vdm_flip *f,
 	int r;
 
 	u->back = calloc(f->nr_rings + 1, sizeof(*u->back));
+	/* an array of pointers:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	u->ents = calloc(f->nr_maps + 1, sizeof(*u->ents));
 	if (!u->back || !u->ents)
 		return -ENOMEM;

@@ -242,6 +242,9 @@ static int set_owner(struct ioc *c)
 	d->has_owner = 1;
 	d->owner_token = c->token;
 	d->owner_pid = c->pid;
+	/* owner_mem_fd() sets fd when it returns 0 (the analyser lets a
+	 * failed open() leave errno 0):
+	 * NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */
 	d->mem_fd = fd;
 	return 0;
 }
@@ -272,6 +275,9 @@ static int new_owner(struct ioc *c)
 	if (r)
 		return r;
 	vsim_close_fd(&d->mem_fd);
+	/* owner_mem_fd() sets fd when it returns 0 (the analyser lets a
+	 * failed open() leave errno 0):
+	 * NOLINTNEXTLINE(clang-analyzer-core.uninitialized.Assign) */
 	d->mem_fd = fd;
 	d->owner_token = c->token;
 	d->owner_pid = c->pid;

@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#define VDM_KP_MAGIC 0x6b656570u    /* "keep" */
-#define VDM_KP_BUF   (160u * 1024u) /* >= VSIM_MAX_PKT */
+#define VDM_KP_MAGIC 0x6b656570u      /* "keep" */
+#define VDM_KP_BUF   (160ul * 1024ul) /* >= VSIM_MAX_PKT */
 
 enum {
 	VDM_KP_IOCTL = 1,    /* arg: request; arg2: offset of an int fd

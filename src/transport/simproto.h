@@ -25,8 +25,8 @@
 
 #include <stdint.h>
 
-#define VSIM_MAGIC   0x7664736dU  /* "vdsm" */
-#define VSIM_MAX_PKT (128 * 1024) /* largest packet either way */
+#define VSIM_MAGIC   0x7664736dU      /* "vdsm" */
+#define VSIM_MAX_PKT (128ul * 1024ul) /* largest packet either way */
 
 enum {
 	VSIM_OP_HELLO = 1, /* arg: VSIM_KIND_* ; reply ret 0 / -EBUSY */

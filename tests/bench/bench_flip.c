@@ -75,7 +75,8 @@ static void svq_adopt(struct vnet *v, uint8_t *to_mem, uint64_t to_iova)
 
 	for (q = 0; q < 2; q++) {
 		for (i = 0; i < v->qsize; i++) {
-			uint8_t *p = to_mem + (1 + 3 * q) * VB + 16 * i;
+			uint8_t *p = to_mem + (size_t)(1 + 3 * q) * VB +
+				     (size_t)16 * i;
 			uint64_t a;
 
 			memcpy(&a, p, 8);
@@ -107,8 +108,14 @@ static void loop1(struct vnet *v, uint32_t seq, const char *where)
 }
 
 static const struct vdpamap_flip_vring rings[2] = {
-	{ .vq = 0, .desc = 1 * VB, .avail = 2 * VB, .used = 3 * VB },
-	{ .vq = 1, .desc = 4 * VB, .avail = 5 * VB, .used = 6 * VB },
+	{ .vq = 0,
+	  .desc = (uint64_t)1 * VB,
+	  .avail = (uint64_t)2 * VB,
+	  .used = (uint64_t)3 * VB },
+	{ .vq = 1,
+	  .desc = (uint64_t)4 * VB,
+	  .avail = (uint64_t)5 * VB,
+	  .used = (uint64_t)6 * VB },
 };
 
 /* Naive: remap everything, rings to [iova + rings offsets]. */
@@ -217,7 +224,7 @@ static double harvest_rate(struct vdpamap *h, uint64_t size, uint64_t *bm,
 		t += t1 - t0;
 		k++;
 	} while (t < 100 && k < 100000);
-	return (double)size * k / (1 << 30) / (t / 1e3);
+	return (double)size * (double)k / (1 << 30) / (t / 1e3);
 }
 
 static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)

@@ -359,7 +359,7 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 		fprintf(stderr,
 			"bench_handoff: %s: %llu MiB filled in %.1f s\n", label,
 			(unsigned long long)(size / MIB),
-			(now_ns() - t0) / 1e9);
+			(double)(now_ns() - t0) / 1e9);
 		for (k = 0; k < NSTRAT; k++) {
 			uint64_t dt[MAX_REPS], ad[MAX_REPS], pr[MAX_REPS];
 			struct result res;
@@ -388,7 +388,7 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 					"%-9s run %d: %.2f ms\n",
 					label, (unsigned long long)(size / MIB),
 					strat_names[k], i + 1,
-					res.downtime_ns / 1e6);
+					(double)res.downtime_ns / 1e6);
 			}
 			if (i < reps)
 				continue;
@@ -426,8 +426,8 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 			printf("%6llu  %-9s %10.2fms %9.2fms %8.2fms %8llu "
 			       "%8llu %8llu",
 			       (unsigned long long)(sizes[si] / MIB),
-			       strat_names[k], c->downtime / 1e6,
-			       c->adopt / 1e6, c->prepare / 1e6,
+			       strat_names[k], (double)c->downtime / 1e6,
+			       (double)c->adopt / 1e6, (double)c->prepare / 1e6,
 			       (unsigned long long)c->writes,
 			       (unsigned long long)c->updates,
 			       (unsigned long long)c->remaps);

@@ -118,14 +118,14 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 		r = vdpamap_reset(h, &ri);
 		if (r < 0 || ri.path != VDPAMAP_RESET_PERSIST)
 			bench_die("reset (persist)", r < 0 ? r : -EPROTO);
-		rp[i] = ri.ns / 1e6;
+		rp[i] = (double)ri.ns / 1e6;
 		vdpamap_close(h);
 		h = open_dev(nop, mem, size, memfd);
 		map_chunks(h, mem, size, chunk);
 		r = vdpamap_reset(h, &ri);
 		if (r < 0 || ri.path != VDPAMAP_RESET_RESYNC)
 			bench_die("reset (resync)", r < 0 ? r : -EPROTO);
-		rs[i] = ri.ns / 1e6;
+		rs[i] = (double)ri.ns / 1e6;
 		vdpamap_close(h);
 	}
 	out->size_mib = size / MIB;

@@ -43,7 +43,7 @@ static double now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -177,11 +177,11 @@ static void run(size_t n, struct row *row)
 
 			s += nd && nd->last >= q[k];
 		}
-		t[rep] = (now_ns() - t0) / nq_t;
+		t[rep] = (now_ns() - t0) / (double)nq_t;
 		t0 = now_ns();
 		for (k = 0; k < nq_l; k++)
 			s += !!lin_lookup(e, n, q[k]);
-		l[rep] = (now_ns() - t0) / nq_l;
+		l[rep] = (now_ns() - t0) / (double)nq_l;
 		sink += s;
 	}
 	row->look_t = median5(t);
@@ -193,18 +193,18 @@ static void run(size_t n, struct row *row)
 
 		for (k = 0; k < nq_t; k++)
 			s += !!itree_iter_first(&ht, qh[k], qh[k]);
-		t[rep] = (now_ns() - t0) / nq_t;
+		t[rep] = (now_ns() - t0) / (double)nq_t;
 		t0 = now_ns();
 		for (k = 0; k < nq_l; k++)
 			s += !!lin_reverse(e, n, qh[k]);
-		l[rep] = (now_ns() - t0) / nq_l;
+		l[rep] = (now_ns() - t0) / (double)nq_l;
 		sink += s;
 	}
 	row->rev_t = median5(t);
 	row->rev_l = median5(l);
 
 	/* a hole bigger than every gap: it is past the last entry */
-	big = 64 * 4096;
+	big = (long)64 * 4096;
 	for (rep = 0; rep < 5; rep++) {
 		uint64_t r1 = 0, r2 = 0;
 		size_t nh_t = 20000, nh_l = nq_l < 2000 ? nq_l : 2000;
@@ -214,13 +214,13 @@ static void run(size_t n, struct row *row)
 			itree_find_hole(&it, 0, UINT64_MAX, big, 4096, &r1);
 			sink += r1;
 		}
-		t[rep] = (now_ns() - t0) / nh_t;
+		t[rep] = (now_ns() - t0) / (double)nh_t;
 		t0 = now_ns();
 		for (k = 0; k < nh_l; k++) {
 			lin_hole(e, n, big, &r2);
 			sink += r2;
 		}
-		l[rep] = (now_ns() - t0) / nh_l;
+		l[rep] = (now_ns() - t0) / (double)nh_l;
 		if (r1 != r2) {
 			fprintf(stderr,
 				"bench_tree: holes differ: 0x%llx vs "

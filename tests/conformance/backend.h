@@ -56,6 +56,8 @@ void test_log(int level, const char *msg, void *ctx);
  * checked). */
 extern char test_last_err[512];
 extern unsigned test_nr_err;
+/* the function behind the macro log_expect() (STYLE.md: helpers in threes):
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 void _log_expect(unsigned since, const char *want, int line);
 #define log_expect(since, want) _log_expect(since, want, __LINE__)
 
@@ -73,6 +75,9 @@ void snap_equal(struct fx *f, const struct snap *a);
  * on the kernel, whose table cannot be read) */
 void mirror_matches_device(struct fx *f);
 
+/* The helpers in threes (STYLE.md, iommufd's _map/map/map_err): _name()
+ * is the call behind the macros, reserved-looking by design:
+ * NOLINTBEGIN(bugprone-reserved-identifier) */
 int _map(struct fx *f, uint32_t asid, uint64_t iova, uint64_t off,
 	 uint64_t size, uint32_t perm);
 #define map_ok(f, asid, iova, off, size) \
@@ -89,6 +94,7 @@ void _unmap_err(struct fx *f, int err, uint32_t asid, uint64_t iova,
 		uint64_t size, int line);
 #define unmap_err(f, e, asid, iova, size) \
 	_unmap_err(f, e, asid, iova, size, __LINE__)
+/* NOLINTEND(bugprone-reserved-identifier) */
 
 /* skip the current test (cmocka) with a reason on stderr */
 #define skip_because(...)                              \

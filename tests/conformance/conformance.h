@@ -75,6 +75,9 @@ struct dstate {
 };
 
 void dstate_take(struct fx *f, struct dstate *d);
+/* the function behind the macro dstate_equal() (STYLE.md: helpers in
+ * threes):
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 void _dstate_equal(struct fx *f, const struct dstate *a, int line);
 #define dstate_equal(f, a) _dstate_equal(f, a, __LINE__)
 

@@ -23,8 +23,14 @@
 
 #include "failnth.h"
 
+/* glibc's allocator under malloc():
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 extern void *__libc_malloc(size_t);
+/* glibc's allocator under calloc():
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 extern void *__libc_calloc(size_t, size_t);
+/* glibc's allocator under realloc():
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 extern void *__libc_realloc(void *, size_t);
 
 static __thread long fn_armed; /* fail when the count reaches it */

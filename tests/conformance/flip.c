@@ -29,7 +29,8 @@ static void svq_translate(uint8_t *area, uint16_t qsize, uint64_t from,
 	for (q = 0; q < 2; q++) {
 		for (i = 0; i < qsize; i++) {
 			uint64_t a;
-			uint8_t *p = area + (1 + 3 * q) * VB + 16 * i;
+			uint8_t *p = area + (size_t)(1 + 3 * q) * VB +
+				     (size_t)16 * i;
 
 			memcpy(&a, p, 8);
 			if (a >= from && a - from < RING_SIZE) {
@@ -161,7 +162,7 @@ static uint16_t used_idx(const uint8_t *area, int q)
 {
 	uint16_t idx;
 
-	memcpy(&idx, area + (3 + 3 * q) * VB + 2, 2);
+	memcpy(&idx, area + (size_t)(3 + 3 * q) * VB + 2, 2);
 	return idx;
 }
 
@@ -185,7 +186,8 @@ static void svq_loop_mark(struct fx *f, struct vnet *v, uint32_t asid,
 		if (!mark)
 			continue;
 		for (k = before; k != v->used_seen[0]; k++) {
-			uint8_t *e = v->mem + 3 * VB + 4 + 8 * (k % v->qsize);
+			uint8_t *e = v->mem + (size_t)3 * VB + 4 +
+				     (ptrdiff_t)8 * (k % v->qsize);
 			uint32_t id, len;
 			uint64_t off;
 
@@ -199,11 +201,9 @@ static void svq_loop_mark(struct fx *f, struct vnet *v, uint32_t asid,
 				want[off / VB / 64] |= 1ULL << (off / VB % 64);
 		}
 		for (k = 0; k < 2; k++) {
-			assert_int_equal(vdpamap_dirty_mark(f->h, asid,
-							    v->iova +
-								    (3 + 3 * k) *
-									    VB,
-							    VB),
+			uint64_t at = v->iova + (uint64_t)(3 + 3 * k) * VB;
+
+			assert_int_equal(vdpamap_dirty_mark(f->h, asid, at, VB),
 					 0);
 			want[0] |= 1ULL << (3 + 3 * k);
 		}
@@ -235,8 +235,8 @@ static void path_ok(struct fx *f, const struct vdpamap_flip_info *fi,
 		(fi->flags & VDPAMAP_FLIP_INFO_DEFERRED) ?
 			", DRIVER_OK deferred" :
 			"",
-		fi->ns / 1e6, fi->stop_ns / 1e6, fi->reset_ns / 1e6,
-		fi->restart_ns / 1e6);
+		(double)fi->ns / 1e6, (double)fi->stop_ns / 1e6,
+		(double)fi->reset_ns / 1e6, (double)fi->restart_ns / 1e6);
 }
 
 static uint32_t replay_flag(struct fx *f)
@@ -412,9 +412,9 @@ void test_flip_zero_guest_msgs(void **state)
 {
 	struct fx *f = *state;
 	struct vdpamap_shadow sh[2] = {
-		{ .hva = shadow_mem(f), .size = 64 * 1024 },
+		{ .hva = shadow_mem(f), .size = (long)64 * 1024 },
 		{ .hva = shadow_mem(f) + MIB,
-		  .size = 64 * 1024,
+		  .size = (long)64 * 1024,
 		  .perm = VDPAMAP_PERM_RO },
 	};
 	VDPAMAP_OPTS(vdpamap_flip_opts, o, .groups = grp1, .nr_groups = 1,
@@ -432,11 +432,11 @@ void test_flip_zero_guest_msgs(void **state)
 	fx_need_groups(f, 2);
 	open_default(f);
 	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
-	for (off = 0; off < WIN_SIZE; off += 64 * 1024)
+	for (off = 0; off < WIN_SIZE; off += (long)64 * 1024)
 		assert_int_equal(vdpamap_txn_map(t, 0, GPA + WIN_OFF + off,
 						 f->mem + WIN_OFF + off,
-						 64 * 1024, VDPAMAP_PERM_RW,
-						 NULL),
+						 (long)64 * 1024,
+						 VDPAMAP_PERM_RW, NULL),
 				 0);
 	assert_int_equal(vdpamap_txn_commit(t), 0);
 	assert_int_equal(vdpamap_entry_count(f->h, 0), WIN_SIZE / 65536);
@@ -553,13 +553,15 @@ static void relay_rings(uint8_t *to, const uint8_t *from, int used)
 		uint16_t idx;
 
 		if (!used)
-			memcpy(to + (1 + 3 * q) * VB, from + (1 + 3 * q) * VB,
-			       VB);
+			memcpy(to + (size_t)(1 + 3 * q) * VB,
+			       from + (size_t)(1 + 3 * q) * VB, VB);
 		/* entries first, then the index (release) */
-		memcpy(to + blk * VB + 4, from + blk * VB + 4, VB - 4);
-		idx = __atomic_load_n((const uint16_t *)(from + blk * VB + 2),
+		memcpy(to + (size_t)blk * VB + 4, from + (size_t)blk * VB + 4,
+		       VB - 4);
+		idx = __atomic_load_n((const uint16_t *)(from +
+							 (size_t)blk * VB + 2),
 				      __ATOMIC_ACQUIRE);
-		__atomic_store_n((uint16_t *)(to + blk * VB + 2), idx,
+		__atomic_store_n((uint16_t *)(to + (size_t)blk * VB + 2), idx,
 				 __ATOMIC_RELEASE);
 	}
 }
@@ -589,7 +591,7 @@ void test_flip_desc_asid(void **state)
 	VDPAMAP_OPTS(vdpamap_sim_opts, so,
 		     .backend_features = 0x17e | VDPAMAP_F_DESC_ASID,
 		     .nr_as = 2, .nr_groups = 3, .nr_vqs = 3);
-	struct vdpamap_shadow sh = { .hva = NULL, .size = 8 * VB };
+	struct vdpamap_shadow sh = { .hva = NULL, .size = (uint64_t)8 * VB };
 	struct vdpamap_flip_vring vr[2];
 	VDPAMAP_OPTS(vdpamap_flip_opts, o, .vqs = vqs01, .nr_vqs = 2,
 		     .shadows = &sh, .nr_shadows = 1, .vrings = vr,
@@ -605,11 +607,14 @@ void test_flip_desc_asid(void **state)
 		skip_because("vdpa_sim (6.12) offers no DESC_ASID: the "
 			     "descriptor-group flip needs the simulator "
 			     "configured to offer it");
+	/* getenv() is tested non-NULL before strcmp() reads it:
+	 * NOLINTBEGIN(clang-analyzer-core.NonNullParamChecker) */
 	if (getenv("VDPAMAP_TEST_SIM_PROFILE") &&
 	    (!strcmp(getenv("VDPAMAP_TEST_SIM_PROFILE"), "linux-6.1") ||
 	     !strcmp(getenv("VDPAMAP_TEST_SIM_PROFILE"), "linux-5.10")))
 		skip_because("the profile's kernel has no "
 			     "GET_VRING_DESC_GROUP (DESC_ASID)");
+	/* NOLINTEND(clang-analyzer-core.NonNullParamChecker) */
 	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
 	open_default(&f);
 	assert_true(vdpamap_has_feature(f.h, VDPAMAP_F_DESC_ASID));

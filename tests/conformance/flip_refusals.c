@@ -118,7 +118,7 @@ static void running_bad_input(struct fx *f, const struct vdpamap_flip_opts *ok)
 		 "do not fit, aligned, in shadows[0] (0x100000 bytes)");
 	vr[0].used = 3 * VB + 2; /* misaligned */
 	flip_err(f, EINVAL, 1, &o, "do not fit, aligned, in shadows[0]");
-	vr[0].used = 3 * VB;
+	vr[0].used = (uint64_t)3 * VB;
 	vr[0].shadow = 1;
 	flip_err(f, EINVAL, 1, &o,
 		 "flip: vrings[0]: reserved fields, unknown flags or shadow index 1 of 1");

@@ -255,10 +255,13 @@ static void check_trim(struct vdpamap *h)
 	char path[64], line[512], self[256] = "", *fn;
 	unsigned long long s, e, lo = (uintptr_t)&vdpamap_handoff_adopt;
 	int area = 0, code = 0, guest = 0, n = 0;
+	/* getenv() is tested non-NULL before strtoull() reads it:
+	 * NOLINTBEGIN(clang-analyzer-core.NonNullParamChecker) */
 	uint64_t before = getenv("HO_KRSS") ?
 				  strtoull(getenv("HO_KRSS"), NULL, 0) :
 				  0,
 		 after;
+	/* NOLINTEND(clang-analyzer-core.NonNullParamChecker) */
 	long ps = sysconf(_SC_PAGESIZE);
 	char perm[8];
 	FILE *f;
@@ -1095,7 +1098,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	t = now_ns();
 	printf("[%s%s] %s: downtime %.2f ms (adopt %.2f ms)\n", cs,
 	       strcmp(role, "succ") ? " second" : "", strategy_name(want),
-	       (t - hi.suspend_ns) / 1e6, hi.adopt_ns / 1e6);
+	       (double)(t - hi.suspend_ns) / 1e6, (double)hi.adopt_ns / 1e6);
 	loop_n(&v, 101, 3);
 	if (want == VDPAMAP_HANDOFF_KEEPER && hi.keeper_alive) {
 		check_trim(h); /* and the data path still runs */
@@ -1338,7 +1341,8 @@ static void role_reattach(void)
 	CHECK(f && fscanf(f, "%d %llx %32s", &kp, &tag, hex) == 3, "pid file");
 	fclose(f);
 	for (i = 0; i < VDPAMAP_HANDOFF_CRED_LEN; i++)
-		CHECK(sscanf(hex + 2 * i, "%2hhx", &ro.keeper_cred[i]) == 1,
+		CHECK(sscanf(hex + (ptrdiff_t)2 * i, "%2hhx",
+			     &ro.keeper_cred[i]) == 1,
 		      "credential");
 	ro.keeper_pid = kp;
 	ro.keeper_sock_tag = tag;

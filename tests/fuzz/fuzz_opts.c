@@ -191,6 +191,8 @@ static const struct field open_f[] = {
 	F(vdpamap_open_opts, flags),
 	F(vdpamap_open_opts, mem_mode),
 	F(vdpamap_open_opts, nr_regions),
+	/* the size of the field, a pointer:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	F(vdpamap_open_opts, regions),
 	F(vdpamap_open_opts, prefault_threads),
 	F(vdpamap_open_opts, page_size),
@@ -298,9 +300,7 @@ static int sim_verdict(const struct vdpamap_sim_opts *o, size_t sz)
 	uint64_t last = SEEN(S_LAST, iova_last, 0);
 #undef SEEN
 
-	if (!last)
-		first = 0; /* iova_last 0: the whole 64-bit space */
-	else if (first > last)
+	if (last && first > last) /* iova_last 0: the whole 64-bit space */
 		return -EINVAL;
 	if ((flags &
 	     ~(VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP | VDPAMAP_SIM_ANY_UID)) ||
@@ -617,7 +617,7 @@ int main(int argc, char **argv)
 	/* random known fields, sizes and tails (half of the tails zero) */
 	for (k = 0; k < iters; k++) {
 		size_t n = rnd() % sizeof(buf), i;
-		int zero_tail = rnd() % 2;
+		int zero_tail = (int)(rnd() % 2);
 
 		for (i = 0; i < n; i++)
 			buf[i] = (uint8_t)rnd();

@@ -469,7 +469,7 @@ static void op_bringup(struct sim *s, struct input *in)
 static void op_post(struct sim *s, struct input *in)
 {
 	uint32_t q = byte(in) % MAX_VQS, n = 1 + byte(in) % 4, i;
-	uint8_t *ring = guest + q * 0x1000;
+	uint8_t *ring = guest + (size_t)q * 0x1000;
 	uint16_t idx, head = byte(in) % QSZ, d = head;
 
 	(void)s;
@@ -487,13 +487,15 @@ static void op_post(struct sim *s, struct input *in)
 			(uint16_t)((i + 1 < n ? 1 : 0) | (sel & 0x20 ? 2 : 0) |
 				   (sel & 0x10 ? 4 : 0));
 		desc.next = sel & 8 ? u16(in) : (uint16_t)((d + 1) % QSZ);
-		memcpy(ring + 16 * d, &desc, sizeof(desc));
+		memcpy(ring + (ptrdiff_t)16 * d, &desc, sizeof(desc));
 		d = desc.next % QSZ;
 	}
 	/* a frame addressed to the device's MAC, so that RX gets it */
+	/* a MAC address, not a string:
+	 * NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(guest + BUF_OFF + 10, "\x02\x00\x00\x00\x00\x02", 6);
 	memcpy(&idx, ring + 0x100 + 2, 2);
-	memcpy(ring + 0x100 + 4 + 2 * (idx % QSZ), &head, 2);
+	memcpy(ring + 0x100 + 4 + (ptrdiff_t)2 * (idx % QSZ), &head, 2);
 	idx++;
 	__atomic_store_n((uint16_t *)(ring + 0x100 + 2), idx, __ATOMIC_RELEASE);
 }

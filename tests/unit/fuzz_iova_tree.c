@@ -139,6 +139,8 @@ static void op_remove(struct fuzz *z, struct itree_node *x)
 	itree_remove(&z->t, x);
 	while (z->v[i] != x)
 		i++;
+	/* an array of pointers:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	memmove(&z->v[i], &z->v[i + 1], (z->n - i - 1) * sizeof(z->v[0]));
 	z->n--;
 	z->in[x - z->pool] = 0;

@@ -210,6 +210,8 @@ struct dctx {
 	struct vdpamap_dirty_info info;
 };
 
+/* the function behind the macro expect() (STYLE.md: helpers in threes):
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 static void _expect(struct dctx *c, int err, int got, unsigned since,
 		    const char *want, int line)
 {
@@ -462,11 +464,11 @@ static void bitmap_case(int ring)
 	/* listed ranges, a larger log page: only their parts are logged */
 	{
 		const struct vdpamap_dirty_range rg[2] = {
-			{ BASE + 16 * MIB, 64 * 1024 },
-			{ BASE + MIB - 64 * 1024, 128 * 1024 },
+			{ BASE + 16 * MIB, (long)64 * 1024 },
+			{ BASE + MIB - (long long)64 * 1024, (long)128 * 1024 },
 		};
 		VDPAMAP_OPTS(vdpamap_dirty_opts, o2, .ranges = rg,
-			     .nr_ranges = 2, .page_size = 64 * 1024,
+			     .nr_ranges = 2, .page_size = (long)64 * 1024,
 			     .flags = o.flags);
 		struct vdpamap_dirty_info di;
 

@@ -326,6 +326,8 @@ static void vrings_groups(void **st)
 static char why_buf[256];
 
 /* re-checksum b, parse it: want errno err and a reason starting with want */
+/* the function behind the macro why_is() (STYLE.md: helpers in threes):
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 static void _why_is(uint8_t *b, size_t len, int err, const char *want, int line)
 {
 	struct vdm_handoff_state s;

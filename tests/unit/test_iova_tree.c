@@ -21,6 +21,8 @@ typedef unsigned __int128 u128;
 
 /* Helpers in threes: _find_hole() returns, find_hole() expects a hole at
  * `want`, no_hole() expects none. */
+/* the helpers in threes of the comment above (STYLE.md):
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 static int _find_hole(struct itree *t, uint64_t lo, uint64_t hi, uint64_t size,
 		      uint64_t align, uint64_t *ret)
 {
@@ -442,6 +444,8 @@ static void oracle_remove(struct oracle *o, struct itree_node *x)
 
 	while (o->v[i] != x)
 		i++;
+	/* an array of pointers:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	memmove(&o->v[i], &o->v[i + 1], (o->n - i - 1) * sizeof(o->v[0]));
 	o->n--;
 }

@@ -109,7 +109,7 @@ static void *progress_main(void *arg)
 	struct progress *p = arg;
 
 	while (!atomic_load(&p->stop)) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		struct timespec ts = { 0, (long)100 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
 		if (atomic_load(&p->stop))

@@ -86,6 +86,8 @@ static inline uint64_t now_ns(void)
 
 static inline double ms(uint64_t ns)
 {
+	/* rounded to whole microseconds on purpose:
+	 * NOLINTNEXTLINE(bugprone-integer-division) */
 	return (double)((ns + 500) / 1000) / 1000.0;
 }
 

@@ -72,7 +72,7 @@
 #endif
 
 #define VDM_KP_MAX_KEEP 16
-#define VDM_KP_AREA	(512u * 1024u) /* stack + args + buffer */
+#define VDM_KP_AREA	(512ul * 1024ul) /* stack + args + buffer */
 
 /* Lives at the bottom of the keeper's area; filled in before the clone. */
 struct vdm_keeper_args {
@@ -101,7 +101,11 @@ struct vdm_keeper_args {
 
 /* The section the keeper's code lives in (defined by the linker; only the
  * library refers to them, never the keeper's own files). */
+/* the linker's name for the section's start:
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 extern char __start_vdpamap_keeper[] __attribute__((visibility("hidden")));
+/* the linker's name for the section's end:
+ * NOLINTNEXTLINE(bugprone-reserved-identifier) */
 extern char __stop_vdpamap_keeper[] __attribute__((visibility("hidden")));
 
 /* The trampoline: clone(flags, stack_top) whose child calls
