@@ -440,7 +440,7 @@ static int start_device(struct vnet *v, const struct vdpamap_info *info)
 			.num = v->qsize,
 			.desc = v->cvq_iova,
 			.avail = v->cvq_iova + VNET_BLOCK,
-			.used = v->cvq_iova + 2 * VNET_BLOCK,
+			.used = v->cvq_iova + 2ULL * VNET_BLOCK,
 			.kick_fd = v->cvq_kick,
 			.call_fd = v->cvq_call,
 		};
@@ -540,9 +540,9 @@ int vnet_set_mac(struct vnet *v, const uint8_t mac[6], int timeout_ms)
 {
 	struct vdesc *d = (struct vdesc *)v->cvq_mem;
 	struct vavail *a = (struct vavail *)(v->cvq_mem + VNET_BLOCK);
-	struct vused *u = (struct vused *)(v->cvq_mem + 2 * VNET_BLOCK);
-	uint8_t *cmd = v->cvq_mem + 3 * VNET_BLOCK;
-	const uint64_t ciova = v->cvq_iova + 3 * VNET_BLOCK;
+	struct vused *u = (struct vused *)(v->cvq_mem + 2ul * VNET_BLOCK);
+	uint8_t *cmd = v->cvq_mem + 3ul * VNET_BLOCK;
+	const uint64_t ciova = v->cvq_iova + 3ULL * VNET_BLOCK;
 	uint64_t deadline = now_ms() + (uint64_t)timeout_ms, one = 1;
 
 	if (!v->cvq || !v->started)

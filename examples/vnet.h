@@ -47,7 +47,7 @@ int vnet_start(struct vnet *v, struct vdpamap *h, void *mem, uint64_t iova,
 	       uint64_t size);
 
 /* bytes of guest memory the control vq needs (4 KiB aligned) */
-#define VNET_CVQ_MEM (16u * 1024u)
+#define VNET_CVQ_MEM (16ul * 1024ul)
 /* vnet_start() with the control vq of one queue pair (vq 2): also
  * negotiates VIRTIO_NET_F_CTRL_VQ and VIRTIO_NET_F_CTRL_MAC_ADDR
  * (-EOPNOTSUPP where either is not offered, or the device has fewer than

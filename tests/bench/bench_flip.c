@@ -291,9 +291,9 @@ static void run_size(uint64_t size, uint64_t chunk, int reps, struct row *out)
 			bench_die("flip", id);
 		out->flip_msgs = fi.iotlb_msgs;
 		out->path = fi.path;
-		pst[i] = fi.stop_ns / 1e6;
-		prs[i] = fi.reset_ns / 1e6;
-		prt[i] = fi.restart_ns / 1e6;
+		pst[i] = (double)fi.stop_ns / 1e6;
+		prs[i] = (double)fi.reset_ns / 1e6;
+		prt[i] = (double)fi.restart_ns / 1e6;
 		svq_adopt(&v, shadow, sh.iova);
 		loop1(&v, 2, "shadow rings, shadow ASID");
 		svq_move(&v, guest + RING_OFF, GPA + RING_OFF);
