@@ -314,16 +314,14 @@ int fx_offers(struct fx *f, uint64_t feat)
 	return (in.backend_offered & feat) == feat;
 }
 
-void fx_need(struct fx *f, uint64_t feat)
+static void need_bits(uint64_t offered, uint64_t feat)
 {
-	struct vdpamap_info in;
 	char names[256] = "";
 	size_t n = 0;
 	uint64_t miss;
 	int b;
 
-	fx_info(f, &in);
-	miss = feat & ~in.backend_offered;
+	miss = feat & ~offered;
 	if (!miss)
 		return;
 	for (b = 0; b < 64; b++) {
@@ -337,7 +335,53 @@ void fx_need(struct fx *f, uint64_t feat)
 			break;
 	}
 	skip_because("device lacks %s (offer 0x%llx)", names,
-		     (unsigned long long)in.backend_offered);
+		     (unsigned long long)offered);
+}
+
+void fx_need(struct fx *f, uint64_t feat)
+{
+	struct vdpamap_info in;
+
+	fx_info(f, &in);
+	need_bits(in.backend_offered, feat);
+}
+
+int fx_plays_device(void)
+{
+	const char *pr = getenv("VDPAMAP_TEST_SIM_PROFILE");
+
+	return getenv("VDPAMAP_TEST_DEV") || (pr && strchr(pr, '/'));
+}
+
+static void default_info(struct vdpamap_info *in)
+{
+	struct fx f;
+
+	assert_int_equal(fx_setup(&f, NULL, 1 << 20), 0);
+	fx_info(&f, in);
+	fx_teardown(&f);
+}
+
+void fx_need_default(uint64_t feat)
+{
+	struct vdpamap_info in;
+
+	default_info(&in);
+	need_bits(in.backend_offered, feat);
+}
+
+void fx_need_default_iova(uint64_t first, uint64_t last)
+{
+	struct vdpamap_info in;
+
+	default_info(&in);
+	if (in.iova_first != first || in.iova_last != last)
+		skip_because("device's IOVA range is [0x%llx, 0x%llx], not "
+			     "[0x%llx, 0x%llx]",
+			     (unsigned long long)in.iova_first,
+			     (unsigned long long)in.iova_last,
+			     (unsigned long long)first,
+			     (unsigned long long)last);
 }
 
 static void need_count(struct fx *f, uint32_t nr, int which)

@@ -47,6 +47,18 @@ void fx_teardown(struct fx *f);
 int fx_open(struct fx *f, const struct vdpamap_open_opts *opts);
 void fx_close(struct fx *f);
 
+/* The device under test is one a kernel has, exactly: the kernel's, or a
+ * simulator profile naming its parent ("linux-6.1/vdpa_sim",
+ * docs/sim-profiles.md), which tests/kernel/agree.sh compares with that
+ * kernel case by case.  A case that builds a device of its own (DESC_ASID
+ * modelled on mlx5) then needs that feature from this device instead. */
+int fx_plays_device(void);
+/* On such a device: skip, naming them, unless the default device of the
+ * backend offers feat (a case without a fixture of its own). */
+void fx_need_default(uint64_t feat);
+/* ... unless its IOVA range is [first, last] */
+void fx_need_default_iova(uint64_t first, uint64_t last);
+
 /* a log callback that prints to stderr when VDPAMAP_TEST_LOG is set */
 void test_log(int level, const char *msg, void *ctx);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conformance.h"
+#include "shape.h"
 
 /* The shadow area lives in guest-region memory that ASID 0 does not map
  * (map_window() maps [WIN_OFF, WIN_OFF + WIN_SIZE) only), so the device can
@@ -216,11 +217,10 @@ static void svq_loop_mark(struct fx *f, struct vnet *v, uint32_t asid,
 static void path_ok(struct fx *f, const struct vdpamap_flip_info *fi,
 		    const char *what)
 {
-	const char *pr = getenv("VDPAMAP_TEST_SIM_PROFILE");
 	static const char *const name[] = { "in place", "reset", "replay" };
 
 	if (!vdpamap_has_feature(f->h, VDPAMAP_F_RESUME) ||
-	    (pr && !strcmp(pr, "linux-7.3")))
+	    sim_profile_kernel_is("linux-7.3"))
 		assert_int_not_equal(fi->path, VDPAMAP_FLIP_PATH_IN_PLACE);
 	else if (f->is_sim)
 		assert_int_equal(fi->path, VDPAMAP_FLIP_PATH_IN_PLACE);
@@ -603,18 +603,15 @@ void test_flip_desc_asid(void **state)
 	int id;
 
 	(void)state;
-	if (getenv("VDPAMAP_TEST_DEV"))
-		skip_because("vdpa_sim (6.12) offers no DESC_ASID: the "
-			     "descriptor-group flip needs the simulator "
-			     "configured to offer it");
-	/* getenv() is tested non-NULL before strcmp() reads it:
-	 * NOLINTBEGIN(clang-analyzer-core.NonNullParamChecker) */
-	if (getenv("VDPAMAP_TEST_SIM_PROFILE") &&
-	    (!strcmp(getenv("VDPAMAP_TEST_SIM_PROFILE"), "linux-6.1") ||
-	     !strcmp(getenv("VDPAMAP_TEST_SIM_PROFILE"), "linux-5.10")))
+	/* the kernel's device (vdpa_sim offers no DESC_ASID) and a profile
+	 * playing one exactly: as the device offers; else the simulator
+	 * offering it, modelled on mlx5, where the kernel has the ioctl */
+	if (fx_plays_device())
+		fx_need_default(VDPAMAP_F_DESC_ASID);
+	if (sim_profile_kernel_is("linux-6.1") ||
+	    sim_profile_kernel_is("linux-5.10"))
 		skip_because("the profile's kernel has no "
 			     "GET_VRING_DESC_GROUP (DESC_ASID)");
-	/* NOLINTEND(clang-analyzer-core.NonNullParamChecker) */
 	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
 	open_default(&f);
 	assert_true(vdpamap_has_feature(f.h, VDPAMAP_F_DESC_ASID));

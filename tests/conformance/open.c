@@ -30,18 +30,23 @@ void test_open_info(void **state)
 	assert_int_equal(in.config_size, 24);
 	assert_int_equal(in.max_vring_num, 256);
 	if (f->is_sim) {
+		/* what it was asked to be (shape), else what its profile
+		 * (or the default) resolved to, read on the side channel */
 		VDPAMAP_OPTS(vdpamap_sim_opts, so);
+		struct vdpamap_sim_limits lim;
 
 		assert_int_equal(sim_shape_apply(&so), 0);
-		assert_int_equal(in.nr_vqs, so.nr_vqs ? so.nr_vqs : 3);
-		assert_int_equal(in.nr_groups, so.nr_groups ? so.nr_groups : 2);
-		assert_int_equal(in.nr_as, so.nr_as ? so.nr_as : 2);
+		assert_int_equal(vdpamap_sim_get_limits(f->path, &lim), 0);
+		assert_int_equal(in.nr_vqs, so.nr_vqs ?: lim.nr_vqs);
+		assert_int_equal(in.nr_groups, so.nr_groups ?: lim.nr_groups);
+		assert_int_equal(in.nr_as, so.nr_as ?: lim.nr_as);
 		assert_int_equal(in.iova_first, so.iova_first);
 		assert_true(in.iova_last ==
-			    (so.iova_last ? so.iova_last : UINT64_MAX));
+			    (so.iova_last ? so.iova_last : lim.iova_last));
 		assert_int_equal(in.backend_offered,
-				 so.backend_features ? so.backend_features :
-						       0x17e);
+				 so.backend_features ?: lim.backend_features);
+		if (!so.profile && !so.backend_features)
+			assert_int_equal(lim.backend_features, 0x17e);
 	}
 	assert_true(in.nr_vqs >= 2 && in.nr_groups >= 1 && in.nr_as >= 1);
 	assert_true(in.iova_first <= in.iova_last);

@@ -69,6 +69,16 @@ static inline int sim_shape_u64(const char *var, uint64_t *v)
 	return 1;
 }
 
+/* VDPAMAP_TEST_SIM_PROFILE names kernel k ("linux-7.3", with or without
+ * "/PARENT") */
+static inline int sim_profile_kernel_is(const char *k)
+{
+	const char *pr = getenv("VDPAMAP_TEST_SIM_PROFILE");
+	size_t n = strlen(k);
+
+	return pr && !strncmp(pr, k, n) && (!pr[n] || pr[n] == '/');
+}
+
 /* Fill the zero fields of *so from the environment.  0, or -1 (and a
  * message on stderr) on a bad value. */
 static inline int sim_shape_apply(struct vdpamap_sim_opts *so)
