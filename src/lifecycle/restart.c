@@ -61,10 +61,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* (idempotent: vdm_restart() frees a state that state_now() freed) */
 static void state_free(struct rs_state *st)
 {
 	free(st->group_asid);
 	free(st->vrings);
+	st->group_asid = NULL;
+	st->vrings = NULL;
 }
 
 /* The device as the library knows it now. */
