@@ -404,6 +404,12 @@ int vdm_restart(struct vdpamap *h, struct vdm_restart *rs)
 		r = rollback(h, &old, bases, rs, r, between_done);
 	else if (rs->bases)
 		memcpy(rs->bases, bases, h->info.nr_vqs * sizeof(*bases));
+	if (r == -ENOTRECOVERABLE)
+		/* the operation failed: vdpamap_reset() recovers the
+		 * handle with the bindings from before it, not with those
+		 * reset_to_features() left for the failed setup */
+		memcpy(h->lc->group_asid, old.group_asid,
+		       h->info.nr_groups * sizeof(*old.group_asid));
 out:
 	state_free(&old);
 	state_free(&st);
