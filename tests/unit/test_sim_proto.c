@@ -1093,7 +1093,7 @@ struct pexp {
 };
 
 static const struct pexp profiles[] = {
-	{ NULL, 0x17e, 2, 2, 3, UINT64_MAX, 0, 0, 2048, 1 },
+	{ NULL, 0x17e, 2, 2, 3, UINT64_MAX, 0, 2048, 2048, 1 }, /* linux-7.3 */
 	{ "linux-5.10", 0x6, 1, 1, 2, UINT64_MAX, VDPAMAP_SIM_PA, 0, 0, 0 },
 	{ "linux-6.1", 0x1e, 2, 2, 3, UINT64_MAX, VDPAMAP_SIM_PA, 2048, 2048,
 	  1 },
@@ -1132,8 +1132,10 @@ static void check_profile(const struct pexp *e)
 		assert_int_equal(strncmp(l.kernel, e->profile,
 					 strlen(l.kernel)),
 				 0);
-	else
-		assert_string_equal(l.kernel, "");
+	else { /* the default follows the newest kernel */
+		assert_string_equal(l.kernel, "linux-7.3");
+		assert_string_equal(l.parent, "vdpa_sim");
+	}
 	assert_int_equal(ioc(c, VHOST_GET_BACKEND_FEATURES, NULL, 0, &u64, 8,
 			     -1),
 			 0);
