@@ -459,7 +459,9 @@ struct vdpamap_stats {
 };
 VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st);
 
-/* A short text for a poisoned handle, or NULL if it is healthy. */
+/* A short text for a poisoned handle, or NULL if it is healthy.  The text
+ * is the handle's: valid until the poison is cleared (vdpamap_reset()) or
+ * the handle is closed. */
 VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h);
 
 #ifdef __cplusplus

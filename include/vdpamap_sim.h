@@ -41,7 +41,9 @@ struct vdpamap_sim_opts {
 	 * linux-6.12.95, linux-7.3; vdpa_sim (the default parent),
 	 * vdpa_sim-permap, vp_vdpa, vduse (docs/sim-profiles.md).  The
 	 * fields above, when non-zero, override the profile's.  NULL:
-	 * the default (6.12.95-like: 0x17e, no IOTLB cap). */
+	 * the default, linux-7.3 (the newest kernel: IOTLB caps 2048,
+	 * group ASIDs frozen at DRIVER_OK); linux-6.12.95 is the default
+	 * of earlier versions (no cap, ASIDs changed in place). */
 	const char *profile;
 	/* IOTLB entries per address space, vhost_vdpa's and the parent's
 	 * caps alike (as both module parameters raised); 0: the profile's */
@@ -103,8 +105,8 @@ VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
 struct vdpamap_sim_limits {
 	uint32_t vhost_max_iotlb_entries;
 	uint32_t parent_max_iotlb_entries;
-	char kernel[24];	   /* "linux-7.3"; "" without a profile */
-	char parent[24];	   /* "vdpa_sim", ...; "" likewise */
+	char kernel[24];	   /* "linux-7.3" (the default's too) */
+	char parent[24];	   /* "vdpa_sim", ... */
 	uint64_t backend_features; /* offered */
 	uint32_t flags;		   /* VDPAMAP_SIM_PA, _PER_MAP */
 	uint32_t nr_as;

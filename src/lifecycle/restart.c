@@ -61,10 +61,13 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* (idempotent: safe on a state freed already) */
 static void state_free(struct rs_state *st)
 {
 	free(st->group_asid);
 	free(st->vrings);
+	st->group_asid = NULL;
+	st->vrings = NULL;
 }
 
 /* The device as the library knows it now.  On failure what it allocated
@@ -400,6 +403,12 @@ int vdm_restart(struct vdpamap *h, struct vdm_restart *rs)
 		r = rollback(h, &old, bases, rs, r, between_done);
 	else if (rs->bases)
 		memcpy(rs->bases, bases, h->info.nr_vqs * sizeof(*bases));
+	if (r == -ENOTRECOVERABLE)
+		/* the operation failed: vdpamap_reset() recovers the
+		 * handle with the bindings from before it, not with those
+		 * reset_to_features() left for the failed setup */
+		memcpy(h->lc->group_asid, old.group_asid,
+		       h->info.nr_groups * sizeof(*old.group_asid));
 out:
 	state_free(&old);
 	state_free(&st);

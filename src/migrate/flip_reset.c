@@ -145,9 +145,12 @@ int vdm_flip_reset(struct vdpamap *h, struct vdm_flip_plan *p,
 		return 0;
 	}
 undo:
-	/* the restart put the device back as it was; the maps go too (the
-	 * plan frees entries out of the mirror) */
-	if (m.done && r != -ENOTRECOVERABLE &&
+	/* the restart put the device back as it was (poisoned: it left the
+	 * bindings from before for the reset that recovers the handle); the
+	 * maps go too, tried even when poisoned, so that a recovered handle
+	 * keeps no map of a flip that failed (the plan frees entries out of
+	 * the mirror) */
+	if (m.done &&
 	    vdm_flip_iotlb(h, p->ents, p->nr_ents, VHOST_IOTLB_INVALIDATE) < 0)
 		r = -ENOTRECOVERABLE;
 	if (own && r == -ENOMEM && vdm_flip_resume(h) < 0)

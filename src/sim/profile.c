@@ -13,8 +13,9 @@
  *     vduse (VDUSE v1 with groups and SUSPEND on linux-7.3).
  *
  * The offer is the kernel's possible bits AND the parent's.  Without a
- * profile nothing here applies: the simulator stays what it was before
- * profiles existed (6.12.95-like, with vdpa_sim's "group > ngroups").
+ * profile the simulator plays the newest kernel, linux-7.3 (the default
+ * of earlier versions, no caps and ASIDs changed in place, is
+ * linux-6.12.95).
  *
  * Calls below it: log.c.  Pure data otherwise.
  */
@@ -152,15 +153,8 @@ int vsim_profile_apply(const char *name, struct vsim_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->kernel = o->parent = "";
 	o->iova_last = UINT64_MAX;
-	if (!name) {
-		/* today's default: 6.12.95-like, vdpa_sim showing its own
-		 * (unenforced) cap */
-		o->backend_offer = VSIM_DEFAULT_BACKEND;
-		o->nr_as = o->nr_groups = 2;
-		o->nr_vqs = 3;
-		o->parent_cap = 2048;
-		return 0;
-	}
+	if (!name)
+		name = "linux-7.3";
 	slash = strchr(name, '/');
 	klen = slash ? (size_t)(slash - name) : strlen(name);
 	parent = slash ? slash + 1 : "vdpa_sim";

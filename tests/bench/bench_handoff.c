@@ -541,7 +541,8 @@ int main(int argc, char **argv)
 	for (tok = strtok_r(sims, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
-			     .backend_features = SIM_OFFER);
+			     .backend_features = SIM_OFFER,
+			     .max_iotlb_entries = BENCH_SIM_CAPS);
 		char path[108], label[64];
 		pid_t pid;
 		int r;

@@ -179,7 +179,8 @@ int main(int argc, char **argv)
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
 			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA :
-							       0);
+							       0,
+			     .max_iotlb_entries = BENCH_SIM_CAPS);
 		int r = vdpamap_sim_spawn(&so, bench_sim_path,
 					  sizeof(bench_sim_path), &pid);
 

@@ -61,6 +61,8 @@ static void once(uint64_t size, uint32_t t, double *open_ms, double *touch_ms,
 	if (e < 0)
 		bench_die("open", e);
 	*open_ms = bench_now_ms() - t0;
+	if (bench_sim_path[0]) /* (kernel runs: stdout is the .dat) */
+		bench_print_caps(h);
 	t0 = bench_now_ms();
 	for (p = mem, off = 0; off < size; off += 4096)
 		p[off] = 1;
@@ -120,7 +122,8 @@ int main(int argc, char **argv)
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
 			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA :
-							       0);
+							       0,
+			     .max_iotlb_entries = BENCH_SIM_CAPS);
 		int r = vdpamap_sim_spawn(&so, bench_sim_path,
 					  sizeof(bench_sim_path), &pid);
 

@@ -239,6 +239,8 @@ static void run(uint32_t n, int reps, struct row *row)
 		e = vdpamap_open(dev, &o, &h);
 		if (e < 0)
 			bench_die("open", e);
+		if (bench_sim_path[0]) /* (kernel runs: stdout is the .dat) */
+			bench_print_caps(h);
 		e = vdpamap_region_add(h, &rg, NULL);
 		if (e < 0)
 			bench_die("region_add", e);
@@ -303,7 +305,8 @@ int main(int argc, char **argv)
 	if (!dev) {
 		VDPAMAP_OPTS(vdpamap_sim_opts, so,
 			     .flags = getenv("BENCH_SIM_PA") ? VDPAMAP_SIM_PA :
-							       0);
+							       0,
+			     .max_iotlb_entries = BENCH_SIM_CAPS);
 		int r = vdpamap_sim_spawn(&so, bench_sim_path,
 					  sizeof(bench_sim_path), &pid);
 

@@ -62,6 +62,8 @@ void bench_print_caps(struct vdpamap *h)
 		       "is 2048; scripts/bench-* raise both at module load%s)\n",
 		       in.max_iotlb_entries,
 		       in.parent[0] ? in.parent : "parent", parent,
-		       in.is_sim ? "; here a simulator profile" : "");
+		       in.is_sim ? "; here raised when the simulator was "
+				   "spawned" :
+				   "");
 	}
 }

@@ -23,4 +23,11 @@ void bench_die(const char *what, int r) __attribute__((noreturn));
 struct vdpamap;
 void bench_print_caps(struct vdpamap *h);
 
+/* The IOTLB entry caps a spawned simulator runs under: its default
+ * profile enforces the kernel's 2048 per address space, which a
+ * benchmark's maps pass; raised as scripts/bench-* raise the module
+ * parameters (vdpamap-vm --raise-caps 1048576), and bench_print_caps()
+ * says so. */
+#define BENCH_SIM_CAPS 1048576
+
 #endif

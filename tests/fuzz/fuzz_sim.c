@@ -130,6 +130,9 @@ static void init(void)
 }
 
 /* ---- one simulator per input */
+static const char *const profiles[] = { "linux-7.3", "linux-6.12",
+					"linux-6.12.95", "linux-6.1" };
+
 struct sim {
 	char path[108];
 	struct vdpamap_sim_opts opts;
@@ -546,6 +549,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.c[k] = -1;
 	cfg = byte(&in);
 	s.opts.sz = sizeof(s.opts);
+	/* the kernel played, whatever the default: the newest one's IOTLB
+	 * caps and frozen group ASIDs, and the in-place and uncapped paths
+	 * of the older ones (the fields below override the shape) */
+	s.opts.profile = profiles[(cfg >> 4) & 3];
 	s.opts.flags = cfg & (VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP);
 	s.opts.backend_features = cfg & 4 ? (u16(&in) & 0x1feULL) | 2 : 0;
 	s.opts.nr_as = 1 + byte(&in) % 4;

@@ -166,11 +166,14 @@ static void test_caps_info(void **state)
 	assert_false(in.caps_flags & VDPAMAP_CAPS_SET_MAP);
 	fx_free(f);
 
-	/* no cap enforced: the default and 6.12.95 */
+	/* the default plays the newest kernel, linux-7.3: its caps */
 	f = fx_new(NULL, 0, 0, 0, 0);
 	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
-	assert_false(in.caps_flags & VDPAMAP_CAPS_ENFORCED);
+	assert_true(in.caps_flags & VDPAMAP_CAPS_ENFORCED);
+	assert_int_equal(in.max_iotlb_entries, 2048);
+	assert_int_equal(in.parent_max_iotlb_entries, 2048);
 	fx_free(f);
+	/* no cap enforced: 6.12.95 (the default of earlier versions) */
 	f = fx_new("linux-6.12.95", 0, 0, 0, 0);
 	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
 	assert_false(in.caps_flags & VDPAMAP_CAPS_ENFORCED);
