@@ -20,60 +20,33 @@ static void info_log(int level, const char *msg, void *ctx)
 	fprintf(stderr, "vdpamap: libvdpamap: %s\n", msg);
 }
 
-/* virtio feature bit names: transport bits for every device type, the
- * virtio-net ones when the device is a net device. */
+/* Virtio feature names: the library's (vdpamap_mgmt_feature_name(), the
+ * names iproute2's vdpa prints), then the bits it leaves unnamed because
+ * iproute2 does: newer transport bits, two legacy bits it names for net
+ * devices only, and newer net bits. */
 static const char *virtio_feature_name(unsigned int bit, uint32_t device_id)
 {
 	static const char *const common[64] = {
-		[24] = "NOTIFY_ON_EMPTY",    [27] = "ANY_LAYOUT",
-		[28] = "RING_INDIRECT_DESC", [29] = "RING_EVENT_IDX",
-		[32] = "VERSION_1",	     [33] = "ACCESS_PLATFORM",
-		[34] = "RING_PACKED",	     [35] = "IN_ORDER",
-		[36] = "ORDER_PLATFORM",     [37] = "SR_IOV",
-		[38] = "NOTIFICATION_DATA",  [39] = "NOTIF_CONFIG_DATA",
-		[40] = "RING_RESET",	     [41] = "ADMIN_VQ",
+		[24] = "NOTIFY_ON_EMPTY",   [27] = "ANY_LAYOUT",
+		[39] = "NOTIF_CONFIG_DATA", [40] = "RING_RESET",
+		[41] = "ADMIN_VQ",
 	};
 	static const char *const net[64] = {
-		[0] = "CSUM",
-		[1] = "GUEST_CSUM",
-		[2] = "CTRL_GUEST_OFFLOADS",
-		[3] = "MTU",
-		[5] = "MAC",
-		[7] = "GUEST_TSO4",
-		[8] = "GUEST_TSO6",
-		[9] = "GUEST_ECN",
-		[10] = "GUEST_UFO",
-		[11] = "HOST_TSO4",
-		[12] = "HOST_TSO6",
-		[13] = "HOST_ECN",
-		[14] = "HOST_UFO",
-		[15] = "MRG_RXBUF",
-		[16] = "STATUS",
-		[17] = "CTRL_VQ",
-		[18] = "CTRL_RX",
-		[19] = "CTRL_VLAN",
-		[20] = "CTRL_RX_EXTRA",
-		[21] = "GUEST_ANNOUNCE",
-		[22] = "MQ",
-		[23] = "CTRL_MAC_ADDR",
 		[54] = "GUEST_USO4",
 		[55] = "GUEST_USO6",
 		[56] = "HOST_USO",
-		[57] = "HASH_REPORT",
 		[59] = "GUEST_HDRLEN",
-		[60] = "RSS",
-		[61] = "RSC_EXT",
-		[62] = "STANDBY",
-		[63] = "SPEED_DUPLEX",
 	};
+	const char *n;
 
 	if (bit >= 64)
 		return NULL;
+	n = vdpamap_mgmt_feature_name(device_id, bit);
+	if (n)
+		return n;
 	if (common[bit])
 		return common[bit];
-	if (device_id == 1)
-		return net[bit];
-	return NULL;
+	return device_id == 1 ? net[bit] : NULL;
 }
 
 static const char *device_type(uint32_t id)
