@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "handoff/handoff.h"
+#include "handoff_hdr.h"
 
 #define CHECK(c)                                                           \
 	do {                                                               \
@@ -142,31 +143,7 @@ static size_t seed_desc(uint8_t *out, uint32_t nent)
 	memset(out, 0, len + 1);
 	memset(tmp, 0, len);
 	out[0] = 1;
-	*h = (struct vdm_ho_hdr){
-		.magic = VDM_HO_MAGIC,
-		.version = VDM_HO_VERSION,
-		.total = len,
-		.strategy = 2,
-		.dev_fd = 5,
-		.keeper_sock = 6,
-		.keeper_pid = 9,
-		.pred_pid = 8,
-		.path = "/dev/vhost-vdpa-0",
-		.nr_vqs = 3,
-		.nr_groups = 2,
-		.nr_as = 2,
-		.mem_mode = 2,
-		.iova_last = UINT64_MAX,
-		.page_size = 4096,
-		.status = 15,
-		.next_region_id = 3,
-		.nr_regions = 2,
-		.nr_entries = nent,
-		.nr_vrings = 2,
-		.keeper_cred = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-				 15, 16 },
-		.keeper_tag = 0xfeedULL,
-	};
+	handoff_hdr_init(h, len, nent);
 	rg[0] = (struct vdm_ho_region){ .id = 1, .fd = 7, .len = 1 << 20 };
 	rg[1] = (struct vdm_ho_region){ .id = 2, .fd = 8, .len = 1 << 20 };
 	for (i = 0; i < nent; i++)

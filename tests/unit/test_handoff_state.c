@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "handoff/handoff.h"
+#include "handoff_hdr.h"
 
 /* A valid description: 2 regions, 3 entries (2 in ASID 0, 1 in ASID 1),
  * 2 groups, 3 vqs, 2 vrings. */
@@ -30,32 +31,7 @@ static size_t make(uint8_t **ret)
 	struct vdm_ho_vring *v = (struct vdm_ho_vring *)((uint8_t *)(vg + 3) +
 							 VDM_HO_U32_PAD(2, 3));
 
-	*h = (struct vdm_ho_hdr){
-		.magic = VDM_HO_MAGIC,
-		.version = VDM_HO_VERSION,
-		.total = len,
-		.strategy = 2,
-		.dev_fd = 5,
-		.keeper_sock = 6,
-		.keeper_pid = 99,
-		.pred_pid = 98,
-		.path = "/dev/vhost-vdpa-0",
-		.nr_vqs = 3,
-		.nr_groups = 2,
-		.nr_as = 2,
-		.max_vring_num = 256,
-		.mem_mode = 1,
-		.iova_first = 0,
-		.iova_last = UINT64_MAX,
-		.page_size = 4096,
-		.status = 0xf,
-		.next_region_id = 3,
-		.nr_regions = 2,
-		.nr_entries = 3,
-		.nr_vrings = 2,
-		.keeper_cred = { 0x5e, 0xc2, 0xe7, [15] = 1 },
-		.keeper_tag = 0x0123456789abcdefULL,
-	};
+	handoff_hdr_init(h, len, 3);
 	rg[0] = (struct vdm_ho_region){
 		.id = 1, .fd = 7, .len = 1 << 20, .dev_base = 0x10000000
 	};
