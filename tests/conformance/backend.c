@@ -384,6 +384,19 @@ void fx_need_default_iova(uint64_t first, uint64_t last)
 			     (unsigned long long)last);
 }
 
+void fx_need_desc_asid(void)
+{
+	/* the kernel's device (vdpa_sim offers no DESC_ASID) and a profile
+	 * playing one exactly: as the device offers; else the simulator
+	 * offering it, modelled on mlx5, where the kernel has the ioctl */
+	if (fx_plays_device())
+		fx_need_default(VDPAMAP_F_DESC_ASID);
+	if (sim_profile_kernel_is("linux-6.1") ||
+	    sim_profile_kernel_is("linux-5.10"))
+		skip_because("the profile's kernel has no "
+			     "GET_VRING_DESC_GROUP (DESC_ASID)");
+}
+
 static void need_count(struct fx *f, uint32_t nr, int which)
 {
 	static const char *const what[] = { "address space", "vq group", "vq" };

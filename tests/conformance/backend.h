@@ -58,6 +58,10 @@ int fx_plays_device(void);
 void fx_need_default(uint64_t feat);
 /* ... unless its IOVA range is [first, last] */
 void fx_need_default_iova(uint64_t first, uint64_t last);
+/* A case that builds a DESC_ASID device of its own (modelled on mlx5):
+ * fx_need_default(DESC_ASID) on a device a kernel has, and a skip on a
+ * profile of a kernel without GET_VRING_DESC_GROUP (6.1, 5.10). */
+void fx_need_desc_asid(void);
 
 /* a log callback that prints to stderr when VDPAMAP_TEST_LOG is set */
 void test_log(int level, const char *msg, void *ctx);

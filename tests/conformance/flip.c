@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "conformance.h"
-#include "shape.h"
 
 /* The shadow area lives in guest-region memory that ASID 0 does not map
  * (map_window() maps [WIN_OFF, WIN_OFF + WIN_SIZE) only), so the device can
@@ -615,15 +614,7 @@ void test_flip_desc_asid(void **state)
 	int id;
 
 	(void)state;
-	/* the kernel's device (vdpa_sim offers no DESC_ASID) and a profile
-	 * playing one exactly: as the device offers; else the simulator
-	 * offering it, modelled on mlx5, where the kernel has the ioctl */
-	if (fx_plays_device())
-		fx_need_default(VDPAMAP_F_DESC_ASID);
-	if (sim_profile_kernel_is("linux-6.1") ||
-	    sim_profile_kernel_is("linux-5.10"))
-		skip_because("the profile's kernel has no "
-			     "GET_VRING_DESC_GROUP (DESC_ASID)");
+	fx_need_desc_asid();
 	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
 	open_default(&f);
 	assert_true(vdpamap_has_feature(f.h, VDPAMAP_F_DESC_ASID));

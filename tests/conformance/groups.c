@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "conformance.h"
-#include "shape.h"
 
 void test_group_asid(void **state)
 {
@@ -61,15 +60,7 @@ void test_driver_ok_desc_asid(void **state)
 	uint32_t g;
 
 	(void)state;
-	/* the kernel's device (vdpa_sim offers no DESC_ASID) and a profile
-	 * playing one exactly: as the device offers; else the simulator
-	 * offering it, modelled on mlx5, where the kernel has the ioctl */
-	if (fx_plays_device())
-		fx_need_default(VDPAMAP_F_DESC_ASID);
-	if (sim_profile_kernel_is("linux-6.1") ||
-	    sim_profile_kernel_is("linux-5.10"))
-		skip_because("the profile's kernel has no "
-			     "GET_VRING_DESC_GROUP (DESC_ASID)");
+	fx_need_desc_asid();
 	assert_int_equal(fx_setup(&f, &so, MEM_SIZE), 0);
 	open_default(&f);
 	assert_int_equal(vdpamap_vq_desc_group(f.h, 0, &g), 0);
