@@ -78,6 +78,18 @@ static int teardown(void **state)
  * reset; either way the mirror is the device's table and maps work. */
 static int lost_replies;
 
+/* The end of a sweep: it ran out of fault points before MAX_K, and says
+ * how many it had and how they failed (extra: "" or "N poisoned, "). */
+static void sweep_done(const char *name, int k, int failures, const char *extra)
+{
+	assert_true(k > 1 && k <= MAX_K);
+	fprintf(stderr,
+		"  %s: %d fault points, %d failed cleanly (%s%d of them lost "
+		"replies)\n",
+		name, k - 1, failures, extra, lost_replies);
+	lost_replies = 0;
+}
+
 static void check_handle(struct fx *f, int r)
 {
 	const char *why = vdpamap_poison_reason(f->h);
@@ -230,12 +242,7 @@ static void sweep(struct fx *f, int (*op)(struct fx *), const char *name)
 			break;
 	}
 	assert_int_equal(r, 0);
-	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr,
-		"  %s: %d fault points, %d failed cleanly (%d of them "
-		"lost replies)\n",
-		name, k - 1, failures, lost_replies);
-	lost_replies = 0;
+	sweep_done(name, k, failures, "");
 }
 
 static void test_commit(void **state)
@@ -308,6 +315,7 @@ static const uint32_t flip_vq0[] = { 0 }, flip_grp1[] = { 1 };
 static void flip_sweep(struct fx *f, int unflip, int started, const char *name)
 {
 	int k, fired = 0, r = -1, failures = 0, poisoned = 0;
+	char extra[32];
 
 	for (k = 1; k <= MAX_K; k++) {
 		struct vdpamap_shadow sh[2] = {
@@ -401,12 +409,8 @@ static void flip_sweep(struct fx *f, int unflip, int started, const char *name)
 			break;
 	}
 	assert_true(r >= 0);
-	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr,
-		"  %s: %d fault points, %d failed cleanly (%d "
-		"poisoned, %d of them lost replies)\n",
-		name, k - 1, failures, poisoned, lost_replies);
-	lost_replies = 0;
+	snprintf(extra, sizeof(extra), "%d poisoned, ", poisoned);
+	sweep_done(name, k, failures, extra);
 }
 
 /* A flip moves groups 0 and 1 to ASID 1; on a started device it
@@ -497,12 +501,7 @@ static void test_group_asid_reset(void **state)
 			break;
 	}
 	assert_int_equal(r, 0);
-	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr,
-		"  group ASID through a reset: %d fault points, %d failed "
-		"cleanly (%d of them lost replies)\n",
-		k - 1, failures, lost_replies);
-	lost_replies = 0;
+	sweep_done("group ASID through a reset", k, failures, "");
 }
 
 /* ---- exec handoff prepare (no exec: prepare, then cancel) */
@@ -578,12 +577,7 @@ static void handoff_sweep(struct fx *f, uint32_t strategy, int started,
 			break;
 	}
 	assert_int_equal(r, 0);
-	assert_true(k > 1 && k <= MAX_K);
-	fprintf(stderr,
-		"  %s: %d fault points, %d failed cleanly (%d of "
-		"them lost replies)\n",
-		name, k - 1, failures, lost_replies);
-	lost_replies = 0;
+	sweep_done(name, k, failures, "");
 }
 
 /* prepare suspends a started device where it offers SUSPEND, and
