@@ -46,27 +46,13 @@
 #include <unistd.h>
 
 #include "vdpamap.h"
+#include "tap.h"
 
 #define PAGE  4096ULL
 #define HPAGE (2ULL << 20)
 
-static int passed, failed;
 static char logbuf[1 << 16];
 static size_t loglen;
-
-#define CHECK(cond, ...)                     \
-	do {                                 \
-		if (cond) {                  \
-			passed++;            \
-			printf("ok - ");     \
-		} else {                     \
-			failed++;            \
-			printf("not ok - "); \
-		}                            \
-		printf(__VA_ARGS__);         \
-		printf("\n");                \
-		fflush(stdout);              \
-	} while (0)
 
 static void log_fn(int level, const char *msg, void *ctx)
 {

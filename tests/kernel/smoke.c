@@ -25,6 +25,8 @@
 
 #include <linux/vhost.h>
 
+#include "tap.h"
+
 /* Newer than Debian 12's linux-libc-dev (6.1). */
 #ifndef VHOST_BACKEND_F_RESUME
 #define VHOST_BACKEND_F_RESUME 0x5
@@ -38,21 +40,6 @@
 
 #define MAP_IOVA 0x100000ULL /* or the device's first IOVA above it */
 #define MAP_SIZE (2ULL << 20)
-
-static int passed, failed;
-
-#define CHECK(cond, ...)                     \
-	do {                                 \
-		if (cond) {                  \
-			passed++;            \
-			printf("ok - ");     \
-		} else {                     \
-			failed++;            \
-			printf("not ok - "); \
-		}                            \
-		printf(__VA_ARGS__);         \
-		printf("\n");                \
-	} while (0)
 
 static int iotlb(int fd, uint32_t asid, uint8_t type, uint64_t iova,
 		 uint64_t size, void *uaddr, uint8_t perm)
