@@ -282,8 +282,12 @@ int vdm_ho_suspend(struct vdpamap *h, uint32_t strategy);
 int vdm_ho_resume_ours(struct vdpamap *h);
 /* The successor: RESUME a suspended device when RESUME was negotiated. */
 int vdm_ho_resume(struct vdpamap *h);
-/* Each set ring's position into the vring state (GET_VRING_BASE). */
-int vdm_ho_vring_bases(struct vdpamap *h);
+/* Each set ring's position into the vring state (GET_VRING_BASE);
+ * strategy names what needs them in the log of a refusal. */
+int vdm_ho_vring_bases(struct vdpamap *h, uint32_t strategy);
+/* Before anything stops: the parent answers GET_VRING_BASE (one ring
+ * asked), else the strategy is refused with its errno, logged. */
+int vdm_ho_vring_base_check(struct vdpamap *h, uint32_t strategy);
 
 /* ---- keeper_ctl.c */
 bool vdm_ho_keeper_live(struct vdpamap *h);

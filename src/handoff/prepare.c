@@ -176,6 +176,13 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		if (r < 0)
 			return r;
 	}
+	/* a parent that cannot say where a ring is (vp_vdpa) refuses the
+	 * strategies that need it before anything stops */
+	if (strategy != VDPAMAP_HANDOFF_KEEPER) {
+		r = vdm_ho_vring_base_check(h, strategy);
+		if (r < 0)
+			goto drop_keeper;
+	}
 	r = vdm_ho_suspend(h, strategy);
 	if (r < 0)
 		goto drop_keeper;
@@ -185,7 +192,7 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	 * DRIVER_OK and its rings and continues where it stopped, and a
 	 * parent may refuse GET_VRING_BASE (vp_vdpa: -EOPNOTSUPP). */
 	if (strategy != VDPAMAP_HANDOFF_KEEPER) {
-		r = vdm_ho_vring_bases(h);
+		r = vdm_ho_vring_bases(h, strategy);
 		if (r < 0)
 			goto resume;
 	}

@@ -5,7 +5,8 @@
  * moves while the description is written and the exec runs; cancel, a
  * failed prepare and the successor start it again.  One place decides
  * when, so that a device is never stopped by a path that cannot restart
- * it.  Also the rings' positions read after the stop (GET_VRING_BASE).
+ * it.  Also the rings' positions read after the stop (GET_VRING_BASE),
+ * and whether the parent can say them at all, asked before the stop.
  */
 #include "handoff/handoff.h"
 #include "uapi/vhost_vdpa.h"
@@ -65,21 +66,58 @@ int vdm_ho_resume(struct vdpamap *h)
 	return r > 0 ? 0 : r;
 }
 
-int vdm_ho_vring_bases(struct vdpamap *h)
+/* Why strategy cannot run without GET_VRING_BASE; the errno stays the
+ * device's (vp_vdpa: -EOPNOTSUPP, the virtio PCI interface cannot read a
+ * ring's position). */
+static void no_base(struct vdpamap *h, uint32_t strategy, uint32_t vq, int r)
+{
+	vdm_err(h,
+		"handoff: strategy %s needs each ring's position, and the "
+		"parent refuses GET_VRING_BASE (vq %u: %d): strategy keeper "
+		"hands the device over without it",
+		vdm_ho_strategy_name(strategy), vq, r);
+}
+
+/* The first set ring, or nr_vqs: none (nothing runs). */
+static uint32_t first_ring(struct vdpamap *h)
+{
+	uint32_t i;
+
+	if (!(h->lc->status & VDPAMAP_S_DRIVER_OK))
+		return h->info.nr_vqs;
+	for (i = 0; i < h->info.nr_vqs && !h->lc->vrings[i].set; i++)
+		;
+	return i;
+}
+
+int vdm_ho_vring_base_check(struct vdpamap *h, uint32_t strategy)
+{
+	struct vhost_vring_state s = { .index = first_ring(h) };
+	int r;
+
+	if (s.index >= h->info.nr_vqs)
+		return 0;
+	r = vdm_ioctl(h, VHOST_GET_VRING_BASE, &s);
+	if (r < 0) {
+		no_base(h, strategy, s.index, r);
+		return r;
+	}
+	return 0;
+}
+
+int vdm_ho_vring_bases(struct vdpamap *h, uint32_t strategy)
 {
 	uint32_t i;
 	int r;
 
-	if (!(h->lc->status & VDPAMAP_S_DRIVER_OK))
-		return 0;
-	for (i = 0; i < h->info.nr_vqs; i++) {
+	for (i = first_ring(h); i < h->info.nr_vqs; i++) {
 		struct vhost_vring_state s = { .index = i };
 
 		if (!h->lc->vrings[i].set)
 			continue;
 		r = vdm_ioctl(h, VHOST_GET_VRING_BASE, &s);
 		if (r < 0) {
-			vdm_err(h, "handoff: GET_VRING_BASE vq %u: %d", i, r);
+			no_base(h, strategy, i, r);
 			return r;
 		}
 		vdm_vring_base_set(h, i, s.num);

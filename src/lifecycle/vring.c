@@ -71,8 +71,16 @@ int vdm_vring_set(struct vdpamap *h, uint32_t idx,
 		goto out;
 	st.num = v->base;
 	r = vdm_ioctl(h, VHOST_SET_VRING_BASE, &st);
-	if (r < 0)
+	if (r < 0) {
+		/* the kernel's errno cannot say that only the position is
+		 * refused: vp_vdpa takes nothing but a fresh ring's 0 */
+		vdm_err(h, "vq %u: SET_VRING_BASE %u: %d%s", idx, v->base, r,
+			r == -EOPNOTSUPP && v->base ?
+				" (the parent cannot place a ring anywhere "
+				"but at 0)" :
+				"");
 		goto out;
+	}
 	addr.desc_user_addr = v->desc;
 	addr.avail_user_addr = v->avail;
 	addr.used_user_addr = v->used;

@@ -428,6 +428,11 @@ static int vhost_vring_ioctl(struct ioc *c, uint32_t idx)
 			return -EINVAL;
 		if ((d->status & VSIM_S_DRIVER_OK) && !d->suspended)
 			return -EINVAL;
+		/* vp_vdpa: set_vq_state takes only the state a fresh ring
+		 * has anyway (0, FEATURES_OK, the queue not enabled) */
+		if ((d->o.kflags & VSIM_P_NO_VRING_BASE) &&
+		    (s.num || !(d->status & VSIM_S_FEATURES_OK) || vq->ready))
+			return -EOPNOTSUPP;
 		vq->last_avail = (uint16_t)s.num;
 		return 0;
 	case VHOST_GET_VRING_BASE:

@@ -39,10 +39,13 @@ struct ring {
 };
 
 /* The device's virtqueue groups (vdpasim_get_vq_group): the net model owns
- * them, vhost only reports them. */
+ * them, vhost only reports them.  Group 1 is the control vq's (the last of
+ * an odd count); a device without one (VDUSE net, 2 vqs) keeps both data
+ * vqs in group 0, as vdpamap-vduse-net does. */
 uint32_t vsim_vq_group(const struct vsim_dev *d, uint32_t vq)
 {
-	if (d->o.nr_groups > 1 && d->o.nr_vqs > 1 && vq == d->o.nr_vqs - 1)
+	if (d->o.nr_groups > 1 && d->o.nr_vqs > 2 && (d->o.nr_vqs & 1) &&
+	    vq == d->o.nr_vqs - 1)
 		return 1;
 	return 0;
 }

@@ -63,6 +63,23 @@ void test_map_top_of_space(void **state)
 	mirror_matches_device(f);
 	unmap_ok(f, 0, top, MIB);
 	unmap_ok(f, 0, in.iova_first, MIB);
+	/* a device with a smaller range (vp_vdpa: the IOMMU's 39 bits):
+	 * above it, or across its top, the library refuses before any
+	 * message (the kernel would only say EFAULT) */
+	if (in.iova_last <= UINT64_MAX - 2 * MIB) {
+		struct vdpamap_stats s0, s1;
+
+		assert_int_equal(vdpamap_get_stats(f->h, &s0), 0);
+		map_err(f, ERANGE, 0, in.iova_last + 1, f->mem, MIB,
+			VDPAMAP_PERM_RW);
+		map_err(f, ERANGE, 0, in.iova_last + 1 - 4096, f->mem, 8192,
+			VDPAMAP_PERM_RW);
+		assert_int_equal(vdpamap_get_stats(f->h, &s1), 0);
+		assert_int_equal(s1.iotlb_writes, s0.iotlb_writes);
+		assert_int_equal(s1.ioctls, s0.ioctls);
+		assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
+		mirror_matches_device(f);
+	}
 }
 
 void test_regions(void **state)

@@ -11,8 +11,9 @@
  *       510     vdpa_sim on 5.10: 0x6 (no ASID, no SUSPEND), 1 AS,
  *               1 group, 2 vqs (no control vq)
  *       vpvdpa  vp_vdpa behind an IOMMU: 0x10e, 1 AS, 1 group, 3 vqs,
- *               IOVA [0, 2^39-1] (the simulator cannot refuse
- *               GET_VRING_BASE as vp_vdpa does)
+ *               IOVA [0, 2^39-1] (the counts only: profile
+ *               linux-6.12/vp_vdpa also refuses GET_VRING_BASE and ring
+ *               positions as vp_vdpa does; handoff-sim-profile-vp_vdpa)
  *       vduse   VDUSE net: 0x0e, 1 AS, 1 group, 3 vqs
  *   VDPAMAP_TEST_SIM_BACKEND     the backend offer (e.g. 0x1e)
  *   VDPAMAP_TEST_SIM_AS          number of address spaces

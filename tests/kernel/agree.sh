@@ -4,7 +4,8 @@
 # Inside a tests/harness/vdpamap-vm guest: run the conformance suite against
 # the kernel's device, then against the simulator with the profile that
 # plays this kernel line and configuration (linux-LINE/vdpa_sim for pa and
-# va, linux-LINE/vdpa_sim-permap for permap: docs/sim-profiles.md), and
+# va, linux-LINE/vdpa_sim-permap for permap, linux-LINE/vp_vdpa for vp,
+# linux-LINE/vduse for vduse: docs/sim-profiles.md), and
 # compare the per-case outcomes (pass, skip, fail; none: never reported).
 # A difference fails, printing the cases, unless ALLOWLIST (agree-allow.txt)
 # lists it; an allowlist entry for this line and configuration whose
@@ -49,8 +50,12 @@ conf=${1:-${VDPAMAP_AGREE_CONFORMANCE:?usage: $0 CONFORMANCE [ALLOWLIST]}}
 allow=${2:-$(dirname "$0")/agree-allow.txt}
 line=${VDPAMAP_VM_KERNEL:?not in a tests/harness/vdpamap-vm guest}
 cfg=${VDPAMAP_VM_CONFIG:?not in a tests/harness/vdpamap-vm guest}
+# the simulator's memory mode: the configuration's, or the parent's own
+flavour=$cfg
 case $cfg in
 permap) profile=linux-$line/vdpa_sim-permap ;;
+vp) profile=linux-$line/vp_vdpa flavour=permap ;;
+vduse) profile=linux-$line/vduse flavour=va ;;
 *) profile=linux-$line/vdpa_sim ;;
 esac
 W=$(mktemp -d "${TMPDIR:-/tmp}/agree.XXXXXX") || exit 2
@@ -75,7 +80,7 @@ t1=$(date +%s)
 # the simulator playing this kernel: its output only when it disagrees
 (
 	unset VDPAMAP_TEST_DEV
-	VDPAMAP_TEST_SIM=$cfg VDPAMAP_TEST_SIM_PROFILE=$profile \
+	VDPAMAP_TEST_SIM=$flavour VDPAMAP_TEST_SIM_PROFILE=$profile \
 		exec "$conf"
 ) >"$W/sim.out" 2>&1
 src=$?
