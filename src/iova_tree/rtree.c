@@ -1,0 +1,996 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * rtree: a copy-on-write B+tree of ranges (see rtree.h for the contract).
+ *
+ * Nodes.  A leaf holds up to RT_CAP ranges as parallel arrays (firsts
+ * together, so a search reads one or two cache lines), sorted by key.  An
+ * inner node holds up to RT_CAP children and, per child, a summary of its
+ * subtree: lo (the first of its lowest key), hi (its highest last) and x:
+ * in RT_DISJOINT the largest free run strictly between two of its ranges,
+ * in RT_OVERLAP the val of its lowest key (the second half of the key, so
+ * that a descent by key is exact when several ranges start at one first).
+ * No parent pointers: a copied node could not keep them, so writers carry
+ * the path down in arrays and readers need none.
+ *
+ * Why a B+tree and not a balanced binary tree: copy-on-write copies the
+ * whole path of a change; with 16-way nodes that path is 4 nodes at 10^5
+ * ranges instead of ~20, and a lookup touches 4 nodes instead of 20.
+ *
+ * Changes are made bottom-up along the recorded path.  A node of the
+ * current generation is the writer's and is changed in place; any other is
+ * copied first and the original goes onto the retire chain.  Going up, a
+ * level whose child pointer and summary did not change ends the walk: the
+ * summaries above it are still right.
+ *
+ * Fill.  A leaf split at its end (ranges inserted in ascending order) or at
+ * its start leaves the old node full and starts an empty one, so tables
+ * built in order are dense; other splits halve.  A node that falls below
+ * a quarter merges with a neighbour when the two fit in three quarters of
+ * a node (room left, so single-page churn at a boundary does not split and
+ * merge in turn); a root with one child is replaced by it.
+ *
+ * Arithmetic never forms last + 1 or first + size without checking it.
+ */
+#include "iova_tree/rtree.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Ranges per leaf and children per inner node: 16 keeps a node within
+ * 9 cache lines (a copy is cheap) and a 10^6 table 5 levels deep. */
+#define RT_CAP 16
+#define LEAF   0
+#define INNER  1
+
+struct rt_leaf {
+	struct rt_node h;
+	uint64_t first[RT_CAP];
+	uint64_t last[RT_CAP];
+	uint64_t val[RT_CAP];
+	uint32_t aux[RT_CAP]; /* allocated in RT_DISJOINT only */
+};
+
+struct rt_inner {
+	struct rt_node h;
+	uint64_t lo[RT_CAP];
+	uint64_t hi[RT_CAP];
+	uint64_t x[RT_CAP];
+	struct rt_node *child[RT_CAP];
+};
+
+struct sum {
+	uint64_t lo, hi, x;
+};
+
+static inline struct rt_leaf *L(const struct rt_node *n)
+{
+	return (struct rt_leaf *)n;
+}
+
+static inline struct rt_inner *I(const struct rt_node *n)
+{
+	return (struct rt_inner *)n;
+}
+
+static inline uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Points strictly between a and b. */
+static inline uint64_t gap(uint64_t a, uint64_t b)
+{
+	return b > a && b - a > 1 ? b - a - 1 : 0;
+}
+
+static size_t node_size(const struct rtree *t, int type)
+{
+	if (type == INNER)
+		return sizeof(struct rt_inner);
+	return t->kind == RT_DISJOINT ? sizeof(struct rt_leaf) :
+					offsetof(struct rt_leaf, aux);
+}
+
+/* Key order: (first) in RT_DISJOINT, (first, val) in RT_OVERLAP. */
+static inline int key_cmp(const struct rtree *t, uint64_t f1, uint64_t v1,
+			  uint64_t f2, uint64_t v2)
+{
+	if (f1 != f2)
+		return f1 < f2 ? -1 : 1;
+	if (t->kind == RT_DISJOINT || v1 == v2)
+		return 0;
+	return v1 < v2 ? -1 : 1;
+}
+
+/* ---- summaries */
+
+static struct sum leaf_sum(const struct rtree *t, const struct rt_leaf *l)
+{
+	struct sum s = { .lo = l->first[0], .hi = l->last[0], .x = 0 };
+	unsigned int i, n = l->h.n;
+
+	if (t->kind == RT_OVERLAP) {
+		s.x = l->val[0];
+		for (i = 1; i < n; i++)
+			s.hi = max_u64(s.hi, l->last[i]);
+		return s;
+	}
+	for (i = 1; i < n; i++)
+		s.x = max_u64(s.x, gap(l->last[i - 1], l->first[i]));
+	s.hi = l->last[n - 1];
+	return s;
+}
+
+static struct sum inner_sum(const struct rtree *t, const struct rt_inner *in)
+{
+	struct sum s = { .lo = in->lo[0], .hi = in->hi[0], .x = in->x[0] };
+	unsigned int i, n = in->h.n;
+
+	if (t->kind == RT_OVERLAP) {
+		for (i = 1; i < n; i++)
+			s.hi = max_u64(s.hi, in->hi[i]);
+		return s;
+	}
+	for (i = 1; i < n; i++)
+		s.x = max_u64(s.x,
+			      max_u64(in->x[i], gap(in->hi[i - 1], in->lo[i])));
+	s.hi = in->hi[n - 1];
+	return s;
+}
+
+static struct sum node_sum(const struct rtree *t, const struct rt_node *n)
+{
+	return n->leaf ? leaf_sum(t, L(n)) : inner_sum(t, I(n));
+}
+
+static void set_child(struct rt_inner *in, unsigned int i, struct rt_node *c,
+		      struct sum s)
+{
+	in->child[i] = c;
+	in->lo[i] = s.lo;
+	in->hi[i] = s.hi;
+	in->x[i] = s.x;
+}
+
+/* ---- nodes: the reserve, copy on write, retire */
+
+/* Worst case of one operation: per level a copy and a split (insert) or a
+ * copy (remove, whose merges reuse the copy), and a new root. */
+static int reserve(struct rtree *t)
+{
+	uint32_t want[2] = { 2, 2 * t->height + 2 };
+	int type;
+
+	for (type = LEAF; type <= INNER; type++) {
+		while (t->nspare[type] < want[type]) {
+			struct rt_node *n =
+				t->ops.alloc(t->ops.ctx, node_size(t, type));
+
+			if (!n)
+				return -ENOMEM;
+			n->rnext = t->spare[type];
+			t->spare[type] = n;
+			t->nspare[type]++;
+			t->nodes[type]++;
+		}
+	}
+	return 0;
+}
+
+static struct rt_node *take(struct rtree *t, int type)
+{
+	struct rt_node *n = t->spare[type];
+
+	/* reserve() ran first: never NULL */
+	t->spare[type] = n->rnext;
+	t->nspare[type]--;
+	n->gen = t->gen;
+	n->n = 0;
+	n->leaf = type == LEAF;
+	n->rnext = NULL;
+	return n;
+}
+
+/* n leaves the writer's view. */
+static void drop(struct rtree *t, struct rt_node *n)
+{
+	t->nodes[n->leaf ? LEAF : INNER]--;
+	if (n->gen == t->gen) {
+		t->ops.free(t->ops.ctx, n);
+		return;
+	}
+	n->rnext = t->retired;
+	t->retired = n;
+}
+
+/* The writer's own copy of n. */
+static struct rt_node *cow(struct rtree *t, struct rt_node *n)
+{
+	int type = n->leaf ? LEAF : INNER;
+	struct rt_node *c;
+
+	if (n->gen == t->gen)
+		return n;
+	c = take(t, type);
+	memcpy(c, n, node_size(t, type));
+	c->gen = t->gen;
+	c->rnext = NULL;
+	drop(t, n);
+	return c;
+}
+
+/* ---- searching inside a node */
+
+/* Index of the child whose subtree holds key (f, v): the last whose lowest
+ * key is <= it, or 0. */
+static unsigned int child_for(const struct rtree *t, const struct rt_inner *in,
+			      uint64_t f, uint64_t v)
+{
+	unsigned int i, c = 0;
+
+	for (i = 1; i < in->h.n; i++)
+		c += key_cmp(t, in->lo[i], in->x[i], f, v) <= 0;
+	return c;
+}
+
+/* Index of the first range whose key is >= (f, v). */
+static unsigned int leaf_lower(const struct rtree *t, const struct rt_leaf *l,
+			       uint64_t f, uint64_t v)
+{
+	unsigned int i, c = 0;
+
+	for (i = 0; i < l->h.n; i++)
+		c += key_cmp(t, l->first[i], l->val[i], f, v) < 0;
+	return c;
+}
+
+static void leaf_get(const struct rtree *t, const struct rt_leaf *l,
+		     unsigned int i, struct rt_ent *e)
+{
+	e->first = l->first[i];
+	e->last = l->last[i];
+	e->val = l->val[i];
+	e->aux = t->kind == RT_DISJOINT ? l->aux[i] : 0;
+}
+
+static void leaf_put(const struct rtree *t, struct rt_leaf *l, unsigned int i,
+		     const struct rt_ent *e)
+{
+	l->first[i] = e->first;
+	l->last[i] = e->last;
+	l->val[i] = e->val;
+	if (t->kind == RT_DISJOINT)
+		l->aux[i] = e->aux;
+}
+
+/* Move ranges [from, from + cnt) of s to position to of d (may be s). */
+static void leaf_move(const struct rtree *t, struct rt_leaf *d, unsigned int to,
+		      const struct rt_leaf *s, unsigned int from,
+		      unsigned int cnt)
+{
+	memmove(&d->first[to], &s->first[from], cnt * sizeof(d->first[0]));
+	memmove(&d->last[to], &s->last[from], cnt * sizeof(d->last[0]));
+	memmove(&d->val[to], &s->val[from], cnt * sizeof(d->val[0]));
+	if (t->kind == RT_DISJOINT)
+		memmove(&d->aux[to], &s->aux[from], cnt * sizeof(d->aux[0]));
+}
+
+static void inner_move(struct rt_inner *d, unsigned int to,
+		       const struct rt_inner *s, unsigned int from,
+		       unsigned int cnt)
+{
+	memmove(&d->lo[to], &s->lo[from], cnt * sizeof(d->lo[0]));
+	memmove(&d->hi[to], &s->hi[from], cnt * sizeof(d->hi[0]));
+	memmove(&d->x[to], &s->x[from], cnt * sizeof(d->x[0]));
+	// NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+	memmove(&d->child[to], &s->child[from], cnt * sizeof(d->child[0]));
+}
+
+/* Make room at i of node c (private) and, when it is full, split it: the
+ * returned sibling (or NULL) takes the upper part.  *where is set to the
+ * node that now has the free slot and *at to its index.  A split at the
+ * end or the start leaves the full side full. */
+static struct rt_node *open_slot(struct rtree *t, struct rt_node *c,
+				 unsigned int i, struct rt_node **where,
+				 unsigned int *at)
+{
+	unsigned int n = c->n, keep;
+	struct rt_node *s;
+
+	if (n < RT_CAP) {
+		if (c->leaf)
+			leaf_move(t, L(c), i + 1, L(c), i, n - i);
+		else
+			inner_move(I(c), i + 1, I(c), i, n - i);
+		c->n++;
+		*where = c;
+		*at = i;
+		return NULL;
+	}
+	s = take(t, c->leaf ? LEAF : INNER);
+	if (i == n)
+		keep = n; /* appending: c stays full, s starts empty */
+	else if (i == 0)
+		keep = 0; /* prepending: s takes all, c keeps the new one */
+	else
+		keep = n / 2;
+	if (c->leaf)
+		leaf_move(t, L(s), 0, L(c), keep, n - keep);
+	else
+		inner_move(I(s), 0, I(c), keep, n - keep);
+	s->n = n - keep;
+	c->n = keep;
+	if (i <= keep && !(i == n && keep == n)) {
+		*where = c;
+	} else {
+		*where = s;
+		i -= keep;
+	}
+	if ((*where)->leaf)
+		leaf_move(t, L(*where), i + 1, L(*where), i, (*where)->n - i);
+	else
+		inner_move(I(*where), i + 1, I(*where), i, (*where)->n - i);
+	(*where)->n++;
+	*at = i;
+	return s;
+}
+
+/* ---- the path a writer walks down */
+
+struct path {
+	int depth; /* inner levels */
+	struct rt_inner *node[RT_MAX_HEIGHT];
+	unsigned int idx[RT_MAX_HEIGHT];
+	struct rt_leaf *leaf;
+	unsigned int pos; /* first range with key >= the one searched */
+	/* RT_DISJOINT: the ranges just before and after pos */
+	bool has_pred, has_succ;
+	uint64_t pred_last, succ_first;
+};
+
+static void descend(const struct rtree *t, uint64_t f, uint64_t v,
+		    struct path *p)
+{
+	struct rt_node *n = t->root;
+
+	p->depth = 0;
+	p->has_pred = p->has_succ = false;
+	while (!n->leaf) {
+		struct rt_inner *in = I(n);
+		unsigned int i = child_for(t, in, f, v);
+
+		/* the deeper a neighbour, the nearer */
+		if (i > 0) {
+			p->has_pred = true;
+			p->pred_last = in->hi[i - 1];
+		}
+		if (i + 1 < in->h.n) {
+			p->has_succ = true;
+			p->succ_first = in->lo[i + 1];
+		}
+		p->node[p->depth] = in;
+		p->idx[p->depth++] = i;
+		n = in->child[i];
+	}
+	p->leaf = L(n);
+	p->pos = leaf_lower(t, p->leaf, f, v);
+	if (p->pos > 0) {
+		p->has_pred = true;
+		p->pred_last = p->leaf->last[p->pos - 1];
+	}
+	if (p->pos < n->n) {
+		p->has_succ = true;
+		p->succ_first = p->leaf->first[p->pos];
+	}
+}
+
+static bool sum_eq(const struct rt_inner *in, unsigned int i, struct sum s)
+{
+	return in->lo[i] == s.lo && in->hi[i] == s.hi && in->x[i] == s.x;
+}
+
+/* After the level below became c (and sib, a new right neighbour of c,
+ * when it split): fix the path up to the root. */
+static void grow_up(struct rtree *t, struct path *p, struct rt_node *c,
+		    struct rt_node *sib)
+{
+	int d;
+
+	for (d = p->depth - 1; d >= 0; d--) {
+		struct rt_inner *in = p->node[d];
+		unsigned int i = p->idx[d], at;
+		struct sum cs = node_sum(t, c);
+		struct rt_node *pc, *where, *nsib = NULL;
+
+		if (!sib && in->child[i] == c && sum_eq(in, i, cs))
+			return; /* nothing above changes */
+		pc = cow(t, &in->h);
+		set_child(I(pc), i, c, cs);
+		if (sib) {
+			nsib = open_slot(t, pc, i + 1, &where, &at);
+			set_child(I(where), at, sib, node_sum(t, sib));
+		}
+		c = pc;
+		sib = nsib;
+	}
+	if (sib) {
+		struct rt_node *r = take(t, INNER);
+
+		set_child(I(r), 0, c, node_sum(t, c));
+		set_child(I(r), 1, sib, node_sum(t, sib));
+		r->n = 2;
+		c = r;
+		t->height++;
+	}
+	t->root = c;
+}
+
+/* ---- insert */
+
+int rt_insert(struct rtree *t, const struct rt_ent *e)
+{
+	struct rt_node *c, *sib, *where;
+	struct path p;
+	unsigned int at;
+
+	if (e->first > e->last)
+		return -EINVAL;
+	if (!t->root) {
+		if (reserve(t))
+			return -ENOMEM;
+		c = take(t, LEAF);
+		leaf_put(t, L(c), 0, e);
+		c->n = 1;
+		t->root = c;
+		t->height = 1;
+		t->count++;
+		return 0;
+	}
+	descend(t, e->first, e->val, &p);
+	if (t->kind == RT_DISJOINT) {
+		if ((p.has_pred && p.pred_last >= e->first) ||
+		    (p.has_succ && p.succ_first <= e->last))
+			return -EEXIST;
+	} else if (p.pos < p.leaf->h.n &&
+		   key_cmp(t, p.leaf->first[p.pos], p.leaf->val[p.pos],
+			   e->first, e->val) == 0) {
+		return -EEXIST;
+	}
+	if (reserve(t))
+		return -ENOMEM;
+	c = cow(t, &p.leaf->h);
+	sib = open_slot(t, c, p.pos, &where, &at);
+	leaf_put(t, L(where), at, e);
+	t->count++;
+	grow_up(t, &p, c, sib);
+	return 0;
+}
+
+/* ---- remove */
+
+/* c (private, at index i of in) fell below a quarter: take a neighbour's
+ * ranges into it when both fit in three quarters of a node.  Returns the
+ * neighbour's index when it merged (its slot must go), else -1. */
+static int merge(struct rtree *t, struct rt_inner *in, unsigned int i,
+		 struct rt_node *c)
+{
+	unsigned int j;
+	struct rt_node *s;
+
+	if (in->h.n < 2 || c->n >= RT_CAP / 4)
+		return -1;
+	j = i + 1 < in->h.n ? i + 1 : i - 1;
+	s = in->child[j];
+	if (c->n + s->n > RT_CAP * 3 / 4)
+		return -1;
+	if (j > i) { /* s's ranges after c's */
+		if (c->leaf)
+			leaf_move(t, L(c), c->n, L(s), 0, s->n);
+		else
+			inner_move(I(c), c->n, I(s), 0, s->n);
+	} else { /* before */
+		if (c->leaf) {
+			leaf_move(t, L(c), s->n, L(c), 0, c->n);
+			leaf_move(t, L(c), 0, L(s), 0, s->n);
+		} else {
+			inner_move(I(c), s->n, I(c), 0, c->n);
+			inner_move(I(c), 0, I(s), 0, s->n);
+		}
+	}
+	c->n += s->n;
+	drop(t, s);
+	return (int)j;
+}
+
+/* The level below became c, or went away (c NULL): fix the path up. */
+static void shrink_up(struct rtree *t, struct path *p, struct rt_node *c)
+{
+	int d;
+
+	for (d = p->depth - 1; d >= 0; d--) {
+		struct rt_inner *in = p->node[d];
+		unsigned int i = p->idx[d], n = in->h.n;
+		struct rt_node *pc;
+		int gone = -1;
+
+		if (c)
+			gone = merge(t, in, i, c);
+		if (c && gone < 0 && in->child[i] == c &&
+		    sum_eq(in, i, node_sum(t, c)))
+			return; /* nothing above changes */
+		pc = cow(t, &in->h);
+		if (c) {
+			set_child(I(pc), i, c, node_sum(t, c));
+		} else {
+			gone = (int)i;
+		}
+		if (gone >= 0) {
+			inner_move(I(pc), (unsigned int)gone, I(pc),
+				   (unsigned int)gone + 1,
+				   n - (unsigned int)gone - 1);
+			pc->n--;
+		}
+		if (pc->n == 0) {
+			drop(t, pc);
+			pc = NULL;
+		}
+		c = pc;
+	}
+	/* a root of one child gives way to it */
+	while (c && !c->leaf && c->n == 1) {
+		struct rt_node *only = I(c)->child[0];
+
+		drop(t, c);
+		c = only;
+		t->height--;
+	}
+	t->root = c;
+	if (!c)
+		t->height = 0;
+}
+
+int rt_remove(struct rtree *t, uint64_t first, uint64_t val, struct rt_ent *out)
+{
+	struct rt_node *c;
+	struct path p;
+
+	if (!t->root)
+		return -ENOENT;
+	descend(t, first, val, &p);
+	if (p.pos >= p.leaf->h.n ||
+	    key_cmp(t, p.leaf->first[p.pos], p.leaf->val[p.pos], first, val))
+		return -ENOENT;
+	if (reserve(t))
+		return -ENOMEM;
+	if (out)
+		leaf_get(t, p.leaf, p.pos, out);
+	t->count--;
+	if (p.leaf->h.n == 1) {
+		drop(t, &p.leaf->h);
+		shrink_up(t, &p, NULL);
+		return 0;
+	}
+	c = cow(t, &p.leaf->h);
+	leaf_move(t, L(c), p.pos, L(c), p.pos + 1, c->n - p.pos - 1);
+	c->n--;
+	shrink_up(t, &p, c);
+	return 0;
+}
+
+int rt_update(struct rtree *t, uint64_t first, uint64_t val, uint32_t aux)
+{
+	struct rt_node *c;
+	struct path p;
+
+	if (t->kind != RT_DISJOINT)
+		return -EINVAL;
+	if (!t->root)
+		return -ENOENT;
+	descend(t, first, 0, &p);
+	if (p.pos >= p.leaf->h.n || p.leaf->first[p.pos] != first)
+		return -ENOENT;
+	if (reserve(t))
+		return -ENOMEM;
+	c = cow(t, &p.leaf->h);
+	L(c)->val[p.pos] = val;
+	L(c)->aux[p.pos] = aux;
+	grow_up(t, &p, c, NULL);
+	return 0;
+}
+
+/* ---- commit, abort, destroy */
+
+void rt_commit(struct rtree *t)
+{
+	struct rt_node *chain = t->retired;
+
+	if (t->pub == t->root && !chain)
+		return;
+	/* every store into the new nodes happens before readers can
+	 * reach them */
+	__atomic_store_n(&t->pub, t->root, __ATOMIC_RELEASE);
+	t->pub_count = t->count;
+	t->pub_height = t->height;
+	t->gen++;
+	t->retired = NULL;
+	if (chain)
+		t->ops.retire(t->ops.ctx, chain);
+}
+
+/* Free the writer's own nodes under n (a node of an older generation was
+ * published, and so is everything under it). */
+static void free_private(struct rtree *t, struct rt_node *n)
+{
+	unsigned int i;
+
+	if (!n || n->gen != t->gen)
+		return;
+	if (!n->leaf)
+		for (i = 0; i < n->n; i++)
+			free_private(t, I(n)->child[i]);
+	drop(t, n);
+}
+
+void rt_abort(struct rtree *t)
+{
+	struct rt_node *n;
+
+	if (t->root == t->pub && !t->retired)
+		return;
+	free_private(t, t->root);
+	/* still published: back into the view, not ours to free */
+	for (n = t->retired; n; n = n->rnext)
+		t->nodes[n->leaf ? LEAF : INNER]++;
+	t->retired = NULL;
+	t->root = t->pub;
+	t->count = t->pub_count;
+	t->height = t->pub_height;
+}
+
+static void free_all(struct rtree *t, struct rt_node *n, bool pub)
+{
+	unsigned int i;
+
+	if (!n || (!pub && n->gen != t->gen))
+		return;
+	if (!n->leaf)
+		for (i = 0; i < n->n; i++)
+			free_all(t, I(n)->child[i], pub);
+	t->ops.free(t->ops.ctx, n);
+}
+
+void rt_init(struct rtree *t, enum rt_kind kind, const struct rt_ops *ops)
+{
+	memset(t, 0, sizeof(*t));
+	t->kind = kind;
+	t->ops = *ops;
+	t->gen = 1;
+}
+
+void rt_destroy(struct rtree *t)
+{
+	struct rt_node *n;
+	int type;
+
+	/* the writer's own, then the published view, which holds every
+	 * node on the retire chain too */
+	free_all(t, t->root, false);
+	free_all(t, t->pub, true);
+	for (type = LEAF; type <= INNER; type++) {
+		while ((n = t->spare[type])) {
+			t->spare[type] = n->rnext;
+			t->ops.free(t->ops.ctx, n);
+		}
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+uint64_t rt_bytes(const struct rtree *t)
+{
+	return t->nodes[LEAF] * node_size(t, LEAF) +
+	       t->nodes[INNER] * node_size(t, INNER);
+}
+
+/* ---- queries */
+
+static const struct rt_node *pub_root(const struct rtree *t)
+{
+	return __atomic_load_n(&t->pub, __ATOMIC_ACQUIRE);
+}
+
+/* RT_DISJOINT: one path; the child that can hold p or none. */
+static int lookup_disjoint(const struct rtree *t, const struct rt_node *n,
+			   uint64_t p, struct rt_ent *out)
+{
+	unsigned int i;
+
+	while (n && !n->leaf) {
+		const struct rt_inner *in = I(n);
+
+		i = child_for(t, in, p, 0);
+		if (in->lo[i] > p || in->hi[i] < p)
+			return -ENOENT;
+		n = in->child[i];
+	}
+	if (!n)
+		return -ENOENT;
+	i = leaf_lower(t, L(n), p, 0);
+	/* the range starting at p, else the one before it */
+	if (i == n->n || L(n)->first[i] != p) {
+		if (i == 0)
+			return -ENOENT;
+		i--;
+	}
+	if (L(n)->first[i] > p || L(n)->last[i] < p)
+		return -ENOENT;
+	leaf_get(t, L(n), i, out);
+	return 0;
+}
+
+static bool iter_start(const struct rtree *t, const struct rt_node *root,
+		       struct rt_iter *it, uint64_t a, uint64_t b,
+		       struct rt_ent *out)
+{
+	it->a = a;
+	it->b = b;
+	it->depth = root ? 0 : -1;
+	it->node[0] = root;
+	it->idx[0] = 0;
+	it->aux = t->kind == RT_DISJOINT;
+	return rt_iter_next(it, out);
+}
+
+bool rt_iter_next(struct rt_iter *it, struct rt_ent *out)
+{
+	while (it->depth >= 0) {
+		const struct rt_node *n = it->node[it->depth];
+		unsigned int i = it->idx[it->depth];
+
+		if (n->leaf) {
+			const struct rt_leaf *l = L(n);
+
+			for (; i < n->n; i++) {
+				if (l->first[i] > it->b)
+					goto end; /* and all after it */
+				if (l->last[i] < it->a)
+					continue;
+				it->idx[it->depth] = (uint16_t)(i + 1);
+				out->first = l->first[i];
+				out->last = l->last[i];
+				out->val = l->val[i];
+				out->aux = it->aux ? l->aux[i] : 0;
+				return true;
+			}
+			it->depth--;
+			continue;
+		}
+		for (; i < n->n; i++) {
+			if (I(n)->lo[i] > it->b)
+				goto end;
+			if (I(n)->hi[i] >= it->a)
+				break;
+		}
+		if (i == n->n) {
+			it->depth--;
+			continue;
+		}
+		it->idx[it->depth] = (uint16_t)(i + 1);
+		it->depth++;
+		it->node[it->depth] = I(n)->child[i];
+		it->idx[it->depth] = 0;
+	}
+end:
+	it->depth = -1;
+	return false;
+}
+
+bool rt_iter_first(const struct rtree *t, struct rt_iter *it, uint64_t a,
+		   uint64_t b, struct rt_ent *out)
+{
+	return iter_start(t, t->root, it, a, b, out);
+}
+
+bool rt_read_iter_first(const struct rtree *t, struct rt_iter *it, uint64_t a,
+			uint64_t b, struct rt_ent *out)
+{
+	return iter_start(t, pub_root(t), it, a, b, out);
+}
+
+static int lookup(const struct rtree *t, const struct rt_node *root, uint64_t p,
+		  struct rt_ent *out)
+{
+	struct rt_iter it;
+
+	if (t->kind == RT_DISJOINT)
+		return lookup_disjoint(t, root, p, out);
+	return iter_start(t, root, &it, p, p, out) ? 0 : -ENOENT;
+}
+
+int rt_lookup(const struct rtree *t, uint64_t p, struct rt_ent *out)
+{
+	return lookup(t, t->root, p, out);
+}
+
+int rt_read_lookup(const struct rtree *t, uint64_t p, struct rt_ent *out)
+{
+	return lookup(t, pub_root(t), p, out);
+}
+
+/* ---- holes */
+
+struct hole {
+	uint64_t lo, hi, size, mask;
+	uint64_t from; /* lowest point not yet covered nor excluded */
+	bool done;     /* from passed the end of the space */
+	uint64_t ret;
+};
+
+/* Does an aligned [s, s + size - 1] fit in [a, b] within [lo, hi]? */
+static bool fits(struct hole *h, uint64_t a, uint64_t b)
+{
+	uint64_t s;
+
+	a = max_u64(a, h->lo);
+	b = min_u64(b, h->hi);
+	if (a > b || a > UINT64_MAX - h->mask)
+		return false;
+	s = (a + h->mask) & ~h->mask;
+	if (s > b || b - s < h->size - 1)
+		return false;
+	h->ret = s;
+	return true;
+}
+
+/* The free run before a range [first, last], then past it. */
+static bool hole_step(struct hole *h, uint64_t first, uint64_t last)
+{
+	if (first > h->from && fits(h, h->from, first - 1))
+		return true;
+	if (last == UINT64_MAX)
+		h->done = true;
+	else
+		h->from = max_u64(h->from, last + 1);
+	return false;
+}
+
+static bool hole_in(const struct rtree *t, const struct rt_node *n,
+		    struct hole *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->n && !h->done && h->from <= h->hi; i++) {
+		if (n->leaf) {
+			if (hole_step(h, L(n)->first[i], L(n)->last[i]))
+				return true;
+			continue;
+		}
+		const struct rt_inner *in = I(n);
+
+		/* into the child only when its largest inner run could hold
+		 * the size and lies in the window; the child's own walk
+		 * checks the run before it */
+		if (in->x[i] >= h->size && in->hi[i] > h->lo &&
+		    in->lo[i] < h->hi) {
+			if (hole_in(t, in->child[i], h))
+				return true;
+			continue;
+		}
+		if (hole_step(h, in->lo[i], in->hi[i]))
+			return true;
+	}
+	return false;
+}
+
+int rt_find_hole(const struct rtree *t, uint64_t lo, uint64_t hi, uint64_t size,
+		 uint64_t align, uint64_t *ret)
+{
+	struct hole h = {
+		.lo = lo, .hi = hi, .size = size, .mask = align - 1, .from = lo
+	};
+
+	if (t->kind != RT_DISJOINT || !size || !align ||
+	    (align & (align - 1)) || lo > hi)
+		return -EINVAL;
+	if (t->root && hole_in(t, t->root, &h))
+		goto found;
+	if (!h.done && fits(&h, h.from, hi))
+		goto found;
+	return -ENOSPC;
+found:
+	*ret = h.ret;
+	return 0;
+}
+
+/* ---- checking */
+
+struct chk {
+	const struct rtree *t;
+	uint64_t count, nodes[2];
+	bool have_prev;
+	uint64_t prev_first, prev_val, prev_last;
+	bool pub; /* walking the published view */
+};
+
+/* Check the subtree n at height h (1: a leaf); its summary into *s. */
+static int check_node(struct chk *k, const struct rt_node *n, uint32_t h,
+		      bool root, struct sum *s)
+{
+	const struct rtree *t = k->t;
+	unsigned int i;
+
+	if (n->gen > t->gen || (k->pub && n->gen == t->gen))
+		return -1; /* a node of the writer's is published */
+	if (!!n->leaf != (h == 1) || n->n == 0 || n->n > RT_CAP)
+		return -1;
+	if (root && !n->leaf && n->n < 2)
+		return -1;
+	k->nodes[n->leaf ? LEAF : INNER]++;
+	if (n->leaf) {
+		const struct rt_leaf *l = L(n);
+
+		for (i = 0; i < n->n; i++) {
+			if (l->first[i] > l->last[i])
+				return -1;
+			if (k->have_prev &&
+			    key_cmp(t, k->prev_first, k->prev_val, l->first[i],
+				    l->val[i]) >= 0)
+				return -1;
+			if (t->kind == RT_DISJOINT && k->have_prev &&
+			    k->prev_last >= l->first[i])
+				return -1;
+			k->have_prev = true;
+			k->prev_first = l->first[i];
+			k->prev_val = l->val[i];
+			k->prev_last = l->last[i];
+			k->count++;
+		}
+		*s = leaf_sum(t, l);
+		return 0;
+	}
+	for (i = 0; i < n->n; i++) {
+		struct sum cs;
+
+		if (check_node(k, I(n)->child[i], h - 1, false, &cs) ||
+		    !sum_eq(I(n), i, cs))
+			return -1;
+	}
+	*s = inner_sum(t, I(n));
+	return 0;
+}
+
+static int check_view(const struct rtree *t, const struct rt_node *root,
+		      uint32_t height, uint64_t count, bool pub,
+		      uint64_t *nodes)
+{
+	struct chk k = { .t = t, .pub = pub };
+	struct sum s;
+
+	if (!root)
+		return height || count ? -1 : 0;
+	if (!height || height > RT_MAX_HEIGHT ||
+	    check_node(&k, root, height, true, &s) || k.count != count)
+		return -1;
+	if (nodes) {
+		nodes[LEAF] = k.nodes[LEAF];
+		nodes[INNER] = k.nodes[INNER];
+	}
+	return 0;
+}
+
+int rt_check(const struct rtree *t)
+{
+	uint64_t nodes[2] = { 0, 0 };
+
+	if (check_view(t, t->root, t->height, t->count, false, nodes) ||
+	    check_view(t, t->pub, t->pub_height, t->pub_count, true, NULL))
+		return -1;
+	if (nodes[LEAF] + t->nspare[LEAF] != t->nodes[LEAF] ||
+	    nodes[INNER] + t->nspare[INNER] != t->nodes[INNER])
+		return -1;
+	return 0;
+}
