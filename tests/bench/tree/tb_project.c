@@ -1,81 +1,143 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The project's tree in the benchmark (tb.h): the IOVA mirror and the
- * reverse (hva -> iova) index as the library keeps them.  Today's tree
- * (iova_tree.h) is intrusive: one allocation per map holds both nodes;
- * overlaps are refused by a lookup first, as the mapping layer does.
- * It has no commit, so TB_LIB is not offered yet.
+ * The project's tree in the benchmark (tb.h): the IOVA mirror (one
+ * RT_DISJOINT rtree: iova -> hva, aux = perm) and the reverse index (one
+ * RT_OVERLAP rtree keyed by hva: val = iova), as the library keeps them.
+ *
+ * TB_BARE: the trees alone, never committed, so nothing is ever copied or
+ * retired: the tree's own cost, beside peers that have no readers.
+ * TB_LIB: as the library uses them: every insert or remove is its own
+ * commit of both trees, readers look up the published view inside
+ * urcu-bp's read lock, and what a commit replaced goes to call_rcu in one
+ * callback per commit and tree (settle() is the rcu_barrier()).
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <urcu/urcu-bp.h>
 
-#include "iova_tree/iova_tree.h"
+#include "iova_tree/rtree.h"
 #include "tb.h"
 
-struct pent {
-	struct itree_node in; /* [iova, iova + size - 1] */
-	struct itree_node hn; /* [hva, hva + size - 1] */
-	uint64_t hva;
-	uint32_t perm;
+struct tb_tree {
+	struct rtree it, ht;
+	enum tb_mode mode;
 };
 
-struct tb_tree {
-	struct itree it, ht;
+/* one grace period's worth of nodes of one commit */
+struct retired {
+	struct rcu_head rh;
+	struct rt_node *chain;
 };
+
+static void *p_alloc(void *ctx, size_t size)
+{
+	return malloc(size);
+}
+
+static void p_free(void *ctx, void *p)
+{
+	free(p);
+}
+
+static void free_chain(struct rt_node *n)
+{
+	while (n) {
+		struct rt_node *next = n->rnext;
+
+		free(n);
+		n = next;
+	}
+}
+
+static void retired_cb(struct rcu_head *rh)
+{
+	struct retired *r = caa_container_of(rh, struct retired, rh);
+
+	free_chain(r->chain);
+	free(r);
+}
+
+static void p_retire_rcu(void *ctx, struct rt_node *chain)
+{
+	struct retired *r = malloc(sizeof(*r));
+
+	if (!r) {
+		/* the writer has no better way out: wait for the readers */
+		urcu_bp_synchronize_rcu();
+		free_chain(chain);
+		return;
+	}
+	r->chain = chain;
+	urcu_bp_call_rcu(&r->rh, retired_cb);
+}
+
+/* TB_BARE has no readers: what is replaced is free at once */
+static void p_retire_now(void *ctx, struct rt_node *chain)
+{
+	free_chain(chain);
+}
 
 static struct tb_tree *p_create(enum tb_mode mode)
 {
-	struct tb_tree *t;
+	struct rt_ops ops = {
+		.alloc = p_alloc,
+		.free = p_free,
+		.retire = mode == TB_LIB ? p_retire_rcu : p_retire_now,
+	};
+	struct tb_tree *t = calloc(1, sizeof(*t));
 
-	if (mode != TB_BARE)
+	if (!t)
 		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (t) {
-		itree_init(&t->it);
-		itree_init(&t->ht);
-	}
+	t->mode = mode;
+	rt_init(&t->it, RT_DISJOINT, &ops);
+	rt_init(&t->ht, RT_OVERLAP, &ops);
 	return t;
 }
 
 static void p_destroy(struct tb_tree *t)
 {
-	struct itree_node *n;
-
 	if (!t)
 		return;
-	while ((n = itree_first(&t->it))) {
-		struct pent *e = (struct pent *)n;
-
-		itree_remove(&t->it, &e->in);
-		itree_remove(&t->ht, &e->hn);
-		free(e);
-	}
+	if (t->mode == TB_LIB)
+		urcu_bp_barrier();
+	rt_destroy(&t->it);
+	rt_destroy(&t->ht);
 	free(t);
+}
+
+static void p_commit(struct tb_tree *t)
+{
+	if (t->mode != TB_LIB)
+		return;
+	rt_commit(&t->it);
+	rt_commit(&t->ht);
 }
 
 static int p_insert(struct tb_tree *t, const struct tb_map *m,
 		    const uint32_t *idx, size_t n)
 {
 	size_t i;
+	int r;
 
 	for (i = 0; i < n; i++) {
 		const struct tb_map *x = &m[idx[i]];
-		uint64_t last = x->iova + x->size - 1;
-		struct pent *e;
+		struct rt_ent ie = { .first = x->iova,
+				     .last = x->iova + x->size - 1,
+				     .val = x->hva,
+				     .aux = x->perm };
+		struct rt_ent he = { .first = x->hva,
+				     .last = x->hva + x->size - 1,
+				     .val = x->iova };
 
-		if (itree_iter_first(&t->it, x->iova, last))
-			return -EEXIST;
-		e = malloc(sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		e->in.first = x->iova;
-		e->in.last = last;
-		e->hn.first = x->hva;
-		e->hn.last = x->hva + x->size - 1;
-		e->hva = x->hva;
-		e->perm = x->perm;
-		itree_insert(&t->it, &e->in);
-		itree_insert(&t->ht, &e->hn);
+		r = rt_insert(&t->it, &ie);
+		if (r)
+			return r;
+		r = rt_insert(&t->ht, &he);
+		if (r) {
+			rt_remove(&t->it, ie.first, 0, NULL);
+			return r;
+		}
+		p_commit(t);
 	}
 	return 0;
 }
@@ -83,63 +145,60 @@ static int p_insert(struct tb_tree *t, const struct tb_map *m,
 static int p_remove(struct tb_tree *t, const struct tb_map *m,
 		    const uint32_t *idx, size_t n)
 {
+	struct rt_ent e;
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		r = rt_remove(&t->it, m[idx[i]].iova, 0, &e);
+		if (r)
+			return r;
+		r = rt_remove(&t->ht, e.val, e.first, NULL);
+		if (r)
+			return r;
+		p_commit(t);
+	}
+	return 0;
+}
+
+/* TB_LIB: as the library's readers, one read-side section per lookup */
+static uint64_t lookup(struct tb_tree *t, struct rtree *rt, const uint64_t *q,
+		       size_t n, uint64_t *out)
+{
+	uint64_t sum = 0;
+	struct rt_ent e;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		struct itree_node *nd = itree_lookup(&t->it, m[idx[i]].iova);
-		struct pent *e;
+		uint64_t a = TB_MISS;
+		int r;
 
-		if (!nd || nd->first != m[idx[i]].iova)
-			return -ENOENT;
-		e = (struct pent *)nd;
-		itree_remove(&t->it, &e->in);
-		itree_remove(&t->ht, &e->hn);
-		free(e);
+		if (t->mode == TB_LIB) {
+			urcu_bp_read_lock();
+			r = rt_read_lookup(rt, q[i], &e);
+			urcu_bp_read_unlock();
+		} else {
+			r = rt_lookup(rt, q[i], &e);
+		}
+		if (!r)
+			a = e.val + (q[i] - e.first);
+		if (out)
+			out[i] = a;
+		sum += a;
 	}
-	return 0;
+	return sum;
 }
 
 static uint64_t p_find(struct tb_tree *t, const uint64_t *q, size_t n,
 		       uint64_t *out)
 {
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		struct itree_node *nd = itree_lookup(&t->it, q[i]);
-		uint64_t a = TB_MISS;
-
-		if (nd && nd->last >= q[i])
-			a = ((struct pent *)nd)->hva + (q[i] - nd->first);
-		if (out)
-			out[i] = a;
-		sum += a;
-	}
-	return sum;
+	return lookup(t, &t->it, q, n, out);
 }
 
 static uint64_t p_reverse(struct tb_tree *t, const uint64_t *q, size_t n,
 			  uint64_t *out)
 {
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		struct itree_node *nd = itree_iter_first(&t->ht, q[i], q[i]);
-		uint64_t a = TB_MISS;
-
-		if (nd) {
-			struct pent *e =
-				(struct pent *)((char *)nd -
-						offsetof(struct pent, hn));
-
-			a = e->in.first + (q[i] - nd->first);
-		}
-		if (out)
-			out[i] = a;
-		sum += a;
-	}
-	return sum;
+	return lookup(t, &t->ht, q, n, out);
 }
 
 static uint64_t p_hole(struct tb_tree *t, uint64_t size, size_t n,
@@ -151,7 +210,7 @@ static uint64_t p_hole(struct tb_tree *t, uint64_t size, size_t n,
 	for (i = 0; i < n; i++) {
 		uint64_t a;
 
-		if (itree_find_hole(&t->it, 0, UINT64_MAX, size, TB_PAGE, &a))
+		if (rt_find_hole(&t->it, 0, UINT64_MAX, size, TB_PAGE, &a))
 			a = TB_MISS;
 		if (out)
 			out[i] = a;
@@ -160,15 +219,21 @@ static uint64_t p_hole(struct tb_tree *t, uint64_t size, size_t n,
 	return sum;
 }
 
+static void p_settle(struct tb_tree *t)
+{
+	if (t->mode == TB_LIB)
+		urcu_bp_barrier();
+}
+
 static size_t p_count(struct tb_tree *t)
 {
-	return t->it.count;
+	return (size_t)rt_count(&t->it);
 }
 
 static int p_check(struct tb_tree *t)
 {
-	if (itree_check(&t->it) || itree_check(&t->ht) ||
-	    t->it.count != t->ht.count)
+	if (rt_check(&t->it) || rt_check(&t->ht) ||
+	    rt_count(&t->it) != rt_count(&t->ht))
 		return -1;
 	return 0;
 }
@@ -182,6 +247,7 @@ const struct tb_ops tb_project_ops = {
 	.find = p_find,
 	.reverse = p_reverse,
 	.hole = p_hole,
+	.settle = p_settle,
 	.count = p_count,
 	.check = p_check,
 };
