@@ -30,7 +30,7 @@
 #include "tb_work.h"
 
 #define LIVE	 10000
-#define SPACE	 (4 * LIVE) /* pages */
+#define SPACE	 (UINT64_C(4) * LIVE) /* pages */
 #define HVA_OFF	 UINT64_C(0x7f0000000000)
 #define NRATES	 4
 #define MAX_RUNS 31
@@ -394,7 +394,7 @@ int main(int argc, char **argv)
 	       "call_rcu); 2 readers: rt_read_lookup() under urcu-bp's read "
 	       "lock, every answer checked; %.1f s per rate, median of %d "
 	       "runs, %ld CPUs online.  Latency: wall time of one op.\n",
-	       LIVE, SPACE, secs, runs, sysconf(_SC_NPROCESSORS_ONLN));
+	       LIVE, (int)SPACE, secs, runs, sysconf(_SC_NPROCESSORS_ONLN));
 	print(res, runs);
 	free(lat);
 	urcu_bp_barrier();

@@ -22,7 +22,7 @@
 /* the answer of a lookup that finds nothing */
 #define TB_MISS UINT64_MAX
 /* every map and every hole is aligned to this */
-#define TB_PAGE 4096
+#define TB_PAGE UINT64_C(4096)
 
 /* one map: IOVA [iova, iova + size - 1] -> hva, with perm */
 struct tb_map {
