@@ -17,8 +17,9 @@
  * docs/tree-bench.md.
  *
  *   bench_trees [--quick] [--runs N] [--sizes N,N,...] [--ms MS]
- *               [--kitree PLUGIN.so] [-v]
+ *               [--kitree PLUGIN.so] [--columns bare,lib,gtree,kitree] [-v]
  * --quick: 10^3 and 10^4 maps, 3 runs, 5 ms per query op (a smoke test);
+ * --columns: only these (default: all; a profile of one wants one);
  * -v: every run's figures on stderr, in the tables' op order.
  */
 #include <dlfcn.h>
@@ -72,8 +73,9 @@ enum { C_PBARE, C_PLIB, C_GTREE, C_KITREE, NCOLS };
 
 struct opts {
 	int runs, quick, verbose;
-	double target_ns; /* per query op and run */
-	size_t min_ops;	  /* inserts and removes per run, at least */
+	unsigned int cols; /* bit per column asked for (--columns) */
+	double target_ns;  /* per query op and run */
+	size_t min_ops;	   /* inserts and removes per run, at least */
 	size_t sizes[MAX_SIZES];
 	int nsizes;
 };
@@ -364,13 +366,37 @@ static void print_table(const char *title, int pcol, const struct col *cols,
 		}
 }
 
+/* "bare,lib,gtree,kitree" or part of it */
+static int parse_cols(const char *arg, unsigned int *mask)
+{
+	static const char *const names[NCOLS] = { "bare", "lib", "gtree",
+						  "kitree" };
+	char buf[64], *tok, *save = NULL;
+	int c;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	*mask = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (c = 0; c < NCOLS && strcmp(tok, names[c]); c++)
+			;
+		if (c == NCOLS)
+			return -1;
+		*mask |= 1U << c;
+	}
+	return *mask ? 0 : -1;
+}
+
 static int parse(int argc, char **argv, struct opts *o, const char **kitree)
 {
 	int i;
 
 	int runs = 0;
 
-	*o = (struct opts){ .runs = 7, .target_ns = 50e6, .min_ops = 100000 };
+	*o = (struct opts){ .runs = 7,
+			    .target_ns = 50e6,
+			    .min_ops = 100000,
+			    .cols = (1U << NCOLS) - 1 };
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			o->quick = 1;
@@ -380,6 +406,9 @@ static int parse(int argc, char **argv, struct opts *o, const char **kitree)
 			runs = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
 			o->target_ns = atof(argv[++i]) * 1e6;
+		} else if (!strcmp(argv[i], "--columns") && i + 1 < argc) {
+			if (parse_cols(argv[++i], &o->cols))
+				return -1;
 		} else if (!strcmp(argv[i], "--kitree") && i + 1 < argc) {
 			*kitree = argv[++i];
 		} else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
@@ -462,7 +491,8 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &o, &kitree)) {
 		fprintf(stderr, "usage: bench_trees [--quick] [--runs N] "
 				"[--sizes N,N,...] [--ms MS] "
-				"[--kitree PLUGIN.so] [-v]\n");
+				"[--kitree PLUGIN.so] "
+				"[--columns bare,lib,gtree,kitree] [-v]\n");
 		return 2;
 	}
 	tb_heap_setup();
@@ -476,12 +506,14 @@ int main(int argc, char **argv)
 			cols[C_PLIB].why = "this tree has no commit";
 	}
 	for (c = 0; c < NCOLS; c++) {
+		if (!(o.cols & (1U << c)))
+			cols[c].why = "not asked for (--columns)";
 		if (!cols[c].ops || cols[c].why)
 			printf("%s: skipped: %s\n",
 			       c == C_GTREE  ? "GTree" :
 			       c == C_KITREE ? "kernel itree" :
 			       c == C_PLIB   ? "table (b)" :
-					       "project",
+					       "table (a)",
 			       cols[c].why ? cols[c].why : "?");
 		else if (cols[c].ops->about && c != C_PLIB)
 			printf("%s: %s\n", cols[c].ops->name,
@@ -523,7 +555,9 @@ int main(int argc, char **argv)
 	       "faster.  Bytes per map: the heap in use (mallinfo2) after "
 	       "the inserts and an rcu_barrier(), minus before, / n.\n",
 	       o.runs);
-	print_table("(a) bare trees, thread CPU time", C_PBARE, cols, &o);
+	if (cols[C_PBARE].ops)
+		print_table("(a) bare trees, thread CPU time", C_PBARE, cols,
+			    &o);
 	if (cols[C_PLIB].ops)
 		print_table("(b) the project's tree as the library uses it "
 			    "(a commit per insert or remove, call_rcu, "
