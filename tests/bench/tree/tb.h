@@ -76,6 +76,8 @@ struct tb_ops {
 
 /* the adapters built into the harness; NULL when not built (why_*) */
 extern const struct tb_ops tb_project_ops;
+/* TB_LIB recycles nodes instead of freeing them (tb_project.c) */
+extern int tb_project_recycle;
 extern const struct tb_ops *const tb_gtree;
 extern const char *const tb_gtree_why;
 /* tb_kitree.c's plugin exports this symbol */

@@ -20,6 +20,8 @@
  *               [--kitree PLUGIN.so] [--columns bare,lib,gtree,kitree] [-v]
  * --quick: 10^3 and 10^4 maps, 3 runs, 5 ms per query op (a smoke test);
  * --columns: only these (default: all; a profile of one wants one);
+ * --recycle: table (b) with nodes recycled after the grace period instead
+ * of freed (a probe of that design: tb_project.c);
  * -v: every run's figures on stderr, in the tables' op order.
  */
 #include <dlfcn.h>
@@ -402,6 +404,8 @@ static int parse(int argc, char **argv, struct opts *o, const char **kitree)
 			o->quick = 1;
 		} else if (!strcmp(argv[i], "-v")) {
 			o->verbose = 1;
+		} else if (!strcmp(argv[i], "--recycle")) {
+			tb_project_recycle = 1;
 		} else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
 			runs = atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--ms") && i + 1 < argc) {
@@ -492,7 +496,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_trees [--quick] [--runs N] "
 				"[--sizes N,N,...] [--ms MS] "
 				"[--kitree PLUGIN.so] "
-				"[--columns bare,lib,gtree,kitree] [-v]\n");
+				"[--columns bare,lib,gtree,kitree] [--recycle] "
+				"[-v]\n");
 		return 2;
 	}
 	tb_heap_setup();
@@ -559,10 +564,17 @@ int main(int argc, char **argv)
 		print_table("(a) bare trees, thread CPU time", C_PBARE, cols,
 			    &o);
 	if (cols[C_PLIB].ops)
-		print_table("(b) the project's tree as the library uses it "
-			    "(a commit per insert or remove, call_rcu, "
-			    "rcu_barrier() in each timed batch; process CPU "
-			    "time); peers bare, the runs of (a)",
+		print_table(tb_project_recycle ?
+				    "(b) the project's tree as the library "
+				    "uses it, but with --recycle: nodes go "
+				    "back to the writer after the grace "
+				    "period, not to free(); peers bare, the "
+				    "runs of (a)" :
+				    "(b) the project's tree as the library "
+				    "uses it (a commit per insert or remove, "
+				    "call_rcu, rcu_barrier() in each timed "
+				    "batch; process CPU time); peers bare, the "
+				    "runs of (a)",
 			    C_PLIB, cols, &o);
 	return 0;
 }

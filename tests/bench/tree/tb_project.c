@@ -10,16 +10,33 @@
  * commit of both trees, readers look up the published view inside
  * urcu-bp's read lock, and what a commit replaced goes to call_rcu in one
  * callback per commit and tree (settle() is the rcu_barrier()).
+ *
+ * tb_project_recycle (bench_trees --recycle) probes one design the
+ * library does not have: nodes a grace period has passed go back to the
+ * writer through a lock-free stack per node size instead of to free(),
+ * so that neither malloc() nor a free() from the call_rcu thread (which
+ * defeats both threads' tcache) is on the commit path.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <urcu/urcu-bp.h>
 
 #include "iova_tree/rtree.h"
 #include "tb.h"
 
+int tb_project_recycle;
+
+/* one rtree's recycled nodes, per size: a leaf's and an inner node's */
+struct pool {
+	size_t size[2], usable[2];
+	struct rt_node *shared[2]; /* pushed by the call_rcu thread */
+	struct rt_node *local[2];  /* the writer's */
+};
+
 struct tb_tree {
 	struct rtree it, ht;
+	struct pool pool[2];
 	enum tb_mode mode;
 };
 
@@ -27,7 +44,79 @@ struct tb_tree {
 struct retired {
 	struct rcu_head rh;
 	struct rt_node *chain;
+	struct pool *pool; /* NULL: free() them */
 };
+
+static int pool_class(struct pool *p, size_t size)
+{
+	int c;
+
+	for (c = 0; c < 2; c++) {
+		if (!p->size[c])
+			p->size[c] = size;
+		if (p->size[c] == size)
+			return c;
+	}
+	return -1;
+}
+
+static void *r_alloc(void *ctx, size_t size)
+{
+	struct pool *p = ctx;
+	int c = pool_class(p, size);
+	struct rt_node *n;
+
+	if (c < 0)
+		return malloc(size);
+	if (!p->local[c])
+		p->local[c] = __atomic_exchange_n(&p->shared[c], NULL,
+						  __ATOMIC_ACQUIRE);
+	n = p->local[c];
+	if (n) {
+		p->local[c] = n->rnext;
+		return n;
+	}
+	n = malloc(size);
+	if (n && !p->usable[c])
+		p->usable[c] = malloc_usable_size(n);
+	return n;
+}
+
+/* in the call_rcu thread: the chain onto the writer's stacks */
+static void pool_push(struct pool *p, struct rt_node *n)
+{
+	struct rt_node *head[2] = { NULL, NULL }, *tail[2] = { NULL, NULL };
+	int c;
+
+	while (n) {
+		struct rt_node *next = n->rnext;
+		size_t u = malloc_usable_size(n);
+
+		c = u == p->usable[0] ? 0 : u == p->usable[1] ? 1 : -1;
+		if (c < 0) {
+			free(n);
+		} else {
+			n->rnext = head[c];
+			head[c] = n;
+			if (!tail[c])
+				tail[c] = n;
+		}
+		n = next;
+	}
+	for (c = 0; c < 2; c++) {
+		struct rt_node *old;
+
+		if (!head[c])
+			continue;
+		old = __atomic_load_n(&p->shared[c], __ATOMIC_RELAXED);
+		do
+			tail[c]->rnext = old;
+		while (!__atomic_compare_exchange_n(&p->shared[c], &old,
+						    head[c], 1,
+						    __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED));
+	}
+}
 
 static void *p_alloc(void *ctx, size_t size)
 {
@@ -53,7 +142,10 @@ static void retired_cb(struct rcu_head *rh)
 {
 	struct retired *r = caa_container_of(rh, struct retired, rh);
 
-	free_chain(r->chain);
+	if (r->pool)
+		pool_push(r->pool, r->chain);
+	else
+		free_chain(r->chain);
 	free(r);
 }
 
@@ -68,6 +160,7 @@ static void p_retire_rcu(void *ctx, struct rt_node *chain)
 		return;
 	}
 	r->chain = chain;
+	r->pool = ctx;
 	urcu_bp_call_rcu(&r->rh, retired_cb);
 }
 
@@ -85,23 +178,38 @@ static struct tb_tree *p_create(enum tb_mode mode)
 		.retire = mode == TB_LIB ? p_retire_rcu : p_retire_now,
 	};
 	struct tb_tree *t = calloc(1, sizeof(*t));
+	int recycle = mode == TB_LIB && tb_project_recycle;
 
 	if (!t)
 		return NULL;
 	t->mode = mode;
+	if (recycle) {
+		ops.alloc = r_alloc;
+		ops.ctx = &t->pool[0];
+	}
 	rt_init(&t->it, RT_DISJOINT, &ops);
+	if (recycle)
+		ops.ctx = &t->pool[1];
 	rt_init(&t->ht, RT_OVERLAP, &ops);
 	return t;
 }
 
 static void p_destroy(struct tb_tree *t)
 {
+	int i;
+
 	if (!t)
 		return;
 	if (t->mode == TB_LIB)
 		urcu_bp_barrier();
 	rt_destroy(&t->it);
 	rt_destroy(&t->ht);
+	for (i = 0; i < 4; i++) {
+		struct pool *p = &t->pool[i / 2];
+
+		free_chain(p->local[i % 2]);
+		free_chain(p->shared[i % 2]);
+	}
 	free(t);
 }
 
