@@ -16,8 +16,9 @@
  *    vdpamap_close(): calls that change device state are serialised on a
  *    per-handle mutex (a transaction holds it from begin to commit/abort);
  *    the lookups vdpamap_translate()/vdpamap_reverse() never take it and
- *    never wait for it: they read an RCU-published snapshot (liburcu-bp:
- *    no thread registration needed) and may run on datapath threads.
+ *    never wait for it: they read RCU-published copy-on-write trees
+ *    (liburcu-bp: no thread registration needed) and may run on datapath
+ *    threads.  liburcu starts its call_rcu thread at the first open.
  *  - A handle is bound to the process that created it: called from a forked
  *    child, every function returns -ECHILD (except vdpamap_close()).
  *  - A handle whose mirror could not be kept equal to the device (a failed

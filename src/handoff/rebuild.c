@@ -242,9 +242,7 @@ static void old_state_quiet(struct vdpamap *old)
 
 	if (old->map) {
 		tsan_acquire(old->map);
-		for (a = 0; old->map->snap && a < old->info.nr_as; a++)
-			if (old->map->snap[a])
-				tsan_acquire(old->map->snap[a]);
+		tsan_acquire(&vdm_view_sync);
 	}
 	if (old->mig && old->mig->dirty)
 		for (a = 0; a < old->info.nr_as; a++)

@@ -22,9 +22,9 @@
  * level whose child pointer and summary did not change ends the walk: the
  * summaries above it are still right.
  *
- * Fill.  A leaf split at its end (ranges inserted in ascending order) or at
- * its start leaves the old node full and starts an empty one, so tables
- * built in order are dense; other splits halve.  A node that falls below
+ * Fill.  A node split at its end (ranges inserted in ascending order) or at
+ * its start leaves the full side full and starts a new one with the new
+ * slot, so tables built in either order are dense; other splits halve.  A node that falls below
  * a quarter merges with a neighbour when the two fit in three quarters of
  * a node (room left, so single-page churn at a boundary does not split and
  * merge in turn); a root with one child is replaced by it.
@@ -313,12 +313,10 @@ static struct rt_node *open_slot(struct rtree *t, struct rt_node *c,
 		return NULL;
 	}
 	s = take(t, c->leaf ? LEAF : INNER);
-	if (i == n)
-		keep = n; /* appending: c stays full, s starts empty */
-	else if (i == 0)
-		keep = 0; /* prepending: s takes all, c keeps the new one */
-	else
-		keep = n / 2;
+	/* appending (i == n): c stays full, s starts with the new one;
+	 * at the start (i <= 1, which is where a descending build's splits
+	 * land one level up): s takes the full rest; else halves */
+	keep = i == n || i <= 1 ? i : n / 2;
 	if (c->leaf)
 		leaf_move(t, L(s), 0, L(c), keep, n - keep);
 	else

@@ -24,7 +24,7 @@ void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e)
 	e->hnode.first = e->hva;
 	e->hnode.last = e->hva + vdm_entry_size(e) - 1;
 	itree_insert(&as->hva, &e->hnode);
-	as->dirty = h->map->snap_dirty = true;
+	vdm_view_change(h, e, true);
 	e->in_mirror = true;
 	e->region->nr_maps++;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
@@ -38,7 +38,7 @@ void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e)
 
 	itree_remove(&as->iova, &e->inode);
 	itree_remove(&as->hva, &e->hnode);
-	as->dirty = h->map->snap_dirty = true;
+	vdm_view_change(h, e, false);
 	e->in_mirror = false;
 	e->region->nr_maps--;
 	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
@@ -107,14 +107,13 @@ int vdm_mapping_setup(struct vdpamap *h)
 	uint32_t i;
 
 	h->map->as = calloc(h->info.nr_as, sizeof(*h->map->as));
-	/* an array of pointers:
-	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
-	h->map->snap = calloc(h->info.nr_as, sizeof(*h->map->snap));
-	if (!h->map->as || !h->map->snap)
+	h->map->view = calloc(h->info.nr_as, sizeof(*h->map->view));
+	if (!h->map->as || !h->map->view)
 		return -ENOMEM;
 	for (i = 0; i < h->info.nr_as; i++) {
 		itree_init(&h->map->as[i].iova);
 		itree_init(&h->map->as[i].hva);
+		vdm_view_init(&h->map->view[i]);
 	}
 	return 0;
 }
@@ -412,7 +411,7 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 				  uint64_t *ret_len)
 {
 	const struct vdm_mapping *m;
-	const struct vdm_snap *s;
+	struct rt_ent e;
 	int r;
 
 	if (!ret_hva)
@@ -420,37 +419,19 @@ VDPAMAP_API int vdpamap_translate(struct vdpamap *h, uint32_t asid,
 	r = lookup_enter(h, asid);
 	if (r < 0)
 		return r;
-	r = -ENOENT;
 	urcu_bp_read_lock();
 	/* h->map too: a rebuild handoff publishes another (vdm_core_swap) */
 	m = __atomic_load_n(&h->map, __ATOMIC_ACQUIRE);
-	s = __atomic_load_n(&m->snap[asid], __ATOMIC_ACQUIRE);
-	if (s && s->n) {
-		uint64_t lo = 0, hi = s->n; /* first index with first > iova */
-
-		while (lo < hi) {
-			uint64_t mid = lo + (hi - lo) / 2;
-
-			if (s->by_iova[mid].first <= iova)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo && s->by_iova[lo - 1].last >= iova) {
-			const struct vdm_snap_ent *e = &s->by_iova[lo - 1];
-
-			*ret_hva =
-				(void *)(uintptr_t)(e->hva + (iova - e->first));
-			if (ret_len)
-				*ret_len = e->last - iova + 1;
-			r = 0;
-		}
-	}
-	if (s)
-		tsan_release(s); /* done with s, still inside: tsan.h */
+	r = rt_read_lookup(&m->view[asid].by_iova, iova, &e);
+	tsan_release(&vdm_view_sync); /* done with the nodes: tsan.h */
 	tsan_release(m);
 	urcu_bp_read_unlock();
-	return r;
+	if (r)
+		return -ENOENT;
+	*ret_hva = (void *)(uintptr_t)(e.val + (iova - e.first));
+	if (ret_len)
+		*ret_len = e.last - iova + 1;
+	return 0;
 }
 
 VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
@@ -459,7 +440,7 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 {
 	uint64_t p = (uintptr_t)hva;
 	const struct vdm_mapping *m;
-	const struct vdm_snap *s;
+	struct rt_ent e;
 	int r;
 
 	if (!ret_iova)
@@ -467,40 +448,19 @@ VDPAMAP_API int vdpamap_reverse(struct vdpamap *h, uint32_t asid,
 	r = lookup_enter(h, asid);
 	if (r < 0)
 		return r;
-	r = -ENOENT;
 	urcu_bp_read_lock();
 	/* h->map too: a rebuild handoff publishes another (vdm_core_swap) */
 	m = __atomic_load_n(&h->map, __ATOMIC_ACQUIRE);
-	s = __atomic_load_n(&m->snap[asid], __ATOMIC_ACQUIRE);
-	if (s && s->n) {
-		uint64_t lo = 0, hi = s->n;
-
-		while (lo < hi) {
-			uint64_t mid = lo + (hi - lo) / 2;
-
-			if (s->by_hva[mid].first <= p)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		/* walk back while some earlier range may still reach p */
-		while (lo && s->by_hva[lo - 1].max_last >= p) {
-			const struct vdm_snap_hent *e = &s->by_hva[--lo];
-
-			if (e->last >= p) {
-				*ret_iova = e->iova + (p - e->first);
-				if (ret_len)
-					*ret_len = e->last - p + 1;
-				r = 0;
-				break;
-			}
-		}
-	}
-	if (s)
-		tsan_release(s); /* done with s, still inside: tsan.h */
+	r = rt_read_lookup(&m->view[asid].by_hva, p, &e);
+	tsan_release(&vdm_view_sync); /* done with the nodes: tsan.h */
 	tsan_release(m);
 	urcu_bp_read_unlock();
-	return r;
+	if (r)
+		return -ENOENT;
+	*ret_iova = e.val + (p - e.first);
+	if (ret_len)
+		*ret_len = e.last - p + 1;
+	return 0;
 }
 
 VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,

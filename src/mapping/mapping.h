@@ -2,45 +2,45 @@
 /*
  * mapping: registered regions, the per-ASID mirror of the device IOTLB (an
  * iova tree and an hva tree of struct vdm_entry per ASID), transactions
- * with rollback, lock-free readers' snapshots, prefault and the memlock
+ * with rollback, the lock-free readers' view, prefault and the memlock
  * budget.  The mirror changes only after the device accepted a message.
  * Its state on the handle is struct vdm_mapping (h->map), written only by
  * this module's files; modules above read it and change it through the
  * functions below.
  *
  * Inside the module: txn.c calls map.c and entries.c; map.c calls
- * snapshot.c and entries.c; snapshot.c, prefault.c and entries.c call
- * nothing else of the module.
+ * view.c and entries.c; view.c, prefault.c and entries.c call nothing
+ * else of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
  *
- * Snapshots (snapshot.c):
- * snapshot: what lock-free readers see.  The mirror's trees are changed in
- * place by writers (under the handle mutex), which a reader without the lock
- * must never walk.  So after every change the writer publishes, per changed
- * ASID, an immutable snapshot: the entries sorted by IOVA and, for reverse
- * lookups, sorted by HVA with a running maximum of the HVA range ends.
- * Readers binary-search it inside an RCU read-side critical section
- * (published with a release exchange, read with an acquire load)
- * (liburcu-bp, "bulletproof": no thread registration needed, so any
- * application thread may call the lookups); the writer frees the old
- * snapshot after a grace period (synchronize_rcu) before returning.
+ * The readers' view (view.c):
+ * lock-free readers never walk the mirror's trees, which writers change in
+ * place under the handle mutex.  They read, per ASID, two copy-on-write
+ * trees (iova_tree/rtree.h: ranges by IOVA, and by hva for reverse
+ * lookups) that every mirror change updates as it happens; leaving the
+ * lock publishes them (release stores), and readers search the published
+ * ones inside an RCU read-side critical section (liburcu-bp, "bulletproof":
+ * no thread registration needed, so any application thread may call the
+ * lookups).  What a publish replaced is freed by call_rcu after a grace
+ * period: a writer never waits for readers.
  *
- * Publishing costs O(n) per committed transaction, not per message; a
- * lookup is O(log n) (reverse lookups over heavily overlapping HVA ranges,
- * the same memory mapped at many IOVAs, may scan back over the overlaps).
+ * A commit of k changes costs O(k log n); a lookup is O(log n) (reverse
+ * lookups over heavily overlapping HVA ranges, the same memory mapped at
+ * many IOVAs, prune as an interval tree does).
  *
  */
 #ifndef VDPAMAP_MAPPING_H
 #define VDPAMAP_MAPPING_H
 
 #include "iotlb/iotlb.h"
+#include "iova_tree/rtree.h"
 
 struct vdm_as {
 	struct itree iova;
 	struct itree hva;
-	bool dirty; /* changed since the last snapshot */
+	bool dirty; /* changed since the last publish of its view */
 	/* kernel IOTLB entries the mirror makes (mapping/entries.c): an
 	 * entry of unknown count counts as 1 and in nunknown */
 	uint64_t nents;
@@ -49,9 +49,9 @@ struct vdm_as {
 
 struct vdm_mapping {
 	struct vdm_as *as; /* info.nr_as mirrors */
-	/* lock-free readers' view of each ASID (snapshot.c) */
-	struct vdm_snap **snap;
-	bool snap_dirty;
+	/* lock-free readers' view of each ASID (view.c) */
+	struct vdm_view *view;
+	bool view_dirty;
 	struct vdm_region *regions;
 	uint32_t next_region_id;
 	struct vdm_entry *lost; /* entries the device lost */
@@ -62,9 +62,9 @@ struct vdm_mapping {
 
 /* ---- map.c: the state */
 /* Allocate h->map (no ASIDs yet) and register the module's hooks
- * (snapshot publish on leave; mirror, snapshots and regions on free). */
+ * (view publish on leave; mirror, views and regions on free). */
 int vdm_mapping_init(struct vdpamap *h);
-/* The mirrors and snapshot slots of h->info.nr_as ASIDs. */
+/* The mirrors and readers' views of h->info.nr_as ASIDs. */
 int vdm_mapping_setup(struct vdpamap *h);
 void vdm_region_hook_set(struct vdpamap *h,
 			 int (*fn)(struct vdpamap *h, struct vdm_region *rg,
@@ -97,30 +97,26 @@ void vdm_entry_lose(struct vdpamap *h, struct vdm_entry *e);
  * mirror.  0 or the first error. */
 int vdm_restore_lost(struct vdpamap *h);
 
-/* ---- snapshot.c */
-struct vdm_snap_ent {
-	uint64_t first, last; /* IOVA range */
-	uint64_t hva;
+/* ---- view.c */
+struct vdm_view {
+	struct rtree by_iova; /* val = hva, aux = perm */
+	struct rtree by_hva;  /* val = iova */
+	bool stale;	      /* missed a change (no memory): resync */
+	unsigned int fork_gen;
 };
 
-struct vdm_snap_hent {
-	uint64_t first, last; /* HVA range */
-	uint64_t iova;
-	uint64_t max_last; /* max last of this and all before */
-};
+/* Released by readers after their lookups, acquired before retired nodes
+ * are freed (core/tsan.h). */
+extern char vdm_view_sync;
 
-struct vdm_snap {
-	uint64_t n;
-	struct vdm_snap_ent *by_iova;
-	struct vdm_snap_hent *by_hva;
-};
-
-/* Rebuild and publish the snapshot of every ASID whose mirror changed
- * since the last publish, then free the old ones after a grace period.
- * Caller holds the handle mutex.  On allocation failure the old snapshot
- * stays published and the ASID stays marked dirty (retried next time). */
+void vdm_view_init(struct vdm_view *v);
+/* The mirror gained (add) or lost e: the writer's side of its view. */
+void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add);
+/* Publish the view of every ASID whose mirror changed since the last
+ * publish.  Caller holds the handle mutex.  On allocation failure the old
+ * view stays published and the ASID stays marked (retried next time). */
 void vdm_snap_publish(struct vdpamap *h);
-/* Free every snapshot (close: no reader may use the handle any more). */
+/* Free every view (close: no reader may use the handle any more). */
 void vdm_snap_free_all(struct vdpamap *h);
 
 /* ---- txn.c: a transaction for a caller that holds the lock (or owns a

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * view: what lock-free readers see of each ASID's mirror (see mapping.h).
+ *
+ * Two copy-on-write trees per ASID (iova_tree/rtree.h): ranges by IOVA
+ * (val = hva, aux = perm) and by hva (val = iova).  Every mirror change is
+ * applied to the writer's side of both as it happens, O(log n); leaving
+ * the handle's lock publishes each changed ASID with one store per tree.
+ * What a publish replaced goes to call_rcu and is freed after a grace
+ * period by liburcu's callback thread: the writer never waits for readers.
+ * So a commit of k changes costs O(k log n), whatever the table's size.
+ *
+ * Out of memory: a change the trees could not take marks the view stale;
+ * the publish then brings it back in line with the mirror (a merge of two
+ * sorted walks, the only O(n) path) and, if that fails too, readers keep
+ * the last consistent view until a later publish succeeds.
+ */
+#include <stdlib.h>
+#include <urcu/urcu-bp.h>
+
+#include "mapping/mapping.h"
+#include "core/tsan.h"
+
+/* ThreadSanitizer cannot see a grace period (core/tsan.h): every reader
+ * and the writer release this after touching the trees, the callback that
+ * frees retired nodes acquires it first. */
+char vdm_view_sync;
+
+struct retired {
+	struct rcu_head rh;
+	struct rt_node *chain;
+};
+
+static void free_chain(struct rt_node *n)
+{
+	while (n) {
+		struct rt_node *next = n->rnext;
+
+		free(n);
+		n = next;
+	}
+}
+
+static void retired_cb(struct rcu_head *rh)
+{
+	struct retired *r = caa_container_of(rh, struct retired, rh);
+
+	tsan_acquire(&vdm_view_sync);
+	free_chain(r->chain);
+	free(r);
+}
+
+static void *view_alloc(void *ctx, size_t size)
+{
+	(void)ctx;
+	return malloc(size);
+}
+
+static void view_free(void *ctx, void *p)
+{
+	(void)ctx;
+	free(p);
+}
+
+static void view_retire(void *ctx, struct rt_node *chain)
+{
+	const struct vdm_view *v = ctx;
+	struct retired *r = NULL;
+
+	/* liburcu's callback thread did not survive a fork: wait here */
+	if (v->fork_gen == vdm_fork_gen())
+		r = malloc(sizeof(*r));
+	if (!r) {
+		urcu_bp_synchronize_rcu();
+		tsan_acquire(&vdm_view_sync);
+		free_chain(chain);
+		return;
+	}
+	r->chain = chain;
+	/* the writer's last touch of chain and r: the callback thread
+	 * acquires it (liburcu's queue is invisible to TSan) */
+	tsan_release(&vdm_view_sync);
+	urcu_bp_call_rcu(&r->rh, retired_cb);
+}
+
+void vdm_view_init(struct vdm_view *v)
+{
+	const struct rt_ops ops = { view_alloc, view_free, view_retire, v };
+
+	/* liburcu's callback thread starts here, at open, rather than
+	 * inside the first map's publish; it lives until the process
+	 * exits (tests/valgrind/vdpamap.supp says so to memcheck) */
+	(void)urcu_bp_get_default_call_rcu_data();
+	v->fork_gen = vdm_fork_gen();
+	rt_init(&v->by_iova, RT_DISJOINT, &ops);
+	rt_init(&v->by_hva, RT_OVERLAP, &ops);
+}
+
+static int add(struct vdm_view *v, uint64_t iova, uint64_t hva,
+	       uint64_t size, uint32_t perm)
+{
+	struct rt_ent ei = { iova, iova + size - 1, hva, perm };
+	struct rt_ent eh = { hva, hva + size - 1, iova, 0 };
+	int r;
+
+	r = rt_insert(&v->by_iova, &ei);
+	if (r)
+		return r;
+	r = rt_insert(&v->by_hva, &eh);
+	if (r)
+		rt_remove(&v->by_iova, iova, 0, NULL);
+	return r;
+}
+
+static int del(struct vdm_view *v, uint64_t iova, uint64_t hva)
+{
+	int r = rt_remove(&v->by_hva, hva, iova, NULL);
+
+	return r ? r : rt_remove(&v->by_iova, iova, 0, NULL);
+}
+
+void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add_)
+{
+	struct vdm_view *v = &h->map->view[e->asid];
+
+	h->map->as[e->asid].dirty = h->map->view_dirty = true;
+	if (v->stale)
+		return; /* the publish resyncs it all */
+	if (add_ ? add(v, e->inode.first, e->hva, vdm_entry_size(e), e->perm) :
+		   del(v, e->inode.first, e->hva))
+		v->stale = true;
+}
+
+/* Bring the writer's side of v in line with the mirror: drop what the
+ * last publish holds, add the mirror.  0 or -ENOMEM (then v is stale). */
+static int resync(struct vdm_view *v, struct vdm_as *as)
+{
+	struct itree_node *nd;
+	struct rt_iter it;
+	struct rt_ent e;
+
+	rt_abort(&v->by_iova);
+	rt_abort(&v->by_hva);
+	while (rt_iter_first(&v->by_iova, &it, 0, UINT64_MAX, &e))
+		if (del(v, e.first, e.val))
+			goto fail;
+	for (nd = itree_first(&as->iova); nd; nd = itree_next(nd)) {
+		const struct vdm_entry *me = vdm_entry_of(nd);
+
+		if (add(v, nd->first, me->hva, vdm_entry_size(me), me->perm))
+			goto fail;
+	}
+	v->stale = false;
+	return 0;
+fail:
+	rt_abort(&v->by_iova);
+	rt_abort(&v->by_hva);
+	v->stale = true;
+	return -ENOMEM;
+}
+
+void vdm_snap_publish(struct vdpamap *h)
+{
+	uint32_t a;
+
+	if (!h->map->view_dirty)
+		return;
+	h->map->view_dirty = false;
+	for (a = 0; a < h->info.nr_as; a++) {
+		struct vdm_view *v = &h->map->view[a];
+
+		if (!h->map->as[a].dirty)
+			continue;
+		if (v->stale && resync(v, &h->map->as[a])) {
+			h->map->view_dirty = true; /* readers keep the old */
+			continue;
+		}
+		h->map->as[a].dirty = false;
+		rt_commit(&v->by_iova);
+		rt_commit(&v->by_hva);
+	}
+}
+
+void vdm_snap_free_all(struct vdpamap *h)
+{
+	uint32_t a;
+
+	if (!h->map->view)
+		return;
+	for (a = 0; a < h->info.nr_as; a++) {
+		rt_destroy(&h->map->view[a].by_iova);
+		rt_destroy(&h->map->view[a].by_hva);
+	}
+	free(h->map->view);
+	h->map->view = NULL;
+}
