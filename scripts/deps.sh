@@ -12,7 +12,8 @@ pkgs+=(libdpdk-dev graphviz)
 # libFuzzer targets (clang + its runtimes), checks the ABI against the last
 # release (abigail-tools: abidiff), the house rules (clang-format), the
 # static analysers (scripts/check-static: clang-tidy, cppcheck, python3)
-# and builds the Debian packages; scripts/bench plots
+# and builds the Debian packages; scripts/bench plots, scripts/bench-tree
+# compares with GLib's GTree
 for extra in "$@"; do
 	case $extra in
 	test) pkgs+=(valgrind clang libclang-rt-dev abigail-tools clang-format
@@ -21,7 +22,8 @@ for extra in "$@"; do
 	      # dependencies, the package tools, lintian
 	      pkgs+=(build-essential dpkg-dev debhelper fakeroot lintian pkgconf
 		     bash-completion groff-base python3) ;;
-	bench) pkgs+=(gnuplot-nox) ;;
+	# scripts/bench plots; scripts/bench-tree's GTree column
+	bench) pkgs+=(gnuplot-nox libglib2.0-dev) ;;
 	esac
 done
 missing=()
