@@ -603,11 +603,21 @@ int rt_update(struct rtree *t, uint64_t first, uint64_t val, uint32_t aux)
 
 /* ---- commit, abort, destroy */
 
+void rt_flush(struct rtree *t)
+{
+	struct rt_node *chain = t->limbo;
+
+	t->limbo = NULL;
+	t->nlimbo = 0;
+	if (chain)
+		t->ops.retire(t->ops.ctx, chain);
+}
+
 void rt_commit(struct rtree *t)
 {
-	struct rt_node *chain = t->retired;
+	struct rt_node *n;
 
-	if (t->pub == t->root && !chain)
+	if (t->pub == t->root && !t->retired)
 		return;
 	/* every store into the new nodes happens before readers can
 	 * reach them */
@@ -615,9 +625,14 @@ void rt_commit(struct rtree *t)
 	t->pub_count = t->count;
 	t->pub_height = t->height;
 	t->gen++;
-	t->retired = NULL;
-	if (chain)
-		t->ops.retire(t->ops.ctx, chain);
+	while ((n = t->retired)) {
+		t->retired = n->rnext;
+		n->rnext = t->limbo;
+		t->limbo = n;
+		t->nlimbo++;
+	}
+	if (t->nlimbo >= t->ops.batch)
+		rt_flush(t);
 }
 
 /* Free the writer's own nodes under n (a node of an older generation was
@@ -679,6 +694,10 @@ void rt_destroy(struct rtree *t)
 	 * node on the retire chain too */
 	free_all(t, t->root, false);
 	free_all(t, t->pub, true);
+	while ((n = t->limbo)) { /* no reader is left to wait for */
+		t->limbo = n->rnext;
+		t->ops.free(t->ops.ctx, n);
+	}
 	for (type = LEAF; type <= INNER; type++) {
 		while ((n = t->spare[type])) {
 			t->spare[type] = n->rnext;

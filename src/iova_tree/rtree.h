@@ -68,6 +68,10 @@ struct rt_ops {
 	 * grace period */
 	void (*retire)(void *ctx, struct rt_node *chain);
 	void *ctx;
+	/* hand nodes to retire once at least this many wait (0: at every
+	 * commit).  A grace period per commit costs more than the commit
+	 * itself; retired nodes waiting longer only hold memory. */
+	uint32_t batch;
 };
 
 #define RT_MAX_HEIGHT 40
@@ -80,7 +84,9 @@ struct rtree {
 	uint32_t height, pub_height;
 	enum rt_kind kind;
 	struct rt_ops ops;
-	struct rt_node *retired;  /* replaced since the last commit */
+	struct rt_node *retired; /* replaced since the last commit */
+	struct rt_node *limbo;	 /* retired by commits, not yet handed */
+	uint32_t nlimbo;
 	struct rt_node *spare[2]; /* reserve: leaves, inner nodes */
 	uint32_t nspare[2];
 	uint64_t nodes[2]; /* live nodes of the writer's view and reserve */
@@ -102,8 +108,11 @@ int rt_remove(struct rtree *t, uint64_t first, uint64_t val,
 /* RT_DISJOINT: set val and aux of the range whose first is first.
  * 0, -ENOENT, -EINVAL (RT_OVERLAP) or -ENOMEM. */
 int rt_update(struct rtree *t, uint64_t first, uint64_t val, uint32_t aux);
-/* Publish the writer's view; hand what it replaced to ops->retire. */
+/* Publish the writer's view; what it replaced goes to ops->retire, now or
+ * with later commits' (ops->batch). */
 void rt_commit(struct rtree *t);
+/* Hand every node waiting for ops->retire to it now. */
+void rt_flush(struct rtree *t);
 /* Back to the last published view. */
 void rt_abort(struct rtree *t);
 

@@ -85,7 +85,10 @@ static void view_retire(void *ctx, struct rt_node *chain)
 
 void vdm_view_init(struct vdm_view *v)
 {
-	const struct rt_ops ops = { view_alloc, view_free, view_retire, v };
+	/* a grace period per 64 retired nodes (a few commits), not per
+	 * commit: 64 nodes are ~32 KiB a tree waiting to be freed */
+	const struct rt_ops ops = { view_alloc, view_free, view_retire, v,
+				    64 };
 
 	/* liburcu's callback thread starts here, at open, rather than
 	 * inside the first map's publish; it lives until the process

@@ -80,7 +80,9 @@ static void t_retire(void *ctx, struct rt_node *chain)
 	}
 }
 
-static const struct rt_ops ops = { t_alloc, t_free, t_retire, NULL };
+static const struct rt_ops ops = { t_alloc, t_free, t_retire, NULL, 0 };
+/* the other tree hands retired nodes over in batches */
+static const struct rt_ops ops_batched = { t_alloc, t_free, t_retire, NULL, 5 };
 
 static uint8_t byte(struct input *in)
 {
@@ -422,7 +424,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (k = 0; k < 2; k++) {
 		memset(&sides[k], 0, sizeof(sides[k]));
 		sides[k].kind = k ? RT_OVERLAP : RT_DISJOINT;
-		rt_init(&sides[k].t, sides[k].kind, &ops);
+		rt_init(&sides[k].t, sides[k].kind, k ? &ops_batched : &ops);
 	}
 	while (in.left) {
 		struct side *s = &sides[byte(&in) & 1];

@@ -45,7 +45,7 @@ static void t_retire(void *ctx, struct rt_node *n)
 	}
 }
 
-static const struct rt_ops ops = { t_alloc, t_free, t_retire, NULL };
+static const struct rt_ops ops = { t_alloc, t_free, t_retire, NULL, 0 };
 
 static void reset_counts(void)
 {
@@ -126,6 +126,47 @@ static void test_cost_of_a_change(void **state)
 	rt_commit(&t);
 	assert_int_equal(retired, 0);
 	rt_destroy(&t);
+}
+
+/* With ops.batch, retired nodes wait until that many are there (a grace
+ * period per commit costs more than the commit); rt_flush() hands them
+ * over at once, and destroy frees what still waits. */
+static void test_batch(void **state)
+{
+	struct rt_ops b = ops;
+	struct rtree t;
+	uint64_t i;
+
+	(void)state;
+	reset_counts();
+	b.batch = 10;
+	rt_init(&t, RT_DISJOINT, &b);
+	for (i = 0; i < 5000; i++)
+		assert_int_equal(put(&t, i * 16, 8, i), 0);
+	rt_commit(&t);
+	assert_int_equal(t.height, 4);
+	/* each commit retires a path of 4 */
+	assert_int_equal(rt_update(&t, 0, 1, 1), 0);
+	rt_commit(&t);
+	assert_int_equal(rt_update(&t, 16, 1, 1), 0);
+	rt_commit(&t);
+	assert_int_equal(retired, 0);
+	assert_int_equal(t.nlimbo, 8);
+	assert_int_equal(rt_update(&t, 32, 1, 1), 0);
+	rt_commit(&t);
+	assert_int_equal(retired, 12);
+	assert_int_equal(t.nlimbo, 0);
+	assert_int_equal(rt_update(&t, 48, 1, 1), 0);
+	rt_commit(&t);
+	assert_int_equal(retired, 12);
+	rt_flush(&t);
+	assert_int_equal(retired, 16);
+	assert_int_equal(rt_update(&t, 64, 1, 1), 0);
+	rt_commit(&t);
+	assert_int_equal(rt_check(&t), 0);
+	rt_destroy(&t); /* the 4 waiting go with it */
+	assert_int_equal(retired, 16);
+	assert_int_equal(allocs, frees + retired);
 }
 
 /* Readers see the last commit, whatever the writer does until the next;
@@ -332,6 +373,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fill_in_order),
 		cmocka_unit_test(test_cost_of_a_change),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_enomem_changes_nothing),
 		cmocka_unit_test(test_edges),
