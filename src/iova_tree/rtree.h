@@ -58,6 +58,10 @@ struct rt_node {
 	uint8_t leaf;
 	uint8_t pad_[5];
 	struct rt_node *rnext; /* retire chain */
+	/* ops->retire's own, on the chain's first node: room for what
+	 * queues the chain for a grace period (a liburcu struct rcu_head
+	 * fits), so retiring allocates nothing; readers never read it */
+	void *cb[2];
 };
 
 struct rt_ops {

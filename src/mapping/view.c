@@ -15,6 +15,8 @@
  * sorted walks, the only O(n) path) and, if that fails too, readers keep
  * the last consistent view until a later publish succeeds.
  */
+#include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <urcu/urcu-bp.h>
 
@@ -26,10 +28,9 @@
  * frees retired nodes acquires it first. */
 char vdm_view_sync;
 
-struct retired {
-	struct rcu_head rh;
-	struct rt_node *chain;
-};
+/* the chain's first node carries its rcu_head (rt_node.cb) */
+static_assert(sizeof(struct rcu_head) <= sizeof(((struct rt_node *)0)->cb),
+	      "rt_node.cb holds an rcu_head");
 
 static void free_chain(struct rt_node *n)
 {
@@ -43,11 +44,9 @@ static void free_chain(struct rt_node *n)
 
 static void retired_cb(struct rcu_head *rh)
 {
-	struct retired *r = caa_container_of(rh, struct retired, rh);
-
 	tsan_acquire(&vdm_view_sync);
-	free_chain(r->chain);
-	free(r);
+	free_chain(
+		(struct rt_node *)((char *)rh - offsetof(struct rt_node, cb)));
 }
 
 static void *view_alloc(void *ctx, size_t size)
@@ -65,30 +64,25 @@ static void view_free(void *ctx, void *p)
 static void view_retire(void *ctx, struct rt_node *chain)
 {
 	const struct vdm_view *v = ctx;
-	struct retired *r = NULL;
 
 	/* liburcu's callback thread did not survive a fork: wait here */
-	if (v->fork_gen == vdm_fork_gen())
-		r = malloc(sizeof(*r));
-	if (!r) {
+	if (v->fork_gen != vdm_fork_gen()) {
 		urcu_bp_synchronize_rcu();
 		tsan_acquire(&vdm_view_sync);
 		free_chain(chain);
 		return;
 	}
-	r->chain = chain;
-	/* the writer's last touch of chain and r: the callback thread
+	/* the writer's last touch of the chain: the callback thread
 	 * acquires it (liburcu's queue is invisible to TSan) */
 	tsan_release(&vdm_view_sync);
-	urcu_bp_call_rcu(&r->rh, retired_cb);
+	urcu_bp_call_rcu((struct rcu_head *)chain->cb, retired_cb);
 }
 
 void vdm_view_init(struct vdm_view *v)
 {
 	/* a grace period per 64 retired nodes (a few commits), not per
 	 * commit: 64 nodes are ~32 KiB a tree waiting to be freed */
-	const struct rt_ops ops = { view_alloc, view_free, view_retire, v,
-				    64 };
+	const struct rt_ops ops = { view_alloc, view_free, view_retire, v, 64 };
 
 	/* liburcu's callback thread starts here, at open, rather than
 	 * inside the first map's publish; it lives until the process
@@ -99,8 +93,8 @@ void vdm_view_init(struct vdm_view *v)
 	rt_init(&v->by_hva, RT_OVERLAP, &ops);
 }
 
-static int add(struct vdm_view *v, uint64_t iova, uint64_t hva,
-	       uint64_t size, uint32_t perm)
+static int add(struct vdm_view *v, uint64_t iova, uint64_t hva, uint64_t size,
+	       uint32_t perm)
 {
 	struct rt_ent ei = { iova, iova + size - 1, hva, perm };
 	struct rt_ent eh = { hva, hva + size - 1, iova, 0 };

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +59,6 @@ static uint64_t rnd(uint64_t *s) /* splitmix64 */
 	return x ^ (x >> 31);
 }
 
-struct retired {
-	struct rcu_head rh;
-	struct rt_node *chain;
-};
-
 static void *c_alloc(void *ctx, size_t size)
 {
 	return malloc(size);
@@ -73,10 +69,12 @@ static void c_free(void *ctx, void *p)
 	free(p);
 }
 
+/* as the library (src/mapping/view.c): the chain's first node carries
+ * the rcu_head */
 static void retired_cb(struct rcu_head *rh)
 {
-	struct retired *r = caa_container_of(rh, struct retired, rh);
-	struct rt_node *n = r->chain;
+	struct rt_node *n =
+		(struct rt_node *)((char *)rh - offsetof(struct rt_node, cb));
 
 	while (n) {
 		struct rt_node *next = n->rnext;
@@ -84,21 +82,11 @@ static void retired_cb(struct rcu_head *rh)
 		free(n);
 		n = next;
 	}
-	free(r);
 }
 
 static void c_retire(void *ctx, struct rt_node *chain)
 {
-	struct retired *r = malloc(sizeof(*r));
-
-	if (!r) {
-		urcu_bp_synchronize_rcu();
-		r = calloc(1, sizeof(*r)); /* retried after the wait */
-		if (!r)
-			abort();
-	}
-	r->chain = chain;
-	urcu_bp_call_rcu(&r->rh, retired_cb);
+	urcu_bp_call_rcu((struct rcu_head *)chain->cb, retired_cb);
 }
 
 static void *reader_main(void *arg)
@@ -281,7 +269,8 @@ static void setup(struct shared *sh, struct pages *pg)
 {
 	struct rt_ops ops = { .alloc = c_alloc,
 			      .free = c_free,
-			      .retire = c_retire };
+			      .retire = c_retire,
+			      .batch = 64 /* the library's */ };
 	uint32_t i;
 
 	rt_init(&sh->it, RT_DISJOINT, &ops);

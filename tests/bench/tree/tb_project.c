@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <urcu/urcu-bp.h>
 
@@ -149,9 +150,23 @@ static void retired_cb(struct rcu_head *rh)
 	free(r);
 }
 
+/* as the library (src/mapping/view.c): the chain's first node carries
+ * the rcu_head, nothing is allocated */
+static void chain_cb(struct rcu_head *rh)
+{
+	free_chain(
+		(struct rt_node *)((char *)rh - offsetof(struct rt_node, cb)));
+}
+
 static void p_retire_rcu(void *ctx, struct rt_node *chain)
 {
-	struct retired *r = malloc(sizeof(*r));
+	struct retired *r;
+
+	if (!ctx) {
+		urcu_bp_call_rcu((struct rcu_head *)chain->cb, chain_cb);
+		return;
+	}
+	r = malloc(sizeof(*r)); /* --recycle: the pool goes along */
 
 	if (!r) {
 		/* the writer has no better way out: wait for the readers */
@@ -176,6 +191,8 @@ static struct tb_tree *p_create(enum tb_mode mode)
 		.alloc = p_alloc,
 		.free = p_free,
 		.retire = mode == TB_LIB ? p_retire_rcu : p_retire_now,
+		/* the library's batch (src/mapping/view.c) */
+		.batch = mode == TB_LIB ? 64 : 0,
 	};
 	struct tb_tree *t = calloc(1, sizeof(*t));
 	int recycle = mode == TB_LIB && tb_project_recycle;
