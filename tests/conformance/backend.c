@@ -63,8 +63,7 @@ int fx_setup(struct fx *f, const struct vdpamap_sim_opts *sim_opts,
 	f->memfd = -1;
 	/* vp (the harness's vp_vdpa behind the IOMMU): pages are pinned
 	 * and mapped one message at a time, as vdpa_sim's permap */
-	f->pa = !strcmp(fl, "pa") || !strcmp(fl, "permap") ||
-		!strcmp(fl, "vp");
+	f->pa = !strcmp(fl, "pa") || !strcmp(fl, "permap") || !strcmp(fl, "vp");
 	f->per_map = !strcmp(fl, "permap") || !strcmp(fl, "vp");
 	if (dev && *dev) {
 		snprintf(f->path, sizeof(f->path), "%s", dev);
