@@ -5,7 +5,7 @@
  * reset of vdpa_sim together with vhost-vdpa's compat reset flags.
  *
  * Calls below it: iotlb.c (drop every table), net.c (reset the vqs),
- * dma.c (reset the device-side maps, free the tables).
+ * dma.c (reset the device-side maps), table.c (free the tables).
  */
 #include <errno.h>
 #include <stdlib.h>

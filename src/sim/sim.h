@@ -22,7 +22,9 @@
  *  - log.c:    vsim_log (stderr, VDPAMAP_SIM_LOG=1)
  *  - profile.c: the named profiles (a kernel axis and a parent axis,
  *              docs/sim-profiles.md) resolved into struct vsim_opts
- *  - dma.c:    the parent device's DMA view: sorted IOTLB tables, pins,
+ *  - table.c:  IOTLB tables: a balanced interval tree, O(log n) per
+ *              entry inserted, found or removed, O(n) per copy
+ *  - dma.c:    the parent device's DMA view: pins,
  *              /proc/<pid>/maps, the device-side map of every ASID (pushed
  *              whole by set_map, or edited entry by entry by dma_map),
  *              translation and memory access through the owner's address
@@ -92,10 +94,12 @@ struct vsim_map {
 	uint64_t charged; /* pages charged to memlock */
 };
 
-/* A sorted (by first) array of entries; overlaps allowed at this level. */
+/* Entries ordered by first, overlaps allowed at this level (table.c: a
+ * balanced interval tree; the kernel's is an interval tree too). */
+struct vsim_node;
 struct vsim_table {
-	struct vsim_map *v;
-	size_t n, cap;
+	struct vsim_node *root;
+	size_t n;
 };
 
 struct vsim_vq {
@@ -247,6 +251,26 @@ int vsim_profile_apply(const char *name, struct vsim_opts *o);
 void vsim_profile_caps(struct vsim_opts *o, uint32_t max_iotlb_entries,
 		       uint32_t parent_max);
 
+/* ---- table.c: a map handed out stays where it is until removed */
+/* A copy of m into t (after entries with the same first); NULL: ENOMEM */
+struct vsim_map *vsim_tbl_insert(struct vsim_table *t,
+				 const struct vsim_map *m);
+void vsim_tbl_remove(struct vsim_table *t, struct vsim_map *m);
+/* The lowest entry with first <= last and last >= first (first > last:
+ * an entry holding both), or NULL */
+struct vsim_map *vsim_tbl_overlap(const struct vsim_table *t, uint64_t first,
+				  uint64_t last);
+/* The highest entry with first <= addr, or NULL */
+struct vsim_map *vsim_tbl_floor(const struct vsim_table *t, uint64_t addr);
+struct vsim_map *vsim_tbl_first(const struct vsim_table *t);
+struct vsim_map *vsim_tbl_next(const struct vsim_map *m);
+struct vsim_map *vsim_tbl_prev(const struct vsim_map *m);
+/* Frees the nodes; the entries' pins are the caller's to put first */
+void vsim_tbl_clear(struct vsim_table *t);
+/* dst (cleared first) becomes a copy of src in O(n); -ENOMEM leaves it
+ * empty.  Pins are not taken. */
+int vsim_tbl_copy(struct vsim_table *dst, const struct vsim_table *src);
+
 /* ---- dma.c */
 struct vsim_vma {
 	uint64_t start, end, offset;
@@ -257,12 +281,6 @@ const struct vsim_vma *vsim_vma_find(const struct vsim_vma *v, size_t n,
 				     uint64_t addr);
 struct vsim_pin *vsim_pin_file(pid_t pid, const struct vsim_vma *v,
 			       uint64_t start, uint64_t len, int want_write);
-int vsim_tbl_insert(struct vsim_table *t, const struct vsim_map *m);
-void vsim_tbl_remove_at(struct vsim_table *t, size_t i);
-/* index of the first entry overlapping [first, last], or -1 */
-ssize_t vsim_tbl_overlap(const struct vsim_table *t, uint64_t first,
-			 uint64_t last);
-void vsim_tbl_clear(struct vsim_table *t);
 void vsim_pin_get(struct vsim_pin *p);
 void vsim_pin_put(struct vsim_pin *p);
 /* parent ops */
