@@ -159,6 +159,8 @@ struct vsim_opts {
 	uint32_t vhost_cap, parent_cap;
 };
 
+struct vsim_vma;
+
 struct vsim_dev {
 	struct vsim_opts o;
 	int open; /* a device connection exists */
@@ -186,6 +188,13 @@ struct vsim_dev {
 	int running;
 	int pending_kick;
 	uint8_t config[VSIM_CONFIG_SIZE];
+	/* the owner's VMAs, read once per WRITEV packet (iotlb.c) */
+	struct {
+		int on, valid;
+		pid_t pid;
+		struct vsim_vma *v;
+		size_t n;
+	} vmas;
 	/* test hooks */
 	uint32_t fail_msg, fail_ioctl; /* countdowns, 0 = disarmed */
 	struct vdpamap_sim_stats st;
@@ -313,6 +322,9 @@ void vsim_net_resume(struct vsim_dev *d);
  * flattened to -EFAULT, as vhost_chr_write_iter does). */
 int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
 		     const void *buf, size_t n);
+/* on: until called again with 0, every write reads the owner's VMAs
+ * once and keeps them (a WRITEV packet); 0: forget them. */
+void vsim_iotlb_hold_vmas(struct vsim_dev *d, int on);
 /* TABLE: entries of vhost's table of asid into out (max), total or -errno */
 int vsim_table_dump(struct vsim_dev *d, uint32_t asid,
 		    struct vdpamap_sim_entry *out, size_t max);
