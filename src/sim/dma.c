@@ -222,7 +222,8 @@ static void dmap_clear(struct vsim_table *t)
 {
 	const struct vsim_map *m;
 
-	for (m = vsim_tbl_first(t); m; m = vsim_tbl_next(m))
+	/* VA mode has no pins: no walk (10^5 entries take milliseconds) */
+	for (m = t->npins ? vsim_tbl_first(t) : NULL; m; m = vsim_tbl_next(m))
 		vsim_pin_put(m->pin);
 	vsim_tbl_clear(t);
 }
@@ -262,7 +263,7 @@ int vsim_dev_set_map(struct vsim_dev *d, uint32_t asid)
 			 asid, at, t->n, strerror(-r));
 		return r;
 	}
-	for (m = vsim_tbl_first(dm); m; m = vsim_tbl_next(m))
+	for (m = dm->npins ? vsim_tbl_first(dm) : NULL; m; m = vsim_tbl_next(m))
 		vsim_pin_get(m->pin);
 	return 0;
 }

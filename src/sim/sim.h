@@ -100,6 +100,8 @@ struct vsim_node;
 struct vsim_table {
 	struct vsim_node *root;
 	size_t n;
+	size_t npins;		 /* entries with a pin */
+	struct vsim_node *spare; /* nodes of cleared entries, for reuse */
 };
 
 struct vsim_vq {
@@ -274,8 +276,12 @@ struct vsim_map *vsim_tbl_floor(const struct vsim_table *t, uint64_t addr);
 struct vsim_map *vsim_tbl_first(const struct vsim_table *t);
 struct vsim_map *vsim_tbl_next(const struct vsim_map *m);
 struct vsim_map *vsim_tbl_prev(const struct vsim_map *m);
-/* Frees the nodes; the entries' pins are the caller's to put first */
+/* Empties t, keeping its nodes for the next inserts and copies (a
+ * set_map parent's map is cleared and refilled whole, again and again);
+ * the entries' pins are the caller's to put first */
 void vsim_tbl_clear(struct vsim_table *t);
+/* Empties t and frees every node it has */
+void vsim_tbl_fini(struct vsim_table *t);
 /* dst (cleared first) becomes a copy of src in O(n); -ENOMEM leaves it
  * empty.  Pins are not taken. */
 int vsim_tbl_copy(struct vsim_table *dst, const struct vsim_table *src);

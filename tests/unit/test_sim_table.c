@@ -78,13 +78,16 @@ static int check_node(const struct vsim_node *x, const struct vsim_node *up,
 
 static void check(const struct vsim_table *t, const struct oracle *o)
 {
-	size_t count = 0, i;
+	size_t count = 0, pins = 0, i;
 	uint64_t lo = 0;
 	const struct vsim_map *m;
 
 	check_node(t->root, NULL, &count, &lo);
 	assert_int_equal(count, t->n);
 	assert_int_equal(t->n, o->n);
+	for (i = 0; i < o->n; i++)
+		pins += !!o->v[i]->pin;
+	assert_int_equal(t->npins, pins);
 	/* forwards and backwards, the oracle's order */
 	for (i = 0, m = vsim_tbl_first(t); m; m = vsim_tbl_next(m), i++)
 		assert_ptr_equal(m, o->v[i]);
@@ -99,15 +102,20 @@ static void check(const struct vsim_table *t, const struct oracle *o)
 static void ins(struct vsim_table *t, struct oracle *o, uint64_t first,
 		uint64_t last)
 {
-	struct vsim_map m = { .first = first, .last = last, .uaddr = o->tag++ };
+	/* a pin on every third: the table counts them (never touches one) */
+	struct vsim_map m = { .first = first,
+			      .last = last,
+			      .uaddr = o->tag,
+			      .pin = o->tag % 3 ? NULL : (struct vsim_pin *)o };
 	struct vsim_map *p;
 	size_t i;
 
 	assert_true(o->n < MAXE);
 	p = vsim_tbl_insert(t, &m);
+	o->tag++;
 	assert_non_null(p);
 	assert_true(p->first == first && p->last == last &&
-		    p->uaddr == m.uaddr);
+		    p->uaddr == m.uaddr && p->pin == m.pin);
 	for (i = o->n; i > 0 && o->v[i - 1]->first > first; i--)
 		o->v[i] = o->v[i - 1];
 	o->v[i] = p;
@@ -191,6 +199,8 @@ static void test_empty(void **state)
 	assert_int_equal(vsim_tbl_copy(&t, &t), 0);
 	vsim_tbl_clear(&t);
 	vsim_tbl_clear(&t);
+	vsim_tbl_fini(&t);
+	vsim_tbl_fini(&t);
 }
 
 /* [0, 2^64-1] and its neighbours at both ends of the space */
@@ -220,6 +230,7 @@ static void test_whole_space(void **state)
 	/* the kernel's INVALIDATE of iova 0 size 0: [0, 2^64-1] */
 	assert_int_equal(sweep(&t, &o, 0, 0ULL - 1), 2);
 	check(&t, &o);
+	vsim_tbl_fini(&t);
 }
 
 /* adjacent entries never overlap; one byte more does */
@@ -257,6 +268,7 @@ static void test_adjacent_overlapping(void **state)
 	assert_int_equal(sweep(&t, &o, 0x20000, 0x2ffff), 18);
 	check(&t, &o);
 	reset(&t, &o);
+	vsim_tbl_fini(&t);
 }
 
 /* many entries, removed by sweeps in every shape; the tree stays
@@ -288,6 +300,7 @@ static void test_sweeps(void **state)
 	check(&t, &o);
 	assert_int_equal(t.n, 0);
 	reset(&t, &o);
+	vsim_tbl_fini(&t);
 }
 
 static int same_map(const struct vsim_map *a, const struct vsim_map *b)
@@ -334,7 +347,35 @@ static void test_copy(void **state)
 	/* the copy is its own: emptying one leaves the other */
 	reset(&t, &o);
 	check(&c, &oc);
-	vsim_tbl_clear(&c);
+
+	/* cleared nodes are reused: copies over copies, a smaller one
+	 * (nodes to spare), inserts and removals on the reused nodes */
+	for (i = 0; i < 300; i++) {
+		uint64_t f = (rnd() & 0xfffff) << 12;
+
+		ins(&t, &o, f, f + (rnd() & 0xffff));
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(vsim_tbl_copy(&c, i == 1 ? &c : &t), 0);
+		oc.n = 0;
+		for (b = vsim_tbl_first(&c); b; b = vsim_tbl_next(b))
+			oc.v[oc.n++] = (struct vsim_map *)b;
+		check(&c, &oc);
+		assert_int_equal(c.n, i == 1 ? 0 : t.n);
+	}
+	for (i = 0; i < 2000; i++) {
+		uint64_t f = (rnd() & 0xfffff) << 12;
+
+		if (oc.n && rnd() % 3 == 0)
+			del(&c, &oc, oc.v[rnd() % oc.n]);
+		else
+			ins(&c, &oc, f, f + (rnd() & 0xffff));
+	}
+	check(&c, &oc);
+	vsim_tbl_fini(&c);
+	vsim_tbl_fini(&t);
+	assert_null(c.root);
+	assert_null(c.spare);
 }
 
 /* Random inserts, removals, sweeps and queries over a small space (so
@@ -372,6 +413,7 @@ static void test_random(void **state)
 	}
 	check(&t, &o);
 	reset(&t, &o);
+	vsim_tbl_fini(&t);
 }
 
 int main(int argc, char **argv)
