@@ -5,7 +5,7 @@
  * cost what the parent it plays costs, not more).
  *
  *   bench_sim_scale [--counts 100,1000,10000,100000] [--reps 5]
- *                   [--pairs 200] [--parents setmap,permap] [--dat FILE]
+ *                   [--pairs 20] [--parents setmap,permap] [--dat FILE]
  *
  * For each parent style a VA-mode simulator is spawned with its IOTLB
  * entry caps raised (BENCH_SIM_CAPS); for each count n, --reps times on a
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
 	const char *datp = NULL;
 	uint64_t cnt[8], max = 0;
 	struct row rows[8];
-	int reps = 5, np = 200, nc = 0, c, i;
+	int reps = 5, np = 20, nc = 0, c, i;
 	FILE *dat = NULL;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
