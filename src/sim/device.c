@@ -5,7 +5,7 @@
  * reset of vdpa_sim together with vhost-vdpa's compat reset flags.
  *
  * Calls below it: iotlb.c (drop every table), net.c (reset the vqs),
- * dma.c (reset the device-side maps, free the tables).
+ * dma.c (reset the device-side maps), table.c (free the tables).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -108,8 +108,8 @@ void vsim_dev_fini(struct vsim_dev *d)
 	    d->vq) {
 		vsim_dev_close(d);
 		for (a = 0; a < d->o.nr_as; a++) {
-			vsim_tbl_clear(&d->tbl[a]);
-			vsim_tbl_clear(&d->dmap[a]);
+			vsim_tbl_fini(&d->tbl[a]);
+			vsim_tbl_fini(&d->dmap[a]);
 		}
 	}
 	free(d->tbl);

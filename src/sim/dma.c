@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The simulated parent device's view of memory: IOTLB tables (sorted arrays),
- * pins, the device-side map of every ASID, /proc/<pid>/maps inspection and
- * DMA reads/writes through a translation.
+ * The simulated parent device's view of memory: pins, the device-side map
+ * of every ASID, /proc/<pid>/maps inspection and DMA reads/writes through
+ * a translation.
  *
- * Calls below it: log.c only.
+ * Calls below it: table.c, log.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,78 +17,6 @@
 #include <unistd.h>
 
 #include "sim/sim.h"
-
-/* ---- tables */
-
-static size_t tbl_lower(const struct vsim_table *t, uint64_t first)
-{
-	size_t lo = 0, hi = t->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->v[mid].first <= first)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo; /* first index with v.first > first */
-}
-
-int vsim_tbl_insert(struct vsim_table *t, const struct vsim_map *m)
-{
-	size_t i;
-
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct vsim_map *v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
-	i = tbl_lower(t, m->first);
-	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
-	t->v[i] = *m;
-	t->n++;
-	return 0;
-}
-
-void vsim_tbl_remove_at(struct vsim_table *t, size_t i)
-{
-	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
-	t->n--;
-}
-
-/* Entries may overlap (PA rounding), so "last" is not monotonic: scan back
- * from the candidates.  Tables are short enough in practice; the common
- * case (disjoint) stops at the first entry below. */
-ssize_t vsim_tbl_overlap(const struct vsim_table *t, uint64_t first,
-			 uint64_t last)
-{
-	size_t i, end;
-	ssize_t best = -1;
-
-	/* entries with e.first <= last */
-	end = tbl_lower(t, last);
-	for (i = end; i-- > 0;) {
-		const struct vsim_map *e = &t->v[i];
-
-		if (e->first <= last && e->last >= first)
-			best = (ssize_t)i;
-		else if (e->last < first && (first <= last))
-			break;
-	}
-	return best;
-}
-
-void vsim_tbl_clear(struct vsim_table *t)
-{
-	free(t->v);
-	t->v = NULL;
-	t->n = t->cap = 0;
-}
 
 /* ---- pins */
 
@@ -292,11 +220,12 @@ const struct vsim_vma *vsim_vma_find(const struct vsim_vma *v, size_t n,
 
 static void dmap_clear(struct vsim_table *t)
 {
-	size_t i;
+	const struct vsim_map *m;
 
-	for (i = 0; i < t->n; i++)
-		vsim_pin_put(t->v[i].pin);
-	t->n = 0;
+	/* VA mode has no pins: no walk (10^5 entries take milliseconds) */
+	for (m = t->npins ? vsim_tbl_first(t) : NULL; m; m = vsim_tbl_next(m))
+		vsim_pin_put(m->pin);
+	vsim_tbl_clear(t);
 }
 
 /* The parent's own IOTLB cap (vdpa_sim's and VDUSE's max_iotlb_entries),
@@ -307,30 +236,35 @@ static int parent_full(const struct vsim_dev *d, size_t n)
 }
 
 /* .set_map: the device takes a copy of the whole table (cost O(entries)).
- * vdpa_sim (and VDUSE) reset the map first and, on a failed add, reset it
- * again: over the cap the address space ends up empty. */
+ * vdpa_sim (and VDUSE) reset the map first and add the entries in order;
+ * a failed add resets it again: over the cap the address space ends up
+ * empty. */
 int vsim_dev_set_map(struct vsim_dev *d, uint32_t asid)
 {
 	struct vsim_table *dm = &d->dmap[asid];
 	const struct vsim_table *t = &d->tbl[asid];
-	size_t i;
+	const struct vsim_map *m;
+	size_t at = 0;
+	int r = 0;
 
 	d->st.set_map_calls++;
 	dmap_clear(dm);
 	d->pt[asid] = 0;
-	for (i = 0; i < t->n; i++) {
-		int r = parent_full(d, dm->n) ? -ENOSPC :
-						vsim_tbl_insert(dm, &t->v[i]);
-
-		if (r < 0) {
-			vsim_log("set_map asid %u: entry %zu of %zu: %s: the "
-				 "device's map is now empty",
-				 asid, i, t->n, strerror(-r));
-			dmap_clear(dm);
-			return r;
-		}
-		vsim_pin_get(t->v[i].pin);
+	/* entries 0..cap-1 go in, entry number cap is refused */
+	if (t->n && parent_full(d, t->n - 1)) {
+		at = d->o.parent_cap;
+		r = -ENOSPC;
+	} else {
+		r = vsim_tbl_copy(dm, t);
 	}
+	if (r < 0) {
+		vsim_log("set_map asid %u: entry %zu of %zu: %s: the "
+			 "device's map is now empty",
+			 asid, at, t->n, strerror(-r));
+		return r;
+	}
+	for (m = dm->npins ? vsim_tbl_first(dm) : NULL; m; m = vsim_tbl_next(m))
+		vsim_pin_get(m->pin);
 	return 0;
 }
 
@@ -339,7 +273,6 @@ int vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
 		     const struct vsim_map *m)
 {
 	struct vsim_table *dm = &d->dmap[asid];
-	int r;
 
 	d->st.dma_map_calls++;
 	if (d->pt[asid]) {
@@ -351,22 +284,22 @@ int vsim_dev_dma_map(struct vsim_dev *d, uint32_t asid,
 			 asid, d->o.parent_cap);
 		return -ENOSPC;
 	}
-	r = vsim_tbl_insert(dm, m);
-	if (r == 0)
-		vsim_pin_get(m->pin);
-	return r;
+	if (!vsim_tbl_insert(dm, m))
+		return -ENOMEM;
+	vsim_pin_get(m->pin);
+	return 0;
 }
 
 void vsim_dev_dma_unmap(struct vsim_dev *d, uint32_t asid, uint64_t first,
 			uint64_t last)
 {
 	struct vsim_table *dm = &d->dmap[asid];
-	ssize_t i;
+	struct vsim_map *m;
 
 	d->st.dma_map_calls++;
-	while ((i = vsim_tbl_overlap(dm, first, last)) >= 0) {
-		vsim_pin_put(dm->v[i].pin);
-		vsim_tbl_remove_at(dm, (size_t)i);
+	while ((m = vsim_tbl_overlap(dm, first, last))) {
+		vsim_pin_put(m->pin);
+		vsim_tbl_remove(dm, m);
 	}
 }
 
@@ -432,21 +365,14 @@ static int pin_copy(void *dst, const void *src, size_t len)
 static const struct vsim_map *dmap_find(const struct vsim_table *t,
 					uint64_t iova)
 {
-	size_t lo = 0, hi = t->n, k;
+	const struct vsim_map *m = vsim_tbl_floor(t, iova);
+	int k;
 
-	/* entries with first <= iova are [0, lo); disjoint in practice, PA
+	/* the highest entry with first <= iova; disjoint in practice, PA
 	 * rounding may overlap neighbours within a page: look two back */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->v[mid].first <= iova)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (k = 0; k < 2 && lo > 0; k++, lo--)
-		if (t->v[lo - 1].last >= iova)
-			return &t->v[lo - 1];
+	for (k = 0; k < 2 && m; k++, m = vsim_tbl_prev(m))
+		if (m->last >= iova)
+			return m;
 	return NULL;
 }
 

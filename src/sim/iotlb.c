@@ -7,7 +7,7 @@
  * of a batch, or dma_map/dma_unmap per entry).  Behaviour follows
  * drivers/vhost/vdpa.c and vhost.c of Linux 6.12 and UAPI.md.
  *
- * Calls below it: dma.c (tables, pins, /proc maps, parent ops), log.c.
+ * Calls below it: dma.c (pins, /proc maps, parent ops), table.c, log.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,9 +30,8 @@ static void release_entry(struct vsim_dev *d, struct vsim_map *m)
  * it only at BATCH_END, whose result vhost_vdpa ignores. */
 static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 {
-	struct vsim_map e;
-	ssize_t i;
-	int r;
+	struct vsim_map *e;
+	int r = 0;
 
 	if (vsim_caps_enforced(d) && d->tbl[asid].n >= d->o.vhost_cap) {
 		vsim_log("vhost_vdpa: asid %u has its cap of %u entries", asid,
@@ -42,10 +41,9 @@ static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 	}
 	if (vsim_pa_mode(d))
 		m->charged = (m->last - m->first + 1) / VSIM_PAGE;
-	r = vsim_tbl_insert(&d->tbl[asid], m);
-	if (r) {
+	if (!vsim_tbl_insert(&d->tbl[asid], m)) {
 		vsim_pin_put(m->pin);
-		return r;
+		return -ENOMEM;
 	}
 	d->pinned_pages += m->charged;
 	d->st.pinned_bytes = d->pinned_pages * VSIM_PAGE;
@@ -57,11 +55,10 @@ static int vhost_map(struct vsim_dev *d, uint32_t asid, struct vsim_map *m)
 		return 0;
 	/* vhost_iotlb_del_range(); the device's map stays as the parent
 	 * left it (empty after a refused set_map) */
-	i = vsim_tbl_overlap(&d->tbl[asid], m->first, m->last);
-	if (i >= 0) {
-		e = d->tbl[asid].v[i];
-		vsim_tbl_remove_at(&d->tbl[asid], (size_t)i);
-		release_entry(d, &e);
+	e = vsim_tbl_overlap(&d->tbl[asid], m->first, m->last);
+	if (e) {
+		release_entry(d, e);
+		vsim_tbl_remove(&d->tbl[asid], e);
 	}
 	return r;
 }
@@ -72,18 +69,55 @@ static void vhost_unmap(struct vsim_dev *d, uint32_t asid, uint64_t first,
 			uint64_t last)
 {
 	struct vsim_table *t = &d->tbl[asid];
-	ssize_t i;
+	struct vsim_map *m;
 
-	while ((i = vsim_tbl_overlap(t, first, last)) >= 0) {
-		struct vsim_map m = t->v[i];
-
-		vsim_tbl_remove_at(t, (size_t)i);
+	/* O(log n) per entry removed, whatever the table holds */
+	while ((m = vsim_tbl_overlap(t, first, last))) {
 		if (vsim_per_map(d))
-			vsim_dev_dma_unmap(d, asid, m.first, m.last);
-		release_entry(d, &m);
+			vsim_dev_dma_unmap(d, asid, m->first, m->last);
+		release_entry(d, m);
+		vsim_tbl_remove(t, m);
 	}
 	if (!vsim_per_map(d) && !d->in_batch)
 		vsim_dev_set_map(d, asid);
+}
+
+/* /proc/PID/maps costs tens of microseconds a read, more than the rest
+ * of an UPDATE: inside a WRITEV packet it is read once. */
+static int vmas_get(struct vsim_dev *d, pid_t pid, struct vsim_vma **ret,
+		    size_t *ret_n)
+{
+	int r;
+
+	if (d->vmas.on && d->vmas.valid && d->vmas.pid == pid) {
+		*ret = d->vmas.v;
+		*ret_n = d->vmas.n;
+		return 0;
+	}
+	r = vsim_vmas_read(pid, ret, ret_n);
+	if (r || !d->vmas.on)
+		return r;
+	free(d->vmas.v);
+	d->vmas.v = *ret;
+	d->vmas.n = *ret_n;
+	d->vmas.pid = pid;
+	d->vmas.valid = 1;
+	return 0;
+}
+
+static void vmas_put(struct vsim_dev *d, struct vsim_vma *v)
+{
+	if (v != d->vmas.v)
+		free(v);
+}
+
+void vsim_iotlb_hold_vmas(struct vsim_dev *d, int on)
+{
+	free(d->vmas.v);
+	d->vmas.v = NULL;
+	d->vmas.n = 0;
+	d->vmas.valid = 0;
+	d->vmas.on = on;
 }
 
 static int map_va(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
@@ -94,7 +128,7 @@ static int map_va(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 	size_t n;
 	int r;
 
-	r = vsim_vmas_read(pid, &vmas, &n);
+	r = vmas_get(d, pid, &vmas, &n);
 	if (r)
 		return r;
 	while (size) {
@@ -126,7 +160,7 @@ static int map_va(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 	}
 	if (r)
 		vhost_unmap(d, asid, iova, map_iova - 1);
-	free(vmas);
+	vmas_put(d, vmas);
 	return r;
 }
 
@@ -168,7 +202,7 @@ static int map_pa(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 		return -EFAULT;
 	end = base + npages * VSIM_PAGE;
 
-	r = vsim_vmas_read(pid, &vmas, &n);
+	r = vmas_get(d, pid, &vmas, &n);
 	if (r)
 		return r;
 	/* pin_user_pages() fails on a hole or a read-only VMA with WO */
@@ -205,7 +239,7 @@ static int map_pa(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 	if (r)
 		vhost_unmap(d, asid, start, start + size - 1);
 out:
-	free(vmas);
+	vmas_put(d, vmas);
 	return r;
 }
 
@@ -217,7 +251,7 @@ static int iotlb_update(struct vsim_dev *d, uint32_t asid, pid_t pid,
 	    msg->iova + msg->size - 1 > d->o.iova_last)
 		return -EINVAL;
 	if (vsim_tbl_overlap(&d->tbl[asid], msg->iova,
-			     msg->iova + msg->size - 1) >= 0)
+			     msg->iova + msg->size - 1))
 		return -EEXIST;
 	if (vsim_pa_mode(d))
 		return map_pa(d, asid, pid, msg->iova, msg->size, msg->uaddr,
@@ -234,21 +268,20 @@ static int iotlb_update(struct vsim_dev *d, uint32_t asid, pid_t pid,
 static int iotlb_remap(struct vsim_dev *d, uint32_t asid,
 		       const struct vhost_iotlb_msg *msg)
 {
-	struct vsim_table *t = &d->tbl[asid];
 	uint64_t last = msg->iova + msg->size - 1;
-	ssize_t i;
+	struct vsim_map *m;
 
 	if (msg->perm || !msg->size || last < msg->iova)
 		return -EINVAL;
-	i = vsim_tbl_overlap(t, msg->iova, last);
-	if (i < 0)
+	m = vsim_tbl_overlap(&d->tbl[asid], msg->iova, last);
+	if (!m)
 		return -ENOENT;
-	if (t->v[i].first != msg->iova || t->v[i].last != last)
+	if (m->first != msg->iova || m->last != last)
 		return -EINVAL;
-	t->v[i].uaddr = msg->uaddr;
+	m->uaddr = msg->uaddr;
 	if (vsim_per_map(d)) {
-		vsim_dev_dma_unmap(d, asid, t->v[i].first, t->v[i].last);
-		vsim_dev_dma_map(d, asid, &t->v[i]);
+		vsim_dev_dma_unmap(d, asid, m->first, m->last);
+		vsim_dev_dma_map(d, asid, m);
 	} else if (!d->in_batch) {
 		vsim_dev_set_map(d, asid);
 	}
@@ -349,17 +382,19 @@ int vsim_table_dump(struct vsim_dev *d, uint32_t asid,
 		    struct vdpamap_sim_entry *out, size_t max)
 {
 	const struct vsim_table *t;
+	const struct vsim_map *m;
 	size_t i;
 
 	if (asid >= d->o.nr_as)
 		return -EINVAL;
 	t = &d->tbl[asid];
-	for (i = 0; i < t->n && i < max; i++)
+	for (i = 0, m = vsim_tbl_first(t); m && i < max;
+	     i++, m = vsim_tbl_next(m))
 		out[i] = (struct vdpamap_sim_entry){
-			.iova = t->v[i].first,
-			.size = t->v[i].last - t->v[i].first + 1,
-			.uaddr = t->v[i].uaddr,
-			.perm = t->v[i].perm,
+			.iova = m->first,
+			.size = m->last - m->first + 1,
+			.uaddr = m->uaddr,
+			.perm = m->perm,
 		};
 	return t->n > INT_MAX ? INT_MAX : (int)t->n;
 }
@@ -372,11 +407,11 @@ void vsim_iotlb_drop_all(struct vsim_dev *d)
 
 	for (a = 0; a < d->o.nr_as; a++) {
 		struct vsim_table *t = &d->tbl[a];
-		size_t i;
+		struct vsim_map *m;
 
-		for (i = 0; i < t->n; i++)
-			release_entry(d, &t->v[i]);
-		t->n = 0;
+		for (m = vsim_tbl_first(t); m; m = vsim_tbl_next(m))
+			release_entry(d, m);
+		vsim_tbl_clear(t);
 		d->as_alloc[a] = 0;
 	}
 	vsim_dev_reset_maps(d);

@@ -182,6 +182,36 @@ static void handle_hello(struct server *s, struct conn *c,
 	reply(c->fd, r, NULL, 0);
 }
 
+/* WRITEV: the writes of the packet one by one, as WRITE would do each,
+ * up to the first not consumed whole; the owner's VMAs are read once for
+ * the packet (the client waits for the reply, so its mapping calls are
+ * not running; another of its threads changing its mappings meanwhile
+ * races the batch as it races the kernel). */
+static void handle_writev(struct server *s, struct conn *c,
+			  const struct vsim_req *q, const uint8_t *pl,
+			  pid_t pid)
+{
+	struct vsim_writev_rep rep = { 0 };
+	uint64_t rec = q->arg;
+
+	if (!rec || rec > VSIM_WRITEV_REC_MAX || q->len != rec * q->arg2) {
+		reply(c->fd, -EINVAL, NULL, 0);
+		return;
+	}
+	vsim_iotlb_hold_vmas(&s->dev, 1);
+	for (; rep.done < q->arg2; rep.done++) {
+		int r = vsim_iotlb_write(&s->dev, q->token, pid,
+					 pl + rep.done * rec, rec);
+
+		if (r != (int)rec) {
+			rep.ret = r;
+			break;
+		}
+	}
+	vsim_iotlb_hold_vmas(&s->dev, 0);
+	reply(c->fd, 0, &rep, sizeof(rep));
+}
+
 /* A device connection: the char device's ioctl() and write(). */
 static void handle_device(struct server *s, struct conn *c,
 			  const struct vsim_req *q, const void *pl, pid_t pid,
@@ -203,6 +233,9 @@ static void handle_device(struct server *s, struct conn *c,
 	case VSIM_OP_WRITE:
 		r = vsim_iotlb_write(&s->dev, q->token, pid, pl, q->len);
 		reply(c->fd, r, NULL, 0);
+		return;
+	case VSIM_OP_WRITEV:
+		handle_writev(s, c, q, pl, pid);
 		return;
 	}
 	reply(c->fd, -EINVAL, NULL, 0);

@@ -22,7 +22,9 @@
  *  - log.c:    vsim_log (stderr, VDPAMAP_SIM_LOG=1)
  *  - profile.c: the named profiles (a kernel axis and a parent axis,
  *              docs/sim-profiles.md) resolved into struct vsim_opts
- *  - dma.c:    the parent device's DMA view: sorted IOTLB tables, pins,
+ *  - table.c:  IOTLB tables: a balanced interval tree, O(log n) per
+ *              entry inserted, found or removed, O(n) per copy
+ *  - dma.c:    the parent device's DMA view: pins,
  *              /proc/<pid>/maps, the device-side map of every ASID (pushed
  *              whole by set_map, or edited entry by entry by dma_map),
  *              translation and memory access through the owner's address
@@ -92,10 +94,14 @@ struct vsim_map {
 	uint64_t charged; /* pages charged to memlock */
 };
 
-/* A sorted (by first) array of entries; overlaps allowed at this level. */
+/* Entries ordered by first, overlaps allowed at this level (table.c: a
+ * balanced interval tree; the kernel's is an interval tree too). */
+struct vsim_node;
 struct vsim_table {
-	struct vsim_map *v;
-	size_t n, cap;
+	struct vsim_node *root;
+	size_t n;
+	size_t npins;		 /* entries with a pin */
+	struct vsim_node *spare; /* nodes of cleared entries, for reuse */
 };
 
 struct vsim_vq {
@@ -155,6 +161,8 @@ struct vsim_opts {
 	uint32_t vhost_cap, parent_cap;
 };
 
+struct vsim_vma;
+
 struct vsim_dev {
 	struct vsim_opts o;
 	int open; /* a device connection exists */
@@ -182,6 +190,13 @@ struct vsim_dev {
 	int running;
 	int pending_kick;
 	uint8_t config[VSIM_CONFIG_SIZE];
+	/* the owner's VMAs, read once per WRITEV packet (iotlb.c) */
+	struct {
+		int on, valid;
+		pid_t pid;
+		struct vsim_vma *v;
+		size_t n;
+	} vmas;
 	/* test hooks */
 	uint32_t fail_msg, fail_ioctl; /* countdowns, 0 = disarmed */
 	struct vdpamap_sim_stats st;
@@ -247,6 +262,30 @@ int vsim_profile_apply(const char *name, struct vsim_opts *o);
 void vsim_profile_caps(struct vsim_opts *o, uint32_t max_iotlb_entries,
 		       uint32_t parent_max);
 
+/* ---- table.c: a map handed out stays where it is until removed */
+/* A copy of m into t (after entries with the same first); NULL: ENOMEM */
+struct vsim_map *vsim_tbl_insert(struct vsim_table *t,
+				 const struct vsim_map *m);
+void vsim_tbl_remove(struct vsim_table *t, struct vsim_map *m);
+/* The lowest entry with first <= last and last >= first (first > last:
+ * an entry holding both), or NULL */
+struct vsim_map *vsim_tbl_overlap(const struct vsim_table *t, uint64_t first,
+				  uint64_t last);
+/* The highest entry with first <= addr, or NULL */
+struct vsim_map *vsim_tbl_floor(const struct vsim_table *t, uint64_t addr);
+struct vsim_map *vsim_tbl_first(const struct vsim_table *t);
+struct vsim_map *vsim_tbl_next(const struct vsim_map *m);
+struct vsim_map *vsim_tbl_prev(const struct vsim_map *m);
+/* Empties t, keeping its nodes for the next inserts and copies (a
+ * set_map parent's map is cleared and refilled whole, again and again);
+ * the entries' pins are the caller's to put first */
+void vsim_tbl_clear(struct vsim_table *t);
+/* Empties t and frees every node it has */
+void vsim_tbl_fini(struct vsim_table *t);
+/* dst (cleared first) becomes a copy of src in O(n); -ENOMEM leaves it
+ * empty.  Pins are not taken. */
+int vsim_tbl_copy(struct vsim_table *dst, const struct vsim_table *src);
+
 /* ---- dma.c */
 struct vsim_vma {
 	uint64_t start, end, offset;
@@ -257,12 +296,6 @@ const struct vsim_vma *vsim_vma_find(const struct vsim_vma *v, size_t n,
 				     uint64_t addr);
 struct vsim_pin *vsim_pin_file(pid_t pid, const struct vsim_vma *v,
 			       uint64_t start, uint64_t len, int want_write);
-int vsim_tbl_insert(struct vsim_table *t, const struct vsim_map *m);
-void vsim_tbl_remove_at(struct vsim_table *t, size_t i);
-/* index of the first entry overlapping [first, last], or -1 */
-ssize_t vsim_tbl_overlap(const struct vsim_table *t, uint64_t first,
-			 uint64_t last);
-void vsim_tbl_clear(struct vsim_table *t);
 void vsim_pin_get(struct vsim_pin *p);
 void vsim_pin_put(struct vsim_pin *p);
 /* parent ops */
@@ -295,6 +328,9 @@ void vsim_net_resume(struct vsim_dev *d);
  * flattened to -EFAULT, as vhost_chr_write_iter does). */
 int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
 		     const void *buf, size_t n);
+/* on: until called again with 0, every write reads the owner's VMAs
+ * once and keeps them (a WRITEV packet); 0: forget them. */
+void vsim_iotlb_hold_vmas(struct vsim_dev *d, int on);
 /* TABLE: entries of vhost's table of asid into out (max), total or -errno */
 int vsim_table_dump(struct vsim_dev *d, uint32_t asid,
 		    struct vdpamap_sim_entry *out, size_t max);

@@ -13,6 +13,13 @@
  * vsim_rep followed by len payload bytes.  The connection closing (every
  * fd of it, in every process) is close() of the device.
  *
+ * The protocol grows by new ops only, so that a library and a daemon of
+ * different versions still talk: a daemon answers an op it does not know
+ * with ret -EINVAL and no payload, having done nothing, and every op added
+ * after the first version (WRITEV) always replies with a payload, so that
+ * its client can tell "not known here" from the op's own answer and fall
+ * back to the older ops.  An older client never sends a newer op.
+ *
  * token identifies the sender's address space, the way the kernel compares
  * current->mm with the owner's mm: it is a random per-image value that
  * exec re-initialises (the library is loaded anew) and fork's child
@@ -31,7 +38,7 @@
 enum {
 	VSIM_OP_HELLO = 1, /* arg: VSIM_KIND_* ; reply ret 0 / -EBUSY */
 	/* device connection */
-	VSIM_OP_IOCTL = 2, /* arg: ioctl request number.  Payload: the
+	VSIM_OP_IOCTL = 2,  /* arg: ioctl request number.  Payload: the
 				   _IOC_SIZE input bytes if _IOC_WRITE (for
 				   VHOST_VDPA_SET_CONFIG: the vhost_vdpa_config
 				   header and its len bytes; for GET_CONFIG:
@@ -42,8 +49,17 @@ enum {
 				   ioctl's return (>= 0) or -errno; payload:
 				   the _IOC_SIZE output bytes if _IOC_READ
 				   (GET_CONFIG: header + len bytes). */
-	VSIM_OP_WRITE = 3, /* payload: the bytes of one write(); reply
+	VSIM_OP_WRITE = 3,  /* payload: the bytes of one write(); reply
 				   ret = bytes consumed or -errno */
+	VSIM_OP_WRITEV = 4, /* arg: bytes per write (1..VSIM_WRITEV_REC_MAX),
+				   arg2: how many writes; payload: arg2 records
+				   of arg bytes.  Each record is one write(),
+				   in order, exactly as WRITE would do it; the
+				   first one not consumed whole (a refusal)
+				   ends the packet.  Reply ret 0, payload
+				   struct vsim_writev_rep; a malformed request
+				   gets -EINVAL with no payload, like an older
+				   daemon's answer (nothing written). */
 	/* control connection */
 	VSIM_OP_TABLE = 10,    /* arg: asid, arg2: max entries; reply ret:
 				   total entries, payload: up to arg2 struct
@@ -72,6 +88,16 @@ struct vsim_req {
 struct vsim_rep {
 	int32_t ret;
 	uint32_t len; /* payload bytes that follow */
+};
+
+#define VSIM_WRITEV_REC_MAX 256
+
+/* The reply payload of VSIM_OP_WRITEV */
+struct vsim_writev_rep {
+	uint32_t done; /* writes consumed whole, from the first */
+	uint32_t reserved;
+	int64_t ret; /* done < arg2: what write number done returned
+			(bytes consumed, or -errno) */
 };
 
 #endif

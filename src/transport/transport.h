@@ -28,6 +28,16 @@ struct vdm_tp_ops {
 	int (*ioctl)(struct vdm_tp *t, unsigned long req, void *arg);
 	/* one write(); returns bytes consumed or -errno */
 	long (*write)(struct vdm_tp *t, const void *buf, size_t len);
+	/* n writes of len bytes each (buf holds n * len), in order, in as
+	 * few round trips as the device allows, with the outcome of n
+	 * write() calls that stop at the first one not consumed whole:
+	 * returns how many were, and when fewer than n, *ret_stop gets what
+	 * that one returned (bytes or -errno; -ECOMM: its reply was lost,
+	 * and nothing of that round trip is known).  -EOPNOTSUPP: the device
+	 * takes one write per request, nothing was sent.  NULL: likewise
+	 * (a char device takes one message per write()). */
+	long (*write_many)(struct vdm_tp *t, const void *buf, size_t len,
+			   size_t n, long *ret_stop);
 	/* bytes of RLIMIT_MEMLOCK the owner has pinned (PA mode) */
 	int (*pinned)(struct vdm_tp *t, uint64_t *ret);
 };
@@ -36,7 +46,8 @@ struct vdm_tp {
 	const struct vdm_tp_ops *ops;
 	int fd;
 	int is_sim;
-	int broken; /* a reply was lost: every call -ECOMM */
+	int broken;    /* a reply was lost: every call -ECOMM */
+	int no_writev; /* a simulator daemon without VSIM_OP_WRITEV */
 };
 
 /* Open path: a char device or a simulator socket (decided by file type). */
@@ -65,6 +76,24 @@ static inline long vdm_tp_write(struct vdm_tp *t, const void *buf, size_t len)
 	int saved = errno;
 	long r = t->ops->write(t, buf, len);
 
+	errno = saved;
+	return r;
+}
+
+/* Whether write_many may pay (it may still find out it cannot). */
+static inline int vdm_tp_pipelines(const struct vdm_tp *t)
+{
+	return t->ops->write_many && !t->no_writev;
+}
+
+static inline long vdm_tp_write_many(struct vdm_tp *t, const void *buf,
+				     size_t len, size_t n, long *ret_stop)
+{
+	int saved = errno;
+	long r = -EOPNOTSUPP;
+
+	if (vdm_tp_pipelines(t))
+		r = t->ops->write_many(t, buf, len, n, ret_stop);
 	errno = saved;
 	return r;
 }

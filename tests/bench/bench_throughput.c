@@ -11,8 +11,8 @@
  *  - on a kernel char device: open, SET_OWNER, SET_BACKEND_FEATURES and a
  *    plain write() of each 72-byte vhost_msg_v2;
  *  - on the simulator: the same requests in its wire protocol
- *    (src/simproto.h), one packet and one reply per message, as the
- *    library's simulator transport does.
+ *    (src/simproto.h), the IOTLB messages 1024 per WRITEV packet and
+ *    reply, as the library's simulator transport sends them.
  * Figures are medians of --reps runs; a fresh open for each.
  *
  *   bench_throughput [--dev PATH] [--counts 256,1024,...] [--reps 5]
@@ -56,8 +56,9 @@ struct raw {
 	int fd;
 };
 
-static int sim_call(int fd, uint32_t op, uint64_t arg, const void *pl,
-		    size_t len, int sendfd, void *out, size_t outlen)
+static int sim_call2(int fd, uint32_t op, uint64_t arg, uint32_t arg2,
+		     const void *pl, size_t len, int sendfd, void *out,
+		     size_t outlen)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(int))];
@@ -67,6 +68,7 @@ static int sim_call(int fd, uint32_t op, uint64_t arg, const void *pl,
 			      .op = op,
 			      .token = 42,
 			      .arg = arg,
+			      .arg2 = arg2,
 			      .len = (uint32_t)len };
 	struct iovec iov[2] = { { &q, sizeof(q) }, { (void *)pl, len } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
@@ -96,6 +98,12 @@ static int sim_call(int fd, uint32_t op, uint64_t arg, const void *pl,
 		memcpy(out, rb + sizeof(rep),
 		       rep.len < outlen ? rep.len : outlen);
 	return rep.ret;
+}
+
+static int sim_call(int fd, uint32_t op, uint64_t arg, const void *pl,
+		    size_t len, int sendfd, void *out, size_t outlen)
+{
+	return sim_call2(fd, op, arg, 0, pl, len, sendfd, out, outlen);
 }
 
 static int raw_ioctl(struct raw *r, unsigned long req, void *arg, size_t in,
@@ -161,6 +169,33 @@ static void raw_open(struct raw *r)
 		bench_die("raw SET_BACKEND_FEATURES", e);
 }
 
+/* The simulator: the messages queued, then written 1024 per packet */
+#define RAW_CHUNK 1024
+static struct vhost_msg_v2 raw_q[RAW_CHUNK];
+static uint32_t raw_nq;
+
+static int raw_flush(struct raw *r)
+{
+	struct vsim_writev_rep rep = { 0 };
+	uint32_t n = raw_nq;
+	int e;
+
+	if (!n)
+		return 0;
+	raw_nq = 0;
+	e = sim_call2(r->fd, VSIM_OP_WRITEV, sizeof(raw_q[0]), n, raw_q,
+		      n * sizeof(raw_q[0]), -1, &rep, sizeof(rep));
+	return e < 0 ? e : rep.done == n ? 0 : -EIO;
+}
+
+static int raw_send(struct raw *r, const struct vhost_msg_v2 *m)
+{
+	if (!dev_is_sock)
+		return raw_write(r, m);
+	raw_q[raw_nq++] = *m;
+	return raw_nq == RAW_CHUNK ? raw_flush(r) : 0;
+}
+
 static double raw_run(struct raw *r, uint32_t n, uint8_t type)
 {
 	struct vhost_msg_v2 m;
@@ -171,7 +206,7 @@ static double raw_run(struct raw *r, uint32_t n, uint8_t type)
 	memset(&m, 0, sizeof(m));
 	m.type = VHOST_IOTLB_MSG_V2;
 	m.iotlb.type = VHOST_IOTLB_BATCH_BEGIN;
-	if ((e = raw_write(r, &m)) < 0)
+	if ((e = raw_send(r, &m)) < 0)
 		bench_die("raw BATCH_BEGIN", e);
 	for (i = 0; i < n; i++) {
 		m.iotlb.type = type;
@@ -181,13 +216,15 @@ static double raw_run(struct raw *r, uint32_t n, uint8_t type)
 					(uintptr_t)(mem + i * PAGE) :
 					0;
 		m.iotlb.perm = type == VHOST_IOTLB_UPDATE ? VHOST_ACCESS_RW : 0;
-		if ((e = raw_write(r, &m)) < 0)
+		if ((e = raw_send(r, &m)) < 0)
 			bench_die("raw message", e);
 	}
 	memset(&m.iotlb, 0, sizeof(m.iotlb));
 	m.iotlb.type = VHOST_IOTLB_BATCH_END;
-	if ((e = raw_write(r, &m)) < 0)
+	if ((e = raw_send(r, &m)) < 0)
 		bench_die("raw BATCH_END", e);
+	if ((e = raw_flush(r)) < 0)
+		bench_die("raw WRITEV", e);
 	return bench_now_ms() - t0;
 }
 

@@ -585,6 +585,193 @@ static void test_fail_nth(void **state)
 	fx_free(f);
 }
 
+/* ---- WRITEV: many writes per packet */
+
+static void mk(struct vhost_msg_v2 *m, uint32_t asid, uint8_t type,
+	       uint64_t iova, uint64_t size, const void *p)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = VHOST_IOTLB_MSG_V2;
+	m->asid = asid;
+	m->iotlb.type = type;
+	m->iotlb.iova = iova;
+	m->iotlb.size = size;
+	m->iotlb.uaddr = (uintptr_t)p;
+	m->iotlb.perm = type == VHOST_IOTLB_UPDATE ? VHOST_ACCESS_RW : 0;
+}
+
+/* One WRITEV packet of n records of rec bytes from recs: the reply's ret;
+ * *rep its payload (which a refused packet lacks) */
+static int wv(struct cli *c, const void *recs, size_t rec, size_t n,
+	      struct vsim_writev_rep *rep)
+{
+	static uint8_t pkt[VSIM_MAX_PKT];
+	struct vsim_req q = { .magic = VSIM_MAGIC,
+			      .op = VSIM_OP_WRITEV,
+			      .token = c->token,
+			      .arg = rec,
+			      .arg2 = (uint32_t)n,
+			      .len = (uint32_t)(rec * n) };
+	size_t ol = sizeof(*rep);
+	int r;
+
+	assert_true(sizeof(q) + rec * n <= sizeof(pkt));
+	memcpy(pkt, &q, sizeof(q));
+	memcpy(pkt + sizeof(q), recs, rec * n);
+	memset(rep, 0xff, sizeof(*rep));
+	r = cli_raw(c->fd, pkt, sizeof(q) + rec * n, -1, rep, &ol);
+	assert_int_equal(ol, r ? 0 : sizeof(*rep));
+	return r;
+}
+
+static uint64_t writes(struct fx *f)
+{
+	struct vdpamap_sim_stats st;
+
+	assert_int_equal(vdpamap_sim_get_stats(f->path, &st), 0);
+	return st.iotlb_writes;
+}
+
+/* Each record is one write, counted and fault-injected as one; the first
+ * refused ends the packet and nothing after it is written */
+static void test_writev(void **state)
+{
+	enum { BIG = 1800 };
+	static struct vhost_msg_v2 m[BIG];
+	struct fx *f = fx_new(0, 0);
+	struct cli *c = &f->c;
+	struct vsim_writev_rep rep;
+	uint64_t w0;
+	int i;
+
+	(void)state;
+	own(f, F_V2 | F_BATCH);
+	/* the second overlaps the first: the third, valid, is not written */
+	mk(&m[0], 0, VHOST_IOTLB_UPDATE, IOVA0, 0x2000, f->mem);
+	mk(&m[1], 0, VHOST_IOTLB_UPDATE, IOVA0 + 0x1000, 0x1000, f->mem);
+	mk(&m[2], 0, VHOST_IOTLB_UPDATE, IOVA0 + 0x2000, 0x1000, f->mem);
+	w0 = writes(f);
+	assert_int_equal(wv(c, m, 72, 3, &rep), 0);
+	assert_int_equal(rep.done, 1);
+	assert_int_equal(rep.ret, -EFAULT);
+	assert_int_equal(writes(f), w0 + 2);
+	assert_int_equal(table(f, 0, NULL, 0), 1);
+	/* fail_nth counts records: the 2nd of these fails */
+	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_MSG, 2),
+			 0);
+	assert_int_equal(wv(c, &m[2], 72, 1, &rep), 0);
+	assert_int_equal(rep.done, 1);
+	mk(&m[3], 0, VHOST_IOTLB_UPDATE, IOVA0 + 0x3000, 0x1000, f->mem);
+	assert_int_equal(wv(c, &m[3], 72, 1, &rep), 0);
+	assert_int_equal(rep.done, 0);
+	assert_int_equal(rep.ret, -EFAULT);
+	assert_int_equal(wv(c, &m[3], 72, 1, &rep), 0);
+	assert_int_equal(rep.done, 1);
+	assert_int_equal(table(f, 0, NULL, 0), 3);
+	/* a legacy message and a short one: as WRITE takes them */
+	{
+		struct vhost_msg old[2];
+
+		memset(old, 0, sizeof(old));
+		old[0].type = VHOST_IOTLB_MSG;
+		old[0].iotlb.type = VHOST_IOTLB_INVALIDATE;
+		old[0].iotlb.iova = IOVA0 + 0x3000;
+		old[0].iotlb.size = 0x1000;
+		old[1] = old[0];
+		assert_int_equal(wv(c, old, sizeof(old[0]), 2, &rep), 0);
+		assert_int_equal(rep.done, 2);
+		assert_int_equal(table(f, 0, NULL, 0), 2);
+		assert_int_equal(wv(c, old, 39, 1, &rep), 0);
+		assert_int_equal(rep.done, 0);
+		assert_int_equal(rep.ret, -EINVAL);
+	}
+	/* not the owner's address space: nothing */
+	c->token++;
+	assert_int_equal(wv(c, &m[3], 72, 1, &rep), 0);
+	assert_int_equal(rep.done, 0);
+	assert_int_equal(rep.ret, -EFAULT);
+	c->token--;
+	/* malformed packets: refused whole, as an unknown op (nothing
+	 * written, no payload) */
+	w0 = writes(f);
+	assert_int_equal(wv(c, m, 0, 0, &rep), -EINVAL);
+	assert_int_equal(wv(c, m, VSIM_WRITEV_REC_MAX + 1, 1, &rep), -EINVAL);
+	{
+		uint8_t pkt[sizeof(struct vsim_req) + 72];
+		struct vsim_req q = { .magic = VSIM_MAGIC,
+				      .op = VSIM_OP_WRITEV,
+				      .token = c->token,
+				      .arg = 72,
+				      .arg2 = 2,
+				      .len = 72 };
+
+		memcpy(pkt, &q, sizeof(q));
+		memcpy(pkt + sizeof(q), m, 72);
+		assert_int_equal(cli_raw(c->fd, pkt, sizeof(pkt), -1, NULL,
+					 NULL),
+				 -EINVAL);
+	}
+	assert_int_equal(writes(f), w0);
+	/* a full packet in one batch: one set_map */
+	mk(&m[0], 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL);
+	for (i = 1; i < BIG - 1; i++)
+		mk(&m[i], 0, VHOST_IOTLB_UPDATE, 0x10000000ULL + i * 0x1000ULL,
+		   0x1000, f->mem + (ptrdiff_t)(i % 256) * 0x1000);
+	mk(&m[BIG - 1], 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL);
+	assert_int_equal(wv(c, m, 72, BIG, &rep), 0);
+	assert_int_equal(rep.done, BIG);
+	assert_int_equal(table(f, 0, NULL, 0), 2 + BIG - 2);
+	/* and a sweep of them all: INVALIDATE of iova 0 size 0 is the
+	 * whole space */
+	assert_int_equal(inval(c, 0, 0, 0), 72);
+	assert_int_equal(table(f, 0, NULL, 0), 0);
+	/* on a control connection: not an op there */
+	{
+		struct cli ctl = { .fd = cli_connect(f->path) };
+
+		assert_int_equal(cli_req(&ctl, VSIM_OP_HELLO, VSIM_KIND_CONTROL,
+					 NULL, 0, -1, NULL, NULL),
+				 0);
+		assert_int_equal(wv(&ctl, m, 72, 1, &rep), -EINVAL);
+		close(ctl.fd);
+	}
+	fx_free(f);
+}
+
+/* vhost_vdpa's cap reached inside a batch sent as one packet: the UPDATE
+ * over it ends the packet, as it would fail as a single write; the
+ * client then closes the batch (what the library does) */
+static void test_writev_cap_mid_batch(void **state)
+{
+	struct vhost_msg_v2 m[8];
+	struct fx *f = fx_profile("linux-6.12", 4, 8);
+	struct vdpamap_sim_stats st0, st;
+	struct vsim_writev_rep rep;
+	int i;
+
+	(void)state;
+	own(f, F_V2 | F_BATCH | F_ASID);
+	assert_int_equal(vdpamap_sim_get_stats(f->path, &st0), 0);
+	mk(&m[0], 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL);
+	for (i = 1; i <= 6; i++)
+		mk(&m[i], 0, VHOST_IOTLB_UPDATE, IOVA0 + (i - 1) * 0x1000ULL,
+		   0x1000, f->mem);
+	mk(&m[7], 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL);
+	assert_int_equal(wv(&f->c, m, 72, 8, &rep), 0);
+	assert_int_equal(rep.done, 5);
+	assert_int_equal(rep.ret, -EFAULT);
+	assert_int_equal(table(f, 0, NULL, 0), 4);
+	/* still in the batch: no push yet */
+	assert_int_equal(vdpamap_sim_get_stats(f->path, &st), 0);
+	assert_int_equal(st.set_map_calls, st0.set_map_calls);
+	assert_int_equal(st.iotlb_writes, st0.iotlb_writes + 6);
+	assert_int_equal(wv(&f->c, &m[7], 72, 1, &rep), 0);
+	assert_int_equal(rep.done, 1);
+	assert_int_equal(vdpamap_sim_get_stats(f->path, &st), 0);
+	assert_int_equal(st.set_map_calls, st0.set_map_calls + 1);
+	fx_free(f);
+}
+
 /* ---- the data path */
 
 #define QSZ	8
@@ -1531,6 +1718,8 @@ int main(void)
 		cmocka_unit_test(test_iotlb_semantics),
 		cmocka_unit_test(test_asid),
 		cmocka_unit_test(test_fail_nth),
+		cmocka_unit_test(test_writev),
+		cmocka_unit_test(test_writev_cap_mid_batch),
 		cmocka_unit_test(test_datapath_va),
 		cmocka_unit_test(test_datapath_pa_per_map),
 		cmocka_unit_test(test_pa_memlock),
