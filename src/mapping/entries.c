@@ -22,14 +22,17 @@
  * as without PFNs (a test and debugging aid); see docs/iotlb-caps.md.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include "mapping/mapping.h"
+#include "uapi/procmap.h"
 #include "uapi/vhost_vdpa.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -81,18 +84,43 @@ bool vdm_entries_pa_counted(const struct vdpamap *h)
 	return vdm_pagemap_pfns();
 }
 
-/* VA mode: the MAP_SHARED file-backed VMAs of /proc/self/maps (those
- * vhost_vdpa_va_map() makes an entry of), read once per commit and kept
- * sorted by address, so counting k entries costs one read plus
- * O(k log v), not k reads. */
-struct vma_list {
-	uint64_t (*r)[2]; /* [lo, hi) */
+/* What counting needs once per commit rather than once per entry: every
+ * file it reads is opened once, and what it read is reused by the next
+ * entry when that falls in it.  Under emulation a syscall costs tens of
+ * microseconds; a commit of 4096 UPDATEs must not make 4096 more. */
+struct count_ctx {
+	/* VA mode: the MAP_SHARED file-backed VMAs, asked one at a time
+	 * (PROCMAP_QUERY, Linux 6.11) or, on older kernels, all of
+	 * /proc/self/maps read once and kept sorted by address */
+	int maps_fd;		 /* -1: not open yet; -2: no PROCMAP_QUERY */
+	uint64_t vma_lo, vma_hi; /* the last VMA found: [lo, hi) */
+	uint64_t (*r)[2];	 /* the /proc/self/maps fallback: [lo, hi) */
 	size_t n;
 	int err; /* < 0: could not be read */
 	bool loaded;
+	/* PA mode: /proc/self/pagemap and its last words read */
+	int pm_fd;	      /* -1: not open yet */
+	uint64_t pm_va, pm_n; /* pm_buf holds pages [pm_va, + pm_n) */
+	uint64_t pm_buf[PM_CHUNK];
 };
 
-static int vmas_load(struct vma_list *vl)
+static void count_ctx_init(struct count_ctx *c)
+{
+	memset(c, 0, offsetof(struct count_ctx, pm_buf));
+	c->maps_fd = -1;
+	c->pm_fd = -1;
+}
+
+static void count_ctx_fini(struct count_ctx *c)
+{
+	if (c->maps_fd >= 0)
+		close(c->maps_fd);
+	if (c->pm_fd >= 0)
+		close(c->pm_fd);
+	free(c->r);
+}
+
+static int vmas_load(struct count_ctx *vl)
 {
 	char line[512];
 	size_t cap = 0;
@@ -130,12 +158,12 @@ static int vmas_load(struct vma_list *vl)
 	return vl->err;
 }
 
-/* The shared file VMAs [hva, hva + size) covers (the list is in address
- * order, as the kernel prints it). */
-static int count_vmas(struct vma_list *vl, uint64_t hva, uint64_t size,
-		      uint64_t *ret)
+/* The /proc/self/maps fallback (the list is in address order, as the
+ * kernel prints it). */
+static int count_vmas_read(struct count_ctx *vl, uint64_t hva, uint64_t end,
+			   uint64_t *ret)
 {
-	uint64_t end = hva + size, n = 0;
+	uint64_t n = 0;
 	size_t lo = 0, hi;
 
 	if (!vl->loaded && vmas_load(vl) < 0)
@@ -157,6 +185,68 @@ static int count_vmas(struct vma_list *vl, uint64_t hva, uint64_t size,
 	return 0;
 }
 
+/* PROCMAP_QUERY: the shared file-backed VMAs [hva, end) meets, one
+ * ioctl each (none for an entry inside the VMA the last one found).
+ * -ENOTTY: the kernel has no PROCMAP_QUERY. */
+static int count_vmas_query(struct count_ctx *c, uint64_t hva, uint64_t end,
+			    uint64_t *ret)
+{
+	uint64_t n = 0, a = hva;
+
+	if (c->vma_hi > c->vma_lo && hva >= c->vma_lo && end <= c->vma_hi) {
+		*ret = 1;
+		return 0;
+	}
+	if (c->maps_fd == -1) {
+		c->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+		if (c->maps_fd < 0)
+			return -ENOENT;
+	}
+	while (a < end) {
+		struct procmap_query q = {
+			.size = sizeof(q),
+			.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA |
+				       PROCMAP_QUERY_FILE_BACKED_VMA |
+				       PROCMAP_QUERY_VMA_SHARED,
+			.query_addr = a,
+		};
+
+		if (ioctl(c->maps_fd, PROCMAP_QUERY, &q) < 0) {
+			if (errno == ENOENT) /* no such VMA from a on */
+				break;
+			return errno == ENOTTY || errno == EINVAL ? -ENOTTY :
+								    -errno;
+		}
+		if (q.vma_start >= end)
+			break;
+		n++;
+		c->vma_lo = q.vma_start;
+		c->vma_hi = q.vma_end;
+		a = q.vma_end;
+	}
+	*ret = n;
+	return 0;
+}
+
+/* VA mode: how many MAP_SHARED file-backed VMAs [hva, hva + size) meets
+ * (those vhost_vdpa_va_map() makes an entry of). */
+static int count_vmas(struct count_ctx *c, uint64_t hva, uint64_t size,
+		      uint64_t *ret)
+{
+	uint64_t end = hva + size;
+	int r;
+
+	if (c->maps_fd != -2) {
+		r = count_vmas_query(c, hva, end, ret);
+		if (r != -ENOTTY)
+			return r;
+		if (c->maps_fd >= 0)
+			close(c->maps_fd);
+		c->maps_fd = -2;
+	}
+	return count_vmas_read(c, hva, end, ret);
+}
+
 static uint64_t hugetlb_page(const struct vdm_region *rg)
 {
 	struct statfs sf;
@@ -167,55 +257,83 @@ static uint64_t hugetlb_page(const struct vdm_region *rg)
 	return (uint64_t)sf.f_bsize;
 }
 
-/* PA mode with PFNs: fault the range in as the pin will, then count runs
- * of consecutive PFNs.  0 (unknown) if a page shows no PFN. */
-static uint64_t count_runs(struct vdpamap *h, const struct vdm_entry *e)
+/* The pagemap word of page pg, from the words last read when it is among
+ * them, else from PM_CHUNK words read from pg on (the next entries of a
+ * commit usually follow).  -1 if pagemap cannot be read. */
+static int pm_word(struct count_ctx *c, uint64_t pg, uint64_t *w)
 {
-	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE), buf[PM_CHUNK];
-	uint64_t va = e->hva, end = e->hva + vdm_entry_size(e);
-	uint64_t runs = 0, last = 0, i;
-	int fd;
+	ssize_t got;
 
-	if (madvise((void *)(uintptr_t)va, end - va,
-		    (e->perm & VDPAMAP_PERM_WO) ? MADV_POPULATE_WRITE :
-						  MADV_POPULATE_READ) < 0)
-		vdm_dbg(h, "pre-fault for counting: %d", -errno);
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (c->pm_n && pg >= c->pm_va && pg - c->pm_va < c->pm_n) {
+		*w = c->pm_buf[pg - c->pm_va];
 		return 0;
-	for (va &= ~(ps - 1); va < end;) {
-		uint64_t want = (end - va + ps - 1) / ps;
-		ssize_t got;
-
-		if (want > PM_CHUNK)
-			want = PM_CHUNK;
-		got = pread(fd, buf, want * 8, (off_t)(va / ps * 8));
-		if (got <= 0)
-			goto unknown;
-		for (i = 0; i < (uint64_t)got / 8; i++, va += ps) {
-			uint64_t pfn = buf[i] & PM_PFN_MASK;
-
-			if (!(buf[i] & PM_PRESENT) || !pfn)
-				goto unknown;
-			if (!runs || pfn != last + 1)
-				runs++;
-			last = pfn;
-		}
 	}
-	close(fd);
-	return runs;
-unknown:
-	close(fd);
+	if (c->pm_fd == -1) {
+		c->pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (c->pm_fd < 0)
+			return -1;
+	}
+	got = pread(c->pm_fd, c->pm_buf, sizeof(c->pm_buf), (off_t)(pg * 8));
+	if (got < 8) {
+		c->pm_n = 0;
+		return -1;
+	}
+	c->pm_va = pg;
+	c->pm_n = (uint64_t)got / 8;
+	*w = c->pm_buf[0];
 	return 0;
 }
 
+/* Runs of consecutive PFNs over the pages of [va, end); 0 if a page shows
+ * none (not present, or no PFNs here). */
+static uint64_t runs_of(struct count_ctx *c, uint64_t ps, uint64_t va,
+			uint64_t end)
+{
+	uint64_t runs = 0, last = 0, pg;
+
+	for (pg = va / ps; pg <= (end - 1) / ps; pg++) {
+		uint64_t w, pfn;
+
+		if (pm_word(c, pg, &w) < 0)
+			return 0;
+		pfn = w & PM_PFN_MASK;
+		if (!(w & PM_PRESENT) || !pfn)
+			return 0;
+		if (!runs || pfn != last + 1)
+			runs++;
+		last = pfn;
+	}
+	return runs;
+}
+
+/* PA mode with PFNs: count the runs of consecutive PFNs the pin will find,
+ * faulting the range in first (as the pin will) only when some page of it
+ * is not present yet: guest memory is usually pre-faulted at open. */
+static uint64_t count_runs(struct vdpamap *h, const struct vdm_entry *e,
+			   struct count_ctx *c)
+{
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t va = e->hva, end = e->hva + vdm_entry_size(e), runs;
+
+	runs = runs_of(c, ps, va, end);
+	if (runs || c->pm_fd < 0)
+		return runs;
+	if (madvise((void *)(uintptr_t)(va & ~(ps - 1)), end - (va & ~(ps - 1)),
+		    (e->perm & VDPAMAP_PERM_WO) ? MADV_POPULATE_WRITE :
+						  MADV_POPULATE_READ) < 0)
+		vdm_dbg(h, "pre-fault for counting: %d", -errno);
+	c->pm_n = 0; /* what was read is stale now */
+	return runs_of(c, ps, va, end);
+}
+
 /* PA mode: the entries e makes, or 0 (unknown). */
-static uint64_t count_pa(struct vdpamap *h, const struct vdm_entry *e)
+static uint64_t count_pa(struct vdpamap *h, const struct vdm_entry *e,
+			 struct count_ctx *c)
 {
 	uint64_t hp, first, last;
 
 	if (vdm_entries_pa_counted(h))
-		return count_runs(h, e);
+		return count_runs(h, e, c);
 	hp = hugetlb_page(e->region);
 	if (!hp)
 		return 0;
@@ -226,7 +344,7 @@ static uint64_t count_pa(struct vdpamap *h, const struct vdm_entry *e)
 
 /* The kernel entries e will make (e->nents; 0: unknown). */
 static void entry_count(struct vdpamap *h, struct vdm_entry *e,
-			struct vma_list *vl)
+			struct count_ctx *c)
 {
 	uint64_t n = 0;
 
@@ -234,7 +352,7 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 	    (h->info.is_sim && !pagemap_forced_off())) {
 		/* two reasons for no count, each said:
 		 * NOLINTBEGIN(bugprone-branch-clone) */
-		if (count_vmas(vl, e->hva, vdm_entry_size(e), &n) < 0)
+		if (count_vmas(c, e->hva, vdm_entry_size(e), &n) < 0)
 			n = 0;
 		else if (!n)
 			n = 0; /* nothing mappable: the device says */
@@ -242,7 +360,7 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 		if (e->inode.first == 0 && e->inode.last == UINT64_MAX)
 			n++;
 	} else {
-		n = count_pa(h, e);
+		n = count_pa(h, e, c);
 	}
 	e->nents = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
@@ -310,7 +428,7 @@ static bool estimated(const struct vdpamap *h)
 int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 {
 	uint64_t cap = vdm_entries_cap(h), *cnt, *unk;
-	struct vma_list vl = { 0 };
+	struct count_ctx *ctx;
 	uint32_t asid, nr = h->info.nr_as;
 	int r = 0;
 	size_t i;
@@ -318,8 +436,13 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 	if (cap == UINT64_MAX)
 		return 0;
 	cnt = calloc(2 * (size_t)nr, sizeof(*cnt));
-	if (!cnt)
+	ctx = malloc(sizeof(*ctx));
+	if (!cnt || !ctx) {
+		free(cnt);
+		free(ctx);
 		return -ENOMEM;
+	}
+	count_ctx_init(ctx);
 	unk = cnt + nr;
 	for (asid = 0; asid < nr; asid++) {
 		cnt[asid] = h->map->as[asid].nents;
@@ -330,7 +453,7 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		uint64_t k;
 
 		if (msgs[i].type == VHOST_IOTLB_UPDATE)
-			entry_count(h, e, &vl);
+			entry_count(h, e, ctx);
 		k = e->nents ? e->nents : 1;
 		if (msgs[i].type == VHOST_IOTLB_UPDATE) {
 			cnt[e->asid] += k;
@@ -357,7 +480,8 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 				 (unsigned long long)cnt[asid],
 				 (unsigned long long)cap);
 	free(cnt);
-	free(vl.r);
+	count_ctx_fini(ctx);
+	free(ctx);
 	return r;
 }
 
