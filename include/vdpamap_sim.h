@@ -62,7 +62,12 @@ VDPAMAP_API int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts,
 /* Run the simulator in the calling process until stopped (tools use it). */
 VDPAMAP_API int vdpamap_sim_serve(const char *path,
 				  const struct vdpamap_sim_opts *opts);
-/* Ask the daemon at path to exit and wait for it to go. */
+/* Ask the daemon at path to exit and wait for it to go; its socket is
+ * gone on return.  Only a socket a simulator of ours serves is touched:
+ * -ENOENT nothing at path, -ENOTSOCK not a socket (a file, a device node:
+ * left as it is), -ECONNREFUSED a socket nobody serves (left as it is),
+ * -EPROTO or -ETIMEDOUT something that does not answer as our simulator
+ * does, -EINVAL path NULL. */
 VDPAMAP_API int vdpamap_sim_stop(const char *path);
 
 /* Test and debugging hooks of the simulator, through its control socket. */

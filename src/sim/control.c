@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -146,17 +147,24 @@ int vdpamap_sim_get_limits(const char *path, struct vdpamap_sim_limits *ret)
 	return r;
 }
 
+/* Only a socket that a simulator of ours serves is stopped and removed:
+ * a file of another kind is never ours (-ENOTSOCK), a socket nobody
+ * serves may be anybody's (-ECONNREFUSED), and one whose server does not
+ * speak our protocol is not ours either (the handshake's error). */
 int vdpamap_sim_stop(const char *path)
 {
+	struct stat st, now;
 	struct pollfd pfd;
 	char c;
 	int fd, r;
 
+	if (!path)
+		return -EINVAL;
+	if (stat(path, &st) < 0) /* through a link: the CLI names sockets so */
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
 	fd = ctl_open(path);
-	if (fd == -ECONNREFUSED && path) {
-		unlink(path); /* nobody listens: a stale socket */
-		return 0;
-	}
 	if (fd < 0)
 		return fd;
 	r = ctl_call(fd, VSIM_OP_STOP, 0, 0, NULL, NULL);
@@ -173,7 +181,14 @@ int vdpamap_sim_stop(const char *path)
 			r = -errno;
 	}
 	close(fd);
-	if (r == 0)
+	/* the daemon removes its socket as it exits, maybe after our EOF:
+	 * remove it here unless another socket took the path meanwhile; a
+	 * link to it (the CLI names sockets so) goes once it leads nowhere */
+	if (r == 0 &&
+	    (stat(path, &now) == 0 ?
+		     now.st_ino == st.st_ino && now.st_dev == st.st_dev :
+		     errno == ENOENT && lstat(path, &now) == 0 &&
+			     S_ISLNK(now.st_mode)))
 		unlink(path);
 	return r;
 }

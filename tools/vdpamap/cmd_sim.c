@@ -571,8 +571,9 @@ static int sim_stop(const struct sim_args *a, struct sim_out *o)
 
 	r = vdpamap_sim_get_stats(a->path, &st);
 	if (r == -ECONNREFUSED) {
-		vdpamap_sim_stop(a->path); /* unlinks the stale socket */
-		o->why = "nothing to stop (a stale socket, removed)";
+		/* not known to be ours: vdpamap_sim_stop() leaves it too */
+		o->why = "nothing to stop (a socket nobody serves, left as it "
+			 "is)";
 		return r;
 	}
 	if (r < 0) {
