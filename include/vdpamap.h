@@ -139,7 +139,10 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 				 struct vdpamap **ret);
 
 /* Close the device (the kernel drops every map and unpins) and free the
- * handle.  Accepts NULL.  Returns NULL.  Not concurrent with anything. */
+ * handle.  Accepts NULL.  Returns NULL.  Not concurrent with anything.
+ * A transaction still open is aborted (nothing of it is sent; a warning
+ * is logged); its struct stays the caller's: calls on it return -EBADF
+ * and its vdpamap_txn_commit() or vdpamap_txn_abort() frees it. */
 VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h);
 
 /* The device fd (for poll()ing nothing in particular; do not write to it). */
@@ -404,7 +407,10 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
  * an ASID would pass its IOTLB entry cap (nothing sent), or the device's
  * EFAULT was the cap (see vdpamap_map()).  On failure
  * whatever was applied is rolled back; if the rollback fails the handle is
- * poisoned (-ENOTRECOVERABLE).  Frees t in every case. */
+ * poisoned (-ENOTRECOVERABLE).  Frees t in every case.
+ * vdpamap_txn_map(), _unmap() and _commit() of a t whose handle was closed
+ * return -EBADF, logging nothing (the log callback went with the handle);
+ * commit and abort still free it. */
 VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t);
 /* Drop t without sending anything.  Accepts NULL, returns NULL. */
 VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t);

@@ -251,6 +251,9 @@ fail:
 
 void vdm_close(struct vdpamap *h)
 {
+	/* first: the modules' close hooks must not see a half-queued
+	 * transaction's marks, nor the lock it holds */
+	vdm_txn_close(h);
 	vdm_hooks_close(h);
 	vdm_tp_close(h->tp);
 	vdm_handle_free(h);

@@ -55,6 +55,9 @@ struct vdm_mapping {
 	struct vdm_region *regions;
 	uint32_t next_region_id;
 	struct vdm_entry *lost; /* entries the device lost */
+	/* the open public transaction (vdpamap_txn_begin until its end),
+	 * which close aborts and detaches (txn.c) */
+	struct vdpamap_txn *txn;
 	/* called (lock held) when a region is registered (add) or
 	 * unregistered: the keeper maps it in the old address space */
 	int (*region_hook)(struct vdpamap *h, struct vdm_region *rg, bool add);
@@ -128,6 +131,11 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 /* Frees t whatever the result. */
 int vdm_txn_commit(struct vdpamap_txn *t);
 void vdm_txn_abort(struct vdpamap_txn *t);
+/* Close: abort the open public transaction, if any, and release the lock
+ * it holds.  Its struct stays the caller's, detached from h: every call on
+ * it returns -EBADF without touching h, and its commit or abort frees
+ * it. */
+void vdm_txn_close(struct vdpamap *h);
 
 /* ---- entries.c: kernel IOTLB entries against the caps (h->info) */
 /* Does /proc/self/pagemap show PFNs (CAP_SYS_ADMIN)?  false also with

@@ -221,6 +221,43 @@ void test_txn(void **state)
 	assert_null(vdpamap_txn_abort(NULL));
 }
 
+/* Closing a handle aborts its open transaction: nothing queued reaches
+ * the device, and the transaction outlives the handle as a shell that
+ * refuses everything with -EBADF (without reading the freed handle) until
+ * its commit or abort frees it. */
+void test_txn_close(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_txn *t;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		open_default(f);
+		map_ok(f, 0, GPA, 0, MIB);
+		assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+		assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+		assert_int_equal(vdpamap_txn_map(t, 0, 16 * GPA, f->mem + MIB,
+						 MIB, VDPAMAP_PERM_RW, NULL),
+				 0);
+		fx_close(f);
+		assert_int_equal(vdpamap_txn_map(t, 0, 32 * GPA, f->mem, MIB,
+						 VDPAMAP_PERM_RW, NULL),
+				 -EBADF);
+		assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), -EBADF);
+		/* both end it and free it: commit (i 0) and abort (i 1) */
+		if (i == 0)
+			assert_int_equal(vdpamap_txn_commit(t), -EBADF);
+		else
+			assert_null(vdpamap_txn_abort(t));
+		/* the device was released: it opens again, with nothing of
+		 * the transaction in it */
+		open_default(f);
+		assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
+		mirror_matches_device(f);
+		fx_close(f);
+	}
+}
+
 /* queues in two address spaces: the runs per ASID are the point */
 void test_txn_asids(void **state)
 {
