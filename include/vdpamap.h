@@ -14,7 +14,13 @@
  *  - Every call that takes a struct vdpamap * may run concurrently with any
  *    other such call on the same handle from another thread, except
  *    vdpamap_close(): calls that change device state are serialised on a
- *    per-handle mutex (a transaction holds it from begin to commit/abort);
+ *    per-handle mutex (a transaction holds it from begin to commit/abort:
+ *    another thread's calls wait for its end, and its own thread's calls
+ *    that change something fail with -EDEADLK, logged, while its queries
+ *    answer with the committed state: every call below that only reads,
+ *    get_info, get_stats, get_status, get_features, get_config, the
+ *    group and vring getters, region_get/_ids, foreach_entry,
+ *    entry_count, iova_find, handoff_get_info);
  *    the lookups vdpamap_translate()/vdpamap_reverse() never take it and
  *    never wait for it: they read RCU-published copy-on-write trees
  *    (liburcu-bp: no thread registration needed) and may run on datapath
@@ -191,7 +197,8 @@ struct vdpamap_info {
 					      PFNs in /proc/self/pagemap:
 					      entry counts are unknown */
 
-/* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle. */
+/* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle
+ * (inside the caller's own transaction too): -EINVAL (NULL), -ECHILD. */
 VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info);
 
 /* 1 if every bit of feature was negotiated, 0 if not. */
@@ -387,7 +394,10 @@ VDPAMAP_API int vdpamap_unmap(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			      uint64_t size);
 
 /* Find (not reserve) a hole of size bytes aligned to align in asid.
- * -ENOSPC: no hole (this call sends nothing, so never the entry cap). */
+ * -ENOSPC: no hole (this call sends nothing, so never the entry cap).
+ * Inside the caller's own transaction it sees the committed entries, not
+ * the queued maps: vdpamap_txn_map() with VDPAMAP_IOVA_ANY allocates
+ * there. */
 VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 				  uint64_t size, uint64_t align,
 				  uint64_t *ret_iova);
@@ -450,7 +460,9 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 				      int (*fn)(const struct vdpamap_entry *e,
 						void *ctx),
 				      void *ctx);
-/* Number of entries in asid (0 for an unknown asid). */
+/* Number of entries in asid (0 for an unknown asid, a NULL handle or a
+ * forked child).  Inside the caller's own transaction: the committed
+ * entries, as every query. */
 VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid);
 
 /* ---- counters (since open) */

@@ -177,6 +177,14 @@ int vdm_enter(struct vdpamap *h, bool allow_poisoned);
  * prepared handoff describes: also -EBUSY (logged, naming what) between
  * vdpamap_handoff_prepare() and vdpamap_handoff_cancel(). */
 int vdm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what);
+/* vdm_enter() for a query (a call that reads the handle or the device and
+ * changes neither), poisoned or not.  From inside this thread's open
+ * transaction it goes on under the lock the transaction holds and reads
+ * the committed state: the transaction changes nothing before its
+ * commit, and the lock-free lookups answer the same there. */
+int vdm_enter_query(struct vdpamap *h);
+/* Drop the lock (after the modules' leave hooks); inside this thread's
+ * open transaction (a query) nothing: the lock is the transaction's. */
 void vdm_leave(struct vdpamap *h);
 /* Make vdm_enter_idle() refuse with this reason (-EBUSY) until cleared. */
 void vdm_busy_set(struct vdpamap *h, const char *fmt, ...)
@@ -191,8 +199,8 @@ void vdm_tp_lost(struct vdpamap *h);
 /* ---- util.c: one ioctl to the device (counted; a lost reply poisons
  * and gives -ENOTRECOVERABLE) */
 int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
-/* A GET ioctl under the handle's lock (vdm_enter(): a poisoned handle may
- * still read): 0 or -errno, *arg written by the device only on success. */
+/* A GET ioctl under the handle's lock (vdm_enter_query(): a poisoned
+ * handle may still read, so may its open transaction's thread): 0 or -errno, *arg written by the device only on success. */
 int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg);
 
 /* Was every bit of feature negotiated at open? (vdpamap_has_feature()

@@ -277,7 +277,7 @@ VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)
 
 	if (!info)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	*info = h->info;
@@ -291,7 +291,7 @@ VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st)
 
 	if (!st)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	*st = h->stats;

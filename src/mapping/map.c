@@ -383,7 +383,8 @@ int vdm_memlock_check(struct vdpamap *h, uint64_t need)
 /* ---- lookups */
 static int check_asid(struct vdpamap *h, uint32_t asid)
 {
-	/* every caller passed vdm_enter() (core/util.c), which refuses a
+	/* every caller passed vdm_enter_query() (core/util.c) or
+	 * lookup_enter(), which refuse a
 	 * NULL h:
 	 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	if (asid >= h->info.nr_as) {
@@ -473,7 +474,7 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 
 	if (!fn)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	r = check_asid(h, asid);
@@ -503,7 +504,7 @@ VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid)
 {
 	uint64_t c = 0;
 
-	if (vdm_enter(h, true) < 0)
+	if (vdm_enter_query(h) < 0)
 		return 0;
 	if (asid < h->info.nr_as)
 		c = h->map->as[asid].iova.count;
@@ -524,7 +525,7 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 		align = h ? h->page_size : 1;
 	if (align & (align - 1))
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	r = check_asid(h, asid);

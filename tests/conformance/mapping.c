@@ -221,6 +221,97 @@ void test_txn(void **state)
 	assert_null(vdpamap_txn_abort(NULL));
 }
 
+/* Every read-only call the handle offers, with its results: what a
+ * caller sees outside a transaction and from inside its own. */
+struct queries {
+	struct vdpamap_stats st, st_end;
+	struct vdpamap_info info;
+	uint64_t count, found, feat;
+	struct vdpamap_entry ents[4];
+	uint32_t nents, group, dgroup, gasid, base, ids[4];
+	int r[15];
+	uint8_t status, cfg[8];
+	struct vdpamap_region rg;
+	struct vdpamap_vring vr;
+	struct vdpamap_handoff_info ho;
+};
+
+static int collect(const struct vdpamap_entry *e, void *ctx)
+{
+	struct queries *q = ctx;
+
+	if (q->nents < 4)
+		q->ents[q->nents] = *e;
+	q->nents++;
+	return 0;
+}
+
+/* The counters first and last: the ioctls of get_status, get_features,
+ * get_config and vring_get_base count in between. */
+static void queries_take(struct fx *f, uint32_t nr_vqs, struct queries *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->r[0] = vdpamap_get_stats(f->h, &q->st);
+	q->r[1] = vdpamap_get_info(f->h, &q->info);
+	q->count = vdpamap_entry_count(f->h, 0);
+	q->r[2] = vdpamap_foreach_entry(f->h, 0, collect, q);
+	q->r[3] = vdpamap_iova_find(f->h, 0, MIB, 0, &q->found);
+	q->r[4] = vdpamap_vq_group(f->h, nr_vqs - 1, &q->group);
+	q->r[5] = vdpamap_vq_desc_group(f->h, nr_vqs - 1, &q->dgroup);
+	q->r[6] = vdpamap_get_group_asid(f->h, 0, &q->gasid);
+	q->r[7] = vdpamap_region_get(f->h, f->region_id, &q->rg);
+	q->r[8] = vdpamap_region_ids(f->h, q->ids, 4);
+	q->r[9] = vdpamap_vring_get(f->h, 0, &q->vr);
+	q->r[10] = vdpamap_handoff_get_info(f->h, &q->ho);
+	q->r[11] = vdpamap_get_status(f->h, &q->status);
+	q->r[12] = vdpamap_get_features(f->h, &q->feat);
+	q->r[13] = vdpamap_get_config(f->h, 0, q->cfg, 6);
+	q->r[14] = vdpamap_vring_get_base(f->h, 0, &q->base);
+	assert_int_equal(vdpamap_get_stats(f->h, &q->st_end), 0);
+}
+
+/* Inside its own transaction a thread still reads the handle: queries
+ * answer with the committed state (what the lock-free lookups see), not
+ * -EDEADLK; calls that change something still refuse (test_txn). */
+void test_txn_queries(void **state)
+{
+	struct fx *f = *state;
+	struct queries out, in;
+	struct vdpamap_txn *t;
+	struct vdpamap_info info;
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_info(f->h, &info), 0);
+	map_ok(f, 0, GPA, 0, MIB);
+	map_ok(f, 0, GPA + MIB, MIB, MIB);
+	queries_take(f, info.nr_vqs, &out);
+	assert_int_equal(out.r[0], 0);
+	assert_int_equal(out.count, 2);
+	assert_int_equal(out.r[2], 0);
+	assert_int_equal(out.nents, 2);
+
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, out.found, f->mem + 2 * MIB, MIB,
+					 VDPAMAP_PERM_RW, NULL),
+			 0);
+	queries_take(f, info.nr_vqs, &in);
+	assert_memory_equal(in.r, out.r, sizeof(in.r));
+	/* nothing reached the device in between, and the queries cost
+	 * the same ioctls inside as outside */
+	assert_memory_equal(&in.st, &out.st_end, sizeof(in.st));
+	assert_int_equal(in.st_end.ioctls - in.st.ioctls,
+			 out.st_end.ioctls - out.st.ioctls);
+	in.st = out.st;
+	in.st_end = out.st_end;
+	assert_memory_equal(&in, &out, sizeof(in));
+	/* a call that changes something still refuses */
+	assert_int_equal(vdpamap_region_del(f->h, f->region_id), -EDEADLK);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 2);
+	mirror_matches_device(f);
+}
+
 /* Closing a handle aborts its open transaction: nothing queued reaches
  * the device, and the transaction outlives the handle as a shell that
  * refuses everything with -EBADF (without reading the freed handle) until
