@@ -48,6 +48,16 @@ bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 					 OPTS_FIELD_SZ(opts, field))
 #define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
+/* A caller's options struct is read only through OPTS_GET() (one field)
+ * or OPTS_COPY() (the whole struct, for a call that hands it to helpers):
+ * never past its sz, which may end where the caller's memory does.
+ * OPTS_COPY fills dst (a struct of this version) with the bytes of opts
+ * below both sizes and zeros (every field's default) after them, and sets
+ * dst.sz to the known size; opts NULL: all zeros.  After OPTS_VALID. */
+void vdm_opts_copy(void *dst, size_t known_sz, const void *opts,
+		   size_t user_sz);
+#define OPTS_COPY(dst, opts) \
+	vdm_opts_copy(&(dst), sizeof(dst), (opts), (opts) ? (opts)->sz : 0)
 /* The one refusal rule: 0 when OPTS_VALID, else -EINVAL (smaller than its
  * size field) or -E2BIG (an unknown non-zero tail). */
 static inline int vdm_opts_err(size_t user_sz)

@@ -58,6 +58,16 @@ bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 	return true;
 }
 
+void vdm_opts_copy(void *dst, size_t known_sz, const void *opts, size_t user_sz)
+{
+	size_t n = user_sz < known_sz ? user_sz : known_sz;
+
+	memset(dst, 0, known_sz);
+	if (opts)
+		memcpy(dst, opts, n);
+	memcpy(dst, &known_sz, sizeof(known_sz)); /* sz comes first */
+}
+
 int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
 		    size_t known_sz)
 {
