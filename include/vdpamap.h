@@ -81,7 +81,7 @@ VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature);
 /* A piece of the caller's address space that maps may point into.  fd is
  * the file that backs it (a memfd for guest RAM) with fd_offset the offset
  * of hva in it, or -1 for anonymous memory (VA-mode devices silently ignore
- * anonymous private memory: the library logs a warning).  The fd is not
+ * private memory: region_add refuses it there, -EINVAL).  The fd is not
  * duplicated: it must stay open while the region is registered. */
 struct vdpamap_region {
 	void *hva;
@@ -338,8 +338,12 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 
 /* ---- regions */
 /* Register a region.  -EINVAL: NULL/zero-length/unaligned/overflowing,
- * -EEXIST: overlaps a registered region (log names it), -EBADF: fd given
- * but not open.  *ret_id identifies it. */
+ * or on a VA-mode device private memory (MAP_PRIVATE, anonymous private:
+ * the device would silently map nothing; log names the part), -EEXIST:
+ * overlaps a registered region (log names it), -EBADF: fd given but not
+ * open, -EFAULT: not mapped in this process (all or a part).  Cost per
+ * VMA, never per page: one msync(), and on VA one read of
+ * /proc/self/maps.  *ret_id identifies it. */
 VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
 				   const struct vdpamap_region *r,
 				   uint32_t *ret_id);
@@ -364,7 +368,8 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
  *  -EEXIST    overlaps an entry of asid (log names it)
  *  -EOPNOTSUPP asid != 0 without IOTLB_ASID (the kernel would silently put
  *             it in ASID 0)
- *  -EFAULT    hva range not inside a registered region
+ *  -EFAULT    hva range not inside a registered region, or not mapped in
+ *             this process any more (one msync() probe per map)
  *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget exceeded (log: needed/free)
  *  -ENOSPC    the IOTLB entry cap of asid (vdpamap_info.max_iotlb_entries,
  *             parent_max_iotlb_entries): known not to fit, refused before

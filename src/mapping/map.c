@@ -236,12 +236,48 @@ struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 	return NULL;
 }
 
+/* The memory itself: mapped in this process, and on a VA-mode device
+ * shared (the kernel would accept the rest and map nothing). */
+static int region_mem_check(struct vdpamap *h, const struct vdpamap_region *r)
+{
+	uint64_t b = (uintptr_t)r->hva, first, last;
+	int e;
+
+	if (vdm_mem_mapped(b, r->len) < 0) {
+		vdm_err(h,
+			"region [%p, +0x%llx) is not mapped in this process "
+			"(all of it or a part)",
+			r->hva, (unsigned long long)r->len);
+		return -EFAULT;
+	}
+	if (h->info.mem_mode != VDPAMAP_MEMMODE_VA)
+		return 0;
+	e = vdm_mem_private(b, r->len, &first, &last);
+	if (e < 0) { /* no /proc: the kernel's rule cannot be checked */
+		vdm_warn(h, "region [%p, +0x%llx): /proc/self/maps: %d", r->hva,
+			 (unsigned long long)r->len, e);
+		return 0;
+	}
+	if (e) {
+		vdm_err(h,
+			"region [%p, +0x%llx): [0x%llx, 0x%llx] is private "
+			"memory (MAP_PRIVATE or anonymous): a VA-mode device "
+			"maps only MAP_SHARED memory (a memfd) and silently "
+			"nothing else",
+			r->hva, (unsigned long long)r->len,
+			(unsigned long long)first, (unsigned long long)last);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		   uint32_t *ret_id)
 {
 	uint64_t b = (uintptr_t)r->hva, last = b + r->len - 1;
 	uint64_t mask = h->page_size - 1;
 	struct vdm_region *rg;
+	int e;
 
 	if (!r->hva || !r->len) {
 		vdm_err(h, "region: hva %p len 0x%llx: empty", r->hva,
@@ -279,19 +315,16 @@ int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 			return -EEXIST;
 		}
 	}
-	if (r->fd < 0 && h->info.mem_mode == VDPAMAP_MEMMODE_VA)
-		vdm_warn(h,
-			 "region [%p, +0x%llx) is anonymous: a VA-mode device "
-			 "silently maps nothing for anonymous private memory",
-			 r->hva, (unsigned long long)r->len);
+	e = region_mem_check(h, r);
+	if (e < 0)
+		return e;
 	rg = calloc(1, sizeof(*rg));
 	if (!rg)
 		return -ENOMEM;
 	rg->id = h->map->next_region_id;
 	rg->r = *r;
 	if (h->map->region_hook) {
-		int e = h->map->region_hook(h, rg, true);
-
+		e = h->map->region_hook(h, rg, true);
 		if (e < 0) {
 			free(rg);
 			return e;

@@ -8,9 +8,9 @@
  * this module's files; modules above read it and change it through the
  * functions below.
  *
- * Inside the module: txn.c calls map.c and entries.c; map.c calls
- * view.c and entries.c; view.c, prefault.c and entries.c call nothing
- * else of the module.
+ * Inside the module: txn.c calls map.c, entries.c and vma.c; map.c calls
+ * view.c, entries.c and vma.c; view.c, prefault.c, entries.c and vma.c
+ * call nothing else of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -159,6 +159,17 @@ bool vdm_entries_efault_is_cap(struct vdpamap *h, const struct vdm_msg *m);
  * bound; estimate: from pagemap). */
 void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
 			bool estimate, bool unknown);
+
+/* ---- vma.c: the caller's memory as the kernel will find it */
+/* 0 if every page of [hva, hva + len) is mapped in this process, else
+ * -ENOMEM (a hole) or -EINVAL; one syscall whatever the size. */
+int vdm_mem_mapped(uint64_t hva, uint64_t len);
+/* 1 and the first part of [hva, hva + len) that is private memory
+ * (MAP_PRIVATE, anonymous private: what a VA-mode device skips) in
+ * [*ret_first, *ret_last]; 0 if all of it is shared; -errno if
+ * /proc/self/maps cannot be read.  One read of it: call per region. */
+int vdm_mem_private(uint64_t hva, uint64_t len, uint64_t *ret_first,
+		    uint64_t *ret_last);
 
 /* ---- prefault.c */
 int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,

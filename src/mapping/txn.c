@@ -211,6 +211,15 @@ static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			hva, (unsigned long long)size);
 		return -EFAULT;
 	}
+	/* its region was mapped when added; a hole since would be the
+	 * kernel's EFAULT (PA) or a silent nothing (VA) */
+	if (vdm_mem_mapped(uhva, size) < 0) {
+		vdm_err(h,
+			"hva [%p, +0x%llx) is not mapped in this process "
+			"(unmapped since its region was added)",
+			hva, (unsigned long long)size);
+		return -EFAULT;
+	}
 	return 0;
 }
 

@@ -185,8 +185,10 @@ void test_handoff_bad_input(void **state)
 						   offer it */
 	ho_err(f, EOPNOTSUPP,
 	       "handoff: NEW_OWNER: ", vdpamap_handoff_prepare(f->h, &o, &sfd));
+	/* anonymous but shared: a VA-mode device reaches it (private
+	 * memory is refused there at region_add already) */
 	anon = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(anon != MAP_FAILED);
 	rg = (struct vdpamap_region){ .hva = anon, .len = 65536, .fd = -1 };
 	assert_int_equal(vdpamap_region_add(f->h, &rg, &id), 0);

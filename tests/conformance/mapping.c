@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "conformance.h"
 
@@ -87,6 +88,64 @@ void test_regions(void **state)
 	assert_int_equal(vdpamap_region_del(f->h, 12345), -ENOENT);
 	unmap_ok(f, 0, GPA, MIB);
 	assert_int_equal(vdpamap_region_del(f->h, f->region_id), 0);
+}
+
+/* Memory the process does not map is refused before anything is sent,
+ * at region_add and at a map into a region unmapped since; a VA-mode
+ * device maps MAP_SHARED memory only (anonymous or private: nothing,
+ * and the kernel says OK), so there private memory is refused too. */
+void test_region_unmapped(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_region r = { .len = 4 * MIB, .fd = -1 };
+	struct vdpamap_info in;
+	struct snap sn;
+	uint8_t *p, *sh;
+	uint32_t id;
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	/* a hole in the middle, then nothing at all */
+	assert_int_equal(munmap(p + MIB, MIB), 0);
+	r.hva = p;
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EFAULT);
+	assert_int_equal(munmap(p, 4 * MIB), 0);
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EFAULT);
+	snap_equal(f, &sn);
+
+	/* shared anonymous memory (shmem) is reachable in both modes */
+	sh = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(sh != MAP_FAILED);
+	r.hva = sh;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), 0);
+	/* a map into the part of it unmapped since */
+	assert_int_equal(munmap(sh + 2 * MIB, MIB), 0);
+	snap_take(f, &sn);
+	map_err(f, EFAULT, 0, GPA, sh + MIB, 2 * MIB, VDPAMAP_PERM_RW);
+	assert_int_equal(vdpamap_map(f->h, 0, GPA, sh, MIB, VDPAMAP_PERM_RW),
+			 0);
+	unmap_ok(f, 0, GPA, MIB);
+	assert_int_equal(vdpamap_region_del(f->h, id), 0);
+	munmap(sh, 4 * MIB);
+
+	/* private memory: what a VA-mode device cannot reach */
+	p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	r.hva = p;
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id),
+			 in.mem_mode == VDPAMAP_MEMMODE_VA ? -EINVAL : 0);
+	if (in.mem_mode != VDPAMAP_MEMMODE_VA)
+		assert_int_equal(vdpamap_region_del(f->h, id), 0);
+	snap_equal(f, &sn);
+	munmap(p, 4 * MIB);
+	mirror_matches_device(f);
 }
 
 void test_alloc(void **state)
