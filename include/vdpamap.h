@@ -341,7 +341,9 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
  * or on a VA-mode device private memory (MAP_PRIVATE, anonymous private:
  * the device would silently map nothing; log names the part), -EEXIST:
  * overlaps a registered region (log names it), -EBADF: fd given but not
- * open, -EFAULT: not mapped in this process (all or a part).  Cost per
+ * open, or not the file mapped at hva (-EINVAL: mapped there at another
+ * offset than fd_offset), -EFAULT: not mapped in this process (all or a
+ * part).  Cost per
  * VMA, never per page: one msync(), and on VA one read of
  * /proc/self/maps.  *ret_id identifies it. */
 VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,

@@ -271,6 +271,44 @@ static int region_mem_check(struct vdpamap *h, const struct vdpamap_region *r)
 	return 0;
 }
 
+int vdm_region_fd_check(struct vdpamap *h, const struct vdpamap_region *r,
+			const char *what)
+{
+	uint64_t first = 0, last = 0;
+	int e;
+
+	if (r->fd < 0)
+		return 0;
+	if (fcntl(r->fd, F_GETFD) < 0) {
+		vdm_err(h, "%s: region fd %d is not open", what, r->fd);
+		return -EBADF;
+	}
+	e = vdm_mem_backed((uintptr_t)r->hva, r->len, r->fd, r->fd_offset,
+			   &first, &last);
+	if (e < 0) { /* no /proc: the backing cannot be checked */
+		vdm_warn(h, "%s: region [%p, +0x%llx): /proc/self/maps: %d",
+			 what, r->hva, (unsigned long long)r->len, e);
+		return 0;
+	}
+	if (e == 1)
+		vdm_err(h,
+			"%s: region fd %d is not the file mapped at [0x%llx, "
+			"0x%llx] of [%p, +0x%llx) (closed and its number "
+			"reused, or another file)",
+			what, r->fd, (unsigned long long)first,
+			(unsigned long long)last, r->hva,
+			(unsigned long long)r->len);
+	else if (e == 2)
+		vdm_err(h,
+			"%s: region fd %d is mapped at [0x%llx, 0x%llx] of "
+			"[%p, +0x%llx), but not at fd_offset 0x%llx",
+			what, r->fd, (unsigned long long)first,
+			(unsigned long long)last, r->hva,
+			(unsigned long long)r->len,
+			(unsigned long long)r->fd_offset);
+	return e == 1 ? -EBADF : e == 2 ? -EINVAL : 0;
+}
+
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		   uint32_t *ret_id)
 {
@@ -316,6 +354,9 @@ int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		}
 	}
 	e = region_mem_check(h, r);
+	if (e < 0)
+		return e;
+	e = vdm_region_fd_check(h, r, "region");
 	if (e < 0)
 		return e;
 	rg = calloc(1, sizeof(*rg));

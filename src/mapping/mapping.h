@@ -89,6 +89,11 @@ struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 				   uint64_t size);
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		   uint32_t *ret_id);
+/* Is r's fd (if any) still open and the file mapped at r's hva, at r's
+ * fd_offset?  0, or -EBADF (not open, another file) / -EINVAL (another
+ * offset), logged with what (the caller's name). */
+int vdm_region_fd_check(struct vdpamap *h, const struct vdpamap_region *r,
+			const char *what);
 void vdm_mirror_free(struct vdpamap *h);
 int vdm_memlock_check(struct vdpamap *h, uint64_t need);
 bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
@@ -170,6 +175,14 @@ int vdm_mem_mapped(uint64_t hva, uint64_t len);
  * /proc/self/maps cannot be read.  One read of it: call per region. */
 int vdm_mem_private(uint64_t hva, uint64_t len, uint64_t *ret_first,
 		    uint64_t *ret_last);
+
+/* 0 if fd at offset off is the file mapped at every byte of [hva, hva +
+ * len) (the same dev and inode, the matching offset), 1 if a part maps
+ * another file or none, 2 if it maps fd's file at another offset, with
+ * that part in [*ret_first, *ret_last]; -errno if fd or /proc/self/maps
+ * cannot be read.  One read of /proc/self/maps. */
+int vdm_mem_backed(uint64_t hva, uint64_t len, int fd, uint64_t off,
+		   uint64_t *ret_first, uint64_t *ret_last);
 
 /* ---- prefault.c */
 int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,

@@ -8,11 +8,18 @@
  * so it is one).  Both checks cost per VMA, never per page: a hole is one
  * msync(MS_ASYNC) (which, since Linux 2.6.19, only walks the VMAs of the
  * range and fails with ENOMEM at a hole), the VA check one read of
- * /proc/self/maps per region.
+ * /proc/self/maps per region.  That read also says which file (dev,
+ * inode) backs each VMA at which offset: a region's fd must be that file
+ * at that offset, or a successor would map other memory than the device
+ * uses.
  */
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "mapping/mapping.h"
@@ -64,36 +71,80 @@ static char *maps_read(void)
 	return buf;
 }
 
+/* One VMA of /proc/self/maps ("start-end perms offset maj:min inode
+ * path") from *p, which moves to the next line; false at the end. */
+struct vma {
+	uint64_t start, end, off, ino;
+	unsigned int maj, min;
+	char perms[5];
+};
+
+static bool vma_next(char **p, struct vma *v)
+{
+	while (**p) {
+		char *line = *p, *nl = strchr(line, '\n');
+		int n;
+
+		*p = nl ? nl + 1 : line + strlen(line);
+		n = sscanf(line,
+			   "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64
+			   " %x:%x %" SCNu64,
+			   &v->start, &v->end, v->perms, &v->off, &v->maj,
+			   &v->min, &v->ino);
+		if (n == 7)
+			return true;
+	}
+	return false;
+}
+
 int vdm_mem_private(uint64_t hva, uint64_t len, uint64_t *ret_first,
 		    uint64_t *ret_last)
 {
 	uint64_t last = hva + len - 1;
-	char *buf = maps_read(), *p, *nl;
+	char *buf = maps_read(), *p = buf;
+	struct vma v;
 	int r = 0;
 
 	if (!buf)
 		return -ENOMEM;
-	/* "start-end perms offset dev inode path": perms[3] is 's' or 'p' */
-	for (p = buf; p && *p; p = nl ? nl + 1 : NULL) {
-		char *q = p, perms[5];
-		uint64_t s, e;
-
-		nl = strchr(p, '\n');
-
-		s = strtoull(q, &q, 16);
-		if (*q++ != '-')
+	while (vma_next(&p, &v)) {
+		if (v.end <= hva || v.start > last || v.perms[3] == 's')
 			continue;
-		e = strtoull(q, &q, 16);
-		if (*q++ != ' ' || strlen(q) < 4)
-			continue;
-		memcpy(perms, q, 4);
-		perms[4] = '\0';
-		if (e <= hva || s > last || perms[3] == 's')
-			continue;
-		*ret_first = s > hva ? s : hva;
-		*ret_last = e - 1 < last ? e - 1 : last;
+		*ret_first = v.start > hva ? v.start : hva;
+		*ret_last = v.end - 1 < last ? v.end - 1 : last;
 		r = 1;
 		break;
+	}
+	free(buf);
+	return r;
+}
+
+int vdm_mem_backed(uint64_t hva, uint64_t len, int fd, uint64_t off,
+		   uint64_t *ret_first, uint64_t *ret_last)
+{
+	uint64_t last = hva + len - 1;
+	struct stat st;
+	struct vma v;
+	char *buf, *p;
+	int r = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	buf = maps_read();
+	if (!buf)
+		return -ENOMEM;
+	for (p = buf; !r && vma_next(&p, &v);) {
+		uint64_t a = v.start > hva ? v.start : hva;
+
+		if (v.end <= hva || v.start > last)
+			continue;
+		if (makedev(v.maj, v.min) != st.st_dev ||
+		    v.ino != (uint64_t)st.st_ino)
+			r = 1;
+		else if (v.off + (a - v.start) != off + (a - hva))
+			r = 2;
+		*ret_first = a;
+		*ret_last = v.end - 1 < last ? v.end - 1 : last;
 	}
 	free(buf);
 	return r;

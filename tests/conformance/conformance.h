@@ -175,6 +175,7 @@ void test_flip_fault_sweep(void **state);
 /* handoff_refusals.c */
 void test_handoff_bad_input(void **state);
 void test_handoff_busy(void **state);
+void test_region_fd(void **state);
 /* bad_input.c */
 void test_bad_input(void **state);
 void test_bad_input_no_asid(void **state);

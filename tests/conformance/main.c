@@ -76,6 +76,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_flip_fault_sweep),
 	T(test_handoff_bad_input),
 	T(test_handoff_busy),
+	T(test_region_fd),
 	cmocka_unit_test(test_flip_desc_asid),
 };
 #undef T
