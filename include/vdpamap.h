@@ -98,7 +98,9 @@ struct vdpamap_region {
 #define VDPAMAP_MEMMODE_PA   1 /* pins, charges RLIMIT_MEMLOCK */
 #define VDPAMAP_MEMMODE_VA   2 /* no pinning (VDUSE, vdpa_sim use_va) */
 
-/* vdpamap_open_opts.flags */
+/* vdpamap_open_opts.flags (ALLOW_UNALIGNED, like a page_size below the
+ * system page, is for VA-mode devices: PA-mode maps stay aligned to the
+ * system page, since the kernel pins whole pages) */
 #define VDPAMAP_OPEN_ALLOW_UNALIGNED  (1U << 0) /* no page-alignment check */
 #define VDPAMAP_OPEN_NO_MEMLOCK_CHECK (1U << 1)
 
@@ -364,7 +366,10 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 /* ---- maps: one call is a transaction of one */
 /* Map [hva, hva+size) at [iova, iova+size) of asid with perm.  The hva range
  * must lie inside one registered region.  Errors (nothing is sent):
- *  -EINVAL    size 0, perm not RO/WO/RW, misaligned, asid >= nr_as
+ *  -EINVAL    size 0, perm not RO/WO/RW, misaligned, asid >= nr_as; on a
+ *             PA-mode device not aligned to the system page, whatever
+ *             ALLOW_UNALIGNED or page_size say (the kernel pins whole
+ *             pages: it would hold more than the mirror)
  *  -EOVERFLOW iova + size - 1 wraps past 2^64-1
  *  -ERANGE    outside the device's IOVA range
  *  -EEXIST    overlaps an entry of asid (log names it)

@@ -15,6 +15,7 @@
  * until its commit or abort, never in the freed handle.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "mapping/mapping.h"
 #include "uapi/vhost_vdpa.h"
@@ -172,8 +173,17 @@ static int txn_usable(const struct vdpamap_txn *t)
 	return t->h ? 0 : -EBADF;
 }
 
-/* The arguments of a map on their own: perm, range, alignment (to mask),
- * and the region hva lies in. */
+/* PA mode: the system page less one (the kernel pins and maps whole
+ * pages whatever the map says), else 0. */
+static uint64_t pa_mask(const struct vdpamap *h)
+{
+	if (h->info.mem_mode != VDPAMAP_MEMMODE_PA)
+		return 0;
+	return (uint64_t)sysconf(_SC_PAGESIZE) - 1;
+}
+
+/* The arguments of a map on their own: perm, range, alignment (to mask,
+ * and in PA mode to the system page), and the region hva lies in. */
 static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			  void *hva, uint64_t size, uint32_t perm,
 			  uint64_t mask, struct vdm_region **ret_rg)
@@ -202,6 +212,18 @@ static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		vdm_err(h, "hva %p size 0x%llx wraps", hva,
 			(unsigned long long)size);
 		return -EOVERFLOW;
+	}
+	if ((uhva | size | (iova == VDPAMAP_IOVA_ANY ? 0 : iova)) &
+	    pa_mask(h)) {
+		vdm_err(h,
+			"asid %u iova 0x%llx hva %p size 0x%llx: PA mode pins "
+			"whole pages of 0x%llx: the device would hold more "
+			"than the map (ALLOW_UNALIGNED and page_size below it "
+			"are for VA-mode devices)",
+			asid, (unsigned long long)iova, hva,
+			(unsigned long long)size,
+			(unsigned long long)(pa_mask(h) + 1));
+		return -EINVAL;
 	}
 	*ret_rg = vdm_region_find(h, uhva, size);
 	if (!*ret_rg) {
@@ -232,8 +254,7 @@ static int map_place(struct vdpamap_txn *t, uint32_t asid, uint64_t size,
 	int r;
 
 	if (*iova == VDPAMAP_IOVA_ANY) {
-		r = overlay_find_hole(t, asid, size, mask ? h->page_size : 1,
-				      iova);
+		r = overlay_find_hole(t, asid, size, mask + 1, iova);
 		if (r < 0)
 			vdm_err(h, "asid %u: no free hole of 0x%llx bytes",
 				asid, (unsigned long long)size);
@@ -305,7 +326,7 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 	r = map_check_args(h, asid, iova, hva, size, perm, mask, &rg);
 	if (r < 0)
 		return r;
-	r = map_place(t, asid, size, mask, &iova);
+	r = map_place(t, asid, size, mask | pa_mask(h), &iova);
 	if (r < 0)
 		return r;
 	r = map_check_free(t, asid, iova, iova + size - 1);

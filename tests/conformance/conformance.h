@@ -133,6 +133,7 @@ void test_map_basic(void **state);
 void test_map_top_of_space(void **state);
 void test_regions(void **state);
 void test_region_unmapped(void **state);
+void test_unaligned(void **state);
 void test_alloc(void **state);
 void test_alloc_small_range(void **state);
 void test_txn(void **state);

@@ -41,6 +41,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_bad_input_no_asid),
 	T(test_regions),
 	T(test_region_unmapped),
+	T(test_unaligned),
 	T(test_alloc),
 	cmocka_unit_test(test_alloc_small_range),
 	T(test_txn),

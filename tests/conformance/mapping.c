@@ -148,6 +148,45 @@ void test_region_unmapped(void **state)
 	mirror_matches_device(f);
 }
 
+/* A PA-mode device pins whole pages: an unaligned map would leave it
+ * holding more than the mirror says.  ALLOW_UNALIGNED and page_size 1 are
+ * for VA-mode devices, which map the bytes given; on a PA-mode one a map
+ * not aligned to the system page is refused, nothing sent. */
+void test_unaligned(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .flags = VDPAMAP_OPEN_ALLOW_UNALIGNED);
+	struct vdpamap_info in;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (k) {
+			o.flags = 0;
+			o.page_size = 1;
+		}
+		assert_int_equal(fx_open(f, &o), 0);
+		assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+		if (in.mem_mode == VDPAMAP_MEMMODE_PA) {
+			map_err(f, EINVAL, 0, GPA + 0x100, f->mem + 0x100,
+				0x1000, VDPAMAP_PERM_RW);
+			map_err(f, EINVAL, 0, GPA, f->mem, 0x1100,
+				VDPAMAP_PERM_RW);
+		} else {
+			assert_int_equal(vdpamap_map(f->h, 0, GPA + 0x100,
+						     f->mem + 0x100, 0x1000,
+						     VDPAMAP_PERM_RW),
+					 0);
+			mirror_matches_device(f);
+			unmap_ok(f, 0, GPA + 0x100, 0x1000);
+		}
+		map_ok(f, 0, GPA, 0, MIB);
+		mirror_matches_device(f);
+		unmap_ok(f, 0, GPA, MIB);
+		fx_close(f);
+	}
+}
+
 void test_alloc(void **state)
 {
 	struct fx *f = *state;
