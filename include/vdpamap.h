@@ -14,7 +14,13 @@
  *  - Every call that takes a struct vdpamap * may run concurrently with any
  *    other such call on the same handle from another thread, except
  *    vdpamap_close(): calls that change device state are serialised on a
- *    per-handle mutex (a transaction holds it from begin to commit/abort);
+ *    per-handle mutex (a transaction holds it from begin to commit/abort:
+ *    another thread's calls wait for its end, and its own thread's calls
+ *    that change something fail with -EDEADLK, logged, while its queries
+ *    answer with the committed state: every call below that only reads,
+ *    get_info, get_stats, get_status, get_features, get_config, the
+ *    group and vring getters, region_get/_ids, foreach_entry,
+ *    entry_count, iova_find, handoff_get_info);
  *    the lookups vdpamap_translate()/vdpamap_reverse() never take it and
  *    never wait for it: they read RCU-published copy-on-write trees
  *    (liburcu-bp: no thread registration needed) and may run on datapath
@@ -75,7 +81,7 @@ VDPAMAP_API const char *vdpamap_feature_name(uint64_t feature);
 /* A piece of the caller's address space that maps may point into.  fd is
  * the file that backs it (a memfd for guest RAM) with fd_offset the offset
  * of hva in it, or -1 for anonymous memory (VA-mode devices silently ignore
- * anonymous private memory: the library logs a warning).  The fd is not
+ * private memory: region_add refuses it there, -EINVAL).  The fd is not
  * duplicated: it must stay open while the region is registered. */
 struct vdpamap_region {
 	void *hva;
@@ -92,7 +98,9 @@ struct vdpamap_region {
 #define VDPAMAP_MEMMODE_PA   1 /* pins, charges RLIMIT_MEMLOCK */
 #define VDPAMAP_MEMMODE_VA   2 /* no pinning (VDUSE, vdpa_sim use_va) */
 
-/* vdpamap_open_opts.flags */
+/* vdpamap_open_opts.flags (ALLOW_UNALIGNED, like a page_size below the
+ * system page, is for VA-mode devices: PA-mode maps stay aligned to the
+ * system page, since the kernel pins whole pages) */
 #define VDPAMAP_OPEN_ALLOW_UNALIGNED  (1U << 0) /* no page-alignment check */
 #define VDPAMAP_OPEN_NO_MEMLOCK_CHECK (1U << 1)
 
@@ -139,7 +147,10 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 				 struct vdpamap **ret);
 
 /* Close the device (the kernel drops every map and unpins) and free the
- * handle.  Accepts NULL.  Returns NULL.  Not concurrent with anything. */
+ * handle.  Accepts NULL.  Returns NULL.  Not concurrent with anything.
+ * A transaction still open is aborted (nothing of it is sent; a warning
+ * is logged); its struct stays the caller's: calls on it return -EBADF
+ * and its vdpamap_txn_commit() or vdpamap_txn_abort() frees it. */
 VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h);
 
 /* The device fd (for poll()ing nothing in particular; do not write to it). */
@@ -188,7 +199,8 @@ struct vdpamap_info {
 					      PFNs in /proc/self/pagemap:
 					      entry counts are unknown */
 
-/* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle. */
+/* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle
+ * (inside the caller's own transaction too): -EINVAL (NULL), -ECHILD. */
 VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info);
 
 /* 1 if every bit of feature was negotiated, 0 if not. */
@@ -328,8 +340,14 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 
 /* ---- regions */
 /* Register a region.  -EINVAL: NULL/zero-length/unaligned/overflowing,
- * -EEXIST: overlaps a registered region (log names it), -EBADF: fd given
- * but not open.  *ret_id identifies it. */
+ * or on a VA-mode device private memory (MAP_PRIVATE, anonymous private:
+ * the device would silently map nothing; log names the part), -EEXIST:
+ * overlaps a registered region (log names it), -EBADF: fd given but not
+ * open, or not the file mapped at hva (-EINVAL: mapped there at another
+ * offset than fd_offset), -EFAULT: not mapped in this process (all or a
+ * part).  Cost per
+ * VMA, never per page: one msync(), and on VA one read of
+ * /proc/self/maps.  *ret_id identifies it. */
 VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
 				   const struct vdpamap_region *r,
 				   uint32_t *ret_id);
@@ -348,13 +366,17 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
 /* ---- maps: one call is a transaction of one */
 /* Map [hva, hva+size) at [iova, iova+size) of asid with perm.  The hva range
  * must lie inside one registered region.  Errors (nothing is sent):
- *  -EINVAL    size 0, perm not RO/WO/RW, misaligned, asid >= nr_as
+ *  -EINVAL    size 0, perm not RO/WO/RW, misaligned, asid >= nr_as; on a
+ *             PA-mode device not aligned to the system page, whatever
+ *             ALLOW_UNALIGNED or page_size say (the kernel pins whole
+ *             pages: it would hold more than the mirror)
  *  -EOVERFLOW iova + size - 1 wraps past 2^64-1
  *  -ERANGE    outside the device's IOVA range
  *  -EEXIST    overlaps an entry of asid (log names it)
  *  -EOPNOTSUPP asid != 0 without IOTLB_ASID (the kernel would silently put
  *             it in ASID 0)
- *  -EFAULT    hva range not inside a registered region
+ *  -EFAULT    hva range not inside a registered region, or not mapped in
+ *             this process any more (one msync() probe per map)
  *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget exceeded (log: needed/free)
  *  -ENOSPC    the IOTLB entry cap of asid (vdpamap_info.max_iotlb_entries,
  *             parent_max_iotlb_entries): known not to fit, refused before
@@ -384,7 +406,10 @@ VDPAMAP_API int vdpamap_unmap(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			      uint64_t size);
 
 /* Find (not reserve) a hole of size bytes aligned to align in asid.
- * -ENOSPC: no hole (this call sends nothing, so never the entry cap). */
+ * -ENOSPC: no hole (this call sends nothing, so never the entry cap).
+ * Inside the caller's own transaction it sees the committed entries, not
+ * the queued maps: vdpamap_txn_map() with VDPAMAP_IOVA_ANY allocates
+ * there. */
 VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 				  uint64_t size, uint64_t align,
 				  uint64_t *ret_iova);
@@ -404,7 +429,10 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
  * an ASID would pass its IOTLB entry cap (nothing sent), or the device's
  * EFAULT was the cap (see vdpamap_map()).  On failure
  * whatever was applied is rolled back; if the rollback fails the handle is
- * poisoned (-ENOTRECOVERABLE).  Frees t in every case. */
+ * poisoned (-ENOTRECOVERABLE).  Frees t in every case.
+ * vdpamap_txn_map(), _unmap() and _commit() of a t whose handle was closed
+ * return -EBADF, logging nothing (the log callback went with the handle);
+ * commit and abort still free it. */
 VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t);
 /* Drop t without sending anything.  Accepts NULL, returns NULL. */
 VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t);
@@ -444,7 +472,9 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 				      int (*fn)(const struct vdpamap_entry *e,
 						void *ctx),
 				      void *ctx);
-/* Number of entries in asid (0 for an unknown asid). */
+/* Number of entries in asid (0 for an unknown asid, a NULL handle or a
+ * forked child).  Inside the caller's own transaction: the committed
+ * entries, as every query. */
 VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid);
 
 /* ---- counters (since open) */

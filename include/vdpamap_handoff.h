@@ -86,7 +86,11 @@ struct vdpamap_handoff_opts {
 
 /* Prepare the handoff; *ret_state_fd is the sealed state memfd (without
  * FD_CLOEXEC).  Errors (nothing changed): -EINVAL (bad opts, a region
- * without fd: the log names it, an extra fd not open), -E2BIG (opts tail),
+ * without fd: the log names it, an extra fd not open, a region's fd mapped
+ * at its hva at another offset than fd_offset), -EBADF (a region's fd was
+ * closed since region_add, or is not the file mapped at its hva any more:
+ * closed and its number reused; the successor would map other memory),
+ * -E2BIG (opts tail),
  * -EOPNOTSUPP (the strategy asked for is not available here: NEW_OWNER not
  * built or offered, KEEPER on another architecture), -EALREADY (already
  * prepared), -EAGAIN (could not create the keeper), -ENOMEM, any device

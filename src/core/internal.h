@@ -48,6 +48,16 @@ bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz);
 					 OPTS_FIELD_SZ(opts, field))
 #define OPTS_GET(opts, field, fallback) \
 	(OPTS_HAS(opts, field) ? (opts)->field : (fallback))
+/* A caller's options struct is read only through OPTS_GET() (one field)
+ * or OPTS_COPY() (the whole struct, for a call that hands it to helpers):
+ * never past its sz, which may end where the caller's memory does.
+ * OPTS_COPY fills dst (a struct of this version) with the bytes of opts
+ * below both sizes and zeros (every field's default) after them, and sets
+ * dst.sz to the known size; opts NULL: all zeros.  After OPTS_VALID. */
+void vdm_opts_copy(void *dst, size_t known_sz, const void *opts,
+		   size_t user_sz);
+#define OPTS_COPY(dst, opts) \
+	vdm_opts_copy(&(dst), sizeof(dst), (opts), (opts) ? (opts)->sz : 0)
 /* The one refusal rule: 0 when OPTS_VALID, else -EINVAL (smaller than its
  * size field) or -E2BIG (an unknown non-zero tail). */
 static inline int vdm_opts_err(size_t user_sz)
@@ -177,6 +187,14 @@ int vdm_enter(struct vdpamap *h, bool allow_poisoned);
  * prepared handoff describes: also -EBUSY (logged, naming what) between
  * vdpamap_handoff_prepare() and vdpamap_handoff_cancel(). */
 int vdm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what);
+/* vdm_enter() for a query (a call that reads the handle or the device and
+ * changes neither), poisoned or not.  From inside this thread's open
+ * transaction it goes on under the lock the transaction holds and reads
+ * the committed state: the transaction changes nothing before its
+ * commit, and the lock-free lookups answer the same there. */
+int vdm_enter_query(struct vdpamap *h);
+/* Drop the lock (after the modules' leave hooks); inside this thread's
+ * open transaction (a query) nothing: the lock is the transaction's. */
 void vdm_leave(struct vdpamap *h);
 /* Make vdm_enter_idle() refuse with this reason (-EBUSY) until cleared. */
 void vdm_busy_set(struct vdpamap *h, const char *fmt, ...)
@@ -191,8 +209,8 @@ void vdm_tp_lost(struct vdpamap *h);
 /* ---- util.c: one ioctl to the device (counted; a lost reply poisons
  * and gives -ENOTRECOVERABLE) */
 int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
-/* A GET ioctl under the handle's lock (vdm_enter(): a poisoned handle may
- * still read): 0 or -errno, *arg written by the device only on success. */
+/* A GET ioctl under the handle's lock (vdm_enter_query(): a poisoned
+ * handle may still read, so may its open transaction's thread): 0 or -errno, *arg written by the device only on success. */
 int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg);
 
 /* Was every bit of feature negotiated at open? (vdpamap_has_feature()

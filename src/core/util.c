@@ -58,6 +58,16 @@ bool vdm_opts_valid(const void *opts, size_t known_sz, size_t user_sz)
 	return true;
 }
 
+void vdm_opts_copy(void *dst, size_t known_sz, const void *opts, size_t user_sz)
+{
+	size_t n = user_sz < known_sz ? user_sz : known_sz;
+
+	memset(dst, 0, known_sz);
+	if (opts)
+		memcpy(dst, opts, n);
+	memcpy(dst, &known_sz, sizeof(known_sz)); /* sz comes first */
+}
+
 int vdm_opts_refuse(const struct vdpamap *h, const char *what, size_t user_sz,
 		    size_t known_sz)
 {
@@ -81,16 +91,23 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 	h->log_fn(level, buf, h->log_ctx);
 }
 
+/* Does this thread hold h's lock for its open transaction? */
+static bool in_own_txn(const struct vdpamap *h)
+{
+	return __atomic_load_n(&h->in_txn, __ATOMIC_ACQUIRE) &&
+	       pthread_equal(__atomic_load_n(&h->txn_owner, __ATOMIC_RELAXED),
+			     pthread_self());
+}
+
 int vdm_enter(struct vdpamap *h, bool allow_poisoned)
 {
 	if (!h)
 		return -EINVAL;
 	if (getpid() != h->pid || h->fork_gen != vdm_fork_gen())
 		return -ECHILD;
-	if (__atomic_load_n(&h->in_txn, __ATOMIC_ACQUIRE) &&
-	    pthread_equal(__atomic_load_n(&h->txn_owner, __ATOMIC_RELAXED),
-			  pthread_self())) {
-		vdm_err(h, "call from inside this thread's open transaction");
+	if (in_own_txn(h)) {
+		vdm_err(h, "call from inside this thread's open transaction: "
+			   "only queries may run there");
 		return -EDEADLK;
 	}
 	pthread_mutex_lock(&h->lock);
@@ -115,8 +132,25 @@ int vdm_enter_idle(struct vdpamap *h, bool allow_poisoned, const char *what)
 	return 0;
 }
 
+int vdm_enter_query(struct vdpamap *h)
+{
+	if (!h)
+		return -EINVAL;
+	if (getpid() != h->pid || h->fork_gen != vdm_fork_gen())
+		return -ECHILD;
+	if (in_own_txn(h))
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	return 0;
+}
+
 void vdm_leave(struct vdpamap *h)
 {
+	/* a query inside this thread's transaction: the lock, and the
+	 * leave hooks that publish changes, belong to the transaction's
+	 * end (which clears in_txn before it leaves) */
+	if (in_own_txn(h))
+		return;
 	vdm_hooks_leave(h);
 	pthread_mutex_unlock(&h->lock);
 }
@@ -196,7 +230,7 @@ int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 
 int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg)
 {
-	int r = vdm_enter(h, true);
+	int r = vdm_enter_query(h);
 
 	if (r < 0)
 		return r;

@@ -21,7 +21,7 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 
 	if (!info)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	ho = h->ho;
@@ -62,7 +62,7 @@ VDPAMAP_API int vdpamap_region_get(struct vdpamap *h, uint32_t id,
 
 	if (!out)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	for (rg = h->map->regions; rg; rg = rg->next)
@@ -93,7 +93,7 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids, uint32_t n)
 
 	if (n && !ids)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	for (rg = h->map->regions; rg; rg = rg->next)
@@ -123,7 +123,7 @@ VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
 
 	if (!out)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	if (idx >= h->info.nr_vqs) {

@@ -97,6 +97,11 @@ static int prepare_check(struct vdpamap *h,
 		return -EALREADY;
 	}
 	for (rg = h->map->regions; rg; rg = rg->next) {
+		/* the successor maps this fd: it must still be the memory
+		 * the device uses (not closed, not reused for another file) */
+		r = vdm_region_fd_check(h, &rg->r, "handoff");
+		if (r < 0)
+			return r;
 		if (rg->r.fd >= 0)
 			continue;
 		vdm_err(h,

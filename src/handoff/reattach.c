@@ -211,8 +211,10 @@ static int check_state(struct attach *at, const struct vdm_ho_hdr *hd)
 	return -EPERM;
 }
 
+/* Check the caller's o and copy it to *c (OPTS_COPY: what follows reads
+ * the copy, never o past its sz). */
 static int reattach_args(const struct vdpamap_reattach_opts *o,
-			 struct vdpamap **ret)
+			 struct vdpamap **ret, struct vdpamap_reattach_opts *c)
 {
 	static const uint8_t zero[VDM_KP_CRED_LEN];
 	const struct vdpamap_open_opts *open;
@@ -223,12 +225,14 @@ static int reattach_args(const struct vdpamap_reattach_opts *o,
 	r = OPTS_ERR(o, vdpamap_reattach_opts);
 	if (r < 0)
 		return r;
-	open = OPTS_GET(o, open, NULL);
+	OPTS_COPY(*c, o);
+	o = c;
+	open = o->open;
 	r = vdm_ho_open_opts_check(open);
 	if (r < 0)
 		return r;
-	if (OPTS_GET(o, keeper_pid, 0) <= 0 || OPTS_GET(o, flags, 0) ||
-	    !OPTS_HAS(o, keeper_sock_tag) || !o->keeper_sock_tag) {
+	/* a struct too short for keeper_sock_tag has it 0 in the copy */
+	if (o->keeper_pid <= 0 || o->flags || !o->keeper_sock_tag) {
 		vdm_ho_adopt_log(open, "handoff: reattach: keeper_pid, flags "
 				       "or keeper_sock_tag invalid");
 		return -EINVAL;
@@ -246,15 +250,16 @@ vdpamap_handoff_reattach_with(const struct vdpamap_reattach_opts *o,
 			      struct vdpamap **ret)
 {
 	int fds[REATTACH_FDS], r, n, nfd;
+	struct vdpamap_reattach_opts c;
 	struct vdm_handoff_state s;
 	struct attach at;
 	size_t len = 0;
 	void *buf = NULL;
 
-	r = reattach_args(o, ret);
+	r = reattach_args(o, ret, &c);
 	if (r < 0)
 		return r;
-	at = (struct attach){ .o = o, .open = o->open };
+	at = (struct attach){ .o = &c, .open = c.open };
 	for (n = 0; n < REATTACH_FDS; n++)
 		fds[n] = -1;
 	r = nfd = keeper_attach(&at, fds);
@@ -272,7 +277,7 @@ vdpamap_handoff_reattach_with(const struct vdpamap_reattach_opts *o,
 	r = renumber(buf, len, fds, nfd, &s);
 	if (r < 0)
 		goto out;
-	r = vdm_ho_adopt_parsed(&s, o->open, ret);
+	r = vdm_ho_adopt_parsed(&s, c.open, ret);
 	if (r == 0)
 		fds_taken(&s, fds, nfd);
 out:

@@ -18,7 +18,7 @@ static int config_io(struct vdpamap *h, unsigned long req, uint32_t off,
 		return -EINVAL;
 	r = req == VHOST_VDPA_SET_CONFIG ?
 		    vdm_enter_idle(h, true, "vdpamap_set_config") :
-		    vdm_enter(h, true);
+		    vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	/* config_size 0: no config space reachable (a kernel before 5.18

@@ -70,7 +70,7 @@ VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
 
 	if (!ret_group)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	if (vq >= h->info.nr_vqs) {
@@ -91,7 +91,7 @@ VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
 
 	if (!ret_group)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	if (!vdm_has_feature(h, VDPAMAP_F_DESC_ASID)) {
@@ -181,7 +181,7 @@ VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
 
 	if (!ret_asid)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	if (group >= h->info.nr_groups) {

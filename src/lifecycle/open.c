@@ -251,6 +251,9 @@ fail:
 
 void vdm_close(struct vdpamap *h)
 {
+	/* first: the modules' close hooks must not see a half-queued
+	 * transaction's marks, nor the lock it holds */
+	vdm_txn_close(h);
 	vdm_hooks_close(h);
 	vdm_tp_close(h->tp);
 	vdm_handle_free(h);
@@ -274,7 +277,7 @@ VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info)
 
 	if (!info)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	*info = h->info;
@@ -288,7 +291,7 @@ VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st)
 
 	if (!st)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	*st = h->stats;

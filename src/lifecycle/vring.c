@@ -155,7 +155,7 @@ VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
 
 	if (!ret_base)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	if (idx >= h->info.nr_vqs) {

@@ -236,12 +236,86 @@ struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 	return NULL;
 }
 
+/* The memory itself: mapped in this process, and on a VA-mode device
+ * shared (the kernel would accept the rest and map nothing). */
+static int region_mem_check(struct vdpamap *h, const struct vdpamap_region *r)
+{
+	uint64_t b = (uintptr_t)r->hva, first, last;
+	int e;
+
+	if (vdm_mem_mapped(b, r->len) < 0) {
+		vdm_err(h,
+			"region [%p, +0x%llx) is not mapped in this process "
+			"(all of it or a part)",
+			r->hva, (unsigned long long)r->len);
+		return -EFAULT;
+	}
+	if (h->info.mem_mode != VDPAMAP_MEMMODE_VA)
+		return 0;
+	e = vdm_mem_private(b, r->len, &first, &last);
+	if (e < 0) { /* no /proc: the kernel's rule cannot be checked */
+		vdm_warn(h, "region [%p, +0x%llx): /proc/self/maps: %d", r->hva,
+			 (unsigned long long)r->len, e);
+		return 0;
+	}
+	if (e) {
+		vdm_err(h,
+			"region [%p, +0x%llx): [0x%llx, 0x%llx] is private "
+			"memory (MAP_PRIVATE or anonymous): a VA-mode device "
+			"maps only MAP_SHARED memory (a memfd) and silently "
+			"nothing else",
+			r->hva, (unsigned long long)r->len,
+			(unsigned long long)first, (unsigned long long)last);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vdm_region_fd_check(struct vdpamap *h, const struct vdpamap_region *r,
+			const char *what)
+{
+	uint64_t first = 0, last = 0;
+	int e;
+
+	if (r->fd < 0)
+		return 0;
+	if (fcntl(r->fd, F_GETFD) < 0) {
+		vdm_err(h, "%s: region fd %d is not open", what, r->fd);
+		return -EBADF;
+	}
+	e = vdm_mem_backed((uintptr_t)r->hva, r->len, r->fd, r->fd_offset,
+			   &first, &last);
+	if (e < 0) { /* no /proc: the backing cannot be checked */
+		vdm_warn(h, "%s: region [%p, +0x%llx): /proc/self/maps: %d",
+			 what, r->hva, (unsigned long long)r->len, e);
+		return 0;
+	}
+	if (e == 1)
+		vdm_err(h,
+			"%s: region fd %d is not the file mapped at [0x%llx, "
+			"0x%llx] of [%p, +0x%llx) (closed and its number "
+			"reused, or another file)",
+			what, r->fd, (unsigned long long)first,
+			(unsigned long long)last, r->hva,
+			(unsigned long long)r->len);
+	else if (e == 2)
+		vdm_err(h,
+			"%s: region fd %d is mapped at [0x%llx, 0x%llx] of "
+			"[%p, +0x%llx), but not at fd_offset 0x%llx",
+			what, r->fd, (unsigned long long)first,
+			(unsigned long long)last, r->hva,
+			(unsigned long long)r->len,
+			(unsigned long long)r->fd_offset);
+	return e == 1 ? -EBADF : e == 2 ? -EINVAL : 0;
+}
+
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		   uint32_t *ret_id)
 {
 	uint64_t b = (uintptr_t)r->hva, last = b + r->len - 1;
 	uint64_t mask = h->page_size - 1;
 	struct vdm_region *rg;
+	int e;
 
 	if (!r->hva || !r->len) {
 		vdm_err(h, "region: hva %p len 0x%llx: empty", r->hva,
@@ -279,19 +353,19 @@ int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 			return -EEXIST;
 		}
 	}
-	if (r->fd < 0 && h->info.mem_mode == VDPAMAP_MEMMODE_VA)
-		vdm_warn(h,
-			 "region [%p, +0x%llx) is anonymous: a VA-mode device "
-			 "silently maps nothing for anonymous private memory",
-			 r->hva, (unsigned long long)r->len);
+	e = region_mem_check(h, r);
+	if (e < 0)
+		return e;
+	e = vdm_region_fd_check(h, r, "region");
+	if (e < 0)
+		return e;
 	rg = calloc(1, sizeof(*rg));
 	if (!rg)
 		return -ENOMEM;
 	rg->id = h->map->next_region_id;
 	rg->r = *r;
 	if (h->map->region_hook) {
-		int e = h->map->region_hook(h, rg, true);
-
+		e = h->map->region_hook(h, rg, true);
 		if (e < 0) {
 			free(rg);
 			return e;
@@ -391,7 +465,8 @@ int vdm_memlock_check(struct vdpamap *h, uint64_t need)
 /* ---- lookups */
 static int check_asid(struct vdpamap *h, uint32_t asid)
 {
-	/* every caller passed vdm_enter() (core/util.c), which refuses a
+	/* every caller passed vdm_enter_query() (core/util.c) or
+	 * lookup_enter(), which refuse a
 	 * NULL h:
 	 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	if (asid >= h->info.nr_as) {
@@ -481,7 +556,7 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 
 	if (!fn)
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	r = check_asid(h, asid);
@@ -511,7 +586,7 @@ VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid)
 {
 	uint64_t c = 0;
 
-	if (vdm_enter(h, true) < 0)
+	if (vdm_enter_query(h) < 0)
 		return 0;
 	if (asid < h->info.nr_as)
 		c = h->map->as[asid].iova.count;
@@ -532,7 +607,7 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 		align = h ? h->page_size : 1;
 	if (align & (align - 1))
 		return -EINVAL;
-	r = vdm_enter(h, true);
+	r = vdm_enter_query(h);
 	if (r < 0)
 		return r;
 	r = check_asid(h, asid);

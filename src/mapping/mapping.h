@@ -8,9 +8,9 @@
  * this module's files; modules above read it and change it through the
  * functions below.
  *
- * Inside the module: txn.c calls map.c and entries.c; map.c calls
- * view.c and entries.c; view.c, prefault.c and entries.c call nothing
- * else of the module.
+ * Inside the module: txn.c calls map.c, entries.c and vma.c; map.c calls
+ * view.c, entries.c and vma.c; view.c, prefault.c, entries.c and vma.c
+ * call nothing else of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -55,6 +55,9 @@ struct vdm_mapping {
 	struct vdm_region *regions;
 	uint32_t next_region_id;
 	struct vdm_entry *lost; /* entries the device lost */
+	/* the open public transaction (vdpamap_txn_begin until its end),
+	 * which close aborts and detaches (txn.c) */
+	struct vdpamap_txn *txn;
 	/* called (lock held) when a region is registered (add) or
 	 * unregistered: the keeper maps it in the old address space */
 	int (*region_hook)(struct vdpamap *h, struct vdm_region *rg, bool add);
@@ -86,6 +89,11 @@ struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 				   uint64_t size);
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
 		   uint32_t *ret_id);
+/* Is r's fd (if any) still open and the file mapped at r's hva, at r's
+ * fd_offset?  0, or -EBADF (not open, another file) / -EINVAL (another
+ * offset), logged with what (the caller's name). */
+int vdm_region_fd_check(struct vdpamap *h, const struct vdpamap_region *r,
+			const char *what);
 void vdm_mirror_free(struct vdpamap *h);
 int vdm_memlock_check(struct vdpamap *h, uint64_t need);
 bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
@@ -128,6 +136,11 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 /* Frees t whatever the result. */
 int vdm_txn_commit(struct vdpamap_txn *t);
 void vdm_txn_abort(struct vdpamap_txn *t);
+/* Close: abort the open public transaction, if any, and release the lock
+ * it holds.  Its struct stays the caller's, detached from h: every call on
+ * it returns -EBADF without touching h, and its commit or abort frees
+ * it. */
+void vdm_txn_close(struct vdpamap *h);
 
 /* ---- entries.c: kernel IOTLB entries against the caps (h->info) */
 /* Does /proc/self/pagemap show PFNs (CAP_SYS_ADMIN)?  false also with
@@ -151,6 +164,25 @@ bool vdm_entries_efault_is_cap(struct vdpamap *h, const struct vdm_msg *m);
  * bound; estimate: from pagemap). */
 void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
 			bool estimate, bool unknown);
+
+/* ---- vma.c: the caller's memory as the kernel will find it */
+/* 0 if every page of [hva, hva + len) is mapped in this process, else
+ * -ENOMEM (a hole) or -EINVAL; one syscall whatever the size. */
+int vdm_mem_mapped(uint64_t hva, uint64_t len);
+/* 1 and the first part of [hva, hva + len) that is private memory
+ * (MAP_PRIVATE, anonymous private: what a VA-mode device skips) in
+ * [*ret_first, *ret_last]; 0 if all of it is shared; -errno if
+ * /proc/self/maps cannot be read.  One read of it: call per region. */
+int vdm_mem_private(uint64_t hva, uint64_t len, uint64_t *ret_first,
+		    uint64_t *ret_last);
+
+/* 0 if fd at offset off is the file mapped at every byte of [hva, hva +
+ * len) (the same dev and inode, the matching offset), 1 if a part maps
+ * another file or none, 2 if it maps fd's file at another offset, with
+ * that part in [*ret_first, *ret_last]; -errno if fd or /proc/self/maps
+ * cannot be read.  One read of /proc/self/maps. */
+int vdm_mem_backed(uint64_t hva, uint64_t len, int fd, uint64_t off,
+		   uint64_t *ret_first, uint64_t *ret_last);
 
 /* ---- prefault.c */
 int vdm_prefault(struct vdpamap *h, const struct vdpamap_region *r, uint32_t n,

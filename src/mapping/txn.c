@@ -8,8 +8,14 @@
  * the messages (batched per ASID), applies each to the mirror as the
  * device accepts it, and on failure sends the inverse of what was applied.
  * A transaction holds the handle mutex from begin to commit/abort.
+ *
+ * A public transaction may outlive its handle (closed with the
+ * transaction open): close aborts it and detaches it (t->h NULL), and the
+ * caller's later calls on it see that in t itself, which stays allocated
+ * until its commit or abort, never in the freed handle.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "mapping/mapping.h"
 #include "uapi/vhost_vdpa.h"
@@ -27,7 +33,7 @@ struct vdm_op {
 };
 
 struct vdpamap_txn {
-	struct vdpamap *h;
+	struct vdpamap *h; /* NULL: detached by close */
 	struct vdm_op *ops;
 	size_t nr_ops, cap;
 	struct itree *pending;	/* nr_as trees of pending maps */
@@ -144,6 +150,7 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 		return r;
 	}
 	vdm_txn_owner_set(h, true);
+	h->map->txn = t;
 	*ret = t;
 	return 0;
 }
@@ -151,12 +158,32 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret)
 /* The end of a public transaction: the handle is the caller's again. */
 static void txn_end(struct vdpamap *h)
 {
+	h->map->txn = NULL;
 	vdm_txn_owner_set(h, false);
 	vdm_leave(h);
 }
 
-/* The arguments of a map on their own: perm, range, alignment (to mask),
- * and the region hva lies in. */
+/* A public transaction the caller may use: -EINVAL for NULL, -EBADF once
+ * its handle was closed (nothing to log it on: the log callback went with
+ * the handle). */
+static int txn_usable(const struct vdpamap_txn *t)
+{
+	if (!t)
+		return -EINVAL;
+	return t->h ? 0 : -EBADF;
+}
+
+/* PA mode: the system page less one (the kernel pins and maps whole
+ * pages whatever the map says), else 0. */
+static uint64_t pa_mask(const struct vdpamap *h)
+{
+	if (h->info.mem_mode != VDPAMAP_MEMMODE_PA)
+		return 0;
+	return (uint64_t)sysconf(_SC_PAGESIZE) - 1;
+}
+
+/* The arguments of a map on their own: perm, range, alignment (to mask,
+ * and in PA mode to the system page), and the region hva lies in. */
 static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			  void *hva, uint64_t size, uint32_t perm,
 			  uint64_t mask, struct vdm_region **ret_rg)
@@ -186,11 +213,32 @@ static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			(unsigned long long)size);
 		return -EOVERFLOW;
 	}
+	if ((uhva | size | (iova == VDPAMAP_IOVA_ANY ? 0 : iova)) &
+	    pa_mask(h)) {
+		vdm_err(h,
+			"asid %u iova 0x%llx hva %p size 0x%llx: PA mode pins "
+			"whole pages of 0x%llx: the device would hold more "
+			"than the map (ALLOW_UNALIGNED and page_size below it "
+			"are for VA-mode devices)",
+			asid, (unsigned long long)iova, hva,
+			(unsigned long long)size,
+			(unsigned long long)(pa_mask(h) + 1));
+		return -EINVAL;
+	}
 	*ret_rg = vdm_region_find(h, uhva, size);
 	if (!*ret_rg) {
 		vdm_err(h,
 			"hva [%p, +0x%llx) is not inside one registered "
 			"region",
+			hva, (unsigned long long)size);
+		return -EFAULT;
+	}
+	/* its region was mapped when added; a hole since would be the
+	 * kernel's EFAULT (PA) or a silent nothing (VA) */
+	if (vdm_mem_mapped(uhva, size) < 0) {
+		vdm_err(h,
+			"hva [%p, +0x%llx) is not mapped in this process "
+			"(unmapped since its region was added)",
 			hva, (unsigned long long)size);
 		return -EFAULT;
 	}
@@ -206,8 +254,7 @@ static int map_place(struct vdpamap_txn *t, uint32_t asid, uint64_t size,
 	int r;
 
 	if (*iova == VDPAMAP_IOVA_ANY) {
-		r = overlay_find_hole(t, asid, size, mask ? h->page_size : 1,
-				      iova);
+		r = overlay_find_hole(t, asid, size, mask + 1, iova);
 		if (r < 0)
 			vdm_err(h, "asid %u: no free hole of 0x%llx bytes",
 				asid, (unsigned long long)size);
@@ -279,7 +326,7 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 	r = map_check_args(h, asid, iova, hva, size, perm, mask, &rg);
 	if (r < 0)
 		return r;
-	r = map_place(t, asid, size, mask, &iova);
+	r = map_place(t, asid, size, mask | pa_mask(h), &iova);
 	if (r < 0)
 		return r;
 	r = map_check_free(t, asid, iova, iova + size - 1);
@@ -312,6 +359,10 @@ VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 				uint64_t iova, void *hva, uint64_t size,
 				uint32_t perm, uint64_t *ret_iova)
 {
+	int r = txn_usable(t);
+
+	if (r < 0)
+		return r;
 	return vdm_txn_map(t, asid, iova, hva, size, perm, ret_iova);
 }
 
@@ -325,8 +376,9 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 	uint64_t last;
 	int pass, r;
 
-	if (!t)
-		return -EINVAL;
+	r = txn_usable(t);
+	if (r < 0)
+		return r;
 	h = t->h;
 	r = check_common(h, asid, iova, size);
 	if (r < 0)
@@ -394,7 +446,8 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 	return 0;
 }
 
-static void txn_free(struct vdpamap_txn *t)
+/* Free what t holds but t itself. */
+static void txn_free_ops(struct vdpamap_txn *t)
 {
 	size_t i;
 
@@ -402,10 +455,20 @@ static void txn_free(struct vdpamap_txn *t)
 		free(t->ops[i].targets);
 	free(t->ops);
 	free(t->pending);
+	t->ops = NULL;
+	t->pending = NULL;
+	t->nr_ops = t->cap = 0;
+}
+
+static void txn_free(struct vdpamap_txn *t)
+{
+	txn_free_ops(t);
 	free(t);
 }
 
-void vdm_txn_abort(struct vdpamap_txn *t)
+/* Undo what queueing did to the mirror (entries marked for removal) and
+ * free the queued maps and the ops; t itself stays. */
+static void txn_drop(struct vdpamap_txn *t)
 {
 	size_t i, j;
 
@@ -420,7 +483,29 @@ void vdm_txn_abort(struct vdpamap_txn *t)
 	for (i = 0; i < t->nr_ops; i++)
 		if (t->ops[i].kind == OP_MAP)
 			free(t->ops[i].e);
-	txn_free(t);
+	txn_free_ops(t);
+}
+
+void vdm_txn_abort(struct vdpamap_txn *t)
+{
+	txn_drop(t);
+	free(t);
+}
+
+void vdm_txn_close(struct vdpamap *h)
+{
+	struct vdpamap_txn *t = h->map ? h->map->txn : NULL;
+
+	if (!t)
+		return;
+	vdm_warn(h,
+		 "close: aborting the open transaction (%zu operations "
+		 "queued); its vdpamap_txn_commit() or _abort() still "
+		 "frees it",
+		 t->nr_ops);
+	txn_drop(t);
+	t->h = NULL;
+	txn_end(h);
 }
 
 VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
@@ -429,6 +514,10 @@ VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
 
 	if (!t)
 		return NULL;
+	if (!t->h) { /* detached by close: only t is left */
+		free(t);
+		return NULL;
+	}
 	h = t->h;
 	vdm_txn_abort(t);
 	txn_end(h);
@@ -619,8 +708,11 @@ VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t)
 	struct vdpamap *h;
 	int r;
 
-	if (!t)
-		return -EINVAL;
+	r = txn_usable(t);
+	if (r == -EBADF) /* detached by close: nothing to send it to */
+		free(t);
+	if (r < 0)
+		return r;
 	h = t->h;
 	r = vdm_txn_commit(t);
 	txn_end(h);

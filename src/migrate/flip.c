@@ -159,6 +159,7 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 {
 	struct vdpamap_flip_info in = { 0 };
 	struct vdm_flip_plan p = { 0 };
+	struct vdpamap_flip_opts o;
 	struct vdpamap_stats s0;
 	struct vdm_flip *f = NULL;
 	uint64_t t0 = vdm_now_ns();
@@ -171,7 +172,10 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 	r = OPTS_CHECK(h, "flip", opts, vdpamap_flip_opts);
 	if (r < 0)
 		goto out;
-	r = vdm_flip_plan(h, shadow_asid, opts, &p);
+	/* the helpers read the copy, never the caller's struct past its sz
+	 * (NULL stays NULL: the plan refuses it) */
+	OPTS_COPY(o, opts);
+	r = vdm_flip_plan(h, shadow_asid, opts ? &o : NULL, &p);
 	if (r < 0)
 		goto out;
 	f = vdm_migrate_get(h) ? record(h, &p) : NULL;
@@ -180,17 +184,17 @@ VDPAMAP_API int vdpamap_flip(struct vdpamap *h, uint32_t shadow_asid,
 		goto out;
 	}
 	if (p.reset) {
-		r = vdm_flip_reset(h, &p, opts, false, false, &in);
+		r = vdm_flip_reset(h, &p, &o, false, false, &in);
 	} else {
 		r = flip_run(h, &p);
 		if (r == 1) {
 			in.flags |= VDPAMAP_FLIP_INFO_BUSY;
-			r = vdm_flip_reset(h, &p, opts, true, p.suspend, &in);
+			r = vdm_flip_reset(h, &p, &o, true, p.suspend, &in);
 		}
 	}
 	if (r < 0)
 		goto out;
-	r = publish(h, f, &p, opts, &in);
+	r = publish(h, f, &p, &o, &in);
 	f = NULL;
 	vdm_flip_info_fill(h, &in, &s0, t0);
 	vdm_info(h,

@@ -280,6 +280,7 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 			       struct vdpamap_flip_info *info)
 {
 	struct vdpamap_flip_info in = { 0 };
+	struct vdpamap_unflip_opts o;
 	struct unflip u = { 0 };
 	struct vdpamap_stats s0;
 	struct vdm_flip **pp, *f;
@@ -293,6 +294,9 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 	r = OPTS_CHECK(h, "unflip", opts, vdpamap_unflip_opts);
 	if (r < 0)
 		goto out;
+	/* the helpers read the copy, never the caller's struct past its sz
+	 * (NULL: all defaults) */
+	OPTS_COPY(o, opts);
 	pp = flip_find(h, id);
 	if (!pp) {
 		vdm_err(h, "unflip: no active flip %u", id);
@@ -300,22 +304,22 @@ VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
 		goto out;
 	}
 	f = *pp;
-	r = unflip_prepare(h, f, opts, &u);
+	r = unflip_prepare(h, f, &o, &u);
 	if (r < 0)
 		goto out;
-	if (u.reset && !(OPTS_GET(opts, flags, 0) & VDPAMAP_FLIP_SUSPENDED))
+	if (u.reset && !(o.flags & VDPAMAP_FLIP_SUSPENDED))
 		r = check_back_rings(h, f, &u);
 	if (r < 0)
 		goto out;
 	if (u.reset) {
 		r = vdm_unflip_reset(h, f, u.back, u.nb, u.ents, u.ne, false,
-				     opts, &in);
+				     &o, &in);
 	} else {
 		r = unflip_run(h, f, &u);
 		if (r == 1) {
 			in.flags |= VDPAMAP_FLIP_INFO_BUSY;
 			r = vdm_unflip_reset(h, f, u.back, u.nb, u.ents, u.ne,
-					     u.suspend, opts, &in);
+					     u.suspend, &o, &in);
 		}
 	}
 	if (r < 0)

@@ -132,9 +132,13 @@ void test_adopt_fd(void **state);
 void test_map_basic(void **state);
 void test_map_top_of_space(void **state);
 void test_regions(void **state);
+void test_region_unmapped(void **state);
+void test_unaligned(void **state);
 void test_alloc(void **state);
 void test_alloc_small_range(void **state);
 void test_txn(void **state);
+void test_txn_close(void **state);
+void test_txn_queries(void **state);
 void test_txn_asids(void **state);
 void test_batching(void **state);
 /* datapath.c */
@@ -172,6 +176,7 @@ void test_flip_fault_sweep(void **state);
 /* handoff_refusals.c */
 void test_handoff_bad_input(void **state);
 void test_handoff_busy(void **state);
+void test_region_fd(void **state);
 /* bad_input.c */
 void test_bad_input(void **state);
 void test_bad_input_no_asid(void **state);

@@ -683,8 +683,10 @@ static void case_cancel(struct pred *p)
 	}
 	/* anonymous regions cannot be handed off */
 	{
+		/* shared: a VA-mode device refuses private memory at
+		 * region_add already */
 		void *anon = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		struct vdpamap_region rg = { .hva = anon,
 					     .len = 65536,
 					     .fd = -1 };

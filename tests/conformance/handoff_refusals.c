@@ -185,8 +185,10 @@ void test_handoff_bad_input(void **state)
 						   offer it */
 	ho_err(f, EOPNOTSUPP,
 	       "handoff: NEW_OWNER: ", vdpamap_handoff_prepare(f->h, &o, &sfd));
+	/* anonymous but shared: a VA-mode device reaches it (private
+	 * memory is refused there at region_add already) */
 	anon = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(anon != MAP_FAILED);
 	rg = (struct vdpamap_region){ .hva = anon, .len = 65536, .fd = -1 };
 	assert_int_equal(vdpamap_region_add(f->h, &rg, &id), 0);
@@ -470,4 +472,52 @@ void test_handoff_busy(void **state)
 	loop_ok(f, GPA + RING_OFF);
 	munmap(m2, 2 * MIB);
 	close(mfd);
+}
+
+/* A region's fd must be the file mapped at its hva, at its fd_offset: a
+ * successor maps that fd and would otherwise use other memory than the
+ * device.  region_add checks it, and prepare again: closed since, or
+ * closed and the number reused for another file. */
+void test_region_fd(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_handoff_opts, ok, .strategy = ho_strategy());
+	struct vdpamap_region rg;
+	int a, b, sfd = -1;
+	uint32_t id;
+	uint8_t *m;
+
+	open_default(f);
+	a = memfd_create("region-fd-a", MFD_CLOEXEC);
+	b = memfd_create("region-fd-b", MFD_CLOEXEC);
+	assert_true(a >= 0 && b >= 0);
+	assert_int_equal(ftruncate(a, 2 * MIB), 0);
+	assert_int_equal(ftruncate(b, 2 * MIB), 0);
+	m = mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_SHARED, a, MIB);
+	assert_true(m != MAP_FAILED);
+	rg = (struct vdpamap_region){
+		.hva = m, .len = MIB, .fd = b, .fd_offset = MIB
+	};
+	ho_err(f, EBADF, "is not the file mapped at",
+	       vdpamap_region_add(f->h, &rg, &id));
+	rg.fd = a;
+	rg.fd_offset = 0;
+	ho_err(f, EINVAL, "but not at fd_offset 0x0",
+	       vdpamap_region_add(f->h, &rg, &id));
+	rg.fd_offset = MIB;
+	assert_int_equal(vdpamap_region_add(f->h, &rg, &id), 0);
+
+	/* closed, and its number reused for another file */
+	assert_int_equal(close(a), 0);
+	assert_int_equal(dup2(b, a), a);
+	ho_err(f, EBADF, "is not the file mapped at",
+	       vdpamap_handoff_prepare(f->h, &ok, &sfd));
+	/* closed */
+	assert_int_equal(close(a), 0);
+	ho_err(f, EBADF, "is not open",
+	       vdpamap_handoff_prepare(f->h, &ok, &sfd));
+	assert_int_equal(sfd, -1);
+	assert_int_equal(vdpamap_region_del(f->h, id), 0);
+	munmap(m, MIB);
+	close(b);
 }

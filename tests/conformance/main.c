@@ -40,9 +40,13 @@ static const struct CMUnitTest tests[] = {
 	T(test_bad_input),
 	T(test_bad_input_no_asid),
 	T(test_regions),
+	T(test_region_unmapped),
+	T(test_unaligned),
 	T(test_alloc),
 	cmocka_unit_test(test_alloc_small_range),
 	T(test_txn),
+	T(test_txn_close),
+	T(test_txn_queries),
 	T(test_txn_asids),
 	T(test_batching),
 	T(test_loopback),
@@ -73,6 +77,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_flip_fault_sweep),
 	T(test_handoff_bad_input),
 	T(test_handoff_busy),
+	T(test_region_fd),
 	cmocka_unit_test(test_flip_desc_asid),
 };
 #undef T

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "conformance.h"
 
@@ -104,6 +105,103 @@ void test_regions(void **state)
 	assert_int_equal(vdpamap_region_del(f->h, 12345), -ENOENT);
 	unmap_ok(f, 0, GPA, MIB);
 	assert_int_equal(vdpamap_region_del(f->h, f->region_id), 0);
+}
+
+/* Memory the process does not map is refused before anything is sent,
+ * at region_add and at a map into a region unmapped since; a VA-mode
+ * device maps MAP_SHARED memory only (anonymous or private: nothing,
+ * and the kernel says OK), so there private memory is refused too. */
+void test_region_unmapped(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_region r = { .len = 4 * MIB, .fd = -1 };
+	struct vdpamap_info in;
+	struct snap sn;
+	uint8_t *p, *sh;
+	uint32_t id;
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+	p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	/* a hole in the middle, then nothing at all */
+	assert_int_equal(munmap(p + MIB, MIB), 0);
+	r.hva = p;
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EFAULT);
+	assert_int_equal(munmap(p, 4 * MIB), 0);
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), -EFAULT);
+	snap_equal(f, &sn);
+
+	/* shared anonymous memory (shmem) is reachable in both modes */
+	sh = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(sh != MAP_FAILED);
+	r.hva = sh;
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id), 0);
+	/* a map into the part of it unmapped since */
+	assert_int_equal(munmap(sh + 2 * MIB, MIB), 0);
+	snap_take(f, &sn);
+	map_err(f, EFAULT, 0, GPA, sh + MIB, 2 * MIB, VDPAMAP_PERM_RW);
+	assert_int_equal(vdpamap_map(f->h, 0, GPA, sh, MIB, VDPAMAP_PERM_RW),
+			 0);
+	unmap_ok(f, 0, GPA, MIB);
+	assert_int_equal(vdpamap_region_del(f->h, id), 0);
+	munmap(sh, 4 * MIB);
+
+	/* private memory: what a VA-mode device cannot reach */
+	p = mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	r.hva = p;
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_region_add(f->h, &r, &id),
+			 in.mem_mode == VDPAMAP_MEMMODE_VA ? -EINVAL : 0);
+	if (in.mem_mode != VDPAMAP_MEMMODE_VA)
+		assert_int_equal(vdpamap_region_del(f->h, id), 0);
+	snap_equal(f, &sn);
+	munmap(p, 4 * MIB);
+	mirror_matches_device(f);
+}
+
+/* A PA-mode device pins whole pages: an unaligned map would leave it
+ * holding more than the mirror says.  ALLOW_UNALIGNED and page_size 1 are
+ * for VA-mode devices, which map the bytes given; on a PA-mode one a map
+ * not aligned to the system page is refused, nothing sent. */
+void test_unaligned(void **state)
+{
+	struct fx *f = *state;
+	VDPAMAP_OPTS(vdpamap_open_opts, o,
+		     .flags = VDPAMAP_OPEN_ALLOW_UNALIGNED);
+	struct vdpamap_info in;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (k) {
+			o.flags = 0;
+			o.page_size = 1;
+		}
+		assert_int_equal(fx_open(f, &o), 0);
+		assert_int_equal(vdpamap_get_info(f->h, &in), 0);
+		if (in.mem_mode == VDPAMAP_MEMMODE_PA) {
+			map_err(f, EINVAL, 0, GPA + 0x100, f->mem + 0x100,
+				0x1000, VDPAMAP_PERM_RW);
+			map_err(f, EINVAL, 0, GPA, f->mem, 0x1100,
+				VDPAMAP_PERM_RW);
+		} else {
+			assert_int_equal(vdpamap_map(f->h, 0, GPA + 0x100,
+						     f->mem + 0x100, 0x1000,
+						     VDPAMAP_PERM_RW),
+					 0);
+			mirror_matches_device(f);
+			unmap_ok(f, 0, GPA + 0x100, 0x1000);
+		}
+		map_ok(f, 0, GPA, 0, MIB);
+		mirror_matches_device(f);
+		unmap_ok(f, 0, GPA, MIB);
+		fx_close(f);
+	}
 }
 
 void test_alloc(void **state)
@@ -236,6 +334,134 @@ void test_txn(void **state)
 	assert_null(vdpamap_txn_abort(t));
 	snap_equal(f, &sn);
 	assert_null(vdpamap_txn_abort(NULL));
+}
+
+/* Every read-only call the handle offers, with its results: what a
+ * caller sees outside a transaction and from inside its own. */
+struct queries {
+	struct vdpamap_stats st, st_end;
+	struct vdpamap_info info;
+	uint64_t count, found, feat;
+	struct vdpamap_entry ents[4];
+	uint32_t nents, group, dgroup, gasid, base, ids[4];
+	int r[15];
+	uint8_t status, cfg[8];
+	struct vdpamap_region rg;
+	struct vdpamap_vring vr;
+	struct vdpamap_handoff_info ho;
+};
+
+static int collect(const struct vdpamap_entry *e, void *ctx)
+{
+	struct queries *q = ctx;
+
+	if (q->nents < 4)
+		q->ents[q->nents] = *e;
+	q->nents++;
+	return 0;
+}
+
+/* The counters first and last: the ioctls of get_status, get_features,
+ * get_config and vring_get_base count in between. */
+static void queries_take(struct fx *f, uint32_t nr_vqs, struct queries *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->r[0] = vdpamap_get_stats(f->h, &q->st);
+	q->r[1] = vdpamap_get_info(f->h, &q->info);
+	q->count = vdpamap_entry_count(f->h, 0);
+	q->r[2] = vdpamap_foreach_entry(f->h, 0, collect, q);
+	q->r[3] = vdpamap_iova_find(f->h, 0, MIB, 0, &q->found);
+	q->r[4] = vdpamap_vq_group(f->h, nr_vqs - 1, &q->group);
+	q->r[5] = vdpamap_vq_desc_group(f->h, nr_vqs - 1, &q->dgroup);
+	q->r[6] = vdpamap_get_group_asid(f->h, 0, &q->gasid);
+	q->r[7] = vdpamap_region_get(f->h, f->region_id, &q->rg);
+	q->r[8] = vdpamap_region_ids(f->h, q->ids, 4);
+	q->r[9] = vdpamap_vring_get(f->h, 0, &q->vr);
+	q->r[10] = vdpamap_handoff_get_info(f->h, &q->ho);
+	q->r[11] = vdpamap_get_status(f->h, &q->status);
+	q->r[12] = vdpamap_get_features(f->h, &q->feat);
+	q->r[13] = vdpamap_get_config(f->h, 0, q->cfg, 6);
+	q->r[14] = vdpamap_vring_get_base(f->h, 0, &q->base);
+	assert_int_equal(vdpamap_get_stats(f->h, &q->st_end), 0);
+}
+
+/* Inside its own transaction a thread still reads the handle: queries
+ * answer with the committed state (what the lock-free lookups see), not
+ * -EDEADLK; calls that change something still refuse (test_txn). */
+void test_txn_queries(void **state)
+{
+	struct fx *f = *state;
+	struct queries out, in;
+	struct vdpamap_txn *t;
+	struct vdpamap_info info;
+
+	open_default(f);
+	assert_int_equal(vdpamap_get_info(f->h, &info), 0);
+	map_ok(f, 0, GPA, 0, MIB);
+	map_ok(f, 0, GPA + MIB, MIB, MIB);
+	queries_take(f, info.nr_vqs, &out);
+	assert_int_equal(out.r[0], 0);
+	assert_int_equal(out.count, 2);
+	assert_int_equal(out.r[2], 0);
+	assert_int_equal(out.nents, 2);
+
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, out.found, f->mem + 2 * MIB, MIB,
+					 VDPAMAP_PERM_RW, NULL),
+			 0);
+	queries_take(f, info.nr_vqs, &in);
+	assert_memory_equal(in.r, out.r, sizeof(in.r));
+	/* nothing reached the device in between, and the queries cost
+	 * the same ioctls inside as outside */
+	assert_memory_equal(&in.st, &out.st_end, sizeof(in.st));
+	assert_int_equal(in.st_end.ioctls - in.st.ioctls,
+			 out.st_end.ioctls - out.st.ioctls);
+	in.st = out.st;
+	in.st_end = out.st_end;
+	assert_memory_equal(&in, &out, sizeof(in));
+	/* a call that changes something still refuses */
+	assert_int_equal(vdpamap_region_del(f->h, f->region_id), -EDEADLK);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 2);
+	mirror_matches_device(f);
+}
+
+/* Closing a handle aborts its open transaction: nothing queued reaches
+ * the device, and the transaction outlives the handle as a shell that
+ * refuses everything with -EBADF (without reading the freed handle) until
+ * its commit or abort frees it. */
+void test_txn_close(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_txn *t;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		open_default(f);
+		map_ok(f, 0, GPA, 0, MIB);
+		assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+		assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), 0);
+		assert_int_equal(vdpamap_txn_map(t, 0, 16 * GPA, f->mem + MIB,
+						 MIB, VDPAMAP_PERM_RW, NULL),
+				 0);
+		fx_close(f);
+		assert_int_equal(vdpamap_txn_map(t, 0, 32 * GPA, f->mem, MIB,
+						 VDPAMAP_PERM_RW, NULL),
+				 -EBADF);
+		assert_int_equal(vdpamap_txn_unmap(t, 0, GPA, MIB), -EBADF);
+		/* both end it and free it: commit (i 0) and abort (i 1) */
+		if (i == 0)
+			assert_int_equal(vdpamap_txn_commit(t), -EBADF);
+		else
+			assert_null(vdpamap_txn_abort(t));
+		/* the device was released: it opens again, with nothing of
+		 * the transaction in it */
+		open_default(f);
+		assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
+		mirror_matches_device(f);
+		fx_close(f);
+	}
 }
 
 /* queues in two address spaces: the runs per ASID are the point */

@@ -3,8 +3,11 @@
  * Options structs of every size, fed to every public entry point that takes
  * one: vdpamap_open_opts (vdpamap_open, vdpamap_adopt_fd,
  * vdpamap_open_by_name), vdpamap_sim_opts (vdpamap_sim_spawn,
- * vdpamap_sim_serve), vdpamap_mgmt_opts (vdpamap_mgmt_open) and
- * vdpamap_mgmt_add_opts (vdpamap_mgmt_add_dev).
+ * vdpamap_sim_serve), vdpamap_mgmt_opts (vdpamap_mgmt_open),
+ * vdpamap_mgmt_add_opts (vdpamap_mgmt_add_dev), and on a handle
+ * vdpamap_flip_opts (vdpamap_flip), vdpamap_unflip_opts (vdpamap_unflip),
+ * vdpamap_dirty_opts (vdpamap_dirty_start) and vdpamap_handoff_opts
+ * (vdpamap_handoff_prepare).
  *
  * The caller's struct is sz bytes that end at a guard page, so that a read
  * past sz (rounded up to 8) crashes; the few bytes between sz and the guard
@@ -28,6 +31,15 @@
  *   vdpamap_mgmt_add_dev  a handle of another process       -ECHILD
  * (the last is a zeroed struct vdpamap_mgmt, pid 0: white-box, through the
  * internal header, because a real handle needs the vdpa module).
+ * The calls on a handle take one of a simulator this program serves in a
+ * child of its own (PA mode, nothing mapped, one anonymous region, group
+ * 1 flipped to ASID 1 with nothing else), and fail there as follows:
+ *   vdpamap_flip          vqs[] and groups[] name vq/group 99   -ENOENT
+ *   vdpamap_unflip        nothing: it succeeds, and the flip
+ *                         is made again for the next call       0
+ *   vdpamap_dirty_start   ASID 0 maps nothing                   -ENOENT
+ *   vdpamap_handoff_prepare  the region has no fd               -EINVAL
+ *                         (the log tells it from a bad field)
  *
  *   fuzz_opts [seed [iterations]]   plain program: every entry point at
  *       every size 0..sizeof+64 with a zero tail and with one non-zero byte
@@ -40,7 +52,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vdpamap.h"
@@ -155,12 +170,13 @@ static int tail_nonzero(const uint8_t *tail, size_t n)
 }
 
 static int nlog;
+static char last_err[512]; /* the last VDPAMAP_LOG_ERR line */
 static void count_log(int level, const char *msg, void *ctx)
 {
-	(void)level;
-	(void)msg;
 	(void)ctx;
 	nlog++;
+	if (level == VDPAMAP_LOG_ERR)
+		snprintf(last_err, sizeof(last_err), "%s", msg);
 }
 
 static int devnull = -1;
@@ -174,12 +190,24 @@ enum {
 	EP_SERVE,
 	EP_MGMT_OPEN,
 	EP_MGMT_ADD,
+	EP_FLIP,
+	EP_UNFLIP,
+	EP_DIRTY,
+	EP_PREPARE,
 	EP_COUNT
 };
 static const char *const ep_name[] = {
-	"vdpamap_open",		"vdpamap_adopt_fd",  "vdpamap_open_by_name",
-	"vdpamap_sim_spawn",	"vdpamap_sim_serve", "vdpamap_mgmt_open",
+	"vdpamap_open",
+	"vdpamap_adopt_fd",
+	"vdpamap_open_by_name",
+	"vdpamap_sim_spawn",
+	"vdpamap_sim_serve",
+	"vdpamap_mgmt_open",
 	"vdpamap_mgmt_add_dev",
+	"vdpamap_flip",
+	"vdpamap_unflip",
+	"vdpamap_dirty_start",
+	"vdpamap_handoff_prepare",
 };
 
 static const struct field open_f[] = {
@@ -414,6 +442,303 @@ static void add_fill(struct vdpamap_mgmt_add_opts *o, struct input *in)
 	o->device_features = u64(in);
 }
 
+/* ---- the calls on a handle: a simulator served by a child of ours (it
+ * dies with us: PR_SET_PDEATHSIG) */
+static char sim_path[108];
+static pid_t sim_pid = -1;
+static struct vdpamap *hd;
+static uint32_t flip_id; /* the active flip unflip undoes */
+
+/* group 1 (the control vq's) to ASID 1, nothing mapped, nothing to
+ * re-point: the device is not started */
+static void flip_again(void)
+{
+	static const uint32_t g1 = 1;
+	VDPAMAP_OPTS(vdpamap_flip_opts, fo, .groups = &g1, .nr_groups = 1);
+	int r = vdpamap_flip(hd, 1, &fo, NULL);
+
+	CHECK(r > 0, "the fixture's flip: %d (%s)", r, last_err);
+	flip_id = (uint32_t)r;
+}
+
+static void sim_down(void)
+{
+	hd = vdpamap_close(hd);
+	if (sim_pid > 0) {
+		kill(sim_pid, SIGKILL);
+		waitpid(sim_pid, NULL, 0);
+		sim_pid = -1;
+	}
+	unlink(sim_path);
+}
+
+static void sim_up(void)
+{
+	VDPAMAP_OPTS(vdpamap_sim_opts, so, .flags = VDPAMAP_SIM_PA);
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = count_log,
+		     .log_level = VDPAMAP_LOG_DEBUG);
+	long ps = sysconf(_SC_PAGESIZE);
+	struct vdpamap_region rg = { .len = (uint64_t)ps, .fd = -1 };
+	pid_t parent = getpid();
+	int r = -1, i;
+
+	snprintf(sim_path, sizeof(sim_path), "/tmp/vdpamap-fuzz-opts-%d",
+		 (int)parent);
+	unlink(sim_path);
+	sim_pid = fork();
+	CHECK(sim_pid >= 0, "fork");
+	if (!sim_pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		_exit(vdpamap_sim_serve(sim_path, &so) ? 1 : 0);
+	}
+	atexit(sim_down);
+	for (i = 0; i < 1000 && r < 0; i++) {
+		r = vdpamap_open(sim_path, &oo, &hd);
+		if (r < 0)
+			usleep(10000);
+	}
+	CHECK(r == 0, "open the simulator at %s: %d", sim_path, r);
+	/* PA mode: an anonymous region is fine there, and handoff prepare
+	 * refuses it after its options */
+	rg.hva = mmap(NULL, rg.len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(rg.hva != MAP_FAILED, "mmap");
+	r = vdpamap_region_add(hd, &rg, NULL);
+	CHECK(r == 0, "region_add: %d (%s)", r, last_err);
+	flip_again();
+}
+
+/* arrays the pointers of the structs below may point at: as long as any
+ * count they come with (at most 8) */
+static const uint32_t nowhere_ids[8] = { 99, 99, 99, 99, 99, 99, 99, 99 };
+static struct vdpamap_shadow shadows[8];
+static const struct vdpamap_flip_vring vrings[8];
+static const struct vdpamap_dirty_range ranges[8] = {
+	{ 0x10000, 0x1000 }, { 0x20000, 0x1000 }, { 0x30000, 0x1000 },
+	{ 0x40000, 0x1000 }, { 0x50000, 0x1000 }, { 0x60000, 0x1000 },
+	{ 0x70000, 0x1000 }, { 0x80000, 0x1000 },
+};
+static const int extra_fds[8] = { 0, 1, 2, 0, 1, 2, 0, 1 };
+
+static int restart_nop(struct vdpamap *h, void *ctx)
+{
+	(void)h;
+	(void)ctx;
+	return 0;
+}
+
+/* a count of 0..8, sometimes past what the device has */
+static uint32_t count(struct input *in)
+{
+	return byte(in) % 9;
+}
+
+/* ---- vdpamap_flip_opts */
+static const struct field flip_f[] = {
+	/* the size of the field, a pointer:
+	 * NOLINTBEGIN(bugprone-sizeof-expression) */
+	F(vdpamap_flip_opts, vqs),	   F(vdpamap_flip_opts, nr_vqs),
+	F(vdpamap_flip_opts, nr_groups),   F(vdpamap_flip_opts, groups),
+	F(vdpamap_flip_opts, shadows),	   F(vdpamap_flip_opts, nr_shadows),
+	F(vdpamap_flip_opts, nr_vrings),   F(vdpamap_flip_opts, vrings),
+	F(vdpamap_flip_opts, flags),	   F(vdpamap_flip_opts, restart_fn),
+	F(vdpamap_flip_opts, restart_ctx),
+	/* NOLINTEND(bugprone-sizeof-expression) */
+};
+enum {
+	FL_VQS,
+	FL_NVQS,
+	FL_NGROUPS,
+	FL_GROUPS,
+	FL_SHADOWS,
+	FL_NSHADOWS,
+	FL_NVRINGS,
+	FL_VRINGS,
+	FL_FLAGS
+};
+
+static int flip_verdict(const struct vdpamap_flip_opts *o, size_t sz)
+{
+#define SEEN(i, f) (seen(&flip_f[i], sz) ? o->f : 0)
+	const uint32_t known = VDPAMAP_FLIP_WHOLE_GROUP |
+			       VDPAMAP_FLIP_SUSPENDED | VDPAMAP_FLIP_REPLAY;
+	uint32_t nvqs = SEEN(FL_NVQS, nr_vqs), ng = SEEN(FL_NGROUPS, nr_groups);
+	uint32_t ns = SEEN(FL_NSHADOWS, nr_shadows);
+	uint32_t nv = SEEN(FL_NVRINGS, nr_vrings);
+
+	if ((SEEN(FL_FLAGS, flags) & ~known) || (!nvqs && !ng) ||
+	    (nvqs && !SEEN(FL_VQS, vqs)) || (ng && !SEEN(FL_GROUPS, groups)) ||
+	    (ns && !SEEN(FL_SHADOWS, shadows)) ||
+	    (nv && !SEEN(FL_VRINGS, vrings)) || nv > 3 /* the sim's vqs */)
+		return -EINVAL;
+#undef SEEN
+	return -ENOENT; /* vq or group 99 */
+}
+
+static void flip_fill(struct vdpamap_flip_opts *o, struct input *in)
+{
+	static const uint32_t flag[] = { 0, VDPAMAP_FLIP_WHOLE_GROUP,
+					 VDPAMAP_FLIP_SUSPENDED,
+					 VDPAMAP_FLIP_REPLAY, 1U << 7 };
+
+	o->vqs = byte(in) & 1 ? nowhere_ids : NULL;
+	o->nr_vqs = count(in);
+	o->nr_groups = count(in);
+	o->groups = byte(in) & 1 ? nowhere_ids : NULL;
+	o->shadows = byte(in) & 1 ? shadows : NULL;
+	o->nr_shadows = count(in);
+	o->nr_vrings = count(in);
+	o->vrings = byte(in) & 1 ? vrings : NULL;
+	o->flags = flag[byte(in) % (sizeof(flag) / sizeof(flag[0]))];
+	o->restart_fn = byte(in) & 1 ? restart_nop : NULL;
+	o->restart_ctx = byte(in) & 1 ? &nlog : NULL;
+}
+
+/* ---- vdpamap_unflip_opts */
+static const struct field unflip_f[] = {
+	F(vdpamap_unflip_opts, flags), F(vdpamap_unflip_opts, nr_vrings),
+	/* the size of the field, a pointer:
+	 * NOLINTBEGIN(bugprone-sizeof-expression) */
+	F(vdpamap_unflip_opts, vrings), F(vdpamap_unflip_opts, restart_fn),
+	F(vdpamap_unflip_opts, restart_ctx),
+	/* NOLINTEND(bugprone-sizeof-expression) */
+};
+enum { UF_FLAGS, UF_NVRINGS, UF_VRINGS };
+
+static int unflip_verdict(const struct vdpamap_unflip_opts *o, size_t sz)
+{
+	uint32_t flags = seen(&unflip_f[UF_FLAGS], sz) ? o->flags : 0;
+	uint32_t nv = seen(&unflip_f[UF_NVRINGS], sz) ? o->nr_vrings : 0;
+
+	/* a vring listed is one the flip did not re-point: it re-pointed
+	 * none */
+	if ((flags & ~(VDPAMAP_FLIP_SUSPENDED | VDPAMAP_FLIP_REPLAY)) || nv)
+		return -EINVAL;
+	return 0;
+}
+
+static void unflip_fill(struct vdpamap_unflip_opts *o, struct input *in)
+{
+	static const uint32_t flag[] = { 0, VDPAMAP_FLIP_SUSPENDED,
+					 VDPAMAP_FLIP_REPLAY,
+					 VDPAMAP_FLIP_WHOLE_GROUP, 1U << 9 };
+
+	o->flags = flag[byte(in) % (sizeof(flag) / sizeof(flag[0]))];
+	o->nr_vrings = count(in);
+	o->vrings = byte(in) & 1 ? vrings : NULL;
+	o->restart_fn = byte(in) & 1 ? restart_nop : NULL;
+	o->restart_ctx = byte(in) & 1 ? &nlog : NULL;
+}
+
+/* ---- vdpamap_dirty_opts */
+static const struct field dirty_f[] = {
+	F(vdpamap_dirty_opts, flags),
+	F(vdpamap_dirty_opts, ring_entries),
+	F(vdpamap_dirty_opts, page_size),
+	/* the size of the field, a pointer:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	F(vdpamap_dirty_opts, ranges),
+	F(vdpamap_dirty_opts, nr_ranges),
+};
+enum { D_FLAGS, D_RING, D_PS, D_RANGES, D_NRANGES };
+
+static int dirty_verdict(const struct vdpamap_dirty_opts *o, size_t sz)
+{
+	uint32_t flags = seen(&dirty_f[D_FLAGS], sz) ? o->flags : 0;
+	uint32_t ring = seen(&dirty_f[D_RING], sz) ? o->ring_entries : 0;
+	uint64_t ps = seen(&dirty_f[D_PS], sz) ? o->page_size : 0;
+	int rg = seen(&dirty_f[D_RANGES], sz) && o->ranges;
+	uint32_t nr = seen(&dirty_f[D_NRANGES], sz) ? o->nr_ranges : 0;
+
+	if (!ps)
+		ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (!ring)
+		ring = 4096;
+	if ((flags & ~VDPAMAP_DIRTY_RING) || ps < 512 || (ps & (ps - 1)) ||
+	    ring < 16 || ring > (1U << 24) || (ring & (ring - 1)) || !nr != !rg)
+		return -EINVAL;
+	return -ENOENT; /* nothing mapped */
+}
+
+static void dirty_fill(struct vdpamap_dirty_opts *o, struct input *in)
+{
+	o->flags = byte(in) & 1 ? edgy32(in) & 3 : 0;
+	o->ring_entries = byte(in) & 1 ? edgy32(in) : 0;
+	o->page_size = byte(in) & 1 ? edgy32(in) : 0;
+	o->ranges = byte(in) & 1 ? ranges : NULL;
+	o->nr_ranges = count(in);
+}
+
+/* ---- vdpamap_handoff_opts */
+static const struct field ho_f[] = {
+	F(vdpamap_handoff_opts, strategy),
+	F(vdpamap_handoff_opts, flags),
+	/* the size of the field, a pointer:
+	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	F(vdpamap_handoff_opts, extra_fds),
+	F(vdpamap_handoff_opts, nr_extra_fds),
+	F(vdpamap_handoff_opts, reattach_grace_ms),
+};
+enum { H_STRATEGY, H_FLAGS, H_EXTRA, H_NEXTRA };
+
+/* Both refusals are -EINVAL: the log tells a bad field ("handoff:
+ * opts: ...") from the fixture's region without fd.  *why: what the last
+ * error line must contain. */
+static int ho_verdict(const struct vdpamap_handoff_opts *o, size_t sz,
+		      const char **why)
+{
+	uint32_t strategy = seen(&ho_f[H_STRATEGY], sz) ? o->strategy : 0;
+	uint32_t flags = seen(&ho_f[H_FLAGS], sz) ? o->flags : 0;
+	int extra = seen(&ho_f[H_EXTRA], sz) && o->extra_fds;
+	uint32_t n = seen(&ho_f[H_NEXTRA], sz) ? o->nr_extra_fds : 0;
+
+	*why = "handoff: opts: ";
+	if (strategy > VDPAMAP_HANDOFF_REBUILD || flags || n > 32 ||
+	    (n && !extra))
+		return -EINVAL;
+	*why = "has no fd";
+	return -EINVAL;
+}
+
+static void ho_fill(struct vdpamap_handoff_opts *o, struct input *in)
+{
+	o->strategy = byte(in) % 6;
+	o->flags = byte(in) & 1 ? edgy32(in) : 0;
+	o->extra_fds = byte(in) & 1 ? extra_fds : NULL;
+	o->nr_extra_fds = byte(in) & 1 ? edgy32(in) : count(in);
+	o->reattach_grace_ms = edgy32(in);
+}
+
+/* The call on the fixture's handle; *why as ho_verdict's. */
+static int call_handle(int ep, const void *p)
+{
+	int r, fd = -1;
+
+	last_err[0] = '\0';
+	switch (ep) {
+	case EP_FLIP:
+		r = vdpamap_flip(hd, 1, p, NULL);
+		CHECK(r <= 0, "flip succeeded (%d)", r);
+		break;
+	case EP_UNFLIP:
+		r = vdpamap_unflip(hd, flip_id, p, NULL);
+		if (r == 0)
+			flip_again();
+		break;
+	case EP_DIRTY:
+		r = vdpamap_dirty_start(hd, 0, p);
+		CHECK(r < 0, "dirty_start succeeded");
+		break;
+	default:
+		r = vdpamap_handoff_prepare(hd, p, &fd);
+		CHECK(r < 0 && fd == -1, "prepare succeeded (%d)", r);
+		break;
+	}
+	return r;
+}
+
 /* ---- one case */
 static size_t known_size(int ep)
 {
@@ -427,8 +752,16 @@ static size_t known_size(int ep)
 		return sizeof(struct vdpamap_sim_opts);
 	case EP_MGMT_OPEN:
 		return sizeof(struct vdpamap_mgmt_opts);
-	default:
+	case EP_MGMT_ADD:
 		return sizeof(struct vdpamap_mgmt_add_opts);
+	case EP_FLIP:
+		return sizeof(struct vdpamap_flip_opts);
+	case EP_UNFLIP:
+		return sizeof(struct vdpamap_unflip_opts);
+	case EP_DIRTY:
+		return sizeof(struct vdpamap_dirty_opts);
+	default:
+		return sizeof(struct vdpamap_handoff_opts);
 	}
 }
 
@@ -441,9 +774,14 @@ static void one(int ep, size_t sz, const uint8_t *tail, struct input *fill)
 		struct vdpamap_sim_opts s;
 		struct vdpamap_mgmt_opts m;
 		struct vdpamap_mgmt_add_opts a;
+		struct vdpamap_flip_opts fl;
+		struct vdpamap_unflip_opts uf;
+		struct vdpamap_dirty_opts d;
+		struct vdpamap_handoff_opts ho;
 	} k;
 	size_t ksz = known_size(ep);
 	int want, got, verdict = 0;
+	const char *why = NULL;
 	void *p;
 
 	memset(&k, 0, sizeof(k));
@@ -471,7 +809,7 @@ static void one(int ep, size_t sz, const uint8_t *tail, struct input *fill)
 			mgmt_fill(&k.m, fill);
 		cut(&k, mgmt_f, sizeof(mgmt_f) / sizeof(mgmt_f[0]), sz);
 		break;
-	default:
+	case EP_MGMT_ADD:
 		k.a.name = "vdpa0";
 		k.a.mgmtdev = "vdpasim_net";
 		if (fill)
@@ -479,7 +817,34 @@ static void one(int ep, size_t sz, const uint8_t *tail, struct input *fill)
 		cut(&k, add_f, sizeof(add_f) / sizeof(add_f[0]), sz);
 		verdict = add_verdict(&k.a, sz);
 		break;
+	case EP_FLIP:
+		if (fill)
+			flip_fill(&k.fl, fill);
+		cut(&k, flip_f, sizeof(flip_f) / sizeof(flip_f[0]), sz);
+		verdict = flip_verdict(&k.fl, sz);
+		break;
+	case EP_UNFLIP:
+		if (fill)
+			unflip_fill(&k.uf, fill);
+		cut(&k, unflip_f, sizeof(unflip_f) / sizeof(unflip_f[0]), sz);
+		verdict = unflip_verdict(&k.uf, sz);
+		break;
+	case EP_DIRTY:
+		if (fill)
+			dirty_fill(&k.d, fill);
+		cut(&k, dirty_f, sizeof(dirty_f) / sizeof(dirty_f[0]), sz);
+		verdict = dirty_verdict(&k.d, sz);
+		break;
+	default:
+		if (fill)
+			ho_fill(&k.ho, fill);
+		cut(&k, ho_f, sizeof(ho_f) / sizeof(ho_f[0]), sz);
+		verdict = ho_verdict(&k.ho, sz, &why);
+		break;
 	}
+	if (ep >= EP_FLIP &&
+	    (sz < sizeof(size_t) || (sz > ksz && tail_nonzero(tail, sz - ksz))))
+		why = "opts: size"; /* logged under the handle */
 	if (sz < sizeof(size_t))
 		want = -EINVAL;
 	else if (sz > ksz && tail_nonzero(tail, sz - ksz))
@@ -514,6 +879,13 @@ static void one(int ep, size_t sz, const uint8_t *tail, struct input *fill)
 			want = -ENOENT; /* no vdpa module here */
 		break;
 	}
+	case EP_FLIP:
+	case EP_UNFLIP:
+	case EP_DIRTY:
+	case EP_PREPARE:
+		got = call_handle(ep, p);
+		/* 0: nothing said but the verdict */
+		break;
 	default: {
 		struct vdpamap_mgmt fake;
 
@@ -528,6 +900,9 @@ static void one(int ep, size_t sz, const uint8_t *tail, struct input *fill)
 	}
 	CHECK(got == want, "%s, sz %zu of %zu: got %d (%s), want %d (%s)",
 	      ep_name[ep], sz, ksz, got, strerror(-got), want, strerror(-want));
+	CHECK(!why || strstr(last_err, why),
+	      "%s, sz %zu of %zu: logged \"%s\", not \"%s\"", ep_name[ep], sz,
+	      ksz, last_err, why);
 }
 
 static void init(void)
@@ -545,6 +920,7 @@ static void init(void)
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	CHECK(devnull >= 0, "open /dev/null");
 	memset(long_name, 'n', sizeof(long_name) - 1);
+	sim_up();
 	/* vdpamap_sim_spawn's socket dir when opts.dir is not seen */
 	setenv("TMPDIR", NOWHERE, 1);
 }

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * vma: is the caller's memory there, and can the device reach it?  The
+ * kernel tells neither in time: a PA-mode UPDATE of a hole fails with
+ * EFAULT like every other refusal, and a VA-mode one of a hole or of
+ * private memory succeeds and maps nothing (vhost_vdpa maps only VMAs
+ * that are MAP_SHARED and file-backed; shared anonymous memory is shmem,
+ * so it is one).  Both checks cost per VMA, never per page: a hole is one
+ * msync(MS_ASYNC) (which, since Linux 2.6.19, only walks the VMAs of the
+ * range and fails with ENOMEM at a hole), the VA check one read of
+ * /proc/self/maps per region.  That read also says which file (dev,
+ * inode) backs each VMA at which offset: a region's fd must be that file
+ * at that offset, or a successor would map other memory than the device
+ * uses.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "mapping/mapping.h"
+
+int vdm_mem_mapped(uint64_t hva, uint64_t len)
+{
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t b = hva & ~(ps - 1);
+
+	if (!len || hva + (len - 1) < hva)
+		return -EINVAL;
+	if (msync((void *)(uintptr_t)b, (size_t)(hva + len - b), MS_ASYNC) < 0)
+		return -errno;
+	return 0;
+}
+
+/* All of /proc/self/maps, NUL-terminated. */
+static char *maps_read(void)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *nb;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			buf[len] = '\0';
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	return buf;
+}
+
+/* One VMA of /proc/self/maps ("start-end perms offset maj:min inode
+ * path") from *p, which moves to the next line; false at the end. */
+struct vma {
+	uint64_t start, end, off, ino;
+	unsigned int maj, min;
+	char perms[5];
+};
+
+static bool vma_next(char **p, struct vma *v)
+{
+	while (**p) {
+		char *line = *p, *nl = strchr(line, '\n');
+		int n;
+
+		*p = nl ? nl + 1 : line + strlen(line);
+		n = sscanf(line,
+			   "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64
+			   " %x:%x %" SCNu64,
+			   &v->start, &v->end, v->perms, &v->off, &v->maj,
+			   &v->min, &v->ino);
+		if (n == 7)
+			return true;
+	}
+	return false;
+}
+
+int vdm_mem_private(uint64_t hva, uint64_t len, uint64_t *ret_first,
+		    uint64_t *ret_last)
+{
+	uint64_t last = hva + len - 1;
+	char *buf = maps_read(), *p = buf;
+	struct vma v;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (vma_next(&p, &v)) {
+		if (v.end <= hva || v.start > last || v.perms[3] == 's')
+			continue;
+		*ret_first = v.start > hva ? v.start : hva;
+		*ret_last = v.end - 1 < last ? v.end - 1 : last;
+		r = 1;
+		break;
+	}
+	free(buf);
+	return r;
+}
+
+int vdm_mem_backed(uint64_t hva, uint64_t len, int fd, uint64_t off,
+		   uint64_t *ret_first, uint64_t *ret_last)
+{
+	uint64_t last = hva + len - 1;
+	struct stat st;
+	struct vma v;
+	char *buf, *p;
+	int r = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	buf = maps_read();
+	if (!buf)
+		return -ENOMEM;
+	for (p = buf; !r && vma_next(&p, &v);) {
+		uint64_t a = v.start > hva ? v.start : hva;
+
+		if (v.end <= hva || v.start > last)
+			continue;
+		if (makedev(v.maj, v.min) != st.st_dev ||
+		    v.ino != (uint64_t)st.st_ino)
+			r = 1;
+		else if (v.off + (a - v.start) != off + (a - hva))
+			r = 2;
+		*ret_first = a;
+		*ret_last = v.end - 1 < last ? v.end - 1 : last;
+	}
+	free(buf);
+	return r;
+}
