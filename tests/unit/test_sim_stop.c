@@ -77,7 +77,7 @@ static void test_fifo(void **state)
 static void test_unserved_socket(void **state)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char p[128];
+	char p[sizeof(sa.sun_path) - 8];
 	int fd;
 
 	(void)state;
