@@ -113,9 +113,9 @@ static void test_cost_of_a_change(void **state)
 	a = allocs;
 	retired = 0;
 	/* inside a leaf (no split): leaf + 3 inner nodes copied */
-	assert_int_equal(rt_update(&t, 16 * 2500, 7, 1), 0);
-	assert_int_equal(rt_remove(&t, 16 * 2501, 0, NULL), 0);
-	assert_int_equal(put(&t, 16 * 2501, 4, 9), 0);
+	assert_int_equal(rt_update(&t, 16ULL * 2500, 7, 1), 0);
+	assert_int_equal(rt_remove(&t, 16ULL * 2501, 0, NULL), 0);
+	assert_int_equal(put(&t, 16ULL * 2501, 4, 9), 0);
 	rt_commit(&t);
 	assert_int_equal(retired, 4);
 	/* what was taken from the reserve is topped up: at most 4 + slack */
@@ -248,11 +248,11 @@ static void test_enomem_changes_nothing(void **state)
 			drain(&t); /* so that the change must allocate */
 			fail_at = allocs + k;
 			if (op == 0)
-				r = put(&t, 16 * 4096 + 16, 8, 1);
+				r = put(&t, 16ULL * 4096 + 16, 8, 1);
 			else if (op == 1)
-				r = rt_remove(&t, 16 * 100, 0, NULL);
+				r = rt_remove(&t, 16ULL * 100, 0, NULL);
 			else
-				r = rt_update(&t, 16 * 100, 5, 5);
+				r = rt_update(&t, 16ULL * 100, 5, 5);
 			fail_at = -1;
 			assert_int_equal(rt_check(&t), 0);
 			if (r == 0) {
@@ -262,9 +262,9 @@ static void test_enomem_changes_nothing(void **state)
 			}
 			assert_int_equal(r, -ENOMEM);
 			assert_int_equal(rt_count(&t), 4096);
-			assert_int_equal(rt_lookup(&t, 16 * 100, &e), 0);
+			assert_int_equal(rt_lookup(&t, 16ULL * 100, &e), 0);
 			assert_int_equal(e.val, 100);
-			assert_int_equal(rt_lookup(&t, 16 * 4096 + 16, &e),
+			assert_int_equal(rt_lookup(&t, 16ULL * 4096 + 16, &e),
 					 -ENOENT);
 			rt_destroy(&t);
 		}
