@@ -807,8 +807,10 @@ int main(void)
 	};
 
 	/* shared: what the VA-mode handle here can reach (region_add
-	 * refuses private memory on a VA-mode device) */
-	mem = mmap(NULL, MEMSZ, PROT_NONE,
+	 * refuses private memory on a VA-mode device); readable and
+	 * writable like guest memory, so that memcheck lets region_add's
+	 * mapped-memory probe (msync) read it, though nothing touches it */
+	mem = mmap(NULL, MEMSZ, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mem == MAP_FAILED)
 		return 1;
