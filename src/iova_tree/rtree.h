@@ -53,15 +53,17 @@ struct rt_ent {
 /* The header of every node; public only so that ops->retire can walk the
  * chain it is given (rnext) and free each node. */
 struct rt_node {
+	/* ops->retire's own, on the chain's first node: room for what
+	 * queues the chain for a grace period (a liburcu struct rcu_head
+	 * fits), so retiring allocates nothing; readers never read it.
+	 * First, so that a queue holding it points at the node's start
+	 * (memcheck counts a node still queued at exit as reachable) */
+	void *cb[2];
 	uint64_t gen; /* the writer generation that made this node */
 	uint16_t n;   /* ranges (leaf) or children (inner) */
 	uint8_t leaf;
 	uint8_t pad_[5];
 	struct rt_node *rnext; /* retire chain */
-	/* ops->retire's own, on the chain's first node: room for what
-	 * queues the chain for a grace period (a liburcu struct rcu_head
-	 * fits), so retiring allocates nothing; readers never read it */
-	void *cb[2];
 };
 
 struct rt_ops {
