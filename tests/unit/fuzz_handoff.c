@@ -24,15 +24,7 @@
 
 #include "handoff/handoff.h"
 #include "handoff_hdr.h"
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                       \
-			abort();                                           \
-		}                                                          \
-	} while (0)
+#include "fuzz_input.h"
 
 static void oracle(const uint8_t *b, size_t len,
 		   const struct vdm_handoff_state *s)

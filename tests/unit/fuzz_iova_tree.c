@@ -15,15 +15,11 @@
 #include <string.h>
 
 #include "iova_tree/iova_tree.h"
+#include "fuzz_input.h"
 
 #define POOL 64
 
 typedef unsigned __int128 u128;
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
 
 struct fuzz {
 	struct itree t;
@@ -32,23 +28,6 @@ struct fuzz {
 	size_t n;
 	int in[POOL];
 };
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                       \
-			abort();                                           \
-		}                                                          \
-	} while (0)
-
-static uint8_t byte(struct input *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 /* A u64 biased towards edges: small, around 2^63, near 2^64-1, or raw. */
 static uint64_t value(struct input *in)

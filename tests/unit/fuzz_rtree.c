@@ -20,13 +20,9 @@
 #include <string.h>
 
 #include "iova_tree/rtree.h"
+#include "fuzz_input.h"
 
 #define MAXN 600
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
 
 struct oracle {
 	struct rt_ent e[MAXN + 1];
@@ -41,15 +37,6 @@ struct side {
 
 static int fail_in = -1; /* fail the fail_in'th allocation from now */
 static bool failed;	 /* and it did */
-
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, \
-				#c);                                       \
-			abort();                                           \
-		}                                                          \
-	} while (0)
 
 static void *t_alloc(void *ctx, size_t size)
 {
@@ -83,14 +70,6 @@ static void t_retire(void *ctx, struct rt_node *chain)
 static const struct rt_ops ops = { t_alloc, t_free, t_retire, NULL, 0 };
 /* the other tree hands retired nodes over in batches */
 static const struct rt_ops ops_batched = { t_alloc, t_free, t_retire, NULL, 5 };
-
-static uint8_t byte(struct input *in)
-{
-	if (!in->left)
-		return 0;
-	in->left--;
-	return *in->p++;
-}
 
 /* A point: mostly a dense small domain (so ranges collide and trees grow
  * several levels), sometimes near 0 or near 2^64-1. */
