@@ -131,6 +131,10 @@ void vdm_snap_free_all(struct vdpamap *h);
  * new handle); vdpamap_txn_* are these plus the lock */
 struct vdpamap_txn;
 int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
+/* PA mode: the system page less one (the kernel pins and maps whole
+ * pages whatever a map says), else 0.  Every range the device is to hold
+ * (maps, flip's shadow areas) keeps to it, ALLOW_UNALIGNED or not. */
+uint64_t vdm_pa_mask(const struct vdpamap *h);
 int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 		uint64_t size, uint32_t perm, uint64_t *ret_iova);
 /* Frees t whatever the result. */

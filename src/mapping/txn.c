@@ -173,9 +173,7 @@ static int txn_usable(const struct vdpamap_txn *t)
 	return t->h ? 0 : -EBADF;
 }
 
-/* PA mode: the system page less one (the kernel pins and maps whole
- * pages whatever the map says), else 0. */
-static uint64_t pa_mask(const struct vdpamap *h)
+uint64_t vdm_pa_mask(const struct vdpamap *h)
 {
 	if (h->info.mem_mode != VDPAMAP_MEMMODE_PA)
 		return 0;
@@ -214,7 +212,7 @@ static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		return -EOVERFLOW;
 	}
 	if ((uhva | size | (iova == VDPAMAP_IOVA_ANY ? 0 : iova)) &
-	    pa_mask(h)) {
+	    vdm_pa_mask(h)) {
 		vdm_err(h,
 			"asid %u iova 0x%llx hva %p size 0x%llx: PA mode pins "
 			"whole pages of 0x%llx: the device would hold more "
@@ -222,7 +220,7 @@ static int map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			"are for VA-mode devices)",
 			asid, (unsigned long long)iova, hva,
 			(unsigned long long)size,
-			(unsigned long long)(pa_mask(h) + 1));
+			(unsigned long long)(vdm_pa_mask(h) + 1));
 		return -EINVAL;
 	}
 	*ret_rg = vdm_region_find(h, uhva, size);
@@ -326,7 +324,7 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 	r = map_check_args(h, asid, iova, hva, size, perm, mask, &rg);
 	if (r < 0)
 		return r;
-	r = map_place(t, asid, size, mask | pa_mask(h), &iova);
+	r = map_place(t, asid, size, mask | vdm_pa_mask(h), &iova);
 	if (r < 0)
 		return r;
 	r = map_check_free(t, asid, iova, iova + size - 1);

@@ -188,6 +188,16 @@ static int check_area(struct vdpamap *h, const struct vdm_flip_plan *p,
 			i, s->hva, (unsigned long long)s->size, s->perm);
 		return -EINVAL;
 	}
+	if ((hva | s->size) & vdm_pa_mask(h)) {
+		vdm_err(h,
+			"flip: shadows[%u] hva %p size 0x%llx: PA mode pins "
+			"whole pages of 0x%llx: the device would hold more "
+			"than the area (ALLOW_UNALIGNED is for VA-mode "
+			"devices)",
+			i, s->hva, (unsigned long long)s->size,
+			(unsigned long long)(vdm_pa_mask(h) + 1));
+		return -EINVAL;
+	}
 	if (!vdm_region_find(h, hva, s->size)) {
 		vdm_err(h,
 			"flip: shadows[%u] [%p, +0x%llx) is not inside one "
@@ -396,8 +406,11 @@ static int check_running_rings(struct vdpamap *h, const struct vdm_flip_plan *p)
 static int alloc_iova(struct vdpamap *h, const struct vdm_flip_plan *p,
 		      uint32_t placed, uint64_t size, uint64_t *ret)
 {
-	uint64_t align =
-		(h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ? 1 : h->page_size;
+	/* the handle's page, and in PA mode at least the system page */
+	uint64_t mask = (h->flags & VDPAMAP_OPEN_ALLOW_UNALIGNED) ?
+				0 :
+				h->page_size - 1;
+	uint64_t align = (mask | vdm_pa_mask(h)) + 1;
 	uint64_t lo = h->info.iova_first, hi = h->info.iova_last, s, last;
 
 	for (;;) {

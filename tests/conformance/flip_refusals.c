@@ -309,6 +309,23 @@ void test_flip_bad_input(void **state)
 	}
 	fx_close(f);
 
+	/* PA mode pins whole system pages: a shadow area not made of them is
+	 * refused with ALLOW_UNALIGNED too, as a map is (test_unaligned) */
+	if (f->pa) {
+		VDPAMAP_OPTS(vdpamap_open_opts, unal,
+			     .flags = VDPAMAP_OPEN_ALLOW_UNALIGNED);
+
+		assert_int_equal(fx_open(f, &unal), 0);
+		map_window(f, 0, GPA);
+		sh.size = RING_SIZE - 0x100;
+		flip_err(f, EINVAL, 1, &ok, "PA mode pins whole pages of 0x");
+		sh.size = RING_SIZE;
+		sh.hva = shadow_mem(f) + 0x100;
+		flip_err(f, EINVAL, 1, &ok, "PA mode pins whole pages of 0x");
+		sh.hva = shadow_mem(f);
+		fx_close(f);
+	}
+
 	/* a running device that cannot be suspended */
 	assert_int_equal(fx_open(f, &nosusp), 0);
 	map_window(f, 0, GPA);
