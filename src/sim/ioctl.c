@@ -384,6 +384,14 @@ static int vdpa_vring_ioctl(struct ioc *c, uint32_t idx)
 			return -EOPNOTSUPP;
 		s.index = idx;
 		s.num = d->o.vring_size;
+		/* the size set: vp_vdpa (the queue_size register) and
+		 * VDUSE once set, vdpa_sim only once DRIVER_OK (even 0) */
+		if (d->o.kflags & VSIM_P_VQSIZE_SET) {
+			if (d->vq[idx].num)
+				s.num = d->vq[idx].num;
+		} else if (d->status & VSIM_S_DRIVER_OK) {
+			s.num = d->vq[idx].num;
+		}
 		return put_out(c, &s, sizeof(s));
 	}
 	return -ENOTTY; /* not reached: vring_ioctl() sorts them */

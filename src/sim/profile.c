@@ -94,7 +94,8 @@ static void parent_vp_vdpa(const struct kprof *k, struct vsim_opts *o)
 	o->nr_vqs = 3;
 	o->iova_last = (1ULL << 39) - 1;
 	o->flags |= VDPAMAP_SIM_PA | VDPAMAP_SIM_PER_MAP;
-	o->kflags |= VSIM_P_NO_GROUP_ASID | VSIM_P_NO_VRING_BASE;
+	o->kflags |= VSIM_P_NO_GROUP_ASID | VSIM_P_NO_VRING_BASE |
+		     VSIM_P_VQSIZE_SET;
 	o->parent_cap = 0; /* the IOMMU's, not a parameter */
 	o->vring_size = VSIM_VRING_SIZE_NUM;
 }
@@ -103,9 +104,12 @@ static void parent_vp_vdpa(const struct kprof *k, struct vsim_opts *o)
  * spaces and SUSPEND */
 static void parent_vduse(const struct kprof *k, struct vsim_opts *o)
 {
-	o->kflags |= VSIM_P_VA_ONLY;
+	o->kflags |= VSIM_P_VA_ONLY | VSIM_P_VQSIZE_SET;
 	o->nr_vqs = 2;
 	o->parent_cap = 2048;
+	/* get_vq_size: the size set, else vdpamap-vduse-net's max_size
+	 * (256 by default); kernels before 6.10 lack the ioctl */
+	o->vring_size = VSIM_VRING_SIZE_NUM;
 	if (k->vduse == 2) {
 		o->backend_offer = k->offer_max & 0x1e;
 		o->nr_as = o->nr_groups = 2;
@@ -179,6 +183,16 @@ int vsim_profile_apply(const char *name, struct vsim_opts *o)
 		    !strcmp(parent, "vp_vdpa")	       ? "vp_vdpa" :
 							 "vduse";
 	return 0;
+}
+
+/* VDPAMAP_SIM_PER_MAP asked on top of a vdpa_sim profile makes it the
+ * per-map parent (batch_mapping=0), with that parent's ops: its
+ * get_vq_size too. */
+void vsim_profile_flags(struct vsim_opts *o, uint32_t flags)
+{
+	o->flags |= flags;
+	if (!strcmp(o->parent, "vdpa_sim") && (flags & VDPAMAP_SIM_PER_MAP))
+		o->vring_size = VSIM_VRING_SIZE_NUM;
 }
 
 /* Like raising both module parameters: a parameter that does not exist

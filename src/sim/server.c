@@ -78,7 +78,7 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 		return r;
 	if (x.backend_features)
 		o->backend_offer = x.backend_features;
-	o->flags |= x.flags;
+	vsim_profile_flags(o, x.flags);
 	if (x.nr_as)
 		o->nr_as = x.nr_as;
 	if (x.nr_groups)

@@ -131,6 +131,9 @@ struct vsim_vq {
 #define VSIM_P_NO_GROUP_ASID (1U << 3) /* parent lacks set_group_asid */
 #define VSIM_P_NO_VRING_BASE (1U << 4) /* parent refuses get_vq_state */
 #define VSIM_P_VA_ONLY	     (1U << 5) /* VDUSE: no PA, no per-map */
+/* get_vq_size answers the size set as soon as it is set (vp_vdpa,
+ * VDUSE); without it, only once DRIVER_OK (vdpa_sim) */
+#define VSIM_P_VQSIZE_SET (1U << 6)
 
 /* struct vsim_opts.no_ioctl: the ioctls the played kernel does not have
  * (an unknown request: vhost_vring_ioctl's ENOTTY after the owner and vq
@@ -257,6 +260,9 @@ void vsim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * default); 0 or -EINVAL (logged) for an unknown name or a combination
  * that no kernel has. */
 int vsim_profile_apply(const char *name, struct vsim_opts *o);
+/* The caller's VDPAMAP_SIM_* flags on top of the profile's (PER_MAP on
+ * vdpa_sim: that parent's per-map ops). */
+void vsim_profile_flags(struct vsim_opts *o, uint32_t flags);
 /* The caps once max_iotlb_entries and parent_max (0: the profile's, and
  * as max_iotlb_entries) set them, as module parameters would. */
 void vsim_profile_caps(struct vsim_opts *o, uint32_t max_iotlb_entries,

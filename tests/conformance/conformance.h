@@ -17,6 +17,8 @@
  *   flip_refusals.c     what flip/unflip refuse, no room, flip fault sweep
  *   handoff_refusals.c  what handoff prepare/adopt/reattach refuse, busy
  *   bad_input.c         docs/bad-input.md: map, device and simulator calls
+ *   raw_uapi.c          raw requests the library never sends, so that the
+ *                       simulator's profiles are compared with the kernel
  *
  * How a case reaches a device (simulator or kernel) and the assertion
  * helpers in threes (_map() returns, map_ok() asserts success, map_err(E,
@@ -156,6 +158,9 @@ void test_reset_without_resync_breaks(void **state);
 void test_group_asid(void **state);
 void test_group_asid_frozen(void **state);
 void test_driver_ok_desc_asid(void **state);
+/* raw_uapi.c */
+void test_group_asid_range(void **state);
+void test_vring_size(void **state);
 /* lookups.c */
 void test_lookups_never_block(void **state);
 void test_lookups_race_writer(void **state);

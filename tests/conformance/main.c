@@ -58,6 +58,8 @@ static const struct CMUnitTest tests[] = {
 	T(test_reset_without_resync_breaks),
 	T(test_group_asid),
 	T(test_group_asid_frozen),
+	T(test_group_asid_range),
+	T(test_vring_size),
 	T(test_suspend_resume),
 	T(test_fork_child),
 	T(test_bad_device_args),

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * What the device answers to vhost-vdpa requests the library never sends
+ * (or refuses itself before sending), asked raw on the handle's own device
+ * connection.  The library has no call that reaches them, yet the
+ * simulator plays them per kernel and parent (src/sim/profile.c); here both
+ * backends answer the same questions, so tests/kernel/agree.sh compares
+ * the simulator's profile with the kernel it plays, case by case.
+ *
+ * A behaviour that differs between kernels on purpose ends a case with a
+ * skip naming it, so a profile that plays the wrong one shows as pass
+ * against skip in the comparison.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "conformance.h"
+#include "transport/transport.h"
+#include "uapi/vhost_vdpa.h"
+
+/* A raw client of the device under test, in place of the library (the
+ * simulator tells owners apart by an address-space token per loaded
+ * image, so requests on the library's own connection would come from
+ * another "mm"): the kernel's char device opened, or a connection to the
+ * simulator announced as a device open.  Then SET_OWNER, as every user of
+ * vhost-vdpa starts. */
+struct raw {
+	int fd;
+	int is_sim;
+};
+
+static int raw_ioctl(struct raw *r, unsigned long req, void *arg)
+{
+	int ret;
+
+	if (r->is_sim)
+		return vdm_sim_ioctl_on(r->fd, req, arg);
+	ret = ioctl(r->fd, req, arg);
+	return ret < 0 ? -errno : ret;
+}
+
+static void raw_open(struct fx *f, struct raw *r)
+{
+	assert_null(f->h); /* the device has one holder at a time */
+	r->is_sim = f->is_sim;
+	if (f->is_sim) {
+		r->fd = vdm_sim_connect(f->path);
+		assert_true(r->fd >= 0);
+		assert_int_equal(vdm_tp_sim_hello(r->fd), 0);
+	} else {
+		r->fd = open(f->path, O_RDWR | O_CLOEXEC);
+		if (r->fd < 0)
+			fail_msg("open %s: %s", f->path, strerror(errno));
+	}
+	assert_int_equal(raw_ioctl(r, VHOST_SET_OWNER, NULL), 0);
+}
+
+/* reset the device and let it go */
+static void raw_close(struct raw *r)
+{
+	uint8_t st = 0;
+
+	assert_int_equal(raw_ioctl(r, VHOST_VDPA_SET_STATUS, &st), 0);
+	close(r->fd);
+}
+
+/* Start the device with vq 0 of num entries and no rings mapped (the
+ * parents tested start a vq without checking its addresses until it is
+ * kicked; nothing kicks it here). */
+static void raw_start(struct raw *r, uint32_t num)
+{
+	struct vhost_vring_state s = { .index = 0, .num = num };
+	uint64_t feat;
+	uint8_t st;
+
+	assert_int_equal(raw_ioctl(r, VHOST_GET_FEATURES, &feat), 0);
+	feat &= (1ULL << 32) | (1ULL << 33); /* VERSION_1, ACCESS_PLATFORM */
+	assert_int_equal(raw_ioctl(r, VHOST_SET_FEATURES, &feat), 0);
+	assert_int_equal(raw_ioctl(r, VHOST_SET_VRING_NUM, &s), 0);
+	st = 1 | 2 | 8; /* ACKNOWLEDGE | DRIVER | FEATURES_OK */
+	assert_int_equal(raw_ioctl(r, VHOST_VDPA_SET_STATUS, &st), 0);
+	st |= 4; /* DRIVER_OK */
+	assert_int_equal(raw_ioctl(r, VHOST_VDPA_SET_STATUS, &st), 0);
+}
+
+/* GET_VRING_SIZE (Linux 6.10+): the parent's get_vq_size.  Before
+ * DRIVER_OK it is the most the vq can take; once the device runs, the
+ * size the driver set (vdpa_sim, vp_vdpa and VDUSE alike).  A vq past the
+ * last is vhost_vdpa's own -ENOBUFS. */
+void test_vring_size(void **state)
+{
+	struct fx *f = *state;
+	struct vhost_vring_state s = { .index = 0 };
+	struct vdpamap_info in;
+	struct raw r;
+	uint32_t num;
+	int ret;
+
+	fx_info(f, &in);
+	raw_open(f, &r);
+	ret = raw_ioctl(&r, VHOST_VDPA_GET_VRING_SIZE, &s);
+	if (ret == -ENOTTY || ret == -EOPNOTSUPP) {
+		raw_close(&r);
+		skip_because("device lacks GET_VRING_SIZE (%s)",
+			     ret == -ENOTTY ? "no such ioctl" :
+					      "the parent has no get_vq_size");
+	}
+	assert_int_equal(ret, 0);
+	if (!s.num || s.num > in.max_vring_num)
+		fail_msg("GET_VRING_SIZE vq 0 before DRIVER_OK: %u, want 1.."
+			 "%u (max_vring_num)",
+			 s.num, in.max_vring_num);
+	s.index = in.nr_vqs;
+	assert_int_equal(raw_ioctl(&r, VHOST_VDPA_GET_VRING_SIZE, &s),
+			 -ENOBUFS);
+
+	/* a size below the most, so that the two answers differ */
+	num = in.max_vring_num >= 128 ? 64 : in.max_vring_num / 2;
+	raw_start(&r, num);
+	s.index = 0;
+	s.num = 0;
+	assert_int_equal(raw_ioctl(&r, VHOST_VDPA_GET_VRING_SIZE, &s), 0);
+	if (s.num != num)
+		fail_msg("GET_VRING_SIZE vq 0 of a running device: %u, want "
+			 "the size set, %u",
+			 s.num, num);
+	raw_close(&r);
+}
+
+/* SET_GROUP_ASID on the group one past the last.  Kernels with vhost_vdpa's
+ * range check say -EINVAL; without it the parent decides, and vdpa_sim's
+ * own check ("group > ngroups") lets it through, changing nothing.  The
+ * library refuses it before sending (test_bad_input), so only a raw
+ * request can tell the two apart.  (vhost_vdpa first checks the index
+ * against the number of vqs, as for every vring ioctl: -ENOBUFS when the
+ * device has no more vqs than groups.) */
+void test_group_asid_range(void **state)
+{
+	struct fx *f = *state;
+	struct vhost_vring_state s = { .num = 0 };
+	struct vhost_vring_state vg[4];
+	struct vdpamap_info in;
+	struct raw r;
+	uint32_t q, nr;
+	int ret;
+
+	fx_need(f, VDPAMAP_F_IOTLB_ASID);
+	fx_info(f, &in);
+	raw_open(f, &r);
+	nr = in.nr_vqs < 4 ? in.nr_vqs : 4;
+	for (q = 0; q < nr; q++) {
+		vg[q] = (struct vhost_vring_state){ .index = q };
+		assert_int_equal(raw_ioctl(&r, VHOST_VDPA_GET_VRING_GROUP,
+					   &vg[q]),
+				 0);
+	}
+	s.index = in.nr_groups;
+	ret = raw_ioctl(&r, VHOST_VDPA_SET_GROUP_ASID, &s);
+	if (in.nr_groups >= in.nr_vqs) {
+		raw_close(&r);
+		assert_int_equal(ret, -ENOBUFS);
+		return;
+	}
+	/* nothing changed on the device either way */
+	for (q = 0; q < nr; q++) {
+		struct vhost_vring_state now = { .index = q };
+
+		assert_int_equal(raw_ioctl(&r, VHOST_VDPA_GET_VRING_GROUP,
+					   &now),
+				 0);
+		assert_int_equal(now.num, vg[q].num);
+	}
+	raw_close(&r);
+	if (ret == -EOPNOTSUPP)
+		skip_because("device lacks set_group_asid (the parent's op) "
+			     "and vhost_vdpa's range check");
+	if (!ret)
+		skip_because("device takes SET_GROUP_ASID of group %u (of %u): "
+			     "vhost_vdpa without its range check; nothing "
+			     "changed",
+			     in.nr_groups, in.nr_groups);
+	assert_int_equal(ret, -EINVAL);
+}
