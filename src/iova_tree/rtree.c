@@ -460,6 +460,18 @@ void rt_flush(struct rtree *t)
 		t->ops.retire(t->ops.ctx, chain);
 }
 
+/* Retired nodes wait for a batch of ops.batch, but never more than an
+ * eighth of the live nodes: a small table keeps to its own memory once a
+ * grace period has passed (a full batch of 64 was half again a 10^3-map
+ * table's size), while a large one still shares one call_rcu among many
+ * commits. */
+static uint32_t limbo_cap(const struct rtree *t)
+{
+	uint64_t cap = (t->nodes[LEAF] + t->nodes[INNER]) / 8;
+
+	return cap < t->ops.batch ? (uint32_t)cap : t->ops.batch;
+}
+
 void rt_commit(struct rtree *t)
 {
 	struct rt_node *n;
@@ -478,7 +490,7 @@ void rt_commit(struct rtree *t)
 		t->limbo = n;
 		t->nlimbo++;
 	}
-	if (t->nlimbo >= t->ops.batch)
+	if (t->nlimbo >= limbo_cap(t))
 		rt_flush(t);
 }
 

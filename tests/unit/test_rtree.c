@@ -169,6 +169,34 @@ static void test_batch(void **state)
 	assert_int_equal(allocs, frees + retired);
 }
 
+/* ... but a small tree's retired nodes never outnumber an eighth of its
+ * live ones: with the library's batch of 64, a 10^3-map table held half
+ * again its own size in nodes no reader could see any more. */
+static void test_batch_small_tree(void **state)
+{
+	struct rt_ops b = ops;
+	struct rtree t;
+	uint64_t i, live;
+
+	(void)state;
+	reset_counts();
+	b.batch = 64;
+	rt_init(&t, RT_DISJOINT, &b);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(put(&t, i * 16, 8, i), 0);
+		rt_commit(&t);
+		live = t.nodes[0] + t.nodes[1];
+		if (t.nlimbo > live / 8)
+			fail_msg("after %llu commits: %u retired nodes wait, "
+				 "%llu live",
+				 (unsigned long long)i + 1, t.nlimbo,
+				 (unsigned long long)live);
+	}
+	assert_true(retired > 0);
+	rt_destroy(&t);
+	assert_int_equal(allocs, frees + retired);
+}
+
 /* Readers see the last commit, whatever the writer does until the next;
  * abort gives the writer that view back. */
 static void test_views(void **state)
@@ -374,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_fill_in_order),
 		cmocka_unit_test(test_cost_of_a_change),
 		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_small_tree),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_enomem_changes_nothing),
 		cmocka_unit_test(test_edges),
