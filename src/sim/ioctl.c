@@ -367,6 +367,8 @@ static int vdpa_vring_ioctl(struct ioc *c, uint32_t idx)
 		vsim_net_set_ready(d, idx, s.num != 0);
 		return 0;
 	case VHOST_VDPA_GET_VRING_GROUP:
+		if (d->o.kflags & VSIM_P_NO_GROUP_ASID)
+			return -EOPNOTSUPP; /* no get_vq_group either */
 		s.index = idx;
 		s.num = vsim_vq_group(d, idx);
 		return put_out(c, &s, sizeof(s));

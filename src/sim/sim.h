@@ -126,9 +126,11 @@ struct vsim_vq {
 	(1U << 1) /* >= 7.0: SET_GROUP_ASID EBUSY
 					     once DRIVER_OK */
 #define VSIM_K_RING64 \
-	(1U << 2)		       /* 5.10 vdpa_sim: a ring > 64
+	(1U << 2) /* 5.10 vdpa_sim: a ring > 64
 					     does not work */
-#define VSIM_P_NO_GROUP_ASID (1U << 3) /* parent lacks set_group_asid */
+#define VSIM_P_NO_GROUP_ASID \
+	(1U << 3)		       /* parent lacks get_vq_group and
+		     set_group_asid (vp_vdpa, VDUSE v0) */
 #define VSIM_P_NO_VRING_BASE (1U << 4) /* parent refuses get_vq_state */
 #define VSIM_P_VA_ONLY	     (1U << 5) /* VDUSE: no PA, no per-map */
 /* get_vq_size answers the size set as soon as it is set (vp_vdpa,

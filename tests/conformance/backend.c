@@ -61,6 +61,7 @@ int fx_setup(struct fx *f, const struct vdpamap_sim_opts *sim_opts,
 
 	memset(f, 0, sizeof(*f));
 	f->memfd = -1;
+	f->raw_fd = -1;
 	/* vp (the harness's vp_vdpa behind the IOMMU): pages are pinned
 	 * and mapped one message at a time, as vdpa_sim's permap */
 	f->pa = !strcmp(fl, "pa") || !strcmp(fl, "permap") || !strcmp(fl, "vp");
@@ -122,6 +123,10 @@ void fx_close(struct fx *f)
 
 void fx_teardown(struct fx *f)
 {
+	if (f->raw_fd >= 0) { /* a case that failed with it open */
+		close(f->raw_fd);
+		f->raw_fd = -1;
+	}
 	fx_close(f);
 	if (f->mem && f->mem != MAP_FAILED)
 		munmap(f->mem, f->mem_size);

@@ -35,6 +35,8 @@ struct fx {
 	uint8_t *mem;
 	uint64_t mem_size;
 	uint32_t region_id;
+	int raw_fd; /* a raw client's (raw_uapi.c), closed at teardown;
+		       -1: none */
 };
 
 /* Start a backend (a fresh simulator with sim_opts, or nothing for the

@@ -161,6 +161,7 @@ void test_driver_ok_desc_asid(void **state);
 /* raw_uapi.c */
 void test_group_asid_range(void **state);
 void test_vring_size(void **state);
+void test_vring_group(void **state);
 /* lookups.c */
 void test_lookups_never_block(void **state);
 void test_lookups_race_writer(void **state);
