@@ -120,6 +120,11 @@ struct vdpamap_open_opts {
 	const struct vdpamap_region *regions;
 	uint32_t prefault_threads; /* 0: no pre-fault; else threads */
 	uint32_t page_size;	   /* alignment unit; 0 means sysconf */
+	/* (since 0.2) a simulator socket: connect() and the daemon's answer
+	 * to the open must come within this many ms, else -ETIMEDOUT (a
+	 * socket nobody serves, a listener that never answers); 0 means
+	 * 5000.  A char device's open() does not wait for anybody. */
+	uint32_t connect_timeout_ms;
 	size_t : 0;
 };
 
@@ -133,7 +138,10 @@ struct vdpamap_open_opts {
  * is logged), -E2BIG (unknown non-zero opts tail), -ENOENT/-EACCES/-EBUSY
  * (open, exclusive),
  * -ENOTTY (not a vhost-vdpa device), -EOPNOTSUPP (a required feature is not
- * offered), any error of vdpamap_map() for the pre-map, -ENOMEM. */
+ * offered), -ETIMEDOUT (a simulator socket whose server did not accept or
+ * answer within opts->connect_timeout_ms, default 5 s: logged, nothing
+ * left open), -ECONNREFUSED (a socket nobody listens on), any error of
+ * vdpamap_map() for the pre-map, -ENOMEM. */
 VDPAMAP_API int vdpamap_open(const char *path,
 			     const struct vdpamap_open_opts *opts,
 			     struct vdpamap **ret);
@@ -142,7 +150,9 @@ VDPAMAP_API int vdpamap_open(const char *path,
  * or connected simulator socket).  The handle owns fd from then on, also on
  * failure it is left open for the caller.  If the caller already did
  * SET_OWNER it is detected (EBUSY) and accepted.  The device must hold no
- * IOTLB entries the caller made itself. */
+ * IOTLB entries the caller made itself.  A socket's server must answer the
+ * open within opts->connect_timeout_ms (default 5 s), else -ETIMEDOUT and
+ * the connection is out of step: the caller's to close. */
 VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 				 struct vdpamap **ret);
 

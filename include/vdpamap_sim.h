@@ -70,7 +70,11 @@ VDPAMAP_API int vdpamap_sim_serve(const char *path,
  * does, -EINVAL path NULL. */
 VDPAMAP_API int vdpamap_sim_stop(const char *path);
 
-/* Test and debugging hooks of the simulator, through its control socket. */
+/* Test and debugging hooks of the simulator, through its control socket.
+ * Each connects to the daemon at path anew: -ENOENT (nothing there),
+ * -ECONNREFUSED (a socket nobody serves), -ETIMEDOUT (a server that did
+ * not accept or answer within 5 s), -EPROTO (an answer that is not our
+ * protocol's). */
 struct vdpamap_sim_entry {
 	uint64_t iova;
 	uint64_t size;

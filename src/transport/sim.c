@@ -12,20 +12,62 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport/simproto.h"
 #include "transport/transport.h"
 #include "uapi/vhost_vdpa.h"
 
-int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
-		 const void *payload, size_t plen, int fd, void *rbuf,
-		 size_t rlen, size_t *ret_len)
+/* Milliseconds from now to deadline (CLOCK_MONOTONIC), 0 once past. */
+static int ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+static void deadline_in(struct timespec *d, unsigned int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, d);
+	d->tv_sec += ms / 1000;
+	d->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (d->tv_nsec >= 1000000000) {
+		d->tv_sec++;
+		d->tv_nsec -= 1000000000;
+	}
+}
+
+/* Wait until sock has something to read or deadline passes: 0 or
+ * -ETIMEDOUT. */
+static int wait_readable(int sock, const struct timespec *deadline)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	int r;
+
+	do {
+		r = poll(&p, 1, ms_left(deadline));
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r ? 0 : -ETIMEDOUT;
+}
+
+/* vdm_sim_call(), the answer awaited until deadline (NULL: for ever). */
+static int sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
+		    const void *payload, size_t plen, int fd, void *rbuf,
+		    size_t rlen, size_t *ret_len,
+		    const struct timespec *deadline)
 {
 	struct vsim_req req = {
 		.magic = VSIM_MAGIC,
@@ -47,6 +89,7 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	struct vsim_rep rep;
 	char *in;
 	ssize_t n;
+	int r;
 
 	if (plen + sizeof(req) > VSIM_MAX_PKT)
 		return -E2BIG;
@@ -67,7 +110,13 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 
 	/* From here on the request was sent: a failure leaves its outcome
 	 * unknown and its reply possibly still queued, so the connection is
-	 * out of step for good.  -ECOMM says exactly that. */
+	 * out of step for good.  -ECOMM says exactly that, -ETIMEDOUT that no
+	 * answer came in time. */
+	if (deadline) {
+		r = wait_readable(sock, deadline);
+		if (r < 0)
+			return r;
+	}
 	in = malloc(VSIM_MAX_PKT);
 	if (!in)
 		return -ECOMM;
@@ -91,10 +140,53 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	return rep.ret;
 }
 
-int vdm_tp_sim_hello(int fd)
+int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
+		 const void *payload, size_t plen, int fd, void *rbuf,
+		 size_t rlen, size_t *ret_len)
 {
-	return vdm_sim_call(fd, VSIM_OP_HELLO, VSIM_KIND_DEVICE, 0, NULL, 0, -1,
-			    NULL, 0, NULL);
+	return sim_call(sock, op, arg, arg2, payload, plen, fd, rbuf, rlen,
+			ret_len, NULL);
+}
+
+int vdm_sim_call_ctl(int sock, uint32_t op, void *rbuf, size_t rlen,
+		     size_t *ret_len)
+{
+	struct timespec d;
+
+	deadline_in(&d, VDM_SIM_TIMEOUT_MS);
+	return sim_call(sock, op, 0, 0, NULL, 0, -1, rbuf, rlen, ret_len, &d);
+}
+
+static int hello_until(int sock, uint32_t kind, const struct timespec *d)
+{
+	return sim_call(sock, VSIM_OP_HELLO, kind, 0, NULL, 0, -1, NULL, 0,
+			NULL, d);
+}
+
+int vdm_sim_hello(int sock, uint32_t kind, unsigned int timeout_ms)
+{
+	struct timespec d;
+
+	deadline_in(&d, timeout_ms ? timeout_ms : VDM_SIM_TIMEOUT_MS);
+	return hello_until(sock, kind, &d);
+}
+
+int vdm_sim_open(const char *path, uint32_t kind, unsigned int timeout_ms)
+{
+	unsigned int ms = timeout_ms ? timeout_ms : VDM_SIM_TIMEOUT_MS;
+	struct timespec d;
+	int fd, r;
+
+	deadline_in(&d, ms);
+	fd = vdm_sim_connect(path, ms);
+	if (fd < 0)
+		return fd;
+	r = hello_until(fd, kind, &d);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 /* After a lost reply every later call would read the wrong answer. */
@@ -248,14 +340,10 @@ int vdm_tp_sim_pinned(struct vdm_tp *t, uint64_t *ret)
 	memset(&sa, 0, sizeof(sa));
 	if (getpeername(t->fd, (struct sockaddr *)&sa, &sl) < 0)
 		return -errno;
-	c = vdm_sim_connect(sa.sun_path);
+	c = vdm_sim_open(sa.sun_path, VSIM_KIND_CONTROL, 0);
 	if (c < 0)
 		return c;
-	r = vdm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
-			 NULL, 0, NULL);
-	if (r >= 0)
-		r = vdm_sim_call(c, VSIM_OP_PINNED, 0, 0, NULL, 0, -1, &v,
-				 sizeof(v), NULL);
+	r = vdm_sim_call_ctl(c, VSIM_OP_PINNED, &v, sizeof(v), NULL);
 	close(c);
 	if (r < 0)
 		return r;
