@@ -97,7 +97,8 @@ int vdpamap_sim_fail_nth(const char *path, uint32_t kind, uint32_t nth)
 {
 	int fd, r;
 
-	if (kind != VDPAMAP_SIM_FAIL_MSG && kind != VDPAMAP_SIM_FAIL_IOCTL)
+	if (kind != VDPAMAP_SIM_FAIL_MSG && kind != VDPAMAP_SIM_FAIL_IOCTL &&
+	    kind != VDPAMAP_SIM_FAIL_EXIT)
 		return -EINVAL;
 	fd = ctl_open(path);
 	if (fd < 0)
