@@ -110,8 +110,9 @@ static int sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 
 	/* From here on the request was sent: a failure leaves its outcome
 	 * unknown and its reply possibly still queued, so the connection is
-	 * out of step for good.  -ECOMM says exactly that, -ETIMEDOUT that no
-	 * answer came in time. */
+	 * out of step for good.  -ECOMM says exactly that; -ECONNRESET that
+	 * the peer closed instead of answering (EOF, or its end closed with
+	 * our request unread), -ETIMEDOUT that no answer came in time. */
 	if (deadline) {
 		r = wait_readable(sock, deadline);
 		if (r < 0)
@@ -123,6 +124,10 @@ static int sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	do {
 		n = recv(sock, in, VSIM_MAX_PKT, 0);
 	} while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+		free(in);
+		return -ECONNRESET;
+	}
 	if (n < 0 || (size_t)n < sizeof(rep)) {
 		free(in);
 		return -ECOMM;
@@ -189,18 +194,34 @@ int vdm_sim_open(const char *path, uint32_t kind, unsigned int timeout_ms)
 	return fd;
 }
 
-/* After a lost reply every later call would read the wrong answer. */
+/* After a lost reply every later call would read the wrong answer; after
+ * the daemon closed the connection there is nobody left to ask
+ * (transport.h). */
 static int sim_checked(struct vdm_tp *t, int r)
 {
 	if (r == -ECOMM)
 		t->broken = 1;
+	if (r == -EPIPE || r == -ECONNRESET) {
+		t->gone = 1;
+		r = -ENODEV;
+	}
 	return r;
+}
+
+/* What every call answers, before sending, once the connection ended. */
+static int sim_ended(const struct vdm_tp *t)
+{
+	if (t->gone)
+		return -ENODEV;
+	return t->broken ? -ECOMM : 0;
 }
 
 static int sim_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
-	if (t->broken)
-		return -ECOMM;
+	int r = sim_ended(t);
+
+	if (r < 0)
+		return r;
 	return sim_checked(t, vdm_sim_ioctl_on(t->fd, req, arg));
 }
 
@@ -254,8 +275,10 @@ int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg)
 
 static long sim_write(struct vdm_tp *t, const void *buf, size_t len)
 {
-	if (t->broken)
-		return -ECOMM;
+	int r = sim_ended(t);
+
+	if (r < 0)
+		return r;
 	return sim_checked(t, vdm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len,
 					   -1, NULL, 0, NULL));
 }
@@ -303,9 +326,8 @@ static long sim_write_many(struct vdm_tp *t, const void *buf, size_t len,
 		size_t k = n - done < per ? n - done : per;
 		long stop = 0, r;
 
-		if (t->broken) {
-			r = -ECOMM;
-		} else {
+		r = sim_ended(t);
+		if (!r) {
 			r = writev_packet(t, p + done * len, len, k, &stop);
 			/* a daemon does not lose WRITEV between packets */
 			if (r == -EOPNOTSUPP && done)
@@ -315,7 +337,8 @@ static long sim_write_many(struct vdm_tp *t, const void *buf, size_t len,
 			return r;
 		if (r < 0) {
 			/* nothing of this packet was written, or (-ECOMM)
-			 * nothing of it is known */
+			 * nothing of it is known, or (-ENODEV) the device
+			 * is gone with whatever it took of it */
 			*ret_stop = r;
 			return (long)done;
 		}

@@ -8,8 +8,20 @@
  * the address-space token the simulator compares.  Every function returns
  * >= 0 or -errno: a device request's -1/errno becomes -errno here, and
  * errno is put back (the library's other libc calls convert where they
- * are made).  -ECOMM means the request went out but its answer was lost:
- * the device state is unknown and the transport refuses every later call.
+ * are made).
+ *
+ * Two ends of a simulator connection are for good (a kernel char device's
+ * own errnos, its ENODEV or EIO for a removed device too, pass through as
+ * the kernel gives them):
+ *  - -ENODEV: the daemon closed the connection (it exited or was killed:
+ *    EPIPE or ECONNRESET on send, EOF or ECONNRESET on receive).  The
+ *    device went with it, its table too: nothing is unknown, there is
+ *    nothing left to ask.  vdm_tp.gone is set, and every later call
+ *    returns -ENODEV at once, sending nothing.
+ *  - -ECOMM: the request went out and its answer was lost while the
+ *    daemon may be alive (a reply not framed as simproto.h says, no memory
+ *    to read it): the device state is unknown and the connection out of
+ *    step, so the transport refuses every later call with -ECOMM.
  *
  * May include: transport/simproto.h, transport/keeper_proto.h,
  * uapi/vhost_vdpa.h, the public header (for its types), libc.  Nothing
@@ -33,7 +45,8 @@ struct vdm_tp_ops {
 	 * write() calls that stop at the first one not consumed whole:
 	 * returns how many were, and when fewer than n, *ret_stop gets what
 	 * that one returned (bytes or -errno; -ECOMM: its reply was lost,
-	 * and nothing of that round trip is known).  -EOPNOTSUPP: the device
+	 * and nothing of that round trip is known; -ENODEV: the device went
+	 * away, with whatever it took of it).  -EOPNOTSUPP: the device
 	 * takes one write per request, nothing was sent.  NULL: likewise
 	 * (a char device takes one message per write()). */
 	long (*write_many)(struct vdm_tp *t, const void *buf, size_t len,
@@ -47,6 +60,8 @@ struct vdm_tp {
 	int fd;
 	int is_sim;
 	int broken;    /* a reply was lost: every call -ECOMM */
+	int gone;      /* the simulator daemon closed the connection:
+			  every call -ENODEV, nothing sent */
 	int no_writev; /* a simulator daemon without VSIM_OP_WRITEV */
 };
 
@@ -128,7 +143,9 @@ static inline int vdm_tp_pinned(struct vdm_tp *t, uint64_t *ret)
 int vdm_sim_connect(const char *path, unsigned int timeout_ms);
 /* One request/reply on a simulator connection; rbuf/rlen get the reply
  * payload (truncated to rlen), *ret_len its full size.  fd >= 0 is passed
- * with SCM_RIGHTS.  -ECOMM: sent, and the answer lost. */
+ * with SCM_RIGHTS.  The send's -errno as it is (-EPIPE, -ECONNRESET: the
+ * peer is gone, nothing was sent); once sent, -ECONNRESET when the peer
+ * closed instead of answering, -ECOMM when the answer is lost otherwise. */
 int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		 const void *payload, size_t plen, int fd, void *rbuf,
 		 size_t rlen, size_t *ret_len);
