@@ -30,6 +30,18 @@
  *  - A handle whose mirror could not be kept equal to the device (a failed
  *    rollback) is poisoned: every further call returns -ENOTRECOVERABLE
  *    except queries, vdpamap_close() and vdpamap_reset() (which rebuilds).
+ *  - A handle whose device is gone (a simulator daemon that exited or was
+ *    killed: its connection closed) stays so: every call that needs the
+ *    device returns -ENODEV at once and sends nothing, vdpamap_reset()
+ *    and the handoff calls too; queries of what the handle holds, the
+ *    lookups and vdpamap_close() (which frees everything) still work.
+ *    One line is logged (VDPAMAP_LOG_ERR), when it is found; the call
+ *    that found it returns -ENODEV.  The mirror, and what the lookups
+ *    see, is what the device acknowledged before it went: a commit cut
+ *    short keeps the messages answered before, no others, and is not
+ *    rolled back.  vdpamap_health() says -ENODEV.  A kernel char device's
+ *    own errors are passed through as the kernel gives them (a removed
+ *    device's ENODEV or EIO): they do not make a handle gone.
  *  - Options structs are size-prefixed (declare them with VDPAMAP_OPTS());
  *    NULL means defaults; a struct from a newer header whose unknown tail is
  *    non-zero gives -E2BIG.
@@ -120,6 +132,11 @@ struct vdpamap_open_opts {
 	const struct vdpamap_region *regions;
 	uint32_t prefault_threads; /* 0: no pre-fault; else threads */
 	uint32_t page_size;	   /* alignment unit; 0 means sysconf */
+	/* (since 0.2) a simulator socket: connect() and the daemon's answer
+	 * to the open must come within this many ms, else -ETIMEDOUT (a
+	 * socket nobody serves, a listener that never answers); 0 means
+	 * 5000.  A char device's open() does not wait for anybody. */
+	uint32_t connect_timeout_ms;
 	size_t : 0;
 };
 
@@ -133,7 +150,10 @@ struct vdpamap_open_opts {
  * is logged), -E2BIG (unknown non-zero opts tail), -ENOENT/-EACCES/-EBUSY
  * (open, exclusive),
  * -ENOTTY (not a vhost-vdpa device), -EOPNOTSUPP (a required feature is not
- * offered), any error of vdpamap_map() for the pre-map, -ENOMEM. */
+ * offered), -ETIMEDOUT (a simulator socket whose server did not accept or
+ * answer within opts->connect_timeout_ms, default 5 s: logged, nothing
+ * left open), -ECONNREFUSED (a socket nobody listens on), any error of
+ * vdpamap_map() for the pre-map, -ENOMEM. */
 VDPAMAP_API int vdpamap_open(const char *path,
 			     const struct vdpamap_open_opts *opts,
 			     struct vdpamap **ret);
@@ -142,7 +162,9 @@ VDPAMAP_API int vdpamap_open(const char *path,
  * or connected simulator socket).  The handle owns fd from then on, also on
  * failure it is left open for the caller.  If the caller already did
  * SET_OWNER it is detected (EBUSY) and accepted.  The device must hold no
- * IOTLB entries the caller made itself. */
+ * IOTLB entries the caller made itself.  A socket's server must answer the
+ * open within opts->connect_timeout_ms (default 5 s), else -ETIMEDOUT and
+ * the connection is out of step: the caller's to close. */
 VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 				 struct vdpamap **ret);
 
@@ -387,7 +409,9 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
  *             docs/iotlb-caps.md
  *  -EBUSY     an exec handoff is prepared (vdpamap_handoff_prepare(): so
  *             for every map, unmap and transaction until the cancel)
- *  -EIO       the device refused it (its own EFAULT) for another reason */
+ *  -EIO       the device refused it (its own EFAULT) for another reason
+ *  -ENODEV    the device is gone (a simulator daemon that exited): see the
+ *             conventions at the top; from then on at once, nothing sent */
 VDPAMAP_API int vdpamap_map(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			    void *hva, uint64_t size, uint32_t perm);
 
@@ -429,7 +453,10 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
  * an ASID would pass its IOTLB entry cap (nothing sent), or the device's
  * EFAULT was the cap (see vdpamap_map()).  On failure
  * whatever was applied is rolled back; if the rollback fails the handle is
- * poisoned (-ENOTRECOVERABLE).  Frees t in every case.
+ * poisoned (-ENOTRECOVERABLE).  -ENODEV: the device went away during the
+ * commit (or before): nothing is rolled back, the mirror and the lookups
+ * keep exactly the messages the device acknowledged before, and the
+ * handle is gone (the conventions at the top).  Frees t in every case.
  * vdpamap_txn_map(), _unmap() and _commit() of a t whose handle was closed
  * return -EBADF, logging nothing (the log callback went with the handle);
  * commit and abort still free it. */
@@ -490,10 +517,19 @@ struct vdpamap_stats {
 };
 VDPAMAP_API int vdpamap_get_stats(struct vdpamap *h, struct vdpamap_stats *st);
 
-/* A short text for a poisoned handle, or NULL if it is healthy.  The text
- * is the handle's: valid until the poison is cleared (vdpamap_reset()) or
- * the handle is closed. */
+/* A short text for a poisoned handle, or one whose device is gone
+ * ("device gone: ..."), or NULL if it is healthy.  The text is the
+ * handle's: valid until the poison is cleared (vdpamap_reset()) or the
+ * handle is closed. */
 VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h);
+
+/* (since 0.2) What a call that needs the device would get from the
+ * handle's state alone: 0 (usable), -ENODEV (the device is gone, for
+ * good: close the handle), -ENOTRECOVERABLE (poisoned:
+ * vdpamap_poison_reason() says why, vdpamap_reset() may recover it);
+ * -EINVAL (NULL), -ECHILD (a forked child).  A query: sends nothing, and
+ * answers inside the caller's own transaction too. */
+VDPAMAP_API int vdpamap_health(struct vdpamap *h);
 
 #ifdef __cplusplus
 }

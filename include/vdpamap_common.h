@@ -31,7 +31,8 @@ extern "C" {
 #endif
 
 /* The API version: the newest node of the library's version script
- * (VDPAMAP_0.2: vdpamap_sim_get_limits() and what 0.1 has). */
+ * (VDPAMAP_0.2: vdpamap_sim_get_limits(), vdpamap_health() and what 0.1
+ * has). */
 #define VDPAMAP_VERSION_MAJOR 0
 #define VDPAMAP_VERSION_MINOR 2
 

@@ -94,7 +94,10 @@ struct vdpamap_handoff_opts {
  * -EOPNOTSUPP (the strategy asked for is not available here: NEW_OWNER not
  * built or offered, KEEPER on another architecture), -EALREADY (already
  * prepared), -EAGAIN (could not create the keeper), -ENOMEM, any device
- * error of SUSPEND or GET_VRING_BASE.  Not concurrent with anything on h.
+ * error of SUSPEND or GET_VRING_BASE, -ENODEV (the device is gone: a
+ * simulator daemon that exited; there is nothing to hand over, and
+ * cancel, rebuild and reattach say -ENODEV too: close the handle).  Not
+ * concurrent with anything on h.
  * Once prepared, the handle refuses changes (-EBUSY) until cancel: see
  * above. */
 VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,

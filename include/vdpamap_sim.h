@@ -70,7 +70,11 @@ VDPAMAP_API int vdpamap_sim_serve(const char *path,
  * does, -EINVAL path NULL. */
 VDPAMAP_API int vdpamap_sim_stop(const char *path);
 
-/* Test and debugging hooks of the simulator, through its control socket. */
+/* Test and debugging hooks of the simulator, through its control socket.
+ * Each connects to the daemon at path anew: -ENOENT (nothing there),
+ * -ECONNREFUSED (a socket nobody serves), -ETIMEDOUT (a server that did
+ * not accept or answer within 5 s), -EPROTO (an answer that is not our
+ * protocol's). */
 struct vdpamap_sim_entry {
 	uint64_t iova;
 	uint64_t size;
@@ -85,6 +89,12 @@ VDPAMAP_API int vdpamap_sim_table(const char *path, uint32_t asid,
 
 #define VDPAMAP_SIM_FAIL_MSG   1 /* the nth IOTLB write from now */
 #define VDPAMAP_SIM_FAIL_IOCTL 2 /* the nth ioctl from now */
+/* (since 0.2) at the nth IOTLB write or ioctl from now, counted together,
+ * the daemon exits before it does it and without answering, as a crash
+ * (SIGKILL) would: every connection to it ends, the device and its table
+ * go; only its socket is removed, which a crashed daemon leaves behind.
+ * A daemon of 0.1 refuses this kind (-EINVAL). */
+#define VDPAMAP_SIM_FAIL_EXIT 3
 /* Make the nth (1-based) event of kind fail (0 disarms). */
 VDPAMAP_API int vdpamap_sim_fail_nth(const char *path, uint32_t kind,
 				     uint32_t nth);

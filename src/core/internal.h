@@ -142,6 +142,13 @@ struct vdpamap {
 	uint32_t batch_asid;
 
 	char *poison;
+	/* the device is gone (its simulator daemon exited: the transport's
+	 * gone, taken over by vdm_dev_gone()): for good, every call that
+	 * needs the device -ENODEV; the mirror keeps what it acknowledged */
+	bool gone;
+	/* the call that found it gone is still running: what else it logs
+	 * as an error is a consequence, logged at DEBUG (vdm_log()) */
+	bool gone_quiet;
 	/* non-empty: why state-changing calls are refused for now (a
 	 * prepared handoff), see vdm_enter_idle() */
 	char busy[128];
@@ -180,8 +187,10 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 
 /* ---- util.c: handle entry checks, the busy and poison states */
 /* Take the lock for a state-changing call: -ECHILD in a forked child,
- * -EDEADLK from inside this thread's open transaction,
- * -ENOTRECOVERABLE when poisoned and !allow_poisoned. */
+ * -EDEADLK from inside this thread's open transaction, -ENODEV when the
+ * device is gone (whatever allow_poisoned says: nothing can be done
+ * there, not even a reset), -ENOTRECOVERABLE when poisoned and
+ * !allow_poisoned. */
 int vdm_enter(struct vdpamap *h, bool allow_poisoned);
 /* vdm_enter() for a call that changes the device, the mirror or what a
  * prepared handoff describes: also -EBUSY (logged, naming what) between
@@ -205,9 +214,14 @@ void vdm_poison(struct vdpamap *h, const char *fmt, ...)
 void vdm_poison_clear(struct vdpamap *h);
 /* The transport lost a reply (-ECOMM): poison for good. */
 void vdm_tp_lost(struct vdpamap *h);
+/* The transport found the device gone (h->tp->gone): enter the gone
+ * state, logging its one line the first time.  Returns -ENODEV.  A poison
+ * after that is not logged: the line said why everything fails. */
+int vdm_dev_gone(struct vdpamap *h);
 
 /* ---- util.c: one ioctl to the device (counted; a lost reply poisons
- * and gives -ENOTRECOVERABLE) */
+ * and gives -ENOTRECOVERABLE; a device found gone gives -ENODEV, sending
+ * nothing once it is known) */
 int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg);
 /* A GET ioctl under the handle's lock (vdm_enter_query(): a poisoned
  * handle may still read, so may its open transaction's thread): 0 or -errno, *arg written by the device only on success. */
@@ -227,8 +241,9 @@ void vdm_info_set(struct vdpamap *h, const struct vdpamap_info *info);
 /* Talk to the device through tp from now on (NULL: the handle's own). */
 void vdm_set_tp(struct vdpamap *h, struct vdm_tp *tp);
 /* Rebuild in place (handoff): h takes h2's device (its own transport,
- * stats, batch state, poison, open flags, page size) and the module state
- * of mapping, lifecycle and migrate with their hooks; h2 gets h's, to be
+ * stats, batch state, poison and gone, open flags, page size) and the
+ * module state of mapping, lifecycle and migrate with their hooks; h2
+ * gets h's, to be
  * freed after an RCU grace period.  h->map and h->mig, which lock-free
  * readers load, are published with release stores (the readers' loads
  * acquire); what readers read and a rebuild does not change (pid,

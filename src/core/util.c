@@ -83,6 +83,11 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 	char buf[512];
 	va_list ap;
 
+	/* the call that found the device gone said so in one line: its
+	 * failures that follow (an undo, a step that needed the device)
+	 * are no news */
+	if (h && h->gone_quiet && level == VDPAMAP_LOG_ERR)
+		level = VDPAMAP_LOG_DEBUG;
 	if (!h || !h->log_fn || level > h->log_level)
 		return;
 	va_start(ap, fmt);
@@ -111,6 +116,10 @@ int vdm_enter(struct vdpamap *h, bool allow_poisoned)
 		return -EDEADLK;
 	}
 	pthread_mutex_lock(&h->lock);
+	if (h->gone) {
+		pthread_mutex_unlock(&h->lock);
+		return -ENODEV;
+	}
 	if (h->poison && !allow_poisoned) {
 		pthread_mutex_unlock(&h->lock);
 		return -ENOTRECOVERABLE;
@@ -152,6 +161,7 @@ void vdm_leave(struct vdpamap *h)
 	if (in_own_txn(h))
 		return;
 	vdm_hooks_leave(h);
+	h->gone_quiet = false;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -197,6 +207,7 @@ void vdm_core_swap(struct vdpamap *h, struct vdpamap *h2)
 	SWAP_FIELD(h, h2, batch_open);
 	SWAP_FIELD(h, h2, batch_asid);
 	SWAP_FIELD(h, h2, poison);
+	SWAP_FIELD(h, h2, gone);
 	SWAP_FIELD(h, h2, flags);
 	SWAP_FIELD(h, h2, page_size);
 	SWAP_FIELD(h, h2, lc);
@@ -219,8 +230,12 @@ int vdm_ioctl(struct vdpamap *h, unsigned long req, void *arg)
 {
 	int r;
 
+	if (h->tp->gone) /* a query's ioctl: nothing to send it to */
+		return vdm_dev_gone(h);
 	h->stats.ioctls++;
 	r = vdm_tp_ioctl(h->tp, req, arg);
+	if (r == -ENODEV && h->tp->gone)
+		return vdm_dev_gone(h);
 	if (r == -ECOMM) {
 		vdm_tp_lost(h);
 		r = -ENOTRECOVERABLE;
@@ -240,15 +255,26 @@ int vdm_ioctl_get(struct vdpamap *h, unsigned long req, void *arg)
 }
 
 static const char poison_oom[] = "poisoned (reason lost: out of memory)";
+static const char gone_reason[] =
+	"device gone: the simulator daemon closed the connection (it "
+	"exited or was killed) and took the device and its IOTLB with it; "
+	"close the handle";
 
 void vdm_poison(struct vdpamap *h, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
 
+	/* what failed with a gone device (an undo, a rollback) is no news:
+	 * its one line said why every call fails */
+	if (h->gone)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* a lost reply poisons every later request the same way: once */
+	if (h->poison && !strcmp(h->poison, buf))
+		return;
 	vdm_err(h, "handle poisoned: %s", buf);
 	if (!h->poison)
 		h->poison = strdup(buf);
@@ -262,6 +288,17 @@ void vdm_tp_lost(struct vdpamap *h)
 		      "unknown; close and reopen");
 }
 
+int vdm_dev_gone(struct vdpamap *h)
+{
+	if (!h->gone) {
+		h->gone = true;
+		vdm_err(h, "%s: every call that needs it returns -ENODEV",
+			gone_reason);
+		h->gone_quiet = true; /* until this call leaves */
+	}
+	return -ENODEV;
+}
+
 void vdm_poison_clear(struct vdpamap *h)
 {
 	if (h->poison != poison_oom)
@@ -271,7 +308,20 @@ void vdm_poison_clear(struct vdpamap *h)
 
 VDPAMAP_API const char *vdpamap_poison_reason(struct vdpamap *h)
 {
-	return h ? h->poison : NULL;
+	if (!h)
+		return NULL;
+	return h->gone ? gone_reason : h->poison;
+}
+
+VDPAMAP_API int vdpamap_health(struct vdpamap *h)
+{
+	int r = vdm_enter_query(h);
+
+	if (r < 0)
+		return r;
+	r = h->gone ? -ENODEV : h->poison ? -ENOTRECOVERABLE : 0;
+	vdm_leave(h);
+	return r;
 }
 
 static const char *const feature_names[] = {

@@ -75,12 +75,15 @@ static void encode(struct vdpamap *h, struct vdm_wire_msg *m, uint32_t asid,
 }
 
 /* What write() of m returned, r, says: counted, and logged if refused;
- * 0 or -errno. */
+ * 0 or -errno.  A device found gone is not a refusal: it is logged once,
+ * for the handle (vdm_dev_gone()), and the message was not written. */
 static int account(struct vdpamap *h, uint32_t asid,
 		   const struct vdm_wire_msg *m, long r)
 {
 	uint8_t type = m->iotlb.type;
 
+	if (r == -ENODEV && h->tp->gone)
+		return vdm_dev_gone(h);
 	h->stats.iotlb_writes++;
 	if (r == -ECOMM) {
 		vdm_tp_lost(h);
@@ -190,9 +193,9 @@ static int run_each(struct vdpamap *h, uint32_t asid, bool wrap,
 			done(h, &msgs[i]);
 	}
 	*ret_sent = i;
-	if (wrap) {
+	if (wrap && !h->gone) {
 		/* always close the batch, even after a failure, so the device
-		 * gets what it did accept */
+		 * gets what it did accept (a device gone has nothing left) */
 		int re = batch_mark(h, asid, VHOST_IOTLB_BATCH_END);
 
 		if (re < 0 && !r)
@@ -279,7 +282,8 @@ static bool run_piped(struct vdpamap *h, uint32_t asid, bool wrap,
 		r = account(h, asid, &w[acc], stop);
 		/* a refused BATCH_BEGIN ends the run; after a refused
 		 * message the batch is closed, as run_each does */
-		if (wrap && pos + (size_t)acc > 0 && pos + (size_t)acc <= cnt)
+		if (wrap && !h->gone && pos + (size_t)acc > 0 &&
+		    pos + (size_t)acc <= cnt)
 			batch_mark(h, asid, VHOST_IOTLB_BATCH_END);
 	}
 	free(w);

@@ -193,15 +193,22 @@ int vdm_handle_new(const struct vdpamap_open_opts *opts, struct vdpamap **ret)
 int vdm_open(const char *path, const struct vdpamap_open_opts *opts,
 	     struct vdpamap **ret)
 {
+	uint32_t timeout = OPTS_GET(opts, connect_timeout_ms, 0);
 	struct vdpamap *h;
 	int r;
 
 	r = vdm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
-	r = vdm_tp_open(path, h->tp);
-	if (r < 0) {
+	r = vdm_tp_open(path, timeout, h->tp);
+	if (r == -ETIMEDOUT)
+		vdm_err(h,
+			"open %s: no answer within %u ms: nobody serves the "
+			"socket (opts.connect_timeout_ms)",
+			path, timeout ? timeout : VDM_SIM_TIMEOUT_MS);
+	else if (r < 0)
 		vdm_err(h, "open %s: %d", path, r);
+	if (r < 0) {
 		vdm_handle_free(h);
 		return r;
 	}
@@ -235,7 +242,12 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 	r = vdm_handle_new(opts, &h);
 	if (r < 0)
 		return r;
-	r = vdm_tp_adopt(fd, h->tp);
+	r = vdm_tp_adopt(fd, OPTS_GET(opts, connect_timeout_ms, 0), h->tp);
+	if (r == -ETIMEDOUT)
+		vdm_err(h,
+			"adopt fd %d: the simulator did not answer HELLO in "
+			"time (opts.connect_timeout_ms)",
+			fd);
 	if (r < 0)
 		goto fail;
 	r = setup(h, opts);

@@ -673,7 +673,12 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 	if (err == -EFAULT && done < n &&
 	    vdm_entries_efault_is_cap(h, &msgs[done]))
 		err = -ENOSPC;
-	if (err) {
+	if (err && h->gone) {
+		/* Nothing can be undone on a device that is gone, nor needs
+		 * to be: the mirror (and the readers' view) keeps what it
+		 * acknowledged before it went, no more. */
+		r = -ENODEV;
+	} else if (err) {
 		int rb = rollback(h, msgs, done);
 
 		if (rb) {

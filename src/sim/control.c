@@ -20,7 +20,7 @@
 #include "sim/sim.h"
 #include "transport/transport.h"
 
-#define CTL_TIMEOUT_MS 5000
+#define CTL_TIMEOUT_MS ((int)VDM_SIM_TIMEOUT_MS)
 
 /* One request, one reply (payload into out, at most *outlen bytes). */
 static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2, void *out,
@@ -60,8 +60,8 @@ static int ctl_open(const char *path)
 
 	if (!path)
 		return -EINVAL;
-	fd = vdm_sim_connect(path);
-
+	/* a listener that never accepts: -ETIMEDOUT after the default */
+	fd = vdm_sim_connect(path, 0);
 	if (fd < 0)
 		return fd;
 	r = ctl_call(fd, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, NULL);
@@ -97,7 +97,8 @@ int vdpamap_sim_fail_nth(const char *path, uint32_t kind, uint32_t nth)
 {
 	int fd, r;
 
-	if (kind != VDPAMAP_SIM_FAIL_MSG && kind != VDPAMAP_SIM_FAIL_IOCTL)
+	if (kind != VDPAMAP_SIM_FAIL_MSG && kind != VDPAMAP_SIM_FAIL_IOCTL &&
+	    kind != VDPAMAP_SIM_FAIL_EXIT)
 		return -EINVAL;
 	fd = ctl_open(path);
 	if (fd < 0)

@@ -655,6 +655,11 @@ int vsim_ioctl(struct vsim_dev *d, uint64_t token, pid_t pid, uint32_t cmd,
 	};
 	int r;
 
+	if (d->fail_exit && --d->fail_exit == 0) {
+		d->crash = 1; /* the server exits before it answers */
+		*outlen = 0;
+		return -EIO;
+	}
 	if (d->fail_ioctl && --d->fail_ioctl == 0) {
 		vsim_log("fail_nth: ioctl 0x%x fails", cmd);
 		*outlen = 0;

@@ -339,6 +339,10 @@ int vsim_iotlb_write(struct vsim_dev *d, uint64_t token, pid_t pid,
 	size_t off;
 	int r;
 
+	if (d->fail_exit && --d->fail_exit == 0) {
+		d->crash = 1; /* the server exits before it answers */
+		return -EIO;
+	}
 	d->st.iotlb_writes++;
 	if (d->fail_msg && --d->fail_msg == 0) {
 		vsim_log("fail_nth: IOTLB write fails");

@@ -36,6 +36,7 @@ struct conn {
 
 struct server {
 	int lfd;
+	const char *path; /* the socket the daemon serves */
 	int stop;
 	struct conn c[MAX_CONNS];
 	int nc;
@@ -153,6 +154,19 @@ static void reap_hung_up_device(struct server *s)
 	}
 }
 
+/* VDPAMAP_SIM_FAIL_EXIT fired: exit as a crash would, before answering
+ * (every connection closes as the process goes), but remove the socket,
+ * which a crashed daemon leaves behind, so that the tests leave nothing
+ * in the socket directory. */
+static void crash_if_asked(struct server *s)
+{
+	if (!s->dev.crash)
+		return;
+	vsim_log("fail_nth: exiting now, as a crash would");
+	unlink(s->path);
+	_exit(3);
+}
+
 /* HELLO: a connection says once what it is; one device connection at a
  * time (EBUSY), as one open of the char device. */
 static void handle_hello(struct server *s, struct conn *c,
@@ -209,6 +223,7 @@ static void handle_writev(struct server *s, struct conn *c,
 		}
 	}
 	vsim_iotlb_hold_vmas(&s->dev, 0);
+	crash_if_asked(s);
 	reply(c->fd, 0, &rep, sizeof(rep));
 }
 
@@ -228,10 +243,12 @@ static void handle_device(struct server *s, struct conn *c,
 		}
 		r = vsim_ioctl(&s->dev, q->token, pid, (uint32_t)q->arg, pl,
 			       q->len, fds, nfds, s->tx, &outlen);
+		crash_if_asked(s);
 		reply(c->fd, r, s->tx, r ? 0 : outlen);
 		return;
 	case VSIM_OP_WRITE:
 		r = vsim_iotlb_write(&s->dev, q->token, pid, pl, q->len);
+		crash_if_asked(s);
 		reply(c->fd, r, NULL, 0);
 		return;
 	case VSIM_OP_WRITEV:
@@ -297,6 +314,8 @@ static void handle_control(struct server *s, struct conn *c,
 			d->fail_msg = q->arg2;
 		else if (q->arg == VDPAMAP_SIM_FAIL_IOCTL)
 			d->fail_ioctl = q->arg2;
+		else if (q->arg == VDPAMAP_SIM_FAIL_EXIT)
+			d->fail_exit = q->arg2;
 		else {
 			reply(c->fd, -EINVAL, NULL, 0);
 			return;
@@ -495,6 +514,7 @@ static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
 	if (!s)
 		goto out_listener;
 	s->lfd = lfd;
+	s->path = path;
 	s->rx = malloc(VSIM_MAX_PKT);
 	s->tx = malloc(VSIM_MAX_PKT);
 	if (!s->rx || !s->tx)

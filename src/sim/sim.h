@@ -204,6 +204,8 @@ struct vsim_dev {
 	} vmas;
 	/* test hooks */
 	uint32_t fail_msg, fail_ioctl; /* countdowns, 0 = disarmed */
+	uint32_t fail_exit;	       /* countdown over writes and ioctls */
+	int crash; /* fail_exit fired: the server exits, answering nothing */
 	struct vdpamap_sim_stats st;
 };
 

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "transport/simproto.h"
 #include "transport/transport.h"
 
 static int kern_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
@@ -58,7 +59,7 @@ static const struct vdm_tp_ops kern_ops = {
 	.pinned = kern_pinned,
 };
 
-static int tp_adopt(int fd, struct vdm_tp *t)
+static int tp_adopt(int fd, unsigned int timeout_ms, struct vdm_tp *t)
 {
 	struct stat st;
 	int r;
@@ -70,7 +71,7 @@ static int tp_adopt(int fd, struct vdm_tp *t)
 		return 0;
 	}
 	if (S_ISSOCK(st.st_mode)) {
-		r = vdm_tp_sim_hello(fd);
+		r = vdm_sim_hello(fd, VSIM_KIND_DEVICE, timeout_ms);
 		if (r < 0)
 			return r;
 		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops,
@@ -98,39 +99,46 @@ int vdm_tp_inherit(int fd, struct vdm_tp *t)
 	return 0;
 }
 
-static int tp_open(const char *path, struct vdm_tp *t)
+static int tp_open(const char *path, unsigned int timeout_ms, struct vdm_tp *t)
 {
 	struct stat st;
 	int fd, r;
 
 	if (stat(path, &st) < 0)
 		return -errno;
-	if (S_ISCHR(st.st_mode))
-		fd = open(path, O_RDWR | O_CLOEXEC);
-	else if (S_ISSOCK(st.st_mode))
-		fd = vdm_sim_connect(path);
-	else
+	if (S_ISSOCK(st.st_mode)) {
+		/* connect and HELLO within one timeout */
+		fd = vdm_sim_open(path, VSIM_KIND_DEVICE, timeout_ms);
+		if (fd < 0)
+			return fd;
+		*t = (struct vdm_tp){ .ops = &vdm_tp_sim_ops,
+				      .fd = fd,
+				      .is_sim = 1 };
+		return 0;
+	}
+	if (!S_ISCHR(st.st_mode))
 		return -ENOTTY;
+	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		return fd == -1 ? -errno : fd;
-	r = tp_adopt(fd, t);
+		return -errno;
+	r = tp_adopt(fd, timeout_ms, t);
 	if (r < 0)
 		close(fd);
 	return r;
 }
 
 /* Open and adopt put errno back as it was (see vdm_tp_ioctl()). */
-int vdm_tp_open(const char *path, struct vdm_tp *t)
+int vdm_tp_open(const char *path, unsigned int timeout_ms, struct vdm_tp *t)
 {
-	int saved = errno, r = tp_open(path, t);
+	int saved = errno, r = tp_open(path, timeout_ms, t);
 
 	errno = saved;
 	return r;
 }
 
-int vdm_tp_adopt(int fd, struct vdm_tp *t)
+int vdm_tp_adopt(int fd, unsigned int timeout_ms, struct vdm_tp *t)
 {
-	int saved = errno, r = tp_adopt(fd, t);
+	int saved = errno, r = tp_adopt(fd, timeout_ms, t);
 
 	errno = saved;
 	return r;

@@ -28,14 +28,10 @@ int vdm_tp_sim_limits(struct vdm_tp *t, struct vdpamap_sim_limits *ret)
 	memset(&l, 0, sizeof(l));
 	if (getpeername(t->fd, (struct sockaddr *)&sa, &sl) < 0)
 		return -errno;
-	c = vdm_sim_connect(sa.sun_path);
+	c = vdm_sim_open(sa.sun_path, VSIM_KIND_CONTROL, 0);
 	if (c < 0)
 		return c;
-	r = vdm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
-			 NULL, 0, NULL);
-	if (r >= 0)
-		r = vdm_sim_call(c, VSIM_OP_LIMITS, 0, 0, NULL, 0, -1, &l,
-				 sizeof(l), &len);
+	r = vdm_sim_call_ctl(c, VSIM_OP_LIMITS, &l, sizeof(l), &len);
 	close(c);
 	if (r >= 0 && len != sizeof(l))
 		r = -EPROTO;

@@ -12,20 +12,62 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport/simproto.h"
 #include "transport/transport.h"
 #include "uapi/vhost_vdpa.h"
 
-int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
-		 const void *payload, size_t plen, int fd, void *rbuf,
-		 size_t rlen, size_t *ret_len)
+/* Milliseconds from now to deadline (CLOCK_MONOTONIC), 0 once past. */
+static int ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+static void deadline_in(struct timespec *d, unsigned int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, d);
+	d->tv_sec += ms / 1000;
+	d->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (d->tv_nsec >= 1000000000) {
+		d->tv_sec++;
+		d->tv_nsec -= 1000000000;
+	}
+}
+
+/* Wait until sock has something to read or deadline passes: 0 or
+ * -ETIMEDOUT. */
+static int wait_readable(int sock, const struct timespec *deadline)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	int r;
+
+	do {
+		r = poll(&p, 1, ms_left(deadline));
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r ? 0 : -ETIMEDOUT;
+}
+
+/* vdm_sim_call(), the answer awaited until deadline (NULL: for ever). */
+static int sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
+		    const void *payload, size_t plen, int fd, void *rbuf,
+		    size_t rlen, size_t *ret_len,
+		    const struct timespec *deadline)
 {
 	struct vsim_req req = {
 		.magic = VSIM_MAGIC,
@@ -47,6 +89,7 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	struct vsim_rep rep;
 	char *in;
 	ssize_t n;
+	int r;
 
 	if (plen + sizeof(req) > VSIM_MAX_PKT)
 		return -E2BIG;
@@ -67,13 +110,24 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 
 	/* From here on the request was sent: a failure leaves its outcome
 	 * unknown and its reply possibly still queued, so the connection is
-	 * out of step for good.  -ECOMM says exactly that. */
+	 * out of step for good.  -ECOMM says exactly that; -ECONNRESET that
+	 * the peer closed instead of answering (EOF, or its end closed with
+	 * our request unread), -ETIMEDOUT that no answer came in time. */
+	if (deadline) {
+		r = wait_readable(sock, deadline);
+		if (r < 0)
+			return r;
+	}
 	in = malloc(VSIM_MAX_PKT);
 	if (!in)
 		return -ECOMM;
 	do {
 		n = recv(sock, in, VSIM_MAX_PKT, 0);
 	} while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+		free(in);
+		return -ECONNRESET;
+	}
 	if (n < 0 || (size_t)n < sizeof(rep)) {
 		free(in);
 		return -ECOMM;
@@ -91,24 +145,83 @@ int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	return rep.ret;
 }
 
-int vdm_tp_sim_hello(int fd)
+int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
+		 const void *payload, size_t plen, int fd, void *rbuf,
+		 size_t rlen, size_t *ret_len)
 {
-	return vdm_sim_call(fd, VSIM_OP_HELLO, VSIM_KIND_DEVICE, 0, NULL, 0, -1,
-			    NULL, 0, NULL);
+	return sim_call(sock, op, arg, arg2, payload, plen, fd, rbuf, rlen,
+			ret_len, NULL);
 }
 
-/* After a lost reply every later call would read the wrong answer. */
+int vdm_sim_call_ctl(int sock, uint32_t op, void *rbuf, size_t rlen,
+		     size_t *ret_len)
+{
+	struct timespec d;
+
+	deadline_in(&d, VDM_SIM_TIMEOUT_MS);
+	return sim_call(sock, op, 0, 0, NULL, 0, -1, rbuf, rlen, ret_len, &d);
+}
+
+static int hello_until(int sock, uint32_t kind, const struct timespec *d)
+{
+	return sim_call(sock, VSIM_OP_HELLO, kind, 0, NULL, 0, -1, NULL, 0,
+			NULL, d);
+}
+
+int vdm_sim_hello(int sock, uint32_t kind, unsigned int timeout_ms)
+{
+	struct timespec d;
+
+	deadline_in(&d, timeout_ms ? timeout_ms : VDM_SIM_TIMEOUT_MS);
+	return hello_until(sock, kind, &d);
+}
+
+int vdm_sim_open(const char *path, uint32_t kind, unsigned int timeout_ms)
+{
+	unsigned int ms = timeout_ms ? timeout_ms : VDM_SIM_TIMEOUT_MS;
+	struct timespec d;
+	int fd, r;
+
+	deadline_in(&d, ms);
+	fd = vdm_sim_connect(path, ms);
+	if (fd < 0)
+		return fd;
+	r = hello_until(fd, kind, &d);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* After a lost reply every later call would read the wrong answer; after
+ * the daemon closed the connection there is nobody left to ask
+ * (transport.h). */
 static int sim_checked(struct vdm_tp *t, int r)
 {
 	if (r == -ECOMM)
 		t->broken = 1;
+	if (r == -EPIPE || r == -ECONNRESET) {
+		t->gone = 1;
+		r = -ENODEV;
+	}
 	return r;
+}
+
+/* What every call answers, before sending, once the connection ended. */
+static int sim_ended(const struct vdm_tp *t)
+{
+	if (t->gone)
+		return -ENODEV;
+	return t->broken ? -ECOMM : 0;
 }
 
 static int sim_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
-	if (t->broken)
-		return -ECOMM;
+	int r = sim_ended(t);
+
+	if (r < 0)
+		return r;
 	return sim_checked(t, vdm_sim_ioctl_on(t->fd, req, arg));
 }
 
@@ -162,8 +275,10 @@ int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg)
 
 static long sim_write(struct vdm_tp *t, const void *buf, size_t len)
 {
-	if (t->broken)
-		return -ECOMM;
+	int r = sim_ended(t);
+
+	if (r < 0)
+		return r;
 	return sim_checked(t, vdm_sim_call(t->fd, VSIM_OP_WRITE, 0, 0, buf, len,
 					   -1, NULL, 0, NULL));
 }
@@ -211,9 +326,8 @@ static long sim_write_many(struct vdm_tp *t, const void *buf, size_t len,
 		size_t k = n - done < per ? n - done : per;
 		long stop = 0, r;
 
-		if (t->broken) {
-			r = -ECOMM;
-		} else {
+		r = sim_ended(t);
+		if (!r) {
 			r = writev_packet(t, p + done * len, len, k, &stop);
 			/* a daemon does not lose WRITEV between packets */
 			if (r == -EOPNOTSUPP && done)
@@ -223,7 +337,8 @@ static long sim_write_many(struct vdm_tp *t, const void *buf, size_t len,
 			return r;
 		if (r < 0) {
 			/* nothing of this packet was written, or (-ECOMM)
-			 * nothing of it is known */
+			 * nothing of it is known, or (-ENODEV) the device
+			 * is gone with whatever it took of it */
 			*ret_stop = r;
 			return (long)done;
 		}
@@ -248,14 +363,10 @@ int vdm_tp_sim_pinned(struct vdm_tp *t, uint64_t *ret)
 	memset(&sa, 0, sizeof(sa));
 	if (getpeername(t->fd, (struct sockaddr *)&sa, &sl) < 0)
 		return -errno;
-	c = vdm_sim_connect(sa.sun_path);
+	c = vdm_sim_open(sa.sun_path, VSIM_KIND_CONTROL, 0);
 	if (c < 0)
 		return c;
-	r = vdm_sim_call(c, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, 0, -1,
-			 NULL, 0, NULL);
-	if (r >= 0)
-		r = vdm_sim_call(c, VSIM_OP_PINNED, 0, 0, NULL, 0, -1, &v,
-				 sizeof(v), NULL);
+	r = vdm_sim_call_ctl(c, VSIM_OP_PINNED, &v, sizeof(v), NULL);
 	close(c);
 	if (r < 0)
 		return r;

@@ -8,8 +8,20 @@
  * the address-space token the simulator compares.  Every function returns
  * >= 0 or -errno: a device request's -1/errno becomes -errno here, and
  * errno is put back (the library's other libc calls convert where they
- * are made).  -ECOMM means the request went out but its answer was lost:
- * the device state is unknown and the transport refuses every later call.
+ * are made).
+ *
+ * Two ends of a simulator connection are for good (a kernel char device's
+ * own errnos, its ENODEV or EIO for a removed device too, pass through as
+ * the kernel gives them):
+ *  - -ENODEV: the daemon closed the connection (it exited or was killed:
+ *    EPIPE or ECONNRESET on send, EOF or ECONNRESET on receive).  The
+ *    device went with it, its table too: nothing is unknown, there is
+ *    nothing left to ask.  vdm_tp.gone is set, and every later call
+ *    returns -ENODEV at once, sending nothing.
+ *  - -ECOMM: the request went out and its answer was lost while the
+ *    daemon may be alive (a reply not framed as simproto.h says, no memory
+ *    to read it): the device state is unknown and the connection out of
+ *    step, so the transport refuses every later call with -ECOMM.
  *
  * May include: transport/simproto.h, transport/keeper_proto.h,
  * uapi/vhost_vdpa.h, the public header (for its types), libc.  Nothing
@@ -33,7 +45,8 @@ struct vdm_tp_ops {
 	 * write() calls that stop at the first one not consumed whole:
 	 * returns how many were, and when fewer than n, *ret_stop gets what
 	 * that one returned (bytes or -errno; -ECOMM: its reply was lost,
-	 * and nothing of that round trip is known).  -EOPNOTSUPP: the device
+	 * and nothing of that round trip is known; -ENODEV: the device went
+	 * away, with whatever it took of it).  -EOPNOTSUPP: the device
 	 * takes one write per request, nothing was sent.  NULL: likewise
 	 * (a char device takes one message per write()). */
 	long (*write_many)(struct vdm_tp *t, const void *buf, size_t len,
@@ -47,13 +60,31 @@ struct vdm_tp {
 	int fd;
 	int is_sim;
 	int broken;    /* a reply was lost: every call -ECOMM */
+	int gone;      /* the simulator daemon closed the connection:
+			  every call -ENODEV, nothing sent */
 	int no_writev; /* a simulator daemon without VSIM_OP_WRITEV */
 };
 
-/* Open path: a char device or a simulator socket (decided by file type). */
-int vdm_tp_open(const char *path, struct vdm_tp *t);
-/* Adopt an fd the caller opened; the type is decided by fstat(). */
-int vdm_tp_adopt(int fd, struct vdm_tp *t);
+/* How long connecting to a simulator socket and its HELLO may take when
+ * the caller does not say (vdpamap_open_opts.connect_timeout_ms 0, the
+ * control calls, the pins and limits queries).  The daemon answers HELLO
+ * from its poll loop at once: milliseconds on an idle machine.  5 s leaves
+ * room for a loaded one (a CI runner, sanitizers, valgrind slow the client
+ * 10-50x, not the daemon) and for a daemon busy with a long request of
+ * another connection, and is still short enough that a socket nobody
+ * serves (a stale path, a server of another protocol that waits for
+ * something else) fails visibly instead of hanging its caller.  The same
+ * as the control client's reply timeout (sim/control.c). */
+#define VDM_SIM_TIMEOUT_MS 5000u
+
+/* Open path: a char device or a simulator socket (decided by file type);
+ * a socket is connected and HELLO'd within timeout_ms (0:
+ * VDM_SIM_TIMEOUT_MS), else -ETIMEDOUT. */
+int vdm_tp_open(const char *path, unsigned int timeout_ms, struct vdm_tp *t);
+/* Adopt an fd the caller opened; the type is decided by fstat().  A
+ * socket's HELLO is answered within timeout_ms (0: VDM_SIM_TIMEOUT_MS), or
+ * -ETIMEDOUT (the connection is then out of step: the caller's to close). */
+int vdm_tp_adopt(int fd, unsigned int timeout_ms, struct vdm_tp *t);
 void vdm_tp_close(struct vdm_tp *t);
 /* An fd that is already an open device (inherited across an exec
  * handoff): no HELLO for a simulator connection. */
@@ -106,20 +137,32 @@ static inline int vdm_tp_pinned(struct vdm_tp *t, uint64_t *ret)
 	return r;
 }
 
-/* A connected (not yet HELLO'd) socket to the simulator at path. */
-int vdm_sim_connect(const char *path);
+/* sock.c: a connected (not yet HELLO'd) socket to the simulator at path;
+ * -ETIMEDOUT when the daemon's backlog stays full for timeout_ms (0:
+ * VDM_SIM_TIMEOUT_MS), a listener that never accepts. */
+int vdm_sim_connect(const char *path, unsigned int timeout_ms);
 /* One request/reply on a simulator connection; rbuf/rlen get the reply
  * payload (truncated to rlen), *ret_len its full size.  fd >= 0 is passed
- * with SCM_RIGHTS. */
+ * with SCM_RIGHTS.  The send's -errno as it is (-EPIPE, -ECONNRESET: the
+ * peer is gone, nothing was sent); once sent, -ECONNRESET when the peer
+ * closed instead of answering, -ECOMM when the answer is lost otherwise. */
 int vdm_sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		 const void *payload, size_t plen, int fd, void *rbuf,
 		 size_t rlen, size_t *ret_len);
+/* HELLO as kind (VSIM_KIND_*) on a fresh connection: 0, the daemon's
+ * refusal (-EBUSY: the device is open elsewhere), or -ETIMEDOUT when no
+ * answer came within timeout_ms (0: VDM_SIM_TIMEOUT_MS). */
+int vdm_sim_hello(int sock, uint32_t kind, unsigned int timeout_ms);
+/* vdm_sim_connect() and vdm_sim_hello() within one timeout_ms (0:
+ * VDM_SIM_TIMEOUT_MS) in all: the connection, or -errno (closed). */
+int vdm_sim_open(const char *path, uint32_t kind, unsigned int timeout_ms);
+/* vdm_sim_call() whose answer must come within VDM_SIM_TIMEOUT_MS
+ * (-ETIMEDOUT), for a control connection's one-off queries. */
+int vdm_sim_call_ctl(int sock, uint32_t op, void *rbuf, size_t rlen,
+		     size_t *ret_len);
 
 /* The simulator flavour (sim.c). */
 extern const struct vdm_tp_ops vdm_tp_sim_ops;
-/* Declare a fresh connection to be a device open: -EBUSY if the daemon's
- * device is already open elsewhere. */
-int vdm_tp_sim_hello(int fd);
 /* One ioctl encoded as the simulator transport does, on socket sock (the
  * device connection, or an mm keeper that relays it). */
 int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg);

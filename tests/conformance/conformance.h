@@ -12,7 +12,9 @@
  *   lookups.c           lock-free translate/reverse against a writer
  *   device_faults.c     the device fails each message/ioctl of commit,
  *                       reset, open in turn (fault_sweep.c, a binary of
- *                       its own, fails allocations and syscalls)
+ *                       its own, fails allocations and syscalls); the
+ *                       device goes away (its daemon killed, or exiting
+ *                       at each message of a commit)
  *   flip.c              SVQ ASID flip: loopback, dirty log, reset, DESC_ASID
  *   flip_refusals.c     what flip/unflip refuse, no room, flip fault sweep
  *   handoff_refusals.c  what handoff prepare/adopt/reattach refuse, busy
@@ -169,6 +171,8 @@ void test_lookups_race_writer(void **state);
 void test_fault_sweep_commit(void **state);
 void test_fault_sweep_reset(void **state);
 void test_fault_sweep_open(void **state);
+void test_device_gone(void **state);
+void test_fault_sweep_death(void **state);
 /* flip.c */
 void test_flip_loopback(void **state);
 void test_flip_zero_guest_msgs(void **state);

@@ -71,6 +71,8 @@ static const struct CMUnitTest tests[] = {
 	T(test_fault_sweep_commit),
 	T(test_fault_sweep_reset),
 	T(test_fault_sweep_open),
+	T(test_device_gone),
+	T(test_fault_sweep_death),
 	T(test_flip_loopback),
 	T(test_flip_zero_guest_msgs),
 	T(test_flip_reset),

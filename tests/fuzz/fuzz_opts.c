@@ -224,6 +224,7 @@ static const struct field open_f[] = {
 	F(vdpamap_open_opts, regions),
 	F(vdpamap_open_opts, prefault_threads),
 	F(vdpamap_open_opts, page_size),
+	F(vdpamap_open_opts, connect_timeout_ms),
 };
 enum {
 	O_WANT,
@@ -236,7 +237,8 @@ enum {
 	O_NREG,
 	O_REGS,
 	O_PREFAULT,
-	O_PS
+	O_PS,
+	O_TIMEOUT /* any value: nothing refuses it */
 };
 
 static int open_verdict(const struct vdpamap_open_opts *o, size_t sz)
@@ -271,6 +273,7 @@ static void open_fill(struct vdpamap_open_opts *o, struct input *in)
 	o->regions = byte(in) & 1 ? &rg : NULL;
 	o->prefault_threads = edgy32(in);
 	o->page_size = byte(in) & 1 ? edgy32(in) : 0;
+	o->connect_timeout_ms = edgy32(in);
 }
 
 static int call_open(int ep, const struct vdpamap_open_opts *o)

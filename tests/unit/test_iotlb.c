@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,19 +26,29 @@
 static struct {
 	uint8_t raw[MAXMSG][72];
 	size_t n;
-	int fail_at; /* 1-based write that fails, 0: none */
-	int fail_n;  /* how many in a row (0 means 1) */
+	int fail_at;  /* 1-based write that fails, 0: none */
+	int fail_n;   /* how many in a row (0 means 1) */
+	int fail_err; /* what it returns; 0 means -EFAULT */
 	int calls;
+	int ioctls;
 } rec;
 
 static long rec_write(struct vdm_tp *t, const void *buf, size_t len)
 {
-	(void)t;
 	assert_int_equal(len, 72);
 	rec.calls++;
+	/* as the simulator's transport: a connection that ended refuses
+	 * before sending */
+	if (t->gone)
+		return -ENODEV;
+	if (t->broken)
+		return -ECOMM;
 	if (rec.fail_at && rec.calls >= rec.fail_at &&
-	    rec.calls < rec.fail_at + (rec.fail_n ? rec.fail_n : 1))
-		return -EFAULT;
+	    rec.calls < rec.fail_at + (rec.fail_n ? rec.fail_n : 1)) {
+		t->gone = rec.fail_err == -ENODEV;
+		t->broken = rec.fail_err == -ECOMM;
+		return rec.fail_err ? rec.fail_err : -EFAULT;
+	}
 	assert_true(rec.n < MAXMSG);
 	memcpy(rec.raw[rec.n++], buf, 72);
 	return 72;
@@ -45,10 +56,10 @@ static long rec_write(struct vdm_tp *t, const void *buf, size_t len)
 
 static int rec_ioctl(struct vdm_tp *t, unsigned long req, void *arg)
 {
-	(void)t;
 	(void)req;
 	(void)arg;
-	return 0;
+	rec.ioctls++;
+	return t->gone ? -ENODEV : 0;
 }
 
 static int rec_pinned(struct vdm_tp *t, uint64_t *ret)
@@ -292,6 +303,124 @@ static void test_failed_rollback_poisons(void **state)
 	rm(h);
 }
 
+/* the handle's ERR lines, and how many contained want */
+static unsigned nerr, nwant;
+static const char *want;
+static char lasterr[512];
+
+static void count_log(int level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (level > VDPAMAP_LOG_ERR)
+		return;
+	nerr++;
+	nwant += want && strstr(msg, want);
+	snprintf(lasterr, sizeof(lasterr), "%s", msg);
+}
+
+static void log_to_count(struct vdpamap *h, const char *w)
+{
+	h->log_fn = count_log;
+	h->log_level = VDPAMAP_LOG_DEBUG;
+	nerr = nwant = 0;
+	want = w;
+}
+
+/* The device goes away in the middle of a commit (issue 16, misuse 8):
+ * -ENODEV, one line, nothing more sent (no BATCH_END, no rollback), the
+ * mirror and the lookups keep what it acknowledged, and every later call
+ * that needs it is refused at once without reaching the transport. */
+static void test_device_gone(void **state)
+{
+	struct vdpamap *h = mk(ALL);
+	struct vdpamap_info in;
+	struct vdpamap_txn *t;
+	void *hva;
+	uint8_t st;
+	int calls, ioctls;
+
+	(void)state;
+	assert_int_equal(vdpamap_map(h, 0, 0x100000, mem, 4096, 3), 0);
+	log_to_count(h, "device gone");
+	rec.n = 0;
+	rec.calls = 0;
+	/* BEGIN, INV(old), UPD(a) acknowledged; UPD(b) finds it gone */
+	rec.fail_at = 4;
+	rec.fail_n = 1000;
+	rec.fail_err = -ENODEV;
+	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
+	assert_int_equal(vdpamap_txn_unmap(t, 0, 0x100000, 4096), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, 0x200000, mem + 4096, 4096, 3,
+					 NULL),
+			 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, 0x300000, mem + 8192, 4096, 3,
+					 NULL),
+			 0);
+	assert_int_equal(vdpamap_txn_map(t, 1, 0x400000, mem, 4096, 3, NULL),
+			 0);
+	assert_int_equal(vdpamap_txn_commit(t), -ENODEV);
+	assert_int_equal(rec.calls, 4);
+	assert_int_equal(rec.n, 3);
+	assert_int_equal(nerr, 1);
+	assert_int_equal(nwant, 1);
+	assert_int_equal(vdpamap_health(h), -ENODEV);
+	assert_non_null(strstr(vdpamap_poison_reason(h), "device gone"));
+	/* what the device acknowledged, no more, no less */
+	assert_int_equal(vdpamap_translate(h, 0, 0x200000, &hva, NULL), 0);
+	assert_ptr_equal(hva, mem + 4096);
+	assert_int_equal(vdpamap_translate(h, 0, 0x100000, &hva, NULL),
+			 -ENOENT);
+	assert_int_equal(vdpamap_translate(h, 0, 0x300000, &hva, NULL),
+			 -ENOENT);
+	assert_int_equal(vdpamap_translate(h, 1, 0x400000, &hva, NULL),
+			 -ENOENT);
+	assert_int_equal(vdpamap_entry_count(h, 0), 1);
+	assert_int_equal(vdpamap_entry_count(h, 1), 0);
+	/* from now on: at once, nothing reaches the transport, no line */
+	calls = rec.calls;
+	ioctls = rec.ioctls;
+	assert_int_equal(vdpamap_map(h, 0, 0x500000, mem, 4096, 3), -ENODEV);
+	assert_int_equal(vdpamap_unmap(h, 0, 0x200000, 4096), -ENODEV);
+	assert_int_equal(vdpamap_reset(h, NULL), -ENODEV);
+	assert_int_equal(vdpamap_set_status(h, 1), -ENODEV);
+	assert_int_equal(vdpamap_get_status(h, &st), -ENODEV);
+	assert_int_equal(rec.calls, calls);
+	assert_int_equal(rec.ioctls, ioctls);
+	assert_int_equal(nerr, 1);
+	/* what the handle holds still answers */
+	assert_int_equal(vdpamap_get_info(h, &in), 0);
+	assert_int_equal(vdpamap_health(h), -ENODEV);
+	rm(h);
+}
+
+/* A reply lost with the daemon alive (-ECOMM) poisons the handle; the
+ * rollback's messages, refused as well, used to log the same poison line
+ * again each: once is enough (issue 16, misuse 8). */
+static void test_lost_reply_poisons_once(void **state)
+{
+	struct vdpamap *h = mk(ALL);
+	struct vdpamap_txn *t;
+	int i;
+
+	(void)state;
+	log_to_count(h, "connection to the device lost");
+	/* BEGIN, UPD, UPD <- its reply lost */
+	rec.fail_at = 3;
+	rec.fail_n = 1000;
+	rec.fail_err = -ECOMM;
+	assert_int_equal(vdpamap_txn_begin(h, &t), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(vdpamap_txn_map(t, 0,
+						 0x100000 * (uint64_t)(i + 1),
+						 mem + 4096 * (size_t)i, 4096,
+						 3, NULL),
+				 0);
+	assert_int_equal(vdpamap_txn_commit(t), -ENOTRECOVERABLE);
+	assert_int_equal(vdpamap_health(h), -ENOTRECOVERABLE);
+	assert_int_equal(nwant, 1);
+	rm(h);
+}
+
 static void test_validation_sends_nothing(void **state)
 {
 	struct vdpamap *h = mk(VDPAMAP_F_IOTLB_MSG_V2 | VDPAMAP_F_IOTLB_BATCH);
@@ -532,6 +661,8 @@ int main(void)
 		cmocka_unit_test(test_batches_per_asid_run),
 		cmocka_unit_test(test_rollback_sequence),
 		cmocka_unit_test(test_failed_rollback_poisons),
+		cmocka_unit_test(test_device_gone),
+		cmocka_unit_test(test_lost_reply_poisons_once),
 		cmocka_unit_test(test_validation_sends_nothing),
 		cmocka_unit_test(test_opts_valid),
 		cmocka_unit_test(test_bad_args_change_nothing),

@@ -632,6 +632,51 @@ static uint64_t writes(struct fx *f)
 	return st.iotlb_writes;
 }
 
+/* VDPAMAP_SIM_FAIL_EXIT: at the nth write or ioctl, counted together, the
+ * daemon exits before doing it and answers nothing: the connection ends
+ * (EOF), the process goes and so does its socket.  Here the third event
+ * is the first record of a WRITEV packet. */
+static void test_fail_exit(void **state)
+{
+	struct fx *f = fx_new(0, 0);
+	struct cli *c = &f->c;
+	struct vhost_msg_v2 m[4];
+	uint8_t pkt[sizeof(struct vsim_req) + sizeof(m)], rbuf[64];
+	struct vsim_req q = { .magic = VSIM_MAGIC,
+			      .op = VSIM_OP_WRITEV,
+			      .token = c->token,
+			      .arg = sizeof(m[0]),
+			      .arg2 = 4,
+			      .len = sizeof(m) };
+	ssize_t n;
+	int i;
+
+	(void)state;
+	own(f, F_V2 | F_BATCH);
+	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_EXIT,
+					      3),
+			 0);
+	assert_int_equal(upd(c, 0, 0, 0x1000, f->mem), 72);
+	assert_int_equal(ioc_u8(c, VHOST_VDPA_SET_STATUS, 1), 0);
+	for (i = 0; i < 4; i++)
+		mk(&m[i], 0, VHOST_IOTLB_UPDATE, 0x1000 * (uint64_t)(i + 1),
+		   0x1000, f->mem);
+	memcpy(pkt, &q, sizeof(q));
+	memcpy(pkt + sizeof(q), m, sizeof(m));
+	assert_int_equal(send(c->fd, pkt, sizeof(pkt), MSG_NOSIGNAL),
+			 (ssize_t)sizeof(pkt));
+	n = recv(c->fd, rbuf, sizeof(rbuf), 0);
+	assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+	for (i = 0; i < 200 && pid_alive(f->pid); i++)
+		usleep(5000);
+	assert_false(pid_alive(f->pid));
+	assert_int_equal(access(f->path, F_OK), -1);
+	close(c->fd);
+	munmap(f->mem, MEMSZ);
+	close(f->mfd);
+	free(f);
+}
+
 /* Each record is one write, counted and fault-injected as one; the first
  * refused ends the packet and nothing after it is written */
 static void test_writev(void **state)
@@ -1718,6 +1763,7 @@ int main(void)
 		cmocka_unit_test(test_iotlb_semantics),
 		cmocka_unit_test(test_asid),
 		cmocka_unit_test(test_fail_nth),
+		cmocka_unit_test(test_fail_exit),
 		cmocka_unit_test(test_writev),
 		cmocka_unit_test(test_writev_cap_mid_batch),
 		cmocka_unit_test(test_datapath_va),
