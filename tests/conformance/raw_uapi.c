@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conformance.h"
+#include "transport/simproto.h"
 #include "transport/transport.h"
 #include "uapi/vhost_vdpa.h"
 
@@ -46,9 +47,8 @@ static void raw_open(struct fx *f, struct raw *r)
 	assert_null(f->h); /* the device has one holder at a time */
 	r->is_sim = f->is_sim;
 	if (f->is_sim) {
-		r->fd = vdm_sim_connect(f->path);
+		r->fd = vdm_sim_open(f->path, VSIM_KIND_DEVICE, 0);
 		assert_true(r->fd >= 0);
-		assert_int_equal(vdm_tp_sim_hello(r->fd), 0);
 	} else {
 		r->fd = open(f->path, O_RDWR | O_CLOEXEC);
 		if (r->fd < 0)
