@@ -39,7 +39,8 @@
  *  - A call that touches the device may also get what the device answers
  *    that the library cannot foresee: -EIO (a parent's own failure, the
  *    simulator's injected one), -EPIPE (the simulator's socket closed),
- *    -ENODEV (the device is gone: sticky).
+ *    -ENODEV (the device is gone: sticky), -EOWNERDEAD (the mm keeper of
+ *    a KEEPER handoff died: poisoned, see vdpamap_handoff_rebuild()).
  *  - docs/errno.table lists every errno of every function, with its
  *    reason; the man pages' ERRORS sections are made from it.
  *  - Options structs are size-prefixed (declare them with VDPAMAP_OPTS());
