@@ -11,6 +11,8 @@
  *  - Return value >= 0 is success, a negative errno is failure.  errno is
  *    never touched; out-parameters are untouched on failure.
  *  - A failed call changes nothing: neither the mirror nor the device.
+ *  - A NULL handle gives -EINVAL (vdpamap_close() accepts it; the calls
+ *    that return no errno answer 0 or NULL).
  *  - Every call that takes a struct vdpamap * may run concurrently with any
  *    other such call on the same handle from another thread, except
  *    vdpamap_close(): calls that change device state are serialised on a
@@ -26,10 +28,12 @@
  *    (liburcu-bp: no thread registration needed) and may run on datapath
  *    threads.  liburcu starts its call_rcu thread at the first open.
  *  - A handle is bound to the process that created it: called from a forked
- *    child, every function returns -ECHILD (except vdpamap_close()).
+ *    child, every function returns -ECHILD (except vdpamap_close() and the
+ *    calls on a transaction: vdpamap_txn_begin() checked it).
  *  - A handle whose mirror could not be kept equal to the device (a failed
- *    rollback) is poisoned: every further call returns -ENOTRECOVERABLE
- *    except queries, vdpamap_close() and vdpamap_reset() (which rebuilds).
+ *    rollback, a lost reply of the device) is poisoned: every further call
+ *    returns -ENOTRECOVERABLE except queries, vdpamap_close() and
+ *    vdpamap_reset() (which rebuilds).
  *  - A handle whose device is gone (a simulator daemon that exited or was
  *    killed: its connection closed) stays so: every call that needs the
  *    device returns -ENODEV at once and sends nothing, vdpamap_reset()
@@ -42,9 +46,20 @@
  *    rolled back.  vdpamap_health() says -ENODEV.  A kernel char device's
  *    own errors are passed through as the kernel gives them (a removed
  *    device's ENODEV or EIO): they do not make a handle gone.
+ *  - Between vdpamap_handoff_prepare() and its cancel, every call that
+ *    would change the handle returns -EBUSY (vdpamap_handoff.h).
+ *  - A call that touches the device may also get what the device answers
+ *    that the library cannot foresee: -EIO (a parent's own failure, the
+ *    simulator's injected one), -EPIPE (a KEEPER successor's requests
+ *    through its keeper when the simulator behind went away; elsewhere
+ *    that is -ENODEV), -ENODEV (the device is gone: sticky, above),
+ *    -EOWNERDEAD (the mm keeper of a KEEPER handoff died: poisoned, see
+ *    vdpamap_handoff_rebuild()).
+ *  - docs/errno.table lists every errno of every function, with its
+ *    reason; the man pages' ERRORS sections are made from it.
  *  - Options structs are size-prefixed (declare them with VDPAMAP_OPTS());
  *    NULL means defaults; a struct from a newer header whose unknown tail is
- *    non-zero gives -E2BIG.
+ *    non-zero gives -E2BIG, one whose sz does not even cover sz -EINVAL.
  *
  * This header is the core: the handle, open/close, features, device status
  * and config, vrings, groups and ASIDs, regions, maps, transactions,
@@ -146,25 +161,34 @@ struct vdpamap_open_opts {
  * reports, registers opts->regions and maps them in one batch (after an
  * optional parallel pre-fault).  The device fd is O_CLOEXEC.
  * Errors: -EINVAL (bad opts: sz too small, a flag or mem_mode unknown,
- * regions NULL with nr_regions; refused before a handle exists, so nothing
- * is logged), -E2BIG (unknown non-zero opts tail), -ENOENT/-EACCES/-EBUSY
- * (open, exclusive),
- * -ENOTTY (not a vhost-vdpa device), -EOPNOTSUPP (a required feature is not
- * offered), -ETIMEDOUT (a simulator socket whose server did not accept or
- * answer within opts->connect_timeout_ms, default 5 s: logged, nothing
- * left open), -ECONNREFUSED (a socket nobody listens on), any error of
- * vdpamap_map() for the pre-map, -ENOMEM. */
+ * page_size not a power of two, regions NULL with nr_regions; refused
+ * before a handle exists, so nothing is logged; or a region malformed as
+ * vdpamap_region_add() says), -E2BIG (unknown non-zero opts tail);
+ * opening: -ENOENT, -EACCES, -ENAMETOOLONG, -ELOOP, -ENOTDIR (the path),
+ * -EMFILE/-ENFILE (no fd), -EBUSY (another owner: the device is
+ * exclusive), -ECONNREFUSED (a socket nobody serves), -ECOMM (its server
+ * closed the connection in the handshake), -ETIMEDOUT (a simulator
+ * socket whose server did not accept or answer within
+ * opts->connect_timeout_ms, default 5 s: logged, nothing left open),
+ * -ENOTTY (neither a char device nor a socket);
+ * -EOPNOTSUPP (a required feature is not offered), -EPROTO (the device
+ * reports no vq, group or ASID, or too many), -ENOSPC (no IOVA page for
+ * the memory-mode probe); the regions: -EEXIST, -EBADF, -EFAULT as
+ * vdpamap_region_add(), and the pre-map's -ERANGE, -EOVERFLOW, -ENOSPC,
+ * -ENOMEM as vdpamap_map(); -ENOMEM. */
 VDPAMAP_API int vdpamap_open(const char *path,
 			     const struct vdpamap_open_opts *opts,
 			     struct vdpamap **ret);
 
 /* As vdpamap_open() on an fd the caller already opened (kernel char device
- * or connected simulator socket).  The handle owns fd from then on, also on
- * failure it is left open for the caller.  If the caller already did
- * SET_OWNER it is detected (EBUSY) and accepted.  The device must hold no
- * IOTLB entries the caller made itself.  A socket's server must answer the
- * open within opts->connect_timeout_ms (default 5 s), else -ETIMEDOUT and
- * the connection is out of step: the caller's to close. */
+ * or connected simulator socket), with its errors (-EBADF also: fd is not
+ * open; -EINVAL: fd negative).  On success the handle owns fd (and
+ * vdpamap_close() closes it); on failure fd is left open, the caller's.
+ * If the caller already did SET_OWNER it is detected (EBUSY) and
+ * accepted.  The device must hold no IOTLB entries the caller made
+ * itself.  A socket's server must answer the open within
+ * opts->connect_timeout_ms (default 5 s), else -ETIMEDOUT and the
+ * connection is out of step: the caller's to close. */
 VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
 				 struct vdpamap **ret);
 
@@ -175,7 +199,8 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
  * and its vdpamap_txn_commit() or vdpamap_txn_abort() frees it. */
 VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h);
 
-/* The device fd (for poll()ing nothing in particular; do not write to it). */
+/* The device fd (for poll()ing nothing in particular; do not write to it),
+ * or -EINVAL for a NULL handle. */
 VDPAMAP_API int vdpamap_fd(const struct vdpamap *h);
 
 /* ---- what the device reports */
@@ -221,8 +246,9 @@ struct vdpamap_info {
 					      PFNs in /proc/self/pagemap:
 					      entry counts are unknown */
 
-/* Fill *info (all fields; reserved zeroed).  Never fails on a valid handle
- * (inside the caller's own transaction too): -EINVAL (NULL), -ECHILD. */
+/* Fill *info (all fields; reserved zeroed).  Fails only on a NULL
+ * argument (-EINVAL) or in a forked child (-ECHILD); inside the caller's
+ * own transaction it answers too, as every query. */
 VDPAMAP_API int vdpamap_get_info(struct vdpamap *h, struct vdpamap_info *info);
 
 /* 1 if every bit of feature was negotiated, 0 if not. */
@@ -232,23 +258,30 @@ VDPAMAP_API int vdpamap_has_feature(const struct vdpamap *h, uint64_t feature);
 VDPAMAP_API int vdpamap_vq_group(struct vdpamap *h, uint32_t vq,
 				 uint32_t *ret_group);
 
-/* The descriptor group of vq.  -EOPNOTSUPP without DESC_ASID, -EINVAL. */
+/* The descriptor group of vq (asked of the device).  -EOPNOTSUPP without
+ * DESC_ASID, -EINVAL: vq >= nr_vqs. */
 VDPAMAP_API int vdpamap_vq_desc_group(struct vdpamap *h, uint32_t vq,
 				      uint32_t *ret_group);
 
 /* ---- virtio device control */
+/* The virtio status, as the device reports it (an ioctl). */
 VDPAMAP_API int vdpamap_get_status(struct vdpamap *h, uint8_t *ret_status);
 
 /* Set the virtio status.  Setting 0 is vdpamap_reset(h, NULL).  Setting
  * DRIVER_OK first checks that every enabled vring's desc/avail/used is
  * mapped in its group's ASID (-EFAULT naming the vring otherwise): a PA-mode
- * device started on unmapped rings reads raw physical memory. */
+ * device started on unmapped rings reads raw physical memory.  -EINVAL:
+ * the device refused the status (a bit cleared without a reset). */
 VDPAMAP_API int vdpamap_set_status(struct vdpamap *h, uint8_t status);
 
+/* The virtio features the device offers (an ioctl). */
 VDPAMAP_API int vdpamap_get_features(struct vdpamap *h, uint64_t *ret);
+/* Set the driver's virtio features.  -EINVAL: a feature the device does
+ * not offer; -EBUSY: the device is past FEATURES_OK (reset first). */
 VDPAMAP_API int vdpamap_set_features(struct vdpamap *h, uint64_t features);
 
-/* Read/write len bytes of device config at off.  -EINVAL past config_size. */
+/* Read/write len bytes of device config at off.  -EINVAL: buf NULL, len 0
+ * or past config_size; -ENOMEM. */
 VDPAMAP_API int vdpamap_get_config(struct vdpamap *h, uint32_t off, void *buf,
 				   uint32_t len);
 VDPAMAP_API int vdpamap_set_config(struct vdpamap *h, uint32_t off,
@@ -269,12 +302,17 @@ struct vdpamap_vring {
 };
 
 /* Configure vq idx (NUM, BASE, ADDR, KICK, CALL).  -EINVAL: idx, num not a
- * power of two or above max_vring_num. */
+ * power of two or above max_vring_num; or the device refused the size,
+ * misaligned rings, or new rings on a started device that is not
+ * suspended; -EOPNOTSUPP: a parent that takes no ring position but a
+ * fresh ring's 0 (vp_vdpa). */
 VDPAMAP_API int vdpamap_vring_set(struct vdpamap *h, uint32_t idx,
 				  const struct vdpamap_vring *vring);
+/* Enable or disable vq idx.  -EINVAL: idx >= nr_vqs. */
 VDPAMAP_API int vdpamap_vring_enable(struct vdpamap *h, uint32_t idx,
 				     int enable);
-/* Next avail index of vq idx as the device sees it (suspend first). */
+/* Next avail index of vq idx as the device sees it (suspend first).
+ * -EINVAL: idx >= nr_vqs; -EOPNOTSUPP: the parent cannot tell (vp_vdpa). */
 VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
 				       uint32_t *ret_base);
 /* The vring as last set with vdpamap_vring_set() (base: as set, or as
@@ -282,13 +320,14 @@ VDPAMAP_API int vdpamap_vring_get_base(struct vdpamap *h, uint32_t idx,
 VDPAMAP_API int vdpamap_vring_get(struct vdpamap *h, uint32_t idx,
 				  struct vdpamap_vring *out);
 
-/* -EOPNOTSUPP unless SUSPEND / RESUME were negotiated.  After a flip, an
- * unflip or vdpamap_set_group_asid_opts() that went through a reset and
- * left DRIVER_OK to the caller (VDPAMAP_FLIP_INFO_DEFERRED),
- * vdpamap_resume() sets DRIVER_OK instead, RESUME negotiated or not; its
- * errors are then those of vdpamap_set_status() (-EFAULT: an enabled ring
- * is not mapped in its group's ASID). */
+/* Suspend the device.  -EOPNOTSUPP unless SUSPEND was negotiated. */
 VDPAMAP_API int vdpamap_suspend(struct vdpamap *h);
+/* Resume the device.  -EOPNOTSUPP unless RESUME was negotiated.  After a
+ * flip, an unflip or vdpamap_set_group_asid_opts() that went through a
+ * reset and left DRIVER_OK to the caller (VDPAMAP_FLIP_INFO_DEFERRED),
+ * it sets DRIVER_OK instead, RESUME negotiated or not; its errors are then
+ * those of vdpamap_set_status() (-EFAULT: an enabled ring is not mapped
+ * in its group's ASID). */
 VDPAMAP_API int vdpamap_resume(struct vdpamap *h);
 
 /* Bind vq group to asid; remembered and re-applied after every reset.
@@ -331,11 +370,14 @@ struct vdpamap_group_asid_opts {
  * buffers in flight: its used index is not where the device stopped),
  * -EFAULT (an enabled ring of the group is not mapped in asid),
  * -ECANCELED (restart_fn failed; undone), -ENOTRECOVERABLE (the undo
- * failed too: poisoned).  Vqs not set through vdpamap_vring_set() are not
- * known to the library and stay reset: the caller sets them again. */
+ * failed too: poisoned), -ENOMEM; -EBUSY also when the reset path is not
+ * asked for.  Vqs not set through vdpamap_vring_set() are not known to
+ * the library and stay reset: the caller sets them again. */
 VDPAMAP_API int
 vdpamap_set_group_asid_opts(struct vdpamap *h, uint32_t group, uint32_t asid,
 			    const struct vdpamap_group_asid_opts *opts);
+/* The ASID group is bound to, as the library set it.  -EINVAL: group >=
+ * nr_groups. */
 VDPAMAP_API int vdpamap_get_group_asid(struct vdpamap *h, uint32_t group,
 				       uint32_t *ret_asid);
 
@@ -356,7 +398,9 @@ struct vdpamap_reset_info {
  * with IOTLB_PERSIST nothing is re-sent; without it every entry of every
  * ASID is invalidated and re-added in one batch per ASID.  info may be
  * NULL.  On a poisoned handle, rebuilds the device table from the mirror
- * and, on success, clears the poison. */
+ * and, on success, clears the poison.  -EFAULT: the device refused an
+ * entry of the resync (-ENOSPC: its IOTLB entry cap explains it; the
+ * handle stays poisoned), -ENOMEM. */
 VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
 			      struct vdpamap_reset_info *info);
 
@@ -367,9 +411,8 @@ VDPAMAP_API int vdpamap_reset(struct vdpamap *h,
  * overlaps a registered region (log names it), -EBADF: fd given but not
  * open, or not the file mapped at hva (-EINVAL: mapped there at another
  * offset than fd_offset), -EFAULT: not mapped in this process (all or a
- * part).  Cost per
- * VMA, never per page: one msync(), and on VA one read of
- * /proc/self/maps.  *ret_id identifies it. */
+ * part), -ENOMEM.  Cost: one mincore() per 16 MiB (it faults nothing
+ * in) and one read of /proc/self/maps.  *ret_id identifies it. */
 VDPAMAP_API int vdpamap_region_add(struct vdpamap *h,
 				   const struct vdpamap_region *r,
 				   uint32_t *ret_id);
@@ -398,7 +441,7 @@ VDPAMAP_API int vdpamap_region_ids(struct vdpamap *h, uint32_t *ids,
  *  -EOPNOTSUPP asid != 0 without IOTLB_ASID (the kernel would silently put
  *             it in ASID 0)
  *  -EFAULT    hva range not inside a registered region, or not mapped in
- *             this process any more (one msync() probe per map)
+ *             this process any more (mincore(), one call per 16 MiB)
  *  -ENOMEM    PA mode: RLIMIT_MEMLOCK budget exceeded (log: needed/free)
  *  -ENOSPC    the IOTLB entry cap of asid (vdpamap_info.max_iotlb_entries,
  *             parent_max_iotlb_entries): known not to fit, refused before
@@ -416,7 +459,9 @@ VDPAMAP_API int vdpamap_map(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			    void *hva, uint64_t size, uint32_t perm);
 
 /* Map at a free IOVA of asid inside the device range, aligned to align (0:
- * page size, else a power of two), found in O(log n).  -ENOSPC: no hole
+ * page size, else a power of two), found in O(log n).  The errors of
+ * vdpamap_map() (-EIO too), and -EINVAL: ret_iova NULL or align not a
+ * power of two, -ENOSPC: no hole
  * (log: "no hole"), or the IOTLB entry cap as for vdpamap_map() (log: the
  * cap and the remedies). */
 VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
@@ -425,12 +470,15 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 
 /* Remove every entry of asid inside [iova, iova+size); the range must cover
  * whole entries.  -ENOENT: nothing mapped there, -EINVAL: an entry crosses
- * the range boundary (log names it), or the errors of vdpamap_map(). */
+ * the range boundary (log names it), size 0, misaligned or asid >= nr_as;
+ * -EOVERFLOW, -ERANGE, -EOPNOTSUPP as vdpamap_map(); -EIO: the device
+ * refused it; -ENOMEM. */
 VDPAMAP_API int vdpamap_unmap(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			      uint64_t size);
 
 /* Find (not reserve) a hole of size bytes aligned to align in asid.
- * -ENOSPC: no hole (this call sends nothing, so never the entry cap).
+ * -EINVAL: asid >= nr_as, size 0, align not a power of two; -ENOSPC: no
+ * hole (this call sends nothing, so never the entry cap).
  * Inside the caller's own transaction it sees the committed entries, not
  * the queued maps: vdpamap_txn_map() with VDPAMAP_IOVA_ANY allocates
  * there. */
@@ -439,19 +487,27 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 				  uint64_t *ret_iova);
 
 /* ---- transactions: any number of maps and unmaps, any ASIDs, all or none */
+/* Open a transaction: the handle is the caller's thread's until its commit
+ * or abort (see the conventions above).  -ENOMEM. */
 VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret);
 /* Queue a map; validated at once against the mirror as the earlier queued
- * operations will leave it (same errors as vdpamap_map()).  iova may be
- * VDPAMAP_IOVA_ANY: then *ret_iova (may be NULL otherwise) gets the one
- * chosen (-ENOSPC: no hole).  The IOTLB entry cap is checked at commit. */
+ * operations will leave it (the errors of vdpamap_map(); -EEXIST also
+ * against the queued maps).  iova may be VDPAMAP_IOVA_ANY: then *ret_iova
+ * (may be NULL otherwise) gets the one chosen (-ENOSPC: no hole).  The
+ * IOTLB entry cap is checked at commit.  -EINVAL: t NULL; -EBADF: see
+ * vdpamap_txn_commit(). */
 VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 				uint64_t iova, void *hva, uint64_t size,
 				uint32_t perm, uint64_t *ret_iova);
+/* Queue an unmap, validated at once as vdpamap_unmap() (-ENOENT, -EINVAL,
+ * -EOVERFLOW, -ERANGE, -EOPNOTSUPP, -ENOMEM); -EBADF as vdpamap_txn_map(). */
 VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size);
 /* Send everything (batched per ASID when BATCH is negotiated).  -ENOSPC:
  * an ASID would pass its IOTLB entry cap (nothing sent), or the device's
- * EFAULT was the cap (see vdpamap_map()).  On failure
+ * EFAULT was the cap (see vdpamap_map()); -EIO: the device refused a
+ * message for another reason; -ENOMEM: PA mode, the RLIMIT_MEMLOCK budget
+ * at the transaction's peak, or out of memory; -EINVAL: t NULL.  On failure
  * whatever was applied is rolled back; if the rollback fails the handle is
  * poisoned (-ENOTRECOVERABLE).  -ENODEV: the device went away during the
  * commit (or before): nothing is rolled back, the mirror and the lookups
@@ -494,7 +550,7 @@ struct vdpamap_entry {
 	uint64_t reserved[2];
 };
 /* Call fn for every entry of asid in IOVA order; fn returning non-zero
- * stops the walk and is returned.  fn must not call into the handle. */
+ * stops the walk and is returned.  -EINVAL: asid >= nr_as or fn NULL.  fn must not call into the handle. */
 VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 				      int (*fn)(const struct vdpamap_entry *e,
 						void *ctx),

@@ -93,13 +93,14 @@ struct vdpamap_handoff_opts {
  * -E2BIG (opts tail),
  * -EOPNOTSUPP (the strategy asked for is not available here: NEW_OWNER not
  * built or offered, KEEPER on another architecture), -EALREADY (already
- * prepared), -EAGAIN (could not create the keeper), -ENOMEM, any device
- * error of SUSPEND or GET_VRING_BASE, -ENODEV (the device is gone: a
- * simulator daemon that exited; there is nothing to hand over, and
- * cancel, rebuild and reattach say -ENODEV too: close the handle).  Not
- * concurrent with anything on h.
- * Once prepared, the handle refuses changes (-EBUSY) until cancel: see
- * above. */
+ * prepared), -EAGAIN (could not create the keeper), -EADDRINUSE (KEEPER:
+ * its socket name is taken by another process; the log names it),
+ * -EMFILE (no fd for the state memfd or the keeper's socket), -ENOMEM,
+ * any device error of SUSPEND or GET_VRING_BASE, -ENODEV (the device is
+ * gone: a simulator daemon that exited; there is nothing to hand over,
+ * and cancel, rebuild and reattach say -ENODEV too: close the handle).
+ * Not concurrent with anything on h.  Once prepared, the handle's other
+ * calls refuse changes until cancel: see above. */
 VDPAMAP_API int vdpamap_handoff_prepare(struct vdpamap *h,
 					const struct vdpamap_handoff_opts *o,
 					int *ret_state_fd);
@@ -158,7 +159,9 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
  *                or by another uid (a squatter: the credential was not
  *                sent), or the state received is not this handoff's
  *  -EACCES       the keeper refused the credential (it keeps waiting)
- *  -EINVAL, -E2BIG (opts), or the errors of vdpamap_handoff_adopt(). */
+ *  -EPROTO       the keeper's reply is malformed
+ *  -EINVAL, -E2BIG (opts), -ENOMEM, or the errors of
+ *  vdpamap_handoff_adopt() about the description received. */
 struct vdpamap_reattach_opts {
 	size_t sz;
 	const struct vdpamap_open_opts *open; /* NULL: defaults */
@@ -183,8 +186,11 @@ VDPAMAP_API int vdpamap_handoff_reattach(pid_t keeper_pid,
  * rebuild the handle on it as REBUILD does (reopen, re-map, restore ring
  * state from each used ring), keeping the handle pointer and region ids.
  * Clears the poison on success.  -EALREADY: the keeper is alive and the
- * handle not poisoned (nothing done); on any other failure the device
- * stays closed and the handle poisoned. */
+ * handle not poisoned (nothing done); -EBUSY: a handoff is prepared;
+ * -EOPNOTSUPP: the parent cannot continue the rings (no GET_VRING_BASE,
+ * or no ring position but 0); the errors of vdpamap_open() (reopen and
+ * re-map); -ENOMEM.  On any failure but the first two the device stays
+ * closed and the handle poisoned. */
 VDPAMAP_API int vdpamap_handoff_rebuild(struct vdpamap *h);
 
 struct vdpamap_handoff_info {

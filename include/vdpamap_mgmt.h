@@ -10,7 +10,12 @@
  * errno untouched, out-parameters untouched on failure, size-prefixed opts,
  * destructors accept NULL and return NULL.  Kernel errors come back as the
  * kernel's errno; the kernel's extended-ack text, when it gives one, goes
- * to the log callback (VDPAMAP_LOG_ERR).
+ * to the log callback (VDPAMAP_LOG_ERR).  Every call on a handle may also
+ * return: -EINVAL (m or an out-pointer NULL, a name empty or malformed),
+ * -ENAMETOOLONG (a name longer than VDPAMAP_MGMT_NAME_MAX - 1), -EMSGSIZE
+ * (the request or a reply does not fit a netlink message), -ENOMEM,
+ * -EINTR, -EAGAIN (a dump interrupted by a change: try again), -EPROTO (a
+ * malformed reply), -EIO (the socket failed).
  *
  * Threads: every call on one struct vdpamap_mgmt may run concurrently with
  * any other on the same handle (they are serialised on a per-handle mutex)
@@ -45,7 +50,8 @@ struct vdpamap_mgmt_opts {
 /* Open a generic netlink socket (O_CLOEXEC, extended ack on) and resolve
  * the "vdpa" family.  Errors: -ENOENT the family is absent (the vdpa module
  * is not loaded, or this is not the initial network namespace; logged),
- * -EINVAL/-E2BIG bad opts, -ENOMEM, socket errors. */
+ * -EINVAL/-E2BIG bad opts, -ENOMEM; the socket's: -EMFILE, -EPERM,
+ * -EAFNOSUPPORT (no netlink), -EIO, -EPROTO (a malformed reply). */
 VDPAMAP_API int vdpamap_mgmt_open(const struct vdpamap_mgmt_opts *opts,
 				  struct vdpamap_mgmt **ret);
 
@@ -132,7 +138,8 @@ struct vdpamap_mgmt_add_opts {
 VDPAMAP_API int vdpamap_mgmt_add_dev(struct vdpamap_mgmt *m,
 				     const struct vdpamap_mgmt_add_opts *opts);
 
-/* Delete a vdpa device (needs CAP_NET_ADMIN).  -ENODEV: no such device. */
+/* Delete a vdpa device (needs CAP_NET_ADMIN: -EPERM).  -ENODEV: no such
+ * device. */
 VDPAMAP_API int vdpamap_mgmt_del_dev(struct vdpamap_mgmt *m, const char *name);
 
 /* ---- vdpa device config, as the kernel reports it (VDPA_CMD_DEV_CONFIG_GET)
@@ -184,11 +191,12 @@ VDPAMAP_API const char *vdpamap_mgmt_feature_name(uint32_t device_id,
 /* Write "/dev/vhost-vdpa-N" of vdpa device name into buf (len bytes,
  * NUL included).  Needs no handle.  Errors: -ENOENT no such vdpa device,
  * -ENODEV it exists but is not bound to vhost_vdpa, -ENAMETOOLONG buf too
- * small, -EINVAL bad name. */
+ * small, -EINVAL bad name, -EACCES sysfs unreadable, -ENOMEM. */
 VDPAMAP_API int vdpamap_mgmt_chardev(const char *name, char *buf, size_t len);
 
 /* vdpamap_mgmt_chardev() then vdpamap_open() on the char device, with its
- * opts and errors. */
+ * opts and errors: -EINVAL, -ENOENT, -ENODEV, -ENAMETOOLONG as the first,
+ * then those of vdpamap_open(). */
 VDPAMAP_API int vdpamap_open_by_name(const char *name,
 				     const struct vdpamap_open_opts *opts,
 				     struct vdpamap **ret);

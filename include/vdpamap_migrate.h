@@ -254,7 +254,7 @@ struct vdpamap_unflip_opts {
  * -EFAULT it would resume the device with an enabled ring of a group going
  * back that the ASID it goes back to does not map (rings the caller
  * pointed at shadow memory itself: re-point them or reset first), -EIO,
- * -ENOTRECOVERABLE; through a reset as vdpamap_flip() (-EAGAIN,
+ * -ENOTRECOVERABLE, -ENOMEM; through a reset as vdpamap_flip() (-EAGAIN,
  * -ECANCELED, -EOPNOTSUPP naming what is missing).  Serialised like
  * vdpamap_flip(). */
 VDPAMAP_API int vdpamap_unflip(struct vdpamap *h, uint32_t id,
@@ -312,7 +312,8 @@ VDPAMAP_API int vdpamap_dirty_start(struct vdpamap *h, uint32_t asid,
 				    const struct vdpamap_dirty_opts *opts);
 /* Stop logging asid and free the log, after waiting (an RCU grace period)
  * for marks and harvests already inside it; later ones get -ENOENT.
- * Unharvested bits are lost.  -EINVAL asid, -ENOENT not logging. */
+ * Unharvested bits are lost.  -EINVAL asid, -ENOENT not logging, -EDEADLK
+ * inside the caller's own transaction (it changes the handle). */
 VDPAMAP_API int vdpamap_dirty_stop(struct vdpamap *h, uint32_t asid);
 
 /* Mark every page of [iova, iova+len) of asid dirty.  Lock-free, any
@@ -344,8 +345,8 @@ VDPAMAP_API int vdpamap_dirty_harvest(struct vdpamap *h, uint32_t asid,
  * ranges map it at (several IOVAs of one page OR into one bit; a page of
  * an unaligned map marks every region page it touches).  offset and size
  * are multiples of the page size.  Errors: those of
- * vdpamap_dirty_harvest(), and -ENOENT when no logged range of asid maps
- * region_id. */
+ * vdpamap_dirty_harvest() (-EINVAL, -ENOENT, -ECHILD), and -ENOENT when
+ * no logged range of asid maps region_id. */
 VDPAMAP_API int vdpamap_dirty_harvest_region(struct vdpamap *h, uint32_t asid,
 					     uint32_t region_id,
 					     uint64_t offset, uint64_t size,
@@ -364,7 +365,8 @@ struct vdpamap_dirty_info {
 					   because the ring was full */
 	uint64_t reserved[6];
 };
-/* Describe asid's log.  -EINVAL asid or NULL info, -ENOENT not logging.
+/* Describe asid's log.  -EINVAL asid or NULL info, -ENOENT not logging,
+ * -ECHILD.
  * Lock-free like vdpamap_dirty_mark(). */
 VDPAMAP_API int vdpamap_dirty_get_info(struct vdpamap *h, uint32_t asid,
 				       struct vdpamap_dirty_info *info);

@@ -4,6 +4,14 @@
  * vhost-vdpa device (vdpa_sim_net's behaviour) that vdpamap_open() reaches
  * through its socket path.  Conventions are those of vdpamap.h, which
  * includes this header; it may also be included on its own.
+ *
+ * The calls that talk to a daemon at path (vdpamap_sim_stop(), _table(),
+ * _fail_nth(), _get_stats(), _get_limits()) connect to it, and so may
+ * return: -ENOENT (nothing at path), -EACCES, -ENAMETOOLONG (path does not
+ * fit in sun_path), -ECONNREFUSED (a socket nobody serves), -EMFILE,
+ * -EPROTO or -ETIMEDOUT (what answers does not answer as our simulator
+ * does, or not in time), -EPIPE or -ECONNRESET (the daemon closed the
+ * connection before or under the request).
  */
 #ifndef VDPAMAP_PUBLIC_SIM_H
 #define VDPAMAP_PUBLIC_SIM_H
@@ -56,10 +64,16 @@ struct vdpamap_sim_opts {
 
 /* Start a simulator daemon (a forked, detached child process) and return
  * its socket path (NUL-terminated, at most len bytes) and pid.  Call before
- * creating threads.  Stop it with vdpamap_sim_stop(). */
+ * creating threads.  Stop it with vdpamap_sim_stop().  -EINVAL: path NULL,
+ * len 0, bad opts or an unknown profile (-E2BIG: an unknown opts tail);
+ * -ERANGE: the path does not fit in len, -ENAMETOOLONG: not in sun_path;
+ * the socket's: -ENOENT (no such directory), -EACCES, -EADDRINUSE,
+ * -EMFILE; -EAGAIN (fork), -ENOMEM; -ECHILD: the daemon did not start. */
 VDPAMAP_API int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts,
 				  char *path, size_t len, pid_t *ret_pid);
-/* Run the simulator in the calling process until stopped (tools use it). */
+/* Run the simulator in the calling process until stopped (tools use it).
+ * -EINVAL, -E2BIG, -ENAMETOOLONG, -ENOENT, -EACCES, -EADDRINUSE, -EMFILE
+ * as vdpamap_sim_spawn(), -ENOMEM. */
 VDPAMAP_API int vdpamap_sim_serve(const char *path,
 				  const struct vdpamap_sim_opts *opts);
 /* Ask the daemon at path to exit and wait for it to go; its socket is
@@ -83,7 +97,8 @@ struct vdpamap_sim_entry {
 	uint32_t reserved0;
 };
 /* Copy the simulator's own table of asid (vhost-vdpa's, not the library's)
- * into ents (at most n); returns the number of entries it has. */
+ * into ents (at most n); returns the number of entries it has.  -EINVAL:
+ * path NULL, ents NULL with n, asid out of range. */
 VDPAMAP_API int vdpamap_sim_table(const char *path, uint32_t asid,
 				  struct vdpamap_sim_entry *ents, size_t n);
 
@@ -95,7 +110,8 @@ VDPAMAP_API int vdpamap_sim_table(const char *path, uint32_t asid,
  * go; only its socket is removed, which a crashed daemon leaves behind.
  * A daemon of 0.1 refuses this kind (-EINVAL). */
 #define VDPAMAP_SIM_FAIL_EXIT 3
-/* Make the nth (1-based) event of kind fail (0 disarms). */
+/* Make the nth (1-based) event of kind fail (0 disarms).  -EINVAL: path
+ * NULL or kind unknown. */
 VDPAMAP_API int vdpamap_sim_fail_nth(const char *path, uint32_t kind,
 				     uint32_t nth);
 
@@ -110,13 +126,16 @@ struct vdpamap_sim_stats {
 	uint64_t rx_drops;   /* frames dropped (no buffer, MAC) */
 	uint64_t reserved[6];
 };
+/* The daemon's counters.  -EINVAL: path or st NULL. */
 VDPAMAP_API int vdpamap_sim_get_stats(const char *path,
 				      struct vdpamap_sim_stats *st);
 
 /* What the daemon at path plays, and its IOTLB entry caps as the kernel
  * shows them in /sys/module/{vhost_vdpa,PARENT}/parameters/
  * max_iotlb_entries (0: no such parameter).  A kernel enforces caps only
- * where vhost_vdpa has one; then the parent's is enforced too. */
+ * where vhost_vdpa has one; then the parent's is enforced too.  -EINVAL:
+ * path or ret NULL; -EPROTO also from a daemon of another version (a
+ * reply of another size). */
 struct vdpamap_sim_limits {
 	uint32_t vhost_max_iotlb_entries;
 	uint32_t parent_max_iotlb_entries;
