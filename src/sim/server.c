@@ -130,11 +130,13 @@ static void reply(int fd, int ret, const void *payload, size_t len)
 }
 
 /* The kernel's close() is synchronous: once every fd of an open is closed
- * the device is free.  Here the hang-up of the old connection and the
- * HELLO of a new one arrive on different sockets in no particular order,
- * so before answering EBUSY look whether the device's connection has
- * already hung up, and if so close the device now (the main loop reaps
- * the detached connection later). */
+ * the device is free.  Here the hang-up of the device's connection and a
+ * request on another connection arrive on different sockets in no
+ * particular order, so before answering one look whether the device's
+ * connection has already hung up, and if so close the device now (the main
+ * loop reaps the detached connection later): a new open is not refused
+ * EBUSY, a query sees the device released, and vdpamap_close() waits for
+ * such an answer (src/transport/release.c). */
 static void reap_hung_up_device(struct server *s)
 {
 	int i;
@@ -165,8 +167,7 @@ static void handle_hello(struct server *s, struct conn *c,
 	 * NOLINTBEGIN(bugprone-branch-clone) */
 	if (c->kind)
 		r = -EINVAL;
-	else if (q->arg == VSIM_KIND_DEVICE && d->open &&
-		 (reap_hung_up_device(s), d->open))
+	else if (q->arg == VSIM_KIND_DEVICE && d->open)
 		r = -EBUSY;
 	else if (q->arg == VSIM_KIND_DEVICE) {
 		vsim_dev_open(d);
@@ -326,6 +327,8 @@ static void handle_control(struct server *s, struct conn *c,
 static void handle(struct server *s, struct conn *c, const struct vsim_req *q,
 		   const void *pl, pid_t pid, int *fds, int nfds)
 {
+	if (c->kind != VSIM_KIND_DEVICE)
+		reap_hung_up_device(s);
 	if (q->op == VSIM_OP_HELLO)
 		handle_hello(s, c, q);
 	else if (c->kind == VSIM_KIND_DEVICE)

@@ -54,6 +54,8 @@ struct vdm_tp {
 int vdm_tp_open(const char *path, struct vdm_tp *t);
 /* Adopt an fd the caller opened; the type is decided by fstat(). */
 int vdm_tp_adopt(int fd, struct vdm_tp *t);
+/* Close the device; a simulator's returns once the daemon has released it
+ * (release.c), as a kernel's close() does. */
 void vdm_tp_close(struct vdm_tp *t);
 /* An fd that is already an open device (inherited across an exec
  * handoff): no HELLO for a simulator connection. */
@@ -124,6 +126,9 @@ int vdm_tp_sim_hello(int fd);
  * device connection, or an mm keeper that relays it). */
 int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg);
 int vdm_tp_sim_pinned(struct vdm_tp *t, uint64_t *ret);
+/* release.c: close t's connection, then wait (2 s at most) until its
+ * daemon has released the device, if that was the last holder */
+void vdm_tp_sim_close(struct vdm_tp *t);
 /* limits.c: what the simulator's device plays and its IOTLB entry caps
  * (vdpamap_sim_get_limits() on the device's own daemon); -ENOTTY for a
  * kernel device. */
