@@ -35,7 +35,8 @@
  *              tables ("struct vsim_table"), batches, RLIMIT_MEMLOCK
  *  - device.c: the device state's init/fini, open/close, reset
  *  - ioctl.c:  vhost-vdpa's ioctls, the owner check
- *  - server.c: the socket, the poll loop, the packet decoder, the daemon
+ *  - server.c: the poll loop, the connections, the packet decoder
+ *  - spawn.c:  the socket, vdpamap_sim_serve/_spawn: the daemon's start
  *  - control.c (beside them): the control client
  */
 #ifndef VDPAMAP_SIM_H
@@ -357,5 +358,8 @@ int vsim_ioctl(struct vsim_dev *d, uint64_t token, pid_t pid, uint32_t cmd,
 int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
 		const void **payload);
 int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o);
+/* Serve on the listening socket lfd (bound at path) until STOP; closes
+ * lfd.  0, or -errno if the daemon could not run. */
+int vsim_serve_fd(int lfd, const char *path, const struct vsim_opts *o);
 
 #endif
