@@ -51,8 +51,23 @@ struct vdpamap_sim_opts {
 	/* the parent's own cap alone (vdpa_sim's, VDUSE's parameter), e.g.
 	 * below vhost_vdpa's; 0: as max_iotlb_entries */
 	uint32_t parent_max_iotlb_entries;
+	/* How long the daemon waits once nobody uses it, then removes its
+	 * socket (if the path still names it) and exits 0: below; 0 means
+	 * VDPAMAP_SIM_IDLE_DEFAULT_MS, VDPAMAP_SIM_IDLE_NEVER never */
+	uint32_t idle_timeout_ms;
 	size_t : 0;
 };
+
+/* The daemon is in use, and never exits idle, while a client holds the
+ * device open (an exec handoff keeps it open: the successor inherits the
+ * device's fd, or the mm keeper holds it), while any address space has
+ * an IOTLB entry, and while any connection to it is open; its idle time
+ * counts from the last of these and from the last request, but for
+ * vdpamap_sim_get_state()'s.  60 s: a program that closes the device and
+ * opens it again (a REBUILD handoff's exec between) finds it still there,
+ * and a daemon whose clients crashed is gone within a minute. */
+#define VDPAMAP_SIM_IDLE_DEFAULT_MS 60000U
+#define VDPAMAP_SIM_IDLE_NEVER	    UINT32_MAX
 
 /* Start a simulator daemon (a forked, detached child process) and return
  * its socket path (NUL-terminated, at most len bytes) and pid.  Call before

@@ -10,6 +10,7 @@
  * log.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim/sim.h"
@@ -35,6 +38,13 @@ struct server {
 	int nc;
 	struct vsim_dev dev;
 	uint8_t *rx, *tx;
+	/* the idle exit: when the daemon was last in use, whether it is
+	 * leaving (its socket removed), the socket file it bound */
+	uint64_t used_ms;
+	int leaving;
+	const char *path;
+	struct stat path_st;
+	int path_known;
 };
 
 int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
@@ -73,6 +83,8 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 	if (x.backend_features)
 		o->backend_offer = x.backend_features;
 	o->flags |= x.flags;
+	o->idle_ms = x.idle_timeout_ms ? x.idle_timeout_ms :
+					 VDPAMAP_SIM_IDLE_DEFAULT_MS;
 	if (x.nr_as)
 		o->nr_as = x.nr_as;
 	if (x.nr_groups)
@@ -98,6 +110,81 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 	return 0;
 }
 
+/* ---- the idle exit */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t nr_entries(const struct vsim_dev *d)
+{
+	uint64_t n = 0;
+	uint32_t a;
+
+	for (a = 0; a < d->o.nr_as; a++)
+		n += d->tbl[a].n;
+	return n;
+}
+
+/* In use: the device is open, an address space has an entry, or any
+ * connection is open (an open under way, a client between two requests,
+ * a connection that hung up but is not reaped yet). */
+static bool in_use(const struct server *s)
+{
+	return s->dev.open || s->nc || nr_entries(&s->dev);
+}
+
+/* ms until the idle exit (0: now), or -1: in use, or never */
+static int idle_wait_ms(const struct server *s)
+{
+	uint64_t t = s->dev.o.idle_ms, idle;
+
+	if (t == VDPAMAP_SIM_IDLE_NEVER || in_use(s))
+		return -1;
+	if (s->leaving)
+		return 0;
+	idle = now_ms() - s->used_ms;
+	if (idle >= t)
+		return 0;
+	return t - idle > INT_MAX ? INT_MAX : (int)(t - idle);
+}
+
+/* Remove the socket file the daemon bound, only if its path still names
+ * it: another daemon may have taken the path since. */
+static void unlink_own(const struct server *s)
+{
+	struct stat st;
+
+	if (s->path_known && lstat(s->path, &st) == 0 &&
+	    st.st_dev == s->path_st.st_dev && st.st_ino == s->path_st.st_ino)
+		unlink(s->path);
+}
+
+static void accept_one(struct server *s);
+
+/* Idle for its time: the socket goes first, then a connection that came
+ * in meanwhile is still served (the daemon leaves when it is done too).
+ * true when nothing is left to serve. */
+static bool idle_exit(struct server *s)
+{
+	struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+
+	if (!s->leaving) {
+		vsim_log("unused for %u ms: exiting", s->dev.o.idle_ms);
+		unlink_own(s);
+		s->leaving = 1;
+	}
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+		accept_one(s);
+		return false;
+	}
+	return true;
+}
+
 /* ---- connections */
 
 static void conn_drop(struct server *s, int i)
@@ -105,6 +192,7 @@ static void conn_drop(struct server *s, int i)
 	if (s->c[i].kind == VSIM_KIND_DEVICE) {
 		vsim_log("device closed");
 		vsim_dev_close(&s->dev);
+		s->used_ms = now_ms();
 	}
 	close(s->c[i].fd);
 	s->c[i] = s->c[--s->nc];
@@ -141,8 +229,9 @@ static void reap_hung_up_device(struct server *s)
 		if (s->c[i].kind != VSIM_KIND_DEVICE)
 			continue;
 		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
-			vsim_log("device closed (hung up before a new open)");
+			vsim_log("device closed (hung up before a request)");
 			vsim_dev_close(&s->dev);
+			s->used_ms = now_ms();
 			s->c[i].kind = 0;
 		}
 		return;
@@ -323,6 +412,10 @@ static void handle(struct server *s, struct conn *c, const struct vsim_req *q,
 {
 	if (c->kind != VSIM_KIND_DEVICE)
 		reap_hung_up_device(s);
+	/* a control connection's HELLO alone does not use the daemon (the
+	 * wait of vdpamap_close() is one) */
+	if (q->op != VSIM_OP_HELLO || q->arg != VSIM_KIND_CONTROL)
+		s->used_ms = now_ms();
 	if (q->op == VSIM_OP_HELLO)
 		handle_hello(s, c, q);
 	else if (c->kind == VSIM_KIND_DEVICE)
@@ -435,8 +528,9 @@ static void accept_one(struct server *s)
 }
 
 /* One round of the poll loop: the listener, every connection and the
- * kick eventfds.  0, or -errno if poll() fails. */
-static int serve_round(struct server *s)
+ * kick eventfds, waiting at most timeout ms (-1: no limit).  0, or -errno
+ * if poll() fails. */
+static int serve_round(struct server *s, int timeout)
 {
 	struct pollfd pfd[1 + MAX_CONNS + 64];
 	int n = 0, nconn, nkick, i;
@@ -455,7 +549,7 @@ static int serve_round(struct server *s)
 		pfd[n++] = (struct pollfd){ .fd = s->dev.vq[i].kick_fd,
 					    .events = POLLIN };
 	}
-	if (poll(pfd, (nfds_t)n, -1) < 0)
+	if (poll(pfd, (nfds_t)n, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	/* kicks first: the fds may change while handling packets */
 	for (i = 0; i < nkick; i++) {
@@ -488,16 +582,26 @@ int vsim_serve_fd(int lfd, const char *path, const struct vsim_opts *o)
 	int r = -ENOMEM;
 
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		unlink(path); /* bound a moment ago: ours */
 		goto out_listener;
+	}
 	s->lfd = lfd;
+	s->path = path;
+	s->path_known = lstat(path, &s->path_st) == 0 &&
+			S_ISSOCK(s->path_st.st_mode);
+	s->used_ms = now_ms();
 	s->rx = malloc(VSIM_MAX_PKT);
 	s->tx = malloc(VSIM_MAX_PKT);
-	if (!s->rx || !s->tx)
+	if (!s->rx || !s->tx) {
+		unlink_own(s);
 		goto out_buffers;
+	}
 	r = vsim_dev_init(&s->dev, o);
-	if (r)
+	if (r) {
+		unlink_own(s);
 		goto out_buffers;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	vsim_dma_install_sigbus();
 	vsim_log("serving %s (profile %s/%s, offer 0x%llx, flags 0x%x, "
@@ -507,12 +611,18 @@ int vsim_serve_fd(int lfd, const char *path, const struct vsim_opts *o)
 		 o->parent_cap);
 
 	while (!s->stop) {
-		r = serve_round(s);
+		int w = idle_wait_ms(s);
+
+		if (w == 0 && idle_exit(s))
+			break;
+		r = serve_round(s, w);
 		if (r)
 			break;
 	}
 	vsim_log("stopping");
-	/* listener first: a client that sees EOF then finds nobody there */
+	/* the socket and the listener first: a client that sees EOF then
+	 * finds nobody there */
+	unlink_own(s);
 	close(lfd);
 	lfd = -1;
 	while (s->nc)

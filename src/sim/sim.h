@@ -160,6 +160,8 @@ struct vsim_opts {
 	 * read: vhost_vdpa's (0: the kernel has none, and then enforces no
 	 * cap at all) and the parent's own (0: none) */
 	uint32_t vhost_cap, parent_cap;
+	/* exit after this long unused (VDPAMAP_SIM_IDLE_NEVER: never) */
+	uint32_t idle_ms;
 };
 
 struct vsim_vma;

@@ -75,9 +75,7 @@ int vdpamap_sim_serve(const char *path, const struct vdpamap_sim_opts *opts)
 	fd = listen_at(path, o.flags & VDPAMAP_SIM_ANY_UID);
 	if (fd < 0)
 		return fd;
-	r = vsim_serve_fd(fd, path, &o); /* closes fd */
-	unlink(path);
-	return r;
+	return vsim_serve_fd(fd, path, &o); /* closes fd, removes path */
 }
 
 static void daemon_fds(int *lfd)
@@ -159,8 +157,7 @@ spawn_child(int p[2], int lfd, const char *path, const struct vsim_opts *o)
 	close(p[0]);
 	close(p[1]);
 	daemon_fds(&lfd);
-	r = vsim_serve_fd(lfd, path, o);
-	unlink(path);
+	r = vsim_serve_fd(lfd, path, o); /* removes path */
 	_exit(r ? 1 : 0);
 }
 
