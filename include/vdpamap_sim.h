@@ -139,6 +139,29 @@ struct vdpamap_sim_limits {
 VDPAMAP_API int vdpamap_sim_get_limits(const char *path,
 				       struct vdpamap_sim_limits *ret);
 
+/* Whether the daemon at path is in use (what keeps it from exiting idle,
+ * vdpamap_sim_opts.idle_timeout_ms), asked in 1 s at most.  Asking does
+ * not count as a use. */
+#define VDPAMAP_SIM_BUSY_DEVICE (1U << 0) /* a client holds the device */
+#define VDPAMAP_SIM_BUSY_MAPS	(1U << 1) /* IOTLB entries exist */
+#define VDPAMAP_SIM_BUSY_CONNS	(1U << 2) /* another connection is open */
+struct vdpamap_sim_state {
+	int32_t pid;		  /* the daemon's */
+	uint32_t busy;		  /* VDPAMAP_SIM_BUSY_*; 0: unused */
+	uint32_t idle_timeout_ms; /* resolved; VDPAMAP_SIM_IDLE_NEVER */
+	uint32_t connections;	  /* open, but the asker's (device's too) */
+	uint64_t idle_ms;	  /* unused for (0 while DEVICE or MAPS) */
+	uint64_t iotlb_entries;	  /* in every address space */
+	char kernel[24];	  /* what it plays, as in vdpamap_sim_limits */
+	char parent[24];
+	uint64_t reserved[4];
+};
+/* 0, -EINVAL (ret NULL), -EOPNOTSUPP (a daemon that predates it), the
+ * control connection's errors (-ENOENT, -ECONNREFUSED: no daemon there;
+ * -ETIMEDOUT: no answer within 1 s; -EPROTO: not our simulator). */
+VDPAMAP_API int vdpamap_sim_get_state(const char *path,
+				      struct vdpamap_sim_state *ret);
+
 #ifdef __cplusplus
 }
 #endif

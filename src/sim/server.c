@@ -365,6 +365,33 @@ static void handle_limits(struct conn *c, const struct vsim_opts *o)
 	reply(c->fd, 0, &l, sizeof(l));
 }
 
+/* STATE: what keeps the daemon from its idle exit, but the asker's own
+ * connection (vdpamap_sim_get_state) */
+static void handle_state(struct server *s, struct conn *c)
+{
+	const struct vsim_dev *d = &s->dev;
+	struct vdpamap_sim_state st;
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	st.pid = getpid();
+	st.iotlb_entries = nr_entries(d);
+	if (d->open)
+		st.busy |= VDPAMAP_SIM_BUSY_DEVICE;
+	if (st.iotlb_entries)
+		st.busy |= VDPAMAP_SIM_BUSY_MAPS;
+	for (i = 0; i < s->nc; i++)
+		if (&s->c[i] != c && s->c[i].kind != VSIM_KIND_DEVICE)
+			st.busy |= VDPAMAP_SIM_BUSY_CONNS;
+	st.connections = (uint32_t)s->nc - 1;
+	st.idle_timeout_ms = d->o.idle_ms;
+	if (!(st.busy & (VDPAMAP_SIM_BUSY_DEVICE | VDPAMAP_SIM_BUSY_MAPS)))
+		st.idle_ms = now_ms() - s->used_ms;
+	snprintf(st.kernel, sizeof(st.kernel), "%s", d->o.kernel);
+	snprintf(st.parent, sizeof(st.parent), "%s", d->o.parent);
+	reply(c->fd, 0, &st, sizeof(st));
+}
+
 /* A control connection: the test and debugging hooks. */
 static void handle_control(struct server *s, struct conn *c,
 			   const struct vsim_req *q)
@@ -394,6 +421,9 @@ static void handle_control(struct server *s, struct conn *c,
 	case VSIM_OP_LIMITS:
 		handle_limits(c, &d->o);
 		return;
+	case VSIM_OP_STATE:
+		handle_state(s, c);
+		return;
 	case VSIM_OP_PINNED:
 		b = d->pinned_pages * VSIM_PAGE;
 		reply(c->fd, 0, &b, sizeof(b));
@@ -412,9 +442,10 @@ static void handle(struct server *s, struct conn *c, const struct vsim_req *q,
 {
 	if (c->kind != VSIM_KIND_DEVICE)
 		reap_hung_up_device(s);
-	/* a control connection's HELLO alone does not use the daemon (the
-	 * wait of vdpamap_close() is one) */
-	if (q->op != VSIM_OP_HELLO || q->arg != VSIM_KIND_CONTROL)
+	/* a control connection's HELLO alone (the wait of vdpamap_close()
+	 * is one) and STATE do not use the daemon */
+	if ((q->op != VSIM_OP_HELLO || q->arg != VSIM_KIND_CONTROL) &&
+	    q->op != VSIM_OP_STATE)
 		s->used_ms = now_ms();
 	if (q->op == VSIM_OP_HELLO)
 		handle_hello(s, c, q);

@@ -6,6 +6,7 @@
  * that process is an exec handoff's mm keeper after the predecessor went
  * (a successor that never came); a crash of the holder releases the
  * device and the daemon leaves after its idle time.
+ * vdpamap_sim_get_state() says which, and asking is not a use.
  */
 #include <errno.h>
 #include <poll.h>
@@ -115,11 +116,21 @@ static int teardown(void **state)
 
 static void test_unused_exits(void **state)
 {
+	struct vdpamap_sim_state st;
 	uint64_t t0 = now_ms();
 
 	(void)state;
 	spawn(IDLE_MS);
 	assert_true(exists(sim.path));
+	assert_int_equal(vdpamap_sim_get_state(sim.path, &st), 0);
+	assert_int_equal(st.pid, sim.pid);
+	assert_int_equal(st.busy, 0);
+	assert_int_equal(st.idle_timeout_ms, IDLE_MS);
+	assert_int_equal(st.connections, 0);
+	assert_int_equal(st.iotlb_entries, 0);
+	assert_true(st.idle_ms <= now_ms() - t0);
+	assert_string_equal(st.kernel, "linux-7.3");
+	assert_string_equal(st.parent, "vdpa_sim");
 	assert_true(exits_within(IDLE_MS + SLACK_MS));
 	assert_true(now_ms() - t0 >= IDLE_MS);
 	assert_false(exists(sim.path));
@@ -142,6 +153,34 @@ static void test_requests_keep_it(void **state)
 	assert_true(exits_within(IDLE_MS + SLACK_MS));
 	assert_true(now_ms() - t0 >= IDLE_MS - 10);
 	assert_false(exists(sim.path));
+}
+
+/* Asking the state does not use the daemon: it leaves on time. */
+static void test_state_is_not_a_use(void **state)
+{
+	struct vdpamap_sim_state st;
+	uint64_t t0 = now_ms();
+
+	(void)state;
+	spawn(IDLE_MS);
+	while (vdpamap_sim_get_state(sim.path, &st) == 0) {
+		assert_true(now_ms() - t0 < IDLE_MS + SLACK_MS);
+		usleep(20 * 1000);
+	}
+	assert_true(exits_within(SLACK_MS));
+	assert_int_equal(vdpamap_sim_get_state(sim.path, NULL), -EINVAL);
+}
+
+/* 0: the default */
+static void test_default(void **state)
+{
+	struct vdpamap_sim_state st;
+
+	(void)state;
+	spawn(0);
+	assert_int_equal(vdpamap_sim_get_state(sim.path, &st), 0);
+	assert_int_equal(st.idle_timeout_ms, VDPAMAP_SIM_IDLE_DEFAULT_MS);
+	assert_int_equal(st.idle_timeout_ms, 60000);
 }
 
 /* In a child: open the daemon's device, map memory of a memfd, then say
@@ -201,6 +240,7 @@ static int start_holder(int handoff)
 
 static void test_held_device_stays(void **state)
 {
+	struct vdpamap_sim_state st;
 	struct vdpamap_sim_entry e;
 	uint64_t t0;
 
@@ -209,12 +249,21 @@ static void test_held_device_stays(void **state)
 	assert_int_equal(start_holder(0), 0);
 	assert_false(exits_within(3 * IDLE_MS));
 	assert_int_equal(vdpamap_sim_table(sim.path, 0, &e, 1), 1);
+	assert_int_equal(vdpamap_sim_get_state(sim.path, &st), 0);
+	assert_int_equal(st.busy,
+			 VDPAMAP_SIM_BUSY_DEVICE | VDPAMAP_SIM_BUSY_MAPS);
+	assert_int_equal(st.iotlb_entries, 1);
+	assert_int_equal(st.connections, 1);
+	assert_int_equal(st.idle_ms, 0);
 	/* a crash: the exit closes the connection, the daemon releases the
 	 * device as the kernel does, and is unused from then on */
 	kill(sim.child, SIGKILL);
 	assert_int_equal(waitpid(sim.child, NULL, 0), sim.child);
 	sim.child = 0;
 	assert_int_equal(vdpamap_sim_table(sim.path, 0, &e, 1), 0);
+	assert_int_equal(vdpamap_sim_get_state(sim.path, &st), 0);
+	assert_int_equal(st.busy, 0);
+	assert_int_equal(st.iotlb_entries, 0);
 	t0 = now_ms();
 	assert_true(exits_within(IDLE_MS + SLACK_MS));
 	assert_true(now_ms() - t0 >= IDLE_MS - 10);
@@ -223,6 +272,7 @@ static void test_held_device_stays(void **state)
 
 static void test_prepared_handoff_stays(void **state)
 {
+	struct vdpamap_sim_state st;
 	struct vdpamap_sim_entry e;
 	int r;
 
@@ -240,6 +290,9 @@ static void test_prepared_handoff_stays(void **state)
 	 * for a successor, for 4 * IDLE_MS */
 	assert_false(exits_within(3 * IDLE_MS));
 	assert_int_equal(vdpamap_sim_table(sim.path, 0, &e, 1), 1);
+	assert_int_equal(vdpamap_sim_get_state(sim.path, &st), 0);
+	assert_true(st.busy & VDPAMAP_SIM_BUSY_DEVICE);
+	assert_true(st.busy & VDPAMAP_SIM_BUSY_MAPS);
 	/* then it lets the device go: the daemon is unused from then on */
 	assert_true(exits_within(IDLE_MS + IDLE_MS + SLACK_MS));
 	assert_false(exists(sim.path));
@@ -248,8 +301,12 @@ static void test_prepared_handoff_stays(void **state)
 /* VDPAMAP_SIM_IDLE_NEVER: it waits for vdpamap_sim_stop() */
 static void test_never(void **state)
 {
+	struct vdpamap_sim_state st;
+
 	(void)state;
 	spawn(VDPAMAP_SIM_IDLE_NEVER);
+	assert_int_equal(vdpamap_sim_get_state(sim.path, &st), 0);
+	assert_int_equal(st.idle_timeout_ms, VDPAMAP_SIM_IDLE_NEVER);
 	assert_false(exits_within(3 * IDLE_MS));
 	assert_int_equal(vdpamap_sim_stop(sim.path), 0);
 	assert_true(exits_within(SLACK_MS));
@@ -262,6 +319,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_requests_keep_it, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_state_is_not_a_use, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_held_device_stays, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_prepared_handoff_stays,
