@@ -196,7 +196,17 @@ VDPAMAP_API int vdpamap_adopt_fd(int fd, const struct vdpamap_open_opts *opts,
  * handle.  Accepts NULL.  Returns NULL.  Not concurrent with anything.
  * A transaction still open is aborted (nothing of it is sent; a warning
  * is logged); its struct stays the caller's: calls on it return -EBADF
- * and its vdpamap_txn_commit() or vdpamap_txn_abort() frees it. */
+ * and its vdpamap_txn_commit() or vdpamap_txn_abort() frees it.
+ * On return the device is released, on a simulator too (its daemon is
+ * asked once, 2 s at most): every map, pin and the ownership are gone and
+ * an open, in any process, finds the device free.  Nothing is released
+ * while another process still holds the fd (a fork's child, an exec's
+ * successor, a handoff's mm keeper), as on a kernel.  A process that exits
+ * or crashes with a device open: the kernel releases it as the exit closes
+ * the fd; a simulator daemon releases it when it sees the connection
+ * close, and always before it answers any request made after the exit
+ * (an open, a vdpamap_sim_* call): an open after waitpid() never gets
+ * -EBUSY. */
 VDPAMAP_API struct vdpamap *vdpamap_close(struct vdpamap *h);
 
 /* The device fd (for poll()ing nothing in particular; do not write to it),

@@ -59,8 +59,23 @@ struct vdpamap_sim_opts {
 	/* the parent's own cap alone (vdpa_sim's, VDUSE's parameter), e.g.
 	 * below vhost_vdpa's; 0: as max_iotlb_entries */
 	uint32_t parent_max_iotlb_entries;
+	/* How long the daemon waits once nobody uses it, then removes its
+	 * socket (if the path still names it) and exits 0: below; 0 means
+	 * VDPAMAP_SIM_IDLE_DEFAULT_MS, VDPAMAP_SIM_IDLE_NEVER never */
+	uint32_t idle_timeout_ms;
 	size_t : 0;
 };
+
+/* The daemon is in use, and never exits idle, while a client holds the
+ * device open (an exec handoff keeps it open: the successor inherits the
+ * device's fd, or the mm keeper holds it), while any address space has
+ * an IOTLB entry, and while any connection to it is open; its idle time
+ * counts from the last of these and from the last request, but for
+ * vdpamap_sim_get_state()'s.  60 s: a program that closes the device and
+ * opens it again (a REBUILD handoff's exec between) finds it still there,
+ * and a daemon whose clients crashed is gone within a minute. */
+#define VDPAMAP_SIM_IDLE_DEFAULT_MS 60000U
+#define VDPAMAP_SIM_IDLE_NEVER	    UINT32_MAX
 
 /* Start a simulator daemon (a forked, detached child process) and return
  * its socket path (NUL-terminated, at most len bytes) and pid.  Call before
@@ -152,6 +167,29 @@ struct vdpamap_sim_limits {
 };
 VDPAMAP_API int vdpamap_sim_get_limits(const char *path,
 				       struct vdpamap_sim_limits *ret);
+
+/* Whether the daemon at path is in use (what keeps it from exiting idle,
+ * vdpamap_sim_opts.idle_timeout_ms), asked in 1 s at most.  Asking does
+ * not count as a use. */
+#define VDPAMAP_SIM_BUSY_DEVICE (1U << 0) /* a client holds the device */
+#define VDPAMAP_SIM_BUSY_MAPS	(1U << 1) /* IOTLB entries exist */
+#define VDPAMAP_SIM_BUSY_CONNS	(1U << 2) /* another connection is open */
+struct vdpamap_sim_state {
+	int32_t pid;		  /* the daemon's */
+	uint32_t busy;		  /* VDPAMAP_SIM_BUSY_*; 0: unused */
+	uint32_t idle_timeout_ms; /* resolved; VDPAMAP_SIM_IDLE_NEVER */
+	uint32_t connections;	  /* open, but the asker's (device's too) */
+	uint64_t idle_ms;	  /* unused for (0 while DEVICE or MAPS) */
+	uint64_t iotlb_entries;	  /* in every address space */
+	char kernel[24];	  /* what it plays, as in vdpamap_sim_limits */
+	char parent[24];
+	uint64_t reserved[4];
+};
+/* 0, -EINVAL (ret NULL), -EOPNOTSUPP (a daemon that predates it), the
+ * control connection's errors (-ENOENT, -ECONNREFUSED: no daemon there;
+ * -ETIMEDOUT: no answer within 1 s; -EPROTO: not our simulator). */
+VDPAMAP_API int vdpamap_sim_get_state(const char *path,
+				      struct vdpamap_sim_state *ret);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,7 @@
 /*
  * The client side of the simulator's control connection: the test and
  * debugging hooks vdpamap_sim_table/_fail_nth/_get_stats/_get_limits/
- * _stop.  These run
+ * _get_state/_stop.  These run
  * in the caller's process and talk to the daemon at path.
  *
  * Beside the daemon's files, calling none of them: it speaks simproto.h
@@ -21,10 +21,13 @@
 #include "transport/transport.h"
 
 #define CTL_TIMEOUT_MS ((int)VDM_SIM_TIMEOUT_MS)
+/* vdpamap_sim_get_state(): `vdpamap sim list` asks every daemon in turn */
+#define STATE_TIMEOUT_MS 1000
 
-/* One request, one reply (payload into out, at most *outlen bytes). */
-static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2, void *out,
-		    size_t *outlen)
+/* One request, one reply (payload into out, at most *outlen bytes), in
+ * timeout_ms at most. */
+static int ctl_call_ms(int fd, uint32_t op, uint64_t arg, uint32_t arg2,
+		       void *out, size_t *outlen, int timeout_ms)
 {
 	struct vsim_req q = {
 		.magic = VSIM_MAGIC, .op = op, .arg = arg, .arg2 = arg2
@@ -38,7 +41,7 @@ static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2, void *out,
 
 	if (send(fd, &q, sizeof(q), MSG_NOSIGNAL) != sizeof(q))
 		return -errno;
-	r = poll(&pfd, 1, CTL_TIMEOUT_MS);
+	r = poll(&pfd, 1, timeout_ms);
 	if (r <= 0)
 		return r < 0 ? -errno : -ETIMEDOUT;
 	iov[0] = (struct iovec){ .iov_base = &rep, .iov_len = sizeof(rep) };
@@ -54,7 +57,13 @@ static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2, void *out,
 	return rep.ret;
 }
 
-static int ctl_open(const char *path)
+static int ctl_call(int fd, uint32_t op, uint64_t arg, uint32_t arg2, void *out,
+		    size_t *outlen)
+{
+	return ctl_call_ms(fd, op, arg, arg2, out, outlen, CTL_TIMEOUT_MS);
+}
+
+static int ctl_open_ms(const char *path, int timeout_ms)
 {
 	int fd, r;
 
@@ -64,12 +73,18 @@ static int ctl_open(const char *path)
 	fd = vdm_sim_connect(path, 0);
 	if (fd < 0)
 		return fd;
-	r = ctl_call(fd, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, NULL);
+	r = ctl_call_ms(fd, VSIM_OP_HELLO, VSIM_KIND_CONTROL, 0, NULL, NULL,
+			timeout_ms);
 	if (r < 0) {
 		close(fd);
 		return r;
 	}
 	return fd;
+}
+
+static int ctl_open(const char *path)
+{
+	return ctl_open_ms(path, CTL_TIMEOUT_MS);
 }
 
 int vdpamap_sim_table(const char *path, uint32_t asid,
@@ -141,6 +156,30 @@ int vdpamap_sim_get_limits(const char *path, struct vdpamap_sim_limits *ret)
 	memset(&tmp, 0, sizeof(tmp));
 	r = ctl_call(fd, VSIM_OP_LIMITS, 0, 0, &tmp, &len);
 	close(fd);
+	if (r == 0 && len != sizeof(tmp))
+		r = -EPROTO;
+	if (r == 0)
+		*ret = tmp;
+	return r;
+}
+
+int vdpamap_sim_get_state(const char *path, struct vdpamap_sim_state *ret)
+{
+	struct vdpamap_sim_state tmp;
+	size_t len = sizeof(tmp);
+	int fd, r;
+
+	if (!ret)
+		return -EINVAL;
+	fd = ctl_open_ms(path, STATE_TIMEOUT_MS);
+	if (fd < 0)
+		return fd;
+	memset(&tmp, 0, sizeof(tmp));
+	r = ctl_call_ms(fd, VSIM_OP_STATE, 0, 0, &tmp, &len, STATE_TIMEOUT_MS);
+	close(fd);
+	/* an op it does not know: -EINVAL with no payload (simproto.h) */
+	if (r == -EINVAL && len == 0)
+		return -EOPNOTSUPP;
 	if (r == 0 && len != sizeof(tmp))
 		r = -EPROTO;
 	if (r == 0)

@@ -1,27 +1,24 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The simulator daemon: the listening SOCK_SEQPACKET socket, the
- * single-threaded poll() loop over it, its connections and the kick
- * eventfds, the packet decoder, and vdpamap_sim_spawn()/_serve().
+ * The simulator daemon: the single-threaded poll() loop over its
+ * listening SOCK_SEQPACKET socket, its connections and the kick eventfds,
+ * and the packet decoder.  Its start (the socket, the fork, the daemon's
+ * fds) is spawn.c's.
  *
  * The top of the module: calls ioctl.c, iotlb.c (writes, TABLE), device.c
  * (init/fini, open/close), net.c (kicks), dma.c (the SIGBUS handler),
  * log.c.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,12 +33,18 @@ struct conn {
 
 struct server {
 	int lfd;
-	const char *path; /* the socket the daemon serves */
 	int stop;
 	struct conn c[MAX_CONNS];
 	int nc;
 	struct vsim_dev dev;
 	uint8_t *rx, *tx;
+	/* the idle exit: when the daemon was last in use, whether it is
+	 * leaving (its socket removed), the socket file it bound */
+	uint64_t used_ms;
+	int leaving;
+	const char *path;
+	struct stat path_st;
+	int path_known;
 };
 
 int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
@@ -80,6 +83,8 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 	if (x.backend_features)
 		o->backend_offer = x.backend_features;
 	vsim_profile_flags(o, x.flags);
+	o->idle_ms = x.idle_timeout_ms ? x.idle_timeout_ms :
+					 VDPAMAP_SIM_IDLE_DEFAULT_MS;
 	if (x.nr_as)
 		o->nr_as = x.nr_as;
 	if (x.nr_groups)
@@ -105,6 +110,81 @@ int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o)
 	return 0;
 }
 
+/* ---- the idle exit */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t nr_entries(const struct vsim_dev *d)
+{
+	uint64_t n = 0;
+	uint32_t a;
+
+	for (a = 0; a < d->o.nr_as; a++)
+		n += d->tbl[a].n;
+	return n;
+}
+
+/* In use: the device is open, an address space has an entry, or any
+ * connection is open (an open under way, a client between two requests,
+ * a connection that hung up but is not reaped yet). */
+static bool in_use(const struct server *s)
+{
+	return s->dev.open || s->nc || nr_entries(&s->dev);
+}
+
+/* ms until the idle exit (0: now), or -1: in use, or never */
+static int idle_wait_ms(const struct server *s)
+{
+	uint64_t t = s->dev.o.idle_ms, idle;
+
+	if (t == VDPAMAP_SIM_IDLE_NEVER || in_use(s))
+		return -1;
+	if (s->leaving)
+		return 0;
+	idle = now_ms() - s->used_ms;
+	if (idle >= t)
+		return 0;
+	return t - idle > INT_MAX ? INT_MAX : (int)(t - idle);
+}
+
+/* Remove the socket file the daemon bound, only if its path still names
+ * it: another daemon may have taken the path since. */
+static void unlink_own(const struct server *s)
+{
+	struct stat st;
+
+	if (s->path_known && lstat(s->path, &st) == 0 &&
+	    st.st_dev == s->path_st.st_dev && st.st_ino == s->path_st.st_ino)
+		unlink(s->path);
+}
+
+static void accept_one(struct server *s);
+
+/* Idle for its time: the socket goes first, then a connection that came
+ * in meanwhile is still served (the daemon leaves when it is done too).
+ * true when nothing is left to serve. */
+static bool idle_exit(struct server *s)
+{
+	struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+
+	if (!s->leaving) {
+		vsim_log("unused for %u ms: exiting", s->dev.o.idle_ms);
+		unlink_own(s);
+		s->leaving = 1;
+	}
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN)) {
+		accept_one(s);
+		return false;
+	}
+	return true;
+}
+
 /* ---- connections */
 
 static void conn_drop(struct server *s, int i)
@@ -112,6 +192,7 @@ static void conn_drop(struct server *s, int i)
 	if (s->c[i].kind == VSIM_KIND_DEVICE) {
 		vsim_log("device closed");
 		vsim_dev_close(&s->dev);
+		s->used_ms = now_ms();
 	}
 	close(s->c[i].fd);
 	s->c[i] = s->c[--s->nc];
@@ -131,11 +212,13 @@ static void reply(int fd, int ret, const void *payload, size_t len)
 }
 
 /* The kernel's close() is synchronous: once every fd of an open is closed
- * the device is free.  Here the hang-up of the old connection and the
- * HELLO of a new one arrive on different sockets in no particular order,
- * so before answering EBUSY look whether the device's connection has
- * already hung up, and if so close the device now (the main loop reaps
- * the detached connection later). */
+ * the device is free.  Here the hang-up of the device's connection and a
+ * request on another connection arrive on different sockets in no
+ * particular order, so before answering one look whether the device's
+ * connection has already hung up, and if so close the device now (the main
+ * loop reaps the detached connection later): a new open is not refused
+ * EBUSY, a query sees the device released, and vdpamap_close() waits for
+ * such an answer (src/transport/release.c). */
 static void reap_hung_up_device(struct server *s)
 {
 	int i;
@@ -146,8 +229,9 @@ static void reap_hung_up_device(struct server *s)
 		if (s->c[i].kind != VSIM_KIND_DEVICE)
 			continue;
 		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
-			vsim_log("device closed (hung up before a new open)");
+			vsim_log("device closed (hung up before a request)");
 			vsim_dev_close(&s->dev);
+			s->used_ms = now_ms();
 			s->c[i].kind = 0;
 		}
 		return;
@@ -163,7 +247,7 @@ static void crash_if_asked(struct server *s)
 	if (!s->dev.crash)
 		return;
 	vsim_log("fail_nth: exiting now, as a crash would");
-	unlink(s->path);
+	unlink_own(s);
 	_exit(3);
 }
 
@@ -179,8 +263,7 @@ static void handle_hello(struct server *s, struct conn *c,
 	 * NOLINTBEGIN(bugprone-branch-clone) */
 	if (c->kind)
 		r = -EINVAL;
-	else if (q->arg == VSIM_KIND_DEVICE && d->open &&
-		 (reap_hung_up_device(s), d->open))
+	else if (q->arg == VSIM_KIND_DEVICE && d->open)
 		r = -EBUSY;
 	else if (q->arg == VSIM_KIND_DEVICE) {
 		vsim_dev_open(d);
@@ -298,6 +381,33 @@ static void handle_limits(struct conn *c, const struct vsim_opts *o)
 	reply(c->fd, 0, &l, sizeof(l));
 }
 
+/* STATE: what keeps the daemon from its idle exit, but the asker's own
+ * connection (vdpamap_sim_get_state) */
+static void handle_state(struct server *s, struct conn *c)
+{
+	const struct vsim_dev *d = &s->dev;
+	struct vdpamap_sim_state st;
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	st.pid = getpid();
+	st.iotlb_entries = nr_entries(d);
+	if (d->open)
+		st.busy |= VDPAMAP_SIM_BUSY_DEVICE;
+	if (st.iotlb_entries)
+		st.busy |= VDPAMAP_SIM_BUSY_MAPS;
+	for (i = 0; i < s->nc; i++)
+		if (&s->c[i] != c && s->c[i].kind != VSIM_KIND_DEVICE)
+			st.busy |= VDPAMAP_SIM_BUSY_CONNS;
+	st.connections = (uint32_t)s->nc - 1;
+	st.idle_timeout_ms = d->o.idle_ms;
+	if (!(st.busy & (VDPAMAP_SIM_BUSY_DEVICE | VDPAMAP_SIM_BUSY_MAPS)))
+		st.idle_ms = now_ms() - s->used_ms;
+	snprintf(st.kernel, sizeof(st.kernel), "%s", d->o.kernel);
+	snprintf(st.parent, sizeof(st.parent), "%s", d->o.parent);
+	reply(c->fd, 0, &st, sizeof(st));
+}
+
 /* A control connection: the test and debugging hooks. */
 static void handle_control(struct server *s, struct conn *c,
 			   const struct vsim_req *q)
@@ -329,6 +439,9 @@ static void handle_control(struct server *s, struct conn *c,
 	case VSIM_OP_LIMITS:
 		handle_limits(c, &d->o);
 		return;
+	case VSIM_OP_STATE:
+		handle_state(s, c);
+		return;
 	case VSIM_OP_PINNED:
 		b = d->pinned_pages * VSIM_PAGE;
 		reply(c->fd, 0, &b, sizeof(b));
@@ -345,6 +458,13 @@ static void handle_control(struct server *s, struct conn *c,
 static void handle(struct server *s, struct conn *c, const struct vsim_req *q,
 		   const void *pl, pid_t pid, int *fds, int nfds)
 {
+	if (c->kind != VSIM_KIND_DEVICE)
+		reap_hung_up_device(s);
+	/* a control connection's HELLO alone (the wait of vdpamap_close()
+	 * is one) and STATE do not use the daemon */
+	if ((q->op != VSIM_OP_HELLO || q->arg != VSIM_KIND_CONTROL) &&
+	    q->op != VSIM_OP_STATE)
+		s->used_ms = now_ms();
 	if (q->op == VSIM_OP_HELLO)
 		handle_hello(s, c, q);
 	else if (c->kind == VSIM_KIND_DEVICE)
@@ -457,8 +577,9 @@ static void accept_one(struct server *s)
 }
 
 /* One round of the poll loop: the listener, every connection and the
- * kick eventfds.  0, or -errno if poll() fails. */
-static int serve_round(struct server *s)
+ * kick eventfds, waiting at most timeout ms (-1: no limit).  0, or -errno
+ * if poll() fails. */
+static int serve_round(struct server *s, int timeout)
 {
 	struct pollfd pfd[1 + MAX_CONNS + 64];
 	int n = 0, nconn, nkick, i;
@@ -477,7 +598,7 @@ static int serve_round(struct server *s)
 		pfd[n++] = (struct pollfd){ .fd = s->dev.vq[i].kick_fd,
 					    .events = POLLIN };
 	}
-	if (poll(pfd, (nfds_t)n, -1) < 0)
+	if (poll(pfd, (nfds_t)n, timeout) < 0)
 		return errno == EINTR ? 0 : -errno;
 	/* kicks first: the fds may change while handling packets */
 	for (i = 0; i < nkick; i++) {
@@ -504,24 +625,32 @@ static int serve_round(struct server *s)
 	return 0;
 }
 
-/* Serve on listening socket lfd until STOP; closes lfd. */
-static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
+int vsim_serve_fd(int lfd, const char *path, const struct vsim_opts *o)
 {
 	struct server *s;
 	int r = -ENOMEM;
 
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		unlink(path); /* bound a moment ago: ours */
 		goto out_listener;
+	}
 	s->lfd = lfd;
 	s->path = path;
+	s->path_known = lstat(path, &s->path_st) == 0 &&
+			S_ISSOCK(s->path_st.st_mode);
+	s->used_ms = now_ms();
 	s->rx = malloc(VSIM_MAX_PKT);
 	s->tx = malloc(VSIM_MAX_PKT);
-	if (!s->rx || !s->tx)
+	if (!s->rx || !s->tx) {
+		unlink_own(s);
 		goto out_buffers;
+	}
 	r = vsim_dev_init(&s->dev, o);
-	if (r)
+	if (r) {
+		unlink_own(s);
 		goto out_buffers;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	vsim_dma_install_sigbus();
 	vsim_log("serving %s (profile %s/%s, offer 0x%llx, flags 0x%x, "
@@ -531,12 +660,18 @@ static int serve_fd(int lfd, const char *path, const struct vsim_opts *o)
 		 o->parent_cap);
 
 	while (!s->stop) {
-		r = serve_round(s);
+		int w = idle_wait_ms(s);
+
+		if (w == 0 && idle_exit(s))
+			break;
+		r = serve_round(s, w);
 		if (r)
 			break;
 	}
 	vsim_log("stopping");
-	/* listener first: a client that sees EOF then finds nobody there */
+	/* the socket and the listener first: a client that sees EOF then
+	 * finds nobody there */
+	unlink_own(s);
 	close(lfd);
 	lfd = -1;
 	while (s->nc)
@@ -549,196 +684,5 @@ out_buffers:
 out_listener:
 	if (lfd >= 0)
 		close(lfd);
-	return r;
-}
-
-/* Bound, made owner-only (any_uid: 0666) by its path, and only then
- * listening: nobody can connect before the mode is right (connect()
- * needs write permission on the socket file, and a socket that does not
- * listen yet refuses), whatever the caller's umask. */
-static int listen_at(const char *path, bool any_uid)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, one = 1;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	/* its length is checked above:
-	 * NOLINTNEXTLINE(clang-analyzer-security.insecureAPI.strcpy) */
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* inherited by accepted sockets: packets sent before accept() carry
-	 * credentials too */
-	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	if (chmod(path, any_uid ? 0666 : 0600) < 0 || listen(fd, 64) < 0) {
-		int e = -errno;
-
-		close(fd);
-		unlink(path);
-		return e;
-	}
-	return fd;
-}
-
-int vdpamap_sim_serve(const char *path, const struct vdpamap_sim_opts *opts)
-{
-	struct vsim_opts o;
-	int fd, r;
-
-	if (!path)
-		return -EINVAL;
-	r = vsim_opts_parse(opts, &o);
-	if (r)
-		return r;
-	fd = listen_at(path, o.flags & VDPAMAP_SIM_ANY_UID);
-	if (fd < 0)
-		return fd;
-	r = serve_fd(fd, path, &o); /* closes fd */
-	unlink(path);
-	return r;
-}
-
-static void daemon_fds(int *lfd)
-{
-	int fd, keep = *lfd, log = 0;
-	const char *e = getenv("VDPAMAP_SIM_LOG");
-
-	log = e && !strcmp(e, "1");
-	/* move the socket above 2, then close everything else */
-	if (keep < 3) {
-		fd = fcntl(keep, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			_exit(1);
-		keep = fd;
-	}
-	if (keep > 3)
-		syscall(SYS_close_range, 3U, (unsigned int)keep - 1, 0U);
-	syscall(SYS_close_range, (unsigned int)keep + 1, ~0U, 0U);
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		if (!log) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (fd > 2 && fd != keep)
-			close(fd);
-	}
-	*lfd = keep;
-}
-
-/* The daemon's socket path: dir/vdpamap-sim-<pid>-<random>.sock, dir from
- * the options, else $TMPDIR, else /tmp.  Its length, or -errno. */
-static int sock_path(const struct vdpamap_sim_opts *opts, char *buf,
-		     size_t size, size_t len)
-{
-	const char *dir = NULL;
-	uint64_t rnd = 0;
-	int n;
-
-	if (opts && opts->sz >= offsetof(struct vdpamap_sim_opts, dir) +
-					sizeof(opts->dir))
-		dir = opts->dir;
-	if (!dir)
-		dir = getenv("TMPDIR");
-	if (!dir || !*dir)
-		dir = "/tmp";
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	n = snprintf(buf, size, "%s/vdpamap-sim-%d-%016llx.sock", dir,
-		     (int)getpid(), (unsigned long long)rnd);
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	if ((size_t)n >= len)
-		return -ERANGE;
-	return n;
-}
-
-/* The intermediate child: a new session, forks the daemon, reports its
- * pid on p[1] and exits, so that the daemon is nobody's child. */
-static void __attribute__((noreturn))
-spawn_child(int p[2], int lfd, const char *path, const struct vsim_opts *o)
-{
-	sigset_t all;
-	pid_t gpid;
-	int sig, r;
-
-	setsid();
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	gpid = fork();
-	if (gpid != 0) {
-		if (write(p[1], &gpid, sizeof(gpid)) < 0)
-			_exit(1);
-		_exit(0);
-	}
-	close(p[0]);
-	close(p[1]);
-	daemon_fds(&lfd);
-	r = serve_fd(lfd, path, o);
-	unlink(path);
-	_exit(r ? 1 : 0);
-}
-
-int vdpamap_sim_spawn(const struct vdpamap_sim_opts *opts, char *path,
-		      size_t len, pid_t *ret_pid)
-{
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct vsim_opts o;
-	pid_t pid, gpid = -1;
-	int lfd, p[2], st, r, n;
-
-	if (!path || !len)
-		return -EINVAL;
-	r = vsim_opts_parse(opts, &o);
-	if (r)
-		return r;
-	n = sock_path(opts, buf, sizeof(buf), len);
-	if (n < 0)
-		return n;
-	lfd = listen_at(buf, o.flags & VDPAMAP_SIM_ANY_UID);
-	if (lfd < 0)
-		return lfd;
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto out_listener;
-	}
-	pid = fork();
-	if (pid < 0) {
-		r = -errno;
-		goto out_pipe_write;
-	}
-	if (pid == 0)
-		spawn_child(p, lfd, buf, &o);
-	close(p[1]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (read(p[0], &gpid, sizeof(gpid)) != sizeof(gpid) || gpid < 0) {
-		r = -ECHILD;
-		goto out_pipe_read;
-	}
-	close(p[0]);
-	close(lfd);
-	memcpy(path, buf, (size_t)n + 1);
-	if (ret_pid)
-		*ret_pid = gpid;
-	return 0;
-out_pipe_write:
-	close(p[1]);
-out_pipe_read:
-	close(p[0]);
-out_listener:
-	close(lfd);
-	unlink(buf);
 	return r;
 }

@@ -35,7 +35,8 @@
  *              tables ("struct vsim_table"), batches, RLIMIT_MEMLOCK
  *  - device.c: the device state's init/fini, open/close, reset
  *  - ioctl.c:  vhost-vdpa's ioctls, the owner check
- *  - server.c: the socket, the poll loop, the packet decoder, the daemon
+ *  - server.c: the poll loop, the connections, the packet decoder
+ *  - spawn.c:  the socket, vdpamap_sim_serve/_spawn: the daemon's start
  *  - control.c (beside them): the control client
  */
 #ifndef VDPAMAP_SIM_H
@@ -164,6 +165,8 @@ struct vsim_opts {
 	 * read: vhost_vdpa's (0: the kernel has none, and then enforces no
 	 * cap at all) and the parent's own (0: none) */
 	uint32_t vhost_cap, parent_cap;
+	/* exit after this long unused (VDPAMAP_SIM_IDLE_NEVER: never) */
+	uint32_t idle_ms;
 };
 
 struct vsim_vma;
@@ -367,5 +370,8 @@ int vsim_ioctl(struct vsim_dev *d, uint64_t token, pid_t pid, uint32_t cmd,
 int vsim_decode(const void *buf, size_t n, struct vsim_req *req,
 		const void **payload);
 int vsim_opts_parse(const struct vdpamap_sim_opts *in, struct vsim_opts *o);
+/* Serve on the listening socket lfd (bound at path) until STOP; closes
+ * lfd.  0, or -errno if the daemon could not run. */
+int vsim_serve_fd(int lfd, const char *path, const struct vsim_opts *o);
 
 #endif

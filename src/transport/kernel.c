@@ -146,7 +146,9 @@ int vdm_tp_adopt(int fd, unsigned int timeout_ms, struct vdm_tp *t)
 
 void vdm_tp_close(struct vdm_tp *t)
 {
-	if (t->fd >= 0)
+	if (t->fd >= 0 && t->is_sim)
+		vdm_tp_sim_close(t); /* returns once the daemon released it */
+	else if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
 }

@@ -71,6 +71,9 @@ enum {
 				   owner of the device (PA mode) */
 	VSIM_OP_LIMITS = 15,   /* reply payload: struct vdpamap_sim_limits
 				   (vdpamap_sim_get_limits()) */
+	VSIM_OP_STATE = 16,    /* reply payload: struct vdpamap_sim_state
+				   (vdpamap_sim_get_state()); not a use of
+				   the daemon (its idle time goes on) */
 };
 
 #define VSIM_KIND_DEVICE  1

@@ -85,6 +85,8 @@ int vdm_tp_open(const char *path, unsigned int timeout_ms, struct vdm_tp *t);
  * socket's HELLO is answered within timeout_ms (0: VDM_SIM_TIMEOUT_MS), or
  * -ETIMEDOUT (the connection is then out of step: the caller's to close). */
 int vdm_tp_adopt(int fd, unsigned int timeout_ms, struct vdm_tp *t);
+/* Close the device; a simulator's returns once the daemon has released it
+ * (release.c), as a kernel's close() does. */
 void vdm_tp_close(struct vdm_tp *t);
 /* An fd that is already an open device (inherited across an exec
  * handoff): no HELLO for a simulator connection. */
@@ -167,6 +169,9 @@ extern const struct vdm_tp_ops vdm_tp_sim_ops;
  * device connection, or an mm keeper that relays it). */
 int vdm_sim_ioctl_on(int sock, unsigned long req, void *arg);
 int vdm_tp_sim_pinned(struct vdm_tp *t, uint64_t *ret);
+/* release.c: close t's connection, then wait (2 s at most) until its
+ * daemon has released the device, if that was the last holder */
+void vdm_tp_sim_close(struct vdm_tp *t);
 /* limits.c: what the simulator's device plays and its IOTLB entry caps
  * (vdpamap_sim_get_limits() on the device's own daemon); -ENOTTY for a
  * kernel device. */

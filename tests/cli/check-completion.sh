@@ -46,12 +46,14 @@ expect 'vdpamap demo --handoff ' -- auto new-owner keeper rebuild none
 expect 'vdpamap map-bench --' -- --size --chunk --txn --no-batch \
 	--no-prefault --progress --sim '!--handoff'
 expect 'vdpamap map-bench --sim ' -- va pa permap
-expect 'vdpamap sim ' -- start stop status
+expect 'vdpamap sim ' -- start stop status list
 expect 'vdpamap sim start --' -- --path --mode --parent --backend-features \
 	--without --address-spaces --groups --vqs --iova-range \
 	--fail-iotlb-write --fail-ioctl --profile --max-iotlb-entries \
-	--parent-max-iotlb-entries
-expect 'vdpamap sim stop --' -- --path '!--mode'
+	--parent-max-iotlb-entries --idle-timeout
+expect 'vdpamap sim stop --' -- --path '!--mode' '!--idle-timeout'
+expect 'vdpamap sim list --' -- --json '!--path'
+expect 'vdpamap sim start --idle-timeout ' -- never
 expect 'vdpamap sim start --mode ' -- va pa
 expect 'vdpamap sim start --parent ' -- batch per-map
 expect 'vdpamap sim start --without IOTLB_MSG_V2,IOTLB_P' -- \

@@ -193,6 +193,7 @@ void test_bad_sim_args(void **state)
 					      VDPAMAP_SIM_FAIL_EXIT + 1, 1),
 			 -EINVAL);
 	assert_int_equal(vdpamap_sim_get_stats(f->path, NULL), -EINVAL);
+	assert_int_equal(vdpamap_sim_get_state(f->path, NULL), -EINVAL);
 	assert_int_equal(vdpamap_sim_table(f->path, 2, NULL, 0), -EINVAL);
 	assert_int_equal(vdpamap_sim_stop("/nonexistent-vdpamap/sim.sock"),
 			 -ENOENT);

@@ -129,6 +129,7 @@ void svq_copy(struct vnet *v, uint8_t *to_mem);
 void test_open_info(void **state);
 void test_config(void **state);
 void test_open_exclusive(void **state);
+void test_close_releases(void **state);
 void test_required_feature_missing(void **state);
 void test_opts_sizes(void **state);
 void test_adopt_fd(void **state);

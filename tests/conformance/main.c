@@ -32,6 +32,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_open_info),
 	T(test_config),
 	T(test_open_exclusive),
+	T(test_close_releases),
 	T(test_required_feature_missing),
 	T(test_opts_sizes),
 	T(test_adopt_fd),

@@ -10,8 +10,11 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "conformance.h"
 #include "shape.h"
@@ -118,6 +121,104 @@ void test_open_exclusive(void **state)
 	fx_close(f);
 	/* closing released it */
 	open_default(f);
+}
+
+/* One round of test_close_releases: open, map a memfd of our own, close,
+ * then at once what a program may do next. */
+#define CLOSE_MEM (2 * MIB)
+static void close_round(struct fx *f, int round)
+{
+	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = test_log,
+		     .log_level = VDPAMAP_LOG_DEBUG);
+	struct vdpamap *h = NULL;
+	pid_t pid;
+	uint8_t *mem;
+	int fd, st;
+
+	fd = memfd_create("close", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, CLOSE_MEM), 0);
+	mem = mmap(NULL, CLOSE_MEM, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(vdpamap_open(f->path, &o, &h), 0);
+	assert_int_equal(vdpamap_region_add(h,
+					    &(struct vdpamap_region){
+						    .hva = mem,
+						    .len = CLOSE_MEM,
+						    .fd = fd },
+					    NULL),
+			 0);
+	assert_int_equal(vdpamap_map(h, 0, GPA, mem, CLOSE_MEM,
+				     VDPAMAP_PERM_RW),
+			 0);
+	if (round == 0 && f->pa) {
+		/* the check below sees pins: F_SEAL_WRITE refuses (EBUSY)
+		 * while a pin, or a writable shared mapping, holds the memfd
+		 * (the simulator's pins are its mappings) */
+		assert_int_equal(munmap(mem, CLOSE_MEM), 0);
+		mem = NULL;
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), -1);
+		assert_int_equal(errno, EBUSY);
+	}
+	h = vdpamap_close(h);
+	switch (round % 3) {
+	case 0:
+		/* no page of it stays pinned */
+		if (mem)
+			assert_int_equal(munmap(mem, CLOSE_MEM), 0);
+		mem = NULL;
+		if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) < 0)
+			fail_msg("round %d: F_SEAL_WRITE right after close: %s",
+				 round, strerror(errno));
+		break;
+	case 1:
+		/* another open at once */
+		assert_int_equal(vdpamap_open(f->path, &o, &h), 0);
+		h = vdpamap_close(h);
+		break;
+	case 2:
+		/* ... by another process */
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			int r = vdpamap_open(f->path, NULL, &h);
+
+			vdpamap_close(h);
+			_exit(r == 0 ? 0 : r == -EBUSY ? 2 : 1);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			fail_msg("round %d: the child's open: %s", round,
+				 WIFEXITED(st) && WEXITSTATUS(st) == 2 ?
+					 "EBUSY" :
+					 "failed");
+		break;
+	}
+	if (f->is_sim) {
+		struct vdpamap_sim_stats ss;
+
+		/* the daemon holds nothing of it */
+		assert_int_equal(vdpamap_sim_table(f->path, 0, NULL, 0), 0);
+		assert_int_equal(vdpamap_sim_get_stats(f->path, &ss), 0);
+		assert_int_equal(ss.pinned_bytes, 0);
+	}
+	if (mem)
+		munmap(mem, CLOSE_MEM);
+	close(fd);
+}
+
+/* vdpamap_close() returns once the device is released, as the kernel's
+ * close() returns after vhost_vdpa_release(): an open right after it, here
+ * or in another process, finds the device free (never -EBUSY), the device
+ * holds none of its maps and none of its pages stay pinned.  A round a few
+ * hundred times: the simulator released later, racing the next step. */
+void test_close_releases(void **state)
+{
+	struct fx *f = *state;
+	int i, n = getenv("VDPAMAP_MEMCHECK") ? 30 : 300;
+
+	for (i = 0; i < n; i++)
+		close_round(f, i);
 }
 
 void test_required_feature_missing(void **state)

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * vdpamap sim start|stop|status [--path P]: a simulator daemon at a socket
- * path of the user's choosing, for other programs (a VMM, `vdpamap demo
- * P`, `vdpamap info P`) to open as they would /dev/vhost-vdpa-N.
+ * vdpamap sim start|stop|status [--path P], sim list: a simulator daemon
+ * at a socket path of the user's choosing, for other programs (a VMM,
+ * `vdpamap demo P`, `vdpamap info P`) to open as they would
+ * /dev/vhost-vdpa-N; the daemons of this user (sim_list.c).
  *
  * start: vdpamap_sim_spawn() forks a detached daemon listening at a name of
  * its own in P's directory, and P becomes a symbolic link to it (made
  * aside and renamed: atomic, replacing a stale link or socket).  Not a
  * rename of the socket itself: the library finds the daemon's control
  * socket by the path the daemon bound (getpeername()).  The daemon keeps
- * running after this command returns; it removes its socket when it
- * stops, and stop removes P.  Every field of struct vdpamap_sim_opts is
+ * running after this command returns, until stop or unused for its idle
+ * time (--idle-timeout); it removes its socket when it goes, and stop
+ * removes P.  Every field of struct vdpamap_sim_opts is
  * an option (--profile, --max-iotlb-entries included), plus the fault
  * injection of vdpamap_sim_fail_nth(), armed at start.  The output is
  * sim_report.c's.
@@ -52,8 +54,10 @@ static void sim_usage(FILE *f)
 		"[--max-iotlb-entries N]\n"
 		"                    [--parent-max-iotlb-entries N] "
 		"[--any-uid]\n"
+		"                    [--idle-timeout SECONDS|never]\n"
 		"       vdpamap [-j] [-p] sim stop [--path P]\n"
 		"       vdpamap [-j] [-p] sim status [--path P]\n"
+		"       vdpamap [-j] [-p] sim list\n"
 		"\n"
 		"A libvdpamap simulator (a userspace vhost-vdpa with a "
 		"vdpa_sim_net device)\n"
@@ -63,10 +67,15 @@ static void sim_usage(FILE *f)
 		"P'.\n"
 		"P is a symbolic link to the daemon's socket, next to it.\n"
 		"\n"
-		"  start     start a daemon at P; it runs until 'sim stop'\n"
+		"  start     start a daemon at P; it runs until 'sim stop', "
+		"or until unused\n"
+		"            for its idle time\n"
 		"  stop      ask the daemon at P to exit and wait for it\n"
 		"  status    whether a simulator answers at P, and what it "
 		"reports\n"
+		"  list      the simulator daemons of this user: socket, "
+		"links, pid,\n"
+		"            profile, busy or unused\n"
 		"\n"
 		"  --path P               the socket (default "
 		"$XDG_RUNTIME_DIR/vdpamap-sim.sock,\n"
@@ -126,6 +135,10 @@ static void sim_usage(FILE *f)
 		"default the socket\n"
 		"                         is 0600 and other uids are "
 		"refused\n"
+		"  --idle-timeout S|never exit once unused (no device open, "
+		"no map, no\n"
+		"                         connection) for S seconds (default "
+		"60), or never\n"
 		"\n"
 		"Exit status: 0 started / stopped / running, 1 failed, "
 		"nothing to stop or\n"
@@ -238,6 +251,17 @@ static int start_option(int o, const char *arg, struct sim_args *a)
 	case 'U':
 		a->flags |= VDPAMAP_SIM_ANY_UID;
 		return -2;
+	case 'T':
+		if (!strcmp(arg, "never")) {
+			a->idle_ms = VDPAMAP_SIM_IDLE_NEVER;
+			return -2;
+		}
+		/* below VDPAMAP_SIM_IDLE_NEVER once in ms */
+		if (parse_num(arg, 1, UINT32_MAX / 1000 - 1, &v) < 0)
+			return bad(a, "--idle-timeout", arg,
+				   "1..4294966 seconds, or never");
+		a->idle_ms = (uint32_t)v * 1000;
+		return -2;
 	case 'R':
 		if (!*arg)
 			return bad(a, "--profile", arg, "a profile name");
@@ -326,6 +350,7 @@ static int sim_options(struct cli *c, struct sim_args *a)
 		{ "max-iotlb-entries", required_argument, NULL, 'M' },
 		{ "parent-max-iotlb-entries", required_argument, NULL, 'N' },
 		{ "any-uid", no_argument, NULL, 'U' },
+		{ "idle-timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -348,6 +373,7 @@ static int sim_options(struct cli *c, struct sim_args *a)
 				return bad(a, "--path", optarg,
 					   "a socket path, at most 107 bytes");
 			a->path = optarg;
+			a->path_given = 1;
 			break;
 		case 'j':
 		case 'p':
@@ -365,6 +391,11 @@ static int sim_options(struct cli *c, struct sim_args *a)
 	if (optind < c->argc - 1) {
 		fprintf(stderr, "vdpamap sim %s: unexpected '%s'\n", a->name,
 			c->argv[1 + optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (a->path_given && a->action == SIM_LIST) {
+		fprintf(stderr, "vdpamap sim list: takes no --path (it lists "
+				"every daemon)\n");
 		return CLI_EXIT_USAGE;
 	}
 	if (start_opt && a->action != SIM_START) {
@@ -405,7 +436,8 @@ static int default_path(struct sim_args *a)
 /* The whole command line: -1 to go on, else the exit code. */
 static int sim_parse(struct cli *c, struct sim_args *a)
 {
-	static const char *const names[] = { "start", "stop", "status" };
+	static const char *const names[] = { "start", "stop", "status",
+					     "list" };
 	int i, rc;
 
 	if (c->argc < 2) {
@@ -417,12 +449,12 @@ static int sim_parse(struct cli *c, struct sim_args *a)
 		sim_usage(stdout);
 		return CLI_EXIT_OK;
 	}
-	for (i = 0; i < 3 && strcmp(c->argv[1], names[i]); i++)
+	for (i = 0; i < 4 && strcmp(c->argv[1], names[i]); i++)
 		;
-	if (i == 3) {
+	if (i == 4) {
 		fprintf(stderr,
 			"vdpamap sim: unknown action '%s' (start, "
-			"stop, status)\n",
+			"stop, status, list)\n",
 			c->argv[1]);
 		sim_usage(stderr);
 		return CLI_EXIT_USAGE;
@@ -432,7 +464,7 @@ static int sim_parse(struct cli *c, struct sim_args *a)
 	rc = sim_options(c, a);
 	if (rc >= 0)
 		return rc;
-	return a->path ? -1 : default_path(a);
+	return a->path || a->action == SIM_LIST ? -1 : default_path(a);
 }
 
 /* ---- the actions: each fills o, the output prints it */
@@ -519,7 +551,8 @@ static int sim_start(const struct sim_args *a, struct sim_out *o)
 		     .iova_first = a->iova_first, .iova_last = a->iova_last,
 		     .dir = dir, .profile = a->profile,
 		     .max_iotlb_entries = a->max_iotlb,
-		     .parent_max_iotlb_entries = a->parent_max_iotlb);
+		     .parent_max_iotlb_entries = a->parent_max_iotlb,
+		     .idle_timeout_ms = a->idle_ms);
 	int r;
 
 	r = start_check(a, o);
@@ -632,6 +665,8 @@ int cmd_sim(struct cli *c)
 	r = sim_parse(c, &a);
 	if (r >= 0)
 		return r;
+	if (a.action == SIM_LIST)
+		return sim_list(c);
 	if (a.action == SIM_START)
 		r = sim_start(&a, &o);
 	else if (a.action == SIM_STOP)

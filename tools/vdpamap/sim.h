@@ -2,7 +2,8 @@
 /*
  * sim: `vdpamap sim`'s shared state: the command line (struct sim_args,
  * tools/vdpamap/cmd_sim.c) and what an action found (struct sim_out),
- * which tools/vdpamap/sim_report.c prints as text or one JSON document.
+ * which tools/vdpamap/sim_report.c prints as text or one JSON document;
+ * `sim list` is sim_list.c's.
  */
 #ifndef VDPAMAP_SIM_CLI_H
 #define VDPAMAP_SIM_CLI_H
@@ -17,12 +18,13 @@
 #define SIM_DEFAULT_BACKEND 0x17eULL
 #define SIM_PATH_MAX	    sizeof(((struct sockaddr_un *)0)->sun_path)
 
-enum sim_action { SIM_START, SIM_STOP, SIM_STATUS };
+enum sim_action { SIM_START, SIM_STOP, SIM_STATUS, SIM_LIST };
 
 struct sim_args {
 	enum sim_action action;
 	const char *name; /* "start", ... */
 	const char *path;
+	int path_given; /* --path */
 	char pathbuf[SIM_PATH_MAX];
 	int start_only;	     /* a start option was given */
 	uint64_t backend;    /* offered; 0: the profile's */
@@ -33,6 +35,7 @@ struct sim_args {
 	uint32_t nr_as, nr_groups, nr_vqs;
 	uint64_t iova_first, iova_last;
 	uint32_t fail_msg, fail_ioctl; /* vdpamap_sim_fail_nth(), 0: off */
+	uint32_t idle_ms; /* --idle-timeout; 0: the library's default */
 };
 
 /* One JSON document or text, and the exit code, for every action. */
@@ -48,6 +51,9 @@ struct sim_out {
 	int dev_state; /* 0 not asked, 1 info, -errno */
 	struct vdpamap_info in;
 };
+
+/* sim_list.c: `vdpamap sim list`, printed; the exit code */
+int sim_list(struct cli *c);
 
 /* sim_report.c */
 void sim_json(struct cli *c, const struct sim_args *a, const struct sim_out *o);

@@ -122,6 +122,10 @@ static void json_config(struct json *j, const struct sim_args *a,
 	json_obj_close(j);
 	json_u64(j, "fail_iotlb_write", a->fail_msg);
 	json_u64(j, "fail_ioctl", a->fail_ioctl);
+	json_bool(j, "idle_exit", a->idle_ms != VDPAMAP_SIM_IDLE_NEVER);
+	if (a->idle_ms != VDPAMAP_SIM_IDLE_NEVER)
+		json_u64(j, "idle_timeout_ms",
+			 a->idle_ms ? a->idle_ms : VDPAMAP_SIM_IDLE_DEFAULT_MS);
 	json_obj_close(j);
 }
 
@@ -213,6 +217,12 @@ static void text_start(const struct sim_args *a, const struct sim_out *o)
 	if (a->fail_ioctl)
 		printf("  fault armed: ioctl %u from now fails\n",
 		       a->fail_ioctl);
+	if (a->idle_ms == VDPAMAP_SIM_IDLE_NEVER)
+		printf("  runs until 'sim stop'\n");
+	else
+		printf("  exits once unused for %u s\n",
+		       (a->idle_ms ? a->idle_ms : VDPAMAP_SIM_IDLE_DEFAULT_MS) /
+			       1000);
 }
 
 static void text_status(const struct sim_args *a, const struct sim_out *o)

@@ -29,7 +29,7 @@ static const struct subcmd subcmds[] = {
 	{ "map-bench", cmd_mapbench,
 	  "time mapping N MiB (batched or not), with a progress bar" },
 	{ "sim", cmd_sim,
-	  "a simulator daemon at a socket path: start | stop | status" },
+	  "a simulator daemon at a socket path: start | stop | status | list" },
 };
 
 static void usage(FILE *f)
