@@ -42,6 +42,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim/sim.h"
@@ -168,6 +169,28 @@ static int sim_connect(struct sim *s)
 	return -1;
 }
 
+/* Wait up to ms for c to have something to read.  libFuzzer's -timeout
+ * is a SIGALRM every timeout/2 + 1 s, which cuts a poll() short (EINTR):
+ * that is no answer missing, so wait on for the rest of the time. */
+static int wait_reply(int c, int ms)
+{
+	struct pollfd pfd = { .fd = c, .events = POLLIN };
+	struct timespec t0, t1;
+	int r, left = ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		r = poll(&pfd, 1, left);
+		if (r >= 0 || errno != EINTR)
+			return r;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = ms - (int)((t1.tv_sec - t0.tv_sec) * 1000 +
+				  (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return 0;
+	}
+}
+
 /* Send one packet (with fd, if >= 0) and take its one reply. */
 static int xfer(int c, const void *pkt, size_t n, int fd)
 {
@@ -177,7 +200,6 @@ static int xfer(int c, const void *pkt, size_t n, int fd)
 	} cm;
 	struct iovec iov = { .iov_base = (void *)pkt, .iov_len = n };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
 	struct vsim_rep rep;
 	ssize_t r;
 
@@ -196,7 +218,7 @@ static int xfer(int c, const void *pkt, size_t n, int fd)
 	r = sendmsg(c, &mh, MSG_NOSIGNAL);
 	CHECK(r == (ssize_t)n, "sendmsg %zu bytes: %zd (%s)", n, r,
 	      strerror(errno));
-	CHECK(poll(&pfd, 1, 30000) == 1, "no reply within 30 s");
+	CHECK(wait_reply(c, 30000) == 1, "no reply within 30 s");
 	r = recv(c, rbuf, sizeof(rbuf), 0);
 	CHECK(r >= (ssize_t)sizeof(rep), "reply of %zd bytes (server gone?)",
 	      r);
