@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "sim/sim.h"
+#include "transport/transport.h"
 
 /* Bound, made owner-only (any_uid: 0666) by its path, and only then
  * listening: nobody can connect before the mode is right (connect()
@@ -32,14 +33,12 @@
  * listen yet refuses), whatever the caller's umask. */
 static int listen_at(const char *path, bool any_uid)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	int fd, one = 1;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	/* its length is checked above:
-	 * NOLINTNEXTLINE(clang-analyzer-security.insecureAPI.strcpy) */
-	strcpy(sa.sun_path, path);
+	fd = vdm_sun_path(&sa, path);
+	if (fd < 0)
+		return fd;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

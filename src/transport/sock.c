@@ -20,16 +20,26 @@ static int set_sndtimeo(int fd, unsigned int ms)
 	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-int vdm_sim_connect(const char *path, unsigned int timeout_ms)
+int vdm_sun_path(struct sockaddr_un *sa, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
 	/* its length is checked above:
 	 * NOLINTNEXTLINE(clang-analyzer-security.insecureAPI.strcpy) */
-	strcpy(sa.sun_path, path);
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+int vdm_sim_connect(const char *path, unsigned int timeout_ms)
+{
+	struct sockaddr_un sa;
+	int fd, r;
+
+	r = vdm_sun_path(&sa, path);
+	if (r < 0)
+		return r;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -139,6 +139,11 @@ static inline int vdm_tp_pinned(struct vdm_tp *t, uint64_t *ret)
 	return r;
 }
 
+struct sockaddr_un;
+/* sock.c: *sa for path (the family set, sun_path copied, NUL-terminated):
+ * 0, or -ENAMETOOLONG when path does not fit.  The daemon binds and the
+ * clients connect with it. */
+int vdm_sun_path(struct sockaddr_un *sa, const char *path);
 /* sock.c: a connected (not yet HELLO'd) socket to the simulator at path;
  * -ETIMEDOUT when the daemon's backlog stays full for timeout_ms (0:
  * VDM_SIM_TIMEOUT_MS), a listener that never accepts. */
