@@ -31,26 +31,11 @@
  * Arithmetic never forms first + size or last + 1 without checking it.
  */
 #include "iova_tree/iova_tree.h"
+#include "iova_tree/span.h"
 
 #include <stdbool.h>
 
 #define ITREE_MAX_DEPTH 128 /* AVL with 2^64 nodes is < 93 high */
-
-static inline uint64_t max_u64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
-
-static inline uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Number of points strictly between a and b. */
-static inline uint64_t gap(uint64_t a, uint64_t b)
-{
-	return b > a && b - a > 1 ? b - a - 1 : 0;
-}
 
 static void augment(struct itree_node *n)
 {

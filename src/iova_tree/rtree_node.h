@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "iova_tree/rtree.h"
+#include "iova_tree/span.h"
 
 #include <errno.h>
 #include <string.h>
@@ -50,22 +51,6 @@ static inline struct rt_leaf *L(const struct rt_node *n)
 static inline struct rt_inner *I(const struct rt_node *n)
 {
 	return (struct rt_inner *)n;
-}
-
-static inline uint64_t max_u64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
-
-static inline uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Points strictly between a and b. */
-static inline uint64_t gap(uint64_t a, uint64_t b)
-{
-	return b > a && b - a > 1 ? b - a - 1 : 0;
 }
 
 static inline size_t node_size(const struct rtree *t, int type)
