@@ -8,9 +8,10 @@
  * this module's files; modules above read it and change it through the
  * functions below.
  *
- * Inside the module: txn.c calls map.c, entries.c and vma.c; map.c calls
- * view.c, entries.c and vma.c; view.c, prefault.c, entries.c and vma.c
- * call nothing else of the module.
+ * Inside the module: txn.c calls args.c, map.c, entries.c and vma.c;
+ * args.c calls map.c and vma.c; map.c calls view.c, entries.c and vma.c;
+ * view.c, prefault.c, entries.c and vma.c call nothing else of the
+ * module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -127,14 +128,27 @@ void vdm_snap_publish(struct vdpamap *h);
 /* Free every view (close: no reader may use the handle any more). */
 void vdm_snap_free_all(struct vdpamap *h);
 
-/* ---- txn.c: a transaction for a caller that holds the lock (or owns a
- * new handle); vdpamap_txn_* are these plus the lock */
-struct vdpamap_txn;
-int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
+/* ---- args.c: a map's or unmap's arguments on their own */
 /* PA mode: the system page less one (the kernel pins and maps whole
  * pages whatever a map says), else 0.  Every range the device is to hold
  * (maps, flip's shadow areas) keeps to it, ALLOW_UNALIGNED or not. */
 uint64_t vdm_pa_mask(const struct vdpamap *h);
+/* [iova, iova + size - 1] in asid: size not 0 (-EINVAL), asid known
+ * (-EINVAL) and reachable (-EOPNOTSUPP without IOTLB_ASID), no wrap
+ * (-EOVERFLOW).  Logs the refusal. */
+int vdm_check_range(struct vdpamap *h, uint32_t asid, uint64_t iova,
+		    uint64_t size);
+/* A map's: perm, the range, alignment (to mask, and in PA mode to the
+ * system page), and the region hva lies in (*ret_rg), still mapped in
+ * this process.  Logs the refusal. */
+int vdm_map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
+		       void *hva, uint64_t size, uint32_t perm, uint64_t mask,
+		       struct vdm_region **ret_rg);
+
+/* ---- txn.c: a transaction for a caller that holds the lock (or owns a
+ * new handle); vdpamap_txn_* are these plus the lock */
+struct vdpamap_txn;
+int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret);
 int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 		uint64_t size, uint32_t perm, uint64_t *ret_iova);
 /* Frees t whatever the result. */
