@@ -118,12 +118,12 @@ echo "check-packages: pkg-config: $cflags $libs"
 cd "$ex"
 for e in vmm spdk_shaped; do
 	# shellcheck disable=SC2086
-	cc -O2 -Wall -Werror $cflags -o "$e" "$e.c" vnet.c $libs -lpthread
+	cc -O2 -Wall -Werror $cflags -o "$e" "$e.c" vnet.c vnet_io.c $libs -lpthread
 done
 if pkg-config --exists libdpdk; then
 	# shellcheck disable=SC2086
 	cc -O2 -Wall $cflags $(pkg-config --cflags libdpdk) \
-		-DALLOW_EXPERIMENTAL_API -o dpdk_app dpdk_app.c vnet.c \
+		-DALLOW_EXPERIMENTAL_API -o dpdk_app dpdk_app.c vnet.c vnet_io.c \
 		$libs $(pkg-config --libs libdpdk) -lpthread
 	echo "check-packages: dpdk_app built"
 fi
