@@ -16,10 +16,8 @@
 #include <linux/virtio_config.h>
 
 #include "vduse/vduse.h"
+#include "virtio/split_ring.h"
 
-#define VRING_DESC_F_NEXT	   1
-#define VRING_DESC_F_WRITE	   2
-#define VRING_DESC_F_INDIRECT	   4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 #define FRAME_MAX		   65562 /* 64 KiB + virtio_net_hdr_v1 */
 #define IOV_MAX_SEGS		   64
@@ -44,71 +42,58 @@ uint32_t vdu_vq_asid(const struct vdu_dev *d, uint32_t vq)
 	return d->group_asid[0];
 }
 
+struct walk {
+	struct vdu_dev *d;
+	uint32_t asid;
+};
+
+static int walk_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct walk *w = ctx;
+
+	return vdu_dma_read(w->d, w->asid, addr, buf, len);
+}
+
+static int walk_seg(void *ctx, uint64_t addr, uint32_t len, bool writable)
+{
+	struct chain *c = ctx;
+
+	if (c->nr + c->nw == IOV_MAX_SEGS)
+		return -E2BIG;
+	c->s[c->nr + c->nw].iova = addr;
+	c->s[c->nr + c->nw].len = len;
+	if (writable)
+		c->nw++;
+	else
+		c->nr++;
+	return 0;
+}
+
 /* The next available chain: 1, 0 when the ring is empty, -errno. */
 static int pop(struct vdu_dev *d, uint32_t idx, struct chain *c)
 {
 	struct vdu_vq *vq = &d->vq[idx];
-	uint32_t asid = vdu_vq_asid(d, idx);
-	uint16_t avail_idx, head;
-	uint64_t table = vq->desc;
-	uint32_t i, max = vq->num, count = 0;
-	int indirect = 0;
+	struct walk w = { .d = d, .asid = vdu_vq_asid(d, idx) };
+	struct vring_split ring = {
+		.desc = vq->desc,
+		.avail = vq->avail,
+		.num = vq->num,
+		.last_avail = vq->last_avail,
+		.read = walk_read,
+		.read_ctx = &w,
+	};
+	uint16_t head;
+	int e;
 
-	if (vdu_dma_read(d, asid, vq->avail + 2, &avail_idx, 2))
-		return -EFAULT;
-	if (avail_idx == vq->last_avail)
-		return 0;
-	if ((uint16_t)(avail_idx - vq->last_avail) > vq->num)
-		return -EINVAL;
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (vdu_dma_read(d, asid,
-			 vq->avail + 4 + 2ULL * (vq->last_avail % vq->num),
-			 &head, 2))
-		return -EFAULT;
-	if (head >= vq->num)
-		return -EINVAL;
+	e = vring_split_head(&ring, &head);
+	if (e <= 0)
+		return e;
 	c->head = head;
 	c->nr = c->nw = 0;
-	i = head;
-	for (;;) {
-		struct {
-			uint64_t addr;
-			uint32_t len;
-			uint16_t flags, next;
-		} desc;
-
-		if (++count > max)
-			return -ELOOP;
-		if (vdu_dma_read(d, asid, table + 16ULL * i, &desc,
-				 sizeof(desc)))
-			return -EFAULT;
-		if (desc.flags & VRING_DESC_F_INDIRECT) {
-			if (indirect || (desc.len & 15) || !desc.len)
-				return -EINVAL;
-			indirect = 1;
-			table = desc.addr;
-			max = desc.len / 16;
-			i = 0;
-			count = 0;
-			continue;
-		}
-		if (c->nr + c->nw == IOV_MAX_SEGS)
-			return -E2BIG;
-		if (!(desc.flags & VRING_DESC_F_WRITE) && c->nw)
-			return -EINVAL; /* readable after writable */
-		c->s[c->nr + c->nw].iova = desc.addr;
-		c->s[c->nr + c->nw].len = desc.len;
-		if (desc.flags & VRING_DESC_F_WRITE)
-			c->nw++;
-		else
-			c->nr++;
-		if (!(desc.flags & VRING_DESC_F_NEXT))
-			break;
-		i = desc.next;
-		if (i >= max)
-			return -EINVAL;
-	}
-	vq->last_avail++;
+	e = vring_split_walk(&ring, head, walk_seg, c);
+	if (e)
+		return e;
+	vq->last_avail = ring.last_avail;
 	return 1;
 }
 
