@@ -504,13 +504,14 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret);
  * operations will leave it (the errors of vdpamap_map(); -EEXIST also
  * against the queued maps).  iova may be VDPAMAP_IOVA_ANY: then *ret_iova
  * (may be NULL otherwise) gets the one chosen (-ENOSPC: no hole).  The
- * IOTLB entry cap is checked at commit.  -EINVAL: t NULL; -EBADF: see
- * vdpamap_txn_commit(). */
+ * IOTLB entry cap is checked at commit.  -EINVAL: t NULL; -EBADF and
+ * -ECHILD: see vdpamap_txn_commit(). */
 VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 				uint64_t iova, void *hva, uint64_t size,
 				uint32_t perm, uint64_t *ret_iova);
 /* Queue an unmap, validated at once as vdpamap_unmap() (-ENOENT, -EINVAL,
- * -EOVERFLOW, -ERANGE, -EOPNOTSUPP, -ENOMEM); -EBADF as vdpamap_txn_map(). */
+ * -EOVERFLOW, -ERANGE, -EOPNOTSUPP, -ENOMEM); -EBADF and -ECHILD as
+ * vdpamap_txn_map(). */
 VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size);
 /* Send everything (batched per ASID when BATCH is negotiated).  -ENOSPC:
@@ -522,10 +523,12 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
  * poisoned (-ENOTRECOVERABLE).  -ENODEV: the device went away during the
  * commit (or before): nothing is rolled back, the mirror and the lookups
  * keep exactly the messages the device acknowledged before, and the
- * handle is gone (the conventions at the top).  Frees t in every case.
- * vdpamap_txn_map(), _unmap() and _commit() of a t whose handle was closed
- * return -EBADF, logging nothing (the log callback went with the handle);
- * commit and abort still free it. */
+ * handle is gone (the conventions at the top).  Frees t in every case
+ * but -ECHILD.  vdpamap_txn_map(), _unmap() and _commit() of a t whose
+ * handle was closed return -EBADF, logging nothing (the log callback went
+ * with the handle); commit and abort still free it.  In a forked child,
+ * which inherits the parent's open t, the three return -ECHILD and send
+ * nothing (the child's copy of t is the parent's: not freed). */
 VDPAMAP_API int vdpamap_txn_commit(struct vdpamap_txn *t);
 /* Drop t without sending anything.  Accepts NULL, returns NULL. */
 VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t);

@@ -186,6 +186,10 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 #define vdm_dbg(h, ...)	 vdm_log(h, VDPAMAP_LOG_DEBUG, __VA_ARGS__)
 
 /* ---- util.c: handle entry checks, the busy and poison states */
+/* Are we a forked child of the process that opened h?  Such a child
+ * shares the device's fd or socket with its parent, so every call but
+ * close refuses there with -ECHILD. */
+bool vdm_forked(const struct vdpamap *h);
 /* Take the lock for a state-changing call: -ECHILD in a forked child,
  * -EDEADLK from inside this thread's open transaction, -ENODEV when the
  * device is gone (whatever allow_poisoned says: nothing can be done

@@ -97,6 +97,11 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 }
 
 /* Does this thread hold h's lock for its open transaction? */
+bool vdm_forked(const struct vdpamap *h)
+{
+	return getpid() != h->pid || h->fork_gen != vdm_fork_gen();
+}
+
 static bool in_own_txn(const struct vdpamap *h)
 {
 	return __atomic_load_n(&h->in_txn, __ATOMIC_ACQUIRE) &&
@@ -108,7 +113,7 @@ int vdm_enter(struct vdpamap *h, bool allow_poisoned)
 {
 	if (!h)
 		return -EINVAL;
-	if (getpid() != h->pid || h->fork_gen != vdm_fork_gen())
+	if (vdm_forked(h))
 		return -ECHILD;
 	if (in_own_txn(h)) {
 		vdm_err(h, "call from inside this thread's open transaction: "
@@ -145,7 +150,7 @@ int vdm_enter_query(struct vdpamap *h)
 {
 	if (!h)
 		return -EINVAL;
-	if (getpid() != h->pid || h->fork_gen != vdm_fork_gen())
+	if (vdm_forked(h))
 		return -ECHILD;
 	if (in_own_txn(h))
 		return 0;

@@ -135,12 +135,15 @@ static void txn_end(struct vdpamap *h)
 
 /* A public transaction the caller may use: -EINVAL for NULL, -EBADF once
  * its handle was closed (nothing to log it on: the log callback went with
- * the handle). */
+ * the handle), -ECHILD in a forked child, which inherited t with the
+ * parent's device: nothing of it may reach the device from there. */
 static int txn_usable(const struct vdpamap_txn *t)
 {
 	if (!t)
 		return -EINVAL;
-	return t->h ? 0 : -EBADF;
+	if (!t->h)
+		return -EBADF;
+	return vdm_forked(t->h) ? -ECHILD : 0;
 }
 
 /* Where the map goes: *iova itself if inside the device's range, or for

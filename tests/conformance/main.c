@@ -47,6 +47,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_alloc_small_range),
 	T(test_txn),
 	T(test_txn_close),
+	T(test_txn_fork_child),
 	T(test_txn_queries),
 	T(test_txn_asids),
 	T(test_batching),

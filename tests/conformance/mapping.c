@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conformance.h"
@@ -469,6 +470,42 @@ void test_txn_close(void **state)
 		mirror_matches_device(f);
 		fx_close(f);
 	}
+}
+
+/* A forked child inherits the parent's open transaction, and with it
+ * the device's fd or socket: its map, unmap and commit must refuse with
+ * -ECHILD and send nothing, or the child would write into the parent's
+ * device (on the simulator, into the parent's conversation).  The parent
+ * then commits its transaction as if the child had never run. */
+void test_txn_fork_child(void **state)
+{
+	struct fx *f = *state;
+	struct vdpamap_txn *t;
+	pid_t pid;
+	int st;
+
+	open_default(f);
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	assert_int_equal(vdpamap_txn_map(t, 0, GPA, f->mem, MIB,
+					 VDPAMAP_PERM_RW, NULL),
+			 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+
+		bad |= vdpamap_txn_map(t, 0, 4 * GPA, f->mem + MIB, MIB,
+				       VDPAMAP_PERM_RW, NULL) != -ECHILD;
+		bad |= (vdpamap_txn_unmap(t, 0, GPA, MIB) != -ECHILD) << 1;
+		bad |= (vdpamap_txn_commit(t) != -ECHILD) << 2;
+		_exit(bad);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(vdpamap_txn_commit(t), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
+	mirror_matches_device(f);
 }
 
 /* queues in two address spaces: the runs per ASID are the point */
