@@ -37,6 +37,7 @@
 
 #include <cmocka.h>
 
+#include "json.h"
 #include "vdpamap.h"
 #include "vdpamap_mgmt.h"
 
@@ -168,188 +169,12 @@ static int log_lacks(const char *want)
 		       last_err[0] ? last_err : "(none)");                 \
 	} while (0)
 
-/* ------------------------------------------------------ minimal JSON */
-enum jt { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jv {
-	enum jt t;
-	int b;
-	double num;
-	unsigned long long u; /* J_NUM: the integer text, exactly */
-	char *s;
-	size_t n;    /* J_ARR/J_OBJ elements */
-	char **keys; /* J_OBJ */
-	struct jv **v;
-};
-
-static void jfree(struct jv *j)
-{
-	size_t i;
-
-	if (!j)
-		return;
-	for (i = 0; i < j->n; i++) {
-		if (j->keys)
-			free(j->keys[i]);
-		jfree(j->v[i]);
-	}
-	free(j->keys);
-	free(j->v);
-	free(j->s);
-	free(j);
-}
-
-static void jws(const char **p)
-{
-	while (**p == ' ' || **p == '\n' || **p == '\t' || **p == '\r')
-		(*p)++;
-}
-
-static char *jstr(const char **p)
-{
-	size_t cap = 16, n = 0;
-	char *s;
-
-	if (**p != '"')
-		return NULL;
-	(*p)++;
-	s = malloc(cap);
-	while (s && **p && **p != '"') {
-		char c = *(*p)++;
-
-		if (c == '\\') {
-			c = *(*p)++;
-			switch (c) {
-			case 'n':
-				c = '\n';
-				break;
-			case 't':
-				c = '\t';
-				break;
-			case 'u':
-				c = '?';
-				*p += 4;
-				break;
-			default:
-				break; /* \" \\ \/ */
-			}
-		}
-		if (n + 2 > cap)
-			s = realloc(s, cap *= 2);
-		if (s)
-			s[n++] = c;
-	}
-	if (!s || **p != '"') {
-		free(s);
-		return NULL;
-	}
-	(*p)++;
-	s[n] = '\0';
-	return s;
-}
-
-static struct jv *jparse(const char **p);
-
-static int jpush(struct jv *j, char *key, struct jv *v)
-{
-	/* an array of pointers:
-	 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
-	j->v = realloc(j->v, (j->n + 1) * sizeof(*j->v));
-	if (j->t == J_OBJ)
-		j->keys = realloc(j->keys, (j->n + 1) * sizeof(*j->keys));
-	if (!j->v || (j->t == J_OBJ && !j->keys))
-		return -1;
-	if (j->t == J_OBJ)
-		j->keys[j->n] = key;
-	j->v[j->n++] = v;
-	return 0;
-}
-
-static struct jv *jparse(const char **p)
-{
-	struct jv *j = calloc(1, sizeof(*j));
-
-	if (!j)
-		return NULL;
-	jws(p);
-	if (**p == '{' || **p == '[') {
-		char close = **p == '{' ? '}' : ']';
-
-		j->t = **p == '{' ? J_OBJ : J_ARR;
-		(*p)++;
-		jws(p);
-		while (**p && **p != close) {
-			char *key = NULL;
-			struct jv *v;
-
-			if (j->t == J_OBJ) {
-				key = jstr(p);
-				jws(p);
-				if (!key || **p != ':')
-					goto bad_key;
-				(*p)++;
-			}
-			v = jparse(p);
-			if (!v || jpush(j, key, v) < 0) {
-				jfree(v);
-bad_key:
-				free(key);
-				goto bad;
-			}
-			jws(p);
-			if (**p == ',') {
-				(*p)++;
-				jws(p);
-			}
-		}
-		if (**p != close)
-			goto bad;
-		(*p)++;
-	} else if (**p == '"') {
-		j->t = J_STR;
-		j->s = jstr(p);
-		if (!j->s)
-			goto bad;
-	} else if (!strncmp(*p, "true", 4) || !strncmp(*p, "false", 5)) {
-		j->t = J_BOOL;
-		j->b = **p == 't';
-		*p += j->b ? 4 : 5;
-	} else if (!strncmp(*p, "null", 4)) {
-		*p += 4;
-	} else {
-		char *end;
-
-		j->t = J_NUM;
-		j->u = strtoull(*p, &end, 10);
-		j->num = strtod(*p, &end);
-		if (end == *p)
-			goto bad;
-		*p = end;
-	}
-	return j;
-bad:
-	jfree(j);
-	return NULL;
-}
-
-static struct jv *jget(const struct jv *j, const char *key)
-{
-	size_t i;
-
-	if (!j || j->t != J_OBJ)
-		return NULL;
-	for (i = 0; i < j->n; i++)
-		if (!strcmp(j->keys[i], key))
-			return j->v[i];
-	return NULL;
-}
-
 /* Run a command, return its stdout parsed as JSON. */
 static struct jv *run_json(const char *fmt, ...)
 {
 	char cmd[512], *buf = NULL;
-	size_t len = 0, cap = 0;
-	const char *p;
+	size_t len = 0, cap = 0, at;
+	const char *err;
 	struct jv *j;
 	va_list ap;
 	FILE *f;
@@ -379,10 +204,10 @@ static struct jv *run_json(const char *fmt, ...)
 	if (st != 0)
 		fail_msg("%s: exit status 0x%x, output: %s", cmd, st, buf);
 	printf("  $ %s\n    %s", cmd, buf);
-	p = buf;
-	j = jparse(&p);
+	j = jv_parse(buf, len, &err, &at);
 	if (!j)
-		fail_msg("%s: unparsable JSON: %s", cmd, buf);
+		fail_msg("%s: unparsable JSON (%s at byte %zu): %s", cmd, err,
+			 at, buf);
 	free(buf);
 	return j;
 }
@@ -404,8 +229,8 @@ static void assert_features(const struct jv *arr, uint64_t features,
 		if (!(features & (1ULL << bit)))
 			continue;
 		n++;
-		for (i = 0; i < arr->n; i++) {
-			const struct jv *v = arr->v[i];
+		for (i = 0; i < arr->len; i++) {
+			const struct jv *v = arr->a[i];
 
 			if ((name && v->t == J_STR && !strcmp(v->s, name)) ||
 			    (!name && v->t == J_NUM && v->u == bit))
@@ -417,15 +242,15 @@ static void assert_features(const struct jv *arr, uint64_t features,
 				 what, bit, name ? name : "?",
 				 (unsigned long long)features);
 	}
-	if (n != arr->n)
+	if (n != arr->len)
 		fail_msg("%s: library has %zu bits (0x%llx), vdpa lists %zu",
-			 what, n, (unsigned long long)features, arr->n);
+			 what, n, (unsigned long long)features, arr->len);
 }
 
 static void assert_json_u64(const struct jv *obj, const char *key,
 			    unsigned long long want)
 {
-	const struct jv *v = jget(obj, key);
+	const struct jv *v = jv_get(obj, key);
 
 	if (!v || v->t != J_NUM)
 		fail_msg("vdpa JSON lacks numeric \"%s\"", key);
@@ -439,7 +264,7 @@ static void assert_json_u64(const struct jv *obj, const char *key,
 static void assert_json_str(const struct jv *obj, const char *key,
 			    const char *want)
 {
-	const struct jv *v = jget(obj, key);
+	const struct jv *v = jv_get(obj, key);
 
 	if (!v || v->t != J_STR)
 		fail_msg("vdpa JSON lacks string \"%s\"", key);
@@ -454,12 +279,12 @@ static void assert_json_str(const struct jv *obj, const char *key,
 static const struct jv *jget_sp(const struct jv *obj, const char *key)
 {
 	char k2[64];
-	const struct jv *v = jget(obj, key);
+	const struct jv *v = jv_get(obj, key);
 
 	if (v)
 		return v;
 	snprintf(k2, sizeof(k2), "%s ", key);
-	return jget(obj, k2);
+	return jv_get(obj, k2);
 }
 
 static void handle_str(char *buf, size_t len, const char *bus, const char *name)
@@ -478,7 +303,7 @@ static const char *type_name(uint32_t id)
 /* --------------------------------------------------------------- tests */
 static void cmp_mgmtdev(const struct vdpamap_mgmtdev *d, const struct jv *o)
 {
-	const struct jv *cl = jget(o, "supported_classes");
+	const struct jv *cl = jv_get(o, "supported_classes");
 	size_t n = 0;
 	unsigned int i;
 
@@ -493,26 +318,27 @@ static void cmp_mgmtdev(const struct vdpamap_mgmtdev *d, const struct jv *o)
 		if (!(d->supported_classes & (1ULL << i)))
 			continue;
 		n++;
-		for (k = 0; k < cl->n; k++)
-			if (want && cl->v[k]->t == J_STR &&
-			    !strcmp(cl->v[k]->s, want))
+		for (k = 0; k < cl->len; k++)
+			if (want && cl->a[k]->t == J_STR &&
+			    !strcmp(cl->a[k]->s, want))
 				found = 1;
 		if (!found)
 			fail_msg("class %u not in vdpa's supported_classes", i);
 	}
-	assert_int_equal(n, cl->n);
+	assert_int_equal(n, cl->len);
 	assert_true(d->present & VDPAMAP_MGMTDEV_HAS_MAX_VQS);
 	assert_json_u64(o, "max_supported_vqs", d->max_supported_vqs);
 	assert_true(d->present & VDPAMAP_MGMTDEV_HAS_FEATURES);
 	/* iproute2 names them with the net table when the class is net */
-	assert_features(jget(o, "dev_features"), d->supported_features,
+	assert_features(jv_get(o, "dev_features"), d->supported_features,
 			(d->supported_classes & 2) ? 1 : 0, "mgmtdev features");
 }
 
 static void test_mgmtdev(void **state)
 {
 	struct vdpamap_mgmtdev *l = NULL, one;
-	struct jv *j, *top;
+	const struct jv *top;
+	struct jv *j;
 	char h[2 * VDPAMAP_MGMT_NAME_MAX + 1];
 	int n, i, seen = 0;
 
@@ -520,9 +346,9 @@ static void test_mgmtdev(void **state)
 	n = vdpamap_mgmt_list_mgmtdevs(M, &l);
 	assert_true(n >= 1);
 	j = run_json("vdpa -j mgmtdev show");
-	top = jget(j, "mgmtdev");
+	top = jv_get(j, "mgmtdev");
 	assert_non_null(top);
-	assert_int_equal(top->n, (size_t)n);
+	assert_int_equal(top->len, (size_t)n);
 	for (i = 0; i < n; i++) {
 		handle_str(h, sizeof(h), l[i].bus, l[i].name);
 		printf("  lib: %s classes 0x%llx max_supported_vqs %u "
@@ -530,7 +356,7 @@ static void test_mgmtdev(void **state)
 		       h, (unsigned long long)l[i].supported_classes,
 		       l[i].max_supported_vqs,
 		       (unsigned long long)l[i].supported_features);
-		cmp_mgmtdev(&l[i], jget(top, h));
+		cmp_mgmtdev(&l[i], jv_get(top, h));
 		if (!strcmp(h, MGMTDEV))
 			seen = 1;
 		/* the single get agrees with the dump */
@@ -538,10 +364,10 @@ static void test_mgmtdev(void **state)
 		assert_memory_equal(&one, &l[i], sizeof(one));
 	}
 	assert_true(seen);
-	jfree(j);
+	jv_free(j);
 	j = run_json("vdpa -j mgmtdev show " MGMTDEV);
-	cmp_mgmtdev(&l[0], jget(jget(j, "mgmtdev"), MGMTDEV));
-	jfree(j);
+	cmp_mgmtdev(&l[0], jv_get(jv_get(j, "mgmtdev"), MGMTDEV));
+	jv_free(j);
 	vdpamap_mgmt_free(l);
 
 	assert_err_text(vdpamap_mgmt_get_mgmtdev(M, "nosuch", &one), -ENODEV,
@@ -595,7 +421,7 @@ static void cmp_dev(const struct vdpamap_vdpadev *d, const struct jv *o)
 	assert_json_u64(o, "max_vqs", d->max_vqs);
 	assert_json_u64(o, "max_vq_size", d->max_vq_size);
 	/* iproute2 6.1 does not print min_vq_size; newer ones do */
-	if (jget(o, "min_vq_size"))
+	if (jv_get(o, "min_vq_size"))
 		assert_json_u64(o, "min_vq_size", d->min_vq_size);
 	else /* vdpa_sim has no get_vq_num_min: the kernel reports 1 */
 		assert_int_equal(d->min_vq_size, 1);
@@ -605,7 +431,8 @@ static void cmp_dev(const struct vdpamap_vdpadev *d, const struct jv *o)
 static void test_dev_show(void **state)
 {
 	struct vdpamap_vdpadev one, *l = NULL;
-	struct jv *j, *top;
+	const struct jv *top;
+	struct jv *j;
 	int n, i, seen = 0;
 
 	(void)state;
@@ -615,24 +442,24 @@ static void test_dev_show(void **state)
 	assert_string_equal(one.mgmtdev_bus, "");
 	assert_int_equal(one.device_id, 1);
 	j = run_json("vdpa -j dev show " DEV);
-	cmp_dev(&one, jget(jget(j, "dev"), DEV));
-	jfree(j);
+	cmp_dev(&one, jv_get(jv_get(j, "dev"), DEV));
+	jv_free(j);
 
 	n = vdpamap_mgmt_list_devs(M, &l);
 	assert_true(n >= 1);
 	j = run_json("vdpa -j dev show");
-	top = jget(j, "dev");
+	top = jv_get(j, "dev");
 	assert_non_null(top);
-	assert_int_equal(top->n, (size_t)n);
+	assert_int_equal(top->len, (size_t)n);
 	for (i = 0; i < n; i++) {
-		cmp_dev(&l[i], jget(top, l[i].name));
+		cmp_dev(&l[i], jv_get(top, l[i].name));
 		if (!strcmp(l[i].name, DEV)) {
 			assert_memory_equal(&l[i], &one, sizeof(one));
 			seen = 1;
 		}
 	}
 	assert_true(seen);
-	jfree(j);
+	jv_free(j);
 	vdpamap_mgmt_free(l);
 
 	assert_err_text(vdpamap_mgmt_get_dev(M, "nosuch", &one), -ENODEV,
@@ -644,8 +471,8 @@ static void test_dev_show(void **state)
 	assert_int_equal(vdpamap_mgmt_list_devs(M, &l), n);
 	vdpamap_mgmt_free(l);
 	j = run_json("vdpa -j dev show");
-	assert_int_equal(jget(j, "dev")->n, (size_t)n);
-	jfree(j);
+	assert_int_equal(jv_get(j, "dev")->len, (size_t)n);
+	jv_free(j);
 }
 
 static void cmp_config(const struct vdpamap_vdpadev_config *c,
@@ -661,7 +488,7 @@ static void cmp_config(const struct vdpamap_vdpadev_config *c,
 	       c->mac[4], c->mac[5], c->status, c->mtu, c->max_vq_pairs,
 	       (unsigned long long)c->negotiated_features,
 	       (unsigned long long)c->device_features);
-	v = jget(o, "mac");
+	v = jv_get(o, "mac");
 	assert_int_equal(!!v, !!(c->present & VDPAMAP_CFG_MAC));
 	if (v) {
 		char mac[32];
@@ -683,15 +510,15 @@ static void cmp_config(const struct vdpamap_vdpadev_config *c,
 		assert_int_equal(v->t, J_BOOL);
 		assert_int_equal(v->b, !!(c->status & VDPAMAP_NET_S_ANNOUNCE));
 	}
-	v = jget(o, "mtu");
+	v = jv_get(o, "mtu");
 	assert_int_equal(!!v, !!(c->present & VDPAMAP_CFG_MTU));
 	if (v)
 		assert_json_u64(o, "mtu", c->mtu);
-	v = jget(o, "max_vq_pairs");
+	v = jv_get(o, "max_vq_pairs");
 	assert_int_equal(!!v, !!(c->present & VDPAMAP_CFG_MAX_VQ_PAIRS));
 	if (v)
 		assert_json_u64(o, "max_vq_pairs", c->max_vq_pairs);
-	v = jget(o, "negotiated_features");
+	v = jv_get(o, "negotiated_features");
 	assert_int_equal(!!v, !!(c->present & VDPAMAP_CFG_NEGOTIATED));
 	if (v)
 		assert_features(v, c->negotiated_features, c->device_id,
@@ -699,7 +526,7 @@ static void cmp_config(const struct vdpamap_vdpadev_config *c,
 	/* iproute2 6.1 looks for device features in attribute 21 (its
 	 * VDPA_ATTR_VDPA_DEV_SUPPORTED_FEATURES, gone upstream); a newer one
 	 * prints them as "dev_features" */
-	v = jget(o, "dev_features");
+	v = jv_get(o, "dev_features");
 	if (v)
 		assert_features(v, c->device_features, c->device_id,
 				"dev_features");
@@ -709,7 +536,8 @@ static void test_config(void **state)
 {
 	struct vdpamap_vdpadev_config c, *l = NULL;
 	struct vdpamap_mgmtdev md;
-	struct jv *j, *top;
+	const struct jv *top;
+	struct jv *j;
 	int n, i, seen = 0;
 
 	(void)state;
@@ -728,24 +556,24 @@ static void test_config(void **state)
 	assert_int_equal(c.device_features, md.supported_features);
 
 	j = run_json("vdpa -j dev config show " DEV);
-	cmp_config(&c, jget(jget(j, "config"), DEV));
-	jfree(j);
+	cmp_config(&c, jv_get(jv_get(j, "config"), DEV));
+	jv_free(j);
 
 	n = vdpamap_mgmt_list_configs(M, &l);
 	assert_true(n >= 1);
 	j = run_json("vdpa -j dev config show");
-	top = jget(j, "config");
+	top = jv_get(j, "config");
 	assert_non_null(top);
-	assert_int_equal(top->n, (size_t)n);
+	assert_int_equal(top->len, (size_t)n);
 	for (i = 0; i < n; i++) {
-		cmp_config(&l[i], jget(top, l[i].name));
+		cmp_config(&l[i], jv_get(top, l[i].name));
 		if (!strcmp(l[i].name, DEV)) {
 			assert_memory_equal(&l[i], &c, sizeof(c));
 			seen = 1;
 		}
 	}
 	assert_true(seen);
-	jfree(j);
+	jv_free(j);
 	vdpamap_mgmt_free(l);
 
 	assert_err_text(vdpamap_mgmt_get_config(M, "nosuch", &c), -ENODEV,
@@ -913,8 +741,8 @@ static void test_chardev_open(void **state)
 		assert_true(c.present & VDPAMAP_CFG_NEGOTIATED);
 		assert_int_equal(c.negotiated_features, feat);
 		j = run_json("vdpa -j dev config show " DEV);
-		cmp_config(&c, jget(jget(j, "config"), DEV));
-		jfree(j);
+		cmp_config(&c, jv_get(jv_get(j, "config"), DEV));
+		jv_free(j);
 
 		/* open is exclusive (a second handle that did open is
 		 * closed by the teardown) */
@@ -1008,19 +836,19 @@ static void test_del(void **state)
 	assert_int_equal(vdpamap_mgmt_chardev(DEV, path, sizeof(path)),
 			 -ENOENT);
 	j = run_json("vdpa -j dev show");
-	assert_null(jget(jget(j, "dev"), DEV));
+	assert_null(jv_get(jv_get(j, "dev"), DEV));
 	{ /* the dump agrees, also when it is empty (--no-device) */
 		struct vdpamap_vdpadev *l = (void *)&d;
 		int i, n = vdpamap_mgmt_list_devs(M, &l);
 
-		assert_int_equal(n, (int)jget(j, "dev")->n);
+		assert_int_equal(n, (int)jv_get(j, "dev")->len);
 		if (!n)
 			assert_null(l);
 		for (i = 0; i < n; i++)
 			assert_string_not_equal(l[i].name, DEV);
 		vdpamap_mgmt_free(l);
 	}
-	jfree(j);
+	jv_free(j);
 	assert_int_equal(vdpamap_mgmt_del_dev(M, ""), -EINVAL);
 }
 
