@@ -146,12 +146,13 @@ static int vma_parse(const char *p, const char *eol, struct vsim_vma *e)
 	p += 5;
 	e->offset = hex(&p);
 	p++;
-	hex(&p); /* major */
+	e->dev = hex(&p) << 32; /* major */
 	p++;
-	hex(&p); /* minor */
+	e->dev |= hex(&p); /* minor */
 	p++;
 	for (ino = 0; p < eol && *p >= '0' && *p <= '9'; p++)
 		ino = ino * 10 + (uint64_t)(*p - '0');
+	e->ino = ino;
 	/* every VMA with a vdm_file has an inode; MAP_SHARED anonymous
 	 * memory is shmem ("/dev/zero (deleted)") */
 	e->file = ino != 0;

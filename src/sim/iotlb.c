@@ -120,6 +120,19 @@ void vsim_iotlb_hold_vmas(struct vsim_dev *d, int on)
 	d->vmas.on = on;
 }
 
+/* m (at uaddr, in VMA v) records the memory IOTLB_REMAP must find again:
+ * a shared file mapping's file and offset; other memory none (the kernel
+ * pinned anonymous or private pages no other address space reaches). */
+static void map_ident(struct vsim_map *m, const struct vsim_vma *v,
+		      uint64_t uaddr)
+{
+	if (!v->file || !v->shared)
+		return;
+	m->dev = v->dev;
+	m->ino = v->ino;
+	m->foff = v->offset + (uaddr - v->start);
+}
+
 static int map_va(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 		  uint64_t size, uint64_t uaddr, uint32_t perm)
 {
@@ -150,6 +163,7 @@ static int map_va(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 				.perm = perm,
 			};
 
+			map_ident(&m, v, uaddr);
 			r = vhost_map(d, asid, &m);
 			if (r)
 				break;
@@ -226,6 +240,7 @@ static int map_pa(struct vsim_dev *d, uint32_t asid, pid_t pid, uint64_t iova,
 			.perm = perm,
 		};
 
+		map_ident(&m, v, cur);
 		if (v->file && v->shared)
 			m.pin = vsim_pin_file(pid, v, cur, stop - cur,
 					      !!(perm & VHOST_ACCESS_WO));
@@ -260,31 +275,85 @@ static int iotlb_update(struct vsim_dev *d, uint32_t asid, pid_t pid,
 		      msg->perm);
 }
 
+/* The entries that cover [first, last] exactly, one after the other
+ * without a gap: the first of them, or NULL (-ENOENT: none overlaps;
+ * -EINVAL: not exactly). */
+static struct vsim_map *remap_run(struct vsim_dev *d, uint32_t asid,
+				  uint64_t first, uint64_t last, int *err)
+{
+	struct vsim_map *m = vsim_tbl_overlap(&d->tbl[asid], first, last);
+	struct vsim_map *head = m;
+	uint64_t next = first;
+
+	*err = m ? -EINVAL : -ENOENT;
+	for (; m && m->first <= last; m = vsim_tbl_next(m)) {
+		if (m->first != next || m->last > last)
+			return NULL;
+		if (m->last == last) {
+			*err = 0;
+			return head;
+		}
+		next = m->last + 1;
+	}
+	return NULL;
+}
+
+/* Whether the caller's memory at uaddr is what m was made of: one shared
+ * mapping of the same file at the same offset (the kernel compares the
+ * pinned pages in PA mode, the file and offset in VA mode). */
+static int remap_same(const struct vsim_map *m, const struct vsim_vma *vmas,
+		      size_t n, uint64_t uaddr)
+{
+	const struct vsim_vma *v = vsim_vma_find(vmas, n, uaddr);
+
+	return m->ino && v && v->start <= uaddr && v->file && v->shared &&
+	       v->ino == m->ino && v->dev == m->dev &&
+	       v->offset + (uaddr - v->start) == m->foff &&
+	       m->last - m->first < v->end - uaddr;
+}
+
 /* VHOST_IOTLB_REMAP of the "vdpa live update" proposal (only with
- * IOTLB_REMAP offered): a new uaddr for the entry that is exactly
- * [iova, iova + size - 1]; perm must be 0.  A batch-style parent gets the
- * table at BATCH_END, or now outside a batch; a per-map parent has that
- * one entry re-mapped.  Pins (PA mode) are not touched. */
-static int iotlb_remap(struct vsim_dev *d, uint32_t asid,
+ * IOTLB_REMAP offered): [iova, iova + size - 1] now lives at uaddr of the
+ * caller's address space; perm must be 0.  As tests/kernel/rfc's patch:
+ * the range is the exact cover of one or more entries (the kernel splits
+ * an UPDATE at discontiguous pages in PA mode, at VMAs in VA mode), and
+ * the memory at the new address must be what each entry maps, else
+ * -EINVAL with nothing changed.  A batch-style parent gets the table at
+ * BATCH_END, or now outside a batch; a per-map parent has the entries
+ * re-mapped.  Pins (PA mode) are not touched. */
+static int iotlb_remap(struct vsim_dev *d, uint32_t asid, pid_t pid,
 		       const struct vhost_iotlb_msg *msg)
 {
 	uint64_t last = msg->iova + msg->size - 1;
-	struct vsim_map *m;
+	struct vsim_map *head, *m;
+	struct vsim_vma *vmas;
+	size_t n;
+	int r;
 
 	if (msg->perm || !msg->size || last < msg->iova)
 		return -EINVAL;
-	m = vsim_tbl_overlap(&d->tbl[asid], msg->iova, last);
-	if (!m)
-		return -ENOENT;
-	if (m->first != msg->iova || m->last != last)
-		return -EINVAL;
-	m->uaddr = msg->uaddr;
-	if (vsim_per_map(d)) {
-		vsim_dev_dma_unmap(d, asid, m->first, m->last);
-		vsim_dev_dma_map(d, asid, m);
-	} else if (!d->in_batch) {
-		vsim_dev_set_map(d, asid);
+	head = remap_run(d, asid, msg->iova, last, &r);
+	if (!head)
+		return r;
+	r = vmas_get(d, pid, &vmas, &n);
+	if (r)
+		return r;
+	for (m = head; m && m->first <= last; m = vsim_tbl_next(m))
+		if (!remap_same(m, vmas, n,
+				msg->uaddr + (m->first - msg->iova)))
+			r = -EINVAL;
+	vmas_put(d, vmas);
+	if (r)
+		return r;
+	for (m = head; m && m->first <= last; m = vsim_tbl_next(m)) {
+		m->uaddr = msg->uaddr + (m->first - msg->iova);
+		if (vsim_per_map(d)) {
+			vsim_dev_dma_unmap(d, asid, m->first, m->last);
+			vsim_dev_dma_map(d, asid, m);
+		}
 	}
+	if (!vsim_per_map(d) && !d->in_batch)
+		vsim_dev_set_map(d, asid);
 	return 0;
 }
 
@@ -322,7 +391,7 @@ static int iotlb_msg(struct vsim_dev *d, uint64_t token, pid_t pid,
 	case VHOST_IOTLB_REMAP:
 		/* without the offer, an unknown type as before */
 		if (vsim_offered(d, VHOST_BACKEND_F_IOTLB_REMAP))
-			return iotlb_remap(d, asid, msg);
+			return iotlb_remap(d, asid, pid, msg);
 		return -EINVAL;
 	default:
 		return -EINVAL;

@@ -5,7 +5,9 @@
  * has the table and the source of every fact, UAPI.md's last section):
  *
  *   kernel axis: linux-5.10, linux-6.1, linux-6.12 (the newest 6.12
- *     package, IOTLB caps enforced), linux-6.12.95 (no caps), linux-7.3;
+ *     package, IOTLB caps enforced), linux-6.12.95 (no caps), linux-7.3,
+ *     linux-6.12-rfc (linux-6.12 with tests/kernel/rfc's patch: the
+ *     "vdpa live update" proposal's two backend bits, for every parent);
  *     it decides what vhost_vdpa can offer, which ioctls exist, the caps,
  *     PA-only, and its version's behaviours (7.x freezes group ASIDs at
  *     DRIVER_OK; 5.10's vdpa_sim cannot use a ring above 64);
@@ -39,6 +41,7 @@ struct kprof {
 	int sim_as, sim_groups, sim_vqs; /* vdpa_sim_net's shape here */
 	int sim_cap;			 /* vdpa_sim's own parameter shown */
 	int vp_vdpa, vduse;		 /* 0 none, 1 present, 2 VDUSE v1 */
+	int rfc; /* vhost_vdpa offers NEW_OWNER and IOTLB_REMAP */
 };
 
 static const struct kprof kernels[] = {
@@ -51,6 +54,8 @@ static const struct kprof kernels[] = {
 	  1 },
 	{ "linux-6.12", 0x1fe, VSIM_K_GROUP_RANGE, 0, 2048, 0, 2, 2, 3, 2048, 1,
 	  1 },
+	{ "linux-6.12-rfc", 0x1fe, VSIM_K_GROUP_RANGE, 0, 2048, 0, 2, 2, 3,
+	  2048, 1, 1, 1 },
 	{ "linux-7.3", 0x1fe, VSIM_K_GROUP_RANGE | VSIM_K_ASID_FROZEN, 0, 2048,
 	  0, 2, 2, 3, 2048, 1, 2 },
 };
@@ -165,7 +170,8 @@ int vsim_profile_apply(const char *name, struct vsim_opts *o)
 	k = kernel_find(name, klen);
 	if (!k) {
 		vsim_log("profile: unknown kernel in '%s' (linux-5.10, "
-			 "linux-6.1, linux-6.12, linux-6.12.95, linux-7.3)",
+			 "linux-6.1, linux-6.12, linux-6.12.95, linux-7.3, "
+			 "linux-6.12-rfc)",
 			 name);
 		return -EINVAL;
 	}
@@ -175,6 +181,9 @@ int vsim_profile_apply(const char *name, struct vsim_opts *o)
 	o->vhost_cap = k->vhost_cap;
 	if (parent_apply(k, parent, o))
 		return -EINVAL;
+	if (k->rfc)
+		o->backend_offer |= VSIM_BIT(VHOST_BACKEND_F_NEW_OWNER) |
+				    VSIM_BIT(VHOST_BACKEND_F_IOTLB_REMAP);
 	if (k->pa_only)
 		o->flags |= VDPAMAP_SIM_PA;
 	/* a static name for the daemon's copy of the options */

@@ -93,6 +93,9 @@ struct vsim_map {
 	struct vsim_pin *pin;
 	uint64_t pin_off; /* offset of first in pin */
 	uint64_t charged; /* pages charged to memlock */
+	/* the memory at first, as IOTLB_REMAP checks it: the shared file
+	 * mapping's device, inode (0: not one) and offset */
+	uint64_t dev, ino, foff;
 };
 
 /* Entries ordered by first, overlaps allowed at this level (table.c: a
@@ -302,6 +305,7 @@ int vsim_tbl_copy(struct vsim_table *dst, const struct vsim_table *src);
 /* ---- dma.c */
 struct vsim_vma {
 	uint64_t start, end, offset;
+	uint64_t dev, ino; /* the file's, as /proc/<pid>/maps shows them */
 	int shared, file, writable;
 };
 int vsim_vmas_read(pid_t pid, struct vsim_vma **ret, size_t *ret_n);

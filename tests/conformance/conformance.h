@@ -166,6 +166,8 @@ void test_driver_ok_desc_asid(void **state);
 void test_group_asid_range(void **state);
 void test_vring_size(void **state);
 void test_vring_group(void **state);
+void test_new_owner_raw(void **state);
+void test_remap_raw(void **state);
 /* lookups.c */
 void test_lookups_never_block(void **state);
 void test_lookups_race_writer(void **state);

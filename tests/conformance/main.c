@@ -63,6 +63,8 @@ static const struct CMUnitTest tests[] = {
 	T(test_group_asid_range),
 	T(test_vring_size),
 	T(test_vring_group),
+	T(test_new_owner_raw),
+	T(test_remap_raw),
 	T(test_suspend_resume),
 	T(test_fork_child),
 	T(test_bad_device_args),

@@ -5,7 +5,8 @@
 # the kernel's device, then against the simulator with the profile that
 # plays this kernel line and configuration (linux-LINE/vdpa_sim for pa and
 # va, linux-LINE/vdpa_sim-permap for permap, linux-LINE/vp_vdpa for vp,
-# linux-LINE/vduse for vduse: docs/sim-profiles.md), and
+# linux-LINE/vduse for vduse; linux-LINE-rfc/... when the harness loaded
+# the live-update patch, VDPAMAP_VM_RFC=1: docs/sim-profiles.md), and
 # compare the per-case outcomes (pass, skip, fail; none: never reported).
 # A difference fails, printing the cases, unless ALLOWLIST (agree-allow.txt)
 # lists it; an allowlist entry for this line and configuration whose
@@ -52,11 +53,12 @@ line=${VDPAMAP_VM_KERNEL:?not in a tests/harness/vdpamap-vm guest}
 cfg=${VDPAMAP_VM_CONFIG:?not in a tests/harness/vdpamap-vm guest}
 # the simulator's memory mode: the configuration's, or the parent's own
 flavour=$cfg
+kprof=linux-$line${VDPAMAP_VM_RFC:+-rfc}
 case $cfg in
-permap) profile=linux-$line/vdpa_sim-permap ;;
-vp) profile=linux-$line/vp_vdpa flavour=permap ;;
-vduse) profile=linux-$line/vduse flavour=va ;;
-*) profile=linux-$line/vdpa_sim ;;
+permap) profile=$kprof/vdpa_sim-permap ;;
+vp) profile=$kprof/vp_vdpa flavour=permap ;;
+vduse) profile=$kprof/vduse flavour=va ;;
+*) profile=$kprof/vdpa_sim ;;
 esac
 W=$(mktemp -d "${TMPDIR:-/tmp}/agree.XXXXXX") || exit 2
 trap 'rm -rf "$W"' EXIT
