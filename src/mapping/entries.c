@@ -18,6 +18,9 @@
  *  - the simulator counts one entry per UPDATE and VMA in both modes
  *    (docs/sim-profiles.md): exact there, unless VDPAMAP_PAGEMAP=0 asks
  *    for the unprivileged case (PA counts unknown).
+ * A commit whose bound (entry_bound(): a page an entry at most) cannot
+ * pass the cap counts nothing; the first one that may counts what its
+ * ASID left uncounted (docs/iotlb-caps.md).
  * The environment variable VDPAMAP_PAGEMAP=0 makes PA-mode counting behave
  * as without PFNs (a test and debugging aid); see docs/iotlb-caps.md.
  */
@@ -342,6 +345,40 @@ static uint64_t count_pa(struct vdpamap *h, const struct vdm_entry *e,
 	return (last - first) / hp + 1;
 }
 
+/* The system page: what every kernel entry covers whole ones of. */
+static uint64_t sys_page(void)
+{
+	static uint64_t ps;
+	uint64_t p = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+
+	if (!p) {
+		long v = sysconf(_SC_PAGESIZE);
+
+		p = v > 0 ? (uint64_t)v : 4096;
+		__atomic_store_n(&ps, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
+/* The most kernel entries e can make, from its size alone: each (a VMA,
+ * a run of PFNs, a huge page) covers whole pages, so at most one per
+ * page its hva range touches, and one more when the range is all of
+ * [0, 2^64-1] (split in two).  No syscall. */
+static uint64_t entry_bound(const struct vdm_entry *e)
+{
+	uint64_t ps = sys_page(), span = e->inode.last - e->inode.first;
+
+	return (e->hva + span) / ps - e->hva / ps + 1 +
+	       (e->inode.first == 0 && e->inode.last == UINT64_MAX);
+}
+
+/* What e adds to its ASID's bound: its count when counted, else (not
+ * counted, or unknown) its bound. */
+static uint64_t entry_hi(const struct vdm_entry *e)
+{
+	return e->nents ? e->nents : entry_bound(e);
+}
+
 /* The kernel entries e will make (e->nents; 0: unknown). */
 static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 			struct count_ctx *c)
@@ -373,9 +410,13 @@ void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e, bool add)
 	if (add) {
 		as->nents += n;
 		as->nunknown += !e->nents;
+		as->nbound += entry_hi(e);
+		as->nuncounted += e->uncounted;
 	} else {
 		as->nents -= n;
 		as->nunknown -= !e->nents;
+		as->nbound -= entry_hi(e);
+		as->nuncounted -= e->uncounted;
 	}
 }
 
@@ -425,6 +466,63 @@ static bool estimated(const struct vdpamap *h)
 	return h->info.mem_mode == VDPAMAP_MEMMODE_PA && !h->info.is_sim;
 }
 
+/* ASIDs bound_fits() looks at without an allocation; a device with more
+ * counts every commit */
+#define BOUND_ASIDS 64
+
+/* Can no ASID pass cap, whatever the UPDATEs of msgs count?  Each ASID's
+ * bound plus its UPDATEs' (its INVALIDATEs left out: the peak inside the
+ * commit is at most that).  No syscall: a commit far below the cap, the
+ * common case, counts nothing; counting costs a syscall or more per
+ * commit (PROCMAP_QUERY, pagemap), several times a small commit's own
+ * writes under emulation. */
+static bool bound_fits(const struct vdpamap *h, const struct vdm_msg *msgs,
+		       size_t n, uint64_t cap)
+{
+	uint64_t hi[BOUND_ASIDS];
+	uint32_t a, nr = h->info.nr_as;
+	size_t i;
+
+	if (nr > BOUND_ASIDS)
+		return false;
+	for (a = 0; a < nr; a++)
+		hi[a] = h->map->as[a].nbound;
+	for (i = 0; i < n; i++) {
+		const struct vdm_entry *e = msgs[i].e;
+		uint64_t b = entry_bound(e);
+
+		if (msgs[i].type != VHOST_IOTLB_UPDATE)
+			continue;
+		if (b > cap || hi[e->asid] > cap - b)
+			return false;
+		hi[e->asid] += b;
+	}
+	return true;
+}
+
+/* Count what asid's mirror holds uncounted: its commits could not reach
+ * the cap, this one may.  Once per entry; the count is of the memory as
+ * it is now, which is what the kernel pinned or looked up unless the
+ * caller remapped it since. */
+static void count_uncounted(struct vdpamap *h, uint32_t asid,
+			    struct count_ctx *c)
+{
+	struct vdm_as *as = &h->map->as[asid];
+	struct itree_node *nd;
+
+	for (nd = itree_first(&as->iova); nd && as->nuncounted;
+	     nd = itree_next(nd)) {
+		struct vdm_entry *e = vdm_entry_of(nd);
+
+		if (!e->uncounted)
+			continue;
+		vdm_entries_account(h, e, false);
+		e->uncounted = false;
+		entry_count(h, e, c);
+		vdm_entries_account(h, e, true);
+	}
+}
+
 int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 {
 	uint64_t cap = vdm_entries_cap(h), *cnt, *unk;
@@ -435,6 +533,14 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 
 	if (cap == UINT64_MAX)
 		return 0;
+	if (bound_fits(h, msgs, n, cap)) {
+		for (i = 0; i < n; i++)
+			if (msgs[i].type == VHOST_IOTLB_UPDATE) {
+				msgs[i].e->nents = 0;
+				msgs[i].e->uncounted = true;
+			}
+		return 0;
+	}
 	cnt = calloc(2 * (size_t)nr, sizeof(*cnt));
 	ctx = malloc(sizeof(*ctx));
 	if (!cnt || !ctx) {
@@ -444,6 +550,10 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 	}
 	count_ctx_init(ctx);
 	unk = cnt + nr;
+	for (i = 0; i < n; i++)
+		if (msgs[i].type == VHOST_IOTLB_UPDATE &&
+		    h->map->as[msgs[i].e->asid].nuncounted)
+			count_uncounted(h, msgs[i].e->asid, ctx);
 	for (asid = 0; asid < nr; asid++) {
 		cnt[asid] = h->map->as[asid].nents;
 		unk[asid] = h->map->as[asid].nunknown;
@@ -452,8 +562,10 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		struct vdm_entry *e = msgs[i].e;
 		uint64_t k;
 
-		if (msgs[i].type == VHOST_IOTLB_UPDATE)
+		if (msgs[i].type == VHOST_IOTLB_UPDATE) {
+			e->uncounted = false;
 			entry_count(h, e, ctx);
+		}
 		k = e->nents ? e->nents : 1;
 		if (msgs[i].type == VHOST_IOTLB_UPDATE) {
 			cnt[e->asid] += k;
@@ -494,6 +606,9 @@ bool vdm_entries_efault_is_cap(struct vdpamap *h, const struct vdm_msg *m)
 	if (cap == UINT64_MAX || m->type != VHOST_IOTLB_UPDATE)
 		return false;
 	as = &h->map->as[m->e->asid];
+	/* even every bound fits: not the cap, whatever was left unknown */
+	if (entry_bound(m->e) <= cap && as->nbound <= cap - entry_bound(m->e))
+		return false;
 	n = as->nents + (m->e->nents ? m->e->nents : 1);
 	memlock_ruled_out = h->info.mem_mode == VDPAMAP_MEMMODE_VA ||
 			    !(h->flags & VDPAMAP_OPEN_NO_MEMLOCK_CHECK);

@@ -46,6 +46,10 @@ struct vdm_as {
 	 * entry of unknown count counts as 1 and in nunknown */
 	uint64_t nents;
 	uint64_t nunknown;
+	/* the most entries the mirror can make (each entry's bound, from
+	 * its size alone), and how many entries were not counted */
+	uint64_t nbound;
+	uint64_t nuncounted;
 };
 
 struct vdm_mapping {
@@ -173,7 +177,10 @@ uint64_t vdm_entries_cap(const struct vdpamap *h);
 void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e,
 			 bool add);
 /* Count every UPDATE's entries (e->nents) and refuse (-ENOSPC, logged
- * with the remedies) if an ASID would pass the cap on the way. */
+ * with the remedies) if an ASID would pass the cap on the way.  When the
+ * bounds (the pages each entry spans) of an ASID's mirror and of the
+ * commit's UPDATEs cannot pass it, nothing is counted (e->uncounted);
+ * else what its mirror holds uncounted is counted first. */
 int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
 /* The device answered EFAULT to m: is the cap the cause, as far as the
  * library can tell?  If so it has logged the cap and the remedies. */
