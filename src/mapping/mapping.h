@@ -60,6 +60,11 @@ struct vdm_mapping {
 	struct vdm_region *regions;
 	uint32_t next_region_id;
 	struct vdm_entry *lost; /* entries the device lost */
+	/* vma.c: /proc/self/maps kept open for PROCMAP_QUERY between
+	 * commits (-1: not open yet; -2: the kernel has no PROCMAP_QUERY),
+	 * closed with the handle; O_CLOEXEC, and a forked child, which
+	 * holds a copy naming the parent, never uses the handle */
+	int maps_fd;
 	/* the open public transaction (vdpamap_txn_begin until its end),
 	 * which close aborts and detaches (txn.c) */
 	struct vdpamap_txn *txn;
@@ -143,8 +148,9 @@ uint64_t vdm_pa_mask(const struct vdpamap *h);
 int vdm_check_range(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		    uint64_t size);
 /* A map's: perm, the range, alignment (to mask, and in PA mode to the
- * system page), and the region hva lies in (*ret_rg), still mapped in
- * this process.  Logs the refusal. */
+ * system page), and the region hva lies in (*ret_rg); that it is still
+ * mapped in this process, vdm_mem_check_msgs() checks at commit.  Logs
+ * the refusal. */
 int vdm_map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		       void *hva, uint64_t size, uint32_t perm, uint64_t mask,
 		       struct vdm_region **ret_rg);
@@ -194,6 +200,14 @@ void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
 /* 0 if every page of [hva, hva + len) is mapped in this process, else
  * -ENOMEM (a hole) or -EINVAL; one syscall whatever the size. */
 int vdm_mem_mapped(uint64_t hva, uint64_t len);
+/* 0 if every UPDATE of msgs[0..n) is of memory mapped in this process,
+ * else -EFAULT, logged naming the first range that is not: at commit,
+ * before anything is sent.  One PROCMAP_QUERY per VMA the ranges cover
+ * (none for a range inside the VMAs the last query found), or where the
+ * kernel has none (before 6.11) one mincore() per range. */
+int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
+/* Close what vma.c keeps open (h->map->maps_fd). */
+void vdm_mem_fds_close(struct vdpamap *h);
 /* 1 and the first part of [hva, hva + len) that is private memory
  * (MAP_PRIVATE, anonymous private: what a VA-mode device skips) in
  * [*ret_first, *ret_last]; 0 if all of it is shared; -errno if
