@@ -121,6 +121,9 @@ struct vdm_view {
 	struct rtree by_hva;  /* val = iova */
 	bool stale;	      /* missed a change (no memory): resync */
 	unsigned int fork_gen;
+	/* retired nodes of both trees not yet given to call_rcu */
+	struct rt_node *limbo;
+	uint32_t nlimbo;
 };
 
 /* Released by readers after their lookups, acquired before retired nodes
