@@ -401,7 +401,7 @@ int main(int argc, char **argv)
 	       "raw map", "lib/raw", "lib maps/s", "lib unmap", "raw unmap",
 	       "lib/raw");
 	for (i = 0; i < nr; i++)
-		printf("%8u | %8.2fms %8.2fms %6.2fx %11.0f | %8.2fms %8.2fms "
+		printf("%8u | %8.3fms %8.3fms %6.2fx %11.0f | %8.3fms %8.3fms "
 		       "%6.2fx\n",
 		       rows[i].n, rows[i].lib_map, rows[i].raw_map,
 		       rows[i].lib_map / rows[i].raw_map,
