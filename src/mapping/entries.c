@@ -84,42 +84,44 @@ bool vdm_entries_pa_counted(const struct vdpamap *h)
 {
 	if (h->info.is_sim)
 		return !pagemap_forced_off();
-	return vdm_pagemap_pfns();
+	/* asked once a handle (an open, a read and a close): the answer
+	 * changes only if the process drops CAP_SYS_ADMIN, after which
+	 * the reads show no PFN and the count is unknown anyway */
+	if (!h->map->pa_counted)
+		h->map->pa_counted = vdm_pagemap_pfns() ? 2 : 1;
+	return h->map->pa_counted == 2;
 }
 
-/* What counting needs once per commit rather than once per entry: every
- * file it reads is opened once, and what it read is reused by the next
- * entry when that falls in it.  Under emulation a syscall costs tens of
- * microseconds; a commit of 4096 UPDATEs must not make 4096 more. */
+/* What counting needs once per commit rather than once per entry: what
+ * it read is reused by the next entry when that falls in it; the files
+ * it reads stay open with the handle (h->map->maps_fd, pm_fd: an open
+ * and a close cost more than the read under emulation).  Under emulation
+ * a syscall costs microseconds to tens of them; a commit of 4096 UPDATEs
+ * must not make 4096 more. */
 struct count_ctx {
+	struct vdpamap *h;
 	/* VA mode: the MAP_SHARED file-backed VMAs, asked one at a time
-	 * (PROCMAP_QUERY, Linux 6.11) or, on older kernels, all of
-	 * /proc/self/maps read once and kept sorted by address */
-	int maps_fd;		 /* -1: not open yet; -2: no PROCMAP_QUERY */
+	 * (PROCMAP_QUERY, Linux 6.11, on vdm_maps_fd()) or, on older
+	 * kernels, all of /proc/self/maps read once and kept sorted by
+	 * address */
 	uint64_t vma_lo, vma_hi; /* the last VMA found: [lo, hi) */
 	uint64_t (*r)[2];	 /* the /proc/self/maps fallback: [lo, hi) */
 	size_t n;
 	int err; /* < 0: could not be read */
 	bool loaded;
-	/* PA mode: /proc/self/pagemap and its last words read */
-	int pm_fd;	      /* -1: not open yet */
+	/* PA mode: the last words of /proc/self/pagemap read */
 	uint64_t pm_va, pm_n; /* pm_buf holds pages [pm_va, + pm_n) */
 	uint64_t pm_buf[PM_CHUNK];
 };
 
-static void count_ctx_init(struct count_ctx *c)
+static void count_ctx_init(struct count_ctx *c, struct vdpamap *h)
 {
 	memset(c, 0, offsetof(struct count_ctx, pm_buf));
-	c->maps_fd = -1;
-	c->pm_fd = -1;
+	c->h = h;
 }
 
 static void count_ctx_fini(struct count_ctx *c)
 {
-	if (c->maps_fd >= 0)
-		close(c->maps_fd);
-	if (c->pm_fd >= 0)
-		close(c->pm_fd);
 	free(c->r);
 }
 
@@ -195,16 +197,15 @@ static int count_vmas_query(struct count_ctx *c, uint64_t hva, uint64_t end,
 			    uint64_t *ret)
 {
 	uint64_t n = 0, a = hva;
+	int fd;
 
 	if (c->vma_hi > c->vma_lo && hva >= c->vma_lo && end <= c->vma_hi) {
 		*ret = 1;
 		return 0;
 	}
-	if (c->maps_fd == -1) {
-		c->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-		if (c->maps_fd < 0)
-			return -ENOENT;
-	}
+	fd = vdm_maps_fd(c->h);
+	if (fd < 0)
+		return c->h->map->maps_fd == -2 ? -ENOTTY : -ENOENT;
 	while (a < end) {
 		struct procmap_query q = {
 			.size = sizeof(q),
@@ -214,7 +215,7 @@ static int count_vmas_query(struct count_ctx *c, uint64_t hva, uint64_t end,
 			.query_addr = a,
 		};
 
-		if (ioctl(c->maps_fd, PROCMAP_QUERY, &q) < 0) {
+		if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
 			if (errno == ENOENT) /* no such VMA from a on */
 				break;
 			return errno == ENOTTY || errno == EINVAL ? -ENOTTY :
@@ -239,13 +240,11 @@ static int count_vmas(struct count_ctx *c, uint64_t hva, uint64_t size,
 	uint64_t end = hva + size;
 	int r;
 
-	if (c->maps_fd != -2) {
+	if (c->h->map->maps_fd != -2) {
 		r = count_vmas_query(c, hva, end, ret);
 		if (r != -ENOTTY)
 			return r;
-		if (c->maps_fd >= 0)
-			close(c->maps_fd);
-		c->maps_fd = -2;
+		vdm_maps_fd_unsupported(c->h);
 	}
 	return count_vmas_read(c, hva, end, ret);
 }
@@ -271,12 +270,14 @@ static int pm_word(struct count_ctx *c, uint64_t pg, uint64_t *w)
 		*w = c->pm_buf[pg - c->pm_va];
 		return 0;
 	}
-	if (c->pm_fd == -1) {
-		c->pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-		if (c->pm_fd < 0)
+	if (c->h->map->pm_fd == -1) {
+		c->h->map->pm_fd =
+			open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (c->h->map->pm_fd < 0)
 			return -1;
 	}
-	got = pread(c->pm_fd, c->pm_buf, sizeof(c->pm_buf), (off_t)(pg * 8));
+	got = pread(c->h->map->pm_fd, c->pm_buf, sizeof(c->pm_buf),
+		    (off_t)(pg * 8));
 	if (got < 8) {
 		c->pm_n = 0;
 		return -1;
@@ -319,7 +320,7 @@ static uint64_t count_runs(struct vdpamap *h, const struct vdm_entry *e,
 	uint64_t va = e->hva, end = e->hva + vdm_entry_size(e), runs;
 
 	runs = runs_of(c, ps, va, end);
-	if (runs || c->pm_fd < 0)
+	if (runs || c->h->map->pm_fd < 0)
 		return runs;
 	if (madvise((void *)(uintptr_t)(va & ~(ps - 1)), end - (va & ~(ps - 1)),
 		    (e->perm & VDPAMAP_PERM_WO) ? MADV_POPULATE_WRITE :
@@ -548,7 +549,7 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		free(ctx);
 		return -ENOMEM;
 	}
-	count_ctx_init(ctx);
+	count_ctx_init(ctx, h);
 	unk = cnt + nr;
 	for (i = 0; i < n; i++)
 		if (msgs[i].type == VHOST_IOTLB_UPDATE &&

@@ -10,8 +10,8 @@
  *
  * Inside the module: txn.c calls args.c, map.c, entries.c and vma.c;
  * args.c calls map.c and vma.c; map.c calls view.c, entries.c and vma.c;
- * view.c, prefault.c, entries.c and vma.c call nothing else of the
- * module.
+ * entries.c calls vma.c; view.c, prefault.c and vma.c call nothing else
+ * of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -65,6 +65,11 @@ struct vdm_mapping {
 	 * closed with the handle; O_CLOEXEC, and a forked child, which
 	 * holds a copy naming the parent, never uses the handle */
 	int maps_fd;
+	/* entries.c: /proc/self/pagemap kept open for counting (-1: not
+	 * open yet), closed with the handle as maps_fd; and whether it
+	 * shows PFNs here (0: not asked yet, 1: no, 2: yes) */
+	int pm_fd;
+	int pa_counted;
 	/* the open public transaction (vdpamap_txn_begin until its end),
 	 * which close aborts and detaches (txn.c) */
 	struct vdpamap_txn *txn;
@@ -209,7 +214,12 @@ int vdm_mem_mapped(uint64_t hva, uint64_t len);
  * (none for a range inside the VMAs the last query found), or where the
  * kernel has none (before 6.11) one mincore() per range. */
 int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
-/* Close what vma.c keeps open (h->map->maps_fd). */
+/* /proc/self/maps for PROCMAP_QUERY (h->map->maps_fd), opened at the
+ * first use: -1 if it cannot be or the kernel has no PROCMAP_QUERY. */
+int vdm_maps_fd(struct vdpamap *h);
+/* The kernel has no PROCMAP_QUERY: never ask again. */
+void vdm_maps_fd_unsupported(struct vdpamap *h);
+/* Close what the module keeps open between commits (maps_fd, pm_fd). */
 void vdm_mem_fds_close(struct vdpamap *h);
 /* 1 and the first part of [hva, hva + len) that is private memory
  * (MAP_PRIVATE, anonymous private: what a VA-mode device skips) in

@@ -55,20 +55,28 @@ int vdm_mem_mapped(uint64_t hva, uint64_t len)
 	}
 }
 
-/* /proc/self/maps for PROCMAP_QUERY, opened at the first use; -1 if it
- * cannot be, -2 if the kernel has no PROCMAP_QUERY. */
-static int maps_fd(struct vdpamap *h)
+int vdm_maps_fd(struct vdpamap *h)
 {
 	if (h->map->maps_fd == -1)
 		h->map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	return h->map->maps_fd < 0 ? -1 : h->map->maps_fd;
 }
 
+void vdm_maps_fd_unsupported(struct vdpamap *h)
+{
+	if (h->map->maps_fd >= 0)
+		close(h->map->maps_fd);
+	h->map->maps_fd = -2;
+}
+
 void vdm_mem_fds_close(struct vdpamap *h)
 {
 	if (h->map->maps_fd >= 0)
 		close(h->map->maps_fd);
+	if (h->map->pm_fd >= 0)
+		close(h->map->pm_fd);
 	h->map->maps_fd = -1;
+	h->map->pm_fd = -1;
 }
 
 /* Is [a, last] covered by VMAs, one query each?  1 and the span of those
@@ -123,13 +131,11 @@ int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		if (msgs[i].type != VHOST_IOTLB_UPDATE ||
 		    (e->hva >= lo && e->hva + span < hi))
 			continue;
-		fd = maps_fd(h);
+		fd = vdm_maps_fd(h);
 		r = fd < 0 ? -ENOTTY :
 			     query_mapped(fd, e->hva, e->hva + span, &lo, &hi);
-		if (r == -ENOTTY && fd >= 0) {
-			close(fd);
-			h->map->maps_fd = -2;
-		}
+		if (r == -ENOTTY && fd >= 0)
+			vdm_maps_fd_unsupported(h);
 		if (r < 0 && vdm_mem_mapped(e->hva, span + 1) == 0) {
 			lo = e->hva; /* mincore() answers for this range */
 			hi = e->hva + span + 1;
