@@ -504,8 +504,9 @@ VDPAMAP_API int vdpamap_txn_begin(struct vdpamap *h, struct vdpamap_txn **ret);
  * operations will leave it (the errors of vdpamap_map(); -EEXIST also
  * against the queued maps).  iova may be VDPAMAP_IOVA_ANY: then *ret_iova
  * (may be NULL otherwise) gets the one chosen (-ENOSPC: no hole).  The
- * IOTLB entry cap is checked at commit.  -EINVAL: t NULL; -EBADF and
- * -ECHILD: see vdpamap_txn_commit(). */
+ * IOTLB entry cap, and that the memory is still mapped in this process,
+ * are checked at commit.  -EINVAL: t NULL; -EBADF and -ECHILD: see
+ * vdpamap_txn_commit(). */
 VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 				uint64_t iova, void *hva, uint64_t size,
 				uint32_t perm, uint64_t *ret_iova);
@@ -516,7 +517,8 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size);
 /* Send everything (batched per ASID when BATCH is negotiated).  -ENOSPC:
  * an ASID would pass its IOTLB entry cap (nothing sent), or the device's
- * EFAULT was the cap (see vdpamap_map()); -EIO: the device refused a
+ * EFAULT was the cap (see vdpamap_map()); -EFAULT: a map's memory is not
+ * mapped in this process any more (nothing sent); -EIO: the device refused a
  * message for another reason; -ENOMEM: PA mode, the RLIMIT_MEMLOCK budget
  * at the transaction's peak, or out of memory; -EINVAL: t NULL.  On failure
  * whatever was applied is rolled back; if the rollback fails the handle is

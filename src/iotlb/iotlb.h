@@ -35,6 +35,9 @@ struct vdm_entry {
 	/* entries of the kernel's IOTLB it makes (mapping/entries.c);
 	 * 0: unknown */
 	uint32_t nents;
+	/* not counted (nents 0): its commit could not reach the cap
+	 * whatever the count; counted once an ASID nears its cap */
+	bool uncounted;
 	struct vdm_region *region;
 	/* transaction bookkeeping */
 	bool in_mirror;

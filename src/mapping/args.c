@@ -3,7 +3,8 @@
  * args: the arguments of a map or an unmap on their own, before any tree
  * is looked at (txn.c checks them against the mirror and the
  * transaction's overlay): the range and its ASID; for a map also perm,
- * alignment, and the region and memory hva lies in.
+ * alignment, and the region hva lies in (that its memory is still
+ * mapped, the commit checks: vma.c).
  */
 #include <unistd.h>
 
@@ -94,14 +95,7 @@ int vdm_map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			hva, (unsigned long long)size);
 		return -EFAULT;
 	}
-	/* its region was mapped when added; a hole since would be the
-	 * kernel's EFAULT (PA) or a silent nothing (VA) */
-	if (vdm_mem_mapped(uhva, size) < 0) {
-		vdm_err(h,
-			"hva [%p, +0x%llx) is not mapped in this process "
-			"(unmapped since its region was added)",
-			hva, (unsigned long long)size);
-		return -EFAULT;
-	}
+	/* its region was mapped when added; that it still is, the commit
+	 * checks once for all its maps (vdm_mem_check_msgs()) */
 	return 0;
 }

@@ -18,6 +18,9 @@
  *  - the simulator counts one entry per UPDATE and VMA in both modes
  *    (docs/sim-profiles.md): exact there, unless VDPAMAP_PAGEMAP=0 asks
  *    for the unprivileged case (PA counts unknown).
+ * A commit whose bound (entry_bound(): a page an entry at most) cannot
+ * pass the cap counts nothing; the first one that may counts what its
+ * ASID left uncounted (docs/iotlb-caps.md).
  * The environment variable VDPAMAP_PAGEMAP=0 makes PA-mode counting behave
  * as without PFNs (a test and debugging aid); see docs/iotlb-caps.md.
  */
@@ -81,42 +84,44 @@ bool vdm_entries_pa_counted(const struct vdpamap *h)
 {
 	if (h->info.is_sim)
 		return !pagemap_forced_off();
-	return vdm_pagemap_pfns();
+	/* asked once a handle (an open, a read and a close): the answer
+	 * changes only if the process drops CAP_SYS_ADMIN, after which
+	 * the reads show no PFN and the count is unknown anyway */
+	if (!h->map->pa_counted)
+		h->map->pa_counted = vdm_pagemap_pfns() ? 2 : 1;
+	return h->map->pa_counted == 2;
 }
 
-/* What counting needs once per commit rather than once per entry: every
- * file it reads is opened once, and what it read is reused by the next
- * entry when that falls in it.  Under emulation a syscall costs tens of
- * microseconds; a commit of 4096 UPDATEs must not make 4096 more. */
+/* What counting needs once per commit rather than once per entry: what
+ * it read is reused by the next entry when that falls in it; the files
+ * it reads stay open with the handle (h->map->maps_fd, pm_fd: an open
+ * and a close cost more than the read under emulation).  Under emulation
+ * a syscall costs microseconds to tens of them; a commit of 4096 UPDATEs
+ * must not make 4096 more. */
 struct count_ctx {
+	struct vdpamap *h;
 	/* VA mode: the MAP_SHARED file-backed VMAs, asked one at a time
-	 * (PROCMAP_QUERY, Linux 6.11) or, on older kernels, all of
-	 * /proc/self/maps read once and kept sorted by address */
-	int maps_fd;		 /* -1: not open yet; -2: no PROCMAP_QUERY */
+	 * (PROCMAP_QUERY, Linux 6.11, on vdm_maps_fd()) or, on older
+	 * kernels, all of /proc/self/maps read once and kept sorted by
+	 * address */
 	uint64_t vma_lo, vma_hi; /* the last VMA found: [lo, hi) */
 	uint64_t (*r)[2];	 /* the /proc/self/maps fallback: [lo, hi) */
 	size_t n;
 	int err; /* < 0: could not be read */
 	bool loaded;
-	/* PA mode: /proc/self/pagemap and its last words read */
-	int pm_fd;	      /* -1: not open yet */
+	/* PA mode: the last words of /proc/self/pagemap read */
 	uint64_t pm_va, pm_n; /* pm_buf holds pages [pm_va, + pm_n) */
 	uint64_t pm_buf[PM_CHUNK];
 };
 
-static void count_ctx_init(struct count_ctx *c)
+static void count_ctx_init(struct count_ctx *c, struct vdpamap *h)
 {
 	memset(c, 0, offsetof(struct count_ctx, pm_buf));
-	c->maps_fd = -1;
-	c->pm_fd = -1;
+	c->h = h;
 }
 
 static void count_ctx_fini(struct count_ctx *c)
 {
-	if (c->maps_fd >= 0)
-		close(c->maps_fd);
-	if (c->pm_fd >= 0)
-		close(c->pm_fd);
 	free(c->r);
 }
 
@@ -192,16 +197,15 @@ static int count_vmas_query(struct count_ctx *c, uint64_t hva, uint64_t end,
 			    uint64_t *ret)
 {
 	uint64_t n = 0, a = hva;
+	int fd;
 
 	if (c->vma_hi > c->vma_lo && hva >= c->vma_lo && end <= c->vma_hi) {
 		*ret = 1;
 		return 0;
 	}
-	if (c->maps_fd == -1) {
-		c->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-		if (c->maps_fd < 0)
-			return -ENOENT;
-	}
+	fd = vdm_maps_fd(c->h);
+	if (fd < 0)
+		return c->h->map->maps_fd == -2 ? -ENOTTY : -ENOENT;
 	while (a < end) {
 		struct procmap_query q = {
 			.size = sizeof(q),
@@ -211,7 +215,7 @@ static int count_vmas_query(struct count_ctx *c, uint64_t hva, uint64_t end,
 			.query_addr = a,
 		};
 
-		if (ioctl(c->maps_fd, PROCMAP_QUERY, &q) < 0) {
+		if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
 			if (errno == ENOENT) /* no such VMA from a on */
 				break;
 			return errno == ENOTTY || errno == EINVAL ? -ENOTTY :
@@ -236,13 +240,11 @@ static int count_vmas(struct count_ctx *c, uint64_t hva, uint64_t size,
 	uint64_t end = hva + size;
 	int r;
 
-	if (c->maps_fd != -2) {
+	if (c->h->map->maps_fd != -2) {
 		r = count_vmas_query(c, hva, end, ret);
 		if (r != -ENOTTY)
 			return r;
-		if (c->maps_fd >= 0)
-			close(c->maps_fd);
-		c->maps_fd = -2;
+		vdm_maps_fd_unsupported(c->h);
 	}
 	return count_vmas_read(c, hva, end, ret);
 }
@@ -268,12 +270,14 @@ static int pm_word(struct count_ctx *c, uint64_t pg, uint64_t *w)
 		*w = c->pm_buf[pg - c->pm_va];
 		return 0;
 	}
-	if (c->pm_fd == -1) {
-		c->pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-		if (c->pm_fd < 0)
+	if (c->h->map->pm_fd == -1) {
+		c->h->map->pm_fd =
+			open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (c->h->map->pm_fd < 0)
 			return -1;
 	}
-	got = pread(c->pm_fd, c->pm_buf, sizeof(c->pm_buf), (off_t)(pg * 8));
+	got = pread(c->h->map->pm_fd, c->pm_buf, sizeof(c->pm_buf),
+		    (off_t)(pg * 8));
 	if (got < 8) {
 		c->pm_n = 0;
 		return -1;
@@ -316,7 +320,7 @@ static uint64_t count_runs(struct vdpamap *h, const struct vdm_entry *e,
 	uint64_t va = e->hva, end = e->hva + vdm_entry_size(e), runs;
 
 	runs = runs_of(c, ps, va, end);
-	if (runs || c->pm_fd < 0)
+	if (runs || c->h->map->pm_fd < 0)
 		return runs;
 	if (madvise((void *)(uintptr_t)(va & ~(ps - 1)), end - (va & ~(ps - 1)),
 		    (e->perm & VDPAMAP_PERM_WO) ? MADV_POPULATE_WRITE :
@@ -340,6 +344,40 @@ static uint64_t count_pa(struct vdpamap *h, const struct vdm_entry *e,
 	first = e->hva & ~(hp - 1);
 	last = (e->hva + vdm_entry_size(e) - 1) & ~(hp - 1);
 	return (last - first) / hp + 1;
+}
+
+/* The system page: what every kernel entry covers whole ones of. */
+static uint64_t sys_page(void)
+{
+	static uint64_t ps;
+	uint64_t p = __atomic_load_n(&ps, __ATOMIC_RELAXED);
+
+	if (!p) {
+		long v = sysconf(_SC_PAGESIZE);
+
+		p = v > 0 ? (uint64_t)v : 4096;
+		__atomic_store_n(&ps, p, __ATOMIC_RELAXED);
+	}
+	return p;
+}
+
+/* The most kernel entries e can make, from its size alone: each (a VMA,
+ * a run of PFNs, a huge page) covers whole pages, so at most one per
+ * page its hva range touches, and one more when the range is all of
+ * [0, 2^64-1] (split in two).  No syscall. */
+static uint64_t entry_bound(const struct vdm_entry *e)
+{
+	uint64_t ps = sys_page(), span = e->inode.last - e->inode.first;
+
+	return (e->hva + span) / ps - e->hva / ps + 1 +
+	       (e->inode.first == 0 && e->inode.last == UINT64_MAX);
+}
+
+/* What e adds to its ASID's bound: its count when counted, else (not
+ * counted, or unknown) its bound. */
+static uint64_t entry_hi(const struct vdm_entry *e)
+{
+	return e->nents ? e->nents : entry_bound(e);
 }
 
 /* The kernel entries e will make (e->nents; 0: unknown). */
@@ -373,9 +411,13 @@ void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e, bool add)
 	if (add) {
 		as->nents += n;
 		as->nunknown += !e->nents;
+		as->nbound += entry_hi(e);
+		as->nuncounted += e->uncounted;
 	} else {
 		as->nents -= n;
 		as->nunknown -= !e->nents;
+		as->nbound -= entry_hi(e);
+		as->nuncounted -= e->uncounted;
 	}
 }
 
@@ -425,6 +467,63 @@ static bool estimated(const struct vdpamap *h)
 	return h->info.mem_mode == VDPAMAP_MEMMODE_PA && !h->info.is_sim;
 }
 
+/* ASIDs bound_fits() looks at without an allocation; a device with more
+ * counts every commit */
+#define BOUND_ASIDS 64
+
+/* Can no ASID pass cap, whatever the UPDATEs of msgs count?  Each ASID's
+ * bound plus its UPDATEs' (its INVALIDATEs left out: the peak inside the
+ * commit is at most that).  No syscall: a commit far below the cap, the
+ * common case, counts nothing; counting costs a syscall or more per
+ * commit (PROCMAP_QUERY, pagemap), several times a small commit's own
+ * writes under emulation. */
+static bool bound_fits(const struct vdpamap *h, const struct vdm_msg *msgs,
+		       size_t n, uint64_t cap)
+{
+	uint64_t hi[BOUND_ASIDS];
+	uint32_t a, nr = h->info.nr_as;
+	size_t i;
+
+	if (nr > BOUND_ASIDS)
+		return false;
+	for (a = 0; a < nr; a++)
+		hi[a] = h->map->as[a].nbound;
+	for (i = 0; i < n; i++) {
+		const struct vdm_entry *e = msgs[i].e;
+		uint64_t b = entry_bound(e);
+
+		if (msgs[i].type != VHOST_IOTLB_UPDATE)
+			continue;
+		if (b > cap || hi[e->asid] > cap - b)
+			return false;
+		hi[e->asid] += b;
+	}
+	return true;
+}
+
+/* Count what asid's mirror holds uncounted: its commits could not reach
+ * the cap, this one may.  Once per entry; the count is of the memory as
+ * it is now, which is what the kernel pinned or looked up unless the
+ * caller remapped it since. */
+static void count_uncounted(struct vdpamap *h, uint32_t asid,
+			    struct count_ctx *c)
+{
+	struct vdm_as *as = &h->map->as[asid];
+	struct itree_node *nd;
+
+	for (nd = itree_first(&as->iova); nd && as->nuncounted;
+	     nd = itree_next(nd)) {
+		struct vdm_entry *e = vdm_entry_of(nd);
+
+		if (!e->uncounted)
+			continue;
+		vdm_entries_account(h, e, false);
+		e->uncounted = false;
+		entry_count(h, e, c);
+		vdm_entries_account(h, e, true);
+	}
+}
+
 int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 {
 	uint64_t cap = vdm_entries_cap(h), *cnt, *unk;
@@ -435,6 +534,14 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 
 	if (cap == UINT64_MAX)
 		return 0;
+	if (bound_fits(h, msgs, n, cap)) {
+		for (i = 0; i < n; i++)
+			if (msgs[i].type == VHOST_IOTLB_UPDATE) {
+				msgs[i].e->nents = 0;
+				msgs[i].e->uncounted = true;
+			}
+		return 0;
+	}
 	cnt = calloc(2 * (size_t)nr, sizeof(*cnt));
 	ctx = malloc(sizeof(*ctx));
 	if (!cnt || !ctx) {
@@ -442,8 +549,12 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		free(ctx);
 		return -ENOMEM;
 	}
-	count_ctx_init(ctx);
+	count_ctx_init(ctx, h);
 	unk = cnt + nr;
+	for (i = 0; i < n; i++)
+		if (msgs[i].type == VHOST_IOTLB_UPDATE &&
+		    h->map->as[msgs[i].e->asid].nuncounted)
+			count_uncounted(h, msgs[i].e->asid, ctx);
 	for (asid = 0; asid < nr; asid++) {
 		cnt[asid] = h->map->as[asid].nents;
 		unk[asid] = h->map->as[asid].nunknown;
@@ -452,8 +563,10 @@ int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		struct vdm_entry *e = msgs[i].e;
 		uint64_t k;
 
-		if (msgs[i].type == VHOST_IOTLB_UPDATE)
+		if (msgs[i].type == VHOST_IOTLB_UPDATE) {
+			e->uncounted = false;
 			entry_count(h, e, ctx);
+		}
 		k = e->nents ? e->nents : 1;
 		if (msgs[i].type == VHOST_IOTLB_UPDATE) {
 			cnt[e->asid] += k;
@@ -494,6 +607,9 @@ bool vdm_entries_efault_is_cap(struct vdpamap *h, const struct vdm_msg *m)
 	if (cap == UINT64_MAX || m->type != VHOST_IOTLB_UPDATE)
 		return false;
 	as = &h->map->as[m->e->asid];
+	/* even every bound fits: not the cap, whatever was left unknown */
+	if (entry_bound(m->e) <= cap && as->nbound <= cap - entry_bound(m->e))
+		return false;
 	n = as->nents + (m->e->nents ? m->e->nents : 1);
 	memlock_ruled_out = h->info.mem_mode == VDPAMAP_MEMMODE_VA ||
 			    !(h->flags & VDPAMAP_OPEN_NO_MEMLOCK_CHECK);

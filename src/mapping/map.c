@@ -78,6 +78,7 @@ static void mapping_free(struct vdpamap *h)
 		return;
 	vdm_mirror_free(h);
 	vdm_snap_free_all(h);
+	vdm_mem_fds_close(h);
 	while ((rg = h->map->regions)) {
 		h->map->regions = rg->next;
 		free(rg);
@@ -98,6 +99,8 @@ int vdm_mapping_init(struct vdpamap *h)
 	if (!h->map)
 		return -ENOMEM;
 	h->map->next_region_id = 1;
+	h->map->maps_fd = -1;
+	h->map->pm_fd = -1;
 	vdm_hook_set(h, VDM_HOOK_MAPPING, &mapping_hooks);
 	return 0;
 }

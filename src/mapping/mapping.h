@@ -10,8 +10,8 @@
  *
  * Inside the module: txn.c calls args.c, map.c, entries.c and vma.c;
  * args.c calls map.c and vma.c; map.c calls view.c, entries.c and vma.c;
- * view.c, prefault.c, entries.c and vma.c call nothing else of the
- * module.
+ * entries.c calls vma.c; view.c, prefault.c and vma.c call nothing else
+ * of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -46,6 +46,10 @@ struct vdm_as {
 	 * entry of unknown count counts as 1 and in nunknown */
 	uint64_t nents;
 	uint64_t nunknown;
+	/* the most entries the mirror can make (each entry's bound, from
+	 * its size alone), and how many entries were not counted */
+	uint64_t nbound;
+	uint64_t nuncounted;
 };
 
 struct vdm_mapping {
@@ -56,6 +60,16 @@ struct vdm_mapping {
 	struct vdm_region *regions;
 	uint32_t next_region_id;
 	struct vdm_entry *lost; /* entries the device lost */
+	/* vma.c: /proc/self/maps kept open for PROCMAP_QUERY between
+	 * commits (-1: not open yet; -2: the kernel has no PROCMAP_QUERY),
+	 * closed with the handle; O_CLOEXEC, and a forked child, which
+	 * holds a copy naming the parent, never uses the handle */
+	int maps_fd;
+	/* entries.c: /proc/self/pagemap kept open for counting (-1: not
+	 * open yet), closed with the handle as maps_fd; and whether it
+	 * shows PFNs here (0: not asked yet, 1: no, 2: yes) */
+	int pm_fd;
+	int pa_counted;
 	/* the open public transaction (vdpamap_txn_begin until its end),
 	 * which close aborts and detaches (txn.c) */
 	struct vdpamap_txn *txn;
@@ -112,6 +126,9 @@ struct vdm_view {
 	struct rtree by_hva;  /* val = iova */
 	bool stale;	      /* missed a change (no memory): resync */
 	unsigned int fork_gen;
+	/* retired nodes of both trees not yet given to call_rcu */
+	struct rt_node *limbo;
+	uint32_t nlimbo;
 };
 
 /* Released by readers after their lookups, acquired before retired nodes
@@ -139,8 +156,9 @@ uint64_t vdm_pa_mask(const struct vdpamap *h);
 int vdm_check_range(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		    uint64_t size);
 /* A map's: perm, the range, alignment (to mask, and in PA mode to the
- * system page), and the region hva lies in (*ret_rg), still mapped in
- * this process.  Logs the refusal. */
+ * system page), and the region hva lies in (*ret_rg); that it is still
+ * mapped in this process, vdm_mem_check_msgs() checks at commit.  Logs
+ * the refusal. */
 int vdm_map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		       void *hva, uint64_t size, uint32_t perm, uint64_t mask,
 		       struct vdm_region **ret_rg);
@@ -173,7 +191,10 @@ uint64_t vdm_entries_cap(const struct vdpamap *h);
 void vdm_entries_account(struct vdpamap *h, const struct vdm_entry *e,
 			 bool add);
 /* Count every UPDATE's entries (e->nents) and refuse (-ENOSPC, logged
- * with the remedies) if an ASID would pass the cap on the way. */
+ * with the remedies) if an ASID would pass the cap on the way.  When the
+ * bounds (the pages each entry spans) of an ASID's mirror and of the
+ * commit's UPDATEs cannot pass it, nothing is counted (e->uncounted);
+ * else what its mirror holds uncounted is counted first. */
 int vdm_entries_check(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
 /* The device answered EFAULT to m: is the cap the cause, as far as the
  * library can tell?  If so it has logged the cap and the remedies. */
@@ -187,6 +208,19 @@ void vdm_entries_remedy(const struct vdpamap *h, uint32_t asid, uint64_t n,
 /* 0 if every page of [hva, hva + len) is mapped in this process, else
  * -ENOMEM (a hole) or -EINVAL; one syscall whatever the size. */
 int vdm_mem_mapped(uint64_t hva, uint64_t len);
+/* 0 if every UPDATE of msgs[0..n) is of memory mapped in this process,
+ * else -EFAULT, logged naming the first range that is not: at commit,
+ * before anything is sent.  One PROCMAP_QUERY per VMA the ranges cover
+ * (none for a range inside the VMAs the last query found), or where the
+ * kernel has none (before 6.11) one mincore() per range. */
+int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
+/* /proc/self/maps for PROCMAP_QUERY (h->map->maps_fd), opened at the
+ * first use: -1 if it cannot be or the kernel has no PROCMAP_QUERY. */
+int vdm_maps_fd(struct vdpamap *h);
+/* The kernel has no PROCMAP_QUERY: never ask again. */
+void vdm_maps_fd_unsupported(struct vdpamap *h);
+/* Close what the module keeps open between commits (maps_fd, pm_fd). */
+void vdm_mem_fds_close(struct vdpamap *h);
 /* 1 and the first part of [hva, hva + len) that is private memory
  * (MAP_PRIVATE, anonymous private: what a VA-mode device skips) in
  * [*ret_first, *ret_last]; 0 if all of it is shared; -errno if

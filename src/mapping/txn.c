@@ -566,6 +566,9 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 		r = -ENOMEM;
 		goto err_abort;
 	}
+	r = vdm_mem_check_msgs(h, msgs, n);
+	if (r < 0)
+		goto err_msgs;
 	r = vdm_entries_check(h, msgs, n);
 	if (r < 0)
 		goto err_msgs;

@@ -5,11 +5,14 @@
  * EFAULT like every other refusal, and a VA-mode one of a hole or of
  * private memory succeeds and maps nothing (vhost_vdpa maps only VMAs
  * that are MAP_SHARED and file-backed; shared anonymous memory is shmem,
- * so it is one).  A hole is found with mincore(), which fails with ENOMEM
- * at one and changes nothing, one call per 16 MiB (its vector is a byte
- * a page; msync(MS_ASYNC) would walk only the VMAs, but memcheck takes
- * its range for memory the program reads and reports every probe of a
- * hole as an error).  The VA check is one read of /proc/self/maps per
+ * so it is one).  A hole is found at a commit with PROCMAP_QUERY (Linux
+ * 6.11), one ioctl per VMA, or at region_add and on older kernels with
+ * mincore(), which fails with ENOMEM at one and changes nothing, one call
+ * per 16 MiB (its vector is a byte a page, and it looks each page up:
+ * ~10 us for one page under emulation, three times the ioctl;
+ * msync(MS_ASYNC) would walk only the VMAs, but memcheck takes its range
+ * for memory the program reads and reports every probe of a hole as an
+ * error).  The VA check is one read of /proc/self/maps per
  * region.  That read also says which file (dev, inode) backs each VMA at
  * which offset: a region's fd must be that file at that offset, or a
  * successor would map other memory than the device uses.
@@ -18,12 +21,15 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "mapping/mapping.h"
+#include "uapi/procmap.h"
+#include "uapi/vhost_vdpa.h"
 
 #define MINCORE_PAGES 4096 /* pages asked of mincore() at once */
 
@@ -47,6 +53,104 @@ int vdm_mem_mapped(uint64_t hva, uint64_t len)
 			return 0;
 		a += n * ps;
 	}
+}
+
+int vdm_maps_fd(struct vdpamap *h)
+{
+	if (h->map->maps_fd == -1)
+		h->map->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	return h->map->maps_fd < 0 ? -1 : h->map->maps_fd;
+}
+
+void vdm_maps_fd_unsupported(struct vdpamap *h)
+{
+	if (h->map->maps_fd >= 0)
+		close(h->map->maps_fd);
+	h->map->maps_fd = -2;
+}
+
+void vdm_mem_fds_close(struct vdpamap *h)
+{
+	if (h->map->maps_fd >= 0)
+		close(h->map->maps_fd);
+	if (h->map->pm_fd >= 0)
+		close(h->map->pm_fd);
+	h->map->maps_fd = -1;
+	h->map->pm_fd = -1;
+}
+
+/* Is [a, last] covered by VMAs, one query each?  1 and the span of those
+ * VMAs in [*lo, *hi) if so, 0 at a hole, -ENOTTY without PROCMAP_QUERY,
+ * else -errno. */
+static int query_mapped(int fd, uint64_t a, uint64_t last, uint64_t *lo,
+			uint64_t *hi)
+{
+	bool first = true;
+
+	for (;;) {
+		struct procmap_query q = {
+			.size = sizeof(q),
+			.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA,
+			.query_addr = a,
+		};
+
+		if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
+			if (errno == ENOENT) /* nothing from a on */
+				return 0;
+			return errno == ENOTTY || errno == EINVAL ? -ENOTTY :
+								    -errno;
+		}
+		if (q.vma_start > a)
+			return 0;
+		if (first)
+			*lo = q.vma_start;
+		first = false;
+		*hi = q.vma_end;
+		if (q.vma_end - 1 >= last)
+			return 1;
+		a = q.vma_end;
+	}
+}
+
+/* Memory a map's range must lie in (mapped when its region was added);
+ * the kernel does not tell in time: a PA-mode UPDATE of a hole fails
+ * with the EFAULT of every refusal, a VA-mode one maps nothing or, below
+ * a shared VMA, the wrong file offsets.  Checked once a commit, not per
+ * map: a commit of 4096 maps into one region asks once. */
+int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
+{
+	uint64_t lo = 1, hi = 0; /* [lo, hi): mapped, as the last query found */
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		const struct vdm_entry *e = msgs[i].e;
+		uint64_t span = e->inode.last - e->inode.first;
+		int fd;
+
+		if (msgs[i].type != VHOST_IOTLB_UPDATE ||
+		    (e->hva >= lo && e->hva + span < hi))
+			continue;
+		fd = vdm_maps_fd(h);
+		r = fd < 0 ? -ENOTTY :
+			     query_mapped(fd, e->hva, e->hva + span, &lo, &hi);
+		if (r == -ENOTTY && fd >= 0)
+			vdm_maps_fd_unsupported(h);
+		if (r < 0 && vdm_mem_mapped(e->hva, span + 1) == 0) {
+			lo = e->hva; /* mincore() answers for this range */
+			hi = e->hva + span + 1;
+			r = 1;
+		}
+		if (r > 0)
+			continue;
+		vdm_err(h,
+			"hva [%p, +0x%llx) is not mapped in this process "
+			"(unmapped since its region was added)",
+			(void *)(uintptr_t)e->hva,
+			(unsigned long long)(span + 1));
+		return -EFAULT;
+	}
+	return 0;
 }
 
 /* All of /proc/self/maps, NUL-terminated. */

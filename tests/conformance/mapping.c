@@ -110,7 +110,8 @@ void test_regions(void **state)
 }
 
 /* Memory the process does not map is refused before anything is sent,
- * at region_add and at a map into a region unmapped since; a VA-mode
+ * at region_add and at the commit of a map into a region unmapped since
+ * (in a transaction too, whatever map comes first); a VA-mode
  * device maps MAP_SHARED memory only (anonymous or private: nothing,
  * and the kernel says OK), so there private memory is refused too. */
 void test_region_unmapped(void **state)
@@ -121,7 +122,7 @@ void test_region_unmapped(void **state)
 	struct snap sn;
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint8_t *p, *sh;
-	uint32_t id;
+	uint32_t id, i;
 
 	open_default(f);
 	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
@@ -151,6 +152,27 @@ void test_region_unmapped(void **state)
 	assert_int_equal(munmap(sh + 2 * MIB, pg), 0);
 	snap_take(f, &sn);
 	map_err(f, EFAULT, 0, GPA, sh + MIB, 2 * MIB, VDPAMAP_PERM_RW);
+	/* checked once at commit for all the maps of a transaction: the
+	 * one over the hole fails it, whichever map comes first, and
+	 * nothing is sent */
+	for (i = 0; i < 2; i++) {
+		struct vdpamap_txn *t;
+
+		assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+		assert_int_equal(vdpamap_txn_map(t, 0,
+						 GPA + (uint64_t)i * 4 * MIB,
+						 sh, MIB, VDPAMAP_PERM_RW,
+						 NULL),
+				 0);
+		assert_int_equal(vdpamap_txn_map(t, 0,
+						 GPA + (uint64_t)(1 - i) * 4 *
+								 MIB,
+						 sh + 2 * MIB - pg, 2 * pg,
+						 VDPAMAP_PERM_RW, NULL),
+				 0);
+		assert_int_equal(vdpamap_txn_commit(t), -EFAULT);
+		snap_equal(f, &sn);
+	}
 	assert_int_equal(vdpamap_map(f->h, 0, GPA, sh, MIB, VDPAMAP_PERM_RW),
 			 0);
 	unmap_ok(f, 0, GPA, MIB);

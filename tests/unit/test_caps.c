@@ -10,7 +10,8 @@
  *  - vdpamap_info shows the caps of each profile;
  *  - a map known not to fit is refused with -ENOSPC before anything is
  *    sent (the stats), in a transaction or alone, and the log names the
- *    cap and the remedies;
+ *    cap and the remedies, also after commits left uncounted far below
+ *    the cap;
  *  - a write() answering EFAULT is -ENOSPC when the cap is the cause (the
  *    count unknown, the library's own checks passed), never -EIO;
  *  - the silent case (set_map parent below vhost_vdpa's cap, PA counts
@@ -237,6 +238,35 @@ static void test_caps_refused_before_sending(void **state)
 	fx_free(f);
 }
 
+/* A commit whose bound (a page an entry at most) cannot reach the cap is
+ * not counted; the first that may counts what was left uncounted, so
+ * the cap is still known to be passed before anything is sent: four
+ * maps of two pages over two VMAs each fill a cap of 8, bound and count
+ * alike, and one more page (bound 9) is refused unsent.  Counted as the
+ * one entry each makes at least, the four would leave room for it. */
+static void test_caps_uncounted_counted_near_cap(void **state)
+{
+	uint64_t w, i;
+	struct fx *f;
+
+	(void)state;
+	f = fx_new("linux-6.12", 0, 8, 0, 0);
+	fx_mem(f, 9, true);
+	for (i = 0; i < 8; i += 2)
+		assert_int_equal(vdpamap_map(f->h, 0, 0x100000 + i * PAGE,
+					     f->mem + i * PAGE, 2 * PAGE,
+					     VDPAMAP_PERM_RW),
+				 0);
+	w = writes(f);
+	assert_int_equal(map_pages(f, 8, 1), -ENOSPC);
+	assert_int_equal(writes(f), w);
+	assert_non_null(strstr(logbuf, "9 IOTLB entries exceed"));
+	/* room again: one map of two entries out, the page fits */
+	assert_int_equal(vdpamap_unmap(f->h, 0, 0x100000, 2 * PAGE), 0);
+	assert_int_equal(map_pages(f, 8, 1), 0);
+	fx_free(f);
+}
+
 /* PA with unknown counts: each UPDATE counts as at least one entry; an
  * UPDATE over several VMAs passes that check, the device refuses it
  * (EFAULT), and the library says -ENOSPC. */
@@ -376,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_caps_info),
 		cmocka_unit_test(test_caps_refused_before_sending),
+		cmocka_unit_test(test_caps_uncounted_counted_near_cap),
 		cmocka_unit_test(test_caps_efault_is_enospc),
 		cmocka_unit_test(test_caps_silent_case),
 		cmocka_unit_test(test_caps_flip),
