@@ -295,7 +295,7 @@ int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
 			struct vdpamap **ret)
 {
 	const struct vdm_ho_hdr *hd = s->hdr;
-	uint64_t t0 = vdm_ho_now_ns();
+	uint64_t t0 = vdm_ho_now_ns(), t1;
 	struct vdm_handoff *ho;
 	struct vdpamap *h = NULL;
 	void **hvas;
@@ -322,9 +322,12 @@ int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
 	r = map_regions(s, hvas);
 	if (r < 0)
 		goto free_hvas;
+	t1 = vdm_ho_now_ns();
 	r = adopt_strategy(s, opts, hvas, &ho, &h);
 	if (r < 0)
 		goto unmap;
+	ho->ph.map = t1 - t0;
+	ho->ph.takeover = vdm_ho_now_ns() - t1 - ho->ph.resume;
 	ho->adopted = 1;
 	ho->strategy = hd->strategy;
 	memcpy(ho->path, hd->path, sizeof(ho->path));
@@ -361,6 +364,35 @@ out:
 	return r;
 }
 
+/* The downtime's phases up to adopt's return, kept and logged: the exec
+ * runs from the predecessor's last step (its clock is the system's:
+ * CLOCK_MONOTONIC) to adopt's entry. */
+static void adopt_phases(struct vdpamap *h, const struct vdm_ho_hdr *hd,
+			 uint64_t t_entry, uint64_t t_parsed)
+{
+	struct vdm_handoff *ho = h->ho;
+	struct vdm_ho_phases *ph = &ho->ph;
+
+	ph->t_entry = t_entry;
+	ph->parse = t_parsed - t_entry;
+	ph->suspend = hd->suspend_cost_ns;
+	if (hd->t_handed_ns >= hd->t_suspend_ns && hd->t_suspend_ns)
+		ph->pred = hd->t_handed_ns - hd->t_suspend_ns;
+	if (hd->t_handed_ns && hd->t_handed_ns <= t_entry)
+		ph->exec = t_entry - hd->t_handed_ns;
+	ho->adopt_ns = ho->adopted_ns - t_entry;
+	vdm_info(h,
+		 "handoff: phases (us): suspend %llu, predecessor %llu, exec "
+		 "%llu, parse %llu, map %llu, takeover %llu, resume %llu",
+		 (unsigned long long)(ph->suspend / 1000),
+		 (unsigned long long)(ph->pred / 1000),
+		 (unsigned long long)(ph->exec / 1000),
+		 (unsigned long long)(ph->parse / 1000),
+		 (unsigned long long)(ph->map / 1000),
+		 (unsigned long long)(ph->takeover / 1000),
+		 (unsigned long long)(ph->resume / 1000));
+}
+
 /* The state fd: the argument, or VDPAMAP_HANDOFF_ENV's decimal value. */
 static int state_fd_of(int state_fd)
 {
@@ -383,6 +415,7 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 				      const struct vdpamap_open_opts *opts,
 				      struct vdpamap **ret)
 {
+	uint64_t t_entry = vdm_ho_now_ns(), t_parsed;
 	struct vdm_handoff_state s;
 	struct vdm_ho_why why;
 	size_t len = 0;
@@ -410,9 +443,12 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 				 len, r, w);
 		goto out;
 	}
+	t_parsed = vdm_ho_now_ns();
 	r = vdm_ho_adopt_parsed(&s, opts, ret);
-	if (r == 0)
+	if (r == 0) {
 		close(state_fd);
+		adopt_phases(*ret, s.hdr, t_entry, t_parsed);
+	}
 out:
 	free(buf);
 	return r;

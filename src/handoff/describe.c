@@ -212,7 +212,16 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int vdm_ho_memfd(const void *buf, size_t len, bool cloexec)
+static int seal_all(int fd)
+{
+	return fcntl(fd, F_ADD_SEALS,
+		     F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) <
+			       0 ?
+		       -errno :
+		       0;
+}
+
+int vdm_ho_memfd(const void *buf, size_t len, bool cloexec, bool seal)
 {
 	int fd = memfd_create("vdpamap-handoff",
 			      MFD_ALLOW_SEALING | (cloexec ? MFD_CLOEXEC : 0));
@@ -223,16 +232,35 @@ int vdm_ho_memfd(const void *buf, size_t len, bool cloexec)
 	r = write_all(fd, buf, len);
 	if (r < 0)
 		goto fail;
-	if (fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) <
-	    0) {
-		r = -errno;
+	if (seal && (r = seal_all(fd)) < 0)
 		goto fail;
-	}
 	return fd;
 fail:
 	close(fd);
 	return r;
+}
+
+/* Only the header changes: the body (regions, entries, vrings) was
+ * written before, so that the last step costs one small pwrite. */
+int vdm_ho_memfd_finish(int fd, void *buf, size_t len, uint64_t t_suspend,
+			uint64_t suspend_cost)
+{
+	struct vdm_ho_hdr *hd = buf;
+	ssize_t n;
+
+	if (len < sizeof(*hd))
+		return -EINVAL;
+	hd->t_suspend_ns = t_suspend;
+	hd->suspend_cost_ns =
+		suspend_cost > UINT32_MAX ? UINT32_MAX : (uint32_t)suspend_cost;
+	hd->t_handed_ns = vdm_ho_now_ns();
+	vdm_handoff_seal(buf);
+	do {
+		n = pwrite(fd, hd, sizeof(*hd), 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*hd))
+		return n < 0 ? -errno : -EIO;
+	return seal_all(fd);
 }
 
 /* Into an 8-byte aligned buffer (malloc). */

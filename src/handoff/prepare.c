@@ -151,18 +151,22 @@ static int pick_strategy(struct vdpamap *h, uint32_t *strategy)
 	return 0;
 }
 
-/* The description in a sealed memfd that crosses the exec. */
-static int state_write(struct vdpamap *h, const struct vdm_ho_ser *so)
+/* The description in a memfd that crosses the exec, not sealed yet: the
+ * last step (vdm_ho_memfd_finish()) writes the phase times into its
+ * header and seals it.  *ret_buf keeps what it holds. */
+static int state_write(struct vdpamap *h, const struct vdm_ho_ser *so,
+		       void **ret_buf, size_t *ret_len)
 {
-	size_t len = 0;
-	void *buf = NULL;
 	int r;
 
-	r = vdm_ho_serialize(h, so, &buf, &len);
+	r = vdm_ho_serialize(h, so, ret_buf, ret_len);
 	if (r < 0)
 		return r;
-	r = vdm_ho_memfd(buf, len, false);
-	free(buf);
+	r = vdm_ho_memfd(*ret_buf, *ret_len, false, false);
+	if (r < 0) {
+		free(*ret_buf);
+		*ret_buf = NULL;
+	}
 	return r;
 }
 
@@ -173,7 +177,9 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	struct vdm_ho_ser so = { .strategy = strategy,
 				 .dev_fd = -1,
 				 .keeper_sock = -1 };
-	uint64_t t0 = vdm_ho_now_ns();
+	uint64_t t0 = vdm_ho_now_ns(), ts, cost, t_handed;
+	size_t len = 0;
+	void *buf = NULL;
 	int r, sfd;
 
 	if (strategy == VDPAMAP_HANDOFF_KEEPER && !vdm_ho_keeper_live(h)) {
@@ -188,6 +194,7 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		if (r < 0)
 			goto drop_keeper;
 	}
+	ts = vdm_ho_now_ns();
 	r = vdm_ho_suspend(h, strategy);
 	if (r < 0)
 		goto drop_keeper;
@@ -201,6 +208,7 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		if (r < 0)
 			goto resume;
 	}
+	cost = vdm_ho_now_ns() - ts;
 	if (strategy != VDPAMAP_HANDOFF_REBUILD)
 		so.dev_fd = h->tp->fd;
 	/* NEW_OWNER from a handle a keeper serves: the successor dismisses
@@ -209,7 +217,7 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	    (strategy == VDPAMAP_HANDOFF_NEW_OWNER && vdm_ho_keeper_live(h)))
 		so.keeper_sock = ho->kl.sock;
 	so.t_prepare = vdm_ho_now_ns() - t0;
-	r = sfd = state_write(h, &so);
+	r = sfd = state_write(h, &so, &buf, &len);
 	if (r < 0)
 		goto resume;
 	/* exactly the fds to pass lose CLOEXEC */
@@ -218,13 +226,19 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	if (r < 0)
 		goto restore_fds;
 	/* the keeper keeps the state for a re-attach: a keeper that cannot
-	 * take it fails the prepare, which then undoes everything */
+	 * take it fails the prepare, which then undoes everything.  It gets
+	 * the memfd itself: the header written below is what it holds. */
 	if (vdm_ho_keeper_live(h)) {
 		r = vdm_kp_call(&ho->kl, VDM_KP_SETSTATE, 0, 0, NULL, 0, sfd,
 				NULL);
 		if (r < 0)
 			goto restore_fds;
 	}
+	r = vdm_ho_memfd_finish(sfd, buf, len, so.t_suspend, cost);
+	if (r < 0)
+		goto restore_fds;
+	t_handed = ((struct vdm_ho_hdr *)buf)->t_handed_ns;
+	free(buf);
 	ho->state_fd = sfd;
 	ho->prepared = 1;
 	vdm_busy_set(h,
@@ -234,13 +248,25 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	ho->strategy = strategy;
 	ho->t_suspend_ns = so.t_suspend;
 	ho->prepare_ns = vdm_ho_now_ns() - t0;
-	vdm_info(h, "handoff prepared: strategy %s, state fd %d",
-		 vdm_ho_strategy_name(strategy), sfd);
+	/* a successor that hands over again: its own adopt's phases are
+	 * another handoff's */
+	ho->ph = (struct vdm_ho_phases){ .suspend = cost,
+					 .pred = t_handed - so.t_suspend };
+	vdm_info(h,
+		 "handoff prepared: strategy %s, state fd %d; suspend %llu "
+		 "us, then %llu us to the exec",
+		 vdm_ho_strategy_name(strategy), sfd,
+		 (unsigned long long)(cost / 1000),
+		 (unsigned long long)(ho->ph.pred / 1000));
 	*ret_fd = sfd;
 	return 0;
 restore_fds:
+	/* a keeper that took the memfd keeps it for a re-attach: sealed,
+	 * it describes the handle as it stays */
+	vdm_ho_memfd_finish(sfd, buf, len, so.t_suspend, cost);
 	vdm_ho_fds_restore(h);
 	close(sfd);
+	free(buf);
 resume:
 	vdm_ho_resume_ours(h);
 drop_keeper:

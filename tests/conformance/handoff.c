@@ -787,6 +787,98 @@ static void check_caps(struct vdpamap *h, const struct vdpamap_region *rg)
 	       got, cnt, exp);
 }
 
+/* The predecessor knows its own two phases, nothing of the successor's;
+ * a phases struct too small for any field is refused. */
+static void check_phases_pred(struct vdpamap *h)
+{
+	VDPAMAP_OPTS(vdpamap_handoff_phases, ph);
+	struct vdpamap_handoff_phases before;
+	int r;
+
+	r = vdpamap_handoff_get_phases(h, &ph);
+	CHECK(r == 0, "phases: %d", r);
+	CHECK(ph.predecessor_ns > 0 && !ph.exec_ns && !ph.adopt_ns &&
+		      !ph.downtime_ns &&
+		      ph.library_ns == ph.suspend_ns + ph.predecessor_ns,
+	      "predecessor's phases: suspend %llu, rest %llu, exec %llu, "
+	      "adopt %llu",
+	      (unsigned long long)ph.suspend_ns,
+	      (unsigned long long)ph.predecessor_ns,
+	      (unsigned long long)ph.exec_ns, (unsigned long long)ph.adopt_ns);
+	ph.sz = sizeof(size_t) + 4;
+	before = ph;
+	r = vdpamap_handoff_get_phases(h, &ph);
+	CHECK(r == -EINVAL && !memcmp(&ph, &before, sizeof(ph)),
+	      "phases of sz %zu: %d", before.sz, r);
+	CHECK(vdpamap_handoff_first_frame(h) == -ENOENT,
+	      "a predecessor's first frame");
+}
+
+/* After the first frame: the phases partition the downtime, the exec is
+ * known, a second mark is refused; a struct of an older caller (one
+ * field) gets that field alone. */
+static void check_phases_succ(struct vdpamap *h, const char *cs)
+{
+	struct {
+		struct vdpamap_handoff_phases p;
+		uint64_t more[2];
+	} big = { .p.sz = sizeof(big), .more = { 7, 7 } };
+	struct vdpamap_handoff_phases *ph = &big.p;
+	struct {
+		size_t sz;
+		uint64_t suspend_ns, guard;
+	} small = { .sz = sizeof(size_t) + 8, .guard = 7 };
+	int r;
+
+	CHECK(vdpamap_handoff_get_phases(h, ph) == 0, "phases");
+	CHECK(!ph->downtime_ns && !ph->first_frame_ns,
+	      "a downtime before the mark");
+	r = vdpamap_handoff_first_frame(h);
+	CHECK(r == 0, "first frame: %d", r);
+	CHECK(vdpamap_handoff_first_frame(h) == -EALREADY, "second mark");
+	CHECK(vdpamap_handoff_get_phases(h, ph) == 0, "phases");
+	CHECK(big.p.sz == sizeof(big) && !big.more[0] && !big.more[1],
+	      "a larger struct's tail not zeroed");
+	CHECK(ph->exec_ns > 0 && ph->adopt_ns > 0 && ph->first_frame_ns > 0,
+	      "phases: exec %llu, adopt %llu, first frame %llu",
+	      (unsigned long long)ph->exec_ns, (unsigned long long)ph->adopt_ns,
+	      (unsigned long long)ph->first_frame_ns);
+	CHECK(ph->parse_ns + ph->map_ns + ph->takeover_ns + ph->resume_ns <=
+		      ph->adopt_ns,
+	      "adopt %llu below its parts %llu + %llu + %llu + %llu",
+	      (unsigned long long)ph->adopt_ns,
+	      (unsigned long long)ph->parse_ns, (unsigned long long)ph->map_ns,
+	      (unsigned long long)ph->takeover_ns,
+	      (unsigned long long)ph->resume_ns);
+	CHECK(ph->library_ns == ph->suspend_ns + ph->predecessor_ns +
+					ph->adopt_ns &&
+		      ph->downtime_ns ==
+			      ph->library_ns + ph->exec_ns + ph->first_frame_ns,
+	      "downtime %llu is not library %llu + exec %llu + first frame "
+	      "%llu",
+	      (unsigned long long)ph->downtime_ns,
+	      (unsigned long long)ph->library_ns,
+	      (unsigned long long)ph->exec_ns,
+	      (unsigned long long)ph->first_frame_ns);
+	CHECK(vdpamap_handoff_get_phases(h, (void *)&small) == 0 &&
+		      small.guard == 7 && small.suspend_ns == ph->suspend_ns,
+	      "a one-field struct");
+	printf("[%s] phases (us): suspend %llu, predecessor %llu, exec %llu, "
+	       "adopt %llu (parse %llu, map %llu, takeover %llu, resume %llu), "
+	       "first frame %llu; library %llu of %llu\n",
+	       cs, (unsigned long long)(ph->suspend_ns / 1000),
+	       (unsigned long long)(ph->predecessor_ns / 1000),
+	       (unsigned long long)(ph->exec_ns / 1000),
+	       (unsigned long long)(ph->adopt_ns / 1000),
+	       (unsigned long long)(ph->parse_ns / 1000),
+	       (unsigned long long)(ph->map_ns / 1000),
+	       (unsigned long long)(ph->takeover_ns / 1000),
+	       (unsigned long long)(ph->resume_ns / 1000),
+	       (unsigned long long)(ph->first_frame_ns / 1000),
+	       (unsigned long long)(ph->library_ns / 1000),
+	       (unsigned long long)(ph->downtime_ns / 1000));
+}
+
 static void role_pred(const char *cs)
 {
 	struct pred p;
@@ -909,6 +1001,7 @@ static void role_pred(const char *cs)
 		fclose(f);
 		raise(SIGKILL);
 	}
+	check_phases_pred(p.h);
 	pred_caps_env(p.h);
 	exec_succ("succ", cs, sfd, &p.v);
 }
@@ -1150,6 +1243,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	printf("[%s%s] %s: downtime %.2f ms (adopt %.2f ms)\n", cs,
 	       strcmp(role, "succ") ? " second" : "", strategy_name(want),
 	       (double)(t - hi.suspend_ns) / 1e6, (double)hi.adopt_ns / 1e6);
+	check_phases_succ(h, cs);
 	loop_n(&v, 101, 3);
 	if (want == VDPAMAP_HANDOFF_KEEPER && hi.keeper_alive) {
 		check_trim(h); /* and the data path still runs */
