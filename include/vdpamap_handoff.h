@@ -130,8 +130,10 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h);
  * negative".
  *  -E2BIG, -ENOMEM, the errors of mmap() of a region, of vdpamap_open()
  *              (REBUILD), or of RESUME.
- *  -ECOMM      KEEPER: the keeper lives but did not answer; or RESUME's
- *              error (the device stays suspended): retry the adopt.
+ *  -ECOMM      RESUME's error (the device stays suspended): retry the
+ *              adopt.  (KEEPER adopt asks the keeper nothing: its pidfd
+ *              says whether it lives, and the trim after the first frame
+ *              checks that it answers.)
  * A KEEPER description whose keeper is dead, or a lost reply of the device
  * (simulator), gives a poisoned handle (see vdpamap_handoff_rebuild()).
  * NEW_OWNER: -EOPNOTSUPP in a build without it, or VHOST_NEW_OWNER's
@@ -205,8 +207,8 @@ struct vdpamap_handoff_info {
 	uint64_t adopt_iotlb_writes; /* IOTLB messages adopt sent */
 	/* KEEPER successor: what the keeper unmapped of the old address
 	 * space after the adopt (0: not trimmed, or the trim has not ended
-	 * yet: it runs in the keeper after adopt returned; never waited
-	 * for here) */
+	 * yet: it runs in the keeper once vdpamap_handoff_first_frame() or
+	 * this call started it; never waited for here) */
 	uint64_t keeper_trimmed_bytes;
 	uint32_t keeper_vmas_before; /* mappings before the trim */
 	uint32_t keeper_vmas_kept;   /* mappings left */

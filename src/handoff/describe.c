@@ -243,7 +243,7 @@ fail:
 /* Only the header changes: the body (regions, entries, vrings) was
  * written before, so that the last step costs one small pwrite. */
 int vdm_ho_memfd_finish(int fd, void *buf, size_t len, uint64_t t_suspend,
-			uint64_t suspend_cost)
+			uint64_t suspend_cost, uint64_t *ret_handed)
 {
 	struct vdm_ho_hdr *hd = buf;
 	ssize_t n;
@@ -254,6 +254,8 @@ int vdm_ho_memfd_finish(int fd, void *buf, size_t len, uint64_t t_suspend,
 	hd->suspend_cost_ns =
 		suspend_cost > UINT32_MAX ? UINT32_MAX : (uint32_t)suspend_cost;
 	hd->t_handed_ns = vdm_ho_now_ns();
+	if (ret_handed)
+		*ret_handed = hd->t_handed_ns;
 	vdm_handoff_seal(buf);
 	do {
 		n = pwrite(fd, hd, sizeof(*hd), 0);

@@ -209,6 +209,8 @@ struct vdm_handoff {
 	int cleared[64];   /* fds whose CLOEXEC prepare cleared */
 	uint32_t nr_cleared;
 	int suspended; /* prepare suspended the device */
+	int trim_due;  /* successor: the keeper's trim waits for the first
+			  frame (keeper_ctl.c) */
 	/* the keeper's re-attach credential and socket tag (made by the
 	 * prepare that created it, else from the state; 0: no keeper) */
 	uint8_t cred[VDM_KP_CRED_LEN];
@@ -255,9 +257,10 @@ struct vdm_ho_ser {
 
 /* The predecessor's last step: the header of the description in fd
  * (buf, len: what it holds) gets the phase times, is sealed again and the
- * memfd sealed against writes; 0 or -errno. */
+ * memfd sealed against writes; 0 or -errno.  *ret_handed (may be NULL):
+ * the time of that step written into it. */
 int vdm_ho_memfd_finish(int fd, void *buf, size_t len, uint64_t t_suspend,
-			uint64_t suspend_cost);
+			uint64_t suspend_cost, uint64_t *ret_handed);
 /* h as a sealed description (malloc'ed into *ret_buf). */
 int vdm_ho_serialize(struct vdpamap *h, const struct vdm_ho_ser *so,
 		     void **ret_buf, size_t *ret_len);
@@ -325,6 +328,9 @@ void vdm_ho_keeper_dismiss(int sock, int32_t pid);
 int vdm_ho_keeper_link(struct vdpamap *h, struct vdm_handoff *ho,
 		       const struct vdm_ho_hdr *hd);
 int vdm_ho_keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd);
+/* After the first frame (or the first vdpamap_handoff_get_info()): the
+ * trim takeover deferred, once. */
+void vdm_ho_keeper_trim_due(struct vdpamap *h);
 
 /* ---- handle.c */
 struct vdm_handoff *vdm_ho_new(void);

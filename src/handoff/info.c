@@ -31,6 +31,9 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 	}
 	if (ho->kl.sock >= 0)
 		vdm_kp_check(&h->ho->kl);
+	/* an application that never marks its first frame still has the
+	 * old address space trimmed once it asks how the handoff went */
+	vdm_ho_keeper_trim_due(h);
 	vdm_kp_trim_result(&h->ho->kl); /* if the keeper has sent it */
 	memset(info, 0, sizeof(*info));
 	info->strategy = ho->strategy;
@@ -127,6 +130,7 @@ VDPAMAP_API int vdpamap_handoff_first_frame(struct vdpamap *h)
 		goto out;
 	}
 	h->ho->ph.t_first = t;
+	vdm_ho_keeper_trim_due(h);
 	phases_of(h->ho, &p);
 	vdm_info(h,
 		 "handoff: first frame: downtime %llu us, the library's share "

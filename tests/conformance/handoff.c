@@ -787,6 +787,35 @@ static void check_caps(struct vdpamap *h, const struct vdpamap_region *rg)
 	       got, cnt, exp);
 }
 
+static int nr_maps(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f, "%s", path);
+	while (fgets(line, sizeof(line), f))
+		n += strchr(line, '\n') != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The keeper's trim is off the downtime: after adopt it waits for the
+ * first frame (or get_info), so the old image's mappings (this program,
+ * libc, the loader, the heap, ...) are all still there a while later. */
+static void check_trim_waits(pid_t kp)
+{
+	struct timespec ts = { 0, 100000000 };
+	int n;
+
+	nanosleep(&ts, NULL);
+	n = nr_maps(kp);
+	CHECK(n > 8, "keeper %d trimmed before the first frame: %d mappings",
+	      (int)kp, n);
+}
+
 /* The predecessor knows its own two phases, nothing of the successor's;
  * a phases struct too small for any field is refused. */
 static void check_phases_pred(struct vdpamap *h)
@@ -971,6 +1000,8 @@ static void role_pred(const char *cs)
 		snprintf(kb, sizeof(kb), "%llu",
 			 (unsigned long long)rss_kb(hi.keeper_pid));
 		setenv("HO_KRSS", kb, 1);
+		snprintf(kb, sizeof(kb), "%d", hi.keeper_pid);
+		setenv("HO_KPID", kb, 1);
 	}
 	{
 		struct vdpamap_handoff_info hi;
@@ -1216,6 +1247,9 @@ static void role_succ(const char *role, const char *cs, char **a)
 	CHECK(fcntl(sfd, F_GETFD) < 0, "state fd not closed by adopt");
 	CHECK(vdpamap_poison_reason(h) == NULL, "poisoned: %s",
 	      vdpamap_poison_reason(h));
+	if (want == VDPAMAP_HANDOFF_KEEPER && !strcmp(role, "succ") &&
+	    getenv("HO_KPID"))
+		check_trim_waits((pid_t)atoi(getenv("HO_KPID")));
 	r = vdpamap_handoff_get_info(h, &hi);
 	CHECK(r == 0, "info: %d", r);
 	CHECK(hi.strategy == want, "strategy %s, want %s",
