@@ -57,21 +57,29 @@ static void restore_mirror(struct vdpamap *h, const struct vdm_handoff_state *s,
 
 static void restore_info(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 {
-	vdm_info_set(h, &(struct vdpamap_info){
-				.device_id = hd->device_id,
-				.nr_vqs = hd->nr_vqs,
-				.nr_groups = hd->nr_groups,
-				.nr_as = hd->nr_as,
-				.config_size = hd->config_size,
-				.max_vring_num = hd->max_vring_num,
-				.device_features = hd->device_features,
-				.backend_offered = hd->backend_offered,
-				.backend_acked = hd->backend_acked,
-				.iova_first = hd->iova_first,
-				.iova_last = hd->iova_last,
-				.mem_mode = hd->mem_mode,
-				.is_sim = hd->is_sim,
-			});
+	struct vdpamap_info in = {
+		.device_id = hd->device_id,
+		.nr_vqs = hd->nr_vqs,
+		.nr_groups = hd->nr_groups,
+		.nr_as = hd->nr_as,
+		.config_size = hd->config_size,
+		.max_vring_num = hd->max_vring_num,
+		.device_features = hd->device_features,
+		.backend_offered = hd->backend_offered,
+		.backend_acked = hd->backend_acked,
+		.iova_first = hd->iova_first,
+		.iova_last = hd->iova_last,
+		.mem_mode = hd->mem_mode,
+		.is_sim = hd->is_sim,
+		/* the predecessor's, read at its open: reading them again
+		 * (sysfs, pagemap) would sit inside the downtime */
+		.max_iotlb_entries = hd->max_iotlb_entries,
+		.parent_max_iotlb_entries = hd->parent_max_iotlb_entries,
+		.caps_flags = hd->caps_flags,
+	};
+
+	memcpy(in.parent, hd->parent, sizeof(in.parent));
+	vdm_info_set(h, &in);
 }
 
 /* A handle as the description says, without touching the device (KEEPER,
@@ -91,7 +99,8 @@ static int handle_from_state(const struct vdm_handoff_state *s,
 	if (r < 0)
 		return r;
 	restore_info(h, hd);
-	if ((r = vdm_lifecycle_setup(h)) < 0 || (r = vdm_mapping_setup(h)) < 0)
+	if ((r = vdm_lifecycle_setup(h)) < 0 ||
+	    (r = vdm_mapping_setup_quiet(h)) < 0)
 		goto fail;
 	vdm_lifecycle_restore(h, s->group_asid, s->vq_group,
 			      (uint8_t)hd->status, hd->driver_features);
@@ -225,8 +234,6 @@ static int adopt_new_owner(const struct vdm_handoff_state *s,
 		vdm_handle_free(h);
 		return r;
 	}
-	/* the description carries no caps: read them again, as open does */
-	vdm_caps_read(h, NULL);
 	if (hd->keeper_sock >= 0)
 		vdm_ho_keeper_dismiss(hd->keeper_sock, hd->keeper_pid);
 	*ret = h;
@@ -259,8 +266,6 @@ static int adopt_keeper(const struct vdm_handoff_state *s,
 		*hop = NULL;
 		return r;
 	}
-	/* the description carries no caps: read them again, as open does */
-	vdm_caps_read(h, NULL);
 	*ret = h;
 	return 0;
 }

@@ -62,6 +62,10 @@ static void ser_header(struct vdpamap *h, const struct vdm_ho_ser *so,
 		.nr_entries = c->nent,
 		.nr_vrings = c->nvr,
 	};
+	hd->max_iotlb_entries = h->info.max_iotlb_entries;
+	hd->parent_max_iotlb_entries = h->info.parent_max_iotlb_entries;
+	hd->caps_flags = h->info.caps_flags;
+	memcpy(hd->parent, h->info.parent, sizeof(hd->parent) - 1);
 	if (h->ho)
 		memcpy(hd->path, h->ho->path, sizeof(hd->path));
 	/* the keeper's: a re-attach needs them (state.c checks the pair) */

@@ -49,12 +49,16 @@
 
 #define VDM_HO_MAGIC 0x4f444e4148504456ULL /* "VDPHANDO" */
 /* 2: vring records 8-aligned; 3: the keeper's credential and socket tag;
- * 4: the predecessor's phase times (suspend_cost_ns, t_handed_ns) */
+ * 4: the predecessor's phase times (suspend_cost_ns, t_handed_ns) and
+ * the IOTLB entry caps */
 #define VDM_HO_VERSION	   4
 #define VDM_HO_MAX_REGIONS 4096
 #define VDM_HO_MAX_ENTRIES (1u << 20)
 #define VDM_HO_MAX_VQS	   4096
 #define VDM_HO_PATH_MAX	   108
+#define VDM_HO_CAPS_KNOWN                                    \
+	(VDPAMAP_CAPS_ENFORCED | VDPAMAP_CAPS_PARENT_KNOWN | \
+	 VDPAMAP_CAPS_SET_MAP | VDPAMAP_CAPS_COUNT_UNKNOWN)
 
 struct vdm_ho_hdr {
 	uint64_t magic;
@@ -96,6 +100,12 @@ struct vdm_ho_hdr {
 	 * predecessor's last step before the exec (the header is written
 	 * again then, and sealed); the successor's exec phase starts here */
 	uint64_t t_handed_ns;
+	/* version 4: the IOTLB entry caps as the predecessor read them at
+	 * open (vdpamap_info's caps fields), so that the successor need not
+	 * walk sysfs again inside the downtime; parent NUL-terminated */
+	uint32_t max_iotlb_entries, parent_max_iotlb_entries;
+	uint32_t caps_flags, reserved1; /* reserved1: 0 */
+	char parent[16];
 };
 
 struct vdm_ho_region {

@@ -131,6 +131,7 @@ VDPAMAP_API int vdpamap_handoff_first_frame(struct vdpamap *h)
 	}
 	h->ho->ph.t_first = t;
 	vdm_ho_keeper_trim_due(h);
+	vdm_mapping_reclaimer_start(); /* adopt left it for now */
 	phases_of(h->ho, &p);
 	vdm_info(h,
 		 "handoff: first frame: downtime %llu us, the library's share "

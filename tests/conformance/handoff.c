@@ -787,6 +787,19 @@ static void check_caps(struct vdpamap *h, const struct vdpamap_region *rg)
 	       got, cnt, exp);
 }
 
+static int nr_threads(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+	int n = 0;
+
+	CHECK(dir, "/proc/self/task");
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
 static int nr_maps(pid_t pid)
 {
 	char path[64], line[512];
@@ -846,7 +859,7 @@ static void check_phases_pred(struct vdpamap *h)
 /* After the first frame: the phases partition the downtime, the exec is
  * known, a second mark is refused; a struct of an older caller (one
  * field) gets that field alone. */
-static void check_phases_succ(struct vdpamap *h, const char *cs)
+static void check_phases_succ(struct vdpamap *h, const char *cs, int threads0)
 {
 	struct {
 		struct vdpamap_handoff_phases p;
@@ -864,6 +877,8 @@ static void check_phases_succ(struct vdpamap *h, const char *cs)
 	      "a downtime before the mark");
 	r = vdpamap_handoff_first_frame(h);
 	CHECK(r == 0, "first frame: %d", r);
+	CHECK(nr_threads() > threads0,
+	      "no call_rcu thread after the first frame");
 	CHECK(vdpamap_handoff_first_frame(h) == -EALREADY, "second mark");
 	CHECK(vdpamap_handoff_get_phases(h, ph) == 0, "phases");
 	CHECK(big.p.sz == sizeof(big) && !big.more[0] && !big.more[1],
@@ -1180,6 +1195,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	struct vdpamap *h = NULL;
 	uint32_t ids[4];
 	struct vnet v;
+	int threads0;
 	uint64_t t;
 
 	/* what an exec'd successor may hold: stdio, the state, the guest
@@ -1238,6 +1254,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 		      "a failed adopt changed the fds");
 		CHECK(setrlimit(RLIMIT_MEMLOCK, &old) == 0, "setrlimit");
 	}
+	threads0 = nr_threads(); /* a sanitizer's own, if any */
 	r = vdpamap_handoff_adopt(!strcmp(cs, "keeper") ||
 						  !strcmp(cs, "newowner") ?
 					  -1 :
@@ -1250,6 +1267,12 @@ static void role_succ(const char *role, const char *cs, char **a)
 	if (want == VDPAMAP_HANDOFF_KEEPER && !strcmp(role, "succ") &&
 	    getenv("HO_KPID"))
 		check_trim_waits((pid_t)atoi(getenv("HO_KPID")));
+	/* no thread started inside the downtime (liburcu's call_rcu
+	 * thread waits for the first frame); REBUILD opens anew */
+	if (want != VDPAMAP_HANDOFF_REBUILD)
+		CHECK(nr_threads() == threads0,
+		      "%d threads after adopt, %d before", nr_threads(),
+		      threads0);
 	r = vdpamap_handoff_get_info(h, &hi);
 	CHECK(r == 0, "info: %d", r);
 	CHECK(hi.strategy == want, "strategy %s, want %s",
@@ -1277,7 +1300,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	printf("[%s%s] %s: downtime %.2f ms (adopt %.2f ms)\n", cs,
 	       strcmp(role, "succ") ? " second" : "", strategy_name(want),
 	       (double)(t - hi.suspend_ns) / 1e6, (double)hi.adopt_ns / 1e6);
-	check_phases_succ(h, cs);
+	check_phases_succ(h, cs, threads0);
 	loop_n(&v, 101, 3);
 	if (want == VDPAMAP_HANDOFF_KEEPER && hi.keeper_alive) {
 		check_trim(h); /* and the data path still runs */

@@ -397,6 +397,12 @@ static void reasons(void **st)
 	CASE(b, len, HDR(b)->page_size, 4095, -EINVAL, "page_size: ");
 	CASE(b, len, HDR(b)->status, 0x100, -EINVAL, "status: ");
 	CASE(b, len, HDR(b)->next_region_id, 0, -EINVAL, "next_region_id: ");
+	CASE(b, len, HDR(b)->caps_flags, 1u << 4, -EINVAL, "caps_flags: ");
+	CASE(b, len, HDR(b)->reserved1, 1, -EINVAL, "reserved1: ");
+	memset(HDR(b)->parent, 'x', sizeof(HDR(b)->parent));
+	why_is(b, len, -EINVAL, "parent: ");
+	memset(HDR(b)->parent, 0, sizeof(HDR(b)->parent));
+	why_is(b, len, 0, "valid");
 	/* the keeper's credential: with a keeper, every byte of it counts;
 	 * all zero is none */
 	CASE(b, len, HDR(b)->keeper_cred[0], 0x5f, 0, "valid");
