@@ -7,7 +7,8 @@
  *
  *   bench_handoff [--dev PATH] [--sim va,pa] [--sizes 64,256,1024]
  *                 [--reps 3]
- *                 [--strategies new-owner,keeper,rebuild,bare-exec]
+ *                 [--strategies new-owner,keeper,rebuild,bare-exec,
+ *                               held-exec]
  *
  * bench_handoff_static is this program linked -static -no-pie
  * (scripts/bench-handoff --static): the same library, a successor without
@@ -16,7 +17,9 @@
  * (vdpamap_handoff_get_phases(); the successor marks its first frame with
  * vdpamap_handoff_first_frame()), and "bare-exec" measures, in the same
  * run, execve() to main() of this same binary with the same populated
- * guest memory and no device: the floor any successor pays.
+ * guest memory and no device: the floor any successor pays; "held-exec"
+ * the same with a CLONE_VM child holding the old address space, as the
+ * mm keeper does, so that the exec does not tear it down: KEEPER's floor.
  *
  * Device: --dev, else $VDPAMAP_TEST_DEV (tests/harness/vdpamap-vm), else (or with
  * --sim) simulators it spawns, one per flavour given.  A PA-mode size that
@@ -42,6 +45,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,20 +64,21 @@
 #define AREA	       MIB /* vnet rings + buffers, at the end */
 #define MAX_SIZES      8
 #define MAX_REPS       16
-#define NSTRAT	       4 /* the last: a bare exec, no handoff */
+#define NSTRAT	       5 /* the last two: a bare exec, no handoff */
 #define BARE	       3
+#define HELD	       4
 #define NEW_OWNER_BITS ((1ULL << 9) | (1ULL << 10))
 #define SIM_OFFER      (0x17eULL | NEW_OWNER_BITS)
 
 static const uint32_t strategies[NSTRAT] = {
-	VDPAMAP_HANDOFF_NEW_OWNER, VDPAMAP_HANDOFF_KEEPER,
-	VDPAMAP_HANDOFF_REBUILD, 0, /* BARE */
+	VDPAMAP_HANDOFF_NEW_OWNER,
+	VDPAMAP_HANDOFF_KEEPER,
+	VDPAMAP_HANDOFF_REBUILD,
+	0,     /* BARE */
+	0x100, /* HELD */
 };
 static const char *const strat_names[NSTRAT] = {
-	"new-owner",
-	"keeper",
-	"rebuild",
-	"bare-exec",
+	"new-owner", "keeper", "rebuild", "bare-exec", "held-exec",
 };
 
 /* what the successor reports through the result pipe */
@@ -140,31 +146,59 @@ static uint8_t *guest_map(int memfd, uint64_t size)
 	return mem;
 }
 
-/* ---- the bare exec: argv role bare SIZE MEMFD RESFD.  The same binary,
- * the same populated guest memory, no device: execve() to main() of the
- * new image, what any successor pays before the library runs. */
+static int hold_fn(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* ---- the bare exec: argv role bare SIZE MEMFD RESFD HOLD.  The same
+ * binary, the same populated guest memory, no device: execve() to main()
+ * of the new image, what any successor pays before the library runs.
+ * HOLD 1: a CLONE_VM child holds the old address space across the exec,
+ * as the mm keeper does (the exec then does not tear it down: KEEPER's
+ * floor); 0: the exec tears it down (NEW_OWNER's and REBUILD's). */
 static void role_bare(char **a)
 {
-	char t0s[24], *argv[6];
+	static char stack[64 << 10] __attribute__((aligned(16)));
+	char t0s[24], pids[24], *argv[7];
+	long holder = 0;
 
 	guest_map(atoi(a[1]), strtoull(a[0], NULL, 0));
+	if (atoi(a[3])) {
+		holder = clone(hold_fn, stack + sizeof(stack),
+			       CLONE_VM | SIGCHLD, NULL);
+		if (holder < 0)
+			die("clone", -errno);
+	}
+	snprintf(pids, sizeof(pids), "%ld", holder);
 	snprintf(t0s, sizeof(t0s), "%llu", (unsigned long long)now_ns());
 	argv[0] = "bench_handoff";
 	argv[1] = "role";
 	argv[2] = "bare_end";
 	argv[3] = t0s;
 	argv[4] = a[2];
-	argv[5] = NULL;
+	argv[5] = pids;
+	argv[6] = NULL;
 	execv("/proc/self/exe", argv);
 	die("execv", -errno);
 }
 
-/* argv role bare_end T0 RESFD: main() reached */
+/* argv role bare_end T0 RESFD HOLDER: main() reached */
 static void role_bare_end(char **a)
 {
 	uint64_t t1 = now_ns();
-	struct result res = { .magic = RESULT_MAGIC, .strategy = 0 };
+	pid_t holder = (pid_t)atoi(a[2]);
+	struct result res = { .magic = RESULT_MAGIC,
+			      .strategy = holder ? 0x100 : 0 };
 	int resfd = atoi(a[1]);
+
+	if (holder > 0) { /* our child: the exec kept it */
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+	}
 
 	res.downtime_ns = res.exec_ns = t1 - strtoull(a[0], NULL, 0);
 	if (write(resfd, &res, sizeof(res)) != (ssize_t)sizeof(res))
@@ -230,7 +264,7 @@ static void role_pred(char **a)
 /* ---- the successor: argv role succ SIZE RESFD KICK0 KICK1 CALL0 CALL1 */
 static void role_succ(char **a)
 {
-	uint64_t size = strtoull(a[0], NULL, 0), t1;
+	uint64_t size = strtoull(a[0], NULL, 0);
 	int resfd = atoi(a[1]);
 	int kick[2] = { atoi(a[2]), atoi(a[3]) };
 	int call[2] = { atoi(a[4]), atoi(a[5]) };
@@ -259,7 +293,6 @@ static void role_succ(char **a)
 	if (r < 0)
 		die("vnet_attach", r);
 	r = vnet_loop(&v, 100, 590, 10000);
-	t1 = now_ns();
 	if (r < 0)
 		die("first loop after the handoff", r);
 	/* the end of the downtime, for the library's phase timers */
@@ -271,7 +304,9 @@ static void role_succ(char **a)
 	res = (struct result){
 		.magic = RESULT_MAGIC,
 		.strategy = hi.strategy,
-		.downtime_ns = t1 - hi.suspend_ns,
+		/* from SUSPEND's start (the library's partition of it);
+		 * from hi.suspend_ns it would leave SUSPEND's own cost out */
+		.downtime_ns = ph.downtime_ns,
 		.adopt_ns = hi.adopt_ns,
 		.prepare_ns = hi.prepare_ns,
 		.iotlb_writes = st.iotlb_writes,
@@ -315,9 +350,11 @@ static int run_one(const char *dev, uint64_t size, uint32_t strategy, int memfd,
 	pid = fork();
 	if (pid < 0)
 		die("fork", -errno);
-	if (pid == 0 && strategy == strategies[BARE])
+	if (pid == 0 &&
+	    (strategy == strategies[BARE] || strategy == strategies[HELD]))
 		execl("/proc/self/exe", "bench_handoff", "role", "bare", a[0],
-		      a[2], a[3], (char *)NULL);
+		      a[2], a[3], strategy == strategies[HELD] ? "1" : "0",
+		      (char *)NULL);
 	if (pid == 0) {
 		execl("/proc/self/exe", "bench_handoff", "role", "pred", dev,
 		      a[0], a[1], a[2], a[3], (char *)NULL);
@@ -383,7 +420,7 @@ static uint32_t available(const char *dev, int *avail, char why[NSTRAT][96])
 	snprintf(why[1], 96, "no mm keeper on this architecture");
 #endif
 	avail[2] = 1;
-	avail[3] = 1;
+	avail[BARE] = avail[HELD] = 1;
 	return in.mem_mode;
 }
 
@@ -404,7 +441,7 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 		     int nsizes, int reps, const int *want)
 {
 	static struct cell cells[MAX_SIZES][NSTRAT];
-	char why[NSTRAT][96] = { "", "", "", "" };
+	char why[NSTRAT][96] = { "", "", "", "", "" };
 	int avail[NSTRAT], si, k, i, r, bad = 0;
 	uint32_t mode;
 
@@ -504,15 +541,17 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 
 	printf("\n%s: device %s, memfd guest memory, median of %d\n", label,
 	       dev, reps);
-	printf("downtime: SUSPEND in the predecessor -> first good loopback "
-	       "in the exec'd successor\n");
+	printf("downtime: SUSPEND's start in the predecessor -> first good "
+	       "loopback in the exec'd successor\n");
 	for (k = 0; k < NSTRAT; k++)
 		if (!avail[k] && want[k])
 			printf("%s: not run (%s)\n", strat_names[k], why[k]);
 	printf("library: the library's own share by its phase timers (suspend, "
 	       "the rest of prepare, adopt); exec: prepare's last step to "
 	       "adopt's entry; bare-exec: execve() to main() of this binary "
-	       "with the same guest memory mapped, no device\n");
+	       "with the same guest memory mapped, no device; held-exec: the "
+	       "same, the old address space held by a CLONE_VM child as the "
+	       "keeper holds it\n");
 	printf("%6s  %-9s %12s %11s %10s %10s %10s %8s %8s %8s %11s\n", "MiB",
 	       "strategy", "downtime", "library", "exec", "adopt", "prepare",
 	       "writes", "UPDATE", "REMAP", "vs rebuild");
@@ -572,7 +611,8 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	char sizes_s[128] = "64,256,1024", sims[64] = "va,pa";
-	char strat_s[64] = "new-owner,keeper,rebuild,bare-exec", *tok, *save;
+	char strat_s[64] = "new-owner,keeper,rebuild,bare-exec,held-exec";
+	char *tok, *save;
 	uint64_t sizes[MAX_SIZES];
 	int want[NSTRAT] = { 0 };
 	int reps = 3, nsizes = 0, c, k, bad = 0, sim_given = 0;
@@ -583,9 +623,9 @@ int main(int argc, char **argv)
 			role_pred(argv + 3);
 		if (!strcmp(argv[2], "succ") && argc == 9)
 			role_succ(argv + 3);
-		if (!strcmp(argv[2], "bare") && argc == 6)
+		if (!strcmp(argv[2], "bare") && argc == 7)
 			role_bare(argv + 3);
-		if (!strcmp(argv[2], "bare_end") && argc == 5)
+		if (!strcmp(argv[2], "bare_end") && argc == 6)
 			role_bare_end(argv + 3);
 		return 2;
 	}
@@ -611,8 +651,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: bench_handoff [--dev PATH] "
 					"[--sim va,pa] [--sizes 64,256,1024] "
 					"[--reps 3] [--strategies "
-					"new-owner,keeper,rebuild,bare-exec]"
-					"\n");
+					"new-owner,keeper,rebuild,bare-exec,"
+					"held-exec]\n");
 			return 2;
 		}
 	}
