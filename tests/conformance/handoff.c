@@ -854,6 +854,7 @@ static void check_phases_pred(struct vdpamap *h)
 	      "phases of sz %zu: %d", before.sz, r);
 	CHECK(vdpamap_handoff_first_frame(h) == -ENOENT,
 	      "a predecessor's first frame");
+	CHECK(vdpamap_handoff_get_phases(h, NULL) == -EINVAL, "phases NULL");
 }
 
 /* After the first frame: the phases partition the downtime, the exec is
