@@ -130,8 +130,10 @@ VDPAMAP_API int vdpamap_handoff_cancel(struct vdpamap *h);
  * negative".
  *  -E2BIG, -ENOMEM, the errors of mmap() of a region, of vdpamap_open()
  *              (REBUILD), or of RESUME.
- *  -ECOMM      KEEPER: the keeper lives but did not answer; or RESUME's
- *              error (the device stays suspended): retry the adopt.
+ *  -ECOMM      RESUME's error (the device stays suspended): retry the
+ *              adopt.  (KEEPER adopt asks the keeper nothing: its pidfd
+ *              says whether it lives, and the trim after the first frame
+ *              checks that it answers.)
  * A KEEPER description whose keeper is dead, or a lost reply of the device
  * (simulator), gives a poisoned handle (see vdpamap_handoff_rebuild()).
  * NEW_OWNER: -EOPNOTSUPP in a build without it, or VHOST_NEW_OWNER's
@@ -205,8 +207,8 @@ struct vdpamap_handoff_info {
 	uint64_t adopt_iotlb_writes; /* IOTLB messages adopt sent */
 	/* KEEPER successor: what the keeper unmapped of the old address
 	 * space after the adopt (0: not trimmed, or the trim has not ended
-	 * yet: it runs in the keeper after adopt returned; never waited
-	 * for here) */
+	 * yet: it runs in the keeper once vdpamap_handoff_first_frame() or
+	 * this call started it; never waited for here) */
 	uint64_t keeper_trimmed_bytes;
 	uint32_t keeper_vmas_before; /* mappings before the trim */
 	uint32_t keeper_vmas_kept;   /* mappings left */
@@ -224,6 +226,49 @@ struct vdpamap_handoff_info {
 /* -ENOENT: the handle was neither prepared nor adopted. */
 VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 					 struct vdpamap_handoff_info *info);
+
+/* The downtime of a handoff by phase, as the library measured it (ns;
+ * CLOCK_MONOTONIC is system-wide, so the predecessor's times cross the
+ * exec in the description).  0: the phase did not happen here, or not
+ * yet.  They partition the downtime: suspend + predecessor + exec + adopt
+ * + first_frame = downtime; the library's share is everything but exec
+ * and first_frame (library_ns).  A sized struct: set sz
+ * (VDPAMAP_OPTS(vdpamap_handoff_phases, p)); a larger one gets its tail
+ * zeroed, a smaller one what fits. */
+struct vdpamap_handoff_phases {
+	size_t sz;
+	uint64_t suspend_ns;	 /* SUSPEND (and the rings' positions) */
+	uint64_t predecessor_ns; /* after SUSPEND to prepare's last step */
+	uint64_t exec_ns;	 /* prepare's last step to adopt's entry:
+				    the caller's exec and start, not the
+				    library's */
+	uint64_t adopt_ns;	 /* adopt's entry to its return, the sum
+				    of the next four */
+	uint64_t parse_ns;	 /* reading and checking the description */
+	uint64_t map_ns;	 /* the fds checked, the regions mapped */
+	uint64_t takeover_ns;	 /* the handle made, the device taken over
+				    (KEEPER: the keeper's link; NEW_OWNER:
+				    VHOST_NEW_OWNER and the REMAPs; REBUILD:
+				    reopen and re-map, its RESUME too) */
+	uint64_t resume_ns;	 /* RESUME (KEEPER) */
+	uint64_t first_frame_ns; /* adopt's return to the application's
+				    mark, vdpamap_handoff_first_frame() */
+	uint64_t library_ns;	 /* suspend + predecessor + adopt */
+	uint64_t downtime_ns;	 /* SUSPEND's start to the mark (0 until
+				    the mark) */
+	size_t : 0;
+};
+/* The phases of the handoff h was prepared for (the predecessor's two) or
+ * adopted from.  -EINVAL: p NULL or p->sz below its first field; -ENOENT:
+ * the handle was neither prepared nor adopted. */
+VDPAMAP_API int vdpamap_handoff_get_phases(struct vdpamap *h,
+					   struct vdpamap_handoff_phases *p);
+/* The successor's mark: its first frame after the adopt went through the
+ * device (the end of the downtime).  The library records the time and
+ * then does what it keeps off the downtime (KEEPER: the keeper's trim of
+ * the old address space, which vdpamap_handoff_get_info() also starts).
+ * -ENOENT: h was not adopted; -EALREADY: marked already. */
+VDPAMAP_API int vdpamap_handoff_first_frame(struct vdpamap *h);
 
 #ifdef __cplusplus
 }

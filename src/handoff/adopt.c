@@ -57,21 +57,29 @@ static void restore_mirror(struct vdpamap *h, const struct vdm_handoff_state *s,
 
 static void restore_info(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 {
-	vdm_info_set(h, &(struct vdpamap_info){
-				.device_id = hd->device_id,
-				.nr_vqs = hd->nr_vqs,
-				.nr_groups = hd->nr_groups,
-				.nr_as = hd->nr_as,
-				.config_size = hd->config_size,
-				.max_vring_num = hd->max_vring_num,
-				.device_features = hd->device_features,
-				.backend_offered = hd->backend_offered,
-				.backend_acked = hd->backend_acked,
-				.iova_first = hd->iova_first,
-				.iova_last = hd->iova_last,
-				.mem_mode = hd->mem_mode,
-				.is_sim = hd->is_sim,
-			});
+	struct vdpamap_info in = {
+		.device_id = hd->device_id,
+		.nr_vqs = hd->nr_vqs,
+		.nr_groups = hd->nr_groups,
+		.nr_as = hd->nr_as,
+		.config_size = hd->config_size,
+		.max_vring_num = hd->max_vring_num,
+		.device_features = hd->device_features,
+		.backend_offered = hd->backend_offered,
+		.backend_acked = hd->backend_acked,
+		.iova_first = hd->iova_first,
+		.iova_last = hd->iova_last,
+		.mem_mode = hd->mem_mode,
+		.is_sim = hd->is_sim,
+		/* the predecessor's, read at its open: reading them again
+		 * (sysfs, pagemap) would sit inside the downtime */
+		.max_iotlb_entries = hd->max_iotlb_entries,
+		.parent_max_iotlb_entries = hd->parent_max_iotlb_entries,
+		.caps_flags = hd->caps_flags,
+	};
+
+	memcpy(in.parent, hd->parent, sizeof(in.parent));
+	vdm_info_set(h, &in);
 }
 
 /* A handle as the description says, without touching the device (KEEPER,
@@ -91,7 +99,8 @@ static int handle_from_state(const struct vdm_handoff_state *s,
 	if (r < 0)
 		return r;
 	restore_info(h, hd);
-	if ((r = vdm_lifecycle_setup(h)) < 0 || (r = vdm_mapping_setup(h)) < 0)
+	if ((r = vdm_lifecycle_setup(h)) < 0 ||
+	    (r = vdm_mapping_setup_quiet(h)) < 0)
 		goto fail;
 	vdm_lifecycle_restore(h, s->group_asid, s->vq_group,
 			      (uint8_t)hd->status, hd->driver_features);
@@ -225,8 +234,6 @@ static int adopt_new_owner(const struct vdm_handoff_state *s,
 		vdm_handle_free(h);
 		return r;
 	}
-	/* the description carries no caps: read them again, as open does */
-	vdm_caps_read(h, NULL);
 	if (hd->keeper_sock >= 0)
 		vdm_ho_keeper_dismiss(hd->keeper_sock, hd->keeper_pid);
 	*ret = h;
@@ -259,8 +266,6 @@ static int adopt_keeper(const struct vdm_handoff_state *s,
 		*hop = NULL;
 		return r;
 	}
-	/* the description carries no caps: read them again, as open does */
-	vdm_caps_read(h, NULL);
 	*ret = h;
 	return 0;
 }
@@ -295,7 +300,7 @@ int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
 			struct vdpamap **ret)
 {
 	const struct vdm_ho_hdr *hd = s->hdr;
-	uint64_t t0 = vdm_ho_now_ns();
+	uint64_t t0 = vdm_ho_now_ns(), t1;
 	struct vdm_handoff *ho;
 	struct vdpamap *h = NULL;
 	void **hvas;
@@ -322,9 +327,12 @@ int vdm_ho_adopt_parsed(const struct vdm_handoff_state *s,
 	r = map_regions(s, hvas);
 	if (r < 0)
 		goto free_hvas;
+	t1 = vdm_ho_now_ns();
 	r = adopt_strategy(s, opts, hvas, &ho, &h);
 	if (r < 0)
 		goto unmap;
+	ho->ph.map = t1 - t0;
+	ho->ph.takeover = vdm_ho_now_ns() - t1 - ho->ph.resume;
 	ho->adopted = 1;
 	ho->strategy = hd->strategy;
 	memcpy(ho->path, hd->path, sizeof(ho->path));
@@ -361,6 +369,35 @@ out:
 	return r;
 }
 
+/* The downtime's phases up to adopt's return, kept and logged: the exec
+ * runs from the predecessor's last step (its clock is the system's:
+ * CLOCK_MONOTONIC) to adopt's entry. */
+static void adopt_phases(struct vdpamap *h, const struct vdm_ho_hdr *hd,
+			 uint64_t t_entry, uint64_t t_parsed)
+{
+	struct vdm_handoff *ho = h->ho;
+	struct vdm_ho_phases *ph = &ho->ph;
+
+	ph->t_entry = t_entry;
+	ph->parse = t_parsed - t_entry;
+	ph->suspend = hd->suspend_cost_ns;
+	if (hd->t_handed_ns >= hd->t_suspend_ns && hd->t_suspend_ns)
+		ph->pred = hd->t_handed_ns - hd->t_suspend_ns;
+	if (hd->t_handed_ns && hd->t_handed_ns <= t_entry)
+		ph->exec = t_entry - hd->t_handed_ns;
+	ho->adopt_ns = ho->adopted_ns - t_entry;
+	vdm_info(h,
+		 "handoff: phases (us): suspend %llu, predecessor %llu, exec "
+		 "%llu, parse %llu, map %llu, takeover %llu, resume %llu",
+		 (unsigned long long)(ph->suspend / 1000),
+		 (unsigned long long)(ph->pred / 1000),
+		 (unsigned long long)(ph->exec / 1000),
+		 (unsigned long long)(ph->parse / 1000),
+		 (unsigned long long)(ph->map / 1000),
+		 (unsigned long long)(ph->takeover / 1000),
+		 (unsigned long long)(ph->resume / 1000));
+}
+
 /* The state fd: the argument, or VDPAMAP_HANDOFF_ENV's decimal value. */
 static int state_fd_of(int state_fd)
 {
@@ -383,6 +420,7 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 				      const struct vdpamap_open_opts *opts,
 				      struct vdpamap **ret)
 {
+	uint64_t t_entry = vdm_ho_now_ns(), t_parsed;
 	struct vdm_handoff_state s;
 	struct vdm_ho_why why;
 	size_t len = 0;
@@ -410,9 +448,12 @@ VDPAMAP_API int vdpamap_handoff_adopt(int state_fd,
 				 len, r, w);
 		goto out;
 	}
+	t_parsed = vdm_ho_now_ns();
 	r = vdm_ho_adopt_parsed(&s, opts, ret);
-	if (r == 0)
+	if (r == 0) {
 		close(state_fd);
+		adopt_phases(*ret, s.hdr, t_entry, t_parsed);
+	}
 out:
 	free(buf);
 	return r;

@@ -62,6 +62,10 @@ static void ser_header(struct vdpamap *h, const struct vdm_ho_ser *so,
 		.nr_entries = c->nent,
 		.nr_vrings = c->nvr,
 	};
+	hd->max_iotlb_entries = h->info.max_iotlb_entries;
+	hd->parent_max_iotlb_entries = h->info.parent_max_iotlb_entries;
+	hd->caps_flags = h->info.caps_flags;
+	memcpy(hd->parent, h->info.parent, sizeof(hd->parent) - 1);
 	if (h->ho)
 		memcpy(hd->path, h->ho->path, sizeof(hd->path));
 	/* the keeper's: a re-attach needs them (state.c checks the pair) */
@@ -212,7 +216,16 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int vdm_ho_memfd(const void *buf, size_t len, bool cloexec)
+static int seal_all(int fd)
+{
+	return fcntl(fd, F_ADD_SEALS,
+		     F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) <
+			       0 ?
+		       -errno :
+		       0;
+}
+
+int vdm_ho_memfd(const void *buf, size_t len, bool cloexec, bool seal)
 {
 	int fd = memfd_create("vdpamap-handoff",
 			      MFD_ALLOW_SEALING | (cloexec ? MFD_CLOEXEC : 0));
@@ -223,16 +236,37 @@ int vdm_ho_memfd(const void *buf, size_t len, bool cloexec)
 	r = write_all(fd, buf, len);
 	if (r < 0)
 		goto fail;
-	if (fcntl(fd, F_ADD_SEALS,
-		  F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) <
-	    0) {
-		r = -errno;
+	if (seal && (r = seal_all(fd)) < 0)
 		goto fail;
-	}
 	return fd;
 fail:
 	close(fd);
 	return r;
+}
+
+/* Only the header changes: the body (regions, entries, vrings) was
+ * written before, so that the last step costs one small pwrite. */
+int vdm_ho_memfd_finish(int fd, void *buf, size_t len, uint64_t t_suspend,
+			uint64_t suspend_cost, uint64_t *ret_handed)
+{
+	struct vdm_ho_hdr *hd = buf;
+	ssize_t n;
+
+	if (len < sizeof(*hd))
+		return -EINVAL;
+	hd->t_suspend_ns = t_suspend;
+	hd->suspend_cost_ns =
+		suspend_cost > UINT32_MAX ? UINT32_MAX : (uint32_t)suspend_cost;
+	hd->t_handed_ns = vdm_ho_now_ns();
+	if (ret_handed)
+		*ret_handed = hd->t_handed_ns;
+	vdm_handoff_seal(buf);
+	do {
+		n = pwrite(fd, hd, sizeof(*hd), 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*hd))
+		return n < 0 ? -errno : -EIO;
+	return seal_all(fd);
 }
 
 /* Into an 8-byte aligned buffer (malloc). */

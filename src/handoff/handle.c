@@ -50,7 +50,7 @@ static void handoff_sync(struct vdpamap *h)
 				  .keeper_sock = h->ho->kl.sock };
 	if (vdm_ho_serialize(h, &so, &buf, &len) < 0)
 		return;
-	fd = vdm_ho_memfd(buf, len, true);
+	fd = vdm_ho_memfd(buf, len, true, true);
 	free(buf);
 	if (fd < 0)
 		return;

@@ -48,13 +48,17 @@
 #include "lifecycle/lifecycle.h"
 
 #define VDM_HO_MAGIC 0x4f444e4148504456ULL /* "VDPHANDO" */
-#define VDM_HO_VERSION \
-	3 /* 2: vring records 8-aligned; 3: the
-				   keeper's credential and socket tag */
+/* 2: vring records 8-aligned; 3: the keeper's credential and socket tag;
+ * 4: the predecessor's phase times (suspend_cost_ns, t_handed_ns) and
+ * the IOTLB entry caps */
+#define VDM_HO_VERSION	   4
 #define VDM_HO_MAX_REGIONS 4096
 #define VDM_HO_MAX_ENTRIES (1u << 20)
 #define VDM_HO_MAX_VQS	   4096
 #define VDM_HO_PATH_MAX	   108
+#define VDM_HO_CAPS_KNOWN                                    \
+	(VDPAMAP_CAPS_ENFORCED | VDPAMAP_CAPS_PARENT_KNOWN | \
+	 VDPAMAP_CAPS_SET_MAP | VDPAMAP_CAPS_COUNT_UNKNOWN)
 
 struct vdm_ho_hdr {
 	uint64_t magic;
@@ -83,13 +87,25 @@ struct vdm_ho_hdr {
 	uint32_t next_region_id;
 	uint64_t t_suspend_ns; /* CLOCK_MONOTONIC at SUSPEND */
 	uint64_t t_prepare_ns; /* prepare's own cost */
-	uint32_t nr_regions, nr_entries, nr_vrings, reserved0;
+	uint32_t nr_regions, nr_entries, nr_vrings;
+	/* version 4 (the former reserved0): what SUSPEND and the rings'
+	 * positions cost, saturated; only reported, never trusted */
+	uint32_t suspend_cost_ns;
 	/* version 3 (the former reserved[0..2]): with a keeper
 	 * (keeper_sock >= 0) its re-attach credential and the random part
 	 * of its socket's name, both non-zero; without one, both zero */
 	uint8_t keeper_cred[VDM_KP_CRED_LEN];
 	uint64_t keeper_tag;
-	uint64_t reserved[1]; /* 0, as reserved0 */
+	/* version 4 (the former reserved[0]): CLOCK_MONOTONIC at the
+	 * predecessor's last step before the exec (the header is written
+	 * again then, and sealed); the successor's exec phase starts here */
+	uint64_t t_handed_ns;
+	/* version 4: the IOTLB entry caps as the predecessor read them at
+	 * open (vdpamap_info's caps fields), so that the successor need not
+	 * walk sysfs again inside the downtime; parent NUL-terminated */
+	uint32_t max_iotlb_entries, parent_max_iotlb_entries;
+	uint32_t caps_flags, reserved1; /* reserved1: 0 */
+	char parent[16];
 };
 
 struct vdm_ho_region {
@@ -203,12 +219,20 @@ struct vdm_handoff {
 	int cleared[64];   /* fds whose CLOEXEC prepare cleared */
 	uint32_t nr_cleared;
 	int suspended; /* prepare suspended the device */
+	int trim_due;  /* successor: the keeper's trim waits for the first
+			  frame (keeper_ctl.c) */
 	/* the keeper's re-attach credential and socket tag (made by the
 	 * prepare that created it, else from the state; 0: no keeper) */
 	uint8_t cred[VDM_KP_CRED_LEN];
 	uint64_t tag;
 	char path[VDM_HO_PATH_MAX];
 	uint64_t t_suspend_ns, prepare_ns, adopt_ns, adopted_ns, adopt_writes;
+	/* the downtime by phase (vdpamap_handoff_phases), ns */
+	struct vdm_ho_phases {
+		uint64_t suspend, pred, exec, parse, map, takeover, resume;
+		uint64_t t_entry; /* adopt's entry, CLOCK_MONOTONIC */
+		uint64_t t_first; /* the application's first-frame mark */
+	} ph;
 };
 
 static inline uint64_t vdm_ho_now_ns(void)
@@ -241,11 +265,18 @@ struct vdm_ho_ser {
 	uint64_t t_prepare; /* prepare's cost up to serializing */
 };
 
+/* The predecessor's last step: the header of the description in fd
+ * (buf, len: what it holds) gets the phase times, is sealed again and the
+ * memfd sealed against writes; 0 or -errno.  *ret_handed (may be NULL):
+ * the time of that step written into it. */
+int vdm_ho_memfd_finish(int fd, void *buf, size_t len, uint64_t t_suspend,
+			uint64_t suspend_cost, uint64_t *ret_handed);
 /* h as a sealed description (malloc'ed into *ret_buf). */
 int vdm_ho_serialize(struct vdpamap *h, const struct vdm_ho_ser *so,
 		     void **ret_buf, size_t *ret_len);
-/* A sealed memfd holding buf (CLOEXEC as asked), or -errno. */
-int vdm_ho_memfd(const void *buf, size_t len, bool cloexec);
+/* A sealed memfd holding buf (CLOEXEC as asked), or -errno; seal false:
+ * not sealed yet (vdm_ho_memfd_finish() will). */
+int vdm_ho_memfd(const void *buf, size_t len, bool cloexec, bool seal);
 /* Read a whole sealed state fd into a malloc'ed buffer. */
 int vdm_ho_read(int fd, void **ret, size_t *ret_len);
 /* One vring record of a description as the public struct. */
@@ -307,6 +338,9 @@ void vdm_ho_keeper_dismiss(int sock, int32_t pid);
 int vdm_ho_keeper_link(struct vdpamap *h, struct vdm_handoff *ho,
 		       const struct vdm_ho_hdr *hd);
 int vdm_ho_keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd);
+/* After the first frame (or the first vdpamap_handoff_get_info()): the
+ * trim takeover deferred, once. */
+void vdm_ho_keeper_trim_due(struct vdpamap *h);
 
 /* ---- handle.c */
 struct vdm_handoff *vdm_ho_new(void);

@@ -31,6 +31,9 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 	}
 	if (ho->kl.sock >= 0)
 		vdm_kp_check(&h->ho->kl);
+	/* an application that never marks its first frame still has the
+	 * old address space trimmed once it asks how the handoff went */
+	vdm_ho_keeper_trim_due(h);
 	vdm_kp_trim_result(&h->ho->kl); /* if the keeper has sent it */
 	memset(info, 0, sizeof(*info));
 	info->strategy = ho->strategy;
@@ -49,6 +52,94 @@ VDPAMAP_API int vdpamap_handoff_get_info(struct vdpamap *h,
 		memcpy(info->keeper_cred, ho->cred, sizeof(info->keeper_cred));
 		info->keeper_sock_tag = ho->tag;
 	}
+out:
+	vdm_leave(h);
+	return r;
+}
+
+static void phases_of(const struct vdm_handoff *ho,
+		      struct vdpamap_handoff_phases *p)
+{
+	const struct vdm_ho_phases *ph = &ho->ph;
+
+	p->suspend_ns = ph->suspend;
+	p->predecessor_ns = ph->pred;
+	p->exec_ns = ph->exec;
+	p->adopt_ns = ph->t_entry ? ho->adopt_ns : 0;
+	p->parse_ns = ph->parse;
+	p->map_ns = ph->map;
+	p->takeover_ns = ph->takeover;
+	p->resume_ns = ph->resume;
+	p->library_ns = ph->suspend + ph->pred + p->adopt_ns;
+	if (ph->t_first) {
+		p->first_frame_ns = ph->t_first - ho->adopted_ns;
+		p->downtime_ns = ph->t_first - (ho->t_suspend_ns - ph->suspend);
+	}
+}
+
+VDPAMAP_API int vdpamap_handoff_get_phases(struct vdpamap *h,
+					   struct vdpamap_handoff_phases *p)
+{
+	struct vdpamap_handoff_phases out = { .sz = sizeof(out) };
+	size_t sz;
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	r = vdm_enter_query(h);
+	if (r < 0)
+		return r;
+	sz = p->sz;
+	if (sz < offsetof(struct vdpamap_handoff_phases, predecessor_ns)) {
+		vdm_err(h, "handoff: phases: sz %zu is below %zu", sz,
+			offsetof(struct vdpamap_handoff_phases,
+				 predecessor_ns));
+		r = -EINVAL;
+		goto out;
+	}
+	if (!h->ho) {
+		r = -ENOENT;
+		goto out;
+	}
+	phases_of(h->ho, &out);
+	/* a caller built against a larger struct: its tail is zero */
+	if (sz > sizeof(out))
+		memset((uint8_t *)p + sizeof(out), 0, sz - sizeof(out));
+	memcpy((uint8_t *)p + sizeof(sz), (uint8_t *)&out + sizeof(sz),
+	       (sz < sizeof(out) ? sz : sizeof(out)) - sizeof(sz));
+out:
+	vdm_leave(h);
+	return r;
+}
+
+VDPAMAP_API int vdpamap_handoff_first_frame(struct vdpamap *h)
+{
+	uint64_t t = vdm_ho_now_ns();
+	struct vdpamap_handoff_phases p = { .sz = sizeof(p) };
+	int r;
+
+	r = vdm_enter_query(h);
+	if (r < 0)
+		return r;
+	if (!h->ho || !h->ho->adopted) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (h->ho->ph.t_first) {
+		r = -EALREADY;
+		goto out;
+	}
+	h->ho->ph.t_first = t;
+	vdm_ho_keeper_trim_due(h);
+	vdm_mapping_reclaimer_start(); /* adopt left it for now */
+	phases_of(h->ho, &p);
+	vdm_info(h,
+		 "handoff: first frame: downtime %llu us, the library's share "
+		 "%llu us (exec %llu us, adopt to first frame %llu us)",
+		 (unsigned long long)(p.downtime_ns / 1000),
+		 (unsigned long long)(p.library_ns / 1000),
+		 (unsigned long long)(p.exec_ns / 1000),
+		 (unsigned long long)(p.first_frame_ns / 1000));
 out:
 	vdm_leave(h);
 	return r;

@@ -406,32 +406,22 @@ static void keeper_trim(struct vdpamap *h)
 	vdm_kp_trim(&h->ho->kl, rr, n);
 }
 
-/* KEEPER in the successor: the keeper answers, the device resumes.  < 0:
- * nothing changed, the adopt fails and may be retried (the keeper lives
- * but did not answer: -ECOMM; RESUME refused: its error).  A dead keeper,
- * or a reply of the device lost (simulator), gives 0 and a poisoned
- * handle: vdpamap_handoff_rebuild() recovers it.  The keeper already
- * has the state for a re-attach (prepare gave it this very memfd). */
+/* KEEPER in the successor: the device resumes; nothing waits for the
+ * keeper.  Its liveness is its pidfd's (no PING: the round trip was on
+ * the downtime's critical path); the TRIM that follows the first frame
+ * carries its pid back instead (transport/keeper.c checks it).  < 0:
+ * nothing changed, the adopt fails and may be retried (RESUME refused:
+ * its error).  A dead keeper, or a reply of the device lost (simulator),
+ * gives 0 and a poisoned handle: vdpamap_handoff_rebuild() recovers it.
+ * The keeper already has the state for a re-attach (prepare gave it this
+ * very memfd). */
 int vdm_ho_keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 {
 	struct vdm_handoff *ho = h->ho;
-	int64_t pong = 0;
 	int r;
 
-	if (!ho->kl.dead) {
-		r = vdm_kp_call(&ho->kl, VDM_KP_PING, 0, 0, NULL, 0, -1, &pong);
-		if (r >= 0 && pong != hd->keeper_pid)
-			r = -EPROTO;
-		if (r < 0 && !keeper_exited(ho)) {
-			vdm_err(h,
-				"handoff: mm keeper (pid %d) lives but did "
-				"not answer (%d)",
-				hd->keeper_pid, r);
-			return r == -EOWNERDEAD ? -ECOMM : r;
-		}
-		if (r < 0)
-			ho->kl.dead = 1;
-	}
+	if (!ho->kl.dead && keeper_exited(ho))
+		ho->kl.dead = 1;
 	if (ho->kl.dead) {
 		if (!h->poison)
 			vdm_poison(h,
@@ -444,7 +434,22 @@ int vdm_ho_keeper_takeover(struct vdpamap *h, const struct vdm_ho_hdr *hd)
 	r = vdm_ho_resume(h);
 	if (r < 0 && !h->poison)
 		return r; /* still suspended, as before */
+	/* the old image is gone: its address space is trimmed, but after
+	 * the first frame (vdm_ho_keeper_trim_due()), not on the downtime:
+	 * the trim's munmaps compete with the device for the CPU and, in
+	 * VA mode, for that address space's lock */
 	if (!h->poison)
-		keeper_trim(h); /* the old image is gone: trim */
+		ho->trim_due = 1;
 	return 0;
+}
+
+void vdm_ho_keeper_trim_due(struct vdpamap *h)
+{
+	struct vdm_handoff *ho = h->ho;
+
+	if (!ho || !ho->trim_due)
+		return;
+	ho->trim_due = 0;
+	if (vdm_ho_keeper_live(h) && !h->poison)
+		keeper_trim(h);
 }

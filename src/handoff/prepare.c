@@ -151,21 +151,102 @@ static int pick_strategy(struct vdpamap *h, uint32_t *strategy)
 	return 0;
 }
 
-/* The description in a sealed memfd that crosses the exec. */
-static int state_write(struct vdpamap *h, const struct vdm_ho_ser *so)
+/* The description in a memfd that crosses the exec, not sealed yet: the
+ * last step (vdm_ho_memfd_finish()) writes the phase times into its
+ * header and seals it.  *ret_buf keeps what it holds. */
+static int state_write(struct vdpamap *h, const struct vdm_ho_ser *so,
+		       void **ret_buf, size_t *ret_len)
 {
-	size_t len = 0;
-	void *buf = NULL;
 	int r;
 
-	r = vdm_ho_serialize(h, so, &buf, &len);
+	r = vdm_ho_serialize(h, so, ret_buf, ret_len);
 	if (r < 0)
 		return r;
-	r = vdm_ho_memfd(buf, len, false);
-	free(buf);
+	r = vdm_ho_memfd(*ret_buf, *ret_len, false, false);
+	if (r < 0) {
+		free(*ret_buf);
+		*ret_buf = NULL;
+	}
 	return r;
 }
 
+/* The description written (not sealed), the fds to pass without
+ * CLOEXEC, the keeper given the memfd; on failure all of it undone. */
+struct ho_out {
+	int sfd;
+	void *buf;
+	size_t len;
+};
+
+static int hand_state(struct vdpamap *h, struct vdm_ho_ser *so,
+		      const struct vdpamap_handoff_opts *o, struct ho_out *out)
+{
+	struct vdm_handoff *ho = h->ho;
+	int r;
+
+	if (so->strategy != VDPAMAP_HANDOFF_REBUILD)
+		so->dev_fd = h->tp->fd;
+	/* NEW_OWNER from a handle a keeper serves: the successor dismisses
+	 * the keeper once it owns the device */
+	if (so->strategy == VDPAMAP_HANDOFF_KEEPER ||
+	    (so->strategy == VDPAMAP_HANDOFF_NEW_OWNER &&
+	     vdm_ho_keeper_live(h)))
+		so->keeper_sock = ho->kl.sock;
+	r = out->sfd = state_write(h, so, &out->buf, &out->len);
+	if (r < 0)
+		return r;
+	/* exactly the fds to pass lose CLOEXEC */
+	r = vdm_ho_fds_pass(h, so, OPTS_GET(o, extra_fds, NULL),
+			    OPTS_GET(o, nr_extra_fds, 0));
+	/* the keeper keeps the state for a re-attach: a keeper that cannot
+	 * take it fails the prepare, which then undoes everything.  It gets
+	 * the memfd itself: the header written at the end is what it
+	 * holds. */
+	if (r == 0 && vdm_ho_keeper_live(h))
+		r = vdm_kp_call(&ho->kl, VDM_KP_SETSTATE, 0, 0, NULL, 0,
+				out->sfd, NULL);
+	if (r == 0)
+		return 0;
+	/* a keeper that took the memfd keeps it for a re-attach: sealed,
+	 * it describes the handle as it stays */
+	vdm_ho_memfd_finish(out->sfd, out->buf, out->len, 0, 0, NULL);
+	vdm_ho_fds_restore(h);
+	close(out->sfd);
+	free(out->buf);
+	*out = (struct ho_out){ .sfd = -1 };
+	return r;
+}
+
+static void prepared(struct vdpamap *h, uint32_t strategy, int sfd,
+		     const struct vdm_ho_phases *ph, uint64_t t_suspend,
+		     uint64_t t0)
+{
+	struct vdm_handoff *ho = h->ho;
+
+	ho->state_fd = sfd;
+	ho->prepared = 1;
+	vdm_busy_set(h,
+		     "a handoff is prepared (state fd %d): "
+		     "vdpamap_handoff_cancel() first",
+		     sfd);
+	ho->strategy = strategy;
+	ho->t_suspend_ns = t_suspend;
+	ho->prepare_ns = vdm_ho_now_ns() - t0;
+	/* a successor that hands over again: its own adopt's phases are
+	 * another handoff's */
+	ho->ph = *ph;
+	vdm_info(h,
+		 "handoff prepared: strategy %s, state fd %d; suspend %llu "
+		 "us, then %llu us to the exec",
+		 vdm_ho_strategy_name(strategy), sfd,
+		 (unsigned long long)(ph->suspend / 1000),
+		 (unsigned long long)(ph->pred / 1000));
+}
+
+/* The critical path (the device stopped) is SUSPEND, the rings'
+ * positions where the successor needs them, and one pwrite of the
+ * header.  KEEPER needs no position, so its description, the fds and
+ * the keeper's copy are all handed before the stop. */
 static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		      const struct vdpamap_handoff_opts *o, int *ret_fd)
 {
@@ -173,8 +254,11 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	struct vdm_ho_ser so = { .strategy = strategy,
 				 .dev_fd = -1,
 				 .keeper_sock = -1 };
-	uint64_t t0 = vdm_ho_now_ns();
-	int r, sfd;
+	bool early = strategy == VDPAMAP_HANDOFF_KEEPER;
+	struct ho_out out = { .sfd = -1 };
+	struct vdm_ho_phases ph = { 0 };
+	uint64_t t0 = vdm_ho_now_ns(), ts, t_handed = 0;
+	int r;
 
 	if (strategy == VDPAMAP_HANDOFF_KEEPER && !vdm_ho_keeper_live(h)) {
 		r = vdm_ho_keeper_create(h, OPTS_GET(o, reattach_grace_ms, 0));
@@ -188,9 +272,13 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 		if (r < 0)
 			goto drop_keeper;
 	}
+	so.t_prepare = vdm_ho_now_ns() - t0;
+	if (early && (r = hand_state(h, &so, o, &out)) < 0)
+		goto drop_keeper;
+	ts = vdm_ho_now_ns();
 	r = vdm_ho_suspend(h, strategy);
 	if (r < 0)
-		goto drop_keeper;
+		goto undo_state; /* nothing stopped: resume does nothing */
 	so.t_suspend = vdm_ho_now_ns();
 	/* where each ring is (the owner may ask: we, or our keeper), for a
 	 * successor that sets the rings again.  Not KEEPER: the device keeps
@@ -199,50 +287,29 @@ static int do_prepare(struct vdpamap *h, uint32_t strategy,
 	if (strategy != VDPAMAP_HANDOFF_KEEPER) {
 		r = vdm_ho_vring_bases(h, strategy);
 		if (r < 0)
-			goto resume;
+			goto undo_state;
 	}
-	if (strategy != VDPAMAP_HANDOFF_REBUILD)
-		so.dev_fd = h->tp->fd;
-	/* NEW_OWNER from a handle a keeper serves: the successor dismisses
-	 * the keeper once it owns the device */
-	if (strategy == VDPAMAP_HANDOFF_KEEPER ||
-	    (strategy == VDPAMAP_HANDOFF_NEW_OWNER && vdm_ho_keeper_live(h)))
-		so.keeper_sock = ho->kl.sock;
-	so.t_prepare = vdm_ho_now_ns() - t0;
-	r = sfd = state_write(h, &so);
+	ph.suspend = vdm_ho_now_ns() - ts;
+	if (!early && (r = hand_state(h, &so, o, &out)) < 0)
+		goto undo_state;
+	r = vdm_ho_memfd_finish(out.sfd, out.buf, out.len, so.t_suspend,
+				ph.suspend, &t_handed);
 	if (r < 0)
-		goto resume;
-	/* exactly the fds to pass lose CLOEXEC */
-	r = vdm_ho_fds_pass(h, &so, OPTS_GET(o, extra_fds, NULL),
-			    OPTS_GET(o, nr_extra_fds, 0));
-	if (r < 0)
-		goto restore_fds;
-	/* the keeper keeps the state for a re-attach: a keeper that cannot
-	 * take it fails the prepare, which then undoes everything */
-	if (vdm_ho_keeper_live(h)) {
-		r = vdm_kp_call(&ho->kl, VDM_KP_SETSTATE, 0, 0, NULL, 0, sfd,
-				NULL);
-		if (r < 0)
-			goto restore_fds;
-	}
-	ho->state_fd = sfd;
-	ho->prepared = 1;
-	vdm_busy_set(h,
-		     "a handoff is prepared (state fd %d): "
-		     "vdpamap_handoff_cancel() first",
-		     sfd);
-	ho->strategy = strategy;
-	ho->t_suspend_ns = so.t_suspend;
-	ho->prepare_ns = vdm_ho_now_ns() - t0;
-	vdm_info(h, "handoff prepared: strategy %s, state fd %d",
-		 vdm_ho_strategy_name(strategy), sfd);
-	*ret_fd = sfd;
+		goto undo_state;
+	ph.pred = t_handed - so.t_suspend;
+	free(out.buf);
+	prepared(h, strategy, out.sfd, &ph, so.t_suspend, t0);
+	*ret_fd = out.sfd;
 	return 0;
-restore_fds:
-	vdm_ho_fds_restore(h);
-	close(sfd);
-resume:
-	vdm_ho_resume_ours(h);
+undo_state:
+	/* sfd -1: not handed yet (or hand_state() undid it) */
+	if (out.sfd >= 0) {
+		vdm_ho_memfd_finish(out.sfd, out.buf, out.len, 0, 0, NULL);
+		vdm_ho_fds_restore(h);
+		close(out.sfd);
+		free(out.buf);
+	}
+	vdm_ho_resume_ours(h); /* only what vdm_ho_suspend() stopped */
 drop_keeper:
 	if (ho->keeper_ours && strategy == VDPAMAP_HANDOFF_KEEPER)
 		vdm_ho_keeper_undo(h);

@@ -175,8 +175,12 @@ static int check_hdr(const struct vdm_ho_hdr *h, struct vdm_ho_why *why)
 		return HDR_BAD(-EINVAL, "status: above 0xff");
 	if (!h->next_region_id)
 		return HDR_BAD(-EINVAL, "next_region_id: 0");
-	if (h->reserved0 || h->reserved[0])
-		return HDR_BAD(-EINVAL, "reserved0, reserved: not zero");
+	if (h->caps_flags & ~VDM_HO_CAPS_KNOWN)
+		return HDR_BAD(-EINVAL, "caps_flags: unknown bits");
+	if (h->reserved1)
+		return HDR_BAD(-EINVAL, "reserved1: not zero");
+	if (!memchr(h->parent, 0, sizeof(h->parent)))
+		return HDR_BAD(-EINVAL, "parent: not terminated");
 	return check_keeper_auth(h, why);
 }
 

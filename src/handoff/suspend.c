@@ -55,10 +55,15 @@ int vdm_ho_resume(struct vdpamap *h)
 {
 	int r;
 
+	uint64_t t;
+
 	if (!(h->lc->status & VDPAMAP_S_DRIVER_OK) ||
 	    !vdm_has_feature(h, VDPAMAP_F_RESUME))
 		return 0;
+	t = vdm_ho_now_ns();
 	r = vdm_ioctl(h, VHOST_VDPA_RESUME, NULL);
+	if (h->ho) /* attached: the handle reports its phases */
+		h->ho->ph.resume = vdm_ho_now_ns() - t;
 	if (r < 0)
 		vdm_err(h, "handoff: RESUME: %d%s%s%s", r,
 			h->poison ? " (" : "", h->poison ? h->poison : "",

@@ -107,6 +107,15 @@ int vdm_mapping_init(struct vdpamap *h)
 
 int vdm_mapping_setup(struct vdpamap *h)
 {
+	int r = vdm_mapping_setup_quiet(h);
+
+	if (r == 0)
+		vdm_mapping_reclaimer_start();
+	return r;
+}
+
+int vdm_mapping_setup_quiet(struct vdpamap *h)
+{
 	uint32_t i;
 
 	h->map->as = calloc(h->info.nr_as, sizeof(*h->map->as));

@@ -82,8 +82,16 @@ struct vdm_mapping {
 /* Allocate h->map (no ASIDs yet) and register the module's hooks
  * (view publish on leave; mirror, views and regions on free). */
 int vdm_mapping_init(struct vdpamap *h);
-/* The mirrors and readers' views of h->info.nr_as ASIDs. */
+/* The mirrors and readers' views of h->info.nr_as ASIDs; also starts
+ * liburcu's call_rcu thread (vdm_mapping_reclaimer_start()). */
 int vdm_mapping_setup(struct vdpamap *h);
+/* The same without starting the thread: a handoff's successor, where a
+ * thread's creation would sit inside the downtime (it starts after the
+ * first frame, or at the first retired node: call_rcu() creates it). */
+int vdm_mapping_setup_quiet(struct vdpamap *h);
+/* liburcu's call_rcu thread, which frees retired view nodes: started
+ * here rather than inside a map's publish (idempotent). */
+void vdm_mapping_reclaimer_start(void);
 void vdm_region_hook_set(struct vdpamap *h,
 			 int (*fn)(struct vdpamap *h, struct vdm_region *rg,
 				   bool add));

@@ -101,16 +101,21 @@ static void view_retire(void *ctx, struct rt_node *chain)
 	urcu_bp_call_rcu((struct rcu_head *)chain->cb, retired_cb);
 }
 
+void vdm_mapping_reclaimer_start(void)
+{
+	/* liburcu's callback thread starts at open (or after a handoff's
+	 * first frame), rather than inside the first map's publish; it
+	 * lives until the process exits (tests/valgrind/vdpamap.supp says
+	 * so to memcheck) */
+	(void)urcu_bp_get_default_call_rcu_data();
+}
+
 void vdm_view_init(struct vdm_view *v)
 {
 	/* a grace period per 64 retired nodes (a few commits), not per
 	 * commit: 64 nodes are ~32 KiB a tree waiting to be freed */
 	const struct rt_ops ops = { view_alloc, view_free, view_retire, v, 64 };
 
-	/* liburcu's callback thread starts here, at open, rather than
-	 * inside the first map's publish; it lives until the process
-	 * exits (tests/valgrind/vdpamap.supp says so to memcheck) */
-	(void)urcu_bp_get_default_call_rcu_data();
 	v->fork_gen = vdm_fork_gen();
 	rt_init(&v->by_iova, RT_DISJOINT, &ops);
 	rt_init(&v->by_hva, RT_OVERLAP, &ops);

@@ -201,6 +201,7 @@ int vdm_kp_call(struct vdm_kp_link *kl, uint32_t op, uint64_t arg,
  * replies, then trims (the device runs meanwhile). */
 void vdm_kp_trim(struct vdm_kp_link *kl, struct vdm_kp_range *rr, uint32_t n)
 {
+	int64_t pid = 0;
 	int sp[2], r;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -212,8 +213,19 @@ void vdm_kp_trim(struct vdm_kp_link *kl, struct vdm_kp_range *rr, uint32_t n)
 		return;
 	}
 	r = vdm_kp_call(kl, VDM_KP_TRIM, 0, 0, rr, n * (uint32_t)sizeof(rr[0]),
-			sp[1], NULL);
+			sp[1], &pid);
 	close(sp[1]);
+	if (r >= 0 && pid != kl->pid) {
+		/* the successor's only check that the socket it inherited is
+		 * the keeper's (no PING): another server owns nothing */
+		close(sp[0]);
+		kl->dead = 1;
+		kl_lost(kl,
+			"mm keeper: the socket is served by pid %lld, not by "
+			"keeper %d: the device has no owner here",
+			(long long)pid, kl->pid);
+		return;
+	}
 	if (r < 0) {
 		/* -EINVAL: a keeper that cannot trim (an older library's);
 		 * -EBUSY: the sender still shares its address space */

@@ -6,7 +6,20 @@
  * on the real kernel).
  *
  *   bench_handoff [--dev PATH] [--sim va,pa] [--sizes 64,256,1024]
- *                 [--reps 3] [--strategies new-owner,keeper,rebuild]
+ *                 [--reps 3]
+ *                 [--strategies new-owner,keeper,rebuild,bare-exec,
+ *                               held-exec]
+ *
+ * bench_handoff_static is this program linked -static -no-pie
+ * (scripts/bench-handoff --static): the same library, a successor without
+ * loader, relocations or randomised image.  Each row also has the
+ * library's own share of the downtime and the exec, from its phase timers
+ * (vdpamap_handoff_get_phases(); the successor marks its first frame with
+ * vdpamap_handoff_first_frame()), and "bare-exec" measures, in the same
+ * run, execve() to main() of this same binary with the same populated
+ * guest memory and no device: the floor any successor pays; "held-exec"
+ * the same with a CLONE_VM child holding the old address space, as the
+ * mm keeper does, so that the exec does not tear it down: KEEPER's floor.
  *
  * Device: --dev, else $VDPAMAP_TEST_DEV (tests/harness/vdpamap-vm), else (or with
  * --sim) simulators it spawns, one per flavour given.  A PA-mode size that
@@ -32,6 +45,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +64,9 @@
 #define AREA	       MIB /* vnet rings + buffers, at the end */
 #define MAX_SIZES      8
 #define MAX_REPS       16
-#define NSTRAT	       3
+#define NSTRAT	       5 /* the last two: a bare exec, no handoff */
+#define BARE	       3
+#define HELD	       4
 #define NEW_OWNER_BITS ((1ULL << 9) | (1ULL << 10))
 #define SIM_OFFER      (0x17eULL | NEW_OWNER_BITS)
 
@@ -57,11 +74,11 @@ static const uint32_t strategies[NSTRAT] = {
 	VDPAMAP_HANDOFF_NEW_OWNER,
 	VDPAMAP_HANDOFF_KEEPER,
 	VDPAMAP_HANDOFF_REBUILD,
+	0,     /* BARE */
+	0x100, /* HELD */
 };
 static const char *const strat_names[NSTRAT] = {
-	"new-owner",
-	"keeper",
-	"rebuild",
+	"new-owner", "keeper", "rebuild", "bare-exec", "held-exec",
 };
 
 /* what the successor reports through the result pipe */
@@ -69,6 +86,9 @@ struct result {
 	uint32_t magic, strategy;
 	uint64_t downtime_ns, adopt_ns, prepare_ns, iotlb_writes;
 	uint64_t remaps, updates;
+	/* the library's own phase timers (vdpamap_handoff_phases) */
+	uint64_t library_ns, exec_ns, suspend_ns, pred_ns, parse_ns, map_ns;
+	uint64_t takeover_ns, resume_ns, first_ns;
 };
 #define RESULT_MAGIC 0x48424e44u
 
@@ -109,6 +129,83 @@ static int open_retry(const char *dev, struct vdpamap_open_opts *o,
 	return r;
 }
 
+/* A process with the guest memory mapped and populated, as the
+ * predecessor's. */
+static uint8_t *guest_map(int memfd, uint64_t size)
+{
+	uint8_t *mem;
+	uint64_t i;
+
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (mem == MAP_FAILED)
+		die("mmap", -errno);
+	/* a populated address space, as a running VMM's */
+	if (madvise(mem, size, MADV_POPULATE_WRITE) < 0)
+		for (i = 0; i < size / 4096; i++)
+			((volatile uint8_t *)mem)[i * 4096] += 0;
+	return mem;
+}
+
+static int hold_fn(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* ---- the bare exec: argv role bare SIZE MEMFD RESFD HOLD.  The same
+ * binary, the same populated guest memory, no device: execve() to main()
+ * of the new image, what any successor pays before the library runs.
+ * HOLD 1: a CLONE_VM child holds the old address space across the exec,
+ * as the mm keeper does (the exec then does not tear it down: KEEPER's
+ * floor); 0: the exec tears it down (NEW_OWNER's and REBUILD's). */
+static void role_bare(char **a)
+{
+	static char stack[64 << 10] __attribute__((aligned(16)));
+	char t0s[24], pids[24], *argv[7];
+	long holder = 0;
+
+	guest_map(atoi(a[1]), strtoull(a[0], NULL, 0));
+	if (atoi(a[3])) {
+		holder = clone(hold_fn, stack + sizeof(stack),
+			       CLONE_VM | SIGCHLD, NULL);
+		if (holder < 0)
+			die("clone", -errno);
+	}
+	snprintf(pids, sizeof(pids), "%ld", holder);
+	snprintf(t0s, sizeof(t0s), "%llu", (unsigned long long)now_ns());
+	argv[0] = "bench_handoff";
+	argv[1] = "role";
+	argv[2] = "bare_end";
+	argv[3] = t0s;
+	argv[4] = a[2];
+	argv[5] = pids;
+	argv[6] = NULL;
+	execv("/proc/self/exe", argv);
+	die("execv", -errno);
+}
+
+/* argv role bare_end T0 RESFD HOLDER: main() reached */
+static void role_bare_end(char **a)
+{
+	uint64_t t1 = now_ns();
+	pid_t holder = (pid_t)atoi(a[2]);
+	struct result res = { .magic = RESULT_MAGIC,
+			      .strategy = holder ? 0x100 : 0 };
+	int resfd = atoi(a[1]);
+
+	if (holder > 0) { /* our child: the exec kept it */
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+	}
+
+	res.downtime_ns = res.exec_ns = t1 - strtoull(a[0], NULL, 0);
+	if (write(resfd, &res, sizeof(res)) != (ssize_t)sizeof(res))
+		die("result", -errno);
+	exit(0);
+}
+
 /* ---- the predecessor: argv role pred DEV SIZE STRATEGY MEMFD RESFD */
 static void role_pred(char **a)
 {
@@ -126,13 +223,7 @@ static void role_pred(char **a)
 	struct vnet v;
 	uint8_t *mem;
 
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	if (mem == MAP_FAILED)
-		die("mmap", -errno);
-	/* a populated address space, as a running VMM's */
-	if (madvise(mem, size, MADV_POPULATE_WRITE) < 0)
-		for (i = 0; i < (int)(size / 4096); i++)
-			((volatile uint8_t *)mem)[(size_t)i * 4096] += 0;
+	mem = guest_map(memfd, size);
 	rg = (struct vdpamap_region){
 		.hva = mem, .len = size, .fd = memfd, .iova = 0
 	};
@@ -173,12 +264,13 @@ static void role_pred(char **a)
 /* ---- the successor: argv role succ SIZE RESFD KICK0 KICK1 CALL0 CALL1 */
 static void role_succ(char **a)
 {
-	uint64_t size = strtoull(a[0], NULL, 0), t1;
+	uint64_t size = strtoull(a[0], NULL, 0);
 	int resfd = atoi(a[1]);
 	int kick[2] = { atoi(a[2]), atoi(a[3]) };
 	int call[2] = { atoi(a[4]), atoi(a[5]) };
 	VDPAMAP_OPTS(vdpamap_open_opts, o, .log_fn = quiet_log,
 		     .log_level = VDPAMAP_LOG_WARN, .prefault_threads = 4);
+	VDPAMAP_OPTS(vdpamap_handoff_phases, ph);
 	struct vdpamap_handoff_info hi;
 	struct vdpamap_region rg;
 	struct vdpamap_stats st;
@@ -191,28 +283,44 @@ static void role_succ(char **a)
 	r = vdpamap_handoff_adopt(-1, &o, &h);
 	if (r < 0)
 		die("adopt", r);
-	if ((r = vdpamap_handoff_get_info(h, &hi)) < 0 ||
-	    (r = vdpamap_region_ids(h, &id, 1)) < 0 ||
+	/* not get_info yet: it would start the keeper's trim, which waits
+	 * for the first frame */
+	if ((r = vdpamap_region_ids(h, &id, 1)) < 0 ||
 	    (r = vdpamap_region_get(h, id, &rg)) < 0)
-		die("handoff info", r);
+		die("region", r);
 	r = vnet_attach(&v, h, (uint8_t *)rg.hva + size - AREA, size - AREA,
 			AREA, kick, call);
 	if (r < 0)
 		die("vnet_attach", r);
 	r = vnet_loop(&v, 100, 590, 10000);
-	t1 = now_ns();
 	if (r < 0)
 		die("first loop after the handoff", r);
+	/* the end of the downtime, for the library's phase timers */
+	if ((r = vdpamap_handoff_first_frame(h)) < 0 ||
+	    (r = vdpamap_handoff_get_phases(h, &ph)) < 0 ||
+	    (r = vdpamap_handoff_get_info(h, &hi)) < 0)
+		die("handoff info", r);
 	vdpamap_get_stats(h, &st);
 	res = (struct result){
 		.magic = RESULT_MAGIC,
 		.strategy = hi.strategy,
-		.downtime_ns = t1 - hi.suspend_ns,
+		/* from SUSPEND's start (the library's partition of it);
+		 * from hi.suspend_ns it would leave SUSPEND's own cost out */
+		.downtime_ns = ph.downtime_ns,
 		.adopt_ns = hi.adopt_ns,
 		.prepare_ns = hi.prepare_ns,
 		.iotlb_writes = st.iotlb_writes,
 		.remaps = st.iotlb_remaps,
 		.updates = st.iotlb_updates,
+		.library_ns = ph.library_ns,
+		.exec_ns = ph.exec_ns,
+		.suspend_ns = ph.suspend_ns,
+		.pred_ns = ph.predecessor_ns,
+		.parse_ns = ph.parse_ns,
+		.map_ns = ph.map_ns,
+		.takeover_ns = ph.takeover_ns,
+		.resume_ns = ph.resume_ns,
+		.first_ns = ph.first_frame_ns,
 	};
 	if (write(resfd, &res, sizeof(res)) != (ssize_t)sizeof(res))
 		die("result", -errno);
@@ -242,6 +350,11 @@ static int run_one(const char *dev, uint64_t size, uint32_t strategy, int memfd,
 	pid = fork();
 	if (pid < 0)
 		die("fork", -errno);
+	if (pid == 0 &&
+	    (strategy == strategies[BARE] || strategy == strategies[HELD]))
+		execl("/proc/self/exe", "bench_handoff", "role", "bare", a[0],
+		      a[2], a[3], strategy == strategies[HELD] ? "1" : "0",
+		      (char *)NULL);
 	if (pid == 0) {
 		execl("/proc/self/exe", "bench_handoff", "role", "pred", dev,
 		      a[0], a[1], a[2], a[3], (char *)NULL);
@@ -276,6 +389,7 @@ static uint64_t median(uint64_t *v, int n)
 struct cell {
 	int ran;
 	uint64_t downtime, adopt, prepare, writes, remaps, updates;
+	uint64_t library, exec, takeover;
 };
 
 /* Which strategies this build and dev can do; why not in why[].
@@ -306,6 +420,7 @@ static uint32_t available(const char *dev, int *avail, char why[NSTRAT][96])
 	snprintf(why[1], 96, "no mm keeper on this architecture");
 #endif
 	avail[2] = 1;
+	avail[BARE] = avail[HELD] = 1;
 	return in.mem_mode;
 }
 
@@ -326,7 +441,7 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 		     int nsizes, int reps, const int *want)
 {
 	static struct cell cells[MAX_SIZES][NSTRAT];
-	char why[NSTRAT][96] = { "", "", "" };
+	char why[NSTRAT][96] = { "", "", "", "", "" };
 	int avail[NSTRAT], si, k, i, r, bad = 0;
 	uint32_t mode;
 
@@ -362,6 +477,7 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 			(double)(now_ns() - t0) / 1e9);
 		for (k = 0; k < NSTRAT; k++) {
 			uint64_t dt[MAX_REPS], ad[MAX_REPS], pr[MAX_REPS];
+			uint64_t li[MAX_REPS], ex[MAX_REPS], tk[MAX_REPS];
 			struct result res;
 
 			if (!avail[k] || !want[k])
@@ -383,12 +499,27 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 				dt[i] = res.downtime_ns;
 				ad[i] = res.adopt_ns;
 				pr[i] = res.prepare_ns;
+				li[i] = res.library_ns;
+				ex[i] = res.exec_ns;
+				tk[i] = res.takeover_ns;
 				fprintf(stderr,
 					"bench_handoff: %s: %4llu MiB "
-					"%-9s run %d: %.2f ms\n",
+					"%-9s run %d: %.2f ms (library %.3f, "
+					"exec %.3f: suspend %.3f pred %.3f "
+					"parse %.3f map %.3f takeover %.3f "
+					"resume %.3f first frame %.3f)\n",
 					label, (unsigned long long)(size / MIB),
 					strat_names[k], i + 1,
-					(double)res.downtime_ns / 1e6);
+					(double)res.downtime_ns / 1e6,
+					(double)res.library_ns / 1e6,
+					(double)res.exec_ns / 1e6,
+					(double)res.suspend_ns / 1e6,
+					(double)res.pred_ns / 1e6,
+					(double)res.parse_ns / 1e6,
+					(double)res.map_ns / 1e6,
+					(double)res.takeover_ns / 1e6,
+					(double)res.resume_ns / 1e6,
+					(double)res.first_ns / 1e6);
 			}
 			if (i < reps)
 				continue;
@@ -397,6 +528,9 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 				.downtime = median(dt, reps),
 				.adopt = median(ad, reps),
 				.prepare = median(pr, reps),
+				.library = median(li, reps),
+				.exec = median(ex, reps),
+				.takeover = median(tk, reps),
 				.writes = res.iotlb_writes,
 				.remaps = res.remaps,
 				.updates = res.updates,
@@ -407,14 +541,20 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 
 	printf("\n%s: device %s, memfd guest memory, median of %d\n", label,
 	       dev, reps);
-	printf("downtime: SUSPEND in the predecessor -> first good loopback "
-	       "in the exec'd successor\n");
+	printf("downtime: SUSPEND's start in the predecessor -> first good "
+	       "loopback in the exec'd successor\n");
 	for (k = 0; k < NSTRAT; k++)
 		if (!avail[k] && want[k])
 			printf("%s: not run (%s)\n", strat_names[k], why[k]);
-	printf("%6s  %-9s %12s %11s %10s %8s %8s %8s %11s\n", "MiB", "strategy",
-	       "downtime", "adopt", "prepare", "writes", "UPDATE", "REMAP",
-	       "vs rebuild");
+	printf("library: the library's own share by its phase timers (suspend, "
+	       "the rest of prepare, adopt); exec: prepare's last step to "
+	       "adopt's entry; bare-exec: execve() to main() of this binary "
+	       "with the same guest memory mapped, no device; held-exec: the "
+	       "same, the old address space held by a CLONE_VM child as the "
+	       "keeper holds it\n");
+	printf("%6s  %-9s %12s %11s %10s %10s %10s %8s %8s %8s %11s\n", "MiB",
+	       "strategy", "downtime", "library", "exec", "adopt", "prepare",
+	       "writes", "UPDATE", "REMAP", "vs rebuild");
 	for (si = 0; si < nsizes; si++) {
 		const struct cell *rb = &cells[si][2];
 
@@ -423,10 +563,11 @@ static int bench_dev(const char *dev, const char *label, uint64_t *sizes,
 
 			if (!c->ran)
 				continue;
-			printf("%6llu  %-9s %10.2fms %9.2fms %8.2fms %8llu "
-			       "%8llu %8llu",
+			printf("%6llu  %-9s %10.2fms %9.3fms %8.2fms %8.3fms "
+			       "%8.3fms %8llu %8llu %8llu",
 			       (unsigned long long)(sizes[si] / MIB),
 			       strat_names[k], (double)c->downtime / 1e6,
+			       (double)c->library / 1e6, (double)c->exec / 1e6,
 			       (double)c->adopt / 1e6, (double)c->prepare / 1e6,
 			       (unsigned long long)c->writes,
 			       (unsigned long long)c->updates,
@@ -470,7 +611,8 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	char sizes_s[128] = "64,256,1024", sims[64] = "va,pa";
-	char strat_s[64] = "new-owner,keeper,rebuild", *tok, *save;
+	char strat_s[64] = "new-owner,keeper,rebuild,bare-exec,held-exec";
+	char *tok, *save;
 	uint64_t sizes[MAX_SIZES];
 	int want[NSTRAT] = { 0 };
 	int reps = 3, nsizes = 0, c, k, bad = 0, sim_given = 0;
@@ -481,6 +623,10 @@ int main(int argc, char **argv)
 			role_pred(argv + 3);
 		if (!strcmp(argv[2], "succ") && argc == 9)
 			role_succ(argv + 3);
+		if (!strcmp(argv[2], "bare") && argc == 7)
+			role_bare(argv + 3);
+		if (!strcmp(argv[2], "bare_end") && argc == 6)
+			role_bare_end(argv + 3);
 		return 2;
 	}
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -505,7 +651,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: bench_handoff [--dev PATH] "
 					"[--sim va,pa] [--sizes 64,256,1024] "
 					"[--reps 3] [--strategies "
-					"new-owner,keeper,rebuild]\n");
+					"new-owner,keeper,rebuild,bare-exec,"
+					"held-exec]\n");
 			return 2;
 		}
 	}

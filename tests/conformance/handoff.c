@@ -787,6 +787,143 @@ static void check_caps(struct vdpamap *h, const struct vdpamap_region *rg)
 	       got, cnt, exp);
 }
 
+static int nr_threads(void)
+{
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+	int n = 0;
+
+	CHECK(dir, "/proc/self/task");
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+static int nr_maps(pid_t pid)
+{
+	char path[64], line[512];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f, "%s", path);
+	while (fgets(line, sizeof(line), f))
+		n += strchr(line, '\n') != NULL;
+	fclose(f);
+	return n;
+}
+
+/* The keeper's trim is off the downtime: after adopt it waits for the
+ * first frame (or get_info), so the old image's mappings (this program,
+ * libc, the loader, the heap, ...) are all still there a while later. */
+static void check_trim_waits(pid_t kp)
+{
+	struct timespec ts = { 0, 100000000 };
+	int n;
+
+	nanosleep(&ts, NULL);
+	n = nr_maps(kp);
+	CHECK(n > 8, "keeper %d trimmed before the first frame: %d mappings",
+	      (int)kp, n);
+}
+
+/* The predecessor knows its own two phases, nothing of the successor's;
+ * a phases struct too small for any field is refused. */
+static void check_phases_pred(struct vdpamap *h)
+{
+	VDPAMAP_OPTS(vdpamap_handoff_phases, ph);
+	struct vdpamap_handoff_phases before;
+	int r;
+
+	r = vdpamap_handoff_get_phases(h, &ph);
+	CHECK(r == 0, "phases: %d", r);
+	CHECK(ph.predecessor_ns > 0 && !ph.exec_ns && !ph.adopt_ns &&
+		      !ph.downtime_ns &&
+		      ph.library_ns == ph.suspend_ns + ph.predecessor_ns,
+	      "predecessor's phases: suspend %llu, rest %llu, exec %llu, "
+	      "adopt %llu",
+	      (unsigned long long)ph.suspend_ns,
+	      (unsigned long long)ph.predecessor_ns,
+	      (unsigned long long)ph.exec_ns, (unsigned long long)ph.adopt_ns);
+	ph.sz = sizeof(size_t) + 4;
+	before = ph;
+	r = vdpamap_handoff_get_phases(h, &ph);
+	CHECK(r == -EINVAL && !memcmp(&ph, &before, sizeof(ph)),
+	      "phases of sz %zu: %d", before.sz, r);
+	CHECK(vdpamap_handoff_first_frame(h) == -ENOENT,
+	      "a predecessor's first frame");
+	CHECK(vdpamap_handoff_get_phases(h, NULL) == -EINVAL, "phases NULL");
+}
+
+/* After the first frame: the phases partition the downtime, the exec is
+ * known, a second mark is refused; a struct of an older caller (one
+ * field) gets that field alone. */
+static void check_phases_succ(struct vdpamap *h, const char *cs, int threads0)
+{
+	struct {
+		struct vdpamap_handoff_phases p;
+		uint64_t more[2];
+	} big = { .p.sz = sizeof(big), .more = { 7, 7 } };
+	struct vdpamap_handoff_phases *ph = &big.p;
+	struct {
+		size_t sz;
+		uint64_t suspend_ns, guard;
+	} small = { .sz = sizeof(size_t) + 8, .guard = 7 };
+	int r;
+
+	CHECK(vdpamap_handoff_get_phases(h, ph) == 0, "phases");
+	CHECK(!ph->downtime_ns && !ph->first_frame_ns,
+	      "a downtime before the mark");
+	r = vdpamap_handoff_first_frame(h);
+	CHECK(r == 0, "first frame: %d", r);
+	CHECK(nr_threads() > threads0,
+	      "no call_rcu thread after the first frame");
+	CHECK(vdpamap_handoff_first_frame(h) == -EALREADY, "second mark");
+	CHECK(vdpamap_handoff_get_phases(h, ph) == 0, "phases");
+	CHECK(big.p.sz == sizeof(big) && !big.more[0] && !big.more[1],
+	      "a larger struct's tail not zeroed");
+	CHECK(ph->exec_ns > 0 && ph->adopt_ns > 0 && ph->first_frame_ns > 0,
+	      "phases: exec %llu, adopt %llu, first frame %llu",
+	      (unsigned long long)ph->exec_ns, (unsigned long long)ph->adopt_ns,
+	      (unsigned long long)ph->first_frame_ns);
+	CHECK(ph->parse_ns + ph->map_ns + ph->takeover_ns + ph->resume_ns <=
+		      ph->adopt_ns,
+	      "adopt %llu below its parts %llu + %llu + %llu + %llu",
+	      (unsigned long long)ph->adopt_ns,
+	      (unsigned long long)ph->parse_ns, (unsigned long long)ph->map_ns,
+	      (unsigned long long)ph->takeover_ns,
+	      (unsigned long long)ph->resume_ns);
+	CHECK(ph->library_ns == ph->suspend_ns + ph->predecessor_ns +
+					ph->adopt_ns &&
+		      ph->downtime_ns ==
+			      ph->library_ns + ph->exec_ns + ph->first_frame_ns,
+	      "downtime %llu is not library %llu + exec %llu + first frame "
+	      "%llu",
+	      (unsigned long long)ph->downtime_ns,
+	      (unsigned long long)ph->library_ns,
+	      (unsigned long long)ph->exec_ns,
+	      (unsigned long long)ph->first_frame_ns);
+	CHECK(vdpamap_handoff_get_phases(h, (void *)&small) == 0 &&
+		      small.guard == 7 && small.suspend_ns == ph->suspend_ns,
+	      "a one-field struct");
+	printf("[%s] phases (us): suspend %llu, predecessor %llu, exec %llu, "
+	       "adopt %llu (parse %llu, map %llu, takeover %llu, resume %llu), "
+	       "first frame %llu; library %llu of %llu\n",
+	       cs, (unsigned long long)(ph->suspend_ns / 1000),
+	       (unsigned long long)(ph->predecessor_ns / 1000),
+	       (unsigned long long)(ph->exec_ns / 1000),
+	       (unsigned long long)(ph->adopt_ns / 1000),
+	       (unsigned long long)(ph->parse_ns / 1000),
+	       (unsigned long long)(ph->map_ns / 1000),
+	       (unsigned long long)(ph->takeover_ns / 1000),
+	       (unsigned long long)(ph->resume_ns / 1000),
+	       (unsigned long long)(ph->first_frame_ns / 1000),
+	       (unsigned long long)(ph->library_ns / 1000),
+	       (unsigned long long)(ph->downtime_ns / 1000));
+}
+
 static void role_pred(const char *cs)
 {
 	struct pred p;
@@ -879,6 +1016,8 @@ static void role_pred(const char *cs)
 		snprintf(kb, sizeof(kb), "%llu",
 			 (unsigned long long)rss_kb(hi.keeper_pid));
 		setenv("HO_KRSS", kb, 1);
+		snprintf(kb, sizeof(kb), "%d", hi.keeper_pid);
+		setenv("HO_KPID", kb, 1);
 	}
 	{
 		struct vdpamap_handoff_info hi;
@@ -909,6 +1048,7 @@ static void role_pred(const char *cs)
 		fclose(f);
 		raise(SIGKILL);
 	}
+	check_phases_pred(p.h);
 	pred_caps_env(p.h);
 	exec_succ("succ", cs, sfd, &p.v);
 }
@@ -1056,6 +1196,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	struct vdpamap *h = NULL;
 	uint32_t ids[4];
 	struct vnet v;
+	int threads0;
 	uint64_t t;
 
 	/* what an exec'd successor may hold: stdio, the state, the guest
@@ -1114,6 +1255,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 		      "a failed adopt changed the fds");
 		CHECK(setrlimit(RLIMIT_MEMLOCK, &old) == 0, "setrlimit");
 	}
+	threads0 = nr_threads(); /* a sanitizer's own, if any */
 	r = vdpamap_handoff_adopt(!strcmp(cs, "keeper") ||
 						  !strcmp(cs, "newowner") ?
 					  -1 :
@@ -1123,6 +1265,15 @@ static void role_succ(const char *role, const char *cs, char **a)
 	CHECK(fcntl(sfd, F_GETFD) < 0, "state fd not closed by adopt");
 	CHECK(vdpamap_poison_reason(h) == NULL, "poisoned: %s",
 	      vdpamap_poison_reason(h));
+	if (want == VDPAMAP_HANDOFF_KEEPER && !strcmp(role, "succ") &&
+	    getenv("HO_KPID"))
+		check_trim_waits((pid_t)atoi(getenv("HO_KPID")));
+	/* no thread started inside the downtime (liburcu's call_rcu
+	 * thread waits for the first frame); REBUILD opens anew */
+	if (want != VDPAMAP_HANDOFF_REBUILD)
+		CHECK(nr_threads() == threads0,
+		      "%d threads after adopt, %d before", nr_threads(),
+		      threads0);
 	r = vdpamap_handoff_get_info(h, &hi);
 	CHECK(r == 0, "info: %d", r);
 	CHECK(hi.strategy == want, "strategy %s, want %s",
@@ -1150,6 +1301,7 @@ static void role_succ(const char *role, const char *cs, char **a)
 	printf("[%s%s] %s: downtime %.2f ms (adopt %.2f ms)\n", cs,
 	       strcmp(role, "succ") ? " second" : "", strategy_name(want),
 	       (double)(t - hi.suspend_ns) / 1e6, (double)hi.adopt_ns / 1e6);
+	check_phases_succ(h, cs, threads0);
 	loop_n(&v, 101, 3);
 	if (want == VDPAMAP_HANDOFF_KEEPER && hi.keeper_alive) {
 		check_trim(h); /* and the data path still runs */

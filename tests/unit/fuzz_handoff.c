@@ -43,7 +43,6 @@ static void oracle(const uint8_t *b, size_t len,
 			CHECK(any && h->keeper_tag);
 		else
 			CHECK(!any && !h->keeper_tag);
-		CHECK(!h->reserved0 && !h->reserved[0]);
 	}
 	CHECK((const uint8_t *)(s->vrings + h->nr_vrings) <= end);
 	CHECK((const uint8_t *)(s->entries + h->nr_entries) <= end);
@@ -171,15 +170,17 @@ int main(int argc, char **argv)
 			size_t at = 1 + (size_t)random() % (len - 1);
 
 			if (random() % 4 == 0) {
-				/* version 3's fields: the credential, the
-				 * tag, the keeper socket, reserved */
+				/* version 3's and 4's fields: the
+				 * credential, the tag, the keeper socket,
+				 * the predecessor's last step */
 				static const size_t off[] = {
 					offsetof(struct vdm_ho_hdr,
 						 keeper_cred),
 					offsetof(struct vdm_ho_hdr, keeper_tag),
 					offsetof(struct vdm_ho_hdr,
 						 keeper_sock),
-					offsetof(struct vdm_ho_hdr, reserved),
+					offsetof(struct vdm_ho_hdr,
+						 t_handed_ns),
 				};
 				size_t o = off[random() % 4];
 				size_t w = o == off[0] ? VDM_KP_CRED_LEN : 8;

@@ -155,7 +155,7 @@ static void version_and_magic(void **st)
 	(void)st;
 	HDR(b)->version = VDM_HO_VERSION + 1;
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
-	HDR(b)->version = VDM_HO_VERSION - 1; /* v2: no credential */
+	HDR(b)->version = VDM_HO_VERSION - 1; /* v3: no phase times */
 	assert_int_equal(reparse(b, len), -EPROTONOSUPPORT);
 	HDR(b)->version = VDM_HO_VERSION;
 	HDR(b)->magic++;
@@ -397,8 +397,12 @@ static void reasons(void **st)
 	CASE(b, len, HDR(b)->page_size, 4095, -EINVAL, "page_size: ");
 	CASE(b, len, HDR(b)->status, 0x100, -EINVAL, "status: ");
 	CASE(b, len, HDR(b)->next_region_id, 0, -EINVAL, "next_region_id: ");
-	CASE(b, len, HDR(b)->reserved0, 1, -EINVAL, "reserved0, reserved: ");
-	CASE(b, len, HDR(b)->reserved[0], 1, -EINVAL, "reserved0, reserved: ");
+	CASE(b, len, HDR(b)->caps_flags, 1u << 4, -EINVAL, "caps_flags: ");
+	CASE(b, len, HDR(b)->reserved1, 1, -EINVAL, "reserved1: ");
+	memset(HDR(b)->parent, 'x', sizeof(HDR(b)->parent));
+	why_is(b, len, -EINVAL, "parent: ");
+	memset(HDR(b)->parent, 0, sizeof(HDR(b)->parent));
+	why_is(b, len, 0, "valid");
 	/* the keeper's credential: with a keeper, every byte of it counts;
 	 * all zero is none */
 	CASE(b, len, HDR(b)->keeper_cred[0], 0x5f, 0, "valid");

@@ -29,7 +29,8 @@
  * image is gone and the old address space holds its heap, libraries,
  * thread stacks and the like for nobody.  The successor sends the ranges
  * of its regions in the old address space (dev_base, len) and one end of
- * a socket pair; the keeper replies at once (the device runs meanwhile),
+ * a socket pair; the keeper replies at once (val: its pid, which the
+ * successor checks in place of a PING; the device runs meanwhile),
  * unmaps every mapping but its own area, the pages of its code section,
  * those ranges (in VA mode the device reaches guest memory through this
  * address space) and, on x86-64, the shadow stack it runs on if any, then

@@ -245,7 +245,9 @@ KSEC __attribute__((noinline)) void vdm_k_trim(struct vdm_keeper_args *a,
 			k[j] = k[j - 1];
 			k[j - 1] = t;
 		}
-	vdm_k_reply(a, m, 0, 0, 0);
+	/* val: our pid, the successor's check that its socket is served
+	 * by the keeper the description names (it sends no PING) */
+	vdm_k_reply(a, m, 0, S0(__NR_getpid), 0);
 
 	t0 = k_now_ns();
 	for (pass = 0; pass < K_TRIM_PASSES; pass++) {
