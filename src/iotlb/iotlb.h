@@ -27,8 +27,10 @@ struct vdm_region {
 };
 
 struct vdm_entry {
-	struct itree_node inode; /* [iova, iova + size - 1] */
-	struct itree_node hnode; /* [hva, hva + size - 1] */
+	/* mapping/mirror.c's index links (nothing else reads them) */
+	struct itree_node inode;
+	struct itree_node hnode;
+	uint64_t iova, last; /* [iova, last]: the whole space is size 0 */
 	uint64_t hva;
 	uint32_t asid;
 	uint32_t perm;
@@ -58,7 +60,7 @@ static inline struct vdm_entry *vdm_entry_of_hva(struct itree_node *n)
 
 static inline uint64_t vdm_entry_size(const struct vdm_entry *e)
 {
-	return e->inode.last - e->inode.first + 1;
+	return e->last - e->iova + 1;
 }
 
 /* The uaddr the device must be told for e (see vdm_region.dev_base). */

@@ -357,7 +357,7 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 		else if (!n)
 			n = 0; /* nothing mappable: the device says */
 		/* NOLINTEND(bugprone-branch-clone) */
-		if (e->inode.first == 0 && e->inode.last == UINT64_MAX)
+		if (e->iova == 0 && e->last == UINT64_MAX)
 			n++;
 	} else {
 		n = count_pa(h, e, c);

@@ -8,10 +8,10 @@
  * this module's files; modules above read it and change it through the
  * functions below.
  *
- * Inside the module: txn.c calls args.c, map.c, entries.c and vma.c;
- * args.c calls map.c and vma.c; map.c calls view.c, entries.c and vma.c;
- * view.c, prefault.c, entries.c and vma.c call nothing else of the
- * module.
+ * Inside the module: txn.c calls args.c, map.c, mirror.c, entries.c and
+ * vma.c; args.c calls map.c and vma.c; map.c calls mirror.c, view.c,
+ * entries.c and vma.c; mirror.c calls view.c and entries.c; view.c,
+ * prefault.c, entries.c and vma.c call nothing else of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -83,9 +83,45 @@ void vdm_region_id_set(struct vdpamap *h, struct vdm_region *rg, uint32_t id);
 void vdm_region_dev_base_set(struct vdpamap *h, struct vdm_region *rg,
 			     uint64_t dev_base);
 
-/* ---- map.c */
+/* ---- mirror.c: each ASID's entries, by IOVA and by hva.  Nothing but
+ * mirror.c knows how they are indexed. */
+void vdm_mirror_init(struct vdpamap *h, uint32_t asid);
+/* e joins (after the device accepted its UPDATE) or leaves the mirror of
+ * e->asid, its view, its region's count, the pinned bytes and the entry
+ * count. */
 void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e);
 void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e);
+/* Remove and free every entry of asid. */
+void vdm_mirror_clear(struct vdpamap *h, uint32_t asid);
+uint64_t vdm_mirror_count(const struct vdpamap *h, uint32_t asid);
+/* The entry of asid containing iova, or NULL. */
+struct vdm_entry *vdm_mirror_lookup(struct vdpamap *h, uint32_t asid,
+				    uint64_t iova);
+/* Entries of asid overlapping [first, last], by IOVA (vdm_mirror_first)
+ * or by their hva range (vdm_mirror_hva_first), in order of that key:
+ *   for (e = vdm_mirror_first(h, a, f, l, &it); e; e = vdm_mirror_next(&it))
+ * An iterator is valid until the mirror's next change. */
+struct vdm_mirror_it {
+	struct itree_node *n;
+	uint64_t a, b;
+	bool hva;
+};
+struct vdm_entry *vdm_mirror_first(struct vdpamap *h, uint32_t asid,
+				   uint64_t first, uint64_t last,
+				   struct vdm_mirror_it *it);
+struct vdm_entry *vdm_mirror_hva_first(struct vdpamap *h, uint32_t asid,
+				       uint64_t first, uint64_t last,
+				       struct vdm_mirror_it *it);
+struct vdm_entry *vdm_mirror_next(struct vdm_mirror_it *it);
+/* Lowest start s, s % align == 0, [s, s + size - 1] inside [lo, hi] and
+ * free in asid's mirror: 0 and *ret, or -ENOSPC. */
+int vdm_mirror_find_hole(struct vdpamap *h, uint32_t asid, uint64_t lo,
+			 uint64_t hi, uint64_t size, uint64_t align,
+			 uint64_t *ret);
+bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
+		      uint64_t size);
+
+/* ---- map.c */
 struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 				   uint64_t size);
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
@@ -97,8 +133,6 @@ int vdm_region_fd_check(struct vdpamap *h, const struct vdpamap_region *r,
 			const char *what);
 void vdm_mirror_free(struct vdpamap *h);
 int vdm_memlock_check(struct vdpamap *h, uint64_t need);
-bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
-		      uint64_t size);
 
 /* Take e out of the mirror onto the lost list (the device dropped it). */
 void vdm_entry_lose(struct vdpamap *h, struct vdm_entry *e);

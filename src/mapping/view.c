@@ -123,8 +123,8 @@ void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add_)
 	h->map->as[e->asid].dirty = h->map->view_dirty = true;
 	if (v->stale)
 		return; /* the publish resyncs it all */
-	if (add_ ? add(v, e->inode.first, e->hva, vdm_entry_size(e), e->perm) :
-		   del(v, e->inode.first, e->hva))
+	if (add_ ? add(v, e->iova, e->hva, vdm_entry_size(e), e->perm) :
+		   del(v, e->iova, e->hva))
 		v->stale = true;
 }
 
@@ -141,10 +141,11 @@ static int resync(struct vdm_view *v, struct vdm_as *as)
 	while (rt_iter_first(&v->by_iova, &it, 0, UINT64_MAX, &e))
 		if (del(v, e.first, e.val))
 			goto fail;
+	/* the AVL index directly: mirror.c calls this file */
 	for (nd = itree_first(&as->iova); nd; nd = itree_next(nd)) {
 		const struct vdm_entry *me = vdm_entry_of(nd);
 
-		if (add(v, nd->first, me->hva, vdm_entry_size(me), me->perm))
+		if (add(v, me->iova, me->hva, vdm_entry_size(me), me->perm))
 			goto fail;
 	}
 	v->stale = false;
