@@ -27,36 +27,23 @@ struct vdm_region {
 };
 
 struct vdm_entry {
-	/* mapping/mirror.c's index links (nothing else reads them) */
-	struct itree_node inode;
-	struct itree_node hnode;
+	/* the mirror's list of its ASID (mapping/mirror.c's alone) */
+	struct vdm_entry *prev, *next;
 	uint64_t iova, last; /* [iova, last]: the whole space is size 0 */
 	uint64_t hva;
+	struct vdm_region *region;
+	struct vdm_entry *lost_next; /* on h->lost when a rollback failed */
 	uint32_t asid;
 	uint32_t perm;
 	/* entries of the kernel's IOTLB it makes (mapping/entries.c);
 	 * 0: unknown */
 	uint32_t nents;
-	struct vdm_region *region;
 	/* transaction bookkeeping */
 	bool in_mirror;
 	bool pending_rm;
 	bool txn_new; /* created by the open transaction */
 	bool lost;
-	struct vdm_entry *lost_next; /* on h->lost when a rollback failed */
 };
-
-/* The entry of a node of a mirror's iova tree, or of its hva tree: the
- * one place that knows how an entry embeds them. */
-static inline struct vdm_entry *vdm_entry_of(struct itree_node *n)
-{
-	return container_of(n, struct vdm_entry, inode);
-}
-
-static inline struct vdm_entry *vdm_entry_of_hva(struct itree_node *n)
-{
-	return container_of(n, struct vdm_entry, hnode);
-}
 
 static inline uint64_t vdm_entry_size(const struct vdm_entry *e)
 {

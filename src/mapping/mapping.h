@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * mapping: registered regions, the per-ASID mirror of the device IOTLB (an
- * iova tree and an hva tree of struct vdm_entry per ASID), transactions
+ * mapping: registered regions, the per-ASID mirror of the device IOTLB (a
+ * list of struct vdm_entry in IOVA order per ASID, indexed by the writer's
+ * side of the readers' trees: mirror.c), transactions
  * with rollback, the lock-free readers' view, prefault and the memlock
  * budget.  The mirror changes only after the device accepted a message.
  * Its state on the handle is struct vdm_mapping (h->map), written only by
@@ -17,15 +18,16 @@
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
  *
  * The readers' view (view.c):
- * lock-free readers never walk the mirror's trees, which writers change in
- * place under the handle mutex.  They read, per ASID, two copy-on-write
+ * lock-free readers never walk the mirror, which writers change in place
+ * under the handle mutex.  They read, per ASID, two copy-on-write
  * trees (iova_tree/rtree.h: ranges by IOVA, and by hva for reverse
  * lookups) that every mirror change updates as it happens; leaving the
  * lock publishes them (release stores), and readers search the published
  * ones inside an RCU read-side critical section (liburcu-bp, "bulletproof":
  * no thread registration needed, so any application thread may call the
  * lookups).  What a publish replaced is freed by call_rcu after a grace
- * period: a writer never waits for readers.
+ * period: a writer never waits for readers.  The writer's side of the same
+ * trees is the mirror's index (its IOVA tree's ref is the entry).
  *
  * A commit of k changes costs O(k log n); a lookup is O(log n) (reverse
  * lookups over heavily overlapping HVA ranges, the same memory mapped at
@@ -39,8 +41,9 @@
 #include "iova_tree/rtree.h"
 
 struct vdm_as {
-	struct itree iova;
-	struct itree hva;
+	/* the mirror: entries in IOVA order (mirror.c) */
+	struct vdm_entry *head, *tail;
+	uint64_t count;
 	bool dirty; /* changed since the last publish of its view */
 	/* kernel IOTLB entries the mirror makes (mapping/entries.c): an
 	 * entry of unknown count counts as 1 and in nunknown */
@@ -97,14 +100,18 @@ uint64_t vdm_mirror_count(const struct vdpamap *h, uint32_t asid);
 /* The entry of asid containing iova, or NULL. */
 struct vdm_entry *vdm_mirror_lookup(struct vdpamap *h, uint32_t asid,
 				    uint64_t iova);
-/* Entries of asid overlapping [first, last], by IOVA (vdm_mirror_first)
- * or by their hva range (vdm_mirror_hva_first), in order of that key:
+/* Entries of asid overlapping [first, last] by IOVA, in IOVA order
+ * (vdm_mirror_first), or whose hva range overlaps it, in no order to rely
+ * on (vdm_mirror_hva_first):
  *   for (e = vdm_mirror_first(h, a, f, l, &it); e; e = vdm_mirror_next(&it))
- * An iterator is valid until the mirror's next change. */
+ * By IOVA, valid while the current entry stays in the mirror; by hva,
+ * until the mirror's next change. */
 struct vdm_mirror_it {
-	struct itree_node *n;
+	struct vdm_entry *e;
 	uint64_t a, b;
-	bool hva;
+	bool hva, scan;
+	struct vdm_view *v;
+	struct rt_iter rt;
 };
 struct vdm_entry *vdm_mirror_first(struct vdpamap *h, uint32_t asid,
 				   uint64_t first, uint64_t last,

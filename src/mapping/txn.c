@@ -35,22 +35,47 @@ struct vdpamap_txn {
 	struct vdpamap *h; /* NULL: detached by close */
 	struct vdm_op *ops;
 	size_t nr_ops, cap;
-	struct itree *pending;	/* nr_as trees of pending maps */
+	/* nr_as trees of pending maps (struct pend), for the overlap checks
+	 * of later maps and unmaps of the transaction */
+	struct itree *pending;
+	uint32_t nr_as;
 	uint64_t pin, pin_peak; /* PA mode: bytes pinned on the way */
 	uint64_t pin_freed;
 };
 
-/* ---- the pending maps of one ASID, by IOVA */
-static void pend_insert(struct vdpamap_txn *t, struct vdm_entry *e)
+/* ---- the pending maps of one ASID, by IOVA: a node apart from the
+ * entry, which the mirror keeps small (mirror.c), for the transaction's
+ * life only */
+struct pend {
+	struct itree_node n;
+	struct vdm_entry *e;
+};
+
+static int pend_insert(struct vdpamap_txn *t, struct vdm_entry *e)
 {
-	e->inode.first = e->iova;
-	e->inode.last = e->last;
-	itree_insert(&t->pending[e->asid], &e->inode);
+	struct pend *p = malloc(sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->n.first = e->iova;
+	p->n.last = e->last;
+	p->e = e;
+	itree_insert(&t->pending[e->asid], &p->n);
+	return 0;
 }
 
+static struct vdm_entry *pend_of(struct itree_node *n)
+{
+	return n ? container_of(n, struct pend, n)->e : NULL;
+}
+
+/* e, pending in t, leaves the tree (pending maps do not overlap). */
 static void pend_remove(struct vdpamap_txn *t, struct vdm_entry *e)
 {
-	itree_remove(&t->pending[e->asid], &e->inode);
+	struct itree_node *n = itree_lookup(&t->pending[e->asid], e->iova);
+
+	itree_remove(&t->pending[e->asid], n);
+	free(container_of(n, struct pend, n));
 }
 
 /* The pending maps of asid overlapping [first, last], by IOVA; the
@@ -67,13 +92,13 @@ static struct vdm_entry *pend_first(struct vdpamap_txn *t, uint32_t asid,
 	it->a = first;
 	it->b = last;
 	it->n = itree_iter_first(&t->pending[asid], first, last);
-	return it->n ? vdm_entry_of(it->n) : NULL;
+	return pend_of(it->n);
 }
 
 static struct vdm_entry *pend_next(struct pend_it *it)
 {
 	it->n = itree_iter_next(it->n, it->a, it->b);
-	return it->n ? vdm_entry_of(it->n) : NULL;
+	return pend_of(it->n);
 }
 
 static struct vdm_entry *pend_find(struct vdpamap_txn *t, uint32_t asid,
@@ -140,6 +165,7 @@ int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret)
 	}
 	for (a = 0; a < h->info.nr_as; a++)
 		itree_init(&t->pending[a]);
+	t->nr_as = h->info.nr_as;
 	t->h = h;
 	*ret = t;
 	return 0;
@@ -285,7 +311,11 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 	e->perm = perm;
 	e->region = rg;
 	e->txn_new = true;
-	pend_insert(t, e);
+	r = pend_insert(t, e);
+	if (r < 0) {
+		free(e);
+		return r;
+	}
 	t->ops[t->nr_ops++] = (struct vdm_op){ .kind = OP_MAP, .e = e };
 	t->pin += size;
 	if (t->pin > t->pin_peak)
@@ -421,8 +451,16 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 /* Free what t holds but t itself. */
 static void txn_free_ops(struct vdpamap_txn *t)
 {
+	struct itree_node *n;
+	uint32_t a;
 	size_t i;
 
+	for (a = 0; t->pending && a < t->nr_as; a++) {
+		while ((n = itree_first(&t->pending[a]))) {
+			itree_remove(&t->pending[a], n);
+			free(container_of(n, struct pend, n));
+		}
+	}
 	for (i = 0; i < t->nr_ops; i++)
 		free(t->ops[i].targets);
 	free(t->ops);
