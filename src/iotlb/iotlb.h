@@ -26,18 +26,25 @@ struct vdm_region {
 	uint64_t dev_base;
 };
 
+/* 56 bytes, malloc's 64-byte class: the mirror's memory per entry is
+ * this and its ranges in the readers' trees (docs/rtree.md, "The
+ * mirror"); what is added here costs 16 bytes an entry at once. */
 struct vdm_entry {
-	/* the mirror's list of its ASID (mapping/mirror.c's alone) */
-	struct vdm_entry *prev, *next;
+	/* an entry is in its ASID's mirror or on h->lost, never both */
+	union {
+		/* the mirror's list of its ASID (mapping/mirror.c's) */
+		struct vdm_entry *next;
+		/* on h->lost when a rollback failed */
+		struct vdm_entry *lost_next;
+	};
 	uint64_t iova, last; /* [iova, last]: the whole space is size 0 */
 	uint64_t hva;
 	struct vdm_region *region;
-	struct vdm_entry *lost_next; /* on h->lost when a rollback failed */
 	uint32_t asid;
-	uint32_t perm;
 	/* entries of the kernel's IOTLB it makes (mapping/entries.c);
 	 * 0: unknown */
 	uint32_t nents;
+	uint8_t perm;
 	/* transaction bookkeeping */
 	bool in_mirror;
 	bool pending_rm;

@@ -154,6 +154,10 @@ struct rt_iter {
 	uint16_t idx[RT_MAX_HEIGHT];
 };
 
+/* RT_DISJOINT, the writer's view: the range of greatest first < p (0 and
+ * *out), or -ENOENT. */
+int rt_prev(const struct rtree *t, uint64_t p, struct rt_ent *out);
+
 bool rt_iter_first(const struct rtree *t, struct rt_iter *it, uint64_t a,
 		   uint64_t b, struct rt_ent *out);
 bool rt_read_iter_first(const struct rtree *t, struct rt_iter *it, uint64_t a,

@@ -137,6 +137,37 @@ int rt_read_lookup(const struct rtree *t, uint64_t p, struct rt_ent *out)
 	return lookup(t, pub_root(t), false, p, out);
 }
 
+int rt_prev(const struct rtree *t, uint64_t p, struct rt_ent *out)
+{
+	const struct rt_node *n = t->root, *up[RT_MAX_HEIGHT];
+	unsigned int idx[RT_MAX_HEIGHT], i;
+	int d = 0;
+
+	if (!n || t->kind != RT_DISJOINT)
+		return -ENOENT;
+	while (!n->leaf) {
+		i = child_for(t, I(n), p, 0);
+		up[d] = n;
+		idx[d++] = i;
+		n = I(n)->child[i];
+	}
+	i = leaf_lower(t, L(n), p, 0);
+	/* the range before p's place, else the last one of the nearest
+	 * subtree to the left */
+	while (!i) {
+		if (--d < 0)
+			return -ENOENT;
+		if (!idx[d])
+			continue;
+		n = I(up[d])->child[idx[d] - 1];
+		while (!n->leaf)
+			n = I(n)->child[n->n - 1];
+		i = n->n;
+	}
+	leaf_get(t, L(n), i - 1, out, true);
+	return 0;
+}
+
 /* ---- holes */
 
 struct hole {

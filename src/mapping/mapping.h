@@ -42,7 +42,7 @@
 
 struct vdm_as {
 	/* the mirror: entries in IOVA order (mirror.c) */
-	struct vdm_entry *head, *tail;
+	struct vdm_entry *head;
 	uint64_t count;
 	bool dirty; /* changed since the last publish of its view */
 	/* kernel IOTLB entries the mirror makes (mapping/entries.c): an

@@ -436,6 +436,24 @@ static void test_ref(void **state)
 		assert_int_equal(rt_read_lookup(&d, i << 12, &e), 0);
 		assert_int_equal(e.ref, 0);
 	}
+	/* rt_prev: the range before, across leaves and subtrees */
+	for (i = 0; i <= n; i++) {
+		uint64_t k = i;
+		int r;
+
+		while (k > 0 && (--k) % 3 == 0)
+			;
+		r = rt_prev(&d, i << 12, &e);
+		if (k % 3 == 0) { /* nothing before i */
+			assert_int_equal(r, -ENOENT);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(e.first, k << 12);
+		assert_int_equal(e.ref, ~k);
+	}
+	assert_int_equal(rt_prev(&d, UINT64_MAX, &e), 0);
+	assert_int_equal(e.first, (n - 1) << 12);
 	for (i = 0, ok = rt_iter_first(&d, &it, 0, UINT64_MAX, &e); ok;
 	     ok = rt_iter_next(&it, &e), i++)
 		assert_int_equal(e.ref, ~(e.first >> 12));
