@@ -44,8 +44,8 @@ static void restore_mirror(struct vdpamap *h, const struct vdm_handoff_state *s,
 			*ret = -ENOMEM;
 			return;
 		}
-		e->inode.first = se->iova;
-		e->inode.last = se->iova + se->size - 1;
+		e->iova = se->iova;
+		e->last = se->iova + se->size - 1;
 		e->hva = (uint64_t)(uintptr_t)rg->r.hva + se->off;
 		e->asid = se->asid;
 		e->perm = se->perm;

@@ -105,14 +105,13 @@ static void ser_entries(struct vdpamap *h, struct vdm_ho_entry *out)
 	uint32_t a, i = 0;
 
 	for (a = 0; a < h->info.nr_as; a++) {
-		struct itree_node *n;
+		struct vdm_mirror_it it;
+		struct vdm_entry *e;
 
-		for (n = itree_first(&h->map->as[a].iova); n;
-		     n = itree_next(n)) {
-			struct vdm_entry *e = vdm_entry_of(n);
-
+		for (e = vdm_mirror_first(h, a, 0, UINT64_MAX, &it); e;
+		     e = vdm_mirror_next(&it)) {
 			out[i++] = (struct vdm_ho_entry){
-				.iova = n->first,
+				.iova = e->iova,
 				.size = vdm_entry_size(e),
 				.off = e->hva -
 				       (uint64_t)(uintptr_t)e->region->r.hva,
@@ -173,7 +172,7 @@ int vdm_ho_serialize(struct vdpamap *h, const struct vdm_ho_ser *so,
 	for (rg = h->map->regions; rg; rg = rg->next)
 		c.nreg++;
 	for (i = 0; i < h->info.nr_as; i++)
-		c.nent += (uint32_t)h->map->as[i].iova.count;
+		c.nent += (uint32_t)vdm_mirror_count(h, i);
 	for (i = 0; i < h->info.nr_vqs; i++)
 		c.nvr += h->lc->vrings[i].set;
 	len = vdm_handoff_size(c.nreg, c.nent, h->info.nr_groups,

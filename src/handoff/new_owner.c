@@ -18,7 +18,7 @@ static struct vdm_msg *remap_msgs(struct vdpamap *h, size_t *ret_n)
 	uint32_t a;
 
 	for (a = 0; a < h->info.nr_as; a++)
-		n += h->map->as[a].iova.count;
+		n += vdm_mirror_count(h, a);
 	*ret_n = n;
 	if (!n)
 		return NULL;
@@ -26,13 +26,14 @@ static struct vdm_msg *remap_msgs(struct vdpamap *h, size_t *ret_n)
 	if (!msgs)
 		return NULL;
 	for (a = 0; a < h->info.nr_as; a++) {
-		struct itree_node *nd;
+		struct vdm_mirror_it it;
+		struct vdm_entry *e;
 
-		for (nd = itree_first(&h->map->as[a].iova); nd;
-		     nd = itree_next(nd))
+		for (e = vdm_mirror_first(h, a, 0, UINT64_MAX, &it); e;
+		     e = vdm_mirror_next(&it))
 			msgs[i++] = (struct vdm_msg){
 				.type = VHOST_IOTLB_REMAP,
-				.e = vdm_entry_of(nd),
+				.e = e,
 			};
 	}
 	return msgs;
@@ -70,8 +71,7 @@ static int remap_all(struct vdpamap *h, uint64_t *fallbacks)
 		vdm_warn(h,
 			 "handoff: REMAP asid %u iova 0x%llx size 0x%llx "
 			 "refused (%d): INVALIDATE + UPDATE instead",
-			 msgs[i].e->asid,
-			 (unsigned long long)msgs[i].e->inode.first,
+			 msgs[i].e->asid, (unsigned long long)msgs[i].e->iova,
 			 (unsigned long long)vdm_entry_size(msgs[i].e), err);
 		redo[0] = (struct vdm_msg){ VHOST_IOTLB_INVALIDATE, msgs[i].e };
 		redo[1] = (struct vdm_msg){ VHOST_IOTLB_UPDATE, msgs[i].e };

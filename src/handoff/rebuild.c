@@ -23,14 +23,12 @@
 static uint16_t used_idx(struct vdpamap *h, const struct vdpamap_vring *v,
 			 uint32_t asid)
 {
-	struct itree_node *n = itree_lookup(&h->map->as[asid].iova, v->used);
-	struct vdm_entry *e;
+	const struct vdm_entry *e = vdm_mirror_lookup(h, asid, v->used);
 
-	if (!n || n->last < v->used + 3)
+	if (!e || e->last < v->used + 3)
 		return (uint16_t)v->base;
-	e = vdm_entry_of(n);
 	return __atomic_load_n((uint16_t *)(uintptr_t)(e->hva + v->used + 2 -
-						       n->first),
+						       e->iova),
 			       __ATOMIC_ACQUIRE);
 }
 

@@ -123,15 +123,15 @@ static void encode_entry(struct vdpamap *h, struct vdm_wire_msg *w,
 	const struct vdm_entry *e = m->e;
 
 	if (m->type == VHOST_IOTLB_UPDATE)
-		encode(h, w, e->asid, VHOST_IOTLB_UPDATE, e->inode.first,
+		encode(h, w, e->asid, VHOST_IOTLB_UPDATE, e->iova,
 		       vdm_entry_size(e), vdm_entry_uaddr(e),
 		       perm_to_access(e->perm));
 	/* exec handoff NEW_OWNER: the entry's new uaddr; perm must be 0 */
 	else if (m->type == VHOST_IOTLB_REMAP)
-		encode(h, w, e->asid, VHOST_IOTLB_REMAP, e->inode.first,
+		encode(h, w, e->asid, VHOST_IOTLB_REMAP, e->iova,
 		       vdm_entry_size(e), vdm_entry_uaddr(e), 0);
 	else
-		encode(h, w, e->asid, VHOST_IOTLB_INVALIDATE, e->inode.first,
+		encode(h, w, e->asid, VHOST_IOTLB_INVALIDATE, e->iova,
 		       vdm_entry_size(e), 0, 0);
 }
 

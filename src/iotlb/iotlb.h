@@ -26,42 +26,38 @@ struct vdm_region {
 	uint64_t dev_base;
 };
 
+/* 56 bytes, malloc's 64-byte class: the mirror's memory per entry is
+ * this and its ranges in the readers' trees (docs/rtree.md, "The
+ * mirror"); what is added here costs 16 bytes an entry at once. */
 struct vdm_entry {
-	struct itree_node inode; /* [iova, iova + size - 1] */
-	struct itree_node hnode; /* [hva, hva + size - 1] */
+	/* an entry is in its ASID's mirror or on h->lost, never both */
+	union {
+		/* the mirror's list of its ASID (mapping/mirror.c's) */
+		struct vdm_entry *next;
+		/* on h->lost when a rollback failed */
+		struct vdm_entry *lost_next;
+	};
+	uint64_t iova, last; /* [iova, last]: the whole space is size 0 */
 	uint64_t hva;
+	struct vdm_region *region;
 	uint32_t asid;
-	uint32_t perm;
 	/* entries of the kernel's IOTLB it makes (mapping/entries.c);
 	 * 0: unknown */
 	uint32_t nents;
+	uint8_t perm;
 	/* not counted (nents 0): its commit could not reach the cap
 	 * whatever the count; counted once an ASID nears its cap */
 	bool uncounted;
-	struct vdm_region *region;
 	/* transaction bookkeeping */
 	bool in_mirror;
 	bool pending_rm;
 	bool txn_new; /* created by the open transaction */
 	bool lost;
-	struct vdm_entry *lost_next; /* on h->lost when a rollback failed */
 };
-
-/* The entry of a node of a mirror's iova tree, or of its hva tree: the
- * one place that knows how an entry embeds them. */
-static inline struct vdm_entry *vdm_entry_of(struct itree_node *n)
-{
-	return container_of(n, struct vdm_entry, inode);
-}
-
-static inline struct vdm_entry *vdm_entry_of_hva(struct itree_node *n)
-{
-	return container_of(n, struct vdm_entry, hnode);
-}
 
 static inline uint64_t vdm_entry_size(const struct vdm_entry *e)
 {
-	return e->inode.last - e->inode.first + 1;
+	return e->last - e->iova + 1;
 }
 
 /* The uaddr the device must be told for e (see vdm_region.dev_base). */

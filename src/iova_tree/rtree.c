@@ -118,8 +118,10 @@ static void leaf_put(const struct rtree *t, struct rt_leaf *l, unsigned int i,
 	l->first[i] = e->first;
 	l->last[i] = e->last;
 	l->val[i] = e->val;
-	if (t->kind == RT_DISJOINT)
+	if (t->kind == RT_DISJOINT) {
 		l->aux[i] = e->aux;
+		l->ref[i] = e->ref;
+	}
 }
 
 /* Move ranges [from, from + cnt) of s to position to of d (may be s). */
@@ -130,8 +132,10 @@ static void leaf_move(const struct rtree *t, struct rt_leaf *d, unsigned int to,
 	memmove(&d->first[to], &s->first[from], cnt * sizeof(d->first[0]));
 	memmove(&d->last[to], &s->last[from], cnt * sizeof(d->last[0]));
 	memmove(&d->val[to], &s->val[from], cnt * sizeof(d->val[0]));
-	if (t->kind == RT_DISJOINT)
+	if (t->kind == RT_DISJOINT) {
 		memmove(&d->aux[to], &s->aux[from], cnt * sizeof(d->aux[0]));
+		memmove(&d->ref[to], &s->ref[from], cnt * sizeof(d->ref[0]));
+	}
 }
 
 static void inner_move(struct rt_inner *d, unsigned int to,
@@ -413,7 +417,7 @@ int rt_remove(struct rtree *t, uint64_t first, uint64_t val, struct rt_ent *out)
 	if (reserve(t))
 		return -ENOMEM;
 	if (out)
-		leaf_get(t, p.leaf, p.pos, out);
+		leaf_get(t, p.leaf, p.pos, out, true);
 	t->count--;
 	if (p.leaf->h.n == 1) {
 		drop(t, &p.leaf->h);

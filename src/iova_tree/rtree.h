@@ -48,6 +48,10 @@ struct rt_ent {
 	uint64_t first, last; /* first <= last */
 	uint64_t val;	      /* RT_OVERLAP: part of the key */
 	uint32_t aux;	      /* RT_DISJOINT only; 0 in RT_OVERLAP */
+	/* RT_DISJOINT only (0 in RT_OVERLAP): the writer's own (the
+	 * library's mirror keeps its entry there); copied out by the
+	 * writer's queries, never by the readers' */
+	uint64_t ref;
 };
 
 /* The header of every node; public only so that ops->retire can walk the
@@ -144,10 +148,15 @@ int rt_read_lookup(const struct rtree *t, uint64_t p, struct rt_ent *out);
 struct rt_iter {
 	uint64_t a, b;
 	bool aux; /* copy out aux (RT_DISJOINT) */
+	bool ref; /* and ref (RT_DISJOINT, the writer's view) */
 	int depth;
 	const struct rt_node *node[RT_MAX_HEIGHT];
 	uint16_t idx[RT_MAX_HEIGHT];
 };
+
+/* RT_DISJOINT, the writer's view: the range of greatest first < p (0 and
+ * *out), or -ENOENT. */
+int rt_prev(const struct rtree *t, uint64_t p, struct rt_ent *out);
 
 bool rt_iter_first(const struct rtree *t, struct rt_iter *it, uint64_t a,
 		   uint64_t b, struct rt_ent *out);

@@ -28,7 +28,9 @@ struct rt_leaf {
 	uint64_t first[RT_CAP];
 	uint64_t last[RT_CAP];
 	uint64_t val[RT_CAP];
-	uint32_t aux[RT_CAP]; /* allocated in RT_DISJOINT only */
+	/* allocated in RT_DISJOINT only: */
+	uint32_t aux[RT_CAP];
+	uint64_t ref[RT_CAP]; /* the writer's; readers never read it */
 };
 
 struct rt_inner {
@@ -143,13 +145,16 @@ static inline unsigned int leaf_lower(const struct rtree *t,
 	return c;
 }
 
+/* ref: copy out ref too (the writer's queries only: a reader would
+ * touch one more cache line for nothing) */
 static inline void leaf_get(const struct rtree *t, const struct rt_leaf *l,
-			    unsigned int i, struct rt_ent *e)
+			    unsigned int i, struct rt_ent *e, bool ref)
 {
 	e->first = l->first[i];
 	e->last = l->last[i];
 	e->val = l->val[i];
 	e->aux = t->kind == RT_DISJOINT ? l->aux[i] : 0;
+	e->ref = ref && t->kind == RT_DISJOINT ? l->ref[i] : 0;
 }
 
 static inline bool sum_eq(const struct rt_inner *in, unsigned int i,

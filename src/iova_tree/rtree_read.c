@@ -18,7 +18,7 @@ static const struct rt_node *pub_root(const struct rtree *t)
 
 /* RT_DISJOINT: one path; the child that can hold p or none. */
 static int lookup_disjoint(const struct rtree *t, const struct rt_node *n,
-			   uint64_t p, struct rt_ent *out)
+			   uint64_t p, struct rt_ent *out, bool ref)
 {
 	unsigned int i;
 
@@ -41,12 +41,13 @@ static int lookup_disjoint(const struct rtree *t, const struct rt_node *n,
 	}
 	if (L(n)->first[i] > p || L(n)->last[i] < p)
 		return -ENOENT;
-	leaf_get(t, L(n), i, out);
+	leaf_get(t, L(n), i, out, ref);
 	return 0;
 }
 
+/* ref: the writer's view (copy out ref) */
 static bool iter_start(const struct rtree *t, const struct rt_node *root,
-		       struct rt_iter *it, uint64_t a, uint64_t b,
+		       bool ref, struct rt_iter *it, uint64_t a, uint64_t b,
 		       struct rt_ent *out)
 {
 	it->a = a;
@@ -55,6 +56,7 @@ static bool iter_start(const struct rtree *t, const struct rt_node *root,
 	it->node[0] = root;
 	it->idx[0] = 0;
 	it->aux = t->kind == RT_DISJOINT;
+	it->ref = it->aux && ref;
 	return rt_iter_next(it, out);
 }
 
@@ -77,6 +79,7 @@ bool rt_iter_next(struct rt_iter *it, struct rt_ent *out)
 				out->last = l->last[i];
 				out->val = l->val[i];
 				out->aux = it->aux ? l->aux[i] : 0;
+				out->ref = it->ref ? l->ref[i] : 0;
 				return true;
 			}
 			it->depth--;
@@ -105,33 +108,64 @@ end:
 bool rt_iter_first(const struct rtree *t, struct rt_iter *it, uint64_t a,
 		   uint64_t b, struct rt_ent *out)
 {
-	return iter_start(t, t->root, it, a, b, out);
+	return iter_start(t, t->root, true, it, a, b, out);
 }
 
 bool rt_read_iter_first(const struct rtree *t, struct rt_iter *it, uint64_t a,
 			uint64_t b, struct rt_ent *out)
 {
-	return iter_start(t, pub_root(t), it, a, b, out);
+	return iter_start(t, pub_root(t), false, it, a, b, out);
 }
 
-static int lookup(const struct rtree *t, const struct rt_node *root, uint64_t p,
-		  struct rt_ent *out)
+static int lookup(const struct rtree *t, const struct rt_node *root, bool ref,
+		  uint64_t p, struct rt_ent *out)
 {
 	struct rt_iter it;
 
 	if (t->kind == RT_DISJOINT)
-		return lookup_disjoint(t, root, p, out);
-	return iter_start(t, root, &it, p, p, out) ? 0 : -ENOENT;
+		return lookup_disjoint(t, root, p, out, ref);
+	return iter_start(t, root, ref, &it, p, p, out) ? 0 : -ENOENT;
 }
 
 int rt_lookup(const struct rtree *t, uint64_t p, struct rt_ent *out)
 {
-	return lookup(t, t->root, p, out);
+	return lookup(t, t->root, true, p, out);
 }
 
 int rt_read_lookup(const struct rtree *t, uint64_t p, struct rt_ent *out)
 {
-	return lookup(t, pub_root(t), p, out);
+	return lookup(t, pub_root(t), false, p, out);
+}
+
+int rt_prev(const struct rtree *t, uint64_t p, struct rt_ent *out)
+{
+	const struct rt_node *n = t->root, *up[RT_MAX_HEIGHT];
+	unsigned int idx[RT_MAX_HEIGHT], i;
+	int d = 0;
+
+	if (!n || t->kind != RT_DISJOINT)
+		return -ENOENT;
+	while (!n->leaf) {
+		i = child_for(t, I(n), p, 0);
+		up[d] = n;
+		idx[d++] = i;
+		n = I(n)->child[i];
+	}
+	i = leaf_lower(t, L(n), p, 0);
+	/* the range before p's place, else the last one of the nearest
+	 * subtree to the left */
+	while (!i) {
+		if (--d < 0)
+			return -ENOENT;
+		if (!idx[d])
+			continue;
+		n = I(up[d])->child[idx[d] - 1];
+		while (!n->leaf)
+			n = I(n)->child[n->n - 1];
+		i = n->n;
+	}
+	leaf_get(t, L(n), i - 1, out, true);
+	return 0;
 }
 
 /* ---- holes */

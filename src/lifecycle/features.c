@@ -184,8 +184,8 @@ int vdm_probe_mem_mode(struct vdpamap *h)
 	void *p = MAP_FAILED;
 	int fd, r;
 
-	if (itree_find_hole(&h->map->as[0].iova, h->info.iova_first,
-			    h->info.iova_last, ps, ps, &iova) < 0)
+	if (vdm_mirror_find_hole(h, 0, h->info.iova_first, h->info.iova_last,
+				 ps, ps, &iova) < 0)
 		return -ENOSPC;
 	fd = memfd_create("vdpamap-probe", MFD_CLOEXEC);
 	if (fd < 0)

@@ -28,10 +28,10 @@ static uint64_t now_ns(void)
  * an entry the device did not take back goes to h->map->lost. */
 static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 {
-	struct itree *tree = &h->map->as[asid].iova;
+	struct vdm_mirror_it it;
 	struct vdm_msg *m;
-	struct itree_node *n;
-	size_t cnt = tree->count, k = 0, pos = 0;
+	struct vdm_entry *e;
+	size_t cnt = vdm_mirror_count(h, asid), k = 0, pos = 0;
 	int first_err = 0;
 
 	if (!cnt)
@@ -39,9 +39,8 @@ static int resync_as(struct vdpamap *h, uint32_t asid, uint64_t *msgs_sent)
 	m = calloc(2 * cnt, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	for (n = itree_first(tree); n; n = itree_next(n)) {
-		struct vdm_entry *e = vdm_entry_of(n);
-
+	for (e = vdm_mirror_first(h, asid, 0, UINT64_MAX, &it); e;
+	     e = vdm_mirror_next(&it)) {
 		m[k++] = (struct vdm_msg){ VHOST_IOTLB_INVALIDATE, e };
 		m[k++] = (struct vdm_msg){ VHOST_IOTLB_UPDATE, e };
 	}
@@ -142,7 +141,7 @@ int vdm_reset(struct vdpamap *h, struct vdpamap_reset_info *info)
 		r = 0;
 	}
 	for (i = 0; i < h->info.nr_as; i++)
-		ri.entries += h->map->as[i].iova.count;
+		ri.entries += vdm_mirror_count(h, i);
 	ri.iotlb_msgs = h->stats.iotlb_writes - w0;
 	ri.ns = now_ns() - t0;
 	if (info && r == 0)

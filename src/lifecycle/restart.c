@@ -130,13 +130,11 @@ static int used_idx(struct vdpamap *h, uint32_t vq, uint16_t *ret)
 {
 	uint32_t asid = h->lc->group_asid[h->lc->vq_desc_group[vq]];
 	uint64_t iova = h->lc->vrings[vq].v.used + VRING_USED_IDX;
-	struct itree_node *n = itree_lookup(&h->map->as[asid].iova, iova);
-	struct vdm_entry *e;
+	const struct vdm_entry *e = vdm_mirror_lookup(h, asid, iova);
 
-	if (!n || n->last < iova + 1)
+	if (!e || e->last < iova + 1)
 		return -ENOENT;
-	e = vdm_entry_of(n);
-	*ret = *(volatile uint16_t *)(uintptr_t)(e->hva + (iova - n->first));
+	*ret = *(volatile uint16_t *)(uintptr_t)(e->hva + (iova - e->iova));
 	return 0;
 }
 

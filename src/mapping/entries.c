@@ -367,10 +367,10 @@ static uint64_t sys_page(void)
  * [0, 2^64-1] (split in two).  No syscall. */
 static uint64_t entry_bound(const struct vdm_entry *e)
 {
-	uint64_t ps = sys_page(), span = e->inode.last - e->inode.first;
+	uint64_t ps = sys_page(), span = e->last - e->iova;
 
 	return (e->hva + span) / ps - e->hva / ps + 1 +
-	       (e->inode.first == 0 && e->inode.last == UINT64_MAX);
+	       (e->iova == 0 && e->last == UINT64_MAX);
 }
 
 /* What e adds to its ASID's bound: its count when counted, else (not
@@ -395,7 +395,7 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 		else if (!n)
 			n = 0; /* nothing mappable: the device says */
 		/* NOLINTEND(bugprone-branch-clone) */
-		if (e->inode.first == 0 && e->inode.last == UINT64_MAX)
+		if (e->iova == 0 && e->last == UINT64_MAX)
 			n++;
 	} else {
 		n = count_pa(h, e, c);
@@ -509,12 +509,11 @@ static void count_uncounted(struct vdpamap *h, uint32_t asid,
 			    struct count_ctx *c)
 {
 	struct vdm_as *as = &h->map->as[asid];
-	struct itree_node *nd;
+	struct vdm_entry *e;
 
-	for (nd = itree_first(&as->iova); nd && as->nuncounted;
-	     nd = itree_next(nd)) {
-		struct vdm_entry *e = vdm_entry_of(nd);
-
+	/* the mirror's own list (struct vdm_as), read in place: calling
+	 * mirror.c, which accounts through this file, would make a cycle */
+	for (e = as->head; e && as->nuncounted; e = e->next) {
 		if (!e->uncounted)
 			continue;
 		vdm_entries_account(h, e, false);

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * map: registered regions, the per-ASID mirror of the device IOTLB (an
- * iova tree and an hva tree per ASID), lookups, and the memlock budget.
- * The mirror changes only through vdm_mirror_insert/remove, which callers
- * invoke after the device accepted the matching message.
+ * map: registered regions, the per-ASID mirrors' state (mirror.c indexes
+ * them), the lost list, lookups, and the memlock budget.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,52 +14,14 @@
 #include "core/tsan.h"
 #include "uapi/vhost_vdpa.h"
 
-void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e)
-{
-	struct vdm_as *as = &h->map->as[e->asid];
-
-	itree_insert(&as->iova, &e->inode);
-	e->hnode.first = e->hva;
-	e->hnode.last = e->hva + vdm_entry_size(e) - 1;
-	itree_insert(&as->hva, &e->hnode);
-	vdm_view_change(h, e, true);
-	e->in_mirror = true;
-	e->region->nr_maps++;
-	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
-		h->stats.pinned_bytes += vdm_entry_size(e);
-	vdm_entries_account(h, e, true);
-}
-
-void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e)
-{
-	struct vdm_as *as = &h->map->as[e->asid];
-
-	itree_remove(&as->iova, &e->inode);
-	itree_remove(&as->hva, &e->hnode);
-	vdm_view_change(h, e, false);
-	e->in_mirror = false;
-	e->region->nr_maps--;
-	if (h->info.mem_mode == VDPAMAP_MEMMODE_PA)
-		h->stats.pinned_bytes -= vdm_entry_size(e);
-	vdm_entries_account(h, e, false);
-}
-
 void vdm_mirror_free(struct vdpamap *h)
 {
 	uint32_t a;
 
 	if (!h->map->as)
 		return;
-	for (a = 0; a < h->info.nr_as; a++) {
-		struct itree_node *n;
-
-		while ((n = itree_first(&h->map->as[a].iova))) {
-			struct vdm_entry *e = vdm_entry_of(n);
-
-			vdm_mirror_remove(h, e);
-			free(e);
-		}
-	}
+	for (a = 0; a < h->info.nr_as; a++)
+		vdm_mirror_clear(h, a);
 	while (h->map->lost) {
 		struct vdm_entry *e = h->map->lost;
 
@@ -123,8 +83,7 @@ int vdm_mapping_setup_quiet(struct vdpamap *h)
 	if (!h->map->as || !h->map->view)
 		return -ENOMEM;
 	for (i = 0; i < h->info.nr_as; i++) {
-		itree_init(&h->map->as[i].iova);
-		itree_init(&h->map->as[i].hva);
+		vdm_mirror_init(h, i);
 		vdm_view_init(&h->map->view[i]);
 	}
 	return 0;
@@ -177,24 +136,6 @@ void vdm_region_dev_base_set(struct vdpamap *h, struct vdm_region *rg,
 {
 	(void)h;
 	rg->dev_base = dev_base;
-}
-
-bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
-		      uint64_t size)
-{
-	uint64_t last = iova + size - 1, p = iova;
-
-	if (!size || last < iova || asid >= h->info.nr_as)
-		return false;
-	for (;;) {
-		struct itree_node *n = itree_lookup(&h->map->as[asid].iova, p);
-
-		if (!n || n->last < p)
-			return false;
-		if (n->last >= last)
-			return true;
-		p = n->last + 1;
-	}
 }
 
 void vdm_entry_lose(struct vdpamap *h, struct vdm_entry *e)
@@ -563,7 +504,8 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 						void *ctx),
 				      void *ctx)
 {
-	struct itree_node *n;
+	struct vdm_mirror_it it;
+	struct vdm_entry *e;
 	int r;
 
 	if (!fn)
@@ -574,10 +516,10 @@ VDPAMAP_API int vdpamap_foreach_entry(struct vdpamap *h, uint32_t asid,
 	r = check_asid(h, asid);
 	if (r < 0)
 		goto out;
-	for (n = itree_first(&h->map->as[asid].iova); n; n = itree_next(n)) {
-		struct vdm_entry *e = vdm_entry_of(n);
+	for (e = vdm_mirror_first(h, asid, 0, UINT64_MAX, &it); e;
+	     e = vdm_mirror_next(&it)) {
 		struct vdpamap_entry out = {
-			.iova = n->first,
+			.iova = e->iova,
 			.size = vdm_entry_size(e),
 			.hva = (void *)(uintptr_t)e->hva,
 			.perm = e->perm,
@@ -601,7 +543,7 @@ VDPAMAP_API uint64_t vdpamap_entry_count(struct vdpamap *h, uint32_t asid)
 	if (vdm_enter_query(h) < 0)
 		return 0;
 	if (asid < h->info.nr_as)
-		c = h->map->as[asid].iova.count;
+		c = vdm_mirror_count(h, asid);
 	vdm_leave(h);
 	return c;
 }
@@ -625,8 +567,8 @@ VDPAMAP_API int vdpamap_iova_find(struct vdpamap *h, uint32_t asid,
 	r = check_asid(h, asid);
 	if (r < 0)
 		goto out;
-	if (itree_find_hole(&h->map->as[asid].iova, h->info.iova_first,
-			    h->info.iova_last, size, align, &iova) < 0) {
+	if (vdm_mirror_find_hole(h, asid, h->info.iova_first, h->info.iova_last,
+				 size, align, &iova) < 0) {
 		vdm_err(h,
 			"asid %u: no free hole of 0x%llx bytes aligned "
 			"0x%llx",

@@ -1,31 +1,34 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * mapping: registered regions, the per-ASID mirror of the device IOTLB (an
- * iova tree and an hva tree of struct vdm_entry per ASID), transactions
+ * mapping: registered regions, the per-ASID mirror of the device IOTLB (a
+ * list of struct vdm_entry in IOVA order per ASID, indexed by the writer's
+ * side of the readers' trees: mirror.c), transactions
  * with rollback, the lock-free readers' view, prefault and the memlock
  * budget.  The mirror changes only after the device accepted a message.
  * Its state on the handle is struct vdm_mapping (h->map), written only by
  * this module's files; modules above read it and change it through the
  * functions below.
  *
- * Inside the module: txn.c calls args.c, map.c, entries.c and vma.c;
- * args.c calls map.c and vma.c; map.c calls view.c, entries.c and vma.c;
- * entries.c calls vma.c; view.c, prefault.c and vma.c call nothing else
- * of the module.
+ * Inside the module: txn.c calls args.c, map.c, mirror.c, entries.c and
+ * vma.c; args.c calls map.c and vma.c; map.c calls mirror.c, view.c,
+ * entries.c and vma.c; mirror.c calls view.c and entries.c; entries.c
+ * calls vma.c; view.c, prefault.c and vma.c call nothing else of the
+ * module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
  *
  * The readers' view (view.c):
- * lock-free readers never walk the mirror's trees, which writers change in
- * place under the handle mutex.  They read, per ASID, two copy-on-write
+ * lock-free readers never walk the mirror, which writers change in place
+ * under the handle mutex.  They read, per ASID, two copy-on-write
  * trees (iova_tree/rtree.h: ranges by IOVA, and by hva for reverse
  * lookups) that every mirror change updates as it happens; leaving the
  * lock publishes them (release stores), and readers search the published
  * ones inside an RCU read-side critical section (liburcu-bp, "bulletproof":
  * no thread registration needed, so any application thread may call the
  * lookups).  What a publish replaced is freed by call_rcu after a grace
- * period: a writer never waits for readers.
+ * period: a writer never waits for readers.  The writer's side of the same
+ * trees is the mirror's index (its IOVA tree's ref is the entry).
  *
  * A commit of k changes costs O(k log n); a lookup is O(log n) (reverse
  * lookups over heavily overlapping HVA ranges, the same memory mapped at
@@ -39,8 +42,9 @@
 #include "iova_tree/rtree.h"
 
 struct vdm_as {
-	struct itree iova;
-	struct itree hva;
+	/* the mirror: entries in IOVA order (mirror.c) */
+	struct vdm_entry *head;
+	uint64_t count;
 	bool dirty; /* changed since the last publish of its view */
 	/* kernel IOTLB entries the mirror makes (mapping/entries.c): an
 	 * entry of unknown count counts as 1 and in nunknown */
@@ -105,9 +109,49 @@ void vdm_region_id_set(struct vdpamap *h, struct vdm_region *rg, uint32_t id);
 void vdm_region_dev_base_set(struct vdpamap *h, struct vdm_region *rg,
 			     uint64_t dev_base);
 
-/* ---- map.c */
+/* ---- mirror.c: each ASID's entries, by IOVA and by hva.  Nothing but
+ * mirror.c knows how they are indexed. */
+void vdm_mirror_init(struct vdpamap *h, uint32_t asid);
+/* e joins (after the device accepted its UPDATE) or leaves the mirror of
+ * e->asid, its view, its region's count, the pinned bytes and the entry
+ * count. */
 void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e);
 void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e);
+/* Remove and free every entry of asid. */
+void vdm_mirror_clear(struct vdpamap *h, uint32_t asid);
+uint64_t vdm_mirror_count(const struct vdpamap *h, uint32_t asid);
+/* The entry of asid containing iova, or NULL. */
+struct vdm_entry *vdm_mirror_lookup(struct vdpamap *h, uint32_t asid,
+				    uint64_t iova);
+/* Entries of asid overlapping [first, last] by IOVA, in IOVA order
+ * (vdm_mirror_first), or whose hva range overlaps it, in no order to rely
+ * on (vdm_mirror_hva_first):
+ *   for (e = vdm_mirror_first(h, a, f, l, &it); e; e = vdm_mirror_next(&it))
+ * By IOVA, valid while the current entry stays in the mirror; by hva,
+ * until the mirror's next change. */
+struct vdm_mirror_it {
+	struct vdm_entry *e;
+	uint64_t a, b;
+	bool hva, scan;
+	struct vdm_view *v;
+	struct rt_iter rt;
+};
+struct vdm_entry *vdm_mirror_first(struct vdpamap *h, uint32_t asid,
+				   uint64_t first, uint64_t last,
+				   struct vdm_mirror_it *it);
+struct vdm_entry *vdm_mirror_hva_first(struct vdpamap *h, uint32_t asid,
+				       uint64_t first, uint64_t last,
+				       struct vdm_mirror_it *it);
+struct vdm_entry *vdm_mirror_next(struct vdm_mirror_it *it);
+/* Lowest start s, s % align == 0, [s, s + size - 1] inside [lo, hi] and
+ * free in asid's mirror: 0 and *ret, or -ENOSPC. */
+int vdm_mirror_find_hole(struct vdpamap *h, uint32_t asid, uint64_t lo,
+			 uint64_t hi, uint64_t size, uint64_t align,
+			 uint64_t *ret);
+bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
+		      uint64_t size);
+
+/* ---- map.c */
 struct vdm_region *vdm_region_find(struct vdpamap *h, uint64_t hva,
 				   uint64_t size);
 int vdm_region_add(struct vdpamap *h, const struct vdpamap_region *r,
@@ -119,8 +163,6 @@ int vdm_region_fd_check(struct vdpamap *h, const struct vdpamap_region *r,
 			const char *what);
 void vdm_mirror_free(struct vdpamap *h);
 int vdm_memlock_check(struct vdpamap *h, uint64_t need);
-bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
-		      uint64_t size);
 
 /* Take e out of the mirror onto the lost list (the device dropped it). */
 void vdm_entry_lose(struct vdpamap *h, struct vdm_entry *e);

@@ -35,10 +35,79 @@ struct vdpamap_txn {
 	struct vdpamap *h; /* NULL: detached by close */
 	struct vdm_op *ops;
 	size_t nr_ops, cap;
-	struct itree *pending;	/* nr_as trees of pending maps */
+	/* nr_as trees of pending maps (struct pend), for the overlap checks
+	 * of later maps and unmaps of the transaction */
+	struct itree *pending;
+	uint32_t nr_as;
 	uint64_t pin, pin_peak; /* PA mode: bytes pinned on the way */
 	uint64_t pin_freed;
 };
+
+/* ---- the pending maps of one ASID, by IOVA: a node apart from the
+ * entry, which the mirror keeps small (mirror.c), for the transaction's
+ * life only */
+struct pend {
+	struct itree_node n;
+	struct vdm_entry *e;
+};
+
+static int pend_insert(struct vdpamap_txn *t, struct vdm_entry *e)
+{
+	struct pend *p = malloc(sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->n.first = e->iova;
+	p->n.last = e->last;
+	p->e = e;
+	itree_insert(&t->pending[e->asid], &p->n);
+	return 0;
+}
+
+static struct vdm_entry *pend_of(struct itree_node *n)
+{
+	return n ? container_of(n, struct pend, n)->e : NULL;
+}
+
+/* e, pending in t, leaves the tree (pending maps do not overlap). */
+static void pend_remove(struct vdpamap_txn *t, struct vdm_entry *e)
+{
+	struct itree_node *n = itree_lookup(&t->pending[e->asid], e->iova);
+
+	itree_remove(&t->pending[e->asid], n);
+	free(container_of(n, struct pend, n));
+}
+
+/* The pending maps of asid overlapping [first, last], by IOVA; the
+ * iterator is valid until the next pend_insert() or pend_remove(). */
+struct pend_it {
+	struct itree_node *n;
+	uint64_t a, b;
+};
+
+static struct vdm_entry *pend_first(struct vdpamap_txn *t, uint32_t asid,
+				    uint64_t first, uint64_t last,
+				    struct pend_it *it)
+{
+	it->a = first;
+	it->b = last;
+	it->n = itree_iter_first(&t->pending[asid], first, last);
+	return pend_of(it->n);
+}
+
+static struct vdm_entry *pend_next(struct pend_it *it)
+{
+	it->n = itree_iter_next(it->n, it->a, it->b);
+	return pend_of(it->n);
+}
+
+static struct vdm_entry *pend_find(struct vdpamap_txn *t, uint32_t asid,
+				   uint64_t first, uint64_t last)
+{
+	struct pend_it it;
+
+	return pend_first(t, asid, first, last, &it);
+}
 
 /* Lowest hole of the overlay (mirror + pending; entries pending removal
  * still count as taken until commit). */
@@ -49,12 +118,11 @@ static int overlay_find_hole(struct vdpamap_txn *t, uint32_t asid,
 	uint64_t lo = h->info.iova_first, hi = h->info.iova_last, s;
 
 	for (;;) {
-		struct itree_node *n;
+		const struct vdm_entry *n;
 
-		if (itree_find_hole(&h->map->as[asid].iova, lo, hi, size, align,
-				    &s) < 0)
+		if (vdm_mirror_find_hole(h, asid, lo, hi, size, align, &s) < 0)
 			return -ENOSPC;
-		n = itree_iter_first(&t->pending[asid], s, s + size - 1);
+		n = pend_find(t, asid, s, s + size - 1);
 		if (!n) {
 			*ret = s;
 			return 0;
@@ -97,6 +165,7 @@ int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret)
 	}
 	for (a = 0; a < h->info.nr_as; a++)
 		itree_init(&t->pending[a]);
+	t->nr_as = h->info.nr_as;
 	t->h = h;
 	*ret = t;
 	return 0;
@@ -181,30 +250,29 @@ static int map_check_free(struct vdpamap_txn *t, uint32_t asid, uint64_t first,
 			  uint64_t last)
 {
 	struct vdpamap *h = t->h;
-	struct itree_node *n;
-	struct vdm_entry *e;
+	struct vdm_mirror_it it;
+	const struct vdm_entry *e, *n;
 
-	for (n = itree_iter_first(&h->map->as[asid].iova, first, last); n;
-	     n = itree_iter_next(n, first, last)) {
-		e = vdm_entry_of(n);
+	for (e = vdm_mirror_first(h, asid, first, last, &it); e;
+	     e = vdm_mirror_next(&it)) {
 		if (e->pending_rm)
 			continue;
 		vdm_err(h,
 			"asid %u [0x%llx, 0x%llx] overlaps entry "
 			"[0x%llx, 0x%llx] (hva 0x%llx)",
 			asid, (unsigned long long)first,
-			(unsigned long long)last, (unsigned long long)n->first,
-			(unsigned long long)n->last,
+			(unsigned long long)last, (unsigned long long)e->iova,
+			(unsigned long long)e->last,
 			(unsigned long long)e->hva);
 		return -EEXIST;
 	}
-	n = itree_iter_first(&t->pending[asid], first, last);
+	n = pend_find(t, asid, first, last);
 	if (n) {
 		vdm_err(h,
 			"asid %u [0x%llx, 0x%llx] overlaps a map queued "
 			"earlier in this transaction [0x%llx, 0x%llx]",
 			asid, (unsigned long long)first,
-			(unsigned long long)last, (unsigned long long)n->first,
+			(unsigned long long)last, (unsigned long long)n->iova,
 			(unsigned long long)n->last);
 		return -EEXIST;
 	}
@@ -239,14 +307,18 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->inode.first = iova;
-	e->inode.last = iova + size - 1;
+	e->iova = iova;
+	e->last = iova + size - 1;
 	e->hva = (uintptr_t)hva;
 	e->asid = asid;
 	e->perm = perm;
 	e->region = rg;
 	e->txn_new = true;
-	itree_insert(&t->pending[asid], &e->inode);
+	r = pend_insert(t, e);
+	if (r < 0) {
+		free(e);
+		return r;
+	}
 	t->ops[t->nr_ops++] = (struct vdm_op){ .kind = OP_MAP, .e = e };
 	t->pin += size;
 	if (t->pin > t->pin_peak)
@@ -267,15 +339,84 @@ VDPAMAP_API int vdpamap_txn_map(struct vdpamap_txn *t, uint32_t asid,
 	return vdm_txn_map(t, asid, iova, hva, size, perm, ret_iova);
 }
 
+/* An unmap of [iova, last] takes whole entries only: -EINVAL (logged) if
+ * it cuts e. */
+static int unmap_cuts(struct vdpamap *h, const struct vdm_entry *e,
+		      uint64_t iova, uint64_t last)
+{
+	if (e->iova >= iova && e->last <= last)
+		return 0;
+	vdm_err(h,
+		"asid %u unmap [0x%llx, 0x%llx] cuts entry [0x%llx, "
+		"0x%llx]: only whole entries",
+		e->asid, (unsigned long long)iova, (unsigned long long)last,
+		(unsigned long long)e->iova, (unsigned long long)e->last);
+	return -EINVAL;
+}
+
+/* Append e to the targets *tg (room for *cap, *nt used): 0 or -ENOMEM. */
+static int target_add(struct vdm_entry ***tg, size_t *nt, size_t *cap,
+		      struct vdm_entry *e)
+{
+	if (*nt == *cap) {
+		size_t c = *cap ? *cap * 2 : 4;
+		/* an array of pointers:
+		 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
+		struct vdm_entry **p = realloc(*tg, c * sizeof(**tg));
+
+		if (!p)
+			return -ENOMEM;
+		*tg = p;
+		*cap = c;
+	}
+	(*tg)[(*nt)++] = e;
+	return 0;
+}
+
+/* The entries an unmap of [iova, last] in asid takes (mirror entries not
+ * already pending removal, then maps queued earlier in t; a queued map an
+ * earlier unmap took left the pending tree then) into a new array *ret of
+ * *ret_n: 0, -EINVAL (logged) if it cuts one, or -ENOMEM. */
+static int unmap_targets(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
+			 uint64_t last, struct vdm_entry ***ret, size_t *ret_n)
+{
+	struct vdm_entry **tg = NULL, *e;
+	size_t nt = 0, cap = 0;
+	struct vdm_mirror_it it;
+	struct pend_it pit;
+	int r = 0;
+
+	for (e = vdm_mirror_first(t->h, asid, iova, last, &it); e && !r;
+	     e = vdm_mirror_next(&it)) {
+		if (e->pending_rm)
+			continue;
+		r = unmap_cuts(t->h, e, iova, last);
+		if (!r)
+			r = target_add(&tg, &nt, &cap, e);
+	}
+	for (e = pend_first(t, asid, iova, last, &pit); e && !r;
+	     e = pend_next(&pit)) {
+		r = unmap_cuts(t->h, e, iova, last);
+		if (!r)
+			r = target_add(&tg, &nt, &cap, e);
+	}
+	if (r) {
+		free(tg);
+		return r;
+	}
+	*ret = tg;
+	*ret_n = nt;
+	return 0;
+}
+
 VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 				  uint64_t iova, uint64_t size)
 {
 	struct vdm_entry **tg = NULL;
-	struct itree_node *n;
 	struct vdpamap *h;
 	size_t nt = 0, i;
 	uint64_t last;
-	int pass, r;
+	int r;
 
 	r = txn_usable(t);
 	if (r < 0)
@@ -288,56 +429,19 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 	r = txn_grow(t);
 	if (r < 0)
 		return r;
-	/* pass 0 counts and checks, pass 1 collects */
-	for (pass = 0; pass < 2; pass++) {
-		struct itree *trees[2] = { &h->map->as[asid].iova,
-					   &t->pending[asid] };
-		int k;
-
-		nt = 0;
-		for (k = 0; k < 2; k++) {
-			for (n = itree_iter_first(trees[k], iova, last); n;
-			     n = itree_iter_next(n, iova, last)) {
-				struct vdm_entry *e = vdm_entry_of(n);
-
-				if (e->pending_rm)
-					continue;
-				if (n->first < iova || n->last > last) {
-					vdm_err(h,
-						"asid %u unmap [0x%llx, "
-						"0x%llx] cuts entry [0x%llx, "
-						"0x%llx]: only whole entries",
-						asid, (unsigned long long)iova,
-						(unsigned long long)last,
-						(unsigned long long)n->first,
-						(unsigned long long)n->last);
-					free(tg);
-					return -EINVAL;
-				}
-				if (pass)
-					tg[nt] = e;
-				nt++;
-			}
-		}
-		if (!nt) {
-			vdm_err(h,
-				"asid %u unmap [0x%llx, 0x%llx]: nothing "
-				"mapped there",
-				asid, (unsigned long long)iova,
-				(unsigned long long)last);
-			return -ENOENT;
-		}
-		if (!pass) {
-			/* an array of pointers:
-			 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
-			tg = calloc(nt, sizeof(*tg));
-			if (!tg)
-				return -ENOMEM;
-		}
+	r = unmap_targets(t, asid, iova, last, &tg, &nt);
+	if (r < 0)
+		return r;
+	if (!nt) {
+		vdm_err(h,
+			"asid %u unmap [0x%llx, 0x%llx]: nothing mapped there",
+			asid, (unsigned long long)iova,
+			(unsigned long long)last);
+		return -ENOENT;
 	}
 	for (i = 0; i < nt; i++) {
 		if (tg[i]->txn_new)
-			itree_remove(&t->pending[asid], &tg[i]->inode);
+			pend_remove(t, tg[i]);
 		tg[i]->pending_rm = true;
 		t->pin -= vdm_entry_size(tg[i]);
 	}
@@ -350,8 +454,16 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 /* Free what t holds but t itself. */
 static void txn_free_ops(struct vdpamap_txn *t)
 {
+	struct itree_node *n;
+	uint32_t a;
 	size_t i;
 
+	for (a = 0; t->pending && a < t->nr_as; a++) {
+		while ((n = itree_first(&t->pending[a]))) {
+			itree_remove(&t->pending[a], n);
+			free(container_of(n, struct pend, n));
+		}
+	}
 	for (i = 0; i < t->nr_ops; i++)
 		free(t->ops[i].targets);
 	free(t->ops);
@@ -506,8 +618,7 @@ static struct vdm_msg *commit_msgs(struct vdpamap_txn *t, size_t *ret_n)
 
 		if (o->kind == OP_MAP) {
 			if (!o->e->pending_rm)
-				itree_remove(&t->pending[o->e->asid],
-					     &o->e->inode);
+				pend_remove(t, o->e);
 			msgs[n++] =
 				(struct vdm_msg){ VHOST_IOTLB_UPDATE, o->e };
 			continue;
@@ -667,8 +778,8 @@ VDPAMAP_API int vdpamap_map_alloc(struct vdpamap *h, uint32_t asid, void *hva,
 							   NULL;
 
 		if (as && size &&
-		    itree_find_hole(&as->iova, lo, h->info.iova_last, size,
-				    align, &s) == 0)
+		    vdm_mirror_find_hole(h, asid, lo, h->info.iova_last, size,
+					 align, &s) == 0)
 			iova = s;
 		else if (as && size) {
 			vdpamap_txn_abort(t);

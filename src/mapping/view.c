@@ -3,7 +3,9 @@
  * view: what lock-free readers see of each ASID's mirror (see mapping.h).
  *
  * Two copy-on-write trees per ASID (iova_tree/rtree.h): ranges by IOVA
- * (val = hva, aux = perm) and by hva (val = iova).  Every mirror change is
+ * (val = hva, aux = perm, and ref = the mirror's entry, which readers never
+ * read) and by hva (val = iova).  Their writer's side is the mirror's index
+ * (mirror.c): one copy of each range serves both.  Every mirror change is
  * applied to the writer's side of both as it happens, O(log n); leaving
  * the handle's lock publishes each changed ASID with one store per tree.
  * What a publish replaced goes to call_rcu and is freed after a grace
@@ -121,11 +123,12 @@ void vdm_view_init(struct vdm_view *v)
 	rt_init(&v->by_hva, RT_OVERLAP, &ops);
 }
 
-static int add(struct vdm_view *v, uint64_t iova, uint64_t hva, uint64_t size,
-	       uint32_t perm)
+/* ref of the IOVA tree: the mirror's entry (mirror.c's index) */
+static int add(struct vdm_view *v, const struct vdm_entry *e)
 {
-	struct rt_ent ei = { iova, iova + size - 1, hva, perm };
-	struct rt_ent eh = { hva, hva + size - 1, iova, 0 };
+	struct rt_ent ei = { e->iova, e->last, e->hva, e->perm, (uintptr_t)e };
+	struct rt_ent eh = { e->hva, e->hva + (vdm_entry_size(e) - 1), e->iova,
+			     0, 0 };
 	int r;
 
 	r = rt_insert(&v->by_iova, &ei);
@@ -133,7 +136,7 @@ static int add(struct vdm_view *v, uint64_t iova, uint64_t hva, uint64_t size,
 		return r;
 	r = rt_insert(&v->by_hva, &eh);
 	if (r)
-		rt_remove(&v->by_iova, iova, 0, NULL);
+		rt_remove(&v->by_iova, e->iova, 0, NULL);
 	return r;
 }
 
@@ -151,8 +154,7 @@ void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add_)
 	h->map->as[e->asid].dirty = h->map->view_dirty = true;
 	if (v->stale)
 		return; /* the publish resyncs it all */
-	if (add_ ? add(v, e->inode.first, e->hva, vdm_entry_size(e), e->perm) :
-		   del(v, e->inode.first, e->hva))
+	if (add_ ? add(v, e) : del(v, e->iova, e->hva))
 		v->stale = true;
 }
 
@@ -160,7 +162,7 @@ void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add_)
  * last publish holds, add the mirror.  0 or -ENOMEM (then v is stale). */
 static int resync(struct vdm_view *v, struct vdm_as *as)
 {
-	struct itree_node *nd;
+	const struct vdm_entry *me;
 	struct rt_iter it;
 	struct rt_ent e;
 
@@ -169,10 +171,9 @@ static int resync(struct vdm_view *v, struct vdm_as *as)
 	while (rt_iter_first(&v->by_iova, &it, 0, UINT64_MAX, &e))
 		if (del(v, e.first, e.val))
 			goto fail;
-	for (nd = itree_first(&as->iova); nd; nd = itree_next(nd)) {
-		const struct vdm_entry *me = vdm_entry_of(nd);
-
-		if (add(v, nd->first, me->hva, vdm_entry_size(me), me->perm))
+	/* the mirror's list (mirror.c calls this file, not the reverse) */
+	for (me = as->head; me; me = me->next) {
+		if (add(v, me))
 			goto fail;
 	}
 	v->stale = false;

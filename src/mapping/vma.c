@@ -125,7 +125,7 @@ int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 
 	for (i = 0; i < n; i++) {
 		const struct vdm_entry *e = msgs[i].e;
-		uint64_t span = e->inode.last - e->inode.first;
+		uint64_t span = e->last - e->iova;
 		int fd;
 
 		if (msgs[i].type != VHOST_IOTLB_UPDATE ||

@@ -29,14 +29,14 @@ static uint64_t cut(struct vdpamap *h, uint32_t asid, uint32_t shift,
 {
 	uint64_t first = rg ? rg->iova : 0;
 	uint64_t last = rg ? rg->iova + rg->size - 1 : UINT64_MAX;
-	struct itree_node *n;
+	struct vdm_mirror_it it;
+	struct vdm_entry *e;
 	uint64_t k = 0;
 
-	for (n = itree_iter_first(&h->map->as[asid].iova, first, last); n;
-	     n = itree_iter_next(n, first, last), k++) {
-		struct vdm_entry *e = vdm_entry_of(n);
-		uint64_t a = max_t(uint64_t, first, n->first);
-		uint64_t b = min_t(uint64_t, last, n->last);
+	for (e = vdm_mirror_first(h, asid, first, last, &it); e;
+	     e = vdm_mirror_next(&it), k++) {
+		uint64_t a = max_t(uint64_t, first, e->iova);
+		uint64_t b = min_t(uint64_t, last, e->last);
 
 		if (!seg)
 			continue;
@@ -47,7 +47,7 @@ static uint64_t cut(struct vdpamap *h, uint32_t asid, uint32_t shift,
 			.plast = b >> shift,
 			.region_id = e->region->id,
 			.roff = e->hva - (uintptr_t)e->region->r.hva +
-				(a - n->first),
+				(a - e->iova),
 		};
 	}
 	return k;

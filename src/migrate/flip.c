@@ -57,7 +57,7 @@ static struct vdm_flip *record(struct vdpamap *h, const struct vdm_flip_plan *p)
 	memcpy(f->dgrp, p->dgrp, h->info.nr_vqs * sizeof(*f->dgrp));
 	f->nr_maps = p->nr_ents;
 	for (i = 0; i < p->nr_ents; i++) {
-		f->maps[i][0] = p->ents[i]->inode.first;
+		f->maps[i][0] = p->ents[i]->iova;
 		f->maps[i][1] = vdm_entry_size(p->ents[i]);
 	}
 	f->nr_rings = p->nr_rings;
@@ -145,7 +145,7 @@ static int publish(struct vdpamap *h, struct vdm_flip *f,
 	f->next = h->mig->flips;
 	h->mig->flips = f;
 	for (i = 0; i < p->nr_ents; i++)
-		opts->shadows[i].iova = p->ents[i]->inode.first;
+		opts->shadows[i].iova = p->ents[i]->iova;
 	in->id = f->id;
 	in->nr_groups = p->nr_groups;
 	in->buffers_moved = p->buffers_moved;

@@ -132,7 +132,8 @@ static int plan_groups(struct vdpamap *h, const struct vdpamap_flip_opts *o,
 /* The shadow ASID must not reach memory the groups' ASIDs map. */
 static int check_shadow_as(struct vdpamap *h, const struct vdm_flip_plan *p)
 {
-	struct itree_node *n;
+	struct vdm_mirror_it it, hit;
+	struct vdm_entry *e;
 	uint32_t k;
 
 	for (k = 0; k < p->nr_groups; k++) {
@@ -144,21 +145,20 @@ static int check_shadow_as(struct vdpamap *h, const struct vdm_flip_plan *p)
 			return -EEXIST;
 		}
 	}
-	for (n = itree_first(&h->map->as[p->shadow].iova); n;
-	     n = itree_next(n)) {
-		struct vdm_entry *e = vdm_entry_of(n);
+	for (e = vdm_mirror_first(h, p->shadow, 0, UINT64_MAX, &it); e;
+	     e = vdm_mirror_next(&it)) {
 		uint64_t last = e->hva + vdm_entry_size(e) - 1;
 
 		for (k = 0; k < p->nr_groups; k++) {
-			if (!itree_iter_first(&h->map->as[p->prev[k]].hva,
-					      e->hva, last))
+			if (!vdm_mirror_hva_first(h, p->prev[k], e->hva, last,
+						  &hit))
 				continue;
 			vdm_err(h,
 				"flip: shadow ASID %u maps iova 0x%llx to hva "
 				"0x%llx, memory ASID %u (group %u) maps: the "
 				"device could write it behind the shadow "
 				"virtqueue",
-				p->shadow, (unsigned long long)n->first,
+				p->shadow, (unsigned long long)e->iova,
 				(unsigned long long)e->hva, p->prev[k],
 				p->groups[k]);
 			return -EEXIST;
@@ -206,18 +206,17 @@ static int check_area(struct vdpamap *h, const struct vdm_flip_plan *p,
 		return -EFAULT;
 	}
 	for (k = 0; k < p->nr_groups; k++) {
-		struct itree_node *n =
-			itree_iter_first(&h->map->as[p->prev[k]].hva, hva,
-					 hva + s->size - 1);
+		struct vdm_mirror_it it;
+		const struct vdm_entry *e =
+			vdm_mirror_hva_first(h, p->prev[k], hva,
+					     hva + s->size - 1, &it);
 
-		if (n) {
-			struct vdm_entry *e = vdm_entry_of_hva(n);
-
+		if (e) {
 			vdm_err(h,
 				"flip: shadows[%u] [%p, +0x%llx) overlaps "
 				"guest memory mapped in ASID %u at iova 0x%llx",
 				i, s->hva, (unsigned long long)s->size,
-				p->prev[k], (unsigned long long)e->inode.first);
+				p->prev[k], (unsigned long long)e->iova);
 			return -EEXIST;
 		}
 	}
@@ -356,11 +355,11 @@ static bool planned_mapped(struct vdpamap *h, const struct vdm_flip_plan *p,
 	if (vdm_range_mapped(h, p->shadow, iova, size))
 		return true;
 	for (i = 0; i < p->nr_ents; i++) {
-		const struct itree_node *n = &p->ents[i]->inode;
+		const struct vdm_entry *n = p->ents[i];
 
 		/* place_areas() set ents[i] for every i < nr_ents:
 		 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
-		if (iova >= n->first && iova + size - 1 <= n->last)
+		if (iova >= n->iova && iova + size - 1 <= n->last)
 			return true;
 	}
 	return false;
@@ -417,23 +416,23 @@ static int alloc_iova(struct vdpamap *h, const struct vdm_flip_plan *p,
 		uint64_t bump = 0;
 		uint32_t k;
 
-		if (lo > hi || itree_find_hole(&h->map->as[p->shadow].iova, lo,
-					       hi, size, align, &s) < 0)
+		if (lo > hi || vdm_mirror_find_hole(h, p->shadow, lo, hi, size,
+						    align, &s) < 0)
 			return -ENOSPC;
 		last = s + size - 1;
 		for (k = 0; k < p->nr_groups; k++) {
-			struct itree_node *n =
-				itree_iter_first(&h->map->as[p->prev[k]].iova,
-						 s, last);
+			struct vdm_mirror_it it;
+			const struct vdm_entry *n;
 
-			for (; n; n = itree_iter_next(n, s, last))
+			for (n = vdm_mirror_first(h, p->prev[k], s, last, &it);
+			     n; n = vdm_mirror_next(&it))
 				if (n->last > bump)
 					bump = n->last;
 		}
 		for (k = 0; k < placed; k++) {
-			const struct itree_node *n = &p->ents[k]->inode;
+			const struct vdm_entry *n = p->ents[k];
 
-			if (n->first <= last && s <= n->last && n->last > bump)
+			if (n->iova <= last && s <= n->last && n->last > bump)
 				bump = n->last;
 		}
 		if (!bump) {
@@ -469,8 +468,8 @@ static int place_areas(struct vdpamap *h, const struct vdpamap_flip_opts *o,
 		e = calloc(1, sizeof(*e));
 		if (!e)
 			return -ENOMEM;
-		e->inode.first = iova;
-		e->inode.last = iova + s->size - 1;
+		e->iova = iova;
+		e->last = iova + s->size - 1;
 		e->hva = (uintptr_t)s->hva;
 		e->asid = p->shadow;
 		e->perm = s->perm ? s->perm : VDPAMAP_PERM_RW;
@@ -482,7 +481,7 @@ static int place_areas(struct vdpamap *h, const struct vdpamap_flip_opts *o,
 		/* check_vring_opt() keeps area < nr_shadows, and the loop
 		 * above set ents[0..nr_shadows):
 		 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
-		uint64_t base = p->ents[p->rings[i].area]->inode.first;
+		uint64_t base = p->ents[p->rings[i].area]->iova;
 
 		v->desc += base;
 		v->avail += base;

@@ -125,13 +125,12 @@ static void unflip_maps(struct vdpamap *h, const struct vdm_flip *f,
 	uint32_t i;
 
 	for (i = 0; i < f->nr_maps; i++) {
-		struct itree_node *n =
-			itree_lookup(&h->map->as[f->shadow_asid].iova,
-				     f->maps[i][0]);
+		struct vdm_entry *e =
+			vdm_mirror_lookup(h, f->shadow_asid, f->maps[i][0]);
 
-		if (n && n->first == f->maps[i][0] &&
-		    n->last - n->first + 1 == f->maps[i][1])
-			u->ents[u->ne++] = vdm_entry_of(n);
+		if (e && e->iova == f->maps[i][0] &&
+		    vdm_entry_size(e) == f->maps[i][1])
+			u->ents[u->ne++] = e;
 		else
 			vdm_warn(h,
 				 "unflip %u: shadow map at iova 0x%llx is "

@@ -20,15 +20,21 @@
  * Each figure is the median over the reps of wall time (ms); "daemon" is
  * the simulator process's CPU time (utime + stime from /proc/PID/stat) in
  * the same interval, which tells its share from the library's and the
- * socket's.  The machine may be shared: wall times move, the shape of the
+ * socket's; "lib" is this process's CPU time in it (the library's: this
+ * program does nothing but call it, and liburcu's callback thread is the
+ * library's too).  "B/entry" is the library's heap in steady state: bytes
+ * malloc holds for it (mallinfo2 uordblks) after the pairs, less those
+ * before the n maps, over n.  The machine may be shared: wall times move, the shape of the
  * curve is what to read.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "benchutil.h"
@@ -65,19 +71,30 @@ static double sim_cpu_ms(void)
 	return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* this process's CPU time so far, ms */
+static double lib_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 struct sample {
-	double wall, cpu;
+	double wall, cpu, lib;
 };
 
 static void start(struct sample *s)
 {
 	s->cpu = sim_cpu_ms();
+	s->lib = lib_cpu_ms();
 	s->wall = bench_now_ms();
 }
 
 static void stop(struct sample *s)
 {
 	s->wall = bench_now_ms() - s->wall;
+	s->lib = lib_cpu_ms() - s->lib;
 	s->cpu = sim_cpu_ms() - s->cpu;
 }
 
@@ -125,6 +142,7 @@ static struct sample pairs(struct vdpamap *h, int np)
 	stop(&s);
 	s.wall /= np;
 	s.cpu /= np;
+	s.lib /= np;
 	return s;
 }
 
@@ -144,23 +162,27 @@ static struct sample sweep(struct vdpamap *h, uint64_t n)
 struct row {
 	uint64_t n;
 	struct sample commit, pair, sweep;
+	double bpe; /* library heap bytes per entry, steady state */
 };
 
 static struct sample median(struct sample *v, int reps)
 {
-	double w[MAXR], c[MAXR];
+	double w[MAXR], c[MAXR], l[MAXR];
 	int i;
 
 	for (i = 0; i < reps; i++) {
 		w[i] = v[i].wall;
 		c[i] = v[i].cpu;
+		l[i] = v[i].lib;
 	}
-	return (struct sample){ bench_median(w, reps), bench_median(c, reps) };
+	return (struct sample){ bench_median(w, reps), bench_median(c, reps),
+				bench_median(l, reps) };
 }
 
 static void run(const char *dev, uint64_t n, int reps, int np, struct row *row)
 {
 	struct sample c[MAXR], p[MAXR], s[MAXR];
+	double b[MAXR];
 	int i, r;
 
 	for (i = 0; i < reps; i++) {
@@ -168,6 +190,7 @@ static void run(const char *dev, uint64_t n, int reps, int np, struct row *row)
 					     .len = mem_pages * PAGE,
 					     .fd = memfd };
 		struct vdpamap *h;
+		size_t heap;
 
 		r = vdpamap_open(dev, NULL, &h);
 		if (r < 0)
@@ -176,6 +199,9 @@ static void run(const char *dev, uint64_t n, int reps, int np, struct row *row)
 		r = vdpamap_region_add(h, &rg, NULL);
 		if (r < 0)
 			bench_die("region_add", r);
+		/* the last rep's sweep retired its trees: freed by now */
+		usleep(100000);
+		heap = mallinfo2().uordblks;
 		c[i] = map_n(h, n);
 		/* the daemon's own table holds them all */
 		r = vdpamap_sim_table(dev, 0, NULL, 0);
@@ -183,6 +209,11 @@ static void run(const char *dev, uint64_t n, int reps, int np, struct row *row)
 			bench_die("sim table after the commit",
 				  r < 0 ? r : -EPROTO);
 		p[i] = pairs(h, np);
+		/* what the last commits retired is freed by liburcu's
+		 * callback thread after a grace period: let it run */
+		usleep(100000);
+		b[i] = ((double)mallinfo2().uordblks - (double)heap) /
+		       (double)n;
 		s[i] = sweep(h, n);
 		if (vdpamap_sim_table(dev, 0, NULL, 0) != 0)
 			bench_die("sim table after the sweep", -EPROTO);
@@ -192,6 +223,7 @@ static void run(const char *dev, uint64_t n, int reps, int np, struct row *row)
 	row->commit = median(c, reps);
 	row->pair = median(p, reps);
 	row->sweep = median(s, reps);
+	row->bpe = bench_median(b, reps);
 }
 
 static void spawn(int permap)
@@ -212,26 +244,31 @@ static void report(FILE *dat, const char *parent, const struct row *rows,
 	int i;
 
 	printf("simulator, VA mode, %s parent: median of %d (pair: mean of %d "
-	       "pairs); wall ms (daemon CPU ms)\n",
+	       "pairs); wall ms (daemon CPU ms); pair lib: this process's "
+	       "CPU us a pair; B/entry: library heap\n",
 	       parent, reps, np);
-	printf("%8s | %20s | %20s | %20s\n", "entries", "commit n maps",
-	       "map+unmap 1 page", "sweep n unmaps");
+	printf("%8s | %20s | %20s | %8s | %20s | %7s\n", "entries",
+	       "commit n maps", "map+unmap 1 page", "pair lib",
+	       "sweep n unmaps", "B/entry");
 	for (i = 0; i < nr; i++)
-		printf("%8llu | %9.2f (%8.2f) | %9.3f (%8.3f) | %9.2f (%8.2f)\n",
+		printf("%8llu | %9.2f (%8.2f) | %9.3f (%8.3f) | %8.1f | %9.2f "
+		       "(%8.2f) | %7.1f\n",
 		       (unsigned long long)rows[i].n, rows[i].commit.wall,
 		       rows[i].commit.cpu, rows[i].pair.wall, rows[i].pair.cpu,
-		       rows[i].sweep.wall, rows[i].sweep.cpu);
+		       rows[i].pair.lib * 1e3, rows[i].sweep.wall,
+		       rows[i].sweep.cpu, rows[i].bpe);
 	if (!dat)
 		return;
 	fprintf(dat,
 		"# %s: n commit_ms commit_cpu pair_ms pair_cpu "
-		"sweep_ms sweep_cpu\n",
+		"sweep_ms sweep_cpu pair_lib_ms bytes_per_entry\n",
 		parent);
 	for (i = 0; i < nr; i++)
-		fprintf(dat, "%llu %.3f %.3f %.4f %.4f %.3f %.3f\n",
+		fprintf(dat, "%llu %.3f %.3f %.4f %.4f %.3f %.3f %.4f %.1f\n",
 			(unsigned long long)rows[i].n, rows[i].commit.wall,
 			rows[i].commit.cpu, rows[i].pair.wall, rows[i].pair.cpu,
-			rows[i].sweep.wall, rows[i].sweep.cpu);
+			rows[i].sweep.wall, rows[i].sweep.cpu, rows[i].pair.lib,
+			rows[i].bpe);
 	fprintf(dat, "\n\n");
 }
 

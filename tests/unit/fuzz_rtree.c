@@ -109,10 +109,12 @@ static size_t o_lower(const struct side *s, const struct oracle *o,
 	return i;
 }
 
-static bool ent_eq(const struct rt_ent *a, const struct rt_ent *b)
+/* a as a query copied it out, b as the oracle has it: the readers'
+ * queries (pub) never copy out ref */
+static bool ent_eq(const struct rt_ent *a, const struct rt_ent *b, bool pub)
 {
 	return a->first == b->first && a->last == b->last && a->val == b->val &&
-	       a->aux == b->aux;
+	       a->aux == b->aux && a->ref == (pub ? 0 : b->ref);
 }
 
 static void check_iter(const struct side *s, const struct oracle *o, bool pub,
@@ -129,7 +131,7 @@ static void check_iter(const struct side *s, const struct oracle *o, bool pub,
 		while (i < o->n && (o->e[i].last < a || o->e[i].first > b))
 			i++;
 		CHECK(i < o->n);
-		CHECK(ent_eq(&e, &o->e[i]));
+		CHECK(ent_eq(&e, &o->e[i], pub));
 		i++;
 	}
 	while (i < o->n && (o->e[i].last < a || o->e[i].first > b))
@@ -153,7 +155,7 @@ static void check_lookup(const struct side *s, const struct oracle *o, bool pub,
 		return;
 	}
 	CHECK(r == 0);
-	CHECK(ent_eq(&e, &o->e[i]));
+	CHECK(ent_eq(&e, &o->e[i], pub));
 }
 
 static void check_all(const struct side *s)
@@ -216,6 +218,7 @@ static void do_insert(struct side *s, struct input *in)
 						    e.first + w;
 	e.val = s->kind == RT_OVERLAP ? byte(in) % 4 : point(in);
 	e.aux = s->kind == RT_DISJOINT ? byte(in) : 0;
+	e.ref = s->kind == RT_DISJOINT ? point(in) : 0;
 	if (e.first > e.last) {
 		want = -EINVAL;
 	} else if (s->w.n == MAXN) {
@@ -275,7 +278,7 @@ static void do_remove(struct side *s, struct input *in)
 		return;
 	}
 	CHECK(r == 0);
-	CHECK(ent_eq(&out, &s->w.e[i]));
+	CHECK(ent_eq(&out, &s->w.e[i], false));
 	memmove(&s->w.e[i], &s->w.e[i + 1], (s->w.n - i - 1) * sizeof(out));
 	s->w.n--;
 }

@@ -60,8 +60,8 @@ static void add(struct vdpamap *h, uint32_t asid, uint64_t iova, uint64_t off,
 	struct vdm_entry *e = calloc(1, sizeof(*e));
 
 	assert_non_null(e);
-	e->inode.first = iova;
-	e->inode.last = iova + size - 1;
+	e->iova = iova;
+	e->last = iova + size - 1;
 	e->hva = (uintptr_t)mem + off;
 	e->asid = asid;
 	e->perm = VDPAMAP_PERM_RW;

@@ -261,8 +261,8 @@ static void test_rollback_sequence(void **state)
 		}
 	}
 	/* the mirror is as before */
-	assert_int_equal(h->map->as[0].iova.count, 1);
-	assert_int_equal(itree_first(&h->map->as[0].iova)->first, 0x100000);
+	assert_int_equal(vdm_mirror_count(h, 0), 1);
+	assert_int_equal(h->map->as[0].head->iova, 0x100000);
 	assert_null(h->poison);
 	rm(h);
 }
@@ -289,15 +289,15 @@ static void test_failed_rollback_poisons(void **state)
 	assert_int_equal(vdpamap_txn_commit(t), -ENOTRECOVERABLE);
 	assert_non_null(vdpamap_poison_reason(h));
 	/* the mirror says what the device has: nothing */
-	assert_int_equal(h->map->as[0].iova.count, 0);
+	assert_int_equal(vdm_mirror_count(h, 0), 0);
 	assert_non_null(h->map->lost);
 	assert_int_equal(vdpamap_map(h, 0, 0, mem, 4096, 3), -ENOTRECOVERABLE);
 	/* reset puts the lost entry back and clears the poison */
 	assert_int_equal(vdpamap_reset(h, &ri), 0);
 	assert_null(vdpamap_poison_reason(h));
 	assert_null(h->map->lost);
-	assert_int_equal(h->map->as[0].iova.count, 1);
-	assert_int_equal(itree_first(&h->map->as[0].iova)->first, 0x100000);
+	assert_int_equal(vdm_mirror_count(h, 0), 1);
+	assert_int_equal(h->map->as[0].head->iova, 0x100000);
 	assert_int_equal(decode(rec.n - 1).mtype, VHOST_IOTLB_UPDATE);
 	assert_int_equal(decode(rec.n - 1).iova, 0x100000);
 	rm(h);
@@ -492,8 +492,8 @@ static void state_take(struct vdpamap *h, struct state *st)
 
 	memset(st, 0, sizeof(*st));
 	st->msgs = rec.n;
-	st->entries[0] = h->map->as[0].iova.count;
-	st->entries[1] = h->map->as[1].iova.count;
+	st->entries[0] = vdm_mirror_count(h, 0);
+	st->entries[1] = vdm_mirror_count(h, 1);
 	st->writes = h->stats.iotlb_writes;
 	for (rg = h->map->regions; rg; rg = rg->next)
 		st->regions++;
@@ -654,6 +654,103 @@ static void test_open_bad_args(void **state)
 	assert_null(h);
 }
 
+/* What the mirror answers, as one string */
+static void mirror_answers(struct vdpamap *h, char *buf, size_t len)
+{
+	static const uint64_t pts[] = { 0,	  0xfffff,  0x100000, 0x100fff,
+					0x101000, 0x200800, 0x301fff, 0x302000 };
+	struct vdm_mirror_it it;
+	struct vdm_entry *e;
+	size_t i, o = 0;
+	uint64_t hole = 0;
+	int r;
+
+	for (i = 0; i < sizeof(pts) / sizeof(pts[0]); i++) {
+		e = vdm_mirror_lookup(h, 0, pts[i]);
+		o += (size_t)snprintf(buf + o, len - o, "L%llx ",
+				      e ? (unsigned long long)e->iova : 1ULL);
+	}
+	for (e = vdm_mirror_first(h, 0, 0x100800, 0x300000, &it); e;
+	     e = vdm_mirror_next(&it))
+		o += (size_t)snprintf(buf + o, len - o, "I%llx ",
+				      (unsigned long long)e->iova);
+	for (e = vdm_mirror_first(h, 0, 0, UINT64_MAX, &it); e;
+	     e = vdm_mirror_next(&it))
+		o += (size_t)snprintf(buf + o, len - o, "A%llx ",
+				      (unsigned long long)e->iova);
+	/* the same memory at two IOVAs, and memory mapped nowhere */
+	i = 0;
+	for (e = vdm_mirror_hva_first(h, 0, (uintptr_t)mem,
+				      (uintptr_t)mem + 4095, &it);
+	     e; e = vdm_mirror_next(&it))
+		i++;
+	o += (size_t)snprintf(buf + o, len - o, "H%zu ", i);
+	e = vdm_mirror_hva_first(h, 0, (uintptr_t)mem + 0x10000,
+				 (uintptr_t)mem + 0x10fff, &it);
+	o += (size_t)snprintf(buf + o, len - o, "N%d ", e != NULL);
+	r = vdm_mirror_find_hole(h, 0, 0x100000, UINT64_MAX, 0x2000, 0x1000,
+				 &hole);
+	o += (size_t)snprintf(buf + o, len - o, "F%d:%llx ", r,
+			      (unsigned long long)hole);
+	r = vdm_mirror_find_hole(h, 0, 0xff000, 0x100fff, 0x1000, 0x1000,
+				 &hole);
+	o += (size_t)snprintf(buf + o, len - o, "G%d:%llx ", r,
+			      (unsigned long long)hole);
+	r = vdm_mirror_find_hole(h, 0, 0x100000, 0x100fff, 0x1000, 0x1000,
+				 &hole);
+	o += (size_t)snprintf(buf + o, len - o, "E%d ", r);
+	r = vdm_mirror_find_hole(h, 0, 0x101000, 0x101fff, 0x2000, 0x1000,
+				 &hole);
+	o += (size_t)snprintf(buf + o, len - o, "S%d ", r);
+	(void)snprintf(buf + o, len - o, "M%d%d",
+		       vdm_range_mapped(h, 0, 0x200000, 0x2000),
+		       vdm_range_mapped(h, 0, 0x300000, 0x3000));
+}
+
+/* A view whose trees missed a change (no memory) is stale until the next
+ * publish; the mirror's queries then walk its list and give the same
+ * answers, and an entry mapped meanwhile takes its place in IOVA order. */
+static void test_mirror_unindexed(void **state)
+{
+	struct vdpamap *h = mk(VDPAMAP_F_IOTLB_MSG_V2);
+	struct vdm_mirror_it it;
+	struct vdm_entry *e;
+	char answers[512], got[512];
+	uint64_t prev = 0;
+
+	(void)state;
+	assert_int_equal(vdpamap_map(h, 0, 0x300000, mem + 0x3000, 0x2000, 3),
+			 0);
+	assert_int_equal(vdpamap_map(h, 0, 0x100000, mem, 0x1000, 3), 0);
+	assert_int_equal(vdpamap_map(h, 0, 0x200000, mem, 0x1000, 3), 0);
+	assert_int_equal(vdpamap_map(h, 0, 0x201000, mem + 0x1000, 0x1000, 1),
+			 0);
+	assert_false(h->map->view[0].stale);
+	mirror_answers(h, answers, sizeof(answers));
+	assert_string_equal(answers,
+			    "L1 L1 L100000 L100000 L1 L200000 L300000 "
+			    "L1 I100000 I200000 I201000 I300000 A100000 "
+			    "A200000 A201000 A300000 H2 N0 F0:101000 "
+			    "G0:ff000 E-28 S-28 M10");
+	h->map->view[0].stale = true;
+	mirror_answers(h, got, sizeof(got));
+	assert_string_equal(got, answers);
+	/* mapped while stale: in order in the list, indexed after the
+	 * publish that leaving the call makes */
+	h->map->view[0].stale = true;
+	h->map->as[0].dirty = h->map->view_dirty = true;
+	assert_int_equal(vdpamap_map(h, 0, 0x180000, mem, 0x1000, 3), 0);
+	assert_false(h->map->view[0].stale);
+	for (e = vdm_mirror_first(h, 0, 0, UINT64_MAX, &it); e;
+	     e = vdm_mirror_next(&it)) {
+		assert_true(e->iova > prev);
+		prev = e->iova;
+	}
+	assert_int_equal(vdm_mirror_count(h, 0), 5);
+	assert_non_null(vdm_mirror_lookup(h, 0, 0x180000));
+	rm(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_bad_args_change_nothing),
 		cmocka_unit_test(test_null_handle),
 		cmocka_unit_test(test_open_bad_args),
+		cmocka_unit_test(test_mirror_unindexed),
 	};
 
 	/* shared: what the VA-mode handles here can reach (region_add
