@@ -158,7 +158,7 @@ static int getdesc(struct ring *r, uint16_t *ret_head, struct iov *rd,
 	rd->n = rd->cur = rd->off = 0;
 	wr->n = wr->cur = wr->off = 0;
 	e = vring_split_walk(&ring, head, walk_seg, &w);
-	if (e)
+	if (e < 0) /* 0 or -errno */
 		return e;
 	vq->last_avail = ring.last_avail;
 	*ret_head = head;

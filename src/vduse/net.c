@@ -91,7 +91,7 @@ static int pop(struct vdu_dev *d, uint32_t idx, struct chain *c)
 	c->head = head;
 	c->nr = c->nw = 0;
 	e = vring_split_walk(&ring, head, walk_seg, c);
-	if (e)
+	if (e < 0) /* 0 or -errno */
 		return e;
 	vq->last_avail = ring.last_avail;
 	return 1;
