@@ -9,11 +9,11 @@
  * this module's files; modules above read it and change it through the
  * functions below.
  *
- * Inside the module: txn.c calls args.c, map.c, mirror.c, entries.c and
- * vma.c; args.c calls map.c and vma.c; map.c calls mirror.c, view.c,
+ * Inside the module: txn.c calls args.c, map.c, mirror.c, pending.c,
+ * rollback.c, entries.c and vma.c; rollback.c calls mirror.c; args.c calls map.c and vma.c; map.c calls mirror.c, view.c,
  * entries.c and vma.c; mirror.c calls view.c and entries.c; entries.c
- * calls vma.c; view.c, prefault.c and vma.c call nothing else of the
- * module.
+ * calls vma.c; view.c, prefault.c, pending.c and vma.c call nothing
+ * else of the module.
  *
  * May include: iotlb/iotlb.h, core/internal.h (and so transport,
  * iova_tree), liburcu-bp, libc.  Nothing of lifecycle, migrate, handoff.
@@ -117,6 +117,9 @@ void vdm_mirror_init(struct vdpamap *h, uint32_t asid);
  * count. */
 void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e);
 void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e);
+/* The message m the device accepted, applied to the mirror: an UPDATE's
+ * entry joins it, an INVALIDATE's leaves it (a vdm_msg_done_fn). */
+void vdm_mirror_apply(struct vdpamap *h, const struct vdm_msg *m);
 /* Remove and free every entry of asid. */
 void vdm_mirror_clear(struct vdpamap *h, uint32_t asid);
 uint64_t vdm_mirror_count(const struct vdpamap *h, uint32_t asid);
@@ -212,6 +215,31 @@ int vdm_check_range(struct vdpamap *h, uint32_t asid, uint64_t iova,
 int vdm_map_check_args(struct vdpamap *h, uint32_t asid, uint64_t iova,
 		       void *hva, uint64_t size, uint32_t perm, uint64_t mask,
 		       struct vdm_region **ret_rg);
+
+/* ---- pending.c: a transaction's queued maps of one ASID (a tree the
+ * transaction owns), by IOVA */
+int vdm_pend_insert(struct itree *tree, struct vdm_entry *e);
+/* e, queued, leaves the tree. */
+void vdm_pend_remove(struct itree *tree, struct vdm_entry *e);
+/* Every queued map leaves the tree (the entries stay the caller's). */
+void vdm_pend_clear(struct itree *tree);
+/* The queued maps overlapping [first, last], by IOVA; the iterator is
+ * valid until the next insert or remove. */
+struct vdm_pend_it {
+	struct itree_node *n;
+	uint64_t a, b;
+};
+struct vdm_entry *vdm_pend_first(struct itree *tree, uint64_t first,
+				 uint64_t last, struct vdm_pend_it *it);
+struct vdm_entry *vdm_pend_next(struct vdm_pend_it *it);
+/* The first queued map overlapping [first, last], or NULL. */
+struct vdm_entry *vdm_pend_find(struct itree *tree, uint64_t first,
+				uint64_t last);
+
+/* ---- rollback.c: send the inverse of msgs[0..n) in reverse order,
+ * skipping a message the device refuses and going on with the rest.
+ * Returns 0 when everything was undone. */
+int vdm_rollback(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
 
 /* ---- txn.c: a transaction for a caller that holds the lock (or owns a
  * new handle); vdpamap_txn_* are these plus the lock */

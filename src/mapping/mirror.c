@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "mapping/mapping.h"
+#include "uapi/vhost_vdpa.h"
 
 static bool indexed(const struct vdpamap *h, uint32_t asid)
 {
@@ -265,4 +266,12 @@ bool vdm_range_mapped(struct vdpamap *h, uint32_t asid, uint64_t iova,
 			return true;
 		p = e->last + 1;
 	}
+}
+
+void vdm_mirror_apply(struct vdpamap *h, const struct vdm_msg *m)
+{
+	if (m->type == VHOST_IOTLB_UPDATE)
+		vdm_mirror_insert(h, m->e);
+	else
+		vdm_mirror_remove(h, m->e);
 }

@@ -35,79 +35,13 @@ struct vdpamap_txn {
 	struct vdpamap *h; /* NULL: detached by close */
 	struct vdm_op *ops;
 	size_t nr_ops, cap;
-	/* nr_as trees of pending maps (struct pend), for the overlap checks
+	/* nr_as trees of pending maps (pending.c), for the overlap checks
 	 * of later maps and unmaps of the transaction */
 	struct itree *pending;
 	uint32_t nr_as;
 	uint64_t pin, pin_peak; /* PA mode: bytes pinned on the way */
 	uint64_t pin_freed;
 };
-
-/* ---- the pending maps of one ASID, by IOVA: a node apart from the
- * entry, which the mirror keeps small (mirror.c), for the transaction's
- * life only */
-struct pend {
-	struct itree_node n;
-	struct vdm_entry *e;
-};
-
-static int pend_insert(struct vdpamap_txn *t, struct vdm_entry *e)
-{
-	struct pend *p = malloc(sizeof(*p));
-
-	if (!p)
-		return -ENOMEM;
-	p->n.first = e->iova;
-	p->n.last = e->last;
-	p->e = e;
-	itree_insert(&t->pending[e->asid], &p->n);
-	return 0;
-}
-
-static struct vdm_entry *pend_of(struct itree_node *n)
-{
-	return n ? container_of(n, struct pend, n)->e : NULL;
-}
-
-/* e, pending in t, leaves the tree (pending maps do not overlap). */
-static void pend_remove(struct vdpamap_txn *t, struct vdm_entry *e)
-{
-	struct itree_node *n = itree_lookup(&t->pending[e->asid], e->iova);
-
-	itree_remove(&t->pending[e->asid], n);
-	free(container_of(n, struct pend, n));
-}
-
-/* The pending maps of asid overlapping [first, last], by IOVA; the
- * iterator is valid until the next pend_insert() or pend_remove(). */
-struct pend_it {
-	struct itree_node *n;
-	uint64_t a, b;
-};
-
-static struct vdm_entry *pend_first(struct vdpamap_txn *t, uint32_t asid,
-				    uint64_t first, uint64_t last,
-				    struct pend_it *it)
-{
-	it->a = first;
-	it->b = last;
-	it->n = itree_iter_first(&t->pending[asid], first, last);
-	return pend_of(it->n);
-}
-
-static struct vdm_entry *pend_next(struct pend_it *it)
-{
-	it->n = itree_iter_next(it->n, it->a, it->b);
-	return pend_of(it->n);
-}
-
-static struct vdm_entry *pend_find(struct vdpamap_txn *t, uint32_t asid,
-				   uint64_t first, uint64_t last)
-{
-	struct pend_it it;
-
-	return pend_first(t, asid, first, last, &it);
-}
 
 /* Lowest hole of the overlay (mirror + pending; entries pending removal
  * still count as taken until commit). */
@@ -122,7 +56,7 @@ static int overlay_find_hole(struct vdpamap_txn *t, uint32_t asid,
 
 		if (vdm_mirror_find_hole(h, asid, lo, hi, size, align, &s) < 0)
 			return -ENOSPC;
-		n = pend_find(t, asid, s, s + size - 1);
+		n = vdm_pend_find(&t->pending[asid], s, s + size - 1);
 		if (!n) {
 			*ret = s;
 			return 0;
@@ -266,7 +200,7 @@ static int map_check_free(struct vdpamap_txn *t, uint32_t asid, uint64_t first,
 			(unsigned long long)e->hva);
 		return -EEXIST;
 	}
-	n = pend_find(t, asid, first, last);
+	n = vdm_pend_find(&t->pending[asid], first, last);
 	if (n) {
 		vdm_err(h,
 			"asid %u [0x%llx, 0x%llx] overlaps a map queued "
@@ -314,7 +248,7 @@ int vdm_txn_map(struct vdpamap_txn *t, uint32_t asid, uint64_t iova, void *hva,
 	e->perm = perm;
 	e->region = rg;
 	e->txn_new = true;
-	r = pend_insert(t, e);
+	r = vdm_pend_insert(&t->pending[e->asid], e);
 	if (r < 0) {
 		free(e);
 		return r;
@@ -383,7 +317,7 @@ static int unmap_targets(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 	struct vdm_entry **tg = NULL, *e;
 	size_t nt = 0, cap = 0;
 	struct vdm_mirror_it it;
-	struct pend_it pit;
+	struct vdm_pend_it pit;
 	int r = 0;
 
 	for (e = vdm_mirror_first(t->h, asid, iova, last, &it); e && !r;
@@ -394,8 +328,8 @@ static int unmap_targets(struct vdpamap_txn *t, uint32_t asid, uint64_t iova,
 		if (!r)
 			r = target_add(&tg, &nt, &cap, e);
 	}
-	for (e = pend_first(t, asid, iova, last, &pit); e && !r;
-	     e = pend_next(&pit)) {
+	for (e = vdm_pend_first(&t->pending[asid], iova, last, &pit); e && !r;
+	     e = vdm_pend_next(&pit)) {
 		r = unmap_cuts(t->h, e, iova, last);
 		if (!r)
 			r = target_add(&tg, &nt, &cap, e);
@@ -441,7 +375,7 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 	}
 	for (i = 0; i < nt; i++) {
 		if (tg[i]->txn_new)
-			pend_remove(t, tg[i]);
+			vdm_pend_remove(&t->pending[tg[i]->asid], tg[i]);
 		tg[i]->pending_rm = true;
 		t->pin -= vdm_entry_size(tg[i]);
 	}
@@ -454,16 +388,11 @@ VDPAMAP_API int vdpamap_txn_unmap(struct vdpamap_txn *t, uint32_t asid,
 /* Free what t holds but t itself. */
 static void txn_free_ops(struct vdpamap_txn *t)
 {
-	struct itree_node *n;
 	uint32_t a;
 	size_t i;
 
-	for (a = 0; t->pending && a < t->nr_as; a++) {
-		while ((n = itree_first(&t->pending[a]))) {
-			itree_remove(&t->pending[a], n);
-			free(container_of(n, struct pend, n));
-		}
-	}
+	for (a = 0; t->pending && a < t->nr_as; a++)
+		vdm_pend_clear(&t->pending[a]);
 	for (i = 0; i < t->nr_ops; i++)
 		free(t->ops[i].targets);
 	free(t->ops);
@@ -537,69 +466,6 @@ VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
 	return NULL;
 }
 
-static void apply(struct vdpamap *h, const struct vdm_msg *m)
-{
-	if (m->type == VHOST_IOTLB_UPDATE)
-		vdm_mirror_insert(h, m->e);
-	else
-		vdm_mirror_remove(h, m->e);
-}
-
-/* Send the inverse of msgs[0..n) in reverse order, skipping a message the
- * device refuses and going on with the rest.  Returns 0 when everything
- * was undone. */
-static int rollback(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
-{
-	struct vdm_msg *inv;
-	size_t i, k = 0, pos = 0;
-	int failed = 0;
-
-	inv = calloc(n ? n : 1, sizeof(*inv));
-	if (!inv)
-		return -ENOMEM;
-	for (i = n; i-- > 0;) {
-		inv[k].e = msgs[i].e;
-		inv[k].type = msgs[i].type == VHOST_IOTLB_UPDATE ?
-				      VHOST_IOTLB_INVALIDATE :
-				      VHOST_IOTLB_UPDATE;
-		k++;
-	}
-	while (pos < k) {
-		size_t w = 0, done;
-		int err = 0;
-
-		/* drop what an earlier failure made pointless: an UPDATE of
-		 * an entry already there, an INVALIDATE of one not there */
-		for (i = pos; i < k; i++) {
-			bool in = inv[i].e->in_mirror;
-
-			if ((inv[i].type == VHOST_IOTLB_UPDATE) != in)
-				inv[pos + w++] = inv[i];
-		}
-		k = pos + w;
-		if (pos >= k)
-			break;
-		done = vdm_iotlb_run(h, inv + pos, k - pos, apply, &err);
-		pos += done;
-		if (err && pos < k) {
-			struct vdm_entry *e = inv[pos].e;
-
-			failed = err;
-			if (inv[pos].type == VHOST_IOTLB_UPDATE &&
-			    !e->txn_new) {
-				e->lost = true;
-				e->lost_next = h->map->lost;
-				h->map->lost = e;
-			}
-			pos++;
-		} else if (err) {
-			failed = err; /* a BATCH_END after the last one */
-		}
-	}
-	free(inv);
-	return failed;
-}
-
 /* The transaction's operations as IOTLB messages, in order (a map leaves
  * the pending tree before it joins the mirror); *ret_n their count. */
 static struct vdm_msg *commit_msgs(struct vdpamap_txn *t, size_t *ret_n)
@@ -618,7 +484,7 @@ static struct vdm_msg *commit_msgs(struct vdpamap_txn *t, size_t *ret_n)
 
 		if (o->kind == OP_MAP) {
 			if (!o->e->pending_rm)
-				pend_remove(t, o->e);
+				vdm_pend_remove(&t->pending[o->e->asid], o->e);
 			msgs[n++] =
 				(struct vdm_msg){ VHOST_IOTLB_UPDATE, o->e };
 			continue;
@@ -684,7 +550,7 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 	if (r < 0)
 		goto err_msgs;
 
-	done = vdm_iotlb_run(h, msgs, n, apply, &err);
+	done = vdm_iotlb_run(h, msgs, n, vdm_mirror_apply, &err);
 	/* the kernel flattens every refusal to EFAULT: the IOTLB entry cap
 	 * is the cause when the library's own checks rule out the others */
 	if (err == -EFAULT && done < n &&
@@ -696,7 +562,7 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 		 * acknowledged before it went, no more. */
 		r = -ENODEV;
 	} else if (err) {
-		int rb = rollback(h, msgs, done);
+		int rb = vdm_rollback(h, msgs, done);
 
 		if (rb) {
 			vdm_poison(h,
