@@ -207,26 +207,20 @@ static int count_vmas_query(struct count_ctx *c, uint64_t hva, uint64_t end,
 	if (fd < 0)
 		return c->h->map->maps_fd == -2 ? -ENOTTY : -ENOENT;
 	while (a < end) {
-		struct procmap_query q = {
-			.size = sizeof(q),
-			.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA |
-				       PROCMAP_QUERY_FILE_BACKED_VMA |
-				       PROCMAP_QUERY_VMA_SHARED,
-			.query_addr = a,
-		};
+		uint64_t vs, ve;
+		int r = vdm_procmap_next(fd, a,
+					 PROCMAP_QUERY_FILE_BACKED_VMA |
+						 PROCMAP_QUERY_VMA_SHARED,
+					 &vs, &ve);
 
-		if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
-			if (errno == ENOENT) /* no such VMA from a on */
-				break;
-			return errno == ENOTTY || errno == EINVAL ? -ENOTTY :
-								    -errno;
-		}
-		if (q.vma_start >= end)
+		if (r < 0)
+			return r;
+		if (!r || vs >= end) /* no such VMA from a on */
 			break;
 		n++;
-		c->vma_lo = q.vma_start;
-		c->vma_hi = q.vma_end;
-		a = q.vma_end;
+		c->vma_lo = vs;
+		c->vma_hi = ve;
+		a = ve;
 	}
 	*ret = n;
 	return 0;

@@ -297,6 +297,12 @@ int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
 int vdm_maps_fd(struct vdpamap *h);
 /* The kernel has no PROCMAP_QUERY: never ask again. */
 void vdm_maps_fd_unsupported(struct vdpamap *h);
+/* PROCMAP_QUERY on fd (vdm_maps_fd()): the VMA covering a, or the next
+ * one after it, of those flags (PROCMAP_QUERY_*) allows: 1 and its
+ * [*start, *end), 0 when there is none from a on, -ENOTTY when the
+ * kernel has no PROCMAP_QUERY, else -errno. */
+int vdm_procmap_next(int fd, uint64_t a, uint64_t flags, uint64_t *start,
+		     uint64_t *end);
 /* Close what the module keeps open between commits (maps_fd, pm_fd). */
 void vdm_mem_fds_close(struct vdpamap *h);
 /* 1 and the first part of [hva, hva + len) that is private memory

@@ -79,6 +79,26 @@ void vdm_mem_fds_close(struct vdpamap *h)
 	h->map->pm_fd = -1;
 }
 
+int vdm_procmap_next(int fd, uint64_t a, uint64_t flags, uint64_t *start,
+		     uint64_t *end)
+{
+	struct procmap_query q = {
+		.size = sizeof(q),
+		.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA | flags,
+		.query_addr = a,
+	};
+
+	*start = *end = 0; /* defined whatever the answer */
+	if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
+		if (errno == ENOENT) /* nothing from a on */
+			return 0;
+		return errno == ENOTTY || errno == EINVAL ? -ENOTTY : -errno;
+	}
+	*start = q.vma_start;
+	*end = q.vma_end;
+	return 1;
+}
+
 /* Is [a, last] covered by VMAs, one query each?  1 and the span of those
  * VMAs in [*lo, *hi) if so, 0 at a hole, -ENOTTY without PROCMAP_QUERY,
  * else -errno. */
@@ -88,27 +108,20 @@ static int query_mapped(int fd, uint64_t a, uint64_t last, uint64_t *lo,
 	bool first = true;
 
 	for (;;) {
-		struct procmap_query q = {
-			.size = sizeof(q),
-			.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA,
-			.query_addr = a,
-		};
+		uint64_t vs, ve;
+		int r = vdm_procmap_next(fd, a, 0, &vs, &ve);
 
-		if (ioctl(fd, PROCMAP_QUERY, &q) < 0) {
-			if (errno == ENOENT) /* nothing from a on */
-				return 0;
-			return errno == ENOTTY || errno == EINVAL ? -ENOTTY :
-								    -errno;
-		}
-		if (q.vma_start > a)
+		if (r <= 0)
+			return r;
+		if (vs > a)
 			return 0;
 		if (first)
-			*lo = q.vma_start;
+			*lo = vs;
 		first = false;
-		*hi = q.vma_end;
-		if (q.vma_end - 1 >= last)
+		*hi = ve;
+		if (ve - 1 >= last)
 			return 1;
-		a = q.vma_end;
+		a = ve;
 	}
 }
 
