@@ -119,6 +119,7 @@ struct vdpamap {
 	struct vdm_tp dev_tp;
 	pid_t pid;
 	unsigned int fork_gen; /* vdm_fork_gen() at open */
+	uint64_t fork_epoch;   /* vdm_fork_epoch() at open */
 
 	vdpamap_log_fn log_fn;
 	void *log_ctx;

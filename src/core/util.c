@@ -20,6 +20,7 @@ struct vdpamap *vdm_core_new(vdpamap_log_fn log_fn, void *log_ctx,
 	pthread_mutexattr_destroy(&ma);
 	h->pid = getpid();
 	h->fork_gen = vdm_fork_gen();
+	h->fork_epoch = vdm_fork_epoch();
 	vdm_set_tp(h, NULL);
 	h->tp->fd = -1;
 	h->page_size = page_size;
@@ -96,12 +97,17 @@ void vdm_log(const struct vdpamap *h, int level, const char *fmt, ...)
 	h->log_fn(level, buf, h->log_ctx);
 }
 
-/* Does this thread hold h's lock for its open transaction? */
 bool vdm_forked(const struct vdpamap *h)
 {
-	return getpid() != h->pid || h->fork_gen != vdm_fork_gen();
+	if (h->fork_gen != vdm_fork_gen())
+		return true;
+	/* the epoch sees a raw clone() too, without a syscall */
+	if (h->fork_epoch)
+		return h->fork_epoch != vdm_fork_epoch();
+	return getpid() != h->pid;
 }
 
+/* Does this thread hold h's lock for its open transaction? */
 static bool in_own_txn(const struct vdpamap *h)
 {
 	return __atomic_load_n(&h->in_txn, __ATOMIC_ACQUIRE) &&

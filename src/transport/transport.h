@@ -189,6 +189,10 @@ uint64_t vdm_image_token(void);
 /* Bumped in every fork()ed child: a handle made before the fork sees a
  * different value.  A plain load, cheap enough for the lookups. */
 unsigned int vdm_fork_gen(void);
+/* This address space's fork epoch: new in a child made by any clone()
+ * without CLONE_VM, atfork handlers or not (a load; 0 when the kernel
+ * has no MADV_WIPEONFORK, and then only getpid() tells). */
+uint64_t vdm_fork_epoch(void);
 
 /* ---- the mm keeper link (keeper.c): the socket to a CLONE_VM helper
  * that keeps the old address space (and device ownership) across an exec

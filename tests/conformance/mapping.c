@@ -4,8 +4,10 @@
  * allocation, transactions and IOTLB batching.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -527,6 +529,36 @@ void test_txn_fork_child(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 	assert_int_equal(vdpamap_txn_commit(t), 0);
 	assert_int_equal(vdpamap_entry_count(f->h, 0), 1);
+	mirror_matches_device(f);
+}
+
+/* A child made by a raw clone() (no CLONE_VM) skips glibc's atfork
+ * handlers, as a runtime that forks by itself does: it is still another
+ * address space holding the parent's fd or socket, and the library must
+ * tell without them (the fork check is a memory load, not a syscall, on
+ * the map path). */
+void test_raw_clone_child(void **state)
+{
+	struct fx *f = *state;
+	long pid;
+	int st;
+
+	open_default(f);
+	pid = syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL,
+		      NULL);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int bad = vdpamap_map(f->h, 0, GPA, f->mem, MIB,
+				      VDPAMAP_PERM_RW) != -ECHILD;
+
+		bad |= (vdpamap_unmap(f->h, 0, GPA, MIB) != -ECHILD) << 1;
+		syscall(SYS_exit_group, bad);
+	}
+	assert_int_equal(waitpid((pid_t)pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
+	map_ok(f, 0, GPA, 0, MIB);
 	mirror_matches_device(f);
 }
 
