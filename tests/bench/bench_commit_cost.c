@@ -15,6 +15,10 @@
  *
  *   bench_commit_cost [--dev PATH]   (or VDPAMAP_TEST_DEV; exit 77 without
  *                                     a kernel device)
+ *                     [--loop N]     only N library map+unmap pairs and
+ *                                    their mean: a steady loop for a
+ *                                    profiler (perf record in the guest,
+ *                                    docs/benchmarks.md)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -184,21 +188,50 @@ static void lib(const char *dev, int memfd)
 	vdpamap_close(h);
 }
 
+static void lib_loop(const char *dev, int memfd, long n)
+{
+	struct vdpamap_region rg = { .hva = mem,
+				     .len = PAGES * PAGE,
+				     .fd = memfd };
+	struct vdpamap *h;
+	double t0;
+	long i;
+	int e;
+
+	e = vdpamap_open(dev, NULL, &h);
+	if (e < 0 || (e = vdpamap_region_add(h, &rg, NULL)) < 0)
+		bench_die("open", e);
+	t0 = bench_now_ms();
+	for (i = 0; i < n; i++) {
+		e = vdpamap_map(h, 0, IOVA0, mem, PAGE, VDPAMAP_PERM_RW);
+		if (e < 0 || (e = vdpamap_unmap(h, 0, IOVA0, PAGE)) < 0)
+			bench_die("map+unmap", e);
+	}
+	printf("%-40s %8.2f us\n", "library: map+unmap pair, mean",
+	       (bench_now_ms() - t0) * 1e3 / (double)n);
+	vdpamap_close(h);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "dev", required_argument, NULL, 'd' },
+		{ "loop", required_argument, NULL, 'l' },
 		{ 0 },
 	};
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	const char *dev = getenv("VDPAMAP_TEST_DEV");
 	struct stat st;
+	long loop = 0;
 	int c, memfd;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (c != 'd')
+		if (c == 'd')
+			dev = optarg;
+		else if (c == 'l' && (loop = strtol(optarg, NULL, 10)) > 0)
+			continue;
+		else
 			return 2;
-		dev = optarg;
 	}
 	if (!dev || stat(dev, &st) < 0 || !S_ISCHR(st.st_mode)) {
 		fprintf(stderr, "bench_commit_cost: needs a kernel device "
@@ -214,11 +247,16 @@ int main(int argc, char **argv)
 	if (mem == MAP_FAILED)
 		bench_die("mmap", -errno);
 	memset(mem, 1, PAGES * PAGE);
+	if (loop) {
+		lib_loop(dev, memfd, loop);
+		goto out;
+	}
 	printf("commit costs on %s (config %s), median of %d, us\n", dev,
 	       getenv("VDPAMAP_VM_CONFIG") ?: "?", REPS);
 	syscalls();
 	raw(dev);
 	lib(dev, memfd);
+out:
 	munmap(mem, PAGES * PAGE);
 	close(memfd);
 	return 0;
