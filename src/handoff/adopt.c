@@ -51,6 +51,13 @@ static void restore_mirror(struct vdpamap *h, const struct vdm_handoff_state *s,
 		e->perm = se->perm;
 		e->region = rg;
 		e->nents = se->nents;
+		/* 0: the predecessor's commit did not count it (far below
+		 * the cap), or counted it unknown: either way the first
+		 * commit here that may reach the cap counts it, as the
+		 * predecessor's would have (mapping/entries.c).  Taken as 1
+		 * and never counted, a PA entry of many discontiguous
+		 * pages would let a map past the cap be sent. */
+		e->uncounted = !se->nents;
 		vdm_mirror_insert(h, e);
 	}
 }

@@ -124,10 +124,11 @@ struct vdm_ho_entry {
 	uint64_t off; /* offset of the entry in its region */
 	uint32_t asid, perm;
 	uint32_t region_id;
-	/* the kernel IOTLB entries it makes (vdm_entry.nents; 0: unknown),
-	 * so that the successor's cap checks count as the predecessor's
-	 * did; reserved0, always 0, before 0.2: a 0.1 predecessor's entries
-	 * read as unknown, and a 0.1 successor ignores the field */
+	/* the kernel IOTLB entries it makes (vdm_entry.nents), so that the
+	 * successor's cap checks count as the predecessor's did; 0: not
+	 * counted or unknown, counted again by the successor when a commit
+	 * nears the cap (adopt.c).  reserved0 in version 3 (0.1), whose
+	 * descriptions adopt refuses by their version */
 	uint32_t nents;
 };
 
