@@ -88,6 +88,9 @@ static int bad(struct vdm_ho_why *why, int err, const char *arr, uint32_t idx,
 	return err;
 }
 #define HDR_BAD(err, field) bad(why, err, NULL, 0, field)
+/* a number in a field's message: the version adopt wants */
+#define VDM_STR_(x) #x
+#define VDM_STR(x)  VDM_STR_(x)
 
 int vdm_ho_cred_eq(const uint8_t *a, const uint8_t *b)
 {
@@ -367,8 +370,9 @@ int vdm_handoff_parse_why(const void *buf, size_t len,
 		return HDR_BAD(-EMSGSIZE, "total: not the length read "
 					  "(truncated, or trailing bytes)");
 	if (h->version != VDM_HO_VERSION)
-		return HDR_BAD(-EPROTONOSUPPORT, "version: not this library's "
-						 "(3)");
+		return HDR_BAD(-EPROTONOSUPPORT,
+			       "version: not this library's (" VDM_STR(
+				       VDM_HO_VERSION) ")");
 	if (vdm_crc32(0, p + CRC_OFF, len - CRC_OFF) != h->crc)
 		return HDR_BAD(-EBADMSG, "crc: checksum mismatch");
 	r = check_hdr(h, why);

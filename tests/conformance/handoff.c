@@ -535,6 +535,7 @@ static void case_squat(struct pred *p);
 
 static void case_corrupt(struct pred *p)
 {
+	char vwant[64];
 	struct stat st;
 	uint8_t *b, *c;
 	size_t len, i;
@@ -567,10 +568,11 @@ static void case_corrupt(struct pred *p)
 	c[0] ^= 1;
 	expect_adopt_says(c, len, 1, EBADMSG, "magic", "magic: ");
 	memcpy(c, b, len);
-	c[8] = 99; /* version */
+	c[8] = 99; /* version: the log names the one adopt wants */
 	reseal(c, len);
-	expect_adopt_says(c, len, 1, EPROTONOSUPPORT, "version",
-			  "version: not this library's");
+	snprintf(vwant, sizeof(vwant), "version: not this library's (%u)",
+		 (unsigned int)b[8]);
+	expect_adopt_says(c, len, 1, EPROTONOSUPPORT, "version", vwant);
 	/* the log names the field: a few of every class behind the CRC
 	 * (tests/unit/test_handoff_state.c has them all) */
 	forged_adopt(b, c, len, HDR_OFF(nr_as), 0, ERANGE, "nr_as",
