@@ -771,8 +771,19 @@ static void check_caps(struct vdpamap *h, const struct vdpamap_region *rg)
 		 in.caps_flags & ~VDPAMAP_CAPS_COUNT_UNKNOWN);
 	CHECK(!strcmp(got, want), "caps after adopt %s, predecessor %s", got,
 	      want);
-	if (!cnt)
+	if (!cnt) {
+		/* the library counts nothing while every entry's bound fits
+		 * the cap: this test's few maps never come near it.
+		 * caps-handoff (tests/unit) counts across a handoff near a
+		 * lowered cap */
+		printf("  caps %s; ASID 0's count not checked: the "
+		       "predecessor counted nothing (%s)\n",
+		       got,
+		       in.caps_flags & VDPAMAP_CAPS_ENFORCED ?
+			       "far below the cap" :
+			       "caps not enforced");
 		return;
+	}
 	num = strncmp(cnt, "at least ", 9) ? cnt : cnt + 9;
 	n = strtoull(num, NULL, 10);
 	snprintf(exp, sizeof(exp), "%.*s%llu IOTLB entries", (int)(num - cnt),
