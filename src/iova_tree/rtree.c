@@ -528,6 +528,28 @@ void rt_abort(struct rtree *t)
 	t->height = t->pub_height;
 }
 
+/* Drop n and everything under it from the writer's view: its own nodes
+ * are freed, published ones retired (drop()). */
+static void drop_all(struct rtree *t, struct rt_node *n)
+{
+	unsigned int i;
+
+	if (!n)
+		return;
+	if (!n->leaf)
+		for (i = 0; i < n->n; i++)
+			drop_all(t, I(n)->child[i]);
+	drop(t, n);
+}
+
+void rt_clear(struct rtree *t)
+{
+	drop_all(t, t->root);
+	t->root = NULL;
+	t->count = 0;
+	t->height = 0;
+}
+
 static void free_all(struct rtree *t, struct rt_node *n, bool pub)
 {
 	unsigned int i;

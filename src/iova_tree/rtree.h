@@ -118,6 +118,10 @@ int rt_remove(struct rtree *t, uint64_t first, uint64_t val,
 /* RT_DISJOINT: set val and aux of the range whose first is first.
  * 0, -ENOENT, -EINVAL (RT_OVERLAP) or -ENOMEM. */
 int rt_update(struct rtree *t, uint64_t first, uint64_t val, uint32_t aux);
+/* Empty the writer's view in O(nodes), without a copy: what was
+ * published is retired at the next commit (or back with rt_abort).  A
+ * rebuild by ascending inserts after it fills its nodes in place. */
+void rt_clear(struct rtree *t);
 /* Publish the writer's view; what it replaced goes to ops->retire, now or
  * with later commits' (ops->batch). */
 void rt_commit(struct rtree *t);

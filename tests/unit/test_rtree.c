@@ -235,6 +235,62 @@ static void test_views(void **state)
 	rt_destroy(&t);
 }
 
+/* rt_clear empties the writer's view without a copy: the published
+ * nodes wait for the commit and go to retire together (or come back with
+ * an abort), the writer's own are freed at once, and the readers see the
+ * old table until the commit. */
+static void test_clear(void **state)
+{
+	uint64_t live, i;
+	struct rt_ent e;
+	struct rtree t;
+	int f0;
+
+	(void)state;
+	reset_counts();
+	rt_init(&t, RT_DISJOINT, &ops);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(put(&t, i * 16, 8, i), 0);
+	rt_commit(&t);
+	live = t.nodes[0] + t.nodes[1] - t.nspare[0] - t.nspare[1];
+	rt_clear(&t);
+	assert_int_equal(rt_count(&t), 0);
+	assert_int_equal(rt_lookup(&t, 16, &e), -ENOENT);
+	assert_int_equal(rt_read_lookup(&t, 17, &e), 0);
+	assert_int_equal(rt_check(&t), 0);
+	rt_abort(&t);
+	assert_int_equal(rt_count(&t), 1000);
+	assert_int_equal(rt_lookup(&t, 16, &e), 0);
+	assert_int_equal(rt_check(&t), 0);
+	assert_int_equal(retired, 0);
+
+	/* a rebuild after the clear: 500 others, in place, then one commit
+	 * hands every old node to retire and publishes the new */
+	rt_clear(&t);
+	for (i = 0; i < 500; i++)
+		assert_int_equal(put(&t, 100000 + i * 16, 8, i), 0);
+	assert_int_equal(rt_check(&t), 0);
+	/* the writer's own nodes, cleared before a commit, are freed */
+	f0 = frees;
+	rt_clear(&t);
+	assert_true(frees > f0);
+	for (i = 0; i < 500; i++)
+		assert_int_equal(put(&t, 200000 + i * 16, 8, i), 0);
+	assert_int_equal(retired, 0);
+	rt_commit(&t);
+	assert_int_equal(retired, (int)live);
+	assert_int_equal(rt_read_lookup(&t, 17, &e), -ENOENT);
+	assert_int_equal(rt_read_lookup(&t, 200017, &e), 0);
+	assert_int_equal(e.val, 1);
+	assert_int_equal(rt_count(&t), 500);
+	assert_int_equal(rt_check(&t), 0);
+	rt_clear(&t);
+	rt_commit(&t);
+	assert_int_equal(rt_read_lookup(&t, 200017, &e), -ENOENT);
+	rt_destroy(&t);
+	assert_int_equal(allocs, frees + retired);
+}
+
 /* Empty the reserve of nodes rtree keeps between changes (its fields
  * are public for this and rt_bytes' sake). */
 static void drain(struct rtree *t)
@@ -473,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_small_tree),
 		cmocka_unit_test(test_views),
+		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_enomem_changes_nothing),
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_shrink),
