@@ -245,6 +245,35 @@ static void descend(const struct rtree *t, uint64_t f, uint64_t v,
 	}
 }
 
+/* The path to the end of the tree, if (f, v) goes there: a table built
+ * in IOVA order (a pre-map, a view rebuilt from the mirror's list)
+ * appends, and following the last child down skips the scan of every
+ * level's keys.  false: descend() must find the place. */
+static bool descend_end(const struct rtree *t, uint64_t f, uint64_t v,
+			struct path *p)
+{
+	struct rt_node *n = t->root;
+	unsigned int k;
+
+	p->depth = 0;
+	p->has_pred = p->has_succ = false;
+	while (!n->leaf) {
+		struct rt_inner *in = I(n);
+
+		p->node[p->depth] = in;
+		p->idx[p->depth++] = in->h.n - 1;
+		n = in->child[in->h.n - 1];
+	}
+	k = n->n - 1; /* a leaf in the tree holds a range */
+	if (key_cmp(t, L(n)->first[k], L(n)->val[k], f, v) >= 0)
+		return false;
+	p->leaf = L(n);
+	p->pos = n->n;
+	p->has_pred = true;
+	p->pred_last = L(n)->last[k];
+	return true;
+}
+
 static void grow_up(struct rtree *t, struct path *p, struct rt_node *c,
 		    struct rt_node *sib)
 {
@@ -300,7 +329,8 @@ int rt_insert(struct rtree *t, const struct rt_ent *e)
 		t->count++;
 		return 0;
 	}
-	descend(t, e->first, e->val, &p);
+	if (!descend_end(t, e->first, e->val, &p))
+		descend(t, e->first, e->val, &p);
 	if (t->kind == RT_DISJOINT) {
 		if ((p.has_pred && p.pred_last >= e->first) ||
 		    (p.has_succ && p.succ_first <= e->last))
