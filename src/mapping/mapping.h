@@ -45,6 +45,10 @@ struct vdm_as {
 	/* the mirror: entries in IOVA order (mirror.c) */
 	struct vdm_entry *head;
 	uint64_t count;
+	/* while the view is stale (no index), the entry last inserted or
+	 * the one before the entry last removed: an ascending run of
+	 * inserts or removals searches on from it, O(1) each */
+	struct vdm_entry *finger;
 	bool dirty; /* changed since the last publish of its view */
 	/* kernel IOTLB entries the mirror makes (mapping/entries.c): an
 	 * entry of unknown count counts as 1 and in nunknown */
@@ -191,6 +195,12 @@ extern char vdm_view_sync;
 void vdm_view_init(struct vdm_view *v);
 /* The mirror gained (add) or lost e: the writer's side of its view. */
 void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add);
+/* Before a commit sends msgs: an ASID that gains or loses many entries
+ * (maps only or unmaps only, in ascending IOVA order, at least half as
+ * many as it holds) stops indexing them one by one; the publish rebuilds
+ * its view from the mirror in one pass (the bulk path of a large commit).
+ * Nothing for a small commit. */
+void vdm_view_plan(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
 /* Publish the view of every ASID whose mirror changed since the last
  * publish.  Caller holds the handle mutex.  On allocation failure the old
  * view stays published and the ASID stays marked (retried next time). */

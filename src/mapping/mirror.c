@@ -58,14 +58,21 @@ static struct vdm_entry *first_from(struct vdpamap *h, uint32_t asid,
  * linked (8 bytes an entry less), the index finds it in O(log n). */
 static struct vdm_entry *before(struct vdpamap *h, uint32_t asid, uint64_t p)
 {
-	struct vdm_entry *e, *b = NULL;
+	struct vdm_as *as = &h->map->as[asid];
+	struct vdm_entry *e = as->head, *b = NULL;
 	struct rt_ent x;
 
 	if (indexed(h, asid))
 		return rt_prev(&h->map->view[asid].by_iova, p, &x) ?
 			       NULL :
 			       ref_entry(&x);
-	for (e = h->map->as[asid].head; e && e->iova < p; e = e->next)
+	/* unindexed: a bulk commit's ascending inserts, each after the
+	 * last, walk the list once in all */
+	if (as->finger && as->finger->iova < p) {
+		b = as->finger;
+		e = b->next;
+	}
+	for (; e && e->iova < p; e = e->next)
 		b = e;
 	return b;
 }
@@ -82,6 +89,8 @@ void vdm_mirror_insert(struct vdpamap *h, struct vdm_entry *e)
 	else
 		as->head = e;
 	as->count++;
+	if (!indexed(h, e->asid))
+		as->finger = e;
 	vdm_view_change(h, e, true);
 	e->in_mirror = true;
 	e->region->nr_maps++;
@@ -100,6 +109,9 @@ void vdm_mirror_remove(struct vdpamap *h, struct vdm_entry *e)
 	else
 		as->head = e->next;
 	e->next = NULL;
+	/* unindexed, an ascending run of removals goes on from here */
+	if (as->finger == e || !indexed(h, e->asid))
+		as->finger = b;
 	as->count--;
 	vdm_view_change(h, e, false);
 	e->in_mirror = false;
@@ -114,6 +126,7 @@ void vdm_mirror_init(struct vdpamap *h, uint32_t asid)
 	struct vdm_as *as = &h->map->as[asid];
 
 	as->head = NULL;
+	as->finger = NULL;
 	as->count = 0;
 }
 

@@ -550,6 +550,7 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 	if (r < 0)
 		goto err_msgs;
 
+	vdm_view_plan(h, msgs, n);
 	done = vdm_iotlb_run(h, msgs, n, vdm_mirror_apply, &err);
 	/* the kernel flattens every refusal to EFAULT: the IOTLB entry cap
 	 * is the cause when the library's own checks rule out the others */

@@ -24,6 +24,7 @@
 
 #include "mapping/mapping.h"
 #include "core/tsan.h"
+#include "uapi/vhost_vdpa.h"
 
 /* ThreadSanitizer cannot see a grace period (core/tsan.h): every reader
  * and the writer release this after touching the trees, the callback that
@@ -158,25 +159,83 @@ void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add_)
 		v->stale = true;
 }
 
+/* A commit changes at least this many entries of one ASID before its
+ * view is rebuilt rather than changed entry by entry: below it the
+ * per-entry path is cheap enough, and a single map never pays for the
+ * look. */
+#define VIEW_BULK_MIN 64
+
+void vdm_view_plan(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
+{
+	uint32_t a, nr = h->info.nr_as;
+	uint64_t *k, *last;
+	uint8_t *type;
+	size_t i;
+
+	if (n < VIEW_BULK_MIN)
+		return;
+	k = calloc(2 * (size_t)nr, sizeof(*k));
+	type = calloc(nr, 1);
+	if (!k || !type) {
+		free(k);
+		free(type);
+		return; /* the per-entry path */
+	}
+	last = k + nr;
+	/* k[a]: messages into a, all UPDATEs or all INVALIDATEs, in
+	 * ascending IOVA order (the mirror's list is walked once for them
+	 * all); UINT64_MAX once a is out */
+	for (i = 0; i < n; i++) {
+		const struct vdm_entry *e = msgs[i].e;
+
+		a = e->asid;
+		if (k[a] == UINT64_MAX)
+			continue;
+		if (k[a] && (msgs[i].type != type[a] || e->iova <= last[a])) {
+			k[a] = UINT64_MAX;
+			continue;
+		}
+		type[a] = msgs[i].type;
+		k[a]++;
+		last[a] = e->iova;
+	}
+	/* a rebuild costs an in-place insert per entry left: worth it when
+	 * the commit changes at least half as many as the ASID holds; a
+	 * stale view is rebuilt anyway */
+	for (a = 0; a < nr; a++)
+		if (k[a] != UINT64_MAX && k[a] >= VIEW_BULK_MIN &&
+		    k[a] >= h->map->as[a].count / 2 && !h->map->view[a].stale) {
+			h->map->view[a].stale = true;
+			vdm_dbg(h,
+				"asid %u: %llu %s in one commit: its view is "
+				"rebuilt at the publish",
+				a, (unsigned long long)k[a],
+				type[a] == VHOST_IOTLB_UPDATE ? "maps" :
+								"unmaps");
+		}
+	free(type);
+	free(k);
+}
+
 /* Bring the writer's side of v in line with the mirror: drop what the
  * last publish holds, add the mirror.  0 or -ENOMEM (then v is stale). */
 static int resync(struct vdm_view *v, struct vdm_as *as)
 {
 	const struct vdm_entry *me;
-	struct rt_iter it;
-	struct rt_ent e;
 
 	rt_abort(&v->by_iova);
 	rt_abort(&v->by_hva);
-	while (rt_iter_first(&v->by_iova, &it, 0, UINT64_MAX, &e))
-		if (del(v, e.first, e.val))
-			goto fail;
+	/* nothing is copied: the published nodes retire at the commit, and
+	 * the list's IOVA order appends to the IOVA tree in place */
+	rt_clear(&v->by_iova);
+	rt_clear(&v->by_hva);
 	/* the mirror's list (mirror.c calls this file, not the reverse) */
 	for (me = as->head; me; me = me->next) {
 		if (add(v, me))
 			goto fail;
 	}
 	v->stale = false;
+	as->finger = NULL;
 	return 0;
 fail:
 	rt_abort(&v->by_iova);

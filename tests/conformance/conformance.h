@@ -145,6 +145,7 @@ void test_txn(void **state);
 void test_txn_close(void **state);
 void test_txn_fork_child(void **state);
 void test_raw_clone_child(void **state);
+void test_bulk_commit(void **state);
 void test_txn_queries(void **state);
 void test_txn_asids(void **state);
 void test_batching(void **state);

@@ -49,6 +49,7 @@ static const struct CMUnitTest tests[] = {
 	T(test_txn_close),
 	T(test_txn_fork_child),
 	T(test_raw_clone_child),
+	T(test_bulk_commit),
 	T(test_txn_queries),
 	T(test_txn_asids),
 	T(test_batching),

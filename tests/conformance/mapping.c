@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -560,6 +561,99 @@ void test_raw_clone_child(void **state)
 	assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
 	map_ok(f, 0, GPA, 0, MIB);
 	mirror_matches_device(f);
+}
+
+/* A commit of many maps in IOVA order, or of many unmaps, rebuilds the
+ * readers' view in one pass at the publish instead of entry by entry
+ * (the bulk path, mapping/view.c): the readers must then see exactly the
+ * mirror, by IOVA and by hva, and a commit the device refuses halfway
+ * must leave the mirror and the readers' view as they were. */
+#define BULK_N 128
+
+static void bulk_txn(struct fx *f, bool map, int want)
+{
+	const uint64_t pg = 4096;
+	struct vdpamap_txn *t;
+	uint64_t i;
+
+	assert_int_equal(vdpamap_txn_begin(f->h, &t), 0);
+	for (i = 0; i < BULK_N; i++)
+		assert_int_equal(map ? vdpamap_txn_map(t, 0, GPA + i * pg,
+						       f->mem + i * pg, pg,
+						       VDPAMAP_PERM_RW, NULL) :
+				       vdpamap_txn_unmap(t, 0, GPA + i * pg,
+							 pg),
+				 0);
+	assert_int_equal(vdpamap_txn_commit(t), want);
+}
+
+/* the readers see the BULK_N pages mapped (or none of them), and the
+ * entry at 64 MiB whatever happened */
+static void bulk_seen(struct fx *f, bool mapped)
+{
+	const uint64_t pg = 4096;
+	uint64_t i, iova, len;
+	void *hva;
+
+	for (i = 0; i < BULK_N; i++) {
+		int r = vdpamap_translate(f->h, 0, GPA + i * pg + 8, &hva,
+					  &len);
+
+		if (!mapped) {
+			assert_int_equal(r, -ENOENT);
+			assert_int_equal(vdpamap_reverse(f->h, 0,
+							 f->mem + i * pg, &iova,
+							 &len),
+					 -ENOENT);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_ptr_equal(hva, f->mem + i * pg + 8);
+		assert_int_equal(len, pg - 8);
+		assert_int_equal(vdpamap_reverse(f->h, 0, f->mem + i * pg + 8,
+						 &iova, &len),
+				 0);
+		assert_int_equal(iova, GPA + i * pg + 8);
+	}
+	assert_int_equal(vdpamap_translate(f->h, 0, GPA + 64 * MIB, &hva, NULL),
+			 0);
+	assert_ptr_equal(hva, f->mem + MIB);
+	assert_int_equal(vdpamap_entry_count(f->h, 0), mapped ? BULK_N + 1 : 1);
+	mirror_matches_device(f);
+}
+
+void test_bulk_commit(void **state)
+{
+	struct fx *f = *state;
+	struct snap sn;
+
+	open_default(f);
+	map_ok(f, 0, GPA + 64 * MIB, MIB, MIB);
+	bulk_txn(f, true, 0);
+	bulk_seen(f, true);
+	bulk_txn(f, false, 0);
+	bulk_seen(f, false);
+	if (!f->is_sim)
+		return; /* the refusal halfway needs the simulator */
+	snap_take(f, &sn);
+	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_MSG,
+					      BULK_N / 2),
+			 0);
+	bulk_txn(f, true, -EIO);
+	assert_int_equal(vdpamap_sim_fail_nth(f->path, VDPAMAP_SIM_FAIL_MSG, 0),
+			 0);
+	sn.writes = 0; /* sent, then undone */
+	{
+		struct snap now;
+
+		snap_take(f, &now);
+		now.writes = 0;
+		assert_memory_equal(&sn, &now, sizeof(now));
+	}
+	bulk_seen(f, false);
+	/* and the next bulk commit goes through */
+	bulk_txn(f, true, 0);
+	bulk_seen(f, true);
 }
 
 /* queues in two address spaces: the runs per ASID are the point */
