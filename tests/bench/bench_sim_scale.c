@@ -6,7 +6,7 @@
  *
  *   bench_sim_scale [--counts 100,1000,10000,100000] [--reps 5]
  *                   [--pairs 20] [--parents setmap,permap] [--dat FILE]
- *                   [--evict MIB] [--hold MS]
+ *                   [--evict MIB] [--hold MS] [--sleep MS]
  *
  * For each parent style a VA-mode simulator is spawned with its IOTLB
  * entry caps raised (BENCH_SIM_CAPS); for each count n, --reps times on a
@@ -43,7 +43,10 @@
  * each call, whose footprint is MIB MiB whatever its length (--evict 1
  * --hold MS: the wait with less than L2 written).  "call main" is the
  * main thread's CPU in the calls (CLOCK_THREAD_CPUTIME_ID), which tells
- * the calling path from liburcu's callback thread.  "call p50" is the median pair's CPU in the calls
+ * the calling path from liburcu's callback thread.  --sleep MS makes the
+ * child sleep MS ms after its writes (with --evict 0: a wait that writes
+ * nothing): a wait the CPU spends idle rather than running another
+ * process.  "call p50" is the median pair's CPU in the calls
  * (the column before is their mean): a cost every pair pays moves both,
  * a rare long one (an interrupt, the hypervisor taking the CPU) only the
  * mean.
@@ -76,7 +79,7 @@ static pid_t sim_pid;
 /* the evicter (--evict): its pid, and the pipes to and from it */
 static pid_t ev_pid;
 static int ev_to = -1, ev_from = -1;
-static double ev_hold_ms;
+static double ev_hold_ms, ev_sleep_ms;
 
 /* the daemon's CPU time so far, ms */
 static double sim_cpu_ms(void)
@@ -148,19 +151,21 @@ static double main_cpu_ms(void)
  * the scheduler wakes it next to its caller. */
 static void __attribute__((noreturn)) evicter(int in, int out, size_t len)
 {
-	volatile uint8_t *buf;
+	volatile uint8_t *buf = NULL;
 	unsigned char cpu;
 	cpu_set_t set;
 	size_t i;
 
 	/* 4 KiB pages, as the daemon's heap: the writes also take that many
 	 * TLB entries */
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		_exit(1);
-	(void)madvise((void *)buf, len, MADV_NOHUGEPAGE);
-	memset((void *)buf, 1, len);
+	if (len) {
+		buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (buf == MAP_FAILED)
+			_exit(1);
+		(void)madvise((void *)buf, len, MADV_NOHUGEPAGE);
+		memset((void *)buf, 1, len);
+	}
 	while (read(in, &cpu, 1) == 1) {
 		double t0;
 
@@ -173,6 +178,8 @@ static void __attribute__((noreturn)) evicter(int in, int out, size_t len)
 			for (i = 0; i < len; i += 64)
 				buf[i]++;
 		} while (bench_now_ms() - t0 < ev_hold_ms);
+		if (ev_sleep_ms > 0)
+			(void)usleep((useconds_t)(ev_sleep_ms * 1e3));
 		if (write(out, &cpu, 1) != 1)
 			break;
 	}
@@ -402,8 +409,8 @@ static void report(FILE *dat, const char *parent, const struct row *rows,
 	       "CPU us a pair; call lib, call p50 (the median pair), call main "
 	       "(its main thread), call ms: inside the two calls only; "
 	       "B/entry: library heap; "
-	       "eviction %zu MiB a call, held %.0f ms\n",
-	       parent, reps, np, evict_mib, ev_hold_ms);
+	       "eviction %zu MiB a call, held %.0f ms, then %.0f ms asleep\n",
+	       parent, reps, np, evict_mib, ev_hold_ms, ev_sleep_ms);
 	printf("%8s | %20s | %20s | %8s | %8s | %8s | %9s | %8s | %20s | %7s\n",
 	       "entries", "commit n maps", "map+unmap 1 page", "pair lib",
 	       "call lib", "call p50", "call main", "call ms", "sweep n unmaps",
@@ -422,8 +429,9 @@ static void report(FILE *dat, const char *parent, const struct row *rows,
 	fprintf(dat,
 		"# %s: n commit_ms commit_cpu pair_ms pair_cpu "
 		"sweep_ms sweep_cpu pair_lib_ms bytes_per_entry call_lib_ms "
-		"call_ms call_main_ms call_p50_ms (eviction %zu MiB, held %.0f ms)\n",
-		parent, evict_mib, ev_hold_ms);
+		"call_ms call_main_ms call_p50_ms (eviction %zu MiB, held %.0f ms, "
+		"then %.0f ms asleep)\n",
+		parent, evict_mib, ev_hold_ms, ev_sleep_ms);
 	for (i = 0; i < nr; i++)
 		fprintf(dat,
 			"%llu %.3f %.3f %.4f %.4f %.3f %.3f %.4f %.1f %.4f "
@@ -446,6 +454,7 @@ int main(int argc, char **argv)
 		{ "dat", required_argument, NULL, 'o' },
 		{ "evict", required_argument, NULL, 'e' },
 		{ "hold", required_argument, NULL, 'H' },
+		{ "sleep", required_argument, NULL, 'S' },
 		{ 0 },
 	};
 	char counts[128] = "100,1000,10000,100000",
@@ -481,15 +490,18 @@ int main(int argc, char **argv)
 		case 'H':
 			ev_hold_ms = atof(optarg);
 			break;
+		case 'S':
+			ev_sleep_ms = atof(optarg);
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (reps < 1 || reps > MAXR || np < 1 || evict_mib > 4096 ||
-	    ev_hold_ms < 0 || (ev_hold_ms > 0 && !evict_mib))
+	    ev_hold_ms < 0 || (ev_hold_ms > 0 && !evict_mib) || ev_sleep_ms < 0)
 		return 2;
 	/* forked first: the child holds nothing of the bench's */
-	if (evict_mib)
+	if (evict_mib || ev_sleep_ms > 0)
 		evict_start(evict_mib);
 	for (tok = strtok_r(counts, ",", &save); tok && nc < 8;
 	     tok = strtok_r(NULL, ",", &save)) {
