@@ -87,7 +87,8 @@ static int sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 	};
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = plen ? 2 : 1 };
 	struct vsim_rep rep;
-	char *in;
+	struct iovec rio[2];
+	struct msghdr rh;
 	ssize_t n;
 	int r;
 
@@ -118,30 +119,23 @@ static int sim_call(int sock, uint32_t op, uint64_t arg, uint32_t arg2,
 		if (r < 0)
 			return r;
 	}
-	in = malloc(VSIM_MAX_PKT);
-	if (!in)
-		return -ECOMM;
+	/* the reply straight into rep and rbuf: MSG_TRUNC makes recvmsg()
+	 * return the packet's whole length (unix SEQPACKET, Linux 3.4), so
+	 * a reply longer than rbuf is still told from a malformed one, and
+	 * no buffer of the largest packet is allocated for every call */
+	rio[0] = (struct iovec){ .iov_base = &rep, .iov_len = sizeof(rep) };
+	rio[1] = (struct iovec){ .iov_base = rbuf, .iov_len = rbuf ? rlen : 0 };
+	rh = (struct msghdr){ .msg_iov = rio, .msg_iovlen = 2 };
 	do {
-		n = recv(sock, in, VSIM_MAX_PKT, 0);
+		n = recvmsg(sock, &rh, MSG_TRUNC);
 	} while (n < 0 && errno == EINTR);
-	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-		free(in);
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
 		return -ECONNRESET;
-	}
-	if (n < 0 || (size_t)n < sizeof(rep)) {
-		free(in);
+	if (n < 0 || (size_t)n < sizeof(rep) ||
+	    rep.len != (size_t)n - sizeof(rep))
 		return -ECOMM;
-	}
-	memcpy(&rep, in, sizeof(rep));
-	if (rep.len != (size_t)n - sizeof(rep)) {
-		free(in);
-		return -ECOMM;
-	}
-	if (rbuf)
-		memcpy(rbuf, in + sizeof(rep), rep.len < rlen ? rep.len : rlen);
 	if (ret_len)
 		*ret_len = rep.len;
-	free(in);
 	return rep.ret;
 }
 
