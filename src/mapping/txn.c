@@ -15,6 +15,7 @@
  * until its commit or abort, never in the freed handle.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "mapping/mapping.h"
 #include "uapi/vhost_vdpa.h"
@@ -31,16 +32,26 @@ struct vdm_op {
 	size_t nr_targets;
 };
 
+/* Room inside the transaction for what a vdpamap_map() or _unmap()
+ * needs (one op; a device of one or two address spaces, as a net
+ * device without a control-virtqueue ASID): no allocation beyond the
+ * transaction's own and the entry's for a single change. */
+#define TXN_OPS_INLINE	   2
+#define TXN_PENDING_INLINE 2
+#define TXN_MSGS_INLINE	   4
+
 struct vdpamap_txn {
-	struct vdpamap *h; /* NULL: detached by close */
-	struct vdm_op *ops;
+	struct vdpamap *h;  /* NULL: detached by close */
+	struct vdm_op *ops; /* ops_inline, or allocated past it */
 	size_t nr_ops, cap;
 	/* nr_as trees of pending maps (pending.c), for the overlap checks
 	 * of later maps and unmaps of the transaction */
-	struct itree *pending;
+	struct itree *pending; /* pending_inline, or allocated */
 	uint32_t nr_as;
 	uint64_t pin, pin_peak; /* PA mode: bytes pinned on the way */
 	uint64_t pin_freed;
+	struct vdm_op ops_inline[TXN_OPS_INLINE];
+	struct itree pending_inline[TXN_PENDING_INLINE];
 };
 
 /* Lowest hole of the overlay (mirror + pending; entries pending removal
@@ -74,8 +85,19 @@ static int txn_grow(struct vdpamap_txn *t)
 
 	if (t->nr_ops < t->cap)
 		return 0;
-	cap = t->cap ? t->cap * 2 : TXN_OPS_FIRST;
-	o = realloc(t->ops, cap * sizeof(*o));
+	if (!t->ops) {
+		t->ops = t->ops_inline;
+		t->cap = TXN_OPS_INLINE;
+		return 0;
+	}
+	cap = t->cap < TXN_OPS_FIRST ? TXN_OPS_FIRST : t->cap * 2;
+	if (t->ops == t->ops_inline) {
+		o = malloc(cap * sizeof(*o));
+		if (o)
+			memcpy(o, t->ops, t->nr_ops * sizeof(*o));
+	} else {
+		o = realloc(t->ops, cap * sizeof(*o));
+	}
 	if (!o)
 		return -ENOMEM;
 	t->ops = o;
@@ -92,7 +114,9 @@ int vdm_txn_new(struct vdpamap *h, struct vdpamap_txn **ret)
 
 	t = calloc(1, sizeof(*t));
 	if (t)
-		t->pending = calloc(h->info.nr_as, sizeof(*t->pending));
+		t->pending = h->info.nr_as <= TXN_PENDING_INLINE ?
+				     t->pending_inline :
+				     calloc(h->info.nr_as, sizeof(*t->pending));
 	if (!t || !t->pending) {
 		free(t);
 		return -ENOMEM;
@@ -395,8 +419,10 @@ static void txn_free_ops(struct vdpamap_txn *t)
 		vdm_pend_clear(&t->pending[a]);
 	for (i = 0; i < t->nr_ops; i++)
 		free(t->ops[i].targets);
-	free(t->ops);
-	free(t->pending);
+	if (t->ops != t->ops_inline)
+		free(t->ops);
+	if (t->pending != t->pending_inline)
+		free(t->pending);
 	t->ops = NULL;
 	t->pending = NULL;
 	t->nr_ops = t->cap = 0;
@@ -467,15 +493,18 @@ VDPAMAP_API struct vdpamap_txn *vdpamap_txn_abort(struct vdpamap_txn *t)
 }
 
 /* The transaction's operations as IOTLB messages, in order (a map leaves
- * the pending tree before it joins the mirror); *ret_n their count. */
-static struct vdm_msg *commit_msgs(struct vdpamap_txn *t, size_t *ret_n)
+ * the pending tree before it joins the mirror); *ret_n their count.  In
+ * buf (TXN_MSGS_INLINE of them) when they fit, else allocated. */
+static struct vdm_msg *commit_msgs(struct vdpamap_txn *t, struct vdm_msg *buf,
+				   size_t *ret_n)
 {
-	struct vdm_msg *msgs;
+	struct vdm_msg *msgs = buf;
 	size_t n = 0, i, j;
 
 	for (i = 0; i < t->nr_ops; i++)
 		n += t->ops[i].kind == OP_MAP ? 1 : t->ops[i].nr_targets;
-	msgs = calloc(n ? n : 1, sizeof(*msgs));
+	if (n > TXN_MSGS_INLINE)
+		msgs = calloc(n, sizeof(*msgs));
 	if (!msgs)
 		return NULL;
 	n = 0;
@@ -530,15 +559,15 @@ static void commit_release(struct vdpamap_txn *t)
 
 int vdm_txn_commit(struct vdpamap_txn *t)
 {
+	struct vdm_msg msgs_inline[TXN_MSGS_INLINE], *msgs;
 	struct vdpamap *h = t->h;
-	struct vdm_msg *msgs;
 	size_t n = 0, done;
 	int r, err = 0;
 
 	r = vdm_memlock_check(h, t->pin_peak);
 	if (r < 0)
 		goto err_abort;
-	msgs = commit_msgs(t, &n);
+	msgs = commit_msgs(t, msgs_inline, &n);
 	if (!msgs) {
 		r = -ENOMEM;
 		goto err_abort;
@@ -580,11 +609,13 @@ int vdm_txn_commit(struct vdpamap_txn *t)
 		}
 	}
 	commit_release(t);
-	free(msgs);
+	if (msgs != msgs_inline)
+		free(msgs);
 	txn_free(t);
 	return r;
 err_msgs:
-	free(msgs);
+	if (msgs != msgs_inline)
+		free(msgs);
 err_abort:
 	vdm_txn_abort(t);
 	return r;
