@@ -165,56 +165,57 @@ void vdm_view_change(struct vdpamap *h, const struct vdm_entry *e, bool add_)
  * look. */
 #define VIEW_BULK_MIN 64
 
+/* A commit's messages into one ASID so far: k of them, all of one type,
+ * each above the last one's IOVA (the mirror's list is walked once for
+ * them all); out once one is not. */
+struct run {
+	uint64_t k, last;
+	uint8_t type;
+	bool out;
+};
+
 void vdm_view_plan(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 {
+	struct run *run;
 	uint32_t a, nr = h->info.nr_as;
-	uint64_t *k, *last;
-	uint8_t *type;
 	size_t i;
 
 	if (n < VIEW_BULK_MIN)
 		return;
-	k = calloc(2 * (size_t)nr, sizeof(*k));
-	type = calloc(nr, 1);
-	if (!k || !type) {
-		free(k);
-		free(type);
+	run = calloc(nr, sizeof(*run));
+	if (!run)
 		return; /* the per-entry path */
-	}
-	last = k + nr;
-	/* k[a]: messages into a, all UPDATEs or all INVALIDATEs, in
-	 * ascending IOVA order (the mirror's list is walked once for them
-	 * all); UINT64_MAX once a is out */
 	for (i = 0; i < n; i++) {
 		const struct vdm_entry *e = msgs[i].e;
+		struct run *r = &run[e->asid];
 
-		a = e->asid;
-		if (k[a] == UINT64_MAX)
+		if (r->out)
 			continue;
-		if (k[a] && (msgs[i].type != type[a] || e->iova <= last[a])) {
-			k[a] = UINT64_MAX;
+		if (r->k && (msgs[i].type != r->type || e->iova <= r->last)) {
+			r->out = true;
 			continue;
 		}
-		type[a] = msgs[i].type;
-		k[a]++;
-		last[a] = e->iova;
+		r->type = msgs[i].type;
+		r->k++;
+		r->last = e->iova;
 	}
 	/* a rebuild costs an in-place insert per entry left: worth it when
 	 * the commit changes at least half as many as the ASID holds; a
 	 * stale view is rebuilt anyway */
-	for (a = 0; a < nr; a++)
-		if (k[a] != UINT64_MAX && k[a] >= VIEW_BULK_MIN &&
-		    k[a] >= h->map->as[a].count / 2 && !h->map->view[a].stale) {
-			h->map->view[a].stale = true;
-			vdm_dbg(h,
-				"asid %u: %llu %s in one commit: its view is "
-				"rebuilt at the publish",
-				a, (unsigned long long)k[a],
-				type[a] == VHOST_IOTLB_UPDATE ? "maps" :
-								"unmaps");
-		}
-	free(type);
-	free(k);
+	for (a = 0; a < nr; a++) {
+		const struct run *r = &run[a];
+
+		if (r->out || r->k < VIEW_BULK_MIN ||
+		    r->k < h->map->as[a].count / 2 || h->map->view[a].stale)
+			continue;
+		h->map->view[a].stale = true;
+		vdm_dbg(h,
+			"asid %u: %llu %s in one commit: its view is rebuilt "
+			"at the publish",
+			a, (unsigned long long)r->k,
+			r->type == VHOST_IOTLB_UPDATE ? "maps" : "unmaps");
+	}
+	free(run);
 }
 
 /* Bring the writer's side of v in line with the mirror: drop what the
