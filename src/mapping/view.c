@@ -208,7 +208,12 @@ void vdm_view_plan(struct vdpamap *h, const struct vdm_msg *msgs, size_t n)
 		if (r->out || r->k < VIEW_BULK_MIN ||
 		    r->k < h->map->as[a].count / 2 || h->map->view[a].stale)
 			continue;
+		/* dirty too: the publish visits only changed ASIDs, and a
+		 * commit refused at its first message changes none, which
+		 * left the view unindexed (every writer query a list walk)
+		 * until some later change */
 		h->map->view[a].stale = true;
+		h->map->as[a].dirty = h->map->view_dirty = true;
 		vdm_dbg(h,
 			"asid %u: %llu %s in one commit: its view is rebuilt "
 			"at the publish",
