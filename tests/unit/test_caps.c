@@ -34,24 +34,10 @@
 
 #include <cmocka.h>
 
+#include "logbuf.h"
 #include "vdpamap.h"
 
 #define PAGE 4096ULL
-
-static char logbuf[1 << 15];
-
-static void log_fn(int level, const char *msg, void *ctx)
-{
-	size_t l = strlen(logbuf), n = strlen(msg);
-
-	(void)level;
-	(void)ctx;
-	if (l + n + 2 < sizeof(logbuf)) {
-		memcpy(logbuf + l, msg, n);
-		logbuf[l + n] = '\n';
-		logbuf[l + n + 1] = 0;
-	}
-}
 
 struct fx {
 	char path[256];
@@ -68,7 +54,7 @@ static struct fx *fx_new(const char *profile, uint32_t flags, uint32_t cap,
 	VDPAMAP_OPTS(vdpamap_sim_opts, so, .profile = profile, .flags = flags,
 		     .max_iotlb_entries = cap,
 		     .parent_max_iotlb_entries = pcap);
-	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = log_fn,
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = test_log_fn,
 		     .log_level = VDPAMAP_LOG_INFO, .flags = open_flags);
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -76,7 +62,7 @@ static struct fx *fx_new(const char *profile, uint32_t flags, uint32_t cap,
 	assert_int_equal(vdpamap_sim_spawn(&so, f->path, sizeof(f->path),
 					   &f->pid),
 			 0);
-	logbuf[0] = 0;
+	test_logbuf[0] = 0;
 	assert_int_equal(vdpamap_open(f->path, &oo, &f->h), 0);
 	return f;
 }
@@ -195,8 +181,8 @@ static void test_caps_refused_before_sending(void **state)
 	w = writes(f);
 	assert_int_equal(map_pages(f, 0, 9), -ENOSPC);
 	assert_int_equal(writes(f), w);
-	assert_non_null(strstr(logbuf, "raise max_iotlb_entries"));
-	assert_non_null(strstr(logbuf, "asid 0"));
+	assert_non_null(strstr(test_logbuf, "raise max_iotlb_entries"));
+	assert_non_null(strstr(test_logbuf, "asid 0"));
 	assert_int_equal(map_pages(f, 0, 8), 0);
 	assert_int_equal(vdpamap_entry_count(f->h, 0), 8);
 	w = writes(f);
@@ -260,7 +246,7 @@ static void test_caps_uncounted_counted_near_cap(void **state)
 	w = writes(f);
 	assert_int_equal(map_pages(f, 8, 1), -ENOSPC);
 	assert_int_equal(writes(f), w);
-	assert_non_null(strstr(logbuf, "9 IOTLB entries exceed"));
+	assert_non_null(strstr(test_logbuf, "9 IOTLB entries exceed"));
 	/* room again: one map of two entries out, the page fits */
 	assert_int_equal(vdpamap_unmap(f->h, 0, 0x100000, 2 * PAGE), 0);
 	assert_int_equal(map_pages(f, 8, 1), 0);
@@ -284,7 +270,7 @@ static void test_caps_efault_is_enospc(void **state)
 				     VDPAMAP_PERM_RW),
 			 -ENOSPC);
 	assert_true(writes(f) > w); /* sent, and refused by the device */
-	assert_non_null(strstr(logbuf, "at least"));
+	assert_non_null(strstr(test_logbuf, "at least"));
 	assert_int_equal(vdpamap_entry_count(f->h, 0), 0);
 	/* the lower bound alone: 9 single-page maps are refused unsent */
 	w = writes(f);
@@ -303,24 +289,24 @@ static void test_caps_silent_case(void **state)
 	(void)state;
 	setenv("VDPAMAP_PAGEMAP", "0", 1);
 	f = fx_new("linux-6.12", VDPAMAP_SIM_PA, 1048576, 2048, 0);
-	assert_non_null(strstr(logbuf, "accepted and then lost"));
+	assert_non_null(strstr(test_logbuf, "accepted and then lost"));
 	assert_int_equal(vdpamap_get_info(f->h, &in), 0);
 	assert_true(in.caps_flags & VDPAMAP_CAPS_COUNT_UNKNOWN);
 	fx_free(f);
 	/* a per-map parent's refusal is an EFAULT: nothing silent */
 	f = fx_new("linux-6.12/vdpa_sim-permap", VDPAMAP_SIM_PA, 1048576, 2048,
 		   0);
-	assert_null(strstr(logbuf, "accepted and then lost"));
+	assert_null(strstr(test_logbuf, "accepted and then lost"));
 	fx_free(f);
 	/* VA counts exactly */
 	f = fx_new("linux-6.12", 0, 1048576, 2048, 0);
-	assert_null(strstr(logbuf, "accepted and then lost"));
+	assert_null(strstr(test_logbuf, "accepted and then lost"));
 	fx_free(f);
 	unsetenv("VDPAMAP_PAGEMAP");
 	/* the simulator's PA count is known: refused unsent at the parent's
 	 * cap instead of lost */
 	f = fx_new("linux-6.12", VDPAMAP_SIM_PA, 1048576, 4, 0);
-	assert_null(strstr(logbuf, "accepted and then lost"));
+	assert_null(strstr(test_logbuf, "accepted and then lost"));
 	fx_mem(f, 5, false);
 	assert_int_equal(map_pages(f, 0, 5), -ENOSPC);
 	fx_free(f);
@@ -363,10 +349,10 @@ static void test_caps_flip(void **state)
 	flip_setup(f, 4);
 	sh.hva = f->mem + 5 * PAGE;
 	w = writes(f);
-	logbuf[0] = 0;
+	test_logbuf[0] = 0;
 	assert_int_equal(vdpamap_flip(f->h, 1, &fo, NULL), -ENOSPC);
 	assert_int_equal(writes(f), w);
-	assert_non_null(strstr(logbuf, "raise max_iotlb_entries"));
+	assert_non_null(strstr(test_logbuf, "raise max_iotlb_entries"));
 	assert_int_equal(vdpamap_entry_count(f->h, 1), 4);
 	/* room for it: the flip goes through, and ASID 1 is then full */
 	assert_int_equal(vdpamap_unmap(f->h, 1, 0x200000 + 4 * PAGE, PAGE), 0);
@@ -374,13 +360,13 @@ static void test_caps_flip(void **state)
 	assert_true(id > 0);
 	assert_int_equal(vdpamap_entry_count(f->h, 1), 4);
 	w = writes(f);
-	logbuf[0] = 0;
+	test_logbuf[0] = 0;
 	assert_int_equal(vdpamap_map(f->h, 1, 0x200000 + 4 * PAGE,
 				     f->mem + 4 * PAGE, PAGE, VDPAMAP_PERM_RW),
 			 -ENOSPC);
 	assert_int_equal(writes(f), w);
-	assert_non_null(strstr(logbuf, "raise max_iotlb_entries"));
-	assert_null(strstr(logbuf, "at least"));
+	assert_non_null(strstr(test_logbuf, "raise max_iotlb_entries"));
+	assert_null(strstr(test_logbuf, "at least"));
 	assert_int_equal(vdpamap_unflip(f->h, (uint32_t)id, NULL, NULL), 0);
 	assert_int_equal(vdpamap_entry_count(f->h, 1), 3);
 	fx_free(f);

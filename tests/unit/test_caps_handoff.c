@@ -33,6 +33,7 @@
 
 #include <cmocka.h>
 
+#include "logbuf.h"
 #include "vdpamap.h"
 
 #define PAGE  4096ULL
@@ -52,23 +53,9 @@
 		}                                                       \
 	} while (0)
 
-static char logbuf[1 << 15];
 /* this program: /proc/self/exe is valgrind's launcher under memcheck,
  * while readlink() of it says the client's */
 static char self[4096];
-
-static void log_fn(int level, const char *msg, void *ctx)
-{
-	size_t l = strlen(logbuf), n = strlen(msg);
-
-	(void)level;
-	(void)ctx;
-	if (l + n + 2 < sizeof(logbuf)) {
-		memcpy(logbuf + l, msg, n);
-		logbuf[l + n] = '\n';
-		logbuf[l + n + 1] = 0;
-	}
-}
 
 /* Every other page MADV_DONTDUMP: neighbours differ in flags and never
  * merge, so each page of mem is its own VMA (test_caps.c's fx_mem). */
@@ -113,7 +100,7 @@ static void exec_succ(void)
  * Then a KEEPER handoff to this program as "succ". */
 static void predecessor(const char *path)
 {
-	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = log_fn,
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = test_log_fn,
 		     .log_level = VDPAMAP_LOG_INFO);
 	VDPAMAP_OPTS(vdpamap_handoff_opts, ho,
 		     .strategy = VDPAMAP_HANDOFF_KEEPER,
@@ -141,7 +128,8 @@ static void predecessor(const char *path)
 		CHECK(r == 0, "map %d: %d", i, r);
 	}
 	/* nothing counted: no commit logged a count */
-	CHECK(!strstr(logbuf, "IOTLB entries"), "counted: %s", logbuf);
+	CHECK(!strstr(test_logbuf, "IOTLB entries"), "counted: %s",
+	      test_logbuf);
 	r = vdpamap_handoff_prepare(h, &ho, &sfd);
 	if (r == -EOPNOTSUPP) {
 		fprintf(stderr, "no KEEPER handoff on this architecture\n");
@@ -158,7 +146,7 @@ static void predecessor(const char *path)
  * kernel, pagemap would show the same pages through the shared memfd). */
 static int successor(void)
 {
-	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = log_fn,
+	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = test_log_fn,
 		     .log_level = VDPAMAP_LOG_INFO);
 	struct vdpamap_region rg;
 	struct vdpamap *h;
@@ -176,14 +164,14 @@ static int successor(void)
 	split(mem);
 	/* 8 entries made, one more page is 9: refused, nothing sent */
 	w = writes(h);
-	logbuf[0] = 0;
+	test_logbuf[0] = 0;
 	r = vdpamap_map(h, 0, IOVA + 8 * PAGE, mem + 8 * PAGE, PAGE,
 			VDPAMAP_PERM_RW);
 	CHECK(r == -ENOSPC, "map past the cap: %d", r);
 	CHECK(writes(h) == w, "%llu IOTLB writes sent, want none",
 	      (unsigned long long)(writes(h) - w));
-	CHECK(strstr(logbuf, "asid 0: 9 IOTLB entries exceed"), "log: %s",
-	      logbuf);
+	CHECK(strstr(test_logbuf, "asid 0: 9 IOTLB entries exceed"), "log: %s",
+	      test_logbuf);
 	/* and counted exactly: two entries out, the page fits */
 	CHECK(vdpamap_unmap(h, 0, IOVA, 2 * PAGE) == 0, "unmap");
 	r = vdpamap_map(h, 0, IOVA + 8 * PAGE, mem + 8 * PAGE, PAGE,
