@@ -362,6 +362,7 @@ int vdm_ho_keeper_link(struct vdpamap *h, struct vdm_handoff *ho,
 	ho->kl.sock = hd->keeper_sock;
 	ho->kl.pid = hd->keeper_pid;
 	ho->token = hd->token;
+	vdm_map_dev_mm(h, hd->keeper_pid);
 	vdm_region_hook_set(h, keeper_region_hook);
 	pidfd = pidfd_open_(hd->keeper_pid);
 	ho->kl.pidfd = pidfd >= 0 ? pidfd : -1;

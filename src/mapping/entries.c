@@ -8,7 +8,9 @@
  * The kernel's rules (drivers/vhost/vdpa.c, vhost/iotlb.c, Linux 6.12):
  *  - VA mode: one entry per VMA the range covers that is MAP_SHARED and
  *    file-backed (the others are skipped); an entry spanning [0, 2^64-1]
- *    is split in two;
+ *    is split in two.  The VMAs are the device owner's: after a KEEPER
+ *    handoff the keeper's (the predecessor's address space), at the
+ *    addresses the messages carry, whatever the successor's own split;
  *  - PA mode: one entry per physically contiguous run of pinned pages.
  *    With PFNs in /proc/self/pagemap (CAP_SYS_ADMIN) the runs are counted
  *    after a pre-fault: an estimate (FOLL_LONGTERM pinning may migrate
@@ -100,12 +102,14 @@ bool vdm_entries_pa_counted(const struct vdpamap *h)
  * must not make 4096 more. */
 struct count_ctx {
 	struct vdpamap *h;
-	/* VA mode: the MAP_SHARED file-backed VMAs, asked one at a time
-	 * (PROCMAP_QUERY, Linux 6.11, on vdm_maps_fd()) or, on older
-	 * kernels, all of /proc/self/maps read once and kept sorted by
+	/* VA mode: the MAP_SHARED file-backed VMAs of the address space
+	 * the device reads through (this process's, or a KEEPER
+	 * successor's keeper's, at the device addresses), asked one at a
+	 * time (PROCMAP_QUERY, Linux 6.11, on vdm_dev_maps_fd()) or, on
+	 * older kernels, all of its maps read once and kept sorted by
 	 * address */
 	uint64_t vma_lo, vma_hi; /* the last VMA found: [lo, hi) */
-	uint64_t (*r)[2];	 /* the /proc/self/maps fallback: [lo, hi) */
+	uint64_t (*r)[2];	 /* the maps text fallback: [lo, hi) */
 	size_t n;
 	int err; /* < 0: could not be read */
 	bool loaded;
@@ -127,12 +131,13 @@ static void count_ctx_fini(struct count_ctx *c)
 
 static int vmas_load(struct count_ctx *vl)
 {
-	char line[512];
+	char line[512], path[32];
 	size_t cap = 0;
 	FILE *f;
 
 	vl->loaded = true;
-	f = fopen("/proc/self/maps", "re");
+	vdm_dev_maps_path(vl->h, path, sizeof(path));
+	f = fopen(path, "re");
 	if (!f)
 		return vl->err = -ENOENT;
 	while (fgets(line, sizeof(line), f)) {
@@ -203,7 +208,7 @@ static int count_vmas_query(struct count_ctx *c, uint64_t hva, uint64_t end,
 		*ret = 1;
 		return 0;
 	}
-	fd = vdm_maps_fd(c->h);
+	fd = vdm_dev_maps_fd(c->h);
 	if (fd < 0)
 		return c->h->map->maps_fd == -2 ? -ENOTTY : -ENOENT;
 	while (a < end) {
@@ -384,7 +389,8 @@ static void entry_count(struct vdpamap *h, struct vdm_entry *e,
 	    (h->info.is_sim && !pagemap_forced_off())) {
 		/* two reasons for no count, each said:
 		 * NOLINTBEGIN(bugprone-branch-clone) */
-		if (count_vmas(c, e->hva, vdm_entry_size(e), &n) < 0)
+		if (count_vmas(c, vdm_entry_uaddr(e), vdm_entry_size(e), &n) <
+		    0)
 			n = 0;
 		else if (!n)
 			n = 0; /* nothing mappable: the device says */

@@ -60,6 +60,7 @@ int vdm_mapping_init(struct vdpamap *h)
 		return -ENOMEM;
 	h->map->next_region_id = 1;
 	h->map->maps_fd = -1;
+	h->map->dev_maps_fd = -1;
 	h->map->pm_fd = -1;
 	vdm_hook_set(h, VDM_HOOK_MAPPING, &mapping_hooks);
 	return 0;

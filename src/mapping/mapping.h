@@ -73,6 +73,13 @@ struct vdm_mapping {
 	 * closed with the handle; O_CLOEXEC, and a forked child, which
 	 * holds a copy naming the parent, never uses the handle */
 	int maps_fd;
+	/* vma.c: the process whose address space the device reads through
+	 * when not this one (0): after a KEEPER handoff, the keeper's,
+	 * where a VA-mode UPDATE's VMAs are what the kernel counts; and
+	 * its /proc/PID/maps kept open for counting as maps_fd is (-1: not
+	 * open yet) */
+	pid_t dev_pid;
+	int dev_maps_fd;
 	/* entries.c: /proc/self/pagemap kept open for counting (-1: not
 	 * open yet), closed with the handle as maps_fd; and whether it
 	 * shows PFNs here (0: not asked yet, 1: no, 2: yes) */
@@ -307,13 +314,25 @@ int vdm_mem_check_msgs(struct vdpamap *h, const struct vdm_msg *msgs, size_t n);
 int vdm_maps_fd(struct vdpamap *h);
 /* The kernel has no PROCMAP_QUERY: never ask again. */
 void vdm_maps_fd_unsupported(struct vdpamap *h);
+/* The device reads memory through pid's address space from now on (a
+ * KEEPER successor: the keeper's), at the addresses vdm_entry_uaddr()
+ * gives: counting asks that process's maps.  The memory check stays on
+ * this process's own, where the caller's addresses are. */
+void vdm_map_dev_mm(struct vdpamap *h, pid_t pid);
+/* The maps of the address space the device reads through (this
+ * process's, or vdm_map_dev_mm()'s), for PROCMAP_QUERY: -1 if it cannot
+ * be opened or the kernel has no PROCMAP_QUERY. */
+int vdm_dev_maps_fd(struct vdpamap *h);
+/* Its name in path (of len bytes), for the text read before Linux 6.11. */
+void vdm_dev_maps_path(const struct vdpamap *h, char *path, size_t len);
 /* PROCMAP_QUERY on fd (vdm_maps_fd()): the VMA covering a, or the next
  * one after it, of those flags (PROCMAP_QUERY_*) allows: 1 and its
  * [*start, *end), 0 when there is none from a on, -ENOTTY when the
  * kernel has no PROCMAP_QUERY, else -errno. */
 int vdm_procmap_next(int fd, uint64_t a, uint64_t flags, uint64_t *start,
 		     uint64_t *end);
-/* Close what the module keeps open between commits (maps_fd, pm_fd). */
+/* Close what the module keeps open between commits (maps_fd,
+ * dev_maps_fd, pm_fd). */
 void vdm_mem_fds_close(struct vdpamap *h);
 /* 1 and the first part of [hva, hva + len) that is private memory
  * (MAP_PRIVATE, anonymous private: what a VA-mode device skips) in

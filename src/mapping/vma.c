@@ -69,13 +69,50 @@ void vdm_maps_fd_unsupported(struct vdpamap *h)
 	h->map->maps_fd = -2;
 }
 
+void vdm_map_dev_mm(struct vdpamap *h, pid_t pid)
+{
+	if (h->map->dev_maps_fd >= 0)
+		close(h->map->dev_maps_fd);
+	h->map->dev_maps_fd = -1;
+	h->map->dev_pid = pid;
+}
+
+void vdm_dev_maps_path(const struct vdpamap *h, char *path, size_t len)
+{
+	if (h->map->dev_pid > 0)
+		snprintf(path, len, "/proc/%d/maps", (int)h->map->dev_pid);
+	else
+		snprintf(path, len, "/proc/self/maps");
+}
+
+int vdm_dev_maps_fd(struct vdpamap *h)
+{
+	char path[32];
+
+	if (h->map->dev_pid <= 0 || h->map->maps_fd == -2)
+		return vdm_maps_fd(h);
+	if (h->map->dev_maps_fd == -1) {
+		vdm_dev_maps_path(h, path, sizeof(path));
+		h->map->dev_maps_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (h->map->dev_maps_fd < 0)
+			vdm_warn(h,
+				 "%s: %s: counting the device's entries "
+				 "there is not possible, counts stay unknown",
+				 path, strerror(errno));
+	}
+	return h->map->dev_maps_fd < 0 ? -1 : h->map->dev_maps_fd;
+}
+
 void vdm_mem_fds_close(struct vdpamap *h)
 {
 	if (h->map->maps_fd >= 0)
 		close(h->map->maps_fd);
+	if (h->map->dev_maps_fd >= 0)
+		close(h->map->dev_maps_fd);
 	if (h->map->pm_fd >= 0)
 		close(h->map->pm_fd);
 	h->map->maps_fd = -1;
+	h->map->dev_maps_fd = -1;
 	h->map->pm_fd = -1;
 }
 

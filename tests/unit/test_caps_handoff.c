@@ -15,6 +15,11 @@
  * with memcheck.sh's options: its exit status says.
  * On the simulator a map counts one entry per VMA, in PA mode too, where
  * it stands for a run of physically contiguous pages.
+ *
+ * The device reads memory through the keeper's address space (the
+ * predecessor's), not the successor's: the "whole" cases map the region
+ * in the successor as one VMA while the old address space keeps the
+ * predecessor's nine, and the counts must still be the kernel's (nine).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -76,14 +81,15 @@ static uint64_t writes(struct vdpamap *h)
 	return st.iotlb_writes;
 }
 
-/* The successor: this program, under memcheck if the test is. */
-static void exec_succ(void)
+/* The successor: this program, under memcheck if the test is; mode
+ * "split" or "whole", how it maps the region (successor()). */
+static void exec_succ(const char *mode)
 {
 	const char *supp = getenv("VDPAMAP_VG_SUPP");
 	char sarg[4200];
 
 	if (!getenv("VDPAMAP_MEMCHECK")) {
-		execl(self, "test_caps_handoff", "succ", (char *)NULL);
+		execl(self, "test_caps_handoff", "succ", mode, (char *)NULL);
 		CHECK(0, "execl %s: %s", self, strerror(errno));
 	}
 	CHECK(supp, "VDPAMAP_VG_SUPP: not set");
@@ -91,14 +97,14 @@ static void exec_succ(void)
 	execlp("valgrind", "valgrind", "-q", "--tool=memcheck",
 	       "--leak-check=full", "--show-leak-kinds=definite,possible",
 	       "--errors-for-leak-kinds=definite,possible",
-	       "--error-exitcode=3", sarg, self, "succ", (char *)NULL);
+	       "--error-exitcode=3", sarg, self, "succ", mode, (char *)NULL);
 	CHECK(0, "execlp valgrind: %s", strerror(errno));
 }
 
 /* Four maps of two pages, two VMAs each, fill the cap of 8: each
  * commit's bound (a page an entry) cannot pass it, so none is counted.
  * Then a KEEPER handoff to this program as "succ". */
-static void predecessor(const char *path)
+static void predecessor(const char *path, const char *mode)
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = test_log_fn,
 		     .log_level = VDPAMAP_LOG_INFO);
@@ -138,13 +144,17 @@ static void predecessor(const char *path)
 	CHECK(r == 0, "prepare: %d", r);
 	snprintf(fdstr, sizeof(fdstr), "%d", sfd);
 	setenv(VDPAMAP_HANDOFF_ENV, fdstr, 1);
-	exec_succ();
+	exec_succ(mode);
 }
 
-/* The successor maps the same memfd at a new HVA, one VMA: split as the
- * predecessor's was, it shows the same runs to a count (in PA mode on a
- * kernel, pagemap would show the same pages through the shared memfd). */
-static int successor(void)
+/* The successor maps the same memfd at a new HVA, one VMA.  "split":
+ * split as the predecessor's was, it shows the same runs to a count (in
+ * PA mode on a kernel, pagemap would show the same pages through the
+ * shared memfd).  "whole": left one VMA, while the device still sees the
+ * predecessor's nine in the keeper's address space; counted here, the
+ * four entries would be four and the page a fifth, sent, refused by the
+ * device and taken for another fault (-EIO). */
+static int successor(const char *mode)
 {
 	VDPAMAP_OPTS(vdpamap_open_opts, oo, .log_fn = test_log_fn,
 		     .log_level = VDPAMAP_LOG_INFO);
@@ -161,7 +171,8 @@ static int successor(void)
 	CHECK(vdpamap_region_get(h, id, &rg) == 0, "region_get");
 	CHECK(rg.len == NPAGE * PAGE, "region of %zu bytes", (size_t)rg.len);
 	mem = rg.hva;
-	split(mem);
+	if (!strcmp(mode, "split"))
+		split(mem);
 	/* 8 entries made, one more page is 9: refused, nothing sent */
 	w = writes(h);
 	test_logbuf[0] = 0;
@@ -181,7 +192,7 @@ static int successor(void)
 	return 0;
 }
 
-static void handoff_at(uint32_t sim_flags)
+static void handoff_at(uint32_t sim_flags, const char *mode)
 {
 	VDPAMAP_OPTS(vdpamap_sim_opts, so, .profile = "linux-6.12",
 		     .flags = sim_flags, .max_iotlb_entries = 8);
@@ -193,7 +204,8 @@ static void handoff_at(uint32_t sim_flags)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (!pid) {
-		execl(self, "test_caps_handoff", "pred", path, (char *)NULL);
+		execl(self, "test_caps_handoff", "pred", path, mode,
+		      (char *)NULL);
 		_exit(126);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -207,13 +219,25 @@ static void handoff_at(uint32_t sim_flags)
 static void test_caps_handoff_uncounted_va(void **state)
 {
 	(void)state;
-	handoff_at(0);
+	handoff_at(0, "split");
 }
 
 static void test_caps_handoff_uncounted_pa(void **state)
 {
 	(void)state;
-	handoff_at(VDPAMAP_SIM_PA);
+	handoff_at(VDPAMAP_SIM_PA, "split");
+}
+
+static void test_caps_handoff_keeper_vmas_va(void **state)
+{
+	(void)state;
+	handoff_at(0, "whole");
+}
+
+static void test_caps_handoff_keeper_vmas_pa(void **state)
+{
+	(void)state;
+	handoff_at(VDPAMAP_SIM_PA, "whole");
 }
 
 int main(int argc, char **argv)
@@ -221,18 +245,20 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_caps_handoff_uncounted_va),
 		cmocka_unit_test(test_caps_handoff_uncounted_pa),
+		cmocka_unit_test(test_caps_handoff_keeper_vmas_va),
+		cmocka_unit_test(test_caps_handoff_keeper_vmas_pa),
 	};
 
 	ssize_t n;
 
-	if (argc > 1 && !strcmp(argv[1], "succ"))
-		return successor();
+	if (argc > 2 && !strcmp(argv[1], "succ"))
+		return successor(argv[2]);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0 || n >= (ssize_t)sizeof(self) - 1)
 		return 99;
 	self[n] = 0;
-	if (argc > 2 && !strcmp(argv[1], "pred")) {
-		predecessor(argv[2]);
+	if (argc > 3 && !strcmp(argv[1], "pred")) {
+		predecessor(argv[2], argv[3]);
 		return 1; /* not reached: it execs the successor */
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
