@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "shape.h"
 #include "vdpamap.h"
 #include "vnet.h"
@@ -64,17 +65,7 @@
 		fprintf(stderr, "\n");                                        \
 		exit(1);                                                      \
 	} while (0)
-#define CHECK(c, ...)                                                   \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr,                                 \
-				"[%d] FAIL %s:%d: %s: ", (int)getpid(), \
-				__func__, __LINE__, #c);                \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fprintf(stderr, "\n");                          \
-			exit(1);                                        \
-		}                                                       \
-	} while (0)
+#define CHECK(c, ...) CHECK_OR(exit(1), c, __VA_ARGS__)
 
 #ifdef HANDOFF_NEW_OWNER
 #define NEW_OWNER_BUILT 1

@@ -38,6 +38,7 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "logbuf.h"
 #include "vdpamap.h"
 
@@ -46,17 +47,7 @@
 #define IOVA  0x100000ULL
 
 /* in the forked predecessor and the successor, outside cmocka */
-#define CHECK(c, ...)                                                   \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr,                                 \
-				"[%d] FAIL %s:%d: %s: ", (int)getpid(), \
-				__func__, __LINE__, #c);                \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fprintf(stderr, "\n");                          \
-			_exit(1);                                       \
-		}                                                       \
-	} while (0)
+#define CHECK(c, ...) CHECK_OR(_exit(1), c, __VA_ARGS__)
 
 /* this program: /proc/self/exe is valgrind's launcher under memcheck,
  * while readlink() of it says the client's */

@@ -21,20 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "vdpamap.h"
 
 #define NOBODY 65534
 
-#define CHECK(c, ...)                                                 \
-	do {                                                          \
-		if (!(c)) {                                           \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __func__, \
-				__LINE__, #c);                        \
-			fprintf(stderr, __VA_ARGS__);                 \
-			fprintf(stderr, "\n");                        \
-			exit(1);                                      \
-		}                                                     \
-	} while (0)
+#define CHECK(c, ...) CHECK_OR(exit(1), c, __VA_ARGS__)
 
 static int raw_connect(const char *path)
 {
