@@ -45,27 +45,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vdpamap.h"
+#include "logbuf.h"
 #include "tap.h"
+#include "vdpamap.h"
 
 #define PAGE  4096ULL
 #define HPAGE (2ULL << 20)
 
-static char logbuf[1 << 16];
-static size_t loglen;
-
+/* on the console too: the guest's output is all the host keeps */
 static void log_fn(int level, const char *msg, void *ctx)
 {
-	size_t n = strlen(msg);
-
-	(void)ctx;
 	printf("  lib[%d]: %s\n", level, msg);
-	if (loglen + n + 2 < sizeof(logbuf)) {
-		memcpy(logbuf + loglen, msg, n);
-		loglen += n;
-		logbuf[loglen++] = '\n';
-		logbuf[loglen] = 0;
-	}
+	test_log_fn(level, msg, ctx);
 }
 
 static long param(const char *mod, const char *name)
@@ -102,8 +93,7 @@ static struct vdpamap *open_dev(void)
 	struct vdpamap *h = NULL;
 	int r;
 
-	loglen = 0;
-	logbuf[0] = 0;
+	test_logbuf[0] = 0;
 	r = vdpamap_open(dev_path(), &o, &h);
 	if (r < 0) {
 		printf("not ok - open %s: %d\n", dev_path(), r);
@@ -181,7 +171,7 @@ static void check_va(struct vdpamap *h, uint64_t cap)
 	      (unsigned long long)n, (unsigned long long)cap, r);
 	CHECK(updates(h) == before, "va: nothing sent (%llu UPDATEs)",
 	      (unsigned long long)(updates(h) - before));
-	CHECK(strstr(logbuf, "raise max_iotlb_entries") != NULL,
+	CHECK(strstr(test_logbuf, "raise max_iotlb_entries") != NULL,
 	      "va: the log names the remedies");
 	r = vdpamap_map(h, 0, 0x100000, base, (n - 1) * PAGE, VDPAMAP_PERM_RW);
 	CHECK(r == 0, "va: one UPDATE over %llu VMAs: %d",
@@ -321,8 +311,8 @@ int main(int argc, char **argv)
 	cap = (uint64_t)(vcap < pcap ? vcap : pcap);
 	silent = pcap < vcap && batch && in.mem_mode == VDPAMAP_MEMMODE_PA;
 	if (silent)
-		CHECK(unpriv == (strstr(logbuf, "accepted and then lost") !=
-				 NULL),
+		CHECK(unpriv == (strstr(test_logbuf,
+					"accepted and then lost") != NULL),
 		      "silent case: open %s",
 		      unpriv ? "warned" : "did not warn (root)");
 	if (in.mem_mode == VDPAMAP_MEMMODE_VA) {
