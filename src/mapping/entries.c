@@ -96,10 +96,10 @@ bool vdm_entries_pa_counted(const struct vdpamap *h)
 
 /* What counting needs once per commit rather than once per entry: what
  * it read is reused by the next entry when that falls in it; the files
- * it reads stay open with the handle (h->map->maps_fd, pm_fd: an open
- * and a close cost more than the read under emulation).  Under emulation
- * a syscall costs microseconds to tens of them; a commit of 4096 UPDATEs
- * must not make 4096 more. */
+ * it reads stay open with the handle (h->map->maps_fd, dev_maps_fd,
+ * pm_fd: an open and a close cost more than the read under emulation).
+ * Under emulation a syscall costs microseconds to tens of them; a commit
+ * of 4096 UPDATEs must not make 4096 more. */
 struct count_ctx {
 	struct vdpamap *h;
 	/* VA mode: the MAP_SHARED file-backed VMAs of the address space
@@ -131,13 +131,12 @@ static void count_ctx_fini(struct count_ctx *c)
 
 static int vmas_load(struct count_ctx *vl)
 {
-	char line[512], path[32];
+	char line[512];
 	size_t cap = 0;
 	FILE *f;
 
 	vl->loaded = true;
-	vdm_dev_maps_path(vl->h, path, sizeof(path));
-	f = fopen(path, "re");
+	f = vdm_dev_maps_stream(vl->h);
 	if (!f)
 		return vl->err = -ENOENT;
 	while (fgets(line, sizeof(line), f)) {
@@ -168,8 +167,8 @@ static int vmas_load(struct count_ctx *vl)
 	return vl->err;
 }
 
-/* The /proc/self/maps fallback (the list is in address order, as the
- * kernel prints it). */
+/* The maps text fallback (the list is in address order, as the kernel
+ * prints it). */
 static int count_vmas_read(struct count_ctx *vl, uint64_t hva, uint64_t end,
 			   uint64_t *ret)
 {

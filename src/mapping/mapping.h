@@ -38,6 +38,8 @@
 #ifndef VDPAMAP_MAPPING_H
 #define VDPAMAP_MAPPING_H
 
+#include <stdio.h>
+
 #include "iotlb/iotlb.h"
 #include "iova_tree/rtree.h"
 
@@ -316,15 +318,17 @@ int vdm_maps_fd(struct vdpamap *h);
 void vdm_maps_fd_unsupported(struct vdpamap *h);
 /* The device reads memory through pid's address space from now on (a
  * KEEPER successor: the keeper's), at the addresses vdm_entry_uaddr()
- * gives: counting asks that process's maps.  The memory check stays on
+ * gives: counting asks that process's maps, opened now (warned once if
+ * it cannot be: the counts stay unknown).  The memory check stays on
  * this process's own, where the caller's addresses are. */
 void vdm_map_dev_mm(struct vdpamap *h, pid_t pid);
 /* The maps of the address space the device reads through (this
  * process's, or vdm_map_dev_mm()'s), for PROCMAP_QUERY: -1 if it cannot
- * be opened or the kernel has no PROCMAP_QUERY. */
+ * be read or (this process's) the kernel has no PROCMAP_QUERY. */
 int vdm_dev_maps_fd(struct vdpamap *h);
-/* Its name in path (of len bytes), for the text read before Linux 6.11. */
-void vdm_dev_maps_path(const struct vdpamap *h, char *path, size_t len);
+/* The same as text from its start, for kernels before 6.11 (fclose()
+ * it); NULL if it cannot be read. */
+FILE *vdm_dev_maps_stream(struct vdpamap *h);
 /* PROCMAP_QUERY on fd (vdm_maps_fd()): the VMA covering a, or the next
  * one after it, of those flags (PROCMAP_QUERY_*) allows: 1 and its
  * [*start, *end), 0 when there is none from a on, -ENOTTY when the

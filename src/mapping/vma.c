@@ -69,38 +69,51 @@ void vdm_maps_fd_unsupported(struct vdpamap *h)
 	h->map->maps_fd = -2;
 }
 
+/* Opened here, once: the fd stays with the process it was opened on
+ * (reads answer nothing once that one has exited), where a path opened
+ * later could name another process that took the pid over. */
 void vdm_map_dev_mm(struct vdpamap *h, pid_t pid)
 {
+	char path[32];
+
 	if (h->map->dev_maps_fd >= 0)
 		close(h->map->dev_maps_fd);
 	h->map->dev_maps_fd = -1;
 	h->map->dev_pid = pid;
-}
-
-void vdm_dev_maps_path(const struct vdpamap *h, char *path, size_t len)
-{
-	if (h->map->dev_pid > 0)
-		snprintf(path, len, "/proc/%d/maps", (int)h->map->dev_pid);
-	else
-		snprintf(path, len, "/proc/self/maps");
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	h->map->dev_maps_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (h->map->dev_maps_fd < 0)
+		vdm_warn(h,
+			 "%s: %s: the device's entries cannot be counted "
+			 "there, counts stay unknown",
+			 path, strerror(errno));
 }
 
 int vdm_dev_maps_fd(struct vdpamap *h)
 {
-	char path[32];
-
-	if (h->map->dev_pid <= 0 || h->map->maps_fd == -2)
+	if (h->map->dev_pid <= 0)
 		return vdm_maps_fd(h);
-	if (h->map->dev_maps_fd == -1) {
-		vdm_dev_maps_path(h, path, sizeof(path));
-		h->map->dev_maps_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (h->map->dev_maps_fd < 0)
-			vdm_warn(h,
-				 "%s: %s: counting the device's entries "
-				 "there is not possible, counts stay unknown",
-				 path, strerror(errno));
-	}
-	return h->map->dev_maps_fd < 0 ? -1 : h->map->dev_maps_fd;
+	return h->map->dev_maps_fd;
+}
+
+FILE *vdm_dev_maps_stream(struct vdpamap *h)
+{
+	int fd = h->map->dev_maps_fd;
+	FILE *f;
+
+	if (h->map->dev_pid <= 0)
+		return fopen("/proc/self/maps", "re");
+	if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0)
+		return NULL;
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
 }
 
 void vdm_mem_fds_close(struct vdpamap *h)
