@@ -238,9 +238,10 @@ int main(int argc, char **argv)
 	/* --loop runs on a simulator too (a socket): the library's own
 	 * instructions per pair, natively, e.g. under callgrind */
 	if (!dev || stat(dev, &st) < 0 ||
-	    !(S_ISCHR(st.st_mode) || (loop && !S_ISDIR(st.st_mode)))) {
+	    !(S_ISCHR(st.st_mode) || (loop && S_ISSOCK(st.st_mode)))) {
 		fprintf(stderr, "bench_commit_cost: needs a kernel device "
-				"(--dev or VDPAMAP_TEST_DEV)\n");
+				"(--dev or VDPAMAP_TEST_DEV; with --loop, a "
+				"simulator's path will do)\n");
 		return 77;
 	}
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* PA mode charges it, even root */
