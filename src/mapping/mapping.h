@@ -78,8 +78,9 @@ struct vdm_mapping {
 	/* vma.c: the process whose address space the device reads through
 	 * when not this one (0): after a KEEPER handoff, the keeper's,
 	 * where a VA-mode UPDATE's VMAs are what the kernel counts; and
-	 * its /proc/PID/maps kept open for counting as maps_fd is (-1: not
-	 * open yet) */
+	 * its /proc/PID/maps, opened once when that process was named
+	 * (vdm_map_dev_mm) and kept for counting (-1: none, or it could
+	 * not be opened) */
 	pid_t dev_pid;
 	int dev_maps_fd;
 	/* entries.c: /proc/self/pagemap kept open for counting (-1: not
